@@ -1,0 +1,57 @@
+//! The flat projection of a record (DESIGN.md §3 "Projection").
+//!
+//! Every record folds to one [`Summary`]; the phone uses it for list views
+//! and the server for its projection index and for statistics. The same
+//! function produces it everywhere, so the numbers agree everywhere.
+//!
+//! Times are milliseconds since the Unix epoch (UTC).
+
+use fengqiao_protocol::{DocumentId, VillageCode};
+use serde::{Deserialize, Serialize};
+
+use crate::vocab::{Category, Level, RecordKind, Risk, Sentiment, Status, Topic};
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;
+
+/// One record, flattened. Fields that do not apply to the record's kind
+/// are `None` or empty.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub id: DocumentId,
+    pub kind: RecordKind,
+    pub village: VillageCode,
+    pub created_at: Millis,
+    /// The cadre (person) id in `createdBy`.
+    pub created_by: String,
+    /// The latest time found in the record (creation, events, visit time).
+    pub last_activity: Millis,
+    /// Dispute title, or the visited household for a visit.
+    pub title: String,
+
+    // --- disputes ---
+    pub status: Option<Status>,
+    pub category: Option<Category>,
+    pub risk: Option<Risk>,
+    /// Level of the latest escalation in effect, when status is escalated.
+    pub escalation_level: Option<Level>,
+    /// Highest level the case was ever escalated to (for the grassroots
+    /// resolution rate: resolved without escalation beyond the village).
+    pub max_escalation_level: Option<Level>,
+    /// Time of the event that resolved it, when status is resolved.
+    pub resolved_at: Option<Millis>,
+    pub party_names: Vec<String>,
+    pub assignees: Vec<String>,
+    pub event_count: u32,
+    pub duplicate_of: Option<DocumentId>,
+
+    // --- visits ---
+    pub visited_at: Option<Millis>,
+    pub sentiment: Option<Sentiment>,
+    pub topics: Vec<Topic>,
+    pub follow_up_needed: bool,
+    pub follow_up_done: bool,
+    pub follow_up_due: Option<Millis>,
+    pub linked_dispute: Option<DocumentId>,
+}

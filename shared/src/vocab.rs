@@ -1,0 +1,214 @@
+//! The closed vocabularies of the record schema (DESIGN.md §3), with their
+//! wire strings and Chinese labels.
+//!
+//! Each enum reads and writes the exact lower-case string that JavaScript
+//! clients store in the document. `parse` is the one place a string from a
+//! document becomes a value; an unknown string is a validation error, never a
+//! panic.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! vocabulary {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $wire:literal / $zh:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        pub enum $name {
+            $($variant),+
+        }
+
+        impl $name {
+            /// Every value, in schema order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The string stored in documents and sent on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire),+
+                }
+            }
+
+            /// The Chinese label shown to users.
+            pub fn label_zh(self) -> &'static str {
+                match self {
+                    $($name::$variant => $zh),+
+                }
+            }
+
+            /// The value for a stored string, or `None` if it is not in the vocabulary.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text {
+                    $($wire => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+vocabulary!(
+    /// What a record is: the `type` field of every document.
+    RecordKind {
+        Dispute = "dispute" / "矛盾纠纷",
+        Visit = "visit" / "民情走访",
+    }
+);
+
+vocabulary!(
+    /// Dispute category.
+    Category {
+        Land = "land" / "土地/宅基地/山林",
+        Neighbor = "neighbor" / "邻里纠纷",
+        Family = "family" / "婚姻家庭",
+        Debt = "debt" / "借贷纠纷",
+        Labor = "labor" / "劳资纠纷",
+        Contract = "contract" / "合同纠纷",
+        Damage = "damage" / "损害赔偿",
+        Environment = "environment" / "生态环境",
+        Other = "other" / "其他",
+    }
+);
+
+vocabulary!(
+    /// Dispute risk. Ordered: a concurrent disagreement resolves to the highest.
+    Risk {
+        Low = "low" / "低",
+        Medium = "medium" / "中",
+        High = "high" / "高",
+    }
+);
+
+vocabulary!(
+    /// Visit sentiment. Ordered by severity: a concurrent disagreement
+    /// resolves to the most severe.
+    Sentiment {
+        Positive = "positive" / "满意",
+        Neutral = "neutral" / "一般",
+        Concern = "concern" / "关注",
+        Urgent = "urgent" / "紧急",
+    }
+);
+
+vocabulary!(
+    /// The role of a party to a dispute.
+    PartyRole {
+        Applicant = "applicant" / "申请人",
+        Respondent = "respondent" / "被申请人",
+        Other = "other" / "其他",
+    }
+);
+
+vocabulary!(
+    /// The kind of a dispute timeline event.
+    EventKind {
+        Reported = "reported" / "登记",
+        Mediation = "mediation" / "调解",
+        Agreement = "agreement" / "达成协议",
+        Resolved = "resolved" / "化解",
+        Failed = "failed" / "调解失败",
+        Escalated = "escalated" / "上报",
+        Reopened = "reopened" / "重新受理",
+        Followup = "followup" / "回访",
+        Note = "note" / "备注",
+    }
+);
+
+vocabulary!(
+    /// A level of the mediation hierarchy. Ordered from the grassroots up.
+    Level {
+        Village = "village" / "村级",
+        Town = "town" / "镇级",
+        District = "district" / "区级",
+        Court = "court" / "法院",
+    }
+);
+
+vocabulary!(
+    /// A visit topic.
+    Topic {
+        Livelihood = "livelihood" / "民生",
+        Infrastructure = "infrastructure" / "基础设施",
+        Land = "land" / "土地",
+        Health = "health" / "医疗卫生",
+        Education = "education" / "教育",
+        Employment = "employment" / "就业",
+        Policy = "policy" / "政策咨询",
+        Complaint = "complaint" / "投诉",
+        Safety = "safety" / "安全",
+        Other = "other" / "其他",
+    }
+);
+
+/// The derived status of a dispute (never stored; folded from events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Status {
+    Open,
+    Mediating,
+    Resolved,
+    Failed,
+    /// Escalated to a level; the level is carried beside the status
+    /// ([`crate::summary::Summary::escalation_level`]).
+    Escalated,
+}
+
+impl Status {
+    pub const ALL: &'static [Status] = &[
+        Status::Open,
+        Status::Mediating,
+        Status::Resolved,
+        Status::Failed,
+        Status::Escalated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Mediating => "mediating",
+            Status::Resolved => "resolved",
+            Status::Failed => "failed",
+            Status::Escalated => "escalated",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Status::Open => "待调解",
+            Status::Mediating => "调解中",
+            Status::Resolved => "已化解",
+            Status::Failed => "调解失败",
+            Status::Escalated => "已上报",
+        }
+    }
+
+    /// Whether the case still needs work (counts towards "open" and "overdue").
+    pub fn is_open(self) -> bool {
+        !matches!(self, Status::Resolved)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_strings_round_trip_and_unknowns_are_refused() {
+        for c in Category::ALL {
+            assert_eq!(Category::parse(c.as_str()), Some(*c));
+        }
+        for t in Topic::ALL {
+            assert_eq!(Topic::parse(t.as_str()), Some(*t));
+        }
+        assert_eq!(Risk::parse("severe"), None);
+        assert_eq!(EventKind::parse("Resolved"), None);
+        assert!(Risk::High > Risk::Medium && Risk::Medium > Risk::Low);
+        assert!(Sentiment::Urgent > Sentiment::Concern);
+        assert!(Level::Court > Level::District && Level::Town > Level::Village);
+    }
+}
