@@ -232,7 +232,7 @@ impl AutomergeUrl {
 
     /// The heads in URL form (base58check text).
     pub fn head_strings(&self) -> Vec<String> {
-        self.heads.iter().map(|h| encode_head(h)).collect()
+        self.heads.iter().map(encode_head).collect()
     }
 }
 

@@ -13,10 +13,16 @@
 //! Every decoder in this crate returns a typed error on bad input and never
 //! panics; this is fuzzed (`protocol/fuzz/`) and tested with hostile inputs.
 
+pub mod batch;
+pub mod codec;
 pub mod division;
 pub mod error;
 pub mod ids;
+pub mod repo;
 
+pub use batch::{ChangeHash, Cursor, DocResult, DocUpload, SyncRequest, SyncResponse};
+pub use codec::{DecodeError, DecodeLimits};
 pub use division::{DistrictCode, DivisionError, Scope, TownCode, VillageCode};
 pub use error::{ErrorBody, ErrorCode};
 pub use ids::{AutomergeUrl, DeviceId, DocumentId, IdError, PeerId, StorageId};
+pub use repo::RepoMessage;
