@@ -1,0 +1,461 @@
+//! Dispute statistics: which disputes count, the figures of a group of
+//! disputes, the backlog lists and possible duplicates.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use fengqiao_protocol::{DocumentId, VillageCode};
+
+use super::{
+    CaseList, DUPLICATE_WINDOW_DAYS, DisputeFigures, DisputeStats, DuplicatePair,
+    GRASSROOTS_TARGET_FRACTION, MILLIS_PER_DAY, StatsQuery, bump, days_between, median, ratio,
+    zeros,
+};
+use crate::summary::Summary;
+use crate::vocab::{Category, Level, RecordKind, Risk, Status};
+
+/// The disputes of a query's scope, split into those that count and the
+/// linked duplicates that are represented by another case.
+pub(super) struct Disputes<'a> {
+    pub counted: Vec<&'a Summary>,
+    pub linked: Vec<&'a Summary>,
+}
+
+impl<'a> Disputes<'a> {
+    pub fn select(summaries: impl IntoIterator<Item = &'a Summary>, query: &StatsQuery) -> Self {
+        let all: Vec<&Summary> = summaries
+            .into_iter()
+            .filter(|s| s.kind == RecordKind::Dispute)
+            .collect();
+        let kept = cycle_representatives(&all);
+        let (counted, linked) = all
+            .into_iter()
+            .filter(|s| query.in_scope(&s.village))
+            .partition(|s| s.duplicate_of.is_none() || kept.contains(&s.id));
+        Self { counted, linked }
+    }
+
+    /// Counted disputes created within the period.
+    pub fn in_period(&self, query: &StatsQuery) -> impl Iterator<Item = &'a Summary> + '_ {
+        let period = query.period;
+        self.counted
+            .iter()
+            .copied()
+            .filter(move |s| period.contains(s.created_at))
+    }
+}
+
+/// The disputes that are linked as duplicates yet must still be counted
+/// because their links form a cycle: the smallest id of each cycle.
+///
+/// `duplicateOf` links form a graph in which each dispute points to at most
+/// one other, so every walk ends at a case that is no duplicate (it counts),
+/// at an id not in the list (counted elsewhere), or in a cycle. Linear time.
+fn cycle_representatives(disputes: &[&Summary]) -> HashSet<DocumentId> {
+    let links: HashMap<&DocumentId, &DocumentId> = disputes
+        .iter()
+        .filter_map(|s| s.duplicate_of.as_ref().map(|target| (&s.id, target)))
+        .collect();
+    let mut done: HashSet<&DocumentId> = HashSet::new();
+    let mut kept = HashSet::new();
+    for start in links.keys().copied() {
+        let mut path: Vec<&DocumentId> = Vec::new();
+        let mut on_path: HashMap<&DocumentId, usize> = HashMap::new();
+        let mut current = start;
+        loop {
+            if done.contains(current) {
+                break;
+            }
+            if let Some(&index) = on_path.get(current) {
+                if let Some(smallest) = path.get(index..).and_then(|cycle| cycle.iter().min()) {
+                    kept.insert((*smallest).clone());
+                }
+                break;
+            }
+            on_path.insert(current, path.len());
+            path.push(current);
+            match links.get(current) {
+                Some(next) => current = next,
+                None => break,
+            }
+        }
+        done.extend(path);
+    }
+    kept
+}
+
+/// The status used for counting: a dispute no event has moved is open.
+fn status_of(summary: &Summary) -> Status {
+    summary.status.unwrap_or(Status::Open)
+}
+
+fn is_open(summary: &Summary) -> bool {
+    status_of(summary).is_open()
+}
+
+/// Resolved without escalation beyond the village.
+fn is_grassroots(summary: &Summary) -> bool {
+    matches!(summary.max_escalation_level, None | Some(Level::Village))
+}
+
+/// Accumulates [`DisputeFigures`].
+#[derive(Default)]
+pub(super) struct Tally {
+    total: u64,
+    resolved: u64,
+    mediating: u64,
+    failed: u64,
+    escalated: u64,
+    grassroots: u64,
+    days_to_resolve: Vec<f64>,
+}
+
+impl Tally {
+    pub fn add(&mut self, summary: &Summary) {
+        self.total += 1;
+        match status_of(summary) {
+            Status::Resolved => {
+                self.resolved += 1;
+                if is_grassroots(summary) {
+                    self.grassroots += 1;
+                }
+                if let Some(resolved_at) = summary.resolved_at {
+                    self.days_to_resolve
+                        .push(days_between(summary.created_at, resolved_at).max(0.0));
+                }
+            }
+            Status::Mediating => self.mediating += 1,
+            Status::Failed => self.failed += 1,
+            Status::Escalated => self.escalated += 1,
+            Status::Open => {}
+        }
+    }
+
+    pub fn figures(self) -> DisputeFigures {
+        let (num, den) = GRASSROOTS_TARGET_FRACTION;
+        DisputeFigures {
+            total: self.total,
+            open: self.total - self.resolved,
+            resolved: self.resolved,
+            mediating: self.mediating,
+            failed: self.failed,
+            escalated: self.escalated,
+            grassroots_resolved: self.grassroots,
+            resolution_rate: ratio(self.resolved, self.total),
+            grassroots_rate: ratio(self.grassroots, self.resolved),
+            grassroots_target_met: self.resolved > 0
+                && u128::from(self.grassroots) * u128::from(den)
+                    >= u128::from(self.resolved) * u128::from(num),
+            median_days_to_resolve: median(self.days_to_resolve),
+        }
+    }
+}
+
+/// Sorts oldest first (creation time, then id) and keeps the ids.
+fn oldest_first(mut cases: Vec<&Summary>) -> CaseList {
+    cases.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    CaseList::from_sorted(cases.into_iter().map(|s| s.id.clone()).collect())
+}
+
+pub(super) fn is_overdue(summary: &Summary, query: &StatsQuery) -> bool {
+    is_open(summary) && summary.created_at < query.overdue_before()
+}
+
+pub(super) fn is_open_high_risk(summary: &Summary) -> bool {
+    is_open(summary) && summary.risk == Some(Risk::High)
+}
+
+/// Backlog: counted disputes not resolved and created more than
+/// `query.overdue_days` days before `query.now` (strictly), oldest first.
+/// The period is ignored.
+pub fn overdue_cases<'a>(
+    summaries: impl IntoIterator<Item = &'a Summary>,
+    query: &StatsQuery,
+) -> CaseList {
+    let disputes = Disputes::select(summaries, query);
+    overdue_of(&disputes, query)
+}
+
+fn overdue_of(disputes: &Disputes<'_>, query: &StatsQuery) -> CaseList {
+    oldest_first(
+        disputes
+            .counted
+            .iter()
+            .copied()
+            .filter(|s| is_overdue(s, query))
+            .collect(),
+    )
+}
+
+/// Backlog: counted disputes of risk `high` that are not resolved, oldest
+/// first. The period is ignored.
+pub fn open_high_risk<'a>(
+    summaries: impl IntoIterator<Item = &'a Summary>,
+    query: &StatsQuery,
+) -> CaseList {
+    let disputes = Disputes::select(summaries, query);
+    open_high_risk_of(&disputes)
+}
+
+fn open_high_risk_of(disputes: &Disputes<'_>) -> CaseList {
+    oldest_first(
+        disputes
+            .counted
+            .iter()
+            .copied()
+            .filter(|s| is_open_high_risk(s))
+            .collect(),
+    )
+}
+
+/// A party name as compared for duplicates: trimmed and lower-cased.
+fn normalised_names(summary: &Summary) -> BTreeSet<String> {
+    summary
+        .party_names
+        .iter()
+        .map(|name| name.trim().to_lowercase())
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+/// Possible duplicates: pairs of counted disputes of the same village that
+/// share a party name (trimmed, case-insensitive) and were created at most
+/// [`DUPLICATE_WINDOW_DAYS`] days apart (inclusive), at least one of them
+/// within the period.
+///
+/// Only counted disputes are candidates, so a linked duplicate is
+/// represented by the case it points to: a pair that is already linked is
+/// never reported, nor is a case paired with its own linked duplicates.
+/// Whatever their status, resolved cases included: a case reported twice
+/// inflates the figures either way. Sorted by village, then by the first
+/// case (creation time, id), then by the second.
+pub fn possible_duplicates<'a>(
+    summaries: impl IntoIterator<Item = &'a Summary>,
+    query: &StatsQuery,
+) -> Vec<DuplicatePair> {
+    let disputes = Disputes::select(summaries, query);
+    duplicates_of(&disputes, query)
+}
+
+fn duplicates_of(disputes: &Disputes<'_>, query: &StatsQuery) -> Vec<DuplicatePair> {
+    let window = i128::from(DUPLICATE_WINDOW_DAYS) * i128::from(MILLIS_PER_DAY);
+    let mut by_village: BTreeMap<&VillageCode, Vec<(&Summary, BTreeSet<String>)>> = BTreeMap::new();
+    for summary in &disputes.counted {
+        let names = normalised_names(summary);
+        if !names.is_empty() {
+            by_village
+                .entry(&summary.village)
+                .or_default()
+                .push((summary, names));
+        }
+    }
+    let mut pairs = Vec::new();
+    for (village, mut cases) in by_village {
+        cases.sort_by(|(a, _), (b, _)| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        for (i, (first, first_names)) in cases.iter().enumerate() {
+            for (second, second_names) in cases.iter().skip(i + 1) {
+                if i128::from(second.created_at) - i128::from(first.created_at) > window {
+                    break;
+                }
+                if !query.period.contains(first.created_at)
+                    && !query.period.contains(second.created_at)
+                {
+                    continue;
+                }
+                let shared: Vec<String> = first_names.intersection(second_names).cloned().collect();
+                if shared.is_empty() {
+                    continue;
+                }
+                pairs.push(DuplicatePair {
+                    village: village.clone(),
+                    first: first.id.clone(),
+                    second: second.id.clone(),
+                    days_apart: days_between(first.created_at, second.created_at),
+                    shared_names: shared,
+                });
+            }
+        }
+    }
+    pairs
+}
+
+/// Dispute statistics for the query; see the module documentation for which
+/// disputes count where.
+pub fn dispute_stats<'a>(
+    summaries: impl IntoIterator<Item = &'a Summary>,
+    query: &StatsQuery,
+) -> DisputeStats {
+    let disputes = Disputes::select(summaries, query);
+    let mut tally = Tally::default();
+    let mut by_village_status: BTreeMap<VillageCode, BTreeMap<Status, u64>> = BTreeMap::new();
+    let mut by_village_category: BTreeMap<VillageCode, BTreeMap<Category, u64>> = BTreeMap::new();
+    let mut by_village_risk: BTreeMap<VillageCode, BTreeMap<Risk, u64>> = BTreeMap::new();
+    for summary in disputes.in_period(query) {
+        tally.add(summary);
+        bump(
+            by_village_status
+                .entry(summary.village.clone())
+                .or_insert_with(|| zeros(Status::ALL)),
+            status_of(summary),
+        );
+        let categories = by_village_category
+            .entry(summary.village.clone())
+            .or_insert_with(|| zeros(Category::ALL));
+        if let Some(category) = summary.category {
+            bump(categories, category);
+        }
+        let risks = by_village_risk
+            .entry(summary.village.clone())
+            .or_insert_with(|| zeros(Risk::ALL));
+        if let Some(risk) = summary.risk {
+            bump(risks, risk);
+        }
+    }
+    let linked_duplicates = disputes
+        .linked
+        .iter()
+        .filter(|s| query.period.contains(s.created_at))
+        .count() as u64;
+    DisputeStats {
+        as_of: query.now,
+        period: query.period,
+        scope: query.scope.clone(),
+        overdue_days: query.overdue_days,
+        totals: tally.figures(),
+        by_village_status,
+        by_village_category,
+        by_village_risk,
+        linked_duplicates,
+        overdue: overdue_of(&disputes, query),
+        open_high_risk: open_high_risk_of(&disputes),
+        possible_duplicates: duplicates_of(&disputes, query),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::StatsQuery;
+
+    fn id(n: u8) -> DocumentId {
+        DocumentId::from_bytes(&[n; 16]).unwrap()
+    }
+
+    fn dispute(n: u8, duplicate_of: Option<u8>) -> Summary {
+        Summary {
+            id: id(n),
+            kind: RecordKind::Dispute,
+            village: VillageCode::new("500110101001").unwrap(),
+            created_at: i64::from(n) * MILLIS_PER_DAY,
+            created_by: "cadre-1".into(),
+            last_activity: 0,
+            title: String::new(),
+            status: Some(Status::Open),
+            category: Some(Category::Land),
+            risk: Some(Risk::Low),
+            escalation_level: None,
+            max_escalation_level: None,
+            resolved_at: None,
+            party_names: vec!["Wang".into()],
+            assignees: vec![],
+            event_count: 1,
+            duplicate_of: duplicate_of.map(id),
+            visited_at: None,
+            sentiment: None,
+            topics: vec![],
+            follow_up_needed: false,
+            follow_up_done: false,
+            follow_up_due: None,
+            linked_dispute: None,
+        }
+    }
+
+    fn counted_ids(summaries: &[Summary]) -> Vec<DocumentId> {
+        let mut ids: Vec<DocumentId> = Disputes::select(summaries, &StatsQuery::new(0))
+            .counted
+            .iter()
+            .map(|s| s.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn chains_count_their_end_once() {
+        // 3 -> 2 -> 1: only 1 counts.
+        let s = [dispute(1, None), dispute(2, Some(1)), dispute(3, Some(2))];
+        assert_eq!(counted_ids(&s), vec![id(1)]);
+    }
+
+    #[test]
+    fn cycles_keep_their_smallest_member() {
+        // 1 <-> 2 (marked offline by two cadres), 3 -> 1, 4 -> 4.
+        let s = [
+            dispute(2, Some(1)),
+            dispute(1, Some(2)),
+            dispute(3, Some(1)),
+            dispute(4, Some(4)),
+        ];
+        assert_eq!(counted_ids(&s), vec![id(1), id(4)]);
+    }
+
+    #[test]
+    fn a_link_to_an_unknown_case_is_still_a_duplicate() {
+        let s = [dispute(1, Some(9))];
+        assert!(counted_ids(&s).is_empty());
+    }
+
+    #[test]
+    fn empty_input_gives_empty_figures() {
+        let stats = dispute_stats(&[], &StatsQuery::new(0));
+        assert_eq!(stats.totals, DisputeFigures::default());
+        assert!(!stats.totals.grassroots_target_met);
+        assert!(stats.by_village_status.is_empty());
+        assert_eq!(stats.overdue.count, 0);
+        assert!(stats.possible_duplicates.is_empty());
+    }
+
+    #[test]
+    fn extreme_times_do_not_panic() {
+        let mut early = dispute(1, None);
+        early.created_at = i64::MIN;
+        early.status = Some(Status::Resolved);
+        early.resolved_at = Some(i64::MAX);
+        let mut late = dispute(2, None);
+        late.created_at = i64::MAX;
+        late.status = Some(Status::Resolved);
+        late.resolved_at = Some(i64::MIN);
+        let stats = dispute_stats(&[early, late], &StatsQuery::new(i64::MIN));
+        assert_eq!(stats.totals.resolved, 2);
+        assert!(
+            stats
+                .totals
+                .median_days_to_resolve
+                .is_some_and(f64::is_finite)
+        );
+        let stats = dispute_stats(&[dispute(3, None)], &StatsQuery::new(i64::MAX));
+        assert_eq!(stats.overdue.count, 1);
+    }
+
+    #[test]
+    fn target_is_met_at_exactly_ninety_percent() {
+        let mut cases = Vec::new();
+        for n in 1..=10u8 {
+            let mut s = dispute(n, None);
+            s.status = Some(Status::Resolved);
+            s.resolved_at = Some(s.created_at);
+            if n == 10 {
+                s.max_escalation_level = Some(Level::Town);
+            } else if n == 9 {
+                s.max_escalation_level = Some(Level::Village);
+            }
+            cases.push(s);
+        }
+        let figures = dispute_stats(&cases, &StatsQuery::new(0)).totals;
+        assert_eq!(figures.grassroots_resolved, 9);
+        assert!(figures.grassroots_target_met);
+        cases[8].max_escalation_level = Some(Level::Court);
+        let figures = dispute_stats(&cases, &StatsQuery::new(0)).totals;
+        assert_eq!(figures.grassroots_rate, Some(0.8));
+        assert!(!figures.grassroots_target_met);
+    }
+}

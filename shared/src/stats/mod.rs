@@ -1,0 +1,501 @@
+//! Township and district statistics over record summaries (DESIGN.md §6).
+//!
+//! Every function here is pure: it reads [`Summary`] values and a
+//! [`StatsQuery`] and returns plain serde structs. The "as of" time comes in
+//! the query and the clock is never read, so the phone, the server's JSON API,
+//! the CLI and the exports all print the same numbers for the same records.
+//! Every map is a `BTreeMap` and every list is sorted, so serialising a result
+//! always gives the same bytes.
+//!
+//! # Which records count
+//!
+//! - Only records whose village lies in [`StatsQuery::scope`] (all, when
+//!   `None`).
+//! - **Linked duplicates count once.** A dispute whose `duplicateOf` is set
+//!   has been folded into another case by a mediator; it is left out of every
+//!   dispute count, rate, median, backlog list and duplicate candidate, and
+//!   the case it points to stands for both. If links form a cycle (two
+//!   cadres marked each other's case as the duplicate while offline), the
+//!   member of the cycle with the smallest document id is kept, so the case
+//!   is still counted exactly once. The number of linked duplicates left out
+//!   is reported as [`DisputeStats::linked_duplicates`].
+//! - **Period figures** (counts by village × status / category / risk,
+//!   totals, rates, median, drill-downs) take disputes *created* within
+//!   [`StatsQuery::period`], and visits *visited* within it (the creation
+//!   time when a visit has no visit time).
+//! - **Backlog figures** (overdue open cases, open high-risk cases, pending
+//!   follow-ups) describe the state as of [`StatsQuery::now`] and ignore the
+//!   period: an old case that is still open is exactly what a backlog must
+//!   show. Statuses are the records' current ones.
+//! - A dispute without a status counts as `open` (no event has moved it). A
+//!   dispute without a category or risk, or a visit without a sentiment (a
+//!   valid record always has them), is counted in the totals but in no cell of
+//!   that breakdown.
+//!
+//! Calendar keys (ISO weeks, months) are computed in
+//! [`StatsQuery::utc_offset_minutes`], by default China Standard Time.
+
+pub mod calendar;
+mod disputes;
+mod drill;
+mod visits;
+
+use std::collections::BTreeMap;
+
+use fengqiao_protocol::{DocumentId, Scope, VillageCode};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::summary::{Millis, Summary};
+use crate::vocab::{Category, Risk, Sentiment, Status, Topic};
+
+pub use calendar::{
+    CHINA_STANDARD_OFFSET_MINUTES, CalendarKeyError, IsoWeek, MAX_OFFSET_MINUTES, MILLIS_PER_DAY,
+    YearMonth,
+};
+pub use disputes::{dispute_stats, open_high_risk, overdue_cases, possible_duplicates};
+pub use drill::{by_category, by_month, by_village};
+pub use visits::visit_stats;
+
+/// The field's target for the grassroots resolution rate: at least 90% of
+/// resolved disputes resolved without escalation beyond the village.
+pub const GRASSROOTS_TARGET: f64 = 0.9;
+
+/// [`GRASSROOTS_TARGET`] as an exact fraction, so that "met" is decided in
+/// whole numbers: 9 of 10 is met, however the rate rounds.
+const GRASSROOTS_TARGET_FRACTION: (u64, u64) = (9, 10);
+
+/// An open case older than this many days is overdue, unless the query says
+/// otherwise.
+pub const DEFAULT_OVERDUE_DAYS: u32 = 30;
+
+/// Two disputes of one village with a common party are possible duplicates
+/// when they were created at most this many days apart.
+pub const DUPLICATE_WINDOW_DAYS: u32 = 14;
+
+/// A time window, `from` inclusive and `to` exclusive; an absent bound is
+/// open. `Period::default()` is all time. A window whose `from` is not before
+/// its `to` contains nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Period {
+    pub from: Option<Millis>,
+    pub to: Option<Millis>,
+}
+
+impl Period {
+    /// All time.
+    pub const ALL: Period = Period {
+        from: None,
+        to: None,
+    };
+
+    /// A window, refused when `from` is not before `to`.
+    pub fn new(from: Option<Millis>, to: Option<Millis>) -> Result<Self, StatsError> {
+        let period = Self { from, to };
+        period.validate()?;
+        Ok(period)
+    }
+
+    /// Refuses a window that can contain nothing.
+    pub fn validate(&self) -> Result<(), StatsError> {
+        match (self.from, self.to) {
+            (Some(from), Some(to)) if from >= to => Err(StatsError::EmptyPeriod { from, to }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the instant `at` lies in the window.
+    pub fn contains(&self, at: Millis) -> bool {
+        self.from.is_none_or(|from| at >= from) && self.to.is_none_or(|to| at < to)
+    }
+}
+
+/// What to compute statistics for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsQuery {
+    /// The "as of" time for backlog figures (overdue, pending follow-ups),
+    /// normally the current time, read by the caller.
+    pub now: Millis,
+    /// The window for period figures.
+    #[serde(default)]
+    pub period: Period,
+    /// An open dispute created more than this many days before `now` is
+    /// overdue.
+    #[serde(default = "default_overdue_days")]
+    pub overdue_days: u32,
+    /// Only records of villages in this scope count; all records when `None`.
+    #[serde(default)]
+    pub scope: Option<Scope>,
+    /// The UTC offset, in minutes, of week and month boundaries (clamped to
+    /// ±[`MAX_OFFSET_MINUTES`]).
+    #[serde(default = "default_offset")]
+    pub utc_offset_minutes: i32,
+}
+
+fn default_overdue_days() -> u32 {
+    DEFAULT_OVERDUE_DAYS
+}
+
+fn default_offset() -> i32 {
+    CHINA_STANDARD_OFFSET_MINUTES
+}
+
+impl StatsQuery {
+    /// All records, all time, as of `now`, with the default overdue threshold
+    /// and China Standard Time.
+    pub fn new(now: Millis) -> Self {
+        Self {
+            now,
+            period: Period::ALL,
+            overdue_days: DEFAULT_OVERDUE_DAYS,
+            scope: None,
+            utc_offset_minutes: CHINA_STANDARD_OFFSET_MINUTES,
+        }
+    }
+
+    pub fn with_period(mut self, period: Period) -> Self {
+        self.period = period;
+        self
+    }
+
+    pub fn with_overdue_days(mut self, days: u32) -> Self {
+        self.overdue_days = days;
+        self
+    }
+
+    pub fn with_scope(mut self, scope: Scope) -> Self {
+        self.scope = Some(scope);
+        self
+    }
+
+    pub fn with_utc_offset_minutes(mut self, minutes: i32) -> Self {
+        self.utc_offset_minutes = minutes;
+        self
+    }
+
+    /// Refuses a query built from user input that cannot mean anything: an
+    /// empty period or an offset beyond ±18 hours. (The statistics functions
+    /// accept any query and never panic; this is for telling the user.)
+    pub fn validate(&self) -> Result<(), StatsError> {
+        self.period.validate()?;
+        if !(-MAX_OFFSET_MINUTES..=MAX_OFFSET_MINUTES).contains(&self.utc_offset_minutes) {
+            return Err(StatsError::BadOffset(self.utc_offset_minutes));
+        }
+        Ok(())
+    }
+
+    /// Whether a record of `village` is in the query's scope.
+    pub fn in_scope(&self, village: &VillageCode) -> bool {
+        self.scope
+            .as_ref()
+            .is_none_or(|scope| scope.contains(village))
+    }
+
+    /// Disputes created before this instant are overdue when still open.
+    pub fn overdue_before(&self) -> Millis {
+        self.now
+            .saturating_sub(i64::from(self.overdue_days) * MILLIS_PER_DAY)
+    }
+}
+
+/// Why a statistics query was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum StatsError {
+    #[error("the period is empty: it must start ({from}) before it ends ({to})")]
+    EmptyPeriod { from: Millis, to: Millis },
+    #[error("a UTC offset of {0} minutes is beyond the ±18 hours of any time zone")]
+    BadOffset(i32),
+}
+
+/// A list of records, with its length.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaseList {
+    /// Always `ids.len()`.
+    pub count: u64,
+    /// Oldest first (by creation time, then id) unless the field says
+    /// otherwise.
+    pub ids: Vec<DocumentId>,
+}
+
+impl CaseList {
+    fn from_sorted(ids: Vec<DocumentId>) -> Self {
+        Self {
+            count: ids.len() as u64,
+            ids,
+        }
+    }
+}
+
+/// Dispute figures of one group of disputes (a whole scope, a village, a
+/// category or a month), for the disputes created within the period.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DisputeFigures {
+    /// Disputes counted (linked duplicates left out).
+    pub total: u64,
+    /// Not resolved: every status but `resolved` (`open`, `mediating`,
+    /// `failed`, `escalated`). Always `total - resolved`.
+    pub open: u64,
+    pub resolved: u64,
+    pub mediating: u64,
+    pub failed: u64,
+    /// Currently escalated (status `escalated`), at any level.
+    pub escalated: u64,
+    /// Resolved disputes that were never escalated beyond the village: their
+    /// highest escalation level is none or `village`.
+    pub grassroots_resolved: u64,
+    /// `resolved / total`; `None` when `total` is 0.
+    pub resolution_rate: Option<f64>,
+    /// Grassroots resolution rate, `grassroots_resolved / resolved`: of the
+    /// cases resolved, the share resolved at village level. `None` when
+    /// nothing was resolved.
+    pub grassroots_rate: Option<f64>,
+    /// Whether `grassroots_rate` reaches [`GRASSROOTS_TARGET`] (decided
+    /// exactly, `grassroots_resolved * 10 >= resolved * 9`); `false` when
+    /// nothing was resolved, as there is no achievement to show.
+    pub grassroots_target_met: bool,
+    /// Median of `resolvedAt - createdAt` in days over resolved disputes
+    /// that carry a resolution time; the mean of the two middle values for an
+    /// even count. A resolution time before creation (a wrong phone clock)
+    /// counts as 0 days. `None` when there is no such dispute.
+    pub median_days_to_resolve: Option<f64>,
+}
+
+/// Dispute statistics of a scope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DisputeStats {
+    pub as_of: Millis,
+    pub period: Period,
+    pub scope: Option<Scope>,
+    pub overdue_days: u32,
+    /// Figures over all counted disputes created within the period.
+    pub totals: DisputeFigures,
+    /// Village × status, every status present (0 when none). Villages
+    /// appear when they have a counted dispute created within the period.
+    pub by_village_status: BTreeMap<VillageCode, BTreeMap<Status, u64>>,
+    /// Village × category, every category present.
+    pub by_village_category: BTreeMap<VillageCode, BTreeMap<Category, u64>>,
+    /// Village × risk, every risk present.
+    pub by_village_risk: BTreeMap<VillageCode, BTreeMap<Risk, u64>>,
+    /// Linked duplicates created within the period and left out of every
+    /// figure above.
+    pub linked_duplicates: u64,
+    /// Backlog: not resolved and created more than `overdue_days` days before
+    /// `as_of`, oldest first.
+    pub overdue: CaseList,
+    /// Backlog: risk `high` and not resolved, oldest first.
+    pub open_high_risk: CaseList,
+    /// Possible duplicates among counted disputes; see [`possible_duplicates`].
+    pub possible_duplicates: Vec<DuplicatePair>,
+}
+
+/// Two disputes that may be the same case reported twice: same village, a
+/// party name in common (compared trimmed and case-insensitively), created
+/// at most [`DUPLICATE_WINDOW_DAYS`] days apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DuplicatePair {
+    pub village: VillageCode,
+    /// The earlier of the two (by creation time, then id).
+    pub first: DocumentId,
+    pub second: DocumentId,
+    /// `second.createdAt - first.createdAt`, in days.
+    pub days_apart: f64,
+    /// The party names both share, trimmed and lower-cased, sorted.
+    pub shared_names: Vec<String>,
+}
+
+/// Visits in one ISO week, for trends.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WeekVisits {
+    pub visits: u64,
+    /// Visits that recorded each topic (a visit counts once per topic),
+    /// every topic present.
+    pub topics: BTreeMap<Topic, u64>,
+    /// Visits per sentiment, every sentiment present.
+    pub sentiments: BTreeMap<Sentiment, u64>,
+}
+
+/// Follow-ups promised during visits and not yet done.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FollowUps {
+    /// Visits whose follow-up is needed and not done, earliest due first
+    /// (visits without a due date last), then by id.
+    pub pending: CaseList,
+    /// Of those, the ones due strictly before `as_of`, in the same order.
+    pub overdue: CaseList,
+}
+
+/// Household visit statistics of a scope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VisitStats {
+    pub as_of: Millis,
+    pub period: Period,
+    pub scope: Option<Scope>,
+    /// Visits within the period.
+    pub total: u64,
+    /// Visits per village (villages with at least one visit).
+    pub by_village: BTreeMap<VillageCode, u64>,
+    /// Visits per cadre (`createdBy`) per ISO week of the visit.
+    pub by_cadre_week: BTreeMap<String, BTreeMap<IsoWeek, u64>>,
+    /// Visits, topics and sentiments per ISO week (weeks with visits).
+    pub by_week: BTreeMap<IsoWeek, WeekVisits>,
+    /// Visits that recorded each topic, every topic present.
+    pub topics: BTreeMap<Topic, u64>,
+    /// Visits per sentiment, every sentiment present.
+    pub sentiments: BTreeMap<Sentiment, u64>,
+    /// Backlog of follow-ups, as of `as_of`, ignoring the period.
+    pub follow_ups: FollowUps,
+}
+
+/// Everything a township or district dashboard shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Statistics {
+    pub disputes: DisputeStats,
+    pub visits: VisitStats,
+}
+
+/// Dispute and visit statistics in one pass over the summaries' selection.
+pub fn statistics<'a>(
+    summaries: impl IntoIterator<Item = &'a Summary>,
+    query: &StatsQuery,
+) -> Statistics {
+    let summaries: Vec<&Summary> = summaries.into_iter().collect();
+    Statistics {
+        disputes: dispute_stats(summaries.iter().copied(), query),
+        visits: visit_stats(summaries.iter().copied(), query),
+    }
+}
+
+/// Per-village drill-down row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VillageFigures {
+    pub village: VillageCode,
+    /// Period figures of the village's disputes.
+    pub disputes: DisputeFigures,
+    /// Backlog: overdue open disputes of the village.
+    pub overdue: u64,
+    /// Backlog: open high-risk disputes of the village.
+    pub open_high_risk: u64,
+    /// Visits within the period.
+    pub visits: u64,
+    /// Backlog: pending follow-ups of the village's visits.
+    pub pending_follow_ups: u64,
+}
+
+/// Per-category drill-down row (disputes created within the period).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CategoryFigures {
+    pub category: Category,
+    pub disputes: DisputeFigures,
+}
+
+/// Per-month drill-down row: disputes created in that month (local time).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MonthFigures {
+    pub month: YearMonth,
+    pub disputes: DisputeFigures,
+}
+
+/// A map with a zero for every value of a vocabulary.
+fn zeros<K: Ord + Copy>(all: &[K]) -> BTreeMap<K, u64> {
+    all.iter().map(|&key| (key, 0)).collect()
+}
+
+fn bump<K: Ord>(map: &mut BTreeMap<K, u64>, key: K) {
+    *map.entry(key).or_insert(0) += 1;
+}
+
+/// `part / whole`, or `None` for an empty whole.
+fn ratio(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// Median of the values; the mean of the two middle ones for an even count.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => values.get(n / 2).copied(),
+        _ => match (values.get(n / 2 - 1), values.get(n / 2)) {
+            (Some(a), Some(b)) => Some((a + b) / 2.0),
+            _ => None,
+        },
+    }
+}
+
+/// The length of `from..to` in days (negative when `to` is earlier).
+fn days_between(from: Millis, to: Millis) -> f64 {
+    (i128::from(to) - i128::from(from)) as f64 / MILLIS_PER_DAY as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grassroots_fraction_matches_the_target() {
+        let (num, den) = GRASSROOTS_TARGET_FRACTION;
+        assert_eq!(num as f64 / den as f64, GRASSROOTS_TARGET);
+    }
+
+    #[test]
+    fn medians_of_odd_even_and_empty_lists() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![4.0]), Some(4.0));
+        assert_eq!(median(vec![9.0, 1.0, 4.0]), Some(4.0));
+        assert_eq!(median(vec![9.0, 1.0, 4.0, 2.0]), Some(3.0));
+    }
+
+    #[test]
+    fn ratios_never_divide_by_zero() {
+        assert_eq!(ratio(0, 0), None);
+        assert_eq!(ratio(5, 8), Some(0.625));
+    }
+
+    #[test]
+    fn periods_are_half_open_and_validated() {
+        let p = Period::new(Some(10), Some(20)).unwrap();
+        assert!(p.contains(10) && p.contains(19) && !p.contains(20) && !p.contains(9));
+        assert!(Period::ALL.contains(i64::MIN) && Period::ALL.contains(i64::MAX));
+        assert_eq!(
+            Period::new(Some(20), Some(20)),
+            Err(StatsError::EmptyPeriod { from: 20, to: 20 })
+        );
+        let inverted = Period {
+            from: Some(20),
+            to: Some(10),
+        };
+        assert!(!inverted.contains(15));
+    }
+
+    #[test]
+    fn queries_validate_and_thresholds_saturate() {
+        assert!(StatsQuery::new(0).validate().is_ok());
+        assert_eq!(
+            StatsQuery::new(0)
+                .with_utc_offset_minutes(24 * 60)
+                .validate(),
+            Err(StatsError::BadOffset(1440))
+        );
+        let q = StatsQuery::new(i64::MIN).with_overdue_days(u32::MAX);
+        assert_eq!(q.overdue_before(), i64::MIN);
+        assert_eq!(
+            StatsQuery::new(40 * MILLIS_PER_DAY).overdue_before(),
+            10 * MILLIS_PER_DAY
+        );
+        assert!(days_between(i64::MIN, i64::MAX) > 0.0);
+    }
+}
