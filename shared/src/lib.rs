@@ -2,10 +2,13 @@
 //!
 //! - [`vocab`]: the closed vocabularies of the schema (categories, risk, …).
 //! - [`summary`]: the flat projection of a record.
+//! - [`record`]: dispute and visit documents on Automerge: reading, domain
+//!   operations, merge rules and validation.
 //! - [`stats`]: township and district statistics over summaries.
 //! - [`access`]: who may read and write what; who a change is attributed to.
 
 pub mod access;
+pub mod record;
 pub mod stats;
 pub mod summary;
 pub mod vocab;
@@ -14,4 +17,5 @@ pub use fengqiao_protocol::{DocumentId, Scope, VillageCode};
 pub use summary::{Millis, Summary};
 
 pub use access::{DeviceAccess, Role};
+pub use record::{Dispute, Record, Visit};
 pub use stats::{Statistics, StatsQuery};

@@ -1,0 +1,695 @@
+//! Validation of a record document before it is stored or shared: the
+//! schema, the limits, and the fields that may never change.
+//!
+//! The server validates every incoming record in a scratch copy before
+//! storing it, and the phone runs the same function before it hands its
+//! changes out (DESIGN.md §4), so rejections only come from buggy or hostile
+//! clients. [`validate`] returns **every** violation at once, each with the
+//! path of the field and what is wrong with it, worded for a person:
+//!
+//! ```text
+//! field "risk": "severe" is not one of low, medium, high
+//! ```
+//!
+//! Every concurrent value of a field is checked, not only the one Automerge
+//! shows: a bad value set concurrently with a good one is still a bad value
+//! in the document, and another replica may show it.
+//!
+//! Fields this version does not know are accepted and left alone: newer
+//! clients may have written them.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use automerge::{ObjId, Prop, ROOT, ReadDoc};
+use fengqiao_protocol::{DocumentId, VillageCode};
+use thiserror::Error;
+
+use super::fields;
+use super::value::{self, Item, shorten};
+use crate::vocab::{Category, EventKind, Level, PartyRole, RecordKind, Risk, Sentiment, Topic};
+
+/// Size limits of a record, enforced on write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Saved (compressed) size of the whole document, in bytes.
+    pub max_document_bytes: usize,
+    /// Characters in any one string or text.
+    pub max_text_chars: usize,
+    pub max_parties: usize,
+    pub max_events: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_document_bytes: 1024 * 1024,
+            max_text_chars: 20_000,
+            max_parties: 50,
+            max_events: 1_000,
+        }
+    }
+}
+
+/// What is wrong with a field.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ValidationErrorKind {
+    #[error("is missing")]
+    MissingField,
+    #[error("must be {expected}, not {found}")]
+    WrongType {
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("{value:?} is not one of {}", .allowed.join(", "))]
+    UnknownValue {
+        value: String,
+        allowed: Vec<&'static str>,
+    },
+    #[error("must not be empty")]
+    Empty,
+    #[error("has {chars} characters; at most {max} are allowed")]
+    TooLong { chars: usize, max: usize },
+    #[error("has {count} entries; at most {max} are allowed")]
+    TooMany { count: usize, max: usize },
+    #[error("is {bytes} bytes when saved; at most {max} are allowed")]
+    TooLarge { bytes: usize, max: usize },
+    #[error("was {before} and cannot become {after}: it is fixed when the record is created")]
+    ImmutableChanged { before: String, after: String },
+    #[error("schema version {found} is not supported; this version reads version {supported}")]
+    UnsupportedSchema { found: i64, supported: i64 },
+    #[error("{value:?} is not a village code: {reason}")]
+    BadVillageCode { value: String, reason: String },
+    #[error("{value:?} is not a document id: {reason}")]
+    BadDocumentId { value: String, reason: String },
+    #[error("was {0}; the timeline is append-only")]
+    TimelineRewritten(&'static str),
+}
+
+/// One violation: the path of the field (`"risk"`, `"parties[2].role"`,
+/// `"topics[\"weather\"]"`; empty for the document as a whole) and what is
+/// wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationError {
+    pub field: String,
+    pub kind: ValidationErrorKind,
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "document: {}", self.kind)
+        } else {
+            write!(f, "field {:?}: {}", self.field, self.kind)
+        }
+    }
+}
+
+impl std::error::Error for ValidationError {}
+
+/// Every violation found in a document (never empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationErrors(Vec<ValidationError>);
+
+impl ValidationErrors {
+    pub fn as_slice(&self) -> &[ValidationError] {
+        &self.0
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, ValidationError> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Always `false`: a `ValidationErrors` holds at least one violation.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The violations of one field.
+    pub fn for_field<'a>(&'a self, field: &'a str) -> impl Iterator<Item = &'a ValidationError> {
+        self.0.iter().filter(move |e| e.field == field)
+    }
+}
+
+impl IntoIterator for ValidationErrors {
+    type Item = ValidationError;
+    type IntoIter = std::vec::IntoIter<ValidationError>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a ValidationErrors {
+    type Item = &'a ValidationError;
+    type IntoIter = std::slice::Iter<'a, ValidationError>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            error.fmt(f)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
+
+/// Checks a record document against the schema and `limits`, and, when
+/// `previous` (the version stored before this change) is given, that the
+/// fields fixed at creation did not change and that no timeline event was
+/// removed or altered.
+///
+/// `saved_size` is the size in bytes of the document as it would be stored
+/// (`AutoCommit::save().len()`); callers have it at hand already.
+pub fn validate<D: ReadDoc>(
+    doc: &D,
+    previous: Option<&D>,
+    saved_size: usize,
+    limits: &Limits,
+) -> Result<(), ValidationErrors> {
+    let mut check = Check {
+        doc,
+        limits,
+        errors: Vec::new(),
+    };
+    if saved_size > limits.max_document_bytes {
+        check.report(
+            "",
+            ValidationErrorKind::TooLarge {
+                bytes: saved_size,
+                max: limits.max_document_bytes,
+            },
+        );
+    }
+    if let Some(previous) = previous {
+        check.unchanged_since(previous);
+    }
+    check.record();
+    if check.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationErrors(check.errors))
+    }
+}
+
+fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+fn index(parent: &str, i: usize) -> String {
+    format!("{parent}[{i}]")
+}
+
+fn member(parent: &str, key: &str) -> String {
+    format!("{parent}[{:?}]", shorten(key))
+}
+
+fn words<T: Copy>(all: &[T], as_str: fn(T) -> &'static str) -> Vec<&'static str> {
+    all.iter().map(|v| as_str(*v)).collect()
+}
+
+/// Whether a field is required.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    Required,
+    Optional,
+}
+use Presence::{Optional, Required};
+
+struct Check<'a, D> {
+    doc: &'a D,
+    limits: &'a Limits,
+    errors: Vec<ValidationError>,
+}
+
+impl<D: ReadDoc> Check<'_, D> {
+    fn report(&mut self, field: impl Into<String>, kind: ValidationErrorKind) {
+        self.errors.push(ValidationError {
+            field: field.into(),
+            kind,
+        });
+    }
+
+    /// Every concurrent value of `key`, reporting a missing required one.
+    fn values(&mut self, obj: &ObjId, key: &str, path: &str, presence: Presence) -> Vec<Item> {
+        let values = value::all(self.doc, obj, key);
+        if values.is_empty() && presence == Required {
+            self.report(path, ValidationErrorKind::MissingField);
+        }
+        values
+    }
+
+    fn wrong_type(&mut self, path: &str, expected: &'static str, found: &Item) {
+        self.report(
+            path,
+            ValidationErrorKind::WrongType {
+                expected,
+                found: found.type_name(),
+            },
+        );
+    }
+
+    fn text_length(&mut self, path: &str, text: &str) {
+        let chars = text.chars().count();
+        if chars > self.limits.max_text_chars {
+            self.report(
+                path,
+                ValidationErrorKind::TooLong {
+                    chars,
+                    max: self.limits.max_text_chars,
+                },
+            );
+        }
+    }
+
+    /// A string (scalar or Text) within the text limit; returns the strings.
+    fn string(&mut self, obj: &ObjId, key: &str, parent: &str, presence: Presence) -> Vec<String> {
+        let path = join(parent, key);
+        let mut strings = Vec::new();
+        for item in self.values(obj, key, &path, presence) {
+            match item {
+                Item::Str(text) => {
+                    self.text_length(&path, &text);
+                    strings.push(text);
+                }
+                other => self.wrong_type(&path, "a string", &other),
+            }
+        }
+        strings
+    }
+
+    /// A string that must not be blank.
+    fn name(&mut self, obj: &ObjId, key: &str, parent: &str) {
+        for text in self.string(obj, key, parent, Required) {
+            if text.trim().is_empty() {
+                self.report(join(parent, key), ValidationErrorKind::Empty);
+            }
+        }
+    }
+
+    /// A string from a closed vocabulary; returns the known values found.
+    fn word(
+        &mut self,
+        obj: &ObjId,
+        key: &str,
+        parent: &str,
+        presence: Presence,
+        allowed: Vec<&'static str>,
+    ) -> Vec<&'static str> {
+        let path = join(parent, key);
+        let mut found = Vec::new();
+        for text in self.string(obj, key, parent, presence) {
+            match allowed.iter().find(|w| **w == text) {
+                Some(word) => found.push(*word),
+                None => self.report(
+                    &path,
+                    ValidationErrorKind::UnknownValue {
+                        value: shorten(&text),
+                        allowed: allowed.clone(),
+                    },
+                ),
+            }
+        }
+        found
+    }
+
+    fn time(&mut self, obj: &ObjId, key: &str, parent: &str, presence: Presence) {
+        let path = join(parent, key);
+        for item in self.values(obj, key, &path, presence) {
+            if item.as_millis().is_none() {
+                self.wrong_type(&path, "a time in milliseconds since the epoch", &item);
+            }
+        }
+    }
+
+    fn boolean(&mut self, obj: &ObjId, key: &str, parent: &str, presence: Presence) {
+        let path = join(parent, key);
+        for item in self.values(obj, key, &path, presence) {
+            if item.as_bool().is_none() {
+                self.wrong_type(&path, "true or false", &item);
+            }
+        }
+    }
+
+    fn document_id(&mut self, obj: &ObjId, key: &str, parent: &str) {
+        let path = join(parent, key);
+        for text in self.string(obj, key, parent, Optional) {
+            self.parse_document_id(&path, &text);
+        }
+    }
+
+    fn parse_document_id(&mut self, path: &str, text: &str) {
+        if let Err(reason) = DocumentId::parse(text) {
+            self.report(
+                path,
+                ValidationErrorKind::BadDocumentId {
+                    value: shorten(text),
+                    reason: reason.to_string(),
+                },
+            );
+        }
+    }
+
+    /// Every concurrent map stored under `key`.
+    fn maps(&mut self, obj: &ObjId, key: &str, parent: &str, presence: Presence) -> Vec<ObjId> {
+        let path = join(parent, key);
+        let mut maps = Vec::new();
+        for item in self.values(obj, key, &path, presence) {
+            match item {
+                Item::Map(id) => maps.push(id),
+                other => self.wrong_type(&path, "a map", &other),
+            }
+        }
+        maps
+    }
+
+    /// Every entry of every concurrent list stored under `key`, checked
+    /// against `max` entries, with the path of each entry.
+    fn list_entries(&mut self, obj: &ObjId, key: &str, max: usize) -> Vec<(String, Item)> {
+        let path = join("", key);
+        let mut entries = Vec::new();
+        for item in self.values(obj, key, &path, Required) {
+            let Item::List(list) = item else {
+                self.wrong_type(&path, "a list", &item);
+                continue;
+            };
+            let count = value::length(self.doc, &list);
+            if count > max {
+                self.report(&path, ValidationErrorKind::TooMany { count, max });
+            }
+            for i in 0..count {
+                for entry in value::all(self.doc, &list, i) {
+                    entries.push((index(&path, i), entry));
+                }
+            }
+        }
+        entries
+    }
+
+    /// A set stored as a map `member → true`; `member_ok` reports a bad
+    /// member name.
+    fn set(
+        &mut self,
+        obj: &ObjId,
+        key: &str,
+        parent: &str,
+        presence: Presence,
+        member_ok: &dyn Fn(&mut Self, &str, &str),
+    ) {
+        let path = join(parent, key);
+        for set in self.maps(obj, key, parent, presence) {
+            for name in value::keys(self.doc, &set) {
+                let member_path = member(&path, &name);
+                if name.trim().is_empty() {
+                    self.report(&member_path, ValidationErrorKind::Empty);
+                }
+                self.text_length(&member_path, &name);
+                member_ok(self, &member_path, &name);
+                for item in value::all(self.doc, &set, name.as_str()) {
+                    if item.as_bool().is_none() {
+                        self.wrong_type(&member_path, "true", &item);
+                    }
+                }
+            }
+        }
+    }
+
+    // --- the record ---
+
+    fn record(&mut self) {
+        let root: &ObjId = &ROOT;
+        let kinds = self.word(
+            root,
+            fields::TYPE,
+            "",
+            Required,
+            words(RecordKind::ALL, RecordKind::as_str),
+        );
+        let schema_path = fields::SCHEMA;
+        for item in self.values(root, fields::SCHEMA, schema_path, Required) {
+            match item.as_integer() {
+                Some(fields::SCHEMA_VERSION) => {}
+                Some(found) => self.report(
+                    schema_path,
+                    ValidationErrorKind::UnsupportedSchema {
+                        found,
+                        supported: fields::SCHEMA_VERSION,
+                    },
+                ),
+                None => self.wrong_type(schema_path, "an integer", &item),
+            }
+        }
+        for code in self.string(root, fields::VILLAGE, "", Required) {
+            if let Err(reason) = VillageCode::new(&code) {
+                self.report(
+                    fields::VILLAGE,
+                    ValidationErrorKind::BadVillageCode {
+                        value: shorten(&code),
+                        reason: reason.to_string(),
+                    },
+                );
+            }
+        }
+        self.time(root, fields::CREATED_AT, "", Required);
+        self.name(root, fields::CREATED_BY, "");
+
+        let mut kinds: Vec<RecordKind> = kinds.into_iter().filter_map(RecordKind::parse).collect();
+        kinds.sort();
+        kinds.dedup();
+        for kind in kinds {
+            match kind {
+                RecordKind::Dispute => self.dispute(),
+                RecordKind::Visit => self.visit(),
+            }
+        }
+    }
+
+    fn dispute(&mut self) {
+        let root: &ObjId = &ROOT;
+        self.string(root, fields::TITLE, "", Required);
+        self.string(root, fields::DESCRIPTION, "", Required);
+        self.word(
+            root,
+            fields::CATEGORY,
+            "",
+            Required,
+            words(Category::ALL, Category::as_str),
+        );
+        self.word(
+            root,
+            fields::RISK,
+            "",
+            Required,
+            words(Risk::ALL, Risk::as_str),
+        );
+
+        for (path, entry) in self.list_entries(root, fields::PARTIES, self.limits.max_parties) {
+            let Item::Map(party) = entry else {
+                self.wrong_type(&path, "a map", &entry);
+                continue;
+            };
+            self.name(&party, fields::NAME, &path);
+            self.word(
+                &party,
+                fields::ROLE,
+                &path,
+                Required,
+                words(PartyRole::ALL, PartyRole::as_str),
+            );
+            self.string(&party, fields::PHONE, &path, Optional);
+            self.string(&party, fields::NOTE, &path, Optional);
+        }
+
+        self.set(root, fields::ASSIGNEES, "", Required, &|_, _, _| {});
+
+        for (path, entry) in self.list_entries(root, fields::EVENTS, self.limits.max_events) {
+            let Item::Map(event) = entry else {
+                self.wrong_type(&path, "a map", &entry);
+                continue;
+            };
+            self.time(&event, fields::AT, &path, Required);
+            self.name(&event, fields::BY, &path);
+            let kinds = self.word(
+                &event,
+                fields::KIND,
+                &path,
+                Required,
+                words(EventKind::ALL, EventKind::as_str),
+            );
+            let escalation = kinds.contains(&EventKind::Escalated.as_str());
+            let level_presence = if escalation { Required } else { Optional };
+            self.word(
+                &event,
+                fields::LEVEL,
+                &path,
+                level_presence,
+                words(Level::ALL, Level::as_str),
+            );
+            self.string(&event, fields::OUTCOME, &path, Optional);
+            self.string(&event, fields::NOTE, &path, Optional);
+            self.boolean(&event, fields::SATISFIED, &path, Optional);
+        }
+
+        for links in self.maps(root, fields::LINKS, "", Optional) {
+            self.document_id(&links, fields::DUPLICATE_OF, fields::LINKS);
+            self.set(
+                &links,
+                fields::RELATED,
+                fields::LINKS,
+                Optional,
+                &|check, path, name| check.parse_document_id(path, name),
+            );
+        }
+    }
+
+    fn visit(&mut self) {
+        let root: &ObjId = &ROOT;
+        self.time(root, fields::VISITED_AT, "", Required);
+        self.name(root, fields::HOUSEHOLD, "");
+        self.string(root, fields::GROUP, "", Optional);
+        let topics = words(Topic::ALL, Topic::as_str);
+        self.set(root, fields::TOPICS, "", Required, &|check, path, name| {
+            if Topic::parse(name).is_none() {
+                check.report(
+                    path,
+                    ValidationErrorKind::UnknownValue {
+                        value: shorten(name),
+                        allowed: topics.clone(),
+                    },
+                );
+            }
+        });
+        self.word(
+            root,
+            fields::SENTIMENT,
+            "",
+            Required,
+            words(Sentiment::ALL, Sentiment::as_str),
+        );
+        self.string(root, fields::NOTES, "", Required);
+        for follow_up in self.maps(root, fields::FOLLOW_UP, "", Required) {
+            self.boolean(&follow_up, fields::NEEDED, fields::FOLLOW_UP, Required);
+            self.boolean(&follow_up, fields::DONE, fields::FOLLOW_UP, Required);
+            self.time(&follow_up, fields::DUE_AT, fields::FOLLOW_UP, Optional);
+        }
+        self.document_id(root, fields::LINKED_DISPUTE, "");
+    }
+
+    // --- against the previous version ---
+
+    fn unchanged_since(&mut self, previous: &D) {
+        let root: &ObjId = &ROOT;
+        for key in fields::IMMUTABLE {
+            let before = value::all(previous, root, key);
+            let Some(shown) = before.last() else {
+                continue;
+            };
+            let after = value::all(self.doc, root, key);
+            if after.is_empty() {
+                self.report(
+                    key,
+                    ValidationErrorKind::ImmutableChanged {
+                        before: shown.describe(),
+                        after: "removed".to_owned(),
+                    },
+                );
+            }
+            for item in after {
+                if !before.iter().any(|b| same(b, &item)) {
+                    self.report(
+                        key,
+                        ValidationErrorKind::ImmutableChanged {
+                            before: shown.describe(),
+                            after: item.describe(),
+                        },
+                    );
+                }
+            }
+        }
+        self.timeline_kept(previous);
+    }
+
+    /// Every event of the previous version is still there, unaltered.
+    fn timeline_kept(&mut self, previous: &D) {
+        let now: HashMap<ObjId, (String, Snapshot)> = timeline(self.doc)
+            .into_iter()
+            .map(|(path, id, snapshot)| (id, (path, snapshot)))
+            .collect();
+        for (path, id, before) in timeline(previous) {
+            match now.get(&id) {
+                None => self.report(path, ValidationErrorKind::TimelineRewritten("removed")),
+                Some((path, after)) if !identical(after, &before) => {
+                    self.report(
+                        path.clone(),
+                        ValidationErrorKind::TimelineRewritten("altered"),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+/// Whether two values of an immutable field are the same value, whatever
+/// representation each client chose (a timestamp and an integer of the
+/// same milliseconds are the same time; a Text and a string with the same
+/// characters are the same string).
+fn same(a: &Item, b: &Item) -> bool {
+    a == b || matches!((a.as_millis(), b.as_millis()), (Some(x), Some(y)) if x == y)
+}
+
+/// The content of one timeline entry: its fields and their values, or the
+/// scalar itself.
+type Snapshot = Vec<(String, Vec<Item>)>;
+
+/// Whether two snapshots hold the same values (floats compared bit for
+/// bit, so that a stored NaN equals itself).
+fn identical(a: &Snapshot, b: &Snapshot) -> bool {
+    let item_eq = |x: &Item, y: &Item| match (x, y) {
+        (Item::F64(x), Item::F64(y)) => x.to_bits() == y.to_bits(),
+        _ => x == y,
+    };
+    a.len() == b.len()
+        && a.iter().zip(b).all(|((ka, va), (kb, vb))| {
+            ka == kb && va.len() == vb.len() && va.iter().zip(vb).all(|(x, y)| item_eq(x, y))
+        })
+}
+
+/// Every entry of the timeline (of every concurrent copy of the list):
+/// its path, the id that created it, and its content.
+fn timeline<D: ReadDoc>(doc: &D) -> Vec<(String, ObjId, Snapshot)> {
+    let mut entries = Vec::new();
+    for list in value::lists(doc, &ROOT, fields::EVENTS) {
+        for i in 0..value::length(doc, &list) {
+            for (item, id) in value::all_tagged(doc, &list, Prop::Seq(i)) {
+                let snapshot = match &item {
+                    Item::Map(entry) => value::keys(doc, entry)
+                        .into_iter()
+                        .map(|key| {
+                            let values = value::all(doc, entry, key.as_str());
+                            (key, values)
+                        })
+                        .collect(),
+                    _ => vec![(String::new(), vec![item.clone()])],
+                };
+                entries.push((index(fields::EVENTS, i), id, snapshot));
+            }
+        }
+    }
+    entries
+}
