@@ -225,9 +225,9 @@ fn normalised_names(summary: &Summary) -> BTreeSet<String> {
 /// Only counted disputes are candidates, so a linked duplicate is
 /// represented by the case it points to: a pair that is already linked is
 /// never reported, nor is a case paired with its own linked duplicates.
-/// Whatever their status, resolved cases included: a case reported twice
-/// inflates the figures either way. Sorted by village, then by the first
-/// case (creation time, id), then by the second.
+/// Cases of any status are compared, resolved ones included: a case
+/// reported twice inflates the figures either way. Sorted by village, then
+/// by the first case (creation time, id), then by the second.
 pub fn possible_duplicates<'a>(
     summaries: impl IntoIterator<Item = &'a Summary>,
     query: &StatsQuery,

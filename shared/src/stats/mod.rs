@@ -363,7 +363,7 @@ pub struct Statistics {
     pub visits: VisitStats,
 }
 
-/// Dispute and visit statistics in one pass over the summaries' selection.
+/// Dispute and visit statistics together, as the dashboard shows them.
 pub fn statistics<'a>(
     summaries: impl IntoIterator<Item = &'a Summary>,
     query: &StatsQuery,
