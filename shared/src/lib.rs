@@ -6,9 +6,11 @@
 //!   operations, merge rules and validation.
 //! - [`stats`]: township and district statistics over summaries.
 //! - [`access`]: who may read and write what; who a change is attributed to.
+//! - [`replica`]: the phone's offline store and its batch sync client.
 
 pub mod access;
 pub mod record;
+pub mod replica;
 pub mod stats;
 pub mod summary;
 pub mod vocab;

@@ -1,0 +1,203 @@
+//! The phone side of batch sync (`POST /v1/sync`), as a sans-IO state
+//! machine.
+//!
+//! [`SyncClient::next_request`] builds the next request from the replica;
+//! the caller moves it over any transport; [`SyncClient::handle_response`]
+//! applies the answer to the replica. Nothing here touches the network, so
+//! every step — including a request lost on the way or a response lost on
+//! the way back — is testable deterministically.
+//!
+//! Guarantees:
+//! - The cursor is stored in the same atomic write as the records of the
+//!   response that produced it, after they are merged, so a crash or a lost
+//!   response just repeats the exchange. Applying Automerge changes twice
+//!   is a no-op, so repeats never duplicate anything.
+//! - A record stays in the dirty set until the server's heads cover the
+//!   phone's heads, so an upload lost on the way is sent again.
+//! - A record the server refused is marked for attention and not uploaded
+//!   again until a person resolves it.
+
+use std::collections::HashSet;
+
+use automerge::AutoCommit;
+use fengqiao_protocol::batch::{ChangeHash, DocUpload, SyncRequest, SyncResponse};
+use fengqiao_protocol::{DocumentId, ErrorBody};
+
+use super::{Replica, ReplicaError, WriteSet, from_wire_heads, summarize, to_wire_heads};
+use crate::summary::Millis;
+
+/// Tunables of a sync session.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// The response budget sent to the server, in bytes.
+    pub response_budget: u64,
+    /// Stop adding uploads to one request once their bytes pass this
+    /// (at least one record is always sent).
+    pub upload_budget: usize,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            response_budget: 512 * 1024,
+            upload_budget: 256 * 1024,
+        }
+    }
+}
+
+/// What applying one response did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncStep {
+    /// Another request is needed: the server has more, or uploads remain.
+    pub more: bool,
+    /// Records whose uploads the server confirmed.
+    pub acknowledged: Vec<DocumentId>,
+    /// Records that received changes from the server.
+    pub received: Vec<DocumentId>,
+    /// Records whose local and remote changes were merged (both sides had
+    /// changes the other lacked).
+    pub merged: Vec<DocumentId>,
+    /// Records the server refused, with its reason.
+    pub rejected: Vec<(DocumentId, ErrorBody)>,
+    /// Records deleted because the device no longer may hold them.
+    pub purged: Vec<DocumentId>,
+}
+
+/// The sync state machine. Keep one per replica; it remembers what the
+/// request in flight carried.
+#[derive(Debug, Default)]
+pub struct SyncClient {
+    options: SyncOptions,
+    uploads_left: bool,
+}
+
+impl SyncClient {
+    pub fn new(options: SyncOptions) -> Self {
+        Self {
+            options,
+            uploads_left: false,
+        }
+    }
+
+    /// The next request: the stored cursor and the dirty records, up to the
+    /// upload budget.
+    pub fn next_request(&mut self, replica: &Replica) -> Result<SyncRequest, ReplicaError> {
+        let mut request = SyncRequest::new(replica.cursor()?);
+        request.budget = Some(self.options.response_budget);
+        let mut bytes = 0usize;
+        self.uploads_left = false;
+        for id in replica.dirty()? {
+            let state = replica.state(&id)?;
+            if state.attention.is_some() {
+                continue;
+            }
+            if bytes >= self.options.upload_budget && !request.docs.is_empty() {
+                self.uploads_left = true;
+                break;
+            }
+            let upload = match replica.document(&id)? {
+                // Discarded locally: ask for the server's whole copy.
+                None => DocUpload {
+                    id,
+                    heads: Vec::new(),
+                    changes: Vec::new(),
+                },
+                Some(mut doc) => {
+                    let changes = if state.resend || state.server_heads.is_empty() {
+                        doc.save()
+                    } else {
+                        doc.save_after(&from_wire_heads(&state.server_heads))
+                    };
+                    DocUpload {
+                        id,
+                        heads: to_wire_heads(&doc.get_heads()),
+                        changes,
+                    }
+                }
+            };
+            bytes += upload.changes.len() + 64;
+            request.docs.push(upload);
+        }
+        Ok(request)
+    }
+
+    /// Applies a response to the replica, atomically with its cursor.
+    pub fn handle_response(
+        &mut self,
+        replica: &Replica,
+        response: SyncResponse,
+        now: Millis,
+    ) -> Result<SyncStep, ReplicaError> {
+        let _guard = replica.lock();
+        let mut step = SyncStep::default();
+        let mut writes = WriteSet::default();
+        let mut resend_requested = false;
+        let dirty: HashSet<DocumentId> = replica.dirty()?.into_iter().collect();
+
+        for result in response.docs {
+            let id = result.id.clone();
+            let was_dirty = dirty.contains(&id);
+            let mut state = replica.state(&id)?;
+            let Some(mut doc) = replica.document(&id)?.or_else(|| {
+                (!result.data.is_empty())
+                    .then(|| AutoCommit::new().with_actor(replica.actor().clone()))
+            }) else {
+                // Nothing held and nothing sent: only an error can be recorded.
+                if let Some(error) = result.error {
+                    step.rejected.push((id, error));
+                }
+                continue;
+            };
+            if !result.data.is_empty() {
+                let before = doc.get_heads();
+                doc.load_incremental(&result.data)
+                    .map_err(|e| ReplicaError::BadServerData {
+                        id: id.clone(),
+                        reason: e.to_string(),
+                    })?;
+                if doc.get_heads() != before {
+                    step.received.push(id.clone());
+                    if was_dirty {
+                        step.merged.push(id.clone());
+                    }
+                }
+            }
+            if let Some(error) = result.error {
+                state.attention = Some(error.clone());
+                step.rejected.push((id.clone(), error));
+            }
+            if !result.heads.is_empty() {
+                state.server_heads = result.heads;
+            }
+            state.resend = result.resend;
+            resend_requested |= result.resend;
+            let confirmed = same_heads(&state.server_heads, &to_wire_heads(&doc.get_heads()));
+            if was_dirty && confirmed {
+                step.acknowledged.push(id.clone());
+            }
+            state.summary = summarize(&doc, &id).or(state.summary);
+            writes.put_doc(&id, &doc.save());
+            writes.put_state(&id, &state);
+            writes.set_dirty(&id, !confirmed && state.attention.is_none());
+        }
+        for id in response.purge {
+            writes.purge(&id);
+            step.purged.push(id);
+        }
+        writes.set_cursor(&response.cursor);
+        writes.set_last_sync(now);
+        replica.apply(writes)?;
+
+        step.more = response.more || self.uploads_left || resend_requested;
+        Ok(step)
+    }
+}
+
+/// Whether two head sets are equal, whatever their order.
+fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    a.sort();
+    b.sort();
+    !a.is_empty() && a == b
+}
