@@ -653,8 +653,21 @@ fn same(a: &Item, b: &Item) -> bool {
     a == b || matches!((a.as_millis(), b.as_millis()), (Some(x), Some(y)) if x == y)
 }
 
-/// The content of one timeline entry: its fields and their values, or the
-/// scalar itself.
+/// The fields of an event that the timeline's append-only rule protects.
+/// Fields this version does not know may be added to an event by newer
+/// clients; these may not change.
+const EVENT_FIELDS: [&str; 7] = [
+    fields::AT,
+    fields::BY,
+    fields::KIND,
+    fields::LEVEL,
+    fields::OUTCOME,
+    fields::NOTE,
+    fields::SATISFIED,
+];
+
+/// The content of one timeline entry: its known fields and their values,
+/// or the scalar itself.
 type Snapshot = Vec<(String, Vec<Item>)>;
 
 /// Whether two snapshots hold the same values (floats compared bit for
@@ -678,12 +691,9 @@ fn timeline<D: ReadDoc>(doc: &D) -> Vec<(String, ObjId, Snapshot)> {
         for i in 0..value::length(doc, &list) {
             for (item, id) in value::all_tagged(doc, &list, Prop::Seq(i)) {
                 let snapshot = match &item {
-                    Item::Map(entry) => value::keys(doc, entry)
-                        .into_iter()
-                        .map(|key| {
-                            let values = value::all(doc, entry, key.as_str());
-                            (key, values)
-                        })
+                    Item::Map(entry) => EVENT_FIELDS
+                        .iter()
+                        .map(|key| (key.to_string(), value::all(doc, entry, *key)))
                         .collect(),
                     _ => vec![(String::new(), vec![item.clone()])],
                 };
