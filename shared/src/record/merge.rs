@@ -14,7 +14,10 @@
 //!   of it is `true`. If the set itself was created twice concurrently, the
 //!   members of every copy count;
 //! - follow-up flags (`needed`, `done`) read `true` if any concurrent value
-//!   is `true`: a follow-up someone marked needed or done stays so;
+//!   is `true`: a follow-up someone marked needed or done stays so; of
+//!   concurrent due dates the earliest counts;
+//! - the timeline is append-only: concurrent events are all kept, and if
+//!   the `events` list itself was created twice, the entries of both count;
 //! - other enumerations take Automerge's winner among the values this
 //!   version understands.
 //!

@@ -168,7 +168,8 @@ impl std::error::Error for ValidationErrors {}
 /// Checks a record document against the schema and `limits`, and, when
 /// `previous` (the version stored before this change) is given, that the
 /// fields fixed at creation did not change and that no timeline event was
-/// removed or altered.
+/// removed or had its recorded fields (`at`, `by`, `kind`, `level`,
+/// `outcome`, `note`, `satisfied`) altered.
 ///
 /// `saved_size` is the size in bytes of the document as it would be stored
 /// (`AutoCommit::save().len()`); callers have it at hand already.
