@@ -1,0 +1,227 @@
+//! The server's storage: documents, the change feed, the projection index,
+//! per-village counters and the small state around them.
+//!
+//! [`Storage`] is the boundary the sync engine programs against; it names no
+//! type of the engine behind it, so a PostgreSQL-compatible backend can
+//! implement it for multi-node deployments. [`SledStorage`] is the embedded
+//! default.
+//!
+//! # What is stored
+//!
+//! - **Documents** as a snapshot plus incremental change chunks
+//!   ([`document`]), with [`DocMeta`] beside each. Storage never parses
+//!   Automerge bytes: the engine above produces and loads them.
+//! - **The server sequence and the change feed** ([`feed`]): every commit
+//!   takes the next number of one global, persisted, increasing sequence,
+//!   and the feed lists each document once, at its latest commit.
+//! - **A heads log** per document: its heads after each of its last
+//!   [`HEADS_RETAINED`] commits, so a device's cursor (a sequence number) can
+//!   be turned into "the heads it already has". A cursor older than that
+//!   makes [`Storage::heads_at`] answer `None`, and the engine falls back to
+//!   sending the whole document, which is always correct, only larger.
+//! - **The projection index**: each record's [`Summary`], keyed by village
+//!   code then document id, so a town or a district is one key range; and
+//!   [`VillageCounters`] per village, kept up to date by each commit.
+//! - Per-peer sync states, quarantined changes ([`quarantine`]) and a few
+//!   server-wide values.
+//!
+//! # Atomicity
+//!
+//! [`Storage::commit`] writes everything one commit changes — the chunk or
+//! the new snapshot, the metadata, the feed entry (dropping the document's
+//! previous one), the heads log entry, the summary, the counters and the
+//! sequence number — all or nothing.
+//!
+//! # Durability
+//!
+//! **When [`Storage::commit`] returns `Ok`, the commit is on disk**: the
+//! storage engine has flushed and `fsync`ed it, and it survives a process
+//! crash or a power cut. Concurrent commits share flushes (group commit, see
+//! [`group_commit`]), so this costs one flush per group, not per commit. The
+//! same holds for [`Storage::compact`], [`Storage::quarantine`] and
+//! [`Storage::put_meta`]. An `Err` means "not acknowledged": the write may
+//! or may not survive, and the client retries (applying the same Automerge
+//! changes twice changes nothing).
+//!
+//! Readers never see what a crash could still take back where it matters
+//! for acknowledgements: [`Storage::doc_meta`] and
+//! [`Storage::load_document`] wait until the document's last commit is on
+//! disk, [`Storage::feed_after`] waits until every applied commit is, and
+//! [`Storage::current_seq`] is the last sequence number on disk. So the
+//! engine never advertises heads or hands out a cursor that a crash could
+//! undo. The projection index and the counters may show a commit whose
+//! flush is still running; they feed statistics, not acknowledgements.
+//!
+//! Per-peer sync states are the exception: [`Storage::put_sync_state`] does
+//! not wait for a flush. A sync state is a cache of what a peer has; losing
+//! the latest one costs at most an extra round of sync.
+//!
+//! These guarantees are tested in `server/tests/storage.rs`: reopening after
+//! a drop, and killing a process in the middle of committing, then checking
+//! that every acknowledged commit is there and no commit is there in part.
+//!
+//! # Threads
+//!
+//! Every method is synchronous and may block on disk I/O or on a flush: call
+//! them from blocking threads (`tokio::task::spawn_blocking`), never directly
+//! on an async executor. Implementations are `Send + Sync` and meant to be
+//! shared as `Arc<dyn Storage>`.
+
+pub mod backup;
+mod codec;
+pub mod config;
+pub mod counters;
+pub mod document;
+pub mod error;
+pub mod feed;
+pub mod group_commit;
+mod keys;
+pub mod quarantine;
+pub mod sled_store;
+
+use std::path::Path;
+
+use fengqiao_protocol::{DocumentId, Scope, VillageCode};
+use fengqiao_shared::Summary;
+
+pub use backup::BackupReport;
+pub use config::StorageConfig;
+pub use counters::VillageCounters;
+pub use document::{CommitBatch, CommitReceipt, DocMeta, DocumentContent, StoredDocument};
+pub use error::StorageError;
+pub use feed::{FeedEntry, FeedPage};
+pub use group_commit::FlushStats;
+pub use quarantine::{QuarantineEntry, Quarantined};
+pub use sled_store::SledStorage;
+
+/// The version of the stored layout this server reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Heads log entries kept per document (at least).
+pub const HEADS_RETAINED: usize = 64;
+
+/// Server-wide value: the stored layout version (big-endian u32). Written
+/// when a store is created; refused by [`Storage::put_meta`].
+pub const META_SCHEMA_VERSION: &str = "schema_version";
+
+/// Server-wide value: a random id (UUID text) given to a store when it is
+/// created, e.g. for automerge-repo's `storageId`. Refused by
+/// [`Storage::put_meta`].
+pub const META_STORAGE_ID: &str = "storage_id";
+
+/// Where a page of summaries starts: after this village and document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectionKey {
+    pub village: VillageCode,
+    pub id: DocumentId,
+}
+
+impl ProjectionKey {
+    /// The key of `summary`, to ask for the page after it.
+    pub fn of(summary: &Summary) -> Self {
+        Self {
+            village: summary.village.clone(),
+            id: summary.id.clone(),
+        }
+    }
+}
+
+/// The server's storage. See the [module documentation](self) for the
+/// guarantees every implementation keeps.
+pub trait Storage: Send + Sync {
+    /// Stores one commit of one document atomically and returns once it is
+    /// durable. Fails with [`StorageError::Conflict`] (writing nothing) if
+    /// [`CommitBatch::expected_seq`] does not hold.
+    fn commit(&self, batch: CommitBatch) -> Result<CommitReceipt, StorageError>;
+
+    /// Replaces the snapshot and every chunk up to `through_seq` with
+    /// `snapshot` (the engine's merge of exactly those bytes, usually the
+    /// [`StoredDocument::seq`] it loaded), atomically and durably. Chunks
+    /// committed after `through_seq` stay. The document's heads, sequence
+    /// number, feed entry and summary do not change. Fails with
+    /// [`StorageError::Conflict`] if the document was replaced by a newer
+    /// snapshot meanwhile.
+    fn compact(
+        &self,
+        id: &DocumentId,
+        snapshot: Vec<u8>,
+        through_seq: u64,
+    ) -> Result<(), StorageError>;
+
+    /// The documents with at least `min_chunks` chunks, most chunks first.
+    fn documents_needing_compaction(
+        &self,
+        min_chunks: u32,
+        limit: usize,
+    ) -> Result<Vec<DocumentId>, StorageError>;
+
+    /// A document's snapshot and chunks, once its last commit is durable.
+    fn load_document(&self, id: &DocumentId) -> Result<Option<StoredDocument>, StorageError>;
+
+    /// A document's metadata, once its last commit is durable.
+    fn doc_meta(&self, id: &DocumentId) -> Result<Option<DocMeta>, StorageError>;
+
+    /// The last server sequence number that is durable.
+    fn current_seq(&self) -> u64;
+
+    /// Documents whose latest commit came after `after`, in sequence order,
+    /// at most `limit`, only those in `scope` when one is given.
+    fn feed_after(
+        &self,
+        after: u64,
+        scope: Option<&Scope>,
+        limit: usize,
+    ) -> Result<FeedPage, StorageError>;
+
+    /// The document's heads after its latest commit at or before `seq`, or
+    /// `None` if it had none then, or if that commit is older than the
+    /// [`HEADS_RETAINED`] kept.
+    fn heads_at(&self, id: &DocumentId, seq: u64) -> Result<Option<Vec<[u8; 32]>>, StorageError>;
+
+    /// The stored summary of a document.
+    fn summary(&self, id: &DocumentId) -> Result<Option<Summary>, StorageError>;
+
+    /// Summaries of the records in `scope`, ordered by village then document
+    /// id, starting after `after`, at most `limit`.
+    fn summaries_in_scope(
+        &self,
+        scope: &Scope,
+        after: Option<&ProjectionKey>,
+        limit: usize,
+    ) -> Result<Vec<Summary>, StorageError>;
+
+    /// The counters of one village (all zero when it has no records).
+    fn village_counters(&self, village: &VillageCode) -> Result<VillageCounters, StorageError>;
+
+    /// The counters of every village in `scope`, summed.
+    fn counters_in_scope(&self, scope: &Scope) -> Result<VillageCounters, StorageError>;
+
+    /// What a peer's sync state for a document was last stored as.
+    fn sync_state(&self, peer: &[u8], id: &DocumentId) -> Result<Option<Vec<u8>>, StorageError>;
+
+    /// Stores a peer's sync state for a document. Not flushed before
+    /// returning (see the module documentation).
+    fn put_sync_state(
+        &self,
+        peer: &[u8],
+        id: &DocumentId,
+        state: &[u8],
+    ) -> Result<(), StorageError>;
+
+    /// Keeps a refused change apart, durably; returns its id.
+    fn quarantine(&self, entry: QuarantineEntry) -> Result<u64, StorageError>;
+
+    /// The most recently quarantined changes, newest first.
+    fn list_quarantine(&self, limit: usize) -> Result<Vec<Quarantined>, StorageError>;
+
+    /// A server-wide value.
+    fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError>;
+
+    /// Sets a server-wide value, durably.
+    fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StorageError>;
+
+    /// Writes a consistent copy of the whole store to the file `path`: every
+    /// commit is in it entirely or not at all. Commits wait while it is
+    /// written; reads go on.
+    fn backup_to(&self, path: &Path) -> Result<BackupReport, StorageError>;
+}

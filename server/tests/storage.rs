@@ -1,0 +1,1142 @@
+//! The storage layer's guarantees, checked against a real sled store on disk:
+//! commits are atomic and durable, the feed and the heads log answer the
+//! sync engine's questions, the counters always equal a recount, compaction
+//! and backup keep the bytes, and damaged stored bytes are typed errors.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread;
+
+use fengqiao_protocol::{DeviceId, DocumentId, ErrorCode, Scope, VillageCode};
+use fengqiao_server::storage::{
+    CommitBatch, DocumentContent, HEADS_RETAINED, META_STORAGE_ID, ProjectionKey, QuarantineEntry,
+    SledStorage, Storage, StorageConfig, StorageError, VillageCounters,
+};
+use fengqiao_shared::Summary;
+use fengqiao_shared::vocab::{Category, RecordKind, Risk, Sentiment, Status};
+use proptest::prelude::*;
+
+// Two villages of town A, one of town B; all in one district.
+const A1: &str = "500110101001";
+const A2: &str = "500110101002";
+const B1: &str = "500110102001";
+const TOWN_A: &str = "500110101";
+const TOWN_B: &str = "500110102";
+const DISTRICT: &str = "500110";
+
+fn village(code: &str) -> VillageCode {
+    VillageCode::new(code).unwrap()
+}
+
+fn scope(code: &str) -> Scope {
+    Scope::parse(code).unwrap()
+}
+
+fn open(path: &Path) -> SledStorage {
+    SledStorage::open(&StorageConfig::new(path)).unwrap()
+}
+
+fn dispute(id: &DocumentId, code: &str, status: Status, risk: Risk) -> Summary {
+    Summary {
+        id: id.clone(),
+        kind: RecordKind::Dispute,
+        village: village(code),
+        created_at: 1_700_000_000_000,
+        created_by: "cadre-7".into(),
+        last_activity: 1_700_000_000_000,
+        title: "宅基地边界".into(),
+        status: Some(status),
+        category: Some(Category::Land),
+        risk: Some(risk),
+        escalation_level: None,
+        max_escalation_level: None,
+        resolved_at: None,
+        party_names: vec!["张三".into(), "李四".into()],
+        assignees: vec![],
+        event_count: 1,
+        duplicate_of: None,
+        visited_at: None,
+        sentiment: None,
+        topics: vec![],
+        follow_up_needed: false,
+        follow_up_done: false,
+        follow_up_due: None,
+        linked_dispute: None,
+    }
+}
+
+fn visit(id: &DocumentId, code: &str, sentiment: Sentiment, follow_up: bool) -> Summary {
+    Summary {
+        kind: RecordKind::Visit,
+        status: None,
+        category: None,
+        risk: None,
+        title: "王家".into(),
+        visited_at: Some(1_700_000_100_000),
+        sentiment: Some(sentiment),
+        follow_up_needed: follow_up,
+        ..dispute(id, code, Status::Open, Risk::Low)
+    }
+}
+
+fn heads(n: u8) -> Vec<[u8; 32]> {
+    vec![[n; 32]]
+}
+
+fn chunk(summary: &Summary, bytes: &[u8], n: u8) -> CommitBatch {
+    CommitBatch {
+        id: summary.id.clone(),
+        content: DocumentContent::Chunk(bytes.to_vec()),
+        heads: heads(n),
+        summary: summary.clone(),
+        at: 1_700_000_000_000 + i64::from(n),
+        expected_seq: None,
+    }
+}
+
+fn snapshot(summary: &Summary, bytes: &[u8], n: u8) -> CommitBatch {
+    CommitBatch {
+        content: DocumentContent::Snapshot(bytes.to_vec()),
+        ..chunk(summary, bytes, n)
+    }
+}
+
+/// Every summary in `scope`, read page by page.
+fn all_summaries(store: &dyn Storage, scope: &Scope) -> Vec<Summary> {
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.summaries_in_scope(scope, after.as_ref(), 2).unwrap();
+        let Some(last) = page.last() else {
+            return all;
+        };
+        after = Some(ProjectionKey::of(last));
+        all.extend(page);
+    }
+}
+
+/// The counters of every village in the store equal a recount of its
+/// stored summaries, and each scope's sum equals the recount of the scope.
+fn assert_counters_match_recount(store: &dyn Storage) {
+    for code in [A1, A2, B1] {
+        let summaries = all_summaries(store, &scope(code));
+        assert_eq!(
+            store.village_counters(&village(code)).unwrap(),
+            VillageCounters::recount(&summaries),
+            "village {code}"
+        );
+    }
+    for code in [TOWN_A, TOWN_B, DISTRICT] {
+        let summaries = all_summaries(store, &scope(code));
+        assert_eq!(
+            store.counters_in_scope(&scope(code)).unwrap(),
+            VillageCounters::recount(&summaries),
+            "scope {code}"
+        );
+    }
+}
+
+#[test]
+fn snapshot_and_chunks_round_trip_with_their_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let id = DocumentId::random();
+    let summary = dispute(&id, A1, Status::Open, Risk::Medium);
+
+    assert_eq!(store.load_document(&id).unwrap(), None);
+    assert_eq!(store.doc_meta(&id).unwrap(), None);
+
+    let first = store.commit(snapshot(&summary, b"SNAP", 1)).unwrap();
+    let second = store.commit(chunk(&summary, b"-one", 2)).unwrap();
+    let third = store.commit(chunk(&summary, b"-three", 3)).unwrap();
+    assert_eq!((first.seq, second.seq, third.seq), (1, 2, 3));
+    assert_eq!(store.current_seq(), 3);
+
+    let stored = store.load_document(&id).unwrap().unwrap();
+    assert_eq!(stored.snapshot, b"SNAP");
+    assert_eq!(stored.chunks, vec![b"-one".to_vec(), b"-three".to_vec()]);
+    assert_eq!(stored.concatenated(), b"SNAP-one-three");
+    assert_eq!(stored.seq, 3);
+
+    let meta = store.doc_meta(&id).unwrap().unwrap();
+    assert_eq!(meta.id, id);
+    assert_eq!(meta.kind, RecordKind::Dispute);
+    assert_eq!(meta.village, village(A1));
+    assert_eq!(meta.heads, heads(3));
+    assert_eq!(meta.seq, 3);
+    assert_eq!(meta.created_at, 1_700_000_000_001);
+    assert_eq!(meta.updated_at, 1_700_000_000_003);
+    assert_eq!(
+        (meta.snapshot_len, meta.chunks_len, meta.chunk_count),
+        (4, 10, 2)
+    );
+    assert_eq!(store.summary(&id).unwrap(), Some(summary.clone()));
+
+    // A whole new snapshot replaces the old one and every chunk.
+    store.commit(snapshot(&summary, b"WHOLE", 4)).unwrap();
+    let stored = store.load_document(&id).unwrap().unwrap();
+    assert_eq!(stored.snapshot, b"WHOLE");
+    assert!(stored.chunks.is_empty());
+    let meta = store.doc_meta(&id).unwrap().unwrap();
+    assert_eq!((meta.snapshot_len, meta.chunk_count), (5, 0));
+    assert_eq!(meta.created_at, 1_700_000_000_001);
+
+    // A document committed only in chunks has an empty snapshot.
+    let other = DocumentId::random();
+    let other_summary = visit(&other, A2, Sentiment::Neutral, false);
+    store.commit(chunk(&other_summary, b"changes", 1)).unwrap();
+    let stored = store.load_document(&other).unwrap().unwrap();
+    assert!(stored.snapshot.is_empty());
+    assert_eq!(stored.concatenated(), b"changes");
+}
+
+#[test]
+fn the_feed_holds_each_document_once_at_its_latest_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let a = dispute(&DocumentId::random(), A1, Status::Open, Risk::Low);
+    let b = dispute(&DocumentId::random(), A1, Status::Open, Risk::Low);
+    store.commit(chunk(&a, b"a1", 1)).unwrap();
+    store.commit(chunk(&b, b"b1", 2)).unwrap();
+    store.commit(chunk(&a, b"a2", 3)).unwrap();
+
+    let page = store.feed_after(0, None, 100).unwrap();
+    let entries: Vec<_> = page
+        .entries
+        .iter()
+        .map(|entry| (entry.seq, entry.id.clone()))
+        .collect();
+    assert_eq!(entries, vec![(2, b.id.clone()), (3, a.id.clone())]);
+    assert_eq!(page.through_seq, 3);
+    assert!(
+        page.entries
+            .iter()
+            .all(|entry| entry.village == village(A1))
+    );
+
+    let page = store.feed_after(2, None, 100).unwrap();
+    assert_eq!(page.entries.len(), 1);
+    assert_eq!(page.entries[0].id, a.id);
+    let page = store.feed_after(3, None, 100).unwrap();
+    assert!(page.entries.is_empty());
+    assert_eq!(page.through_seq, 3);
+}
+
+#[test]
+fn the_feed_filters_by_scope_and_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut in_town_a = Vec::new();
+    for (n, code) in [A1, B1, A2, B1, A1, A2, B1].into_iter().enumerate() {
+        let summary = visit(&DocumentId::random(), code, Sentiment::Positive, false);
+        let seq = store.commit(chunk(&summary, b"v", n as u8)).unwrap().seq;
+        if code != B1 {
+            in_town_a.push((seq, summary.id.clone()));
+        }
+    }
+    assert_eq!(in_town_a.len(), 4);
+
+    let town_a = scope(TOWN_A);
+    let first = store.feed_after(0, Some(&town_a), 2).unwrap();
+    let got: Vec<_> = first
+        .entries
+        .iter()
+        .map(|entry| (entry.seq, entry.id.clone()))
+        .collect();
+    assert_eq!(got, in_town_a[..2]);
+    assert_eq!(first.through_seq, in_town_a[1].0);
+
+    let second = store
+        .feed_after(first.through_seq, Some(&town_a), 2)
+        .unwrap();
+    let got: Vec<_> = second
+        .entries
+        .iter()
+        .map(|entry| (entry.seq, entry.id.clone()))
+        .collect();
+    assert_eq!(got, in_town_a[2..]);
+
+    let third = store
+        .feed_after(second.through_seq, Some(&town_a), 2)
+        .unwrap();
+    assert!(third.entries.is_empty());
+    assert_eq!(
+        third.through_seq, 7,
+        "an exhausted read covers the whole feed"
+    );
+
+    let town_b = store.feed_after(0, Some(&scope(TOWN_B)), 100).unwrap();
+    assert_eq!(town_b.entries.len(), 3);
+    assert!(town_b.entries.iter().all(|e| e.village == village(B1)));
+    assert_eq!(
+        store
+            .feed_after(0, Some(&scope(DISTRICT)), 100)
+            .unwrap()
+            .entries
+            .len(),
+        7
+    );
+    assert!(store.feed_after(0, None, 0).unwrap().entries.is_empty());
+}
+
+#[test]
+fn heads_at_answers_for_any_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let doc = dispute(&DocumentId::random(), A1, Status::Open, Risk::Low);
+    let other = dispute(&DocumentId::random(), A1, Status::Open, Risk::Low);
+    store.commit(chunk(&other, b"o", 1)).unwrap(); // seq 1
+    store.commit(chunk(&doc, b"d", 10)).unwrap(); // seq 2
+    store.commit(chunk(&other, b"o", 2)).unwrap(); // seq 3
+    store.commit(chunk(&doc, b"d", 11)).unwrap(); // seq 4
+    store.commit(chunk(&other, b"o", 3)).unwrap(); // seq 5
+
+    assert_eq!(store.heads_at(&doc.id, 0).unwrap(), None);
+    assert_eq!(store.heads_at(&doc.id, 1).unwrap(), None);
+    assert_eq!(store.heads_at(&doc.id, 2).unwrap(), Some(heads(10)));
+    assert_eq!(store.heads_at(&doc.id, 3).unwrap(), Some(heads(10)));
+    assert_eq!(store.heads_at(&doc.id, 4).unwrap(), Some(heads(11)));
+    assert_eq!(store.heads_at(&doc.id, 500).unwrap(), Some(heads(11)));
+    assert_eq!(
+        store.heads_at(&DocumentId::random(), 500).unwrap(),
+        None,
+        "an unknown document has no heads"
+    );
+}
+
+#[test]
+fn the_heads_log_keeps_the_newest_entries_and_forgets_older_cursors() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let doc = visit(&DocumentId::random(), A1, Sentiment::Concern, true);
+    let total = HEADS_RETAINED + 6;
+    let seqs: Vec<u64> = (0..total)
+        .map(|n| store.commit(chunk(&doc, b"c", n as u8)).unwrap().seq)
+        .collect();
+    let oldest_kept = total - HEADS_RETAINED;
+    // A cursor older than what is kept: the engine will send the whole document.
+    assert_eq!(
+        store.heads_at(&doc.id, seqs[oldest_kept - 1]).unwrap(),
+        None
+    );
+    assert_eq!(
+        store.heads_at(&doc.id, seqs[oldest_kept]).unwrap(),
+        Some(heads(oldest_kept as u8))
+    );
+    assert_eq!(
+        store.heads_at(&doc.id, seqs[total - 1]).unwrap(),
+        Some(heads((total - 1) as u8))
+    );
+}
+
+#[test]
+fn counters_follow_status_changes_and_duplicate_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+
+    let d1 = dispute(&DocumentId::random(), A1, Status::Open, Risk::High);
+    let d2 = dispute(&DocumentId::random(), A1, Status::Mediating, Risk::High);
+    let d3 = dispute(&DocumentId::random(), A2, Status::Open, Risk::Low);
+    let d4 = dispute(&DocumentId::random(), B1, Status::Open, Risk::High);
+    let v1 = visit(&DocumentId::random(), A1, Sentiment::Urgent, true);
+    let v2 = visit(&DocumentId::random(), B1, Sentiment::Positive, false);
+    for (n, summary) in [&d1, &d2, &d3, &d4, &v1, &v2].into_iter().enumerate() {
+        store.commit(chunk(summary, b"x", n as u8)).unwrap();
+    }
+    let a1 = store.village_counters(&village(A1)).unwrap();
+    assert_eq!(a1.disputes, 2);
+    assert_eq!(a1.open_high_risk, 2);
+    assert_eq!(a1.visits, 1);
+    assert_eq!(a1.follow_ups_pending, 1);
+    assert_counters_match_recount(&store);
+
+    // d1 is resolved, d2 is linked as a duplicate of d1, v1's follow-up is done.
+    let d1_resolved = Summary {
+        status: Some(Status::Resolved),
+        ..d1.clone()
+    };
+    let d2_duplicate = Summary {
+        duplicate_of: Some(d1.id.clone()),
+        ..d2.clone()
+    };
+    let v1_done = Summary {
+        follow_up_done: true,
+        ..v1.clone()
+    };
+    store.commit(chunk(&d1_resolved, b"y", 10)).unwrap();
+    store.commit(chunk(&d2_duplicate, b"y", 11)).unwrap();
+    store.commit(chunk(&v1_done, b"y", 12)).unwrap();
+
+    let a1 = store.village_counters(&village(A1)).unwrap();
+    assert_eq!(a1.disputes, 1, "the duplicate counts nowhere");
+    assert_eq!(a1.linked_duplicates, 1);
+    assert_eq!(a1.open_high_risk, 0);
+    assert_eq!(a1.disputes_by_status.get(&Status::Resolved), Some(&1));
+    assert_eq!(a1.disputes_by_status.get(&Status::Mediating), None);
+    assert_eq!(a1.follow_ups_pending, 0);
+    assert_counters_match_recount(&store);
+
+    let town_a = store.counters_in_scope(&scope(TOWN_A)).unwrap();
+    assert_eq!(town_a.disputes, 2, "d1 and d3; d4 is in town B");
+    assert_eq!(town_a.visits, 1);
+    let town_b = store.counters_in_scope(&scope(TOWN_B)).unwrap();
+    assert_eq!((town_b.disputes, town_b.open_high_risk), (1, 1));
+    assert_eq!(
+        town_b.visits_by_sentiment.get(&Sentiment::Positive),
+        Some(&1)
+    );
+    let district = store.counters_in_scope(&scope(DISTRICT)).unwrap();
+    let mut sum = town_a.clone();
+    sum.absorb(&town_b);
+    assert_eq!(district, sum);
+}
+
+#[test]
+fn a_record_that_moves_village_moves_its_summary_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let id = DocumentId::random();
+    store
+        .commit(chunk(&dispute(&id, A1, Status::Open, Risk::High), b"1", 1))
+        .unwrap();
+    store
+        .commit(chunk(&dispute(&id, B1, Status::Open, Risk::High), b"2", 2))
+        .unwrap();
+    assert!(all_summaries(&store, &scope(A1)).is_empty());
+    assert_eq!(all_summaries(&store, &scope(B1)).len(), 1);
+    assert!(store.village_counters(&village(A1)).unwrap().is_empty());
+    assert_eq!(store.village_counters(&village(B1)).unwrap().disputes, 1);
+    let feed = store.feed_after(0, None, 10).unwrap();
+    assert_eq!(feed.entries.len(), 1);
+    assert_eq!(feed.entries[0].village, village(B1));
+    assert_counters_match_recount(&store);
+}
+
+#[test]
+fn summaries_page_through_a_scope_in_key_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut town_a = BTreeSet::new();
+    for (n, code) in [A2, A1, B1, A1, A2].into_iter().enumerate() {
+        let summary = dispute(&DocumentId::random(), code, Status::Open, Risk::Low);
+        if code != B1 {
+            town_a.insert((summary.village.clone(), summary.id.clone()));
+        }
+        store.commit(chunk(&summary, b"s", n as u8)).unwrap();
+    }
+    let listed: Vec<_> = all_summaries(&store, &scope(TOWN_A))
+        .into_iter()
+        .map(|s| (s.village, s.id))
+        .collect();
+    assert_eq!(listed, town_a.into_iter().collect::<Vec<_>>());
+    assert_eq!(all_summaries(&store, &scope(TOWN_B)).len(), 1);
+    assert_eq!(all_summaries(&store, &scope(DISTRICT)).len(), 5);
+}
+
+#[test]
+fn a_refused_commit_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let summary = dispute(&DocumentId::random(), A1, Status::Open, Risk::High);
+    let mut first = chunk(&summary, b"first", 1);
+    first.expected_seq = Some(0);
+    assert_eq!(store.commit(first).unwrap().seq, 1);
+    let before_doc = store.load_document(&summary.id).unwrap();
+    let before_meta = store.doc_meta(&summary.id).unwrap();
+    let before_counters = store.counters_in_scope(&scope(DISTRICT)).unwrap();
+
+    // Expected at sequence 0 (new), but it exists.
+    let mut stale = chunk(
+        &Summary {
+            status: Some(Status::Resolved),
+            ..summary.clone()
+        },
+        b"stale",
+        2,
+    );
+    stale.expected_seq = Some(0);
+    let error = store.commit(stale.clone()).unwrap_err();
+    assert!(matches!(error, StorageError::Conflict { .. }), "{error}");
+    assert_eq!(error.code(), ErrorCode::Conflict);
+    stale.expected_seq = Some(7);
+    assert!(matches!(
+        store.commit(stale.clone()),
+        Err(StorageError::Conflict { .. })
+    ));
+
+    // A summary of another document.
+    let mut mismatched = chunk(&summary, b"other", 3);
+    mismatched.id = DocumentId::random();
+    assert!(matches!(
+        store.commit(mismatched.clone()),
+        Err(StorageError::Invalid { .. })
+    ));
+    assert_eq!(store.doc_meta(&mismatched.id).unwrap(), None);
+
+    assert_eq!(store.load_document(&summary.id).unwrap(), before_doc);
+    assert_eq!(store.doc_meta(&summary.id).unwrap(), before_meta);
+    assert_eq!(
+        store.counters_in_scope(&scope(DISTRICT)).unwrap(),
+        before_counters
+    );
+    assert_eq!(store.feed_after(0, None, 10).unwrap().entries.len(), 1);
+    assert_eq!(store.current_seq(), 1);
+
+    // The refusals consumed no sequence number.
+    stale.expected_seq = Some(1);
+    assert_eq!(store.commit(stale).unwrap().seq, 2);
+}
+
+#[test]
+fn a_commit_that_meets_a_corrupt_summary_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dispute(&DocumentId::random(), A1, Status::Open, Risk::High);
+    {
+        let store = open(dir.path());
+        store.commit(chunk(&summary, b"first", 1)).unwrap();
+    }
+    overwrite(
+        dir.path(),
+        &projection_key(A1, &summary.id),
+        b"\xff\xfe not cbor",
+    );
+    let store = open(dir.path());
+    let error = store
+        .commit(chunk(&summary, b"second", 2))
+        .expect_err("the old summary cannot be subtracted");
+    assert!(
+        matches!(
+            error,
+            StorageError::Corrupt {
+                what: "projection summary"
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(error.code(), ErrorCode::Internal);
+    // The commit got as far as staging its chunk, feed entry and heads: none of
+    // it is visible.
+    let stored = store.load_document(&summary.id).unwrap().unwrap();
+    assert_eq!(stored.chunks, vec![b"first".to_vec()]);
+    assert_eq!(store.current_seq(), 1);
+    assert_eq!(store.feed_after(0, None, 10).unwrap().entries[0].seq, 1);
+    assert_eq!(store.heads_at(&summary.id, 100).unwrap(), Some(heads(1)));
+}
+
+#[test]
+fn reopening_keeps_everything_and_the_sequence_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dispute(&DocumentId::random(), A1, Status::Open, Risk::High);
+    let v = visit(&DocumentId::random(), B1, Sentiment::Urgent, true);
+    let peer = b"peer-storage-id";
+    let (doc, meta, counters, feed, storage_id) = {
+        let store = open(dir.path());
+        store.commit(snapshot(&d, b"snap", 1)).unwrap();
+        store.commit(chunk(&d, b"+1", 2)).unwrap();
+        store.commit(chunk(&v, b"visit", 3)).unwrap();
+        store.put_sync_state(peer, &d.id, b"sync-state").unwrap();
+        store.put_meta("enrollment_key", b"k1").unwrap();
+        (
+            store.load_document(&d.id).unwrap(),
+            store.doc_meta(&d.id).unwrap(),
+            store.counters_in_scope(&scope(DISTRICT)).unwrap(),
+            store.feed_after(0, None, 10).unwrap(),
+            store.get_meta(META_STORAGE_ID).unwrap(),
+        )
+    };
+    assert!(storage_id.is_some());
+
+    let store = open(dir.path());
+    assert_eq!(store.current_seq(), 3);
+    assert_eq!(store.load_document(&d.id).unwrap(), doc);
+    assert_eq!(store.doc_meta(&d.id).unwrap(), meta);
+    assert_eq!(store.counters_in_scope(&scope(DISTRICT)).unwrap(), counters);
+    assert_eq!(store.feed_after(0, None, 10).unwrap(), feed);
+    assert_eq!(store.heads_at(&d.id, 2).unwrap(), Some(heads(2)));
+    assert_eq!(store.summary(&v.id).unwrap(), Some(v.clone()));
+    assert_eq!(
+        store.sync_state(peer, &d.id).unwrap(),
+        Some(b"sync-state".to_vec())
+    );
+    assert_eq!(
+        store.get_meta("enrollment_key").unwrap(),
+        Some(b"k1".to_vec())
+    );
+    assert_eq!(store.get_meta(META_STORAGE_ID).unwrap(), storage_id);
+    assert_eq!(store.commit(chunk(&v, b"more", 4)).unwrap().seq, 4);
+}
+
+#[test]
+fn concurrent_commits_share_flushes_and_all_land() {
+    const WRITERS: usize = 8;
+    const COMMITS: usize = 50;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path()));
+    let docs: Vec<Summary> = (0..WRITERS)
+        .map(|n| {
+            let code = [A1, A2, B1][n % 3];
+            dispute(&DocumentId::random(), code, Status::Open, Risk::Medium)
+        })
+        .collect();
+    let before = store.flush_stats();
+
+    let writers: Vec<_> = docs
+        .iter()
+        .cloned()
+        .map(|doc| {
+            let store = Arc::clone(&store);
+            thread::spawn(move || {
+                (0..COMMITS)
+                    .map(|n| {
+                        store
+                            .commit(chunk(&doc, &(n as u32).to_be_bytes(), n as u8))
+                            .unwrap()
+                            .seq
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut seqs = BTreeSet::new();
+    for writer in writers {
+        let own = writer.join().unwrap();
+        assert!(own.windows(2).all(|w| w[0] < w[1]));
+        seqs.extend(own);
+    }
+
+    let stats = store.flush_stats();
+    let commits = stats.writes - before.writes;
+    let flushes = stats.flushes - before.flushes;
+    assert_eq!(commits, (WRITERS * COMMITS) as u64);
+    assert!(
+        flushes < commits,
+        "{flushes} flushes for {commits} commits: commits did not share flushes"
+    );
+    assert_eq!(
+        seqs.len(),
+        WRITERS * COMMITS,
+        "every commit took its own seq"
+    );
+    assert_eq!(store.current_seq(), (WRITERS * COMMITS) as u64);
+
+    for doc in &docs {
+        let stored = store.load_document(&doc.id).unwrap().unwrap();
+        let expected: Vec<Vec<u8>> = (0..COMMITS as u32)
+            .map(|n| n.to_be_bytes().to_vec())
+            .collect();
+        assert_eq!(stored.chunks, expected);
+    }
+    assert_eq!(
+        store.feed_after(0, None, 100).unwrap().entries.len(),
+        WRITERS
+    );
+    assert_counters_match_recount(store.as_ref());
+}
+
+#[test]
+fn compaction_folds_chunks_into_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let doc = dispute(&DocumentId::random(), A1, Status::Open, Risk::Low);
+    let small = dispute(&DocumentId::random(), A1, Status::Open, Risk::Low);
+    store.commit(snapshot(&doc, b"S", 0)).unwrap();
+    let mut seqs = Vec::new();
+    for n in 1..=5u8 {
+        seqs.push(store.commit(chunk(&doc, &[b'0' + n], n)).unwrap().seq);
+    }
+    store.commit(chunk(&small, b"x", 1)).unwrap();
+    assert_eq!(
+        store.documents_needing_compaction(3, 10).unwrap(),
+        vec![doc.id.clone()]
+    );
+    assert_eq!(
+        store.documents_needing_compaction(1, 10).unwrap(),
+        vec![doc.id.clone(), small.id.clone()],
+        "most chunks first"
+    );
+
+    let before = store.load_document(&doc.id).unwrap().unwrap();
+    let meta_before = store.doc_meta(&doc.id).unwrap().unwrap();
+    let feed_before = store.feed_after(0, None, 10).unwrap();
+    assert_eq!(before.concatenated(), b"S12345");
+
+    // Fold the snapshot and the first three chunks.
+    store.compact(&doc.id, b"S123".to_vec(), seqs[2]).unwrap();
+    let after = store.load_document(&doc.id).unwrap().unwrap();
+    assert_eq!(after.snapshot, b"S123");
+    assert_eq!(after.chunks, vec![b"4".to_vec(), b"5".to_vec()]);
+    assert_eq!(after.concatenated(), before.concatenated());
+    let meta = store.doc_meta(&doc.id).unwrap().unwrap();
+    assert_eq!(
+        (meta.snapshot_len, meta.chunks_len, meta.chunk_count),
+        (4, 2, 2)
+    );
+    assert_eq!(meta.seq, meta_before.seq);
+    assert_eq!(meta.heads, meta_before.heads);
+    assert_eq!(store.feed_after(0, None, 10).unwrap(), feed_before);
+    assert!(
+        store
+            .documents_needing_compaction(3, 10)
+            .unwrap()
+            .is_empty()
+    );
+
+    // A compaction computed from an older state than the snapshot is stale.
+    assert!(matches!(
+        store.compact(&doc.id, b"S1".to_vec(), seqs[0]),
+        Err(StorageError::Conflict { .. })
+    ));
+    assert!(matches!(
+        store.compact(&doc.id, b"S".to_vec(), meta.seq + 1),
+        Err(StorageError::Invalid { .. })
+    ));
+    assert!(matches!(
+        store.compact(&DocumentId::random(), b"S".to_vec(), 1),
+        Err(StorageError::Invalid { .. })
+    ));
+    assert_eq!(store.load_document(&doc.id).unwrap().unwrap(), after);
+
+    // Folding everything leaves no chunks, and survives a reopen.
+    store
+        .compact(&doc.id, after.concatenated(), after.seq)
+        .unwrap();
+    drop(store);
+    let store = open(dir.path());
+    let folded = store.load_document(&doc.id).unwrap().unwrap();
+    assert_eq!(folded.snapshot, b"S12345");
+    assert!(folded.chunks.is_empty());
+    assert_eq!(
+        store.documents_needing_compaction(1, 10).unwrap(),
+        vec![small.id.clone()]
+    );
+}
+
+#[test]
+fn quarantine_sync_states_and_server_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let doc = DocumentId::random();
+    let device = DeviceId::random();
+    let first = store
+        .quarantine(QuarantineEntry {
+            doc: doc.clone(),
+            device: Some(device),
+            at: 1,
+            reason: "createdAt may not change".into(),
+            code: ErrorCode::InvalidRecord,
+            bytes: vec![0x85, 0x6f, 0x4a, 0x83],
+        })
+        .unwrap();
+    let second = store
+        .quarantine(QuarantineEntry {
+            doc: doc.clone(),
+            device: None,
+            at: 2,
+            reason: "village outside the device's scope".into(),
+            code: ErrorCode::Forbidden,
+            bytes: vec![1, 2, 3],
+        })
+        .unwrap();
+    assert!(second > first);
+    let listed = store.list_quarantine(10).unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].id, second, "newest first");
+    assert_eq!(listed[0].entry.code, ErrorCode::Forbidden);
+    assert_eq!(listed[1].entry.device, Some(device));
+    assert_eq!(listed[1].entry.bytes, vec![0x85, 0x6f, 0x4a, 0x83]);
+    assert_eq!(store.list_quarantine(1).unwrap().len(), 1);
+    // Quarantined changes are not documents.
+    assert_eq!(store.doc_meta(&doc).unwrap(), None);
+    assert!(store.feed_after(0, None, 10).unwrap().entries.is_empty());
+
+    assert_eq!(store.sync_state(b"peer-a", &doc).unwrap(), None);
+    store.put_sync_state(b"peer-a", &doc, b"state-1").unwrap();
+    store.put_sync_state(b"peer-b", &doc, b"state-2").unwrap();
+    store.put_sync_state(b"peer-a", &doc, b"state-3").unwrap();
+    assert_eq!(
+        store.sync_state(b"peer-a", &doc).unwrap(),
+        Some(b"state-3".to_vec())
+    );
+    assert_eq!(
+        store.sync_state(b"peer-b", &doc).unwrap(),
+        Some(b"state-2".to_vec())
+    );
+
+    assert_eq!(store.get_meta("retention_days").unwrap(), None);
+    store.put_meta("retention_days", b"30").unwrap();
+    assert_eq!(
+        store.get_meta("retention_days").unwrap(),
+        Some(b"30".to_vec())
+    );
+    assert!(matches!(
+        store.put_meta(META_STORAGE_ID, b"mine"),
+        Err(StorageError::Invalid { .. })
+    ));
+}
+
+#[test]
+fn a_backup_taken_while_committing_restores_a_consistent_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(&dir.path().join("live")));
+    let docs: Vec<Summary> = (0..5)
+        .map(|n| {
+            let code = [A1, A2, B1][n % 3];
+            dispute(&DocumentId::random(), code, Status::Open, Risk::High)
+        })
+        .collect();
+    let committed = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+
+    let writer = {
+        let (store, docs, committed, stop) = (
+            Arc::clone(&store),
+            docs.clone(),
+            Arc::clone(&committed),
+            Arc::clone(&stop),
+        );
+        thread::spawn(move || {
+            let mut n: u32 = 0;
+            while !stop.load(Ordering::SeqCst) || n < 40 {
+                // Commit n goes to document n % 5 and carries n; statuses
+                // change so that the counters move too.
+                let base = &docs[n as usize % docs.len()];
+                let status = [Status::Open, Status::Mediating, Status::Resolved][n as usize % 3];
+                let summary = Summary {
+                    status: Some(status),
+                    ..base.clone()
+                };
+                store
+                    .commit(chunk(&summary, &n.to_be_bytes(), n as u8))
+                    .unwrap();
+                n += 1;
+                committed.store(u64::from(n), Ordering::SeqCst);
+            }
+            n
+        })
+    };
+    while committed.load(Ordering::SeqCst) < 20 {
+        thread::yield_now();
+    }
+    let backup = dir.path().join("store.backup");
+    let report = store.backup_to(&backup).unwrap();
+    stop.store(true, Ordering::SeqCst);
+    let total = writer.join().unwrap();
+    assert!(report.records > 0);
+
+    let restored_dir = dir.path().join("restored");
+    let restored_report = SledStorage::restore_from(&backup, &restored_dir).unwrap();
+    assert_eq!(restored_report.records, report.records);
+    let restored = open(&restored_dir);
+
+    // Every commit is in the copy entirely or not at all, and the copy holds
+    // the commits up to one point: 0..k for some k.
+    let mut carried = BTreeSet::new();
+    let mut per_doc = BTreeMap::new();
+    for doc in &docs {
+        let Some(stored) = restored.load_document(&doc.id).unwrap() else {
+            continue;
+        };
+        let meta = restored.doc_meta(&doc.id).unwrap().unwrap();
+        assert_eq!(meta.chunk_count as usize, stored.chunks.len());
+        let mut last = None;
+        for chunk in &stored.chunks {
+            let n = u32::from_be_bytes(chunk.as_slice().try_into().unwrap());
+            carried.insert(n);
+            last = Some(n);
+        }
+        // The summary is the one written by the document's last commit.
+        let last = last.unwrap();
+        let status = [Status::Open, Status::Mediating, Status::Resolved][last as usize % 3];
+        assert_eq!(
+            restored.summary(&doc.id).unwrap().unwrap().status,
+            Some(status)
+        );
+        per_doc.insert(doc.id.clone(), meta.seq);
+    }
+    let k = carried.len() as u32;
+    assert!(k >= 20 && k <= total, "{k} of {total}");
+    assert_eq!(carried, (0..k).collect::<BTreeSet<_>>());
+    assert_eq!(restored.current_seq(), u64::from(k));
+
+    let feed = restored.feed_after(0, None, 100).unwrap();
+    let feed_seqs: BTreeMap<_, _> = feed.entries.into_iter().map(|e| (e.id, e.seq)).collect();
+    assert_eq!(feed_seqs, per_doc);
+    assert_counters_match_recount(&restored);
+
+    // The restored store takes new commits after the copied sequence.
+    let next = restored.commit(chunk(&docs[0], b"after", 1)).unwrap();
+    assert_eq!(next.seq, u64::from(k) + 1);
+}
+
+#[test]
+fn restore_refuses_damaged_backups_and_occupied_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("live"));
+    let doc = visit(&DocumentId::random(), A1, Sentiment::Neutral, false);
+    store.commit(chunk(&doc, b"v", 1)).unwrap();
+    let backup = dir.path().join("store.backup");
+    store.backup_to(&backup).unwrap();
+
+    let mut bytes = std::fs::read(&backup).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    let damaged = dir.path().join("damaged.backup");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let target = dir.path().join("from-damaged");
+    assert!(matches!(
+        SledStorage::restore_from(&damaged, &target),
+        Err(StorageError::BadBackup { .. })
+    ));
+    assert!(!target.exists(), "nothing is written from a damaged backup");
+
+    assert!(matches!(
+        SledStorage::restore_from(&backup, &dir.path().join("live")),
+        Err(StorageError::Invalid { .. })
+    ));
+}
+
+#[test]
+fn corrupt_stored_values_are_typed_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dispute(&DocumentId::random(), A1, Status::Open, Risk::High);
+    {
+        let store = open(dir.path());
+        store.commit(chunk(&summary, b"c", 1)).unwrap();
+    }
+    let garbage: &[u8] = b"\x9f\x9f\x9f";
+    overwrite(dir.path(), &projection_key(A1, &summary.id), garbage);
+    overwrite(dir.path(), &counters_key(A1), garbage);
+    let mut feed_key = vec![b'f'];
+    feed_key.extend_from_slice(&1u64.to_be_bytes());
+    overwrite(dir.path(), &feed_key, b"not a village");
+
+    let store = open(dir.path());
+    let corrupt = |result: Result<(), StorageError>, what: &str| match result {
+        Err(StorageError::Corrupt { what: found }) => assert_eq!(found, what),
+        other => panic!("expected corrupt {what}, got {other:?}"),
+    };
+    corrupt(store.summary(&summary.id).map(drop), "projection summary");
+    corrupt(
+        store.summaries_in_scope(&scope(A1), None, 10).map(drop),
+        "projection summary",
+    );
+    corrupt(
+        store.village_counters(&village(A1)).map(drop),
+        "village counters",
+    );
+    corrupt(
+        store.counters_in_scope(&scope(TOWN_A)).map(drop),
+        "village counters",
+    );
+    corrupt(store.feed_after(0, None, 10).map(drop), "change feed entry");
+    // What is not damaged still reads.
+    assert_eq!(store.heads_at(&summary.id, 1).unwrap(), Some(heads(1)));
+
+    drop(store);
+    overwrite(dir.path(), &doc_key(b'd', &summary.id), garbage);
+    let store = open(dir.path());
+    corrupt(store.doc_meta(&summary.id).map(drop), "document metadata");
+    corrupt(
+        store.load_document(&summary.id).map(drop),
+        "document metadata",
+    );
+    let error = store.doc_meta(&summary.id).unwrap_err();
+    assert_eq!(error.code(), ErrorCode::Internal);
+
+    drop(store);
+    overwrite(dir.path(), b"Q", b"short");
+    let error = SledStorage::open(&StorageConfig::new(dir.path())).unwrap_err();
+    assert!(matches!(error, StorageError::Corrupt { .. }), "{error}");
+}
+
+#[test]
+fn a_store_of_another_schema_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path()));
+    overwrite(dir.path(), b"mschema_version", &99u32.to_be_bytes());
+    assert!(matches!(
+        SledStorage::open(&StorageConfig::new(dir.path())),
+        Err(StorageError::IncompatibleSchema {
+            found: 99,
+            supported: 1
+        })
+    ));
+}
+
+/// Crash simulation: a child process commits in a loop and reports each
+/// acknowledged commit; it is killed without warning in the middle. After
+/// reopening, every acknowledged commit must be there, nothing may be there
+/// in part, and the sequence must go on after the last stored commit.
+#[test]
+fn killing_the_process_mid_commit_loses_no_acknowledged_commit() {
+    const CHILD_DIR: &str = "FENGQIAO_STORAGE_CRASH_CHILD_DIR";
+    const DOCS: usize = 4;
+    let ids: Vec<DocumentId> = (0..DOCS as u8)
+        .map(|n| DocumentId::from_bytes(&[n + 1; 16]).unwrap())
+        .collect();
+    let summary_of = |n: u32| {
+        let status = [
+            Status::Open,
+            Status::Mediating,
+            Status::Resolved,
+            Status::Failed,
+        ][n as usize % 4];
+        dispute(
+            &ids[n as usize % DOCS],
+            [A1, B1][n as usize % 2],
+            status,
+            Risk::High,
+        )
+    };
+
+    if let Ok(dir) = std::env::var(CHILD_DIR) {
+        let store = open(Path::new(&dir));
+        for n in 0..100_000u32 {
+            let seq = store
+                .commit(chunk(&summary_of(n), &n.to_be_bytes(), n as u8))
+                .unwrap()
+                .seq;
+            println!("acked {n} {seq}");
+        }
+        return;
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "killing_the_process_mid_commit_loses_no_acknowledged_commit",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_DIR, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut acked = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("acked ") {
+            let (n, seq) = rest.split_once(' ').unwrap();
+            acked.push((n.parse::<u32>().unwrap(), seq.parse::<u64>().unwrap()));
+            if acked.len() == 150 {
+                child.kill().unwrap();
+                break;
+            }
+        }
+    }
+    child.wait().unwrap();
+    assert_eq!(acked.len(), 150, "the child stopped before it was killed");
+
+    let store = open(dir.path());
+    let mut carried = BTreeSet::new();
+    for id in &ids {
+        let stored = store.load_document(id).unwrap().unwrap();
+        let meta = store.doc_meta(id).unwrap().unwrap();
+        assert_eq!(meta.chunk_count as usize, stored.chunks.len());
+        let last = stored
+            .chunks
+            .iter()
+            .map(|chunk| u32::from_be_bytes(chunk.as_slice().try_into().unwrap()))
+            .inspect(|n| {
+                carried.insert(*n);
+            })
+            .last()
+            .unwrap();
+        assert_eq!(store.summary(id).unwrap(), Some(summary_of(last)));
+        assert_eq!(
+            store.heads_at(id, meta.seq).unwrap(),
+            Some(heads(last as u8))
+        );
+    }
+    let k = carried.len() as u32;
+    assert_eq!(
+        carried,
+        (0..k).collect::<BTreeSet<_>>(),
+        "no gaps, no partial commits"
+    );
+    for (n, seq) in &acked {
+        assert!(
+            carried.contains(n),
+            "acknowledged commit {n} (seq {seq}) was lost"
+        );
+    }
+    assert_eq!(store.current_seq(), u64::from(k));
+    assert_counters_match_recount(&store);
+    let feed = store.feed_after(0, None, 100).unwrap();
+    assert_eq!(feed.entries.len(), DOCS);
+    let next = store.commit(chunk(&summary_of(k), b"after", 0)).unwrap();
+    assert_eq!(next.seq, u64::from(k) + 1);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// Whatever sequence of record versions is committed, each village's
+    /// counters equal a recount of its stored summaries.
+    #[test]
+    fn counters_always_equal_a_recount(
+        steps in prop::collection::vec(
+            (0usize..4, 0usize..3, 0usize..5, 0usize..3, any::<bool>(), any::<bool>()),
+            1..25,
+        )
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let ids: Vec<DocumentId> = (0..4).map(|_| DocumentId::random()).collect();
+        for (n, (doc, place, status, risk, duplicate, is_visit)) in steps.into_iter().enumerate() {
+            let code = [A1, A2, B1][place];
+            let id = &ids[doc];
+            // A document keeps its kind; its other fields change freely.
+            let summary = if doc % 2 == 0 && is_visit {
+                visit(id, code, Sentiment::ALL[status % 4], duplicate)
+            } else {
+                let mut summary = dispute(id, code, Status::ALL[status], [Risk::Low, Risk::Medium, Risk::High][risk]);
+                if duplicate {
+                    summary.duplicate_of = Some(ids[(doc + 1) % 4].clone());
+                }
+                summary
+            };
+            store.commit(chunk(&summary, b"x", n as u8)).unwrap();
+        }
+        assert_counters_match_recount(&store);
+    }
+}
+
+// --- direct access to the stored bytes, for corruption tests ---------------
+
+fn doc_key(tag: u8, id: &DocumentId) -> Vec<u8> {
+    let mut key = vec![tag, id.as_bytes().len() as u8];
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn projection_key(code: &str, id: &DocumentId) -> Vec<u8> {
+    let mut key = vec![b'p'];
+    key.extend_from_slice(code.as_bytes());
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn counters_key(code: &str) -> Vec<u8> {
+    let mut key = vec![b'n'];
+    key.extend_from_slice(code.as_bytes());
+    key
+}
+
+/// Replaces one stored value, bypassing the storage layer (the store must be
+/// closed).
+fn overwrite(path: &Path, key: &[u8], value: &[u8]) {
+    let db = sled::open(path).unwrap();
+    let tree = db.open_tree("fengqiao").unwrap();
+    assert!(
+        tree.insert(key, value).unwrap().is_some(),
+        "the key {key:?} should exist"
+    );
+    db.flush().unwrap();
+}
