@@ -67,6 +67,8 @@ impl FlushFailure {
 struct FlushState {
     /// The last ticket handed out.
     written: u64,
+    /// Writes recorded (tickets handed out to writers, not to readers).
+    writes: u64,
     /// The sequence number current when `written` was handed out.
     written_seq: u64,
     /// The last ticket whose flush attempt has finished (well or not).
@@ -97,6 +99,7 @@ impl GroupCommit {
         Self {
             state: Mutex::new(FlushState {
                 written: 0,
+                writes: 0,
                 written_seq: durable_seq,
                 settled: 0,
                 durable: 0,
@@ -123,6 +126,7 @@ impl GroupCommit {
     pub fn record_write(&self, seq: u64) -> Ticket {
         let mut state = self.lock();
         state.written += 1;
+        state.writes += 1;
         state.written_seq = state.written_seq.max(seq);
         let ticket = Ticket(state.written);
         drop(state);
@@ -154,21 +158,31 @@ impl GroupCommit {
     }
 
     /// Waits until every write applied so far is on disk.
+    ///
+    /// If the last flush failed and nothing is pending, this asks for a new
+    /// flush rather than repeating the old failure, so a reader is not kept
+    /// from a document forever by one failed flush.
     pub fn wait_all(&self) -> Result<(), StorageError> {
-        let ticket = Ticket(self.lock().written);
+        let mut state = self.lock();
+        if state.durable == state.written {
+            return Ok(());
+        }
+        if state.settled == state.written {
+            state.written += 1;
+        }
+        let ticket = Ticket(state.written);
+        drop(state);
+        self.work.notify_one();
         self.wait(ticket)
     }
 
     /// Waits until the write that took `seq` is on disk. Callers hold the
     /// store's reader lock, so that write already has its ticket.
     pub fn wait_for_seq(&self, seq: u64) -> Result<(), StorageError> {
-        let state = self.lock();
-        if state.durable_seq >= seq {
+        if self.lock().durable_seq >= seq {
             return Ok(());
         }
-        let ticket = Ticket(state.written);
-        drop(state);
-        self.wait(ticket)
+        self.wait_all()
     }
 
     /// The last sequence number known to be on disk.
@@ -179,7 +193,7 @@ impl GroupCommit {
     pub fn stats(&self) -> FlushStats {
         let state = self.lock();
         FlushStats {
-            writes: state.written,
+            writes: state.writes,
             flushes: state.flushes,
         }
     }
@@ -298,6 +312,36 @@ mod tests {
         let second = group.record_write(7);
         group.wait(second).unwrap();
         assert_eq!(group.durable_seq(), 7);
+        group.close();
+        flusher.join().unwrap();
+    }
+
+    #[test]
+    fn a_reader_after_a_failed_flush_gets_a_fresh_flush() {
+        let group = Arc::new(GroupCommit::new(0));
+        let calls = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&calls);
+        let flusher = start(&group, move || {
+            if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                Err(StorageError::Io(io::Error::other("transient")))
+            } else {
+                Ok(())
+            }
+        });
+        let ticket = group.record_write(1);
+        assert!(matches!(group.wait(ticket), Err(StorageError::Io(_))));
+        group.wait_for_seq(1).unwrap();
+        assert_eq!(group.durable_seq(), 1);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            group.stats(),
+            FlushStats {
+                writes: 1,
+                flushes: 2
+            }
+        );
+        group.wait_all().unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "nothing pending, no flush");
         group.close();
         flusher.join().unwrap();
     }

@@ -13,7 +13,9 @@
 //!   Automerge bytes: the engine above produces and loads them.
 //! - **The server sequence and the change feed** ([`feed`]): every commit
 //!   takes the next number of one global, persisted, increasing sequence,
-//!   and the feed lists each document once, at its latest commit.
+//!   and the feed lists each document once, at its latest commit. The same
+//!   sequence numbers quarantined changes, so the feed's numbers have gaps;
+//!   only their order matters.
 //! - **A heads log** per document: its heads after each of its last
 //!   [`HEADS_RETAINED`] commits, so a device's cursor (a sequence number) can
 //!   be turned into "the heads it already has". A cursor older than that
