@@ -6,7 +6,8 @@
 //! up to sequence `n` therefore finds everything it lacks by reading the feed
 //! after `n`: the cost is the number of documents that changed, not the
 //! number stored. Entries carry the document's village, so a scope filter
-//! needs no further reads.
+//! needs no further reads; a scoped read still steps over the entries of
+//! other places, which [`FeedPage::through_seq`] lets the next read skip.
 
 use fengqiao_protocol::{DocumentId, VillageCode};
 
