@@ -1,3 +1,248 @@
-//! End-to-end tests across the Fengqiao crates live in `tests/tests/`.
-//! This library will hold the harness they share (test servers, simulated
-//! phones) as it is built.
+//! The harness the end-to-end tests in `tests/tests/` share: a real
+//! server on 127.0.0.1 with an ephemeral port, and phones talking to it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use fengqiao_protocol::Scope;
+use fengqiao_protocol::{DeviceId, DocumentId, VillageCode};
+use fengqiao_server::auth::Authenticator;
+use fengqiao_server::directory::{Directory, EnrollRequest, Org};
+use fengqiao_server::serve::{self, Running, ServeConfig};
+use fengqiao_shared::access::Role;
+use fengqiao_shared::record::{Author, NewDispute, Party, create_dispute};
+use fengqiao_shared::replica::Replica;
+use fengqiao_shared::replica::http::{HttpTransport, SyncError, SyncReport, sync_until_done};
+use fengqiao_shared::replica::sync::SyncClient;
+use fengqiao_shared::vocab::{Category, PartyRole, Risk};
+
+/// The development token test servers accept.
+pub const TOKEN: &str = "test-token-0123456789";
+
+/// A server running in this process on its own runtime.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub data: PathBuf,
+    runtime: tokio::runtime::Runtime,
+    running: Option<Running>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// A fresh server on a temporary data directory.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut server = Self::start_in(dir.path());
+        server._dir = Some(dir);
+        server
+    }
+
+    /// A server on `data` (kept after the server stops).
+    pub fn start_in(data: &Path) -> Self {
+        Self::start_with(ServeConfig::new(
+            data,
+            "127.0.0.1:0".parse().expect("address"),
+        ))
+    }
+
+    /// A server with `config`, accepting enrolled devices and the
+    /// development token [`TOKEN`], with the [`test_org`] imported.
+    pub fn start_with(mut config: ServeConfig) -> Self {
+        config.dev_token = Some(TOKEN.to_owned());
+        Self::launch(config, None)
+    }
+
+    /// A server that authenticates with `auth` instead, with the
+    /// [`test_org`] imported.
+    pub fn start_with_auth(config: ServeConfig, auth: Arc<dyn Authenticator>) -> Self {
+        Self::launch(config, Some(auth))
+    }
+
+    fn launch(config: ServeConfig, auth: Option<Arc<dyn Authenticator>>) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let data = config.data.clone();
+        let running = runtime
+            .block_on(async move {
+                match auth {
+                    Some(auth) => serve::start(config, auth).await,
+                    None => serve::start_enrolled(config).await,
+                }
+            })
+            .expect("server starts");
+        running
+            .state
+            .engine
+            .directory()
+            .import_org(test_org())
+            .expect("test organisation imports");
+        Self {
+            addr: running.addr,
+            data,
+            runtime,
+            running: Some(running),
+            _dir: None,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/v1/ws?token={TOKEN}", self.addr)
+    }
+
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
+
+    pub fn running(&self) -> &Running {
+        self.running.as_ref().expect("server is running")
+    }
+
+    /// The server's directory of people and devices.
+    pub fn directory(&self) -> &Arc<Directory> {
+        self.running().state.engine.directory()
+    }
+
+    /// Registers `person` (if new) and enrolls a device for them with
+    /// `role` over `scope`; returns the device id and its token.
+    pub fn enroll(&self, person: &str, role: Role, scope: &str) -> (DeviceId, String) {
+        let directory = self.directory();
+        if directory.person(person).is_none() {
+            directory
+                .add_person(person, person, None)
+                .expect("person registered");
+        }
+        let (device, token) = directory
+            .enroll(EnrollRequest {
+                person: person.to_owned(),
+                label: String::new(),
+                role,
+                scope: Scope::parse(scope).expect("scope"),
+                write: false,
+            })
+            .expect("device enrolled");
+        (device.id, token.0)
+    }
+
+    /// Stops the server gracefully.
+    pub fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            self.runtime
+                .block_on(running.shutdown())
+                .expect("graceful shutdown");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            let _ = self.runtime.block_on(running.shutdown());
+        }
+    }
+}
+
+/// A phone: a replica in memory and a sync client.
+pub struct Phone {
+    pub replica: Replica,
+    pub client: SyncClient,
+    pub cadre: String,
+    /// The token it syncs with.
+    pub token: String,
+}
+
+impl Phone {
+    /// A phone syncing with the development token.
+    pub fn new(cadre: &str) -> Self {
+        Self::with_token(cadre, DeviceId::random(), TOKEN)
+    }
+
+    /// A phone of an enrolled device.
+    pub fn enrolled(cadre: &str, device: DeviceId, token: &str) -> Self {
+        Self::with_token(cadre, device, token)
+    }
+
+    fn with_token(cadre: &str, device: DeviceId, token: &str) -> Self {
+        Self {
+            replica: Replica::in_memory(device).expect("replica"),
+            client: SyncClient::default(),
+            cadre: cadre.to_owned(),
+            token: token.to_owned(),
+        }
+    }
+
+    /// Syncs once, returning the error instead of failing.
+    pub fn try_sync(&mut self, server_url: &str) -> Result<SyncReport, SyncError> {
+        let mut transport = HttpTransport::new(server_url, self.token.clone());
+        sync_until_done(
+            &self.replica,
+            &mut self.client,
+            &mut transport,
+            1000,
+            |_| {},
+        )
+    }
+
+    pub fn author(&self, at: i64) -> Author {
+        Author::new(self.cadre.clone(), at)
+    }
+
+    /// Syncs with the server until it has nothing more.
+    pub fn sync(&mut self, server_url: &str) -> SyncReport {
+        self.try_sync(server_url).expect("sync succeeds")
+    }
+
+    /// Reports a dispute in `village`.
+    pub fn report(&self, village: &str, title: &str, at: i64) -> DocumentId {
+        let dispute = sample_dispute(village, title);
+        let author = self.author(at);
+        self.replica
+            .create(|doc| create_dispute(doc, &author, &dispute))
+            .expect("dispute created")
+    }
+}
+
+/// A dispute as a cadre would enter it.
+pub fn sample_dispute(village: &str, title: &str) -> NewDispute {
+    NewDispute {
+        village: VillageCode::new(village).expect("village code"),
+        title: title.to_owned(),
+        description: "两户因宅基地边界发生争执，双方各执一词，需现场勘查后调解。".to_owned(),
+        category: Category::Land,
+        risk: Risk::Low,
+        parties: vec![
+            Party::new("张三", PartyRole::Applicant),
+            Party::new("李四", PartyRole::Respondent),
+        ],
+        assignees: vec![],
+    }
+}
+
+/// The organisation every test server knows: district 500110 with towns
+/// 500110101 to 500110105, each with villages 001 to 020.
+pub fn test_org() -> Org {
+    let mut org = Org::default();
+    let mut add = |code: &str, name: &str| org.insert(code, name).expect("valid place");
+    add("500110", "綦江区");
+    for town in 101..=105 {
+        add(&format!("500110{town}"), &format!("第{town}镇"));
+        for village in 1..=20 {
+            add(
+                &format!("500110{town}{village:03}"),
+                &format!("第{town}镇{village}村"),
+            );
+        }
+    }
+    org
+}
+
+/// 2026-09-21T00:00:00Z, a fixed "now" for generated records.
+pub const T0: i64 = 1_790_000_000_000;
+pub const DAY: i64 = 86_400_000;

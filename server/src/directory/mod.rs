@@ -1,0 +1,506 @@
+//! The directory: the organisation, the people who work in it, their
+//! enrolled devices with roles, scopes and tokens, and which device each
+//! foreign Automerge actor is bound to.
+//!
+//! - **Tokens** are 256 random bits, shown once at enrollment or rotation
+//!   and stored only as their SHA-256 hash. Lookup is by hash, in memory.
+//! - **Revocation** takes effect on the next request (the token no longer
+//!   resolves) and is announced to open WebSocket connections through
+//!   [`Directory::subscribe_revocations`], which close them.
+//! - **Scope changes** (reassignment) take effect at once; the batch door
+//!   tells the phone which records to purge at its next sync.
+//! - **Actor bindings**: an Automerge actor that is not native
+//!   (`device id ‖ 4 bytes`) is bound to the first device that uploads an
+//!   accepted change by it; later changes by that actor count as that
+//!   device's.
+//!
+//! People and devices are few (a district has hundreds to a few thousand
+//! phones) and are kept in memory, persisted as one value in storage on
+//! every change. Actor bindings are many and are read from storage on
+//! demand, so start-up reads none of them.
+
+pub mod org;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use fengqiao_protocol::{DeviceId, ErrorCode, Scope, VillageCode};
+use fengqiao_shared::Millis;
+use fengqiao_shared::access::{DeviceAccess, DeviceDirectory, Role};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use tokio::sync::broadcast;
+
+use crate::engine::now_millis;
+use crate::storage::{Storage, StorageError};
+pub use org::{ImportReport, Org, OrgError};
+
+const ORG_KEY: &str = "directory/org";
+const PEOPLE_KEY: &str = "directory/people";
+const ACTOR_PREFIX: &str = "directory/actor/";
+
+/// Text that starts every device token, so a leaked one is recognisable.
+pub const TOKEN_PREFIX: &str = "fq_";
+
+/// Why a directory operation failed.
+#[derive(Debug, Error)]
+pub enum DirectoryError {
+    #[error("no person with id {0:?}; register the person first")]
+    UnknownPerson(String),
+    #[error("no device {0}")]
+    UnknownDevice(DeviceId),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Org(#[from] OrgError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl DirectoryError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            DirectoryError::UnknownPerson(_) | DirectoryError::UnknownDevice(_) => {
+                ErrorCode::NotFound
+            }
+            DirectoryError::Invalid(_) | DirectoryError::Org(_) => ErrorCode::BadRequest,
+            DirectoryError::Conflict(_) => ErrorCode::Conflict,
+            DirectoryError::Storage(e) => e.code(),
+        }
+    }
+}
+
+/// A person who uses devices: a cadre, an official, a supervisor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Person {
+    /// Stable id; written as `createdBy` and `by` in records.
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    pub created_at: Millis,
+}
+
+/// An enrolled device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Device {
+    pub id: DeviceId,
+    /// The person holding it.
+    pub person: String,
+    /// A name for people, e.g. "张三的手机".
+    pub label: String,
+    pub access: DeviceAccess,
+    pub created_at: Millis,
+    pub token_issued_at: Millis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Millis>,
+    #[serde(with = "serde_bytes")]
+    token_hash: Vec<u8>,
+}
+
+impl Device {
+    pub fn is_revoked(&self) -> bool {
+        self.revoked_at.is_some()
+    }
+}
+
+/// A freshly issued token: shown once, never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken(pub String);
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct People {
+    people: BTreeMap<String, Person>,
+    devices: BTreeMap<DeviceId, Device>,
+}
+
+#[derive(Default)]
+struct State {
+    people: People,
+    by_token: HashMap<Vec<u8>, DeviceId>,
+    org: Org,
+}
+
+/// What an admin enters to enroll a device.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrollRequest {
+    pub person: String,
+    #[serde(default)]
+    pub label: String,
+    pub role: Role,
+    pub scope: Scope,
+    #[serde(default)]
+    pub write: bool,
+}
+
+pub struct Directory {
+    storage: Arc<dyn Storage>,
+    state: RwLock<State>,
+    bindings: RwLock<HashMap<Vec<u8>, DeviceId>>,
+    revocations: broadcast::Sender<DeviceId>,
+}
+
+fn hash_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+fn new_token() -> Result<IssuedToken, DirectoryError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| DirectoryError::Invalid(format!("no randomness for a token: {e}")))?;
+    Ok(IssuedToken(format!(
+        "{TOKEN_PREFIX}{}",
+        bs58::encode(bytes).into_string()
+    )))
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::into_writer(value, &mut out).expect("serializing into memory cannot fail");
+    out
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<T, StorageError> {
+    ciborium::from_reader(bytes).map_err(|_| StorageError::Corrupt { what })
+}
+
+impl Directory {
+    /// Loads the organisation and the people and devices from storage.
+    pub fn open(storage: Arc<dyn Storage>) -> Result<Self, StorageError> {
+        let org = match storage.get_meta(ORG_KEY)? {
+            Some(bytes) => decode(&bytes, "organisation")?,
+            None => Org::default(),
+        };
+        let people: People = match storage.get_meta(PEOPLE_KEY)? {
+            Some(bytes) => decode(&bytes, "people and devices")?,
+            None => People::default(),
+        };
+        let by_token = people
+            .devices
+            .values()
+            .map(|d| (d.token_hash.clone(), d.id))
+            .collect();
+        let (revocations, _) = broadcast::channel(256);
+        Ok(Self {
+            storage,
+            state: RwLock::new(State {
+                people,
+                by_token,
+                org,
+            }),
+            bindings: RwLock::new(HashMap::new()),
+            revocations,
+        })
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Persists people and devices, then swaps them in: a failed write
+    /// changes nothing.
+    fn save_people(&self, state: &mut State, people: People) -> Result<(), DirectoryError> {
+        self.storage.put_meta(PEOPLE_KEY, &encode(&people))?;
+        state.by_token = people
+            .devices
+            .values()
+            .map(|d| (d.token_hash.clone(), d.id))
+            .collect();
+        state.people = people;
+        Ok(())
+    }
+
+    // --- organisation -------------------------------------------------
+
+    pub fn org(&self) -> Org {
+        self.read().org.clone()
+    }
+
+    pub fn village_known(&self, village: &VillageCode) -> bool {
+        self.read().org.has_village(village)
+    }
+
+    /// Merges an organisation file's places into the stored organisation.
+    pub fn import_org(&self, incoming: Org) -> Result<ImportReport, DirectoryError> {
+        let mut state = self.write();
+        let mut org = state.org.clone();
+        let report = org.merge(incoming)?;
+        self.storage.put_meta(ORG_KEY, &encode(&org))?;
+        state.org = org;
+        Ok(report)
+    }
+
+    // --- people and devices -------------------------------------------
+
+    pub fn people(&self) -> Vec<Person> {
+        self.read().people.people.values().cloned().collect()
+    }
+
+    pub fn person(&self, id: &str) -> Option<Person> {
+        self.read().people.people.get(id).cloned()
+    }
+
+    pub fn devices(&self) -> Vec<Device> {
+        self.read().people.devices.values().cloned().collect()
+    }
+
+    pub fn device(&self, id: &DeviceId) -> Option<Device> {
+        self.read().people.devices.get(id).cloned()
+    }
+
+    /// Registers a person (or renames one already registered).
+    pub fn add_person(
+        &self,
+        id: &str,
+        name: &str,
+        phone: Option<String>,
+    ) -> Result<Person, DirectoryError> {
+        let id = id.trim();
+        if id.is_empty() || id.len() > 64 || id.chars().any(char::is_control) {
+            return Err(DirectoryError::Invalid(
+                "a person id must be 1 to 64 printable characters".into(),
+            ));
+        }
+        if name.trim().is_empty() {
+            return Err(DirectoryError::Invalid("a person needs a name".into()));
+        }
+        let mut state = self.write();
+        let mut people = state.people.clone();
+        let created_at = people
+            .people
+            .get(id)
+            .map_or_else(now_millis, |p| p.created_at);
+        let person = Person {
+            id: id.to_owned(),
+            name: name.trim().to_owned(),
+            phone,
+            created_at,
+        };
+        people.people.insert(person.id.clone(), person.clone());
+        self.save_people(&mut state, people)?;
+        Ok(person)
+    }
+
+    fn check_access(&self, state: &State, access: &DeviceAccess) -> Result<(), DirectoryError> {
+        access
+            .validate()
+            .map_err(|e| DirectoryError::Invalid(e.to_string()))?;
+        if !state.org.has_scope(&access.scope) {
+            return Err(DirectoryError::Invalid(format!(
+                "scope {} is not a place of the imported organisation; import it first \
+                 (fengqiao admin org import FILE)",
+                access.scope
+            )));
+        }
+        Ok(())
+    }
+
+    /// Enrolls a new device for a registered person; returns the device
+    /// and its token, which is not stored and cannot be shown again.
+    pub fn enroll(&self, request: EnrollRequest) -> Result<(Device, IssuedToken), DirectoryError> {
+        let access = DeviceAccess {
+            role: request.role,
+            scope: request.scope,
+            write: request.write,
+        };
+        let token = new_token()?;
+        let mut state = self.write();
+        self.check_access(&state, &access)?;
+        let person = state
+            .people
+            .people
+            .get(&request.person)
+            .cloned()
+            .ok_or_else(|| DirectoryError::UnknownPerson(request.person.clone()))?;
+        let now = now_millis();
+        let label = if request.label.trim().is_empty() {
+            format!("{}的设备", person.name)
+        } else {
+            request.label.trim().to_owned()
+        };
+        let device = Device {
+            id: DeviceId::random(),
+            person: person.id,
+            label,
+            access,
+            created_at: now,
+            token_issued_at: now,
+            revoked_at: None,
+            token_hash: hash_token(&token.0),
+        };
+        let mut people = state.people.clone();
+        people.devices.insert(device.id, device.clone());
+        self.save_people(&mut state, people)?;
+        Ok((device, token))
+    }
+
+    /// Issues a new token for a device; the old one stops working at once.
+    pub fn rotate(&self, id: &DeviceId) -> Result<IssuedToken, DirectoryError> {
+        let token = new_token()?;
+        let mut state = self.write();
+        let mut people = state.people.clone();
+        let device = people
+            .devices
+            .get_mut(id)
+            .ok_or(DirectoryError::UnknownDevice(*id))?;
+        if device.is_revoked() {
+            return Err(DirectoryError::Conflict(format!(
+                "device {id} is revoked; enroll a new device instead"
+            )));
+        }
+        device.token_hash = hash_token(&token.0);
+        device.token_issued_at = now_millis();
+        self.save_people(&mut state, people)?;
+        Ok(token)
+    }
+
+    /// Revokes a device: refused from its next request on, and its open
+    /// connections are closed.
+    pub fn revoke(&self, id: &DeviceId) -> Result<Device, DirectoryError> {
+        let device = {
+            let mut state = self.write();
+            let mut people = state.people.clone();
+            let device = people
+                .devices
+                .get_mut(id)
+                .ok_or(DirectoryError::UnknownDevice(*id))?;
+            if device.revoked_at.is_none() {
+                device.revoked_at = Some(now_millis());
+            }
+            let device = device.clone();
+            self.save_people(&mut state, people)?;
+            device
+        };
+        let _ = self.revocations.send(*id);
+        Ok(device)
+    }
+
+    /// Changes a device's role, scope or write grant (e.g. a cadre moved to
+    /// another village). The phone purges records it may no longer hold at
+    /// its next sync.
+    pub fn set_access(
+        &self,
+        id: &DeviceId,
+        access: DeviceAccess,
+    ) -> Result<Device, DirectoryError> {
+        let device = {
+            let mut state = self.write();
+            self.check_access(&state, &access)?;
+            let mut people = state.people.clone();
+            let device = people
+                .devices
+                .get_mut(id)
+                .ok_or(DirectoryError::UnknownDevice(*id))?;
+            device.access = access;
+            let device = device.clone();
+            self.save_people(&mut state, people)?;
+            device
+        };
+        // Open connections re-authenticate with the new scope.
+        let _ = self.revocations.send(*id);
+        Ok(device)
+    }
+
+    /// The live device a token belongs to.
+    pub fn device_by_token(&self, token: &str) -> Option<Device> {
+        let hash = hash_token(token);
+        let state = self.read();
+        let id = state.by_token.get(&hash)?;
+        state
+            .people
+            .devices
+            .get(id)
+            .filter(|d| !d.is_revoked())
+            .cloned()
+    }
+
+    /// Device ids whose access changed or was revoked, as it happens.
+    pub fn subscribe_revocations(&self) -> broadcast::Receiver<DeviceId> {
+        self.revocations.subscribe()
+    }
+
+    // --- actor bindings -----------------------------------------------
+
+    fn actor_key(actor: &[u8]) -> String {
+        let mut key = String::with_capacity(ACTOR_PREFIX.len() + actor.len() * 2);
+        key.push_str(ACTOR_PREFIX);
+        for b in actor {
+            key.push_str(&format!("{b:02x}"));
+        }
+        key
+    }
+
+    /// Binds a non-native actor to a device, unless it is bound already.
+    pub fn bind_actor(&self, actor: &[u8], device: DeviceId) -> Result<(), StorageError> {
+        if self.bound(actor)?.is_some() {
+            return Ok(());
+        }
+        self.storage
+            .put_meta(&Self::actor_key(actor), device.as_bytes())?;
+        self.bindings
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(actor.to_vec(), device);
+        Ok(())
+    }
+
+    fn bound(&self, actor: &[u8]) -> Result<Option<DeviceId>, StorageError> {
+        if let Some(device) = self
+            .bindings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(actor)
+        {
+            return Ok(Some(*device));
+        }
+        let Some(bytes) = self.storage.get_meta(&Self::actor_key(actor))? else {
+            return Ok(None);
+        };
+        let bytes: [u8; 16] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| StorageError::Corrupt {
+                what: "actor binding",
+            })?;
+        let device = DeviceId::from_bytes(bytes);
+        self.bindings
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(actor.to_vec(), device);
+        Ok(Some(device))
+    }
+}
+
+impl DeviceDirectory for Directory {
+    fn access_of(&self, device: &DeviceId) -> Option<DeviceAccess> {
+        self.read()
+            .people
+            .devices
+            .get(device)
+            .filter(|d| !d.is_revoked())
+            .map(|d| d.access.clone())
+    }
+
+    fn bound_device(&self, actor: &[u8]) -> Option<DeviceId> {
+        match self.bound(actor) {
+            Ok(device) => device,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read an actor binding");
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The byte-bounded cache of loaded documents.
+//!
+//! Documents are loaded on demand and kept while they are used; when the
+//! estimated memory of the loaded documents passes the configured budget,
+//! the least recently used are dropped (they reload from storage next
+//! time). Server memory therefore does not grow with the number of stored
+//! records, only with the budget.
+//!
+//! Each document sits in a [`Slot`] behind its own mutex, so work on one
+//! document (applying an upload, generating a sync message) is serialised
+//! while different documents proceed in parallel. A slot evicted while
+//! someone still holds it stays valid for that holder; commits carry the
+//! sequence number they started from, so a stale slot can never overwrite
+//! newer data (storage refuses the commit and the engine reloads).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use automerge::AutoCommit;
+use fengqiao_protocol::{DocumentId, VillageCode};
+
+/// A loaded document and what the engine knows about it.
+pub struct Loaded {
+    pub doc: AutoCommit,
+    /// The sequence number of the last commit included.
+    pub seq: u64,
+    pub village: VillageCode,
+    /// Stored size (snapshot and chunks), for limits and cache accounting.
+    pub stored_bytes: u64,
+}
+
+/// One document's place in the cache: empty until loaded, or for a
+/// document that does not exist yet.
+#[derive(Default)]
+pub struct Slot {
+    pub loaded: Option<Loaded>,
+}
+
+impl Slot {
+    /// Estimated memory held, in bytes. Automerge's in-memory form is
+    /// several times its compressed saved size.
+    fn weight(&self) -> u64 {
+        self.loaded
+            .as_ref()
+            .map(|l| 4096 + l.stored_bytes.saturating_mul(8))
+            .unwrap_or(256)
+    }
+}
+
+struct Entry {
+    slot: Arc<Mutex<Slot>>,
+    weight: u64,
+    tick: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<DocumentId, Entry>,
+    by_age: BTreeMap<u64, DocumentId>,
+    total: u64,
+    tick: u64,
+}
+
+/// Hit and miss counts, for `/metrics`.
+#[derive(Default)]
+pub struct CacheStats {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+}
+
+pub struct DocCache {
+    budget: u64,
+    inner: Mutex<Inner>,
+    pub stats: CacheStats,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The cache's invariants hold between statements; a panic elsewhere
+    // while holding the lock does not break them.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl DocCache {
+    pub fn new(budget_bytes: u64) -> Self {
+        Self {
+            budget: budget_bytes,
+            inner: Mutex::new(Inner::default()),
+            stats: CacheStats::default(),
+        }
+    }
+
+    /// The slot of `id`, created empty if the document is not cached.
+    pub fn slot(&self, id: &DocumentId) -> Arc<Mutex<Slot>> {
+        let mut inner = lock(&self.inner);
+        inner.tick += 1;
+        let tick = inner.tick;
+        if let Some(entry) = inner.entries.get_mut(id) {
+            let old = std::mem::replace(&mut entry.tick, tick);
+            let slot = entry.slot.clone();
+            inner.by_age.remove(&old);
+            inner.by_age.insert(tick, id.clone());
+            self.stats.hits.fetch_add(1, Ordering::Relaxed);
+            return slot;
+        }
+        self.stats.misses.fetch_add(1, Ordering::Relaxed);
+        let slot = Arc::new(Mutex::new(Slot::default()));
+        inner.entries.insert(
+            id.clone(),
+            Entry {
+                slot: slot.clone(),
+                weight: 256,
+                tick,
+            },
+        );
+        inner.by_age.insert(tick, id.clone());
+        inner.total += 256;
+        slot
+    }
+
+    /// Records the slot's new weight after it was loaded or changed, and
+    /// evicts the least recently used documents beyond the budget.
+    pub fn reweigh(&self, id: &DocumentId, slot: &Slot) {
+        let weight = slot.weight();
+        let mut inner = lock(&self.inner);
+        if let Some(entry) = inner.entries.get_mut(id) {
+            let old = std::mem::replace(&mut entry.weight, weight);
+            inner.total = inner.total - old + weight;
+        }
+        while inner.total > self.budget && inner.entries.len() > 1 {
+            let Some((&tick, _)) = inner.by_age.iter().next() else {
+                break;
+            };
+            let Some(victim) = inner.by_age.remove(&tick) else {
+                break;
+            };
+            if &victim == id {
+                // Never evict the document just used; put it back as newest.
+                inner.tick += 1;
+                let t = inner.tick;
+                inner.by_age.insert(t, victim.clone());
+                if let Some(e) = inner.entries.get_mut(&victim) {
+                    e.tick = t;
+                }
+                continue;
+            }
+            if let Some(entry) = inner.entries.remove(&victim) {
+                inner.total -= entry.weight;
+            }
+        }
+    }
+
+    /// Drops a document from the cache (after a failed commit, so that the
+    /// next use reloads it from storage).
+    pub fn forget(&self, id: &DocumentId) {
+        let mut inner = lock(&self.inner);
+        if let Some(entry) = inner.entries.remove(id) {
+            inner.total -= entry.weight;
+            inner.by_age.remove(&entry.tick);
+        }
+    }
+
+    /// Estimated bytes held and number of documents cached.
+    pub fn usage(&self) -> (u64, usize) {
+        let inner = lock(&self.inner);
+        (inner.total, inner.entries.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_stays_within_the_budget() {
+        let cache = DocCache::new(100_000);
+        for _ in 0..1_000 {
+            let id = DocumentId::random();
+            let slot = cache.slot(&id);
+            let mut guard = slot.lock().unwrap();
+            guard.loaded = Some(Loaded {
+                doc: AutoCommit::new(),
+                seq: 1,
+                village: VillageCode::new("500110101001").unwrap(),
+                stored_bytes: 1_000,
+            });
+            cache.reweigh(&id, &guard);
+        }
+        let (bytes, docs) = cache.usage();
+        assert!(bytes <= 100_000, "{bytes}");
+        assert!(docs < 1_000 && docs > 1);
+    }
+
+    #[test]
+    fn recently_used_documents_stay() {
+        let cache = DocCache::new(30_000);
+        let keep = DocumentId::random();
+        for i in 0..100 {
+            let id = if i % 2 == 0 {
+                keep.clone()
+            } else {
+                DocumentId::random()
+            };
+            let slot = cache.slot(&id);
+            let mut guard = slot.lock().unwrap();
+            if guard.loaded.is_none() {
+                guard.loaded = Some(Loaded {
+                    doc: AutoCommit::new(),
+                    seq: 1,
+                    village: VillageCode::new("500110101001").unwrap(),
+                    stored_bytes: 1_000,
+                });
+            }
+            cache.reweigh(&id, &guard);
+        }
+        let before = cache.stats.hits.load(Ordering::Relaxed);
+        let _ = cache.slot(&keep);
+        assert_eq!(cache.stats.hits.load(Ordering::Relaxed), before + 1);
+    }
+}

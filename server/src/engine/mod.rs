@@ -1,0 +1,691 @@
+//! The sync engine: one place where records change, behind both doors.
+//!
+//! Whether changes arrive as a batch upload (`POST /v1/sync`) or as an
+//! automerge-repo sync message (`/v1/ws`), they go through the same steps:
+//!
+//! 1. the document is loaded on demand into the byte-bounded [`DocCache`];
+//! 2. the changes are applied to a **scratch copy**;
+//! 3. the scratch copy is validated with [`fengqiao_shared::record::validate`]
+//!    (schema, limits, immutable fields against the stored version) and
+//!    checked against the caller's access;
+//! 4. on success the new changes, the heads and the record's summary are
+//!    committed to storage in one atomic, durable commit, the scratch copy
+//!    becomes the document, and the change is announced on the [`Hub`];
+//! 5. on failure nothing is stored: the changes are quarantined with the
+//!    reason and the caller gets a per-record error.
+//!
+//! Durability: a result that reports heads is only returned after the
+//! commit that made them durable, so neither door ever acknowledges or
+//! advertises anything that is not on disk.
+//!
+//! All methods block (Automerge work and disk flushes); async callers run
+//! them on blocking threads.
+
+pub mod cache;
+pub mod hub;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use automerge::sync::{self, SyncDoc};
+use automerge::{AutoCommit, ChangeHash};
+use fengqiao_protocol::{DeviceId, DocumentId, ErrorBody, ErrorCode, VillageCode};
+use fengqiao_shared::access::{self, DeviceAccess};
+use fengqiao_shared::record::{self, Limits, Record};
+use fengqiao_shared::{Millis, Summary};
+use thiserror::Error;
+
+use crate::directory::Directory;
+use crate::storage::{CommitBatch, DocumentContent, QuarantineEntry, Storage, StorageError};
+use cache::{DocCache, Loaded, Slot};
+use hub::{DocChanged, Hub};
+
+/// Who is asking: the device behind a request, and what it may do.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub device: Option<DeviceId>,
+    /// `None` is unrestricted development access (`--insecure-dev-token`).
+    pub access: Option<DeviceAccess>,
+    /// The WebSocket connection the request came on, if any.
+    pub connection: Option<u64>,
+}
+
+impl Caller {
+    /// Unrestricted access, for development and tests only.
+    pub fn unrestricted() -> Self {
+        Self {
+            device: None,
+            access: None,
+            connection: None,
+        }
+    }
+
+    pub fn can_read(&self, village: &VillageCode) -> bool {
+        self.access
+            .as_ref()
+            .is_none_or(|a| access::can_read(a, village))
+    }
+
+    pub fn can_write(&self, village: &VillageCode) -> bool {
+        self.access
+            .as_ref()
+            .is_none_or(|a| access::can_write(a, village))
+    }
+
+    /// Whether this caller writes records at all (read-only roles do not).
+    pub fn writes(&self) -> bool {
+        self.access
+            .as_ref()
+            .is_none_or(DeviceAccess::writes_records)
+    }
+}
+
+/// Why one record could not be read or changed.
+#[derive(Debug, Error)]
+pub enum DocError {
+    #[error("no such record")]
+    NotFound,
+    /// The message never names the record's village, so that a refusal
+    /// reveals nothing about a record the caller may not see.
+    #[error("this device may not write this record")]
+    Forbidden(VillageCode),
+    #[error("{0}")]
+    Attribution(String),
+    #[error("this device may only read records")]
+    ReadOnly,
+    #[error("not valid Automerge data: {0}")]
+    BadAutomerge(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the record would be {bytes} bytes; the limit is {limit}")]
+    TooLarge { bytes: u64, limit: u64 },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl DocError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            DocError::NotFound => ErrorCode::NotFound,
+            DocError::Forbidden(_) | DocError::ReadOnly | DocError::Attribution(_) => {
+                ErrorCode::Forbidden
+            }
+            DocError::BadAutomerge(_) => ErrorCode::BadRequest,
+            DocError::Invalid(_) => ErrorCode::InvalidRecord,
+            DocError::TooLarge { .. } => ErrorCode::TooLarge,
+            DocError::Storage(e) => e.code(),
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        match self {
+            // Never reveal whether a record exists to a caller who may not see it.
+            DocError::Storage(e) => e.to_error_body(),
+            other => ErrorBody::new(other.code(), other.to_string()),
+        }
+    }
+}
+
+/// The outcome of applying changes to one record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    /// The record's durable heads afterwards.
+    pub heads: Vec<ChangeHash>,
+    /// Whether anything new was stored.
+    pub changed: bool,
+    /// The changes depend on changes the server does not have; nothing was
+    /// stored. The sender should send the whole record.
+    pub missing_dependencies: bool,
+}
+
+/// What a peer lacks of a record: Automerge bytes to `load_incremental`,
+/// and the record's heads.
+pub type Missing = (Vec<u8>, Vec<ChangeHash>);
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Memory budget for loaded documents.
+    pub cache_bytes: u64,
+    pub limits: Limits,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            cache_bytes: 256 * 1024 * 1024,
+            limits: Limits::default(),
+        }
+    }
+}
+
+pub struct Engine {
+    storage: Arc<dyn Storage>,
+    directory: Arc<Directory>,
+    cache: DocCache,
+    hub: Hub,
+    limits: Limits,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_millis() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}
+
+fn heads_bytes(heads: &[ChangeHash]) -> Vec<[u8; 32]> {
+    heads.iter().map(|h| h.0).collect()
+}
+
+/// How many times a commit is retried after losing a race with another
+/// writer of the same record.
+const COMMIT_ATTEMPTS: usize = 3;
+
+impl Engine {
+    pub fn new(storage: Arc<dyn Storage>, directory: Arc<Directory>, config: EngineConfig) -> Self {
+        Self {
+            storage,
+            directory,
+            cache: DocCache::new(config.cache_bytes),
+            hub: Hub::new(4096),
+            limits: config.limits,
+        }
+    }
+
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    pub fn directory(&self) -> &Arc<Directory> {
+        &self.directory
+    }
+
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    pub fn cache(&self) -> &DocCache {
+        &self.cache
+    }
+
+    /// Runs `f` on the record's slot, loading it first if needed.
+    fn with_slot<R>(
+        &self,
+        id: &DocumentId,
+        f: impl FnOnce(&mut Slot) -> Result<R, DocError>,
+    ) -> Result<R, DocError> {
+        let slot = self.cache.slot(id);
+        let mut guard = lock(&slot);
+        if guard.loaded.is_none() {
+            guard.loaded = self.load(id)?;
+        }
+        let result = f(&mut guard);
+        self.cache.reweigh(id, &guard);
+        result
+    }
+
+    fn load(&self, id: &DocumentId) -> Result<Option<Loaded>, DocError> {
+        let Some(meta) = self.storage.doc_meta(id)? else {
+            return Ok(None);
+        };
+        let Some(stored) = self.storage.load_document(id)? else {
+            return Ok(None);
+        };
+        let bytes = stored.concatenated();
+        let doc = AutoCommit::load(&bytes).map_err(|e| {
+            tracing::error!(%id, error = %e, "stored document does not load");
+            DocError::Storage(StorageError::Corrupt {
+                what: "automerge document",
+            })
+        })?;
+        Ok(Some(Loaded {
+            doc,
+            seq: stored.seq,
+            village: meta.village,
+            stored_bytes: bytes.len() as u64,
+        }))
+    }
+
+    /// The record's village, if it exists.
+    pub fn village_of(&self, id: &DocumentId) -> Result<Option<VillageCode>, DocError> {
+        Ok(self.storage.doc_meta(id)?.map(|m| m.village))
+    }
+
+    /// Applies Automerge changes (any mix of change chunks and whole saves)
+    /// to a record, creating it if new.
+    pub fn apply_changes(
+        &self,
+        caller: &Caller,
+        id: &DocumentId,
+        changes: &[u8],
+    ) -> Result<Applied, DocError> {
+        if !caller.writes() {
+            return Err(DocError::ReadOnly);
+        }
+        for attempt in 1..=COMMIT_ATTEMPTS {
+            let result = self.with_slot(id, |slot| {
+                let mut scratch = match &mut slot.loaded {
+                    Some(loaded) => loaded.doc.fork(),
+                    None => AutoCommit::new(),
+                };
+                if !changes.is_empty() {
+                    scratch
+                        .load_incremental(changes)
+                        .map_err(|e| DocError::BadAutomerge(e.to_string()))?;
+                }
+                if !scratch.get_missing_deps(&[]).is_empty() {
+                    let heads = current_heads(slot);
+                    return Ok(Applied {
+                        heads,
+                        changed: false,
+                        missing_dependencies: true,
+                    });
+                }
+                self.accept(caller, id, slot, scratch, changes)
+            });
+            match result {
+                Err(DocError::Storage(StorageError::Conflict { .. }))
+                    if attempt < COMMIT_ATTEMPTS =>
+                {
+                    self.cache.forget(id);
+                }
+                other => return other,
+            }
+        }
+        Err(DocError::Storage(StorageError::Conflict {
+            reason: format!("record {id} kept changing during {COMMIT_ATTEMPTS} attempts"),
+        }))
+    }
+
+    /// Validates a scratch copy that holds new changes and, if it passes,
+    /// commits it and makes it the record.
+    fn accept(
+        &self,
+        caller: &Caller,
+        id: &DocumentId,
+        slot: &mut Slot,
+        mut scratch: AutoCommit,
+        received: &[u8],
+    ) -> Result<Applied, DocError> {
+        let old_heads = current_heads(slot);
+        let new_heads = scratch.get_heads();
+        if new_heads == old_heads {
+            return Ok(Applied {
+                heads: new_heads,
+                changed: false,
+                missing_dependencies: false,
+            });
+        }
+        let new_bytes = scratch.save_after(&old_heads);
+        let stored = slot.loaded.as_ref().map_or(0, |l| l.stored_bytes);
+        let size = stored + new_bytes.len() as u64;
+        let refused = |reason: DocError| {
+            self.quarantine(caller, id, &reason, received);
+            Err(reason)
+        };
+        if size > self.limits.max_document_bytes as u64 {
+            return refused(DocError::TooLarge {
+                bytes: size,
+                limit: self.limits.max_document_bytes as u64,
+            });
+        }
+        let previous = slot.loaded.as_ref().map(|l| &l.doc);
+        if let Err(errors) = record::validate(&scratch, previous, size as usize, &self.limits) {
+            return refused(DocError::Invalid(errors.to_string()));
+        }
+        let summary = match Record::read(&scratch) {
+            Ok(record) => record.summary(id.clone()),
+            Err(e) => return refused(DocError::Invalid(e.to_string())),
+        };
+        if !caller.can_write(&summary.village) {
+            return refused(DocError::Forbidden(summary.village.clone()));
+        }
+        if !self.directory.village_known(&summary.village) {
+            return refused(DocError::Invalid(format!(
+                "field \"village\": {} is not a village of the organisation",
+                summary.village
+            )));
+        }
+        let mut to_bind = Vec::new();
+        if let Some(uploader) = caller.device {
+            let mut actors: Vec<Vec<u8>> = scratch
+                .get_changes(&old_heads)
+                .iter()
+                .map(|c| c.actor_id().to_bytes().to_vec())
+                .collect();
+            actors.sort();
+            actors.dedup();
+            for actor in actors {
+                match access::authorize_change(
+                    self.directory.as_ref(),
+                    &actor,
+                    uploader,
+                    &summary.village,
+                ) {
+                    Ok(access::Attribution::BindToUploader) => to_bind.push(actor),
+                    Ok(_) => {}
+                    Err(denied) => return refused(DocError::Attribution(denied.to_string())),
+                }
+            }
+        }
+        let (content, expected_seq) = match &slot.loaded {
+            Some(loaded) => (DocumentContent::Chunk(new_bytes), Some(loaded.seq)),
+            None => (DocumentContent::Snapshot(scratch.save()), Some(0)),
+        };
+        let receipt = self.storage.commit(CommitBatch {
+            id: id.clone(),
+            content,
+            heads: heads_bytes(&new_heads),
+            summary: summary.clone(),
+            at: now_millis(),
+            expected_seq,
+        })?;
+        if let Some(uploader) = caller.device {
+            for actor in to_bind {
+                // The commit is durable; a lost binding only means the actor
+                // binds to its next uploader, who must have write scope too.
+                if let Err(e) = self.directory.bind_actor(&actor, uploader) {
+                    tracing::warn!(error = %e, "could not store an actor binding");
+                }
+            }
+        }
+        let village = summary.village.clone();
+        slot.loaded = Some(Loaded {
+            doc: scratch,
+            seq: receipt.seq,
+            village: village.clone(),
+            stored_bytes: size,
+        });
+        self.hub.publish(DocChanged {
+            id: id.clone(),
+            village,
+            seq: receipt.seq,
+            origin: caller.connection,
+        });
+        Ok(Applied {
+            heads: new_heads,
+            changed: true,
+            missing_dependencies: false,
+        })
+    }
+
+    fn quarantine(&self, caller: &Caller, id: &DocumentId, reason: &DocError, bytes: &[u8]) {
+        let entry = QuarantineEntry {
+            doc: id.clone(),
+            device: caller.device,
+            at: now_millis(),
+            reason: reason.to_string(),
+            code: reason.code(),
+            bytes: bytes.to_vec(),
+        };
+        if let Err(e) = self.storage.quarantine(entry) {
+            tracing::error!(%id, error = %e, "could not quarantine a refused change");
+        } else {
+            tracing::warn!(%id, device = ?caller.device, %reason, "change refused and quarantined");
+        }
+    }
+
+    /// What a peer holding `have` lacks of a record (Automerge bytes to
+    /// `load_incremental`), with the record's heads. `None` if the record
+    /// does not exist or the caller may not read it.
+    pub fn changes_since(
+        &self,
+        caller: &Caller,
+        id: &DocumentId,
+        have: &[ChangeHash],
+    ) -> Result<Option<Missing>, DocError> {
+        self.with_slot(id, |slot| {
+            let Some(loaded) = &mut slot.loaded else {
+                return Ok(None);
+            };
+            if !caller.can_read(&loaded.village) {
+                return Ok(None);
+            }
+            let doc = &mut loaded.doc;
+            let known: Vec<ChangeHash> = have
+                .iter()
+                .filter(|h| doc.get_change_by_hash(h).is_some())
+                .copied()
+                .collect();
+            let bytes = if known.is_empty() {
+                doc.save()
+            } else {
+                doc.save_after(&known)
+            };
+            Ok(Some((bytes, doc.get_heads())))
+        })
+    }
+
+    /// Receives an automerge-repo sync message for a record from a peer,
+    /// through the same validation as every other change. Returns whether
+    /// the record changed. A refused message resets `state` so the peer's
+    /// changes are not assumed to be held.
+    pub fn receive_sync_message(
+        &self,
+        caller: &Caller,
+        id: &DocumentId,
+        state: &mut sync::State,
+        message: sync::Message,
+    ) -> Result<bool, DocError> {
+        let carries_changes = !message.changes.is_empty();
+        if carries_changes && !caller.writes() {
+            *state = sync::State::new();
+            return Err(DocError::ReadOnly);
+        }
+        for attempt in 1..=COMMIT_ATTEMPTS {
+            let mut attempt_state = state.clone();
+            let result = self.with_slot(id, |slot| {
+                if let Some(loaded) = &slot.loaded
+                    && !caller.can_read(&loaded.village)
+                {
+                    return Err(DocError::NotFound);
+                }
+                let mut scratch = match &mut slot.loaded {
+                    Some(loaded) => loaded.doc.fork(),
+                    None => AutoCommit::new(),
+                };
+                let before = scratch.get_heads();
+                scratch
+                    .sync()
+                    .receive_sync_message(&mut attempt_state, message.clone())
+                    .map_err(|e| DocError::BadAutomerge(e.to_string()))?;
+                if scratch.get_heads() == before {
+                    return Ok(false);
+                }
+                let received = scratch.save_after(&before);
+                self.accept(caller, id, slot, scratch, &received)
+                    .map(|applied| applied.changed)
+            });
+            match result {
+                Err(DocError::Storage(StorageError::Conflict { .. }))
+                    if attempt < COMMIT_ATTEMPTS =>
+                {
+                    self.cache.forget(id);
+                }
+                Ok(changed) => {
+                    *state = attempt_state;
+                    return Ok(changed);
+                }
+                Err(e) => {
+                    *state = sync::State::new();
+                    return Err(e);
+                }
+            }
+        }
+        *state = sync::State::new();
+        Err(DocError::Storage(StorageError::Conflict {
+            reason: format!("record {id} kept changing during {COMMIT_ATTEMPTS} attempts"),
+        }))
+    }
+
+    /// The next sync message for a peer, or `None` when in sync. Errors with
+    /// `NotFound` when the record does not exist or the caller may not read
+    /// it (the WebSocket door answers `doc-unavailable`).
+    pub fn generate_sync_message(
+        &self,
+        caller: &Caller,
+        id: &DocumentId,
+        state: &mut sync::State,
+    ) -> Result<Option<sync::Message>, DocError> {
+        self.with_slot(id, |slot| match &mut slot.loaded {
+            Some(loaded) if caller.can_read(&loaded.village) => {
+                Ok(loaded.doc.sync().generate_sync_message(state))
+            }
+            _ => Err(DocError::NotFound),
+        })
+    }
+
+    /// The record's summary as stored in the projection index.
+    pub fn summary(&self, caller: &Caller, id: &DocumentId) -> Result<Option<Summary>, DocError> {
+        let Some(meta) = self.storage.doc_meta(id)? else {
+            return Ok(None);
+        };
+        if !caller.can_read(&meta.village) {
+            return Ok(None);
+        }
+        Ok(self.storage.summary(id)?)
+    }
+}
+
+fn current_heads(slot: &mut Slot) -> Vec<ChangeHash> {
+    slot.loaded
+        .as_mut()
+        .map(|l| l.doc.get_heads())
+        .unwrap_or_default()
+}
+
+impl Engine {
+    /// Folds the chunks of up to `limit` records with at least `min_chunks`
+    /// chunks into fresh snapshots. Returns how many were compacted. Safe to
+    /// run beside syncs: a record that changes meanwhile is simply skipped
+    /// (storage refuses the stale snapshot).
+    pub fn compact(&self, min_chunks: u32, limit: usize) -> Result<usize, StorageError> {
+        let mut done = 0;
+        for id in self
+            .storage
+            .documents_needing_compaction(min_chunks, limit)?
+        {
+            let Some(stored) = self.storage.load_document(&id)? else {
+                continue;
+            };
+            let mut doc = match AutoCommit::load(&stored.concatenated()) {
+                Ok(doc) => doc,
+                Err(e) => {
+                    tracing::error!(%id, error = %e, "cannot compact a record that does not load");
+                    continue;
+                }
+            };
+            match self.storage.compact(&id, doc.save(), stored.seq) {
+                Ok(()) => done += 1,
+                Err(StorageError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+}
+
+impl Engine {
+    /// Makes a change on the server on behalf of `caller` (e.g. a town
+    /// official linking a duplicate from the dashboard). The change is
+    /// attributed to the caller's device through a native actor id and goes
+    /// through the same validation and commit as a synced change.
+    pub fn edit_as<T>(
+        &self,
+        caller: &Caller,
+        id: &DocumentId,
+        change: impl FnOnce(&mut AutoCommit) -> Result<T, String>,
+    ) -> Result<Applied, DocError> {
+        if !caller.writes() {
+            return Err(DocError::ReadOnly);
+        }
+        let slot = self.cache.slot(id);
+        let mut guard = lock(&slot);
+        if guard.loaded.is_none() {
+            guard.loaded = self.load(id)?;
+        }
+        let result = (|| {
+            let Some(loaded) = &mut guard.loaded else {
+                return Err(DocError::NotFound);
+            };
+            if !caller.can_read(&loaded.village) {
+                return Err(DocError::NotFound);
+            }
+            let mut scratch = loaded.doc.fork();
+            let device = caller
+                .device
+                .unwrap_or_else(|| DeviceId::from_bytes([0; 16]));
+            let mut tail = [0u8; 4];
+            tail.copy_from_slice(&uuid::Uuid::new_v4().as_bytes()[..4]);
+            scratch.set_actor(automerge::ActorId::from(access::new_native_actor(
+                device, tail,
+            )));
+            let before = scratch.get_heads();
+            change(&mut scratch).map_err(DocError::Invalid)?;
+            let received = scratch.save_after(&before);
+            self.accept(caller, id, &mut guard, scratch, &received)
+        })();
+        self.cache.reweigh(id, &guard);
+        result
+    }
+}
+
+/// One change in a record's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeInfo {
+    pub hash: ChangeHash,
+    /// When the author made it, in ms since the epoch (0 when unknown).
+    pub time: Millis,
+    pub actor: Vec<u8>,
+    /// The author's description, e.g. "risk medium → high".
+    pub message: Option<String>,
+    /// Number of operations in the change.
+    pub operations: usize,
+}
+
+impl Engine {
+    /// Every change of a record, oldest first (in causal order), or `None`
+    /// when it does not exist or the caller may not read it.
+    pub fn history(
+        &self,
+        caller: &Caller,
+        id: &DocumentId,
+    ) -> Result<Option<Vec<ChangeInfo>>, DocError> {
+        self.with_slot(id, |slot| {
+            let Some(loaded) = &mut slot.loaded else {
+                return Ok(None);
+            };
+            if !caller.can_read(&loaded.village) {
+                return Ok(None);
+            }
+            let changes = loaded.doc.get_changes(&[]);
+            Ok(Some(
+                changes
+                    .iter()
+                    .map(|c| {
+                        let t = c.timestamp();
+                        // Automerge clients write seconds; some write ms.
+                        let time = if t.abs() < 100_000_000_000 {
+                            t * 1000
+                        } else {
+                            t
+                        };
+                        ChangeInfo {
+                            hash: c.hash(),
+                            time,
+                            actor: c.actor_id().to_bytes().to_vec(),
+                            message: c.message().map(str::to_owned),
+                            operations: c.len(),
+                        }
+                    })
+                    .collect(),
+            ))
+        })
+    }
+}

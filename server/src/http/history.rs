@@ -1,0 +1,93 @@
+//! `GET /v1/records/{id}/history`: a record's audit trail — every change
+//! with its time, device, person and what it did — read from the document's
+//! own history. For roles that oversee (supervisor, town, district) within
+//! their scope.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use fengqiao_protocol::{DeviceId, DocumentId, ErrorCode};
+use fengqiao_shared::access::{DeviceDirectory, native_device_of};
+use serde::Serialize;
+
+use super::admin::may_read_audit;
+use super::{ApiError, Format, Shared};
+
+/// One line of the audit trail.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    pub hash: String,
+    pub at: i64,
+    pub actor: String,
+    pub device: Option<DeviceId>,
+    pub device_label: Option<String>,
+    pub person: Option<String>,
+    pub person_name: Option<String>,
+    pub summary: String,
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such record", Format::Json)
+}
+
+/// The audit trail of a record, for a caller allowed to read it.
+pub fn audit_trail(
+    state: &Shared,
+    caller: &crate::engine::Caller,
+    id: &DocumentId,
+) -> Result<Vec<HistoryEntry>, ApiError> {
+    let village = state
+        .engine
+        .village_of(id)
+        .map_err(|e| ApiError::new(e.code(), e.to_string(), Format::Json))?
+        .filter(|v| caller.can_read(v))
+        .ok_or_else(not_found)?;
+    if !may_read_audit(caller.access.as_ref(), &village) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "the audit trail is for supervisors and officials of this place",
+            Format::Json,
+        ));
+    }
+    let changes = state
+        .engine
+        .history(caller, id)
+        .map_err(|e| ApiError::new(e.code(), e.to_string(), Format::Json))?
+        .ok_or_else(not_found)?;
+    let directory = state.engine.directory();
+    Ok(changes
+        .into_iter()
+        .map(|c| {
+            let device = native_device_of(&c.actor).or_else(|| directory.bound_device(&c.actor));
+            let record = device.and_then(|d| directory.device(&d));
+            let person = record.as_ref().and_then(|d| directory.person(&d.person));
+            HistoryEntry {
+                hash: c.hash.to_string(),
+                at: c.time,
+                actor: c.actor.iter().map(|b| format!("{b:02x}")).collect(),
+                device,
+                device_label: record.as_ref().map(|d| d.label.clone()),
+                person: record.as_ref().map(|d| d.person.clone()),
+                person_name: person.map(|p| p.name),
+                summary: c
+                    .message
+                    .unwrap_or_else(|| format!("{} operations (no description)", c.operations)),
+            }
+        })
+        .collect())
+}
+
+pub async fn history(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
+    let identity = state.identify(&headers, None, Format::Json)?;
+    let id = DocumentId::parse_any(&id).map_err(|_| not_found())?;
+    let state2 = state.clone();
+    let entries = tokio::task::spawn_blocking(move || audit_trail(&state2, &identity.caller, &id))
+        .await
+        .map_err(|_| ApiError::internal(Format::Json))??;
+    Ok(Json(entries))
+}

@@ -1,0 +1,215 @@
+//! The HTTP surface: routes, shared state and cross-cutting concerns.
+//!
+//! Handlers stay small: they extract, call the engine on a blocking thread,
+//! and map the outcome. Errors go through one type, [`ApiError`], which
+//! gives every failure an HTTP status and a stable code.
+
+mod admin;
+mod error;
+mod history;
+pub mod limit;
+mod sync;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+
+pub use admin::SetupPayload;
+pub use error::{ApiError, Format};
+pub use history::{HistoryEntry, audit_trail};
+
+use crate::auth::{Authenticator, Identity};
+use crate::engine::Engine;
+use crate::metrics::Metrics;
+
+/// Limits of the HTTP surface.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// Largest request body, as sent (compressed) and after decompression.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+/// What every handler shares.
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub auth: Arc<dyn Authenticator>,
+    pub metrics: Arc<Metrics>,
+    /// Names this data directory's history in batch cursors.
+    pub epoch: u64,
+    /// The server's automerge-repo peer and storage identity.
+    pub storage_id: String,
+    pub limits: HttpLimits,
+    /// Connected automerge-repo peers of the WebSocket door.
+    pub peers: crate::ws::Peers,
+    /// Turns true when the server begins to shut down, so long-lived
+    /// WebSocket connections close instead of holding the server open.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The server's admin token, if administration over HTTP is enabled.
+    pub admin_token: Option<String>,
+    /// The URL phones use to reach this server, for set-up payloads.
+    pub public_url: Option<String>,
+    pub rate: limit::RateLimiter,
+}
+
+pub type Shared = Arc<AppState>;
+
+/// Every route of the server.
+pub fn router(state: Shared) -> Router {
+    let body_limit = state.limits.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/v1/ws", get(crate::ws::upgrade))
+        .route("/v1/records/{id}/history", get(history::history))
+        .route("/v1/admin/org", get(admin::get_org).post(admin::import_org))
+        .route(
+            "/v1/admin/people",
+            get(admin::list_people).post(admin::add_person),
+        )
+        .route(
+            "/v1/admin/devices",
+            get(admin::list_devices).post(admin::enroll),
+        )
+        .route("/v1/admin/devices/{id}/rotate", post(admin::rotate))
+        .route("/v1/admin/devices/{id}/revoke", post(admin::revoke))
+        .route("/v1/admin/devices/{id}/access", put(admin::set_access))
+        .route("/v1/admin/quarantine", get(admin::quarantine))
+        .route(
+            "/v1/sync",
+            post(sync::batch_sync).layer(DefaultBodyLimit::max(body_limit)),
+        )
+        .with_state(state)
+}
+
+async fn healthz() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "ok\n",
+    )
+}
+
+async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
+    let (cache_bytes, cache_docs) = state.engine.cache().usage();
+    let stats = &state.engine.cache().stats;
+    let hits = stats.hits.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    let misses = stats.misses.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    let hit_rate = if hits + misses > 0.0 {
+        hits / (hits + misses)
+    } else {
+        0.0
+    };
+    let seq = state.engine.storage().current_seq() as f64;
+    let body = state.metrics.render(&[
+        (
+            "fengqiao_cache_bytes",
+            "Estimated memory of loaded documents.",
+            cache_bytes as f64,
+        ),
+        (
+            "fengqiao_cache_documents",
+            "Documents loaded in memory.",
+            cache_docs as f64,
+        ),
+        (
+            "fengqiao_cache_hit_ratio",
+            "Share of document lookups served from memory.",
+            hit_rate,
+        ),
+        (
+            "fengqiao_commit_sequence",
+            "Server sequence number of the latest commit.",
+            seq,
+        ),
+    ]);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+/// The bearer token of a request: `Authorization: Bearer …`, or, where
+/// allowed, `?token=…`.
+pub fn token_from(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+    if let Some(value) = headers.get(header::AUTHORIZATION)
+        && let Ok(text) = value.to_str()
+        && let Some(token) = text.strip_prefix("Bearer ")
+    {
+        return Some(token.trim().to_owned());
+    }
+    query?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == "token")
+        .map(|(_, v)| percent_decode(v))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl AppState {
+    /// Authenticates a request or fails with `unauthorized`.
+    pub fn identify(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        format: Format,
+    ) -> Result<Identity, ApiError> {
+        let token = token_from(headers, query).ok_or_else(|| ApiError::unauthorized(format))?;
+        let identity = self
+            .auth
+            .authenticate(&token)
+            .ok_or_else(|| ApiError::unauthorized(format))?;
+        if let Some(device) = identity.caller.device
+            && !self.rate.allow(device)
+        {
+            return Err(ApiError::new(
+                fengqiao_protocol::ErrorCode::RateLimited,
+                "too many requests from this device; wait a few seconds and retry",
+                format,
+            ));
+        }
+        Ok(identity)
+    }
+}
+
+/// How long graceful shutdown waits for in-flight requests.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);

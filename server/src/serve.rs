@@ -1,0 +1,264 @@
+//! Running the server: open storage, build the engine and the routes,
+//! serve until asked to stop, then finish in-flight requests.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::auth::{Authenticator, DeviceTokens, InsecureDevToken};
+use crate::directory::Directory;
+use crate::engine::{Engine, EngineConfig};
+use crate::http::limit::{RateLimit, RateLimiter};
+use crate::http::{self, AppState, HttpLimits};
+use crate::metrics::Metrics;
+use crate::storage::{SledStorage, Storage, StorageConfig, StorageError};
+
+/// Everything `fengqiao serve` needs.
+pub struct ServeConfig {
+    pub data: PathBuf,
+    pub bind: SocketAddr,
+    pub engine: EngineConfig,
+    pub storage_cache_bytes: u64,
+    pub http: HttpLimits,
+    /// How often background compaction looks for records to compact.
+    pub compaction_interval: Duration,
+    /// UNSAFE development token with unrestricted access, if any.
+    pub dev_token: Option<String>,
+    /// The admin token; when `None` one is read from or created in
+    /// `DATA/admin.token`.
+    pub admin_token: Option<String>,
+    /// The URL phones use to reach this server (for set-up payloads).
+    pub public_url: Option<String>,
+    pub rate: RateLimit,
+}
+
+impl ServeConfig {
+    pub fn new(data: impl Into<PathBuf>, bind: SocketAddr) -> Self {
+        Self {
+            data: data.into(),
+            bind,
+            engine: EngineConfig::default(),
+            storage_cache_bytes: 64 * 1024 * 1024,
+            http: HttpLimits::default(),
+            compaction_interval: Duration::from_secs(30),
+            dev_token: None,
+            admin_token: None,
+            public_url: None,
+            rate: RateLimit::default(),
+        }
+    }
+}
+
+/// Server-wide identity kept in storage: the epoch that names this data
+/// directory's history in cursors, and the automerge-repo storage id.
+fn identity(storage: &dyn Storage) -> Result<(u64, String), StorageError> {
+    let epoch = match storage.get_meta("epoch")? {
+        Some(bytes) if bytes.len() == 8 => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&bytes);
+            u64::from_be_bytes(b)
+        }
+        _ => {
+            let fresh = u64::from_be_bytes(
+                uuid::Uuid::new_v4().as_bytes()[..8]
+                    .try_into()
+                    .unwrap_or([1; 8]),
+            );
+            storage.put_meta("epoch", &fresh.to_be_bytes())?;
+            fresh
+        }
+    };
+    let storage_id = match storage.get_meta("storage-id")? {
+        Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        None => {
+            let fresh = uuid::Uuid::new_v4().to_string();
+            storage.put_meta("storage-id", fresh.as_bytes())?;
+            fresh
+        }
+    };
+    Ok((epoch, storage_id))
+}
+
+/// A server that is running; dropping it does not stop it, call
+/// [`Running::shutdown`].
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: http::Shared,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish, and returns.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.stop.send(true);
+        let served = match tokio::time::timeout(http::SHUTDOWN_GRACE, self.task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => Err(std::io::Error::other(e)),
+            Err(_) => Err(std::io::Error::other(
+                "in-flight requests did not finish in time",
+            )),
+        };
+        // WebSocket sessions leave axum's tracking once upgraded; they close
+        // on the same signal and are waited for here.
+        if tokio::time::timeout(http::SHUTDOWN_GRACE, self.state.peers.all_closed())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some WebSocket connections did not close in time");
+        }
+        served
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the data directory {path}: {source}")]
+    Storage {
+        path: PathBuf,
+        #[source]
+        source: StorageError,
+    },
+    #[error("cannot listen on {addr}: {source}; is another server using the port?")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The admin token: the configured one, or the one in `DATA/admin.token`,
+/// created (mode 0600) at first start.
+fn admin_token(config: &ServeConfig) -> Result<String, std::io::Error> {
+    if let Some(token) = &config.admin_token {
+        return Ok(token.clone());
+    }
+    let path = config.data.join("admin.token");
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
+    let token = format!("fqadmin_{}", bs58::encode(bytes).into_string());
+    std::fs::create_dir_all(&config.data)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    use std::io::Write;
+    let mut file = options.open(&path)?;
+    file.write_all(token.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    tracing::info!(path = %path.display(), "created the admin token");
+    Ok(token)
+}
+
+/// Opens storage and starts serving in the background, authenticating
+/// enrolled devices (and the development token, if configured).
+pub async fn start_enrolled(config: ServeConfig) -> Result<Running, StartError> {
+    let dev = config.dev_token.clone().map(InsecureDevToken::new);
+    start_inner(config, move |directory| {
+        Arc::new(DeviceTokens::new(directory.clone(), dev))
+    })
+    .await
+}
+
+/// Opens storage and starts serving with a given authenticator.
+pub async fn start(
+    config: ServeConfig,
+    auth: Arc<dyn Authenticator>,
+) -> Result<Running, StartError> {
+    start_inner(config, move |_| auth).await
+}
+
+async fn start_inner(
+    config: ServeConfig,
+    auth: impl FnOnce(&Arc<Directory>) -> Arc<dyn Authenticator>,
+) -> Result<Running, StartError> {
+    let storage_error = |source| StartError::Storage {
+        path: config.data.clone(),
+        source,
+    };
+    let storage_config =
+        StorageConfig::new(config.data.join("store")).with_cache_bytes(config.storage_cache_bytes);
+    let storage: Arc<dyn Storage> =
+        Arc::new(SledStorage::open(&storage_config).map_err(storage_error)?);
+    let (epoch, storage_id) = identity(storage.as_ref()).map_err(storage_error)?;
+    let directory = Arc::new(Directory::open(storage.clone()).map_err(storage_error)?);
+    let admin = admin_token(&config).map_err(|e| storage_error(StorageError::Io(e)))?;
+    let auth = auth(&directory);
+    let engine = Arc::new(Engine::new(storage, directory, config.engine.clone()));
+    let (stop, mut stopped) = watch::channel(false);
+    let state = Arc::new(AppState {
+        engine: engine.clone(),
+        auth,
+        metrics: Arc::new(Metrics::default()),
+        epoch,
+        storage_id,
+        limits: config.http.clone(),
+        peers: Default::default(),
+        shutdown: stop.subscribe(),
+        admin_token: Some(admin),
+        public_url: config.public_url.clone(),
+        rate: RateLimiter::new(config.rate),
+    });
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.bind,
+        source,
+    })?;
+
+    let mut compaction_stop = stop.subscribe();
+    let interval = config.compaction_interval;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = compaction_stop.changed() => return,
+            }
+            let engine = engine.clone();
+            match tokio::task::spawn_blocking(move || engine.compact(16, 64)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::debug!(records = n, "compacted"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "compaction failed"),
+                Err(e) => tracing::warn!(error = %e, "compaction task failed"),
+            }
+        }
+    });
+
+    let app = http::router(state.clone());
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })
+        .await
+    });
+    tracing::info!(%addr, "serving");
+    Ok(Running {
+        addr,
+        state,
+        stop,
+        task,
+    })
+}

@@ -1,0 +1,526 @@
+//! One automerge-repo peer's conversation with the server, as a state
+//! machine without I/O.
+//!
+//! Inputs are decoded [`RepoMessage`]s from the peer and notices that a
+//! document changed on the server; outputs are [`Output`]s: messages to
+//! send, the peer's registration in the peer table, ephemeral messages to
+//! relay, and when to close. Documents are read and changed through the
+//! [`Documents`] trait (the engine in production), so the protocol rules
+//! are tested here with plain in-memory documents and the socket loop in
+//! [`super::socket`] only moves bytes.
+//!
+//! The rules follow what the JavaScript client needs (see `docs/` and the
+//! interop checklist the tests in `tests/tests/ws.rs` and
+//! `tests/tests/js_interop.rs` exercise):
+//!
+//! - `join` is answered with `peer` at once; nothing else is accepted
+//!   before it, and a peer that does not offer protocol "1" gets `error`.
+//! - Every message the server sends carries the server's own peer id, which
+//!   the client uses as the peer to reply to.
+//! - `request` for a document the server cannot share (missing, or outside
+//!   the caller's scope: the two look the same) is answered with
+//!   `doc-unavailable` at once. The requester is remembered: when the
+//!   document later arrives it is pushed, as the JS server does.
+//! - `sync` for an unknown document is accepted: the server asks for the
+//!   changes and the document is created when they pass validation.
+//! - A refused change is not retried: the server stops syncing that
+//!   document with this connection, so a client that cannot un-send a
+//!   change does not loop resending it.
+
+use std::collections::HashMap;
+
+use automerge::AutoCommit;
+use automerge::sync::{self, SyncDoc};
+use fengqiao_protocol::repo::{
+    DocSync, DocUnavailable, Ephemeral, ErrorMessage, Join, PROTOCOL_VERSION, Peer, PeerMetadata,
+};
+use fengqiao_protocol::{DecodeError, DocumentId, ErrorCode, PeerId, RepoMessage, StorageId};
+
+use crate::engine::{Caller, DocError, Engine};
+
+/// Where documents are read and changed. Both methods block.
+pub trait Documents {
+    /// Applies a peer's sync message; see [`Engine::receive_sync_message`].
+    fn receive(
+        &self,
+        caller: &Caller,
+        id: &DocumentId,
+        state: &mut sync::State,
+        message: sync::Message,
+    ) -> Result<bool, DocError>;
+
+    /// The next message for the peer, `None` when in sync, `NotFound` when
+    /// the document does not exist or the caller may not read it.
+    fn generate(
+        &self,
+        caller: &Caller,
+        id: &DocumentId,
+        state: &mut sync::State,
+    ) -> Result<Option<sync::Message>, DocError>;
+}
+
+impl Documents for Engine {
+    fn receive(
+        &self,
+        caller: &Caller,
+        id: &DocumentId,
+        state: &mut sync::State,
+        message: sync::Message,
+    ) -> Result<bool, DocError> {
+        self.receive_sync_message(caller, id, state, message)
+    }
+
+    fn generate(
+        &self,
+        caller: &Caller,
+        id: &DocumentId,
+        state: &mut sync::State,
+    ) -> Result<Option<sync::Message>, DocError> {
+        self.generate_sync_message(caller, id, state)
+    }
+}
+
+/// What the socket loop must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Send this message to the peer.
+    Send(RepoMessage),
+    /// The peer joined under this id: enter it in the peer table.
+    Joined(PeerId),
+    /// The peer syncs this document and may read it: let it hear ephemeral
+    /// messages about it.
+    Share(DocumentId),
+    /// Relay this ephemeral message to the other peers of its document.
+    Relay(Ephemeral),
+    /// Close the socket (after sending what came before).
+    Close(Close),
+}
+
+/// Why a socket is closed, with its WebSocket close code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Close {
+    /// The peer broke the protocol (bad CBOR, no `join`, wrong version).
+    Protocol,
+    /// The peer may not connect (no or bad token).
+    Unauthorized,
+    /// The same peer connected again on a newer socket.
+    Replaced,
+    /// The server is shutting down.
+    GoingAway,
+}
+
+impl Close {
+    /// The WebSocket close code. JS clients ignore it and retry after five
+    /// seconds whatever it is; it is for logs and other clients.
+    pub fn code(self) -> u16 {
+        match self {
+            Close::Replaced => 1000,
+            Close::GoingAway => 1001,
+            Close::Protocol => 1002,
+            Close::Unauthorized => 1008,
+        }
+    }
+
+    pub fn reason(self) -> &'static str {
+        match self {
+            Close::Protocol => "protocol error",
+            Close::Unauthorized => "unauthorized",
+            Close::Replaced => "replaced by a newer connection of the same peer",
+            Close::GoingAway => "server shutting down",
+        }
+    }
+}
+
+/// The most documents one connection may have open. A JS client opens
+/// every document it holds on each reconnect, so this is generous; past
+/// it, further documents are answered `doc-unavailable` rather than let
+/// one connection grow without bound.
+pub const MAX_OPEN_DOCUMENTS: usize = 100_000;
+
+/// Replies generated for one input at most. Automerge answers one message
+/// with one message; the bound only guards against a loop.
+const MAX_REPLIES: usize = 8;
+
+/// Where one open document stands with this peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// Syncing. `shared` once the server knows the peer may read it.
+    Syncing { shared: bool },
+    /// The peer asked and the server could not share it; pushed if it
+    /// becomes available.
+    Unavailable,
+    /// A change from this peer was refused: nothing more is exchanged
+    /// about this document on this connection.
+    Refused,
+}
+
+struct OpenDoc {
+    state: sync::State,
+    standing: Standing,
+}
+
+impl OpenDoc {
+    fn new() -> Self {
+        Self {
+            state: sync::State::new(),
+            standing: Standing::Syncing { shared: false },
+        }
+    }
+}
+
+/// Why documents are being synced, which decides how "not found" is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    Request,
+    Sync,
+    Push,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    AwaitingJoin,
+    Joined(PeerId),
+    Closed,
+}
+
+/// One connection's protocol state.
+pub struct Connection {
+    server: PeerId,
+    storage_id: Option<StorageId>,
+    caller: Caller,
+    phase: Phase,
+    docs: HashMap<DocumentId, OpenDoc>,
+}
+
+/// The `error` message the server sends before closing a socket.
+pub fn error_message(
+    server: &PeerId,
+    target: Option<&PeerId>,
+    code: ErrorCode,
+    detail: &str,
+) -> RepoMessage {
+    RepoMessage::Error(ErrorMessage {
+        sender_id: Some(server.clone()),
+        message: format!("{}: {detail}", code.as_str()),
+        target_id: target.cloned(),
+    })
+}
+
+impl Connection {
+    pub fn new(server: PeerId, storage_id: Option<StorageId>, caller: Caller) -> Self {
+        Self {
+            server,
+            storage_id,
+            caller,
+            phase: Phase::AwaitingJoin,
+            docs: HashMap::new(),
+        }
+    }
+
+    /// The peer id that joined on this connection.
+    pub fn peer(&self) -> Option<&PeerId> {
+        match &self.phase {
+            Phase::Joined(peer) => Some(peer),
+            _ => None,
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// Replaces the caller's access, e.g. after its token was checked again.
+    pub fn set_caller(&mut self, caller: Caller) {
+        self.caller = caller;
+    }
+
+    /// Whether a change to `id` concerns this peer.
+    pub fn follows(&self, id: &DocumentId) -> bool {
+        self.docs
+            .get(id)
+            .is_some_and(|doc| doc.standing != Standing::Refused)
+    }
+
+    fn error_and_close(&mut self, code: ErrorCode, detail: &str, close: Close) -> Vec<Output> {
+        let message = error_message(&self.server, self.peer(), code, detail);
+        self.phase = Phase::Closed;
+        vec![Output::Send(message), Output::Close(close)]
+    }
+
+    /// A frame that is not a protocol message.
+    pub fn on_undecodable(&mut self, error: &DecodeError) -> Vec<Output> {
+        if self.is_closed() {
+            return Vec::new();
+        }
+        tracing::debug!(peer = ?self.peer(), %error, "undecodable frame");
+        self.error_and_close(
+            error.code(),
+            &format!("the frame is not an automerge-repo message: {error}"),
+            Close::Protocol,
+        )
+    }
+
+    /// A text frame: protocol "1" is binary CBOR only.
+    pub fn on_text(&mut self) -> Vec<Output> {
+        if self.is_closed() {
+            return Vec::new();
+        }
+        self.error_and_close(
+            ErrorCode::BadRequest,
+            "text frames are not part of the protocol; send one CBOR message per binary frame",
+            Close::Protocol,
+        )
+    }
+
+    /// The device's token stopped being valid while connected.
+    pub fn on_revoked(&mut self) -> Vec<Output> {
+        if self.is_closed() {
+            return Vec::new();
+        }
+        self.error_and_close(
+            ErrorCode::Unauthorized,
+            "the device token is no longer valid",
+            Close::Unauthorized,
+        )
+    }
+
+    /// One message from the peer.
+    pub fn on_message(&mut self, docs: &dyn Documents, message: RepoMessage) -> Vec<Output> {
+        let joined = match &self.phase {
+            Phase::Closed => return Vec::new(),
+            Phase::AwaitingJoin => {
+                return match message {
+                    RepoMessage::Join(join) => self.on_join(join),
+                    other => self.error_and_close(
+                        ErrorCode::BadRequest,
+                        &format!(
+                            "expected join as the first message, got {}",
+                            other.type_name()
+                        ),
+                        Close::Protocol,
+                    ),
+                };
+            }
+            Phase::Joined(peer) => peer.clone(),
+        };
+        // Messages that name another sender are echoes of relayed
+        // ephemeral messages, or stale: the JS server drops them too.
+        if message.sender_id() != Some(joined.as_str()) {
+            tracing::trace!(peer = %joined, kind = message.type_name(), "dropped a message from another sender id");
+            return Vec::new();
+        }
+        match message {
+            RepoMessage::Join(join) => self.on_join(join),
+            RepoMessage::Request(m) => self.on_doc_message(docs, m, Cause::Request),
+            RepoMessage::Sync(m) => self.on_doc_message(docs, m, Cause::Sync),
+            RepoMessage::Ephemeral(m) => self.on_ephemeral(m),
+            RepoMessage::Error(m) => {
+                tracing::info!(peer = %joined, message = %m.message, "peer reported an error");
+                Vec::new()
+            }
+            // Gossip, leave and anything newer: nothing the server needs.
+            RepoMessage::Leave(_)
+            | RepoMessage::Peer(_)
+            | RepoMessage::DocUnavailable(_)
+            | RepoMessage::RemoteSubscriptionChange(_)
+            | RepoMessage::RemoteHeadsChanged(_)
+            | RepoMessage::Unknown(_) => Vec::new(),
+        }
+    }
+
+    fn on_join(&mut self, join: Join) -> Vec<Output> {
+        if !join.offers_supported_version() {
+            return self.error_and_close(
+                ErrorCode::UnsupportedVersion,
+                &format!(
+                    "unsupported protocol version: offered {:?}, this server speaks \"{PROTOCOL_VERSION}\"",
+                    join.supported_protocol_versions
+                ),
+                Close::Protocol,
+            );
+        }
+        // A repeated join (same peer id: another id was dropped above as a
+        // foreign message) restarts the peer's syncs: every document's sync
+        // state starts fresh, as after a reconnect.
+        self.docs.clear();
+        self.phase = Phase::Joined(join.sender_id.clone());
+        let peer = RepoMessage::Peer(Peer {
+            sender_id: self.server.clone(),
+            peer_metadata: Some(PeerMetadata {
+                storage_id: self.storage_id.clone(),
+                is_ephemeral: Some(false),
+            }),
+            selected_protocol_version: PROTOCOL_VERSION.to_owned(),
+            target_id: join.sender_id.clone(),
+        });
+        vec![Output::Send(peer), Output::Joined(join.sender_id)]
+    }
+
+    fn on_ephemeral(&mut self, message: Ephemeral) -> Vec<Output> {
+        // Only a peer that syncs the document and may read it can speak
+        // about it; others could otherwise probe or spam any document.
+        match self.docs.get(&message.document_id) {
+            Some(OpenDoc {
+                standing: Standing::Syncing { shared: true },
+                ..
+            }) => vec![Output::Relay(message)],
+            _ => Vec::new(),
+        }
+    }
+
+    fn on_doc_message(
+        &mut self,
+        docs: &dyn Documents,
+        message: DocSync,
+        cause: Cause,
+    ) -> Vec<Output> {
+        let to = self.addressing();
+        let id = message.document_id;
+        if !self.docs.contains_key(&id) && self.docs.len() >= MAX_OPEN_DOCUMENTS {
+            tracing::warn!(peer = %to.peer, "too many open documents on one connection");
+            return vec![to.unavailable(&id)];
+        }
+        let doc = self.docs.entry(id.clone()).or_insert_with(OpenDoc::new);
+        if doc.standing == Standing::Refused {
+            return Vec::new();
+        }
+        let sync_message = match sync::Message::decode(&message.data) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(peer = %to.peer, %id, error = %e, "undecodable Automerge sync message");
+                doc.standing = Standing::Refused;
+                return vec![to.unavailable(&id)];
+            }
+        };
+        match docs.receive(&self.caller, &id, &mut doc.state, sync_message) {
+            Ok(_) => {}
+            Err(DocError::NotFound) => {
+                doc.standing = Standing::Unavailable;
+                return vec![to.unavailable(&id)];
+            }
+            Err(DocError::Storage(e)) => {
+                // The server's own trouble, not the peer's: keep the
+                // document open so the peer's next message tries again.
+                tracing::error!(peer = %to.peer, %id, error = %e, "could not store a change");
+                return Vec::new();
+            }
+            Err(e) => {
+                tracing::warn!(peer = %to.peer, %id, code = e.code().as_str(), reason = %e,
+                    "refused a change; no more syncing of this document on this connection");
+                doc.standing = Standing::Refused;
+                return vec![to.unavailable(&id)];
+            }
+        }
+        self.reply(docs, &id, cause)
+    }
+
+    /// Generates what the peer lacks of `id`.
+    fn reply(&mut self, docs: &dyn Documents, id: &DocumentId, cause: Cause) -> Vec<Output> {
+        let to = self.addressing();
+        let mut out = Vec::new();
+        let Some(doc) = self.docs.get_mut(id) else {
+            return out;
+        };
+        for _ in 0..MAX_REPLIES {
+            match docs.generate(&self.caller, id, &mut doc.state) {
+                Ok(reply) => {
+                    if doc.standing != (Standing::Syncing { shared: true }) {
+                        doc.standing = Standing::Syncing { shared: true };
+                        out.push(Output::Share(id.clone()));
+                    }
+                    match reply {
+                        Some(reply) => out.push(to.sync(id, reply)),
+                        None => break,
+                    }
+                }
+                Err(DocError::NotFound) => {
+                    match cause {
+                        // The peer announced a document the server does not
+                        // have (had it been out of scope, receiving would
+                        // have said so): answer as an empty document does,
+                        // which asks for its changes.
+                        Cause::Sync => {
+                            let ask = AutoCommit::new()
+                                .sync()
+                                .generate_sync_message(&mut doc.state);
+                            out.extend(ask.map(|ask| to.sync(id, ask)));
+                        }
+                        Cause::Request => {
+                            doc.standing = Standing::Unavailable;
+                            out.push(to.unavailable(id));
+                        }
+                        // Still nothing to share: the peer was told already.
+                        Cause::Push => {}
+                    }
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(peer = %to.peer, %id, error = %e, "could not generate a sync message");
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// A document changed on the server (from any door).
+    pub fn on_doc_changed(&mut self, docs: &dyn Documents, id: &DocumentId) -> Vec<Output> {
+        if self.is_closed() || !self.follows(id) {
+            return Vec::new();
+        }
+        self.reply(docs, id, Cause::Push)
+    }
+
+    /// Some change notices were lost: every open document is checked.
+    pub fn on_missed(&mut self, docs: &dyn Documents) -> Vec<Output> {
+        if self.is_closed() {
+            return Vec::new();
+        }
+        let open: Vec<DocumentId> = self
+            .docs
+            .iter()
+            .filter(|(_, doc)| doc.standing != Standing::Refused)
+            .map(|(id, _)| id.clone())
+            .collect();
+        open.iter()
+            .flat_map(|id| self.reply(docs, id, Cause::Push))
+            .collect()
+    }
+
+    fn addressing(&self) -> Addressing {
+        Addressing {
+            server: self.server.clone(),
+            // Document messages only flow after join; before it the
+            // server's own id stands in and is never sent.
+            peer: self.peer().cloned().unwrap_or_else(|| self.server.clone()),
+        }
+    }
+}
+
+/// Who document messages are from and to.
+struct Addressing {
+    server: PeerId,
+    peer: PeerId,
+}
+
+impl Addressing {
+    fn sync(&self, id: &DocumentId, message: sync::Message) -> Output {
+        Output::Send(RepoMessage::Sync(DocSync {
+            sender_id: self.server.clone(),
+            target_id: self.peer.clone(),
+            document_id: id.clone(),
+            data: message.encode(),
+        }))
+    }
+
+    fn unavailable(&self, id: &DocumentId) -> Output {
+        Output::Send(RepoMessage::DocUnavailable(DocUnavailable {
+            sender_id: self.server.clone(),
+            target_id: self.peer.clone(),
+            document_id: id.clone(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,444 @@
+//! The protocol rules of [`Connection`], against plain in-memory documents.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ROOT, ReadDoc};
+
+use super::*;
+
+/// Documents in memory. A document with a root key `"refuse"` fails
+/// validation; documents in `hidden` exist but the caller may not read them.
+#[derive(Default)]
+struct MemoryDocs {
+    docs: Mutex<HashMap<DocumentId, AutoCommit>>,
+    hidden: HashSet<DocumentId>,
+}
+
+impl MemoryDocs {
+    fn insert(&self, id: &DocumentId, doc: AutoCommit) {
+        self.docs.lock().unwrap().insert(id.clone(), doc);
+    }
+
+    fn get(&self, id: &DocumentId) -> Option<AutoCommit> {
+        self.docs.lock().unwrap().get_mut(id).map(|d| d.fork())
+    }
+}
+
+impl Documents for MemoryDocs {
+    fn receive(
+        &self,
+        _caller: &Caller,
+        id: &DocumentId,
+        state: &mut sync::State,
+        message: sync::Message,
+    ) -> Result<bool, DocError> {
+        if self.hidden.contains(id) {
+            return Err(DocError::NotFound);
+        }
+        let mut docs = self.docs.lock().unwrap();
+        let mut scratch = docs.get_mut(id).map(|d| d.fork()).unwrap_or_default();
+        let before = scratch.get_heads();
+        let mut attempt = state.clone();
+        scratch
+            .sync()
+            .receive_sync_message(&mut attempt, message)
+            .map_err(|e| DocError::BadAutomerge(e.to_string()))?;
+        if scratch.get_heads() == before {
+            *state = attempt;
+            return Ok(false);
+        }
+        if scratch.get(ROOT, "refuse").ok().flatten().is_some() {
+            *state = sync::State::new();
+            return Err(DocError::Invalid("refuse: not allowed".into()));
+        }
+        docs.insert(id.clone(), scratch);
+        *state = attempt;
+        Ok(true)
+    }
+
+    fn generate(
+        &self,
+        _caller: &Caller,
+        id: &DocumentId,
+        state: &mut sync::State,
+    ) -> Result<Option<sync::Message>, DocError> {
+        if self.hidden.contains(id) {
+            return Err(DocError::NotFound);
+        }
+        let mut docs = self.docs.lock().unwrap();
+        let doc = docs.get_mut(id).ok_or(DocError::NotFound)?;
+        Ok(doc.sync().generate_sync_message(state))
+    }
+}
+
+fn server() -> PeerId {
+    PeerId::new("fengqiao-test").unwrap()
+}
+
+fn client() -> PeerId {
+    PeerId::new("peer-client").unwrap()
+}
+
+fn connection() -> Connection {
+    Connection::new(
+        server(),
+        Some(StorageId::new("storage-1").unwrap()),
+        Caller::unrestricted(),
+    )
+}
+
+fn join(versions: &[&str]) -> RepoMessage {
+    RepoMessage::Join(Join {
+        sender_id: client(),
+        peer_metadata: None,
+        supported_protocol_versions: versions.iter().map(|v| v.to_string()).collect(),
+    })
+}
+
+fn joined() -> Connection {
+    let mut c = connection();
+    let out = c.on_message(&MemoryDocs::default(), join(&["1"]));
+    assert_eq!(out.len(), 2);
+    c
+}
+
+fn doc_message(request: bool, id: &DocumentId, message: sync::Message) -> RepoMessage {
+    let m = DocSync {
+        sender_id: client(),
+        target_id: server(),
+        document_id: id.clone(),
+        data: message.encode(),
+    };
+    if request {
+        RepoMessage::Request(m)
+    } else {
+        RepoMessage::Sync(m)
+    }
+}
+
+fn sent(outputs: &[Output]) -> Vec<&RepoMessage> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+fn assert_error_and_close(outputs: &[Output], needle: &str) {
+    match outputs {
+        [Output::Send(RepoMessage::Error(e)), Output::Close(_)] => {
+            assert_eq!(e.sender_id, Some(server()));
+            assert!(
+                e.message.contains(needle),
+                "{:?} should mention {needle:?}",
+                e.message
+            );
+        }
+        other => panic!("expected error then close, got {other:?}"),
+    }
+}
+
+/// Runs the sync protocol between a client document and the connection
+/// until neither has anything to say. Returns every output seen.
+fn sync_until_quiet(
+    c: &mut Connection,
+    docs: &MemoryDocs,
+    id: &DocumentId,
+    client_doc: &mut AutoCommit,
+    client_state: &mut sync::State,
+) -> Vec<Output> {
+    let mut all = Vec::new();
+    for _ in 0..20 {
+        let Some(message) = client_doc.sync().generate_sync_message(client_state) else {
+            return all;
+        };
+        let outputs = c.on_message(docs, doc_message(false, id, message));
+        for m in sent(&outputs) {
+            if let RepoMessage::Sync(s) = m {
+                let reply = sync::Message::decode(&s.data).unwrap();
+                client_doc
+                    .sync()
+                    .receive_sync_message(client_state, reply)
+                    .unwrap();
+            }
+        }
+        all.extend(outputs);
+    }
+    panic!("sync did not settle");
+}
+
+#[test]
+fn join_is_answered_with_peer_at_once() {
+    let mut c = connection();
+    let out = c.on_message(&MemoryDocs::default(), join(&["1"]));
+    let [Output::Send(RepoMessage::Peer(peer)), Output::Joined(who)] = out.as_slice() else {
+        panic!("expected peer then joined, got {out:?}");
+    };
+    assert_eq!(peer.sender_id, server());
+    assert_eq!(peer.target_id, client());
+    assert_eq!(peer.selected_protocol_version, "1");
+    let metadata = peer.peer_metadata.clone().unwrap();
+    assert_eq!(
+        metadata.storage_id,
+        Some(StorageId::new("storage-1").unwrap())
+    );
+    assert_eq!(metadata.is_ephemeral, Some(false));
+    assert_eq!(*who, client());
+    assert_eq!(c.peer(), Some(&client()));
+}
+
+#[test]
+fn a_join_without_version_one_is_refused() {
+    let mut c = connection();
+    let out = c.on_message(&MemoryDocs::default(), join(&["2"]));
+    assert_error_and_close(&out, "unsupported protocol version");
+    assert!(c.is_closed());
+    assert!(
+        c.on_message(&MemoryDocs::default(), join(&["1"]))
+            .is_empty()
+    );
+}
+
+#[test]
+fn nothing_but_join_is_accepted_first() {
+    let mut c = connection();
+    let id = DocumentId::random();
+    let out = c.on_message(
+        &MemoryDocs::default(),
+        doc_message(
+            true,
+            &id,
+            AutoCommit::new()
+                .sync()
+                .generate_sync_message(&mut sync::State::new())
+                .unwrap(),
+        ),
+    );
+    assert_error_and_close(&out, "expected join");
+}
+
+#[test]
+fn undecodable_frames_and_text_frames_close_the_socket() {
+    let mut c = joined();
+    let out = c.on_undecodable(&DecodeError::Truncated);
+    assert_error_and_close(&out, "bad_request");
+    let mut c = joined();
+    assert_error_and_close(&c.on_text(), "binary");
+}
+
+#[test]
+fn a_request_for_a_missing_document_is_unavailable_then_pushed_when_it_arrives() {
+    let docs = MemoryDocs::default();
+    let mut c = joined();
+    let id = DocumentId::random();
+    let mut client_doc = AutoCommit::new();
+    let mut client_state = sync::State::new();
+    let request = client_doc
+        .sync()
+        .generate_sync_message(&mut client_state)
+        .unwrap();
+    let out = c.on_message(&docs, doc_message(true, &id, request));
+    let [Output::Send(RepoMessage::DocUnavailable(u))] = out.as_slice() else {
+        panic!("expected doc-unavailable, got {out:?}");
+    };
+    assert_eq!(u.sender_id, server());
+    assert_eq!(u.target_id, client());
+    assert_eq!(u.document_id, id);
+
+    // The document arrives through another door.
+    let mut stored = AutoCommit::new();
+    stored.put(ROOT, "title", "界址争议").unwrap();
+    docs.insert(&id, stored);
+    assert!(c.follows(&id));
+    let out = c.on_doc_changed(&docs, &id);
+    assert!(out.contains(&Output::Share(id.clone())));
+    let pushed = sent(&out);
+    let [RepoMessage::Sync(push)] = pushed.as_slice() else {
+        panic!("expected a pushed sync, got {out:?}");
+    };
+    client_doc
+        .sync()
+        .receive_sync_message(
+            &mut client_state,
+            sync::Message::decode(&push.data).unwrap(),
+        )
+        .unwrap();
+    assert_eq!(client_doc.get_heads(), docs.get(&id).unwrap().get_heads());
+}
+
+#[test]
+fn a_document_out_of_scope_looks_missing() {
+    let id = DocumentId::random();
+    let mut docs = MemoryDocs::default();
+    docs.insert(&id, AutoCommit::new());
+    docs.hidden.insert(id.clone());
+    let mut c = joined();
+    let request = AutoCommit::new()
+        .sync()
+        .generate_sync_message(&mut sync::State::new())
+        .unwrap();
+    let out = c.on_message(&docs, doc_message(true, &id, request));
+    assert!(matches!(
+        sent(&out).as_slice(),
+        [RepoMessage::DocUnavailable(_)]
+    ));
+    // Later changes to it are not pushed.
+    assert!(sent(&c.on_doc_changed(&docs, &id)).is_empty());
+}
+
+#[test]
+fn a_new_document_announced_by_sync_is_asked_for_and_stored() {
+    let docs = MemoryDocs::default();
+    let mut c = joined();
+    let id = DocumentId::random();
+    let mut client_doc = AutoCommit::new();
+    client_doc.put(ROOT, "type", "dispute").unwrap();
+    client_doc.commit();
+    let mut client_state = sync::State::new();
+    let out = sync_until_quiet(&mut c, &docs, &id, &mut client_doc, &mut client_state);
+    assert!(
+        !sent(&out)
+            .iter()
+            .any(|m| matches!(m, RepoMessage::DocUnavailable(_))),
+        "a sync for an unknown document is not refused: {out:?}"
+    );
+    let mut stored = docs.get(&id).expect("stored");
+    assert_eq!(stored.get_heads(), client_doc.get_heads());
+    assert!(out.contains(&Output::Share(id.clone())));
+    // In sync now: a change notice for its own commit sends nothing.
+    assert!(sent(&c.on_doc_changed(&docs, &id)).is_empty());
+}
+
+#[test]
+fn a_refused_change_stops_syncing_that_document_on_this_connection() {
+    let docs = MemoryDocs::default();
+    let mut c = joined();
+    let id = DocumentId::random();
+    let mut client_doc = AutoCommit::new();
+    client_doc.put(ROOT, "refuse", true).unwrap();
+    client_doc.commit();
+    let mut client_state = sync::State::new();
+    let out = sync_until_quiet(&mut c, &docs, &id, &mut client_doc, &mut client_state);
+    assert!(
+        sent(&out)
+            .iter()
+            .any(|m| matches!(m, RepoMessage::DocUnavailable(u) if u.document_id == id)),
+        "{out:?}"
+    );
+    assert!(docs.get(&id).is_none(), "nothing stored");
+    assert!(!c.follows(&id));
+    // The client resends: nothing is answered, so no loop.
+    let resend = client_doc
+        .sync()
+        .generate_sync_message(&mut sync::State::new())
+        .unwrap();
+    assert!(
+        c.on_message(&docs, doc_message(false, &id, resend))
+            .is_empty()
+    );
+    assert!(c.on_missed(&docs).is_empty());
+}
+
+#[test]
+fn messages_from_another_sender_id_are_dropped() {
+    let docs = MemoryDocs::default();
+    let mut c = joined();
+    let id = DocumentId::random();
+    let request = AutoCommit::new()
+        .sync()
+        .generate_sync_message(&mut sync::State::new())
+        .unwrap();
+    let mut message = doc_message(true, &id, request);
+    if let RepoMessage::Request(m) = &mut message {
+        m.sender_id = PeerId::new("peer-someone-else").unwrap();
+    }
+    assert!(c.on_message(&docs, message).is_empty());
+}
+
+#[test]
+fn ephemeral_messages_are_relayed_only_for_documents_the_peer_reads() {
+    let docs = MemoryDocs::default();
+    let id = DocumentId::random();
+    let mut stored = AutoCommit::new();
+    stored.put(ROOT, "title", "x").unwrap();
+    docs.insert(&id, stored);
+    let mut c = joined();
+    let ephemeral = Ephemeral {
+        sender_id: client(),
+        target_id: server(),
+        document_id: id.clone(),
+        data: vec![0xa0],
+        count: 1,
+        session_id: "s".into(),
+    };
+    assert!(
+        c.on_message(&docs, RepoMessage::Ephemeral(ephemeral.clone()))
+            .is_empty()
+    );
+    let request = AutoCommit::new()
+        .sync()
+        .generate_sync_message(&mut sync::State::new())
+        .unwrap();
+    c.on_message(&docs, doc_message(true, &id, request));
+    assert_eq!(
+        c.on_message(&docs, RepoMessage::Ephemeral(ephemeral.clone())),
+        vec![Output::Relay(ephemeral)]
+    );
+}
+
+#[test]
+fn gossip_and_unknown_messages_are_ignored() {
+    let docs = MemoryDocs::default();
+    let mut c = joined();
+    let unknown = RepoMessage::Unknown(fengqiao_protocol::repo::UnknownMessage {
+        type_name: "fengqiao-future".into(),
+        sender_id: Some(client().to_string()),
+    });
+    assert!(c.on_message(&docs, unknown).is_empty());
+    let leave = RepoMessage::Leave(fengqiao_protocol::repo::Leave {
+        sender_id: client(),
+    });
+    assert!(c.on_message(&docs, leave).is_empty());
+    assert!(!c.is_closed());
+}
+
+#[test]
+fn a_rejoin_starts_syncs_over() {
+    let docs = MemoryDocs::default();
+    let id = DocumentId::random();
+    let mut stored = AutoCommit::new();
+    stored.put(ROOT, "title", "x").unwrap();
+    docs.insert(&id, stored);
+    let mut c = joined();
+    let request = AutoCommit::new()
+        .sync()
+        .generate_sync_message(&mut sync::State::new())
+        .unwrap();
+    c.on_message(&docs, doc_message(true, &id, request));
+    assert!(c.follows(&id));
+    let out = c.on_message(&docs, join(&["1"]));
+    assert!(matches!(
+        out.first(),
+        Some(Output::Send(RepoMessage::Peer(_)))
+    ));
+    assert!(!c.follows(&id));
+    // A different peer id on the same socket is refused.
+    let other = RepoMessage::Join(Join {
+        sender_id: PeerId::new("peer-other").unwrap(),
+        peer_metadata: None,
+        supported_protocol_versions: vec!["1".into()],
+    });
+    let out = c.on_message(&docs, other);
+    // Dropped as another sender's message: the socket stays with its peer.
+    assert!(out.is_empty());
+}
+
+#[test]
+fn a_revoked_token_closes_with_an_error() {
+    let mut c = joined();
+    assert_error_and_close(&c.on_revoked(), "unauthorized");
+}

@@ -1,0 +1,262 @@
+//! The table of automerge-repo peers connected to this server.
+//!
+//! A peer id is chosen by the client and lives as long as one client
+//! process or tab; it routes messages but proves nothing. The table maps
+//! each joined peer id to its connection's outbox and to the documents it
+//! may hear ephemeral messages about, so that one connection can relay
+//! presence or cursor messages to the others without knowing them.
+//!
+//! A `join` from a peer id that is already in the table is a reconnect: the
+//! newer socket takes the entry and the older connection is told to close,
+//! as the JavaScript sync server does.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::ws::Message;
+use fengqiao_protocol::repo::Ephemeral;
+use fengqiao_protocol::{DocumentId, PeerId, RepoMessage};
+use tokio::sync::{Notify, mpsc, watch};
+
+/// What the table holds for one connected peer.
+struct Entry {
+    connection: u64,
+    outbox: mpsc::Sender<Message>,
+    replaced: Arc<Notify>,
+    /// Documents this peer syncs and may read: ephemeral messages about
+    /// them reach it.
+    documents: HashSet<DocumentId>,
+}
+
+/// How a connection registers itself when its peer joins.
+pub struct Registration {
+    pub connection: u64,
+    pub outbox: mpsc::Sender<Message>,
+    /// Notified when a newer socket of the same peer takes over.
+    pub replaced: Arc<Notify>,
+}
+
+/// Connected peers, shared by every WebSocket connection of a server.
+pub struct Peers {
+    next_connection: AtomicU64,
+    table: Mutex<HashMap<PeerId, Entry>>,
+    /// Sockets being served, joined or not; shutdown waits for zero.
+    open: watch::Sender<usize>,
+}
+
+impl Default for Peers {
+    fn default() -> Self {
+        Self {
+            next_connection: AtomicU64::new(0),
+            table: Mutex::new(HashMap::new()),
+            open: watch::Sender::new(0),
+        }
+    }
+}
+
+/// Counts a socket as open for as long as it lives.
+pub struct OpenSocket<'a>(&'a Peers);
+
+impl Drop for OpenSocket<'_> {
+    fn drop(&mut self) {
+        self.0.open.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+impl Peers {
+    /// Marks a socket as being served until the guard is dropped.
+    pub fn open_socket(&self) -> OpenSocket<'_> {
+        self.open.send_modify(|n| *n += 1);
+        OpenSocket(self)
+    }
+
+    /// Resolves once no socket is being served.
+    pub async fn all_closed(&self) {
+        let mut open = self.open.subscribe();
+        let _ = open.wait_for(|n| *n == 0).await;
+    }
+
+    /// A number that names one connection for its lifetime; the engine uses
+    /// it to tell which connection caused a change.
+    pub fn next_connection_id(&self) -> u64 {
+        self.next_connection.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    fn table(&self) -> MutexGuard<'_, HashMap<PeerId, Entry>> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records that `peer` joined on a connection. An older connection of
+    /// the same peer is told to close. A repeated `join` on the same
+    /// connection keeps its entry but forgets its documents, because the
+    /// peer starts its syncs over.
+    pub fn join(&self, peer: &PeerId, registration: Registration) {
+        let entry = Entry {
+            connection: registration.connection,
+            outbox: registration.outbox,
+            replaced: registration.replaced,
+            documents: HashSet::new(),
+        };
+        let older = self.table().insert(peer.clone(), entry);
+        if let Some(older) = older
+            && older.connection != registration.connection
+        {
+            tracing::info!(%peer, old = older.connection, new = registration.connection,
+                "peer reconnected; closing its older socket");
+            older.replaced.notify_one();
+        }
+    }
+
+    /// Removes the peer when its connection ends, unless a newer connection
+    /// of the same peer already took the entry.
+    pub fn leave(&self, peer: &PeerId, connection: u64) {
+        let mut table = self.table();
+        if table.get(peer).is_some_and(|e| e.connection == connection) {
+            table.remove(peer);
+        }
+    }
+
+    /// Lets `peer` hear ephemeral messages about `document`.
+    pub fn share(&self, peer: &PeerId, connection: u64, document: &DocumentId) {
+        if let Some(entry) = self.table().get_mut(peer)
+            && entry.connection == connection
+        {
+            entry.documents.insert(document.clone());
+        }
+    }
+
+    /// Forwards an ephemeral message to every other peer that syncs its
+    /// document, with `targetId` set to that peer and every other field
+    /// unchanged. A peer whose outbox is full misses it: ephemeral data is
+    /// lossy by design, and one slow phone must not hold up the others.
+    /// Returns how many peers it was handed to.
+    pub fn relay(&self, message: &Ephemeral) -> usize {
+        let table = self.table();
+        let mut relayed = 0;
+        for (peer, entry) in table.iter() {
+            if *peer == message.sender_id || !entry.documents.contains(&message.document_id) {
+                continue;
+            }
+            let forwarded = RepoMessage::Ephemeral(Ephemeral {
+                target_id: peer.clone(),
+                ..message.clone()
+            });
+            if entry
+                .outbox
+                .try_send(Message::Binary(forwarded.encode().into()))
+                .is_ok()
+            {
+                relayed += 1;
+            }
+        }
+        relayed
+    }
+
+    /// How many peers are connected now.
+    pub fn len(&self) -> usize {
+        self.table().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(name: &str) -> PeerId {
+        PeerId::new(name).unwrap()
+    }
+
+    fn register(peers: &Peers, name: &str) -> (u64, mpsc::Receiver<Message>, Arc<Notify>) {
+        let connection = peers.next_connection_id();
+        let (outbox, inbox) = mpsc::channel(4);
+        let replaced = Arc::new(Notify::new());
+        peers.join(
+            &peer(name),
+            Registration {
+                connection,
+                outbox,
+                replaced: replaced.clone(),
+            },
+        );
+        (connection, inbox, replaced)
+    }
+
+    fn ephemeral(from: &str, document: &DocumentId) -> Ephemeral {
+        Ephemeral {
+            sender_id: peer(from),
+            target_id: peer("fengqiao-server"),
+            document_id: document.clone(),
+            data: vec![0xa0],
+            count: 3,
+            session_id: "session".into(),
+        }
+    }
+
+    #[test]
+    fn ephemeral_messages_reach_only_other_peers_of_the_document() {
+        let peers = Peers::default();
+        let doc = DocumentId::random();
+        let other_doc = DocumentId::random();
+        let (a, mut a_inbox, _) = register(&peers, "a");
+        let (b, mut b_inbox, _) = register(&peers, "b");
+        let (c, mut c_inbox, _) = register(&peers, "c");
+        peers.share(&peer("a"), a, &doc);
+        peers.share(&peer("b"), b, &doc);
+        peers.share(&peer("c"), c, &other_doc);
+
+        assert_eq!(peers.relay(&ephemeral("a", &doc)), 1);
+        let Ok(Message::Binary(frame)) = b_inbox.try_recv() else {
+            panic!("b should receive the relayed message");
+        };
+        let RepoMessage::Ephemeral(relayed) = RepoMessage::decode(&frame).unwrap() else {
+            panic!("an ephemeral message");
+        };
+        assert_eq!(relayed.target_id, peer("b"));
+        assert_eq!(relayed.sender_id, peer("a"));
+        assert_eq!(relayed.count, 3);
+        assert_eq!(relayed.session_id, "session");
+        assert!(a_inbox.try_recv().is_err(), "never echoed to the sender");
+        assert!(
+            c_inbox.try_recv().is_err(),
+            "not to peers of other documents"
+        );
+    }
+
+    #[test]
+    fn a_rejoin_replaces_the_older_socket() {
+        let peers = Peers::default();
+        let (old, _old_inbox, old_replaced) = register(&peers, "a");
+        let (new, _new_inbox, new_replaced) = register(&peers, "a");
+        assert_ne!(old, new);
+        assert_eq!(peers.len(), 1);
+        // The older connection has a stored notification waiting for it.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(1), old_replaced.notified())
+                .await
+                .expect("older socket told to close");
+            assert!(
+                tokio::time::timeout(
+                    std::time::Duration::from_millis(20),
+                    new_replaced.notified()
+                )
+                .await
+                .is_err(),
+                "newer socket keeps running"
+            );
+        });
+        // The older connection ending does not remove the newer entry.
+        peers.leave(&peer("a"), old);
+        assert_eq!(peers.len(), 1);
+        peers.leave(&peer("a"), new);
+        assert!(peers.is_empty());
+    }
+}

@@ -1,0 +1,395 @@
+//! The socket loop: moves frames between one WebSocket and its
+//! [`Connection`], and nothing else.
+//!
+//! One task reads frames, change notices, keepalive ticks and the shutdown
+//! signal, and feeds them to the connection one at a time (engine work runs
+//! on a blocking thread; order matters to the sync protocol). A second task
+//! writes: everything bound for the socket, including ephemeral messages
+//! relayed by other connections, goes through a bounded outbox, so a peer
+//! that stops reading stalls only its own writer, which gives up after
+//! [`SEND_TIMEOUT`].
+//!
+//! Keepalive follows the JS sync server: a ping every [`PING_INTERVAL`]; a
+//! peer that has shown no sign of life since the previous ping is dropped.
+//! Browsers and Node answer pings by themselves.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use fengqiao_protocol::codec::DecodeLimits;
+use fengqiao_protocol::{ErrorCode, PeerId, RepoMessage};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+
+use super::connection::{self, Close, Connection, Output};
+use super::peers::Registration;
+use crate::auth::Identity;
+use crate::engine::hub::Missed;
+use crate::engine::{Caller, Engine};
+use crate::http::Shared;
+use crate::metrics::add;
+
+/// How often the server pings, and checks that the peer is still there.
+pub const PING_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Longest a single frame may take to be written before the peer is
+/// considered gone.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Frames waiting to be written, per connection.
+const OUTBOX_FRAMES: usize = 256;
+
+/// Largest message accepted: a first sync carries a whole document in one
+/// frame, and the JS server accepts 100 MiB. The same bound the CBOR
+/// decoder applies.
+pub const MAX_MESSAGE_BYTES: usize = DecodeLimits::DEFAULT.max_bytes;
+
+/// A token checked when the socket was opened.
+pub struct Admitted {
+    pub token: String,
+    pub identity: Identity,
+}
+
+/// Serves one upgraded socket until either side closes it or the server
+/// shuts down. `admitted` is `None` when the upgrade carried no valid
+/// token: the peer then gets an `error` message and the socket is closed,
+/// which JS clients log and retry instead of crashing on an HTTP 401.
+pub async fn serve(socket: WebSocket, state: Shared, admitted: Option<Admitted>) {
+    let metrics = state.metrics.clone();
+    add(&metrics.ws_connections, 1);
+    add(&metrics.ws_open, 1);
+    let _gauge = OpenGauge(metrics.clone());
+    let _open = state.peers.open_socket();
+
+    let connection_id = state.peers.next_connection_id();
+    let server = server_peer_id(&state.storage_id);
+    let (sink, stream) = socket.split();
+    let (outbox, frames) = mpsc::channel(OUTBOX_FRAMES);
+    let writer = tokio::spawn(write(sink, frames, state.clone()));
+
+    let Some(admitted) = admitted else {
+        tracing::info!(
+            connection = connection_id,
+            "WebSocket without a valid token refused"
+        );
+        let refusal = connection::error_message(
+            &server,
+            None,
+            ErrorCode::Unauthorized,
+            ErrorCode::Unauthorized.default_message(),
+        );
+        let _ = outbox.send(binary(&refusal)).await;
+        finish(outbox, writer, Some(Close::Unauthorized)).await;
+        return;
+    };
+    let mut caller = admitted.identity.caller.clone();
+    caller.connection = Some(connection_id);
+    tracing::debug!(connection = connection_id, who = %admitted.identity.label, "WebSocket opened");
+
+    let session = Session {
+        state: state.clone(),
+        connection_id,
+        outbox: outbox.clone(),
+        replaced: Arc::new(Notify::new()),
+        connection: Some(Connection::new(
+            server,
+            storage_id(&state.storage_id),
+            caller,
+        )),
+    };
+    let close = session.run(stream, admitted).await;
+    finish(outbox, writer, close).await;
+}
+
+/// The server's automerge-repo peer id: stable for a data directory, so
+/// clients see the same peer across restarts.
+pub fn server_peer_id(storage_id: &str) -> PeerId {
+    let mut id = format!("fengqiao-{storage_id}");
+    // Peer ids are bounded; a storage id is a UUID, far below the bound.
+    while PeerId::new(id.as_str()).is_err() && id.len() > "fengqiao".len() {
+        id.pop();
+    }
+    PeerId::new(id).unwrap_or_else(|_| unreachable!("\"fengqiao\" is a valid peer id"))
+}
+
+fn storage_id(text: &str) -> Option<fengqiao_protocol::StorageId> {
+    fengqiao_protocol::StorageId::new(text).ok()
+}
+
+fn binary(message: &RepoMessage) -> Message {
+    Message::Binary(message.encode().into())
+}
+
+/// Resolves when the server begins to shut down (or its state is gone).
+async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Decrements the open-connections gauge however the task ends.
+struct OpenGauge(Arc<crate::metrics::Metrics>);
+
+impl Drop for OpenGauge {
+    fn drop(&mut self) {
+        self.0
+            .ws_open
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Writes frames until the outbox closes, a close frame is written, or the
+/// peer stops taking them.
+async fn write(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut frames: mpsc::Receiver<Message>,
+    state: Shared,
+) {
+    while let Some(frame) = frames.recv().await {
+        let closing = matches!(frame, Message::Close(_));
+        let counted = matches!(frame, Message::Binary(_));
+        match tokio::time::timeout(SEND_TIMEOUT, sink.send(frame)).await {
+            Ok(Ok(())) => {
+                if counted {
+                    add(&state.metrics.ws_messages_out, 1);
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "WebSocket write failed");
+                return;
+            }
+            Err(_) => {
+                tracing::info!("peer stopped reading; dropping the WebSocket");
+                return;
+            }
+        }
+        if closing {
+            return;
+        }
+    }
+}
+
+/// Sends the close frame (if the socket still takes one) and waits briefly
+/// for the writer to flush.
+async fn finish(outbox: mpsc::Sender<Message>, writer: JoinHandle<()>, close: Option<Close>) {
+    let frame = close.map(|c| CloseFrame {
+        code: c.code(),
+        reason: c.reason().into(),
+    });
+    let _ = outbox.try_send(Message::Close(frame));
+    drop(outbox);
+    let abort = writer.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(5), writer)
+        .await
+        .is_err()
+    {
+        abort.abort();
+    }
+}
+
+/// One admitted connection's read side.
+struct Session {
+    state: Shared,
+    connection_id: u64,
+    outbox: mpsc::Sender<Message>,
+    replaced: Arc<Notify>,
+    /// Taken while engine work runs on a blocking thread.
+    connection: Option<Connection>,
+}
+
+/// What one event asks of the loop.
+enum Step {
+    Outputs(Vec<Output>),
+    /// Write this control frame.
+    Control(Message),
+    /// Stop, closing with this reason.
+    End(Option<Close>),
+}
+
+impl Session {
+    /// Runs until the socket is done; returns the close reason to send.
+    async fn run(
+        mut self,
+        mut stream: futures_util::stream::SplitStream<WebSocket>,
+        admitted: Admitted,
+    ) -> Option<Close> {
+        let limits = DecodeLimits::DEFAULT;
+        let mut changes = self.state.engine.hub().subscribe();
+        let mut hub_open = true;
+        let mut shutdown = self.state.shutdown.clone();
+        let replaced = self.replaced.clone();
+        let outbox = self.outbox.clone();
+        let mut ticker =
+            tokio::time::interval_at(tokio::time::Instant::now() + PING_INTERVAL, PING_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Whether the peer showed a sign of life since the last ping.
+        let mut alive = true;
+
+        let close = loop {
+            let step = tokio::select! {
+                frame = stream.next() => {
+                    alive = true;
+                    match frame {
+                        Some(Ok(Message::Binary(bytes))) => {
+                            add(&self.state.metrics.ws_messages_in, 1);
+                            match RepoMessage::decode_with(&bytes, &limits) {
+                                Ok(message) => {
+                                    self.step(move |c, docs| c.on_message(docs, message)).await
+                                }
+                                Err(e) => self.step_here(|c| c.on_undecodable(&e)),
+                            }
+                        }
+                        Some(Ok(Message::Text(_))) => self.step_here(Connection::on_text),
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Outputs(Vec::new()),
+                        Some(Ok(Message::Close(_))) | None => Step::End(None),
+                        Some(Err(e)) => {
+                            tracing::debug!(connection = self.connection_id, error = %e, "WebSocket read failed");
+                            Step::End(None)
+                        }
+                    }
+                }
+                change = changes.next(), if hub_open => match change {
+                    Some(Ok(change)) => {
+                        if self.connection.as_ref().is_some_and(|c| c.follows(&change.id)) {
+                            let id = change.id;
+                            self.step(move |c, docs| c.on_doc_changed(docs, &id)).await
+                        } else {
+                            Step::Outputs(Vec::new())
+                        }
+                    }
+                    Some(Err(Missed(n))) => {
+                        tracing::info!(connection = self.connection_id, missed = n,
+                            "fell behind on change notices; checking every open document");
+                        self.step(|c, docs| c.on_missed(docs)).await
+                    }
+                    None => {
+                        hub_open = false;
+                        Step::Outputs(Vec::new())
+                    }
+                },
+                _ = ticker.tick() => {
+                    if alive {
+                        alive = false;
+                        self.recheck(&admitted)
+                    } else {
+                        tracing::info!(connection = self.connection_id, "no answer to the last ping; dropping the WebSocket");
+                        Step::End(None)
+                    }
+                }
+                _ = stopping(&mut shutdown) => {
+                    tracing::debug!(connection = self.connection_id, "server shutting down; closing the WebSocket");
+                    Step::End(Some(Close::GoingAway))
+                }
+                _ = replaced.notified() => Step::End(Some(Close::Replaced)),
+                _ = outbox.closed() => Step::End(None),
+            };
+            let outputs = match step {
+                Step::Outputs(outputs) => outputs,
+                Step::Control(frame) => {
+                    if self.outbox.send(frame).await.is_err() {
+                        break None;
+                    }
+                    continue;
+                }
+                Step::End(close) => break close,
+            };
+            if let Err(close) = self.apply(outputs).await {
+                break close;
+            }
+        };
+        if let Some(peer) = self.connection.as_ref().and_then(Connection::peer) {
+            self.state.peers.leave(peer, self.connection_id);
+        }
+        close
+    }
+
+    /// Runs engine-backed protocol work on a blocking thread.
+    async fn step<F>(&mut self, work: F) -> Step
+    where
+        F: FnOnce(&mut Connection, &Engine) -> Vec<Output> + Send + 'static,
+    {
+        let Some(mut connection) = self.connection.take() else {
+            return Step::End(None);
+        };
+        let engine = self.state.engine.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let outputs = work(&mut connection, &engine);
+            (connection, outputs)
+        })
+        .await;
+        match done {
+            Ok((connection, outputs)) => {
+                self.connection = Some(connection);
+                Step::Outputs(outputs)
+            }
+            Err(e) => {
+                tracing::error!(connection = self.connection_id, error = %e, "WebSocket protocol work failed");
+                Step::End(None)
+            }
+        }
+    }
+
+    /// Runs protocol work that needs no documents.
+    fn step_here(&mut self, work: impl FnOnce(&mut Connection) -> Vec<Output>) -> Step {
+        match self.connection.as_mut() {
+            Some(connection) => Step::Outputs(work(connection)),
+            None => Step::End(None),
+        }
+    }
+
+    /// At each keepalive tick: checks the token again, so a revoked device
+    /// loses its socket within one interval and a changed scope applies,
+    /// then pings.
+    fn recheck(&mut self, admitted: &Admitted) -> Step {
+        match self.state.auth.authenticate(&admitted.token) {
+            Some(identity) => {
+                let caller = Caller {
+                    connection: Some(self.connection_id),
+                    ..identity.caller
+                };
+                if let Some(connection) = self.connection.as_mut() {
+                    connection.set_caller(caller);
+                }
+                Step::Control(Message::Ping(Default::default()))
+            }
+            None => {
+                tracing::info!(
+                    connection = self.connection_id,
+                    "token no longer valid; closing the WebSocket"
+                );
+                self.step_here(Connection::on_revoked)
+            }
+        }
+    }
+
+    /// Carries out a step's outputs in order. `Err` ends the connection.
+    async fn apply(&mut self, outputs: Vec<Output>) -> Result<(), Option<Close>> {
+        for output in outputs {
+            match output {
+                Output::Send(message) => {
+                    if self.outbox.send(binary(&message)).await.is_err() {
+                        return Err(None);
+                    }
+                }
+                Output::Joined(peer) => self.state.peers.join(
+                    &peer,
+                    Registration {
+                        connection: self.connection_id,
+                        outbox: self.outbox.clone(),
+                        replaced: self.replaced.clone(),
+                    },
+                ),
+                Output::Share(document) => {
+                    if let Some(peer) = self.connection.as_ref().and_then(Connection::peer) {
+                        self.state.peers.share(peer, self.connection_id, &document);
+                    }
+                }
+                Output::Relay(message) => {
+                    self.state.peers.relay(&message);
+                }
+                Output::Close(close) => return Err(Some(close)),
+            }
+        }
+        Ok(())
+    }
+}
