@@ -1,0 +1,578 @@
+//! The automerge-repo WebSocket door (`GET /v1/ws`) end to end: a Rust
+//! client speaking protocol "1" over a real socket, side by side with
+//! batch-syncing phones on the same server.
+
+use std::time::Duration;
+
+use automerge::sync::{self, SyncDoc};
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ROOT};
+use fengqiao_protocol::repo::{DocSync, Join, Peer, PeerMetadata};
+use fengqiao_protocol::{DocumentId, PeerId, RepoMessage};
+use fengqiao_shared::access::Role;
+use fengqiao_shared::record::{self, Author, NewEvent, Record};
+use fengqiao_shared::vocab::{EventKind, Risk};
+use fengqiao_tests::{Phone, T0, TestServer, sample_dispute};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+const VILLAGE: &str = "500110101001";
+
+/// Longest any single wait in these tests may take.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// What arrived on the socket.
+#[derive(Debug)]
+enum Received {
+    Message(RepoMessage),
+    /// With the close code, if the server sent a close frame with one.
+    Closed(Option<u16>),
+}
+
+/// A protocol "1" client over tokio-tungstenite.
+struct WsClient {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    peer: PeerId,
+    server: Option<PeerId>,
+}
+
+impl WsClient {
+    async fn connect(url: &str, peer: &str) -> Self {
+        let (socket, response) = tokio::time::timeout(WAIT, connect_async(url))
+            .await
+            .expect("connects in time")
+            .expect("upgrade accepted");
+        assert!(
+            response.headers().get("sec-websocket-protocol").is_none(),
+            "the server must not pick a subprotocol"
+        );
+        Self {
+            socket,
+            peer: PeerId::new(peer).unwrap(),
+            server: None,
+        }
+    }
+
+    /// Connects and completes the join/peer handshake.
+    async fn joined(url: &str, peer: &str) -> Self {
+        let mut client = Self::connect(url, peer).await;
+        client.join(&["1"]).await;
+        match client.recv().await {
+            Received::Message(RepoMessage::Peer(peer)) => client.server = Some(peer.sender_id),
+            other => panic!("expected peer, got {other:?}"),
+        }
+        client
+    }
+
+    async fn join(&mut self, versions: &[&str]) {
+        let join = RepoMessage::Join(Join {
+            sender_id: self.peer.clone(),
+            peer_metadata: Some(PeerMetadata::default()),
+            supported_protocol_versions: versions.iter().map(|v| v.to_string()).collect(),
+        });
+        self.send(&join).await;
+    }
+
+    async fn send(&mut self, message: &RepoMessage) {
+        self.send_raw(Message::Binary(message.encode().into()))
+            .await;
+    }
+
+    async fn send_raw(&mut self, frame: Message) {
+        tokio::time::timeout(WAIT, self.socket.send(frame))
+            .await
+            .expect("sends in time")
+            .expect("socket open");
+    }
+
+    /// The next protocol message, or the close. Fails the test after
+    /// [`WAIT`].
+    async fn recv(&mut self) -> Received {
+        self.recv_within(WAIT)
+            .await
+            .unwrap_or_else(|| panic!("nothing received within {WAIT:?}"))
+    }
+
+    async fn recv_within(&mut self, wait: Duration) -> Option<Received> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()?;
+            return Some(match frame {
+                Some(Ok(Message::Binary(bytes))) => Received::Message(
+                    RepoMessage::decode(&bytes).expect("server sends valid messages"),
+                ),
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                Some(Ok(Message::Text(text))) => panic!("the server sent a text frame: {text}"),
+                Some(Ok(Message::Close(frame))) => Received::Closed(frame.map(|f| f.code.into())),
+                None | Some(Err(_)) => Received::Closed(None),
+            });
+        }
+    }
+
+    fn server(&self) -> PeerId {
+        self.server.clone().expect("joined")
+    }
+
+    fn doc_message(&self, id: &DocumentId, message: sync::Message) -> DocSync {
+        DocSync {
+            sender_id: self.peer.clone(),
+            target_id: self.server(),
+            document_id: id.clone(),
+            data: message.encode(),
+        }
+    }
+
+    async fn request(&mut self, id: &DocumentId, state: &mut sync::State) {
+        let message = AutoCommit::new()
+            .sync()
+            .generate_sync_message(state)
+            .expect("an empty document asks");
+        let request = RepoMessage::Request(self.doc_message(id, message));
+        self.send(&request).await;
+    }
+
+    /// Syncs `doc` with the server until both have the same heads and
+    /// neither has more to say. `request` starts with a `request` rather
+    /// than a `sync`, as a client that lacks the document does.
+    async fn sync_doc(&mut self, id: &DocumentId, doc: &mut AutoCommit, state: &mut sync::State) {
+        for _ in 0..20 {
+            let sent = match doc.sync().generate_sync_message(state) {
+                Some(message) => {
+                    let sync = RepoMessage::Sync(self.doc_message(id, message));
+                    self.send(&sync).await;
+                    true
+                }
+                None => false,
+            };
+            let in_sync = state.their_heads.as_deref() == Some(&doc.get_heads()[..]);
+            let reply = match (in_sync, sent) {
+                (true, false) => return,
+                // The server answers only when it has something to say.
+                (true, true) => match self.recv_within(Duration::from_millis(300)).await {
+                    None => return,
+                    Some(reply) => reply,
+                },
+                (false, _) => self.recv().await,
+            };
+            match reply {
+                Received::Message(RepoMessage::Sync(reply)) if reply.document_id == *id => {
+                    assert_eq!(reply.sender_id, self.server());
+                    let reply = sync::Message::decode(&reply.data).expect("valid sync message");
+                    doc.sync()
+                        .receive_sync_message(state, reply)
+                        .expect("applies");
+                }
+                other => panic!("expected a sync for {id}, got {other:?}"),
+            }
+        }
+        panic!("sync of {id} did not settle");
+    }
+
+    /// Waits for the server's close frame; returns its code.
+    async fn expect_closed(&mut self) -> Option<u16> {
+        for _ in 0..10 {
+            if let Received::Closed(code) = self.recv().await {
+                return code;
+            }
+        }
+        panic!("the server did not close the socket");
+    }
+}
+
+fn new_dispute(title: &str) -> AutoCommit {
+    let mut doc = AutoCommit::new();
+    record::create_dispute(
+        &mut doc,
+        &Author::new("cadre-ws", T0),
+        &sample_dispute(VILLAGE, title),
+    )
+    .expect("dispute created");
+    doc
+}
+
+fn dispute(doc: &AutoCommit) -> record::Dispute {
+    match Record::read(doc).expect("a record") {
+        Record::Dispute(d) => d,
+        other => panic!("expected a dispute, got {other:?}"),
+    }
+}
+
+#[test]
+fn handshake_and_request_for_an_unknown_document() {
+    let server = TestServer::start();
+    server.runtime().block_on(async {
+        let mut client = WsClient::connect(&server.ws_url(), "peer-rust-a").await;
+        client.join(&["1"]).await;
+        let Received::Message(RepoMessage::Peer(Peer {
+            sender_id,
+            peer_metadata,
+            selected_protocol_version,
+            target_id,
+        })) = client.recv().await
+        else {
+            panic!("expected peer");
+        };
+        assert_eq!(target_id.as_str(), "peer-rust-a");
+        assert_eq!(selected_protocol_version, "1");
+        assert!(sender_id.as_str().starts_with("fengqiao-"));
+        let metadata = peer_metadata.expect("peer metadata");
+        let storage_id = metadata.storage_id.expect("a storage id");
+        assert_eq!(storage_id.as_str(), server.running().state.storage_id);
+        assert_eq!(metadata.is_ephemeral, Some(false));
+        client.server = Some(sender_id.clone());
+
+        let unknown = DocumentId::random();
+        client.request(&unknown, &mut sync::State::new()).await;
+        match client.recv().await {
+            Received::Message(RepoMessage::DocUnavailable(u)) => {
+                assert_eq!(u.sender_id, sender_id);
+                assert_eq!(u.target_id.as_str(), "peer-rust-a");
+                assert_eq!(u.document_id, unknown);
+            }
+            other => panic!("expected doc-unavailable, got {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn documents_flow_between_websocket_peers_and_batch_phones_live() {
+    let server = TestServer::start();
+    let rt = server.runtime();
+    let id = DocumentId::random();
+
+    // A creates the dispute over the WebSocket.
+    let mut a_doc = new_dispute("宅基地边界纠纷");
+    let mut a_state = sync::State::new();
+    let mut a = rt.block_on(WsClient::joined(&server.ws_url(), "peer-rust-a"));
+    rt.block_on(a.sync_doc(&id, &mut a_doc, &mut a_state));
+
+    // B asks for it by id and receives it.
+    let mut b = rt.block_on(WsClient::joined(&server.ws_url(), "peer-rust-b"));
+    let mut b_doc = AutoCommit::new();
+    let mut b_state = sync::State::new();
+    rt.block_on(async {
+        b.request(&id, &mut b_state).await;
+        match b.recv().await {
+            Received::Message(RepoMessage::Sync(reply)) => {
+                let reply = sync::Message::decode(&reply.data).unwrap();
+                b_doc
+                    .sync()
+                    .receive_sync_message(&mut b_state, reply)
+                    .unwrap();
+            }
+            other => panic!("expected the document, got {other:?}"),
+        }
+        b.sync_doc(&id, &mut b_doc, &mut b_state).await;
+    });
+    assert_eq!(b_doc.get_heads(), a_doc.get_heads());
+    assert_eq!(dispute(&b_doc).title, "宅基地边界纠纷");
+
+    // A phone syncing through the batch door sees it.
+    let mut phone = Phone::new("cadre-phone");
+    phone.sync(&server.url());
+    let on_phone = phone.replica.record(&id).expect("the phone has the record");
+    assert_eq!(
+        on_phone.as_dispute().expect("a dispute").title,
+        "宅基地边界纠纷"
+    );
+
+    // The phone edits offline and syncs; A, which has it open, receives the
+    // change without asking again.
+    let author = phone.author(T0 + 60_000);
+    phone
+        .replica
+        .edit(&id, |doc| {
+            record::set_risk(doc, &author, Risk::High)?;
+            record::add_event(doc, &author, &NewEvent::new(EventKind::Mediation))
+        })
+        .expect("phone edits");
+    phone.sync(&server.url());
+    rt.block_on(async {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while dispute(&a_doc).risk != Some(Risk::High) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no live push within {WAIT:?}"
+            );
+            match a.recv().await {
+                Received::Message(RepoMessage::Sync(push)) => {
+                    assert_eq!(push.document_id, id);
+                    let push = sync::Message::decode(&push.data).unwrap();
+                    a_doc
+                        .sync()
+                        .receive_sync_message(&mut a_state, push)
+                        .unwrap();
+                    if let Some(reply) = a_doc.sync().generate_sync_message(&mut a_state) {
+                        let reply = RepoMessage::Sync(a.doc_message(&id, reply));
+                        a.send(&reply).await;
+                    }
+                }
+                other => panic!("expected a pushed sync, got {other:?}"),
+            }
+        }
+    });
+    let live = dispute(&a_doc);
+    assert_eq!(live.risk, Some(Risk::High));
+    assert_eq!(live.events.len(), 2, "reported + mediation");
+    assert_eq!(live.events[1].by, "cadre-phone");
+}
+
+#[test]
+fn a_request_waits_for_a_document_that_arrives_later() {
+    let server = TestServer::start();
+    let rt = server.runtime();
+    let id = DocumentId::random();
+    let mut b = rt.block_on(WsClient::joined(&server.ws_url(), "peer-rust-b"));
+    let mut b_state = sync::State::new();
+    rt.block_on(async {
+        b.request(&id, &mut b_state).await;
+        assert!(matches!(
+            b.recv().await,
+            Received::Message(RepoMessage::DocUnavailable(_))
+        ));
+    });
+    // The document then arrives from another WebSocket peer.
+    let mut a_doc = new_dispute("山林权属争议");
+    let mut a = rt.block_on(WsClient::joined(&server.ws_url(), "peer-rust-a"));
+    rt.block_on(a.sync_doc(&id, &mut a_doc, &mut sync::State::new()));
+    // B is told without asking again.
+    let mut b_doc = AutoCommit::new();
+    rt.block_on(async {
+        match b.recv().await {
+            Received::Message(RepoMessage::Sync(push)) => {
+                assert_eq!(push.document_id, id);
+                let push = sync::Message::decode(&push.data).unwrap();
+                b_doc
+                    .sync()
+                    .receive_sync_message(&mut b_state, push)
+                    .unwrap();
+            }
+            other => panic!("expected the pushed document, got {other:?}"),
+        }
+    });
+    assert_eq!(b_doc.get_heads(), a_doc.get_heads());
+}
+
+#[test]
+fn a_document_outside_the_device_scope_is_unavailable() {
+    let server = TestServer::start();
+    let rt = server.runtime();
+    let id = DocumentId::random();
+    let mut a = rt.block_on(WsClient::joined(&server.ws_url(), "peer-rust-a"));
+    rt.block_on(a.sync_doc(&id, &mut new_dispute("邻里噪音"), &mut sync::State::new()));
+
+    let (_, token) = server.enroll("cadre-elsewhere", Role::Cadre, "500110102001");
+    let url = format!("ws://{}/v1/ws?token={token}", server.addr);
+    let mut other = rt.block_on(WsClient::joined(&url, "peer-rust-elsewhere"));
+    rt.block_on(async {
+        other.request(&id, &mut sync::State::new()).await;
+        match other.recv().await {
+            Received::Message(RepoMessage::DocUnavailable(u)) => assert_eq!(u.document_id, id),
+            other => panic!("expected doc-unavailable, got {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn a_connection_without_a_valid_token_gets_an_error_then_a_close() {
+    let server = TestServer::start();
+    let rt = server.runtime();
+    for url in [
+        format!("ws://{}/v1/ws", server.addr),
+        format!("ws://{}/v1/ws?token=not-a-token", server.addr),
+    ] {
+        rt.block_on(async {
+            let mut client = WsClient::connect(&url, "peer-anonymous").await;
+            client.join(&["1"]).await;
+            match client.recv().await {
+                Received::Message(RepoMessage::Error(e)) => {
+                    let sender = e.sender_id.expect("the server names itself");
+                    assert!(sender.as_str().starts_with("fengqiao-"));
+                    assert!(e.message.starts_with("unauthorized"), "{}", e.message);
+                }
+                other => panic!("expected an error message, got {other:?}"),
+            }
+            client.expect_closed().await;
+        });
+    }
+}
+
+#[test]
+fn the_bearer_header_is_accepted_too() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let server = TestServer::start();
+    server.runtime().block_on(async {
+        let mut request = format!("ws://{}/v1/ws", server.addr)
+            .into_client_request()
+            .unwrap();
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", fengqiao_tests::TOKEN).parse().unwrap(),
+        );
+        let (mut socket, _) = connect_async(request).await.expect("upgrade accepted");
+        let join = RepoMessage::Join(Join {
+            sender_id: PeerId::new("peer-header").unwrap(),
+            peer_metadata: None,
+            supported_protocol_versions: vec!["1".into()],
+        });
+        socket
+            .send(Message::Binary(join.encode().into()))
+            .await
+            .unwrap();
+        let frame = tokio::time::timeout(WAIT, socket.next()).await.unwrap();
+        let Some(Ok(Message::Binary(bytes))) = frame else {
+            panic!("expected a binary frame, got {frame:?}");
+        };
+        assert!(matches!(
+            RepoMessage::decode(&bytes),
+            Ok(RepoMessage::Peer(_))
+        ));
+    });
+}
+
+#[test]
+fn protocol_violations_get_an_error_then_a_close() {
+    let server = TestServer::start();
+    let rt = server.runtime();
+    // Bytes that are not CBOR at all.
+    rt.block_on(async {
+        let mut client = WsClient::joined(&server.ws_url(), "peer-garbage").await;
+        client
+            .send_raw(Message::Binary(vec![0xff, 0x00, 0x13].into()))
+            .await;
+        assert!(matches!(
+            client.recv().await,
+            Received::Message(RepoMessage::Error(_))
+        ));
+        client.expect_closed().await;
+    });
+    // A join offering only a version the server does not speak.
+    rt.block_on(async {
+        let mut client = WsClient::connect(&server.ws_url(), "peer-future").await;
+        client.join(&["2"]).await;
+        match client.recv().await {
+            Received::Message(RepoMessage::Error(e)) => {
+                assert!(
+                    e.message.contains("unsupported protocol version"),
+                    "{}",
+                    e.message
+                )
+            }
+            other => panic!("expected an error, got {other:?}"),
+        }
+        client.expect_closed().await;
+    });
+    // A document message before join.
+    rt.block_on(async {
+        let mut client = WsClient::connect(&server.ws_url(), "peer-hasty").await;
+        client.server = Some(PeerId::new("anyone").unwrap());
+        client
+            .request(&DocumentId::random(), &mut sync::State::new())
+            .await;
+        assert!(matches!(
+            client.recv().await,
+            Received::Message(RepoMessage::Error(_))
+        ));
+        client.expect_closed().await;
+    });
+    // The server keeps serving.
+    rt.block_on(WsClient::joined(&server.ws_url(), "peer-after"));
+}
+
+#[test]
+fn an_invalid_record_is_not_stored_and_the_server_keeps_serving() {
+    let server = TestServer::start();
+    let rt = server.runtime();
+    let bad_id = DocumentId::random();
+    let mut bad = new_dispute("风险等级写错");
+    bad.put(ROOT, "risk", "severe").unwrap();
+    bad.commit();
+    rt.block_on(async {
+        let mut client = WsClient::joined(&server.ws_url(), "peer-buggy").await;
+        let mut state = sync::State::new();
+        let mut refused = false;
+        for _ in 0..10 {
+            if let Some(message) = bad.sync().generate_sync_message(&mut state) {
+                let sync = RepoMessage::Sync(client.doc_message(&bad_id, message));
+                client.send(&sync).await;
+            }
+            match client.recv_within(Duration::from_secs(2)).await {
+                Some(Received::Message(RepoMessage::Sync(reply))) => {
+                    let reply = sync::Message::decode(&reply.data).unwrap();
+                    bad.sync().receive_sync_message(&mut state, reply).unwrap();
+                }
+                Some(Received::Message(RepoMessage::DocUnavailable(u))) => {
+                    assert_eq!(u.document_id, bad_id);
+                    refused = true;
+                    break;
+                }
+                other => panic!("expected sync or doc-unavailable, got {other:?}"),
+            }
+        }
+        assert!(
+            refused,
+            "the server told the peer it will not take the record"
+        );
+
+        // The same connection still works for a valid record.
+        let good_id = DocumentId::random();
+        let mut good = new_dispute("正常登记");
+        client
+            .sync_doc(&good_id, &mut good, &mut sync::State::new())
+            .await;
+    });
+
+    let mut phone = Phone::new("cadre-phone");
+    phone.sync(&server.url());
+    assert!(
+        phone.replica.record(&bad_id).is_err(),
+        "the refused record reached a phone"
+    );
+    assert_eq!(
+        phone.replica.ids().unwrap().len(),
+        1,
+        "only the valid record"
+    );
+}
+
+#[test]
+fn a_rejoin_of_the_same_peer_replaces_the_older_socket() {
+    let server = TestServer::start();
+    let rt = server.runtime();
+    let mut old = rt.block_on(WsClient::joined(&server.ws_url(), "peer-tab"));
+    let mut new = rt.block_on(WsClient::joined(&server.ws_url(), "peer-tab"));
+    assert_eq!(rt.block_on(old.expect_closed()), Some(1000));
+    // The newer socket is the one that serves the peer.
+    rt.block_on(async {
+        new.request(&DocumentId::random(), &mut sync::State::new())
+            .await;
+        assert!(matches!(
+            new.recv().await,
+            Received::Message(RepoMessage::DocUnavailable(_))
+        ));
+    });
+}
+
+#[test]
+fn graceful_shutdown_closes_open_sockets() {
+    let server = TestServer::start();
+    // The client runs on its own runtime, so it outlives the server's.
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut client = client_rt.block_on(WsClient::joined(&server.ws_url(), "peer-rust-a"));
+    let started = std::time::Instant::now();
+    server.stop();
+    assert_eq!(client_rt.block_on(client.expect_closed()), Some(1001));
+    assert!(
+        started.elapsed() < WAIT,
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+}
