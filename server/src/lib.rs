@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod cli;
 pub mod directory;
 pub mod engine;
 pub mod http;

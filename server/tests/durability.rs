@@ -5,91 +5,15 @@
 //! after; a new process on the same data directory must serve every
 //! acknowledged change.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use common::{ServerProcess, TOKEN, import_org};
 use fengqiao_protocol::{DeviceId, VillageCode};
 use fengqiao_shared::record::{Author, NewDispute, Party, create_dispute, set_risk};
 use fengqiao_shared::replica::Replica;
 use fengqiao_shared::replica::http::{HttpTransport, sync_until_done};
 use fengqiao_shared::replica::sync::SyncClient;
 use fengqiao_shared::vocab::{Category, PartyRole, Risk};
-
-const TOKEN: &str = "durability-test-token";
-const ADMIN: &str = "durability-admin-token";
-
-/// Imports the one district, town and village the test uses.
-fn import_org(url: &str) {
-    let response = ureq::post(&format!("{url}/v1/admin/org"))
-        .header("Authorization", &format!("Bearer {ADMIN}"))
-        .send_json(serde_json::json!({
-            "format": "csv",
-            "text": "500110,綦江区\n500110101,古南街道\n500110101001,石门村\n",
-        }))
-        .expect("organisation imported");
-    assert_eq!(response.status().as_u16(), 200);
-}
-
-struct ServerProcess {
-    child: Child,
-    url: String,
-}
-
-impl ServerProcess {
-    fn start(data: &std::path::Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fengqiao"))
-            .args([
-                "serve",
-                "--bind",
-                "127.0.0.1:0",
-                "--insecure-dev-token",
-                TOKEN,
-            ])
-            .arg("--data")
-            .arg(data)
-            .env("FENGQIAO_LOG", "warn")
-            .env("FENGQIAO_ADMIN_TOKEN", ADMIN)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the fengqiao binary starts");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut line = String::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut reader = BufReader::new(stdout);
-        while !line.contains("http://") {
-            line.clear();
-            assert!(
-                Instant::now() < deadline,
-                "server did not announce its address"
-            );
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                let _ = child.kill();
-                panic!("server exited before serving");
-            }
-        }
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .expect("an address")
-            .to_owned();
-        Self { child, url }
-    }
-
-    fn kill_9(mut self) {
-        // Child::kill sends SIGKILL on Unix: no shutdown code runs.
-        self.child.kill().expect("kill");
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn dispute(title: &str) -> NewDispute {
     NewDispute {

@@ -1,0 +1,132 @@
+//! The `fengqiao` command line: one binary for the whole job.
+//!
+//! Each subcommand lives in its own module; this one holds what they share:
+//! the error type that says what to do next, and a small JSON HTTP client
+//! for commands that talk to a running server.
+
+pub mod admin;
+pub mod serve;
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A failure of a command, worded for the person at the terminal.
+#[derive(Debug)]
+pub struct CliError {
+    pub message: String,
+}
+
+impl CliError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+/// JSON over HTTP to a running server, with a bearer token.
+pub struct HttpClient {
+    base: String,
+    token: String,
+    agent: ureq::Agent,
+}
+
+impl HttpClient {
+    pub fn new(base: &str, token: &str) -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(120)))
+            .build();
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            agent: ureq::Agent::new_with_config(config),
+        }
+    }
+
+    fn finish(
+        &self,
+        path: &str,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Value, CliError> {
+        let response = result.map_err(|e| {
+            CliError::new(format!(
+                "cannot reach the server at {}: {e}; is `fengqiao serve` running there? (--server URL)",
+                self.base
+            ))
+        })?;
+        let status = response.status().as_u16();
+        let text = response
+            .into_body()
+            .read_to_string()
+            .map_err(|e| CliError::new(format!("the server's answer could not be read: {e}")))?;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if (200..300).contains(&status) {
+            return Ok(value);
+        }
+        let message = value["message"].as_str().unwrap_or("no details");
+        let hint = match status {
+            401 => " (check the token)",
+            403 => " (this token may not do that)",
+            _ => "",
+        };
+        Err(CliError::new(format!(
+            "{path}: the server answered {status} {}: {message}{hint}",
+            value["code"].as_str().unwrap_or("error")
+        )))
+    }
+
+    fn auth(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+
+    pub fn get(&self, path: &str) -> Result<Value, CliError> {
+        let result = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .header("Authorization", &self.auth())
+            .call();
+        self.finish(path, result)
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> Result<Value, CliError> {
+        let result = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .header("Authorization", &self.auth())
+            .send_json(body);
+        self.finish(path, result)
+    }
+
+    pub fn put(&self, path: &str, body: Value) -> Result<Value, CliError> {
+        let result = self
+            .agent
+            .put(&format!("{}{path}", self.base))
+            .header("Authorization", &self.auth())
+            .send_json(body);
+        self.finish(path, result)
+    }
+}
+
+/// `YYYY-MM-DD HH:MM` in China Standard Time, for tables.
+pub fn format_time(millis: i64) -> String {
+    let local = millis + 8 * 3_600_000;
+    let days = local.div_euclid(86_400_000);
+    let (y, m, d) = fengqiao_shared::stats::calendar::civil_from_days(days);
+    let minutes = local.rem_euclid(86_400_000) / 60_000;
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        minutes / 60,
+        minutes % 60
+    )
+}

@@ -1,0 +1,92 @@
+//! `fengqiao serve`: run the sync server until Ctrl-C or SIGTERM, then
+//! finish in-flight requests.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::CliError;
+use crate::serve::{self, ServeConfig};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Directory holding the server's data; created if missing.
+    #[arg(long, env = "FENGQIAO_DATA", default_value = "./fengqiao-data")]
+    pub data: PathBuf,
+    /// Address and port to listen on.
+    #[arg(long, env = "FENGQIAO_BIND", default_value = "127.0.0.1:8470")]
+    pub bind: SocketAddr,
+    /// UNSAFE: also accept this one token with unrestricted read and write
+    /// access to every record. For development only; never use it on a
+    /// server that holds real people's data.
+    #[arg(long, env = "FENGQIAO_INSECURE_DEV_TOKEN", hide_env_values = true)]
+    pub insecure_dev_token: Option<String>,
+    /// The admin token (default: DATA/admin.token, created at first start).
+    #[arg(long, env = "FENGQIAO_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// The URL phones use to reach this server, put in set-up payloads
+    /// (default: the address the admin's request came to).
+    #[arg(long, env = "FENGQIAO_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Memory budget for loaded documents, in MiB.
+    #[arg(long, env = "FENGQIAO_CACHE_MB", default_value_t = 256)]
+    pub cache_mb: u64,
+}
+
+impl ServeArgs {
+    pub fn config(&self) -> ServeConfig {
+        let mut config = ServeConfig::new(&self.data, self.bind);
+        config.dev_token = self.insecure_dev_token.clone().filter(|t| !t.is_empty());
+        config.admin_token = self.admin_token.clone().filter(|t| !t.is_empty());
+        config.public_url = self.public_url.clone();
+        config.engine.cache_bytes = self.cache_mb.saturating_mul(1024 * 1024);
+        config
+    }
+}
+
+pub async fn run(args: ServeArgs) -> Result<(), CliError> {
+    let config = args.config();
+    if config.dev_token.is_some() {
+        tracing::warn!(
+            "--insecure-dev-token is set: anyone with that token can read and change every \
+             record. Never use it with real data."
+        );
+    }
+    let data = config.data.clone();
+    let running = serve::start_enrolled(config)
+        .await
+        .map_err(|e| CliError::new(e.to_string()))?;
+    // A closed stdout (the launcher went away) must not stop the server.
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "fengqiao serving on http://{}", running.addr);
+    let _ = writeln!(
+        out,
+        "admin token: {} (or FENGQIAO_ADMIN_TOKEN)",
+        data.join("admin.token").display()
+    );
+    let _ = out.flush();
+    wait_for_stop_signal().await;
+    tracing::info!("stopping: finishing in-flight requests");
+    running
+        .shutdown()
+        .await
+        .map_err(|e| CliError::new(format!("error while stopping: {e}")))
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+pub async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
