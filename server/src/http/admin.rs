@@ -107,6 +107,8 @@ fn view(state: &Shared, device: &Device) -> DeviceView {
 pub struct SetupPayload {
     pub server: String,
     pub token: String,
+    /// The enrolled device id: the phone's Automerge actors start with it.
+    pub device: DeviceId,
 }
 
 fn public_url(state: &Shared, headers: &HeaderMap) -> String {
@@ -230,6 +232,7 @@ pub async fn enroll(
     let setup = SetupPayload {
         server: public_url(&state, &headers),
         token: token.0.clone(),
+        device: device.id,
     };
     Ok(Json(json!({
         "device": view(&state, &device),
@@ -268,7 +271,11 @@ pub async fn rotate(
     let token = blocking(move || directory.rotate(&device.id)).await?;
     Ok(Json(json!({
         "token": token.0,
-        "setup": SetupPayload { server: public_url(&state, &headers), token: token.0.clone() },
+        "setup": SetupPayload {
+            server: public_url(&state, &headers),
+            token: token.0.clone(),
+            device: device.id,
+        },
     })))
 }
 
@@ -359,4 +366,24 @@ pub fn may_read_audit(
     village: &fengqiao_protocol::VillageCode,
 ) -> bool {
     access.is_none_or(|a| access::can_read_audit(a, village))
+}
+
+/// `GET /v1/me`: who a token belongs to, so a phone can set itself up from
+/// a server URL and a token alone.
+pub async fn me(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let identity = state.identify(&headers, None, Format::Json)?;
+    let directory = state.engine.directory();
+    let device = identity.caller.device.and_then(|id| directory.device(&id));
+    Ok(Json(match device {
+        Some(device) => json!({
+            "device": device.id,
+            "person": device.person,
+            "personName": directory.person(&device.person).map(|p| p.name),
+            "label": device.label,
+            "role": device.access.role,
+            "scope": device.access.scope,
+            "write": device.access.write,
+        }),
+        None => json!({ "device": null, "role": null, "scope": null, "development": true }),
+    }))
 }
