@@ -576,3 +576,76 @@ fn graceful_shutdown_closes_open_sockets() {
         started.elapsed()
     );
 }
+
+#[test]
+fn ephemeral_messages_reach_the_other_peers_of_the_document_only() {
+    use fengqiao_protocol::repo::Ephemeral;
+    let server = TestServer::start();
+    let rt = server.runtime();
+    let id = DocumentId::random();
+    let mut a = rt.block_on(WsClient::joined(&server.ws_url(), "peer-rust-a"));
+    let mut a_doc = new_dispute("调解进行中");
+    rt.block_on(a.sync_doc(&id, &mut a_doc, &mut sync::State::new()));
+    let mut b = rt.block_on(WsClient::joined(&server.ws_url(), "peer-rust-b"));
+    rt.block_on(b.sync_doc(&id, &mut AutoCommit::new(), &mut sync::State::new()));
+    // C is connected but does not have the document open.
+    let mut c = rt.block_on(WsClient::joined(&server.ws_url(), "peer-rust-c"));
+
+    let presence = Ephemeral {
+        sender_id: a.peer.clone(),
+        target_id: a.server(),
+        document_id: id.clone(),
+        // CBOR {"cursor": 3}
+        data: vec![0xa1, 0x66, b'c', b'u', b'r', b's', b'o', b'r', 0x03],
+        count: 1,
+        session_id: "session-a".into(),
+    };
+    rt.block_on(async {
+        a.send(&RepoMessage::Ephemeral(presence.clone())).await;
+        match b.recv().await {
+            Received::Message(RepoMessage::Ephemeral(relayed)) => {
+                assert_eq!(relayed.target_id, b.peer);
+                assert_eq!(
+                    Ephemeral {
+                        target_id: presence.target_id.clone(),
+                        ..relayed.clone()
+                    },
+                    presence,
+                    "relayed unchanged but for targetId"
+                );
+                // B's repo forwards it on, as JS clients do: the server
+                // drops the echo since it names another sender.
+                b.send(&RepoMessage::Ephemeral(relayed)).await;
+            }
+            other => panic!("expected the relayed ephemeral message, got {other:?}"),
+        }
+        let quiet = Duration::from_millis(300);
+        assert!(a.recv_within(quiet).await.is_none(), "no echo back to A");
+        assert!(c.recv_within(quiet).await.is_none(), "nothing to C");
+    });
+}
+
+#[test]
+fn a_peer_that_stops_answering_pings_is_dropped() {
+    let server = TestServer::start();
+    let rt = server.runtime();
+    let mut silent = rt.block_on(WsClient::joined(&server.ws_url(), "peer-silent"));
+    let mut lively = rt.block_on(WsClient::joined(&server.ws_url(), "peer-lively"));
+    let metrics = server.running().state.metrics.clone();
+    let open = || metrics.ws_open.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(open(), 2);
+    rt.block_on(async {
+        // Reading answers pings (tungstenite pongs automatically); the
+        // silent peer reads nothing for two ping intervals and more.
+        assert!(lively.recv_within(Duration::from_secs(12)).await.is_none());
+        silent.expect_closed().await;
+        assert_eq!(open(), 1, "the silent peer's socket was dropped");
+        lively
+            .request(&DocumentId::random(), &mut sync::State::new())
+            .await;
+        assert!(matches!(
+            lively.recv().await,
+            Received::Message(RepoMessage::DocUnavailable(_))
+        ));
+    });
+}
