@@ -649,3 +649,37 @@ fn a_peer_that_stops_answering_pings_is_dropped() {
         ));
     });
 }
+
+#[test]
+fn revoking_a_device_closes_its_open_socket_at_once() {
+    let server = TestServer::start();
+    let rt = server.runtime();
+    let (device, token) = server.enroll("cadre-revoked", Role::Cadre, VILLAGE);
+    let url = format!("ws://{}/v1/ws?token={token}", server.addr);
+    let mut client = rt.block_on(WsClient::joined(&url, "peer-revoked"));
+    server.directory().revoke(&device).expect("revoked");
+    rt.block_on(async {
+        let started = tokio::time::Instant::now();
+        match client.recv().await {
+            Received::Message(RepoMessage::Error(e)) => {
+                assert!(e.message.starts_with("unauthorized"), "{}", e.message)
+            }
+            other => panic!("expected an error, got {other:?}"),
+        }
+        assert_eq!(client.expect_closed().await, Some(1008));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "closed on the announcement, not at the next ping"
+        );
+    });
+    // The token no longer opens a session.
+    rt.block_on(async {
+        let mut again = WsClient::connect(&url, "peer-revoked").await;
+        again.join(&["1"]).await;
+        assert!(matches!(
+            again.recv().await,
+            Received::Message(RepoMessage::Error(_))
+        ));
+        again.expect_closed().await;
+    });
+}

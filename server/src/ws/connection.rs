@@ -9,9 +9,9 @@
 //! are tested here with plain in-memory documents and the socket loop in
 //! [`super::socket`] only moves bytes.
 //!
-//! The rules follow what the JavaScript client needs (see `docs/` and the
-//! interop checklist the tests in `tests/tests/ws.rs` and
-//! `tests/tests/js_interop.rs` exercise):
+//! The wire format is in `docs/protocol.md`. The rules follow what the
+//! JavaScript client needs, as the end-to-end tests in `tests/tests/ws.rs`
+//! and `tests/tests/js_interop.rs` check:
 //!
 //! - `join` is answered with `peer` at once; nothing else is accepted
 //!   before it, and a peer that does not offer protocol "1" gets `error`.

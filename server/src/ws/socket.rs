@@ -12,6 +12,11 @@
 //! Keepalive follows the JS sync server: a ping every [`PING_INTERVAL`]; a
 //! peer that has shown no sign of life since the previous ping is dropped.
 //! Browsers and Node answer pings by themselves.
+//!
+//! The device's token is checked again whenever the directory announces a
+//! change to that device (and at every ping, in case an announcement was
+//! missed): a revoked device gets `error` and its socket is closed at once,
+//! and a changed scope applies to everything after.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +25,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use fengqiao_protocol::codec::DecodeLimits;
 use fengqiao_protocol::{ErrorCode, PeerId, RepoMessage};
 use futures_util::{SinkExt, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
@@ -216,6 +222,9 @@ impl Session {
         let limits = DecodeLimits::DEFAULT;
         let mut changes = self.state.engine.hub().subscribe();
         let mut hub_open = true;
+        // Revocations and scope changes of devices, announced as they happen.
+        let mut revocations = self.state.engine.directory().subscribe_revocations();
+        let mut revocations_open = true;
         let mut shutdown = self.state.shutdown.clone();
         let replaced = self.replaced.clone();
         let outbox = self.outbox.clone();
@@ -270,12 +279,26 @@ impl Session {
                 _ = ticker.tick() => {
                     if alive {
                         alive = false;
-                        self.recheck(&admitted)
+                        // Also a safety net for missed access announcements.
+                        self.reauthenticate(&admitted)
+                            .unwrap_or(Step::Control(Message::Ping(Default::default())))
                     } else {
                         tracing::info!(connection = self.connection_id, "no answer to the last ping; dropping the WebSocket");
                         Step::End(None)
                     }
                 }
+                access = revocations.recv(), if revocations_open => match access {
+                    Ok(device) if Some(device) != admitted.identity.caller.device => {
+                        Step::Outputs(Vec::new())
+                    }
+                    Ok(_) | Err(RecvError::Lagged(_)) => {
+                        self.reauthenticate(&admitted).unwrap_or(Step::Outputs(Vec::new()))
+                    }
+                    Err(RecvError::Closed) => {
+                        revocations_open = false;
+                        Step::Outputs(Vec::new())
+                    }
+                },
                 _ = stopping(&mut shutdown) => {
                     tracing::debug!(connection = self.connection_id, "server shutting down; closing the WebSocket");
                     Step::End(Some(Close::GoingAway))
@@ -337,10 +360,9 @@ impl Session {
         }
     }
 
-    /// At each keepalive tick: checks the token again, so a revoked device
-    /// loses its socket within one interval and a changed scope applies,
-    /// then pings.
-    fn recheck(&mut self, admitted: &Admitted) -> Step {
+    /// Checks the token again, so a revoked device loses its socket and a
+    /// changed scope applies to what follows. `None` when it is still good.
+    fn reauthenticate(&mut self, admitted: &Admitted) -> Option<Step> {
         match self.state.auth.authenticate(&admitted.token) {
             Some(identity) => {
                 let caller = Caller {
@@ -350,14 +372,14 @@ impl Session {
                 if let Some(connection) = self.connection.as_mut() {
                     connection.set_caller(caller);
                 }
-                Step::Control(Message::Ping(Default::default()))
+                None
             }
             None => {
                 tracing::info!(
                     connection = self.connection_id,
                     "token no longer valid; closing the WebSocket"
                 );
-                self.step_here(Connection::on_revoked)
+                Some(self.step_here(Connection::on_revoked))
             }
         }
     }
