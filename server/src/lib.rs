@@ -21,3 +21,4 @@ pub mod metrics;
 pub mod serve;
 pub mod storage;
 pub mod ws;
+pub mod ws_client;

@@ -32,6 +32,12 @@ enum Command {
     ///
     /// Example: fengqiao admin --server http://127.0.0.1:8470 org import qijiang.csv
     Admin(cli::admin::AdminArgs),
+    /// Run the whole job on this machine, with no set-up: a demo district,
+    /// phones doing weeks of field work offline, conflicts merging, the
+    /// township's numbers — then the dashboard until Ctrl-C.
+    ///
+    /// Example: fengqiao demo            (or: fengqiao demo --no-serve --scale district)
+    Demo(cli::demo::DemoArgs),
 }
 
 fn init_logging() {
@@ -43,16 +49,18 @@ fn init_logging() {
         .init();
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))
+}
+
 fn run(command: Command) -> Result<(), CliError> {
     match command {
-        Command::Serve(args) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))?;
-            runtime.block_on(cli::serve::run(args))
-        }
+        Command::Serve(args) => runtime()?.block_on(cli::serve::run(args)),
         Command::Admin(args) => cli::admin::run(args),
+        Command::Demo(args) => runtime()?.block_on(cli::demo::run(args)),
     }
 }
 

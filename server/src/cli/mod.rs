@@ -5,6 +5,7 @@
 //! for commands that talk to a running server.
 
 pub mod admin;
+pub mod demo;
 pub mod serve;
 
 use std::fmt;

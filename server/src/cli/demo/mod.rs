@@ -1,0 +1,250 @@
+//! `fengqiao demo`: the whole job on one machine, with no set-up.
+//!
+//! It creates a demo data directory, starts the real server, imports a demo
+//! district (诸暨市) and enrolls devices — village cadres, a second
+//! mediator in one village, town officials, a village supervisor and a
+//! district official. Then it simulates weeks of field work: phones with
+//! real replicas record disputes and household visits offline over
+//! simulated days and sync over HTTP when they "have signal", at different
+//! times; a town office computer follows cases over the automerge-repo
+//! WebSocket. Four cases are edited concurrently on two phones to show how
+//! conflicts merge. Finally it prints the town's numbers (read from the
+//! statistics API, as the dashboard shows them), explains each conflict,
+//! and keeps serving the dashboard until Ctrl-C.
+
+mod places;
+mod script;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use fengqiao_shared::stats::Statistics;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::CliError;
+use crate::serve::{self, ServeConfig};
+
+/// How much data the demo makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scale {
+    /// 3 towns, 30 villages, about 6 weeks of work (under a minute).
+    Small,
+    /// 6 towns, 72 villages, about 3 months of work (a few minutes).
+    District,
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Where the demo keeps its data. Replaced if it holds an earlier demo;
+    /// refused if it holds anything else.
+    #[arg(long, default_value = "./fengqiao-demo")]
+    pub data: PathBuf,
+    /// Address to serve on (another free port is used if it is taken).
+    #[arg(long, default_value = "127.0.0.1:8470")]
+    pub bind: SocketAddr,
+    /// How much data to make.
+    #[arg(long, value_enum, default_value_t = Scale::Small)]
+    pub scale: Scale,
+    /// Exit after printing the summary instead of serving the dashboard.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Seed of the simulation; the same seed makes the same field work.
+    #[arg(long, default_value_t = 20261126)]
+    pub seed: u64,
+}
+
+const MARKER: &str = ".fengqiao-demo";
+
+fn prepare_dir(data: &std::path::Path) -> Result<(), CliError> {
+    if data.exists() {
+        let is_demo = data.join(MARKER).exists();
+        let empty = std::fs::read_dir(data)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !is_demo && !empty {
+            return Err(CliError::new(format!(
+                "{} exists and does not hold a demo; choose another directory with --data",
+                data.display()
+            )));
+        }
+        std::fs::remove_dir_all(data).map_err(|e| {
+            CliError::new(format!(
+                "cannot replace the old demo in {}: {e}",
+                data.display()
+            ))
+        })?;
+    }
+    std::fs::create_dir_all(data)
+        .and_then(|()| std::fs::write(data.join(MARKER), "fengqiao demo data; safe to delete\n"))
+        .map_err(|e| CliError::new(format!("cannot create {}: {e}", data.display())))
+}
+
+pub(crate) fn bar(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    let style = ProgressStyle::with_template("{prefix:>12} [{bar:32}] {pos}/{len} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(what.to_owned());
+    bar
+}
+
+pub async fn run(args: DemoArgs) -> Result<(), CliError> {
+    prepare_dir(&args.data)?;
+    let mut config = ServeConfig::new(&args.data, args.bind);
+    config.compaction_interval = std::time::Duration::from_secs(10);
+    let running = match serve::start_enrolled(config).await {
+        Ok(running) => running,
+        Err(serve::StartError::Bind { .. }) => {
+            println!("{} is taken; serving the demo on another port", args.bind);
+            let config = ServeConfig::new(
+                &args.data,
+                "127.0.0.1:0"
+                    .parse()
+                    .map_err(|_| CliError::new("bad address"))?,
+            );
+            serve::start_enrolled(config)
+                .await
+                .map_err(|e| CliError::new(e.to_string()))?
+        }
+        Err(e) => return Err(CliError::new(e.to_string())),
+    };
+    let url = format!("http://{}", running.addr);
+    println!(
+        "Fengqiao demo — server on {url}, data in {}\n",
+        args.data.display()
+    );
+
+    let state = running.state.clone();
+    let scale = args.scale;
+    let seed = args.seed;
+    let handle = tokio::runtime::Handle::current();
+    let url_for_work = url.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        script::run(&state, &url_for_work, scale, seed, &handle)
+    })
+    .await
+    .map_err(|e| CliError::new(format!("the simulation stopped: {e}")))??;
+
+    let stats = town_statistics(&url, &outcome.town_token, &outcome.town_code).await?;
+    print_summary(&outcome, &stats);
+    print_conflicts(&outcome);
+
+    println!("\nDashboard: {url}/");
+    println!(
+        "  log in as the {} official with: {}",
+        outcome.town_name, outcome.town_token
+    );
+    println!(
+        "  district official ({}): {}",
+        places::DISTRICT.1,
+        outcome.district_token
+    );
+    println!("  village supervisor: {}", outcome.supervisor_token);
+    println!("  admin token: {}", args.data.join("admin.token").display());
+    if args.no_serve {
+        running
+            .shutdown()
+            .await
+            .map_err(|e| CliError::new(format!("error while stopping: {e}")))?;
+        return Ok(());
+    }
+    println!("\nServing until Ctrl-C.");
+    super::serve::wait_for_stop_signal().await;
+    running
+        .shutdown()
+        .await
+        .map_err(|e| CliError::new(format!("error while stopping: {e}")))
+}
+
+/// The town's statistics from the statistics API, as the town official
+/// (and the dashboard) sees them.
+async fn town_statistics(url: &str, token: &str, town: &str) -> Result<Statistics, CliError> {
+    let path = format!("/v1/stats/summary?scope={town}");
+    let (url, token) = (url.to_owned(), token.to_owned());
+    tokio::task::spawn_blocking(move || super::HttpClient::new(&url, &token).get(&path))
+        .await
+        .map_err(|e| CliError::new(e.to_string()))?
+        .and_then(|value| {
+            serde_json::from_value(value).map_err(|e| {
+                CliError::new(format!("the statistics answer was not understood: {e}"))
+            })
+        })
+}
+
+fn percent(rate: Option<f64>) -> String {
+    rate.map_or("—".to_owned(), |r| format!("{:.1}%", r * 100.0))
+}
+
+fn print_summary(outcome: &script::Outcome, stats: &Statistics) {
+    let t = &stats.disputes.totals;
+    println!(
+        "\n{} ({}) — township summary 乡镇汇总",
+        outcome.town_name, outcome.town_code
+    );
+    println!("  disputes 矛盾纠纷            {}", t.total);
+    println!("  open 未化解                  {}", t.open);
+    println!("    mediating 调解中           {}", t.mediating);
+    println!("    escalated 已上报           {}", t.escalated);
+    println!("    failed 调解失败            {}", t.failed);
+    println!("  resolved 已化解              {}", t.resolved);
+    println!(
+        "  resolution rate 化解率       {}",
+        percent(t.resolution_rate)
+    );
+    println!(
+        "  grassroots rate 基层化解率   {} (target ≥ 90%: {})",
+        percent(t.grassroots_rate),
+        if t.grassroots_target_met {
+            "met 达标"
+        } else {
+            "not met 未达标"
+        }
+    );
+    println!(
+        "  median days to resolve 中位化解天数 {}",
+        t.median_days_to_resolve
+            .map_or("—".to_owned(), |d| format!("{d:.1}"))
+    );
+    println!(
+        "  overdue 超期未结 (>{} days)   {}",
+        stats.disputes.overdue_days, stats.disputes.overdue.count
+    );
+    println!(
+        "  open high-risk 高风险未结     {}",
+        stats.disputes.open_high_risk.count
+    );
+    println!(
+        "  possible duplicates 疑似重复  {}",
+        stats.disputes.possible_duplicates.len()
+    );
+    println!("  visits 民情走访              {}", stats.visits.total);
+    println!(
+        "  pending follow-ups 待回访     {}",
+        stats.visits.follow_ups.pending.count
+    );
+    println!(
+        "\n  field work: {} phones, {} records made offline, {} syncs ({} over WebSocket), {} KiB up, {} KiB down",
+        outcome.phones,
+        outcome.records,
+        outcome.syncs,
+        outcome.ws_syncs,
+        outcome.bytes_up / 1024,
+        outcome.bytes_down / 1024
+    );
+}
+
+fn print_conflicts(outcome: &script::Outcome) {
+    println!("\nHow concurrent edits merged 并发编辑如何合并");
+    for case in &outcome.conflicts {
+        println!("\n  {} — {}", case.title, case.id);
+        for line in &case.lines {
+            println!("    {line}");
+        }
+    }
+}
+
+/// Shared by the script: a reference-counted handle to the server state.
+pub(crate) type State = Arc<crate::http::AppState>;
