@@ -314,15 +314,22 @@ fn a_js_client_without_a_token_is_turned_away_without_crashing() {
     let id = phone.report("500110101001", "邻里纠纷", fengqiao_tests::T0);
     phone.sync(&server.url());
 
-    for (label, url) in [
+    // Both at once: each lingers past one reconnect attempt of the client.
+    let mut refused: Vec<(&str, NodePeer)> = [
         ("no token", format!("ws://{}/v1/ws", server.addr)),
         (
             "bad token",
             format!("ws://{}/v1/ws?token=wrong", server.addr),
         ),
-    ] {
-        let mut refused = NodePeer::spawn("refused client", &["refused", &url, &id.url()]);
-        let report = refused.expect("refused", STEP);
+    ]
+    .into_iter()
+    .map(|(label, url)| {
+        let peer = NodePeer::spawn("refused client", &["refused", &url, &id.url()]);
+        (label, peer)
+    })
+    .collect();
+    for (label, peer) in &mut refused {
+        let report = peer.expect("refused", STEP);
         eprintln!("{label}: {report}");
         let outcome = report["outcome"].as_str().unwrap_or_default();
         assert!(
@@ -338,9 +345,9 @@ fn a_js_client_without_a_token_is_turned_away_without_crashing() {
             "{label}: the server never became a peer"
         );
         assert!(
-            refused.exit_status(STEP).success(),
+            peer.exit_status(STEP).success(),
             "{label}: the Node process must not crash\nstderr:\n{}",
-            refused.stderr()
+            peer.stderr()
         );
     }
 
