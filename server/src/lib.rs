@@ -8,6 +8,8 @@
 //! - [`directory`]: organisation, people, devices, tokens, actor bindings.
 //! - [`batch`]: the batch door's logic (`POST /v1/sync`).
 //! - [`ws`]: the automerge-repo WebSocket door (`GET /v1/ws`).
+//! - [`report`]: statistics, record lists and exports for towns and
+//!   districts, over resident summaries.
 //! - [`http`]: routes and handlers; [`auth`]: who is calling;
 //!   [`metrics`]: Prometheus counters; [`serve`]: running it all.
 
@@ -18,6 +20,7 @@ pub mod directory;
 pub mod engine;
 pub mod http;
 pub mod metrics;
+pub mod report;
 pub mod serve;
 pub mod storage;
 pub mod ws;

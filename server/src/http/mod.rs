@@ -5,9 +5,13 @@
 //! gives every failure an HTTP status and a stable code.
 
 mod admin;
+mod dashboard;
 mod error;
+mod export;
 mod history;
 pub mod limit;
+mod session;
+mod stats;
 mod sync;
 
 use std::sync::Arc;
@@ -92,6 +96,7 @@ pub fn router(state: Shared) -> Router {
             "/v1/sync",
             post(sync::batch_sync).layer(DefaultBodyLimit::max(body_limit)),
         )
+        .merge(dashboard::routes(&state))
         .with_state(state)
 }
 

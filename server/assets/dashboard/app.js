@@ -1,0 +1,699 @@
+/*
+ * The township and district dashboard.
+ *
+ * Signs in with a device token (the server answers with a session cookie),
+ * then reads the JSON API with that cookie: headline figures, charts, the
+ * village table, backlog lists, possible duplicates and the case page. An
+ * EventSource on /v1/events tells the page when a record in scope changed;
+ * the page then fetches its figures again, without reloading.
+ *
+ * Every piece of data reaches the page through textContent or attributes,
+ * never as markup.
+ */
+"use strict";
+
+(function () {
+  var I18N = window.FQ_I18N;
+  var Charts = window.FQCharts;
+  var OFFSET_MS = 8 * 3600 * 1000; /* China Standard Time */
+
+  var state = {
+    me: null,
+    lang: readLang(),
+    root: null, /* the scope the official oversees (or typed in, for development) */
+    scope: null, /* the scope on screen */
+    from: "",
+    to: "",
+    places: { villages: [], towns: {}, name: null },
+    data: null,
+    caseFile: null,
+    events: null,
+    refreshTimer: null,
+    loads: 0
+  };
+
+  /* ---------- small helpers ---------- */
+
+  function readLang() {
+    try {
+      return window.localStorage.getItem("fq.lang") === "en" ? "en" : "zh";
+    } catch (e) {
+      return "zh";
+    }
+  }
+
+  function t(key, vars) {
+    var text = (I18N[state.lang] && I18N[state.lang][key]) || I18N.zh[key] || key;
+    Object.keys(vars || {}).forEach(function (name) {
+      text = text.split("{" + name + "}").join(vars[name]);
+    });
+    return text;
+  }
+
+  /* A vocabulary label: Chinese from the server, English from i18n.js. */
+  function label(table, value) {
+    if (value === null || value === undefined) return "—";
+    if (state.lang === "en") {
+      var en = I18N.labelsEn[table];
+      if (en && en[value]) return en[value];
+    }
+    var zh = state.me && state.me.labels && state.me.labels[table];
+    return (zh && zh[value]) || String(value);
+  }
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  function node(tag, attrs, children) {
+    var el = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      if (key === "text") el.textContent = attrs[key];
+      else if (key === "className") el.className = attrs[key];
+      else el.setAttribute(key, attrs[key]);
+    });
+    (children || []).forEach(function (child) {
+      if (child !== null && child !== undefined) {
+        el.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+      }
+    });
+    return el;
+  }
+
+  function clear(el) {
+    while (el.firstChild) el.removeChild(el.firstChild);
+  }
+
+  function show(id, visible) {
+    $(id).hidden = !visible;
+  }
+
+  function pad(n) {
+    return (n < 10 ? "0" : "") + n;
+  }
+
+  /* An instant in China Standard Time, to the minute. */
+  function minute(ms) {
+    if (ms === null || ms === undefined) return "—";
+    var d = new Date(ms + OFFSET_MS);
+    return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) +
+      " " + pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
+  }
+
+  function percent(rate) {
+    return rate === null || rate === undefined ? "—" : (rate * 100).toFixed(1) + "%";
+  }
+
+  function villageName(code) {
+    var found = state.places.villages.filter(function (v) { return v.code === code; })[0];
+    return found ? found.name : code;
+  }
+
+  function scopeName(code) {
+    if (!code) return "";
+    if (code === (state.places.scope || "")) return state.places.name || code;
+    if (state.places.towns[code]) return state.places.towns[code];
+    if (code.length === 12) return villageName(code);
+    return code;
+  }
+
+  function query(extra) {
+    var params = new URLSearchParams();
+    if (state.scope) params.set("scope", state.scope);
+    if (state.from) params.set("from", state.from);
+    if (state.to) params.set("to", state.to);
+    Object.keys(extra || {}).forEach(function (key) { params.set(key, extra[key]); });
+    return params.toString();
+  }
+
+  function ApiFailure(status, code, message) {
+    this.status = status;
+    this.code = code;
+    this.message = message;
+  }
+
+  function api(path, options) {
+    return fetch(path, Object.assign({ credentials: "same-origin", headers: { Accept: "application/json" } }, options || {}))
+      .then(function (response) {
+        if (response.status === 204) return null;
+        return response.json().catch(function () { return {}; }).then(function (body) {
+          if (!response.ok) {
+            if (response.status === 401) showLogin();
+            throw new ApiFailure(response.status, body.code, body.message || response.statusText);
+          }
+          return body;
+        });
+      });
+  }
+
+  function showError(error) {
+    var box = $("error");
+    box.textContent = t("error.load") + (error && error.message ? error.message : String(error));
+    box.hidden = false;
+  }
+
+  /* ---------- language ---------- */
+
+  function applyLanguage() {
+    document.documentElement.lang = state.lang === "en" ? "en" : "zh-CN";
+    document.title = t("app.title");
+    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n]"), function (el) {
+      el.textContent = t(el.getAttribute("data-i18n"));
+    });
+    $("lang").textContent = t("lang.switch");
+    setLive(state.events && state.events.readyState === 1);
+  }
+
+  function switchLanguage() {
+    state.lang = state.lang === "en" ? "zh" : "en";
+    try {
+      window.localStorage.setItem("fq.lang", state.lang);
+    } catch (e) { /* private mode: the choice lasts for this page only */ }
+    applyLanguage();
+    if (state.data) renderOverview();
+    if (state.caseFile) renderCase();
+    renderWho();
+  }
+
+  /* ---------- sign in and out ---------- */
+
+  function showLogin() {
+    stopEvents();
+    state.me = null;
+    show("overview-view", false);
+    show("case-view", false);
+    show("who", false);
+    show("logout", false);
+    show("login-view", true);
+    $("token").focus();
+  }
+
+  function login(event) {
+    event.preventDefault();
+    var token = $("token").value.trim();
+    $("login-error").hidden = true;
+    fetch("/dashboard/login", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ token: token })
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        if (!response.ok) throw new ApiFailure(response.status, body.code, body.message);
+        $("token").value = "";
+        return start();
+      });
+    }).catch(function (error) {
+      var box = $("login-error");
+      box.textContent = t("login.failed") + (error.message ? "：" + error.message : "");
+      box.hidden = false;
+    });
+  }
+
+  function logout() {
+    fetch("/dashboard/logout", { method: "POST", credentials: "same-origin" }).then(showLogin, showLogin);
+  }
+
+  function renderWho() {
+    if (!state.me) return;
+    var who = $("who");
+    clear(who);
+    who.appendChild(node("span", { className: "who-name", text: state.me.label }));
+    if (state.me.scopeName || state.me.scope) {
+      who.appendChild(node("span", { className: "who-scope", text: state.me.scopeName || state.me.scope }));
+    }
+    who.hidden = false;
+  }
+
+  /* ---------- start and routing ---------- */
+
+  function start() {
+    return api("/v1/session").then(function (me) {
+      state.me = me;
+      state.root = me.scope || state.root;
+      state.scope = state.scope || state.root;
+      show("login-view", false);
+      show("logout", true);
+      renderWho();
+      applyLanguage();
+      startEvents();
+      return loadPlaces().then(route);
+    }).catch(function (error) {
+      if (!(error instanceof ApiFailure) || error.status !== 401) showError(error);
+    });
+  }
+
+  function route() {
+    var hash = window.location.hash || "#/";
+    var match = /^#\/case\/([A-Za-z0-9]+)$/.exec(hash);
+    if (match) {
+      show("overview-view", false);
+      show("case-view", true);
+      return loadCase(match[1]);
+    }
+    state.caseFile = null;
+    show("case-view", false);
+    show("overview-view", true);
+    if (!state.scope) {
+      show("scope-code-box", true);
+      return Promise.resolve();
+    }
+    return loadOverview();
+  }
+
+  function loadPlaces() {
+    if (!state.root) return Promise.resolve();
+    return api("/v1/places?scope=" + encodeURIComponent(state.root)).then(function (places) {
+      state.places = places;
+      renderScopeChoices();
+    });
+  }
+
+  function renderScopeChoices() {
+    var select = $("scope");
+    clear(select);
+    if (!state.root) return;
+    select.appendChild(node("option", { value: state.root, text: (state.places.name || state.root) }));
+    Object.keys(state.places.towns || {}).sort().forEach(function (code) {
+      if (code !== state.root) {
+        select.appendChild(node("option", { value: code, text: "· " + state.places.towns[code] }));
+      }
+    });
+    (state.places.villages || []).forEach(function (village) {
+      if (village.code !== state.root) {
+        select.appendChild(node("option", { value: village.code, text: "·· " + village.name }));
+      }
+    });
+    select.value = state.scope;
+  }
+
+  /* ---------- live updates ---------- */
+
+  function setLive(on) {
+    var live = $("live");
+    live.className = on ? "live on" : "live off";
+    live.textContent = on ? t("live.on") : t("live.off");
+  }
+
+  function startEvents() {
+    if (state.events || !window.EventSource) return;
+    var source = new EventSource("/v1/events");
+    var first = true;
+    state.events = source;
+    source.addEventListener("ready", function () {
+      setLive(true);
+      /* A reconnection may have missed notices: fetch again. */
+      if (!first) scheduleRefresh();
+      first = false;
+    });
+    source.addEventListener("change", scheduleRefresh);
+    source.addEventListener("resync", scheduleRefresh);
+    source.onerror = function () {
+      setLive(false);
+    };
+  }
+
+  function stopEvents() {
+    if (state.events) state.events.close();
+    state.events = null;
+  }
+
+  function scheduleRefresh() {
+    if (state.refreshTimer) return;
+    state.refreshTimer = window.setTimeout(function () {
+      state.refreshTimer = null;
+      if (!state.me) return;
+      if (state.caseFile) loadCase(state.caseFile.summary.id);
+      else if (state.scope) loadOverview();
+    }, 400);
+  }
+
+  /* ---------- overview ---------- */
+
+  function loadOverview() {
+    var q = query();
+    var sep = q ? "&" : "";
+    return Promise.all([
+      api("/v1/stats/summary?" + q),
+      api("/v1/stats/by-village?" + q),
+      api("/v1/stats/by-month?" + q),
+      api("/v1/stats/by-category?" + q),
+      api("/v1/duplicates?" + q),
+      api("/v1/records?" + q + sep + "overdue=true&kind=dispute&limit=10"),
+      api("/v1/records?" + q + sep + "status=unresolved&risk=high&kind=dispute&limit=10"),
+      api("/v1/records?" + q + sep + "sort=recent&limit=10")
+    ]).then(function (answers) {
+      state.data = {
+        stats: answers[0],
+        villages: answers[1].rows,
+        months: answers[2].rows,
+        categories: answers[3].rows,
+        duplicates: answers[4],
+        overdue: answers[5],
+        highRisk: answers[6],
+        recent: answers[7]
+      };
+      state.loads += 1;
+      $("error").hidden = true;
+      renderOverview();
+    }).catch(function (error) {
+      if (!(error instanceof ApiFailure) || error.status !== 401) showError(error);
+    });
+  }
+
+  function renderOverview() {
+    var data = state.data;
+    var disputes = data.stats.disputes;
+    var visits = data.stats.visits;
+    var totals = disputes.totals;
+    $("scope-title").textContent = scopeName(state.scope);
+    $("as-of").textContent = minute(disputes.asOf);
+    figure("open", totals.open, String(totals.open));
+    figure("resolved", totals.resolved, String(totals.resolved));
+    figure("overdue", disputes.overdue.count, String(disputes.overdue.count));
+    figure("high-risk", disputes.openHighRisk.count, String(disputes.openHighRisk.count));
+    figure("visits", visits.total, String(visits.total));
+    figure("follow-ups", visits.followUps.pending.count, String(visits.followUps.pending.count));
+    var target = state.me.grassrootsTarget;
+    figure("grassroots", totals.grassrootsRate, percent(totals.grassrootsRate));
+    var note = $("grassroots-note");
+    note.textContent = t("figure.target") + " " + percent(target) + " · " +
+      (totals.grassrootsTargetMet ? t("figure.targetMet") : t("figure.targetMissed"));
+    var card = document.querySelector('[data-figure="grassroots"]');
+    card.classList.toggle("met", !!totals.grassrootsTargetMet);
+    card.classList.toggle("missed", totals.grassrootsRate !== null && !totals.grassrootsTargetMet);
+    var meter = $("grassroots-meter");
+    meter.style.width = Math.round(100 * (totals.grassrootsRate || 0)) + "%";
+    $("grassroots-target").style.left = Math.round(100 * target) + "%";
+    $("extra-figures").textContent = t("figure.total") + " " + totals.total + " · " +
+      t("figure.median") + " " + (totals.medianDaysToResolve === null ? "—" : totals.medianDaysToResolve.toFixed(1)) +
+      " · " + t("figure.linked") + " " + disputes.linkedDuplicates;
+    renderCharts();
+    renderVillageTable();
+    renderCaseList("list-overdue", data.overdue);
+    renderCaseList("list-high-risk", data.highRisk);
+    renderCaseList("list-recent", data.recent);
+    renderDuplicates();
+    renderExports();
+  }
+
+  function figure(name, raw, shown) {
+    var card = document.querySelector('[data-figure="' + name + '"]');
+    var value = card.querySelector(".value");
+    value.textContent = shown;
+    value.setAttribute("data-value", raw === null || raw === undefined ? "" : String(raw));
+  }
+
+  var STATUS_ORDER = ["open", "mediating", "escalated", "failed", "resolved"];
+
+  function renderCharts() {
+    var data = state.data;
+    var byVillage = data.stats.disputes.byVillageStatus;
+    var rows = Object.keys(byVillage).sort().map(function (code) {
+      return {
+        label: villageName(code),
+        values: STATUS_ORDER.map(function (s) { return byVillage[code][s] || 0; })
+      };
+    });
+    Charts.stackedBars($("chart-status"), rows, STATUS_ORDER.map(function (s) {
+      return { name: label("status", s), cls: "s-" + s };
+    }), t("chart.empty"));
+
+    var months = fillMonths(data.months);
+    Charts.columns($("chart-month"), months.map(function (m) { return m.month; }), [
+      { name: t("chart.total"), cls: "s-total", values: months.map(function (m) { return m.total; }) },
+      { name: t("chart.resolved"), cls: "s-resolved", values: months.map(function (m) { return m.resolved; }) }
+    ], t("chart.empty"));
+
+    Charts.bars($("chart-category"), data.categories.map(function (row) {
+      return { label: label("category", row.category), value: row.disputes.total, cls: "s-total" };
+    }), t("chart.empty"));
+
+    var sentiments = data.stats.visits.sentiments;
+    Charts.donut($("chart-sentiment"), ["positive", "neutral", "concern", "urgent"].map(function (s) {
+      return { label: label("sentiment", s), value: sentiments[s] || 0, cls: "m-" + s };
+    }), t("figure.visits"), t("chart.empty"));
+  }
+
+  /* Months from the first to the last with disputes, gaps as zeros, at most 24. */
+  function fillMonths(rows) {
+    if (!rows.length) return [];
+    var byMonth = {};
+    rows.forEach(function (row) { byMonth[row.month] = row.disputes; });
+    var parse = function (text) {
+      var parts = text.split("-");
+      return { y: Number(parts[0]), m: Number(parts[1]) };
+    };
+    var first = parse(rows[0].month);
+    var last = parse(rows[rows.length - 1].month);
+    var out = [];
+    var y = first.y, m = first.m;
+    while (y < last.y || (y === last.y && m <= last.m)) {
+      var key = y + "-" + pad(m);
+      var figures = byMonth[key];
+      out.push({ month: key, total: figures ? figures.total : 0, resolved: figures ? figures.resolved : 0 });
+      m += 1;
+      if (m > 12) { m = 1; y += 1; }
+    }
+    return out.slice(-24);
+  }
+
+  function cell(text, className) {
+    return node("td", { text: text, className: className || "" });
+  }
+
+  function renderVillageTable() {
+    var body = $("village-table").querySelector("tbody");
+    clear(body);
+    var rows = state.data.villages;
+    if (!rows.length) {
+      body.appendChild(node("tr", {}, [node("td", { colspan: "9", className: "empty", text: t("list.empty") })]));
+      return;
+    }
+    rows.forEach(function (row) {
+      var d = row.disputes;
+      var link = node("a", { href: "#/", text: villageName(row.village), "data-village": row.village });
+      link.addEventListener("click", function (event) {
+        event.preventDefault();
+        setScope(row.village);
+      });
+      var tr = node("tr", { "data-village": row.village }, [
+        node("td", {}, [link]),
+        cell(String(d.total), "num"),
+        cell(String(d.open), "num"),
+        cell(String(d.resolved), "num"),
+        cell(percent(d.grassrootsRate), "num" + (d.resolved ? (d.grassrootsTargetMet ? " ok" : " warn") : "")),
+        cell(String(row.overdue), "num" + (row.overdue ? " warn" : "")),
+        cell(String(row.openHighRisk), "num" + (row.openHighRisk ? " alert" : "")),
+        cell(String(row.visits), "num"),
+        cell(String(row.pendingFollowUps), "num")
+      ]);
+      body.appendChild(tr);
+    });
+  }
+
+  function caseLink(summary) {
+    return node("a", { href: "#/case/" + summary.id, text: summary.title || summary.id, className: "case-link" });
+  }
+
+  function statusText(summary) {
+    if (summary.kind === "visit") return label("sentiment", summary.sentiment);
+    var status = summary.status || "open";
+    var text = label("status", status);
+    if (status === "escalated" && summary.escalationLevel) text += "（" + label("level", summary.escalationLevel) + "）";
+    return text;
+  }
+
+  function renderCaseList(id, page) {
+    var body = $(id).querySelector("tbody");
+    clear(body);
+    if (!page.items.length) {
+      body.appendChild(node("tr", {}, [node("td", { colspan: "4", className: "empty", text: t("list.empty") })]));
+      return;
+    }
+    page.items.forEach(function (summary) {
+      body.appendChild(node("tr", { "data-id": summary.id }, [
+        node("td", {}, [caseLink(summary)]),
+        cell(villageName(summary.village)),
+        cell(statusText(summary), "status s-" + (summary.status || (summary.kind === "visit" ? "visit" : "open"))),
+        cell(minute(id === "list-recent" ? summary.lastActivity : summary.createdAt), "time")
+      ]));
+    });
+    if (page.next) {
+      body.appendChild(node("tr", {}, [node("td", { colspan: "4", className: "more", text: t("list.more") })]));
+    }
+  }
+
+  function renderDuplicates() {
+    var answer = state.data.duplicates;
+    var body = $("list-duplicates").querySelector("tbody");
+    clear(body);
+    if (!answer.pairs.length) {
+      body.appendChild(node("tr", {}, [node("td", { colspan: "5", className: "empty", text: t("list.empty") })]));
+      return;
+    }
+    answer.pairs.slice(0, 50).forEach(function (pair) {
+      var first = answer.records[pair.first] || { id: pair.first, title: pair.first };
+      var second = answer.records[pair.second] || { id: pair.second, title: pair.second };
+      var action = null;
+      if (state.me.mayLink) {
+        action = node("button", { type: "button", className: "link-duplicate", text: t("action.link") });
+        action.addEventListener("click", function () { linkDuplicate(second, first, action); });
+      }
+      body.appendChild(node("tr", { "data-pair": pair.first + "/" + pair.second }, [
+        node("td", {}, [caseLink(first)]),
+        node("td", {}, [caseLink(second)]),
+        cell(pair.sharedNames.join("、")),
+        cell(pair.daysApart.toFixed(1), "num"),
+        node("td", {}, [action])
+      ]));
+    });
+  }
+
+  function linkDuplicate(duplicate, original, button) {
+    if (!window.confirm(t("confirm.link", { first: original.title, second: duplicate.title }))) return;
+    button.disabled = true;
+    api("/v1/records/" + encodeURIComponent(duplicate.id) + "/duplicate-of", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ of: original.id })
+    }).then(loadOverview, function (error) {
+      button.disabled = false;
+      showError(error);
+    });
+  }
+
+  function renderExports() {
+    var q = query();
+    var box = $("exports");
+    clear(box);
+    box.appendChild(node("span", { className: "export-title", text: t("export.title") }));
+    [["disputes", "export.disputes"], ["visits", "export.visits"]].forEach(function (kind) {
+      ["csv", "xlsx"].forEach(function (format) {
+        box.appendChild(node("a", {
+          href: "/v1/export/" + kind[0] + "." + format + (q ? "?" + q : ""),
+          download: "",
+          className: "export",
+          text: t(kind[1]) + " " + format.toUpperCase()
+        }));
+      });
+    });
+  }
+
+  function setScope(code) {
+    state.scope = code;
+    $("scope").value = code;
+    window.location.hash = "#/";
+    loadOverview();
+  }
+
+  function applyFilters(event) {
+    event.preventDefault();
+    var typed = $("scope-code").value.trim();
+    if (!state.me.scope && typed) {
+      state.root = typed;
+      state.scope = typed;
+      show("scope-code-box", false);
+      loadPlaces().then(loadOverview);
+      return;
+    }
+    state.scope = $("scope").value || state.scope;
+    state.from = $("from").value;
+    state.to = $("to").value;
+    loadOverview();
+  }
+
+  /* ---------- case page ---------- */
+
+  function loadCase(id) {
+    return api("/v1/records/" + encodeURIComponent(id) + "/case").then(function (file) {
+      state.caseFile = file;
+      renderCase();
+    }).catch(function (error) {
+      if (!(error instanceof ApiFailure) || error.status !== 401) showError(error);
+    });
+  }
+
+  function fact(list, key, value) {
+    list.appendChild(node("dt", { text: t(key) }));
+    list.appendChild(node("dd", { text: value }));
+  }
+
+  function renderCase() {
+    var file = state.caseFile;
+    var s = file.summary;
+    var timeline = file.timeline;
+    $("case-title").textContent = s.title || s.id;
+    $("case-id").textContent = s.id;
+    var facts = $("case-facts");
+    clear(facts);
+    fact(facts, "case.facts.village", villageName(s.village));
+    fact(facts, "case.facts.kind", label("kind", s.kind));
+    if (s.kind === "dispute") {
+      fact(facts, "case.facts.status", statusText(s));
+      fact(facts, "case.facts.category", label("category", s.category));
+      fact(facts, "case.facts.risk", label("risk", s.risk));
+      fact(facts, "case.facts.resolved", minute(s.resolvedAt));
+      fact(facts, "case.facts.parties", (timeline ? timeline.parties.map(function (p) {
+        return p.name + "（" + label("partyRole", p.role) + "）";
+      }) : s.partyNames).join("、") || "—");
+      if (s.duplicateOf) fact(facts, "case.facts.duplicateOf", s.duplicateOf);
+    } else {
+      fact(facts, "case.facts.visited", minute(s.visitedAt));
+      fact(facts, "case.facts.sentiment", label("sentiment", s.sentiment));
+      fact(facts, "case.facts.topics", s.topics.map(function (x) { return label("topic", x); }).join("、") || "—");
+    }
+    fact(facts, "case.facts.created", minute(s.createdAt));
+    fact(facts, "case.facts.createdBy", s.createdBy);
+
+    var events = $("case-timeline").querySelector("tbody");
+    clear(events);
+    $("case-no-timeline").hidden = !!timeline;
+    $("case-timeline").hidden = !timeline;
+    (timeline ? timeline.events : []).forEach(function (e) {
+      var detail = [e.level ? label("level", e.level) : null, e.outcome, e.note,
+        e.satisfied === null || e.satisfied === undefined ? null : (e.satisfied ? "✓" : "✗")]
+        .filter(function (x) { return x; }).join(" · ");
+      events.appendChild(node("tr", {}, [
+        cell(minute(e.at), "time"),
+        cell(e.by),
+        cell(label("event", e.kind)),
+        cell(detail)
+      ]));
+    });
+
+    var history = $("case-history").querySelector("tbody");
+    clear(history);
+    $("case-history-note").textContent = file.historyRefused || "";
+    $("case-history").hidden = !file.history;
+    (file.history || []).forEach(function (change) {
+      var who = [change.personName || change.person, change.deviceLabel || change.device || change.actor.slice(0, 12)]
+        .filter(function (x) { return x; }).join(" · ");
+      history.appendChild(node("tr", {}, [
+        cell(change.at ? minute(change.at) : "—", "time"),
+        cell(who),
+        cell(change.summary)
+      ]));
+    });
+  }
+
+  /* ---------- wiring ---------- */
+
+  document.addEventListener("DOMContentLoaded", function () {
+    applyLanguage();
+    $("login-form").addEventListener("submit", login);
+    $("logout").addEventListener("click", logout);
+    $("lang").addEventListener("click", switchLanguage);
+    $("filters").addEventListener("submit", applyFilters);
+    $("scope").addEventListener("change", function () { setScope($("scope").value); });
+    $("back-to-root").addEventListener("click", function (event) {
+      event.preventDefault();
+      if (state.root) setScope(state.root);
+    });
+    window.addEventListener("hashchange", function () { if (state.me) route(); });
+    start();
+  });
+
+  /* For people checking the page from the browser console. */
+  window.FQDashboard = { state: state, refresh: scheduleRefresh };
+})();

@@ -1,0 +1,428 @@
+//! The township and district dashboard: a page served by the server itself,
+//! with every asset compiled into the binary (no CDN, no external fonts),
+//! and the routes that make it work in a browser.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /`, `GET /dashboard` | the page (a login form until a session exists) |
+//! | `GET /dashboard/assets/{file}` | its script, styles and icon |
+//! | `POST /dashboard/login` | `{"token": …}` (or a form) → session cookie |
+//! | `POST /dashboard/logout` | ends the session |
+//! | `GET /v1/session` | who is signed in, their scope and what they may do |
+//! | `GET /v1/places` | the villages of a scope, with their names |
+//! | `GET /v1/events` | server-sent events: a notice when a record in the caller's scope changes |
+//!
+//! The page reads everything else from the JSON API ([`super::stats`],
+//! [`super::export`]) with the session cookie, and refreshes its figures
+//! when `/v1/events` says a record changed, without a reload.
+//!
+//! [`routes`] is the one entry point `http::router` merges: it builds the
+//! state the report routes share ([`ViewState`]).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use fengqiao_protocol::{ErrorCode, Scope};
+use fengqiao_shared::vocab::{
+    Category, EventKind, Level, PartyRole, RecordKind, Risk, Sentiment, Status, Topic,
+};
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::session::{
+    self, Official, SESSION_TTL, Sessions, bad_request, expired_cookie, session_cookie,
+};
+use super::{ApiError, Format, Shared, export, stats};
+use crate::engine::hub::{Missed, Subscription};
+use crate::report::params::Params;
+use crate::report::{Reports, ResidentConfig};
+
+/// What the report routes share.
+pub struct ViewState {
+    pub app: Shared,
+    pub sessions: Sessions,
+    pub reports: Reports,
+}
+
+pub type Views = Arc<ViewState>;
+
+/// The dashboard, the statistics API, the exports and the live events, as
+/// routes of the server.
+pub fn routes(app: &Shared) -> Router<Shared> {
+    let views = Arc::new(ViewState {
+        app: app.clone(),
+        sessions: Sessions::new(SESSION_TTL),
+        reports: Reports::new(app.engine.storage().clone(), ResidentConfig::default()),
+    });
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/dashboard") }))
+        .route("/dashboard", get(page))
+        .route("/dashboard/", get(|| async { Redirect::to("/dashboard") }))
+        .route("/dashboard/assets/{file}", get(asset))
+        .route("/dashboard/login", post(login))
+        .route("/dashboard/logout", post(logout))
+        .route("/v1/session", get(whoami))
+        .route("/v1/places", get(places))
+        .route("/v1/events", get(events))
+        .merge(stats::routes())
+        .merge(export::routes())
+        .with_state(views)
+}
+
+/// The page's files, compiled in.
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    bytes: &'static [u8],
+}
+
+const PAGE: &str = include_str!("../../assets/dashboard/index.html");
+
+const ASSETS: &[Asset] = &[
+    Asset {
+        name: "app.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/dashboard/app.js"),
+    },
+    Asset {
+        name: "charts.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/dashboard/charts.js"),
+    },
+    Asset {
+        name: "i18n.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/dashboard/i18n.js"),
+    },
+    Asset {
+        name: "app.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../assets/dashboard/app.css"),
+    },
+    Asset {
+        name: "icon.svg",
+        content_type: "image/svg+xml",
+        bytes: include_bytes!("../../assets/dashboard/icon.svg"),
+    },
+];
+
+/// Headers every dashboard response carries: nothing but the server's own
+/// files may run or load, and no other site may frame the page.
+const SECURITY_HEADERS: [(header::HeaderName, &str); 4] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'",
+    ),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+];
+
+async fn page() -> Response {
+    (
+        SECURITY_HEADERS,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        PAGE,
+    )
+        .into_response()
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|asset| asset.name == file) {
+        Some(asset) => (
+            SECURITY_HEADERS,
+            [
+                (header::CONTENT_TYPE, asset.content_type),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            asset.bytes,
+        )
+            .into_response(),
+        None => ApiError::new(ErrorCode::NotFound, "no such file", Format::Json).into_response(),
+    }
+}
+
+/// A login: the device token an official pastes into the page.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    token: String,
+}
+
+/// Reads the token from a JSON body or an HTML form.
+fn login_token(headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let token = if content_type.starts_with("application/json") {
+        serde_json::from_slice::<Login>(body)
+            .map_err(|e| bad_request(format!("the body must be {{\"token\": \"…\"}}: {e}")))?
+            .token
+    } else if content_type.starts_with("application/x-www-form-urlencoded") {
+        form_urlencoded::parse(body)
+            .find(|(name, _)| name == "token")
+            .map(|(_, value)| value.into_owned())
+            .unwrap_or_default()
+    } else {
+        return Err(bad_request(
+            "send the token as JSON {\"token\": \"…\"} or as a form field named token",
+        ));
+    };
+    let token = token.trim().to_owned();
+    if token.is_empty() || token.len() > 512 {
+        return Err(bad_request("paste the device token (it is not empty)"));
+    }
+    Ok(token)
+}
+
+async fn login(
+    State(views): State<Views>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let token = login_token(&headers, &body)?;
+    let Some(identity) = views.app.auth.authenticate(&token) else {
+        tracing::info!("dashboard login refused");
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "this token is not valid: check it was copied whole, or ask an admin for a new one",
+            Format::Json,
+        ));
+    };
+    if identity
+        .caller
+        .access
+        .as_ref()
+        .is_some_and(|access| access.record_scope().is_none())
+    {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "admin devices manage devices, not records; sign in with an official's token",
+            Format::Json,
+        ));
+    }
+    let id = views.sessions.open(token)?;
+    tracing::info!(official = %identity.label, "dashboard session opened");
+    let cookie = session_cookie(&id, views.sessions.ttl(), &headers);
+    Ok((
+        StatusCode::OK,
+        [
+            (header::SET_COOKIE, cookie),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        axum::Json(json!({ "label": identity.label })),
+    )
+        .into_response())
+}
+
+async fn logout(State(views): State<Views>, headers: HeaderMap) -> Response {
+    if let Some(id) = session::session_id(&headers) {
+        views.sessions.close(&id);
+    }
+    (
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, expired_cookie())],
+    )
+        .into_response()
+}
+
+/// Chinese labels of every vocabulary, so the page shows exactly the words
+/// the rest of the system uses.
+fn labels() -> serde_json::Value {
+    fn table<T: Copy>(
+        all: &[T],
+        wire: fn(T) -> &'static str,
+        zh: fn(T) -> &'static str,
+    ) -> serde_json::Value {
+        all.iter()
+            .map(|&value| (wire(value).to_owned(), json!(zh(value))))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+    json!({
+        "kind": table(RecordKind::ALL, RecordKind::as_str, RecordKind::label_zh),
+        "category": table(Category::ALL, Category::as_str, Category::label_zh),
+        "risk": table(Risk::ALL, Risk::as_str, Risk::label_zh),
+        "status": table(Status::ALL, Status::as_str, Status::label_zh),
+        "sentiment": table(Sentiment::ALL, Sentiment::as_str, Sentiment::label_zh),
+        "topic": table(Topic::ALL, Topic::as_str, Topic::label_zh),
+        "event": table(EventKind::ALL, EventKind::as_str, EventKind::label_zh),
+        "level": table(Level::ALL, Level::as_str, Level::label_zh),
+        "partyRole": table(PartyRole::ALL, PartyRole::as_str, PartyRole::label_zh),
+    })
+}
+
+/// Who is signed in.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WhoAmI {
+    label: String,
+    role: Option<String>,
+    /// The caller's own scope; `None` for the development token.
+    scope: Option<Scope>,
+    scope_name: Option<String>,
+    /// Whether the role links duplicates (within its scope).
+    may_link: bool,
+    /// Whether the role reads the audit trail.
+    may_audit: bool,
+    /// Seconds until the session ends; `None` for a bearer token.
+    session_seconds_left: Option<u64>,
+    grassroots_target: f64,
+    labels: serde_json::Value,
+}
+
+async fn whoami(State(views): State<Views>, official: Official) -> Response {
+    let scope = official.identity.default_scope().cloned();
+    let scope_name = scope.as_ref().and_then(|scope| {
+        views
+            .app
+            .engine
+            .directory()
+            .org()
+            .name_of(scope)
+            .map(str::to_owned)
+    });
+    axum::Json(WhoAmI {
+        label: official.identity.label.clone(),
+        role: official
+            .identity
+            .caller
+            .access
+            .as_ref()
+            .map(|access| access.role.to_string()),
+        scope,
+        scope_name,
+        may_link: official.may_link(),
+        may_audit: official.may_audit(),
+        session_seconds_left: official.session_ends.map(|ends| {
+            ends.saturating_duration_since(std::time::Instant::now())
+                .as_secs()
+        }),
+        grassroots_target: fengqiao_shared::stats::GRASSROOTS_TARGET,
+        labels: labels(),
+    })
+    .into_response()
+}
+
+/// A place and its name.
+#[derive(Serialize)]
+struct Place {
+    code: String,
+    name: String,
+}
+
+/// `GET /v1/places?scope=`: the scope's name and its villages.
+async fn places(
+    State(views): State<Views>,
+    official: Official,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(raw.as_deref(), &["scope"])?;
+    let scope = official.scope(params.scope()?)?;
+    let org = views.app.engine.directory().org();
+    let villages: Vec<Place> = org
+        .villages_in(&scope)
+        .map(|(code, name)| Place {
+            code: code.to_string(),
+            name: name.clone(),
+        })
+        .collect();
+    let town_names: serde_json::Map<String, serde_json::Value> = villages
+        .iter()
+        .filter_map(|village| {
+            let town = Scope::parse(village.code.get(..9)?).ok()?;
+            Some((town.to_string(), json!(org.name_of(&town)?)))
+        })
+        .collect();
+    Ok(axum::Json(json!({
+        "scope": scope,
+        "name": org.name_of(&scope),
+        "towns": town_names,
+        "villages": villages,
+    }))
+    .into_response())
+}
+
+/// How long one event stream lasts before the browser reconnects (and is
+/// authenticated again): a revoked device stops receiving notices within
+/// this time, an expired session at once.
+const STREAM_LIFETIME: Duration = Duration::from_secs(5 * 60);
+
+/// One open event stream: the hub subscription and what ends it.
+struct Feed {
+    subscription: Subscription,
+    official: Official,
+    until: tokio::time::Instant,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    greeted: bool,
+}
+
+fn notice(name: &str, data: serde_json::Value) -> Event {
+    Event::default().event(name).data(data.to_string())
+}
+
+impl Feed {
+    /// The next event for the browser, or `None` when the stream ends.
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, Self)> {
+        if !self.greeted {
+            self.greeted = true;
+            let hello = notice("ready", json!({})).retry(Duration::from_secs(2));
+            return Some((Ok(hello), self));
+        }
+        loop {
+            let until = self.until;
+            let event = tokio::select! {
+                _ = tokio::time::sleep_until(until) => return None,
+                _ = self.shutdown.wait_for(|stop| *stop) => return None,
+                next = self.subscription.next() => next?,
+            };
+            let event = match event {
+                Ok(change) if self.official.can_read(&change.village) => notice(
+                    "change",
+                    json!({ "id": change.id, "village": change.village, "seq": change.seq }),
+                ),
+                Ok(_) => continue,
+                Err(Missed(count)) => notice("resync", json!({ "missed": count })),
+            };
+            return Some((Ok(event), self));
+        }
+    }
+}
+
+/// `GET /v1/events`: a notice whenever a record the caller may read
+/// changes, whichever door the change came through. The page refetches
+/// what it shows; the notice carries the record id, village and sequence
+/// number only.
+async fn events(
+    State(views): State<Views>,
+    official: Official,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let now = std::time::Instant::now();
+    let lifetime = official.session_ends.map_or(STREAM_LIFETIME, |ends| {
+        ends.saturating_duration_since(now).min(STREAM_LIFETIME)
+    });
+    let feed = Feed {
+        subscription: views.app.engine.hub().subscribe(),
+        official,
+        until: tokio::time::Instant::now() + lifetime,
+        shutdown: views.app.shutdown.clone(),
+        greeted: false,
+    };
+    Sse::new(futures_util::stream::unfold(feed, Feed::next))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}

@@ -1,0 +1,330 @@
+//! Who is looking at the township view: a bearer token, or a dashboard
+//! session.
+//!
+//! An official opens the dashboard in a browser and pastes a device token
+//! once; `POST /dashboard/login` checks it and sets a session cookie. The
+//! cookie holds only a random session id (256 bits); the server keeps the
+//! token beside it in memory and checks it again with the
+//! [`Authenticator`](crate::auth::Authenticator) on **every** request, so a
+//! revoked device loses its sessions at once. Sessions end after
+//! [`SESSION_TTL`], however active (the cookie's `Max-Age` says the same,
+//! but the server does not rely on the browser), on logout, and when the
+//! server restarts.
+//!
+//! The cookie is `HttpOnly` (scripts cannot read it), `SameSite=Strict`
+//! (other sites cannot make the browser send it, so no cross-site request
+//! can act with it) and `Path=/`. Its `Secure` flag is set when the request
+//! came over HTTPS, as a TLS-terminating proxy reports with
+//! `X-Forwarded-Proto: https`.
+//!
+//! [`Official`] is the extractor every report endpoint takes: it accepts
+//! `Authorization: Bearer` first, then the session cookie, and answers
+//! `401 unauthorized` otherwise.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use fengqiao_protocol::{ErrorCode, Scope, VillageCode};
+use fengqiao_shared::access::Role;
+
+use super::dashboard::Views;
+use super::{ApiError, Format};
+use crate::auth::Identity;
+use crate::engine::Caller;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "fengqiao_session";
+
+/// How long a session lasts: a working day.
+pub const SESSION_TTL: Duration = Duration::from_secs(8 * 60 * 60);
+
+/// Sessions kept at most; the oldest ones end first beyond it.
+const MAX_SESSIONS: usize = 10_000;
+
+struct Session {
+    token: String,
+    expires: Instant,
+}
+
+/// Live dashboard sessions: session id → the token it was opened with.
+pub struct Sessions {
+    sessions: Mutex<HashMap<String, Session>>,
+    ttl: Duration,
+}
+
+impl Sessions {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            sessions: Mutex::new(HashMap::new()),
+            ttl,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Session>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Opens a session for a token that authenticated; returns its id.
+    pub fn open(&self, token: String) -> Result<String, ApiError> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| {
+            tracing::error!(error = %e, "no randomness for a session id");
+            ApiError::internal(Format::Json)
+        })?;
+        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let now = Instant::now();
+        let mut sessions = self.lock();
+        sessions.retain(|_, session| session.expires > now);
+        if sessions.len() >= MAX_SESSIONS {
+            let oldest = sessions
+                .iter()
+                .min_by_key(|(_, session)| session.expires)
+                .map(|(id, _)| id.clone());
+            if let Some(oldest) = oldest {
+                sessions.remove(&oldest);
+            }
+        }
+        sessions.insert(
+            id.clone(),
+            Session {
+                token,
+                expires: now + self.ttl,
+            },
+        );
+        Ok(id)
+    }
+
+    /// The token of a live session, and when it ends.
+    pub fn token(&self, id: &str) -> Option<(String, Instant)> {
+        let mut sessions = self.lock();
+        match sessions.get(id) {
+            Some(session) if session.expires > Instant::now() => {
+                Some((session.token.clone(), session.expires))
+            }
+            Some(_) => {
+                sessions.remove(id);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Ends a session.
+    pub fn close(&self, id: &str) {
+        self.lock().remove(id);
+    }
+}
+
+/// The session id a request's cookies carry.
+pub fn session_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Whether the request reached us over HTTPS (directly or through a proxy).
+fn over_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
+}
+
+/// The `Set-Cookie` value that opens a session.
+pub fn session_cookie(id: &str, ttl: Duration, headers: &HeaderMap) -> String {
+    format!(
+        "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        ttl.as_secs(),
+        if over_https(headers) { "; Secure" } else { "" }
+    )
+}
+
+/// The `Set-Cookie` value that ends a session in the browser.
+pub fn expired_cookie() -> String {
+    format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")
+}
+
+/// An authenticated official (or device) reading the township view.
+#[derive(Debug, Clone)]
+pub struct Official {
+    pub identity: Identity,
+    /// When the session it came with ends; `None` for a bearer token.
+    pub session_ends: Option<Instant>,
+}
+
+impl FromRequestParts<Views> for Official {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, views: &Views) -> Result<Self, ApiError> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            let identity = views.app.identify(&parts.headers, None, Format::Json)?;
+            return Ok(Self {
+                identity,
+                session_ends: None,
+            });
+        }
+        if let Some(id) = session_id(&parts.headers)
+            && let Some((token, ends)) = views.sessions.token(&id)
+        {
+            match views.app.auth.authenticate(&token) {
+                Some(identity) => {
+                    if let Some(device) = identity.caller.device
+                        && !views.app.rate.allow(device)
+                    {
+                        return Err(ApiError::new(
+                            ErrorCode::RateLimited,
+                            "too many requests from this device; wait a few seconds and retry",
+                            Format::Json,
+                        ));
+                    }
+                    return Ok(Self {
+                        identity,
+                        session_ends: Some(ends),
+                    });
+                }
+                // The device was revoked: its sessions end with it.
+                None => views.sessions.close(&id),
+            }
+        }
+        Err(ApiError::unauthorized(Format::Json))
+    }
+}
+
+/// A `400 bad_request` JSON error.
+pub fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::BadRequest, message, Format::Json)
+}
+
+/// A `403 forbidden` JSON error.
+pub fn forbidden(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::Forbidden, message, Format::Json)
+}
+
+impl Official {
+    pub fn caller(&self) -> &Caller {
+        &self.identity.caller
+    }
+
+    /// The scope a report covers: the one asked for, or the caller's own;
+    /// refused when the caller's scope does not cover it.
+    pub fn scope(&self, requested: Option<Scope>) -> Result<Scope, ApiError> {
+        let scope = match requested {
+            Some(scope) => scope,
+            None => self.identity.default_scope().cloned().ok_or_else(|| {
+                bad_request(
+                    "name a scope: this token is not bound to one, so add \
+                     ?scope=<district, town or village code>",
+                )
+            })?,
+        };
+        if !self.identity.can_read_scope(&scope) {
+            return Err(forbidden(format!(
+                "this device may not read the figures of {} {scope}; its scope is {}",
+                scope.level(),
+                self.identity
+                    .default_scope()
+                    .map_or_else(|| "none".to_owned(), |own| own.to_string())
+            )));
+        }
+        Ok(scope)
+    }
+
+    /// Whether the caller may read records of `village`.
+    pub fn can_read(&self, village: &VillageCode) -> bool {
+        self.identity.caller.can_read(village)
+    }
+
+    /// Whether the caller may link duplicates in `village`: town officials,
+    /// and district officials granted write, within their scope.
+    pub fn can_link(&self, village: &VillageCode) -> bool {
+        self.may_link() && self.identity.caller.can_write(village)
+    }
+
+    /// Whether the caller's role links duplicates at all.
+    pub fn may_link(&self) -> bool {
+        match &self.identity.caller.access {
+            None => true,
+            Some(a) => matches!(a.role, Role::Town | Role::District) && a.writes_records(),
+        }
+    }
+
+    /// Whether the caller's role reads the audit trail at all.
+    pub fn may_audit(&self) -> bool {
+        match &self.identity.caller.access {
+            None => true,
+            Some(a) => matches!(a.role, Role::Town | Role::District | Role::Supervisor),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn sessions_open_find_and_close() {
+        let sessions = Sessions::new(Duration::from_secs(60));
+        let id = sessions.open("token-a".into()).unwrap();
+        assert_eq!(id.len(), 64);
+        assert_eq!(
+            sessions.token(&id).map(|(t, _)| t).as_deref(),
+            Some("token-a")
+        );
+        let other = sessions.open("token-a".into()).unwrap();
+        assert_ne!(id, other);
+        sessions.close(&id);
+        assert!(sessions.token(&id).is_none());
+        assert!(sessions.token(&other).is_some());
+    }
+
+    #[test]
+    fn expired_sessions_are_refused_by_the_server() {
+        let sessions = Sessions::new(Duration::ZERO);
+        let id = sessions.open("token-a".into()).unwrap();
+        assert!(sessions.token(&id).is_none());
+    }
+
+    #[test]
+    fn the_cookie_is_found_among_others() {
+        let id = "ab".repeat(32);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("theme=dark; {SESSION_COOKIE}={id}; x=1")).unwrap(),
+        );
+        assert_eq!(session_id(&headers), Some(id));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("fengqiao_session=short"),
+        );
+        assert_eq!(session_id(&headers), None);
+    }
+
+    #[test]
+    fn cookies_are_strict_and_http_only() {
+        let cookie = session_cookie("ab", SESSION_TTL, &HeaderMap::new());
+        assert!(cookie.contains("HttpOnly"));
+        assert!(cookie.contains("SameSite=Strict"));
+        assert!(cookie.contains("Path=/"));
+        assert!(cookie.contains("Max-Age=28800"));
+        assert!(!cookie.contains("Secure"));
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        assert!(session_cookie("ab", SESSION_TTL, &headers).ends_with("; Secure"));
+    }
+}

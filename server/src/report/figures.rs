@@ -1,0 +1,101 @@
+//! The statistics endpoints' answers, computed by
+//! [`fengqiao_shared::stats`] over the resident summaries of a scope.
+//!
+//! The summary answer is exactly the shared crate's [`Statistics`]; each
+//! drill-down answer carries the query it was computed with (its "as of"
+//! time, period, overdue threshold and scope), so anyone can recompute it
+//! from the same summaries and get the same bytes.
+
+use std::collections::BTreeMap;
+
+use fengqiao_protocol::DocumentId;
+use fengqiao_shared::stats::{self, DuplicatePair, Statistics};
+use fengqiao_shared::{StatsQuery, Summary};
+use serde::Serialize;
+
+use super::{ReportError, Rows};
+
+/// One statistics answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Figure {
+    /// Everything the dashboard's headline shows: [`Statistics`].
+    Summary,
+    /// One row per village.
+    ByVillage,
+    /// One row per dispute category.
+    ByCategory,
+    /// One row per month of creation.
+    ByMonth,
+    /// Possible duplicates, with the summaries of the cases involved.
+    Duplicates,
+}
+
+/// A drill-down: its rows and the query they answer.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DrillDown<'a, T> {
+    query: &'a StatsQuery,
+    rows: T,
+}
+
+/// Possible duplicates and the cases they pair.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Duplicates<'a> {
+    query: &'a StatsQuery,
+    pairs: Vec<DuplicatePair>,
+    /// The summary of every case named in `pairs`.
+    records: BTreeMap<&'a DocumentId, &'a Summary>,
+}
+
+impl Figure {
+    /// The endpoint's name, for cache keys and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Figure::Summary => "summary",
+            Figure::ByVillage => "by-village",
+            Figure::ByCategory => "by-category",
+            Figure::ByMonth => "by-month",
+            Figure::Duplicates => "duplicates",
+        }
+    }
+
+    /// Computes the answer over `rows` as JSON.
+    pub fn to_json(self, rows: &Rows<'_>, query: &StatsQuery) -> Result<Vec<u8>, ReportError> {
+        let json = match self {
+            Figure::Summary => {
+                serde_json::to_vec::<Statistics>(&stats::statistics(rows.iter(), query))
+            }
+            Figure::ByVillage => serde_json::to_vec(&DrillDown {
+                query,
+                rows: stats::by_village(rows.iter(), query),
+            }),
+            Figure::ByCategory => serde_json::to_vec(&DrillDown {
+                query,
+                rows: stats::by_category(rows.iter(), query),
+            }),
+            Figure::ByMonth => serde_json::to_vec(&DrillDown {
+                query,
+                rows: stats::by_month(rows.iter(), query),
+            }),
+            Figure::Duplicates => {
+                let pairs = stats::possible_duplicates(rows.iter(), query);
+                let named: std::collections::HashSet<&DocumentId> = pairs
+                    .iter()
+                    .flat_map(|pair| [&pair.first, &pair.second])
+                    .collect();
+                let records = rows
+                    .iter()
+                    .filter(|summary| named.contains(&summary.id))
+                    .map(|summary| (&summary.id, summary))
+                    .collect();
+                serde_json::to_vec(&Duplicates {
+                    query,
+                    pairs,
+                    records,
+                })
+            }
+        };
+        json.map_err(|e| ReportError::Write(e.to_string()))
+    }
+}

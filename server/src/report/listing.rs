@@ -1,0 +1,403 @@
+//! Record lists: the summaries of a scope that match a filter, a page at a
+//! time.
+//!
+//! | parameter | meaning |
+//! |---|---|
+//! | `kind` | `dispute` or `visit` |
+//! | `status` | a dispute status (`open`, `mediating`, `resolved`, `failed`, `escalated`) or `unresolved` (every status but resolved) |
+//! | `category`, `risk` | a dispute category or risk |
+//! | `sentiment` | a visit sentiment |
+//! | `overdue=true` | overdue open disputes only, as the statistics count them |
+//! | `village` | one village of the scope |
+//! | `q` | text found in the title (a visit's household) or a party's name, ignoring case |
+//! | `from`, `to` | disputes created, visits visited, within the period |
+//! | `sort` | `village` (by village, then id; the default) or `recent` (latest activity first) |
+//! | `limit` | at most this many (default 50, at most 500) |
+//! | `after` | the `next` cursor of the previous page |
+//!
+//! A cursor names the last record of a page in the page's order, so paging
+//! goes on correctly while records are added or change.
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
+
+use fengqiao_protocol::{DocumentId, VillageCode};
+use fengqiao_shared::stats::{self, Period};
+use fengqiao_shared::vocab::{Category, RecordKind, Risk, Sentiment, Status};
+use fengqiao_shared::{Millis, StatsQuery, Summary};
+use serde::Serialize;
+
+use super::params::Params;
+use super::{ReportError, Rows};
+
+/// Parameters the record list accepts.
+pub const LIST_PARAMS: &[&str] = &[
+    "scope",
+    "from",
+    "to",
+    "overdueDays",
+    "asOf",
+    "kind",
+    "status",
+    "category",
+    "risk",
+    "sentiment",
+    "overdue",
+    "village",
+    "q",
+    "sort",
+    "limit",
+    "after",
+];
+
+/// Records per page unless the request says otherwise.
+pub const DEFAULT_LIMIT: usize = 50;
+/// The largest page.
+pub const MAX_LIMIT: usize = 500;
+/// The longest text search accepted, in characters.
+const MAX_TEXT: usize = 100;
+
+/// The wire names of every value of a vocabulary, for messages.
+macro_rules! names {
+    ($vocabulary:ty) => {
+        &<$vocabulary>::ALL
+            .iter()
+            .map(|value| value.as_str())
+            .collect::<Vec<&str>>()
+    };
+}
+
+/// Which dispute statuses a list keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Is(Status),
+    /// Every status but resolved.
+    Unresolved,
+}
+
+/// The order of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// By village, then document id: stable, the order of the index.
+    Village,
+    /// Latest activity first, then by document id.
+    Recent,
+}
+
+/// Which records a list keeps.
+#[derive(Debug, Clone, Default)]
+pub struct RecordFilter {
+    pub kind: Option<RecordKind>,
+    pub status: Option<StatusFilter>,
+    pub category: Option<Category>,
+    pub risk: Option<Risk>,
+    pub sentiment: Option<Sentiment>,
+    pub overdue: bool,
+    /// Lower-cased.
+    pub text: Option<String>,
+    pub period: Period,
+}
+
+/// Where a page starts: after this record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor {
+    Village {
+        village: VillageCode,
+        id: DocumentId,
+    },
+    Recent {
+        last_activity: Millis,
+        id: DocumentId,
+    },
+}
+
+impl Cursor {
+    fn of(summary: &Summary, order: Order) -> Self {
+        match order {
+            Order::Village => Cursor::Village {
+                village: summary.village.clone(),
+                id: summary.id.clone(),
+            },
+            Order::Recent => Cursor::Recent {
+                last_activity: summary.last_activity,
+                id: summary.id.clone(),
+            },
+        }
+    }
+
+    /// The text form given back as `after`.
+    pub fn encode(&self) -> String {
+        match self {
+            Cursor::Village { village, id } => format!("v.{village}.{id}"),
+            Cursor::Recent { last_activity, id } => format!("r.{last_activity}.{id}"),
+        }
+    }
+
+    pub fn decode(text: &str, order: Order) -> Result<Self, ReportError> {
+        let bad = || {
+            ReportError::bad(
+                "after: not a cursor of this list; pass the `next` value of the previous page \
+                 with the same sort",
+            )
+        };
+        let mut parts = text.splitn(3, '.');
+        let (tag, first, id) = (
+            parts.next().ok_or_else(bad)?,
+            parts.next().ok_or_else(bad)?,
+            parts.next().ok_or_else(bad)?,
+        );
+        let id = DocumentId::parse(id).map_err(|_| bad())?;
+        match (tag, order) {
+            ("v", Order::Village) => Ok(Cursor::Village {
+                village: VillageCode::new(first).map_err(|_| bad())?,
+                id,
+            }),
+            ("r", Order::Recent) => Ok(Cursor::Recent {
+                last_activity: first.parse().map_err(|_| bad())?,
+                id,
+            }),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// A list request: the filter, the order and the page.
+#[derive(Debug, Clone)]
+pub struct ListRequest {
+    pub filter: RecordFilter,
+    pub order: Order,
+    pub limit: usize,
+    pub after: Option<Cursor>,
+}
+
+impl ListRequest {
+    /// Reads the list parameters (the scope, `village` and the statistics
+    /// parameters are read by the caller).
+    pub fn from_params(params: &Params) -> Result<Self, ReportError> {
+        let status = params.word(
+            "status",
+            |text| match text {
+                "unresolved" => Some(StatusFilter::Unresolved),
+                other => Status::ALL
+                    .iter()
+                    .find(|status| status.as_str() == other)
+                    .map(|status| StatusFilter::Is(*status)),
+            },
+            &[
+                "open",
+                "mediating",
+                "resolved",
+                "failed",
+                "escalated",
+                "unresolved",
+            ],
+        )?;
+        let text = params.get("q").map(|text| text.to_lowercase());
+        if text.as_ref().is_some_and(|t| t.chars().count() > MAX_TEXT) {
+            return Err(ReportError::bad(format!(
+                "q: a search text is at most {MAX_TEXT} characters"
+            )));
+        }
+        let order = params
+            .word(
+                "sort",
+                |text| match text {
+                    "village" => Some(Order::Village),
+                    "recent" => Some(Order::Recent),
+                    _ => None,
+                },
+                &["village", "recent"],
+            )?
+            .unwrap_or(Order::Village);
+        let after = params
+            .get("after")
+            .map(|text| Cursor::decode(text, order))
+            .transpose()?;
+        Ok(Self {
+            filter: RecordFilter {
+                kind: params.word("kind", RecordKind::parse, names!(RecordKind))?,
+                status,
+                category: params.word("category", Category::parse, names!(Category))?,
+                risk: params.word("risk", Risk::parse, names!(Risk))?,
+                sentiment: params.word("sentiment", Sentiment::parse, names!(Sentiment))?,
+                overdue: params.flag("overdue")?.unwrap_or(false),
+                text,
+                period: params.period()?,
+            },
+            order,
+            limit: params.count("limit", MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT),
+            after,
+        })
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page {
+    pub items: Vec<Summary>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+impl RecordFilter {
+    fn keeps(&self, summary: &Summary, overdue: Option<&HashSet<&DocumentId>>) -> bool {
+        if self.kind.is_some_and(|kind| kind != summary.kind) {
+            return false;
+        }
+        if let Some(status) = self.status {
+            if summary.kind != RecordKind::Dispute {
+                return false;
+            }
+            let current = summary.status.unwrap_or(Status::Open);
+            let keep = match status {
+                StatusFilter::Is(wanted) => current == wanted,
+                StatusFilter::Unresolved => current.is_open(),
+            };
+            if !keep {
+                return false;
+            }
+        }
+        if self.category.is_some_and(|c| summary.category != Some(c))
+            || self.risk.is_some_and(|r| summary.risk != Some(r))
+            || self.sentiment.is_some_and(|s| summary.sentiment != Some(s))
+        {
+            return false;
+        }
+        if overdue.is_some_and(|ids| !ids.contains(&summary.id)) {
+            return false;
+        }
+        let when = match summary.kind {
+            RecordKind::Dispute => summary.created_at,
+            RecordKind::Visit => summary.visited_at.unwrap_or(summary.created_at),
+        };
+        if !self.period.contains(when) {
+            return false;
+        }
+        match &self.text {
+            None => true,
+            Some(text) => {
+                summary.title.to_lowercase().contains(text)
+                    || summary
+                        .party_names
+                        .iter()
+                        .any(|name| name.to_lowercase().contains(text))
+            }
+        }
+    }
+}
+
+/// Newest activity first, then by id: the order of [`Order::Recent`].
+fn recent_first(a: &Summary, b: &Summary) -> Ordering {
+    b.last_activity
+        .cmp(&a.last_activity)
+        .then_with(|| a.id.cmp(&b.id))
+}
+
+/// One page of the records in `rows` that `request` keeps. `query` decides
+/// which disputes are overdue.
+pub fn list(rows: &Rows<'_>, request: &ListRequest, query: &StatsQuery) -> Page {
+    let overdue_ids = request
+        .filter
+        .overdue
+        .then(|| stats::overdue_cases(rows.iter(), query).ids);
+    let overdue: Option<HashSet<&DocumentId>> =
+        overdue_ids.as_ref().map(|ids| ids.iter().collect());
+    let keeps = |summary: &&Summary| request.filter.keeps(summary, overdue.as_ref());
+    let limit = request.limit;
+    let mut items: Vec<&Summary> = match (&request.order, &request.after) {
+        (Order::Village, Some(Cursor::Village { village, id })) => rows
+            .after(village, id)
+            .filter(keeps)
+            .take(limit + 1)
+            .collect(),
+        (Order::Village, _) => rows.iter().filter(keeps).take(limit + 1).collect(),
+        (Order::Recent, after) => {
+            let mut matching: Vec<&Summary> = rows
+                .iter()
+                .filter(keeps)
+                .filter(|summary| match after {
+                    Some(Cursor::Recent { last_activity, id }) => {
+                        (summary.last_activity, &summary.id) != (*last_activity, id)
+                            && (summary.last_activity < *last_activity
+                                || (summary.last_activity == *last_activity && summary.id > *id))
+                    }
+                    _ => true,
+                })
+                .collect();
+            if matching.len() > limit + 1 {
+                matching.select_nth_unstable_by(limit, |a, b| recent_first(a, b));
+                matching.truncate(limit + 1);
+            }
+            matching.sort_by(|a, b| recent_first(a, b));
+            matching
+        }
+    };
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = more
+        .then(|| {
+            items
+                .last()
+                .map(|last| Cursor::of(last, request.order).encode())
+        })
+        .flatten();
+    Page {
+        items: items.into_iter().cloned().collect(),
+        next,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_the_other_order() {
+        let id = DocumentId::random();
+        let village = Cursor::Village {
+            village: VillageCode::new("500110101001").unwrap(),
+            id: id.clone(),
+        };
+        assert_eq!(
+            Cursor::decode(&village.encode(), Order::Village).unwrap(),
+            village
+        );
+        assert!(Cursor::decode(&village.encode(), Order::Recent).is_err());
+        let recent = Cursor::Recent {
+            last_activity: -7,
+            id,
+        };
+        assert_eq!(
+            Cursor::decode(&recent.encode(), Order::Recent).unwrap(),
+            recent
+        );
+        for junk in ["", "v", "v.1.2", "x.500110101001.abc", "r.notanumber.abc"] {
+            assert!(Cursor::decode(junk, Order::Village).is_err());
+            assert!(Cursor::decode(junk, Order::Recent).is_err());
+        }
+    }
+
+    #[test]
+    fn list_parameters_are_checked() {
+        let read =
+            |raw: &str| ListRequest::from_params(&Params::parse(Some(raw), LIST_PARAMS).unwrap());
+        let request =
+            read("kind=dispute&status=unresolved&risk=high&q=Wang&sort=recent&limit=5").unwrap();
+        assert_eq!(request.filter.kind, Some(RecordKind::Dispute));
+        assert_eq!(request.filter.status, Some(StatusFilter::Unresolved));
+        assert_eq!(request.filter.text.as_deref(), Some("wang"));
+        assert_eq!((request.order, request.limit), (Order::Recent, 5));
+        for bad in [
+            "kind=case",
+            "status=closed",
+            "risk=extreme",
+            "limit=0",
+            "limit=501",
+            "overdue=maybe",
+            "sort=title",
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+    }
+}

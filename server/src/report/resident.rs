@@ -1,0 +1,407 @@
+//! Resident summaries: an in-memory copy of the projection index for the
+//! scopes officials are looking at.
+//!
+//! Township and district figures need every summary of the scope — medians,
+//! backlogs and duplicate candidates cannot be summed from per-village
+//! counters — and reading a million summaries out of storage takes seconds.
+//! So the first report on a scope loads its summaries once (one prefix
+//! range of the projection index, no document is loaded), and every later
+//! report catches up from the change feed: it reads only the summaries of
+//! the records that changed since, which is nothing at all when no commit
+//! happened (one comparison with [`Storage::current_seq`]).
+//!
+//! # Consistency
+//!
+//! Loading notes the durable sequence number *before* it scans, then reads
+//! the feed after it; a record that changed during the scan is therefore
+//! read again, and the copy is at least as new as that sequence number.
+//! Records are never deleted and never move between villages (the village
+//! is immutable), so "read the summary again" is the only update there is.
+//! A report sees the records as of one moment: the copy is read-locked while
+//! the report is computed, and catching up waits for it.
+//!
+//! # Memory
+//!
+//! Memory grows with the records of the scopes in use, about a kilobyte per
+//! record, up to [`ResidentConfig::budget_bytes`]: beyond it the scopes used
+//! least recently are dropped (and loaded again when asked for). A scope
+//! covered by a resident wider one (a town inside a resident district) is
+//! answered from the wider copy, and loading a district drops the towns it
+//! covers, so no record is held twice. A single scope larger than the
+//! budget is still held while it is the only one.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use fengqiao_protocol::{DocumentId, Scope, VillageCode};
+use fengqiao_shared::Summary;
+
+use super::ReportError;
+use crate::storage::{ProjectionKey, Storage, StorageError};
+
+/// How much the resident summaries may hold and how they read storage.
+#[derive(Debug, Clone)]
+pub struct ResidentConfig {
+    /// Estimated bytes of resident summaries above which the least recently
+    /// used scopes are dropped.
+    pub budget_bytes: u64,
+    /// Summaries or feed entries read from storage per call.
+    pub page: usize,
+}
+
+impl Default for ResidentConfig {
+    fn default() -> Self {
+        Self {
+            budget_bytes: 2 * 1024 * 1024 * 1024,
+            page: 4096,
+        }
+    }
+}
+
+/// A village code as a number: codes are 12 digits, so a scope (a code
+/// prefix) is a contiguous range of these numbers.
+fn village_number(village: &VillageCode) -> u64 {
+    village.as_str().bytes().fold(0u64, |n, digit| {
+        n.wrapping_mul(10)
+            .wrapping_add(u64::from(digit.wrapping_sub(b'0')))
+    })
+}
+
+/// The village numbers of a scope: `lo..hi`.
+fn scope_range(scope: &Scope) -> (u64, u64) {
+    let prefix = scope.prefix();
+    let base = prefix.bytes().fold(0u64, |n, digit| {
+        n.wrapping_mul(10)
+            .wrapping_add(u64::from(digit.wrapping_sub(b'0')))
+    });
+    let width = 10u64.pow(12u32.saturating_sub(prefix.len() as u32));
+    (base.saturating_mul(width), (base + 1).saturating_mul(width))
+}
+
+/// An estimate of the memory one resident summary takes.
+fn weight(summary: &Summary) -> u64 {
+    let strings = |list: &[String]| -> usize {
+        list.iter()
+            .map(|s| s.len() + std::mem::size_of::<String>())
+            .sum()
+    };
+    let id = |id: &DocumentId| id.as_bytes().len() + id.as_str().len() + 32;
+    // The summary itself, its map entry, and what its fields point to.
+    (std::mem::size_of::<Summary>()
+        + std::mem::size_of::<DocumentId>()
+        + 48
+        + 2 * id(&summary.id)
+        + summary.village.as_str().len()
+        + summary.created_by.len()
+        + summary.title.len()
+        + strings(&summary.party_names)
+        + strings(&summary.assignees)
+        + summary.topics.len()
+        + summary.duplicate_of.as_ref().map_or(0, id)
+        + summary.linked_dispute.as_ref().map_or(0, id)) as u64
+}
+
+/// The summaries of one scope, by village then document id.
+#[derive(Default)]
+struct ScopeRows {
+    villages: BTreeMap<u64, BTreeMap<DocumentId, Summary>>,
+    /// The feed has been read up to here.
+    through_seq: u64,
+    /// The sequence number of the latest change taken in (or of the load).
+    changed_seq: u64,
+    bytes: u64,
+    count: u64,
+}
+
+impl ScopeRows {
+    fn put(&mut self, summary: Summary) {
+        let added = weight(&summary);
+        let docs = self
+            .villages
+            .entry(village_number(&summary.village))
+            .or_default();
+        match docs.insert(summary.id.clone(), summary) {
+            Some(old) => self.bytes = self.bytes.saturating_sub(weight(&old)),
+            None => self.count += 1,
+        }
+        self.bytes += added;
+    }
+}
+
+struct Resident {
+    scope: Scope,
+    rows: RwLock<ScopeRows>,
+    /// Estimated bytes, readable without the lock.
+    bytes: AtomicU64,
+    /// When it was last used, on the [`ResidentSummaries`] clock.
+    last_used: AtomicU64,
+}
+
+impl Resident {
+    fn read(&self) -> RwLockReadGuard<'_, ScopeRows> {
+        self.rows.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, ScopeRows> {
+        self.rows.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes in every change committed since the copy was last caught up.
+    fn catch_up(&self, storage: &dyn Storage, page: usize) -> Result<(), StorageError> {
+        let current = storage.current_seq();
+        if self.read().through_seq >= current {
+            return Ok(());
+        }
+        let mut rows = self.write();
+        loop {
+            let feed = storage.feed_after(rows.through_seq, Some(&self.scope), page)?;
+            let full = feed.entries.len() >= page;
+            for entry in &feed.entries {
+                if let Some(summary) = storage.summary(&entry.id)? {
+                    rows.put(summary);
+                }
+                rows.changed_seq = rows.changed_seq.max(entry.seq);
+            }
+            rows.through_seq = rows.through_seq.max(feed.through_seq);
+            if !full {
+                break;
+            }
+        }
+        self.bytes.store(rows.bytes, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// A read-only view of the summaries of one scope, as of one moment.
+pub struct Rows<'a> {
+    rows: RwLockReadGuard<'a, ScopeRows>,
+    lo: u64,
+    hi: u64,
+}
+
+impl Rows<'_> {
+    /// Changes whenever a summary of the copy this view reads changes; an
+    /// answer computed at one version holds for as long as it stays.
+    pub fn version(&self) -> u64 {
+        self.rows.changed_seq
+    }
+
+    /// Every summary of the scope, by village then document id.
+    pub fn iter(&self) -> impl Iterator<Item = &Summary> + '_ {
+        self.rows
+            .villages
+            .range(self.lo..self.hi)
+            .flat_map(|(_, docs)| docs.values())
+    }
+
+    /// The summaries after `village`/`id` in the same order (a cursor).
+    pub fn after<'s>(
+        &'s self,
+        village: &VillageCode,
+        id: &'s DocumentId,
+    ) -> impl Iterator<Item = &'s Summary> + 's {
+        let start = village_number(village).max(self.lo);
+        let first = (start == village_number(village)).then_some(id);
+        self.rows
+            .villages
+            .range(start..self.hi.max(start))
+            .flat_map(move |(&number, docs)| {
+                let from = match first {
+                    Some(id) if number == start => Bound::Excluded(id),
+                    _ => Bound::Unbounded,
+                };
+                docs.range((from, Bound::Unbounded)).map(|(_, s)| s)
+            })
+    }
+}
+
+/// The resident copies of the scopes in use; see the module documentation.
+pub struct ResidentSummaries {
+    storage: Arc<dyn Storage>,
+    config: ResidentConfig,
+    scopes: Mutex<Vec<Arc<Resident>>>,
+    /// Loads one scope at a time, so two reports on a new scope do not both
+    /// read it.
+    loading: Mutex<()>,
+    clock: AtomicU64,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl ResidentSummaries {
+    pub fn new(storage: Arc<dyn Storage>, config: ResidentConfig) -> Self {
+        Self {
+            storage,
+            config: ResidentConfig {
+                page: config.page.max(1),
+                ..config
+            },
+            scopes: Mutex::new(Vec::new()),
+            loading: Mutex::new(()),
+            clock: AtomicU64::new(0),
+        }
+    }
+
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    /// Runs `read` over the summaries of `scope` as they are now: loads the
+    /// scope on first use, catches it up with the latest commits otherwise.
+    /// Blocks: call from a blocking thread.
+    pub fn read<R>(
+        &self,
+        scope: &Scope,
+        read: impl FnOnce(Rows<'_>) -> R,
+    ) -> Result<R, ReportError> {
+        let resident = self.resident_for(scope)?;
+        resident.catch_up(self.storage.as_ref(), self.config.page)?;
+        let (lo, hi) = scope_range(scope);
+        Ok(read(Rows {
+            rows: resident.read(),
+            lo,
+            hi,
+        }))
+    }
+
+    /// Estimated bytes held and the number of records, over every resident
+    /// scope.
+    pub fn usage(&self) -> (u64, u64) {
+        let scopes = lock(&self.scopes).clone();
+        scopes.iter().fold((0, 0), |(bytes, count), resident| {
+            (
+                bytes + resident.bytes.load(Ordering::Relaxed),
+                count + resident.read().count,
+            )
+        })
+    }
+
+    /// Drops every resident copy (they are loaded again when asked for).
+    pub fn clear(&self) {
+        lock(&self.scopes).clear();
+    }
+
+    fn tick(&self) -> u64 {
+        self.clock.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The narrowest resident scope that covers `scope`.
+    fn covering(&self, scope: &Scope) -> Option<Arc<Resident>> {
+        let scopes = lock(&self.scopes);
+        let found = scopes
+            .iter()
+            .filter(|resident| resident.scope.covers(scope))
+            .max_by_key(|resident| resident.scope.prefix().len())
+            .cloned();
+        if let Some(resident) = &found {
+            resident.last_used.store(self.tick(), Ordering::Relaxed);
+        }
+        found
+    }
+
+    fn resident_for(&self, scope: &Scope) -> Result<Arc<Resident>, StorageError> {
+        if let Some(resident) = self.covering(scope) {
+            return Ok(resident);
+        }
+        let _loading = lock(&self.loading);
+        if let Some(resident) = self.covering(scope) {
+            return Ok(resident);
+        }
+        let resident = Arc::new(self.load(scope)?);
+        let mut scopes = lock(&self.scopes);
+        scopes.retain(|other| !scope.covers(&other.scope));
+        scopes.push(resident.clone());
+        self.evict(&mut scopes, &resident);
+        Ok(resident)
+    }
+
+    /// Reads a scope's summaries from the projection index.
+    fn load(&self, scope: &Scope) -> Result<Resident, StorageError> {
+        let started = std::time::Instant::now();
+        let loaded_at = self.storage.current_seq();
+        let mut rows = ScopeRows {
+            through_seq: loaded_at,
+            changed_seq: loaded_at,
+            ..ScopeRows::default()
+        };
+        let mut after: Option<ProjectionKey> = None;
+        loop {
+            let page = self
+                .storage
+                .summaries_in_scope(scope, after.as_ref(), self.config.page)?;
+            let full = page.len() >= self.config.page;
+            after = page.last().map(ProjectionKey::of);
+            for summary in page {
+                rows.put(summary);
+            }
+            if !full {
+                break;
+            }
+        }
+        let resident = Resident {
+            scope: scope.clone(),
+            bytes: AtomicU64::new(rows.bytes),
+            rows: RwLock::new(rows),
+            last_used: AtomicU64::new(self.tick()),
+        };
+        resident.catch_up(self.storage.as_ref(), self.config.page)?;
+        tracing::info!(
+            %scope,
+            records = resident.read().count,
+            bytes = resident.bytes.load(Ordering::Relaxed),
+            millis = started.elapsed().as_millis() as u64,
+            "summaries loaded for reports"
+        );
+        Ok(resident)
+    }
+
+    /// Drops the least recently used scopes, other than `keep`, while the
+    /// total is over the budget.
+    fn evict(&self, scopes: &mut Vec<Arc<Resident>>, keep: &Arc<Resident>) {
+        loop {
+            let total: u64 = scopes
+                .iter()
+                .map(|resident| resident.bytes.load(Ordering::Relaxed))
+                .sum();
+            if total <= self.config.budget_bytes {
+                return;
+            }
+            let oldest = scopes
+                .iter()
+                .enumerate()
+                .filter(|(_, resident)| !Arc::ptr_eq(resident, keep))
+                .min_by_key(|(_, resident)| resident.last_used.load(Ordering::Relaxed))
+                .map(|(index, _)| index);
+            match oldest {
+                Some(index) => {
+                    let dropped = scopes.remove(index);
+                    tracing::info!(scope = %dropped.scope, "summaries dropped from memory");
+                }
+                None => return,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_ranges_of_village_numbers() {
+        let village = VillageCode::new("500110101001").unwrap();
+        assert_eq!(village_number(&village), 500_110_101_001);
+        let town = Scope::parse("500110101").unwrap();
+        assert_eq!(scope_range(&town), (500_110_101_000, 500_110_102_000));
+        let district = Scope::parse("500110").unwrap();
+        assert_eq!(scope_range(&district), (500_110_000_000, 500_111_000_000));
+        let (lo, hi) = scope_range(&Scope::Village(village.clone()));
+        assert_eq!((lo, hi), (500_110_101_001, 500_110_101_002));
+        let number = village_number(&village);
+        assert!((lo..hi).contains(&number));
+    }
+}

@@ -1,0 +1,476 @@
+//! The dashboard in a real headless Chromium, driven over WebDriver: an
+//! official signs in with a token, the headline numbers equal the API's, a
+//! record synced by a phone appears without a reload, a possible duplicate
+//! is linked from the page, and screenshots are kept as test artifacts
+//! (`target/test-artifacts/dashboard*.png`).
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian's
+//! `chromium` and `chromium-driver`). Without them the test says so loudly
+//! and passes, unless `FENGQIAO_REQUIRE_ALL=1`, when it fails.
+
+mod township;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use fengqiao_protocol::VillageCode;
+use fengqiao_shared::record::{NewDispute, Party, create_dispute};
+use fengqiao_shared::vocab::{Category, PartyRole, Risk};
+use fengqiao_tests::{Phone, T0, TestServer};
+use serde_json::{Value, json};
+use township::{Auth, Officials, VILLAGE_A, get, populate};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A minimal WebDriver client: the dozen commands this test needs, as JSON
+/// over HTTP to a chromedriver on the loopback interface.
+mod webdriver {
+    use std::net::TcpListener;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use base64::Engine as _;
+    use serde_json::{Value, json};
+
+    const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+    pub struct Browser {
+        driver: Child,
+        base: String,
+        session: String,
+        agent: ureq::Agent,
+        _profile: tempfile::TempDir,
+    }
+
+    fn free_port() -> u16 {
+        TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|addr| addr.port())
+            .expect("a free port")
+    }
+
+    impl Browser {
+        /// Starts chromedriver and a headless Chromium session.
+        pub fn start(chromium: &str, chromedriver: &str) -> Self {
+            let port = free_port();
+            let driver = Command::new(chromedriver)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver starts");
+            let agent = ureq::Agent::new_with_config(
+                ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(Duration::from_secs(60)))
+                    .build(),
+            );
+            let base = format!("http://127.0.0.1:{port}");
+            let profile = tempfile::tempdir().expect("a browser profile directory");
+            let mut browser = Self {
+                driver,
+                base,
+                session: String::new(),
+                agent,
+                _profile: profile,
+            };
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while browser.call("GET", "/status", None).is_err() {
+                assert!(Instant::now() < deadline, "chromedriver did not come up");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let profile = browser._profile.path().display().to_string();
+            let capabilities = json!({
+                "capabilities": { "alwaysMatch": {
+                    "browserName": "chrome",
+                    "goog:chromeOptions": {
+                        "binary": chromium,
+                        "args": [
+                            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                            "--no-first-run", "--disable-background-networking",
+                            "--disable-component-update", "--disable-sync",
+                            "--disable-dev-shm-usage", "--lang=zh-CN",
+                            "--window-size=1400,2400",
+                            format!("--user-data-dir={profile}"),
+                        ],
+                    },
+                }},
+            });
+            let created = browser
+                .call("POST", "/session", Some(capabilities))
+                .expect("a browser session");
+            browser.session = created["sessionId"]
+                .as_str()
+                .expect("a session id")
+                .to_owned();
+            browser
+        }
+
+        fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+            let url = format!("{}{path}", self.base);
+            let response = match (method, body) {
+                ("GET", _) => self.agent.get(&url).call(),
+                ("DELETE", _) => self.agent.delete(&url).call(),
+                (_, body) => self
+                    .agent
+                    .post(&url)
+                    .header("Content-Type", "application/json")
+                    .send(body.unwrap_or_else(|| json!({})).to_string()),
+            };
+            let mut response = response.map_err(|e| e.to_string())?;
+            let status = response.status().as_u16();
+            let text = response
+                .body_mut()
+                .with_config()
+                .limit(64 * 1024 * 1024)
+                .read_to_string()
+                .map_err(|e| e.to_string())?;
+            let value: Value = serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))?;
+            if status >= 400 {
+                return Err(format!("{method} {path}: {status} {}", value["value"]));
+            }
+            Ok(value.get("value").cloned().unwrap_or(value))
+        }
+
+        fn command(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+            let path = format!("/session/{}{path}", self.session);
+            self.call(method, &path, body)
+                .unwrap_or_else(|e| panic!("WebDriver: {e}"))
+        }
+
+        pub fn go(&self, url: &str) {
+            self.command("POST", "/url", Some(json!({ "url": url })));
+        }
+
+        fn element(&self, css: &str) -> String {
+            let found = self.command(
+                "POST",
+                "/element",
+                Some(json!({ "using": "css selector", "value": css })),
+            );
+            found[ELEMENT]
+                .as_str()
+                .unwrap_or_else(|| panic!("no element {css}: {found}"))
+                .to_owned()
+        }
+
+        pub fn type_into(&self, css: &str, text: &str) {
+            let element = self.element(css);
+            self.command(
+                "POST",
+                &format!("/element/{element}/value"),
+                Some(json!({ "text": text })),
+            );
+        }
+
+        pub fn click(&self, css: &str) {
+            let element = self.element(css);
+            self.command("POST", &format!("/element/{element}/click"), None);
+        }
+
+        /// Runs `script` (a function body) in the page and returns its value.
+        pub fn run(&self, script: &str) -> Value {
+            self.command(
+                "POST",
+                "/execute/sync",
+                Some(json!({ "script": script, "args": [] })),
+            )
+        }
+
+        /// Polls `script` until it returns something other than null or
+        /// false, for at most `limit`.
+        pub fn wait_for(&self, what: &str, script: &str, limit: Duration) -> Value {
+            let deadline = Instant::now() + limit;
+            loop {
+                let value = self.run(script);
+                if !value.is_null() && value != Value::Bool(false) {
+                    return value;
+                }
+                if Instant::now() > deadline {
+                    let page = self.run("return document.body ? document.body.innerText : ''");
+                    panic!(
+                        "timed out waiting for {what}; the page shows:\n{}",
+                        page.as_str().unwrap_or("")
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+
+        /// A PNG of the page as it is shown.
+        pub fn screenshot(&self) -> Vec<u8> {
+            let encoded = self.command("GET", "/screenshot", None);
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded.as_str().expect("base64"))
+                .expect("a PNG")
+        }
+    }
+
+    impl Drop for Browser {
+        fn drop(&mut self) {
+            if !self.session.is_empty() {
+                let _ = self.call("DELETE", &format!("/session/{}", self.session), None);
+            }
+            let _ = self.driver.kill();
+            let _ = self.driver.wait();
+        }
+    }
+}
+
+/// Whether the browser is here; a loud skip when not, a failure when
+/// everything is required.
+fn browser_available() -> bool {
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+        .into_iter()
+        .filter(|path| !Path::new(path).exists())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("FENGQIAO_REQUIRE_ALL").as_deref() == Ok("1") {
+        panic!(
+            "FENGQIAO_REQUIRE_ALL=1 but {} missing: install Debian's chromium and chromium-driver",
+            missing.join(" and ")
+        );
+    }
+    eprintln!("\n{}", "!".repeat(72));
+    eprintln!(
+        "!!! SKIPPED: the dashboard browser test needs {}",
+        missing.join(" and ")
+    );
+    eprintln!("!!! install them with: apt-get install -y chromium chromium-driver");
+    eprintln!("{}\n", "!".repeat(72));
+    false
+}
+
+fn artifacts() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let dir = target.join("test-artifacts");
+    std::fs::create_dir_all(&dir).expect("artifact directory");
+    dir
+}
+
+/// The raw value and the text of a headline figure.
+fn headline(browser: &webdriver::Browser, figure: &str) -> (String, String) {
+    let value = browser.run(&format!(
+        "var v = document.querySelector('[data-figure=\"{figure}\"] .value');\
+         return [v.getAttribute('data-value'), v.textContent];"
+    ));
+    (
+        value[0].as_str().unwrap_or("").to_owned(),
+        value[1].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[test]
+fn an_official_watches_the_township_live_in_a_browser() {
+    if !browser_available() {
+        return;
+    }
+    let server = TestServer::start();
+    populate(&server, 25);
+    let officials = Officials::enroll(&server);
+    let browser = webdriver::Browser::start(CHROMIUM, CHROMEDRIVER);
+
+    // Sign in with the town official's token.
+    browser.go(&format!("{}/", server.url()));
+    browser.wait_for(
+        "the sign-in form",
+        "var v = document.getElementById('login-view'); return v && !v.hidden;",
+        WAIT,
+    );
+    browser.type_into("#token", &officials.town_1);
+    browser.click("#login-submit");
+    browser.wait_for(
+        "the headline figures",
+        "var s = window.FQDashboard && window.FQDashboard.state;\
+         return s && s.data && s.loads > 0 && document.querySelector('[data-figure=\"open\"] .value').getAttribute('data-value');",
+        WAIT,
+    );
+    let cookies = browser.run("return document.cookie");
+    assert_eq!(
+        cookies, "",
+        "the session cookie is HttpOnly: scripts cannot read it"
+    );
+
+    // The headline numbers are the API's, for the same "as of" minute.
+    let as_of = browser.run("return window.FQDashboard.state.data.stats.disputes.asOf");
+    let (status, api) = get(
+        &server,
+        &format!("/v1/stats/summary?asOf={as_of}"),
+        Auth::Bearer(&officials.town_1),
+    );
+    assert_eq!(status, 200);
+    let disputes = &api["disputes"];
+    let visits = &api["visits"];
+    let expected = [
+        ("open", &disputes["totals"]["open"]),
+        ("resolved", &disputes["totals"]["resolved"]),
+        ("overdue", &disputes["overdue"]["count"]),
+        ("high-risk", &disputes["openHighRisk"]["count"]),
+        ("visits", &visits["total"]),
+        ("follow-ups", &visits["followUps"]["pending"]["count"]),
+    ];
+    for (figure, value) in expected {
+        let (raw, text) = headline(&browser, figure);
+        assert_eq!(raw, value.to_string(), "{figure}");
+        assert_eq!(text, value.to_string(), "{figure} as shown");
+    }
+    let rate = disputes["totals"]["grassrootsRate"]
+        .as_f64()
+        .expect("a rate");
+    let (raw, text) = headline(&browser, "grassroots");
+    assert_eq!(raw.parse::<f64>().unwrap(), rate);
+    assert_eq!(text, format!("{:.1}%", rate * 100.0));
+    // One table row per village with figures, named as in the organisation.
+    let (_, villages) = get(
+        &server,
+        "/v1/stats/by-village",
+        Auth::Bearer(&officials.town_1),
+    );
+    let rows = browser
+        .run("return document.querySelectorAll('#village-table tbody tr[data-village]').length");
+    assert_eq!(rows, json!(villages["rows"].as_array().unwrap().len()));
+    let first =
+        browser.run("return document.querySelector('#village-table tbody tr a').textContent");
+    assert_eq!(first, "第101镇1村");
+    // Charts are drawn.
+    for chart in [
+        "chart-status",
+        "chart-month",
+        "chart-category",
+        "chart-sentiment",
+    ] {
+        let drawn = browser.run(&format!(
+            "return document.querySelectorAll('#{chart} svg rect, #{chart} svg path').length"
+        ));
+        assert!(drawn.as_u64().unwrap() > 0, "{chart} is drawn");
+    }
+    std::fs::write(artifacts().join("dashboard.png"), browser.screenshot())
+        .expect("screenshot saved");
+
+    // A cadre reports a high-risk case on a phone; the page shows it
+    // without reloading.
+    browser.run("window.stillTheSamePage = true; return true;");
+    let (open_before, _) = headline(&browser, "open");
+    let title = "夜间施工噪音扰民（实时）";
+    let mut phone = Phone::new("cadre-live");
+    let dispute = NewDispute {
+        village: VillageCode::new(VILLAGE_A).unwrap(),
+        title: title.to_owned(),
+        description: "多户村民反映夜间施工噪音。".to_owned(),
+        category: Category::Environment,
+        risk: Risk::High,
+        parties: vec![Party::new("施工队", PartyRole::Respondent)],
+        assignees: vec![],
+    };
+    let author = phone.author(T0);
+    phone
+        .replica
+        .create(|doc| create_dispute(doc, &author, &dispute))
+        .unwrap();
+    let started = Instant::now();
+    phone.sync(&server.url());
+    browser.wait_for(
+        "the new case in the latest activity",
+        &format!(
+            "return Array.prototype.some.call(document.querySelectorAll('#list-recent a'),\
+             function (a) {{ return a.textContent === '{title}'; }});"
+        ),
+        WAIT,
+    );
+    eprintln!(
+        "the new case appeared {} ms after the sync began",
+        started.elapsed().as_millis()
+    );
+    assert_eq!(
+        browser.run("return window.stillTheSamePage === true"),
+        json!(true),
+        "no reload"
+    );
+    let (open_after, _) = headline(&browser, "open");
+    assert_eq!(
+        open_after.parse::<u64>().unwrap(),
+        open_before.parse::<u64>().unwrap() + 1
+    );
+    let listed = browser.run(&format!(
+        "return Array.prototype.some.call(document.querySelectorAll('#list-high-risk a'),\
+         function (a) {{ return a.textContent === '{title}'; }});"
+    ));
+    assert_eq!(
+        listed,
+        json!(true),
+        "the case is among the open high-risk cases"
+    );
+
+    // Link a possible duplicate from the page; it then counts once.
+    let linked_before =
+        browser.run("return window.FQDashboard.state.data.stats.disputes.linkedDuplicates");
+    browser.wait_for(
+        "a possible duplicate with a link button",
+        "return document.querySelectorAll('#list-duplicates button.link-duplicate').length > 0",
+        WAIT,
+    );
+    browser.run("window.confirm = function () { return true; }; return true;");
+    browser.click("#list-duplicates button.link-duplicate");
+    browser.wait_for(
+        "the linked duplicate to be counted",
+        &format!("return window.FQDashboard.state.data.stats.disputes.linkedDuplicates === {linked_before} + 1"),
+        WAIT,
+    );
+
+    // English on request.
+    browser.click("#lang");
+    let label =
+        browser.run("return document.querySelector('[data-figure=\"open\"] .label').textContent");
+    assert_eq!(label, "Open disputes");
+    browser.click("#lang");
+
+    // The case page: timeline and audit trail of the new case.
+    let id = browser.run(&format!(
+        "var a = Array.prototype.filter.call(document.querySelectorAll('#list-recent a'),\
+         function (a) {{ return a.textContent === '{title}'; }})[0];\
+         return a.getAttribute('href').slice('#/case/'.length);"
+    ));
+    browser.go(&format!(
+        "{}/dashboard#/case/{}",
+        server.url(),
+        id.as_str().unwrap()
+    ));
+    browser.wait_for(
+        "the case page",
+        "var t = document.getElementById('case-title');\
+         return t && t.textContent.length > 0 && document.querySelectorAll('#case-history tbody tr').length > 0;",
+        WAIT,
+    );
+    assert_eq!(
+        browser.run("return document.getElementById('case-title').textContent"),
+        json!(title)
+    );
+    let events = browser.run("return document.querySelectorAll('#case-timeline tbody tr').length");
+    assert_eq!(events, json!(1), "the report opens the timeline");
+    std::fs::write(artifacts().join("dashboard-case.png"), browser.screenshot())
+        .expect("screenshot saved");
+
+    // Signing out returns to the sign-in form.
+    browser.go(&format!("{}/dashboard", server.url()));
+    browser.wait_for(
+        "the overview",
+        "return !document.getElementById('overview-view').hidden",
+        WAIT,
+    );
+    browser.click("#logout");
+    browser.wait_for(
+        "the sign-in form after signing out",
+        "return !document.getElementById('login-view').hidden",
+        WAIT,
+    );
+    let _: Value = browser.run("return true");
+    drop(browser);
+    server.stop();
+}

@@ -1,0 +1,762 @@
+//! The township statistics API against the shared statistics: hundreds of
+//! records reported on phones in two towns, and every answer checked to be
+//! exactly what `fengqiao_shared::stats` computes over the same summaries
+//! (as a phone that synced them computes them), for every level of official,
+//! with scopes enforced on every endpoint.
+
+mod township;
+
+use fengqiao_protocol::{DocumentId, Scope};
+use fengqiao_shared::record::Record;
+use fengqiao_shared::stats::{self, Period, StatsQuery};
+use fengqiao_shared::vocab::{RecordKind, Risk, Status};
+use fengqiao_shared::{Millis, Summary};
+use fengqiao_tests::{DAY, T0, TestServer};
+use serde_json::{Value, json};
+use township::{
+    Auth, DISTRICT, Officials, TOWN_1, TOWN_2, VILLAGE_A, as_seen, get, observer, populate, post,
+    sign_in, summaries_in,
+};
+
+/// The statistics endpoints, each with what the shared crate computes.
+const FIGURES: &[&str] = &[
+    "summary",
+    "by-village",
+    "by-category",
+    "by-month",
+    "duplicates",
+];
+
+fn path_of(figure: &str) -> String {
+    match figure {
+        "duplicates" => "/v1/duplicates".to_owned(),
+        other => format!("/v1/stats/{other}"),
+    }
+}
+
+/// The query an answer says it was computed with.
+fn query_of(answer: &Value, figure: &str) -> StatsQuery {
+    let query = if figure == "summary" {
+        let disputes = &answer["disputes"];
+        json!({
+            "now": disputes["asOf"],
+            "period": disputes["period"],
+            "overdueDays": disputes["overdueDays"],
+            "scope": disputes["scope"],
+        })
+    } else {
+        answer["query"].clone()
+    };
+    serde_json::from_value(query).expect("the answer names its query")
+}
+
+/// What the shared statistics compute for `figure` over `summaries`.
+fn expected(figure: &str, summaries: &[Summary], query: &StatsQuery) -> Value {
+    match figure {
+        "summary" => as_seen(&stats::statistics(summaries, query)),
+        "by-village" => as_seen(&json!({
+            "query": query,
+            "rows": stats::by_village(summaries, query),
+        })),
+        "by-category" => as_seen(&json!({
+            "query": query,
+            "rows": stats::by_category(summaries, query),
+        })),
+        "by-month" => as_seen(&json!({
+            "query": query,
+            "rows": stats::by_month(summaries, query),
+        })),
+        "duplicates" => {
+            let pairs = stats::possible_duplicates(summaries, query);
+            let mut records = serde_json::Map::new();
+            for pair in &pairs {
+                for id in [&pair.first, &pair.second] {
+                    let summary = summaries.iter().find(|s| &s.id == id).expect("paired case");
+                    records.insert(id.to_string(), as_seen(summary));
+                }
+            }
+            as_seen(&json!({ "query": query, "pairs": pairs, "records": records }))
+        }
+        other => panic!("no figure {other}"),
+    }
+}
+
+/// Asks for `figure` of `scope` (or the caller's own) and checks it against
+/// the shared statistics over the observer's summaries.
+fn check_figure(
+    server: &TestServer,
+    summaries: &[Summary],
+    token: &str,
+    figure: &str,
+    scope: &str,
+    params: &str,
+) -> Value {
+    let path = format!("{}?{params}", path_of(figure));
+    let (status, answer) = get(server, &path, Auth::Bearer(token));
+    assert_eq!(status, 200, "{path}: {answer}");
+    let query = query_of(&answer, figure);
+    assert_eq!(query.scope, Some(Scope::parse(scope).unwrap()), "{path}");
+    let in_scope: Vec<Summary> = summaries
+        .iter()
+        .filter(|s| query.in_scope(&s.village))
+        .cloned()
+        .collect();
+    assert_eq!(answer, expected(figure, &in_scope, &query), "{path}");
+    answer
+}
+
+/// 2026-06-01 and 2026-08-31 in China Standard Time.
+const JUNE_1: Millis = 1_780_243_200_000;
+const SEPT_1: Millis = 1_788_192_000_000;
+
+#[test]
+fn every_figure_is_what_the_shared_statistics_compute() {
+    let server = TestServer::start();
+    let township = populate(&server, 45);
+    assert!(township.disputes.len() + township.visits.len() >= 300);
+    assert!(
+        !township.linked.is_empty(),
+        "the data set has linked duplicates"
+    );
+    let officials = Officials::enroll(&server);
+    let phone = observer(&server);
+    let all = summaries_in(&phone, DISTRICT);
+    assert_eq!(all.len(), 7 * 45);
+
+    let cases: &[(&str, &str, &str)] = &[
+        (&officials.town_1, TOWN_1, ""),
+        (&officials.town_2, TOWN_2, ""),
+        (&officials.district, DISTRICT, ""),
+        (&officials.cadre_a, VILLAGE_A, ""),
+        (&officials.district, TOWN_2, "scope=500110102"),
+        (&officials.town_1, "500110101003", "scope=500110101003"),
+        (&officials.supervisor_1, TOWN_1, ""),
+        (
+            &officials.town_1,
+            TOWN_1,
+            "from=2026-06-01&to=2026-08-31&overdueDays=45",
+        ),
+        (
+            &officials.district,
+            DISTRICT,
+            "scope=500110&from=1780243200000&asOf=1790000000000",
+        ),
+    ];
+    for (token, scope, params) in cases {
+        for figure in FIGURES {
+            check_figure(&server, &all, token, figure, scope, params);
+        }
+    }
+
+    // The answers say what they were asked: dates are whole days in UTC+8.
+    let (_, answer) = get(
+        &server,
+        "/v1/stats/summary?from=2026-06-01&to=2026-08-31&overdueDays=45&asOf=1790000000000",
+        Auth::Bearer(&officials.town_1),
+    );
+    let query = query_of(&answer, "summary");
+    assert_eq!(
+        query.period,
+        Period::new(Some(JUNE_1), Some(SEPT_1)).unwrap()
+    );
+    assert_eq!((query.now, query.overdue_days), (T0, 45));
+
+    // The figures are not trivial: each kind of case is in the data.
+    let (_, answer) = get(
+        &server,
+        "/v1/stats/summary?scope=500110",
+        Auth::Bearer(&officials.district),
+    );
+    let totals = &answer["disputes"]["totals"];
+    for figure in ["resolved", "mediating", "failed", "escalated", "open"] {
+        assert!(
+            totals[figure].as_u64().unwrap() > 0,
+            "some disputes are {figure}"
+        );
+    }
+    assert!(answer["disputes"]["overdue"]["count"].as_u64().unwrap() > 0);
+    assert!(
+        answer["disputes"]["openHighRisk"]["count"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert!(
+        !answer["disputes"]["possibleDuplicates"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        answer["disputes"]["linkedDuplicates"].as_u64().unwrap(),
+        township.linked.len() as u64
+    );
+    assert!(
+        answer["visits"]["followUps"]["pending"]["count"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+
+    // The same question twice gets the same answer (served from the cache).
+    let again = get(
+        &server,
+        "/v1/stats/summary?scope=500110",
+        Auth::Bearer(&officials.district),
+    )
+    .1;
+    assert_eq!(again, answer);
+}
+
+#[test]
+fn scopes_are_enforced_on_every_endpoint() {
+    let server = TestServer::start();
+    let township = populate(&server, 6);
+    let officials = Officials::enroll(&server);
+    let t1_case = township.disputes.iter().find(|id| {
+        get(
+            &server,
+            &format!("/v1/records/{id}"),
+            Auth::Bearer(&officials.town_1),
+        )
+        .0 == 200
+    });
+    let t1_case = t1_case.expect("a dispute of town 1").to_string();
+
+    let endpoints = [
+        "/v1/stats/summary",
+        "/v1/stats/by-village",
+        "/v1/stats/by-category",
+        "/v1/stats/by-month",
+        "/v1/duplicates",
+        "/v1/records",
+        "/v1/export/disputes.csv",
+        "/v1/export/visits.xlsx",
+        "/v1/places",
+    ];
+    let refused = |token: &str, scope: &str| {
+        for endpoint in endpoints {
+            let path = format!("{endpoint}?scope={scope}");
+            let (status, body) = get(&server, &path, Auth::Bearer(token));
+            assert_eq!(status, 403, "{path}: {body}");
+            assert_eq!(body["code"], "forbidden", "{path}");
+        }
+    };
+    // A village cadre cannot read the town, nor the next village.
+    refused(&officials.cadre_a, TOWN_1);
+    refused(&officials.cadre_a, "500110101002");
+    // A town official cannot read the next town, nor the district.
+    refused(&officials.town_1, TOWN_2);
+    refused(&officials.town_1, DISTRICT);
+    refused(&officials.town_2, TOWN_1);
+
+    // Within scope, and by default their own scope, they can.
+    for (token, scope) in [
+        (&officials.cadre_a, VILLAGE_A),
+        (&officials.town_1, "500110101002"),
+        (&officials.district, TOWN_2),
+    ] {
+        for endpoint in endpoints {
+            for path in [format!("{endpoint}?scope={scope}"), endpoint.to_owned()] {
+                let (status, _, _) = township::get_bytes(&server, &path, Auth::Bearer(token));
+                assert_eq!(status, 200, "{path}");
+            }
+        }
+    }
+
+    // No token, or a wrong one: 401 everywhere, including per-record routes.
+    let record_paths = [
+        format!("/v1/records/{t1_case}"),
+        format!("/v1/records/{t1_case}/timeline"),
+        format!("/v1/records/{t1_case}/case"),
+        "/v1/session".to_owned(),
+        "/v1/events".to_owned(),
+    ];
+    for path in endpoints
+        .iter()
+        .map(|e| e.to_string())
+        .chain(record_paths.iter().cloned())
+    {
+        for auth in [
+            Auth::None,
+            Auth::Bearer("not-a-token"),
+            Auth::Cookie("fengqiao_session=00"),
+        ] {
+            let (status, body) = get(&server, &path, auth);
+            assert_eq!(status, 401, "{path}");
+            assert_eq!(body["code"], "unauthorized", "{path}");
+        }
+    }
+    let (status, _) = post(
+        &server,
+        &format!("/v1/records/{t1_case}/duplicate-of"),
+        Auth::None,
+        "{\"of\": null}",
+    );
+    assert_eq!(status, 401);
+
+    // A record outside the caller's scope is not found (its existence is
+    // not revealed).
+    for path in &record_paths[..3] {
+        let (status, body) = get(&server, path, Auth::Bearer(&officials.town_2));
+        assert_eq!(status, 404, "{path}: {body}");
+        assert_eq!(
+            get(&server, path, Auth::Bearer(&officials.town_1)).0,
+            200,
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn bad_parameters_are_refused_with_a_clear_message() {
+    let server = TestServer::start();
+    let officials = Officials::enroll(&server);
+    let token = &officials.town_1;
+    for path in [
+        "/v1/stats/summary?scope=5001",
+        "/v1/stats/summary?scope=abcdefghi",
+        "/v1/stats/summary?from=2026-02-30",
+        "/v1/stats/summary?from=yesterday",
+        "/v1/stats/summary?from=2026-09-01&to=2026-08-01",
+        "/v1/stats/summary?overdueDays=-3",
+        "/v1/stats/summary?overdueDays=many",
+        "/v1/stats/summary?asOf=soon",
+        "/v1/stats/summary?colour=red",
+        "/v1/stats/summary?scope=500110101&scope=500110101",
+        "/v1/stats/by-month?to=2026-13-01",
+        "/v1/duplicates?from=2026-9-1",
+        "/v1/records?kind=case",
+        "/v1/records?status=closed",
+        "/v1/records?risk=extreme",
+        "/v1/records?category=weather",
+        "/v1/records?overdue=perhaps",
+        "/v1/records?limit=0",
+        "/v1/records?limit=100000",
+        "/v1/records?after=garbage",
+        "/v1/records?sort=title",
+        "/v1/records?village=123",
+        "/v1/records?scope=500110101&village=500110102001",
+        "/v1/records/not-an-id",
+        "/v1/records/not-an-id/timeline",
+        "/v1/export/disputes.csv?from=tomorrow",
+        "/v1/export/disputes.csv?overdueDays=3",
+    ] {
+        let (status, body) = get(&server, path, Auth::Bearer(token));
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body["code"], "bad_request", "{path}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.len() > 10,
+            "{path}: the message says what is wrong: {message:?}"
+        );
+    }
+    let (status, body) = get(&server, "/v1/export/everything.pdf", Auth::Bearer(token));
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    // The development token has no scope of its own: it must name one.
+    let (status, body) = get(
+        &server,
+        "/v1/stats/summary",
+        Auth::Bearer(fengqiao_tests::TOKEN),
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("bad_request")),
+        "{body}"
+    );
+    assert_eq!(
+        get(
+            &server,
+            "/v1/stats/summary?scope=500110",
+            Auth::Bearer(fengqiao_tests::TOKEN)
+        )
+        .0,
+        200
+    );
+}
+
+/// The ids of every page of a record list, following the cursors.
+fn all_pages(server: &TestServer, token: &str, params: &str) -> Vec<Summary> {
+    let mut items = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..1000 {
+        let mut path = format!("/v1/records?{params}&limit=7");
+        if let Some(cursor) = &after {
+            path.push_str(&format!("&after={cursor}"));
+        }
+        let (status, page) = get(server, &path, Auth::Bearer(token));
+        assert_eq!(status, 200, "{path}: {page}");
+        let page_items: Vec<Summary> = serde_json::from_value(page["items"].clone()).unwrap();
+        assert!(page_items.len() <= 7);
+        items.extend(page_items);
+        match page["next"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None => return items,
+        }
+    }
+    panic!("the list never ended");
+}
+
+fn ids(summaries: &[Summary]) -> Vec<DocumentId> {
+    summaries.iter().map(|s| s.id.clone()).collect()
+}
+
+#[test]
+fn record_lists_filter_search_and_page() {
+    let server = TestServer::start();
+    populate(&server, 30);
+    let officials = Officials::enroll(&server);
+    let phone = observer(&server);
+    let town: Vec<Summary> = {
+        let mut town = summaries_in(&phone, TOWN_1);
+        town.sort_by(|a, b| (&a.village, &a.id).cmp(&(&b.village, &b.id)));
+        town
+    };
+    let token = &officials.town_1;
+    let keep = |f: &dyn Fn(&Summary) -> bool| -> Vec<DocumentId> {
+        town.iter().filter(|s| f(s)).map(|s| s.id.clone()).collect()
+    };
+
+    // Every record of the town, page by page, in village then id order.
+    assert_eq!(ids(&all_pages(&server, token, "")), keep(&|_| true));
+    assert_eq!(
+        ids(&all_pages(&server, token, "kind=visit")),
+        keep(&|s| s.kind == RecordKind::Visit)
+    );
+    assert_eq!(
+        ids(&all_pages(&server, token, "status=unresolved&risk=high")),
+        keep(&|s| s.kind == RecordKind::Dispute
+            && s.status.unwrap_or(Status::Open) != Status::Resolved
+            && s.risk == Some(Risk::High))
+    );
+    assert_eq!(
+        ids(&all_pages(
+            &server,
+            token,
+            "status=escalated&village=500110101002"
+        )),
+        keep(&|s| s.village.as_str() == "500110101002" && s.status == Some(Status::Escalated))
+    );
+    assert_eq!(
+        ids(&all_pages(&server, token, "category=land")),
+        keep(&|s| s.category == Some(fengqiao_shared::vocab::Category::Land))
+    );
+    // Text search looks in titles and party names.
+    let name = "王建国";
+    let found = all_pages(
+        &server,
+        token,
+        &format!("q={}", "%E7%8E%8B%E5%BB%BA%E5%9B%BD"),
+    );
+    assert_eq!(
+        ids(&found),
+        keep(&|s| s.title.contains(name) || s.party_names.iter().any(|p| p.contains(name)))
+    );
+    assert!(!found.is_empty());
+    let title_word = all_pages(&server, token, "q=%E5%AE%85%E5%9F%BA%E5%9C%B0");
+    assert_eq!(ids(&title_word), keep(&|s| s.title.contains("宅基地")));
+    // Overdue: exactly the statistics' overdue list.
+    let (_, answer) = get(
+        &server,
+        "/v1/stats/summary?asOf=1790000000000",
+        Auth::Bearer(token),
+    );
+    let mut overdue: Vec<String> =
+        serde_json::from_value(answer["disputes"]["overdue"]["ids"].clone()).unwrap();
+    overdue.sort();
+    let mut listed: Vec<String> = all_pages(&server, token, "overdue=true&asOf=1790000000000")
+        .iter()
+        .map(|s| s.id.to_string())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, overdue);
+    assert!(!listed.is_empty());
+    // The period selects disputes by creation and visits by visit time.
+    let (from, to) = (T0 - 60 * DAY, T0 - 30 * DAY);
+    assert_eq!(
+        ids(&all_pages(&server, token, &format!("from={from}&to={to}"))),
+        keep(&|s| {
+            let at = s
+                .visited_at
+                .filter(|_| s.kind == RecordKind::Visit)
+                .unwrap_or(s.created_at);
+            (from..to).contains(&at)
+        })
+    );
+
+    // Latest activity first, paged.
+    let recent = all_pages(&server, token, "sort=recent");
+    let mut expected = town.clone();
+    expected.sort_by(|a, b| b.last_activity.cmp(&a.last_activity).then(a.id.cmp(&b.id)));
+    assert_eq!(ids(&recent), ids(&expected));
+}
+
+#[test]
+fn timelines_are_in_fold_order_with_the_derived_status() {
+    let server = TestServer::start();
+    let township = populate(&server, 12);
+    let officials = Officials::enroll(&server);
+    let phone = observer(&server);
+    let mut checked = 0;
+    for id in &township.disputes {
+        let (status, timeline) = get(
+            &server,
+            &format!("/v1/records/{id}/timeline"),
+            Auth::Bearer(&officials.district),
+        );
+        assert_eq!(status, 200, "{timeline}");
+        let Record::Dispute(dispute) = phone.replica.record(id).unwrap() else {
+            panic!("a dispute");
+        };
+        let events: Vec<Value> = dispute
+            .timeline()
+            .iter()
+            .map(|e| {
+                json!({
+                    "at": e.at, "by": e.by, "kind": e.kind, "level": e.level,
+                    "outcome": e.outcome, "note": e.note, "satisfied": e.satisfied,
+                })
+            })
+            .collect();
+        assert_eq!(timeline["events"], Value::Array(events), "{id}");
+        assert_eq!(timeline["status"], as_seen(&dispute.status()));
+        assert_eq!(
+            timeline["maxEscalationLevel"],
+            as_seen(&dispute.max_escalation_level())
+        );
+        assert_eq!(timeline["resolvedAt"], as_seen(&dispute.resolved_at()));
+        checked += 1;
+    }
+    assert!(checked > 20);
+    // A visit has no timeline.
+    let visit = &township.visits[0];
+    let (status, body) = get(
+        &server,
+        &format!("/v1/records/{visit}/timeline"),
+        Auth::Bearer(&officials.district),
+    );
+    assert_eq!((status, body["code"].as_str()), (400, Some("bad_request")));
+
+    // The case page's file: the timeline, and the audit trail for those
+    // who oversee, not for the village cadre.
+    let in_a = township
+        .disputes
+        .iter()
+        .find(|id| phone.replica.record(id).unwrap().header().village.as_str() == VILLAGE_A)
+        .expect("a dispute of village A");
+    let (status, file) = get(
+        &server,
+        &format!("/v1/records/{in_a}/case"),
+        Auth::Bearer(&officials.town_1),
+    );
+    assert_eq!(status, 200);
+    assert!(
+        file["timeline"]["events"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty())
+    );
+    let history = file["history"].as_array().expect("an audit trail");
+    assert!(!history.is_empty());
+    assert!(
+        history[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("dispute reported")
+    );
+    assert_eq!(file["canLink"], true);
+    let (status, file) = get(
+        &server,
+        &format!("/v1/records/{in_a}/case"),
+        Auth::Bearer(&officials.cadre_a),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(file["history"], Value::Null);
+    assert!(file["historyRefused"].is_string());
+    assert_eq!(file["canLink"], false);
+}
+
+#[test]
+fn linked_duplicates_count_once_and_only_town_officials_link() {
+    let server = TestServer::start();
+    populate(&server, 40);
+    let officials = Officials::enroll(&server);
+    let town = &officials.town_1;
+    let (_, answer) = get(&server, "/v1/duplicates", Auth::Bearer(town));
+    let pair = answer["pairs"][0].clone();
+    assert!(pair.is_object(), "town 1 has possible duplicates: {answer}");
+    let (first, second) = (
+        pair["first"].as_str().unwrap(),
+        pair["second"].as_str().unwrap(),
+    );
+    let path = format!("/v1/records/{second}/duplicate-of");
+    let link = json!({ "of": first }).to_string();
+    let before = get(
+        &server,
+        "/v1/stats/summary?asOf=1790000000000",
+        Auth::Bearer(town),
+    )
+    .1;
+
+    // Who may not link.
+    for (token, status, code) in [
+        (&officials.cadre_a, 403, "forbidden"),
+        (&officials.supervisor_1, 403, "forbidden"),
+        (&officials.district, 403, "forbidden"),
+        (&officials.town_2, 404, "not_found"),
+    ] {
+        let (got, body) = post(&server, &path, Auth::Bearer(token), &link);
+        assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{body}");
+    }
+    // Malformed requests.
+    for body in [
+        "",
+        "{}",
+        "{\"of\": 5}",
+        "{\"of\": \"nope\"}",
+        "{\"of\": null, \"x\": 1}",
+    ] {
+        let (status, answer) = post(&server, &path, Auth::Bearer(town), body);
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (400, Some("bad_request")),
+            "{body}: {answer}"
+        );
+    }
+    let (status, _) = post(
+        &server,
+        &path,
+        Auth::Bearer(town),
+        &json!({ "of": second }).to_string(),
+    );
+    assert_eq!(status, 400, "a case cannot duplicate itself");
+    let (status, _) = post(
+        &server,
+        &path,
+        Auth::Bearer(town),
+        &json!({ "of": DocumentId::random().to_string() }).to_string(),
+    );
+    assert_eq!(status, 404, "the original must exist");
+
+    // The town official links it.
+    let (status, linked) = post(&server, &path, Auth::Bearer(town), &link);
+    assert_eq!(status, 200, "{linked}");
+    assert_eq!(linked["changed"], true);
+    assert_eq!(linked["summary"]["duplicateOf"], first);
+    let (status, again) = post(&server, &path, Auth::Bearer(town), &link);
+    assert_eq!((status, again["changed"].as_bool()), (200, Some(false)));
+
+    // It now counts once: one dispute fewer, one more linked duplicate, and
+    // the pair is no longer a candidate — exactly as the shared statistics
+    // say over the summaries phones now receive.
+    let after = get(
+        &server,
+        "/v1/stats/summary?asOf=1790000000000",
+        Auth::Bearer(town),
+    )
+    .1;
+    let count = |answer: &Value, field: &str| answer["disputes"][field].as_u64().unwrap();
+    assert_eq!(
+        count(&after, "linkedDuplicates"),
+        count(&before, "linkedDuplicates") + 1
+    );
+    let totals = |answer: &Value| answer["disputes"]["totals"]["total"].as_u64().unwrap();
+    let created_at = get(
+        &server,
+        &format!("/v1/records/{second}"),
+        Auth::Bearer(town),
+    )
+    .1["createdAt"]
+        .clone();
+    assert!(created_at.is_i64());
+    assert_eq!(totals(&after), totals(&before) - 1);
+    let pairs = after["disputes"]["possibleDuplicates"].as_array().unwrap();
+    assert!(
+        !pairs
+            .iter()
+            .any(|p| p["first"] == first && p["second"] == second)
+    );
+    let phone = observer(&server);
+    let summaries = summaries_in(&phone, TOWN_1);
+    let query = query_of(&after, "summary");
+    assert_eq!(after, as_seen(&stats::statistics(&summaries, &query)));
+    // The link is an attributed change in the record's audit trail.
+    let (_, file) = get(
+        &server,
+        &format!("/v1/records/{second}/case"),
+        Auth::Bearer(town),
+    );
+    let last = file["history"].as_array().unwrap().last().unwrap().clone();
+    assert!(
+        last["summary"]
+            .as_str()
+            .unwrap()
+            .contains("marked duplicate of"),
+        "{last}"
+    );
+    assert_eq!(last["person"], "official-t1");
+
+    // Unlinking restores the count.
+    let (status, _) = post(&server, &path, Auth::Bearer(town), "{\"of\": null}");
+    assert_eq!(status, 200);
+    let restored = get(
+        &server,
+        "/v1/stats/summary?asOf=1790000000000",
+        Auth::Bearer(town),
+    )
+    .1;
+    assert_eq!(totals(&restored), totals(&before));
+}
+
+#[test]
+fn the_api_accepts_a_dashboard_session_and_answers_fresh_figures() {
+    let server = TestServer::start();
+    populate(&server, 5);
+    let officials = Officials::enroll(&server);
+    let (cookie, set_cookie) = sign_in(&server, &officials.town_1);
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=28800"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let session_id = cookie.split_once('=').unwrap().1;
+    assert_eq!(session_id.len(), 64, "a 256-bit session id");
+    let (status, me) = get(&server, "/v1/session", Auth::Cookie(&cookie));
+    assert_eq!(status, 200);
+    assert_eq!(me["scope"], TOWN_1);
+    assert_eq!(me["mayLink"], true);
+    assert_eq!(me["labels"]["status"]["resolved"], "已化解");
+    let (status, first) = get(&server, "/v1/stats/summary", Auth::Cookie(&cookie));
+    assert_eq!(status, 200);
+    assert_eq!(first["disputes"]["scope"], TOWN_1);
+    // The same session cannot reach past its scope.
+    assert_eq!(
+        get(
+            &server,
+            "/v1/stats/summary?scope=500110102",
+            Auth::Cookie(&cookie)
+        )
+        .0,
+        403
+    );
+
+    // A new record is in the very next answer.
+    let mut phone = fengqiao_tests::Phone::new("cadre-new");
+    phone.report(VILLAGE_A, "新登记的纠纷", T0);
+    phone.sync(&server.url());
+    let (_, second) = get(&server, "/v1/stats/summary", Auth::Cookie(&cookie));
+    let total = |answer: &Value| answer["disputes"]["totals"]["total"].as_u64().unwrap();
+    assert_eq!(total(&second), total(&first) + 1);
+
+    // Signing out ends the session on the server.
+    let (status, _) = post(&server, "/dashboard/logout", Auth::Cookie(&cookie), "");
+    assert_eq!(status, 204);
+    assert_eq!(get(&server, "/v1/session", Auth::Cookie(&cookie)).0, 401);
+    // Wrong tokens do not open sessions.
+    let (status, body) = post(
+        &server,
+        "/dashboard/login",
+        Auth::None,
+        "{\"token\": \"guess\"}",
+    );
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
+    let (status, _) = post(&server, "/dashboard/login", Auth::None, "{\"tok\": 1}");
+    assert_eq!(status, 400);
+}
