@@ -32,6 +32,11 @@ enum Command {
     ///
     /// Example: fengqiao admin --server http://127.0.0.1:8470 org import qijiang.csv
     Admin(cli::admin::AdminArgs),
+    /// A phone on the command line: record disputes and visits offline in a
+    /// local replica, then sync them.
+    ///
+    /// Example: fengqiao field dispute new --village 500110101001 --title 宅基地边界纠纷
+    Field(cli::field::FieldArgs),
     /// Run the whole job on this machine, with no set-up: a demo district,
     /// phones doing weeks of field work offline, conflicts merging, the
     /// township's numbers — then the dashboard until Ctrl-C.
@@ -60,6 +65,7 @@ fn run(command: Command) -> Result<(), CliError> {
     match command {
         Command::Serve(args) => runtime()?.block_on(cli::serve::run(args)),
         Command::Admin(args) => cli::admin::run(args),
+        Command::Field(args) => cli::field::run(args),
         Command::Demo(args) => runtime()?.block_on(cli::demo::run(args)),
     }
 }

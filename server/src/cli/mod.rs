@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod demo;
+pub mod field;
 pub mod serve;
 
 use std::fmt;

@@ -1,0 +1,295 @@
+//! Syncing the phone with its server, and what the phone holds: `sync`,
+//! `status`, `discard`.
+
+use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use fengqiao_protocol::batch::{SyncRequest, SyncResponse};
+use fengqiao_protocol::{DocumentId, ErrorBody};
+use fengqiao_shared::replica::RecordFilter;
+use fengqiao_shared::replica::http::{
+    HttpTransport, SyncError, SyncReport, SyncTransport, TransportError, WireBytes, sync_until_done,
+};
+use fengqiao_shared::replica::sync::{SyncClient, SyncOptions};
+use fengqiao_shared::vocab::RecordKind;
+
+use super::phone::{Phone, SETTINGS, replica_error};
+use super::words::{bytes, clip, count};
+use crate::cli::{CliError, format_time};
+
+/// A phone never syncs for ever: past this many rounds it stops and says so.
+const MAX_ROUNDS: usize = 1_000;
+
+const SAFE: &str =
+    "your changes are safe on this phone; run `fengqiao field sync` again when there is signal";
+
+/// The HTTP transport, noting how many records each request carries.
+struct Counting {
+    inner: HttpTransport,
+    sent: Rc<Cell<usize>>,
+}
+
+impl SyncTransport for Counting {
+    fn exchange(
+        &mut self,
+        request: &SyncRequest,
+    ) -> Result<(SyncResponse, WireBytes), TransportError> {
+        self.sent.set(request.docs.len());
+        self.inner.exchange(request)
+    }
+}
+
+fn sync_error(phone: &Phone, error: SyncError) -> CliError {
+    let server = &phone.settings.server;
+    let message = match error {
+        SyncError::Transport(TransportError::Network(e)) => {
+            format!("cannot reach the server at {server}: {e}\n{SAFE}")
+        }
+        SyncError::Transport(TransportError::Server { status: 401, body }) => format!(
+            "the server at {server} no longer accepts this phone's token ({}): the device may \
+             have been revoked, or its token rotated. Ask an administrator for a new token and \
+             put it into {} (token = \"…\"); your changes are safe on this phone meanwhile",
+            body.message,
+            phone.dir.join(SETTINGS).display()
+        ),
+        SyncError::Transport(TransportError::Server { status: 403, body }) => format!(
+            "the server at {server} refused this phone's sync ({}); ask an administrator to \
+             check the device's role and scope; your changes are safe on this phone meanwhile",
+            body.message
+        ),
+        SyncError::Transport(TransportError::Server { status, body }) => {
+            let next = if body.code.is_retryable() || status >= 500 {
+                "the server is busy or unwell; try again in a minute"
+            } else {
+                "if it persists, tell the server's administrator"
+            };
+            format!(
+                "the server at {server} answered {status} {}: {}; {next}\n{SAFE}",
+                body.code.as_str(),
+                body.message
+            )
+        }
+        SyncError::Transport(TransportError::BadResponse(e)) => format!(
+            "the answer from {server} could not be read ({e}); is it a Fengqiao server? \
+             (check `server` in {})\n{SAFE}",
+            phone.dir.join(SETTINGS).display()
+        ),
+        SyncError::Replica(e) => return replica_error(&phone.dir, e),
+        SyncError::TooManyRounds(rounds) => format!(
+            "the sync was still going after {rounds} rounds, so it stopped; \
+             run `fengqiao field sync` again to continue\n{SAFE}"
+        ),
+    };
+    CliError::new(message)
+}
+
+/// Ids in first-seen order, without repeats.
+fn unique<'a>(ids: impl Iterator<Item = &'a DocumentId>) -> Vec<DocumentId> {
+    let mut seen = BTreeSet::new();
+    ids.filter(|id| seen.insert((*id).clone()))
+        .cloned()
+        .collect()
+}
+
+fn named(phone: &Phone, id: &DocumentId) -> String {
+    let title = phone.title(id);
+    if title.is_empty() {
+        id.to_string()
+    } else {
+        format!("{id}  {}", clip(&title, 40))
+    }
+}
+
+pub fn sync(phone: &Phone) -> Result<(), CliError> {
+    let pending = phone.check(phone.replica.dirty())?.len();
+    eprintln!(
+        "syncing with {} ({} to send)",
+        phone.settings.server,
+        count(pending, "record", "records")
+    );
+    let sent = Rc::new(Cell::new(0));
+    let mut transport = Counting {
+        inner: HttpTransport::new(&phone.settings.server, phone.settings.token.clone()),
+        sent: sent.clone(),
+    };
+    let mut client = SyncClient::new(SyncOptions::default());
+    let mut last = WireBytes::default();
+    let report = sync_until_done(
+        &phone.replica,
+        &mut client,
+        &mut transport,
+        MAX_ROUNDS,
+        |report: &SyncReport| {
+            let received = report.steps.last().map_or(0, |s| s.received.len());
+            eprintln!(
+                "  round {}: sent {}, received {}; {} up, {} down",
+                report.rounds,
+                count(sent.get(), "record", "records"),
+                count(received, "record", "records"),
+                bytes(report.bytes.up - last.up),
+                bytes(report.bytes.down - last.down),
+            );
+            last = report.bytes;
+        },
+    )
+    .map_err(|e| sync_error(phone, e))?;
+
+    let merged = unique(report.steps.iter().flat_map(|s| s.merged.iter()));
+    let purged = unique(report.steps.iter().flat_map(|s| s.purged.iter()));
+    let mut rejected: Vec<(DocumentId, ErrorBody)> = Vec::new();
+    for (id, error) in report.steps.iter().flat_map(|s| s.rejected.iter()) {
+        if !rejected.iter().any(|(seen, _)| seen == id) {
+            rejected.push((id.clone(), error.clone()));
+        }
+    }
+
+    println!(
+        "synced with {} in {}: {} up, {} down",
+        phone.settings.server,
+        count(report.rounds, "round", "rounds"),
+        bytes(report.bytes.up),
+        bytes(report.bytes.down)
+    );
+    println!(
+        "  acknowledged  {}  (the server holds this phone's changes)",
+        report.acknowledged()
+    );
+    println!(
+        "  received      {}  (records with changes from other phones)",
+        report.received()
+    );
+    println!(
+        "  merged        {}  (edited here and elsewhere; both kept)",
+        merged.len()
+    );
+    for id in &merged {
+        println!("                  {}", named(phone, id));
+    }
+    println!("  rejected      {}", rejected.len());
+    for (id, error) in &rejected {
+        println!(
+            "                  {}: {} ({})",
+            named(phone, id),
+            error.message,
+            error.code.as_str()
+        );
+    }
+    println!(
+        "  purged        {}  (no longer this device's to hold)",
+        purged.len()
+    );
+    for id in &purged {
+        println!("                  {id}");
+    }
+    if !rejected.is_empty() {
+        println!(
+            "\nthe server refused {}; they stay on this phone and are not sent again. \
+             Re-enter their data as new records, then `fengqiao field discard ID --yes`; \
+             `fengqiao field status` lists them.",
+            count(rejected.len(), "record", "records")
+        );
+    }
+    let left = phone.check(phone.replica.dirty())?.len();
+    if left > 0 && rejected.is_empty() {
+        println!(
+            "\n{} still to send; run `fengqiao field sync` again",
+            count(left, "record", "records")
+        );
+    }
+    Ok(())
+}
+
+pub fn status(phone: &Phone) -> Result<(), CliError> {
+    let settings = &phone.settings;
+    println!("phone       {}", phone.dir.display());
+    println!("device      {}", settings.device);
+    match &settings.person_name {
+        Some(name) => println!("cadre       {} ({name})", settings.cadre),
+        None => println!("cadre       {}", settings.cadre),
+    }
+    if let (Some(role), Some(scope)) = (&settings.role, &settings.scope) {
+        println!("access      {role} over {scope}");
+    }
+    if settings.development {
+        println!("access      development token (every record; never use it in the field)");
+    }
+    println!("server      {}", settings.server);
+    match phone.check(phone.replica.last_sync())? {
+        Some(at) => println!("last sync   {}", format_time(at)),
+        None => println!("last sync   never; `fengqiao field sync` fetches this device's records"),
+    }
+    let all = phone.check(phone.replica.list(&RecordFilter::default()))?;
+    let disputes = all.iter().filter(|s| s.kind == RecordKind::Dispute).count();
+    println!(
+        "records     {} held: {}, {}",
+        all.len(),
+        count(disputes, "dispute", "disputes"),
+        count(all.len() - disputes, "visit", "visits")
+    );
+
+    let attention = phone.check(phone.replica.needing_attention())?;
+    let dirty: Vec<DocumentId> = phone
+        .check(phone.replica.dirty())?
+        .into_iter()
+        .filter(|id| !attention.iter().any(|(a, _)| a == id))
+        .collect();
+    if dirty.is_empty() {
+        println!("unsynced    none (nothing to sync)");
+    } else {
+        println!(
+            "unsynced    {}; `fengqiao field sync` sends them",
+            count(dirty.len(), "record", "records")
+        );
+        for id in &dirty {
+            let title = phone.title(id);
+            if title.is_empty() {
+                println!(
+                    "              {id}  (discarded here; the server's copy comes with the next sync)"
+                );
+            } else {
+                println!("              {}", named(phone, id));
+            }
+        }
+    }
+    if attention.is_empty() {
+        println!("attention   none");
+    } else {
+        println!(
+            "attention   {} the server refused; re-enter the data as a new record, \
+             then `fengqiao field discard ID --yes`",
+            count(attention.len(), "record", "records")
+        );
+        for (id, error) in &attention {
+            println!(
+                "              {}: {} ({})",
+                named(phone, id),
+                error.message,
+                error.code.as_str()
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn discard(phone: &Phone, text: &str, yes: bool) -> Result<(), CliError> {
+    let id = phone.resolve(text)?;
+    let title = phone.title(&id);
+    let dirty = phone.check(phone.replica.dirty())?.contains(&id);
+    let state = phone.check(phone.replica.state(&id))?;
+    if !dirty && state.attention.is_none() {
+        println!("nothing to discard: {title:?} has no changes the server lacks");
+        return Ok(());
+    }
+    if !yes {
+        return Err(CliError::new(format!(
+            "this throws away this phone's unsynced changes to {title:?} ({id}); \
+             if that is what you want, run it again with --yes"
+        )));
+    }
+    phone.check(phone.replica.discard_local_changes(&id))?;
+    println!(
+        "discarded this phone's copy of {title:?}; `fengqiao field sync` fetches the server's copy, if it has one"
+    );
+    Ok(())
+}

@@ -1,0 +1,458 @@
+//! `fengqiao field …`: phones on the command line, working offline and
+//! syncing through a running `fengqiao serve`.
+
+mod common;
+
+use std::path::Path;
+
+use common::{ADMIN, ServerProcess, TOKEN, fengqiao, import_org};
+use serde_json::{Value, json};
+
+const VILLAGE: &str = "500110101001";
+
+/// Runs `fengqiao field --dir DIR ARGS…`: (success, stdout, stderr).
+fn field(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = fengqiao()
+        .arg("field")
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .env("FENGQIAO_LOG", "warn")
+        .env_remove("FENGQIAO_FIELD_DIR")
+        .output()
+        .expect("fengqiao field runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Runs a command that must succeed; returns its stdout.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let (success, out, err) = field(dir, args);
+    assert!(success, "fengqiao field {args:?} failed:\n{out}\n{err}");
+    out
+}
+
+/// Runs a command that must fail; returns its stderr.
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let (success, out, err) = field(dir, args);
+    assert!(
+        !success,
+        "fengqiao field {args:?} should fail:\n{out}\n{err}"
+    );
+    err
+}
+
+fn admin_post(server: &ServerProcess, path: &str, body: Value) -> Value {
+    let response = ureq::post(&format!("{}{path}", server.url))
+        .header("Authorization", &format!("Bearer {ADMIN}"))
+        .send_json(body)
+        .expect("the admin API answers");
+    assert_eq!(response.status().as_u16(), 200, "{path}");
+    let text = response.into_body().read_to_string().expect("a body");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+/// Registers a person, enrolls a cadre device for the village, and returns
+/// the set-up payload.
+fn enroll(server: &ServerProcess, person: &str, name: &str) -> String {
+    admin_post(
+        server,
+        "/v1/admin/people",
+        json!({"id": person, "name": name}),
+    );
+    let enrolled = admin_post(
+        server,
+        "/v1/admin/devices",
+        json!({"person": person, "role": "cadre", "scope": VILLAGE, "label": format!("{name}的手机")}),
+    );
+    enrolled["setup"].to_string()
+}
+
+/// The line of `show` output that starts with `label`.
+fn line<'a>(show: &'a str, label: &str) -> &'a str {
+    show.lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no {label:?} line in:\n{show}"))
+}
+
+#[test]
+fn two_phones_edit_a_case_offline_and_both_end_with_the_merged_record() {
+    let work = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&work.path().join("server"));
+    import_org(&server.url);
+    let setup_a = enroll(&server, "zhang-san", "张三");
+    let setup_b = enroll(&server, "li-si", "李四");
+    let a = work.path().join("phone-a");
+    let b = work.path().join("phone-b");
+
+    // Phone A learns its cadre from the server; phone B is told, and needs
+    // no connection.
+    let out = ok(&a, &["init", "--setup", &setup_a]);
+    assert!(out.contains("zhang-san (张三)"), "{out}");
+    assert!(out.contains(&format!("cadre over {VILLAGE}")), "{out}");
+    let out = ok(&b, &["init", "--setup", &setup_b, "--cadre", "li-si"]);
+    assert!(out.contains("li-si"), "{out}");
+
+    // A phone is not replaced by accident.
+    let err = fails(&a, &["init", "--setup", &setup_a]);
+    assert!(
+        err.contains("already holds a phone") && err.contains("--force"),
+        "{err}"
+    );
+    ok(&a, &["init", "--setup", &setup_a, "--force"]);
+
+    // Wrong words are answered with the words that work.
+    let err = fails(&a, &["dispute", "new", "--title", "x", "--category", "lnd"]);
+    assert!(
+        err.contains("neighbor") && err.contains("environment") && err.contains("land"),
+        "{err}"
+    );
+
+    // Day 1: phone A records a dispute and syncs.
+    let id = ok(
+        &a,
+        &[
+            "dispute",
+            "new",
+            "--village",
+            VILLAGE,
+            "--title",
+            "宅基地边界纠纷",
+            "--category",
+            "land",
+            "--party",
+            "张三:applicant",
+            "--party",
+            "李四：respondent:13800000000",
+            "--at",
+            "2025-03-01 09:00",
+        ],
+    )
+    .trim()
+    .to_owned();
+    assert!(!id.is_empty() && !id.contains(' '), "the new id: {id:?}");
+    let unsynced = ok(&a, &["dispute", "list", "--unsynced"]);
+    assert!(
+        unsynced.contains(&id) && unsynced.contains("unsynced"),
+        "{unsynced}"
+    );
+    let (success, out, err) = field(&a, &["sync"]);
+    assert!(success, "{out}{err}");
+    assert!(err.contains("round 1: sent 1 record"), "{err}");
+    assert!(out.contains("acknowledged  1"), "{out}");
+    let status = ok(&a, &["status"]);
+    assert!(status.contains("unsynced    none"), "{status}");
+
+    // Phone B syncs and gets it; a prefix of the id is enough.
+    let out = ok(&b, &["sync"]);
+    assert!(out.contains("received      1"), "{out}");
+    let prefix = &id[..6];
+    let show = ok(&b, &["dispute", "show", prefix]);
+    assert!(
+        show.contains("宅基地边界纠纷") && show.contains("status      open"),
+        "{show}"
+    );
+    assert!(show.contains("13800000000"), "{show}");
+
+    // Days 2 and 3, offline: both phones act on the case.
+    ok(
+        &a,
+        &[
+            "dispute",
+            "edit",
+            prefix,
+            "--risk",
+            "medium",
+            "--at",
+            "2025-03-02",
+        ],
+    );
+    ok(
+        &a,
+        &[
+            "dispute",
+            "event",
+            prefix,
+            "mediation",
+            "--note",
+            "双方到村委会调解",
+            "--at",
+            "2025-03-02 10:00",
+        ],
+    );
+    ok(
+        &b,
+        &[
+            "dispute",
+            "edit",
+            prefix,
+            "--risk",
+            "high",
+            "--description",
+            "两家为宅基地边界争执，已有肢体冲突",
+            "--at",
+            "2025-03-03",
+        ],
+    );
+    let out = ok(
+        &b,
+        &[
+            "dispute",
+            "event",
+            prefix,
+            "escalated",
+            "--level",
+            "town",
+            "--note",
+            "需镇综治中心协调",
+            "--at",
+            "2025-03-03 15:00",
+        ],
+    );
+    assert!(out.contains("status escalated (town)"), "{out}");
+    for phone in [&a, &b] {
+        let unsynced = ok(phone, &["dispute", "list", "--unsynced"]);
+        assert!(unsynced.contains(&id), "{unsynced}");
+        let status = ok(phone, &["status"]);
+        assert!(
+            status.contains("unsynced    1 record") && status.contains("宅基地边界纠纷"),
+            "{status}"
+        );
+    }
+    let err = fails(&a, &["dispute", "event", prefix, "escalated"]);
+    assert!(err.contains("--level") && err.contains("town"), "{err}");
+
+    // Back in signal: A, B, A.
+    ok(&a, &["sync"]);
+    let out = ok(&b, &["sync"]);
+    assert!(
+        out.contains("merged        1") && out.contains("宅基地边界纠纷"),
+        "B's sync reports the merge: {out}"
+    );
+    ok(&a, &["sync"]);
+
+    // Both phones show the same merged case.
+    let show_a = ok(&a, &["dispute", "show", &id]);
+    let show_b = ok(&b, &["dispute", "show", &id]);
+    assert_eq!(show_a, show_b, "both phones read the same record");
+    assert!(line(&show_a, "risk").contains("high"), "{show_a}");
+    assert!(
+        line(&show_a, "status").contains("escalated (town)"),
+        "{show_a}"
+    );
+    assert!(
+        show_a.contains("phones disagreed: high, medium"),
+        "{show_a}"
+    );
+    assert!(show_a.contains("两家为宅基地边界争执"), "{show_a}");
+    let reported = show_a.find("reported").unwrap();
+    let mediation = show_a.find("by zhang-san  note: 双方到村委会调解").unwrap();
+    let escalated = show_a
+        .find("escalated (town)  上报（镇级）  by li-si")
+        .unwrap();
+    assert!(reported < mediation && mediation < escalated, "{show_a}");
+    assert!(line(&show_a, "sync").contains("on the server"), "{show_a}");
+    for phone in [&a, &b] {
+        let status = ok(phone, &["status"]);
+        assert!(
+            status.contains("unsynced    none") && status.contains("attention   none"),
+            "{status}"
+        );
+        let out = ok(phone, &["dispute", "list", "--unsynced"]);
+        assert!(out.contains("no unsynced disputes"), "{out}");
+        let out = ok(
+            phone,
+            &["dispute", "list", "--status", "escalated", "--text", "李四"],
+        );
+        assert!(
+            out.contains(&id) && out.contains("escalated (town)"),
+            "{out}"
+        );
+    }
+
+    // A visit, with a follow-up.
+    let visit = ok(
+        &a,
+        &[
+            "visit",
+            "new",
+            "--household",
+            "王家",
+            "--group",
+            "3组",
+            "--topic",
+            "livelihood",
+            "--topic",
+            "health",
+            "--sentiment",
+            "concern",
+            "--follow-up-due",
+            "2025-04-01",
+            "--at",
+            "2025-03-04",
+        ],
+    );
+    assert!(!visit.trim().is_empty());
+    let out = ok(&a, &["visit", "list"]);
+    assert!(
+        out.contains("王家") && out.contains("due 2025-04-01") && out.contains("livelihood,health"),
+        "{out}"
+    );
+    ok(&a, &["sync"]);
+
+    // A development phone sees everything, and must say who writes.
+    let dev = work.path().join("phone-dev");
+    let err = fails(&dev, &["init", "--server", &server.url, "--token", TOKEN]);
+    assert!(err.contains("--cadre"), "{err}");
+    ok(
+        &dev,
+        &[
+            "init",
+            "--server",
+            &server.url,
+            "--token",
+            TOKEN,
+            "--cadre",
+            "wang-wu",
+        ],
+    );
+    let out = ok(&dev, &["sync"]);
+    assert!(out.contains("received      2"), "{out}");
+
+    // Without signal: the sync fails, says what to do, and keeps the edit.
+    server.kill_9();
+    ok(
+        &a,
+        &[
+            "dispute",
+            "event",
+            prefix,
+            "note",
+            "--note",
+            "电话回访",
+            "--at",
+            "2025-03-05",
+        ],
+    );
+    let (success, out, err) = field(&a, &["sync"]);
+    assert!(!success, "{out}");
+    assert!(
+        err.contains("cannot reach the server")
+            && err.contains("your changes are safe on this phone")
+            && err.contains("fengqiao field sync"),
+        "{err}"
+    );
+    let out = ok(&a, &["dispute", "list", "--unsynced"]);
+    assert!(out.contains(&id), "{out}");
+    let show = ok(&a, &["dispute", "show", prefix]);
+    assert!(
+        show.contains("电话回访") && line(&show, "sync").contains("unsynced"),
+        "{show}"
+    );
+}
+
+#[test]
+fn a_phone_explains_what_it_needs() {
+    let work = tempfile::tempdir().unwrap();
+    let phone = work.path().join("phone");
+
+    // Nothing set up yet.
+    let err = fails(&phone, &["status"]);
+    assert!(err.contains("field init --setup"), "{err}");
+
+    // Set up offline from a payload, with a default village.
+    let setup = json!({
+        "server": "http://127.0.0.1:9",
+        "token": "fq_test",
+        "device": "6f1c1b8e-4a4e-4b7e-9a55-0e2f8c1d2b3a",
+    })
+    .to_string();
+    let err = fails(&phone, &["init", "--setup", "{\"server\": 1}"]);
+    assert!(err.contains("fengqiao admin enroll"), "{err}");
+    ok(
+        &phone,
+        &[
+            "init",
+            "--setup",
+            &setup,
+            "--cadre",
+            "zhang-san",
+            "--village",
+            VILLAGE,
+        ],
+    );
+    let settings = std::fs::read_to_string(phone.join("phone.toml")).unwrap();
+    assert!(settings.contains("zhang-san") && settings.contains(VILLAGE));
+
+    // Records without --village go to the default village.
+    let id = ok(
+        &phone,
+        &[
+            "dispute",
+            "new",
+            "--title",
+            "邻里漏水纠纷",
+            "--category",
+            "neighbor",
+        ],
+    );
+    let show = ok(&phone, &["dispute", "show", id.trim()]);
+    assert!(line(&show, "village").contains(VILLAGE), "{show}");
+
+    // Ids that name nothing, or a visit where a dispute is expected.
+    let err = fails(&phone, &["dispute", "show", "zzzz"]);
+    assert!(err.contains("no record on this phone"), "{err}");
+    let visit = ok(&phone, &["visit", "new", "--household", "赵家"]);
+    let err = fails(&phone, &["dispute", "show", visit.trim()]);
+    assert!(err.contains("fengqiao field visit show"), "{err}");
+
+    // Edits that say nothing, dates that are not dates.
+    let err = fails(&phone, &["dispute", "edit", id.trim()]);
+    assert!(err.contains("--risk"), "{err}");
+    let err = fails(
+        &phone,
+        &[
+            "dispute",
+            "event",
+            id.trim(),
+            "resolved",
+            "--at",
+            "2025-02-30",
+        ],
+    );
+    assert!(err.contains("YYYY-MM-DD"), "{err}");
+    let err = fails(
+        &phone,
+        &[
+            "dispute",
+            "event",
+            id.trim(),
+            "mediation",
+            "--satisfied",
+            "true",
+        ],
+    );
+    assert!(err.contains("followup"), "{err}");
+    let out = ok(
+        &phone,
+        &["dispute", "edit", id.trim(), "--category", "neighbor"],
+    );
+    assert!(out.contains("nothing changed"), "{out}");
+
+    // Help teaches by example.
+    for args in [
+        vec!["field", "--help"],
+        vec!["field", "dispute", "new", "--help"],
+        vec!["field", "sync", "--help"],
+    ] {
+        let output = fengqiao().args(&args).output().unwrap();
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && help.contains("fengqiao field"),
+            "{help}"
+        );
+    }
+}
