@@ -34,6 +34,10 @@ pub struct ServeConfig {
     /// The URL phones use to reach this server (for set-up payloads).
     pub public_url: Option<String>,
     pub rate: RateLimit,
+    /// Storage to serve from instead of opening `DATA/store`, for embedding
+    /// the server over another [`Storage`] implementation (tests wrap the
+    /// sled store this way to inject disk failures).
+    pub storage: Option<Arc<dyn Storage>>,
 }
 
 impl ServeConfig {
@@ -49,6 +53,7 @@ impl ServeConfig {
             admin_token: None,
             public_url: None,
             rate: RateLimit::default(),
+            storage: None,
         }
     }
 }
@@ -191,10 +196,14 @@ async fn start_inner(
         path: config.data.clone(),
         source,
     };
-    let storage_config =
-        StorageConfig::new(config.data.join("store")).with_cache_bytes(config.storage_cache_bytes);
-    let storage: Arc<dyn Storage> =
-        Arc::new(SledStorage::open(&storage_config).map_err(storage_error)?);
+    let storage: Arc<dyn Storage> = match &config.storage {
+        Some(storage) => storage.clone(),
+        None => {
+            let storage_config = StorageConfig::new(config.data.join("store"))
+                .with_cache_bytes(config.storage_cache_bytes);
+            Arc::new(SledStorage::open(&storage_config).map_err(storage_error)?)
+        }
+    };
     let (epoch, storage_id) = identity(storage.as_ref()).map_err(storage_error)?;
     let directory = Arc::new(Directory::open(storage.clone()).map_err(storage_error)?);
     let admin = admin_token(&config).map_err(|e| storage_error(StorageError::Io(e)))?;
@@ -213,6 +222,7 @@ async fn start_inner(
         admin_token: Some(admin),
         public_url: config.public_url.clone(),
         rate: RateLimiter::new(config.rate),
+        data_dir: config.data.clone(),
     });
     let listener = TcpListener::bind(config.bind)
         .await
@@ -261,4 +271,25 @@ async fn start_inner(
         stop,
         task,
     })
+}
+
+/// Restores a backup (made by `fengqiao backup`) into `data`, which must
+/// not hold a store yet. The restored server gets a new history: phones'
+/// cursors from before are not honoured, so they re-upload what the backup
+/// lacks, and automerge-repo clients see a new storage id.
+pub fn restore(backup: &std::path::Path, data: &std::path::Path) -> Result<crate::storage::BackupReport, StorageError> {
+    let store = data.join("store");
+    let report = SledStorage::restore_from(backup, &store)?;
+    let storage = SledStorage::open(&StorageConfig::new(store))?;
+    renew_identity(&storage)?;
+    Ok(report)
+}
+
+/// Gives a data directory a new history (epoch and storage id).
+pub fn renew_identity(storage: &dyn Storage) -> Result<(), StorageError> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| StorageError::Io(std::io::Error::other(e)))?;
+    storage.put_meta("epoch", &bytes)?;
+    storage.put_meta("storage-id", uuid::Uuid::new_v4().to_string().as_bytes())?;
+    Ok(())
 }
