@@ -10,13 +10,17 @@
 //!    after the heads it had at the cursor (a whole snapshot when it did not
 //!    exist then, which is also how a bootstrap gets everything), until the
 //!    byte budget is used. The new cursor marks how far the feed was read.
+//!    A record this request uploaded is not sent twice: when the feed shows
+//!    it changed after its upload was answered (another device committed
+//!    in between), the answer is computed again, so the cursor never passes
+//!    a change the phone was not sent.
 //!
 //! The cursor is `[1][epoch: 8 bytes][seq: 8 bytes]`. The epoch names this
 //! data directory's history; a cursor from another epoch (a restored or
 //! replaced server) or from the future is treated as no cursor, so the
 //! phone bootstraps again rather than missing changes.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -189,13 +193,14 @@ pub fn handle(
 
     let mut stats = BatchStats::default();
     let mut docs = Vec::with_capacity(request.docs.len());
-    let mut answered = HashSet::new();
+    // Each uploaded record, with the index of its answer in `docs`.
+    let mut answered: HashMap<DocumentId, (usize, &DocUpload)> = HashMap::new();
     let mut used = 0u64;
 
     let answers = answer_uploads(engine, caller, &request.docs);
     for (upload, result) in request.docs.iter().zip(answers) {
         stats.uploads += 1;
-        answered.insert(upload.id.clone());
+        answered.insert(upload.id.clone(), (docs.len(), upload));
         let result = match result {
             Ok(result) => {
                 if !upload.changes.is_empty() {
@@ -221,7 +226,21 @@ pub fn handle(
     'feed: loop {
         let page = engine.storage().feed_after(position, scope, FEED_PAGE)?;
         for entry in &page.entries {
-            if answered.contains(&entry.id) {
+            if let Some(&(index, upload)) = answered.get(&entry.id) {
+                // The answer to this upload was computed before this feed
+                // read. If another device committed to the record in
+                // between, the answer lacks that change and the cursor is
+                // about to pass it: answer the record again as it stands.
+                if docs[index].error.is_none()
+                    && let Some((data, heads)) = engine
+                        .changes_since(caller, &entry.id, &from_wire(&upload.heads))
+                        .map_err(storage_only)?
+                    && to_wire(&heads) != docs[index].heads
+                {
+                    used = used.saturating_sub(docs[index].data.len() as u64) + data.len() as u64;
+                    docs[index].data = data;
+                    docs[index].heads = to_wire(&heads);
+                }
                 position = entry.seq;
                 continue;
             }
