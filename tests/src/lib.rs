@@ -1,6 +1,9 @@
 //! The harness the end-to-end tests in `tests/tests/` share: a real
 //! server on 127.0.0.1 with an ephemeral port, and phones talking to it.
 
+pub mod process;
+pub mod proxy;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

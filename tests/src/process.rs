@@ -1,0 +1,255 @@
+//! The `fengqiao` binary as a child process, for tests that must kill the
+//! server for real (SIGKILL: no destructor, no flush, no graceful stop).
+//!
+//! [`ServerProcess::start`] runs `fengqiao serve` on a data directory with
+//! an ephemeral port on 127.0.0.1 and waits for the line that announces the
+//! address. The binary is the one built from this workspace: it is located
+//! next to the running test's profile directory and built (a no-op when it
+//! is fresh) before the first start, so the process under test always
+//! matches the sources. `FENGQIAO_BIN` overrides the path.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The development token every process started here accepts.
+pub const DEV_TOKEN: &str = "process-dev-token-0123456789";
+
+/// The admin token every process started here accepts.
+pub const ADMIN_TOKEN: &str = "process-admin-token-0123456789";
+
+/// How long a start may take before the test fails.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The organisation of the test servers as CSV for `POST /v1/admin/org`:
+/// district 500110, towns 500110101–105, villages 001–020 of each.
+pub fn test_org_csv() -> String {
+    let mut csv = String::from("500110,綦江区\n");
+    for town in 101..=105 {
+        csv.push_str(&format!("500110{town},第{town}镇\n"));
+        for village in 1..=20 {
+            csv.push_str(&format!("500110{town}{village:03},第{town}镇{village}村\n"));
+        }
+    }
+    csv
+}
+
+/// The `fengqiao` binary of this workspace, built if needed.
+pub fn binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(locate_and_build).clone()
+}
+
+fn locate_and_build() -> PathBuf {
+    if let Some(path) = std::env::var_os("FENGQIAO_BIN") {
+        return PathBuf::from(path);
+    }
+    // A test binary lives in `<target>/[<triple>/]<profile>/deps/`.
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in <profile>/deps")
+        .to_path_buf();
+    let binary = profile_dir.join(format!("fengqiao{}", std::env::consts::EXE_SUFFIX));
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev".to_owned(),
+        Some(name) => name.to_owned(),
+    };
+    let mut target_dir = profile_dir
+        .parent()
+        .expect("the profile directory has a parent")
+        .to_path_buf();
+    let mut triple = None;
+    if !target_dir.join("CACHEDIR.TAG").exists()
+        && let Some(parent) = target_dir.parent()
+        && parent.join("CACHEDIR.TAG").exists()
+    {
+        triple = target_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        target_dir = parent.to_path_buf();
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let mut build = Command::new(env!("CARGO"));
+    build
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "fengqiao-server",
+            "--bin",
+            "fengqiao",
+        ])
+        .args(["--profile", &profile])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .env("CARGO_TARGET_DIR", &target_dir);
+    if let Some(triple) = &triple {
+        build.args(["--target", triple]);
+    }
+    match build.output() {
+        Ok(output) if output.status.success() => {}
+        Ok(output) if binary.exists() => eprintln!(
+            "warning: rebuilding {} failed; testing the existing binary:\n{}",
+            binary.display(),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+        Ok(output) => panic!(
+            "building the fengqiao binary failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ),
+        Err(e) if binary.exists() => eprintln!(
+            "warning: cannot run cargo ({e}); testing the existing {}",
+            binary.display()
+        ),
+        Err(e) => panic!("cannot run cargo to build the fengqiao binary: {e}"),
+    }
+    assert!(
+        binary.exists(),
+        "no fengqiao binary at {}",
+        binary.display()
+    );
+    binary
+}
+
+/// A running `fengqiao serve` process.
+pub struct ServerProcess {
+    child: Child,
+    pub addr: SocketAddr,
+    /// Kept open: the server's stdout must not turn into a broken pipe.
+    _stdout: BufReader<ChildStdout>,
+    log: PathBuf,
+}
+
+impl ServerProcess {
+    /// Starts a server on `data` (created if missing), accepting
+    /// [`DEV_TOKEN`] and [`ADMIN_TOKEN`]. Its log goes to `DATA.log`.
+    pub fn start(data: &Path) -> Self {
+        Self::start_with(data, &[])
+    }
+
+    /// Starts a server with extra `fengqiao serve` arguments.
+    pub fn start_with(data: &Path, extra: &[&str]) -> Self {
+        let log = data.with_extension("log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("server log file");
+        let mut child = Command::new(binary())
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(["--insecure-dev-token", DEV_TOKEN])
+            .arg("--data")
+            .arg(data)
+            .args(extra)
+            .env("FENGQIAO_LOG", "warn")
+            .env("FENGQIAO_ADMIN_TOKEN", ADMIN_TOKEN)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log_file))
+            .spawn()
+            .expect("the fengqiao binary starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let started = Instant::now();
+        let mut line = String::new();
+        let addr = loop {
+            line.clear();
+            let read = stdout.read_line(&mut line).unwrap_or(0);
+            if read == 0 {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the server exited before serving; its log:\n{}", tail(&log));
+            }
+            if let Some(addr) = line
+                .split_whitespace()
+                .find_map(|word| word.strip_prefix("http://"))
+            {
+                break addr.parse().expect("the server announces an address");
+            }
+            assert!(
+                started.elapsed() < START_TIMEOUT,
+                "the server did not announce its address"
+            );
+        };
+        Self {
+            child,
+            addr,
+            _stdout: stdout,
+            log,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Imports the [`test_org_csv`] organisation.
+    pub fn import_test_org(&self) {
+        let response = ureq::post(&format!("{}/v1/admin/org", self.url()))
+            .header("Authorization", &format!("Bearer {ADMIN_TOKEN}"))
+            .header("Content-Type", "application/json")
+            .send(org_import_json(&test_org_csv()).as_bytes())
+            .expect("organisation imported");
+        assert_eq!(response.status().as_u16(), 200);
+    }
+
+    /// The peak resident memory of the process so far, in KiB (Linux).
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        peak_rss_kib(self.pid())
+    }
+
+    /// Kills the process with SIGKILL and waits until it is gone.
+    pub fn kill(mut self) {
+        self.kill_now();
+    }
+
+    fn kill_now(&mut self) {
+        // `Child::kill` is SIGKILL on Unix: no shutdown code runs.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The last lines of the server's log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        tail(&self.log)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill_now();
+    }
+}
+
+/// The body of `POST /v1/admin/org` for a CSV organisation.
+pub fn org_import_json(csv: &str) -> String {
+    let escaped = csv
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    format!("{{\"format\":\"csv\",\"text\":\"{escaped}\"}}")
+}
+
+/// The peak resident memory (`VmHWM`) of process `pid`, in KiB.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
