@@ -160,6 +160,11 @@ pub struct SyncResponse {
     /// them (its scope changed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub purge: Vec<DocumentId>,
+    /// The server did not recognise the request's cursor (it was restored
+    /// from a backup, or replaced): it may lack changes it once confirmed,
+    /// so the phone must upload every record it holds again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reset: bool,
 }
 
 /// The server's answer for one record.

@@ -197,13 +197,15 @@ fn response() -> impl Strategy<Value = SyncResponse> {
             0..5,
         ),
         vec(document_id(), 0..3),
+        any::<bool>(),
     )
-        .prop_map(|(cursor, more, docs, purge)| SyncResponse {
+        .prop_map(|(cursor, more, docs, purge, reset)| SyncResponse {
             v: BATCH_VERSION,
             cursor,
             more,
             docs,
             purge,
+            reset,
         })
 }
 

@@ -175,6 +175,9 @@ pub fn handle(
         .as_ref()
         .and_then(FeedPosition::decode)
         .filter(|p| p.epoch == epoch && p.seq <= current);
+    // A cursor from another history (a restored or replaced server) is not
+    // honoured: the phone bootstraps and uploads everything again.
+    let reset = request.cursor.is_some() && previous.is_none();
     // A phone whose scope changed purges what it may no longer hold, and
     // bootstraps again unless its new scope lies within the old one.
     let mut purge = Vec::new();
@@ -290,6 +293,7 @@ pub fn handle(
             more,
             docs,
             purge,
+            reset,
         },
         stats,
     ))

@@ -9,9 +9,17 @@ use fengqiao_server::cli::{self, CliError};
 ///
 /// Phones record household visits and disputes offline; when they reach a
 /// signal their edits merge here, and towns and districts see the picture.
+///
+/// Settings come from flags, then FENGQIAO_* environment variables, then an
+/// optional TOML file (--config FILE, FENGQIAO_CONFIG, or ./fengqiao.toml),
+/// then defaults.
 #[derive(Parser)]
 #[command(version, about, long_about)]
 struct Cli {
+    /// A TOML file of settings (keys: data, bind, public_url, cache_mb,
+    /// admin_token, insecure_dev_token, server, token, log, field_dir).
+    #[arg(long, global = true, env = "FENGQIAO_CONFIG")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -43,6 +51,22 @@ enum Command {
     ///
     /// Example: fengqiao demo            (or: fengqiao demo --no-serve --scale district)
     Demo(cli::demo::DemoArgs),
+    /// A town's or district's numbers, with an official's token.
+    ///
+    /// Example: fengqiao stats --token fq_… --scope 330681107 --from 2026-10-01
+    Stats(cli::stats::StatsArgs),
+    /// Export disputes or visits as XLSX or CSV (Chinese column headers).
+    ///
+    /// Example: fengqiao export disputes --format csv --token fq_… --out disputes.csv
+    Export(cli::stats::ExportArgs),
+    /// Take a consistent copy of a running server's data.
+    ///
+    /// Example: fengqiao backup --out fengqiao-2026-11-26.backup --data /var/lib/fengqiao
+    Backup(cli::backup::BackupArgs),
+    /// Load a backup into a new data directory (the server must be stopped).
+    ///
+    /// Example: fengqiao restore fengqiao-2026-11-26.backup --data /var/lib/fengqiao-restored
+    Restore(cli::backup::RestoreArgs),
 }
 
 fn init_logging() {
@@ -67,13 +91,35 @@ fn run(command: Command) -> Result<(), CliError> {
         Command::Admin(args) => cli::admin::run(args),
         Command::Field(args) => cli::field::run(args),
         Command::Demo(args) => runtime()?.block_on(cli::demo::run(args)),
+        Command::Stats(args) => cli::stats::run_stats(args),
+        Command::Export(args) => cli::stats::run_export(args),
+        Command::Backup(args) => cli::backup::run_backup(args),
+        Command::Restore(args) => cli::backup::run_restore(args),
     }
 }
 
+/// Applies the configuration file (if any) to the environment, before
+/// anything reads it, so that flags and the environment take precedence.
+fn load_config() -> Result<(), CliError> {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(path) = cli::config::locate(&args) else {
+        return Ok(());
+    };
+    for (var, value) in cli::config::settings(&path, |v| std::env::var(v).ok())? {
+        // SAFETY: called first thing in main, before any other thread exists.
+        unsafe { std::env::set_var(var, value) };
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    if let Err(e) = load_config() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    let Cli { config: _, command } = Cli::parse();
     init_logging();
-    match run(cli.command) {
+    match run(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -277,7 +277,10 @@ async fn start_inner(
 /// not hold a store yet. The restored server gets a new history: phones'
 /// cursors from before are not honoured, so they re-upload what the backup
 /// lacks, and automerge-repo clients see a new storage id.
-pub fn restore(backup: &std::path::Path, data: &std::path::Path) -> Result<crate::storage::BackupReport, StorageError> {
+pub fn restore(
+    backup: &std::path::Path,
+    data: &std::path::Path,
+) -> Result<crate::storage::BackupReport, StorageError> {
     let store = data.join("store");
     let report = SledStorage::restore_from(backup, &store)?;
     let storage = SledStorage::open(&StorageConfig::new(store))?;

@@ -24,8 +24,10 @@ use fengqiao_shared::vocab::{Category, EventKind, PartyRole, Risk};
 // An in-memory server: documents, a change feed with one entry per document
 // at its latest sequence, and the heads each document had at each sequence.
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct FakeServer {
+    /// Names this server's history; cursors carry it.
+    epoch: u64,
     docs: HashMap<DocumentId, AutoCommit>,
     seq: u64,
     feed: BTreeMap<u64, DocumentId>,
@@ -67,11 +69,14 @@ impl FakeServer {
 
     fn handle(&mut self, request: &SyncRequest) -> SyncResponse {
         self.requests += 1;
-        let cursor = request
-            .cursor
-            .as_ref()
-            .map(|c| u64::from_be_bytes(c.as_bytes().try_into().unwrap()))
-            .unwrap_or(0);
+        let known = request.cursor.as_ref().and_then(|c| {
+            let bytes = c.as_bytes();
+            let epoch = u64::from_be_bytes(bytes[..8].try_into().unwrap());
+            let seq = u64::from_be_bytes(bytes[8..].try_into().unwrap());
+            (epoch == self.epoch && seq <= self.seq).then_some(seq)
+        });
+        let reset = request.cursor.is_some() && known.is_none();
+        let cursor = known.unwrap_or(0);
         let mut docs = Vec::new();
         let mut answered = Vec::new();
         for upload in &request.docs {
@@ -148,10 +153,12 @@ impl FakeServer {
         }
         SyncResponse {
             v: BATCH_VERSION,
-            cursor: Cursor::new(next_cursor.to_be_bytes().to_vec()).unwrap(),
+            cursor: Cursor::new([self.epoch.to_be_bytes(), next_cursor.to_be_bytes()].concat())
+                .unwrap(),
             more,
             docs,
             purge: self.purge.clone(),
+            reset,
         }
     }
 }
@@ -581,4 +588,41 @@ fn purged_records_are_deleted_from_the_phone() {
             .iter()
             .all(|s| s.id != gone)
     );
+}
+
+#[test]
+fn after_a_restore_from_backup_phones_upload_what_the_server_lost() {
+    let mut server = FakeServer::default();
+    let a = phone();
+    let b = phone();
+    let early = new_dispute(&a, "备份前", T0);
+    sync(&a, &mut server);
+    sync(&b, &mut server);
+    let backup = server.clone();
+
+    // Acknowledged after the backup was taken.
+    let late = new_dispute(&a, "备份后", T0 + DAY);
+    a.edit(&early, |doc| {
+        set_risk(doc, &Author::new("cadre-a", T0 + DAY), Risk::High)
+    })
+    .unwrap();
+    let report = sync(&a, &mut server);
+    assert_eq!(report.acknowledged(), 2);
+
+    // The server is restored from the backup, into a new history.
+    server = backup;
+    server.epoch += 1;
+    let report = sync(&a, &mut server);
+    assert!(report.steps.iter().any(|s| s.reset), "the phone was told");
+    assert!(
+        server.docs.contains_key(&late),
+        "the phone re-uploaded what was lost"
+    );
+    sync(&b, &mut server);
+    sync(&a, &mut server);
+    assert_converged(&a, &b);
+    let Record::Dispute(dispute) = b.record(&early).unwrap() else {
+        panic!()
+    };
+    assert_eq!(dispute.risk, Some(Risk::High));
 }

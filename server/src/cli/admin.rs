@@ -105,11 +105,12 @@ pub enum OrgCommand {
     List,
 }
 
-fn admin_token(args: &AdminArgs) -> Result<String, CliError> {
-    if let Some(token) = &args.admin_token {
-        return Ok(token.clone());
+/// The admin token: given, or read from the data directory.
+pub fn admin_token(given: Option<&str>, data: &std::path::Path) -> Result<String, CliError> {
+    if let Some(token) = given {
+        return Ok(token.to_owned());
     }
-    let path = args.data.join("admin.token");
+    let path = data.join("admin.token");
     std::fs::read_to_string(&path)
         .map(|t| t.trim().to_owned())
         .map_err(|e| {
@@ -156,7 +157,10 @@ fn table(rows: &[Vec<String>]) {
 }
 
 pub fn run(args: AdminArgs) -> Result<(), CliError> {
-    let client = HttpClient::new(&args.server, &admin_token(&args)?);
+    let client = HttpClient::new(
+        &args.server,
+        &admin_token(args.admin_token.as_deref(), &args.data)?,
+    );
     match args.command {
         AdminCommand::Org(OrgCommand::Import { file }) => {
             let text = std::fs::read_to_string(&file)

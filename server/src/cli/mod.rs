@@ -5,9 +5,12 @@
 //! for commands that talk to a running server.
 
 pub mod admin;
+pub mod backup;
+pub mod config;
 pub mod demo;
 pub mod field;
 pub mod serve;
+pub mod stats;
 
 use std::fmt;
 use std::time::Duration;
@@ -110,6 +113,37 @@ impl HttpClient {
         self.finish(path, result)
     }
 
+    /// A binary download (exports, backups).
+    pub fn download(&self, path: &str) -> Result<Vec<u8>, CliError> {
+        let result = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .header("Authorization", &self.auth())
+            .call();
+        let response = result.map_err(|e| {
+            CliError::new(format!(
+                "cannot reach the server at {}: {e}; is `fengqiao serve` running there? (--server URL)",
+                self.base
+            ))
+        })?;
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        let bytes = body
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_vec()
+            .map_err(|e| CliError::new(format!("the download was cut off: {e}; try again")))?;
+        if (200..300).contains(&status) {
+            return Ok(bytes);
+        }
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Err(CliError::new(format!(
+            "{path}: the server answered {status} {}: {}",
+            value["code"].as_str().unwrap_or("error"),
+            value["message"].as_str().unwrap_or("no details")
+        )))
+    }
+
     pub fn put(&self, path: &str, body: Value) -> Result<Value, CliError> {
         let result = self
             .agent
@@ -131,4 +165,12 @@ pub fn format_time(millis: i64) -> String {
         minutes / 60,
         minutes % 60
     )
+}
+
+/// Writes a file whole or not at all: to a temporary name, then renamed.
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, bytes)
+        .and_then(|()| std::fs::rename(&partial, path))
+        .map_err(|e| CliError::new(format!("cannot write {}: {e}", path.display())))
 }

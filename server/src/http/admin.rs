@@ -387,3 +387,47 @@ pub async fn me(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<
         None => json!({ "device": null, "role": null, "scope": null, "development": true }),
     }))
 }
+
+/// `GET /v1/admin/backup`: a consistent copy of the whole store, taken
+/// while the server keeps serving (commits wait while it is written).
+/// Restore it with `fengqiao restore FILE --data DIR`.
+pub async fn backup(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    if !matches!(admin_of(&state, &headers)?, Admin::Server) {
+        return Err(forbidden("only the server's admin token may take backups"));
+    }
+    let path = state
+        .data_dir
+        .join(format!(".backup-{}", uuid::Uuid::new_v4()));
+    let engine = state.engine.clone();
+    let target = path.clone();
+    let report = tokio::task::spawn_blocking(move || engine.storage().backup_to(&target))
+        .await
+        .map_err(|_| ApiError::internal(Format::Json))?;
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            return Err(ApiError {
+                body: e.to_error_body(),
+                format: Format::Json,
+            });
+        }
+    };
+    let file = tokio::fs::File::open(&path).await;
+    // The open handle keeps the data readable; the name goes at once.
+    let _ = std::fs::remove_file(&path);
+    let file = file.map_err(|_| ApiError::internal(Format::Json))?;
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    axum::response::Response::builder()
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::CONTENT_LENGTH, report.bytes)
+        .header(
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"fengqiao.backup\"",
+        )
+        .body(body)
+        .map_err(|_| ApiError::internal(Format::Json))
+}

@@ -66,6 +66,8 @@ pub struct AppState {
     /// The URL phones use to reach this server, for set-up payloads.
     pub public_url: Option<String>,
     pub rate: limit::RateLimiter,
+    /// The data directory (backups are written here before they are sent).
+    pub data_dir: std::path::PathBuf,
 }
 
 pub type Shared = Arc<AppState>;
@@ -92,6 +94,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/admin/devices/{id}/revoke", post(admin::revoke))
         .route("/v1/admin/devices/{id}/access", put(admin::set_access))
         .route("/v1/admin/quarantine", get(admin::quarantine))
+        .route("/v1/admin/backup", get(admin::backup))
         .route(
             "/v1/sync",
             post(sync::batch_sync).layer(DefaultBodyLimit::max(body_limit)),

@@ -61,6 +61,8 @@ pub struct SyncStep {
     pub rejected: Vec<(DocumentId, ErrorBody)>,
     /// Records deleted because the device no longer may hold them.
     pub purged: Vec<DocumentId>,
+    /// The server did not recognise the cursor; every record is uploaded again.
+    pub reset: bool,
 }
 
 /// The sync state machine. Keep one per replica; it remembers what the
@@ -132,6 +134,19 @@ impl SyncClient {
         let mut step = SyncStep::default();
         let mut writes = WriteSet::default();
         let mut resend_requested = false;
+        if response.reset {
+            // The server may have lost changes it once confirmed: forget
+            // its confirmations and upload every record again.
+            for id in replica.ids()? {
+                let mut state = replica.state(&id)?;
+                state.server_heads.clear();
+                state.resend = true;
+                writes.put_state(&id, &state);
+                writes.set_dirty(&id, true);
+            }
+            step.reset = true;
+            resend_requested = true;
+        }
         let dirty: HashSet<DocumentId> = replica.dirty()?.into_iter().collect();
 
         for result in response.docs {

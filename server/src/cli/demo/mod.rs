@@ -174,56 +174,10 @@ async fn town_statistics(url: &str, token: &str, town: &str) -> Result<Statistic
         })
 }
 
-fn percent(rate: Option<f64>) -> String {
-    rate.map_or("—".to_owned(), |r| format!("{:.1}%", r * 100.0))
-}
-
 fn print_summary(outcome: &script::Outcome, stats: &Statistics) {
-    let t = &stats.disputes.totals;
-    println!(
-        "\n{} ({}) — township summary 乡镇汇总",
-        outcome.town_name, outcome.town_code
-    );
-    println!("  disputes 矛盾纠纷            {}", t.total);
-    println!("  open 未化解                  {}", t.open);
-    println!("    mediating 调解中           {}", t.mediating);
-    println!("    escalated 已上报           {}", t.escalated);
-    println!("    failed 调解失败            {}", t.failed);
-    println!("  resolved 已化解              {}", t.resolved);
-    println!(
-        "  resolution rate 化解率       {}",
-        percent(t.resolution_rate)
-    );
-    println!(
-        "  grassroots rate 基层化解率   {} (target ≥ 90%: {})",
-        percent(t.grassroots_rate),
-        if t.grassroots_target_met {
-            "met 达标"
-        } else {
-            "not met 未达标"
-        }
-    );
-    println!(
-        "  median days to resolve 中位化解天数 {}",
-        t.median_days_to_resolve
-            .map_or("—".to_owned(), |d| format!("{d:.1}"))
-    );
-    println!(
-        "  overdue 超期未结 (>{} days)   {}",
-        stats.disputes.overdue_days, stats.disputes.overdue.count
-    );
-    println!(
-        "  open high-risk 高风险未结     {}",
-        stats.disputes.open_high_risk.count
-    );
-    println!(
-        "  possible duplicates 疑似重复  {}",
-        stats.disputes.possible_duplicates.len()
-    );
-    println!("  visits 民情走访              {}", stats.visits.total);
-    println!(
-        "  pending follow-ups 待回访     {}",
-        stats.visits.follow_ups.pending.count
+    super::stats::print_summary(
+        &format!("{} ({})", outcome.town_name, outcome.town_code),
+        stats,
     );
     println!(
         "\n  field work: {} phones, {} records made offline, {} syncs ({} over WebSocket), {} KiB up, {} KiB down",

@@ -1,0 +1,69 @@
+//! `fengqiao backup` and `fengqiao restore`: a consistent copy of a
+//! server's data, taken while it serves, and loading it into a new data
+//! directory.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{CliError, HttpClient};
+use crate::serve;
+
+#[derive(Args)]
+pub struct BackupArgs {
+    /// The file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The running server's URL.
+    #[arg(long, env = "FENGQIAO_SERVER", default_value = "http://127.0.0.1:8470")]
+    pub server: String,
+    /// The admin token (default: read from DATA/admin.token).
+    #[arg(long, env = "FENGQIAO_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// The server's data directory, to read its admin token from.
+    #[arg(long, env = "FENGQIAO_DATA", default_value = "./fengqiao-data")]
+    pub data: PathBuf,
+}
+
+#[derive(Args)]
+pub struct RestoreArgs {
+    /// A file written by `fengqiao backup`.
+    pub file: PathBuf,
+    /// The data directory to restore into; it must not hold a store yet.
+    #[arg(long, env = "FENGQIAO_DATA", default_value = "./fengqiao-data")]
+    pub data: PathBuf,
+}
+
+pub fn run_backup(args: BackupArgs) -> Result<(), CliError> {
+    let token = super::admin::admin_token(args.admin_token.as_deref(), &args.data)?;
+    let client = HttpClient::new(&args.server, &token);
+    let bytes = client.download("/v1/admin/backup")?;
+    super::write_atomically(&args.out, &bytes)?;
+    println!(
+        "backup written to {} ({} bytes); restore it with: fengqiao restore {} --data NEW_DIR",
+        args.out.display(),
+        bytes.len(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+pub fn run_restore(args: RestoreArgs) -> Result<(), CliError> {
+    let report = serve::restore(&args.file, &args.data).map_err(|e| {
+        CliError::new(format!(
+            "cannot restore {} into {}: {e}; the directory must be new or empty, and no server may be using it",
+            args.file.display(),
+            args.data.display()
+        ))
+    })?;
+    println!(
+        "restored {} entries into {}; start it with: fengqiao serve --data {}",
+        report.records,
+        args.data.display(),
+        args.data.display()
+    );
+    println!(
+        "phones will upload again whatever they hold that the backup lacks, at their next sync"
+    );
+    Ok(())
+}
