@@ -245,6 +245,18 @@ impl RepoClient {
         }
     }
 
+    /// Sends one Automerge sync message for a document as it is, without
+    /// the sync protocol's bookkeeping (for tools and tests that must say
+    /// exactly what a misbehaving peer would).
+    pub async fn send_raw_sync(
+        &mut self,
+        id: &DocumentId,
+        message: sync::Message,
+    ) -> Result<(), ClientError> {
+        let frame = self.message(id, message);
+        self.send(&frame).await
+    }
+
     /// Closes the connection politely.
     pub async fn close(mut self) {
         let _ = self.socket.close(None).await;

@@ -473,10 +473,14 @@ impl Engine {
         state: &mut sync::State,
         message: sync::Message,
     ) -> Result<bool, DocError> {
-        let carries_changes = !message.changes.is_empty();
-        if carries_changes && !caller.writes() {
-            *state = sync::State::new();
-            return Err(DocError::ReadOnly);
+        let mut message = message;
+        if !message.changes.is_empty() && !caller.writes() {
+            // A read-only device wrote: its changes are refused and kept
+            // apart, and it goes on reading. (Its connection's state is
+            // read-only, so the server never asks it for changes.)
+            let refused: Vec<u8> = message.changes.iter().flatten().copied().collect();
+            self.quarantine(caller, id, &DocError::ReadOnly, &refused);
+            message.changes = sync::ChunkList::empty();
         }
         for attempt in 1..=COMMIT_ATTEMPTS {
             let mut attempt_state = state.clone();

@@ -160,9 +160,16 @@ struct OpenDoc {
 }
 
 impl OpenDoc {
-    fn new() -> Self {
+    /// A document opened by a peer; a read-only peer (supervisor, district
+    /// without write) gets a read-only sync state, so the server never asks
+    /// it for changes.
+    fn new(read_only: bool) -> Self {
         Self {
-            state: sync::State::new(),
+            state: if read_only {
+                sync::State::new_read_only()
+            } else {
+                sync::State::new()
+            },
             standing: Standing::Syncing { shared: false },
         }
     }
@@ -380,7 +387,11 @@ impl Connection {
             tracing::warn!(peer = %to.peer, "too many open documents on one connection");
             return vec![to.unavailable(&id)];
         }
-        let doc = self.docs.entry(id.clone()).or_insert_with(OpenDoc::new);
+        let read_only = !self.caller.writes();
+        let doc = self
+            .docs
+            .entry(id.clone())
+            .or_insert_with(|| OpenDoc::new(read_only));
         if doc.standing == Standing::Refused {
             return Vec::new();
         }
