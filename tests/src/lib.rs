@@ -108,6 +108,38 @@ impl TestServer {
         self.running.as_ref().expect("server is running")
     }
 
+    /// POSTs `body` to `path` with an optional bearer token and extra
+    /// headers; returns the status and the body, whatever the status.
+    pub fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, Vec<u8>) {
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build(),
+        );
+        let mut call = agent.post(&format!("{}{path}", self.url()));
+        if let Some(token) = token {
+            call = call.header("Authorization", &format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            call = call.header(*name, *value);
+        }
+        let response = call.send(body).expect("the server answers");
+        let status = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_vec()
+            .expect("the body arrives");
+        (status, bytes)
+    }
+
     /// The server's directory of people and devices.
     pub fn directory(&self) -> &Arc<Directory> {
         self.running().state.engine.directory()

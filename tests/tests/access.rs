@@ -21,18 +21,7 @@ fn phone(server: &TestServer, person: &str, role: Role, scope: &str) -> Phone {
 }
 
 fn post_sync(server: &TestServer, token: &str, request: &SyncRequest) -> (u16, Vec<u8>) {
-    let agent = ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build(),
-    );
-    let response = agent
-        .post(&format!("{}/v1/sync", server.url()))
-        .header("Authorization", &format!("Bearer {token}"))
-        .send(&request.encode()[..])
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.into_body().read_to_vec().unwrap())
+    server.post("/v1/sync", Some(token), &[], &request.encode())
 }
 
 fn upload(server: &TestServer, token: &str, id: &DocumentId, doc: &mut AutoCommit) -> SyncResponse {

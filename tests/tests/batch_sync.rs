@@ -113,21 +113,8 @@ fn a_reconnect_transfers_bytes_in_proportion_to_what_changed() {
 }
 
 fn post(server: &TestServer, body: Vec<u8>, token: Option<&str>) -> (u16, Vec<u8>) {
-    let agent = ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build(),
-    );
-    let mut call = agent
-        .post(&format!("{}/v1/sync", server.url()))
-        .header("Content-Type", "application/cbor");
-    if let Some(token) = token {
-        call = call.header("Authorization", &format!("Bearer {token}"));
-    }
-    let response = call.send(&body[..]).unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.into_body().read_to_vec().unwrap();
-    (status, bytes)
+    let headers = [("Content-Type", "application/cbor")];
+    server.post("/v1/sync", token, &headers, &body)
 }
 
 fn error_of(bytes: &[u8]) -> ErrorBody {
@@ -251,19 +238,13 @@ fn compressed_bodies_are_accepted() {
             }
             _ => zstd::bulk::compress(&plain, 3).unwrap(),
         };
-        let agent = ureq::Agent::new_with_config(
-            ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build(),
+        let (status, bytes) = server.post(
+            "/v1/sync",
+            Some(TOKEN),
+            &[("Content-Encoding", encoding)],
+            &body,
         );
-        let response = agent
-            .post(&format!("{}/v1/sync", server.url()))
-            .header("Authorization", &format!("Bearer {TOKEN}"))
-            .header("Content-Encoding", encoding)
-            .send(&body[..])
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200, "{encoding}");
-        let bytes = response.into_body().read_to_vec().unwrap();
+        assert_eq!(status, 200, "{encoding}");
         let response = SyncResponse::decode(&bytes, &DecodeLimits::DEFAULT).unwrap();
         assert!(
             response.docs.iter().all(|d| d.error.is_none()),
@@ -275,18 +256,13 @@ fn compressed_bodies_are_accepted() {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     e.write_all(&vec![0u8; 40 * 1024 * 1024]).unwrap();
     let bomb = e.finish().unwrap();
-    let agent = ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build(),
+    let (status, body) = server.post(
+        "/v1/sync",
+        Some(TOKEN),
+        &[("Content-Encoding", "gzip")],
+        &bomb,
     );
-    let response = agent
-        .post(&format!("{}/v1/sync", server.url()))
-        .header("Authorization", &format!("Bearer {TOKEN}"))
-        .header("Content-Encoding", "gzip")
-        .send(&bomb[..])
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 413);
+    assert_eq!((status, error_of(&body).code), (413, ErrorCode::TooLarge));
 }
 
 #[test]

@@ -59,17 +59,19 @@ impl HttpClient {
         }
     }
 
+    fn unreachable(&self, error: ureq::Error) -> CliError {
+        CliError::new(format!(
+            "cannot reach the server at {}: {error}; is `fengqiao serve` running there? (--server URL)",
+            self.base
+        ))
+    }
+
     fn finish(
         &self,
         path: &str,
         result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<Value, CliError> {
-        let response = result.map_err(|e| {
-            CliError::new(format!(
-                "cannot reach the server at {}: {e}; is `fengqiao serve` running there? (--server URL)",
-                self.base
-            ))
-        })?;
+        let response = result.map_err(|e| self.unreachable(e))?;
         let status = response.status().as_u16();
         let text = response
             .into_body()
@@ -120,12 +122,7 @@ impl HttpClient {
             .get(&format!("{}{path}", self.base))
             .header("Authorization", &self.auth())
             .call();
-        let response = result.map_err(|e| {
-            CliError::new(format!(
-                "cannot reach the server at {}: {e}; is `fengqiao serve` running there? (--server URL)",
-                self.base
-            ))
-        })?;
+        let response = result.map_err(|e| self.unreachable(e))?;
         let status = response.status().as_u16();
         let mut body = response.into_body();
         let bytes = body
