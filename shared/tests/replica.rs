@@ -326,6 +326,19 @@ fn offline_edits_survive_closing_and_reopening_the_store() {
 }
 
 #[test]
+fn an_edit_that_changes_nothing_leaves_the_record_synced() {
+    let mut server = FakeServer::default();
+    let a = phone();
+    let id = new_dispute(&a, "不变", T0);
+    sync(&a, &mut server);
+    assert!(a.dirty().unwrap().is_empty());
+    // Setting the risk it already has commits nothing.
+    a.edit(&id, |doc| set_risk(doc, &Author::new("cadre-a", T0 + DAY), Risk::Low))
+        .unwrap();
+    assert!(a.dirty().unwrap().is_empty());
+}
+
+#[test]
 fn invalid_edits_are_not_saved() {
     let replica = phone();
     let id = new_dispute(&replica, "借款纠纷", T0);

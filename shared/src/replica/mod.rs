@@ -284,7 +284,8 @@ impl Replica {
 
     /// Edits a record offline: `change` applies domain operations (e.g.
     /// [`record::set_risk`]) to the document. The result is validated against
-    /// the schema and the previous version before anything is saved.
+    /// the schema and the previous version before anything is saved; an
+    /// edit that changes nothing saves nothing and leaves the record synced.
     pub fn edit<T, E: std::fmt::Display>(
         &self,
         id: &DocumentId,
@@ -295,7 +296,12 @@ impl Replica {
             .document(id)?
             .ok_or_else(|| ReplicaError::NotFound(id.clone()))?;
         let before = doc.fork();
+        let heads_before = doc.get_heads();
         change(&mut doc).map_err(|e| ReplicaError::Invalid(e.to_string()))?;
+        if doc.get_heads() == heads_before {
+            // Nothing changed: nothing to save or to sync.
+            return Ok(());
+        }
         self.save_local(id, Some(&before), doc)
     }
 
