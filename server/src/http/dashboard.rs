@@ -218,6 +218,16 @@ async fn login(
     }
     let id = views.sessions.open(token)?;
     tracing::info!(official = %identity.label, "dashboard session opened");
+    // The page asks for the official's figures next: start reading the
+    // scope's summaries now, so a large district is ready sooner.
+    if let Some(scope) = identity.default_scope().cloned() {
+        let views = views.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = views.reports.resident().read(&scope, |_| ()) {
+                tracing::warn!(error = %e, %scope, "could not load the scope's summaries");
+            }
+        });
+    }
     let cookie = session_cookie(&id, views.sessions.ttl(), &headers);
     Ok((
         StatusCode::OK,

@@ -10,6 +10,10 @@
 //! current minute, so an answer is recomputed at most once a minute even
 //! when nothing changes, and backlog figures never go stale.
 //!
+//! Requests for the same answer at the same time share one computation:
+//! when a record changes, every open dashboard of the scope asks at once,
+//! and they wait for one result instead of each computing their own.
+//!
 //! The cache is small and bounded by entry count; the least recently used
 //! answer goes first.
 
@@ -30,9 +34,14 @@ pub fn key(endpoint: &str, scope: &Scope, query: &StatsQuery) -> String {
     )
 }
 
+/// One kept answer: the version it was computed at, and its body.
+type Answer = Option<(u64, Arc<[u8]>)>;
+
 struct Entry {
-    version: u64,
-    body: Arc<[u8]>,
+    /// Locked while the answer is computed, so that requests for the same
+    /// answer wait for one computation instead of each starting their own
+    /// (every open dashboard asks at once when a record changes).
+    answer: Arc<Mutex<Answer>>,
     used: u64,
 }
 
@@ -48,6 +57,10 @@ pub struct AnswerCache {
     capacity: usize,
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl AnswerCache {
     pub fn new(capacity: usize) -> Self {
         Self {
@@ -56,35 +69,17 @@ impl AnswerCache {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Entries> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The answer kept under `key` if it was computed at `version`;
-    /// otherwise computes it, keeps it and returns it.
-    pub fn get_or_compute<E>(
-        &self,
-        key: String,
-        version: u64,
-        compute: impl FnOnce() -> Result<Vec<u8>, E>,
-    ) -> Result<Arc<[u8]>, E> {
-        {
-            let mut entries = self.lock();
-            entries.clock += 1;
-            let now = entries.clock;
-            if let Some(entry) = entries.map.get_mut(&key)
-                && entry.version == version
-            {
-                entry.used = now;
-                return Ok(entry.body.clone());
-            }
-        }
-        // Computed outside the lock: other answers are served meanwhile.
-        let body: Arc<[u8]> = compute()?.into();
-        let mut entries = self.lock();
+    /// The slot of `key`, made if new; the least recently used slot goes
+    /// when the cache is full.
+    fn slot(&self, key: String) -> Arc<Mutex<Answer>> {
+        let mut entries = lock(&self.entries);
         entries.clock += 1;
         let used = entries.clock;
-        if entries.map.len() >= self.capacity && !entries.map.contains_key(&key) {
+        if let Some(entry) = entries.map.get_mut(&key) {
+            entry.used = used;
+            return entry.answer.clone();
+        }
+        if entries.map.len() >= self.capacity {
             let oldest = entries
                 .map
                 .iter()
@@ -94,20 +89,41 @@ impl AnswerCache {
                 entries.map.remove(&oldest);
             }
         }
+        let answer = Arc::new(Mutex::new(None));
         entries.map.insert(
             key,
             Entry {
-                version,
-                body: body.clone(),
+                answer: answer.clone(),
                 used,
             },
         );
+        answer
+    }
+
+    /// The answer kept under `key` if it was computed at `version`;
+    /// otherwise computes it (once, however many ask at the same time),
+    /// keeps it and returns it.
+    pub fn get_or_compute<E>(
+        &self,
+        key: String,
+        version: u64,
+        compute: impl FnOnce() -> Result<Vec<u8>, E>,
+    ) -> Result<Arc<[u8]>, E> {
+        let slot = self.slot(key);
+        let mut answer = lock(&slot);
+        if let Some((at, body)) = answer.as_ref()
+            && *at == version
+        {
+            return Ok(body.clone());
+        }
+        let body: Arc<[u8]> = compute()?.into();
+        *answer = Some((version, body.clone()));
         Ok(body)
     }
 
-    /// Answers currently kept.
+    /// Answers currently kept (or being computed).
     pub fn len(&self) -> usize {
-        self.lock().map.len()
+        lock(&self.entries).map.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -171,6 +187,34 @@ mod tests {
                 .get_or_compute("a".into(), 1, || Err::<Vec<u8>, _>("no"))
                 .is_err()
         );
-        assert!(cache.is_empty());
+        let kept = cache
+            .get_or_compute("a".into(), 1, || answer("yes"))
+            .unwrap();
+        assert_eq!(&*kept, b"yes");
+    }
+
+    #[test]
+    fn concurrent_askers_share_one_computation() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let cache = Arc::new(AnswerCache::new(4));
+        let computed = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (cache, computed) = (cache.clone(), computed.clone());
+                std::thread::spawn(move || {
+                    cache
+                        .get_or_compute("a".into(), 7, || {
+                            computed.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                            answer("shared")
+                        })
+                        .unwrap()
+                })
+            })
+            .collect();
+        for thread in threads {
+            assert_eq!(&*thread.join().unwrap(), b"shared");
+        }
+        assert_eq!(computed.load(Ordering::SeqCst), 1);
     }
 }

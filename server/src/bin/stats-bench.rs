@@ -1,0 +1,495 @@
+//! `stats-bench`: how fast the township view answers for a large scope.
+//!
+//! Generates synthetic records straight into storage (summaries as the
+//! projection index holds them, with a few bytes standing in for each
+//! document, committed through [`Storage::commit`] like any record), then
+//! times the report path the HTTP API uses ([`Reports::figure`]) for the
+//! whole scope:
+//!
+//! - **cold**: the first answer after start-up, which reads every summary
+//!   of the scope from the projection index;
+//! - **warm**: a new answer (a new "as of" time) over the resident
+//!   summaries;
+//! - **cached**: the same question again, nothing changed;
+//! - **after a commit**: one record of the scope changed, so the resident
+//!   copy catches up from the change feed and the answer is computed again;
+//!
+//! side by side with the baseline measured in the same run: summing the
+//! per-village counters of the scope (`counters_in_scope`), which is what a
+//! headline without periods, medians or backlog lists would cost.
+//!
+//! ```text
+//! cargo run --release -p fengqiao-server --bin stats-bench -- --records 100000 --towns 1
+//! cargo run --release -p fengqiao-server --bin stats-bench -- --records 1000000 --towns 10 --data /tmp/district
+//! ```
+//!
+//! With `--data`, the generated store is kept and reused by the next run
+//! with the same shape, so the slow part (writing a million records with
+//! durable commits) happens once.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use fengqiao_protocol::{DocumentId, Scope, VillageCode};
+use fengqiao_server::report::listing::{self, ListRequest};
+use fengqiao_server::report::params::Params;
+use fengqiao_server::report::{Figure, Reports, ResidentConfig};
+use fengqiao_server::storage::{CommitBatch, DocumentContent, SledStorage, Storage, StorageConfig};
+use fengqiao_shared::stats;
+use fengqiao_shared::vocab::{Category, Level, RecordKind, Risk, Sentiment, Status, Topic};
+use fengqiao_shared::{Millis, StatsQuery, Summary};
+
+/// Time township and district statistics over generated records.
+#[derive(Parser)]
+#[command(about, long_about)]
+struct Args {
+    /// Records to generate in the scope.
+    #[arg(long, default_value_t = 100_000)]
+    records: u64,
+    /// Towns in the scope: 1 measures a town, more a district.
+    #[arg(long, default_value_t = 1)]
+    towns: u32,
+    /// Villages per town.
+    #[arg(long, default_value_t = 20)]
+    villages: u32,
+    /// Keep the generated store here (and reuse it when it already holds
+    /// the records); a temporary directory otherwise.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Concurrent writers while generating (their commits share flushes).
+    #[arg(long, default_value_t = 64)]
+    writers: u64,
+    /// Years the records' creation times spread over: the density of cases
+    /// per village and day decides the cost of finding possible duplicates.
+    #[arg(long, default_value_t = 3)]
+    years: u32,
+    /// Timed repetitions of the warm and cached answers.
+    #[arg(long, default_value_t = 5)]
+    repeat: u32,
+}
+
+const DISTRICT: &str = "500110";
+/// 2026-09-21, the "now" of the generated data.
+const NOW: Millis = 1_790_000_000_000;
+const DAY: Millis = 86_400_000;
+
+/// A deterministic pseudo-random sequence.
+struct Seeded(u64);
+
+impl Seeded {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % below.max(1)
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.next(items.len() as u64) as usize]
+    }
+}
+
+const SURNAMES: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
+    "何", "林", "罗", "高",
+];
+const GIVEN: &[&str] = &[
+    "建国", "秀英", "伟", "洋", "静", "军", "磊", "敏", "强", "芳", "涛", "丽", "超", "红", "斌",
+    "燕", "平", "霞", "勇", "娟", "杰", "琴", "明", "兰", "华", "梅", "林", "云",
+];
+
+fn village_of(index: u64, args: &Args) -> VillageCode {
+    let town = 101 + (index / u64::from(args.villages)) % u64::from(args.towns);
+    let village = 1 + index % u64::from(args.villages);
+    VillageCode::new(&format!("{DISTRICT}{town:03}{village:03}")).expect("village code")
+}
+
+/// One synthetic record: two thirds disputes, one third visits, over two
+/// years, with the mix of statuses, risks and follow-ups of a busy town.
+fn record(n: u64, rng: &mut Seeded, args: &Args) -> Summary {
+    let villages = u64::from(args.towns) * u64::from(args.villages);
+    let village = village_of(rng.next(villages), args);
+    let days = u64::from(args.years.max(1)) * 365;
+    let created_at = NOW - rng.next(days) as i64 * DAY - rng.next(DAY as u64) as i64;
+    let name = |rng: &mut Seeded| {
+        format!(
+            "{}{}{}",
+            rng.pick(SURNAMES),
+            rng.pick(GIVEN),
+            rng.pick(GIVEN)
+        )
+    };
+    let mut id_bytes = [0u8; 16];
+    id_bytes[..8].copy_from_slice(&n.to_be_bytes());
+    id_bytes[8..].copy_from_slice(&rng.next(u64::MAX).to_le_bytes());
+    let mut summary = Summary {
+        id: DocumentId::from_bytes(&id_bytes).expect("16 bytes"),
+        kind: RecordKind::Dispute,
+        village: village.clone(),
+        created_at,
+        created_by: format!("cadre-{}-{}", village, rng.next(4)),
+        last_activity: created_at,
+        title: String::new(),
+        status: None,
+        category: None,
+        risk: None,
+        escalation_level: None,
+        max_escalation_level: None,
+        resolved_at: None,
+        party_names: Vec::new(),
+        assignees: Vec::new(),
+        event_count: 1,
+        duplicate_of: None,
+        visited_at: None,
+        sentiment: None,
+        topics: Vec::new(),
+        follow_up_needed: false,
+        follow_up_done: false,
+        follow_up_due: None,
+        linked_dispute: None,
+    };
+    if rng.next(3) < 2 {
+        let status = match rng.next(20) {
+            0..=11 => Status::Resolved,
+            12..=13 => Status::Mediating,
+            14 => Status::Failed,
+            15 => Status::Escalated,
+            _ => Status::Open,
+        };
+        summary.title = format!("纠纷 {n}");
+        summary.status = Some(status);
+        summary.category = Some(rng.pick(Category::ALL));
+        summary.risk = Some(match rng.next(10) {
+            0 => Risk::High,
+            1..=3 => Risk::Medium,
+            _ => Risk::Low,
+        });
+        summary.party_names = vec![name(rng), name(rng)];
+        summary.assignees = vec![summary.created_by.clone()];
+        summary.event_count = 1 + rng.next(5) as u32;
+        summary.last_activity = created_at + rng.next(40) as i64 * DAY;
+        if status == Status::Escalated || rng.next(15) == 0 {
+            summary.max_escalation_level = Some(if rng.next(4) == 0 {
+                Level::District
+            } else {
+                Level::Town
+            });
+        }
+        if status == Status::Escalated {
+            summary.escalation_level = summary.max_escalation_level;
+        }
+        if status == Status::Resolved {
+            summary.resolved_at = Some(created_at + (1 + rng.next(60) as i64) * DAY);
+        }
+    } else {
+        let needed = rng.next(4) == 0;
+        summary.kind = RecordKind::Visit;
+        summary.title = format!("第{}组 {}家", 1 + rng.next(8), name(rng));
+        summary.visited_at = Some(created_at);
+        summary.sentiment = Some(rng.pick(Sentiment::ALL));
+        summary.topics = vec![rng.pick(Topic::ALL)];
+        summary.follow_up_needed = needed;
+        summary.follow_up_done = needed && rng.next(2) == 0;
+        summary.follow_up_due = needed.then_some(created_at + 7 * DAY);
+    }
+    summary
+}
+
+/// Writes the records with `writers` concurrent committers.
+fn generate(storage: &Arc<dyn Storage>, args: &Args) {
+    let started = Instant::now();
+    let done = Arc::new(AtomicU64::new(0));
+    let per_writer = args.records.div_ceil(args.writers);
+    let threads: Vec<_> = (0..args.writers)
+        .map(|w| {
+            let storage = storage.clone();
+            let done = done.clone();
+            let args = Args {
+                data: None,
+                ..*args
+            };
+            std::thread::spawn(move || {
+                let mut rng = Seeded(0x5eed ^ w.wrapping_mul(0x9e37_79b9));
+                let from = w * per_writer;
+                let to = (from + per_writer).min(args.records);
+                for n in from..to {
+                    let summary = record(n, &mut rng, &args);
+                    let batch = CommitBatch {
+                        id: summary.id.clone(),
+                        content: DocumentContent::Snapshot(n.to_le_bytes().repeat(8)),
+                        heads: vec![[(n % 251) as u8; 32]],
+                        summary,
+                        at: NOW,
+                        expected_seq: None,
+                    };
+                    storage.commit(batch).expect("commit");
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let mut last = Instant::now();
+    while done.load(Ordering::Relaxed) < args.records {
+        std::thread::sleep(Duration::from_millis(200));
+        if last.elapsed() >= Duration::from_secs(10) {
+            let n = done.load(Ordering::Relaxed);
+            eprintln!(
+                "  {n} of {} records written ({:.0}/s)",
+                args.records,
+                n as f64 / started.elapsed().as_secs_f64()
+            );
+            last = Instant::now();
+        }
+        if threads.iter().all(|t| t.is_finished()) {
+            break;
+        }
+    }
+    for thread in threads {
+        thread.join().expect("writer");
+    }
+    eprintln!(
+        "generated {} records in {:.1} s",
+        args.records,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples.get(samples.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn time<T>(work: impl FnOnce() -> T) -> (f64, T) {
+    let started = Instant::now();
+    let value = work();
+    (millis(started.elapsed()), value)
+}
+
+fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmRSS:"))
+                .and_then(|line| line.split_whitespace().nth(1).map(str::to_owned))
+        })
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    let args = Args::parse();
+    let scope = if args.towns == 1 {
+        Scope::parse(&format!("{DISTRICT}101")).expect("town")
+    } else {
+        Scope::parse(DISTRICT).expect("district")
+    };
+    let temporary = tempfile_dir();
+    let data = args.data.clone().unwrap_or_else(|| temporary.clone());
+    let storage: Arc<dyn Storage> = Arc::new(
+        SledStorage::open(&StorageConfig::new(data.join("store")).with_cache_bytes(512 << 20))
+            .expect("storage opens"),
+    );
+    let held = storage
+        .counters_in_scope(&scope)
+        .map(|c| c.disputes + c.visits + c.linked_duplicates)
+        .expect("counters");
+    if held == 0 {
+        eprintln!(
+            "generating {} records in {scope} at {}",
+            args.records,
+            data.display()
+        );
+        generate(&storage, &args);
+    } else {
+        eprintln!("reusing {held} records in {scope} at {}", data.display());
+    }
+    let records = storage
+        .counters_in_scope(&scope)
+        .map(|c| c.disputes + c.visits + c.linked_duplicates)
+        .expect("counters");
+
+    let query_at = |now: Millis| StatsQuery::new(now).with_scope(scope.clone());
+    let (baseline, _) = time(|| storage.counters_in_scope(&scope).expect("counters"));
+    let baseline = median(
+        (0..args.repeat)
+            .map(|_| time(|| storage.counters_in_scope(&scope).expect("counters")).0)
+            .chain([baseline])
+            .collect(),
+    );
+
+    let rss_before = resident_kib();
+    let reports = Reports::new(storage.clone(), ResidentConfig::default());
+    let (cold, body) = time(|| {
+        reports
+            .figure(Figure::Summary, &scope, &query_at(NOW))
+            .expect("summary")
+    });
+    let (resident_bytes, resident_records) = reports.resident().usage();
+    let warm = median(
+        (1..=args.repeat)
+            .map(|i| {
+                time(|| {
+                    reports
+                        .figure(
+                            Figure::Summary,
+                            &scope,
+                            &query_at(NOW + i64::from(i) * 60_000),
+                        )
+                        .expect("summary")
+                })
+                .0
+            })
+            .collect(),
+    );
+    let cached = median(
+        (0..args.repeat)
+            .map(|_| {
+                time(|| {
+                    reports
+                        .figure(Figure::Summary, &scope, &query_at(NOW))
+                        .expect("summary")
+                })
+                .0
+            })
+            .collect(),
+    );
+    // One record of the scope changes.
+    let changed = storage
+        .summaries_in_scope(&scope, None, 1)
+        .expect("a summary")
+        .pop()
+        .expect("a record");
+    let mut summary = changed.clone();
+    summary.status = Some(Status::Resolved);
+    summary.resolved_at = Some(NOW);
+    storage
+        .commit(CommitBatch {
+            id: summary.id.clone(),
+            content: DocumentContent::Chunk(vec![1, 2, 3]),
+            heads: vec![[7; 32]],
+            summary,
+            at: NOW,
+            expected_seq: None,
+        })
+        .expect("commit");
+    let (after_commit, _) = time(|| {
+        reports
+            .figure(Figure::Summary, &scope, &query_at(NOW))
+            .expect("summary")
+    });
+    let drill: Vec<(&str, f64)> = [
+        Figure::ByVillage,
+        Figure::ByCategory,
+        Figure::ByMonth,
+        Figure::Duplicates,
+    ]
+    .into_iter()
+    .map(|figure| {
+        let (ms, _) = time(|| {
+            reports
+                .figure(figure, &scope, &query_at(NOW + 3_600_000))
+                .expect("figure")
+        });
+        (figure.name(), ms)
+    })
+    .collect();
+    // Where a warm summary's time goes: the shared statistics, part by part.
+    let query = query_at(NOW + 7_200_000);
+    let parts: Vec<(&str, f64)> = reports
+        .resident()
+        .read(&scope, |rows| {
+            vec![
+                (
+                    "  of which: iterate the resident summaries",
+                    time(|| rows.iter().count()).0,
+                ),
+                (
+                    "  of which: stats::dispute_stats",
+                    time(|| stats::dispute_stats(rows.iter(), &query)).0,
+                ),
+                (
+                    "  of which: stats::possible_duplicates",
+                    time(|| stats::possible_duplicates(rows.iter(), &query)).0,
+                ),
+                (
+                    "  of which: stats::visit_stats",
+                    time(|| stats::visit_stats(rows.iter(), &query)).0,
+                ),
+                (
+                    "  of which: JSON of the answer",
+                    time(|| serde_json::to_vec(&stats::statistics(rows.iter(), &query))).0
+                        - time(|| stats::statistics(rows.iter(), &query)).0,
+                ),
+            ]
+        })
+        .expect("resident");
+    let page_request = ListRequest::from_params(
+        &Params::parse(
+            Some("q=%E7%8E%8B%E5%BB%BA%E5%9B%BD&limit=50"),
+            listing::LIST_PARAMS,
+        )
+        .expect("params"),
+    )
+    .expect("list request");
+    let (search, page) = time(|| {
+        reports
+            .resident()
+            .read(&scope, |rows| {
+                listing::list(&rows, &page_request, &query_at(NOW))
+            })
+            .expect("page")
+    });
+
+    println!();
+    println!(
+        "scope {scope} ({}), {records} records over {} years",
+        scope.level(),
+        args.years
+    );
+    println!("summary answer: {} KiB of JSON", body.len() / 1024);
+    println!(
+        "resident summaries: {resident_records} records, ~{} MiB estimated, RSS +{} MiB",
+        resident_bytes >> 20,
+        (resident_kib().saturating_sub(rss_before)) >> 10
+    );
+    println!();
+    println!("{:<44} {:>10} {:>12}", "", "ms", "× baseline");
+    let row = |name: &str, ms: f64| println!("{name:<44} {ms:>10.2} {:>12.1}", ms / baseline);
+    row("baseline: counters_in_scope (sum of villages)", baseline);
+    row("summary, cold (loads the scope)", cold);
+    row("summary, warm (new asOf, resident)", warm);
+    for (name, ms) in &parts {
+        row(name, *ms);
+    }
+    row("summary, cached (same question)", cached);
+    row("summary, after one commit (catch up)", after_commit);
+    for (name, ms) in drill {
+        row(&format!("{name}, warm"), ms);
+    }
+    row(
+        &format!("records?q=… text search ({} found)", page.items.len()),
+        search,
+    );
+    if args.data.is_none() {
+        drop(reports);
+        drop(storage);
+        let _ = std::fs::remove_dir_all(&temporary);
+    }
+}
+
+/// A fresh directory under the system's temporary directory.
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fengqiao-stats-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
