@@ -29,6 +29,8 @@
     caseFile: null,
     events: null,
     refreshTimer: null,
+    lastLoadMs: 0,
+    lastLoadEnd: 0,
     loads: 0
   };
 
@@ -318,19 +320,28 @@
     state.events = null;
   }
 
+  /*
+   * Refreshes after a change notice. Notices come in bursts (a phone syncs
+   * many records at once), so they are gathered for a moment; and a scope
+   * whose figures take long to compute (a large district) is refreshed
+   * less often, at most every four times the last refresh took, so open
+   * dashboards never keep the server busy recomputing.
+   */
   function scheduleRefresh() {
     if (state.refreshTimer) return;
+    var wait = Math.max(400, 4 * state.lastLoadMs - (Date.now() - state.lastLoadEnd));
     state.refreshTimer = window.setTimeout(function () {
       state.refreshTimer = null;
       if (!state.me) return;
       if (state.caseFile) loadCase(state.caseFile.summary.id);
       else if (state.scope) loadOverview();
-    }, 400);
+    }, wait);
   }
 
   /* ---------- overview ---------- */
 
   function loadOverview() {
+    var started = Date.now();
     var q = query();
     var sep = q ? "&" : "";
     return Promise.all([
@@ -354,6 +365,8 @@
         recent: answers[7]
       };
       state.loads += 1;
+      state.lastLoadEnd = Date.now();
+      state.lastLoadMs = state.lastLoadEnd - started;
       $("error").hidden = true;
       renderOverview();
     }).catch(function (error) {
