@@ -390,6 +390,112 @@ impl ResidentSummaries {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::{CommitBatch, DocumentContent, SledStorage, StorageConfig};
+    use fengqiao_shared::vocab::{RecordKind, Status};
+
+    fn summary(village: &str, status: Status) -> Summary {
+        Summary {
+            id: DocumentId::random(),
+            kind: RecordKind::Dispute,
+            village: VillageCode::new(village).unwrap(),
+            created_at: 1,
+            created_by: "cadre".into(),
+            last_activity: 1,
+            title: "case".into(),
+            status: Some(status),
+            category: None,
+            risk: None,
+            escalation_level: None,
+            max_escalation_level: None,
+            resolved_at: None,
+            party_names: vec!["Wang".into()],
+            assignees: vec![],
+            event_count: 1,
+            duplicate_of: None,
+            visited_at: None,
+            sentiment: None,
+            topics: vec![],
+            follow_up_needed: false,
+            follow_up_done: false,
+            follow_up_due: None,
+            linked_dispute: None,
+        }
+    }
+
+    fn commit(storage: &dyn Storage, summary: &Summary) {
+        storage
+            .commit(CommitBatch {
+                id: summary.id.clone(),
+                content: DocumentContent::Chunk(vec![1]),
+                heads: vec![[1; 32]],
+                summary: summary.clone(),
+                at: 1,
+                expected_seq: None,
+            })
+            .unwrap();
+    }
+
+    fn ids(resident: &ResidentSummaries, scope: &str) -> (Vec<DocumentId>, u64) {
+        resident
+            .read(&Scope::parse(scope).unwrap(), |rows| {
+                (rows.iter().map(|s| s.id.clone()).collect(), rows.version())
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn copies_catch_up_with_commits_and_wider_scopes_serve_narrower_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> =
+            Arc::new(SledStorage::open(&StorageConfig::new(dir.path())).unwrap());
+        let a = summary("500110101001", Status::Open);
+        let b = summary("500110101002", Status::Open);
+        let c = summary("500110102001", Status::Open);
+        for s in [&a, &b, &c] {
+            commit(storage.as_ref(), s);
+        }
+        let resident = ResidentSummaries::new(storage.clone(), ResidentConfig::default());
+        let (town, version) = ids(&resident, "500110101");
+        assert_eq!(town.len(), 2);
+        // Nothing committed: same version, nothing read.
+        assert_eq!(ids(&resident, "500110101").1, version);
+
+        // A change and a new record are in the next read.
+        let mut resolved = a.clone();
+        resolved.status = Some(Status::Resolved);
+        commit(storage.as_ref(), &resolved);
+        let d = summary("500110101003", Status::Open);
+        commit(storage.as_ref(), &d);
+        let (town, newer) = ids(&resident, "500110101");
+        assert_eq!(town.len(), 3);
+        assert!(newer > version);
+        let status = resident
+            .read(&Scope::parse("500110101001").unwrap(), |rows| {
+                rows.iter().map(|s| s.status).collect::<Vec<_>>()
+            })
+            .unwrap();
+        assert_eq!(status, vec![Some(Status::Resolved)]);
+
+        // A commit elsewhere does not change the town's answers.
+        commit(storage.as_ref(), &summary("500110103001", Status::Open));
+        assert_eq!(ids(&resident, "500110101").1, newer);
+
+        // The district replaces the town, and answers for it.
+        let (district, _) = ids(&resident, "500110");
+        assert_eq!(district.len(), 5);
+        assert_eq!(resident.usage().1, 5, "no record is held twice");
+        assert_eq!(ids(&resident, "500110102").0, vec![c.id.clone()]);
+
+        // Cursors page within the scope.
+        let after = resident
+            .read(&Scope::parse("500110101").unwrap(), |rows| {
+                rows.after(&b.village, &b.id)
+                    .map(|s| s.id.clone())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap();
+        assert_eq!(after, vec![d.id.clone()]);
+    }
 
     #[test]
     fn scopes_are_ranges_of_village_numbers() {
