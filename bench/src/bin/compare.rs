@@ -1,0 +1,209 @@
+//! `compare`: Fengqiao side by side with the automerge-repo sync server and
+//! samod, on the same dispute records and the same machine.
+//!
+//! Run it through `bench/compare.sh`, which builds the release binaries and
+//! installs the reference server's npm packages first. Every server runs as
+//! a child process on 127.0.0.1; nothing leaves the machine.
+//!
+//! For each record count, each repetition runs W1–W4 on every system, in an
+//! order rotated per repetition so that slow phases of a shared machine do
+//! not always fall on the same system. The report gives medians, ratios
+//! Fengqiao / peer and the goals checked against them.
+
+#[path = "../compare/mod.rs"]
+mod compare;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+
+use compare::measure::Measurement;
+use compare::process::Launch;
+use compare::report::{self, Results};
+use compare::run::{self, RunResult, Settings, WORKLOADS};
+use compare::system::System;
+
+/// Measure Fengqiao against the automerge-repo sync server and samod.
+#[derive(Parser)]
+#[command(about, long_about)]
+struct Args {
+    /// Record counts to run, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    records: Vec<usize>,
+    /// Repetitions of each configuration; medians are reported.
+    #[arg(long, default_value_t = 3)]
+    repetitions: usize,
+    /// Systems to run, comma-separated: floor, reference, samod,
+    /// fengqiao-ws, fengqiao-batch.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "floor,reference,samod,fengqiao-ws,fengqiao-batch"
+    )]
+    systems: Vec<String>,
+    /// Longest one workload may take before it is reported as timed out.
+    #[arg(long, default_value_t = 300)]
+    timeout_secs: u64,
+    /// Documents a WebSocket client keeps in progress at once.
+    #[arg(long, default_value_t = 256)]
+    window: usize,
+    /// The `fengqiao` server binary (default: beside this binary).
+    #[arg(long)]
+    fengqiao: Option<PathBuf>,
+    /// The `samod_server` binary (default: beside this binary).
+    #[arg(long)]
+    samod_server: Option<PathBuf>,
+    /// Node.js.
+    #[arg(long, default_value = "node")]
+    node: PathBuf,
+    /// The reference server script.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/js/reference-server.mjs"))]
+    reference_script: PathBuf,
+    /// Where servers and clients keep their data (a fresh temporary
+    /// directory inside it per run).
+    #[arg(long)]
+    scratch: Option<PathBuf>,
+    /// Also write the report to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Also write every measurement as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn sibling(name: &str) -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(name)))
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+fn main() {
+    let args = Args::parse();
+    let systems: Vec<System> = args
+        .systems
+        .iter()
+        .map(|name| {
+            System::parse(name.trim()).unwrap_or_else(|| {
+                eprintln!("unknown system {name:?}; use floor, reference, samod, fengqiao-ws or fengqiao-batch");
+                std::process::exit(2);
+            })
+        })
+        .collect();
+    let fengqiao = Launch::Fengqiao {
+        binary: args.fengqiao.clone().unwrap_or_else(|| sibling("fengqiao")),
+    };
+    let samod = Launch::Samod {
+        binary: args
+            .samod_server
+            .clone()
+            .unwrap_or_else(|| sibling("samod_server")),
+    };
+    let reference = Launch::Reference {
+        node: args.node.clone(),
+        script: args.reference_script.clone(),
+    };
+    let scratch_root = args.scratch.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&scratch_root).expect("the scratch directory can be created");
+
+    let started = Instant::now();
+    let mut all = Vec::new();
+    let mut json = Vec::new();
+    for &records in &args.records {
+        let settings = Settings {
+            records,
+            timeout: Duration::from_secs(args.timeout_secs),
+            window: args.window.max(1),
+        };
+        let mut results = Results {
+            records,
+            repetitions: args.repetitions,
+            runs: Vec::new(),
+            saved_bytes: Vec::new(),
+        };
+        for repetition in 0..args.repetitions {
+            let mut order = systems.clone();
+            order.rotate_left(repetition % systems.len().max(1));
+            for system in order {
+                let scratch = tempfile::Builder::new()
+                    .prefix(&format!("fq-compare-{}-", system.name()))
+                    .tempdir_in(&scratch_root)
+                    .expect("a scratch directory");
+                eprintln!(
+                    "[{:>6.0}s] N={records} repetition {}/{} {} …",
+                    started.elapsed().as_secs_f64(),
+                    repetition + 1,
+                    args.repetitions,
+                    system.name()
+                );
+                let RunResult {
+                    workloads,
+                    saved_bytes,
+                } = match system {
+                    System::Floor => run::run_floor(&settings),
+                    System::Reference => run::run_websocket(&reference, &settings, scratch.path()),
+                    System::Samod => run::run_websocket(&samod, &settings, scratch.path()),
+                    System::FengqiaoWs => run::run_websocket(&fengqiao, &settings, scratch.path()),
+                    System::FengqiaoBatch => run::run_batch(&fengqiao, &settings, scratch.path()),
+                };
+                for (name, m) in WORKLOADS.iter().zip(&workloads) {
+                    eprintln!("           {name}: {}", describe(m));
+                }
+                if !results.saved_bytes.iter().any(|(s, _)| *s == system) && saved_bytes > 0 {
+                    results.saved_bytes.push((system, saved_bytes));
+                }
+                json.push(serde_json::json!({
+                    "records": records,
+                    "repetition": repetition,
+                    "system": system.name(),
+                    "saved_bytes": saved_bytes,
+                    "workloads": workloads,
+                }));
+                results.runs.push((system, workloads));
+            }
+        }
+        all.push(results);
+    }
+
+    let mut text = String::new();
+    text.push_str(&format!(
+        "Command: `bench/compare.sh --records {} --repetitions {} --systems {}`; machine: {} cores; {:.0} s in all.\n\n",
+        args.records
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        args.repetitions,
+        args.systems.join(","),
+        std::thread::available_parallelism().map_or(0, usize::from),
+        started.elapsed().as_secs_f64(),
+    ));
+    for results in &all {
+        text.push_str(&report::tables(results));
+    }
+    text.push_str(&report::goals(&all));
+    println!("{text}");
+    if let Some(path) = &args.out {
+        std::fs::write(path, &text).expect("the report can be written");
+    }
+    if let Some(path) = &args.json {
+        let body = serde_json::to_string_pretty(&json).expect("measurements serialize");
+        std::fs::write(path, body).expect("the JSON can be written");
+    }
+}
+
+fn describe(m: &Measurement) -> String {
+    match &m.outcome {
+        compare::measure::Outcome::Done => format!(
+            "{:.3} s, {} B up, {} B down, {} round trips, server {:.2} s CPU, {} MiB peak",
+            m.traffic.wall.as_secs_f64(),
+            m.traffic.bytes_up,
+            m.traffic.bytes_down,
+            m.traffic.round_trips,
+            m.server_cpu,
+            m.server_peak_kib / 1024
+        ),
+        other => format!("{other:?}"),
+    }
+}
