@@ -25,6 +25,7 @@
     from: "",
     to: "",
     places: { villages: [], towns: {}, name: null },
+    villageNames: {},
     data: null,
     caseFile: null,
     events: null,
@@ -107,8 +108,7 @@
   }
 
   function villageName(code) {
-    var found = state.places.villages.filter(function (v) { return v.code === code; })[0];
-    return found ? found.name : code;
+    return state.villageNames[code] || code;
   }
 
   function scopeName(code) {
@@ -267,6 +267,8 @@
     if (!state.root) return Promise.resolve();
     return api("/v1/places?scope=" + encodeURIComponent(state.root)).then(function (places) {
       state.places = places;
+      state.villageNames = {};
+      places.villages.forEach(function (v) { state.villageNames[v.code] = v.name; });
       renderScopeChoices();
     });
   }
@@ -421,12 +423,17 @@
 
   function renderCharts() {
     var data = state.data;
+    /* A district shows one bar per town; a town, one per village. */
     var byVillage = data.stats.disputes.byVillageStatus;
-    var rows = Object.keys(byVillage).sort().map(function (code) {
-      return {
-        label: villageName(code),
-        values: STATUS_ORDER.map(function (s) { return byVillage[code][s] || 0; })
-      };
+    var perTown = state.scope && state.scope.length === 6;
+    var groups = {};
+    Object.keys(byVillage).sort().forEach(function (code) {
+      var key = perTown ? code.slice(0, 9) : code;
+      var counts = groups[key] || (groups[key] = STATUS_ORDER.map(function () { return 0; }));
+      STATUS_ORDER.forEach(function (s, i) { counts[i] += byVillage[code][s] || 0; });
+    });
+    var rows = Object.keys(groups).sort().map(function (key) {
+      return { label: perTown ? scopeName(key) : villageName(key), values: groups[key] };
     });
     Charts.stackedBars($("chart-status"), rows, STATUS_ORDER.map(function (s) {
       return { name: label("status", s), cls: "s-" + s };
