@@ -92,7 +92,7 @@ fn weight(summary: &Summary) -> u64 {
             + if list.is_empty() {
                 0
             } else {
-                PER_BLOCK + list.len() * std::mem::size_of::<String>()
+                PER_BLOCK + std::mem::size_of_val(list)
             }
     };
     let text = |s: &str| if s.is_empty() { 0 } else { s.len() + PER_BLOCK };
