@@ -4,8 +4,8 @@
 //! [`ServerProcess::start`] runs `fengqiao serve` on a data directory with
 //! an ephemeral port on 127.0.0.1 and waits for the line that announces the
 //! address. The binary is the one built from this workspace: it is located
-//! next to the running test's profile directory and built (a no-op when it
-//! is fresh) before the first start, so the process under test always
+//! in the running test's profile directory and built there before the first
+//! start when any source is newer, so the process under test always
 //! matches the sources. `FENGQIAO_BIN` overrides the path.
 
 use std::io::{BufRead, BufReader};
@@ -47,13 +47,16 @@ fn locate_and_build() -> PathBuf {
     if let Some(path) = std::env::var_os("FENGQIAO_BIN") {
         return PathBuf::from(path);
     }
-    // A test binary lives in `<target>/[<triple>/]<profile>/deps/`.
-    let exe = std::env::current_exe().expect("the test binary has a path");
-    let profile_dir = exe
+    // A test binary lives in `<target>/[<triple>/]<profile>/deps/`, a
+    // program (such as a benchmark) in `<profile>/` itself.
+    let exe = std::env::current_exe().expect("the running binary has a path");
+    let mut profile_dir = exe
         .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in <profile>/deps")
+        .expect("the running binary is in a directory")
         .to_path_buf();
+    if profile_dir.file_name().is_some_and(|n| n == "deps") {
+        profile_dir.pop();
+    }
     let binary = profile_dir.join(format!("fengqiao{}", std::env::consts::EXE_SUFFIX));
     let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
         Some("debug") | None => "dev".to_owned(),
@@ -73,7 +76,11 @@ fn locate_and_build() -> PathBuf {
             .map(|n| n.to_string_lossy().into_owned());
         target_dir = parent.to_path_buf();
     }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    if is_fresh(&binary, &workspace) {
+        return binary;
+    }
+    let manifest = workspace.join("Cargo.toml");
     let mut build = Command::new(env!("CARGO"));
     build
         .args([
@@ -114,6 +121,36 @@ fn locate_and_build() -> PathBuf {
         binary.display()
     );
     binary
+}
+
+/// Whether `binary` is newer than every source it is built from (the
+/// server, shared and protocol crates and the workspace manifests), as
+/// `make` would judge; saves a `cargo build` that may wait on a lock.
+fn is_fresh(binary: &Path, workspace: &Path) -> bool {
+    fn newest(path: &Path) -> Option<std::time::SystemTime> {
+        let meta = std::fs::metadata(path).ok()?;
+        if meta.is_file() {
+            return meta.modified().ok();
+        }
+        std::fs::read_dir(path)
+            .ok()?
+            .filter_map(|entry| newest(&entry.ok()?.path()))
+            .max()
+    }
+    let Some(built) = newest(binary) else {
+        return false;
+    };
+    [
+        "server/src",
+        "shared/src",
+        "protocol/src",
+        "server/Cargo.toml",
+        "Cargo.toml",
+        "Cargo.lock",
+    ]
+    .iter()
+    .filter_map(|source| newest(&workspace.join(source)))
+    .all(|modified| modified < built)
 }
 
 /// A running `fengqiao serve` process.

@@ -532,3 +532,138 @@ fn the_websocket_door_never_advertises_a_change_it_could_not_store() {
         sorted(ours.iter().map(|h| h.0).collect())
     );
 }
+
+/// A small tmpfs mounted on a fresh directory, unmounted when dropped.
+struct SmallDisk {
+    mount: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    /// Mounts a tmpfs of `size` (e.g. "24m"); `None`, said loudly, when
+    /// this machine does not let the test mount one (it needs root).
+    fn mount(size: &str) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mount = dir.path().join("disk");
+        std::fs::create_dir(&mount).expect("mount point");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&mount)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!(
+                "SKIPPED: cannot mount a {size} tmpfs (needs root); the full-disk test \
+                 with a real file system did not run"
+            );
+            return None;
+        }
+        Some(Self { mount, _dir: dir })
+    }
+
+    /// Writes a file until the disk is full; returns its path.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.mount.join("filler");
+        let mut file = std::fs::File::create(&path).expect("filler file");
+        let chunk = vec![0x5au8; 64 * 1024];
+        loop {
+            match file.write(&chunk) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(28) => break,
+                Err(e) => panic!("filling the disk failed otherwise: {e}"),
+            }
+        }
+        let _ = file.sync_all();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.mount)
+            .status();
+    }
+}
+
+/// A real full disk under the real sled store: every sync either fails with
+/// 503 `unavailable` or acknowledges changes that are really stored; once
+/// space returns, the server — restarted, as sled needs (see
+/// docs/RELIABILITY.md) — has every acknowledged change and takes the
+/// phone's retried uploads.
+#[test]
+fn a_really_full_disk_never_acknowledges_and_the_server_recovers() {
+    let Some(disk) = SmallDisk::mount("24m") else {
+        return;
+    };
+    let data = disk.mount.join("data");
+    let server = TestServer::start_in(&data);
+    let mut phone = Phone::new("cadre-a");
+    for n in 0..3 {
+        phone.report(VILLAGE, &format!("满盘之前 {n}"), T0 + n);
+    }
+    phone.sync(&server.url());
+
+    let filler = disk.fill();
+    let mut refused = 0;
+    for n in 0..6 {
+        let id = phone.report(VILLAGE, &format!("满盘之时 {n}"), T0 + 10 + n);
+        note(
+            &phone,
+            &id,
+            &"磁盘已满时的长记录。".repeat(200),
+            T0 + 20 + n,
+        );
+        match phone.try_sync(&server.url()) {
+            Ok(_) => {}
+            Err(SyncError::Transport(TransportError::Server { status, body })) => {
+                assert_eq!((status, body.code), (503, ErrorCode::Unavailable), "{body}");
+                refused += 1;
+            }
+            Err(e) => panic!("a full disk must answer 503 unavailable, got {e}"),
+        }
+    }
+    // What the phone holds as acknowledged, it must find again.
+    let acknowledged: Vec<(DocumentId, Vec<[u8; 32]>)> = phone
+        .replica
+        .ids()
+        .expect("ids")
+        .into_iter()
+        .map(|id| {
+            let heads = phone.replica.state(&id).expect("state").server_heads;
+            (id, sorted(heads.iter().map(|h| h.0).collect()))
+        })
+        .filter(|(_, heads)| !heads.is_empty())
+        .collect();
+
+    assert!(refused > 0, "the full disk refused nothing");
+
+    std::fs::remove_file(filler).expect("space returns");
+    // sled refuses every write after a failed one until the store is
+    // reopened (docs/RELIABILITY.md, "Full disk"): until the process
+    // restarts the answer stays 503, never a false acknowledgement.
+    match phone.try_sync(&server.url()) {
+        Ok(_) => eprintln!("the running server recovered by itself"),
+        Err(SyncError::Transport(TransportError::Server { status: 503, .. })) => {
+            eprintln!("the running server still answers 503 until it restarts")
+        }
+        Err(e) => panic!("after space returned: {e}"),
+    }
+    drop(server);
+    let server = TestServer::start_in(&data);
+    phone.sync(&server.url());
+    let storage = server.running().state.engine.storage().clone();
+    for (id, heads) in &acknowledged {
+        let stored = server_heads(storage.as_ref(), id).expect("an acknowledged record is stored");
+        let mut doc = phone.replica.document(id).expect("reads").expect("held");
+        for head in heads {
+            assert!(doc.get_change_by_hash(&AmHash(*head)).is_some());
+        }
+        assert_eq!(stored, phone_heads(&phone, id));
+    }
+    assert!(phone.replica.dirty().expect("dirty").is_empty());
+    assert_eq!(phone.replica.ids().expect("ids").len(), 9);
+}
