@@ -760,3 +760,55 @@ fn the_api_accepts_a_dashboard_session_and_answers_fresh_figures() {
     let (status, _) = post(&server, "/dashboard/login", Auth::None, "{\"tok\": 1}");
     assert_eq!(status, 400);
 }
+
+#[test]
+fn live_notices_name_only_records_in_the_callers_scope() {
+    use std::io::{BufRead, BufReader};
+
+    let server = TestServer::start();
+    let officials = Officials::enroll(&server);
+    let mut response = township::agent()
+        .get(format!("{}/v1/events", server.url()))
+        .header("Authorization", format!("Bearer {}", officials.cadre_a))
+        .call()
+        .expect("the event stream opens");
+    assert_eq!(response.status().as_u16(), 200);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok());
+    assert_eq!(content_type, Some("text/event-stream"));
+    let mut lines = BufReader::new(response.body_mut().as_reader()).lines();
+    let mut next_event = || -> (String, String) {
+        let (mut name, mut data) = (String::new(), String::new());
+        for line in lines.by_ref() {
+            let line = line.expect("a line of the stream");
+            if let Some(value) = line.strip_prefix("event: ") {
+                name = value.to_owned();
+            } else if let Some(value) = line.strip_prefix("data: ") {
+                data = value.to_owned();
+            } else if line.is_empty() && !name.is_empty() {
+                return (name, data);
+            }
+        }
+        panic!("the stream ended");
+    };
+    assert_eq!(next_event().0, "ready");
+
+    // A record of the next village first, then one of the cadre's own.
+    let mut phone = fengqiao_tests::Phone::new("cadre-b");
+    let elsewhere = phone.report("500110101002", "邻村的纠纷", T0);
+    phone.sync(&server.url());
+    let own = phone.report(VILLAGE_A, "本村的纠纷", T0);
+    phone.sync(&server.url());
+    let (name, data) = next_event();
+    assert_eq!(name, "change");
+    let notice: Value = serde_json::from_str(&data).expect("JSON data");
+    assert_eq!(
+        notice["id"],
+        own.to_string(),
+        "the first notice is the cadre's own village"
+    );
+    assert_eq!(notice["village"], VILLAGE_A);
+    assert_ne!(notice["id"], elsewhere.to_string());
+}
