@@ -1,0 +1,656 @@
+//! `storm`: many phones syncing at once against a real server process.
+//!
+//! ```text
+//! cargo run --release -p fengqiao-bench --bin storm -- --phones 100,1000,5000 --edits 10
+//! ```
+//!
+//! For each phone count N, a fresh `fengqiao serve` process (the release
+//! binary of this workspace, built if needed) gets the test organisation
+//! (100 villages) and N enrolled devices: cadres with one village each,
+//! spread evenly over the villages, so a village has N/100 phones that see
+//! each other's records. Each phone reports a dispute, then makes K edits
+//! (a timeline event each), syncing after each: K+1 syncs, each of which
+//! must get one change acknowledged. Phones are async tasks on a two-thread
+//! runtime; at most `--concurrency` syncs are in flight at once (a phone
+//! waiting for a slot is simply offline), so thousands of phones need
+//! neither thousands of threads nor thousands of simultaneous sockets.
+//!
+//! Measured per phone count: changes acknowledged per second over the
+//! storm's wall time; the latency of each sync (first byte sent to last
+//! answer applied, every round of it; waiting for a slot not included);
+//! failed attempts (retried with backoff, up to 8 times) and syncs that
+//! failed for good; the server's peak resident memory (`VmHWM`).
+//!
+//! The baseline, measured in the same run: one phone alone on its own
+//! fresh server doing the same work — a report, then edits, a sync after
+//! each — for `--baseline-syncs` syncs, so that its numbers are steady.
+//! Every row is also given as a ratio to it.
+//! The load generator shares the machine with the server; on a small
+//! machine the numbers are the two together.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use automerge::{ActorId, AutoCommit, ChangeHash as AmHash};
+use clap::Parser;
+use fengqiao_protocol::batch::{ChangeHash, Cursor, DocUpload, SyncRequest, SyncResponse};
+use fengqiao_protocol::codec::DecodeLimits;
+use fengqiao_protocol::{DeviceId, DocumentId, VillageCode};
+use fengqiao_shared::access::new_native_actor;
+use fengqiao_shared::record::{self, Author, NewDispute, NewEvent, Party};
+use fengqiao_shared::vocab::{Category, EventKind, PartyRole, Risk};
+use fengqiao_tests::process::{ADMIN_TOKEN, ServerProcess};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+
+/// Many phones syncing at once against a real `fengqiao serve` process.
+#[derive(Parser, Debug)]
+#[command(about, long_about)]
+struct Args {
+    /// Phone counts to measure, comma separated (each on a fresh server).
+    #[arg(long, value_delimiter = ',', default_value = "100")]
+    phones: Vec<usize>,
+    /// Edits per phone after its first report; one sync follows each.
+    #[arg(long, default_value_t = 10)]
+    edits: usize,
+    /// Most syncs in flight at once.
+    #[arg(long, default_value_t = 256)]
+    concurrency: usize,
+    /// Response budget each phone asks for, in bytes.
+    #[arg(long, default_value_t = 512 * 1024)]
+    budget: u64,
+    /// Syncs the lone baseline phone makes (the same work, repeated until
+    /// the measurement is steady).
+    #[arg(long, default_value_t = 200)]
+    baseline_syncs: usize,
+}
+
+/// Attempts per sync before it counts as failed.
+const ATTEMPTS: u32 = 8;
+
+/// Longest one request may take before it counts as a failed attempt.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+const T0: i64 = 1_790_000_000_000;
+
+// ------------------------------------------------------------------ HTTP
+
+/// A minimal HTTP/1.1 client: enough for `POST` with a known body length
+/// and answers framed by `Content-Length`, which is all the server sends.
+struct Link {
+    addr: SocketAddr,
+    stream: Option<TcpStream>,
+    buffer: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Link {
+    fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            stream: None,
+            buffer: Vec::new(),
+        }
+    }
+
+    async fn post(
+        &mut self,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> std::io::Result<Answer> {
+        let result = tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            self.exchange(path, token, content_type, body),
+        )
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()));
+        if result.is_err() {
+            self.stream = None;
+            self.buffer.clear();
+        }
+        result
+    }
+
+    async fn exchange(
+        &mut self,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> std::io::Result<Answer> {
+        if self.stream.is_none() {
+            let stream = TcpStream::connect(self.addr).await?;
+            stream.set_nodelay(true)?;
+            self.stream = Some(stream);
+        }
+        let stream = self.stream.as_mut().expect("connected above");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(body).await?;
+        let broken = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+        let head_end = loop {
+            if let Some(at) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            if !fill(stream, &mut self.buffer).await? {
+                return Err(broken("the server closed the connection"));
+            }
+        };
+        let head = String::from_utf8_lossy(&self.buffer[..head_end]).to_string();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| broken("no status"))?;
+        let header = |name: &str| {
+            head.lines().skip(1).find_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                key.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| value.trim().to_owned())
+            })
+        };
+        let length: usize = header("content-length")
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| broken("no content-length"))?;
+        while self.buffer.len() < head_end + length {
+            if !fill(stream, &mut self.buffer).await? {
+                return Err(broken("the answer was cut short"));
+            }
+        }
+        let body = self.buffer[head_end..head_end + length].to_vec();
+        self.buffer.drain(..head_end + length);
+        if header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) {
+            self.stream = None;
+        }
+        Ok(Answer { status, body })
+    }
+}
+
+async fn fill(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<bool> {
+    let mut chunk = [0u8; 64 * 1024];
+    let n = stream.read(&mut chunk).await?;
+    buffer.extend_from_slice(&chunk[..n]);
+    Ok(n > 0)
+}
+
+// ----------------------------------------------------------------- phones
+
+/// An enrolled device.
+struct Device {
+    id: DeviceId,
+    token: String,
+    village: VillageCode,
+}
+
+/// A phone reduced to what a storm needs: its own record and its cursor.
+/// Records of other phones are received and counted, not kept, so that
+/// thousands of phones fit in the load generator.
+struct StormPhone {
+    device: Device,
+    cadre: String,
+    cursor: Option<Cursor>,
+    record: Option<(DocumentId, AutoCommit)>,
+    /// Heads the server confirmed for the phone's record.
+    server_heads: Vec<AmHash>,
+    resend: bool,
+    budget: u64,
+}
+
+/// What one sync did.
+#[derive(Default)]
+struct Synced {
+    acknowledged: bool,
+    rounds: u32,
+    received: u64,
+    bytes_up: u64,
+    bytes_down: u64,
+}
+
+impl StormPhone {
+    fn new(device: Device, index: usize, budget: u64) -> Self {
+        Self {
+            cadre: format!("storm-cadre-{index}"),
+            device,
+            cursor: None,
+            record: None,
+            server_heads: Vec::new(),
+            resend: false,
+            budget,
+        }
+    }
+
+    fn actor(&self) -> ActorId {
+        let tail = uuid_tail();
+        ActorId::from(new_native_actor(self.device.id, tail))
+    }
+
+    /// Edit number `n`: the report (0) or a timeline event.
+    fn edit(&mut self, n: usize) {
+        let author = Author::new(self.cadre.clone(), T0 + n as i64 * 60_000);
+        match &mut self.record {
+            None => {
+                let mut doc = AutoCommit::new().with_actor(self.actor());
+                let dispute = NewDispute {
+                    village: self.device.village.clone(),
+                    title: format!("{} 登记的纠纷", self.cadre),
+                    description: "两户因宅基地边界发生争执，需现场勘查后调解。".into(),
+                    category: Category::Land,
+                    risk: Risk::Low,
+                    parties: vec![
+                        Party::new("张三", PartyRole::Applicant),
+                        Party::new("李四", PartyRole::Respondent),
+                    ],
+                    assignees: vec![self.cadre.clone()],
+                };
+                record::create_dispute(&mut doc, &author, &dispute).expect("a valid dispute");
+                self.record = Some((DocumentId::random(), doc));
+            }
+            Some((_, doc)) => {
+                let event = NewEvent::new(EventKind::Note).with_note(format!("第{n}次走访"));
+                record::add_event(doc, &author, &event).expect("a valid event");
+            }
+        }
+    }
+
+    fn request(&mut self) -> SyncRequest {
+        let mut request = SyncRequest::new(self.cursor.clone());
+        request.budget = Some(self.budget);
+        if let Some((id, doc)) = &mut self.record {
+            let heads = doc.get_heads();
+            if heads != self.server_heads {
+                let changes = if self.resend || self.server_heads.is_empty() {
+                    doc.save()
+                } else {
+                    doc.save_after(&self.server_heads)
+                };
+                request.docs.push(DocUpload {
+                    id: id.clone(),
+                    heads: heads.iter().map(|h| ChangeHash(h.0)).collect(),
+                    changes,
+                });
+            }
+        }
+        request
+    }
+
+    /// Applies a response; returns whether another round is needed.
+    fn apply(&mut self, response: SyncResponse, synced: &mut Synced) -> bool {
+        let mut more = response.more;
+        for result in response.docs {
+            match &mut self.record {
+                Some((id, doc)) if *id == result.id => {
+                    assert!(result.error.is_none(), "refused: {:?}", result.error);
+                    if !result.data.is_empty() {
+                        doc.load_incremental(&result.data)
+                            .expect("the server sends valid changes");
+                    }
+                    if !result.heads.is_empty() {
+                        self.server_heads = result.heads.iter().map(|h| AmHash(h.0)).collect();
+                        self.server_heads.sort();
+                    }
+                    self.resend = result.resend;
+                    more |= result.resend;
+                    let mut ours = doc.get_heads();
+                    ours.sort();
+                    synced.acknowledged |= ours == self.server_heads;
+                }
+                _ => synced.received += 1,
+            }
+        }
+        self.cursor = Some(response.cursor);
+        more
+    }
+}
+
+fn uuid_tail() -> [u8; 4] {
+    let mut tail = [0u8; 4];
+    tail.copy_from_slice(&DocumentId::random().as_bytes()[..4]);
+    tail
+}
+
+/// Everything the phones of one storm measured.
+#[derive(Default)]
+struct Tally {
+    latencies: Vec<Duration>,
+    acknowledged: u64,
+    failed_attempts: u64,
+    failed_syncs: u64,
+    rounds: u64,
+    received: u64,
+    bytes_up: u64,
+    bytes_down: u64,
+}
+
+async fn sync_once(phone: &mut StormPhone, link: &mut Link) -> Result<Synced, String> {
+    let mut synced = Synced::default();
+    let limits = DecodeLimits {
+        max_bytes: 256 << 20,
+        ..DecodeLimits::DEFAULT
+    };
+    loop {
+        let body = phone.request().encode();
+        synced.bytes_up += body.len() as u64;
+        let answer = link
+            .post("/v1/sync", &phone.device.token, "application/cbor", &body)
+            .await
+            .map_err(|e| e.to_string())?;
+        synced.bytes_down += answer.body.len() as u64;
+        if answer.status != 200 {
+            return Err(format!("HTTP {}", answer.status));
+        }
+        let response = SyncResponse::decode(&answer.body, &limits).map_err(|e| e.to_string())?;
+        synced.rounds += 1;
+        if !phone.apply(response, &mut synced) {
+            return Ok(synced);
+        }
+        if synced.rounds > 1000 {
+            return Err("sync did not finish".into());
+        }
+    }
+}
+
+async fn run_phone(
+    mut phone: StormPhone,
+    edits: usize,
+    addr: SocketAddr,
+    slots: Arc<Semaphore>,
+    tally: Arc<Mutex<Tally>>,
+) {
+    for n in 0..=edits {
+        phone.edit(n);
+        let _slot = slots.acquire().await.expect("the semaphore stays open");
+        let mut link = Link::new(addr);
+        let started = Instant::now();
+        let mut failures = 0;
+        let outcome = loop {
+            match sync_once(&mut phone, &mut link).await {
+                Ok(synced) => break Some(synced),
+                Err(_) if failures + 1 < ATTEMPTS => {
+                    failures += 1;
+                    tokio::time::sleep(Duration::from_millis(20 << failures)).await;
+                }
+                Err(e) => {
+                    eprintln!("{}: sync failed for good: {e}", phone.cadre);
+                    break None;
+                }
+            }
+        };
+        let elapsed = started.elapsed();
+        let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
+        tally.failed_attempts += u64::from(failures);
+        match outcome {
+            Some(synced) => {
+                tally.latencies.push(elapsed);
+                tally.acknowledged += u64::from(synced.acknowledged);
+                tally.rounds += u64::from(synced.rounds);
+                tally.received += synced.received;
+                tally.bytes_up += synced.bytes_up;
+                tally.bytes_down += synced.bytes_down;
+            }
+            None => tally.failed_syncs += 1,
+        }
+    }
+}
+
+// ----------------------------------------------------------------- setup
+
+/// The villages of the test organisation.
+fn villages() -> Vec<VillageCode> {
+    (101..=105)
+        .flat_map(|town| (1..=20).map(move |v| format!("500110{town}{v:03}")))
+        .map(|code| VillageCode::new(&code).expect("a village code"))
+        .collect()
+}
+
+async fn admin_post(link: &mut Link, path: &str, json: serde_json::Value) -> serde_json::Value {
+    let body = serde_json::to_vec(&json).expect("JSON encodes");
+    let answer = link
+        .post(path, ADMIN_TOKEN, "application/json", &body)
+        .await
+        .expect("the admin API answers");
+    assert_eq!(
+        answer.status,
+        200,
+        "{path}: {}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    serde_json::from_slice(&answer.body).expect("a JSON answer")
+}
+
+/// Registers a cadre per village and enrolls `phones` devices, round robin
+/// over the villages.
+async fn enroll(addr: SocketAddr, phones: usize) -> Vec<Device> {
+    let villages = villages();
+    let mut link = Link::new(addr);
+    for village in &villages {
+        admin_post(
+            &mut link,
+            "/v1/admin/people",
+            serde_json::json!({"id": format!("cadre-{village}"), "name": format!("{village}网格员")}),
+        )
+        .await;
+    }
+    let mut devices = Vec::with_capacity(phones);
+    for n in 0..phones {
+        let village = villages[n % villages.len()].clone();
+        let answer = admin_post(
+            &mut link,
+            "/v1/admin/devices",
+            serde_json::json!({
+                "person": format!("cadre-{village}"),
+                "label": format!("storm phone {n}"),
+                "role": "cadre",
+                "scope": village.as_str(),
+            }),
+        )
+        .await;
+        let id = answer["device"]["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("a device id");
+        let token = answer["token"].as_str().expect("a token").to_owned();
+        devices.push(Device { id, token, village });
+    }
+    devices
+}
+
+// ---------------------------------------------------------------- a storm
+
+struct Storm {
+    phones: usize,
+    syncs: usize,
+    wall: Duration,
+    tally: Tally,
+    peak_rss_kib: Option<u64>,
+    setup: Duration,
+}
+
+impl Storm {
+    fn changes_per_second(&self) -> f64 {
+        self.tally.acknowledged as f64 / self.wall.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        let mut sorted = self.tally.latencies.clone();
+        sorted.sort();
+        if sorted.is_empty() {
+            return Duration::ZERO;
+        }
+        let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        sorted[index]
+    }
+}
+
+fn storm(phones: usize, edits: usize, args: &Args) -> Storm {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let server = ServerProcess::start(&dir.path().join("data"));
+    server.import_test_org();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let setup_started = Instant::now();
+    let devices = runtime.block_on(enroll(server.addr, phones));
+    let setup = setup_started.elapsed();
+
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let slots = Arc::new(Semaphore::new(args.concurrency.max(1)));
+    let started = Instant::now();
+    runtime.block_on(async {
+        let tasks: Vec<_> = devices
+            .into_iter()
+            .enumerate()
+            .map(|(index, device)| {
+                let phone = StormPhone::new(device, index, args.budget);
+                tokio::spawn(run_phone(
+                    phone,
+                    edits,
+                    server.addr,
+                    slots.clone(),
+                    tally.clone(),
+                ))
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("a phone task");
+        }
+    });
+    let wall = started.elapsed();
+    let peak_rss_kib = server.peak_rss_kib();
+    server.kill();
+    let tally = std::mem::take(&mut *tally.lock().unwrap_or_else(|e| e.into_inner()));
+    Storm {
+        phones,
+        syncs: phones * (edits + 1),
+        wall,
+        tally,
+        peak_rss_kib,
+        setup,
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or("n/a".into(), |k| format!("{:.0} MiB", k as f64 / 1024.0))
+}
+
+fn row(s: &Storm, base: &Storm) -> String {
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    format!(
+        "| {} | {} | {:.0} | {} | {} | {} / {} | {} | {:.2}× | {:.2}× | {:.2}× |",
+        s.phones,
+        s.syncs,
+        s.changes_per_second(),
+        ms(s.percentile(0.5)),
+        ms(s.percentile(0.99)),
+        s.tally.failed_attempts,
+        s.tally.failed_syncs,
+        mib(s.peak_rss_kib),
+        ratio(s.changes_per_second(), base.changes_per_second()),
+        ratio(
+            s.percentile(0.5).as_secs_f64(),
+            base.percentile(0.5).as_secs_f64()
+        ),
+        ratio(
+            s.percentile(0.99).as_secs_f64(),
+            base.percentile(0.99).as_secs_f64()
+        ),
+    )
+}
+
+fn main() {
+    let args = Args::parse();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let load_before = load_average();
+    eprintln!(
+        "storm: {} edits per phone, at most {} syncs in flight; {cores} cores, load {load_before}",
+        args.edits, args.concurrency
+    );
+
+    let base = storm(1, args.baseline_syncs.max(1) - 1, &args);
+    eprintln!(
+        "baseline, 1 phone: {:.0} changes/s, p50 {}, p99 {}",
+        base.changes_per_second(),
+        ms(base.percentile(0.5)),
+        ms(base.percentile(0.99))
+    );
+    let mut storms = Vec::new();
+    for &phones in &args.phones {
+        let s = storm(phones, args.edits, &args);
+        eprintln!(
+            "{phones} phones: {:.0} changes/s, p50 {}, p99 {}, {} failed attempts, \
+             {} failed syncs, {} rounds, {} records received, {:.1} MB up, {:.1} MB down, \
+             peak RSS {} (enrolling took {:?}, the storm {:?})",
+            s.changes_per_second(),
+            ms(s.percentile(0.5)),
+            ms(s.percentile(0.99)),
+            s.tally.failed_attempts,
+            s.tally.failed_syncs,
+            s.tally.rounds,
+            s.tally.received,
+            s.tally.bytes_up as f64 / 1e6,
+            s.tally.bytes_down as f64 / 1e6,
+            mib(s.peak_rss_kib),
+            s.setup,
+            s.wall,
+        );
+        storms.push(s);
+    }
+
+    println!(
+        "| phones | syncs | changes/s | p50 sync | p99 sync | failed attempts / syncs | \
+         server peak RSS | changes/s vs 1 phone | p50 vs 1 phone | p99 vs 1 phone |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("{}", row(&base, &base));
+    for s in &storms {
+        println!("{}", row(s, &base));
+    }
+    println!();
+    println!(
+        "{cores} cores; load average before {load_before}, after {}; {} edits per phone; \
+         at most {} syncs in flight",
+        load_average(),
+        args.edits,
+        args.concurrency
+    );
+    let failed: u64 = storms.iter().map(|s| s.tally.failed_syncs).sum();
+    if failed > 0 {
+        eprintln!("{failed} syncs failed for good");
+        std::process::exit(1);
+    }
+    let unacknowledged: Vec<_> = storms
+        .iter()
+        .filter(|s| s.tally.acknowledged as usize != s.syncs)
+        .map(|s| (s.phones, s.syncs - s.tally.acknowledged as usize))
+        .collect();
+    if !unacknowledged.is_empty() {
+        eprintln!("syncs that ended without their change acknowledged: {unacknowledged:?}");
+        std::process::exit(1);
+    }
+}
