@@ -908,15 +908,19 @@ fn a_device_syncing_in_a_tight_loop_is_rate_limited_and_others_are_not() {
     let server = Server::start();
     let directory = server.running().state.engine.directory().clone();
     directory.add_person("cadre-loop", "循环", None).unwrap();
-    let (_, token) = directory
-        .enroll(EnrollRequest {
-            person: "cadre-loop".into(),
-            label: String::new(),
-            role: Role::Cadre,
-            scope: Scope::parse(VILLAGE).unwrap(),
-            write: false,
-        })
-        .unwrap();
+    let enroll = || {
+        directory
+            .enroll(EnrollRequest {
+                person: "cadre-loop".into(),
+                label: String::new(),
+                role: Role::Cadre,
+                scope: Scope::parse(VILLAGE).unwrap(),
+                write: false,
+            })
+            .unwrap()
+            .1
+    };
+    let (token, other) = (enroll(), enroll());
     let empty = SyncRequest::new(None).encode();
     let mut limited = 0;
     for _ in 0..400 {
@@ -932,5 +936,7 @@ fn a_device_syncing_in_a_tight_loop_is_rate_limited_and_others_are_not() {
         }
     }
     assert_eq!(limited, 1, "a tight loop was never slowed down");
+    // Another device of the same village is not held back.
+    assert_eq!(post(&server, &empty, None, &other.0).status, 200);
     server.assert_serving("a device in a tight loop");
 }
