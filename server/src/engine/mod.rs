@@ -322,9 +322,18 @@ impl Engine {
                 missing_dependencies: false,
             });
         }
-        let new_bytes = scratch.save_after(&old_heads);
+        // A new record is stored as one snapshot; a known one gains a chunk
+        // of what it did not have. Either way the document is encoded once.
+        let content = match &slot.loaded {
+            Some(_) => DocumentContent::Chunk(scratch.save_after(&old_heads)),
+            None if is_document(received) => DocumentContent::Snapshot(received.to_vec()),
+            None => DocumentContent::Snapshot(scratch.save()),
+        };
+        let new_len = match &content {
+            DocumentContent::Chunk(bytes) | DocumentContent::Snapshot(bytes) => bytes.len(),
+        };
         let stored = slot.loaded.as_ref().map_or(0, |l| l.stored_bytes);
-        let size = stored + new_bytes.len() as u64;
+        let size = stored + new_len as u64;
         let refused = |reason: DocError| {
             self.quarantine(caller, id, &reason, received);
             Err(reason)
@@ -374,10 +383,7 @@ impl Engine {
                 }
             }
         }
-        let (content, expected_seq) = match &slot.loaded {
-            Some(loaded) => (DocumentContent::Chunk(new_bytes), Some(loaded.seq)),
-            None => (DocumentContent::Snapshot(scratch.save()), Some(0)),
-        };
+        let expected_seq = Some(slot.loaded.as_ref().map_or(0, |l| l.seq));
         let receipt = self.storage.commit(CommitBatch {
             id: id.clone(),
             content,
@@ -440,6 +446,11 @@ impl Engine {
         id: &DocumentId,
         have: &[ChangeHash],
     ) -> Result<Option<Missing>, DocError> {
+        if have.is_empty()
+            && let Some(stored) = self.stored_whole(caller, id)?
+        {
+            return Ok(stored);
+        }
         self.with_slot(id, |slot| {
             let Some(loaded) = &mut slot.loaded else {
                 return Ok(None);
@@ -448,6 +459,10 @@ impl Engine {
                 return Ok(None);
             }
             let doc = &mut loaded.doc;
+            let heads = doc.get_heads();
+            if same_heads(have, &heads) {
+                return Ok(Some((Vec::new(), heads)));
+            }
             let known: Vec<ChangeHash> = have
                 .iter()
                 .filter(|h| doc.get_change_by_hash(h).is_some())
@@ -458,8 +473,35 @@ impl Engine {
             } else {
                 doc.save_after(&known)
             };
-            Ok(Some((bytes, doc.get_heads())))
+            Ok(Some((bytes, heads)))
         })
+    }
+
+    /// A whole record for a peer that has nothing of it, straight from
+    /// storage: its snapshot and chunks are what `load_incremental` takes,
+    /// so nothing is loaded into memory or encoded again (a bootstrap of
+    /// thousands of records costs reads, not Automerge work). `Ok(None)`
+    /// when a commit landed between the two reads; the caller then takes
+    /// the loaded path.
+    fn stored_whole(
+        &self,
+        caller: &Caller,
+        id: &DocumentId,
+    ) -> Result<Option<Option<Missing>>, DocError> {
+        let Some(meta) = self.storage.doc_meta(id)? else {
+            return Ok(Some(None));
+        };
+        if !caller.can_read(&meta.village) {
+            return Ok(Some(None));
+        }
+        let Some(stored) = self.storage.load_document(id)? else {
+            return Ok(Some(None));
+        };
+        if stored.seq != meta.seq {
+            return Ok(None);
+        }
+        let heads = meta.heads.into_iter().map(ChangeHash).collect();
+        Ok(Some(Some((stored.concatenated(), heads))))
     }
 
     /// Receives an automerge-repo sync message for a record from a peer,
@@ -489,6 +531,22 @@ impl Engine {
                     && !caller.can_read(&loaded.village)
                 {
                     return Err(DocError::NotFound);
+                }
+                if message.changes.is_empty() {
+                    // Heads, needs and a bloom filter only update the
+                    // peer's sync state; the document cannot change, so it
+                    // is read in place rather than copied.
+                    let received = match &mut slot.loaded {
+                        Some(loaded) => loaded
+                            .doc
+                            .sync()
+                            .receive_sync_message(&mut attempt_state, message.clone()),
+                        None => AutoCommit::new()
+                            .sync()
+                            .receive_sync_message(&mut attempt_state, message.clone()),
+                    };
+                    received.map_err(|e| DocError::BadAutomerge(e.to_string()))?;
+                    return Ok(false);
                 }
                 let mut scratch = match &mut slot.loaded {
                     Some(loaded) => loaded.doc.fork(),
@@ -555,6 +613,20 @@ impl Engine {
         }
         Ok(self.storage.summary(id)?)
     }
+}
+
+/// Whether two head sets are equal, whatever their order.
+fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
+    a.len() == b.len() && a.iter().all(|h| b.contains(h))
+}
+
+/// Whether `bytes` begin with an Automerge document chunk (the output of
+/// `save()`), as opposed to change chunks: such bytes, when they alone
+/// built a new record, are already its compact snapshot.
+fn is_document(bytes: &[u8]) -> bool {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    const DOCUMENT_CHUNK: u8 = 0;
+    bytes.len() > 8 && bytes[..4] == MAGIC && bytes[8] == DOCUMENT_CHUNK
 }
 
 fn current_heads(slot: &mut Slot) -> Vec<ChangeHash> {

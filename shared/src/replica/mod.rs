@@ -241,6 +241,15 @@ impl Replica {
         Ok(())
     }
 
+    /// The record's stored bytes: a `save()`, or bytes the server sent
+    /// that built it (both load the same way).
+    pub(crate) fn document_bytes(
+        &self,
+        id: &DocumentId,
+    ) -> Result<Option<sled::IVec>, ReplicaError> {
+        Ok(self.tree.get(key(DOC, id))?)
+    }
+
     /// The record's document, with this install's actor set for editing.
     pub fn document(&self, id: &DocumentId) -> Result<Option<AutoCommit>, ReplicaError> {
         let Some(bytes) = self.tree.get(key(DOC, id))? else {

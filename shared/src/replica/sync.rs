@@ -20,10 +20,12 @@
 use std::collections::HashSet;
 
 use automerge::AutoCommit;
-use fengqiao_protocol::batch::{ChangeHash, DocUpload, SyncRequest, SyncResponse};
+use fengqiao_protocol::batch::{ChangeHash, DocResult, DocUpload, SyncRequest, SyncResponse};
 use fengqiao_protocol::{DocumentId, ErrorBody};
 
-use super::{Replica, ReplicaError, WriteSet, from_wire_heads, summarize, to_wire_heads};
+use super::{
+    RecordState, Replica, ReplicaError, WriteSet, from_wire_heads, summarize, to_wire_heads,
+};
 use crate::summary::Millis;
 
 /// Tunables of a sync session.
@@ -97,16 +99,21 @@ impl SyncClient {
                 self.uploads_left = true;
                 break;
             }
-            let upload = match replica.document(&id)? {
+            let upload = match replica.document_bytes(&id)? {
                 // Discarded locally: ask for the server's whole copy.
                 None => DocUpload {
                     id,
                     heads: Vec::new(),
                     changes: Vec::new(),
                 },
-                Some(mut doc) => {
+                Some(stored) => {
+                    let mut doc = AutoCommit::load(&stored).map_err(|e| ReplicaError::Corrupt {
+                        what: format!("record {id}: {e}"),
+                    })?;
+                    // The whole record goes as stored: it is already a
+                    // complete, compact encoding.
                     let changes = if state.resend || state.server_heads.is_empty() {
-                        doc.save()
+                        stored.to_vec()
                     } else {
                         doc.save_after(&from_wire_heads(&state.server_heads))
                     };
@@ -149,51 +156,34 @@ impl SyncClient {
         }
         let dirty: HashSet<DocumentId> = replica.dirty()?.into_iter().collect();
 
-        for result in response.docs {
-            let id = result.id.clone();
-            let was_dirty = dirty.contains(&id);
-            let mut state = replica.state(&id)?;
-            let Some(mut doc) = replica.document(&id)?.or_else(|| {
-                (!result.data.is_empty())
-                    .then(|| AutoCommit::new().with_actor(replica.actor().clone()))
-            }) else {
-                // Nothing held and nothing sent: only an error can be recorded.
-                if let Some(error) = result.error {
-                    step.rejected.push((id, error));
-                }
-                continue;
-            };
-            if !result.data.is_empty() {
-                let before = doc.get_heads();
-                doc.load_incremental(&result.data)
-                    .map_err(|e| ReplicaError::BadServerData {
-                        id: id.clone(),
-                        reason: e.to_string(),
-                    })?;
-                if doc.get_heads() != before {
-                    step.received.push(id.clone());
-                    if was_dirty {
-                        step.merged.push(id.clone());
-                    }
+        // Records are independent: they are merged on every core, then
+        // written in one atomic batch in response order.
+        let applied = map_parallel(response.docs, |result| {
+            let was_dirty = dirty.contains(&result.id);
+            apply_result(replica, result, was_dirty)
+        });
+        for outcome in applied {
+            let Some(outcome) = outcome? else { continue };
+            let id = outcome.id;
+            if outcome.received {
+                step.received.push(id.clone());
+                if outcome.was_dirty {
+                    step.merged.push(id.clone());
                 }
             }
-            if let Some(error) = result.error {
-                state.attention = Some(error.clone());
+            if let Some(error) = outcome.rejected {
                 step.rejected.push((id.clone(), error));
             }
-            if !result.heads.is_empty() {
-                state.server_heads = result.heads;
-            }
-            state.resend = result.resend;
-            resend_requested |= result.resend;
-            let confirmed = same_heads(&state.server_heads, &to_wire_heads(&doc.get_heads()));
-            if was_dirty && confirmed {
+            let Some(state) = outcome.state else { continue };
+            resend_requested |= state.resend;
+            if outcome.was_dirty && outcome.confirmed {
                 step.acknowledged.push(id.clone());
             }
-            state.summary = summarize(&doc, &id).or(state.summary);
-            writes.put_doc(&id, &doc.save());
+            if let Some(bytes) = &outcome.bytes {
+                writes.put_doc(&id, bytes);
+            }
             writes.put_state(&id, &state);
-            writes.set_dirty(&id, !confirmed && state.attention.is_none());
+            writes.set_dirty(&id, !outcome.confirmed && state.attention.is_none());
         }
         for id in response.purge {
             writes.purge(&id);
@@ -206,6 +196,115 @@ impl SyncClient {
         step.more = response.more || self.uploads_left || resend_requested;
         Ok(step)
     }
+}
+
+/// What merging one record of a response produced.
+struct Outcome {
+    id: DocumentId,
+    was_dirty: bool,
+    /// The server's bytes changed the record.
+    received: bool,
+    rejected: Option<ErrorBody>,
+    /// The record's new sync state; `None` when nothing is held or sent.
+    state: Option<RecordState>,
+    /// The document to store, when it changed.
+    bytes: Option<Vec<u8>>,
+    /// The server holds everything the phone holds.
+    confirmed: bool,
+}
+
+/// Merges one record of a response into what the phone holds. Reads the
+/// replica but writes nothing.
+fn apply_result(
+    replica: &Replica,
+    result: DocResult,
+    was_dirty: bool,
+) -> Result<Option<Outcome>, ReplicaError> {
+    let id = result.id.clone();
+    let mut outcome = Outcome {
+        id: id.clone(),
+        was_dirty,
+        received: false,
+        rejected: None,
+        state: None,
+        bytes: None,
+        confirmed: false,
+    };
+    let mut state = replica.state(&id)?;
+    let held = replica.document(&id)?;
+    let new_here = held.is_none();
+    let Some(mut doc) = held.or_else(|| {
+        (!result.data.is_empty()).then(|| AutoCommit::new().with_actor(replica.actor().clone()))
+    }) else {
+        // Nothing held and nothing sent: only an error can be recorded.
+        outcome.rejected = result.error;
+        return Ok(Some(outcome));
+    };
+    if !result.data.is_empty() {
+        let before = doc.get_heads();
+        doc.load_incremental(&result.data)
+            .map_err(|e| ReplicaError::BadServerData {
+                id: id.clone(),
+                reason: e.to_string(),
+            })?;
+        outcome.received = doc.get_heads() != before;
+    }
+    if let Some(error) = result.error {
+        state.attention = Some(error.clone());
+        outcome.rejected = Some(error);
+    }
+    if !result.heads.is_empty() {
+        state.server_heads = result.heads;
+    }
+    state.resend = result.resend;
+    outcome.confirmed = same_heads(&state.server_heads, &to_wire_heads(&doc.get_heads()));
+    if outcome.received || state.summary.is_none() {
+        state.summary = summarize(&doc, &id).or(state.summary);
+    }
+    if new_here {
+        // The bytes that built the record from nothing load into the same
+        // record: keep them rather than encode it again.
+        outcome.bytes = Some(result.data);
+    } else if outcome.received {
+        outcome.bytes = Some(doc.save());
+    }
+    outcome.state = Some(state);
+    Ok(Some(outcome))
+}
+
+/// Maps `items` in order, spread over the machine's cores when there are
+/// enough of them to be worth a thread.
+fn map_parallel<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    const PER_THREAD_AT_LEAST: usize = 16;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = cores.min(items.len() / PER_THREAD_AT_LEAST).max(1);
+    if threads == 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let mut groups: Vec<Vec<T>> = Vec::with_capacity(threads);
+    let mut items = items.into_iter();
+    loop {
+        let group: Vec<T> = items.by_ref().take(chunk).collect();
+        if group.is_empty() {
+            break;
+        }
+        groups.push(group);
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .into_iter()
+            .map(|group| scope.spawn(move || group.into_iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 /// Whether two head sets are equal, whatever their order.
