@@ -7,8 +7,8 @@ use fengqiao_protocol::{DocumentId, VillageCode};
 
 use super::{
     CaseList, DUPLICATE_WINDOW_DAYS, DisputeFigures, DisputeStats, DuplicatePair,
-    GRASSROOTS_TARGET_FRACTION, MILLIS_PER_DAY, StatsQuery, bump, days_between, median, ratio,
-    zeros,
+    GRASSROOTS_TARGET_FRACTION, MILLIS_PER_DAY, StatsQuery, bump, days_between, entry_of, median,
+    ratio, zeros,
 };
 use crate::summary::Summary;
 use crate::vocab::{Category, Level, RecordKind, Risk, Status};
@@ -238,21 +238,24 @@ pub fn possible_duplicates<'a>(
 
 fn duplicates_of(disputes: &Disputes<'_>, query: &StatsQuery) -> Vec<DuplicatePair> {
     let window = i128::from(DUPLICATE_WINDOW_DAYS) * i128::from(MILLIS_PER_DAY);
-    let mut by_village: BTreeMap<&VillageCode, Vec<(&Summary, BTreeSet<String>)>> = BTreeMap::new();
+    // Candidates are compared by hashed names (no allocation per record);
+    // the names themselves are only built for pairs that match, which also
+    // rules out a hash collision.
+    let mut by_village: BTreeMap<&VillageCode, Vec<(&Summary, Vec<u64>)>> = BTreeMap::new();
     for summary in &disputes.counted {
-        let names = normalised_names(summary);
-        if !names.is_empty() {
+        let keys = name_keys(summary);
+        if !keys.is_empty() {
             by_village
                 .entry(&summary.village)
                 .or_default()
-                .push((summary, names));
+                .push((summary, keys));
         }
     }
     let mut pairs = Vec::new();
     for (village, mut cases) in by_village {
         cases.sort_by(|(a, _), (b, _)| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        for (i, (first, first_names)) in cases.iter().enumerate() {
-            for (second, second_names) in cases.iter().skip(i + 1) {
+        for (i, (first, first_keys)) in cases.iter().enumerate() {
+            for (second, second_keys) in cases.iter().skip(i + 1) {
                 if i128::from(second.created_at) - i128::from(first.created_at) > window {
                     break;
                 }
@@ -261,7 +264,13 @@ fn duplicates_of(disputes: &Disputes<'_>, query: &StatsQuery) -> Vec<DuplicatePa
                 {
                     continue;
                 }
-                let shared: Vec<String> = first_names.intersection(second_names).cloned().collect();
+                if !share_a_key(first_keys, second_keys) {
+                    continue;
+                }
+                let shared: Vec<String> = normalised_names(first)
+                    .intersection(&normalised_names(second))
+                    .cloned()
+                    .collect();
                 if shared.is_empty() {
                     continue;
                 }
@@ -278,6 +287,57 @@ fn duplicates_of(disputes: &Disputes<'_>, query: &StatsQuery) -> Vec<DuplicatePa
     pairs
 }
 
+/// The party names of a case as compared for duplicates (trimmed,
+/// lower-cased), as sorted 64-bit FNV-1a hashes.
+fn name_keys(summary: &Summary) -> Vec<u64> {
+    let mut keys: Vec<u64> = summary
+        .party_names
+        .iter()
+        .filter_map(|name| {
+            let trimmed = name.trim();
+            if trimmed.is_empty() {
+                return None;
+            }
+            let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+            for c in trimmed.chars().flat_map(char::to_lowercase) {
+                for byte in u32::from(c).to_le_bytes() {
+                    hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+                }
+            }
+            Some(hash)
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// Whether two sorted key lists have a key in common.
+fn share_a_key(a: &[u64], b: &[u64]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
+}
+
+/// A village's row of counts, started at zero for every value, without
+/// cloning the village code for each record.
+fn village_row<'m, K: Ord + Copy>(
+    map: &'m mut BTreeMap<VillageCode, BTreeMap<K, u64>>,
+    village: &VillageCode,
+    all: &[K],
+) -> &'m mut BTreeMap<K, u64> {
+    if !map.contains_key(village) {
+        map.insert(village.clone(), zeros(all));
+    }
+    entry_of(map, village)
+}
+
 /// Dispute statistics for the query; see the module documentation for which
 /// disputes count where.
 pub fn dispute_stats<'a>(
@@ -292,20 +352,14 @@ pub fn dispute_stats<'a>(
     for summary in disputes.in_period(query) {
         tally.add(summary);
         bump(
-            by_village_status
-                .entry(summary.village.clone())
-                .or_insert_with(|| zeros(Status::ALL)),
+            village_row(&mut by_village_status, &summary.village, Status::ALL),
             status_of(summary),
         );
-        let categories = by_village_category
-            .entry(summary.village.clone())
-            .or_insert_with(|| zeros(Category::ALL));
+        let categories = village_row(&mut by_village_category, &summary.village, Category::ALL);
         if let Some(category) = summary.category {
             bump(categories, category);
         }
-        let risks = by_village_risk
-            .entry(summary.village.clone())
-            .or_insert_with(|| zeros(Risk::ALL));
+        let risks = village_row(&mut by_village_risk, &summary.village, Risk::ALL);
         if let Some(risk) = summary.risk {
             bump(risks, risk);
         }

@@ -417,6 +417,15 @@ fn bump<K: Ord>(map: &mut BTreeMap<K, u64>, key: K) {
     *map.entry(key).or_insert(0) += 1;
 }
 
+/// The entry of `key`, cloning the key only when it is new: the maps keyed
+/// by village or cadre see the same few keys over and over.
+fn entry_of<'m, K: Ord + Clone, V: Default>(map: &'m mut BTreeMap<K, V>, key: &K) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.clone(), V::default());
+    }
+    map.get_mut(key).expect("inserted just above")
+}
+
 /// `part / whole`, or `None` for an empty whole.
 fn ratio(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)

@@ -1,9 +1,11 @@
 //! Household visit statistics: visits per village and per cadre per week,
 //! topic and sentiment counts and trends, pending follow-ups.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use super::{CaseList, FollowUps, IsoWeek, StatsQuery, VisitStats, WeekVisits, bump, zeros};
+use super::{
+    CaseList, FollowUps, IsoWeek, StatsQuery, VisitStats, WeekVisits, bump, entry_of, zeros,
+};
 use crate::summary::{Millis, Summary};
 use crate::vocab::{RecordKind, Sentiment, Topic};
 
@@ -76,20 +78,19 @@ pub fn visit_stats<'a>(
         .filter(|s| query.period.contains(visit_time(s)))
     {
         total += 1;
-        bump(&mut by_village, visit.village.clone());
+        *entry_of(&mut by_village, &visit.village) += 1;
         let week = IsoWeek::from_millis(visit_time(visit), query.utc_offset_minutes);
-        bump(
-            by_cadre_week.entry(visit.created_by.clone()).or_default(),
-            week,
-        );
+        bump(entry_of(&mut by_cadre_week, &visit.created_by), week);
         let week_visits = by_week.entry(week).or_insert_with(|| WeekVisits {
             visits: 0,
             topics: zeros(Topic::ALL),
             sentiments: zeros(Sentiment::ALL),
         });
         week_visits.visits += 1;
-        let distinct: BTreeSet<Topic> = visit.topics.iter().copied().collect();
-        for topic in distinct {
+        for (i, &topic) in visit.topics.iter().enumerate() {
+            if visit.topics[..i].contains(&topic) {
+                continue; // each topic counts once per visit
+            }
             bump(&mut topics, topic);
             bump(&mut week_visits.topics, topic);
         }
