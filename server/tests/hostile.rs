@@ -143,12 +143,12 @@ impl std::fmt::Debug for Answer {
 }
 
 fn post(server: &Server, body: &[u8], encoding: Option<&str>, token: &str) -> Answer {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let client: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(60)))
         .build()
         .into();
-    let mut call = agent
+    let mut call = client
         .post(&format!("{}/v1/sync", server.url()))
         .header("Authorization", &format!("Bearer {token}"))
         .header("Content-Type", "application/cbor");
