@@ -333,8 +333,10 @@ fn an_edit_that_changes_nothing_leaves_the_record_synced() {
     sync(&a, &mut server);
     assert!(a.dirty().unwrap().is_empty());
     // Setting the risk it already has commits nothing.
-    a.edit(&id, |doc| set_risk(doc, &Author::new("cadre-a", T0 + DAY), Risk::Low))
-        .unwrap();
+    a.edit(&id, |doc| {
+        set_risk(doc, &Author::new("cadre-a", T0 + DAY), Risk::Low)
+    })
+    .unwrap();
     assert!(a.dirty().unwrap().is_empty());
 }
 
