@@ -171,7 +171,29 @@ impl ServerProcess {
 
     /// Starts a server with extra `fengqiao serve` arguments.
     pub fn start_with(data: &Path, extra: &[&str]) -> Self {
+        let started = Instant::now();
+        loop {
+            match Self::try_start(data, extra) {
+                Ok(server) => return server,
+                // The store's previous user (a killed server, or a test that
+                // opened it to check it) may still be letting go of its
+                // lock: sled releases it from background threads.
+                Err(log)
+                    if log.contains("could not acquire lock")
+                        && started.elapsed() < START_TIMEOUT =>
+                {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(log) => panic!("the server exited before serving; its log:\n{log}"),
+            }
+        }
+    }
+
+    /// Starts a server, or returns the end of its log if it exits before
+    /// announcing its address.
+    fn try_start(data: &Path, extra: &[&str]) -> Result<Self, String> {
         let log = data.with_extension("log");
+        let earlier = std::fs::metadata(&log).map_or(0, |m| m.len());
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -199,7 +221,9 @@ impl ServerProcess {
             if read == 0 {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("the server exited before serving; its log:\n{}", tail(&log));
+                let text = std::fs::read(&log).unwrap_or_default();
+                let this_start = text.get(earlier as usize..).unwrap_or_default();
+                return Err(String::from_utf8_lossy(this_start).into_owned());
             }
             if let Some(addr) = line
                 .split_whitespace()
@@ -212,12 +236,12 @@ impl ServerProcess {
                 "the server did not announce its address"
             );
         };
-        Self {
+        Ok(Self {
             child,
             addr,
             _stdout: stdout,
             log,
-        }
+        })
     }
 
     pub fn url(&self) -> String {

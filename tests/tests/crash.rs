@@ -555,15 +555,18 @@ fn sorted(mut heads: Vec<[u8; 32]>) -> Vec<[u8; 32]> {
     heads
 }
 
-/// Opens the store of a killed server and checks it against the ledger;
-/// returns the indexed projection of every stored record.
+/// Opens the store of a killed server, with no repair step.
+fn open_store(store: &Path) -> SledStorage {
+    SledStorage::open(&StorageConfig::new(store))
+        .expect("the store opens after SIGKILL, with no repair step")
+}
+
+/// Checks the store of a killed server against the ledger; returns the
+/// indexed projection of every stored record.
 fn check_store(
-    store: &Path,
+    storage: &dyn Storage,
     ledger: &HashMap<DocumentId, HashSet<[u8; 32]>>,
 ) -> BTreeMap<DocumentId, Summary> {
-    let storage = SledStorage::open(&StorageConfig::new(store))
-        .expect("the store opens after SIGKILL, with no repair step");
-
     let mut summaries = BTreeMap::new();
     let mut by_village: BTreeMap<VillageCode, Vec<Summary>> = BTreeMap::new();
     let mut after = 0;
@@ -680,7 +683,7 @@ fn sigkill_during_a_sync_storm_loses_no_acknowledged_change() {
         storm.set_url(None);
         let checking = Instant::now();
         let ledger = storm.ledger.lock().expect("ledger").clone();
-        let records = check_store(&store, &ledger);
+        let records = check_store(&open_store(&store), &ledger);
         let checked = checking.elapsed();
         server = ServerProcess::start(&data);
         storm.set_url(Some(server.url()));
@@ -725,7 +728,8 @@ fn sigkill_during_a_sync_storm_loses_no_acknowledged_change() {
     }
     server.kill();
     let ledger = storm.ledger.lock().expect("ledger").clone();
-    let stored = check_store(&store, &ledger);
+    let storage = open_store(&store);
+    let stored = check_store(&storage, &ledger);
 
     eprintln!(
         "{kills} kills ({caught_mid_request} with a request in flight) in {:?}; \
@@ -745,7 +749,6 @@ fn sigkill_during_a_sync_storm_loses_no_acknowledged_change() {
 
     // Every phone holds exactly the server's records, documents and
     // projections.
-    let storage = SledStorage::open(&StorageConfig::new(&store)).expect("store opens");
     for (index, phone) in phones.iter().enumerate() {
         let mut ids = phone.replica.ids().expect("ids");
         ids.sort();
