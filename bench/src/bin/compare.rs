@@ -168,7 +168,7 @@ fn main() {
 
     let mut text = String::new();
     text.push_str(&format!(
-        "Command: `bench/compare.sh --records {} --repetitions {} --systems {}`; machine: {} cores; {:.0} s in all.\n\n",
+        "Command: `bench/compare.sh --records {} --repetitions {} --systems {} --timeout-secs {} --window {}`; machine: {} cores; {:.0} s in all.\n\n",
         args.records
             .iter()
             .map(usize::to_string)
@@ -176,6 +176,8 @@ fn main() {
             .join(","),
         args.repetitions,
         args.systems.join(","),
+        args.timeout_secs,
+        args.window,
         std::thread::available_parallelism().map_or(0, usize::from),
         started.elapsed().as_secs_f64(),
     ));
