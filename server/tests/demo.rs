@@ -101,7 +101,7 @@ fn the_demo_prints_what_the_statistics_api_says() {
         ),
         (
             "possible duplicates",
-            stats.disputes.possible_duplicates.len().to_string(),
+            stats.disputes.possible_duplicate_count.to_string(),
         ),
         ("visits", stats.visits.total.to_string()),
         (

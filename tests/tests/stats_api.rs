@@ -43,6 +43,7 @@ fn query_of(answer: &Value, figure: &str) -> StatsQuery {
             "period": disputes["period"],
             "overdueDays": disputes["overdueDays"],
             "scope": disputes["scope"],
+            "listLimit": disputes["listLimit"],
         })
     } else {
         answer["query"].clone()
@@ -141,6 +142,9 @@ fn every_figure_is_what_the_shared_statistics_compute() {
             DISTRICT,
             "scope=500110&from=1780243200000&asOf=1790000000000",
         ),
+        (&officials.district, DISTRICT, "listLimit=all"),
+        (&officials.town_1, TOWN_1, "listLimit=0&overdueDays=0"),
+        (&officials.district, DISTRICT, "listLimit=3&overdueDays=5"),
     ];
     for (token, scope, params) in cases {
         for figure in FIGURES {
@@ -197,6 +201,38 @@ fn every_figure_is_what_the_shared_statistics_compute() {
             .unwrap()
             > 0
     );
+
+    // Lists carry a page of ids (100 unless asked), counts are complete.
+    let (_, limited) = get(
+        &server,
+        "/v1/stats/summary?scope=500110&listLimit=2",
+        Auth::Bearer(&officials.district),
+    );
+    let (_, everything) = get(
+        &server,
+        "/v1/stats/summary?scope=500110&listLimit=all",
+        Auth::Bearer(&officials.district),
+    );
+    for list in [
+        &limited["disputes"]["overdue"],
+        &limited["disputes"]["openHighRisk"],
+        &limited["visits"]["followUps"]["pending"],
+    ] {
+        assert!(list["count"].as_u64().unwrap() > 2, "{list}");
+        assert_eq!(list["ids"].as_array().unwrap().len(), 2, "{list}");
+    }
+    let full = everything["disputes"]["overdue"]["ids"].as_array().unwrap();
+    assert_eq!(
+        full.len() as u64,
+        everything["disputes"]["overdue"]["count"].as_u64().unwrap()
+    );
+    assert_eq!(
+        limited["disputes"]["overdue"]["ids"].as_array().unwrap()[..],
+        full[..2]
+    );
+    assert_eq!(limited["disputes"]["listLimit"], 2);
+    assert_eq!(answer["disputes"]["listLimit"], 100);
+    assert!(everything["disputes"]["listLimit"].is_null());
 
     // The same question twice gets the same answer (served from the cache).
     let again = get(
@@ -321,6 +357,9 @@ fn bad_parameters_are_refused_with_a_clear_message() {
         "/v1/stats/summary?from=2026-09-01&to=2026-08-01",
         "/v1/stats/summary?overdueDays=-3",
         "/v1/stats/summary?overdueDays=many",
+        "/v1/stats/summary?listLimit=-1",
+        "/v1/stats/summary?listLimit=lots",
+        "/v1/stats/summary?listLimit=1000001",
         "/v1/stats/summary?asOf=soon",
         "/v1/stats/summary?colour=red",
         "/v1/stats/summary?scope=500110101&scope=500110101",
@@ -679,6 +718,27 @@ fn linked_duplicates_count_once_and_only_town_officials_link() {
     let summaries = summaries_in(&phone, TOWN_1);
     let query = query_of(&after, "summary");
     assert_eq!(after, as_seen(&stats::statistics(&summaries, &query)));
+    // Every figure of the town and of the district it lies in agrees with
+    // the shared statistics after the change.
+    let district = summaries_in(&phone, DISTRICT);
+    for figure in FIGURES {
+        check_figure(
+            &server,
+            &district,
+            town,
+            figure,
+            TOWN_1,
+            "asOf=1790000000000",
+        );
+        check_figure(
+            &server,
+            &district,
+            &officials.district,
+            figure,
+            DISTRICT,
+            "",
+        );
+    }
     // The link is an attributed change in the record's audit trail.
     let (_, file) = get(
         &server,

@@ -97,7 +97,7 @@ pub fn print_summary(title: &str, stats: &Statistics) {
     );
     println!(
         "  possible duplicates 疑似重复  {}",
-        stats.disputes.possible_duplicates.len()
+        stats.disputes.possible_duplicate_count
     );
     println!("  visits 民情走访              {}", stats.visits.total);
     println!(

@@ -26,12 +26,11 @@ use fengqiao_shared::StatsQuery;
 /// Answers kept by default.
 pub const DEFAULT_CAPACITY: usize = 256;
 
-/// The cache key of one answer.
+/// The cache key of one answer: the endpoint, the scope and every field
+/// of the query (its `Debug` form names them all, so a field added later
+/// cannot be left out).
 pub fn key(endpoint: &str, scope: &Scope, query: &StatsQuery) -> String {
-    format!(
-        "{endpoint}|{scope}|{}|{:?}|{:?}|{}|{}",
-        query.now, query.period.from, query.period.to, query.overdue_days, query.utc_offset_minutes
-    )
+    format!("{endpoint}|{scope}|{query:?}")
 }
 
 /// One kept answer: the version it was computed at, and its body.

@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 
 use fengqiao_protocol::DocumentId;
-use fengqiao_shared::stats::{self, DuplicatePair, Statistics};
+use fengqiao_shared::stats::partial;
+use fengqiao_shared::stats::{DuplicatePair, Statistics};
 use fengqiao_shared::{StatsQuery, Summary};
 use serde::Serialize;
 
@@ -60,33 +61,34 @@ impl Figure {
         }
     }
 
-    /// Computes the answer over `rows` as JSON.
+    /// Computes the answer over `rows` as JSON, merging the villages'
+    /// partial statistics (only villages changed since they were last
+    /// computed are computed again).
     pub fn to_json(self, rows: &Rows<'_>, query: &StatsQuery) -> Result<Vec<u8>, ReportError> {
+        let partials = rows.partials(query);
+        let partials = partials.iter().map(|p| &**p);
         let json = match self {
             Figure::Summary => {
-                serde_json::to_vec::<Statistics>(&stats::statistics(rows.iter(), query))
+                serde_json::to_vec::<Statistics>(&partial::statistics_of(partials, query))
             }
             Figure::ByVillage => serde_json::to_vec(&DrillDown {
                 query,
-                rows: stats::by_village(rows.iter(), query),
+                rows: partial::by_village_of(partials, query),
             }),
             Figure::ByCategory => serde_json::to_vec(&DrillDown {
                 query,
-                rows: stats::by_category(rows.iter(), query),
+                rows: partial::by_category_of(partials, query),
             }),
             Figure::ByMonth => serde_json::to_vec(&DrillDown {
                 query,
-                rows: stats::by_month(rows.iter(), query),
+                rows: partial::by_month_of(partials, query),
             }),
             Figure::Duplicates => {
-                let pairs = stats::possible_duplicates(rows.iter(), query);
-                let named: std::collections::HashSet<&DocumentId> = pairs
+                let pairs = partial::possible_duplicates_of(partials, query);
+                let records = pairs
                     .iter()
-                    .flat_map(|pair| [&pair.first, &pair.second])
-                    .collect();
-                let records = rows
-                    .iter()
-                    .filter(|summary| named.contains(&summary.id))
+                    .flat_map(|pair| [(&pair.village, &pair.first), (&pair.village, &pair.second)])
+                    .filter_map(|(village, id)| rows.get(village, id))
                     .map(|summary| (&summary.id, summary))
                     .collect();
                 serde_json::to_vec(&Duplicates {

@@ -295,12 +295,14 @@ fn recent_first(a: &Summary, b: &Summary) -> Ordering {
 }
 
 /// One page of the records in `rows` that `request` keeps. `query` decides
-/// which disputes are overdue.
+/// which disputes are overdue (its list limit does not apply: the page is
+/// chosen among every overdue case).
 pub fn list(rows: &Rows<'_>, request: &ListRequest, query: &StatsQuery) -> Page {
+    let every = query.clone().with_list_limit(None);
     let overdue_ids = request
         .filter
         .overdue
-        .then(|| stats::overdue_cases(rows.iter(), query).ids);
+        .then(|| stats::overdue_cases(rows.iter(), &every).ids);
     let overdue: Option<HashSet<&DocumentId>> =
         overdue_ids.as_ref().map(|ids| ids.iter().collect());
     let keeps = |summary: &&Summary| request.filter.keeps(summary, overdue.as_ref());

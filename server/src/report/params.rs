@@ -9,6 +9,7 @@
 //! | `to` | end of the period: `YYYY-MM-DD` (that day included) or milliseconds (excluded) | open |
 //! | `overdueDays` | an open dispute older than this many days is overdue | 30 |
 //! | `asOf` | the "now" of backlog figures, `YYYY-MM-DD` or milliseconds | the current minute |
+//! | `listLimit` | at most this many ids in each list of the summary (counts stay complete), or `all` | 100 |
 //!
 //! Parameters are strict: an unknown name, a name given twice or a value
 //! that does not parse is refused with a message that names the parameter
@@ -24,7 +25,15 @@ use super::ReportError;
 use super::calendar::{DayEdge, parse_instant};
 
 /// Parameters every statistics endpoint accepts.
-pub const STATS_PARAMS: &[&str] = &["scope", "from", "to", "overdueDays", "asOf"];
+pub const STATS_PARAMS: &[&str] = &["scope", "from", "to", "overdueDays", "asOf", "listLimit"];
+
+/// Ids in each list of a summary when the request does not say: a page of
+/// each backlog, while the counts stay complete. The full lists are paged
+/// through `GET /v1/records`.
+pub const DEFAULT_LIST_LIMIT: u32 = 100;
+
+/// The largest `listLimit` accepted as a number (`all` has none).
+pub const MAX_LIST_LIMIT: u32 = 1_000_000;
 
 /// The largest overdue threshold accepted, in days (ten years).
 pub const MAX_OVERDUE_DAYS: u32 = 3650;
@@ -34,6 +43,20 @@ pub const MAX_OVERDUE_DAYS: u32 = 3650;
 /// minute over unchanged records are the same answer.
 pub fn current_minute(now: Millis) -> Millis {
     now - now.rem_euclid(60_000)
+}
+
+/// `text` as a whole number from 0 to `max`, or an error naming the
+/// parameter and saying what it expects.
+fn whole_number(name: &str, text: &str, max: u32, expected: &str) -> Result<u32, ReportError> {
+    text.parse::<u32>()
+        .ok()
+        .filter(|n| *n <= max)
+        .ok_or_else(|| {
+            ReportError::bad(format!(
+                "{name}={:?} is not {expected} from 0 to {max}",
+                text.chars().take(20).collect::<String>()
+            ))
+        })
 }
 
 /// The parameters of one query string, each named at most once.
@@ -102,20 +125,27 @@ impl Params {
         };
         let overdue_days = match self.get("overdueDays") {
             None => DEFAULT_OVERDUE_DAYS,
-            Some(text) => text
-                .parse::<u32>()
-                .ok()
-                .filter(|days| *days <= MAX_OVERDUE_DAYS)
-                .ok_or_else(|| {
-                    ReportError::bad(format!(
-                        "overdueDays={:?} is not a whole number of days from 0 to {MAX_OVERDUE_DAYS}",
-                        text.chars().take(20).collect::<String>()
-                    ))
-                })?,
+            Some(text) => whole_number(
+                "overdueDays",
+                text,
+                MAX_OVERDUE_DAYS,
+                "a whole number of days",
+            )?,
+        };
+        let list_limit = match self.get("listLimit") {
+            None => Some(DEFAULT_LIST_LIMIT),
+            Some("all") => None,
+            Some(text) => Some(whole_number(
+                "listLimit",
+                text,
+                MAX_LIST_LIMIT,
+                "\"all\" or a whole number",
+            )?),
         };
         let query = StatsQuery::new(as_of)
             .with_period(period)
-            .with_overdue_days(overdue_days);
+            .with_overdue_days(overdue_days)
+            .with_list_limit(list_limit);
         query
             .validate()
             .map_err(|e| ReportError::bad(format!("from/to: {e}")))?;

@@ -30,13 +30,15 @@
 //! covers, so no record is held twice. A single scope larger than the
 //! budget is still held while it is the only one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use fengqiao_protocol::{DocumentId, Scope, VillageCode};
-use fengqiao_shared::Summary;
+use fengqiao_shared::stats::partial::{self, VillagePartial};
+use fengqiao_shared::vocab::RecordKind;
+use fengqiao_shared::{StatsQuery, Summary};
 
 use super::ReportError;
 use crate::storage::{ProjectionKey, Storage, StorageError};
@@ -114,26 +116,105 @@ fn weight(summary: &Summary) -> u64 {
         + summary.linked_dispute.as_ref().map_or(0, id)) as u64
 }
 
+/// Partials kept per village: one per period and calendar offset in use.
+const PARTIALS_PER_VILLAGE: usize = 4;
+
+/// One village's partial statistics for one period and offset, and the
+/// linked disputes of the village that counted when it was computed.
+struct KeptPartial {
+    kept: Vec<DocumentId>,
+    partial: Arc<VillagePartial>,
+}
+
+/// The summaries of one village and the statistics computed from them.
+#[derive(Default)]
+struct Village {
+    docs: BTreeMap<DocumentId, Summary>,
+    /// The sequence number of the latest change taken in (or of the load).
+    changed_seq: u64,
+    /// Dropped whenever a summary of the village changes; most recently
+    /// used last.
+    partials: Mutex<Vec<KeptPartial>>,
+}
+
+impl Village {
+    /// The village's partial for `query`, computed unless one computed over
+    /// the same summaries, period, offset and counted links is kept.
+    fn partial(
+        &self,
+        code: &VillageCode,
+        kept: &HashSet<DocumentId>,
+        query: &StatsQuery,
+    ) -> Arc<VillagePartial> {
+        let mut mine: Vec<DocumentId> = kept
+            .iter()
+            .filter(|id| self.docs.contains_key(*id))
+            .cloned()
+            .collect();
+        mine.sort_unstable();
+        let found = {
+            let mut partials = lock(&self.partials);
+            let at = partials
+                .iter()
+                .position(|p| p.kept == mine && p.partial.fits(query));
+            at.map(|at| {
+                let hit = partials.remove(at);
+                let partial = hit.partial.clone();
+                partials.push(hit);
+                partial
+            })
+        };
+        if let Some(partial) = found {
+            return partial;
+        }
+        let partial = Arc::new(VillagePartial::compute(
+            code,
+            self.docs.values(),
+            kept,
+            query,
+        ));
+        let mut partials = lock(&self.partials);
+        if partials.len() >= PARTIALS_PER_VILLAGE {
+            partials.remove(0);
+        }
+        partials.push(KeptPartial {
+            kept: mine,
+            partial: partial.clone(),
+        });
+        partial
+    }
+}
+
 /// The summaries of one scope, by village then document id.
 #[derive(Default)]
 struct ScopeRows {
-    villages: BTreeMap<u64, BTreeMap<DocumentId, Summary>>,
+    villages: BTreeMap<u64, Village>,
+    /// Disputes linked as a duplicate of another, by village number: the
+    /// only records that decide which links form cycles.
+    linked: HashMap<DocumentId, u64>,
     /// The feed has been read up to here.
     through_seq: u64,
-    /// The sequence number of the latest change taken in (or of the load).
-    changed_seq: u64,
     bytes: u64,
     count: u64,
 }
 
 impl ScopeRows {
-    fn put(&mut self, summary: Summary) {
+    fn put(&mut self, summary: Summary, seq: u64) {
         let added = weight(&summary);
-        let docs = self
-            .villages
-            .entry(village_number(&summary.village))
-            .or_default();
-        match docs.insert(summary.id.clone(), summary) {
+        let number = village_number(&summary.village);
+        if summary.kind == RecordKind::Dispute && summary.duplicate_of.is_some() {
+            self.linked.insert(summary.id.clone(), number);
+        } else {
+            self.linked.remove(&summary.id);
+        }
+        let village = self.villages.entry(number).or_default();
+        village.changed_seq = village.changed_seq.max(seq);
+        village
+            .partials
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        match village.docs.insert(summary.id.clone(), summary) {
             Some(old) => self.bytes = self.bytes.saturating_sub(weight(&old)),
             None => self.count += 1,
         }
@@ -171,9 +252,8 @@ impl Resident {
             let full = feed.entries.len() >= page;
             for entry in &feed.entries {
                 if let Some(summary) = storage.summary(&entry.id)? {
-                    rows.put(summary);
+                    rows.put(summary, entry.seq);
                 }
-                rows.changed_seq = rows.changed_seq.max(entry.seq);
             }
             rows.through_seq = rows.through_seq.max(feed.through_seq);
             if !full {
@@ -193,18 +273,85 @@ pub struct Rows<'a> {
 }
 
 impl Rows<'_> {
-    /// Changes whenever a summary of the copy this view reads changes; an
-    /// answer computed at one version holds for as long as it stays.
+    /// Changes whenever a summary of the scope changes; an answer computed
+    /// at one version holds for as long as it stays.
     pub fn version(&self) -> u64 {
-        self.rows.changed_seq
+        self.villages()
+            .map(|(_, village)| village.changed_seq)
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn villages(&self) -> impl Iterator<Item = (&u64, &Village)> + '_ {
+        self.rows.villages.range(self.lo..self.hi)
     }
 
     /// Every summary of the scope, by village then document id.
     pub fn iter(&self) -> impl Iterator<Item = &Summary> + '_ {
-        self.rows
-            .villages
-            .range(self.lo..self.hi)
-            .flat_map(|(_, docs)| docs.values())
+        self.villages()
+            .flat_map(|(_, village)| village.docs.values())
+    }
+
+    /// The summary of `id` in `village`, if the scope has it.
+    pub fn get(&self, village: &VillageCode, id: &DocumentId) -> Option<&Summary> {
+        let number = village_number(village);
+        if !(self.lo..self.hi).contains(&number) {
+            return None;
+        }
+        self.rows.villages.get(&number)?.docs.get(id)
+    }
+
+    /// The partial statistics of every village of the scope for `query`'s
+    /// period and offset, by village code: kept ones where the village has
+    /// not changed, the others computed (on every core when there are
+    /// many). [`fengqiao_shared::stats::partial`] merges them into any
+    /// answer.
+    pub fn partials(&self, query: &StatsQuery) -> Vec<Arc<VillagePartial>> {
+        let linked = self
+            .rows
+            .linked
+            .iter()
+            .filter(|(_, number)| (self.lo..self.hi).contains(*number))
+            .filter_map(|(id, number)| self.rows.villages.get(number)?.docs.get(id));
+        let kept = partial::cycle_representatives(linked);
+        let villages: Vec<(&Village, &VillageCode)> = self
+            .villages()
+            .filter_map(|(_, village)| {
+                let code = &village.docs.values().next()?.village;
+                Some((village, code))
+            })
+            .collect();
+        let workers = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(villages.len() / 8)
+            .max(1);
+        if workers == 1 {
+            return villages
+                .iter()
+                .map(|(village, code)| village.partial(code, &kept, query))
+                .collect();
+        }
+        let chunk = villages.len().div_ceil(workers);
+        std::thread::scope(|threads| {
+            let running: Vec<_> = villages
+                .chunks(chunk)
+                .map(|part| {
+                    let kept = &kept;
+                    threads.spawn(move || {
+                        part.iter()
+                            .map(|(village, code)| village.partial(code, kept, query))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            running
+                .into_iter()
+                .flat_map(|thread| match thread.join() {
+                    Ok(partials) => partials,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        })
     }
 
     /// The summaries after `village`/`id` in the same order (a cursor).
@@ -218,12 +365,12 @@ impl Rows<'_> {
         self.rows
             .villages
             .range(start..self.hi.max(start))
-            .flat_map(move |(&number, docs)| {
+            .flat_map(move |(&number, village)| {
                 let from = match first {
                     Some(id) if number == start => Bound::Excluded(id),
                     _ => Bound::Unbounded,
                 };
-                docs.range((from, Bound::Unbounded)).map(|(_, s)| s)
+                village.docs.range((from, Bound::Unbounded)).map(|(_, s)| s)
             })
     }
 }
@@ -336,7 +483,6 @@ impl ResidentSummaries {
         let loaded_at = self.storage.current_seq();
         let mut rows = ScopeRows {
             through_seq: loaded_at,
-            changed_seq: loaded_at,
             ..ScopeRows::default()
         };
         let mut after: Option<ProjectionKey> = None;
@@ -347,7 +493,7 @@ impl ResidentSummaries {
             let full = page.len() >= self.config.page;
             after = page.last().map(ProjectionKey::of);
             for summary in page {
-                rows.put(summary);
+                rows.put(summary, loaded_at);
             }
             if !full {
                 break;

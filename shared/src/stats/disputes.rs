@@ -27,9 +27,21 @@ impl<'a> Disputes<'a> {
             .filter(|s| s.kind == RecordKind::Dispute)
             .collect();
         let kept = cycle_representatives(&all);
-        let (counted, linked) = all
+        Self::split(
+            all.into_iter().filter(|s| query.in_scope(&s.village)),
+            &kept,
+        )
+    }
+
+    /// Splits disputes given the [cycle representatives](cycle_representatives)
+    /// of the whole set they belong to.
+    pub fn split(
+        disputes: impl IntoIterator<Item = &'a Summary>,
+        kept: &HashSet<DocumentId>,
+    ) -> Self {
+        let (counted, linked) = disputes
             .into_iter()
-            .filter(|s| query.in_scope(&s.village))
+            .filter(|s| s.kind == RecordKind::Dispute)
             .partition(|s| s.duplicate_of.is_none() || kept.contains(&s.id));
         Self { counted, linked }
     }
@@ -50,7 +62,7 @@ impl<'a> Disputes<'a> {
 /// `duplicateOf` links form a graph in which each dispute points to at most
 /// one other, so every walk ends at a case that is no duplicate (it counts),
 /// at an id not in the list (counted elsewhere), or in a cycle. Linear time.
-fn cycle_representatives(disputes: &[&Summary]) -> HashSet<DocumentId> {
+pub(super) fn cycle_representatives(disputes: &[&Summary]) -> HashSet<DocumentId> {
     let links: HashMap<&DocumentId, &DocumentId> = disputes
         .iter()
         .filter_map(|s| s.duplicate_of.as_ref().map(|target| (&s.id, target)))
@@ -84,11 +96,11 @@ fn cycle_representatives(disputes: &[&Summary]) -> HashSet<DocumentId> {
 }
 
 /// The status used for counting: a dispute no event has moved is open.
-fn status_of(summary: &Summary) -> Status {
+pub(super) fn status_of(summary: &Summary) -> Status {
     summary.status.unwrap_or(Status::Open)
 }
 
-fn is_open(summary: &Summary) -> bool {
+pub(super) fn is_open(summary: &Summary) -> bool {
     status_of(summary).is_open()
 }
 
@@ -98,7 +110,7 @@ fn is_grassroots(summary: &Summary) -> bool {
 }
 
 /// Accumulates [`DisputeFigures`].
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct Tally {
     total: u64,
     resolved: u64,
@@ -130,6 +142,22 @@ impl Tally {
         }
     }
 
+    /// Takes in another group's tally, as if its disputes had been added.
+    pub fn merge(&mut self, other: &Tally) {
+        self.total += other.total;
+        self.resolved += other.resolved;
+        self.mediating += other.mediating;
+        self.failed += other.failed;
+        self.escalated += other.escalated;
+        self.grassroots += other.grassroots;
+        self.days_to_resolve
+            .extend_from_slice(&other.days_to_resolve);
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
     pub fn figures(self) -> DisputeFigures {
         let (num, den) = GRASSROOTS_TARGET_FRACTION;
         DisputeFigures {
@@ -151,9 +179,9 @@ impl Tally {
 }
 
 /// Sorts oldest first (creation time, then id) and keeps the ids.
-fn oldest_first(mut cases: Vec<&Summary>) -> CaseList {
+fn oldest_first(mut cases: Vec<&Summary>, query: &StatsQuery) -> CaseList {
     cases.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-    CaseList::from_sorted(cases.into_iter().map(|s| s.id.clone()).collect())
+    CaseList::first(cases.len(), cases.iter().map(|s| &s.id), query)
 }
 
 pub(super) fn is_overdue(summary: &Summary, query: &StatsQuery) -> bool {
@@ -183,6 +211,7 @@ fn overdue_of(disputes: &Disputes<'_>, query: &StatsQuery) -> CaseList {
             .copied()
             .filter(|s| is_overdue(s, query))
             .collect(),
+        query,
     )
 }
 
@@ -193,10 +222,10 @@ pub fn open_high_risk<'a>(
     query: &StatsQuery,
 ) -> CaseList {
     let disputes = Disputes::select(summaries, query);
-    open_high_risk_of(&disputes)
+    open_high_risk_of(&disputes, query)
 }
 
-fn open_high_risk_of(disputes: &Disputes<'_>) -> CaseList {
+fn open_high_risk_of(disputes: &Disputes<'_>, query: &StatsQuery) -> CaseList {
     oldest_first(
         disputes
             .counted
@@ -204,6 +233,7 @@ fn open_high_risk_of(disputes: &Disputes<'_>) -> CaseList {
             .copied()
             .filter(|s| is_open_high_risk(s))
             .collect(),
+        query,
     )
 }
 
@@ -236,7 +266,7 @@ pub fn possible_duplicates<'a>(
     duplicates_of(&disputes, query)
 }
 
-fn duplicates_of(disputes: &Disputes<'_>, query: &StatsQuery) -> Vec<DuplicatePair> {
+pub(super) fn duplicates_of(disputes: &Disputes<'_>, query: &StatsQuery) -> Vec<DuplicatePair> {
     let window = i128::from(DUPLICATE_WINDOW_DAYS) * i128::from(MILLIS_PER_DAY);
     // Candidates are compared by hashed names (no allocation per record);
     // the names themselves are only built for pairs that match, which also
@@ -369,19 +399,24 @@ pub fn dispute_stats<'a>(
         .iter()
         .filter(|s| query.period.contains(s.created_at))
         .count() as u64;
+    let mut possible_duplicates = duplicates_of(&disputes, query);
+    let possible_duplicate_count = possible_duplicates.len() as u64;
+    possible_duplicates.truncate(query.list_len(possible_duplicates.len()));
     DisputeStats {
         as_of: query.now,
         period: query.period,
         scope: query.scope.clone(),
         overdue_days: query.overdue_days,
+        list_limit: query.list_limit,
         totals: tally.figures(),
         by_village_status,
         by_village_category,
         by_village_risk,
         linked_duplicates,
         overdue: overdue_of(&disputes, query),
-        open_high_risk: open_high_risk_of(&disputes),
-        possible_duplicates: duplicates_of(&disputes, query),
+        open_high_risk: open_high_risk_of(&disputes, query),
+        possible_duplicates,
+        possible_duplicate_count,
     }
 }
 

@@ -38,6 +38,7 @@
 pub mod calendar;
 mod disputes;
 mod drill;
+pub mod partial;
 mod visits;
 
 use std::collections::BTreeMap;
@@ -132,6 +133,13 @@ pub struct StatsQuery {
     /// ±[`MAX_OFFSET_MINUTES`]).
     #[serde(default = "default_offset")]
     pub utc_offset_minutes: i32,
+    /// At most this many ids (or pairs) in each list of an answer — the
+    /// backlog lists, pending follow-ups and possible duplicates — the
+    /// oldest first; their counts are always complete. All when `None`.
+    /// A dashboard shows counts and a page of each list, and a district's
+    /// full lists run to hundreds of thousands of ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_limit: Option<u32>,
 }
 
 fn default_overdue_days() -> u32 {
@@ -152,6 +160,7 @@ impl StatsQuery {
             overdue_days: DEFAULT_OVERDUE_DAYS,
             scope: None,
             utc_offset_minutes: CHINA_STANDARD_OFFSET_MINUTES,
+            list_limit: None,
         }
     }
 
@@ -173,6 +182,18 @@ impl StatsQuery {
     pub fn with_utc_offset_minutes(mut self, minutes: i32) -> Self {
         self.utc_offset_minutes = minutes;
         self
+    }
+
+    pub fn with_list_limit(mut self, limit: Option<u32>) -> Self {
+        self.list_limit = limit;
+        self
+    }
+
+    /// How many entries of a list an answer carries.
+    pub(crate) fn list_len(&self, full: usize) -> usize {
+        self.list_limit.map_or(full, |limit| {
+            full.min(usize::try_from(limit).unwrap_or(usize::MAX))
+        })
     }
 
     /// Refuses a query built from user input that cannot mean anything: an
@@ -213,18 +234,30 @@ pub enum StatsError {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CaseList {
-    /// Always `ids.len()`.
+    /// How many records the list has, whatever the query's
+    /// [`list_limit`](StatsQuery::list_limit).
     pub count: u64,
     /// Oldest first (by creation time, then id) unless the field says
-    /// otherwise.
+    /// otherwise; the first [`list_limit`](StatsQuery::list_limit) of them
+    /// when the query sets one, all `count` otherwise.
     pub ids: Vec<DocumentId>,
 }
 
 impl CaseList {
-    fn from_sorted(ids: Vec<DocumentId>) -> Self {
+    /// The list of `count` records whose first ones, in order, are `ids`
+    /// (as many as the query allows).
+    fn first<'a>(
+        count: usize,
+        ids: impl IntoIterator<Item = &'a DocumentId>,
+        query: &StatsQuery,
+    ) -> Self {
         Self {
-            count: ids.len() as u64,
-            ids,
+            count: count as u64,
+            ids: ids
+                .into_iter()
+                .take(query.list_len(count))
+                .cloned()
+                .collect(),
         }
     }
 }
@@ -272,6 +305,9 @@ pub struct DisputeStats {
     pub period: Period,
     pub scope: Option<Scope>,
     pub overdue_days: u32,
+    /// The query's [`list_limit`](StatsQuery::list_limit): lists below
+    /// carry at most this many entries.
+    pub list_limit: Option<u32>,
     /// Figures over all counted disputes created within the period.
     pub totals: DisputeFigures,
     /// Village × status, every status present (0 when none). Villages
@@ -289,8 +325,13 @@ pub struct DisputeStats {
     pub overdue: CaseList,
     /// Backlog: risk `high` and not resolved, oldest first.
     pub open_high_risk: CaseList,
-    /// Possible duplicates among counted disputes; see [`possible_duplicates`].
+    /// Possible duplicates among counted disputes; see
+    /// [`possible_duplicates`]. The first
+    /// [`list_limit`](StatsQuery::list_limit) of them when the query sets
+    /// one.
     pub possible_duplicates: Vec<DuplicatePair>,
+    /// How many possible duplicates there are in all.
+    pub possible_duplicate_count: u64,
 }
 
 /// Two disputes that may be the same case reported twice: same village, a
@@ -432,17 +473,18 @@ fn ratio(part: u64, whole: u64) -> Option<f64> {
 }
 
 /// Median of the values; the mean of the two middle ones for an even count.
+/// Linear time: selects the middle instead of sorting.
 fn median(mut values: Vec<f64>) -> Option<f64> {
-    values.sort_by(f64::total_cmp);
     let n = values.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => values.get(n / 2).copied(),
-        _ => match (values.get(n / 2 - 1), values.get(n / 2)) {
-            (Some(a), Some(b)) => Some((a + b) / 2.0),
-            _ => None,
-        },
+    if n == 0 {
+        return None;
     }
+    let (below, &mut upper, _) = values.select_nth_unstable_by(n / 2, f64::total_cmp);
+    if n % 2 == 1 {
+        return Some(upper);
+    }
+    let lower = below.iter().copied().max_by(f64::total_cmp)?;
+    Some((lower + upper) / 2.0)
 }
 
 /// The length of `from..to` in days (negative when `to` is earlier).
