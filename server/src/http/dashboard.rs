@@ -31,6 +31,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use fengqiao_protocol::{ErrorCode, Scope};
+use fengqiao_shared::access::Role;
 use fengqiao_shared::vocab::{
     Category, EventKind, Level, PartyRole, RecordKind, Risk, Sentiment, Status, Topic,
 };
@@ -43,6 +44,7 @@ use super::session::{
 };
 use super::{ApiError, Format, Shared, export, stats};
 use crate::engine::hub::{Missed, Subscription};
+use crate::engine::now_millis;
 use crate::report::params::Params;
 use crate::report::{Reports, ResidentConfig};
 
@@ -63,6 +65,7 @@ pub fn routes(app: &Shared) -> Router<Shared> {
         sessions: Sessions::new(SESSION_TTL),
         reports: Reports::new(app.engine.storage().clone(), ResidentConfig::default()),
     });
+    warm_up(&views);
     Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
         .route("/dashboard", get(page))
@@ -76,6 +79,44 @@ pub fn routes(app: &Shared) -> Router<Shared> {
         .merge(stats::routes())
         .merge(export::routes())
         .with_state(views)
+}
+
+/// Gets the reports of every official's scope ready in the background,
+/// and stops loading when the server shuts down.
+fn warm_up(views: &Views) {
+    let scopes = official_scopes(views.app.engine.directory().devices());
+    if scopes.is_empty() || tokio::runtime::Handle::try_current().is_err() {
+        return;
+    }
+    let mut shutdown = views.app.shutdown.clone();
+    let watching = views.clone();
+    tokio::spawn(async move {
+        let _ = shutdown.wait_for(|stopping| *stopping).await;
+        watching.reports.resident().close();
+    });
+    let warming = views.clone();
+    let spawned = std::thread::Builder::new()
+        .name("reports-warm-up".into())
+        .spawn(move || warming.reports.warm_up(scopes, now_millis()));
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "reports are loaded on first use: no thread to warm them up");
+    }
+}
+
+/// The scopes of the devices that read reports: town and district
+/// officials' and supervisors', revoked devices left out.
+fn official_scopes(devices: Vec<crate::directory::Device>) -> Vec<Scope> {
+    devices
+        .into_iter()
+        .filter(|device| {
+            !device.is_revoked()
+                && matches!(
+                    device.access.role,
+                    Role::Town | Role::District | Role::Supervisor
+                )
+        })
+        .map(|device| device.access.scope)
+        .collect()
 }
 
 /// The page's files, compiled in.
@@ -435,4 +476,48 @@ async fn events(
     };
     Sse::new(futures_util::stream::unfold(feed, Feed::next))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::{Directory, EnrollRequest, Org};
+    use crate::storage::{SledStorage, Storage, StorageConfig};
+
+    #[test]
+    fn officials_scopes_are_warmed_up_but_not_cadres_or_revoked_devices() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> =
+            Arc::new(SledStorage::open(&StorageConfig::new(dir.path())).unwrap());
+        let directory = Directory::open(storage).unwrap();
+        let org = Org::parse_csv(
+            "code,name\n500110,区\n500110101,镇一\n500110102,镇二\n500110101001,村一\n500110102001,村二\n",
+        )
+        .unwrap();
+        directory.import_org(org).unwrap();
+        directory.add_person("p", "P", None).unwrap();
+        let enroll = |role: Role, scope: &str| {
+            directory
+                .enroll(EnrollRequest {
+                    person: "p".into(),
+                    label: String::new(),
+                    role,
+                    scope: Scope::parse(scope).unwrap(),
+                    write: false,
+                })
+                .unwrap()
+                .0
+        };
+        enroll(Role::Cadre, "500110101001");
+        enroll(Role::Town, "500110101");
+        enroll(Role::Supervisor, "500110102");
+        let revoked = enroll(Role::District, "500110");
+        directory.revoke(&revoked.id).unwrap();
+        let mut scopes: Vec<String> = official_scopes(directory.devices())
+            .iter()
+            .map(|s| s.prefix().to_owned())
+            .collect();
+        scopes.sort();
+        assert_eq!(scopes, vec!["500110101", "500110102"]);
+    }
 }

@@ -66,6 +66,45 @@ impl Reports {
         &self.resident
     }
 
+    /// Loads the scopes officials read and computes their villages'
+    /// statistics for the dashboard's opening view (all time, China
+    /// Standard Time), so the first dashboard after a start answers at
+    /// once instead of reading every record of a district. Widest scopes
+    /// first; a scope inside one already loaded is answered from it.
+    /// Stops when the resident budget is used or the server shuts down.
+    /// Blocks: run on a thread of its own.
+    pub fn warm_up(&self, mut scopes: Vec<Scope>, now: fengqiao_shared::Millis) {
+        scopes.sort_by_key(|scope| (scope.prefix().len(), scope.prefix().to_owned()));
+        scopes.dedup();
+        let mut loaded: Vec<Scope> = Vec::new();
+        for scope in scopes {
+            if loaded.iter().any(|wider| wider.covers(&scope)) {
+                continue;
+            }
+            let started = std::time::Instant::now();
+            let query = StatsQuery::new(now).with_scope(scope.clone());
+            let warmed = self
+                .resident
+                .read(&scope, |rows| rows.partials(&query).len());
+            match warmed {
+                Ok(villages) => tracing::info!(
+                    %scope,
+                    villages,
+                    millis = started.elapsed().as_millis() as u64,
+                    "reports ready"
+                ),
+                Err(error) => {
+                    tracing::info!(%scope, %error, "reports not warmed up");
+                    return;
+                }
+            }
+            loaded.push(scope);
+            if self.resident.usage().0 >= self.resident.budget_bytes() {
+                return;
+            }
+        }
+    }
+
     /// One statistics answer as JSON, computed over the scope's summaries
     /// as they are now, or taken from the cache when nothing in the scope
     /// changed since it was computed. Blocks: call from a blocking thread.
@@ -80,5 +119,90 @@ impl Reports {
             self.answers
                 .get_or_compute(key, rows.version(), || figure.to_json(&rows, query))
         })?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{CommitBatch, DocumentContent, SledStorage, StorageConfig, StorageError};
+    use fengqiao_protocol::{DocumentId, VillageCode};
+    use fengqiao_shared::Summary;
+    use fengqiao_shared::vocab::RecordKind;
+
+    fn store_with(villages: &[&str]) -> (tempfile::TempDir, Arc<dyn Storage>) {
+        let dir = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> =
+            Arc::new(SledStorage::open(&StorageConfig::new(dir.path())).unwrap());
+        for village in villages {
+            let summary = Summary {
+                id: DocumentId::random(),
+                kind: RecordKind::Dispute,
+                village: VillageCode::new(village).unwrap(),
+                created_at: 1,
+                created_by: "cadre".into(),
+                last_activity: 1,
+                title: "case".into(),
+                status: None,
+                category: None,
+                risk: None,
+                escalation_level: None,
+                max_escalation_level: None,
+                resolved_at: None,
+                party_names: vec![],
+                assignees: vec![],
+                event_count: 1,
+                duplicate_of: None,
+                visited_at: None,
+                sentiment: None,
+                topics: vec![],
+                follow_up_needed: false,
+                follow_up_done: false,
+                follow_up_due: None,
+                linked_dispute: None,
+            };
+            storage
+                .commit(CommitBatch {
+                    id: summary.id.clone(),
+                    content: DocumentContent::Chunk(vec![1]),
+                    heads: vec![[1; 32]],
+                    summary,
+                    at: 1,
+                    expected_seq: None,
+                })
+                .unwrap();
+        }
+        (dir, storage)
+    }
+
+    #[test]
+    fn warming_up_loads_the_widest_scopes_once() {
+        let (_dir, storage) = store_with(&["500110101001", "500110102001", "500111101001"]);
+        let reports = Reports::new(storage, ResidentConfig::default());
+        let scope = |code: &str| Scope::parse(code).unwrap();
+        reports.warm_up(
+            vec![scope("500110101"), scope("500110"), scope("500110102")],
+            0,
+        );
+        // The district holds the towns: two records, held once.
+        assert_eq!(reports.resident().usage().1, 2);
+    }
+
+    #[test]
+    fn a_closing_server_loads_nothing_more() {
+        let (_dir, storage) = store_with(&["500110101001"]);
+        let reports = Reports::new(storage, ResidentConfig::default());
+        reports.resident().close();
+        reports.warm_up(vec![Scope::parse("500110").unwrap()], 0);
+        assert_eq!(reports.resident().usage(), (0, 0));
+        let asked = reports.figure(
+            Figure::Summary,
+            &Scope::parse("500110").unwrap(),
+            &StatsQuery::new(0),
+        );
+        assert!(matches!(
+            asked,
+            Err(ReportError::Storage(StorageError::Closing))
+        ));
     }
 }

@@ -32,7 +32,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use fengqiao_protocol::{DocumentId, Scope, VillageCode};
@@ -384,6 +384,9 @@ pub struct ResidentSummaries {
     /// read it.
     loading: Mutex<()>,
     clock: AtomicU64,
+    /// Set when the server shuts down: a scope being loaded stops at the
+    /// next page instead of holding the store open.
+    closing: AtomicBool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -401,6 +404,7 @@ impl ResidentSummaries {
             scopes: Mutex::new(Vec::new()),
             loading: Mutex::new(()),
             clock: AtomicU64::new(0),
+            closing: AtomicBool::new(false),
         }
     }
 
@@ -436,6 +440,17 @@ impl ResidentSummaries {
                 count + resident.read().count,
             )
         })
+    }
+
+    /// Refuses further loads (a load under way stops at its next page):
+    /// the server is shutting down.
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::Relaxed);
+    }
+
+    /// The budget resident copies are held to.
+    pub fn budget_bytes(&self) -> u64 {
+        self.config.budget_bytes
     }
 
     /// Drops every resident copy (they are loaded again when asked for).
@@ -487,6 +502,9 @@ impl ResidentSummaries {
         };
         let mut after: Option<ProjectionKey> = None;
         loop {
+            if self.closing.load(Ordering::Relaxed) {
+                return Err(StorageError::Closing);
+            }
             let page = self
                 .storage
                 .summaries_in_scope(scope, after.as_ref(), self.config.page)?;
