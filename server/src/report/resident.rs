@@ -32,7 +32,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use fengqiao_protocol::{DocumentId, Scope, VillageCode};
@@ -80,6 +80,18 @@ fn scope_range(scope: &Scope) -> (u64, u64) {
     });
     let width = 10u64.pow(12u32.saturating_sub(prefix.len() as u32));
     (base.saturating_mul(width), (base + 1).saturating_mul(width))
+}
+
+/// The scopes one level below `scope` that may hold records (every town
+/// code of a district, every village code of a town), or the village
+/// itself: the parts a scope is loaded in.
+fn parts_of(scope: &Scope) -> Vec<Scope> {
+    match scope {
+        Scope::Village(_) => vec![scope.clone()],
+        Scope::District(_) | Scope::Town(_) => (1..1000)
+            .filter_map(|n| Scope::parse(&format!("{}{n:03}", scope.prefix())).ok())
+            .collect(),
+    }
 }
 
 /// An estimate of the memory one resident summary takes: the map entry
@@ -500,22 +512,69 @@ impl ResidentSummaries {
             through_seq: loaded_at,
             ..ScopeRows::default()
         };
-        let mut after: Option<ProjectionKey> = None;
-        loop {
-            if self.closing.load(Ordering::Relaxed) {
-                return Err(StorageError::Closing);
+        // The scope is read as its towns (or villages) by a reader per
+        // core, while this thread takes their pages in: a district of a
+        // million records is mostly decoding. At most a few pages wait.
+        let parts = parts_of(scope);
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let workers = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(parts.len())
+            .max(1);
+        let (pages, received) = std::sync::mpsc::sync_channel(2 * workers);
+        let read_parts =
+            |pages: std::sync::mpsc::SyncSender<Result<Vec<Summary>, StorageError>>| {
+                while let Some(part) = parts.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let mut after: Option<ProjectionKey> = None;
+                    loop {
+                        if self.closing.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed) {
+                            let _ = pages.send(Err(StorageError::Closing));
+                            return;
+                        }
+                        let page =
+                            self.storage
+                                .summaries_in_scope(part, after.as_ref(), self.config.page);
+                        let full = page.as_ref().is_ok_and(|p| p.len() >= self.config.page);
+                        after = page
+                            .as_ref()
+                            .ok()
+                            .and_then(|p| p.last())
+                            .map(ProjectionKey::of);
+                        let failing = page.is_err();
+                        if pages.send(page).is_err() || failing {
+                            return;
+                        }
+                        if !full {
+                            break;
+                        }
+                    }
+                }
+            };
+        let mut error = None;
+        std::thread::scope(|threads| {
+            for _ in 0..workers {
+                let pages = pages.clone();
+                threads.spawn(move || read_parts(pages));
             }
-            let page = self
-                .storage
-                .summaries_in_scope(scope, after.as_ref(), self.config.page)?;
-            let full = page.len() >= self.config.page;
-            after = page.last().map(ProjectionKey::of);
-            for summary in page {
-                rows.put(summary, loaded_at);
+            drop(pages);
+            for page in received {
+                match page {
+                    Ok(page) if error.is_none() => {
+                        for summary in page {
+                            rows.put(summary, loaded_at);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        failed.store(true, Ordering::Relaxed);
+                        error.get_or_insert(e);
+                    }
+                }
             }
-            if !full {
-                break;
-            }
+        });
+        if let Some(error) = error {
+            return Err(error);
         }
         let resident = Resident {
             scope: scope.clone(),
