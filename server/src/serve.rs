@@ -254,15 +254,13 @@ async fn start_inner(
     });
 
     let app = http::router(state.clone());
+    let listener = http::listener::GuardedListener::new(listener, &config.http);
     let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        })
-        .await
+        axum::serve(listener, app.into_make_service())
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .await
     });
     tracing::info!(%addr, "serving");
     Ok(Running {

@@ -10,6 +10,7 @@ mod error;
 mod export;
 mod history;
 pub mod limit;
+pub mod listener;
 mod session;
 mod stats;
 mod sync;
@@ -36,12 +37,20 @@ use crate::metrics::Metrics;
 pub struct HttpLimits {
     /// Largest request body, as sent (compressed) and after decompression.
     pub max_body_bytes: usize,
+    /// Open connections at most; beyond it new ones wait to be accepted
+    /// (see [`listener`]).
+    pub max_connections: usize,
+    /// A connection on which nothing was read or written for this long is
+    /// closed.
+    pub idle_timeout: std::time::Duration,
 }
 
 impl Default for HttpLimits {
     fn default() -> Self {
         Self {
             max_body_bytes: 32 * 1024 * 1024,
+            max_connections: 10_000,
+            idle_timeout: std::time::Duration::from_secs(300),
         }
     }
 }

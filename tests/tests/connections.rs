@@ -1,0 +1,110 @@
+//! Slow, silent and excess connections: closed when idle, capped in number,
+//! and never in the way of the clients that behave.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use fengqiao_server::serve::ServeConfig;
+use fengqiao_tests::TestServer;
+
+fn server(max_connections: usize, idle: Duration) -> (TestServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut config = ServeConfig::new(dir.path(), "127.0.0.1:0".parse().expect("address"));
+    config.http.max_connections = max_connections;
+    config.http.idle_timeout = idle;
+    (TestServer::start_with(config), dir)
+}
+
+/// Whether the server closes the connection within `within`: reads until
+/// end of stream (or a reset), or gives up.
+fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    stream
+        .set_read_timeout(Some(within))
+        .expect("read timeout");
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+/// `GET /healthz` on a fresh connection, with its status line, or `None`
+/// when no answer came within `within`.
+fn health(addr: SocketAddr, within: Duration) -> Option<String> {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(within)).expect("timeout");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: fengqiao\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    text.lines().next().filter(|l| !l.is_empty()).map(str::to_owned)
+}
+
+#[test]
+fn silent_and_stalled_connections_are_closed_when_idle() {
+    let (server, _dir) = server(100, Duration::from_millis(600));
+    let addr = server.addr;
+    // Sends nothing at all.
+    let mut silent = TcpStream::connect(addr).expect("connect");
+    // Stops half-way through its headers.
+    let mut half_headers = TcpStream::connect(addr).expect("connect");
+    half_headers
+        .write_all(b"POST /v1/sync HTTP/1.1\r\nHost: x\r\n")
+        .expect("write");
+    // Announces a body and sends two bytes of it.
+    let mut stalled_body = TcpStream::connect(addr).expect("connect");
+    stalled_body
+        .write_all(
+            b"POST /v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev\r\n\
+              Content-Type: application/cbor\r\nContent-Length: 1000\r\n\r\nab",
+        )
+        .expect("write");
+    let started = Instant::now();
+    for (name, stream) in [
+        ("silent", &mut silent),
+        ("half headers", &mut half_headers),
+        ("stalled body", &mut stalled_body),
+    ] {
+        assert!(
+            closed_within(stream, Duration::from_secs(10)),
+            "the {name} connection was not closed"
+        );
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "connections were closed before the idle timeout"
+    );
+    // A connection that keeps talking is served as usual.
+    assert_eq!(
+        health(addr, Duration::from_secs(10)).as_deref(),
+        Some("HTTP/1.1 200 OK")
+    );
+}
+
+#[test]
+fn connections_beyond_the_cap_wait_until_one_closes() {
+    let (server, _dir) = server(2, Duration::from_secs(60));
+    let addr = server.addr;
+    let first = TcpStream::connect(addr).expect("connect");
+    let second = TcpStream::connect(addr).expect("connect");
+    // Both slots are taken by silent connections: a third client is not
+    // served yet (it waits in the backlog, it is not refused).
+    let waiting = std::thread::spawn(move || health(addr, Duration::from_secs(20)));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!waiting.is_finished(), "a third connection was served");
+    drop(first);
+    assert_eq!(
+        waiting.join().expect("client thread").as_deref(),
+        Some("HTTP/1.1 200 OK"),
+        "served once a slot was free"
+    );
+    drop(second);
+}
