@@ -19,9 +19,7 @@ fn server(max_connections: usize, idle: Duration) -> (TestServer, tempfile::Temp
 /// Whether the server closes the connection within `within`: reads until
 /// end of stream (or a reset), or gives up.
 fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
-    stream
-        .set_read_timeout(Some(within))
-        .expect("read timeout");
+    stream.set_read_timeout(Some(within)).expect("read timeout");
     let mut buf = [0u8; 1024];
     loop {
         match stream.read(&mut buf) {
@@ -45,7 +43,10 @@ fn health(addr: SocketAddr, within: Duration) -> Option<String> {
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     let text = String::from_utf8_lossy(&answer);
-    text.lines().next().filter(|l| !l.is_empty()).map(str::to_owned)
+    text.lines()
+        .next()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
 }
 
 #[test]
