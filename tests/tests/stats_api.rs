@@ -242,6 +242,32 @@ fn every_figure_is_what_the_shared_statistics_compute() {
     )
     .1;
     assert_eq!(again, answer);
+
+    // Clients that accept gzip get the same answer gzipped.
+    let mut response = township::agent()
+        .get(format!("{}/v1/stats/summary?scope=500110", server.url()))
+        .header("Authorization", format!("Bearer {}", officials.district))
+        .header("Accept-Encoding", "gzip")
+        .call()
+        .expect("request completes");
+    assert_eq!(
+        response
+            .headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok()),
+        Some("gzip")
+    );
+    let zipped = response.body_mut().read_to_vec().expect("body");
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&zipped[..]), &mut plain)
+        .expect("gzip");
+    assert!(
+        zipped.len() * 3 < plain.len(),
+        "{} of {}",
+        zipped.len(),
+        plain.len()
+    );
+    assert_eq!(serde_json::from_slice::<Value>(&plain).unwrap(), answer);
 }
 
 #[test]

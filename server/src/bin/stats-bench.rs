@@ -457,9 +457,19 @@ fn main() {
         scope.level(),
         args.years
     );
+    let gzipped = {
+        use std::io::Write;
+        let mut encoder =
+            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder
+            .write_all(&body)
+            .and_then(|()| encoder.finish())
+            .map_or(0, |zipped| zipped.len())
+    };
     println!(
-        "summary answer: {} KiB of JSON with listLimit={DEFAULT_LIST_LIMIT} (the API's default)",
-        body.len() / 1024
+        "summary answer: {} KiB of JSON with listLimit={DEFAULT_LIST_LIMIT} (the API's default), {} KiB gzipped",
+        body.len() / 1024,
+        gzipped / 1024
     );
     println!(
         "resident summaries: {resident_records} records, ~{} MiB estimated, RSS +{} MiB",

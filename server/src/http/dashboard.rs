@@ -38,6 +38,7 @@ use fengqiao_shared::vocab::{
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tower_http::compression::CompressionLayer;
 
 use super::session::{
     self, Official, SESSION_TTL, Sessions, bad_request, expired_cookie, session_cookie,
@@ -78,6 +79,11 @@ pub fn routes(app: &Shared) -> Router<Shared> {
         .route("/v1/events", get(events))
         .merge(stats::routes())
         .merge(export::routes())
+        // Answers, exports and the page's files are gzipped for clients that
+        // accept it: a district's summary is over a megabyte of JSON, on the
+        // poor networks of township offices. Event streams are left as they
+        // are.
+        .layer(CompressionLayer::new())
         .with_state(views)
 }
 
