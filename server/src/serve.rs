@@ -15,6 +15,7 @@ use crate::engine::{Engine, EngineConfig};
 use crate::http::limit::{RateLimit, RateLimiter};
 use crate::http::{self, AppState, HttpLimits};
 use crate::metrics::Metrics;
+use crate::report::ResidentConfig;
 use crate::storage::{SledStorage, Storage, StorageConfig, StorageError};
 
 /// Everything `fengqiao serve` needs.
@@ -24,6 +25,8 @@ pub struct ServeConfig {
     pub engine: EngineConfig,
     pub storage_cache_bytes: u64,
     pub http: HttpLimits,
+    /// What the township and district reports may keep in memory.
+    pub reports: ResidentConfig,
     /// How often background compaction looks for records to compact.
     pub compaction_interval: Duration,
     /// UNSAFE development token with unrestricted access, if any.
@@ -48,6 +51,7 @@ impl ServeConfig {
             engine: EngineConfig::default(),
             storage_cache_bytes: 64 * 1024 * 1024,
             http: HttpLimits::default(),
+            reports: ResidentConfig::default(),
             compaction_interval: Duration::from_secs(30),
             dev_token: None,
             admin_token: None,
@@ -217,6 +221,7 @@ async fn start_inner(
         epoch,
         storage_id,
         limits: config.http.clone(),
+        reports: config.reports.clone(),
         peers: Default::default(),
         shutdown: stop.subscribe(),
         admin_token: Some(admin),

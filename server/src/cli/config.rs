@@ -9,6 +9,7 @@
 //! bind = "0.0.0.0:8470"
 //! public_url = "https://fengqiao.example.gov.cn"
 //! cache_mb = 512
+//! reports_mb = 4096
 //! ```
 //!
 //! It is read from `--config FILE`, or `FENGQIAO_CONFIG`, or `./fengqiao.toml`
@@ -22,11 +23,12 @@ use std::path::{Path, PathBuf};
 use super::CliError;
 
 /// The keys a configuration file may hold.
-pub const KEYS: [&str; 10] = [
+pub const KEYS: [&str; 11] = [
     "data",
     "bind",
     "public_url",
     "cache_mb",
+    "reports_mb",
     "admin_token",
     "insecure_dev_token",
     "server",

@@ -32,6 +32,11 @@ pub struct ServeArgs {
     /// Memory budget for loaded documents, in MiB.
     #[arg(long, env = "FENGQIAO_CACHE_MB", default_value_t = 256)]
     pub cache_mb: u64,
+    /// Memory budget for the record summaries the township and district
+    /// reports keep (about a kilobyte per record), in MiB; beyond it the scopes
+    /// used least recently are dropped and read again when asked for.
+    #[arg(long, env = "FENGQIAO_REPORTS_MB", default_value_t = 2048)]
+    pub reports_mb: u64,
 }
 
 impl ServeArgs {
@@ -41,6 +46,7 @@ impl ServeArgs {
         config.admin_token = self.admin_token.clone().filter(|t| !t.is_empty());
         config.public_url = self.public_url.clone();
         config.engine.cache_bytes = self.cache_mb.saturating_mul(1024 * 1024);
+        config.reports.budget_bytes = self.reports_mb.saturating_mul(1024 * 1024);
         config
     }
 }
@@ -89,4 +95,26 @@ pub async fn wait_for_stop_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn memory_budgets_reach_the_server_config() {
+        let args = Wrapper::parse_from(["fengqiao", "--cache-mb", "32", "--reports-mb", "64"]);
+        let config = args.serve.config();
+        assert_eq!(config.engine.cache_bytes, 32 << 20);
+        assert_eq!(config.reports.budget_bytes, 64 << 20);
+        let defaults = Wrapper::parse_from(["fengqiao"]).serve.config();
+        assert_eq!(defaults.reports.budget_bytes, 2048 << 20);
+    }
 }

@@ -46,8 +46,8 @@ use super::session::{
 use super::{ApiError, Format, Shared, export, stats};
 use crate::engine::hub::{Missed, Subscription};
 use crate::engine::now_millis;
+use crate::report::Reports;
 use crate::report::params::Params;
-use crate::report::{Reports, ResidentConfig};
 
 /// What the report routes share.
 pub struct ViewState {
@@ -64,7 +64,7 @@ pub fn routes(app: &Shared) -> Router<Shared> {
     let views = Arc::new(ViewState {
         app: app.clone(),
         sessions: Sessions::new(SESSION_TTL),
-        reports: Reports::new(app.engine.storage().clone(), ResidentConfig::default()),
+        reports: Reports::new(app.engine.storage().clone(), app.reports.clone()),
     });
     warm_up(&views);
     Router::new()

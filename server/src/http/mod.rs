@@ -65,6 +65,8 @@ pub struct AppState {
     /// The server's automerge-repo peer and storage identity.
     pub storage_id: String,
     pub limits: HttpLimits,
+    /// What the township and district reports may keep in memory.
+    pub reports: crate::report::ResidentConfig,
     /// Connected automerge-repo peers of the WebSocket door.
     pub peers: crate::ws::Peers,
     /// Turns true when the server begins to shut down, so long-lived
