@@ -459,8 +459,7 @@ fn main() {
     );
     let gzipped = {
         use std::io::Write;
-        let mut encoder =
-            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         encoder
             .write_all(&body)
             .and_then(|()| encoder.finish())
