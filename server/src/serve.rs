@@ -15,7 +15,7 @@ use crate::engine::{Engine, EngineConfig};
 use crate::http::limit::{RateLimit, RateLimiter};
 use crate::http::{self, AppState, HttpLimits};
 use crate::metrics::Metrics;
-use crate::report::ResidentConfig;
+use crate::report::{Reports, ResidentConfig};
 use crate::storage::{SledStorage, Storage, StorageConfig, StorageError};
 
 /// Everything `fengqiao serve` needs.
@@ -221,7 +221,10 @@ async fn start_inner(
         epoch,
         storage_id,
         limits: config.http.clone(),
-        reports: config.reports.clone(),
+        reports: Arc::new(Reports::new(
+            engine.storage().clone(),
+            config.reports.clone(),
+        )),
         peers: Default::default(),
         shutdown: stop.subscribe(),
         admin_token: Some(admin),

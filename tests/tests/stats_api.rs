@@ -898,3 +898,38 @@ fn live_notices_name_only_records_in_the_callers_scope() {
     assert_eq!(notice["village"], VILLAGE_A);
     assert_ne!(notice["id"], elsewhere.to_string());
 }
+
+/// The value of one metric in `/metrics`.
+fn metric(server: &TestServer, name: &str) -> f64 {
+    let (status, body, _) = township::get_bytes(server, "/metrics", Auth::None);
+    assert_eq!(status, 200);
+    String::from_utf8_lossy(&body)
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name}"))
+}
+
+#[test]
+fn a_restarted_server_gets_officials_reports_ready_before_they_ask() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let server = TestServer::start_in(dir.path());
+    let township = populate(&server, 6);
+    let records = (township.disputes.len() + township.visits.len()) as f64;
+    Officials::enroll(&server);
+    server.stop();
+
+    let server = TestServer::start_in(dir.path());
+    // Nobody asks for anything: the district official's scope is loaded in
+    // the background.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while metric(&server, "fengqiao_report_records") < records {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "reports were not loaded at start: {} of {records} records",
+            metric(&server, "fengqiao_report_records")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(metric(&server, "fengqiao_report_records"), records);
+    assert!(metric(&server, "fengqiao_report_bytes") > 0.0);
+}

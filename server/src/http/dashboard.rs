@@ -53,7 +53,7 @@ use crate::report::params::Params;
 pub struct ViewState {
     pub app: Shared,
     pub sessions: Sessions,
-    pub reports: Reports,
+    pub reports: Arc<Reports>,
 }
 
 pub type Views = Arc<ViewState>;
@@ -64,7 +64,7 @@ pub fn routes(app: &Shared) -> Router<Shared> {
     let views = Arc::new(ViewState {
         app: app.clone(),
         sessions: Sessions::new(SESSION_TTL),
-        reports: Reports::new(app.engine.storage().clone(), app.reports.clone()),
+        reports: app.reports.clone(),
     });
     warm_up(&views);
     Router::new()

@@ -65,8 +65,8 @@ pub struct AppState {
     /// The server's automerge-repo peer and storage identity.
     pub storage_id: String,
     pub limits: HttpLimits,
-    /// What the township and district reports may keep in memory.
-    pub reports: crate::report::ResidentConfig,
+    /// The township and district reports: resident summaries and answers.
+    pub reports: Arc<crate::report::Reports>,
     /// Connected automerge-repo peers of the WebSocket door.
     pub peers: crate::ws::Peers,
     /// Turns true when the server begins to shut down, so long-lived
@@ -132,6 +132,7 @@ async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
         0.0
     };
     let seq = state.engine.storage().current_seq() as f64;
+    let (report_bytes, report_records) = state.reports.resident().usage();
     let body = state.metrics.render(&[
         (
             "fengqiao_cache_bytes",
@@ -147,6 +148,16 @@ async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
             "fengqiao_cache_hit_ratio",
             "Share of document lookups served from memory.",
             hit_rate,
+        ),
+        (
+            "fengqiao_report_records",
+            "Record summaries held in memory for the township and district reports.",
+            report_records as f64,
+        ),
+        (
+            "fengqiao_report_bytes",
+            "Estimated memory of those summaries.",
+            report_bytes as f64,
         ),
         (
             "fengqiao_commit_sequence",
