@@ -235,6 +235,10 @@ impl Storage for TroubledStorage {
         self.inner.put_meta(name, value)
     }
 
+    fn metas_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        self.inner.metas_with_prefix(prefix)
+    }
+
     fn backup_to(&self, path: &Path) -> Result<BackupReport, StorageError> {
         self.inner.backup_to(path)
     }

@@ -37,8 +37,20 @@ use crate::storage::{Storage, StorageError};
 pub use org::{ImportReport, Org, OrgError};
 
 const ORG_KEY: &str = "directory/org";
-const PEOPLE_KEY: &str = "directory/people";
+/// Where people and devices were kept as one value before each had its own
+/// (read at start, and emptied once its entries are written one by one).
+const LEGACY_PEOPLE_KEY: &str = "directory/people";
+const PERSON_PREFIX: &str = "directory/person/";
+const DEVICE_PREFIX: &str = "directory/device/";
 const ACTOR_PREFIX: &str = "directory/actor/";
+
+fn person_key(id: &str) -> String {
+    format!("{PERSON_PREFIX}{id}")
+}
+
+fn device_key(id: &DeviceId) -> String {
+    format!("{DEVICE_PREFIX}{id}")
+}
 
 /// Text that starts every device token, so a leaked one is recognisable.
 pub const TOKEN_PREFIX: &str = "fq_";
@@ -180,10 +192,29 @@ impl Directory {
             Some(bytes) => decode(&bytes, "organisation")?,
             None => Org::default(),
         };
-        let people: People = match storage.get_meta(PEOPLE_KEY)? {
+        let mut people = Self::load_people(storage.as_ref())?;
+        let legacy: People = match storage.get_meta(LEGACY_PEOPLE_KEY)? {
             Some(bytes) => decode(&bytes, "people and devices")?,
             None => People::default(),
         };
+        if !legacy.people.is_empty() || !legacy.devices.is_empty() {
+            // Written one by one first, then the old value emptied: a crash
+            // in between leaves both, and the single entries win.
+            for (id, person) in legacy.people {
+                if let std::collections::btree_map::Entry::Vacant(entry) = people.people.entry(id) {
+                    storage.put_meta(&person_key(&person.id), &encode(&person))?;
+                    entry.insert(person);
+                }
+            }
+            for (id, device) in legacy.devices {
+                if let std::collections::btree_map::Entry::Vacant(entry) = people.devices.entry(id)
+                {
+                    storage.put_meta(&device_key(&device.id), &encode(&device))?;
+                    entry.insert(device);
+                }
+            }
+            storage.put_meta(LEGACY_PEOPLE_KEY, &encode(&People::default()))?;
+        }
         let by_token = people
             .devices
             .values()
@@ -210,16 +241,49 @@ impl Directory {
         self.state.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Persists people and devices, then swaps them in: a failed write
-    /// changes nothing.
-    fn save_people(&self, state: &mut State, people: People) -> Result<(), DirectoryError> {
-        self.storage.put_meta(PEOPLE_KEY, &encode(&people))?;
-        state.by_token = people
+    /// Every person and device stored, each under its own key.
+    fn load_people(storage: &dyn Storage) -> Result<People, StorageError> {
+        let mut people = People::default();
+        for (_, bytes) in storage.metas_with_prefix(PERSON_PREFIX)? {
+            let person: Person = decode(&bytes, "person")?;
+            people.people.insert(person.id.clone(), person);
+        }
+        for (_, bytes) in storage.metas_with_prefix(DEVICE_PREFIX)? {
+            let device: Device = decode(&bytes, "device")?;
+            people.devices.insert(device.id, device);
+        }
+        Ok(people)
+    }
+
+    /// A copy of a device to change and save.
+    fn stored_device(state: &State, id: &DeviceId) -> Result<Device, DirectoryError> {
+        state
+            .people
             .devices
-            .values()
-            .map(|d| (d.token_hash.clone(), d.id))
-            .collect();
-        state.people = people;
+            .get(id)
+            .cloned()
+            .ok_or(DirectoryError::UnknownDevice(*id))
+    }
+
+    /// Persists a person, then takes it in: a failed write changes nothing.
+    fn save_person(&self, state: &mut State, person: Person) -> Result<(), DirectoryError> {
+        self.storage
+            .put_meta(&person_key(&person.id), &encode(&person))?;
+        state.people.people.insert(person.id.clone(), person);
+        Ok(())
+    }
+
+    /// Persists a device, then takes it in (with its token): a failed write
+    /// changes nothing. Only this device's entry is written, however many
+    /// devices there are.
+    fn save_device(&self, state: &mut State, device: Device) -> Result<(), DirectoryError> {
+        self.storage
+            .put_meta(&device_key(&device.id), &encode(&device))?;
+        if let Some(old) = state.people.devices.get(&device.id) {
+            state.by_token.remove(&old.token_hash);
+        }
+        state.by_token.insert(device.token_hash.clone(), device.id);
+        state.people.devices.insert(device.id, device);
         Ok(())
     }
 
@@ -278,8 +342,8 @@ impl Directory {
             return Err(DirectoryError::Invalid("a person needs a name".into()));
         }
         let mut state = self.write();
-        let mut people = state.people.clone();
-        let created_at = people
+        let created_at = state
+            .people
             .people
             .get(id)
             .map_or_else(now_millis, |p| p.created_at);
@@ -289,8 +353,7 @@ impl Directory {
             phone,
             created_at,
         };
-        people.people.insert(person.id.clone(), person.clone());
-        self.save_people(&mut state, people)?;
+        self.save_person(&mut state, person.clone())?;
         Ok(person)
     }
 
@@ -341,9 +404,7 @@ impl Directory {
             revoked_at: None,
             token_hash: hash_token(&token.0),
         };
-        let mut people = state.people.clone();
-        people.devices.insert(device.id, device.clone());
-        self.save_people(&mut state, people)?;
+        self.save_device(&mut state, device.clone())?;
         Ok((device, token))
     }
 
@@ -351,11 +412,7 @@ impl Directory {
     pub fn rotate(&self, id: &DeviceId) -> Result<IssuedToken, DirectoryError> {
         let token = new_token()?;
         let mut state = self.write();
-        let mut people = state.people.clone();
-        let device = people
-            .devices
-            .get_mut(id)
-            .ok_or(DirectoryError::UnknownDevice(*id))?;
+        let mut device = Self::stored_device(&state, id)?;
         if device.is_revoked() {
             return Err(DirectoryError::Conflict(format!(
                 "device {id} is revoked; enroll a new device instead"
@@ -363,7 +420,7 @@ impl Directory {
         }
         device.token_hash = hash_token(&token.0);
         device.token_issued_at = now_millis();
-        self.save_people(&mut state, people)?;
+        self.save_device(&mut state, device)?;
         Ok(token)
     }
 
@@ -372,16 +429,11 @@ impl Directory {
     pub fn revoke(&self, id: &DeviceId) -> Result<Device, DirectoryError> {
         let device = {
             let mut state = self.write();
-            let mut people = state.people.clone();
-            let device = people
-                .devices
-                .get_mut(id)
-                .ok_or(DirectoryError::UnknownDevice(*id))?;
+            let mut device = Self::stored_device(&state, id)?;
             if device.revoked_at.is_none() {
                 device.revoked_at = Some(now_millis());
             }
-            let device = device.clone();
-            self.save_people(&mut state, people)?;
+            self.save_device(&mut state, device.clone())?;
             device
         };
         let _ = self.revocations.send(*id);
@@ -399,14 +451,9 @@ impl Directory {
         let device = {
             let mut state = self.write();
             self.check_access(&state, &access)?;
-            let mut people = state.people.clone();
-            let device = people
-                .devices
-                .get_mut(id)
-                .ok_or(DirectoryError::UnknownDevice(*id))?;
+            let mut device = Self::stored_device(&state, id)?;
             device.access = access;
-            let device = device.clone();
-            self.save_people(&mut state, people)?;
+            self.save_device(&mut state, device.clone())?;
             device
         };
         // Open connections re-authenticate with the new scope.
@@ -502,5 +549,114 @@ impl DeviceDirectory for Directory {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{SledStorage, StorageConfig};
+
+    fn store(dir: &std::path::Path) -> Arc<dyn Storage> {
+        Arc::new(SledStorage::open(&StorageConfig::new(dir)).unwrap())
+    }
+
+    fn directory_with_org(storage: Arc<dyn Storage>) -> Directory {
+        let directory = Directory::open(storage).unwrap();
+        let org = Org::parse_csv("code,name\n500110,区\n500110101,镇\n500110101001,村\n").unwrap();
+        directory.import_org(org).unwrap();
+        directory
+    }
+
+    fn cadre(person: &str) -> EnrollRequest {
+        EnrollRequest {
+            person: person.into(),
+            label: String::new(),
+            role: Role::Cadre,
+            scope: Scope::parse("500110101001").unwrap(),
+            write: false,
+        }
+    }
+
+    #[test]
+    fn each_change_writes_one_entry_however_many_devices_there_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = store(dir.path());
+        let directory = directory_with_org(storage.clone());
+        directory.add_person("p", "张三", None).unwrap();
+        for _ in 0..300 {
+            directory.enroll(cadre("p")).unwrap();
+        }
+        let (device, token) = directory.enroll(cadre("p")).unwrap();
+        let entries = storage.metas_with_prefix(DEVICE_PREFIX).unwrap();
+        assert_eq!(entries.len(), 301);
+        // The newest device's entry is a few hundred bytes, not the whole
+        // directory.
+        let newest = storage.get_meta(&device_key(&device.id)).unwrap().unwrap();
+        assert!(newest.len() < 1024, "{} bytes", newest.len());
+        assert!(storage.get_meta(LEGACY_PEOPLE_KEY).unwrap().is_none());
+
+        // Rotation, revocation and reassignment survive a restart.
+        let rotated = directory.rotate(&device.id).unwrap();
+        let revoked = directory.enroll(cadre("p")).unwrap().0;
+        directory.revoke(&revoked.id).unwrap();
+        drop(directory);
+        let reopened = Directory::open(storage).unwrap();
+        assert_eq!(reopened.devices().len(), 302);
+        assert!(reopened.device_by_token(&token.0).is_none(), "old token");
+        assert_eq!(
+            reopened.device_by_token(&rotated.0).map(|d| d.id),
+            Some(device.id)
+        );
+        assert!(reopened.device(&revoked.id).unwrap().is_revoked());
+        assert_eq!(reopened.person("p").unwrap().name, "张三");
+    }
+
+    #[test]
+    fn a_directory_kept_as_one_value_is_split_into_entries_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = store(dir.path());
+        let (device, token) = {
+            let directory = directory_with_org(storage.clone());
+            directory.add_person("p", "李四", None).unwrap();
+            directory.enroll(cadre("p")).unwrap()
+        };
+        // Rewrite the store as the single value earlier versions kept.
+        let mut legacy = People::default();
+        legacy.people.insert(
+            "p".into(),
+            Directory::open(storage.clone())
+                .unwrap()
+                .person("p")
+                .unwrap(),
+        );
+        legacy.devices.insert(
+            device.id,
+            Directory::open(storage.clone())
+                .unwrap()
+                .read()
+                .people
+                .devices[&device.id]
+                .clone(),
+        );
+        let dir2 = tempfile::tempdir().unwrap();
+        let old = store(dir2.path());
+        old.put_meta(LEGACY_PEOPLE_KEY, &encode(&legacy)).unwrap();
+
+        let directory = Directory::open(old.clone()).unwrap();
+        assert_eq!(
+            directory.device_by_token(&token.0).map(|d| d.id),
+            Some(device.id)
+        );
+        assert_eq!(old.metas_with_prefix(DEVICE_PREFIX).unwrap().len(), 1);
+        assert_eq!(old.metas_with_prefix(PERSON_PREFIX).unwrap().len(), 1);
+        let emptied: People =
+            decode(&old.get_meta(LEGACY_PEOPLE_KEY).unwrap().unwrap(), "people").unwrap();
+        assert!(emptied.devices.is_empty() && emptied.people.is_empty());
+        // A second open finds the entries and nothing left to split.
+        drop(directory);
+        let again = Directory::open(old).unwrap();
+        assert_eq!(again.devices().len(), 1);
+        assert_eq!(again.person("p").unwrap().name, "李四");
     }
 }

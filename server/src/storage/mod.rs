@@ -222,6 +222,9 @@ pub trait Storage: Send + Sync {
     /// Sets a server-wide value, durably.
     fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StorageError>;
 
+    /// Every server-wide value whose name starts with `prefix`, by name.
+    fn metas_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StorageError>;
+
     /// Writes a consistent copy of the whole store to the file `path`: every
     /// commit is in it entirely or not at all. Commits wait while it is
     /// written; reads go on.

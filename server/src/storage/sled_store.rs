@@ -720,6 +720,23 @@ impl Storage for SledStorage {
         Ok(self.get(&keys::meta_key(name))?.map(|bytes| bytes.to_vec()))
     }
 
+    fn metas_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        let start = keys::meta_key(prefix);
+        let base = keys::meta_key("").len();
+        self.inner
+            .tree
+            .scan_prefix(&start)
+            .map(|entry| {
+                let (key, value) = entry.map_err(backend)?;
+                let name = key
+                    .get(base..)
+                    .and_then(|name| std::str::from_utf8(name).ok())
+                    .ok_or(StorageError::Corrupt { what: "meta name" })?;
+                Ok((name.to_owned(), value.to_vec()))
+            })
+            .collect()
+    }
+
     fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StorageError> {
         if name == META_SCHEMA_VERSION || name == META_STORAGE_ID {
             return Err(StorageError::Invalid {
