@@ -109,3 +109,28 @@ fn connections_beyond_the_cap_wait_until_one_closes() {
     );
     drop(second);
 }
+
+#[test]
+fn a_connection_in_use_is_not_idle() {
+    let (server, _dir) = server(100, Duration::from_millis(600));
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    // Eight requests on one keep-alive connection, 250 ms apart: over three
+    // times the idle timeout in all, never idle that long at once.
+    for _ in 0..8 {
+        std::thread::sleep(Duration::from_millis(250));
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: fengqiao\r\n\r\n")
+            .expect("request on the same connection");
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 512];
+        while !answer.ends_with(b"ok\n") {
+            let n = stream.read(&mut buf).expect("answer");
+            assert!(n > 0, "the connection was closed while in use");
+            answer.extend_from_slice(&buf[..n]);
+        }
+        assert!(answer.starts_with(b"HTTP/1.1 200 OK"));
+    }
+}

@@ -106,6 +106,10 @@ pub struct GuardedStream {
     stream: TcpStream,
     _permit: OwnedSemaphorePermit,
     idle_timeout: Duration,
+    /// When bytes last moved. Reading the clock is cheap; the timer is only
+    /// moved when it fires early, once per idle period at most, so busy
+    /// connections do not touch the runtime's timer wheel on every read.
+    last_active: Instant,
     deadline: Pin<Box<Sleep>>,
 }
 
@@ -115,19 +119,29 @@ impl GuardedStream {
             stream,
             _permit: permit,
             idle_timeout,
+            last_active: Instant::now(),
             deadline: Box::pin(tokio::time::sleep(idle_timeout)),
         }
     }
 
     fn active(&mut self) {
-        let next = Instant::now() + self.idle_timeout;
-        self.deadline.as_mut().reset(next);
+        self.last_active = Instant::now();
     }
 
     /// Whether the connection has been idle past its timeout; registers for
-    /// a wake-up at the deadline otherwise.
+    /// a wake-up at the deadline otherwise (moving the deadline on when
+    /// bytes moved since it was set).
     fn timed_out(&mut self, cx: &mut Context<'_>) -> bool {
-        self.deadline.as_mut().poll(cx).is_ready()
+        loop {
+            if self.deadline.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            let due = self.last_active + self.idle_timeout;
+            if due <= Instant::now() {
+                return true;
+            }
+            self.deadline.as_mut().reset(due);
+        }
     }
 }
 
