@@ -825,16 +825,22 @@ fn the_api_accepts_a_dashboard_session_and_answers_fresh_figures() {
 
     // A new record is in the very next answer.
     let mut phone = fengqiao_tests::Phone::new("cadre-new");
-    phone.report(VILLAGE_A, "新登记的纠纷", T0);
+    let new_id = phone.report(VILLAGE_A, "新登记的纠纷", T0);
     phone.sync(&server.url());
     let (_, second) = get(&server, "/v1/stats/summary", Auth::Cookie(&cookie));
     let total = |answer: &Value| answer["disputes"]["totals"]["total"].as_u64().unwrap();
     assert_eq!(total(&second), total(&first) + 1);
+    // Its audit trail, with the session as with a bearer token.
+    let history = format!("/v1/records/{new_id}/history");
+    let (status, trail) = get(&server, &history, Auth::Cookie(&cookie));
+    assert_eq!(status, 200, "{trail}");
+    assert_eq!(trail.as_array().map(Vec::len), Some(1), "{trail}");
 
     // Signing out ends the session on the server.
     let (status, _) = post(&server, "/dashboard/logout", Auth::Cookie(&cookie), "");
     assert_eq!(status, 204);
     assert_eq!(get(&server, "/v1/session", Auth::Cookie(&cookie)).0, 401);
+    assert_eq!(get(&server, &history, Auth::Cookie(&cookie)).0, 401);
     // Wrong tokens do not open sessions.
     let (status, body) = post(
         &server,

@@ -1,11 +1,9 @@
-//! `GET /v1/records/{id}/history`: a record's audit trail — every change
+//! A record's audit trail (`GET /v1/records/{id}/history`, for a bearer token
+//! or a dashboard session, and the case page) — every change
 //! with its time, device, person and what it did — read from the document's
 //! own history. For roles that oversee (supervisor, town, district) within
 //! their scope.
 
-use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use fengqiao_protocol::{DeviceId, DocumentId, ErrorCode};
 use fengqiao_shared::access::{DeviceDirectory, native_device_of};
 use serde::Serialize;
@@ -76,18 +74,4 @@ pub fn audit_trail(
             }
         })
         .collect())
-}
-
-pub async fn history(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
-    let identity = state.identify(&headers, None, Format::Json)?;
-    let id = DocumentId::parse_any(&id).map_err(|_| not_found())?;
-    let state2 = state.clone();
-    let entries = tokio::task::spawn_blocking(move || audit_trail(&state2, &identity.caller, &id))
-        .await
-        .map_err(|_| ApiError::internal(Format::Json))??;
-    Ok(Json(entries))
 }

@@ -91,7 +91,6 @@ pub fn router(state: Shared) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/ws", get(crate::ws::upgrade))
         .route("/v1/me", get(admin::me))
-        .route("/v1/records/{id}/history", get(history::history))
         .route("/v1/admin/org", get(admin::get_org).post(admin::import_org))
         .route(
             "/v1/admin/people",

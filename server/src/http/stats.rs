@@ -49,6 +49,7 @@ pub fn routes() -> Router<Views> {
         .route("/v1/records/{id}", get(record))
         .route("/v1/records/{id}/timeline", get(timeline))
         .route("/v1/records/{id}/case", get(case))
+        .route("/v1/records/{id}/history", get(history))
         .route("/v1/records/{id}/duplicate-of", post(link_duplicate))
 }
 
@@ -256,6 +257,17 @@ struct CaseFile {
     history_refused: Option<String>,
     /// Whether the caller may link this case as a duplicate.
     can_link: bool,
+}
+
+/// A record's audit trail, for a bearer token or a dashboard session.
+async fn history(
+    State(views): State<Views>,
+    official: Official,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = record_id(&id)?;
+    let entries = blocking(move || audit_trail(&views.app, official.caller(), &id)).await?;
+    json(&entries)
 }
 
 async fn case(
