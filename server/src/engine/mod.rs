@@ -269,7 +269,9 @@ impl Engine {
             return Err(DocError::ReadOnly);
         }
         for attempt in 1..=COMMIT_ATTEMPTS {
+            let mut created = false;
             let result = self.with_slot(id, |slot| {
+                created = slot.loaded.is_none();
                 let mut scratch = match &mut slot.loaded {
                     Some(loaded) => loaded.doc.fork(),
                     None => AutoCommit::new(),
@@ -294,6 +296,14 @@ impl Engine {
                     if attempt < COMMIT_ATTEMPTS =>
                 {
                     self.cache.forget(id);
+                }
+                Ok(applied) if created && applied.changed => {
+                    // A record created by an upload is not kept loaded: its
+                    // creator holds it, and a peer that asks for all of it
+                    // gets the stored bytes. Thousands of new records then
+                    // cost the server no memory (batch W1).
+                    self.cache.forget(id);
+                    return Ok(applied);
                 }
                 other => return other,
             }
@@ -451,6 +461,9 @@ impl Engine {
         {
             return Ok(stored);
         }
+        if let Some(up_to_date) = self.stored_heads_if_held(caller, id, have)? {
+            return Ok(up_to_date);
+        }
         self.with_slot(id, |slot| {
             let Some(loaded) = &mut slot.loaded else {
                 return Ok(None);
@@ -502,6 +515,30 @@ impl Engine {
         }
         let heads = meta.heads.into_iter().map(ChangeHash).collect();
         Ok(Some(Some((stored.concatenated(), heads))))
+    }
+
+    /// The record's heads when the peer already holds exactly them, from
+    /// the stored metadata: nothing is loaded (the answer to every upload
+    /// that left nothing for the phone to receive). `Some(None)` when the
+    /// record does not exist or the caller may not read it; `None` when
+    /// the peer lacks something and the loaded path must answer.
+    fn stored_heads_if_held(
+        &self,
+        caller: &Caller,
+        id: &DocumentId,
+        have: &[ChangeHash],
+    ) -> Result<Option<Option<Missing>>, DocError> {
+        let Some(meta) = self.storage.doc_meta(id)? else {
+            return Ok(Some(None));
+        };
+        if !caller.can_read(&meta.village) {
+            return Ok(Some(None));
+        }
+        let heads: Vec<ChangeHash> = meta.heads.into_iter().map(ChangeHash).collect();
+        if !same_heads(have, &heads) {
+            return Ok(None);
+        }
+        Ok(Some(Some((Vec::new(), heads))))
     }
 
     /// Receives an automerge-repo sync message for a record from a peer,
