@@ -259,7 +259,12 @@ impl Session {
                 }
                 change = changes.next(), if hub_open => match change {
                     Some(Ok(change)) => {
-                        if self.connection.as_ref().is_some_and(|c| c.follows(&change.id)) {
+                        // A change this connection made was answered when
+                        // it was received; echoing it would cost a sync
+                        // message generation per upload.
+                        if change.origin != Some(self.connection_id)
+                            && self.connection.as_ref().is_some_and(|c| c.follows(&change.id))
+                        {
                             let id = change.id;
                             self.step(move |c, docs| c.on_doc_changed(docs, &id)).await
                         } else {
