@@ -21,6 +21,7 @@
 //! the replica, with [`http::HttpTransport`] as its thin transport.
 
 pub mod http;
+mod prefetch;
 pub mod sync;
 
 use std::path::Path;
@@ -435,6 +436,9 @@ impl Replica {
 }
 
 /// The record's summary, or `None` when the document is not (yet) a record.
+/// Each object of the document is read in one pass ([`prefetch`]).
 pub(crate) fn summarize(doc: &AutoCommit, id: &DocumentId) -> Option<Summary> {
-    Record::read(doc).ok().map(|r| r.summary(id.clone()))
+    Record::read(&prefetch::Prefetched::new(doc))
+        .ok()
+        .map(|r| r.summary(id.clone()))
 }
