@@ -81,6 +81,9 @@ struct FlushState {
     closing: bool,
     flusher_done: bool,
     flushes: u64,
+    /// Counts reopenings of the store: a flush that started before one
+    /// says nothing about what is on disk after it.
+    generation: u64,
 }
 
 /// The shared state of writers and the flusher.
@@ -108,6 +111,7 @@ impl GroupCommit {
                 closing: false,
                 flusher_done: false,
                 flushes: 0,
+                generation: 0,
             }),
             work: Condvar::new(),
             settled: Condvar::new(),
@@ -198,6 +202,24 @@ impl GroupCommit {
         }
     }
 
+    /// The store was reopened and holds exactly the writes up to `seq`:
+    /// every ticket not yet settled fails (its write may have been lost with
+    /// the old handle, so it must never be acknowledged), and sequence
+    /// numbers go on from `seq`.
+    pub fn reopened(&self, seq: u64) {
+        let mut state = self.lock();
+        state.generation += 1;
+        state.settled = state.written;
+        state.last_failure = Some(FlushFailure {
+            full: false,
+            message: "the store was reopened after a storage error; retry".into(),
+        });
+        state.written_seq = seq;
+        state.durable_seq = seq;
+        drop(state);
+        self.settled.notify_all();
+    }
+
     /// Asks the flusher to flush what is pending and stop.
     pub fn close(&self) {
         self.lock().closing = true;
@@ -220,18 +242,21 @@ impl GroupCommit {
             }
             let target = state.written;
             let target_seq = state.written_seq;
+            let generation = state.generation;
             drop(state);
 
             let result = flush();
 
             state = self.lock();
             state.flushes += 1;
-            state.settled = target;
+            state.settled = state.settled.max(target);
             match result {
-                Ok(()) => {
-                    state.durable = target;
+                Ok(()) if state.generation == generation => {
+                    state.durable = state.durable.max(target);
                     state.durable_seq = state.durable_seq.max(target_seq);
                 }
+                // Flushed the handle the store has since replaced.
+                Ok(()) => {}
                 Err(error) => state.last_failure = Some(FlushFailure::of(&error)),
             }
             self.settled.notify_all();
@@ -312,6 +337,44 @@ mod tests {
         let second = group.record_write(7);
         group.wait(second).unwrap();
         assert_eq!(group.durable_seq(), 7);
+        group.close();
+        flusher.join().unwrap();
+    }
+
+    #[test]
+    fn a_reopened_store_never_acknowledges_a_write_made_before_it() {
+        let group = Arc::new(GroupCommit::new(10));
+        // The flush of the old handle is under way when the store reopens,
+        // and then succeeds: it says nothing about the new handle.
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let go_rx = Mutex::new(go_rx);
+        let first = Arc::new(AtomicU64::new(1));
+        let flusher = start(&group, move || {
+            if first.swap(0, Ordering::SeqCst) == 1 {
+                let _ = started_tx.send(());
+                let _ = go_rx.lock().unwrap().recv();
+            }
+            Ok(())
+        });
+        let lost = group.record_write(11);
+        started_rx.recv().unwrap();
+        let waiter = {
+            let group = Arc::clone(&group);
+            thread::spawn(move || group.wait(lost))
+        };
+        // Recovery found the store at 10: write 11 was lost.
+        group.reopened(10);
+        assert!(
+            waiter.join().unwrap().is_err(),
+            "a lost write was acknowledged"
+        );
+        go_tx.send(()).unwrap();
+        assert_eq!(group.durable_seq(), 10);
+        // Writes after the reopening are flushed and acknowledged as usual.
+        let next = group.record_write(11);
+        group.wait(next).unwrap();
+        assert_eq!(group.durable_seq(), 11);
         group.close();
         flusher.join().unwrap();
     }

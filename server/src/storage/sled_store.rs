@@ -22,8 +22,10 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use fengqiao_protocol::{DocumentId, Scope, VillageCode};
 use fengqiao_shared::Summary;
@@ -71,12 +73,61 @@ struct Writer {
     last_seq: u64,
 }
 
-struct Inner {
+/// The open sled database and its tree. Replaced as a whole when the store
+/// is reopened after a storage error.
+struct Handle {
     db: sled::Db,
     tree: sled::Tree,
+}
+
+struct Inner {
+    /// `None` only while the store is being reopened.
+    handle: RwLock<Option<Arc<Handle>>>,
     writer: RwLock<Writer>,
     group: GroupCommit,
+    config: StorageConfig,
+    /// Set when a write or a flush failed: sled refuses every write after a
+    /// failed one until the database is opened again.
+    broken: AtomicBool,
+    /// When reopening was last tried.
+    last_reopen: Mutex<Option<Instant>>,
 }
+
+impl Inner {
+    fn handle(&self) -> Result<Arc<Handle>, StorageError> {
+        self.handle
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| {
+                StorageError::Io(std::io::Error::other(
+                    "the store is being reopened after a storage error",
+                ))
+            })
+    }
+
+    /// Notes a failed write or flush: the next write reopens the store.
+    fn failed<T>(&self, result: Result<T, StorageError>) -> Result<T, StorageError> {
+        if let Err(error) = &result
+            && matches!(
+                error,
+                StorageError::Io(_) | StorageError::Full | StorageError::Backend { .. }
+            )
+        {
+            self.broken.store(true, Ordering::Relaxed);
+        }
+        result
+    }
+}
+
+/// How often a broken store tries to reopen, at most.
+const REOPEN_EVERY: Duration = Duration::from_secs(1);
+
+/// Free space below which a broken store does not try to reopen yet.
+const REOPEN_MIN_FREE: u64 = 4 * 1024 * 1024;
+
+/// How long reopening waits for readers of the old handle to finish.
+const REOPEN_WAIT: Duration = Duration::from_secs(5);
 
 /// The embedded store. Dropping it flushes what is pending and stops its
 /// flusher thread; the directory can then be opened again.
@@ -99,6 +150,37 @@ impl SledStorage {
     /// Reads the schema version and the last sequence number, nothing per
     /// record, so opening takes the same time however many records there are.
     pub fn open(config: &StorageConfig) -> Result<Self, StorageError> {
+        let (handle, last_seq) = Self::open_handle(config)?;
+        let inner = Arc::new(Inner {
+            handle: RwLock::new(Some(Arc::new(handle))),
+            writer: RwLock::new(Writer { last_seq }),
+            group: GroupCommit::new(last_seq),
+            config: config.clone(),
+            broken: AtomicBool::new(false),
+            last_reopen: Mutex::new(None),
+        });
+        let flusher_inner = Arc::clone(&inner);
+        let flusher = thread::Builder::new()
+            .name("storage-flusher".into())
+            .spawn(move || {
+                let inner = flusher_inner;
+                inner.group.run_flusher(|| {
+                    let flushed = inner
+                        .handle()
+                        .and_then(|handle| handle.db.flush().map(drop).map_err(backend));
+                    inner.failed(flushed)
+                });
+            })
+            .map_err(StorageError::from_io)?;
+        Ok(Self {
+            inner,
+            flusher: Some(flusher),
+        })
+    }
+
+    /// Opens the database, checks its schema and reads the last sequence
+    /// number; what recovery found is flushed before anything is served.
+    fn open_handle(config: &StorageConfig) -> Result<(Handle, u64), StorageError> {
         let db = sled::Config::new()
             .path(&config.path)
             .cache_capacity(config.cache_bytes)
@@ -149,27 +231,95 @@ impl SledStorage {
         };
         // What recovery found is what is on disk from now on.
         db.flush().map_err(backend)?;
+        Ok((Handle { db, tree }, last_seq))
+    }
 
-        let inner = Arc::new(Inner {
-            db,
-            tree,
-            writer: RwLock::new(Writer { last_seq }),
-            group: GroupCommit::new(last_seq),
-        });
-        let flusher_inner = Arc::clone(&inner);
-        let flusher = thread::Builder::new()
-            .name("storage-flusher".into())
-            .spawn(move || {
-                let inner = flusher_inner;
-                inner
-                    .group
-                    .run_flusher(|| inner.db.flush().map(drop).map_err(backend));
-            })
-            .map_err(StorageError::from_io)?;
-        Ok(Self {
-            inner,
-            flusher: Some(flusher),
+    /// Reopens the store after a failed write or flush (sled refuses every
+    /// write after one until the database is opened again), at most once per
+    /// [`REOPEN_EVERY`]. Writes wait meanwhile; tickets not yet settled
+    /// fail, as their writes may be lost; what recovery finds is on disk.
+    /// If opening fails (the disk is still full, say), writes keep failing
+    /// and the next one tries again.
+    fn reopen_if_broken(&self) -> Result<(), StorageError> {
+        if !self.inner.broken.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        // Opening again on a disk that is still full would fail and leave
+        // nothing to read from: keep the old handle, which still reads.
+        if fs2::available_space(&self.inner.config.path).is_ok_and(|free| free < REOPEN_MIN_FREE) {
+            return Ok(());
+        }
+        {
+            let mut last = self
+                .inner
+                .last_reopen
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if last.is_some_and(|at| at.elapsed() < REOPEN_EVERY) {
+                return Ok(());
+            }
+            *last = Some(Instant::now());
+        }
+        // Called with no lock held (a write) or maybe with the writer lock
+        // held (a read that found no handle): only try when the lock is free.
+        let mut writer = match self.inner.writer.try_write() {
+            Ok(writer) => writer,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(()),
+        };
+        if !self.inner.broken.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let mut slot = self
+            .inner
+            .handle
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(old) = slot.take() else {
+            return self.open_into(&mut slot, &mut writer);
+        };
+        // Readers holding the old handle finish their reads first: sled
+        // locks its directory until the last reference is gone.
+        let started = Instant::now();
+        while Arc::strong_count(&old) > 1 {
+            if started.elapsed() > REOPEN_WAIT {
+                *slot = Some(old);
+                return Err(StorageError::Io(std::io::Error::other(
+                    "the store could not be reopened: it is still being read",
+                )));
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        drop(old);
+        self.open_into(&mut slot, &mut writer)
+    }
+
+    /// The open database; when there is none (reopening failed), tries to
+    /// reopen it first.
+    fn handle(&self) -> Result<Arc<Handle>, StorageError> {
+        self.inner.handle().or_else(|_| {
+            self.reopen_if_broken()?;
+            self.inner.handle()
         })
+    }
+
+    fn open_into(
+        &self,
+        slot: &mut Option<Arc<Handle>>,
+        writer: &mut Writer,
+    ) -> Result<(), StorageError> {
+        let (handle, last_seq) = Self::open_handle(&self.inner.config).inspect_err(|error| {
+            tracing::warn!(%error, "the store could not be reopened; writes keep failing");
+        })?;
+        writer.last_seq = last_seq;
+        self.inner.group.reopened(last_seq);
+        *slot = Some(Arc::new(handle));
+        self.inner.broken.store(false, Ordering::Relaxed);
+        tracing::warn!(
+            last_seq,
+            "the store was reopened after a storage error and takes writes again"
+        );
+        Ok(())
     }
 
     /// Writes and flushes counted so far, to observe group commit.
@@ -232,7 +382,7 @@ impl SledStorage {
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, StorageError> {
-        self.inner.tree.get(key).map_err(backend)
+        self.handle()?.tree.get(key).map_err(backend)
     }
 
     fn read_meta(&self, id: &DocumentId) -> Result<Option<DocMeta>, StorageError> {
@@ -265,7 +415,7 @@ impl SledStorage {
 
     /// Keys of every item under `prefix`.
     fn keys_under(&self, prefix: &[u8]) -> Result<Vec<sled::IVec>, StorageError> {
-        self.inner
+        self.handle()?
             .tree
             .scan_prefix(prefix)
             .keys()
@@ -281,7 +431,10 @@ impl SledStorage {
         batch: sled::Batch,
         seq: u64,
     ) -> Result<super::group_commit::Ticket, StorageError> {
-        self.inner.tree.apply_batch(batch).map_err(backend)?;
+        let applied = self
+            .handle()
+            .and_then(|handle| handle.tree.apply_batch(batch).map_err(backend));
+        self.inner.failed(applied)?;
         writer.last_seq = seq;
         Ok(self.inner.group.record_write(seq))
     }
@@ -429,6 +582,7 @@ impl Drop for SledStorage {
 impl Storage for SledStorage {
     fn commit(&self, batch: CommitBatch) -> Result<CommitReceipt, StorageError> {
         batch.validate()?;
+        self.reopen_if_broken()?;
         let (seq, ticket) = {
             let mut writer = self.write_lock();
             let seq = Self::next_seq(&writer)?;
@@ -450,6 +604,7 @@ impl Storage for SledStorage {
                 reason: format!("compaction of {id} carries no bytes"),
             });
         }
+        self.reopen_if_broken()?;
         let ticket = {
             let mut writer = self.write_lock();
             let mut meta = self.read_meta(id)?.ok_or_else(|| StorageError::Invalid {
@@ -476,7 +631,7 @@ impl Storage for SledStorage {
             let mut batch = sled::Batch::default();
             let mut chunks_len = 0u64;
             let mut chunk_count = 0u32;
-            for item in self.inner.tree.scan_prefix(doc_key(keys::CHUNK, id)) {
+            for item in self.handle()?.tree.scan_prefix(doc_key(keys::CHUNK, id)) {
                 let (key, value) = item.map_err(backend)?;
                 if keys::seq_suffix(&key, "chunk key")? <= through_seq {
                     batch.remove(key);
@@ -516,7 +671,7 @@ impl Storage for SledStorage {
             key
         };
         let end = [keys::COMPACTION + 1];
-        self.inner
+        self.handle()?
             .tree
             .range(start..end.to_vec())
             .keys()
@@ -535,6 +690,7 @@ impl Storage for SledStorage {
         let snapshot = self.read_snapshot(id)?.map(|(_, bytes)| bytes);
         let chunks = self
             .inner
+            .handle()?
             .tree
             .scan_prefix(doc_key(keys::CHUNK, id))
             .values()
@@ -587,7 +743,7 @@ impl Storage for SledStorage {
             return Ok(page);
         };
         let range = keys::feed_key(start).to_vec()..=keys::feed_key(u64::MAX).to_vec();
-        for item in self.inner.tree.range(range) {
+        for item in self.handle()?.tree.range(range) {
             let (key, value) = item.map_err(backend)?;
             let seq = keys::seq_suffix(&key, "change feed key")?;
             let (village, id) = keys::parse_feed_value(&value)?;
@@ -605,7 +761,7 @@ impl Storage for SledStorage {
 
     fn heads_at(&self, id: &DocumentId, seq: u64) -> Result<Option<Vec<[u8; 32]>>, StorageError> {
         let range = doc_seq_key(keys::HEADS, id, 0)..=doc_seq_key(keys::HEADS, id, seq);
-        match self.inner.tree.range(range).values().next_back() {
+        match self.handle()?.tree.range(range).values().next_back() {
             Some(value) => Ok(Some(decode_heads(&value.map_err(backend)?, "heads log")?)),
             None => Ok(None),
         }
@@ -640,7 +796,7 @@ impl Storage for SledStorage {
             None => Bound::Included(start),
         };
         let end = end.map_or(Bound::Unbounded, Bound::Excluded);
-        self.inner
+        self.handle()?
             .tree
             .range::<Vec<u8>, _>((start, end))
             .values()
@@ -657,6 +813,7 @@ impl Storage for SledStorage {
         let mut total = VillageCounters::default();
         for value in self
             .inner
+            .handle()?
             .tree
             .scan_prefix(keys::scope_prefix(keys::COUNTERS, scope))
             .values()
@@ -679,15 +836,17 @@ impl Storage for SledStorage {
         id: &DocumentId,
         state: &[u8],
     ) -> Result<(), StorageError> {
-        self.inner
-            .tree
-            .insert(keys::sync_state_key(peer, id)?, state)
-            .map(drop)
-            .map_err(backend)
+        self.reopen_if_broken()?;
+        let key = keys::sync_state_key(peer, id)?;
+        let written = self
+            .handle()
+            .and_then(|handle| handle.tree.insert(key, state).map(drop).map_err(backend));
+        self.inner.failed(written)
     }
 
     fn quarantine(&self, entry: QuarantineEntry) -> Result<u64, StorageError> {
         let value = encode(&entry, QUARANTINE_WHAT)?;
+        self.reopen_if_broken()?;
         let (id, ticket) = {
             let mut writer = self.write_lock();
             let id = Self::next_seq(&writer)?;
@@ -701,7 +860,7 @@ impl Storage for SledStorage {
     }
 
     fn list_quarantine(&self, limit: usize) -> Result<Vec<Quarantined>, StorageError> {
-        self.inner
+        self.handle()?
             .tree
             .scan_prefix([keys::QUARANTINE])
             .rev()
@@ -723,7 +882,7 @@ impl Storage for SledStorage {
     fn metas_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
         let start = keys::meta_key(prefix);
         let base = keys::meta_key("").len();
-        self.inner
+        self.handle()?
             .tree
             .scan_prefix(&start)
             .map(|entry| {
@@ -743,6 +902,7 @@ impl Storage for SledStorage {
                 reason: format!("{name} is set by the storage itself"),
             });
         }
+        self.reopen_if_broken()?;
         let ticket = {
             let mut writer = self.write_lock();
             let mut batch = sled::Batch::default();
@@ -756,7 +916,7 @@ impl Storage for SledStorage {
     fn backup_to(&self, path: &Path) -> Result<BackupReport, StorageError> {
         let _reader = self.read_lock();
         let mut writer = BackupWriter::create(path)?;
-        for item in self.inner.tree.iter() {
+        for item in self.handle()?.tree.iter() {
             let (key, value) = item.map_err(backend)?;
             writer.record(&key, &value)?;
         }
