@@ -16,5 +16,9 @@ cd "$(dirname "$0")/.."
 
 cargo build --release --locked -p fengqiao-server --bin fengqiao \
     -p fengqiao-bench --bin samod_server --bin compare
-(cd bench/js && npm ci --no-audit --no-fund --loglevel=error)
+# Some npm versions refuse the lock file over optional native packages of
+# other platforms; the same pinned versions are then installed without
+# touching the lock file.
+(cd bench/js && { npm ci --no-audit --no-fund --loglevel=error 2>/dev/null ||
+    npm install --no-audit --no-fund --loglevel=error --no-save; })
 exec cargo run --release --locked -q -p fengqiao-bench --bin compare -- "$@"
