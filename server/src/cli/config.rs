@@ -23,12 +23,14 @@ use std::path::{Path, PathBuf};
 use super::CliError;
 
 /// The keys a configuration file may hold.
-pub const KEYS: [&str; 11] = [
+pub const KEYS: [&str; 13] = [
     "data",
     "bind",
     "public_url",
     "cache_mb",
     "reports_mb",
+    "max_connections",
+    "idle_timeout_secs",
     "admin_token",
     "insecure_dev_token",
     "server",

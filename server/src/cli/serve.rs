@@ -37,6 +37,15 @@ pub struct ServeArgs {
     /// used least recently are dropped and read again when asked for.
     #[arg(long, env = "FENGQIAO_REPORTS_MB", default_value_t = 2048)]
     pub reports_mb: u64,
+    /// Open connections at most; further clients wait to be accepted until
+    /// one closes.
+    #[arg(long, env = "FENGQIAO_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Seconds a connection may stay silent (nothing read or written)
+    /// before it is closed.
+    #[arg(long, env = "FENGQIAO_IDLE_TIMEOUT_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_secs: u64,
 }
 
 impl ServeArgs {
@@ -47,6 +56,8 @@ impl ServeArgs {
         config.public_url = self.public_url.clone();
         config.engine.cache_bytes = self.cache_mb.saturating_mul(1024 * 1024);
         config.reports.budget_bytes = self.reports_mb.saturating_mul(1024 * 1024);
+        config.http.max_connections = self.max_connections.max(1);
+        config.http.idle_timeout = std::time::Duration::from_secs(self.idle_timeout_secs);
         config
     }
 }
@@ -110,11 +121,25 @@ mod tests {
 
     #[test]
     fn memory_budgets_reach_the_server_config() {
-        let args = Wrapper::parse_from(["fengqiao", "--cache-mb", "32", "--reports-mb", "64"]);
+        let args = Wrapper::parse_from([
+            "fengqiao",
+            "--cache-mb",
+            "32",
+            "--reports-mb",
+            "64",
+            "--max-connections",
+            "500",
+            "--idle-timeout-secs",
+            "30",
+        ]);
         let config = args.serve.config();
         assert_eq!(config.engine.cache_bytes, 32 << 20);
         assert_eq!(config.reports.budget_bytes, 64 << 20);
+        assert_eq!(config.http.max_connections, 500);
+        assert_eq!(config.http.idle_timeout, std::time::Duration::from_secs(30));
         let defaults = Wrapper::parse_from(["fengqiao"]).serve.config();
         assert_eq!(defaults.reports.budget_bytes, 2048 << 20);
+        assert_eq!(defaults.http.max_connections, 10_000);
+        assert!(Wrapper::try_parse_from(["fengqiao", "--idle-timeout-secs", "0"]).is_err());
     }
 }
