@@ -125,52 +125,16 @@ impl Reports {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{CommitBatch, DocumentContent, SledStorage, StorageConfig, StorageError};
-    use fengqiao_protocol::{DocumentId, VillageCode};
-    use fengqiao_shared::Summary;
-    use fengqiao_shared::vocab::RecordKind;
+    use crate::report::resident::tests::{commit, summary};
+    use crate::storage::{SledStorage, StorageConfig, StorageError};
+    use fengqiao_shared::vocab::Status;
 
     fn store_with(villages: &[&str]) -> (tempfile::TempDir, Arc<dyn Storage>) {
         let dir = tempfile::tempdir().unwrap();
         let storage: Arc<dyn Storage> =
             Arc::new(SledStorage::open(&StorageConfig::new(dir.path())).unwrap());
         for village in villages {
-            let summary = Summary {
-                id: DocumentId::random(),
-                kind: RecordKind::Dispute,
-                village: VillageCode::new(village).unwrap(),
-                created_at: 1,
-                created_by: "cadre".into(),
-                last_activity: 1,
-                title: "case".into(),
-                status: None,
-                category: None,
-                risk: None,
-                escalation_level: None,
-                max_escalation_level: None,
-                resolved_at: None,
-                party_names: vec![],
-                assignees: vec![],
-                event_count: 1,
-                duplicate_of: None,
-                visited_at: None,
-                sentiment: None,
-                topics: vec![],
-                follow_up_needed: false,
-                follow_up_done: false,
-                follow_up_due: None,
-                linked_dispute: None,
-            };
-            storage
-                .commit(CommitBatch {
-                    id: summary.id.clone(),
-                    content: DocumentContent::Chunk(vec![1]),
-                    heads: vec![[1; 32]],
-                    summary,
-                    at: 1,
-                    expected_seq: None,
-                })
-                .unwrap();
+            commit(storage.as_ref(), &summary(village, Status::Open));
         }
         (dir, storage)
     }

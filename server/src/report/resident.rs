@@ -622,12 +622,13 @@ impl ResidentSummaries {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::storage::{CommitBatch, DocumentContent, SledStorage, StorageConfig};
     use fengqiao_shared::vocab::{RecordKind, Status};
 
-    fn summary(village: &str, status: Status) -> Summary {
+    /// A test dispute of `village` with `status`.
+    pub(crate) fn summary(village: &str, status: Status) -> Summary {
         Summary {
             id: DocumentId::random(),
             kind: RecordKind::Dispute,
@@ -656,7 +657,8 @@ mod tests {
         }
     }
 
-    fn commit(storage: &dyn Storage, summary: &Summary) {
+    /// Commits `summary` with a stand-in document.
+    pub(crate) fn commit(storage: &dyn Storage, summary: &Summary) {
         storage
             .commit(CommitBatch {
                 id: summary.id.clone(),
