@@ -150,35 +150,39 @@ struct Village {
 }
 
 impl Village {
-    /// The village's partial for `query`, computed unless one computed over
-    /// the same summaries, period, offset and counted links is kept.
-    fn partial(
-        &self,
-        code: &VillageCode,
-        kept: &HashSet<DocumentId>,
-        query: &StatsQuery,
-    ) -> Arc<VillagePartial> {
+    /// The linked disputes of this village among those that count although
+    /// linked: part of what a partial was computed from.
+    fn kept_here(&self, kept: &HashSet<DocumentId>) -> Vec<DocumentId> {
         let mut mine: Vec<DocumentId> = kept
             .iter()
             .filter(|id| self.docs.contains_key(*id))
             .cloned()
             .collect();
         mine.sort_unstable();
-        let found = {
-            let mut partials = lock(&self.partials);
-            let at = partials
-                .iter()
-                .position(|p| p.kept == mine && p.partial.fits(query));
-            at.map(|at| {
-                let hit = partials.remove(at);
-                let partial = hit.partial.clone();
-                partials.push(hit);
-                partial
-            })
-        };
-        if let Some(partial) = found {
-            return partial;
-        }
+        mine
+    }
+
+    /// The kept partial computed over the same summaries, period, offset
+    /// and counted links, if there is one.
+    fn kept_partial(&self, mine: &[DocumentId], query: &StatsQuery) -> Option<Arc<VillagePartial>> {
+        let mut partials = lock(&self.partials);
+        let at = partials
+            .iter()
+            .position(|p| p.kept == mine && p.partial.fits(query))?;
+        let hit = partials.remove(at);
+        let partial = hit.partial.clone();
+        partials.push(hit);
+        Some(partial)
+    }
+
+    /// Computes the village's partial and keeps it.
+    fn compute_partial(
+        &self,
+        code: &VillageCode,
+        mine: Vec<DocumentId>,
+        kept: &HashSet<DocumentId>,
+        query: &StatsQuery,
+    ) -> Arc<VillagePartial> {
         let partial = Arc::new(VillagePartial::compute(
             code,
             self.docs.values(),
@@ -326,44 +330,60 @@ impl Rows<'_> {
             .filter(|(_, number)| (self.lo..self.hi).contains(*number))
             .filter_map(|(id, number)| self.rows.villages.get(number)?.docs.get(id));
         let kept = partial::cycle_representatives(linked);
-        let villages: Vec<(&Village, &VillageCode)> = self
-            .villages()
-            .filter_map(|(_, village)| {
-                let code = &village.docs.values().next()?.village;
-                Some((village, code))
-            })
-            .collect();
-        let workers = std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .min(villages.len() / 8)
-            .max(1);
-        if workers == 1 {
-            return villages
-                .iter()
-                .map(|(village, code)| village.partial(code, &kept, query))
-                .collect();
+        let mut found: Vec<(&Village, &VillageCode, Option<Arc<VillagePartial>>)> = Vec::new();
+        let mut missing: Vec<(usize, Vec<DocumentId>)> = Vec::new();
+        for (_, village) in self.villages() {
+            let Some(first) = village.docs.values().next() else {
+                continue;
+            };
+            let mine = village.kept_here(&kept);
+            let partial = village.kept_partial(&mine, query);
+            if partial.is_none() {
+                missing.push((found.len(), mine));
+            }
+            found.push((village, &first.village, partial));
         }
-        let chunk = villages.len().div_ceil(workers);
-        std::thread::scope(|threads| {
-            let running: Vec<_> = villages
-                .chunks(chunk)
-                .map(|part| {
-                    let kept = &kept;
-                    threads.spawn(move || {
-                        part.iter()
-                            .map(|(village, code)| village.partial(code, kept, query))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            running
-                .into_iter()
-                .flat_map(|thread| match thread.join() {
-                    Ok(partials) => partials,
-                    Err(panic) => std::panic::resume_unwind(panic),
+        // Usually one village changed since the last answer; after a start
+        // or for a new period every village is computed, on every core.
+        let compute = |part: &[(usize, Vec<DocumentId>)]| -> Vec<(usize, Arc<VillagePartial>)> {
+            part.iter()
+                .map(|(at, mine)| {
+                    let (village, code, _) = &found[*at];
+                    (
+                        *at,
+                        village.compute_partial(code, mine.clone(), &kept, query),
+                    )
                 })
                 .collect()
-        })
+        };
+        let workers = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(missing.len() / 8)
+            .max(1);
+        let computed: Vec<(usize, Arc<VillagePartial>)> = if workers == 1 {
+            compute(&missing)
+        } else {
+            std::thread::scope(|threads| {
+                let running: Vec<_> = missing
+                    .chunks(missing.len().div_ceil(workers))
+                    .map(|part| threads.spawn(|| compute(part)))
+                    .collect();
+                running
+                    .into_iter()
+                    .flat_map(|thread| match thread.join() {
+                        Ok(partials) => partials,
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    })
+                    .collect()
+            })
+        };
+        for (at, partial) in computed {
+            found[at].2 = Some(partial);
+        }
+        found
+            .into_iter()
+            .filter_map(|(_, _, partial)| partial)
+            .collect()
     }
 
     /// The summaries after `village`/`id` in the same order (a cursor).
