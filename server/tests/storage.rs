@@ -1140,3 +1140,22 @@ fn overwrite(path: &Path, key: &[u8], value: &[u8]) {
     );
     db.flush().unwrap();
 }
+
+/// sled releases its directory lock from its own threads a moment after the
+/// last handle is dropped, so a store closed a moment ago (as `fengqiao
+/// restore` closes what it wrote before opening it) may still be locked:
+/// opening waits that out instead of failing.
+#[test]
+fn opening_waits_for_a_lock_released_a_moment_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    drop(open(&path));
+    let held = sled::Config::new().path(&path).open().unwrap();
+    let releaser = thread::spawn(move || {
+        thread::sleep(std::time::Duration::from_millis(300));
+        drop(held);
+    });
+    let reopened = SledStorage::open(&StorageConfig::new(&path));
+    releaser.join().unwrap();
+    assert!(reopened.is_ok(), "{:?}", reopened.err());
+}

@@ -126,6 +126,9 @@ const REOPEN_EVERY: Duration = Duration::from_secs(1);
 /// Free space below which a broken store does not try to reopen yet.
 const REOPEN_MIN_FREE: u64 = 4 * 1024 * 1024;
 
+/// How long opening waits for a lock sled is still releasing.
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+
 /// How long reopening waits for readers of the old handle to finish.
 const REOPEN_WAIT: Duration = Duration::from_secs(5);
 
@@ -181,12 +184,7 @@ impl SledStorage {
     /// Opens the database, checks its schema and reads the last sequence
     /// number; what recovery found is flushed before anything is served.
     fn open_handle(config: &StorageConfig) -> Result<(Handle, u64), StorageError> {
-        let db = sled::Config::new()
-            .path(&config.path)
-            .cache_capacity(config.cache_bytes)
-            .flush_every_ms(config.flush_every_ms)
-            .open()
-            .map_err(backend)?;
+        let db = Self::open_db(config)?;
         let tree = db.open_tree(TREE).map_err(backend)?;
 
         match tree
@@ -232,6 +230,32 @@ impl SledStorage {
         // What recovery found is what is on disk from now on.
         db.flush().map_err(backend)?;
         Ok((Handle { db, tree }, last_seq))
+    }
+
+    /// Opens the sled database. sled releases its directory lock from its
+    /// own threads shortly after the last handle is dropped, so a store
+    /// closed a moment ago (a restore that then opens what it wrote, a
+    /// reopening after a disk error) may still be locked: that is waited
+    /// out for up to [`LOCK_WAIT`]. A lock held longer is another process's.
+    fn open_db(config: &StorageConfig) -> Result<sled::Db, StorageError> {
+        let started = Instant::now();
+        loop {
+            let opened = sled::Config::new()
+                .path(&config.path)
+                .cache_capacity(config.cache_bytes)
+                .flush_every_ms(config.flush_every_ms)
+                .open();
+            match opened {
+                // sled reports the lock only in its message.
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && started.elapsed() < LOCK_WAIT =>
+                {
+                    thread::sleep(Duration::from_millis(20));
+                }
+                other => return other.map_err(backend),
+            }
+        }
     }
 
     /// Reopens the store after a failed write or flush (sled refuses every
