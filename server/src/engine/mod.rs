@@ -23,6 +23,7 @@
 
 pub mod cache;
 pub mod hub;
+pub mod stored_sync;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -39,6 +40,7 @@ use crate::directory::Directory;
 use crate::storage::{CommitBatch, DocumentContent, QuarantineEntry, Storage, StorageError};
 use cache::{DocCache, Loaded, Slot};
 use hub::{DocChanged, Hub};
+use stored_sync::same_heads;
 
 /// Who is asking: the device behind a request, and what it may do.
 #[derive(Debug, Clone)]
@@ -561,9 +563,19 @@ impl Engine {
             self.quarantine(caller, id, &DocError::ReadOnly, &refused);
             message.changes = sync::ChunkList::empty();
         }
+        if message.changes.is_empty()
+            && let Some((heads, _)) = self.readable_heads(caller, id)?
+        {
+            match stored_sync::receive(&heads, state, message) {
+                Ok(()) => return Ok(false),
+                Err(back) => message = back,
+            }
+        }
         for attempt in 1..=COMMIT_ATTEMPTS {
             let mut attempt_state = state.clone();
+            let mut created = false;
             let result = self.with_slot(id, |slot| {
+                created = slot.loaded.is_none();
                 if let Some(loaded) = &slot.loaded
                     && !caller.can_read(&loaded.village)
                 {
@@ -608,6 +620,11 @@ impl Engine {
                     self.cache.forget(id);
                 }
                 Ok(changed) => {
+                    if created && changed {
+                        // As for batch uploads: the creator holds it, and
+                        // the sync goes on from the stored heads.
+                        self.cache.forget(id);
+                    }
                     *state = attempt_state;
                     return Ok(changed);
                 }
@@ -632,12 +649,41 @@ impl Engine {
         id: &DocumentId,
         state: &mut sync::State,
     ) -> Result<Option<sync::Message>, DocError> {
+        if let Some((heads, seq)) = self.readable_heads(caller, id)? {
+            let whole = || {
+                let stored = self.storage.load_document(id).ok()??;
+                // A commit since the heads were read: the loaded path answers.
+                (stored.seq == seq).then(|| stored.concatenated())
+            };
+            if let Some(answer) = stored_sync::generate(&heads, state, whole) {
+                return Ok(answer);
+            }
+        }
         self.with_slot(id, |slot| match &mut slot.loaded {
             Some(loaded) if caller.can_read(&loaded.village) => {
                 Ok(loaded.doc.sync().generate_sync_message(state))
             }
             _ => Err(DocError::NotFound),
         })
+    }
+
+    /// The record's stored heads, sorted as Automerge sorts them, and the
+    /// sequence number of the commit that left them, when it exists;
+    /// `NotFound` when the caller may not read it.
+    fn readable_heads(
+        &self,
+        caller: &Caller,
+        id: &DocumentId,
+    ) -> Result<Option<(Vec<ChangeHash>, u64)>, DocError> {
+        let Some(meta) = self.storage.doc_meta(id)? else {
+            return Ok(None);
+        };
+        if !caller.can_read(&meta.village) {
+            return Err(DocError::NotFound);
+        }
+        let mut heads: Vec<ChangeHash> = meta.heads.into_iter().map(ChangeHash).collect();
+        heads.sort_unstable();
+        Ok(Some((heads, meta.seq)))
     }
 
     /// The record's summary as stored in the projection index.
@@ -650,11 +696,6 @@ impl Engine {
         }
         Ok(self.storage.summary(id)?)
     }
-}
-
-/// Whether two head sets are equal, whatever their order.
-fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
-    a.len() == b.len() && a.iter().all(|h| b.contains(h))
 }
 
 /// Whether `bytes` begin with an Automerge document chunk (the output of
