@@ -537,6 +537,21 @@ fn the_websocket_door_never_advertises_a_change_it_could_not_store() {
     );
 }
 
+/// `GET /healthz`: status and body.
+fn health(server: &TestServer) -> (u16, String) {
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let response = agent
+        .get(&format!("{}/healthz", server.url()))
+        .call()
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    (status, response.into_body().read_to_string().expect("body"))
+}
+
 /// A small tmpfs mounted on a fresh directory, unmounted when dropped.
 struct SmallDisk {
     mount: std::path::PathBuf,
@@ -645,6 +660,10 @@ fn a_really_full_disk_never_acknowledges_and_the_server_recovers() {
         .collect();
 
     assert!(refused > 0, "the full disk refused nothing");
+    let (status, said) = health(&server);
+    assert_eq!(status, 503, "{said}");
+    assert!(said.starts_with("storage failing: "), "{said}");
+    assert!(said.contains("KiB free on the data disk"), "{said}");
 
     std::fs::remove_file(filler).expect("space returns");
     // The running server reopens its store (at most once a second) and
@@ -683,6 +702,7 @@ fn a_really_full_disk_never_acknowledges_and_the_server_recovers() {
         }
     };
     check(&server);
+    assert_eq!(health(&server), (200, "ok\n".to_owned()));
     drop(server);
     // What the reopened store took is on disk.
     let server = TestServer::start_in(&data);

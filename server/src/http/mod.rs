@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 
@@ -31,6 +31,7 @@ pub use history::{HistoryEntry, audit_trail};
 use crate::auth::{Authenticator, Identity};
 use crate::engine::Engine;
 use crate::metrics::Metrics;
+use crate::storage::StoreHealth;
 
 /// Limits of the HTTP surface.
 #[derive(Debug, Clone)]
@@ -113,10 +114,31 @@ pub fn router(state: Shared) -> Router {
         .with_state(state)
 }
 
-async fn healthz() -> impl IntoResponse {
+/// `ok` while the store takes writes; 503 with the reason while it does
+/// not (a full or failing disk), so a supervisor or load balancer can act.
+/// Asking also lets a store that a failed write left unwritable try to
+/// recover.
+async fn healthz(State(state): State<Shared>) -> impl IntoResponse {
+    let storage = state.engine.storage().clone();
+    let health = tokio::task::spawn_blocking(move || storage.health())
+        .await
+        .unwrap_or_else(|e| StoreHealth::Failing {
+            reason: format!("the health check failed: {e}"),
+        });
+    let (status, body) = match health {
+        StoreHealth::Ok => (StatusCode::OK, "ok\n".to_owned()),
+        StoreHealth::Failing { reason } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("storage failing: {reason}\n"),
+        ),
+    };
     (
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "ok\n",
+        status,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
     )
 }
 

@@ -229,4 +229,21 @@ pub trait Storage: Send + Sync {
     /// commit is in it entirely or not at all. Commits wait while it is
     /// written; reads go on.
     fn backup_to(&self, path: &Path) -> Result<BackupReport, StorageError>;
+
+    /// Whether the store takes writes now. A store that a failed write left
+    /// unable to write tries to recover first (at most as often as writes
+    /// would), so asking also heals.
+    fn health(&self) -> StoreHealth {
+        StoreHealth::Ok
+    }
+}
+
+/// What [`Storage::health`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreHealth {
+    Ok,
+    /// Writes fail until the cause goes away (a full or failing disk).
+    Failing {
+        reason: String,
+    },
 }

@@ -37,7 +37,8 @@ use super::keys::{self, doc_key, doc_seq_key};
 use super::{
     CommitBatch, CommitReceipt, DocMeta, DocumentContent, FeedEntry, FeedPage, HEADS_RETAINED,
     META_SCHEMA_VERSION, META_STORAGE_ID, ProjectionKey, QuarantineEntry, Quarantined,
-    SCHEMA_VERSION, Storage, StorageConfig, StorageError, StoredDocument, VillageCounters,
+    SCHEMA_VERSION, Storage, StorageConfig, StorageError, StoreHealth, StoredDocument,
+    VillageCounters,
 };
 
 /// The sled tree that holds the store.
@@ -91,6 +92,8 @@ struct Inner {
     broken: AtomicBool,
     /// When reopening was last tried.
     last_reopen: Mutex<Option<Instant>>,
+    /// What last made the store unable to write, for `/healthz`.
+    last_failure: Mutex<Option<String>>,
 }
 
 impl Inner {
@@ -114,6 +117,10 @@ impl Inner {
                 StorageError::Io(_) | StorageError::Full | StorageError::Backend { .. }
             )
         {
+            *self
+                .last_failure
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
             self.broken.store(true, Ordering::Relaxed);
         }
         result
@@ -161,6 +168,7 @@ impl SledStorage {
             config: config.clone(),
             broken: AtomicBool::new(false),
             last_reopen: Mutex::new(None),
+            last_failure: Mutex::new(None),
         });
         let flusher_inner = Arc::clone(&inner);
         let flusher = thread::Builder::new()
@@ -945,5 +953,31 @@ impl Storage for SledStorage {
             writer.record(&key, &value)?;
         }
         writer.finish()
+    }
+
+    fn health(&self) -> StoreHealth {
+        if let Err(error) = self.reopen_if_broken() {
+            tracing::debug!(%error, "reopening the store failed");
+        }
+        if !self.inner.broken.load(Ordering::Relaxed) && self.inner.handle().is_ok() {
+            return StoreHealth::Ok;
+        }
+        let failure = self
+            .inner
+            .last_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_else(|| "a write failed".to_owned());
+        let reason = match fs2::available_space(&self.inner.config.path) {
+            Ok(free) if free < REOPEN_MIN_FREE => format!(
+                "{failure}; {} KiB free on the data disk, writes resume once \
+                 {} KiB are free",
+                free / 1024,
+                REOPEN_MIN_FREE / 1024
+            ),
+            _ => format!("{failure}; the store is reopened again every second while asked"),
+        };
+        StoreHealth::Failing { reason }
     }
 }
