@@ -683,3 +683,47 @@ fn revoking_a_device_closes_its_open_socket_at_once() {
         again.expect_closed().await;
     });
 }
+
+#[test]
+fn moving_a_device_to_another_village_closes_its_open_documents_at_once() {
+    use fengqiao_protocol::VillageCode;
+    use fengqiao_shared::access::DeviceAccess;
+    let server = TestServer::start();
+    let rt = server.runtime();
+    let mut phone = Phone::new("cadre-a");
+    let id = phone.report(VILLAGE, "调走之前的纠纷", T0);
+    phone.sync(&server.url());
+    let (device, token) = server.enroll("cadre-moved", Role::Cadre, VILLAGE);
+    let url = format!("ws://{}/v1/ws?token={token}", server.addr);
+    let mut client = rt.block_on(WsClient::joined(&url, "peer-moved"));
+    let mut doc = AutoCommit::new();
+    rt.block_on(client.sync_doc(&id, &mut doc, &mut sync::State::new()));
+    assert!(!doc.get_heads().is_empty(), "the record arrived");
+
+    let elsewhere = VillageCode::new("500110101002").expect("village code");
+    server
+        .directory()
+        .set_access(&device, DeviceAccess::new(Role::Cadre, elsewhere))
+        .expect("moved");
+    rt.block_on(async {
+        let started = tokio::time::Instant::now();
+        match client.recv().await {
+            Received::Message(RepoMessage::DocUnavailable(m)) => assert_eq!(m.document_id, id),
+            other => panic!("expected doc-unavailable, got {other:?}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "told on the announcement, not at the next ping"
+        );
+    });
+    // Later changes to the record no longer reach the moved device.
+    let mut edit = phone.replica.document(&id).expect("reads").expect("held");
+    edit.put(ROOT, "title", "调走之后改的标题").expect("edit");
+    let mut edited = edit.fork();
+    let mut state = sync::State::new();
+    rt.block_on(async {
+        let mut writer = WsClient::joined(&server.ws_url(), "peer-writer").await;
+        writer.sync_doc(&id, &mut edited, &mut state).await;
+        assert!(client.recv_within(Duration::from_secs(1)).await.is_none());
+    });
+}

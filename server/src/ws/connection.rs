@@ -57,6 +57,10 @@ pub trait Documents {
         id: &DocumentId,
         state: &mut sync::State,
     ) -> Result<Option<sync::Message>, DocError>;
+
+    /// Whether the caller may read the document; `None` when it does not
+    /// exist.
+    fn readable(&self, caller: &Caller, id: &DocumentId) -> Result<Option<bool>, DocError>;
 }
 
 impl Documents for Engine {
@@ -78,6 +82,12 @@ impl Documents for Engine {
     ) -> Result<Option<sync::Message>, DocError> {
         self.generate_sync_message(caller, id, state)
     }
+
+    fn readable(&self, caller: &Caller, id: &DocumentId) -> Result<Option<bool>, DocError> {
+        Ok(self
+            .village_of(id)?
+            .map(|village| caller.can_read(&village)))
+    }
 }
 
 /// What the socket loop must do.
@@ -90,6 +100,9 @@ pub enum Output {
     /// The peer syncs this document and may read it: let it hear ephemeral
     /// messages about it.
     Share(DocumentId),
+    /// The peer may no longer read this document: it hears no more
+    /// ephemeral messages about it.
+    Unshare(DocumentId),
     /// Relay this ephemeral message to the other peers of its document.
     Relay(Ephemeral),
     /// Close the socket (after sending what came before).
@@ -236,9 +249,57 @@ impl Connection {
         self.phase == Phase::Closed
     }
 
-    /// Replaces the caller's access, e.g. after its token was checked again.
-    pub fn set_caller(&mut self, caller: Caller) {
+    /// Replaces the caller's access, e.g. after its token was checked
+    /// again. Returns whether what it may do changed; then
+    /// [`Connection::on_access_changed`] applies that to open documents.
+    pub fn set_caller(&mut self, caller: Caller) -> bool {
+        let changed = self.caller.access != caller.access;
         self.caller = caller;
+        changed
+    }
+
+    /// The caller's access changed: a document it may no longer read is
+    /// answered `doc-unavailable` and closed to it (nothing more is sent,
+    /// no ephemeral messages either); one it asked for and now may read is
+    /// sent, as when a missing document arrives.
+    pub fn on_access_changed(&mut self, docs: &dyn Documents) -> Vec<Output> {
+        if self.is_closed() {
+            return Vec::new();
+        }
+        let to = self.addressing();
+        let read_only = !self.caller.writes();
+        let open: Vec<(DocumentId, Standing)> = self
+            .docs
+            .iter()
+            .map(|(id, doc)| (id.clone(), doc.standing))
+            .collect();
+        let mut out = Vec::new();
+        for (id, standing) in open {
+            let readable = match docs.readable(&self.caller, &id) {
+                Ok(Some(readable)) => readable,
+                // Not stored (yet): nothing to take back or to send.
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!(peer = %to.peer, %id, error = %e, "could not check access to a document");
+                    continue;
+                }
+            };
+            match standing {
+                Standing::Syncing { .. } if !readable => {
+                    if let Some(doc) = self.docs.get_mut(&id) {
+                        *doc = OpenDoc::new(read_only);
+                        doc.standing = Standing::Unavailable;
+                    }
+                    out.push(Output::Unshare(id.clone()));
+                    out.push(to.unavailable(&id));
+                }
+                Standing::Unavailable if readable => {
+                    out.extend(self.reply(docs, &id, Cause::Push));
+                }
+                _ => {}
+            }
+        }
+        out
     }
 
     /// Whether a change to `id` concerns this peer.

@@ -126,6 +126,15 @@ impl Peers {
         }
     }
 
+    /// Stops `peer` hearing ephemeral messages about `document`.
+    pub fn unshare(&self, peer: &PeerId, connection: u64, document: &DocumentId) {
+        if let Some(entry) = self.table().get_mut(peer)
+            && entry.connection == connection
+        {
+            entry.documents.remove(document);
+        }
+    }
+
     /// Forwards an ephemeral message to every other peer that syncs its
     /// document, with `targetId` set to that peer and every other field
     /// unchanged. A peer whose outbox is full misses it: ephemeral data is
@@ -208,6 +217,8 @@ mod tests {
         peers.share(&peer("a"), a, &doc);
         peers.share(&peer("b"), b, &doc);
         peers.share(&peer("c"), c, &other_doc);
+        peers.share(&peer("c"), c, &doc);
+        peers.unshare(&peer("c"), c, &doc);
 
         assert_eq!(peers.relay(&ephemeral("a", &doc)), 1);
         let Ok(Message::Binary(frame)) = b_inbox.try_recv() else {
@@ -223,7 +234,7 @@ mod tests {
         assert!(a_inbox.try_recv().is_err(), "never echoed to the sender");
         assert!(
             c_inbox.try_recv().is_err(),
-            "not to peers of other documents"
+            "not to peers of other documents, nor to one that stopped sharing it"
         );
     }
 

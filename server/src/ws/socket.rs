@@ -15,8 +15,10 @@
 //!
 //! The device's token is checked again whenever the directory announces a
 //! change to that device (and at every ping, in case an announcement was
-//! missed): a revoked device gets `error` and its socket is closed at once,
-//! and a changed scope applies to everything after.
+//! missed): a revoked device gets `error` and its socket is closed at once;
+//! a device whose scope changed is told `doc-unavailable` for open
+//! documents it may no longer read (and hears nothing more about them) and
+//! is sent those it asked for and now may read.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -206,8 +208,6 @@ struct Session {
 /// What one event asks of the loop.
 enum Step {
     Outputs(Vec<Output>),
-    /// Write this control frame.
-    Control(Message),
     /// Stop, closing with this reason.
     End(Option<Close>),
 }
@@ -284,9 +284,12 @@ impl Session {
                 _ = ticker.tick() => {
                     if alive {
                         alive = false;
-                        // Also a safety net for missed access announcements.
-                        self.reauthenticate(&admitted)
-                            .unwrap_or(Step::Control(Message::Ping(Default::default())))
+                        if self.outbox.send(Message::Ping(Default::default())).await.is_err() {
+                            Step::End(None)
+                        } else {
+                            // Also a safety net for missed access announcements.
+                            self.reauthenticate(&admitted).await
+                        }
                     } else {
                         tracing::info!(connection = self.connection_id, "no answer to the last ping; dropping the WebSocket");
                         Step::End(None)
@@ -296,9 +299,7 @@ impl Session {
                     Ok(device) if Some(device) != admitted.identity.caller.device => {
                         Step::Outputs(Vec::new())
                     }
-                    Ok(_) | Err(RecvError::Lagged(_)) => {
-                        self.reauthenticate(&admitted).unwrap_or(Step::Outputs(Vec::new()))
-                    }
+                    Ok(_) | Err(RecvError::Lagged(_)) => self.reauthenticate(&admitted).await,
                     Err(RecvError::Closed) => {
                         revocations_open = false;
                         Step::Outputs(Vec::new())
@@ -313,12 +314,6 @@ impl Session {
             };
             let outputs = match step {
                 Step::Outputs(outputs) => outputs,
-                Step::Control(frame) => {
-                    if self.outbox.send(frame).await.is_err() {
-                        break None;
-                    }
-                    continue;
-                }
                 Step::End(close) => break close,
             };
             if let Err(close) = self.apply(outputs).await {
@@ -366,25 +361,31 @@ impl Session {
     }
 
     /// Checks the token again, so a revoked device loses its socket and a
-    /// changed scope applies to what follows. `None` when it is still good.
-    fn reauthenticate(&mut self, admitted: &Admitted) -> Option<Step> {
+    /// changed scope applies at once: documents it may no longer read are
+    /// closed to it, documents it asked for and now may read are sent.
+    async fn reauthenticate(&mut self, admitted: &Admitted) -> Step {
         match self.state.auth.authenticate(&admitted.token) {
             Some(identity) => {
                 let caller = Caller {
                     connection: Some(self.connection_id),
                     ..identity.caller
                 };
-                if let Some(connection) = self.connection.as_mut() {
-                    connection.set_caller(caller);
+                let changed = self
+                    .connection
+                    .as_mut()
+                    .is_some_and(|connection| connection.set_caller(caller));
+                if changed {
+                    self.step(|c, docs| c.on_access_changed(docs)).await
+                } else {
+                    Step::Outputs(Vec::new())
                 }
-                None
             }
             None => {
                 tracing::info!(
                     connection = self.connection_id,
                     "token no longer valid; closing the WebSocket"
                 );
-                Some(self.step_here(Connection::on_revoked))
+                self.step_here(Connection::on_revoked)
             }
         }
     }
@@ -409,6 +410,13 @@ impl Session {
                 Output::Share(document) => {
                     if let Some(peer) = self.connection.as_ref().and_then(Connection::peer) {
                         self.state.peers.share(peer, self.connection_id, &document);
+                    }
+                }
+                Output::Unshare(document) => {
+                    if let Some(peer) = self.connection.as_ref().and_then(Connection::peer) {
+                        self.state
+                            .peers
+                            .unshare(peer, self.connection_id, &document);
                     }
                 }
                 Output::Relay(message) => {

@@ -71,6 +71,11 @@ impl Documents for MemoryDocs {
         let doc = docs.get_mut(id).ok_or(DocError::NotFound)?;
         Ok(doc.sync().generate_sync_message(state))
     }
+
+    fn readable(&self, _caller: &Caller, id: &DocumentId) -> Result<Option<bool>, DocError> {
+        let exists = self.docs.lock().unwrap().contains_key(id);
+        Ok(exists.then(|| !self.hidden.contains(id)))
+    }
 }
 
 fn server() -> PeerId {
@@ -115,6 +120,18 @@ fn doc_message(request: bool, id: &DocumentId, message: sync::Message) -> RepoMe
         RepoMessage::Request(m)
     } else {
         RepoMessage::Sync(m)
+    }
+}
+
+/// A presence message from the client about `id`.
+fn ephemeral_about(id: &DocumentId) -> Ephemeral {
+    Ephemeral {
+        sender_id: client(),
+        target_id: server(),
+        document_id: id.clone(),
+        data: vec![0xa0],
+        count: 1,
+        session_id: "s".into(),
     }
 }
 
@@ -367,14 +384,7 @@ fn ephemeral_messages_are_relayed_only_for_documents_the_peer_reads() {
     stored.put(ROOT, "title", "x").unwrap();
     docs.insert(&id, stored);
     let mut c = joined();
-    let ephemeral = Ephemeral {
-        sender_id: client(),
-        target_id: server(),
-        document_id: id.clone(),
-        data: vec![0xa0],
-        count: 1,
-        session_id: "s".into(),
-    };
+    let ephemeral = ephemeral_about(&id);
     assert!(
         c.on_message(&docs, RepoMessage::Ephemeral(ephemeral.clone()))
             .is_empty()
@@ -441,4 +451,85 @@ fn a_rejoin_starts_syncs_over() {
 fn a_revoked_token_closes_with_an_error() {
     let mut c = joined();
     assert_error_and_close(&c.on_revoked(), "unauthorized");
+}
+
+/// A caller confined to one village, so that access can change.
+fn cadre_of(village: &str) -> Caller {
+    use fengqiao_protocol::VillageCode;
+    use fengqiao_shared::access::{DeviceAccess, Role};
+    Caller {
+        device: None,
+        access: Some(DeviceAccess::new(
+            Role::Cadre,
+            VillageCode::new(village).unwrap(),
+        )),
+        connection: None,
+    }
+}
+
+#[test]
+fn a_narrowed_scope_closes_documents_and_a_widened_one_sends_those_asked_for() {
+    let mut docs = MemoryDocs::default();
+    let kept = DocumentId::random();
+    let lost = DocumentId::random();
+    let gained = DocumentId::random();
+    for id in [&kept, &lost, &gained] {
+        let mut doc = AutoCommit::new();
+        doc.put(ROOT, "title", id.as_str()).unwrap();
+        docs.insert(id, doc);
+    }
+    docs.hidden.insert(gained.clone());
+    let mut c = joined();
+    assert!(c.set_caller(cadre_of("500110101001")));
+    assert!(
+        !c.set_caller(cadre_of("500110101001")),
+        "the same access again changes nothing"
+    );
+    for id in [&kept, &lost, &gained] {
+        let request = AutoCommit::new()
+            .sync()
+            .generate_sync_message(&mut sync::State::new())
+            .unwrap();
+        c.on_message(&docs, doc_message(true, id, request));
+    }
+
+    // The device is moved: `lost` leaves its scope, `gained` enters it.
+    docs.hidden.insert(lost.clone());
+    docs.hidden.remove(&gained);
+    assert!(c.set_caller(cadre_of("500110101002")));
+    let out = c.on_access_changed(&docs);
+    assert!(out.contains(&Output::Unshare(lost.clone())), "{out:?}");
+    let unavailable: Vec<&DocumentId> = sent(&out)
+        .into_iter()
+        .filter_map(|m| match m {
+            RepoMessage::DocUnavailable(m) => Some(&m.document_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(unavailable, vec![&lost]);
+    let synced: Vec<&DocumentId> = sent(&out)
+        .into_iter()
+        .filter_map(|m| match m {
+            RepoMessage::Sync(m) => Some(&m.document_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(synced, vec![&gained], "the document asked for is sent");
+    assert!(out.contains(&Output::Share(gained.clone())), "{out:?}");
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Output::Unshare(id) | Output::Share(id) if *id == kept)),
+        "{out:?}"
+    );
+
+    // Nothing more about `lost` reaches the peer: no pushed change, no
+    // ephemeral relay.
+    let mut changed = docs.get(&lost).unwrap();
+    changed.put(ROOT, "title", "changed").unwrap();
+    docs.insert(&lost, changed);
+    assert!(sent(&c.on_doc_changed(&docs, &lost)).is_empty());
+    assert!(
+        c.on_message(&docs, RepoMessage::Ephemeral(ephemeral_about(&lost)))
+            .is_empty()
+    );
 }
