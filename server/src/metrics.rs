@@ -62,6 +62,7 @@ pub struct Metrics {
     pub ws_open: AtomicU64,
     pub ws_messages_in: AtomicU64,
     pub ws_messages_out: AtomicU64,
+    pub ws_throttled: AtomicU64,
     pub batch_latency: Histogram,
 }
 
@@ -73,7 +74,7 @@ impl Metrics {
     /// The Prometheus exposition; `extra` are gauges read at scrape time.
     pub fn render(&self, extra: &[(&str, &str, f64)]) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 10] = [
+        let counters: [(&str, &str, &AtomicU64); 11] = [
             (
                 "fengqiao_batch_syncs_total",
                 "Batch sync requests answered.",
@@ -123,6 +124,11 @@ impl Metrics {
                 "fengqiao_ws_messages_out_total",
                 "WebSocket messages sent.",
                 &self.ws_messages_out,
+            ),
+            (
+                "fengqiao_ws_throttled_total",
+                "WebSocket messages held back because their device sent faster than its rate.",
+                &self.ws_throttled,
             ),
         ];
         for (name, help, value) in counters {

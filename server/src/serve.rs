@@ -37,6 +37,8 @@ pub struct ServeConfig {
     /// The URL phones use to reach this server (for set-up payloads).
     pub public_url: Option<String>,
     pub rate: RateLimit,
+    /// WebSocket messages per device; a faster peer is read more slowly.
+    pub ws_rate: RateLimit,
     /// Storage to serve from instead of opening `DATA/store`, for embedding
     /// the server over another [`Storage`] implementation (tests wrap the
     /// sled store this way to inject disk failures).
@@ -57,6 +59,7 @@ impl ServeConfig {
             admin_token: None,
             public_url: None,
             rate: RateLimit::default(),
+            ws_rate: RateLimit::WEBSOCKET,
             storage: None,
         }
     }
@@ -230,6 +233,7 @@ async fn start_inner(
         admin_token: Some(admin),
         public_url: config.public_url.clone(),
         rate: RateLimiter::new(config.rate),
+        ws_rate: RateLimiter::new(config.ws_rate),
         data_dir: config.data.clone(),
     });
     let listener = TcpListener::bind(config.bind)

@@ -727,3 +727,48 @@ fn moving_a_device_to_another_village_closes_its_open_documents_at_once() {
         assert!(client.recv_within(Duration::from_secs(1)).await.is_none());
     });
 }
+
+#[test]
+fn a_device_sending_faster_than_its_rate_is_read_slowly_not_refused() {
+    use fengqiao_server::http::limit::RateLimit;
+    use fengqiao_server::serve::ServeConfig;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut config = ServeConfig::new(dir.path(), "127.0.0.1:0".parse().expect("address"));
+    config.ws_rate = RateLimit {
+        per_second: 20.0,
+        burst: 5.0,
+    };
+    let server = TestServer::start_with(config);
+    let (_, token) = server.enroll("cadre-hasty", Role::Cadre, VILLAGE);
+    let url = format!("ws://{}/v1/ws?token={token}", server.addr);
+    let asked: Vec<DocumentId> = (0..30).map(|_| DocumentId::random()).collect();
+    server.runtime().block_on(async {
+        let mut client = WsClient::joined(&url, "peer-hasty").await;
+        for id in &asked {
+            client.request(id, &mut sync::State::new()).await;
+        }
+        let mut answered = Vec::new();
+        while answered.len() < asked.len() {
+            match client.recv().await {
+                Received::Message(RepoMessage::DocUnavailable(m)) => answered.push(m.document_id),
+                other => panic!("every request is answered, got {other:?}"),
+            }
+        }
+        assert_eq!(answered, asked, "all answered, in order");
+    });
+    let metrics = ureq::get(&format!("{}/metrics", server.url()))
+        .call()
+        .expect("metrics")
+        .into_body()
+        .read_to_string()
+        .expect("body");
+    let throttled: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("fengqiao_ws_throttled_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the throttle counter");
+    assert!(
+        throttled >= 20,
+        "past the burst of 5, messages wait: {throttled}"
+    );
+}

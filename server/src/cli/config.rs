@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use super::CliError;
 
 /// The keys a configuration file may hold.
-pub const KEYS: [&str; 13] = [
+pub const KEYS: [&str; 14] = [
     "data",
     "bind",
     "public_url",
@@ -31,6 +31,7 @@ pub const KEYS: [&str; 13] = [
     "reports_mb",
     "max_connections",
     "idle_timeout_secs",
+    "ws_messages_per_second",
     "admin_token",
     "insecure_dev_token",
     "server",

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::CliError;
+use crate::http::limit::RateLimit;
 use crate::serve::{self, ServeConfig};
 
 #[derive(Args)]
@@ -46,6 +47,12 @@ pub struct ServeArgs {
     #[arg(long, env = "FENGQIAO_IDLE_TIMEOUT_SECS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_secs: u64,
+    /// WebSocket messages a device may send per second, after a burst of
+    /// fifty seconds' worth; a faster device is read more slowly (nothing
+    /// is refused).
+    #[arg(long, env = "FENGQIAO_WS_MESSAGES_PER_SECOND", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub ws_messages_per_second: u32,
 }
 
 impl ServeArgs {
@@ -58,6 +65,11 @@ impl ServeArgs {
         config.reports.budget_bytes = self.reports_mb.saturating_mul(1024 * 1024);
         config.http.max_connections = self.max_connections.max(1);
         config.http.idle_timeout = std::time::Duration::from_secs(self.idle_timeout_secs);
+        let rate = f64::from(self.ws_messages_per_second);
+        config.ws_rate = RateLimit {
+            per_second: rate,
+            burst: rate * 50.0,
+        };
         config
     }
 }

@@ -1,10 +1,12 @@
-//! Per-device request rate limits: a token bucket per device, refilled at a
-//! steady rate. A phone that syncs in a tight loop (a bug, or a hostile
-//! client) gets `rate_limited` instead of starving everyone else.
+//! Per-device rate limits: a token bucket per device, refilled at a steady
+//! rate. A phone that syncs in a tight loop (a bug, or a hostile client)
+//! gets `rate_limited` instead of starving everyone else
+//! ([`RateLimiter::allow`]); a WebSocket peer that sends faster than its
+//! device's rate is read more slowly instead ([`RateLimiter::delay`]).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use fengqiao_protocol::DeviceId;
 
@@ -22,6 +24,17 @@ impl Default for RateLimit {
             burst: 120.0,
         }
     }
+}
+
+impl RateLimit {
+    /// WebSocket messages per device. An automerge-repo client opening
+    /// every document it holds sends two messages per document at once:
+    /// the burst covers 25,000 documents; after it, a device is read at
+    /// 1,000 messages a second.
+    pub const WEBSOCKET: RateLimit = RateLimit {
+        per_second: 1_000.0,
+        burst: 50_000.0,
+    };
 }
 
 struct Bucket {
@@ -44,8 +57,42 @@ impl RateLimiter {
 
     /// Takes one request from the device's bucket; false when it is empty.
     pub fn allow(&self, device: DeviceId) -> bool {
+        let mut buckets = self.buckets();
+        let bucket = self.refilled(&mut buckets, device);
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Takes one message from the device's bucket, borrowing from the
+    /// future when it is empty; returns how long to wait before handling
+    /// it (zero within the rate). Waiting readers of one device share the
+    /// rate, however many connections they hold.
+    pub fn delay(&self, device: DeviceId) -> Duration {
+        let mut buckets = self.buckets();
+        let bucket = self.refilled(&mut buckets, device);
+        bucket.tokens -= 1.0;
+        if bucket.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-bucket.tokens / self.limit.per_second)
+        }
+    }
+
+    fn buckets(&self) -> MutexGuard<'_, HashMap<DeviceId, Bucket>> {
+        self.buckets.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The device's bucket, refilled for the time since it was last used.
+    fn refilled<'a>(
+        &self,
+        buckets: &'a mut HashMap<DeviceId, Bucket>,
+        device: DeviceId,
+    ) -> &'a mut Bucket {
         let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() > 100_000 {
             // Forget idle buckets rather than grow without bound.
             buckets.retain(|_, b| now.duration_since(b.at).as_secs() < 60);
@@ -57,12 +104,7 @@ impl RateLimiter {
         let refill = now.duration_since(bucket.at).as_secs_f64() * self.limit.per_second;
         bucket.tokens = (bucket.tokens + refill).min(self.limit.burst);
         bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        bucket
     }
 }
 
@@ -80,5 +122,23 @@ mod tests {
         assert!((0..3).all(|_| limiter.allow(device)));
         assert!(!limiter.allow(device));
         assert!(limiter.allow(DeviceId::random()), "buckets are per device");
+    }
+
+    #[test]
+    fn past_the_burst_each_message_waits_its_share_of_the_rate() {
+        let limiter = RateLimiter::new(RateLimit {
+            per_second: 0.001,
+            burst: 2.0,
+        });
+        let device = DeviceId::random();
+        assert_eq!(limiter.delay(device), Duration::ZERO);
+        assert_eq!(limiter.delay(device), Duration::ZERO);
+        let first = limiter.delay(device);
+        let second = limiter.delay(device);
+        // One message owed is 1,000 s at 0.001 a second; two are 2,000 s
+        // (less the little refilled meanwhile).
+        assert!(first > Duration::from_secs(990) && first <= Duration::from_secs(1000));
+        assert!(second > Duration::from_secs(1990) && second <= Duration::from_secs(2000));
+        assert_eq!(limiter.delay(DeviceId::random()), Duration::ZERO);
     }
 }

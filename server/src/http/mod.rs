@@ -78,6 +78,8 @@ pub struct AppState {
     /// The URL phones use to reach this server, for set-up payloads.
     pub public_url: Option<String>,
     pub rate: limit::RateLimiter,
+    /// WebSocket messages per device.
+    pub ws_rate: limit::RateLimiter,
     /// The data directory (backups are written here before they are sent).
     pub data_dir: std::path::PathBuf,
 }

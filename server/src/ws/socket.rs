@@ -241,6 +241,7 @@ impl Session {
                     match frame {
                         Some(Ok(Message::Binary(bytes))) => {
                             add(&self.state.metrics.ws_messages_in, 1);
+                            self.throttle(&admitted).await;
                             match RepoMessage::decode_with(&bytes, &limits) {
                                 Ok(message) => {
                                     self.step(move |c, docs| c.on_message(docs, message)).await
@@ -349,6 +350,21 @@ impl Session {
                 tracing::error!(connection = self.connection_id, error = %e, "WebSocket protocol work failed");
                 Step::End(None)
             }
+        }
+    }
+
+    /// Holds the next message back while the device sends faster than its
+    /// rate: frames wait in the socket and TCP slows the peer down, so one
+    /// device cannot keep the server's workers to itself. Nothing is
+    /// refused.
+    async fn throttle(&self, admitted: &Admitted) {
+        let Some(device) = admitted.identity.caller.device else {
+            return;
+        };
+        let wait = self.state.ws_rate.delay(device);
+        if !wait.is_zero() {
+            add(&self.state.metrics.ws_throttled, 1);
+            tokio::time::sleep(wait).await;
         }
     }
 
