@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue};
 use fengqiao_shared::record::{
-    self, Author, Dispute, EditError, Limits, NewDispute, NewEvent, NewVisit, Party, ReadError,
-    Record, ValidationErrorKind, ValidationErrors, Visit,
+    self, Author, Dispute, EditError, Limits, NewDispute, NewEvent, NewVisit, Party, Prefetched,
+    ReadError, Record, ValidationErrorKind, ValidationErrors, Visit,
 };
 use fengqiao_shared::vocab::{
     Category, EventKind, Level, PartyRole, RecordKind, Risk, Sentiment, Status, Topic,
@@ -76,7 +76,18 @@ fn check_with(
     limits: &Limits,
 ) -> Result<(), ValidationErrors> {
     let size = doc.save().len();
-    record::validate(&*doc, previous, size, limits)
+    let verdict = record::validate(&*doc, previous, size, limits);
+    // The server validates through a view that reads each object once:
+    // it must reach the same verdict, word for word.
+    let view = Prefetched::new(&*doc);
+    let previous_view = previous.map(Prefetched::new);
+    let through_view = record::validate(&view, previous_view.as_ref(), size, limits);
+    assert_eq!(
+        through_view.as_ref().map_err(ToString::to_string),
+        verdict.as_ref().map_err(ToString::to_string),
+        "validation through the one-pass view differs"
+    );
+    verdict
 }
 
 /// The single violation of a rejected document.

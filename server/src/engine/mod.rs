@@ -32,7 +32,7 @@ use automerge::sync::{self, SyncDoc};
 use automerge::{AutoCommit, ChangeHash};
 use fengqiao_protocol::{DeviceId, DocumentId, ErrorBody, ErrorCode, VillageCode};
 use fengqiao_shared::access::{self, DeviceAccess};
-use fengqiao_shared::record::{self, Limits, Record};
+use fengqiao_shared::record::{self, Limits, Prefetched, Record};
 use fengqiao_shared::{Millis, Summary};
 use thiserror::Error;
 
@@ -356,13 +356,20 @@ impl Engine {
                 limit: self.limits.max_document_bytes as u64,
             });
         }
-        let previous = slot.loaded.as_ref().map(|l| &l.doc);
-        if let Err(errors) = record::validate(&scratch, previous, size as usize, &self.limits) {
-            return refused(DocError::Invalid(errors.to_string()));
-        }
-        let summary = match Record::read(&scratch) {
-            Ok(record) => record.summary(id.clone()),
-            Err(e) => return refused(DocError::Invalid(e.to_string())),
+        // Validation and the summary read every field: each object is read
+        // once, in one pass.
+        let summary = {
+            let view = Prefetched::new(&scratch);
+            let previous = slot.loaded.as_ref().map(|l| Prefetched::new(&l.doc));
+            if let Err(errors) =
+                record::validate(&view, previous.as_ref(), size as usize, &self.limits)
+            {
+                return refused(DocError::Invalid(errors.to_string()));
+            }
+            match Record::read(&view) {
+                Ok(record) => record.summary(id.clone()),
+                Err(e) => return refused(DocError::Invalid(e.to_string())),
+            }
         };
         if !caller.can_write(&summary.village) {
             return refused(DocError::Forbidden(summary.village.clone()));

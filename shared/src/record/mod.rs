@@ -29,6 +29,7 @@ mod event;
 pub mod fields;
 mod header;
 mod merge;
+mod prefetch;
 mod projection;
 mod status;
 mod text_diff;
@@ -47,6 +48,7 @@ pub use dispute_edit::{
 pub use edit::{Author, EditError};
 pub use event::{Event, NewEvent};
 pub use header::{Header, ReadError};
+pub use prefetch::Prefetched;
 pub use status::CaseStatus;
 pub use validate::{Limits, ValidationError, ValidationErrorKind, ValidationErrors, validate};
 pub use visit::{FollowUp, Visit};

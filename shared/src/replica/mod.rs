@@ -21,7 +21,6 @@
 //! the replica, with [`http::HttpTransport`] as its thin transport.
 
 pub mod http;
-mod prefetch;
 pub mod sync;
 
 use std::path::Path;
@@ -34,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::access::new_native_actor;
-use crate::record::{self, Limits, Record};
+use crate::record::{self, Limits, Prefetched, Record};
 use crate::summary::{Millis, Summary};
 use crate::vocab::RecordKind;
 
@@ -436,9 +435,9 @@ impl Replica {
 }
 
 /// The record's summary, or `None` when the document is not (yet) a record.
-/// Each object of the document is read in one pass ([`prefetch`]).
+/// Each object of the document is read in one pass ([`Prefetched`]).
 pub(crate) fn summarize(doc: &AutoCommit, id: &DocumentId) -> Option<Summary> {
-    Record::read(&prefetch::Prefetched::new(doc))
+    Record::read(&Prefetched::new(doc))
         .ok()
         .map(|r| r.summary(id.clone()))
 }
