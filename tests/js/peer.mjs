@@ -3,7 +3,10 @@
 //
 // Usage:
 //   node peer.mjs create  <ws-url>              creates a dispute, then takes commands
-//   node peer.mjs find    <ws-url> <doc-url>    finds a document, then takes commands
+//   node peer.mjs find    <ws-url> <doc-url> [<dir>]
+//                                               finds a document, then takes commands;
+//                                               with <dir>, keeps its documents there
+//                                               (NodeFS storage) as an app does between runs
 //   node peer.mjs refused <ws-url> <doc-url>    expects to be turned away, then exits
 //
 // It reports on stdout, one JSON object per line ({"event": ...}), and takes
@@ -14,6 +17,9 @@
 //   {"cmd": "wait", "events": 3}
 //       waits until the document has that many events and the server
 //       holds every local change, then reports heads and content
+//   {"cmd": "heads", "heads": [...]}
+//       waits until the document is at exactly these heads and the server
+//       has told it so, then reports heads and content
 //   {"cmd": "quit"}
 //
 // Every wait is bounded; on failure it reports {"event": "failed", ...} and
@@ -21,9 +27,10 @@
 
 import { Repo } from "@automerge/automerge-repo"
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket"
+import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import readline from "node:readline"
 
-const [mode, wsUrl, docUrl] = process.argv.slice(2)
+const [mode, wsUrl, docUrl, storageDir] = process.argv.slice(2)
 const WAIT_MS = 15000
 const VILLAGE = "500110101001"
 
@@ -115,6 +122,17 @@ async function serve(repo, handle) {
         report("state", state(handle))
         break
       }
+      case "heads": {
+        const wanted = [...command.heads].sort()
+        const at = () => {
+          const ours = [...handle.heads()].sort()
+          return ours.length === wanted.length && ours.every((h, i) => h === wanted[i])
+        }
+        await until(at, "the expected heads")
+        await until(() => serverHasAll(repo, handle), "server acknowledgement")
+        report("state", state(handle))
+        break
+      }
       case "quit": {
         await repo.shutdown()
         process.exit(0)
@@ -126,7 +144,10 @@ async function serve(repo, handle) {
 }
 
 async function main() {
-  const repo = new Repo({ network: [new WebSocketClientAdapter(wsUrl)] })
+  const repo = new Repo({
+    network: [new WebSocketClientAdapter(wsUrl)],
+    ...(storageDir ? { storage: new NodeFSStorageAdapter(storageDir) } : {}),
+  })
   switch (mode) {
     case "create": {
       await within(WAIT_MS, repo.networkSubsystem.whenReady(), "connection")

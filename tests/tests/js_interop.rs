@@ -4,8 +4,9 @@
 //! WebSocket adapter (versions pinned in `tests/js/package-lock.json`):
 //! one creates a dispute, the other finds it by URL, both edit it
 //! concurrently, both converge, and a phone syncing through the batch door
-//! sees the same merged record. A client without a token is turned away
-//! without its process crashing.
+//! sees the same merged record. A client that keeps its documents on disk
+//! catches up after a restart with what changed while it was closed. A
+//! client without a token is turned away without its process crashing.
 //!
 //! Needs `node` and `npm ci` in `tests/js`. Without them the tests say so
 //! loudly and pass, except under `FENGQIAO_REQUIRE_ALL=1` (CI), where they
@@ -20,9 +21,10 @@ use std::time::{Duration, Instant};
 
 use automerge::{ROOT, ReadDoc, ScalarValue};
 use fengqiao_protocol::DocumentId;
-use fengqiao_shared::record::Record;
+use fengqiao_protocol::ids::encode_head;
+use fengqiao_shared::record::{NewEvent, Record, add_event};
 use fengqiao_shared::vocab::{EventKind, Risk};
-use fengqiao_tests::{Phone, TestServer};
+use fengqiao_tests::{Phone, T0, TestServer};
 use serde_json::{Value, json};
 
 /// Longest one step of a Node peer may take.
@@ -357,4 +359,71 @@ fn a_js_client_without_a_token_is_turned_away_without_crashing() {
     assert_eq!(found["doc"]["title"], "邻里纠纷");
     welcome.command(json!({"cmd": "quit"}));
     assert!(welcome.exit_status(STEP).success());
+}
+
+/// The phone's heads of a record, as automerge-repo writes them, sorted.
+fn phone_heads(phone: &Phone, id: &DocumentId) -> Value {
+    let mut doc = phone.replica.document(id).expect("reads").expect("held");
+    let mut heads: Vec<String> = doc.get_heads().iter().map(|h| encode_head(&h.0)).collect();
+    heads.sort();
+    json!(heads)
+}
+
+#[test]
+fn a_js_client_restarted_on_its_storage_catches_up_with_what_changed_meanwhile() {
+    if !node_ready() {
+        return;
+    }
+    let server = TestServer::start();
+    let url = server.ws_url();
+    let mut phone = Phone::new("cadre-phone");
+    let id = phone.report("500110101001", "山林权属纠纷（手机登记）", T0);
+    phone.sync(&server.url());
+    let doc_url = id.url();
+    let storage = tempfile::tempdir().expect("a directory for the client's storage");
+    let dir = storage.path().to_str().expect("a UTF-8 path").to_owned();
+    let open = |name: &'static str| NodePeer::spawn(name, &["find", &url, &doc_url, &dir]);
+
+    // First run: the client fetches the record and keeps it on disk.
+    let mut js = open("first run");
+    let found = js.expect("found", STEP);
+    assert_eq!(heads(&found), phone_heads(&phone, &id));
+    js.command(json!({"cmd": "quit"}));
+    assert!(js.exit_status(STEP).success());
+
+    // While the client is closed, the phone adds a mediation.
+    let author = phone.author(T0 + 60_000);
+    phone
+        .replica
+        .edit(&id, |doc| {
+            add_event(
+                doc,
+                &author,
+                &NewEvent::new(EventKind::Mediation).with_note("双方同意现场勘界".to_owned()),
+            )
+        })
+        .expect("a valid edit");
+    phone.sync(&server.url());
+    let changed = phone_heads(&phone, &id);
+    assert_ne!(heads(&found), changed);
+
+    // Second run: it opens what it stored and receives only the change.
+    let mut js = open("second run");
+    js.expect("found", STEP);
+    js.command(json!({"cmd": "heads", "heads": changed}));
+    let caught_up = js.expect("state", STEP);
+    let events = caught_up["doc"]["events"].as_array().expect("events");
+    assert_eq!(events.len(), 2, "{caught_up}");
+    assert_eq!(events[1]["kind"], "mediation");
+    js.command(json!({"cmd": "quit"}));
+    assert!(js.exit_status(STEP).success());
+
+    // Third run: nothing changed; the server confirms its heads.
+    let mut js = open("third run");
+    let found = js.expect("found", STEP);
+    assert_eq!(heads(&found), changed, "it reopened what it stored");
+    js.command(json!({"cmd": "heads", "heads": changed}));
+    js.expect("state", STEP);
+    js.command(json!({"cmd": "quit"}));
+    assert!(js.exit_status(STEP).success());
 }
