@@ -14,11 +14,11 @@ use fengqiao_server::auth::Authenticator;
 use fengqiao_server::directory::{Directory, EnrollRequest, Org};
 use fengqiao_server::serve::{self, Running, ServeConfig};
 use fengqiao_shared::access::Role;
-use fengqiao_shared::record::{Author, NewDispute, Party, create_dispute};
+use fengqiao_shared::record::{Author, NewDispute, NewEvent, Party, add_event, create_dispute};
 use fengqiao_shared::replica::Replica;
 use fengqiao_shared::replica::http::{HttpTransport, SyncError, SyncReport, sync_until_done};
 use fengqiao_shared::replica::sync::SyncClient;
-use fengqiao_shared::vocab::{Category, PartyRole, Risk};
+use fengqiao_shared::vocab::{Category, EventKind, PartyRole, Risk};
 
 /// The development token test servers accept.
 pub const TOKEN: &str = "test-token-0123456789";
@@ -232,6 +232,20 @@ impl Phone {
     /// Syncs with the server until it has nothing more.
     pub fn sync(&mut self, server_url: &str) -> SyncReport {
         self.try_sync(server_url).expect("sync succeeds")
+    }
+
+    /// Adds an event of `kind` with `note` to a record it holds, offline.
+    pub fn add_event(&self, id: &DocumentId, kind: EventKind, note: &str, at: i64) {
+        let author = self.author(at);
+        self.replica
+            .edit(id, |doc| {
+                add_event(
+                    doc,
+                    &author,
+                    &NewEvent::new(kind).with_note(note.to_owned()),
+                )
+            })
+            .expect("a valid edit");
     }
 
     /// Reports a dispute in `village`.

@@ -26,7 +26,7 @@ use fengqiao_server::storage::{
 };
 use fengqiao_server::ws::connection::{Connection, Output};
 use fengqiao_shared::Summary;
-use fengqiao_shared::record::{self, Author, NewEvent, Record, add_event};
+use fengqiao_shared::record::{self, Author, Record};
 use fengqiao_shared::replica::http::{SyncError, TransportError};
 use fengqiao_shared::vocab::EventKind;
 use fengqiao_tests::{Phone, T0, TestServer, test_org};
@@ -281,17 +281,7 @@ fn server_heads(storage: &dyn Storage, id: &DocumentId) -> Option<Vec<[u8; 32]>>
 }
 
 fn note(phone: &Phone, id: &DocumentId, text: &str, at: i64) {
-    let author = phone.author(at);
-    phone
-        .replica
-        .edit(id, |doc| {
-            add_event(
-                doc,
-                &author,
-                &NewEvent::new(EventKind::Note).with_note(text.to_owned()),
-            )
-        })
-        .expect("a valid edit");
+    phone.add_event(id, EventKind::Note, text, at);
 }
 
 fn notes(phone: &Phone, id: &DocumentId) -> Vec<String> {

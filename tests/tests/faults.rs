@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use fengqiao_protocol::DocumentId;
 use fengqiao_protocol::batch::{SyncRequest, SyncResponse};
-use fengqiao_shared::record::{NewEvent, Record, add_event};
+use fengqiao_shared::record::Record;
 use fengqiao_shared::replica::http::{
     HttpTransport, SyncError, SyncReport, SyncTransport, TransportError, WireBytes, sync_until_done,
 };
@@ -69,17 +69,7 @@ fn sync_retrying_over(
 }
 
 fn note(phone: &Phone, id: &DocumentId, text: &str, at: i64) {
-    let author = phone.author(at);
-    phone
-        .replica
-        .edit(id, |doc| {
-            add_event(
-                doc,
-                &author,
-                &NewEvent::new(EventKind::Note).with_note(text.to_owned()),
-            )
-        })
-        .expect("a valid edit");
+    phone.add_event(id, EventKind::Note, text, at);
 }
 
 fn heads(phone: &Phone, id: &DocumentId) -> Vec<[u8; 32]> {

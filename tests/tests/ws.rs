@@ -772,3 +772,70 @@ fn a_device_sending_faster_than_its_rate_is_read_slowly_not_refused() {
         "past the burst of 5, messages wait: {throttled}"
     );
 }
+
+#[test]
+fn changes_sent_without_their_dependencies_make_the_server_ask_for_everything() {
+    let server = TestServer::start();
+    let rt = server.runtime();
+    let mut phone = Phone::new("cadre-a");
+    let id = phone.report(VILLAGE, "依赖缺失的修改", T0);
+    phone.sync(&server.url());
+    let mut client = rt.block_on(WsClient::joined(&server.ws_url(), "peer-gap"));
+    let mut doc = AutoCommit::new();
+    let mut state = sync::State::new();
+    rt.block_on(client.sync_doc(&id, &mut doc, &mut state));
+
+    // Two edits offline, the second on top of the first.
+    for (n, at) in [(1, T0 + 60_000), (2, T0 + 120_000)] {
+        record::add_event(
+            &mut doc,
+            &Author::new("cadre-ws", at),
+            &NewEvent::new(EventKind::Note).with_note(format!("离线修改 {n}")),
+        )
+        .expect("a valid edit");
+    }
+    // The client's Automerge decides to send both, and counts them as
+    // sent; but only the second arrives, as when a peer skips a change the
+    // server's Bloom filter matched by chance.
+    let both = doc
+        .sync()
+        .generate_sync_message(&mut state)
+        .expect("the client has changes to send");
+    let second = doc.get_last_local_change().expect("the second edit");
+    let partial = sync::Message {
+        changes: sync::ChunkList::from(vec![second.raw_bytes().to_vec()]),
+        ..both
+    };
+    rt.block_on(async {
+        client
+            .send(&RepoMessage::Sync(client.doc_message(&id, partial)))
+            .await;
+        // The server cannot apply it and says it holds nothing, so the
+        // client forgets what it sent ...
+        match client.recv().await {
+            Received::Message(RepoMessage::Sync(reply)) => {
+                let reply = sync::Message::decode(&reply.data).expect("a sync message");
+                assert!(reply.heads.is_empty(), "{reply:?}");
+                doc.sync()
+                    .receive_sync_message(&mut state, reply)
+                    .expect("applies");
+            }
+            other => panic!("expected a sync message, got {other:?}"),
+        }
+        // ... and sends everything, which settles.
+        client.sync_doc(&id, &mut doc, &mut state).await;
+    });
+    let stored = server
+        .running()
+        .state
+        .engine
+        .storage()
+        .doc_meta(&id)
+        .expect("reads")
+        .expect("stored");
+    let mut ours: Vec<[u8; 32]> = doc.get_heads().iter().map(|h| h.0).collect();
+    let mut theirs = stored.heads;
+    ours.sort();
+    theirs.sort();
+    assert_eq!(theirs, ours, "both edits are on the server");
+}

@@ -82,6 +82,19 @@ impl Caller {
     }
 }
 
+/// What receiving a peer's sync message did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Received {
+    /// New changes were validated and stored.
+    pub changed: bool,
+    /// Some of the peer's changes wait for others it did not send (the
+    /// server's Bloom filter matched those by chance, so the peer thinks
+    /// the server has them). Whatever could be applied was stored; the
+    /// rest is not kept, so the peer must be asked for everything again
+    /// ([`stored_sync::ask_for_everything`]).
+    pub missing_dependencies: bool,
+}
+
 /// Why one record could not be read or changed.
 #[derive(Debug, Error)]
 pub enum DocError {
@@ -551,16 +564,16 @@ impl Engine {
     }
 
     /// Receives an automerge-repo sync message for a record from a peer,
-    /// through the same validation as every other change. Returns whether
-    /// the record changed. A refused message resets `state` so the peer's
-    /// changes are not assumed to be held.
+    /// through the same validation as every other change. A refused
+    /// message resets `state` so the peer's changes are not assumed to be
+    /// held.
     pub fn receive_sync_message(
         &self,
         caller: &Caller,
         id: &DocumentId,
         state: &mut sync::State,
         message: sync::Message,
-    ) -> Result<bool, DocError> {
+    ) -> Result<Received, DocError> {
         let mut message = message;
         if !message.changes.is_empty() && !caller.writes() {
             // A read-only device wrote: its changes are refused and kept
@@ -574,7 +587,7 @@ impl Engine {
             && let Some((heads, _)) = self.readable_heads(caller, id)?
         {
             match stored_sync::receive(&heads, state, message) {
-                Ok(()) => return Ok(false),
+                Ok(()) => return Ok(Received::default()),
                 Err(back) => message = back,
             }
         }
@@ -602,7 +615,7 @@ impl Engine {
                             .receive_sync_message(&mut attempt_state, message.clone()),
                     };
                     received.map_err(|e| DocError::BadAutomerge(e.to_string()))?;
-                    return Ok(false);
+                    return Ok(Received::default());
                 }
                 let mut scratch = match &mut slot.loaded {
                     Some(loaded) => loaded.doc.fork(),
@@ -613,12 +626,21 @@ impl Engine {
                     .sync()
                     .receive_sync_message(&mut attempt_state, message.clone())
                     .map_err(|e| DocError::BadAutomerge(e.to_string()))?;
+                // Changes whose dependencies did not come wait in the
+                // scratch copy's queue, which is not kept.
+                let missing_dependencies = !scratch.get_missing_deps(&[]).is_empty();
                 if scratch.get_heads() == before {
-                    return Ok(false);
+                    return Ok(Received {
+                        changed: false,
+                        missing_dependencies,
+                    });
                 }
                 let received = scratch.save_after(&before);
                 self.accept(caller, id, slot, scratch, &received)
-                    .map(|applied| applied.changed)
+                    .map(|applied| Received {
+                        changed: applied.changed,
+                        missing_dependencies,
+                    })
             });
             match result {
                 Err(DocError::Storage(StorageError::Conflict { .. }))
@@ -626,14 +648,14 @@ impl Engine {
                 {
                     self.cache.forget(id);
                 }
-                Ok(changed) => {
-                    if created && changed {
+                Ok(received) => {
+                    if created && received.changed {
                         // As for batch uploads: the creator holds it, and
                         // the sync goes on from the stored heads.
                         self.cache.forget(id);
                     }
                     *state = attempt_state;
-                    return Ok(changed);
+                    return Ok(received);
                 }
                 Err(e) => {
                     *state = sync::State::new();

@@ -185,6 +185,37 @@ pub fn generate(
     }))
 }
 
+/// A message saying the server holds nothing and has seen nothing of the
+/// peer's, for a peer whose changes could not all be applied: some wait
+/// for others it did not send, because the server's Bloom filter matched
+/// those by chance, and the server keeps no queue of changes it cannot
+/// apply. An Automerge peer that hears it forgets what it sent and sends
+/// its whole document (message format 2) or all its changes; the server
+/// applies them, duplicates being no-ops. One whole upload, only then.
+pub fn ask_for_everything(state: &mut State) -> Message {
+    state.have_responded = true;
+    state.last_sent_heads = Vec::new();
+    state.shared_heads = Vec::new();
+    state.sent_hashes.clear();
+    state.in_flight = true;
+    let mut flags = MessageFlags::new();
+    flags.set(MessageFlags::SUPPORTS_SYNC_RESET);
+    if state.read_only {
+        flags.set(MessageFlags::READ_ONLY);
+    }
+    Message {
+        heads: Vec::new(),
+        need: Vec::new(),
+        have: vec![Have {
+            last_sync: Vec::new(),
+            bloom: BloomFilter::default(),
+        }],
+        changes: ChunkList::empty(),
+        flags: Some(flags),
+        version: MessageVersion::V1,
+    }
+}
+
 /// Whether two head lists name the same changes, whatever their order.
 pub fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
     a.len() == b.len() && a.iter().all(|h| b.contains(h))

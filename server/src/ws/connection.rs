@@ -26,6 +26,11 @@
 //! - A refused change is not retried: the server stops syncing that
 //!   document with this connection, so a client that cannot un-send a
 //!   change does not loop resending it.
+//! - Changes that arrive without their dependencies (the peer skipped
+//!   them because the server's Bloom filter matched them by chance) are
+//!   answered with a message that says the server holds nothing, which
+//!   makes the peer send everything; the server keeps no queue of changes
+//!   it cannot apply, so asking for the missing ones alone would loop.
 
 use std::collections::HashMap;
 
@@ -36,7 +41,8 @@ use fengqiao_protocol::repo::{
 };
 use fengqiao_protocol::{DecodeError, DocumentId, ErrorCode, PeerId, RepoMessage, StorageId};
 
-use crate::engine::{Caller, DocError, Engine};
+use crate::engine::stored_sync::ask_for_everything;
+use crate::engine::{Caller, DocError, Engine, Received};
 
 /// Where documents are read and changed. Both methods block.
 pub trait Documents {
@@ -47,7 +53,7 @@ pub trait Documents {
         id: &DocumentId,
         state: &mut sync::State,
         message: sync::Message,
-    ) -> Result<bool, DocError>;
+    ) -> Result<Received, DocError>;
 
     /// The next message for the peer, `None` when in sync, `NotFound` when
     /// the document does not exist or the caller may not read it.
@@ -70,7 +76,7 @@ impl Documents for Engine {
         id: &DocumentId,
         state: &mut sync::State,
         message: sync::Message,
-    ) -> Result<bool, DocError> {
+    ) -> Result<Received, DocError> {
         self.receive_sync_message(caller, id, state, message)
     }
 
@@ -465,6 +471,11 @@ impl Connection {
             }
         };
         match docs.receive(&self.caller, &id, &mut doc.state, sync_message) {
+            Ok(received) if received.missing_dependencies => {
+                tracing::debug!(peer = %to.peer, %id,
+                    "changes arrived without their dependencies; asking the peer for everything");
+                return vec![to.sync(&id, ask_for_everything(&mut doc.state))];
+            }
             Ok(_) => {}
             Err(DocError::NotFound) => {
                 doc.standing = Standing::Unavailable;

@@ -33,7 +33,7 @@ impl Documents for MemoryDocs {
         id: &DocumentId,
         state: &mut sync::State,
         message: sync::Message,
-    ) -> Result<bool, DocError> {
+    ) -> Result<Received, DocError> {
         if self.hidden.contains(id) {
             return Err(DocError::NotFound);
         }
@@ -47,7 +47,7 @@ impl Documents for MemoryDocs {
             .map_err(|e| DocError::BadAutomerge(e.to_string()))?;
         if scratch.get_heads() == before {
             *state = attempt;
-            return Ok(false);
+            return Ok(Received::default());
         }
         if scratch.get(ROOT, "refuse").ok().flatten().is_some() {
             *state = sync::State::new();
@@ -55,7 +55,10 @@ impl Documents for MemoryDocs {
         }
         docs.insert(id.clone(), scratch);
         *state = attempt;
-        Ok(true)
+        Ok(Received {
+            changed: true,
+            missing_dependencies: false,
+        })
     }
 
     fn generate(
