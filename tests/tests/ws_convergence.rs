@@ -4,8 +4,9 @@
 //! Three protocol "1" clients and one phone hold the same records. Each
 //! round one of them edits a record while offline, then (or later) syncs
 //! on a new connection, starting from the shared heads automerge-repo
-//! keeps between connections or from nothing; sometimes a brand-new client
-//! fetches everything. Every kind of step the server can take appears —
+//! keeps between connections or from nothing, and sometimes the link drops
+//! in the middle of the exchange; sometimes a brand-new client fetches
+//! everything. Every kind of step the server can take appears —
 //! a fresh peer sent whole records, a peer with nothing new confirmed from
 //! stored heads, peers behind, ahead and diverged answered from the loaded
 //! record — and at the end every client, the phone and the server hold the
@@ -18,7 +19,7 @@ use std::time::Duration;
 use automerge::AutoCommit;
 use automerge::sync;
 use fengqiao_protocol::DocumentId;
-use fengqiao_server::ws_client::{Holdings, RepoClient};
+use fengqiao_server::ws_client::{ClientError, Holdings, RepoClient};
 use fengqiao_shared::record::{Author, NewEvent, add_event};
 use fengqiao_shared::vocab::EventKind;
 use fengqiao_tests::proxy::{SeededRng, seed_from_env};
@@ -51,6 +52,25 @@ impl Client {
     /// (the heads both sides shared, `resume`), or from nothing, as after
     /// the app's storage of sync states was lost.
     fn sync(&mut self, server: &TestServer, resume: bool) {
+        let unavailable = self
+            .connect_and_sync(server, resume, WAIT)
+            .expect("the sync completes");
+        assert!(unavailable.is_empty(), "{}: {unavailable:?}", self.name);
+    }
+
+    /// A sync the link cuts after `after`, wherever the exchange stands.
+    fn sync_cut_short(&mut self, server: &TestServer, resume: bool, after: Duration) {
+        if let Ok(unavailable) = self.connect_and_sync(server, resume, after) {
+            assert!(unavailable.is_empty(), "{}: {unavailable:?}", self.name);
+        }
+    }
+
+    fn connect_and_sync(
+        &mut self,
+        server: &TestServer,
+        resume: bool,
+        limit: Duration,
+    ) -> Result<Vec<DocumentId>, ClientError> {
         for state in self.holdings.states.values_mut() {
             *state = if resume {
                 sync::State::decode(&state.encode()).expect("a state it encoded")
@@ -58,15 +78,14 @@ impl Client {
                 sync::State::new()
             };
         }
-        let unavailable = server.runtime().block_on(async {
+        server.runtime().block_on(async {
             let mut client = RepoClient::connect(&server.ws_url(), &self.name)
                 .await
                 .expect("connects");
-            let result = client.sync_all(&mut self.holdings, WAIT).await;
+            let result = client.sync_all(&mut self.holdings, limit).await;
             client.close().await;
-            result.expect("the sync completes")
-        });
-        assert!(unavailable.is_empty(), "{}: {unavailable:?}", self.name);
+            result
+        })
     }
 
     fn fetch(server: &TestServer, name: String, ids: &[DocumentId]) -> Self {
@@ -129,10 +148,16 @@ fn websocket_clients_and_a_phone_editing_offline_converge() {
             n if (n as usize) < CLIENTS => {
                 let client = &mut clients[n as usize];
                 client.note(id, at);
-                // Sometimes it stays offline and syncs in a later round.
-                if rng.percent(70) {
-                    let resume = rng.percent(50);
-                    client.sync(&server, resume);
+                // Sometimes it stays offline and syncs in a later round,
+                // sometimes the link drops in the middle of the exchange.
+                let resume = rng.percent(50);
+                match rng.below(10) {
+                    0..=5 => client.sync(&server, resume),
+                    6 | 7 => {
+                        let after = Duration::from_millis(rng.below(4));
+                        client.sync_cut_short(&server, resume, after);
+                    }
+                    _ => {}
                 }
             }
             n if n as usize == CLIENTS => {
