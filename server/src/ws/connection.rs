@@ -267,7 +267,9 @@ impl Connection {
     /// The caller's access changed: a document it may no longer read is
     /// answered `doc-unavailable` and closed to it (nothing more is sent,
     /// no ephemeral messages either); one it asked for and now may read is
-    /// sent, as when a missing document arrives.
+    /// sent, as when a missing document arrives; and where write was
+    /// granted, the peer is asked to resend the changes a read-only sync
+    /// ignored.
     pub fn on_access_changed(&mut self, docs: &dyn Documents) -> Vec<Output> {
         if self.is_closed() {
             return Vec::new();
@@ -301,6 +303,19 @@ impl Connection {
                 }
                 Standing::Unavailable if readable => {
                     out.extend(self.reply(docs, &id, Cause::Push));
+                }
+                Standing::Syncing { .. } => {
+                    // Write granted or taken away: a state that was read-only
+                    // ignored the peer's changes, so Automerge asks the peer
+                    // to send them again (a sync reset).
+                    let switched = self.docs.get_mut(&id).is_some_and(|doc| {
+                        let switched = doc.state.read_only != read_only;
+                        doc.state.set_read_only(read_only);
+                        switched
+                    });
+                    if switched {
+                        out.extend(self.reply(docs, &id, Cause::Push));
+                    }
                 }
                 _ => {}
             }

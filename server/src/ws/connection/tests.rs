@@ -126,6 +126,16 @@ fn doc_message(request: bool, id: &DocumentId, message: sync::Message) -> RepoMe
     }
 }
 
+/// Documents holding one small document, and its id.
+fn one_document() -> (MemoryDocs, DocumentId) {
+    let docs = MemoryDocs::default();
+    let id = DocumentId::random();
+    let mut stored = AutoCommit::new();
+    stored.put(ROOT, "title", "x").unwrap();
+    docs.insert(&id, stored);
+    (docs, id)
+}
+
 /// A presence message from the client about `id`.
 fn ephemeral_about(id: &DocumentId) -> Ephemeral {
     Ephemeral {
@@ -381,11 +391,7 @@ fn messages_from_another_sender_id_are_dropped() {
 
 #[test]
 fn ephemeral_messages_are_relayed_only_for_documents_the_peer_reads() {
-    let docs = MemoryDocs::default();
-    let id = DocumentId::random();
-    let mut stored = AutoCommit::new();
-    stored.put(ROOT, "title", "x").unwrap();
-    docs.insert(&id, stored);
+    let (docs, id) = one_document();
     let mut c = joined();
     let ephemeral = ephemeral_about(&id);
     assert!(
@@ -421,11 +427,7 @@ fn gossip_and_unknown_messages_are_ignored() {
 
 #[test]
 fn a_rejoin_starts_syncs_over() {
-    let docs = MemoryDocs::default();
-    let id = DocumentId::random();
-    let mut stored = AutoCommit::new();
-    stored.put(ROOT, "title", "x").unwrap();
-    docs.insert(&id, stored);
+    let (docs, id) = one_document();
     let mut c = joined();
     let request = AutoCommit::new()
         .sync()
@@ -456,18 +458,19 @@ fn a_revoked_token_closes_with_an_error() {
     assert_error_and_close(&c.on_revoked(), "unauthorized");
 }
 
-/// A caller confined to one village, so that access can change.
-fn cadre_of(village: &str) -> Caller {
+/// A device of `role` confined to one village, so that access can change.
+fn caller_in(role: fengqiao_shared::access::Role, village: &str) -> Caller {
     use fengqiao_protocol::VillageCode;
-    use fengqiao_shared::access::{DeviceAccess, Role};
+    use fengqiao_shared::access::DeviceAccess;
     Caller {
         device: None,
-        access: Some(DeviceAccess::new(
-            Role::Cadre,
-            VillageCode::new(village).unwrap(),
-        )),
+        access: Some(DeviceAccess::new(role, VillageCode::new(village).unwrap())),
         connection: None,
     }
+}
+
+fn cadre_of(village: &str) -> Caller {
+    caller_in(fengqiao_shared::access::Role::Cadre, village)
 }
 
 #[test]
@@ -535,4 +538,43 @@ fn a_narrowed_scope_closes_documents_and_a_widened_one_sends_those_asked_for() {
         c.on_message(&docs, RepoMessage::Ephemeral(ephemeral_about(&lost)))
             .is_empty()
     );
+}
+
+/// A supervisor's read-only access to one village.
+fn supervisor_of(village: &str) -> Caller {
+    caller_in(fengqiao_shared::access::Role::Supervisor, village)
+}
+
+#[test]
+fn write_granted_while_connected_brings_the_changes_a_read_only_sync_ignored() {
+    let (docs, id) = one_document();
+    let mut c = joined();
+    c.set_caller(supervisor_of("500110101001"));
+    let mut client_doc = AutoCommit::new();
+    let mut client_state = sync::State::new();
+    sync_until_quiet(&mut c, &docs, &id, &mut client_doc, &mut client_state);
+    assert_eq!(client_doc.get_heads(), docs.get(&id).unwrap().get_heads());
+
+    // Edited while read-only: the server's sync ignores the change, and
+    // the client counts it as sent.
+    client_doc.put(ROOT, "note", "只读时的修改").unwrap();
+    client_doc.commit();
+    sync_until_quiet(&mut c, &docs, &id, &mut client_doc, &mut client_state);
+    assert_ne!(client_doc.get_heads(), docs.get(&id).unwrap().get_heads());
+
+    // Write granted: the server resets the sync and the change arrives.
+    assert!(c.set_caller(cadre_of("500110101001")));
+    let out = c.on_access_changed(&docs);
+    for m in sent(&out) {
+        if let RepoMessage::Sync(s) = m {
+            let reply = sync::Message::decode(&s.data).unwrap();
+            client_doc
+                .sync()
+                .receive_sync_message(&mut client_state, reply)
+                .unwrap();
+        }
+    }
+    assert!(!sent(&out).is_empty(), "the reset goes out at once");
+    sync_until_quiet(&mut c, &docs, &id, &mut client_doc, &mut client_state);
+    assert_eq!(client_doc.get_heads(), docs.get(&id).unwrap().get_heads());
 }
