@@ -132,7 +132,16 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
     print_summary(&outcome, &stats);
     print_conflicts(&outcome);
 
-    println!("\nDashboard: {url}/");
+    if args.no_serve {
+        // The server stops below; the data stays, and so do the tokens.
+        println!(
+            "\nDashboard: start the server on the demo's data with\n  fengqiao serve --data {} --bind {}\nthen open {url}/",
+            args.data.display(),
+            url.trim_start_matches("http://")
+        );
+    } else {
+        println!("\nDashboard: {url}/");
+    }
     println!(
         "  log in as the {} official with: {}",
         outcome.town_name, outcome.town_token
