@@ -55,3 +55,43 @@ pub struct Summary {
     pub follow_up_due: Option<Millis>,
     pub linked_dispute: Option<DocumentId>,
 }
+
+impl Summary {
+    /// A record of `kind` created in `village` at `created_at` by
+    /// `created_by`, with nothing else known yet: no title, status or
+    /// events. Tools and tests fill in the rest with struct update syntax.
+    pub fn new(
+        id: DocumentId,
+        kind: RecordKind,
+        village: VillageCode,
+        created_at: Millis,
+        created_by: impl Into<String>,
+    ) -> Self {
+        Self {
+            id,
+            kind,
+            village,
+            created_at,
+            created_by: created_by.into(),
+            last_activity: created_at,
+            title: String::new(),
+            status: None,
+            category: None,
+            risk: None,
+            escalation_level: None,
+            max_escalation_level: None,
+            resolved_at: None,
+            party_names: Vec::new(),
+            assignees: Vec::new(),
+            event_count: 0,
+            duplicate_of: None,
+            visited_at: None,
+            sentiment: None,
+            topics: Vec::new(),
+            follow_up_needed: false,
+            follow_up_done: false,
+            follow_up_due: None,
+            linked_dispute: None,
+        }
+    }
+}

@@ -95,28 +95,21 @@ fn id(n: u8) -> DocumentId {
 fn summary(n: u8, d: &Draw) -> Summary {
     let created_at = T0 + d.created_day * MILLIS_PER_DAY + d.created_ms;
     let levels = [Level::Village, Level::Town, Level::District, Level::Court];
+    let kind = if d.visit {
+        RecordKind::Visit
+    } else {
+        RecordKind::Dispute
+    };
+    let village = VillageCode::new(VILLAGES[d.village]).expect("village");
     Summary {
-        id: id(n),
-        kind: if d.visit {
-            RecordKind::Visit
-        } else {
-            RecordKind::Dispute
-        },
-        village: VillageCode::new(VILLAGES[d.village]).expect("village"),
-        created_at,
-        created_by: CADRES[d.cadre].into(),
-        last_activity: created_at,
-        title: String::new(),
         status: d.status.map(|i| Status::ALL[i]),
         category: d.category.map(|i| Category::ALL[i]),
         risk: d.risk.map(|i| Risk::ALL[i]),
-        escalation_level: None,
         max_escalation_level: d.max_level.map(|i| levels[i]),
         resolved_at: d
             .resolved_after
             .map(|days| created_at + days * MILLIS_PER_DAY / 2),
         party_names: d.names.iter().map(|&i| NAMES[i].to_string()).collect(),
-        assignees: Vec::new(),
         event_count: 1,
         duplicate_of: d.link.map(id),
         visited_at: d
@@ -129,7 +122,7 @@ fn summary(n: u8, d: &Draw) -> Summary {
         follow_up_due: d
             .follow_up
             .and_then(|(_, due)| due.map(|day| T0 + day * MILLIS_PER_DAY)),
-        linked_dispute: None,
+        ..Summary::new(id(n), kind, village, created_at, CADRES[d.cadre])
     }
 }
 

@@ -76,32 +76,7 @@ fn case_list(numbers: &[u8]) -> CaseList {
 }
 
 fn blank(n: u8, kind: RecordKind, village_code: &str, created_at: Millis) -> Summary {
-    Summary {
-        id: doc(n),
-        kind,
-        village: village(village_code),
-        created_at,
-        created_by: "cadre-liu".into(),
-        last_activity: created_at,
-        title: String::new(),
-        status: None,
-        category: None,
-        risk: None,
-        escalation_level: None,
-        max_escalation_level: None,
-        resolved_at: None,
-        party_names: Vec::new(),
-        assignees: Vec::new(),
-        event_count: 0,
-        duplicate_of: None,
-        visited_at: None,
-        sentiment: None,
-        topics: Vec::new(),
-        follow_up_needed: false,
-        follow_up_done: false,
-        follow_up_due: None,
-        linked_dispute: None,
-    }
+    Summary::new(doc(n), kind, village(village_code), created_at, "cadre-liu")
 }
 
 fn dispute(

@@ -127,30 +127,14 @@ fn record(n: u64, rng: &mut Seeded, args: &Args) -> Summary {
     id_bytes[..8].copy_from_slice(&n.to_be_bytes());
     id_bytes[8..].copy_from_slice(&rng.next(u64::MAX).to_le_bytes());
     let mut summary = Summary {
-        id: DocumentId::from_bytes(&id_bytes).expect("16 bytes"),
-        kind: RecordKind::Dispute,
-        village: village.clone(),
-        created_at,
-        created_by: format!("cadre-{}-{}", village, rng.next(4)),
-        last_activity: created_at,
-        title: String::new(),
-        status: None,
-        category: None,
-        risk: None,
-        escalation_level: None,
-        max_escalation_level: None,
-        resolved_at: None,
-        party_names: Vec::new(),
-        assignees: Vec::new(),
         event_count: 1,
-        duplicate_of: None,
-        visited_at: None,
-        sentiment: None,
-        topics: Vec::new(),
-        follow_up_needed: false,
-        follow_up_done: false,
-        follow_up_due: None,
-        linked_dispute: None,
+        ..Summary::new(
+            DocumentId::from_bytes(&id_bytes).expect("16 bytes"),
+            RecordKind::Dispute,
+            village.clone(),
+            created_at,
+            format!("cadre-{}-{}", village, rng.next(4)),
+        )
     };
     if rng.next(3) < 2 {
         let status = match rng.next(20) {

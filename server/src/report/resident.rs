@@ -650,30 +650,17 @@ pub(crate) mod tests {
     /// A test dispute of `village` with `status`.
     pub(crate) fn summary(village: &str, status: Status) -> Summary {
         Summary {
-            id: DocumentId::random(),
-            kind: RecordKind::Dispute,
-            village: VillageCode::new(village).unwrap(),
-            created_at: 1,
-            created_by: "cadre".into(),
-            last_activity: 1,
             title: "case".into(),
             status: Some(status),
-            category: None,
-            risk: None,
-            escalation_level: None,
-            max_escalation_level: None,
-            resolved_at: None,
             party_names: vec!["Wang".into()],
-            assignees: vec![],
             event_count: 1,
-            duplicate_of: None,
-            visited_at: None,
-            sentiment: None,
-            topics: vec![],
-            follow_up_needed: false,
-            follow_up_done: false,
-            follow_up_due: None,
-            linked_dispute: None,
+            ..Summary::new(
+                DocumentId::random(),
+                RecordKind::Dispute,
+                VillageCode::new(village).unwrap(),
+                1,
+                "cadre",
+            )
         }
     }
 

@@ -431,30 +431,20 @@ mod tests {
 
     fn dispute(n: u8, duplicate_of: Option<u8>) -> Summary {
         Summary {
-            id: id(n),
-            kind: RecordKind::Dispute,
-            village: VillageCode::new("500110101001").unwrap(),
-            created_at: i64::from(n) * MILLIS_PER_DAY,
-            created_by: "cadre-1".into(),
-            last_activity: 0,
-            title: String::new(),
             status: Some(Status::Open),
             category: Some(Category::Land),
             risk: Some(Risk::Low),
-            escalation_level: None,
-            max_escalation_level: None,
-            resolved_at: None,
             party_names: vec!["Wang".into()],
-            assignees: vec![],
             event_count: 1,
             duplicate_of: duplicate_of.map(id),
-            visited_at: None,
-            sentiment: None,
-            topics: vec![],
-            follow_up_needed: false,
-            follow_up_done: false,
-            follow_up_due: None,
-            linked_dispute: None,
+            last_activity: 0,
+            ..Summary::new(
+                id(n),
+                RecordKind::Dispute,
+                VillageCode::new("500110101001").unwrap(),
+                i64::from(n) * MILLIS_PER_DAY,
+                "cadre-1",
+            )
         }
     }
 
