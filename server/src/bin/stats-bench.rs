@@ -477,6 +477,43 @@ fn main() {
         &format!("records?q=… text search ({} found)", page.items.len()),
         search,
     );
+
+    // The change feed read from the start, as a new phone's bootstrap
+    // reads it (pages of the batch door's size), for one village; beside
+    // it, the same pages read with no scope (every entry decoded).
+    let village = Scope::Village(village_of(0, &args));
+    let read_feed = |scope: Option<&Scope>| {
+        let (mut after, mut found) = (0, 0usize);
+        loop {
+            let page = storage.feed_after(after, scope, 256).expect("feed");
+            found += page.entries.len();
+            after = after.max(page.through_seq);
+            if page.entries.len() < 256 {
+                return found;
+            }
+        }
+    };
+    let feed_median = |scope: Option<&Scope>| {
+        let runs: Vec<(f64, usize)> = (0..args.repeat)
+            .map(|_| time(|| read_feed(scope)))
+            .collect();
+        let found = runs.first().map_or(0, |r| r.1);
+        (median(runs.into_iter().map(|r| r.0).collect()), found)
+    };
+    let (unscoped, entries) = feed_median(None);
+    let (scoped, found) = feed_median(Some(&village));
+    println!();
+    println!("change feed from the start, as a new phone's bootstrap reads it ({entries} entries)");
+    println!("{:<52} {:>10} {:>12}", "", "ms", "× baseline");
+    println!(
+        "{:<52} {unscoped:>10.2} {:>12.1}",
+        "baseline: every entry, no scope", 1.0
+    );
+    println!(
+        "{:<52} {scoped:>10.2} {:>12.2}",
+        format!("one village ({village}): {found} entries"),
+        scoped / unscoped
+    );
     if args.data.is_none() {
         drop(reports);
         drop(storage);

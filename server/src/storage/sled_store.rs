@@ -777,11 +777,13 @@ impl Storage for SledStorage {
         let range = keys::feed_key(start).to_vec()..=keys::feed_key(u64::MAX).to_vec();
         for item in self.handle()?.tree.range(range) {
             let (key, value) = item.map_err(backend)?;
-            let seq = keys::seq_suffix(&key, "change feed key")?;
-            let (village, id) = keys::parse_feed_value(&value)?;
-            if scope.is_some_and(|scope| !scope.contains(&village)) {
+            // A value starts with its village's code: entries of other
+            // villages are passed over before anything is decoded.
+            if scope.is_some_and(|scope| !value.starts_with(scope.prefix().as_bytes())) {
                 continue;
             }
+            let seq = keys::seq_suffix(&key, "change feed key")?;
+            let (village, id) = keys::parse_feed_value(&value)?;
             page.entries.push(FeedEntry { seq, id, village });
             if page.entries.len() == limit {
                 page.through_seq = seq;
