@@ -18,6 +18,13 @@
 //! commit that made them durable, so neither door ever acknowledges or
 //! advertises anything that is not on disk.
 //!
+//! Reading needs no loaded document when storage already has the answer:
+//! a bootstrap is sent the stored bytes, and sync steps that depend only
+//! on the heads (a peer holding exactly the server's heads, a peer holding
+//! nothing) are taken from the stored metadata ([`stored_sync`]). A record
+//! created by an upload is not kept loaded afterwards, so the cache holds
+//! the records being worked on, not everything recently written.
+//!
 //! All methods block (Automerge work and disk flushes); async callers run
 //! them on blocking threads.
 
