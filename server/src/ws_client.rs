@@ -50,6 +50,10 @@ pub struct RepoClient {
     pub traffic: Traffic,
 }
 
+/// A change to an outgoing sync message, given its document and state.
+pub type Alter<'a> =
+    dyn FnMut(&DocumentId, &mut AutoCommit, &mut sync::State, &mut sync::Message) + Send + 'a;
+
 /// Documents a client holds, with its sync state for each.
 #[derive(Default)]
 pub struct Holdings {
@@ -159,7 +163,22 @@ impl RepoClient {
         limit: Duration,
     ) -> Result<Vec<DocumentId>, ClientError> {
         let ids: Vec<DocumentId> = holdings.docs.keys().cloned().collect();
-        self.sync_ids(holdings, &ids, limit).await
+        self.sync_ids(holdings, &ids, limit, &mut |_, _, _, _| {})
+            .await
+    }
+
+    /// [`RepoClient::sync_all`], with every outgoing sync message passed
+    /// through `alter` first (with its document and sync state), for tests
+    /// and tools that must behave as a particular peer does, e.g. one that
+    /// leaves out a change.
+    pub async fn sync_all_altered(
+        &mut self,
+        holdings: &mut Holdings,
+        limit: Duration,
+        alter: &mut Alter<'_>,
+    ) -> Result<Vec<DocumentId>, ClientError> {
+        let ids: Vec<DocumentId> = holdings.docs.keys().cloned().collect();
+        self.sync_ids(holdings, &ids, limit, alter).await
     }
 
     /// Asks the server for documents this client does not hold yet, and
@@ -174,7 +193,8 @@ impl RepoClient {
             holdings.docs.entry(id.clone()).or_default();
             holdings.states.entry(id.clone()).or_default();
         }
-        self.sync_ids(holdings, ids, limit).await
+        self.sync_ids(holdings, ids, limit, &mut |_, _, _, _| {})
+            .await
     }
 
     async fn sync_ids(
@@ -182,6 +202,7 @@ impl RepoClient {
         holdings: &mut Holdings,
         ids: &[DocumentId],
         limit: Duration,
+        alter: &mut Alter<'_>,
     ) -> Result<Vec<DocumentId>, ClientError> {
         let deadline = tokio::time::Instant::now() + limit;
         let wanted: HashSet<DocumentId> = ids.iter().cloned().collect();
@@ -192,7 +213,9 @@ impl RepoClient {
             else {
                 continue;
             };
-            if let Some(message) = doc.sync().generate_sync_message(state) {
+            let generated = doc.sync().generate_sync_message(state);
+            if let Some(mut message) = generated {
+                alter(id, doc, state, &mut message);
                 let frame = self.message(id, message);
                 self.send(&frame).await?;
             }
@@ -229,7 +252,9 @@ impl RepoClient {
                     doc.sync()
                         .receive_sync_message(state, decoded)
                         .map_err(|e| ClientError::Protocol(e.to_string()))?;
-                    if let Some(reply) = doc.sync().generate_sync_message(state) {
+                    let generated = doc.sync().generate_sync_message(state);
+                    if let Some(mut reply) = generated {
+                        alter(&m.document_id, doc, state, &mut reply);
                         let frame = self.message(&m.document_id, reply);
                         self.send(&frame).await?;
                     }

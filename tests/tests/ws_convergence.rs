@@ -5,8 +5,9 @@
 //! round one of them edits a record while offline, then (or later) syncs
 //! on a new connection, starting from the shared heads automerge-repo
 //! keeps between connections or from nothing, and sometimes the link drops
-//! in the middle of the exchange; sometimes a brand-new client fetches
-//! everything. Every kind of step the server can take appears —
+//! in the middle of the exchange, and sometimes its changes go out with a
+//! gap, as when the server's Bloom filter matches some by chance; sometimes
+//! a brand-new client fetches everything. Every kind of step the server can take appears —
 //! a fresh peer sent whole records, a peer with nothing new confirmed from
 //! stored heads, peers behind, ahead and diverged answered from the loaded
 //! record — and at the end every client, the phone and the server hold the
@@ -65,12 +66,49 @@ impl Client {
         }
     }
 
-    fn connect_and_sync(
-        &mut self,
-        server: &TestServer,
-        resume: bool,
-        limit: Duration,
-    ) -> Result<Vec<DocumentId>, ClientError> {
+    /// A sync in which the first message carrying several changes carries
+    /// only the last of them, the others left unsent, as when the server's
+    /// Bloom filter matches them by chance: the last arrives without what
+    /// it depends on.
+    fn sync_with_a_gap(&mut self, server: &TestServer, resume: bool) {
+        self.reset_states(resume);
+        let mut gapped = false;
+        let mut leave_out = |_: &DocumentId,
+                             doc: &mut AutoCommit,
+                             state: &mut sync::State,
+                             message: &mut sync::Message| {
+            if gapped || message.changes.is_empty() {
+                return;
+            }
+            let changes = doc.get_changes(&state.shared_heads);
+            let [left_out @ .., last] = changes.as_slice() else {
+                return;
+            };
+            if left_out.is_empty() {
+                return;
+            }
+            for change in left_out {
+                state.sent_hashes.remove(&change.hash());
+            }
+            message.changes = sync::ChunkList::from(vec![last.raw_bytes().to_vec()]);
+            gapped = true;
+        };
+        let unavailable = server.runtime().block_on(async {
+            let mut client = RepoClient::connect(&server.ws_url(), &self.name)
+                .await
+                .expect("connects");
+            let result = client
+                .sync_all_altered(&mut self.holdings, WAIT, &mut leave_out)
+                .await;
+            client.close().await;
+            result.expect("the sync completes")
+        });
+        assert!(unavailable.is_empty(), "{}: {unavailable:?}", self.name);
+    }
+
+    /// What a new connection starts from: the shared heads automerge-repo
+    /// keeps (`resume`), or nothing.
+    fn reset_states(&mut self, resume: bool) {
         for state in self.holdings.states.values_mut() {
             *state = if resume {
                 sync::State::decode(&state.encode()).expect("a state it encoded")
@@ -78,6 +116,15 @@ impl Client {
                 sync::State::new()
             };
         }
+    }
+
+    fn connect_and_sync(
+        &mut self,
+        server: &TestServer,
+        resume: bool,
+        limit: Duration,
+    ) -> Result<Vec<DocumentId>, ClientError> {
+        self.reset_states(resume);
         server.runtime().block_on(async {
             let mut client = RepoClient::connect(&server.ws_url(), &self.name)
                 .await
@@ -157,6 +204,7 @@ fn websocket_clients_and_a_phone_editing_offline_converge() {
                         let after = Duration::from_millis(rng.below(4));
                         client.sync_cut_short(&server, resume, after);
                     }
+                    8 => client.sync_with_a_gap(&server, resume),
                     _ => {}
                 }
             }
