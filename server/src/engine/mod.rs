@@ -291,9 +291,7 @@ impl Engine {
             return Err(DocError::ReadOnly);
         }
         for attempt in 1..=COMMIT_ATTEMPTS {
-            let mut created = false;
             let result = self.with_slot(id, |slot| {
-                created = slot.loaded.is_none();
                 let mut scratch = match &mut slot.loaded {
                     Some(loaded) => loaded.doc.fork(),
                     None => AutoCommit::new(),
@@ -318,14 +316,6 @@ impl Engine {
                     if attempt < COMMIT_ATTEMPTS =>
                 {
                     self.cache.forget(id);
-                }
-                Ok(applied) if created && applied.changed => {
-                    // A record created by an upload is not kept loaded: its
-                    // creator holds it, and a peer that asks for all of it
-                    // gets the stored bytes. Thousands of new records then
-                    // cost the server no memory (batch W1).
-                    self.cache.forget(id);
-                    return Ok(applied);
                 }
                 other => return other,
             }
@@ -441,6 +431,12 @@ impl Engine {
             }
         }
         let village = summary.village.clone();
+        if slot.loaded.is_none() {
+            // A record created by an upload is not kept loaded: its creator
+            // holds it, and peers are answered from the stored heads and
+            // bytes. Thousands of new records then cost no memory.
+            self.cache.forget(id);
+        }
         slot.loaded = Some(Loaded {
             doc: scratch,
             seq: receipt.seq,
@@ -485,13 +481,24 @@ impl Engine {
         id: &DocumentId,
         have: &[ChangeHash],
     ) -> Result<Option<Missing>, DocError> {
-        if have.is_empty()
-            && let Some(stored) = self.stored_whole(caller, id)?
-        {
-            return Ok(stored);
+        let (heads, seq) = match self.readable_heads(caller, id) {
+            Ok(Some(found)) => found,
+            Ok(None) | Err(DocError::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        // Storage answers when it can, and nothing is loaded: a peer that
+        // holds the heads lacks nothing (the answer to every upload that
+        // left the phone nothing to receive), and a peer that holds nothing
+        // gets the stored snapshot and chunks, which `load_incremental`
+        // takes as they are (a bootstrap of thousands of records costs
+        // reads, not Automerge work).
+        if same_heads(have, &heads) {
+            return Ok(Some((Vec::new(), heads)));
         }
-        if let Some(up_to_date) = self.stored_heads_if_held(caller, id, have)? {
-            return Ok(up_to_date);
+        if have.is_empty()
+            && let Some(bytes) = self.stored_bytes_at(id, seq)?
+        {
+            return Ok(Some((bytes, heads)));
         }
         self.with_slot(id, |slot| {
             let Some(loaded) = &mut slot.loaded else {
@@ -519,55 +526,15 @@ impl Engine {
         })
     }
 
-    /// A whole record for a peer that has nothing of it, straight from
-    /// storage: its snapshot and chunks are what `load_incremental` takes,
-    /// so nothing is loaded into memory or encoded again (a bootstrap of
-    /// thousands of records costs reads, not Automerge work). `Ok(None)`
-    /// when a commit landed between the two reads; the caller then takes
-    /// the loaded path.
-    fn stored_whole(
-        &self,
-        caller: &Caller,
-        id: &DocumentId,
-    ) -> Result<Option<Option<Missing>>, DocError> {
-        let Some(meta) = self.storage.doc_meta(id)? else {
-            return Ok(Some(None));
-        };
-        if !caller.can_read(&meta.village) {
-            return Ok(Some(None));
-        }
-        let Some(stored) = self.storage.load_document(id)? else {
-            return Ok(Some(None));
-        };
-        if stored.seq != meta.seq {
-            return Ok(None);
-        }
-        let heads = meta.heads.into_iter().map(ChangeHash).collect();
-        Ok(Some(Some((stored.concatenated(), heads))))
-    }
-
-    /// The record's heads when the peer already holds exactly them, from
-    /// the stored metadata: nothing is loaded (the answer to every upload
-    /// that left nothing for the phone to receive). `Some(None)` when the
-    /// record does not exist or the caller may not read it; `None` when
-    /// the peer lacks something and the loaded path must answer.
-    fn stored_heads_if_held(
-        &self,
-        caller: &Caller,
-        id: &DocumentId,
-        have: &[ChangeHash],
-    ) -> Result<Option<Option<Missing>>, DocError> {
-        let Some(meta) = self.storage.doc_meta(id)? else {
-            return Ok(Some(None));
-        };
-        if !caller.can_read(&meta.village) {
-            return Ok(Some(None));
-        }
-        let heads: Vec<ChangeHash> = meta.heads.into_iter().map(ChangeHash).collect();
-        if !same_heads(have, &heads) {
-            return Ok(None);
-        }
-        Ok(Some(Some((Vec::new(), heads))))
+    /// The record's saved bytes (snapshot and chunks) if storage still
+    /// holds the commit `seq`; `None` when a commit landed since, and the
+    /// caller takes the loaded path.
+    fn stored_bytes_at(&self, id: &DocumentId, seq: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self
+            .storage
+            .load_document(id)?
+            .filter(|stored| stored.seq == seq)
+            .map(|stored| stored.concatenated()))
     }
 
     /// Receives an automerge-repo sync message for a record from a peer,
@@ -600,9 +567,7 @@ impl Engine {
         }
         for attempt in 1..=COMMIT_ATTEMPTS {
             let mut attempt_state = state.clone();
-            let mut created = false;
             let result = self.with_slot(id, |slot| {
-                created = slot.loaded.is_none();
                 if let Some(loaded) = &slot.loaded
                     && !caller.can_read(&loaded.village)
                 {
@@ -656,11 +621,6 @@ impl Engine {
                     self.cache.forget(id);
                 }
                 Ok(received) => {
-                    if created && received.changed {
-                        // As for batch uploads: the creator holds it, and
-                        // the sync goes on from the stored heads.
-                        self.cache.forget(id);
-                    }
                     *state = attempt_state;
                     return Ok(received);
                 }
@@ -686,11 +646,7 @@ impl Engine {
         state: &mut sync::State,
     ) -> Result<Option<sync::Message>, DocError> {
         if let Some((heads, seq)) = self.readable_heads(caller, id)? {
-            let whole = || {
-                let stored = self.storage.load_document(id).ok()??;
-                // A commit since the heads were read: the loaded path answers.
-                (stored.seq == seq).then(|| stored.concatenated())
-            };
+            let whole = || self.stored_bytes_at(id, seq).ok().flatten();
             if let Some(answer) = stored_sync::generate(&heads, state, whole) {
                 return Ok(answer);
             }

@@ -721,7 +721,6 @@ impl Storage for SledStorage {
         self.inner.group.wait_for_seq(meta.seq)?;
         let snapshot = self.read_snapshot(id)?.map(|(_, bytes)| bytes);
         let chunks = self
-            .inner
             .handle()?
             .tree
             .scan_prefix(doc_key(keys::CHUNK, id))
@@ -846,7 +845,6 @@ impl Storage for SledStorage {
     fn counters_in_scope(&self, scope: &Scope) -> Result<VillageCounters, StorageError> {
         let mut total = VillageCounters::default();
         for value in self
-            .inner
             .handle()?
             .tree
             .scan_prefix(keys::scope_prefix(keys::COUNTERS, scope))

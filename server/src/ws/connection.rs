@@ -308,12 +308,11 @@ impl Connection {
                     // Write granted or taken away: a state that was read-only
                     // ignored the peer's changes, so Automerge asks the peer
                     // to send them again (a sync reset).
-                    let switched = self.docs.get_mut(&id).is_some_and(|doc| {
-                        let switched = doc.state.read_only != read_only;
+                    let Some(doc) = self.docs.get_mut(&id) else {
+                        continue;
+                    };
+                    if doc.state.read_only != read_only {
                         doc.state.set_read_only(read_only);
-                        switched
-                    });
-                    if switched {
                         out.extend(self.reply(docs, &id, Cause::Push));
                     }
                 }
