@@ -291,3 +291,24 @@ fn health_and_metrics_answer() {
     assert!(metrics.contains("fengqiao_batch_uploads_total 1"));
     assert!(metrics.contains("fengqiao_cache_hit_ratio"));
 }
+
+#[test]
+fn records_created_by_uploads_are_not_kept_loaded() {
+    let server = TestServer::start();
+    let mut phone = Phone::new("cadre-a");
+    for n in 0..5 {
+        phone.report(VILLAGE, &format!("新建 {n}"), T0 + n);
+    }
+    phone.sync(&server.url());
+    let cache = server.running().state.engine.cache();
+    assert_eq!(
+        cache.usage(),
+        (0, 0),
+        "the creator holds them; peers get the stored bytes"
+    );
+    // A second phone's bootstrap is answered from storage too.
+    let mut other = Phone::new("cadre-b");
+    other.sync(&server.url());
+    assert_eq!(other.replica.ids().expect("ids").len(), 5);
+    assert_eq!(cache.usage(), (0, 0));
+}

@@ -848,3 +848,24 @@ fn changes_sent_without_their_dependencies_make_the_server_ask_for_everything() 
     theirs.sort();
     assert_eq!(theirs, ours, "both edits are on the server");
 }
+
+#[test]
+fn a_record_created_over_websocket_is_not_kept_loaded() {
+    let server = TestServer::start();
+    let rt = server.runtime();
+    let id = DocumentId::random();
+    let mut doc = new_dispute("网页端新建");
+    rt.block_on(async {
+        let mut client = WsClient::joined(&server.ws_url(), "peer-creator").await;
+        client
+            .sync_doc(&id, &mut doc, &mut sync::State::new())
+            .await;
+    });
+    let engine = &server.running().state.engine;
+    assert!(engine.storage().doc_meta(&id).expect("reads").is_some());
+    assert_eq!(
+        engine.cache().usage(),
+        (0, 0),
+        "the creator holds it; the sync went on from the stored heads"
+    );
+}
