@@ -641,3 +641,21 @@ fn after_a_restore_from_backup_phones_upload_what_the_server_lost() {
     };
     assert_eq!(dispute.risk, Some(Risk::High));
 }
+
+/// An app that closes its replica and opens it again at once may find sled
+/// still releasing the directory lock from its own threads: opening waits
+/// that out instead of failing.
+#[test]
+fn reopening_waits_for_a_lock_released_a_moment_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = DeviceId::random();
+    drop(Replica::open(dir.path(), device).unwrap());
+    let held = sled::Config::new().path(dir.path()).open().unwrap();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(held);
+    });
+    let reopened = Replica::open(dir.path(), device);
+    releaser.join().unwrap();
+    assert!(reopened.is_ok(), "{:?}", reopened.err());
+}

@@ -133,9 +133,6 @@ const REOPEN_EVERY: Duration = Duration::from_secs(1);
 /// Free space below which a broken store does not try to reopen yet.
 const REOPEN_MIN_FREE: u64 = 4 * 1024 * 1024;
 
-/// How long opening waits for a lock sled is still releasing.
-const LOCK_WAIT: Duration = Duration::from_secs(3);
-
 /// How long reopening waits for readers of the old handle to finish.
 const REOPEN_WAIT: Duration = Duration::from_secs(5);
 
@@ -240,30 +237,15 @@ impl SledStorage {
         Ok((Handle { db, tree }, last_seq))
     }
 
-    /// Opens the sled database. sled releases its directory lock from its
-    /// own threads shortly after the last handle is dropped, so a store
-    /// closed a moment ago (a restore that then opens what it wrote, a
-    /// reopening after a disk error) may still be locked: that is waited
-    /// out for up to [`LOCK_WAIT`]. A lock held longer is another process's.
+    /// Opens the sled database, waiting out a lock sled is still
+    /// releasing from a store closed a moment ago (a restore that then
+    /// opens what it wrote, a reopening after a disk error).
     fn open_db(config: &StorageConfig) -> Result<sled::Db, StorageError> {
-        let started = Instant::now();
-        loop {
-            let opened = sled::Config::new()
-                .path(&config.path)
-                .cache_capacity(config.cache_bytes)
-                .flush_every_ms(config.flush_every_ms)
-                .open();
-            match opened {
-                // sled reports the lock only in its message.
-                Err(sled::Error::Io(e))
-                    if e.to_string().contains("could not acquire lock")
-                        && started.elapsed() < LOCK_WAIT =>
-                {
-                    thread::sleep(Duration::from_millis(20));
-                }
-                other => return other.map_err(backend),
-            }
-        }
+        let sled_config = sled::Config::new()
+            .path(&config.path)
+            .cache_capacity(config.cache_bytes)
+            .flush_every_ms(config.flush_every_ms);
+        fengqiao_shared::sled_open::open(&sled_config).map_err(backend)
     }
 
     /// Reopens the store after a failed write or flush (sled refuses every

@@ -170,10 +170,12 @@ impl Replica {
     /// chooses this install's Automerge actor: the device id followed by 4
     /// random bytes.
     pub fn open(path: impl AsRef<Path>, device: DeviceId) -> Result<Self, ReplicaError> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path)
-            .cache_capacity(16 * 1024 * 1024)
-            .open()?;
+            .cache_capacity(16 * 1024 * 1024);
+        // An app that closed its replica a moment ago may find sled still
+        // releasing the directory lock.
+        let db = crate::sled_open::open(&config)?;
         Self::with_db(db, device)
     }
 
