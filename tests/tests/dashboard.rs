@@ -228,19 +228,13 @@ fn browser_available() -> bool {
     if missing.is_empty() {
         return true;
     }
-    if std::env::var("FENGQIAO_REQUIRE_ALL").as_deref() == Ok("1") {
-        panic!(
-            "FENGQIAO_REQUIRE_ALL=1 but {} missing: install Debian's chromium and chromium-driver",
+    fengqiao_tests::skip(
+        "the dashboard browser test",
+        &format!(
+            "it needs {}; install them with: apt-get install -y chromium chromium-driver",
             missing.join(" and ")
-        );
-    }
-    eprintln!("\n{}", "!".repeat(72));
-    eprintln!(
-        "!!! SKIPPED: the dashboard browser test needs {}",
-        missing.join(" and ")
+        ),
     );
-    eprintln!("!!! install them with: apt-get install -y chromium chromium-driver");
-    eprintln!("{}\n", "!".repeat(72));
     false
 }
 

@@ -550,7 +550,8 @@ struct SmallDisk {
 
 impl SmallDisk {
     /// Mounts a tmpfs of `size` (e.g. "24m"); `None`, said loudly, when
-    /// this machine does not let the test mount one (it needs root).
+    /// this machine does not let the test mount one (it needs root), and a
+    /// failure then under `FENGQIAO_REQUIRE_ALL=1`.
     fn mount(size: &str) -> Option<Self> {
         let dir = tempfile::tempdir().expect("temporary directory");
         let mount = dir.path().join("disk");
@@ -562,9 +563,9 @@ impl SmallDisk {
             .status()
             .is_ok_and(|s| s.success());
         if !mounted {
-            eprintln!(
-                "SKIPPED: cannot mount a {size} tmpfs (needs root); the full-disk test \
-                 with a real file system did not run"
+            fengqiao_tests::skip(
+                "a full-disk test on a real file system",
+                &format!("it cannot mount a {size} tmpfs (it needs root, or CAP_SYS_ADMIN)"),
             );
             return None;
         }
