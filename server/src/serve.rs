@@ -235,6 +235,7 @@ async fn start_inner(
         rate: RateLimiter::new(config.rate),
         ws_rate: RateLimiter::new(config.ws_rate),
         data_dir: config.data.clone(),
+        bodies: http::limit::BodyBudget::new(config.http.max_body_bytes),
     });
     let listener = TcpListener::bind(config.bind)
         .await
@@ -265,14 +266,18 @@ async fn start_inner(
         }
     });
 
-    let app = http::router(state.clone());
+    let app = http::router(state.clone()).layer(axum::middleware::map_request_with_state(
+        config.http.clone(),
+        http::limit::min_body_rate,
+    ));
     let listener = http::listener::GuardedListener::new(listener, &config.http);
+    let limits = config.http.clone();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service())
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            })
-            .await
+        http::listener::serve(listener, app, &limits, async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })
+        .await;
+        Ok(())
     });
     tracing::info!(%addr, "serving");
     Ok(Running {

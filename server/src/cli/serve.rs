@@ -42,6 +42,17 @@ pub struct ServeArgs {
     /// one closes.
     #[arg(long, env = "FENGQIAO_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
+    /// Open connections from one IP address at most; further ones are
+    /// closed at once. Phones behind one carrier NAT share an address, so
+    /// keep it well above the phones that sync at the same moment.
+    #[arg(long, env = "FENGQIAO_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_address: u32,
+    /// Largest request body in KiB, as sent and once decompressed; a device
+    /// has at most this much arriving at a time.
+    #[arg(long, env = "FENGQIAO_MAX_BODY_KB", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(64..))]
+    pub max_body_kb: u32,
     /// Seconds a connection may stay silent (nothing read or written)
     /// before it is closed.
     #[arg(long, env = "FENGQIAO_IDLE_TIMEOUT_SECS", default_value_t = 300,
@@ -64,6 +75,8 @@ impl ServeArgs {
         config.engine.cache_bytes = self.cache_mb.saturating_mul(1024 * 1024);
         config.reports.budget_bytes = self.reports_mb.saturating_mul(1024 * 1024);
         config.http.max_connections = self.max_connections.max(1);
+        config.http.max_connections_per_address = self.max_connections_per_address as usize;
+        config.http.max_body_bytes = self.max_body_kb as usize * 1024;
         config.http.idle_timeout = std::time::Duration::from_secs(self.idle_timeout_secs);
         let rate = f64::from(self.ws_messages_per_second);
         config.ws_rate = RateLimit {
@@ -152,6 +165,8 @@ mod tests {
         let defaults = Wrapper::parse_from(["fengqiao"]).serve.config();
         assert_eq!(defaults.reports.budget_bytes, 2048 << 20);
         assert_eq!(defaults.http.max_connections, 10_000);
+        assert_eq!(defaults.http.max_connections_per_address, 256);
+        assert_eq!(defaults.http.max_body_bytes, 4 << 20);
         assert!(Wrapper::try_parse_from(["fengqiao", "--idle-timeout-secs", "0"]).is_err());
     }
 }

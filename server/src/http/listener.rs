@@ -12,18 +12,27 @@
 //! - **TCP keepalive** on every connection, so the kernel finds peers that
 //!   vanished without closing (a phone that went out of coverage) within
 //!   about two and a half minutes, even while the server is waiting to read.
+//! - **A cap per address** ([`HttpLimits::max_connections_per_address`]):
+//!   one machine opening thousands of connections gets its first few
+//!   hundred; the rest are closed as soon as they are accepted, so the
+//!   connections left under the overall cap stay free for everyone else.
+//! - **A deadline for headers** ([`HttpLimits::header_timeout`], 10 s):
+//!   a request's headers must arrive whole in that time, however the bytes
+//!   trickle in; a kept-alive connection waits that long for its next
+//!   request. Bodies have a minimum rate instead
+//!   ([`super::limit::MinRateBody`]).
 //! - **An idle timeout** ([`HttpLimits::idle_timeout`]): a connection on
-//!   which nothing was read or written for that long is closed — a client
-//!   that opened a connection and sent nothing, stopped half-way through its
-//!   headers or body, or kept an idle keep-alive connection. Live
-//!   connections are never idle that long: the WebSocket door pings every
-//!   few seconds and the dashboard's event stream sends a keep-alive every
-//!   15 seconds.
+//!   which nothing was read or written for that long is closed — an
+//!   upgraded WebSocket whose peer went quiet, or a response the client
+//!   stopped reading. Live connections are never idle that long: the
+//!   WebSocket door pings every few seconds and the dashboard's event
+//!   stream sends a keep-alive every 15 seconds.
 
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -45,6 +54,7 @@ const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 pub struct GuardedListener {
     listener: TcpListener,
     permits: Arc<Semaphore>,
+    per_address: Arc<PerAddress>,
     idle_timeout: Duration,
 }
 
@@ -53,7 +63,51 @@ impl GuardedListener {
         Self {
             listener,
             permits: Arc::new(Semaphore::new(limits.max_connections.max(1))),
+            per_address: Arc::new(PerAddress {
+                max: limits.max_connections_per_address.max(1),
+                open: Mutex::new(HashMap::new()),
+            }),
             idle_timeout: limits.idle_timeout,
+        }
+    }
+}
+
+/// Open connections per IP address.
+struct PerAddress {
+    max: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl PerAddress {
+    /// Counts a new connection from `ip`; `None` when `ip` has its maximum.
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<AddressSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(ip).or_insert(0);
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot {
+            ip,
+            counts: self.clone(),
+        })
+    }
+}
+
+/// One connection counted against its address; uncounted when dropped.
+struct AddressSlot {
+    ip: IpAddr,
+    counts: Arc<PerAddress>,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self.counts.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
         }
     }
 }
@@ -66,11 +120,9 @@ fn keep_alive(stream: &TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)
 }
 
-impl axum::serve::Listener for GuardedListener {
-    type Io = GuardedStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+impl GuardedListener {
+    /// The next connection within the caps.
+    pub async fn accept(&mut self) -> (GuardedStream, SocketAddr) {
         // The semaphore is never closed, so acquiring only waits.
         let permit = loop {
             if let Ok(permit) = self.permits.clone().acquire_owned().await {
@@ -80,10 +132,18 @@ impl axum::serve::Listener for GuardedListener {
         loop {
             match self.listener.accept().await {
                 Ok((stream, addr)) => {
+                    let Some(slot) = self.per_address.admit(addr.ip()) else {
+                        // Closed at once: this address has its share.
+                        tracing::debug!(%addr, "too many connections from one address");
+                        continue;
+                    };
                     if let Err(error) = keep_alive(&stream) {
                         tracing::debug!(%addr, %error, "could not set TCP keepalive");
                     }
-                    return (GuardedStream::new(stream, permit, self.idle_timeout), addr);
+                    return (
+                        GuardedStream::new(stream, permit, slot, self.idle_timeout),
+                        addr,
+                    );
                 }
                 Err(error) => {
                     // Out of file descriptors or a connection reset before it
@@ -95,9 +155,69 @@ impl axum::serve::Listener for GuardedListener {
         }
     }
 
-    fn local_addr(&self) -> io::Result<Self::Addr> {
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
     }
+}
+
+/// Serves `app` on the connections `listener` accepts, HTTP/1 with
+/// upgrades (WebSocket), until `stop` completes; then stops accepting,
+/// lets each connection finish its request in flight, and returns once
+/// all have closed. Like `axum::serve`, except that request headers get
+/// [`HttpLimits::header_timeout`].
+pub async fn serve(
+    mut listener: GuardedListener,
+    app: axum::Router,
+    limits: &HttpLimits,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    // Every connection holds a receiver; the sender closes once all are
+    // gone.
+    let (closed_tx, closed_rx) = tokio::sync::watch::channel(());
+    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+    tokio::pin!(stop);
+    loop {
+        let (stream, addr) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut stop => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        let mut stopping = stopping_rx.clone();
+        let closed = closed_rx.clone();
+        tokio::spawn(async move {
+            tokio::pin!(connection);
+            let mut asked = false;
+            loop {
+                tokio::select! {
+                    result = connection.as_mut() => {
+                        if let Err(error) = result {
+                            tracing::trace!(%addr, %error, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    changed = stopping.wait_for(|s| *s), if !asked => {
+                        asked = true;
+                        if changed.is_ok() {
+                            connection.as_mut().graceful_shutdown();
+                        }
+                    }
+                }
+            }
+            drop(closed);
+        });
+    }
+    drop(listener);
+    drop(closed_rx);
+    let _ = stopping_tx.send(true);
+    closed_tx.closed().await;
 }
 
 /// An accepted connection: closed when idle for too long, and counted
@@ -105,6 +225,7 @@ impl axum::serve::Listener for GuardedListener {
 pub struct GuardedStream {
     stream: TcpStream,
     _permit: OwnedSemaphorePermit,
+    _slot: AddressSlot,
     idle_timeout: Duration,
     /// When bytes last moved. Reading the clock is cheap; the timer is only
     /// moved when it fires early, once per idle period at most, so busy
@@ -114,10 +235,16 @@ pub struct GuardedStream {
 }
 
 impl GuardedStream {
-    fn new(stream: TcpStream, permit: OwnedSemaphorePermit, idle_timeout: Duration) -> Self {
+    fn new(
+        stream: TcpStream,
+        permit: OwnedSemaphorePermit,
+        slot: AddressSlot,
+        idle_timeout: Duration,
+    ) -> Self {
         Self {
             stream,
             _permit: permit,
+            _slot: slot,
             idle_timeout,
             last_active: Instant::now(),
             deadline: Box::pin(tokio::time::sleep(idle_timeout)),

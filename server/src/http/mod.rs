@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
@@ -36,22 +36,41 @@ use crate::storage::StoreHealth;
 /// Limits of the HTTP surface.
 #[derive(Debug, Clone)]
 pub struct HttpLimits {
-    /// Largest request body, as sent (compressed) and after decompression.
+    /// Largest request body, as sent (compressed) and after decompression;
+    /// also the most a device may have arriving at once over all its
+    /// connections.
     pub max_body_bytes: usize,
     /// Open connections at most; beyond it new ones wait to be accepted
     /// (see [`listener`]).
     pub max_connections: usize,
+    /// Open connections from one IP address at most; a further one is
+    /// closed as soon as it is accepted.
+    pub max_connections_per_address: usize,
     /// A connection on which nothing was read or written for this long is
     /// closed.
     pub idle_timeout: std::time::Duration,
+    /// A request's headers must arrive whole within this time of the
+    /// server starting to read them (also how long a kept-alive connection
+    /// may wait for its next request).
+    pub header_timeout: std::time::Duration,
+    /// A request body must arrive at this many bytes a second on average,
+    /// after [`HttpLimits::body_grace`]; a slower one is cut off.
+    pub min_body_bytes_per_second: u64,
+    pub body_grace: std::time::Duration,
 }
 
 impl Default for HttpLimits {
     fn default() -> Self {
         Self {
-            max_body_bytes: 32 * 1024 * 1024,
+            // A phone's request carries at most its upload budget (256 KiB)
+            // plus one record, and a record is at most 1 MiB saved.
+            max_body_bytes: 4 * 1024 * 1024,
             max_connections: 10_000,
+            max_connections_per_address: 256,
             idle_timeout: std::time::Duration::from_secs(300),
+            header_timeout: std::time::Duration::from_secs(10),
+            min_body_bytes_per_second: 1024,
+            body_grace: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -82,13 +101,14 @@ pub struct AppState {
     pub ws_rate: limit::RateLimiter,
     /// The data directory (backups are written here before they are sent).
     pub data_dir: std::path::PathBuf,
+    /// Request body bytes each device has arriving at the batch door now.
+    pub bodies: limit::BodyBudget,
 }
 
 pub type Shared = Arc<AppState>;
 
 /// Every route of the server.
 pub fn router(state: Shared) -> Router {
-    let body_limit = state.limits.max_body_bytes;
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -108,10 +128,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/admin/devices/{id}/access", put(admin::set_access))
         .route("/v1/admin/quarantine", get(admin::quarantine))
         .route("/v1/admin/backup", get(admin::backup))
-        .route(
-            "/v1/sync",
-            post(sync::batch_sync).layer(DefaultBodyLimit::max(body_limit)),
-        )
+        .route("/v1/sync", post(sync::batch_sync))
         .merge(dashboard::routes(&state))
         .with_state(state)
 }

@@ -1,16 +1,21 @@
 //! `POST /v1/sync`: the batch door over HTTP.
 //!
-//! Bodies may be gzip or zstd compressed (`Content-Encoding`); the
-//! decompressed size is bounded like the raw size, so a small bomb cannot
-//! expand without limit. Responses are compressed when the client accepts
-//! it and the body is worth it.
+//! The token is checked from the headers before any of the body is read,
+//! and a device has at most one largest body arriving at a time over all
+//! its connections ([`super::limit::BodyBudget`]). Bodies may be gzip or
+//! zstd compressed (`Content-Encoding`); the decompressed size is bounded
+//! like the raw size, so a small bomb cannot expand without limit, and
+//! decompressing and decoding run on blocking threads, so large bodies do
+//! not hold up the async workers (`/healthz`, other requests). A body that
+//! does not arrive whole (the connection cut, or too slow) is answered
+//! `503 unavailable`, which clients retry. Responses are compressed when
+//! the client accepts it and the body is worth it.
 
 use std::io::Read;
 use std::time::Instant;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fengqiao_protocol::codec::{DecodeError, DecodeLimits};
@@ -23,13 +28,36 @@ use crate::metrics::add;
 /// Responses smaller than this are not compressed.
 const COMPRESS_ABOVE: usize = 1024;
 
-fn decompress(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Vec<u8>, ApiError> {
+/// The body's `Content-Encoding`, if the server speaks it.
+fn content_encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("identity")
         .trim()
         .to_ascii_lowercase();
+    match encoding.as_str() {
+        "identity" | "" => Ok(Encoding::Identity),
+        "gzip" | "x-gzip" => Ok(Encoding::Gzip),
+        "zstd" => Ok(Encoding::Zstd),
+        other => Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!("Content-Encoding {other:?} is not supported; use gzip, zstd or none"),
+            Format::Cbor,
+        )),
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Encoding {
+    Identity,
+    Gzip,
+    Zstd,
+}
+
+/// Decompresses a body, stopping one byte past `limit`. CPU-bound: run it
+/// on a blocking thread, never on the async workers.
+fn decompress(encoding: Encoding, body: Bytes, limit: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             ErrorCode::TooLarge,
@@ -40,34 +68,33 @@ fn decompress(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Vec<u8>,
         )
     };
     let mut out = Vec::new();
-    let read = match encoding.as_str() {
-        "identity" | "" => return Ok(body.to_vec()),
-        "gzip" | "x-gzip" => flate2::read::GzDecoder::new(&body[..])
-            .take(limit as u64 + 1)
-            .read_to_end(&mut out),
-        "zstd" => match zstd::stream::read::Decoder::new(&body[..]) {
-            Ok(decoder) => decoder.take(limit as u64 + 1).read_to_end(&mut out),
-            Err(e) => Err(e),
-        },
-        other => {
-            return Err(ApiError::new(
-                ErrorCode::BadRequest,
-                format!("Content-Encoding {other:?} is not supported; use gzip, zstd or none"),
-                Format::Cbor,
-            ));
-        }
+    let (name, read) = match encoding {
+        Encoding::Identity => return Ok(body),
+        Encoding::Gzip => (
+            "gzip",
+            flate2::read::GzDecoder::new(&body[..])
+                .take(limit as u64 + 1)
+                .read_to_end(&mut out),
+        ),
+        Encoding::Zstd => (
+            "zstd",
+            match zstd::stream::read::Decoder::new(&body[..]) {
+                Ok(decoder) => decoder.take(limit as u64 + 1).read_to_end(&mut out),
+                Err(e) => Err(e),
+            },
+        ),
     };
     read.map_err(|e| {
         ApiError::new(
             ErrorCode::BadRequest,
-            format!("the {encoding} body could not be decompressed: {e}"),
+            format!("the {name} body could not be decompressed: {e}"),
             Format::Cbor,
         )
     })?;
     if out.len() > limit {
         return Err(too_large());
     }
-    Ok(out)
+    Ok(out.into())
 }
 
 fn accepts(headers: &HeaderMap, encoding: &str) -> bool {
@@ -101,23 +128,37 @@ fn compress(headers: &HeaderMap, body: Vec<u8>) -> (Vec<u8>, Option<&'static str
     (body, None)
 }
 
-fn body_rejection(state: &Shared, rejection: BytesRejection) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(
-            ErrorCode::TooLarge,
-            format!(
-                "the request body is over {} bytes; sync fewer records at a time",
-                state.limits.max_body_bytes
-            ),
-            Format::Cbor,
-        )
-    } else {
-        ApiError::new(
-            ErrorCode::BadRequest,
-            format!("the request body could not be read: {rejection}"),
-            Format::Cbor,
-        )
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        ErrorCode::TooLarge,
+        format!("the request body is over {limit} bytes; sync fewer records at a time"),
+        Format::Cbor,
+    )
+}
+
+/// A body that did not arrive whole is a transport failure, not a bad
+/// request: the client sends it again.
+fn incomplete(error: axum::Error) -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        format!("the request body did not arrive whole ({error}); send it again"),
+        Format::Cbor,
+    )
+}
+
+/// Reads the body, refusing it as soon as it passes `limit`.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(incomplete)?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        bytes.extend_from_slice(&chunk);
     }
+    Ok(bytes.into())
 }
 
 fn decode_error(error: DecodeError) -> ApiError {
@@ -135,14 +176,11 @@ fn decode_error(error: DecodeError) -> ApiError {
 
 pub async fn batch_sync(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let result = match body {
-        Ok(body) => answer(&state, &headers, body).await,
-        Err(rejection) => Err(body_rejection(&state, rejection)),
-    };
+    let (parts, body) = request.into_parts();
+    let result = answer(&state, &parts.headers, body).await;
     state.metrics.batch_latency.observe(started.elapsed());
     add(&state.metrics.batch_syncs, 1);
     if result.is_err() {
@@ -151,23 +189,48 @@ pub async fn batch_sync(
     result
 }
 
-async fn answer(state: &Shared, headers: &HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+/// Authenticates from the headers, then reads the body within the
+/// device's share, then decompresses and decodes it on a blocking thread.
+async fn answer(state: &Shared, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+    // Nothing of the body is read for a caller without a valid token.
     let identity = state.identify(headers, None, Format::Cbor)?;
-    add(&state.metrics.bytes_in, body.len() as u64);
     let limit = state.limits.max_body_bytes;
-    if body.len() > limit {
-        return Err(ApiError::new(
-            ErrorCode::TooLarge,
-            format!("the request body is over {limit} bytes; sync fewer records at a time"),
-            Format::Cbor,
-        ));
+    let encoding = content_encoding(headers)?;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
     }
-    let plain = decompress(headers, body, limit)?;
-    let limits = DecodeLimits {
-        max_bytes: limit,
-        ..DecodeLimits::DEFAULT
+    let reserve = declared.map_or(limit, |n| n as usize);
+    let permit = match identity.caller.device {
+        Some(device) => Some(state.bodies.reserve(device, reserve).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::RateLimited,
+                "this device already has uploads arriving on other connections; \
+                 let them finish, then retry",
+                Format::Cbor,
+            )
+        })?),
+        None => None,
     };
-    let request = SyncRequest::decode(&plain, &limits).map_err(decode_error)?;
+    let body = read_body(body, limit).await?;
+    add(&state.metrics.bytes_in, body.len() as u64);
+    let request = tokio::task::spawn_blocking(move || {
+        let plain = decompress(encoding, body, limit)?;
+        let limits = DecodeLimits {
+            max_bytes: limit,
+            ..DecodeLimits::DEFAULT
+        };
+        SyncRequest::decode(&plain, &limits).map_err(decode_error)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "decoding a batch sync failed");
+        ApiError::internal(Format::Cbor)
+    })??;
+    drop(permit);
 
     let engine = state.engine.clone();
     let epoch = state.epoch;
