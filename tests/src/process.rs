@@ -191,7 +191,7 @@ impl ServerProcess {
 
     /// Starts a server, or returns the end of its log if it exits before
     /// announcing its address.
-    fn try_start(data: &Path, extra: &[&str]) -> Result<Self, String> {
+    pub fn try_start(data: &Path, extra: &[&str]) -> Result<Self, String> {
         let log = data.with_extension("log");
         let earlier = std::fs::metadata(&log).map_or(0, |m| m.len());
         let log_file = std::fs::OpenOptions::new()

@@ -711,3 +711,65 @@ fn a_really_full_disk_never_acknowledges_and_the_server_recovers() {
     assert!(phone.replica.dirty().expect("dirty").is_empty());
     assert_eq!(phone.replica.ids().expect("ids").len(), 9);
 }
+
+/// A start on a full disk after a crash fails without touching the store:
+/// once space returns, the store opens with everything it held. (sled
+/// writes a snapshot as it opens; on a full disk it used to leave an empty
+/// `snap.*.generating` behind, which every later start read as a corrupt
+/// store, space or not.) A snapshot left unfinished by an earlier start is
+/// removed before opening.
+#[test]
+fn a_start_on_a_full_disk_leaves_the_store_as_it_was() {
+    use fengqiao_tests::process::{DEV_TOKEN, ServerProcess};
+    let Some(disk) = SmallDisk::mount("24m") else {
+        return;
+    };
+    let data = disk.mount.join("data");
+    let server = ServerProcess::start(&data);
+    server.import_test_org();
+    let mut phone = Phone::enrolled("cadre-a", fengqiao_protocol::DeviceId::random(), DEV_TOKEN);
+    for n in 0..3 {
+        phone.report(VILLAGE, &format!("崩溃之前 {n}"), T0 + n);
+    }
+    phone.sync(&server.url());
+    // A crash: no shutdown code runs.
+    server.kill();
+
+    let filler = disk.fill();
+    for attempt in 0..3 {
+        match ServerProcess::try_start(&data, &[]) {
+            Ok(_) => panic!("a server started on a full disk (attempt {attempt})"),
+            Err(log) => assert!(log.contains("full"), "attempt {attempt}: {log}"),
+        }
+    }
+    let store = data.join("store");
+    let unfinished: Vec<String> = std::fs::read_dir(&store)
+        .expect("the store is there")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".generating"))
+        .collect();
+    assert!(unfinished.is_empty(), "left behind: {unfinished:?}");
+
+    std::fs::remove_file(filler).expect("space returns");
+    let server = ServerProcess::try_start(&data, &[])
+        .unwrap_or_else(|log| panic!("the store does not open once space returned:\n{log}"));
+    let mut fresh = Phone::enrolled("cadre-b", fengqiao_protocol::DeviceId::random(), DEV_TOKEN);
+    fresh.sync(&server.url());
+    assert_eq!(
+        fresh.replica.ids().expect("ids").len(),
+        3,
+        "every record is there"
+    );
+
+    // A snapshot an earlier start left unfinished (as the old code did) is
+    // removed before opening, not read as a corrupt store.
+    server.kill();
+    std::fs::write(store.join("snap.00000000FFFFFFFF.generating"), b"")
+        .expect("an unfinished snapshot");
+    let server = ServerProcess::try_start(&data, &[])
+        .unwrap_or_else(|log| panic!("an unfinished snapshot bricked the store:\n{log}"));
+    let mut again = Phone::enrolled("cadre-c", fengqiao_protocol::DeviceId::random(), DEV_TOKEN);
+    again.sync(&server.url());
+    assert_eq!(again.replica.ids().expect("ids").len(), 3);
+}

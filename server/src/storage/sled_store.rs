@@ -133,6 +133,55 @@ const REOPEN_EVERY: Duration = Duration::from_secs(1);
 /// Free space below which a broken store does not try to reopen yet.
 const REOPEN_MIN_FREE: u64 = 4 * 1024 * 1024;
 
+/// Free space below which the store is not opened at all (sled writes as
+/// it opens).
+const OPEN_MIN_FREE: u64 = REOPEN_MIN_FREE;
+
+/// Free space on the disk that holds (or will hold) `path`; `None` when it
+/// cannot be found out.
+fn free_space(path: &Path) -> Option<u64> {
+    let existing = path.ancestors().find(|p| p.exists())?;
+    fs2::available_space(existing).ok()
+}
+
+/// Removes the snapshots sled began but did not finish
+/// (`snap.*.generating`). sled writes a snapshot under that name and then
+/// renames it; one left behind (a crash, a full disk) is read at the next
+/// open as the newest snapshot, found empty or short, and every open after
+/// fails with "corrupt". Only done while no one holds the store: the lock
+/// sled takes on its `db` file is taken here first.
+fn remove_unfinished_snapshots(path: &Path) {
+    use fs2::FileExt;
+    let Ok(db) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path.join("db"))
+    else {
+        return;
+    };
+    if db.try_lock_exclusive().is_err() {
+        return;
+    }
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("snap.") && name.ends_with(".generating") {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => tracing::warn!(
+                        file = %name,
+                        "removed a storage snapshot left unfinished by an earlier start"
+                    ),
+                    Err(error) => {
+                        tracing::warn!(file = %name, %error, "could not remove an unfinished snapshot")
+                    }
+                }
+            }
+        }
+    }
+    let _ = FileExt::unlock(&db);
+}
+
 /// How long reopening waits for readers of the old handle to finish.
 const REOPEN_WAIT: Duration = Duration::from_secs(5);
 
@@ -189,7 +238,25 @@ impl SledStorage {
     /// Opens the database, checks its schema and reads the last sequence
     /// number; what recovery found is flushed before anything is served.
     fn open_handle(config: &StorageConfig) -> Result<(Handle, u64), StorageError> {
-        let db = Self::open_db(config)?;
+        // sled writes (a snapshot, its log) as it opens; on a full disk that
+        // fails half-way and can leave a file that makes every later open
+        // fail. Check first, and open only with room to spare.
+        if let Some(free) = free_space(&config.path)
+            && free < OPEN_MIN_FREE
+        {
+            tracing::error!(
+                free_kib = free / 1024,
+                needed_kib = OPEN_MIN_FREE / 1024,
+                path = %config.path.display(),
+                "not opening the store: the disk is full"
+            );
+            return Err(StorageError::Full);
+        }
+        remove_unfinished_snapshots(&config.path);
+        let db = Self::open_db(config).inspect_err(|_| {
+            // What the failed open began is not left for the next one.
+            remove_unfinished_snapshots(&config.path);
+        })?;
         let tree = db.open_tree(TREE).map_err(backend)?;
 
         match tree
