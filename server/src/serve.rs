@@ -150,9 +150,15 @@ fn admin_token(config: &ServeConfig) -> Result<String, std::io::Error> {
     if let Some(token) = &config.admin_token {
         return Ok(token.clone());
     }
-    let path = config.data.join("admin.token");
+    admin_token_in(&config.data).map(|(token, _)| token)
+}
+
+/// The admin token kept in `DATA/admin.token`, created (mode 0600) when
+/// there is none; true when it was created now.
+pub fn admin_token_in(data: &std::path::Path) -> Result<(String, bool), std::io::Error> {
+    let path = data.join("admin.token");
     match std::fs::read_to_string(&path) {
-        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_owned()),
+        Ok(text) if !text.trim().is_empty() => return Ok((text.trim().to_owned(), false)),
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
@@ -160,7 +166,7 @@ fn admin_token(config: &ServeConfig) -> Result<String, std::io::Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
     let token = format!("fqadmin_{}", bs58::encode(bytes).into_string());
-    std::fs::create_dir_all(&config.data)?;
+    crate::storage::private::create_dir(data)?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -174,7 +180,7 @@ fn admin_token(config: &ServeConfig) -> Result<String, std::io::Error> {
     file.write_all(b"\n")?;
     file.sync_all()?;
     tracing::info!(path = %path.display(), "created the admin token");
-    Ok(token)
+    Ok((token, true))
 }
 
 /// Opens storage and starts serving in the background, authenticating
@@ -203,6 +209,10 @@ async fn start_inner(
         path: config.data.clone(),
         source,
     };
+    // The data directory holds the store, the admin token and backups in
+    // the making: the server's user alone may read it.
+    crate::storage::private::create_dir(&config.data)
+        .map_err(|e| storage_error(StorageError::Io(e)))?;
     let storage: Arc<dyn Storage> = match &config.storage {
         Some(storage) => storage.clone(),
         None => {
@@ -297,6 +307,7 @@ pub fn restore(
     data: &std::path::Path,
 ) -> Result<crate::storage::BackupReport, StorageError> {
     let store = data.join("store");
+    crate::storage::private::create_dir(data).map_err(StorageError::Io)?;
     let report = SledStorage::restore_from(backup, &store)?;
     let storage = SledStorage::open(&StorageConfig::new(store))?;
     renew_identity(&storage)?;

@@ -65,5 +65,22 @@ pub fn run_restore(args: RestoreArgs) -> Result<(), CliError> {
     println!(
         "phones will upload again whatever they hold that the backup lacks, at their next sync"
     );
+    // A backup holds the store, not the admin token.
+    let (_, created) = serve::admin_token_in(&args.data).map_err(|e| {
+        CliError::new(format!(
+            "restored, but cannot write the admin token in {}: {e}",
+            args.data.display()
+        ))
+    })?;
+    let token = args.data.join("admin.token");
+    if created {
+        println!(
+            "a NEW admin token was made: {} (the backed-up server's token does not work here; \
+             give this one to its administrators)",
+            token.display()
+        );
+    } else {
+        println!("the admin token in {} is kept", token.display());
+    }
     Ok(())
 }

@@ -165,9 +165,16 @@ pub fn format_time(millis: i64) -> String {
 }
 
 /// Writes a file whole or not at all: to a temporary name, then renamed.
+/// Only its owner may read it (`0600`): backups and exports hold parties'
+/// names and phone numbers.
 pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
+    use std::io::Write;
     let partial = path.with_extension("partial");
-    std::fs::write(&partial, bytes)
+    crate::storage::private::create_file(&partial)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        })
         .and_then(|()| std::fs::rename(&partial, path))
         .map_err(|e| CliError::new(format!("cannot write {}: {e}", path.display())))
 }

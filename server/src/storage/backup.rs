@@ -64,7 +64,7 @@ impl BackupWriter {
         let mut partial = path.as_os_str().to_owned();
         partial.push(".partial");
         let partial = PathBuf::from(partial);
-        let file = File::create(&partial).map_err(StorageError::from_io)?;
+        let file = super::private::create_file(&partial).map_err(StorageError::from_io)?;
         let mut writer = Self {
             out: BufWriter::new(file),
             crc: crc32fast::Hasher::new(),

@@ -78,6 +78,7 @@ pub mod error;
 pub mod feed;
 pub mod group_commit;
 mod keys;
+pub mod private;
 pub mod quarantine;
 pub mod sled_store;
 

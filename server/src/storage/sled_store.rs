@@ -252,6 +252,8 @@ impl SledStorage {
             );
             return Err(StorageError::Full);
         }
+        // Only the server's user may read the store, whatever the umask.
+        super::private::create_dir(&config.path).map_err(StorageError::from_io)?;
         remove_unfinished_snapshots(&config.path);
         let db = Self::open_db(config).inspect_err(|_| {
             // What the failed open began is not left for the next one.
@@ -301,6 +303,9 @@ impl SledStorage {
         };
         // What recovery found is what is on disk from now on.
         db.flush().map_err(backend)?;
+        // sled makes its files with the umask's permissions; a store made
+        // by an older version may be readable by all.
+        super::private::restrict_tree(&config.path).map_err(StorageError::from_io)?;
         Ok((Handle { db, tree }, last_seq))
     }
 
