@@ -6,7 +6,8 @@
 //! address. The binary is the one built from this workspace: it is located
 //! in the running test's profile directory and built there before the first
 //! start when any source is newer, so the process under test always
-//! matches the sources. `FENGQIAO_BIN` overrides the path.
+//! matches the sources; a failed build fails the test rather than testing
+//! an older binary. `FENGQIAO_BIN` overrides the path.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -14,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use fengqiao_protocol::DeviceId;
 
 /// The development token every process started here accepts.
 pub const DEV_TOKEN: &str = "process-dev-token-0123456789";
@@ -98,20 +101,14 @@ fn locate_and_build() -> PathBuf {
     if let Some(triple) = &triple {
         build.args(["--target", triple]);
     }
+    // A failed build fails the test: testing a binary older than the
+    // sources would pass or fail for code that is not there.
     match build.output() {
         Ok(output) if output.status.success() => {}
-        Ok(output) if binary.exists() => eprintln!(
-            "warning: rebuilding {} failed; testing the existing binary:\n{}",
+        Ok(output) => panic!(
+            "building the fengqiao binary failed; not testing the stale {}:\n{}",
             binary.display(),
             String::from_utf8_lossy(&output.stderr)
-        ),
-        Ok(output) => panic!(
-            "building the fengqiao binary failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        ),
-        Err(e) if binary.exists() => eprintln!(
-            "warning: cannot run cargo ({e}); testing the existing {}",
-            binary.display()
         ),
         Err(e) => panic!("cannot run cargo to build the fengqiao binary: {e}"),
     }
@@ -313,4 +310,50 @@ fn tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+impl ServerProcess {
+    /// Registers `person` (if new) and enrolls a device for them with
+    /// `role` (`cadre`, `town`, …) over `scope`, through the admin API;
+    /// returns the device id and its token.
+    pub fn enroll(&self, person: &str, role: &str, scope: &str) -> (DeviceId, String) {
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build(),
+        );
+        let post = |path: &str, body: serde_json::Value| {
+            let mut response = agent
+                .post(&format!("{}{path}", self.url()))
+                .header("Authorization", &format!("Bearer {ADMIN_TOKEN}"))
+                .send_json(body)
+                .expect("the admin API answers");
+            let status = response.status().as_u16();
+            let text = response
+                .body_mut()
+                .read_to_string()
+                .expect("the admin API's answer arrives");
+            (status, text)
+        };
+        let (status, text) = post(
+            "/v1/admin/people",
+            serde_json::json!({"id": person, "name": person}),
+        );
+        assert!(
+            status == 200 || text.contains("exists"),
+            "registering {person}: {status} {text}"
+        );
+        let (status, text) = post(
+            "/v1/admin/devices",
+            serde_json::json!({"person": person, "role": role, "scope": scope}),
+        );
+        assert_eq!(status, 200, "enrolling a {role} device for {scope}: {text}");
+        let enrolled: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let token = enrolled["token"].as_str().expect("a token").to_owned();
+        let device = enrolled["setup"]["device"]
+            .as_str()
+            .and_then(|d| d.parse().ok())
+            .expect("a device id");
+        (device, token)
+    }
 }

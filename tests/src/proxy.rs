@@ -17,8 +17,8 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -208,8 +208,34 @@ impl Decider {
     }
 }
 
+/// What the server answered to one request the proxy forwarded whole:
+/// phones' requests, and the copies the link made of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerAnswer {
+    /// The fault the request met.
+    pub fault: Fault,
+    /// Whether this was a copy the phone never sees the answer to (the
+    /// second of a [`Fault::Duplicate`], the late [`Fault::ReplayLater`]).
+    pub copy: bool,
+    /// The request line, e.g. `POST /v1/sync HTTP/1.1`.
+    pub request: String,
+    /// The answer's status, or why none came.
+    pub status: Result<u16, String>,
+}
+
+/// Answers from the server, and copies still on their way to it.
+#[derive(Default)]
+struct Ledger {
+    answers: Vec<ServerAnswer>,
+    /// Late copies ([`Fault::ReplayLater`]) not yet answered.
+    pending: usize,
+}
+
 struct Shared {
     upstream: SocketAddr,
+    ledger: Mutex<Ledger>,
+    /// Signalled when a late copy has been answered.
+    landed: Condvar,
     decider: Mutex<Decider>,
     applied: Mutex<BTreeMap<Fault, u64>>,
     /// Bytes of answers delivered to clients in full.
@@ -242,6 +268,8 @@ impl Proxy {
             upstream,
             jitter: Mutex::new(SeededRng::new(plan.seed ^ 0xa5a5_a5a5)),
             decider: Mutex::new(Decider::new(plan)),
+            ledger: Mutex::new(Ledger::default()),
+            landed: Condvar::new(),
             applied: Mutex::new(BTreeMap::new()),
             delivered: AtomicU64::new(0),
             forwarded: Notify::new(),
@@ -278,6 +306,62 @@ impl Proxy {
         self.shared.applied.lock().expect("counts").clone()
     }
 
+    /// What the server answered to every request forwarded whole so far,
+    /// copies included.
+    pub fn server_answers(&self) -> Vec<ServerAnswer> {
+        self.shared.ledger.lock().expect("ledger").answers.clone()
+    }
+
+    /// Waits until every late copy ([`Fault::ReplayLater`]) sent so far has
+    /// been answered by the server (or failed), at most `limit`; panics if
+    /// one is still on its way then.
+    pub fn wait_for_replays(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let mut ledger = self.shared.ledger.lock().expect("ledger");
+        while ledger.pending > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "{} replayed requests still unanswered after {limit:?}",
+                ledger.pending
+            );
+            ledger = self
+                .shared
+                .landed
+                .wait_timeout(ledger, left)
+                .expect("ledger")
+                .0;
+        }
+    }
+
+    /// Waits for the late copies, then checks that the server answered
+    /// every request it received whole, copies included, with 200: a
+    /// repeated, late or reordered request is as good as the first.
+    pub fn assert_every_answer_ok(&self, limit: Duration) {
+        self.wait_for_replays(limit);
+        let answers = self.server_answers();
+        let replays = self
+            .applied()
+            .get(&Fault::ReplayLater)
+            .copied()
+            .unwrap_or(0);
+        let landed = answers
+            .iter()
+            .filter(|a| a.fault == Fault::ReplayLater && a.copy)
+            .count() as u64;
+        assert_eq!(landed, replays, "every late copy reached the server");
+        let failed: Vec<&ServerAnswer> = answers
+            .iter()
+            .filter(|answer| answer.status != Ok(200))
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "the server did not answer 200 to {} of {} requests: {failed:#?}",
+            failed.len(),
+            answers.len()
+        );
+    }
+
     /// Bytes of answers delivered to clients in full.
     pub fn delivered_bytes(&self) -> u64 {
         self.shared.delivered.load(Ordering::Relaxed)
@@ -301,6 +385,21 @@ struct Message {
 }
 
 impl Message {
+    fn start_line(&self) -> String {
+        String::from_utf8_lossy(&self.head)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn status(&self) -> Option<u16> {
+        self.start_line()
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+    }
+
     fn header(&self, name: &str) -> Option<String> {
         let text = String::from_utf8_lossy(&self.head);
         text.lines().skip(1).find_map(|line| {
@@ -431,8 +530,35 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Sends `request` to the server on a fresh connection and reads its
-/// answer.
-async fn exchange(upstream: SocketAddr, request: &Message) -> std::io::Result<Message> {
+/// answer, noting the answer's status in the ledger.
+async fn exchange(
+    shared: &Shared,
+    fault: Fault,
+    copy: bool,
+    request: &Message,
+) -> std::io::Result<Message> {
+    let result = exchange_once(shared.upstream, request).await;
+    let status = match &result {
+        Ok(answer) => answer
+            .status()
+            .ok_or_else(|| format!("an answer without a status: {}", answer.start_line())),
+        Err(e) => Err(e.to_string()),
+    };
+    shared
+        .ledger
+        .lock()
+        .expect("ledger")
+        .answers
+        .push(ServerAnswer {
+            fault,
+            copy,
+            request: request.start_line(),
+            status,
+        });
+    result
+}
+
+async fn exchange_once(upstream: SocketAddr, request: &Message) -> std::io::Result<Message> {
     let mut server = TcpStream::connect(upstream).await?;
     let _ = server.set_nodelay(true);
     server.write_all(&request.bytes()).await?;
@@ -473,46 +599,52 @@ async fn serve_client(mut client: TcpStream, shared: Arc<Shared>) {
 async fn apply(
     fault: Fault,
     client: &mut TcpStream,
-    shared: &Shared,
+    shared: &Arc<Shared>,
     request: Message,
 ) -> std::io::Result<bool> {
     let upstream = shared.upstream;
     let answer = match fault {
-        Fault::Pass => exchange(upstream, &request).await?,
+        Fault::Pass => exchange(shared, fault, false, &request).await?,
         Fault::DropRequest => return Ok(false),
         Fault::DropResponse => {
-            let _ = exchange(upstream, &request).await;
+            let _ = exchange(shared, fault, false, &request).await;
             return Ok(false);
         }
         Fault::Delay => {
             let delay = shared.decider.lock().expect("decider").plan.delay;
             tokio::time::sleep(delay).await;
-            let answer = exchange(upstream, &request).await?;
+            let answer = exchange(shared, fault, false, &request).await?;
             tokio::time::sleep(delay).await;
             answer
         }
         Fault::Duplicate => {
-            let (first, second) =
-                tokio::join!(exchange(upstream, &request), exchange(upstream, &request));
+            let (first, second) = tokio::join!(
+                exchange(shared, fault, false, &request),
+                exchange(shared, fault, true, &request)
+            );
             match (first, second) {
                 (Ok(answer), _) | (Err(_), Ok(answer)) => answer,
                 (Err(e), Err(_)) => return Err(e),
             }
         }
         Fault::ReplayLater => {
-            let answer = exchange(upstream, &request).await?;
+            let answer = exchange(shared, fault, false, &request).await?;
             let wait = shared.jitter.lock().expect("jitter").between(20, 250);
             let stale = request.clone();
+            shared.ledger.lock().expect("ledger").pending += 1;
+            let shared = shared.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(wait)).await;
-                let _ = exchange(upstream, &stale).await;
+                let _ = exchange(&shared, fault, true, &stale).await;
+                shared.ledger.lock().expect("ledger").pending -= 1;
+                shared.landed.notify_all();
             });
             answer
         }
         Fault::Reorder => {
             let overtaken = shared.forwarded.notified();
             let _ = tokio::time::timeout(Duration::from_millis(300), overtaken).await;
-            exchange(upstream, &request).await?
+            exchange(shared, fault, false, &request).await?
         }
         Fault::TruncateRequest => {
             if let Ok(mut server) = TcpStream::connect(upstream).await {
@@ -526,7 +658,7 @@ async fn apply(
             return Ok(false);
         }
         Fault::TruncateResponse | Fault::ResetMidBody | Fault::Stall => {
-            let answer = exchange(upstream, &request).await?;
+            let answer = exchange(shared, fault, false, &request).await?;
             shared.forwarded.notify_waiters();
             client.write_all(&answer.part(&shared.jitter)).await?;
             match fault {

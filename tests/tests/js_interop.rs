@@ -330,14 +330,12 @@ fn a_js_client_without_a_token_is_turned_away_without_crashing() {
     for (label, peer) in &mut refused {
         let report = peer.expect("refused", STEP);
         eprintln!("{label}: {report}");
+        // Unavailable, not timed out (`within` would say "no answer
+        // within"): the client was turned away, not left waiting.
         let outcome = report["outcome"].as_str().unwrap_or_default();
         assert!(
-            outcome.contains("is unavailable"),
+            outcome.contains("is unavailable") && !outcome.contains("no answer within"),
             "{label}: find must fail, got {outcome:?}"
-        );
-        assert!(
-            report["elapsedMs"].as_u64().is_some_and(|ms| ms < 5_000),
-            "{label}: find must fail quickly: {report}"
         );
         assert_eq!(
             report["peers"], 0,

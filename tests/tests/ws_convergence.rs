@@ -13,8 +13,14 @@
 //! record — and at the end every client, the phone and the server hold the
 //! same heads for every record.
 //!
-//! The seed is printed; `FENGQIAO_WS_SEED=<seed>` replays a run.
+//! The first rounds take every kind of step once, the others are drawn
+//! from a seed; the test counts the steps taken and fails if a kind never
+//! ran (a gap counts only when changes were really left out). A sync cut
+//! short may end only by the cut: any error from the server fails the
+//! test. The seed is printed (shown with any failure);
+//! `FENGQIAO_WS_SEED=<seed>` replays a run.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use automerge::AutoCommit;
@@ -60,17 +66,22 @@ impl Client {
     }
 
     /// A sync the link cuts after `after`, wherever the exchange stands.
+    /// Only the cut may end it early: a refusal, a closed connection or an
+    /// unreadable message from the server fails the test.
     fn sync_cut_short(&mut self, server: &TestServer, resume: bool, after: Duration) {
-        if let Ok(unavailable) = self.connect_and_sync(server, resume, after) {
-            assert!(unavailable.is_empty(), "{}: {unavailable:?}", self.name);
+        match self.connect_and_sync(server, resume, after) {
+            Ok(unavailable) => assert!(unavailable.is_empty(), "{}: {unavailable:?}", self.name),
+            Err(ClientError::Timeout(_)) => {}
+            Err(e) => panic!("{}: a sync cut short failed otherwise: {e}", self.name),
         }
     }
 
     /// A sync in which the first message carrying several changes carries
     /// only the last of them, the others left unsent, as when the server's
     /// Bloom filter matches them by chance: the last arrives without what
-    /// it depends on.
-    fn sync_with_a_gap(&mut self, server: &TestServer, resume: bool) {
+    /// it depends on. Returns whether a message had several changes to
+    /// leave some out of.
+    fn sync_with_a_gap(&mut self, server: &TestServer, resume: bool) -> bool {
         self.reset_states(resume);
         let mut gapped = false;
         let mut leave_out = |_: &DocumentId,
@@ -104,6 +115,7 @@ impl Client {
             result.expect("the sync completes")
         });
         assert!(unavailable.is_empty(), "{}: {unavailable:?}", self.name);
+        gapped
     }
 
     /// What a new connection starts from: the shared heads automerge-repo
@@ -172,6 +184,66 @@ fn server_heads(server: &TestServer, id: &DocumentId) -> Vec<[u8; 32]> {
     sorted(meta.heads)
 }
 
+/// The kinds of step a round takes; each must run at least once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
+    /// A client edits and syncs, resuming from the shared heads.
+    SyncResumed,
+    /// A client edits and syncs from no sync state.
+    SyncFromNothing,
+    /// A client edits and the link cuts its sync short.
+    CutShort,
+    /// A client edits and sends its changes with a gap (counted only when
+    /// a message had several changes to leave some out of).
+    Gap,
+    /// A client edits and stays offline.
+    StaysOffline,
+    /// The phone edits and syncs.
+    PhoneSyncs,
+    /// The phone edits and stays offline.
+    PhoneOffline,
+    /// A new app with empty storage fetches everything.
+    FreshApp,
+}
+
+impl Step {
+    const ALL: [Step; 8] = [
+        Step::SyncResumed,
+        Step::SyncFromNothing,
+        Step::CutShort,
+        Step::Gap,
+        Step::StaysOffline,
+        Step::PhoneSyncs,
+        Step::PhoneOffline,
+        Step::FreshApp,
+    ];
+
+    /// A step drawn at random: a client's (`Some(client)`), the phone's or
+    /// a fresh app's.
+    fn draw(rng: &mut SeededRng) -> (Step, Option<usize>) {
+        match rng.below(CLIENTS as u64 + 2) {
+            n if (n as usize) < CLIENTS => {
+                let step = match rng.below(10) {
+                    0..=5 if rng.percent(50) => Step::SyncResumed,
+                    0..=5 => Step::SyncFromNothing,
+                    6 | 7 => Step::CutShort,
+                    8 => Step::Gap,
+                    _ => Step::StaysOffline,
+                };
+                (step, Some(n as usize))
+            }
+            n if n as usize == CLIENTS => {
+                if rng.percent(70) {
+                    (Step::PhoneSyncs, None)
+                } else {
+                    (Step::PhoneOffline, None)
+                }
+            }
+            _ => (Step::FreshApp, None),
+        }
+    }
+}
+
 #[test]
 fn websocket_clients_and_a_phone_editing_offline_converge() {
     let seed = seed_from_env("FENGQIAO_WS_SEED");
@@ -188,38 +260,68 @@ fn websocket_clients_and_a_phone_editing_offline_converge() {
     let mut at = T0 + 1_000;
     let mut fresh = 0;
 
+    // The first rounds take every kind of step once (an edit kept offline
+    // first, so that the gap has two changes to leave one out of); the
+    // rest are drawn from the seed.
+    let script = [
+        (Step::StaysOffline, Some(0)),
+        (Step::Gap, Some(0)),
+        (Step::SyncResumed, Some(1)),
+        (Step::SyncFromNothing, Some(2)),
+        (Step::CutShort, Some(1)),
+        (Step::PhoneOffline, None),
+        (Step::PhoneSyncs, None),
+        (Step::FreshApp, None),
+    ];
+    let mut ran: BTreeMap<Step, u32> = BTreeMap::new();
     for round in 0..ROUNDS {
         at += 60_000;
-        let id = &ids[rng.below(RECORDS as u64) as usize];
-        match rng.below(CLIENTS as u64 + 2) {
-            n if (n as usize) < CLIENTS => {
-                let client = &mut clients[n as usize];
-                client.note(id, at);
-                // Sometimes it stays offline and syncs in a later round,
-                // sometimes the link drops in the middle of the exchange.
-                let resume = rng.percent(50);
-                match rng.below(10) {
-                    0..=5 => client.sync(&server, resume),
-                    6 | 7 => {
-                        let after = Duration::from_millis(rng.below(4));
-                        client.sync_cut_short(&server, resume, after);
-                    }
-                    8 => client.sync_with_a_gap(&server, resume),
-                    _ => {}
+        let mut id = &ids[rng.below(RECORDS as u64) as usize];
+        let (step, client) = match script.get(round as usize) {
+            Some(&scripted) => {
+                // The scripted edit kept offline and the gap that follows
+                // touch the same record.
+                if round < 2 {
+                    id = &ids[0];
                 }
+                scripted
             }
-            n if n as usize == CLIENTS => {
-                phone.add_event(id, EventKind::Mediation, &format!("调解 {round}"), at);
-                if rng.percent(70) {
-                    phone.sync(&server.url());
+            None => Step::draw(&mut rng),
+        };
+        let mut counted = true;
+        if let Some(n) = client {
+            let client = &mut clients[n];
+            client.note(id, at);
+            let resume = rng.percent(50);
+            match step {
+                Step::SyncResumed => client.sync(&server, true),
+                Step::SyncFromNothing => client.sync(&server, false),
+                Step::CutShort => {
+                    let after = Duration::from_millis(rng.below(4));
+                    client.sync_cut_short(&server, resume, after);
                 }
+                Step::Gap => counted = client.sync_with_a_gap(&server, resume),
+                _ => {}
             }
-            _ => {
-                // A new app with empty storage fetches everything.
-                fresh += 1;
-                clients.push(Client::fetch(&server, format!("ws-fresh-{fresh}"), &ids));
+        } else if step == Step::FreshApp {
+            fresh += 1;
+            clients.push(Client::fetch(&server, format!("ws-fresh-{fresh}"), &ids));
+        } else {
+            phone.add_event(id, EventKind::Mediation, &format!("调解 {round}"), at);
+            if step == Step::PhoneSyncs {
+                phone.sync(&server.url());
             }
         }
+        if counted {
+            *ran.entry(step).or_default() += 1;
+        }
+    }
+    eprintln!("seed {seed}: steps taken {ran:?}");
+    for step in Step::ALL {
+        assert!(
+            ran.get(&step).is_some_and(|&n| n > 0),
+            "seed {seed}: no round took the step {step:?} ({ran:?})"
+        );
     }
 
     // Everyone comes online; a second pass brings what the others sent.
