@@ -242,8 +242,18 @@ fn a_town_admin_sees_and_changes_only_its_town() {
         false,
     ));
     let mut cadre = Phone::enrolled("cadre-101", inside, &cadre_token);
-    cadre.report(VILLAGE, "镇管理员登记的设备", T0);
+    let record = cadre.report(VILLAGE, "镇管理员登记的设备", T0);
     assert_eq!(cadre.sync(&server.url()).rejected(), 0);
+    // Admin devices read no records, not even their audit trail; the
+    // server's admin token does.
+    let trail = format!("/v1/admin/records/{record}/history");
+    assert_eq!(
+        code(&call(&server, "GET", &trail, &admin, None)),
+        (403, Some("forbidden"))
+    );
+    let (status, entries) = call(&server, "GET", &trail, &root, None);
+    assert_eq!(status, 200, "{entries}");
+    assert_eq!(entries[0]["person"], "cadre-101");
 
     // Devices: its own scope's only; another scope's answer as unknown.
     let (_, devices) = call(&server, "GET", "/v1/admin/devices", &admin, None);

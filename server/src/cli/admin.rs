@@ -286,7 +286,7 @@ pub fn run(args: AdminArgs) -> Result<(), CliError> {
             );
         }
         AdminCommand::History { record } => {
-            let entries = client.get(&format!("/v1/records/{record}/history"))?;
+            let entries = client.get(&format!("/v1/admin/records/{record}/history"))?;
             let mut rows = vec![
                 ["time", "person", "device", "change"]
                     .map(String::from)

@@ -527,6 +527,39 @@ pub async fn quarantine(
     Ok(Json(Value::Array(list)))
 }
 
+/// `GET /v1/admin/records/{id}/history`: a record's audit trail for the
+/// server's admin token (`fengqiao admin history`). Admin devices hold no
+/// records and read no audit trail; officials read it at
+/// `/v1/records/{id}/history`.
+pub async fn record_history(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<super::HistoryEntry>>, ApiError> {
+    if !matches!(admin_of(&state, &headers)?, Admin::Server) {
+        return Err(forbidden(
+            "admin devices do not read records; only the server's admin token reads any \
+             record's audit trail",
+        ));
+    }
+    let id = fengqiao_protocol::DocumentId::parse_any(&id).map_err(|e| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "{:?} is not a record id: {e}",
+                id.chars().take(60).collect::<String>()
+            ),
+            Format::Json,
+        )
+    })?;
+    let entries = tokio::task::spawn_blocking(move || {
+        super::audit_trail(&state, &crate::engine::Caller::unrestricted(), &id)
+    })
+    .await
+    .map_err(|_| ApiError::internal(Format::Json))??;
+    Ok(Json(entries))
+}
+
 /// Whether a device's access lets it read a record's audit trail.
 pub fn may_read_audit(
     access: Option<&DeviceAccess>,

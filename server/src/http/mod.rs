@@ -107,6 +107,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/admin/devices/{id}/revoke", post(admin::revoke))
         .route("/v1/admin/devices/{id}/access", put(admin::set_access))
         .route("/v1/admin/quarantine", get(admin::quarantine))
+        .route("/v1/admin/records/{id}/history", get(admin::record_history))
         .route("/v1/admin/backup", get(admin::backup))
         .route(
             "/v1/sync",
