@@ -22,6 +22,10 @@ use crate::storage::{SledStorage, Storage, StorageConfig, StorageError};
 pub struct ServeConfig {
     pub data: PathBuf,
     pub bind: SocketAddr,
+    /// A second address serving `/metrics` (without a token) and
+    /// `/healthz`, for monitoring; on the main address `/metrics` needs the
+    /// admin token.
+    pub metrics_bind: Option<SocketAddr>,
     pub engine: EngineConfig,
     pub storage_cache_bytes: u64,
     pub http: HttpLimits,
@@ -50,6 +54,7 @@ impl ServeConfig {
         Self {
             data: data.into(),
             bind,
+            metrics_bind: None,
             engine: EngineConfig::default(),
             storage_cache_bytes: 64 * 1024 * 1024,
             http: HttpLimits::default(),
@@ -99,15 +104,26 @@ fn identity(storage: &dyn Storage) -> Result<(u64, String), StorageError> {
 /// [`Running::shutdown`].
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where the metrics are served without a token, if configured.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: http::Shared,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    metrics_task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Running {
     /// Stops accepting, lets in-flight requests finish, and returns.
     pub async fn shutdown(self) -> std::io::Result<()> {
         let _ = self.stop.send(true);
+        if let Some(task) = self.metrics_task {
+            match tokio::time::timeout(http::SHUTDOWN_GRACE, task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the metrics address failed"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "the metrics task failed"),
+                Err(_) => tracing::warn!("the metrics address did not stop in time"),
+            }
+        }
         let served = match tokio::time::timeout(http::SHUTDOWN_GRACE, self.task).await {
             Ok(Ok(result)) => result,
             Ok(Err(e)) => Err(std::io::Error::other(e)),
@@ -257,6 +273,18 @@ async fn start_inner(
         addr: config.bind,
         source,
     })?;
+    let metrics_listener = match config.metrics_bind {
+        Some(bind) => {
+            let listener = TcpListener::bind(bind)
+                .await
+                .map_err(|source| StartError::Bind { addr: bind, source })?;
+            let local = listener
+                .local_addr()
+                .map_err(|source| StartError::Bind { addr: bind, source })?;
+            Some((listener, local))
+        }
+        None => None,
+    };
 
     let mut compaction_stop = stop.subscribe();
     let interval = config.compaction_interval;
@@ -276,6 +304,21 @@ async fn start_inner(
         }
     });
 
+    let metrics_addr = metrics_listener.as_ref().map(|(_, addr)| *addr);
+    let metrics_task = metrics_listener.map(|(listener, addr)| {
+        let app = http::metrics_router(state.clone());
+        let listener = http::listener::GuardedListener::new(listener, &config.http);
+        let limits = config.http.clone();
+        let mut stopped = stop.subscribe();
+        tracing::info!(%addr, "serving metrics");
+        tokio::spawn(async move {
+            http::listener::serve(listener, app, &limits, async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .await;
+            Ok(())
+        })
+    });
     let app = http::router(state.clone()).layer(axum::middleware::map_request_with_state(
         config.http.clone(),
         http::limit::min_body_rate,
@@ -292,9 +335,11 @@ async fn start_inner(
     tracing::info!(%addr, "serving");
     Ok(Running {
         addr,
+        metrics_addr,
         state,
         stop,
         task,
+        metrics_task,
     })
 }
 

@@ -173,6 +173,25 @@ impl TestServer {
         (status, bytes)
     }
 
+    /// The server's admin token (created in the data directory at start).
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.data.join("admin.token"))
+            .expect("the admin token file")
+            .trim()
+            .to_owned()
+    }
+
+    /// The `/metrics` text, read with the admin token.
+    pub fn metrics(&self) -> String {
+        ureq::get(&format!("{}/metrics", self.url()))
+            .header("Authorization", &format!("Bearer {}", self.admin_token()))
+            .call()
+            .expect("the metrics answer the admin token")
+            .into_body()
+            .read_to_string()
+            .expect("the metrics text")
+    }
+
     /// The server's directory of people and devices.
     pub fn directory(&self) -> &Arc<Directory> {
         self.running().state.engine.directory()

@@ -278,12 +278,7 @@ fn health_and_metrics_answer() {
         .read_to_string()
         .unwrap();
     assert_eq!(health, "ok\n");
-    let metrics = ureq::get(&format!("{}/metrics", server.url()))
-        .call()
-        .unwrap()
-        .into_body()
-        .read_to_string()
-        .unwrap();
+    let metrics = server.metrics();
     assert!(
         metrics.contains("fengqiao_batch_syncs_total 1"),
         "{metrics}"

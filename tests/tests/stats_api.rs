@@ -907,9 +907,8 @@ fn live_notices_name_only_records_in_the_callers_scope() {
 
 /// The value of one metric in `/metrics`.
 fn metric(server: &TestServer, name: &str) -> f64 {
-    let (status, body, _) = township::get_bytes(server, "/metrics", Auth::None);
-    assert_eq!(status, 200);
-    String::from_utf8_lossy(&body)
+    server
+        .metrics()
         .lines()
         .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
         .unwrap_or_else(|| panic!("no metric {name}"))

@@ -792,12 +792,7 @@ fn a_device_sending_faster_than_its_rate_is_read_slowly_not_refused() {
         }
         assert_eq!(answered, asked, "all answered, in order");
     });
-    let metrics = ureq::get(&format!("{}/metrics", server.url()))
-        .call()
-        .expect("metrics")
-        .into_body()
-        .read_to_string()
-        .expect("body");
+    let metrics = server.metrics();
     let throttled: u64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("fengqiao_ws_throttled_total "))

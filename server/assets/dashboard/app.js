@@ -190,6 +190,19 @@
     $("token").focus();
   }
 
+  /* Signed out by the server: nothing of the scope stays on the page. */
+  function signedOut(reason) {
+    var key = "signout." + (reason === "revoked" || reason === "reassigned" ? reason : "ended");
+    state.data = null;
+    state.caseFile = null;
+    clearTimeout(state.refreshTimer);
+    state.refreshTimer = null;
+    showLogin();
+    var box = $("login-error");
+    box.textContent = t(key);
+    box.hidden = false;
+  }
+
   function login(event) {
     event.preventDefault();
     var token = $("token").value.trim();
@@ -312,6 +325,15 @@
     });
     source.addEventListener("change", scheduleRefresh);
     source.addEventListener("resync", scheduleRefresh);
+    /* The device was revoked or reassigned: the server ended the session;
+       take the figures off the screen and say why. */
+    source.addEventListener("signout", function (event) {
+      var reason = "ended";
+      try {
+        reason = JSON.parse(event.data).reason || reason;
+      } catch (e) { /* keep the general reason */ }
+      signedOut(reason);
+    });
     source.onerror = function () {
       setLive(false);
     };

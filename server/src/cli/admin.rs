@@ -36,7 +36,7 @@ pub enum AdminCommand {
     Org(OrgCommand),
     /// Register a person (cadre, official, supervisor) who will hold devices.
     ///
-    /// Example: fengqiao admin person zhang-san 张三 --phone 13800000000
+    /// Example: fengqiao admin person zhang-san 张三 --phone 13800000000 --scope 500110101001
     Person {
         /// A stable id, written into records as the author.
         id: String,
@@ -44,6 +44,11 @@ pub enum AdminCommand {
         name: String,
         #[arg(long)]
         phone: Option<String>,
+        /// Where the person works (district, town or village code): their
+        /// devices lie inside it, and admins over it manage them. Required
+        /// with a scoped admin device's token.
+        #[arg(long)]
+        scope: Option<String>,
     },
     /// Enroll a device for a person and print its token and set-up QR code.
     ///
@@ -191,10 +196,15 @@ pub fn run(args: AdminArgs) -> Result<(), CliError> {
             rows[1..].sort();
             table(&rows);
         }
-        AdminCommand::Person { id, name, phone } => {
+        AdminCommand::Person {
+            id,
+            name,
+            phone,
+            scope,
+        } => {
             let person = client.post(
                 "/v1/admin/people",
-                json!({"id": id, "name": name, "phone": phone}),
+                json!({"id": id, "name": name, "phone": phone, "scope": scope}),
             )?;
             println!(
                 "registered {} ({})",
@@ -276,7 +286,7 @@ pub fn run(args: AdminArgs) -> Result<(), CliError> {
             );
         }
         AdminCommand::History { record } => {
-            let entries = client.get(&format!("/v1/records/{record}/history"))?;
+            let entries = client.get(&format!("/v1/admin/records/{record}/history"))?;
             let mut rows = vec![
                 ["time", "person", "device", "change"]
                     .map(String::from)

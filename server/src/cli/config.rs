@@ -7,6 +7,7 @@
 //! ```toml
 //! data = "/var/lib/fengqiao"
 //! bind = "0.0.0.0:8470"
+//! metrics_bind = "127.0.0.1:9470"
 //! public_url = "https://fengqiao.example.gov.cn"
 //! cache_mb = 512
 //! reports_mb = 4096
@@ -23,9 +24,10 @@ use std::path::{Path, PathBuf};
 use super::CliError;
 
 /// The keys a configuration file may hold.
-pub const KEYS: [&str; 14] = [
+pub const KEYS: [&str; 15] = [
     "data",
     "bind",
+    "metrics_bind",
     "public_url",
     "cache_mb",
     "reports_mb",
@@ -130,6 +132,20 @@ mod tests {
                 ("FENGQIAO_CACHE_MB".to_owned(), "64".to_owned()),
                 ("FENGQIAO_DATA".to_owned(), "/srv/fq".to_owned()),
             ]
+        );
+    }
+
+    #[test]
+    fn the_metrics_address_can_be_set_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fengqiao.toml");
+        std::fs::write(&path, "metrics_bind = \"127.0.0.1:9470\"\n").unwrap();
+        assert_eq!(
+            settings(&path, |_| None).unwrap(),
+            vec![(
+                "FENGQIAO_METRICS_BIND".to_owned(),
+                "127.0.0.1:9470".to_owned()
+            )]
         );
     }
 

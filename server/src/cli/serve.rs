@@ -18,6 +18,12 @@ pub struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, env = "FENGQIAO_BIND", default_value = "127.0.0.1:8470")]
     pub bind: SocketAddr,
+    /// A second address serving `/metrics` without a token (and
+    /// `/healthz`), for monitoring, e.g. 127.0.0.1:9470. Keep it off the
+    /// phones' network: the metrics count every scope's activity. On the
+    /// main address `/metrics` answers only the admin token.
+    #[arg(long, env = "FENGQIAO_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
     /// UNSAFE: also accept this one token with unrestricted read and write
     /// access to every record. For development only; never use it on a
     /// server that holds real people's data.
@@ -69,6 +75,7 @@ pub struct ServeArgs {
 impl ServeArgs {
     pub fn config(&self) -> ServeConfig {
         let mut config = ServeConfig::new(&self.data, self.bind);
+        config.metrics_bind = self.metrics_bind;
         config.dev_token = self.insecure_dev_token.clone().filter(|t| !t.is_empty());
         config.admin_token = self.admin_token.clone().filter(|t| !t.is_empty());
         config.public_url = self.public_url.clone();
@@ -103,6 +110,9 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     use std::io::Write;
     let mut out = std::io::stdout();
     let _ = writeln!(out, "fengqiao serving on http://{}", running.addr);
+    if let Some(metrics) = running.metrics_addr {
+        let _ = writeln!(out, "metrics on http://{metrics}/metrics");
+    }
     let _ = writeln!(
         out,
         "admin token: {} (or FENGQIAO_ADMIN_TOKEN)",
@@ -168,5 +178,11 @@ mod tests {
         assert_eq!(defaults.http.max_connections_per_address, 256);
         assert_eq!(defaults.http.max_body_bytes, 4 << 20);
         assert!(Wrapper::try_parse_from(["fengqiao", "--idle-timeout-secs", "0"]).is_err());
+        assert_eq!(defaults.metrics_bind, None);
+        let metrics = Wrapper::parse_from(["fengqiao", "--metrics-bind", "127.0.0.1:9470"]);
+        assert_eq!(
+            metrics.serve.config().metrics_bind,
+            Some("127.0.0.1:9470".parse().unwrap())
+        );
     }
 }

@@ -94,7 +94,20 @@ pub struct Person {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+    /// Where the person works: a district, town or village. The person's
+    /// devices lie inside it, and only admins whose scope covers it see
+    /// and manage the person. `None` (people registered before places were
+    /// given) leaves the person to the server's admin token alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
     pub created_at: Millis,
+}
+
+impl Person {
+    /// Whether an admin over `scope` sees and manages this person.
+    pub fn lies_within(&self, scope: &Scope) -> bool {
+        self.scope.as_ref().is_some_and(|own| scope.covers(own))
+    }
 }
 
 /// An enrolled device.
@@ -325,12 +338,26 @@ impl Directory {
         self.read().people.devices.get(id).cloned()
     }
 
-    /// Registers a person (or renames one already registered).
+    /// Registers a person (or renames one already registered), keeping
+    /// the place of one already registered.
     pub fn add_person(
         &self,
         id: &str,
         name: &str,
         phone: Option<String>,
+    ) -> Result<Person, DirectoryError> {
+        self.add_person_in(id, name, phone, None)
+    }
+
+    /// Registers a person working in `scope` (or renames one already
+    /// registered; `None` keeps its place). The place must be known, and
+    /// every device the person already holds must lie inside it.
+    pub fn add_person_in(
+        &self,
+        id: &str,
+        name: &str,
+        phone: Option<String>,
+        scope: Option<Scope>,
     ) -> Result<Person, DirectoryError> {
         let id = id.trim();
         if id.is_empty() || id.len() > 64 || id.chars().any(char::is_control) {
@@ -342,15 +369,36 @@ impl Directory {
             return Err(DirectoryError::Invalid("a person needs a name".into()));
         }
         let mut state = self.write();
-        let created_at = state
-            .people
-            .people
-            .get(id)
-            .map_or_else(now_millis, |p| p.created_at);
+        let existing = state.people.people.get(id);
+        let created_at = existing.map_or_else(now_millis, |p| p.created_at);
+        let scope = match scope {
+            Some(scope) => {
+                if !state.org.has_scope(&scope) {
+                    return Err(DirectoryError::Invalid(format!(
+                        "{} {scope} is not a place of the imported organisation; import it first",
+                        scope.level()
+                    )));
+                }
+                if let Some(outside) =
+                    state.people.devices.values().find(|d| {
+                        d.person == id && !d.is_revoked() && !scope.covers(&d.access.scope)
+                    })
+                {
+                    return Err(DirectoryError::Invalid(format!(
+                        "the person holds device {} over {}, outside {scope}; \
+                         reassign or revoke it first",
+                        outside.id, outside.access.scope
+                    )));
+                }
+                Some(scope)
+            }
+            None => existing.and_then(|p| p.scope.clone()),
+        };
         let person = Person {
             id: id.to_owned(),
             name: name.trim().to_owned(),
             phone,
+            scope,
             created_at,
         };
         self.save_person(&mut state, person.clone())?;
@@ -371,6 +419,20 @@ impl Directory {
         Ok(())
     }
 
+    /// A device's scope lies inside the place of the person holding it.
+    fn check_within_person(person: &Person, access: &DeviceAccess) -> Result<(), DirectoryError> {
+        match &person.scope {
+            Some(place) if !place.covers(&access.scope) => Err(DirectoryError::Invalid(format!(
+                "{} {} lies outside {} {place}, where {} works; give the device a scope inside it",
+                access.scope.level(),
+                access.scope,
+                place.level(),
+                person.id
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Enrolls a new device for a registered person; returns the device
     /// and its token, which is not stored and cannot be shown again.
     pub fn enroll(&self, request: EnrollRequest) -> Result<(Device, IssuedToken), DirectoryError> {
@@ -388,6 +450,7 @@ impl Directory {
             .get(&request.person)
             .cloned()
             .ok_or_else(|| DirectoryError::UnknownPerson(request.person.clone()))?;
+        Self::check_within_person(&person, &access)?;
         let now = now_millis();
         let label = if request.label.trim().is_empty() {
             format!("{}的设备", person.name)
@@ -452,6 +515,9 @@ impl Directory {
             let mut state = self.write();
             self.check_access(&state, &access)?;
             let mut device = Self::stored_device(&state, id)?;
+            if let Some(person) = state.people.people.get(&device.person) {
+                Self::check_within_person(person, &access)?;
+            }
             device.access = access;
             self.save_device(&mut state, device.clone())?;
             device

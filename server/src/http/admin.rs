@@ -3,9 +3,16 @@
 //!
 //! Guarded by the server's admin token (created at first start in
 //! `DATA/admin.token`, mode 0600, or taken from `FENGQIAO_ADMIN_TOKEN`),
-//! or by a device enrolled with the `admin` role, which manages devices
-//! within its own scope only. Record-holding roles are refused with
-//! `forbidden`.
+//! or by a device enrolled with the `admin` role. Record-holding roles are
+//! refused with `forbidden`.
+//!
+//! A scoped admin (a device with the `admin` role) sees and changes only
+//! what lies inside its scope: people whose place lies inside it, devices
+//! whose scope does, the places of its scope, and quarantined changes its
+//! devices sent. Anything else answers as if it did not exist. It may not
+//! give a device a scope outside its own, nor enroll, reassign or register
+//! for the person holding the admin device itself (another admin does
+//! that). The organisation and backups belong to the server's admin token.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -23,17 +30,55 @@ use crate::directory::{Device, DirectoryError, EnrollRequest, Org, Person};
 enum Admin {
     /// The server's admin token: everything.
     Server,
-    /// A device with the admin role: devices within its scope.
-    Scoped(Scope),
+    /// A device with the admin role: people and devices within its scope.
+    Scoped {
+        device: DeviceId,
+        /// The person holding the admin device.
+        person: String,
+        scope: Scope,
+    },
 }
 
 impl Admin {
     fn may_manage(&self, scope: &Scope) -> bool {
         match self {
             Admin::Server => true,
-            Admin::Scoped(own) => own.covers(scope),
+            Admin::Scoped { scope: own, .. } => own.covers(scope),
         }
     }
+
+    /// Whether the admin sees and manages a person.
+    fn may_manage_person(&self, person: &Person) -> bool {
+        match self {
+            Admin::Server => true,
+            Admin::Scoped { scope, .. } => person.lies_within(scope),
+        }
+    }
+
+    /// Whether the admin may enroll, reassign or register for `person`:
+    /// never for the person holding the admin device, who would otherwise
+    /// grant itself record access.
+    fn may_act_for(&self, person: &str) -> bool {
+        match self {
+            Admin::Server => true,
+            Admin::Scoped { person: own, .. } => own != person,
+        }
+    }
+
+    /// Who acted, for the log.
+    fn name(&self) -> String {
+        match self {
+            Admin::Server => "the admin token".to_owned(),
+            Admin::Scoped { device, .. } => format!("admin device {device}"),
+        }
+    }
+}
+
+fn not_yourself() -> ApiError {
+    forbidden(
+        "an admin may not enroll, reassign or register for the person holding its own \
+         device; ask another admin",
+    )
 }
 
 fn forbidden(message: &str) -> ApiError {
@@ -51,12 +96,23 @@ fn admin_of(state: &Shared, headers: &HeaderMap) -> Result<Admin, ApiError> {
         .auth
         .authenticate(&token)
         .ok_or_else(|| ApiError::unauthorized(Format::Json))?;
-    match identity.caller.access {
-        Some(DeviceAccess {
-            role: Role::Admin,
+    let device = identity
+        .caller
+        .device
+        .and_then(|id| state.engine.directory().device(&id));
+    match (identity.caller.access, device) {
+        (
+            Some(DeviceAccess {
+                role: Role::Admin,
+                scope,
+                ..
+            }),
+            Some(device),
+        ) => Ok(Admin::Scoped {
+            device: device.id,
+            person: device.person,
             scope,
-            ..
-        }) => Ok(Admin::Scoped(scope)),
+        }),
         _ => Err(forbidden(
             "this token may not administer the server; use the admin token",
         )),
@@ -135,8 +191,35 @@ pub async fn get_org(
     State(state): State<Shared>,
     headers: HeaderMap,
 ) -> Result<Json<Org>, ApiError> {
-    admin_of(&state, &headers)?;
-    Ok(Json(state.engine.directory().org()))
+    let admin = admin_of(&state, &headers)?;
+    let org = state.engine.directory().org();
+    Ok(Json(match admin {
+        Admin::Server => org,
+        Admin::Scoped { scope, .. } => org_within(org, &scope),
+    }))
+}
+
+/// The places a scoped admin sees: those inside its scope and the ones
+/// containing it.
+fn org_within(org: Org, scope: &Scope) -> Org {
+    let related = |code: &str| code.starts_with(scope.prefix()) || scope.prefix().starts_with(code);
+    Org {
+        districts: org
+            .districts
+            .into_iter()
+            .filter(|(code, _)| related(code.as_str()))
+            .collect(),
+        towns: org
+            .towns
+            .into_iter()
+            .filter(|(code, _)| related(code.as_str()))
+            .collect(),
+        villages: org
+            .villages
+            .into_iter()
+            .filter(|(code, _)| related(code.as_str()))
+            .collect(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -177,8 +260,14 @@ pub async fn list_people(
     State(state): State<Shared>,
     headers: HeaderMap,
 ) -> Result<Json<Vec<Person>>, ApiError> {
-    admin_of(&state, &headers)?;
-    Ok(Json(state.engine.directory().people()))
+    let admin = admin_of(&state, &headers)?;
+    let people = state.engine.directory().people();
+    Ok(Json(
+        people
+            .into_iter()
+            .filter(|p| admin.may_manage_person(p))
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -187,6 +276,9 @@ pub struct NewPerson {
     name: String,
     #[serde(default)]
     phone: Option<String>,
+    /// Where the person works; required from a scoped admin.
+    #[serde(default)]
+    scope: Option<Scope>,
 }
 
 pub async fn add_person(
@@ -194,9 +286,42 @@ pub async fn add_person(
     headers: HeaderMap,
     Json(body): Json<NewPerson>,
 ) -> Result<Json<Person>, ApiError> {
-    admin_of(&state, &headers)?;
+    let admin = admin_of(&state, &headers)?;
+    if let Admin::Scoped { scope: own, .. } = &admin {
+        match &body.scope {
+            Some(scope) if own.covers(scope) => {}
+            Some(_) => {
+                return Err(forbidden(
+                    "you may only register people working within your own scope",
+                ));
+            }
+            None => {
+                return Err(ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!("say where the person works: add \"scope\" (within {own})"),
+                    Format::Json,
+                ));
+            }
+        }
+        if let Some(existing) = state.engine.directory().person(body.id.trim())
+            && !admin.may_manage_person(&existing)
+        {
+            // Another scope's person: its details stay hidden.
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                "this person id is taken; choose another",
+                Format::Json,
+            ));
+        }
+        if !admin.may_act_for(body.id.trim()) {
+            return Err(not_yourself());
+        }
+    }
     let directory = state.engine.directory().clone();
-    let person = blocking(move || directory.add_person(&body.id, &body.name, body.phone)).await?;
+    let person =
+        blocking(move || directory.add_person_in(&body.id, &body.name, body.phone, body.scope))
+            .await?;
+    tracing::info!(person = %person.id, by = %admin.name(), "person registered");
     Ok(Json(person))
 }
 
@@ -227,8 +352,26 @@ pub async fn enroll(
             "you may only enroll devices within your own scope",
         ));
     }
+    if !matches!(admin, Admin::Server) {
+        // A person outside the admin's scope answers as an unknown one.
+        let visible = state
+            .engine
+            .directory()
+            .person(&request.person)
+            .is_some_and(|p| admin.may_manage_person(&p));
+        if !visible {
+            return Err(directory_error(DirectoryError::UnknownPerson(
+                request.person.clone(),
+            )));
+        }
+        if !admin.may_act_for(&request.person) {
+            return Err(not_yourself());
+        }
+    }
     let directory = state.engine.directory().clone();
     let (device, token) = blocking(move || directory.enroll(request)).await?;
+    tracing::info!(device = %device.id, role = %device.access.role, scope = %device.access.scope,
+        by = %admin.name(), "device enrolled");
     let setup = SetupPayload {
         server: public_url(&state, &headers),
         token: token.0.clone(),
@@ -269,6 +412,7 @@ pub async fn rotate(
     let device = managed_device(&state, &admin, &id)?;
     let directory = state.engine.directory().clone();
     let token = blocking(move || directory.rotate(&device.id)).await?;
+    tracing::info!(device = %device.id, by = %admin.name(), "device token rotated");
     Ok(Json(json!({
         "token": token.0,
         "setup": SetupPayload {
@@ -288,6 +432,7 @@ pub async fn revoke(
     let device = managed_device(&state, &admin, &id)?;
     let directory = state.engine.directory().clone();
     let device = blocking(move || directory.revoke(&device.id)).await?;
+    tracing::info!(device = %device.id, by = %admin.name(), "device revoked");
     Ok(Json(view(&state, &device)))
 }
 
@@ -312,6 +457,9 @@ pub async fn set_access(
             "you may only assign scopes within your own scope",
         ));
     }
+    if !admin.may_act_for(&device.person) {
+        return Err(not_yourself());
+    }
     let access = DeviceAccess {
         role: change.role,
         scope: change.scope,
@@ -319,8 +467,14 @@ pub async fn set_access(
     };
     let directory = state.engine.directory().clone();
     let device = blocking(move || directory.set_access(&device.id, access)).await?;
+    tracing::info!(device = %device.id, role = %device.access.role, scope = %device.access.scope,
+        by = %admin.name(), "device reassigned");
     Ok(Json(view(&state, &device)))
 }
+
+/// Quarantined changes a scoped admin's listing looks through at most,
+/// newest first, to find its own devices' ones.
+const QUARANTINE_SCAN: usize = 10_000;
 
 #[derive(Deserialize)]
 pub struct QuarantineQuery {
@@ -333,16 +487,29 @@ pub async fn quarantine(
     headers: HeaderMap,
     Query(query): Query<QuarantineQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    admin_of(&state, &headers)?;
+    let admin = admin_of(&state, &headers)?;
     let limit = query.limit.unwrap_or(100).min(10_000);
     let engine = state.engine.clone();
-    let entries = tokio::task::spawn_blocking(move || engine.storage().list_quarantine(limit))
-        .await
-        .map_err(|_| ApiError::internal(Format::Json))?
-        .map_err(|e| ApiError {
-            body: e.to_error_body(),
-            format: Format::Json,
-        })?;
+    // A scoped admin sees what its own devices sent, nothing else.
+    let directory = state.engine.directory().clone();
+    let managed = move |entry: &crate::storage::QuarantineEntry| match &admin {
+        Admin::Server => true,
+        Admin::Scoped { .. } => entry
+            .device
+            .and_then(|id| directory.device(&id))
+            .is_some_and(|device| admin.may_manage(&device.access.scope)),
+    };
+    let entries = tokio::task::spawn_blocking(move || {
+        engine
+            .storage()
+            .list_quarantine_where(limit, QUARANTINE_SCAN, &managed)
+    })
+    .await
+    .map_err(|_| ApiError::internal(Format::Json))?
+    .map_err(|e| ApiError {
+        body: e.to_error_body(),
+        format: Format::Json,
+    })?;
     let list: Vec<Value> = entries
         .iter()
         .map(|q| {
@@ -358,6 +525,39 @@ pub async fn quarantine(
         })
         .collect();
     Ok(Json(Value::Array(list)))
+}
+
+/// `GET /v1/admin/records/{id}/history`: a record's audit trail for the
+/// server's admin token (`fengqiao admin history`). Admin devices hold no
+/// records and read no audit trail; officials read it at
+/// `/v1/records/{id}/history`.
+pub async fn record_history(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<super::HistoryEntry>>, ApiError> {
+    if !matches!(admin_of(&state, &headers)?, Admin::Server) {
+        return Err(forbidden(
+            "admin devices do not read records; only the server's admin token reads any \
+             record's audit trail",
+        ));
+    }
+    let id = fengqiao_protocol::DocumentId::parse_any(&id).map_err(|e| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "{:?} is not a record id: {e}",
+                id.chars().take(60).collect::<String>()
+            ),
+            Format::Json,
+        )
+    })?;
+    let entries = tokio::task::spawn_blocking(move || {
+        super::audit_trail(&state, &crate::engine::Caller::unrestricted(), &id)
+    })
+    .await
+    .map_err(|_| ApiError::internal(Format::Json))??;
+    Ok(Json(entries))
 }
 
 /// Whether a device's access lets it read a record's audit trail.

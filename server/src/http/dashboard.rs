@@ -10,7 +10,7 @@
 //! | `POST /dashboard/logout` | ends the session |
 //! | `GET /v1/session` | who is signed in, their scope and what they may do |
 //! | `GET /v1/places` | the villages of a scope, with their names |
-//! | `GET /v1/events` | server-sent events: a notice when a record in the caller's scope changes |
+//! | `GET /v1/events` | server-sent events: a notice when a record in the caller's scope changes; `signout` when the device is revoked or reassigned |
 //!
 //! The page reads everything else from the JSON API ([`super::stats`],
 //! [`super::export`]) with the session cookie, and refreshes its figures
@@ -79,6 +79,12 @@ pub fn routes(app: &Shared) -> Router<Shared> {
         .route("/v1/events", get(events))
         .merge(stats::routes())
         .merge(export::routes())
+        // Every state-changing request, login included, comes from the
+        // dashboard's own page (login CSRF, see `session`).
+        .layer(axum::middleware::from_fn_with_state(
+            views.clone(),
+            session::refuse_cross_site,
+        ))
         // Answers, exports and the page's files are gzipped for clients that
         // accept it: a district's summary is over a megabyte of JSON, on the
         // poor networks of township offices. Event streams are left as they
@@ -416,45 +422,132 @@ async fn places(
 }
 
 /// How long one event stream lasts before the browser reconnects (and is
-/// authenticated again): a revoked device stops receiving notices within
-/// this time, an expired session at once.
+/// authenticated again); an expired session ends it at once, and so does a
+/// revocation or reassignment of its device (with a `signout` event).
 const STREAM_LIFETIME: Duration = Duration::from_secs(5 * 60);
 
 /// One open event stream: the hub subscription and what ends it.
 struct Feed {
     subscription: Subscription,
     official: Official,
+    views: Views,
+    /// Revocations and access changes of devices; `None` for a caller that
+    /// is no enrolled device, or once the directory stopped announcing.
+    revocations: Option<tokio::sync::broadcast::Receiver<fengqiao_protocol::DeviceId>>,
     until: tokio::time::Instant,
     shutdown: tokio::sync::watch::Receiver<bool>,
     greeted: bool,
+    /// The stream said why it ends and sends nothing more.
+    ended: bool,
 }
 
 fn notice(name: &str, data: serde_json::Value) -> Event {
     Event::default().event(name).data(data.to_string())
 }
 
+/// Why an open event stream signs its reader out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignOut {
+    /// The device was revoked (or its token replaced).
+    Revoked,
+    /// The device's role, scope or write grant changed.
+    Reassigned,
+    /// The session was ended (signed out elsewhere, or expired).
+    Ended,
+}
+
+impl SignOut {
+    fn as_str(self) -> &'static str {
+        match self {
+            SignOut::Revoked => "revoked",
+            SignOut::Reassigned => "reassigned",
+            SignOut::Ended => "ended",
+        }
+    }
+}
+
 impl Feed {
+    /// Whether the caller may still read what it was admitted to read.
+    fn still_admitted(&self) -> Option<SignOut> {
+        let app = &self.views.app;
+        if let Some(session) = &self.official.session {
+            let Some((token, _)) = self.views.sessions.token(session) else {
+                return Some(SignOut::Ended);
+            };
+            if app.auth.authenticate(&token).is_none() {
+                return Some(SignOut::Revoked);
+            }
+        }
+        let device = self.official.identity.caller.device?;
+        match app.engine.directory().device(&device) {
+            None => Some(SignOut::Revoked),
+            Some(d) if d.is_revoked() => Some(SignOut::Revoked),
+            Some(d) if Some(&d.access) != self.official.identity.caller.access.as_ref() => {
+                Some(SignOut::Reassigned)
+            }
+            Some(_) => None,
+        }
+    }
+
     /// The next event for the browser, or `None` when the stream ends.
     async fn next(mut self) -> Option<(Result<Event, Infallible>, Self)> {
+        if self.ended {
+            return None;
+        }
         if !self.greeted {
             self.greeted = true;
             let hello = notice("ready", json!({})).retry(Duration::from_secs(2));
             return Some((Ok(hello), self));
         }
+        let own = self.official.identity.caller.device;
         loop {
+            use tokio::sync::broadcast::error::RecvError;
             let until = self.until;
-            let event = tokio::select! {
+            let revocations = &mut self.revocations;
+            let revocation = async {
+                match revocations.as_mut() {
+                    Some(receiver) => Some(receiver.recv().await),
+                    None => std::future::pending().await,
+                }
+            };
+            let step = tokio::select! {
                 _ = tokio::time::sleep_until(until) => return None,
                 _ = self.shutdown.wait_for(|stop| *stop) => return None,
-                next = self.subscription.next() => next?,
+                access = revocation => Err(access),
+                next = self.subscription.next() => Ok(next?),
             };
+            let event = match step {
+                Ok(event) => event,
+                Err(Some(Ok(device))) if Some(device) != own => continue,
+                Err(Some(Err(RecvError::Closed)) | None) => {
+                    self.revocations = None;
+                    continue;
+                }
+                Err(Some(Ok(_) | Err(RecvError::Lagged(_)))) => match self.still_admitted() {
+                    None => continue,
+                    Some(why) => {
+                        // The page may no longer show what it shows: end
+                        // the session with the stream.
+                        if let Some(session) = &self.official.session {
+                            self.views.sessions.close(session);
+                        }
+                        tracing::info!(official = %self.official.identity.label,
+                            reason = why.as_str(), "event stream closed");
+                        self.ended = true;
+                        let bye = notice("signout", json!({ "reason": why.as_str() }));
+                        return Some((Ok(bye), self));
+                    }
+                },
+            };
+            // Notices carry nothing that counts other scopes' activity: no
+            // server sequence number, no count of missed notices.
             let event = match event {
                 Ok(change) if self.official.can_read(&change.village) => notice(
                     "change",
-                    json!({ "id": change.id, "village": change.village, "seq": change.seq }),
+                    json!({ "id": change.id, "village": change.village }),
                 ),
                 Ok(_) => continue,
-                Err(Missed(count)) => notice("resync", json!({ "missed": count })),
+                Err(Missed(_)) => notice("resync", json!({})),
             };
             return Some((Ok(event), self));
         }
@@ -463,8 +556,10 @@ impl Feed {
 
 /// `GET /v1/events`: a notice whenever a record the caller may read
 /// changes, whichever door the change came through. The page refetches
-/// what it shows; the notice carries the record id, village and sequence
-/// number only.
+/// what it shows; the notice carries the record id and village only. When
+/// the caller's device is revoked or reassigned, a last `signout` event
+/// says so (`{"reason": "revoked" | "reassigned" | "ended"}`), the session
+/// ends and the stream closes.
 async fn events(
     State(views): State<Views>,
     official: Official,
@@ -473,12 +568,22 @@ async fn events(
     let lifetime = official.session_ends.map_or(STREAM_LIFETIME, |ends| {
         ends.saturating_duration_since(now).min(STREAM_LIFETIME)
     });
+    // Subscribed before anything is checked, so no revocation slips
+    // between the check and the subscription.
+    let revocations = official
+        .identity
+        .caller
+        .device
+        .map(|_| views.app.engine.directory().subscribe_revocations());
     let feed = Feed {
         subscription: views.app.engine.hub().subscribe(),
         official,
+        views: views.clone(),
+        revocations,
         until: tokio::time::Instant::now() + lifetime,
         shutdown: views.app.shutdown.clone(),
         greeted: false,
+        ended: false,
     };
     Sse::new(futures_util::stream::unfold(feed, Feed::next))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

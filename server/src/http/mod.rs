@@ -111,7 +111,7 @@ pub type Shared = Arc<AppState>;
 pub fn router(state: Shared) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(guarded_metrics))
         .route("/v1/ws", get(crate::ws::upgrade))
         .route("/v1/me", get(admin::me))
         .route("/v1/admin/org", get(admin::get_org).post(admin::import_org))
@@ -127,6 +127,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/admin/devices/{id}/revoke", post(admin::revoke))
         .route("/v1/admin/devices/{id}/access", put(admin::set_access))
         .route("/v1/admin/quarantine", get(admin::quarantine))
+        .route("/v1/admin/records/{id}/history", get(admin::record_history))
         .route("/v1/admin/backup", get(admin::backup))
         .route("/v1/sync", post(sync::batch_sync))
         .merge(dashboard::routes(&state))
@@ -161,7 +162,44 @@ async fn healthz(State(state): State<Shared>) -> impl IntoResponse {
     )
 }
 
-async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
+/// The routes of the separate metrics address (`--metrics-bind`): the
+/// metrics without a token, and the health check. Only operators should
+/// reach that address (loopback, or a monitoring network).
+pub fn metrics_router(state: Shared) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(open_metrics))
+        .with_state(state)
+}
+
+/// `/metrics` on the main address: server-wide counts and the commit
+/// sequence count every scope's activity, so only the server's admin token
+/// reads them there (devices, scoped admins included, never do).
+async fn guarded_metrics(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    let token = token_from(&headers, None).ok_or_else(|| ApiError::unauthorized(Format::Json))?;
+    let is_admin = state
+        .admin_token
+        .as_deref()
+        .is_some_and(|admin| crate::auth::constant_time_eq(token.as_bytes(), admin.as_bytes()));
+    if !is_admin {
+        return Err(ApiError::new(
+            fengqiao_protocol::ErrorCode::Forbidden,
+            "the metrics are for the server's admin token, or on the metrics address \
+             (--metrics-bind)",
+            Format::Json,
+        ));
+    }
+    Ok(metrics(&state).into_response())
+}
+
+async fn open_metrics(State(state): State<Shared>) -> impl IntoResponse {
+    metrics(&state)
+}
+
+fn metrics(state: &AppState) -> impl IntoResponse + use<> {
     let (cache_bytes, cache_docs) = state.engine.cache().usage();
     let stats = &state.engine.cache().stats;
     let hits = stats.hits.load(std::sync::atomic::Ordering::Relaxed) as f64;
@@ -205,7 +243,13 @@ async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
             seq,
         ),
     ]);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; version=0.0.4"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
 }
 
 /// The bearer token of a request: `Authorization: Bearer …`, or, where

@@ -17,6 +17,17 @@
 //! came over HTTPS, as a TLS-terminating proxy reports with
 //! `X-Forwarded-Proto: https`.
 //!
+//! `SameSite=Strict` is not enough on its own: it does not stop a foreign
+//! page from posting a token to `/dashboard/login` (login CSRF: the victim's
+//! browser is signed in as the attacker), and old browsers ignore it. So
+//! every state-changing request (anything but `GET`, `HEAD`, `OPTIONS`) on
+//! the dashboard routes passes [`cross_site_refusal`] first: it must come
+//! from the dashboard's own origin, as the browser reports in
+//! `Sec-Fetch-Site` (or, from browsers that do not send it, `Origin`). A
+//! request that sends neither — curl, scripts — is accepted only when it
+//! carries no session cookie or authenticates with a bearer token, neither
+//! of which a foreign page can make a browser do.
+//!
 //! [`Official`] is the extractor every report endpoint takes: it accepts
 //! `Authorization: Bearer` first, then the session cookie, and answers
 //! `401 unauthorized` otherwise.
@@ -144,6 +155,73 @@ fn over_https(headers: &HeaderMap) -> bool {
         .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
 }
 
+/// Why a state-changing request is refused as cross-site, or `None` when
+/// it may go ahead (see the module documentation). `public_url` is the
+/// server's configured public address, whose origin counts as its own
+/// behind a proxy that rewrites `Host`.
+pub fn cross_site_refusal(
+    method: &axum::http::Method,
+    headers: &HeaderMap,
+    public_url: Option<&str>,
+) -> Option<&'static str> {
+    use axum::http::Method;
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return None;
+    }
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = headers.get("sec-fetch-site") {
+        // `none`: the user's own action (typed address, bookmark).
+        return match site.to_str().unwrap_or("") {
+            "same-origin" | "none" => None,
+            _ => Some("this request came from another site; use the dashboard's own page"),
+        };
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        let authority = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        let own = |candidate: Option<&str>| {
+            candidate.is_some_and(|c| authority.is_some_and(|a| a.eq_ignore_ascii_case(c)))
+        };
+        let public = public_url.and_then(|url| {
+            let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+            rest.split('/').next()
+        });
+        return if own(text(header::HOST.as_str())) || own(text("x-forwarded-host")) || own(public) {
+            None
+        } else {
+            Some("this request came from another site; use the dashboard's own page")
+        };
+    }
+    if session_id(headers).is_some() && !headers.contains_key(header::AUTHORIZATION) {
+        return Some(
+            "a request with the session cookie must say where it came from (Origin or \
+             Sec-Fetch-Site); use the dashboard's page, or a bearer token without the cookie",
+        );
+    }
+    None
+}
+
+/// Refuses cross-site state-changing requests on the dashboard routes with
+/// `403 forbidden` (see [`cross_site_refusal`]).
+pub async fn refuse_cross_site(
+    axum::extract::State(views): axum::extract::State<Views>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(reason) = cross_site_refusal(
+        request.method(),
+        request.headers(),
+        views.app.public_url.as_deref(),
+    ) {
+        tracing::info!(path = %request.uri().path(), "cross-site request refused");
+        return forbidden(reason).into_response();
+    }
+    next.run(request).await
+}
+
 /// The `Set-Cookie` value that opens a session.
 pub fn session_cookie(id: &str, ttl: Duration, headers: &HeaderMap) -> String {
     format!(
@@ -164,6 +242,8 @@ pub struct Official {
     pub identity: Identity,
     /// When the session it came with ends; `None` for a bearer token.
     pub session_ends: Option<Instant>,
+    /// The session's id; `None` for a bearer token.
+    pub session: Option<String>,
 }
 
 impl FromRequestParts<Views> for Official {
@@ -175,6 +255,7 @@ impl FromRequestParts<Views> for Official {
             return Ok(Self {
                 identity,
                 session_ends: None,
+                session: None,
             });
         }
         if let Some(id) = session_id(&parts.headers)
@@ -194,6 +275,7 @@ impl FromRequestParts<Views> for Official {
                     return Ok(Self {
                         identity,
                         session_ends: Some(ends),
+                        session: Some(id),
                     });
                 }
                 // The device was revoked: its sessions end with it.
@@ -313,6 +395,88 @@ mod tests {
             HeaderValue::from_static("fengqiao_session=short"),
         );
         assert_eq!(session_id(&headers), None);
+    }
+
+    #[test]
+    fn state_changing_requests_must_come_from_the_dashboard_itself() {
+        use axum::http::Method;
+        let cookie = format!("{SESSION_COOKIE}={}", "ab".repeat(32));
+        let request = |pairs: &[(&str, &str)]| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, HeaderValue::from_static("fq.example:8470"));
+            for (name, value) in pairs {
+                headers.insert(
+                    axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    HeaderValue::from_str(value).unwrap(),
+                );
+            }
+            headers
+        };
+        let refused = |method: Method, pairs: &[(&str, &str)], public: Option<&str>| {
+            cross_site_refusal(&method, &request(pairs), public).is_some()
+        };
+        // A foreign page posting a token or using the cookie.
+        assert!(refused(
+            Method::POST,
+            &[("sec-fetch-site", "cross-site")],
+            None
+        ));
+        assert!(refused(
+            Method::POST,
+            &[("sec-fetch-site", "same-site")],
+            None
+        ));
+        assert!(refused(
+            Method::POST,
+            &[("origin", "https://evil.example")],
+            None
+        ));
+        assert!(refused(Method::POST, &[("origin", "null")], None));
+        assert!(refused(
+            Method::POST,
+            &[("origin", "http://fq.example:8470.evil.example")],
+            None
+        ));
+        // The browser's own word wins over a matching Origin.
+        assert!(refused(
+            Method::POST,
+            &[
+                ("sec-fetch-site", "cross-site"),
+                ("origin", "http://fq.example:8470")
+            ],
+            None
+        ));
+        // A cookie with no word on where it came from.
+        assert!(refused(Method::POST, &[("cookie", &cookie)], None));
+        // The dashboard's own page.
+        assert!(!refused(
+            Method::POST,
+            &[("sec-fetch-site", "same-origin")],
+            None
+        ));
+        assert!(!refused(
+            Method::POST,
+            &[("origin", "http://fq.example:8470")],
+            None
+        ));
+        assert!(!refused(
+            Method::POST,
+            &[("origin", "https://fengqiao.example.gov.cn")],
+            Some("https://fengqiao.example.gov.cn/")
+        ));
+        // Scripts: no cookie, or a bearer token.
+        assert!(!refused(Method::POST, &[], None));
+        assert!(!refused(
+            Method::POST,
+            &[("cookie", &cookie), ("authorization", "Bearer t")],
+            None
+        ));
+        // Reading is never refused here.
+        assert!(!refused(
+            Method::GET,
+            &[("sec-fetch-site", "cross-site")],
+            None
+        ));
     }
 
     #[test]

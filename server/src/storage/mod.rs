@@ -217,6 +217,20 @@ pub trait Storage: Send + Sync {
     /// The most recently quarantined changes, newest first.
     fn list_quarantine(&self, limit: usize) -> Result<Vec<Quarantined>, StorageError>;
 
+    /// The most recent quarantined changes that `keep` accepts, newest
+    /// first: at most `limit` of them, among the newest `scan` entries.
+    fn list_quarantine_where(
+        &self,
+        limit: usize,
+        scan: usize,
+        keep: &dyn Fn(&QuarantineEntry) -> bool,
+    ) -> Result<Vec<Quarantined>, StorageError> {
+        let mut entries = self.list_quarantine(scan)?;
+        entries.retain(|q| keep(&q.entry));
+        entries.truncate(limit);
+        Ok(entries)
+    }
+
     /// A server-wide value.
     fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError>;
 

@@ -961,6 +961,35 @@ impl Storage for SledStorage {
             .collect()
     }
 
+    fn list_quarantine_where(
+        &self,
+        limit: usize,
+        scan: usize,
+        keep: &dyn Fn(&QuarantineEntry) -> bool,
+    ) -> Result<Vec<Quarantined>, StorageError> {
+        let mut out = Vec::new();
+        for item in self
+            .handle()?
+            .tree
+            .scan_prefix([keys::QUARANTINE])
+            .rev()
+            .take(scan)
+        {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, value) = item.map_err(backend)?;
+            let entry: QuarantineEntry = decode(&value, QUARANTINE_WHAT)?;
+            if keep(&entry) {
+                out.push(Quarantined {
+                    id: keys::seq_suffix(&key, "quarantine key")?,
+                    entry,
+                });
+            }
+        }
+        Ok(out)
+    }
+
     fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError> {
         Ok(self.get(&keys::meta_key(name))?.map(|bytes| bytes.to_vec()))
     }

@@ -341,6 +341,8 @@ pub fn get(server: &TestServer, path: &str, auth: Auth<'_>) -> (u16, Value) {
 }
 
 /// A POST of JSON: the status and the parsed body (`Null` when empty).
+/// With the cookie it says it comes from the dashboard's own page, as a
+/// browser does.
 pub fn post(server: &TestServer, path: &str, auth: Auth<'_>, body: &str) -> (u16, Value) {
     let mut request = agent()
         .post(format!("{}{path}", server.url()))
@@ -348,7 +350,11 @@ pub fn post(server: &TestServer, path: &str, auth: Auth<'_>, body: &str) -> (u16
     match auth {
         Auth::None => {}
         Auth::Bearer(token) => request = request.header("Authorization", format!("Bearer {token}")),
-        Auth::Cookie(cookie) => request = request.header("Cookie", cookie),
+        Auth::Cookie(cookie) => {
+            request = request
+                .header("Cookie", cookie)
+                .header("Sec-Fetch-Site", "same-origin")
+        }
     }
     let mut response = request.send(body).expect("request completes");
     let status = response.status().as_u16();
