@@ -63,6 +63,21 @@ pub struct Metrics {
     pub ws_messages_in: AtomicU64,
     pub ws_messages_out: AtomicU64,
     pub ws_throttled: AtomicU64,
+    /// Changes sent by read-only devices, ignored (either door).
+    pub read_only_ignored: AtomicU64,
+    /// Changes refused on the WebSocket door.
+    pub ws_refused: AtomicU64,
+    /// WebSocket messages held back because their device kept sending
+    /// refused changes.
+    pub ws_refusals_throttled: AtomicU64,
+    /// Quarantined changes cut to their first bytes.
+    pub quarantine_truncated: AtomicU64,
+    /// Quarantined changes dropped, oldest first, to stay within the
+    /// per-device and total bounds.
+    pub quarantine_dropped: AtomicU64,
+    /// Refused changes not quarantined because their device refused too
+    /// many too fast.
+    pub quarantine_rate_limited: AtomicU64,
     pub batch_latency: Histogram,
 }
 
@@ -74,7 +89,7 @@ impl Metrics {
     /// The Prometheus exposition; `extra` are gauges read at scrape time.
     pub fn render(&self, extra: &[(&str, &str, f64)]) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 11] = [
+        let counters: [(&str, &str, &AtomicU64); 17] = [
             (
                 "fengqiao_batch_syncs_total",
                 "Batch sync requests answered.",
@@ -130,6 +145,36 @@ impl Metrics {
                 "WebSocket messages held back because their device sent faster than its rate.",
                 &self.ws_throttled,
             ),
+            (
+                "fengqiao_read_only_changes_ignored_total",
+                "Changes sent by read-only devices (supervisors, districts without write), ignored.",
+                &self.read_only_ignored,
+            ),
+            (
+                "fengqiao_ws_refused_total",
+                "Changes refused on the WebSocket door.",
+                &self.ws_refused,
+            ),
+            (
+                "fengqiao_ws_refusals_throttled_total",
+                "WebSocket messages held back because their device kept sending refused changes.",
+                &self.ws_refusals_throttled,
+            ),
+            (
+                "fengqiao_quarantine_truncated_total",
+                "Refused changes quarantined as their first bytes only.",
+                &self.quarantine_truncated,
+            ),
+            (
+                "fengqiao_quarantine_dropped_total",
+                "Quarantined changes dropped, oldest first, to stay within the quarantine's bounds.",
+                &self.quarantine_dropped,
+            ),
+            (
+                "fengqiao_quarantine_rate_limited_total",
+                "Refused changes not quarantined because their device sent refused changes too fast.",
+                &self.quarantine_rate_limited,
+            ),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(
@@ -155,5 +200,81 @@ impl Metrics {
             "Time to answer a batch sync request.",
         );
         out
+    }
+}
+
+/// Lets a kind of log line through at most once per period, so that a
+/// device repeating itself cannot flood the log; each line that passes
+/// tells how many were held back since the last.
+pub struct LogEvery {
+    every: Duration,
+    start: std::time::Instant,
+    /// When the next line may pass, in ms since `start`.
+    next_ms: AtomicU64,
+    held_back: AtomicU64,
+}
+
+impl LogEvery {
+    pub fn new(every: Duration) -> Self {
+        Self {
+            every,
+            start: std::time::Instant::now(),
+            next_ms: AtomicU64::new(0),
+            held_back: AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(held back)` when a line may be logged now.
+    pub fn allow(&self) -> Option<u64> {
+        let now = self.start.elapsed().as_millis() as u64;
+        let next = self.next_ms.load(Ordering::Relaxed);
+        if now >= next
+            && self
+                .next_ms
+                .compare_exchange(
+                    next,
+                    now + self.every.as_millis() as u64,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            Some(self.held_back.swap(0, Ordering::Relaxed))
+        } else {
+            self.held_back.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_limited_log_passes_once_per_period_and_counts_the_rest() {
+        let log = LogEvery::new(Duration::from_secs(3600));
+        assert_eq!(log.allow(), Some(0));
+        assert_eq!(log.allow(), None);
+        assert_eq!(log.allow(), None);
+        let log = LogEvery::new(Duration::ZERO);
+        assert_eq!(log.allow(), Some(0));
+        assert_eq!(log.allow(), Some(0));
+    }
+
+    #[test]
+    fn new_counters_are_rendered() {
+        let metrics = Metrics::default();
+        add(&metrics.read_only_ignored, 3);
+        add(&metrics.quarantine_dropped, 2);
+        let text = metrics.render(&[]);
+        assert!(
+            text.contains("fengqiao_read_only_changes_ignored_total 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("fengqiao_quarantine_dropped_total 2"),
+            "{text}"
+        );
     }
 }

@@ -14,7 +14,6 @@ use crate::directory::Directory;
 use crate::engine::{Engine, EngineConfig};
 use crate::http::limit::{RateLimit, RateLimiter};
 use crate::http::{self, AppState, HttpLimits};
-use crate::metrics::Metrics;
 use crate::report::{Reports, ResidentConfig};
 use crate::storage::{SledStorage, Storage, StorageConfig, StorageError};
 
@@ -246,7 +245,7 @@ async fn start_inner(
     let state = Arc::new(AppState {
         engine: engine.clone(),
         auth,
-        metrics: Arc::new(Metrics::default()),
+        metrics: engine.metrics().clone(),
         epoch,
         storage_id,
         limits: config.http.clone(),

@@ -213,10 +213,18 @@ impl RepoClient {
             else {
                 continue;
             };
+            let lacking = doc.get_heads().is_empty();
             let generated = doc.sync().generate_sync_message(state);
             if let Some(mut message) = generated {
                 alter(id, doc, state, &mut message);
-                let frame = self.message(id, message);
+                let mut frame = self.message(id, message);
+                // A document the client lacks is asked for with `request`,
+                // as automerge-repo does: the server answers
+                // `doc-unavailable` when it has nothing to share, where a
+                // `sync` would be answered as an empty document.
+                if lacking && let RepoMessage::Sync(m) = frame {
+                    frame = RepoMessage::Request(m);
+                }
                 self.send(&frame).await?;
             }
         }

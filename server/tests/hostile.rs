@@ -212,9 +212,14 @@ struct RawSocket {
     buffer: Vec<u8>,
 }
 
+#[derive(Debug)]
 enum Frame {
     Binary(Vec<u8>),
+    /// A close frame, or the connection ended (EOF or reset).
     Close,
+    /// Nothing arrived within the read timeout: the connection is open
+    /// and the server says nothing.
+    Silent,
 }
 
 impl RawSocket {
@@ -246,6 +251,8 @@ impl RawSocket {
         socket
     }
 
+    /// Reads more bytes; an error of kind `WouldBlock` or `TimedOut` is the
+    /// read timeout passing, not the end of the connection.
     fn fill(&mut self) -> std::io::Result<()> {
         let mut chunk = [0u8; 8192];
         let n = self.stream.read(&mut chunk)?;
@@ -282,7 +289,8 @@ impl RawSocket {
         self.send_frame(0x2, payload, payload.len() as u64);
     }
 
-    /// The next data or close frame; `Close` also when the connection ends.
+    /// The next data or close frame; `Close` also when the connection
+    /// ends, `Silent` when nothing comes within the read timeout.
     fn recv(&mut self) -> Frame {
         loop {
             if let Some((frame, used)) = self.parse() {
@@ -292,8 +300,17 @@ impl RawSocket {
                     None => continue,
                 }
             }
-            if self.fill().is_err() {
-                return Frame::Close;
+            match self.fill() {
+                Ok(()) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Frame::Silent;
+                }
+                Err(_) => return Frame::Close,
             }
         }
     }
@@ -326,13 +343,29 @@ impl RawSocket {
         Some((frame, at + len))
     }
 
+    /// The next message, `None` when the socket closed; a server that
+    /// stays silent fails the test.
     fn recv_message(&mut self) -> Option<RepoMessage> {
         match self.recv() {
             Frame::Binary(bytes) => {
                 Some(RepoMessage::decode(&bytes).expect("server frames decode"))
             }
             Frame::Close => None,
+            Frame::Silent => panic!("the server stayed silent with the socket open"),
         }
+    }
+
+    /// Waits for the socket to close, skipping messages; fails if the
+    /// server goes silent with the socket still open.
+    fn expect_closed(&mut self, what: &str) {
+        for _ in 0..4 {
+            match self.recv() {
+                Frame::Close => return,
+                Frame::Binary(_) => continue,
+                Frame::Silent => panic!("{what}: the socket stayed open, silent"),
+            }
+        }
+        panic!("{what}: the socket stayed open");
     }
 
     fn join(&mut self) {
@@ -361,12 +394,7 @@ fn expect_error_then_close(socket: &mut RawSocket, what: &str) {
         Some(RepoMessage::Error(e)) => assert!(!e.message.is_empty(), "{what}"),
         other => panic!("{what}: expected an error message, got {other:?}"),
     }
-    for _ in 0..4 {
-        if socket.recv_message().is_none() {
-            return;
-        }
-    }
-    panic!("{what}: the socket stayed open after an error");
+    socket.expect_closed(what);
 }
 
 // ------------------------------------------------------------ the corpus
@@ -856,12 +884,12 @@ fn a_text_frame_and_a_frame_declaring_exabytes_are_refused() {
     let mut socket = RawSocket::connect(server.addr);
     socket.join();
     socket.send_frame(0x2, &[0u8; 16], 1 << 62);
-    // Over the message size limit: the socket is closed, with or without a
-    // close frame first.
-    for _ in 0..4 {
-        if socket.recv_message().is_none() {
-            break;
-        }
+    // Over the message size limit: refused at once, the socket closed
+    // (with or without a close frame first), not left open waiting for
+    // the rest of the frame.
+    match socket.recv() {
+        Frame::Close => {}
+        other => panic!("a frame declaring 2^62 bytes: expected the socket closed, got {other:?}"),
     }
     server.assert_serving("a frame declaring 2^62 bytes");
 }

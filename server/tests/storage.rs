@@ -729,6 +729,7 @@ fn quarantine_sync_states_and_server_values() {
             reason: "createdAt may not change".into(),
             code: ErrorCode::InvalidRecord,
             bytes: vec![0x85, 0x6f, 0x4a, 0x83],
+            size: 4,
         })
         .unwrap();
     let second = store
@@ -739,6 +740,7 @@ fn quarantine_sync_states_and_server_values() {
             reason: "village outside the device's scope".into(),
             code: ErrorCode::Forbidden,
             bytes: vec![1, 2, 3],
+            size: 3,
         })
         .unwrap();
     assert!(second > first);
@@ -1158,4 +1160,73 @@ fn opening_waits_for_a_lock_released_a_moment_later() {
     let reopened = SledStorage::open(&StorageConfig::new(&path));
     releaser.join().unwrap();
     assert!(reopened.is_ok(), "{:?}", reopened.err());
+}
+
+#[test]
+fn the_quarantine_stays_within_its_bounds_per_device_and_in_all_across_reopens() {
+    use fengqiao_server::storage::QuarantineBounds;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = StorageConfig::new(dir.path().join("store"));
+    config.quarantine = QuarantineBounds {
+        entry_bytes: 1024,
+        device_bytes: 8 * 1024,
+        total_bytes: 12 * 1024,
+    };
+    let noisy = DeviceId::random();
+    let quiet = DeviceId::random();
+    let entry = |device: DeviceId, n: u8| {
+        QuarantineEntry::new(
+            DocumentId::random(),
+            Some(device),
+            n as i64,
+            "refused".into(),
+            ErrorCode::InvalidRecord,
+            &vec![n; 8 * 1024 * 1024],
+            1024,
+        )
+    };
+    let stored_bytes = |store: &SledStorage, device: DeviceId| -> usize {
+        store
+            .list_quarantine(usize::MAX)
+            .unwrap()
+            .iter()
+            .filter(|q| q.entry.device == Some(device))
+            .map(|q| q.entry.bytes.len())
+            .sum()
+    };
+    {
+        let store = SledStorage::open(&config).unwrap();
+        store.quarantine(entry(quiet, 0)).unwrap();
+        for n in 1..=40u8 {
+            store.quarantine(entry(noisy, n)).unwrap();
+        }
+        let listed = store.list_quarantine(usize::MAX).unwrap();
+        assert!(listed.iter().all(|q| q.entry.size == 8 * 1024 * 1024));
+        assert!(listed.iter().all(|q| q.entry.bytes.len() == 1024));
+        // Each entry takes a little over 1 KiB: at most seven of the noisy
+        // device, the newest; the quiet device's one entry is kept.
+        assert!(stored_bytes(&store, noisy) <= 8 * 1024);
+        assert!(stored_bytes(&store, noisy) >= 5 * 1024);
+        assert_eq!(stored_bytes(&store, quiet), 1024);
+        let newest = &listed[0].entry;
+        assert_eq!(newest.bytes[0], 40, "the newest are kept");
+        assert!(store.quarantine_dropped() >= 33);
+    }
+    // Reopened, the store counts what it holds and keeps to the bounds.
+    let store = SledStorage::open(&config).unwrap();
+    for n in 41..=60u8 {
+        store.quarantine(entry(noisy, n)).unwrap();
+    }
+    assert!(stored_bytes(&store, noisy) <= 8 * 1024);
+    assert_eq!(stored_bytes(&store, quiet), 1024);
+    for n in 0..20u8 {
+        store.quarantine(entry(DeviceId::random(), n)).unwrap();
+    }
+    let total: usize = store
+        .list_quarantine(usize::MAX)
+        .unwrap()
+        .iter()
+        .map(|q| q.entry.bytes.len())
+        .sum();
+    assert!(total <= 12 * 1024, "{total}");
 }

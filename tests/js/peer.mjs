@@ -3,6 +3,10 @@
 //
 // Usage:
 //   node peer.mjs create  <ws-url>              creates a dispute, then takes commands
+//   node peer.mjs create-empty <ws-url>         creates an empty document (`repo.create()`),
+//                                               waits until the server holds it, then
+//                                               fills it in with one `change()`, then
+//                                               takes commands
 //   node peer.mjs find    <ws-url> <doc-url> [<dir>]
 //                                               finds a document, then takes commands;
 //                                               with <dir>, keeps its documents there
@@ -154,6 +158,23 @@ async function main() {
       await until(() => serverStorageId(repo) !== undefined, "handshake")
       const handle = repo.create(newDispute(Date.UTC(2026, 8, 21)))
       await until(() => serverHasAll(repo, handle), "server acknowledgement of the new document")
+      report("created", { url: handle.url, ...state(handle) })
+      await serve(repo, handle)
+      break
+    }
+    case "create-empty": {
+      await within(WAIT_MS, repo.networkSubsystem.whenReady(), "connection")
+      await until(() => serverStorageId(repo) !== undefined, "handshake")
+      // The ordinary automerge-repo pattern: the empty document syncs
+      // first, and its content comes with a later change.
+      const handle = repo.create()
+      await until(
+        () => handle.heads().length > 0 && serverHasAll(repo, handle),
+        "server acknowledgement of the empty document",
+      )
+      report("empty", { url: handle.url, ...state(handle) })
+      handle.change(doc => Object.assign(doc, newDispute(Date.UTC(2026, 8, 21))))
+      await until(() => serverHasAll(repo, handle), "server acknowledgement of the first change")
       report("created", { url: handle.url, ...state(handle) })
       await serve(repo, handle)
       break

@@ -491,3 +491,41 @@ fn devices_are_rate_limited() {
     let error: fengqiao_protocol::ErrorBody = ciborium::from_reader(&body[..]).unwrap();
     assert_eq!(error.code, ErrorCode::RateLimited);
 }
+
+#[test]
+fn a_supervisors_edit_over_the_batch_door_is_counted_and_shown_on_its_phone() {
+    use std::sync::atomic::Ordering;
+    let server = TestServer::start();
+    let mut a = phone(&server, "cadre-a", Role::Cadre, VILLAGE_A);
+    let id = a.report(VILLAGE_A, "督导改不了", T0);
+    a.sync(&server.url());
+    let mut supervisor = phone(&server, "supervisor", Role::Supervisor, VILLAGE_A);
+    supervisor.sync(&server.url());
+    let author = supervisor.author(T0 + DAY);
+    supervisor
+        .replica
+        .edit(&id, |doc| set_risk(doc, &author, Risk::High))
+        .unwrap();
+    supervisor.sync(&server.url());
+    let attention = supervisor.replica.needing_attention().unwrap();
+    assert_eq!(attention.len(), 1);
+    assert_eq!(attention[0].0, id);
+    assert!(
+        attention[0].1.message.contains("may only read"),
+        "the phone is told why: {:?}",
+        attention[0].1
+    );
+    let metrics = &server.running().state.metrics;
+    assert_eq!(metrics.read_only_ignored.load(Ordering::Relaxed), 1);
+    assert!(
+        server
+            .running()
+            .state
+            .engine
+            .storage()
+            .list_quarantine(10)
+            .unwrap()
+            .is_empty(),
+        "counted, not quarantined"
+    );
+}

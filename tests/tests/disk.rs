@@ -223,6 +223,10 @@ impl Storage for TroubledStorage {
         self.inner.quarantine(entry)
     }
 
+    fn quarantine_dropped(&self) -> u64 {
+        self.inner.quarantine_dropped()
+    }
+
     fn list_quarantine(&self, limit: usize) -> Result<Vec<Quarantined>, StorageError> {
         self.inner.list_quarantine(limit)
     }

@@ -422,3 +422,52 @@ fn a_js_client_restarted_on_its_storage_catches_up_with_what_changed_meanwhile()
     js.command(json!({"cmd": "quit"}));
     assert!(js.exit_status(STEP).success());
 }
+
+#[test]
+fn a_js_document_created_empty_then_changed_is_stored_on_the_same_connection() {
+    if !node_ready() {
+        return;
+    }
+    let server = TestServer::start();
+    let url = server.ws_url();
+    let mut js = NodePeer::spawn("empty-then-changed", &["create-empty", &url]);
+    // The empty document is answered as "nothing here yet": held, not
+    // refused, and not stored.
+    let empty = js.expect("empty", STEP);
+    let doc_url = empty["url"].as_str().expect("an automerge URL").to_owned();
+    let id = DocumentId::parse_any(&doc_url).expect("a valid document URL");
+    let storage = server.running().state.engine.storage().clone();
+    assert!(
+        storage.doc_meta(&id).unwrap().is_none(),
+        "nothing stored before the content"
+    );
+    // Its first change arrives on the same connection and is stored.
+    let created = js.expect("created", STEP);
+    let mut phone = Phone::new("cadre-phone");
+    phone.sync(&server.url());
+    let record = phone
+        .replica
+        .record(&id)
+        .expect("the record reaches a phone");
+    let dispute = record.as_dispute().expect("a dispute");
+    assert_eq!(dispute.title, "宅基地边界纠纷（网页端登记）");
+    let mut phone_heads: Vec<String> = phone
+        .replica
+        .document(&id)
+        .unwrap()
+        .expect("document")
+        .get_heads()
+        .iter()
+        .map(|h| encode_head(&h.0))
+        .collect();
+    let mut js_heads: Vec<String> = heads(&created)
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h.as_str().map(str::to_owned))
+        .collect();
+    phone_heads.sort();
+    js_heads.sort();
+    assert_eq!(phone_heads, js_heads, "the empty change and the content");
+    js.command(json!({"cmd": "quit"}));
+}

@@ -900,3 +900,240 @@ fn a_record_created_over_websocket_is_not_kept_loaded() {
         "the creator holds it; the sync went on from the stored heads"
     );
 }
+
+/// The URL of a device enrolled as `role` over `scope`.
+fn enrolled_url(server: &TestServer, person: &str, role: Role, scope: &str) -> String {
+    let (_, token) = server.enroll(person, role, scope);
+    format!("ws://{}/v1/ws?token={token}", server.addr)
+}
+
+/// A `sync` carrying `changes` as they are (whatever the sync state says).
+fn sync_with_changes(doc: &mut AutoCommit, changes: Vec<u8>) -> sync::Message {
+    let mut message = AutoCommit::new()
+        .sync()
+        .generate_sync_message(&mut sync::State::new())
+        .expect("an empty document speaks first");
+    message.heads = doc.get_heads();
+    message.changes = sync::ChunkList::from(changes);
+    message
+}
+
+#[test]
+fn a_sync_for_a_document_out_of_scope_is_answered_as_for_a_missing_one() {
+    let server = TestServer::start();
+    let rt = server.runtime();
+    let mut phone = Phone::new("cadre-a");
+    let hidden = phone.report(VILLAGE, "别镇看不到的纠纷", T0);
+    phone.sync(&server.url());
+    let missing = DocumentId::random();
+    let url = enrolled_url(&server, "cadre-elsewhere", Role::Cadre, "500110102001");
+    let answers = rt.block_on(async {
+        let mut client = WsClient::joined(&url, "peer-curious").await;
+        let mut answers = Vec::new();
+        for id in [&hidden, &missing] {
+            let announce = AutoCommit::new()
+                .sync()
+                .generate_sync_message(&mut sync::State::new())
+                .unwrap();
+            client
+                .send(&RepoMessage::Sync(client.doc_message(id, announce)))
+                .await;
+            answers.push(match client.recv().await {
+                Received::Message(RepoMessage::Sync(reply)) => {
+                    assert_eq!(reply.document_id, *id);
+                    ("sync", reply.data)
+                }
+                Received::Message(RepoMessage::DocUnavailable(_)) => ("doc-unavailable", vec![]),
+                other => panic!("unexpected {other:?}"),
+            });
+        }
+        answers
+    });
+    assert_eq!(answers[0].0, "sync", "the existing record is not revealed");
+    assert_eq!(answers[0], answers[1], "the same answer, byte for byte");
+}
+
+#[test]
+fn another_device_joining_under_the_same_peer_id_closes_no_socket() {
+    let server = TestServer::start();
+    let rt = server.runtime();
+    let victim_url = enrolled_url(&server, "cadre-victim", Role::Cadre, VILLAGE);
+    let thief_url = enrolled_url(&server, "cadre-thief", Role::Cadre, "500110102001");
+    rt.block_on(async {
+        let mut victim = WsClient::joined(&victim_url, "peer-victim").await;
+        let mut thief = WsClient::joined(&thief_url, "peer-victim").await;
+        // Both sockets keep serving their own device.
+        for client in [&mut victim, &mut thief] {
+            client
+                .request(&DocumentId::random(), &mut sync::State::new())
+                .await;
+            match client.recv().await {
+                Received::Message(RepoMessage::DocUnavailable(_)) => {}
+                other => panic!("expected doc-unavailable, got {other:?}"),
+            }
+        }
+        // The victim's own reconnect still replaces its older socket.
+        let mut again = WsClient::joined(&victim_url, "peer-victim").await;
+        assert_eq!(victim.expect_closed().await, Some(1000));
+        again
+            .request(&DocumentId::random(), &mut sync::State::new())
+            .await;
+        assert!(matches!(
+            again.recv().await,
+            Received::Message(RepoMessage::DocUnavailable(_))
+        ));
+    });
+}
+
+#[test]
+fn a_malformed_request_gets_an_error_and_the_document_is_not_muted() {
+    let server = TestServer::start();
+    let rt = server.runtime();
+    let mut phone = Phone::new("cadre-a");
+    let id = phone.report(VILLAGE, "请求数据坏了", T0);
+    phone.sync(&server.url());
+    rt.block_on(async {
+        let mut client = WsClient::joined(&server.ws_url(), "peer-garbled").await;
+        let mut bad = client.doc_message(
+            &id,
+            AutoCommit::new()
+                .sync()
+                .generate_sync_message(&mut sync::State::new())
+                .unwrap(),
+        );
+        bad.data = b"definitely not a sync message".to_vec();
+        client.send(&RepoMessage::Request(bad)).await;
+        match client.recv().await {
+            Received::Message(RepoMessage::Error(e)) => {
+                assert!(e.message.starts_with("bad_request"), "{}", e.message)
+            }
+            other => panic!("expected an error, got {other:?}"),
+        }
+        assert_eq!(client.expect_closed().await, Some(1002));
+        // Reconnected, the same document is answered.
+        let mut client = WsClient::joined(&server.ws_url(), "peer-garbled").await;
+        let mut doc = AutoCommit::new();
+        client
+            .sync_doc(&id, &mut doc, &mut sync::State::new())
+            .await;
+        assert!(!doc.get_heads().is_empty(), "the record arrived");
+    });
+}
+
+#[test]
+fn a_read_only_device_is_told_once_and_its_changes_are_counted_not_stored() {
+    use std::sync::atomic::Ordering;
+    let server = TestServer::start();
+    let rt = server.runtime();
+    let mut phone = Phone::new("cadre-a");
+    let id = phone.report(VILLAGE, "督导看的纠纷", T0);
+    phone.sync(&server.url());
+    let url = enrolled_url(&server, "supervisor", Role::Supervisor, VILLAGE);
+    let metrics = server.running().state.metrics.clone();
+    let notices = rt.block_on(async {
+        let mut client = WsClient::joined(&url, "peer-supervisor").await;
+        let mut doc = AutoCommit::new();
+        let mut notices = Vec::new();
+        // Reading works, and the first document brings the notice.
+        let mut state = sync::State::new();
+        client.request(&id, &mut state).await;
+        for _ in 0..20 {
+            match client.recv().await {
+                Received::Message(RepoMessage::Ephemeral(e)) => notices.push(e),
+                Received::Message(RepoMessage::Sync(reply)) => {
+                    let reply = sync::Message::decode(&reply.data).unwrap();
+                    doc.sync().receive_sync_message(&mut state, reply).unwrap();
+                    if !doc.get_heads().is_empty() {
+                        break;
+                    }
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(!doc.get_heads().is_empty(), "the record arrived");
+        // A pushy client sends two edits anyway.
+        for n in 0..2 {
+            let before = doc.get_heads();
+            doc.put(ROOT, "title", format!("督导改的标题 {n}")).unwrap();
+            doc.commit();
+            let changes = doc.save_after(&before);
+            let message = sync_with_changes(&mut doc, changes);
+            client
+                .send(&RepoMessage::Sync(client.doc_message(&id, message)))
+                .await;
+        }
+        // Whatever the server answers, no second notice and no close.
+        while let Some(received) = client.recv_within(Duration::from_millis(500)).await {
+            match received {
+                Received::Message(RepoMessage::Ephemeral(e)) => notices.push(e),
+                Received::Message(RepoMessage::Sync(_)) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        notices
+    });
+    assert_eq!(notices.len(), 1, "told once: {notices:?}");
+    assert_eq!(notices[0].document_id, id);
+    assert_eq!(
+        metrics.read_only_ignored.load(Ordering::Relaxed),
+        2,
+        "both ignored changes counted"
+    );
+    let storage = server.running().state.engine.storage().clone();
+    assert!(
+        storage.list_quarantine(10).unwrap().is_empty(),
+        "nothing kept"
+    );
+    phone.sync(&server.url());
+    match phone.replica.record(&id).unwrap() {
+        Record::Dispute(d) => assert_eq!(d.title, "督导看的纠纷", "unchanged"),
+        other => panic!("expected a dispute, got {other:?}"),
+    }
+}
+
+#[test]
+fn refused_changes_are_quarantined_as_a_bounded_prefix() {
+    let server = TestServer::start();
+    let rt = server.runtime();
+    rt.block_on(async {
+        let mut client = WsClient::joined(&server.ws_url(), "peer-flooder").await;
+        for n in 0..4 {
+            // A megabyte of content without a record type: refused.
+            let mut doc = AutoCommit::new();
+            // Letters that do not compress away.
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ n;
+            let filler: String = (0..1024 * 1024)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    char::from(b'a' + (x % 26) as u8)
+                })
+                .collect();
+            doc.put(ROOT, "notes", filler).unwrap();
+            doc.commit();
+            let changes = doc.save();
+            let message = sync_with_changes(&mut doc, changes);
+            let id = DocumentId::random();
+            client
+                .send(&RepoMessage::Sync(client.doc_message(&id, message)))
+                .await;
+            match client.recv().await {
+                Received::Message(RepoMessage::DocUnavailable(u)) => assert_eq!(u.document_id, id),
+                other => panic!("expected doc-unavailable, got {other:?}"),
+            }
+        }
+    });
+    let quarantined = server
+        .running()
+        .state
+        .engine
+        .storage()
+        .list_quarantine(10)
+        .unwrap();
+    assert_eq!(quarantined.len(), 4);
+    for q in quarantined {
+        assert!(q.entry.bytes.len() <= 64 * 1024, "{}", q.entry.bytes.len());
+        assert!(q.entry.size > q.entry.bytes.len() as u64);
+    }
+}

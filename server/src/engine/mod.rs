@@ -44,7 +44,11 @@ use fengqiao_shared::{Millis, Summary};
 use thiserror::Error;
 
 use crate::directory::Directory;
-use crate::storage::{CommitBatch, DocumentContent, QuarantineEntry, Storage, StorageError};
+use crate::http::limit::{RateLimit, RateLimiter};
+use crate::metrics::{LogEvery, Metrics, add};
+use crate::storage::{
+    CommitBatch, DocumentContent, QuarantineBounds, QuarantineEntry, Storage, StorageError,
+};
 use cache::{DocCache, Loaded, Slot};
 use hub::{DocChanged, Hub};
 use stored_sync::same_heads;
@@ -187,7 +191,20 @@ pub struct Engine {
     cache: DocCache,
     hub: Hub,
     limits: Limits,
+    metrics: Arc<Metrics>,
+    /// Quarantined changes per device: a device that keeps sending
+    /// refused changes has the rest counted, not stored.
+    quarantine_rate: RateLimiter,
+    quarantine_log: LogEvery,
+    read_only_log: LogEvery,
 }
+
+/// Refused changes a device may have quarantined: a burst of 30, then one
+/// every two seconds.
+pub const QUARANTINE_RATE: RateLimit = RateLimit {
+    per_second: 0.5,
+    burst: 30.0,
+};
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
@@ -217,6 +234,25 @@ impl Engine {
             cache: DocCache::new(config.cache_bytes),
             hub: Hub::new(4096),
             limits: config.limits,
+            metrics: Arc::new(Metrics::default()),
+            quarantine_rate: RateLimiter::new(QUARANTINE_RATE),
+            quarantine_log: LogEvery::new(std::time::Duration::from_secs(10)),
+            read_only_log: LogEvery::new(std::time::Duration::from_secs(10)),
+        }
+    }
+
+    /// The server's counters, which the engine bumps too.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Counts changes a read-only device sent, which were ignored, and logs
+    /// them (at most one line every ten seconds).
+    pub fn ignored_read_only(&self, caller: &Caller, id: &DocumentId, changes: usize) {
+        add(&self.metrics.read_only_ignored, changes as u64);
+        if let Some(held_back) = self.read_only_log.allow() {
+            tracing::info!(device = ?caller.device, %id, changes, held_back,
+                "ignored changes from a read-only device (and held back this many such lines)");
         }
     }
 
@@ -288,6 +324,7 @@ impl Engine {
         changes: &[u8],
     ) -> Result<Applied, DocError> {
         if !caller.writes() {
+            self.ignored_read_only(caller, id, 1);
             return Err(DocError::ReadOnly);
         }
         for attempt in 1..=COMMIT_ATTEMPTS {
@@ -456,19 +493,44 @@ impl Engine {
         })
     }
 
+    /// Keeps a refused change apart: its first bytes, within the
+    /// quarantine's bounds, and only while its device does not refuse
+    /// faster than [`QUARANTINE_RATE`].
     fn quarantine(&self, caller: &Caller, id: &DocumentId, reason: &DocError, bytes: &[u8]) {
-        let entry = QuarantineEntry {
-            doc: id.clone(),
-            device: caller.device,
-            at: now_millis(),
-            reason: reason.to_string(),
-            code: reason.code(),
-            bytes: bytes.to_vec(),
-        };
-        if let Err(e) = self.storage.quarantine(entry) {
-            tracing::error!(%id, error = %e, "could not quarantine a refused change");
-        } else {
-            tracing::warn!(%id, device = ?caller.device, %reason, "change refused and quarantined");
+        if let Some(device) = caller.device
+            && !self.quarantine_rate.allow(device)
+        {
+            add(&self.metrics.quarantine_rate_limited, 1);
+            if let Some(held_back) = self.quarantine_log.allow() {
+                tracing::warn!(%id, %device, %reason, held_back,
+                    "change refused; not quarantined, the device sends refused changes too fast");
+            }
+            return;
+        }
+        let entry = QuarantineEntry::new(
+            id.clone(),
+            caller.device,
+            now_millis(),
+            reason.to_string(),
+            reason.code(),
+            bytes,
+            QuarantineBounds::default().entry_bytes,
+        );
+        if entry.truncated() {
+            add(&self.metrics.quarantine_truncated, 1);
+        }
+        match self.storage.quarantine(entry) {
+            Err(e) => tracing::error!(%id, error = %e, "could not quarantine a refused change"),
+            Ok(_) => {
+                self.metrics.quarantine_dropped.fetch_max(
+                    self.storage.quarantine_dropped(),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                if let Some(held_back) = self.quarantine_log.allow() {
+                    tracing::warn!(%id, device = ?caller.device, %reason, held_back,
+                        "change refused and quarantined");
+                }
+            }
         }
     }
 
@@ -550,11 +612,11 @@ impl Engine {
     ) -> Result<Received, DocError> {
         let mut message = message;
         if !message.changes.is_empty() && !caller.writes() {
-            // A read-only device wrote: its changes are refused and kept
-            // apart, and it goes on reading. (Its connection's state is
-            // read-only, so the server never asks it for changes.)
-            let refused: Vec<u8> = message.changes.iter().flatten().copied().collect();
-            self.quarantine(caller, id, &DocError::ReadOnly, &refused);
+            // A read-only device wrote: its changes are ignored, as
+            // Automerge's read-only sync ignores them, and counted; it goes
+            // on reading. (The WebSocket door strips them before, and
+            // tells the peer.)
+            self.ignored_read_only(caller, id, message.changes.len());
             message.changes = sync::ChunkList::empty();
         }
         if message.changes.is_empty()

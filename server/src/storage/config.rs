@@ -26,6 +26,8 @@ pub struct StorageConfig {
     /// flush would only add disk writes. Writes that do not wait for a flush
     /// (per-peer sync states) reach the disk with the next commit's flush.
     pub flush_every_ms: Option<u64>,
+    /// How much the quarantine of refused changes keeps.
+    pub quarantine: super::QuarantineBounds,
 }
 
 impl StorageConfig {
@@ -35,6 +37,7 @@ impl StorageConfig {
             path: path.into(),
             cache_bytes: DEFAULT_CACHE_BYTES,
             flush_every_ms: None,
+            quarantine: super::QuarantineBounds::default(),
         }
     }
 

@@ -94,7 +94,7 @@ pub use document::{CommitBatch, CommitReceipt, DocMeta, DocumentContent, StoredD
 pub use error::StorageError;
 pub use feed::{FeedEntry, FeedPage};
 pub use group_commit::FlushStats;
-pub use quarantine::{QuarantineEntry, Quarantined};
+pub use quarantine::{QuarantineBounds, QuarantineEntry, QuarantineIndex, Quarantined};
 pub use sled_store::SledStorage;
 
 /// The version of the stored layout this server reads and writes.
@@ -211,8 +211,14 @@ pub trait Storage: Send + Sync {
         state: &[u8],
     ) -> Result<(), StorageError>;
 
-    /// Keeps a refused change apart, durably; returns its id.
+    /// Keeps a refused change apart, durably; returns its id. The
+    /// quarantine stays within its bounds ([`QuarantineBounds`]): the oldest
+    /// entries of the device, or of all, are dropped to make room.
     fn quarantine(&self, entry: QuarantineEntry) -> Result<u64, StorageError>;
+
+    /// How many quarantined changes were dropped to stay within the
+    /// bounds since the store was opened.
+    fn quarantine_dropped(&self) -> u64;
 
     /// The most recently quarantined changes, newest first.
     fn list_quarantine(&self, limit: usize) -> Result<Vec<Quarantined>, StorageError>;

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -36,9 +36,9 @@ use super::group_commit::{FlushStats, GroupCommit};
 use super::keys::{self, doc_key, doc_seq_key};
 use super::{
     CommitBatch, CommitReceipt, DocMeta, DocumentContent, FeedEntry, FeedPage, HEADS_RETAINED,
-    META_SCHEMA_VERSION, META_STORAGE_ID, ProjectionKey, QuarantineEntry, Quarantined,
-    SCHEMA_VERSION, Storage, StorageConfig, StorageError, StoreHealth, StoredDocument,
-    VillageCounters,
+    META_SCHEMA_VERSION, META_STORAGE_ID, ProjectionKey, QuarantineBounds, QuarantineEntry,
+    QuarantineIndex, Quarantined, SCHEMA_VERSION, Storage, StorageConfig, StorageError,
+    StoreHealth, StoredDocument, VillageCounters,
 };
 
 /// The sled tree that holds the store.
@@ -72,6 +72,9 @@ fn backend(error: sled::Error) -> StorageError {
 struct Writer {
     /// The last sequence number assigned (applied, maybe not yet durable).
     last_seq: u64,
+    /// The quarantine's entries by size, read at the first quarantined
+    /// change after opening (or after a failed write).
+    quarantine: Option<QuarantineIndex>,
 }
 
 /// The open sled database and its tree. Replaced as a whole when the store
@@ -94,6 +97,8 @@ struct Inner {
     last_reopen: Mutex<Option<Instant>>,
     /// What last made the store unable to write, for `/healthz`.
     last_failure: Mutex<Option<String>>,
+    /// Quarantined changes dropped to stay within the bounds.
+    quarantine_dropped: AtomicU64,
 }
 
 impl Inner {
@@ -209,7 +214,11 @@ impl SledStorage {
         let (handle, last_seq) = Self::open_handle(config)?;
         let inner = Arc::new(Inner {
             handle: RwLock::new(Some(Arc::new(handle))),
-            writer: RwLock::new(Writer { last_seq }),
+            writer: RwLock::new(Writer {
+                last_seq,
+                quarantine: None,
+            }),
+            quarantine_dropped: AtomicU64::new(0),
             group: GroupCommit::new(last_seq),
             config: config.clone(),
             broken: AtomicBool::new(false),
@@ -507,6 +516,27 @@ impl SledStorage {
             .keys()
             .map(|key| key.map_err(backend))
             .collect()
+    }
+
+    /// The stored quarantine entries' devices and sizes, oldest first.
+    fn read_quarantine_index(&self) -> Result<QuarantineIndex, StorageError> {
+        let mut index = QuarantineIndex::default();
+        let unbounded = QuarantineBounds {
+            entry_bytes: usize::MAX,
+            device_bytes: u64::MAX,
+            total_bytes: u64::MAX,
+        };
+        for item in self.handle()?.tree.scan_prefix([keys::QUARANTINE]) {
+            let (key, value) = item.map_err(backend)?;
+            let id = keys::seq_suffix(&key, "quarantine key")?;
+            // An entry that does not decode still takes room; it counts
+            // without a device.
+            let device = decode::<QuarantineEntry>(&value, QUARANTINE_WHAT)
+                .ok()
+                .and_then(|entry| entry.device);
+            index.admit(id, device, (key.len() + value.len()) as u64, &unbounded);
+        }
+        Ok(index)
     }
 
     /// Applies a batch and takes a ticket for its flush, under the writer
@@ -936,13 +966,35 @@ impl Storage for SledStorage {
         let (id, ticket) = {
             let mut writer = self.write_lock();
             let id = Self::next_seq(&writer)?;
+            let mut index = match writer.quarantine.take() {
+                Some(index) => index,
+                None => self.read_quarantine_index()?,
+            };
+            let key = keys::quarantine_key(id);
+            let size = (key.len() + value.len()) as u64;
+            let dropped = index.admit(id, entry.device, size, &self.inner.config.quarantine);
             let mut batch = sled::Batch::default();
-            batch.insert(&keys::quarantine_key(id), value);
+            if !dropped.contains(&id) {
+                batch.insert(&key, value);
+            }
+            for old in dropped.iter().filter(|old| **old != id) {
+                batch.remove(&keys::quarantine_key(*old));
+            }
             batch.insert(keys::LAST_SEQ, &id.to_be_bytes());
-            (id, self.apply(&mut writer, batch, id)?)
+            // On failure the index is read again at the next refusal.
+            let ticket = self.apply(&mut writer, batch, id)?;
+            writer.quarantine = Some(index);
+            self.inner
+                .quarantine_dropped
+                .fetch_add(dropped.len() as u64, Ordering::Relaxed);
+            (id, ticket)
         };
         self.inner.group.wait(ticket)?;
         Ok(id)
+    }
+
+    fn quarantine_dropped(&self) -> u64 {
+        self.inner.quarantine_dropped.load(Ordering::Relaxed)
     }
 
     fn list_quarantine(&self, limit: usize) -> Result<Vec<Quarantined>, StorageError> {

@@ -21,8 +21,22 @@
 //!   the caller's scope: the two look the same) is answered with
 //!   `doc-unavailable` at once. The requester is remembered: when the
 //!   document later arrives it is pushed, as the JS server does.
-//! - `sync` for an unknown document is accepted: the server asks for the
-//!   changes and the document is created when they pass validation.
+//! - `sync` for a document the server cannot share is answered as an
+//!   empty document answers, which asks for the peer's changes; the
+//!   document is created when they pass validation. A document that
+//!   exists outside the caller's scope gets exactly the same answers as
+//!   one that does not exist, up to the point where changes with content
+//!   arrive (they are refused, as any change that may not be stored).
+//! - A new document with no content yet (`repo.create()` before the first
+//!   `change()`) is "nothing here yet": the server holds its changes for
+//!   this connection only, answers as if it had them, and stores the
+//!   document when its first change with content arrives.
+//! - A `request` or `sync` whose `data` is not an Automerge sync message
+//!   is a protocol error: `error`, then close.
+//! - A read-only device's changes are ignored, as Automerge's read-only
+//!   sync ignores them, and counted; the peer is told once per connection,
+//!   at its first document message, with an ephemeral message
+//!   ([`READ_ONLY_NOTICE`]).
 //! - A refused change is not retried: the server stops syncing that
 //!   document with this connection, so a client that cannot un-send a
 //!   change does not loop resending it.
@@ -34,8 +48,8 @@
 
 use std::collections::HashMap;
 
-use automerge::AutoCommit;
 use automerge::sync::{self, SyncDoc};
+use automerge::{AutoCommit, ROOT, ReadDoc};
 use fengqiao_protocol::repo::{
     DocSync, DocUnavailable, Ephemeral, ErrorMessage, Join, PROTOCOL_VERSION, Peer, PeerMetadata,
 };
@@ -67,6 +81,12 @@ pub trait Documents {
     /// Whether the caller may read the document; `None` when it does not
     /// exist.
     fn readable(&self, caller: &Caller, id: &DocumentId) -> Result<Option<bool>, DocError>;
+
+    /// Creates a document from a peer's changes (a whole saved document),
+    /// through the same validation as every other change; see
+    /// [`Engine::apply_changes`]. `Ok(false)` when the changes wait for
+    /// others that were not sent.
+    fn create(&self, caller: &Caller, id: &DocumentId, changes: &[u8]) -> Result<bool, DocError>;
 }
 
 impl Documents for Engine {
@@ -94,6 +114,11 @@ impl Documents for Engine {
             .village_of(id)?
             .map(|village| caller.can_read(&village)))
     }
+
+    fn create(&self, caller: &Caller, id: &DocumentId, changes: &[u8]) -> Result<bool, DocError> {
+        self.apply_changes(caller, id, changes)
+            .map(|applied| !applied.missing_dependencies)
+    }
 }
 
 /// What the socket loop must do.
@@ -111,6 +136,12 @@ pub enum Output {
     Unshare(DocumentId),
     /// Relay this ephemeral message to the other peers of its document.
     Relay(Ephemeral),
+    /// A read-only device sent this many changes to this document; they
+    /// were ignored. For counting and (rate-limited) logging.
+    IgnoredReadOnly(DocumentId, usize),
+    /// A change from the peer was refused (and the document closed to it
+    /// on this connection). For rate-limiting the device.
+    Refused(DocumentId),
     /// Close the socket (after sending what came before).
     Close(Close),
 }
@@ -156,6 +187,27 @@ impl Close {
 /// one connection grow without bound.
 pub const MAX_OPEN_DOCUMENTS: usize = 100_000;
 
+/// The most bytes of changes held for one document that has no content
+/// yet, and the most such documents per connection. An empty document
+/// made by `repo.create()` holds one empty change of about a hundred
+/// bytes and no operations; past any bound, the changes are validated as
+/// a record (and refused, having no `type`).
+pub const MAX_UNBORN_BYTES: usize = 4 * 1024;
+pub const MAX_UNBORN_OPERATIONS: usize = 64;
+pub const MAX_UNBORN_DOCUMENTS: usize = 128;
+
+/// The ephemeral message's `sessionId` the server uses for its notices.
+pub const NOTICE_SESSION: &str = "fengqiao-notice";
+
+/// What a read-only device's peer is told, once per connection, at its
+/// first document message: a CBOR map with `type` (this
+/// constant), `code` (`forbidden`) and `message` (Chinese, then English).
+pub const READ_ONLY_NOTICE: &str = "fengqiao/read-only";
+
+const READ_ONLY_MESSAGE: &str = "本设备只能查看，所做修改不会保存到服务器，也不会发给其他设备。\
+     This device may only read records: its changes are not kept by the server \
+     and reach no other device.";
+
 /// Replies generated for one input at most. Automerge answers one message
 /// with one message; the bound only guards against a loop.
 const MAX_REPLIES: usize = 8;
@@ -176,6 +228,14 @@ enum Standing {
 struct OpenDoc {
     state: sync::State,
     standing: Standing,
+    /// Changes of a document the server does not store (yet) that have no
+    /// content: held for this connection until content arrives.
+    unborn: Option<Box<Unborn>>,
+}
+
+struct Unborn {
+    doc: AutoCommit,
+    bytes: usize,
 }
 
 impl OpenDoc {
@@ -190,6 +250,7 @@ impl OpenDoc {
                 sync::State::new()
             },
             standing: Standing::Syncing { shared: false },
+            unborn: None,
         }
     }
 }
@@ -216,6 +277,12 @@ pub struct Connection {
     caller: Caller,
     phase: Phase,
     docs: HashMap<DocumentId, OpenDoc>,
+    /// Open documents holding changes without content.
+    unborn: usize,
+    /// The last `count` of the server's ephemeral notices.
+    notices: u64,
+    /// A read-only peer was told its changes are not kept.
+    told_read_only: bool,
 }
 
 /// The `error` message the server sends before closing a socket.
@@ -240,6 +307,9 @@ impl Connection {
             caller,
             phase: Phase::AwaitingJoin,
             docs: HashMap::new(),
+            unborn: 0,
+            notices: 0,
+            told_read_only: false,
         }
     }
 
@@ -294,6 +364,7 @@ impl Connection {
             };
             match standing {
                 Standing::Syncing { .. } if !readable => {
+                    self.forget_unborn(&id);
                     if let Some(doc) = self.docs.get_mut(&id) {
                         *doc = OpenDoc::new(read_only);
                         doc.standing = Standing::Unavailable;
@@ -431,6 +502,7 @@ impl Connection {
         // foreign message) restarts the peer's syncs: every document's sync
         // state starts fresh, as after a reconnect.
         self.docs.clear();
+        self.unborn = 0;
         self.phase = Phase::Joined(join.sender_id.clone());
         let peer = RepoMessage::Peer(Peer {
             sender_id: self.server.clone(),
@@ -464,6 +536,19 @@ impl Connection {
     ) -> Vec<Output> {
         let to = self.addressing();
         let id = message.document_id;
+        // Data that is no sync message is a broken peer: it is told so and
+        // the socket closes, rather than leave it waiting for an answer.
+        let mut sync_message = match sync::Message::decode(&message.data) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(peer = %to.peer, %id, error = %e, "undecodable Automerge sync message");
+                return self.error_and_close(
+                    ErrorCode::BadRequest,
+                    &format!("the data for document {id} is not an Automerge sync message: {e}"),
+                    Close::Protocol,
+                );
+            }
+        };
         if !self.docs.contains_key(&id) && self.docs.len() >= MAX_OPEN_DOCUMENTS {
             tracing::warn!(peer = %to.peer, "too many open documents on one connection");
             return vec![to.unavailable(&id)];
@@ -476,39 +561,230 @@ impl Connection {
         if doc.standing == Standing::Refused {
             return Vec::new();
         }
-        let sync_message = match sync::Message::decode(&message.data) {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(peer = %to.peer, %id, error = %e, "undecodable Automerge sync message");
-                doc.standing = Standing::Refused;
-                return vec![to.unavailable(&id)];
+        let mut out = Vec::new();
+        if read_only {
+            // A well-behaved peer sees the read-only flag of the server's
+            // messages and keeps its changes to itself, so it is told at
+            // its first document, once per connection, that they will not
+            // be kept.
+            if !self.told_read_only {
+                self.told_read_only = true;
+                self.notices += 1;
+                out.push(to.notice(&id, self.notices));
             }
+            if !sync_message.changes.is_empty() {
+                // Ignored, as Automerge's read-only sync ignores them, and
+                // counted.
+                out.push(Output::IgnoredReadOnly(
+                    id.clone(),
+                    sync_message.changes.len(),
+                ));
+                sync_message.changes = sync::ChunkList::empty();
+            }
+        }
+        let known = doc.standing == (Standing::Syncing { shared: true });
+        let readable = if known {
+            Ok(Some(true))
+        } else {
+            docs.readable(&self.caller, &id)
+        };
+        match readable {
+            Ok(Some(true)) => {}
+            // Missing and out of scope take the same path.
+            Ok(stored) => {
+                match self.on_unstored(docs, &id, sync_message, cause, stored.is_some()) {
+                    Ok(outputs) => {
+                        out.extend(outputs);
+                        return out;
+                    }
+                    Err(message) => sync_message = message,
+                }
+            }
+            Err(e) => {
+                // The server's own trouble: the peer's next message tries again.
+                tracing::error!(peer = %to.peer, %id, error = %e, "could not check access to a document");
+                return out;
+            }
+        }
+        self.forget_unborn(&id);
+        let Some(doc) = self.docs.get_mut(&id) else {
+            return out;
         };
         match docs.receive(&self.caller, &id, &mut doc.state, sync_message) {
             Ok(received) if received.missing_dependencies => {
                 tracing::debug!(peer = %to.peer, %id,
                     "changes arrived without their dependencies; asking the peer for everything");
-                return vec![to.sync(&id, ask_for_everything(&mut doc.state))];
+                out.push(to.sync(&id, ask_for_everything(&mut doc.state)));
+                return out;
             }
             Ok(_) => {}
             Err(DocError::NotFound) => {
+                // Access was taken away meanwhile.
                 doc.standing = Standing::Unavailable;
-                return vec![to.unavailable(&id)];
+                out.push(to.unavailable(&id));
+                return out;
             }
             Err(DocError::Storage(e)) => {
                 // The server's own trouble, not the peer's: keep the
                 // document open so the peer's next message tries again.
                 tracing::error!(peer = %to.peer, %id, error = %e, "could not store a change");
-                return Vec::new();
+                return out;
             }
             Err(e) => {
                 tracing::warn!(peer = %to.peer, %id, code = e.code().as_str(), reason = %e,
                     "refused a change; no more syncing of this document on this connection");
                 doc.standing = Standing::Refused;
-                return vec![to.unavailable(&id)];
+                out.push(Output::Refused(id.clone()));
+                out.push(to.unavailable(&id));
+                return out;
             }
         }
-        self.reply(docs, &id, cause)
+        out.extend(self.reply(docs, &id, cause));
+        out
+    }
+
+    /// A message about a document the server does not share with this
+    /// caller: missing, or existing out of its scope (`hidden`). Both are
+    /// answered alike, as an empty document answers; changes without
+    /// content are held for this connection, and changes with content
+    /// create the record (or, for a hidden one, are refused as any change
+    /// that may not be stored).
+    fn on_unstored(
+        &mut self,
+        docs: &dyn Documents,
+        id: &DocumentId,
+        message: sync::Message,
+        cause: Cause,
+        hidden: bool,
+    ) -> Result<Vec<Output>, sync::Message> {
+        let to = self.addressing();
+        let room = self.unborn < MAX_UNBORN_DOCUMENTS;
+        let Some(doc) = self.docs.get_mut(id) else {
+            return Ok(Vec::new());
+        };
+        let incoming: usize = message.changes.iter().map(|c| c.len()).sum();
+        let held = doc.unborn.as_ref().map_or(0, |u| u.bytes);
+        if held + incoming > MAX_UNBORN_BYTES {
+            if hidden {
+                // Too much to hold: it could only be a record, which may
+                // not be written here.
+                return Ok(self.refuse(id));
+            }
+            // Too much to hold: the engine applies and validates it as it
+            // does every change (and asks for everything if it depended on
+            // what was held).
+            self.forget_unborn(id);
+            return Err(message);
+        }
+        let mut scratch = match &mut doc.unborn {
+            Some(unborn) => unborn.doc.fork(),
+            None => AutoCommit::new(),
+        };
+        let mut state = doc.state.clone();
+        if let Err(e) = scratch.sync().receive_sync_message(&mut state, message) {
+            tracing::warn!(peer = %to.peer, %id, error = %e,
+                "refused changes that do not apply; no more syncing of this document on this connection");
+            return Ok(self.refuse(id));
+        }
+        if !scratch.get_missing_deps(&[]).is_empty() {
+            // The peer skipped changes it believes held (a Bloom filter
+            // match): start over with everything.
+            self.forget_unborn(id);
+            let Some(doc) = self.docs.get_mut(id) else {
+                return Ok(Vec::new());
+            };
+            return Ok(vec![to.sync(id, ask_for_everything(&mut doc.state))]);
+        }
+        let bytes = held + incoming;
+        let has_content = scratch.length(ROOT) > 0;
+        let fits = bytes <= MAX_UNBORN_BYTES
+            && (held > 0 || incoming == 0 || room)
+            && (incoming == 0
+                || scratch
+                    .get_changes(&[])
+                    .iter()
+                    .map(|c| c.len())
+                    .sum::<usize>()
+                    <= MAX_UNBORN_OPERATIONS);
+        if !has_content && fits {
+            let changed = incoming > 0;
+            doc.state = state;
+            if changed {
+                if doc.unborn.is_none() {
+                    self.unborn += 1;
+                }
+                let Some(doc) = self.docs.get_mut(id) else {
+                    return Ok(Vec::new());
+                };
+                doc.unborn = Some(Box::new(Unborn {
+                    doc: scratch,
+                    bytes,
+                }));
+            }
+            let Some(doc) = self.docs.get_mut(id) else {
+                return Ok(Vec::new());
+            };
+            if cause == Cause::Request && doc.unborn.is_none() {
+                doc.standing = Standing::Unavailable;
+                return Ok(vec![to.unavailable(id)]);
+            }
+            let reply = match &mut doc.unborn {
+                Some(unborn) => unborn.doc.sync().generate_sync_message(&mut doc.state),
+                None => AutoCommit::new()
+                    .sync()
+                    .generate_sync_message(&mut doc.state),
+            };
+            return Ok(reply.map(|m| to.sync(id, m)).into_iter().collect());
+        }
+        if hidden {
+            tracing::info!(peer = %to.peer, %id,
+                "refused changes to a record outside the caller's scope");
+            return Ok(self.refuse(id));
+        }
+        Ok(match docs.create(&self.caller, id, &scratch.save()) {
+            Ok(true) => {
+                self.forget_unborn(id);
+                if let Some(doc) = self.docs.get_mut(id) {
+                    doc.state = state;
+                }
+                self.reply(docs, id, cause)
+            }
+            Ok(false) => {
+                self.forget_unborn(id);
+                let Some(doc) = self.docs.get_mut(id) else {
+                    return Ok(Vec::new());
+                };
+                vec![to.sync(id, ask_for_everything(&mut doc.state))]
+            }
+            Err(DocError::Storage(e)) => {
+                tracing::error!(peer = %to.peer, %id, error = %e, "could not store a change");
+                Vec::new()
+            }
+            Err(e) => {
+                tracing::warn!(peer = %to.peer, %id, code = e.code().as_str(), reason = %e,
+                    "refused a change; no more syncing of this document on this connection");
+                self.refuse(id)
+            }
+        })
+    }
+
+    /// Closes a document to this connection after a refused change.
+    fn refuse(&mut self, id: &DocumentId) -> Vec<Output> {
+        let to = self.addressing();
+        self.forget_unborn(id);
+        if let Some(doc) = self.docs.get_mut(id) {
+            doc.standing = Standing::Refused;
+        }
+        vec![Output::Refused(id.clone()), to.unavailable(id)]
+    }
+
+    /// Drops the changes held for a document without content.
+    fn forget_unborn(&mut self, id: &DocumentId) {
+        if let Some(doc) = self.docs.get_mut(id)
+            && doc.unborn.take().is_some()
+        {
+            self.unborn = self.unborn.saturating_sub(1);
+        }
     }
 
     /// Generates what the peer lacks of `id`.
@@ -607,6 +883,31 @@ impl Addressing {
             target_id: self.peer.clone(),
             document_id: id.clone(),
             data: message.encode(),
+        }))
+    }
+
+    /// The server's ephemeral notice that a read-only device's changes to
+    /// `id` are ignored.
+    fn notice(&self, id: &DocumentId, count: u64) -> Output {
+        use ciborium::Value;
+        let body = Value::Map(vec![
+            (Value::from("type"), Value::from(READ_ONLY_NOTICE)),
+            (
+                Value::from("code"),
+                Value::from(ErrorCode::Forbidden.as_str()),
+            ),
+            (Value::from("message"), Value::from(READ_ONLY_MESSAGE)),
+        ]);
+        let mut data = Vec::new();
+        // Writing a small map to memory cannot fail.
+        let _ = ciborium::into_writer(&body, &mut data);
+        Output::Send(RepoMessage::Ephemeral(Ephemeral {
+            sender_id: self.server.clone(),
+            target_id: self.peer.clone(),
+            document_id: id.clone(),
+            data,
+            count,
+            session_id: NOTICE_SESSION.to_owned(),
         }))
     }
 

@@ -32,6 +32,11 @@ pub use socket::server_peer_id;
 use crate::http::{Shared, token_from};
 use socket::{Admitted, MAX_MESSAGE_BYTES};
 
+/// The read buffer a connection starts with (and reads at most per call):
+/// enough for the `join` and most sync messages; a larger frame reserves
+/// its own length when its header arrives.
+pub const READ_BUFFER_BYTES: usize = 4 * 1024;
+
 /// Accepts the upgrade and hands the socket to [`socket::serve`].
 pub async fn upgrade(
     State(state): State<Shared>,
@@ -44,6 +49,10 @@ pub async fn upgrade(
         Some(Admitted { token, identity })
     });
     upgrade
+        // Buffers grow with what a connection sends and receives, rather
+        // than 128 KiB each from the start: an idle connection stays small.
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
         .max_message_size(MAX_MESSAGE_BYTES)
         // Node and browsers send a message as one frame, so a frame may be
         // as large as a message.

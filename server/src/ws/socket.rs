@@ -99,6 +99,7 @@ pub async fn serve(socket: WebSocket, state: Shared, admitted: Option<Admitted>)
     let session = Session {
         state: state.clone(),
         connection_id,
+        device: admitted.identity.caller.device,
         outbox: outbox.clone(),
         replaced: Arc::new(Notify::new()),
         connection: Some(Connection::new(
@@ -199,6 +200,8 @@ async fn finish(outbox: mpsc::Sender<Message>, writer: JoinHandle<()>, close: Op
 struct Session {
     state: Shared,
     connection_id: u64,
+    /// The device the socket authenticated as.
+    device: Option<fengqiao_protocol::DeviceId>,
     outbox: mpsc::Sender<Message>,
     replaced: Arc<Notify>,
     /// Taken while engine work runs on a blocking thread.
@@ -321,8 +324,8 @@ impl Session {
                 break close;
             }
         };
-        if let Some(peer) = self.connection.as_ref().and_then(Connection::peer) {
-            self.state.peers.leave(peer, self.connection_id);
+        if let Some(peer) = self.peer_key() {
+            self.state.peers.leave(&peer, self.connection_id);
         }
         close
     }
@@ -406,6 +409,12 @@ impl Session {
         }
     }
 
+    /// The joined peer's entry in the peer table.
+    fn peer_key(&self) -> Option<super::peers::PeerKey> {
+        let peer = self.connection.as_ref().and_then(Connection::peer)?;
+        Some((self.device, peer.clone()))
+    }
+
     /// Carries out a step's outputs in order. `Err` ends the connection.
     async fn apply(&mut self, outputs: Vec<Output>) -> Result<(), Option<Close>> {
         for output in outputs {
@@ -418,25 +427,49 @@ impl Session {
                 Output::Joined(peer) => self.state.peers.join(
                     &peer,
                     Registration {
+                        device: self.device,
                         connection: self.connection_id,
                         outbox: self.outbox.clone(),
                         replaced: self.replaced.clone(),
                     },
                 ),
                 Output::Share(document) => {
-                    if let Some(peer) = self.connection.as_ref().and_then(Connection::peer) {
-                        self.state.peers.share(peer, self.connection_id, &document);
+                    if let Some(peer) = self.peer_key() {
+                        self.state.peers.share(&peer, self.connection_id, &document);
                     }
                 }
                 Output::Unshare(document) => {
-                    if let Some(peer) = self.connection.as_ref().and_then(Connection::peer) {
+                    if let Some(peer) = self.peer_key() {
                         self.state
                             .peers
-                            .unshare(peer, self.connection_id, &document);
+                            .unshare(&peer, self.connection_id, &document);
                     }
                 }
                 Output::Relay(message) => {
-                    self.state.peers.relay(&message);
+                    self.state.peers.relay(&message, self.connection_id);
+                }
+                Output::IgnoredReadOnly(document, changes) => {
+                    self.state.engine.ignored_read_only(
+                        &Caller {
+                            device: self.device,
+                            access: None,
+                            connection: Some(self.connection_id),
+                        },
+                        &document,
+                        changes,
+                    );
+                }
+                Output::Refused(_) => {
+                    add(&self.state.metrics.ws_refused, 1);
+                    // A device that keeps sending refused changes is read
+                    // more slowly: its next message waits.
+                    if let Some(device) = self.device {
+                        let wait = self.state.peers.refusal_delay(device);
+                        if !wait.is_zero() {
+                            add(&self.state.metrics.ws_refusals_throttled, 1);
+                            tokio::time::sleep(wait).await;
+                        }
+                    }
                 }
                 Output::Close(close) => return Err(Some(close)),
             }

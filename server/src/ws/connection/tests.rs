@@ -79,6 +79,28 @@ impl Documents for MemoryDocs {
         let exists = self.docs.lock().unwrap().contains_key(id);
         Ok(exists.then(|| !self.hidden.contains(id)))
     }
+
+    fn create(&self, _caller: &Caller, id: &DocumentId, changes: &[u8]) -> Result<bool, DocError> {
+        if self.hidden.contains(id) {
+            return Err(DocError::Forbidden("500110101001".parse().unwrap()));
+        }
+        let mut docs = self.docs.lock().unwrap();
+        let mut scratch = docs.get_mut(id).map(|d| d.fork()).unwrap_or_default();
+        scratch
+            .load_incremental(changes)
+            .map_err(|e| DocError::BadAutomerge(e.to_string()))?;
+        if !scratch.get_missing_deps(&[]).is_empty() {
+            return Ok(false);
+        }
+        if scratch.get(ROOT, "refuse").ok().flatten().is_some() {
+            return Err(DocError::Invalid("refuse: not allowed".into()));
+        }
+        if scratch.get(ROOT, "type").ok().flatten().is_none() {
+            return Err(DocError::Invalid("field \"type\" is missing".into()));
+        }
+        docs.insert(id.clone(), scratch);
+        Ok(true)
+    }
 }
 
 fn server() -> PeerId {
@@ -577,4 +599,225 @@ fn write_granted_while_connected_brings_the_changes_a_read_only_sync_ignored() {
     assert!(!sent(&out).is_empty(), "the reset goes out at once");
     sync_until_quiet(&mut c, &docs, &id, &mut client_doc, &mut client_state);
     assert_eq!(client_doc.get_heads(), docs.get(&id).unwrap().get_heads());
+}
+
+/// Everything the peer is sent, with the document id left as it is.
+fn sent_owned(outputs: &[Output]) -> Vec<RepoMessage> {
+    sent(outputs).into_iter().cloned().collect()
+}
+
+/// Plays the same client messages about `id` against two servers, and
+/// returns what each sent back, message for message.
+fn replies_of(docs: &MemoryDocs, id: &DocumentId, client: &mut AutoCommit) -> Vec<RepoMessage> {
+    let mut c = joined();
+    let mut state = sync::State::new();
+    let mut all = Vec::new();
+    for _ in 0..6 {
+        let Some(message) = client.sync().generate_sync_message(&mut state) else {
+            break;
+        };
+        let out = c.on_message(docs, doc_message(false, id, message));
+        for m in sent(&out) {
+            if let RepoMessage::Sync(s) = m {
+                client
+                    .sync()
+                    .receive_sync_message(&mut state, sync::Message::decode(&s.data).unwrap())
+                    .unwrap();
+            }
+        }
+        all.extend(sent_owned(&out));
+    }
+    let request = AutoCommit::new()
+        .sync()
+        .generate_sync_message(&mut sync::State::new())
+        .unwrap();
+    all.extend(sent_owned(
+        &c.on_message(docs, doc_message(true, id, request)),
+    ));
+    all
+}
+
+#[test]
+fn a_document_out_of_scope_and_a_missing_one_get_the_same_answers() {
+    let id = DocumentId::random();
+    let mut hidden = MemoryDocs::default();
+    let mut stored = AutoCommit::new();
+    stored.put(ROOT, "type", "dispute").unwrap();
+    hidden.insert(&id, stored);
+    hidden.hidden.insert(id.clone());
+    let missing = MemoryDocs::default();
+
+    // A peer that announces the document with no changes yet, then with
+    // an empty change, then with content that may not be stored.
+    let mut client = AutoCommit::new();
+    let on_hidden = replies_of(&hidden, &id, &mut client.fork());
+    let on_missing = replies_of(&missing, &id, &mut client.fork());
+    assert!(
+        matches!(on_hidden.first(), Some(RepoMessage::Sync(_))),
+        "{on_hidden:?}"
+    );
+    assert_eq!(on_hidden, on_missing);
+
+    client.empty_change(Default::default());
+    let on_hidden = replies_of(&hidden, &id, &mut client.fork());
+    let on_missing = replies_of(&missing, &id, &mut client.fork());
+    assert_eq!(on_hidden, on_missing);
+
+    client.put(ROOT, "refuse", true).unwrap();
+    client.commit();
+    let on_hidden = replies_of(&hidden, &id, &mut client.fork());
+    let on_missing = replies_of(&missing, &id, &mut client.fork());
+    assert!(
+        on_hidden
+            .iter()
+            .any(|m| matches!(m, RepoMessage::DocUnavailable(_))),
+        "{on_hidden:?}"
+    );
+    assert_eq!(on_hidden, on_missing);
+}
+
+#[test]
+fn a_new_document_without_content_is_held_until_its_first_change() {
+    let docs = MemoryDocs::default();
+    let mut c = joined();
+    let id = DocumentId::random();
+    // `repo.create()`: one empty change.
+    let mut client_doc = AutoCommit::new();
+    client_doc.empty_change(Default::default());
+    let mut client_state = sync::State::new();
+    let out = sync_until_quiet(&mut c, &docs, &id, &mut client_doc, &mut client_state);
+    assert!(
+        !sent(&out)
+            .iter()
+            .any(|m| matches!(m, RepoMessage::DocUnavailable(_))),
+        "nothing here yet is not unavailable: {out:?}"
+    );
+    assert!(docs.get(&id).is_none(), "nothing stored yet");
+    assert_eq!(
+        client_state.shared_heads,
+        client_doc.get_heads(),
+        "the peer holds its empty change as received"
+    );
+    assert!(c.follows(&id));
+
+    // The first `change()` brings content: the document is stored whole.
+    client_doc.put(ROOT, "type", "dispute").unwrap();
+    client_doc.commit();
+    let out = sync_until_quiet(&mut c, &docs, &id, &mut client_doc, &mut client_state);
+    assert!(
+        !sent(&out)
+            .iter()
+            .any(|m| matches!(m, RepoMessage::DocUnavailable(_))),
+        "{out:?}"
+    );
+    let mut stored = docs.get(&id).expect("stored with its first change");
+    assert_eq!(stored.get_heads(), client_doc.get_heads());
+    assert!(out.contains(&Output::Share(id.clone())));
+    assert_eq!(client_state.shared_heads, client_doc.get_heads());
+}
+
+#[test]
+fn documents_without_content_are_held_within_bounds() {
+    let docs = MemoryDocs::default();
+    let mut c = joined();
+    let mut refused = 0;
+    for _ in 0..MAX_UNBORN_DOCUMENTS + 3 {
+        let id = DocumentId::random();
+        let mut client_doc = AutoCommit::new();
+        client_doc.empty_change(Default::default());
+        let out = sync_until_quiet(&mut c, &docs, &id, &mut client_doc, &mut sync::State::new());
+        if out.contains(&Output::Refused(id.clone())) {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 3, "past the bound, empty documents are validated");
+    // Content without `type` past the byte bound is validated too.
+    let id = DocumentId::random();
+    let mut c = joined();
+    let mut big = AutoCommit::new();
+    for n in 0..200 {
+        big.put(ROOT, "k", "x".repeat(40)).unwrap();
+        big.delete(ROOT, "k").unwrap();
+        big.commit();
+        let _ = n;
+    }
+    let out = sync_until_quiet(&mut c, &docs, &id, &mut big, &mut sync::State::new());
+    assert!(out.contains(&Output::Refused(id.clone())), "{out:?}");
+}
+
+#[test]
+fn data_that_is_no_sync_message_closes_with_an_error_and_never_mutes() {
+    let (docs, id) = one_document();
+    for request in [true, false] {
+        let mut c = joined();
+        let mut message = doc_message(
+            request,
+            &id,
+            AutoCommit::new()
+                .sync()
+                .generate_sync_message(&mut sync::State::new())
+                .unwrap(),
+        );
+        match &mut message {
+            RepoMessage::Request(m) | RepoMessage::Sync(m) => {
+                m.data = b"not a sync message".to_vec()
+            }
+            _ => unreachable!(),
+        }
+        let out = c.on_message(&docs, message);
+        assert_error_and_close(&out, "not an Automerge sync message");
+        assert!(c.is_closed());
+    }
+}
+
+#[test]
+fn a_read_only_peer_is_told_once_and_its_changes_are_ignored_and_counted() {
+    let (docs, id) = one_document();
+    let mut c = joined();
+    c.set_caller(supervisor_of("500110101001"));
+    let mut client_doc = docs.get(&id).unwrap();
+    let before = docs.get(&id).unwrap().get_heads();
+    let notices = |out: &[Output]| {
+        sent(out)
+            .into_iter()
+            .filter_map(|m| match m {
+                RepoMessage::Ephemeral(e) => Some(e.clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut all = Vec::new();
+    for round in 0..2 {
+        client_doc
+            .put(ROOT, "note", format!("修改 {round}"))
+            .unwrap();
+        client_doc.commit();
+        // A pushy peer sends its changes whatever the flags say.
+        let mut message = client_doc
+            .sync()
+            .generate_sync_message(&mut sync::State::new())
+            .unwrap();
+        message.changes = sync::ChunkList::from(client_doc.save());
+        let out = c.on_message(&docs, doc_message(false, &id, message));
+        assert!(
+            out.contains(&Output::IgnoredReadOnly(id.clone(), 1)),
+            "{out:?}"
+        );
+        all.extend(out);
+    }
+    let told = notices(&all);
+    assert_eq!(told.len(), 1, "told once: {all:?}");
+    assert_eq!(told[0].document_id, id);
+    assert_eq!(told[0].sender_id, server());
+    assert_eq!(told[0].target_id, client());
+    assert_eq!(told[0].session_id, NOTICE_SESSION);
+    let body: ciborium::Value = ciborium::from_reader(told[0].data.as_slice()).unwrap();
+    let text = format!("{body:?}");
+    assert!(
+        text.contains(READ_ONLY_NOTICE) && text.contains("forbidden"),
+        "{text}"
+    );
+    assert_eq!(docs.get(&id).unwrap().get_heads(), before, "nothing stored");
+    assert!(!c.is_closed());
+    assert!(c.follows(&id), "the peer goes on reading");
 }
