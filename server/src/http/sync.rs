@@ -170,13 +170,13 @@ async fn answer(state: &Shared, headers: &HeaderMap, body: Bytes) -> Result<Resp
     let request = SyncRequest::decode(&plain, &limits).map_err(decode_error)?;
 
     let engine = state.engine.clone();
-    let epoch = state.epoch;
+    let cursors = state.cursors.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         batch::handle(
             &engine,
             &identity.caller,
             identity.scope.as_ref(),
-            epoch,
+            &cursors,
             request,
         )
     })
