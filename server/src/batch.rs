@@ -15,23 +15,33 @@
 //!    in between), the answer is computed again, so the cursor never passes
 //!    a change the phone was not sent.
 //!
-//! The cursor is `[1][epoch: 8 bytes][seq: 8 bytes]`. The epoch names this
-//! data directory's history; a cursor from another epoch (a restored or
-//! replaced server) or from the future is treated as no cursor, so the
-//! phone bootstraps again rather than missing changes.
+//! The cursor is sealed by the server (see [`Cursors`]): the phone can
+//! neither read it (it carries the global commit sequence, which counts
+//! other scopes' activity) nor forge or alter it, and a cursor is bound to
+//! the device it was issued to. Inside it are the epoch that names this
+//! data directory's history, how far the feed was read, when the cursor
+//! was issued and the scope it was issued for. A cursor that does not
+//! open, from another device, from another epoch (a restored or replaced
+//! server) or from the future is treated as no cursor (`reset`), so the
+//! phone bootstraps again rather than missing changes. Only a cursor that
+//! opens is believed about the scope the phone synced before, so the purge
+//! list names only records the device once could read.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use automerge::ChangeHash;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use fengqiao_protocol::batch::{
     BATCH_VERSION, ChangeHash as WireHash, Cursor, DEFAULT_BUDGET, DocResult, DocUpload,
     SyncRequest, SyncResponse,
 };
-use fengqiao_protocol::{DocumentId, Scope};
+use fengqiao_protocol::{DeviceId, DocumentId, Scope};
+use fengqiao_shared::Millis;
 
-use crate::engine::{Caller, DocError, Engine};
+use crate::engine::{Caller, DocError, Engine, now_millis};
 use crate::storage::{ProjectionKey, StorageError};
 
 /// The most a client may ask for in one response.
@@ -43,46 +53,167 @@ const PER_RECORD_OVERHEAD: u64 = 96;
 /// How many feed entries are read from storage at a time.
 const FEED_PAGE: usize = 256;
 
-const CURSOR_VERSION: u8 = 2;
+/// The first byte of a sealed cursor; cursors of earlier versions (the
+/// plain ones of version 2) do not open and are answered with `reset`.
+const CURSOR_VERSION: u8 = 3;
 
-/// A decoded cursor: how far the feed was read, in which history, for
-/// which scope.
+/// Length of the random nonce of a sealed cursor.
+const NONCE_BYTES: usize = 24;
+
+/// Names what the sealed bytes are, beside the device they are bound to.
+const CURSOR_CONTEXT: &[u8] = b"fengqiao batch cursor v3";
+
+/// A decoded cursor: how far the feed was read, in which history, when,
+/// for which scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedPosition {
     pub epoch: u64,
     pub seq: u64,
+    /// When the server issued the cursor (ms since the epoch, server clock).
+    pub issued_at: Millis,
     /// The scope the phone's records were synced for (`None`: everything).
     pub scope: Option<Scope>,
 }
 
 impl FeedPosition {
-    pub fn encode(&self) -> Cursor {
+    fn to_bytes(&self) -> Vec<u8> {
         let prefix = self.scope.as_ref().map_or("", Scope::prefix);
-        let mut bytes = Vec::with_capacity(18 + prefix.len());
-        bytes.push(CURSOR_VERSION);
+        let mut bytes = Vec::with_capacity(25 + prefix.len());
         bytes.extend_from_slice(&self.epoch.to_be_bytes());
         bytes.extend_from_slice(&self.seq.to_be_bytes());
-        bytes.push(prefix.len() as u8);
+        bytes.extend_from_slice(&self.issued_at.to_be_bytes());
+        bytes.push(prefix.len().min(usize::from(u8::MAX)) as u8);
         bytes.extend_from_slice(prefix.as_bytes());
-        Cursor::new(bytes).expect("at most 30 bytes is within the cursor limit")
+        bytes
     }
 
-    pub fn decode(cursor: &Cursor) -> Option<Self> {
-        let bytes = cursor.as_bytes();
-        if bytes.len() < 18 || bytes[0] != CURSOR_VERSION {
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let epoch = u64::from_be_bytes(bytes.get(0..8)?.try_into().ok()?);
+        let seq = u64::from_be_bytes(bytes.get(8..16)?.try_into().ok()?);
+        let issued_at = Millis::from_be_bytes(bytes.get(16..24)?.try_into().ok()?);
+        let len = usize::from(*bytes.get(24)?);
+        if bytes.len() != 25 + len {
             return None;
         }
-        let epoch = u64::from_be_bytes(bytes[1..9].try_into().ok()?);
-        let seq = u64::from_be_bytes(bytes[9..17].try_into().ok()?);
-        let len = usize::from(bytes[17]);
-        let prefix = std::str::from_utf8(bytes.get(18..18 + len)?).ok()?;
+        let prefix = std::str::from_utf8(&bytes[25..]).ok()?;
         let scope = if prefix.is_empty() {
             None
         } else {
             Some(Scope::parse(prefix).ok()?)
         };
-        Some(Self { epoch, seq, scope })
+        Some(Self {
+            epoch,
+            seq,
+            issued_at,
+            scope,
+        })
     }
+}
+
+/// Seals and opens batch cursors with the server's cursor key.
+///
+/// A cursor is `[3][nonce: 24 bytes][XChaCha20-Poly1305 ciphertext]` of
+/// the [`FeedPosition`], with the device id as associated data: only this
+/// server (or one restored from its backup, which keeps the key) opens it,
+/// only for the device it was issued to, and any altered bit makes it fail
+/// to open. The nonce is random, so two cursors for the same position
+/// differ and a phone learns nothing by comparing them.
+#[derive(Clone)]
+pub struct Cursors {
+    epoch: u64,
+    cipher: XChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for Cursors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cursors")
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+fn associated_data(device: Option<DeviceId>) -> Vec<u8> {
+    let mut aad = CURSOR_CONTEXT.to_vec();
+    match device {
+        Some(device) => {
+            aad.push(1);
+            aad.extend_from_slice(device.as_bytes());
+        }
+        None => aad.push(0),
+    }
+    aad
+}
+
+impl Cursors {
+    /// Cursors of the history `epoch`, sealed with `key`.
+    pub fn new(epoch: u64, key: &[u8; 32]) -> Self {
+        Self {
+            epoch,
+            cipher: XChaCha20Poly1305::new(key.into()),
+        }
+    }
+
+    /// The epoch that names this data directory's history.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// A cursor for `position`, readable only by this server and valid
+    /// only for `device`.
+    pub fn seal(&self, device: Option<DeviceId>, position: &FeedPosition) -> Cursor {
+        let mut nonce = [0u8; NONCE_BYTES];
+        if getrandom::fill(&mut nonce).is_err() {
+            // Without the system's randomness a nonce could repeat; a
+            // cursor that never opens only costs the phone a bootstrap.
+            tracing::error!("no randomness for a cursor nonce; issuing an unusable cursor");
+            return unreachable_cursor();
+        }
+        let aad = associated_data(device);
+        let plain = position.to_bytes();
+        let Ok(sealed) = self.cipher.encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: &plain,
+                aad: &aad,
+            },
+        ) else {
+            tracing::error!("a cursor could not be sealed; issuing an unusable cursor");
+            return unreachable_cursor();
+        };
+        let mut bytes = Vec::with_capacity(1 + NONCE_BYTES + sealed.len());
+        bytes.push(CURSOR_VERSION);
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&sealed);
+        Cursor::new(bytes).unwrap_or_else(|_| unreachable_cursor())
+    }
+
+    /// The position inside a cursor this server sealed for `device`;
+    /// `None` for anything else (forged, altered, another device's,
+    /// another server's, an older format).
+    pub fn open(&self, device: Option<DeviceId>, cursor: &Cursor) -> Option<FeedPosition> {
+        let bytes = cursor.as_bytes();
+        if bytes.first() != Some(&CURSOR_VERSION) || bytes.len() < 1 + NONCE_BYTES {
+            return None;
+        }
+        let (nonce, sealed) = bytes[1..].split_at(NONCE_BYTES);
+        let aad = associated_data(device);
+        let plain = self
+            .cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: &aad,
+                },
+            )
+            .ok()?;
+        FeedPosition::from_bytes(&plain)
+    }
+}
+
+/// An empty cursor, which no server opens: the phone bootstraps next time.
+fn unreachable_cursor() -> Cursor {
+    Cursor::new(Vec::new()).unwrap_or_else(|_| unreachable!("an empty cursor is within the limit"))
 }
 
 /// Whether every place of `inner` lies in `outer` (`None` is everything).
@@ -94,34 +225,41 @@ fn scope_covers(outer: Option<&Scope>, inner: Option<&Scope>) -> bool {
     }
 }
 
-/// Records the phone holds under its old scope that its new scope no
-/// longer covers.
+/// Records the phone may hold under its old scope that its new scope no
+/// longer covers: those of the old scope that existed when its cursor was
+/// issued (`issued_at`), so the list names only records the device once
+/// could read, never one created later.
 fn purge_list(
     engine: &Engine,
     old: Option<&Scope>,
     new: Option<&Scope>,
+    issued_at: Millis,
 ) -> Result<Vec<DocumentId>, StorageError> {
+    let existed_then = |id: &DocumentId| -> Result<bool, StorageError> {
+        Ok(engine
+            .storage()
+            .doc_meta(id)?
+            .is_some_and(|meta| meta.created_at <= issued_at))
+    };
+    let mut out = Vec::new();
     let Some(old) = old else {
         // An unrestricted phone lost its access: everything it held outside
         // the new scope goes; without an old scope to enumerate, use the
         // feed of everything.
-        let mut out = Vec::new();
         let mut after = 0;
         loop {
             let page = engine.storage().feed_after(after, None, FEED_PAGE)?;
-            out.extend(
-                page.entries
-                    .iter()
-                    .filter(|e| !new.is_some_and(|n| n.contains(&e.village)))
-                    .map(|e| e.id.clone()),
-            );
+            for entry in &page.entries {
+                if !new.is_some_and(|n| n.contains(&entry.village)) && existed_then(&entry.id)? {
+                    out.push(entry.id.clone());
+                }
+            }
             if page.entries.len() < FEED_PAGE {
                 return Ok(out);
             }
             after = page.through_seq;
         }
     };
-    let mut out = Vec::new();
     let mut after = None;
     loop {
         let page = engine
@@ -129,7 +267,7 @@ fn purge_list(
             .summaries_in_scope(old, after.as_ref(), FEED_PAGE)?;
         let full = page.len() == FEED_PAGE;
         for summary in &page {
-            if !new.is_some_and(|n| n.contains(&summary.village)) {
+            if !new.is_some_and(|n| n.contains(&summary.village)) && existed_then(&summary.id)? {
                 out.push(summary.id.clone());
             }
         }
@@ -162,7 +300,7 @@ pub fn handle(
     engine: &Engine,
     caller: &Caller,
     scope: Option<&Scope>,
-    epoch: u64,
+    cursors: &Cursors,
     request: SyncRequest,
 ) -> Result<(SyncResponse, BatchStats), StorageError> {
     let budget = request
@@ -170,28 +308,32 @@ pub fn handle(
         .unwrap_or(DEFAULT_BUDGET)
         .clamp(1024, MAX_BUDGET);
     let current = engine.storage().current_seq();
-    let previous = request
+    // Only a cursor this server sealed for this device is believed.
+    let opened = request
         .cursor
         .as_ref()
-        .and_then(FeedPosition::decode)
-        .filter(|p| p.epoch == epoch && p.seq <= current);
-    // A cursor from another history (a restored or replaced server) is not
-    // honoured: the phone bootstraps and uploads everything again.
+        .and_then(|c| cursors.open(caller.device, c));
+    let previous = opened
+        .clone()
+        .filter(|p| p.epoch == cursors.epoch && p.seq <= current);
+    // A cursor from another history (a restored or replaced server), or
+    // one that does not open, is not honoured: the phone bootstraps and
+    // uploads everything again.
     let reset = request.cursor.is_some() && previous.is_none();
     // A phone whose scope changed purges what it may no longer hold, and
-    // bootstraps again unless its new scope lies within the old one.
+    // bootstraps again unless its new scope lies within the old one. A
+    // cursor of an earlier history (a server restored from a backup keeps
+    // the key) still says which scope the phone synced for, so a reset
+    // carries the purge too.
     let mut purge = Vec::new();
+    if let Some(p) = &opened
+        && p.scope.as_ref() != scope
+    {
+        purge = purge_list(engine, p.scope.as_ref(), scope, p.issued_at)?;
+    }
     let since = match &previous {
-        Some(p) if p.scope.as_ref() != scope => {
-            purge = purge_list(engine, p.scope.as_ref(), scope)?;
-            if scope_covers(p.scope.as_ref(), scope) {
-                p.seq
-            } else {
-                0
-            }
-        }
-        Some(p) => p.seq,
-        None => 0,
+        Some(p) if p.scope.as_ref() == scope || scope_covers(p.scope.as_ref(), scope) => p.seq,
+        _ => 0,
     };
 
     let mut stats = BatchStats::default();
@@ -281,15 +423,21 @@ pub fn handle(
         position = position.max(page.through_seq);
     }
 
+    // Taken after the feed was read: every record created by now in the
+    // caller's scope was the caller's to read.
+    let issued_at = now_millis();
     Ok((
         SyncResponse {
             v: BATCH_VERSION,
-            cursor: FeedPosition {
-                epoch,
-                seq: position,
-                scope: scope.cloned(),
-            }
-            .encode(),
+            cursor: cursors.seal(
+                caller.device,
+                &FeedPosition {
+                    epoch: cursors.epoch,
+                    seq: position,
+                    issued_at,
+                    scope: scope.cloned(),
+                },
+            ),
             more,
             docs,
             purge,
@@ -377,5 +525,54 @@ fn answer_upload(
         }),
         // Neither held nor visible: an empty answer reveals nothing.
         None => Ok(DocResult::heads(id.clone(), Vec::new())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn position() -> FeedPosition {
+        FeedPosition {
+            epoch: 7,
+            seq: 42,
+            issued_at: 1_790_000_000_000,
+            scope: Some(Scope::parse("500110101001").unwrap()),
+        }
+    }
+
+    #[test]
+    fn a_cursor_opens_only_for_its_device_with_its_key_and_unaltered() {
+        let cursors = Cursors::new(7, &[1; 32]);
+        let device = DeviceId::random();
+        let cursor = cursors.seal(Some(device), &position());
+        assert_eq!(cursors.open(Some(device), &cursor), Some(position()));
+        assert_eq!(cursors.open(Some(DeviceId::random()), &cursor), None);
+        assert_eq!(cursors.open(None, &cursor), None);
+        assert_eq!(Cursors::new(7, &[2; 32]).open(Some(device), &cursor), None);
+        for at in 0..cursor.as_bytes().len() {
+            let mut bytes = cursor.as_bytes().to_vec();
+            bytes[at] ^= 0x80;
+            let altered = Cursor::new(bytes).unwrap();
+            assert_eq!(cursors.open(Some(device), &altered), None, "byte {at}");
+        }
+        let mut short = cursor.as_bytes().to_vec();
+        short.pop();
+        assert_eq!(
+            cursors.open(Some(device), &Cursor::new(short).unwrap()),
+            None
+        );
+    }
+
+    #[test]
+    fn a_cursor_hides_what_it_holds_and_never_repeats() {
+        let cursors = Cursors::new(7, &[1; 32]);
+        let a = cursors.seal(None, &position());
+        let b = cursors.seal(None, &position());
+        assert_ne!(a, b, "a random nonce each time");
+        let seq = 42u64.to_be_bytes();
+        assert!(!a.as_bytes().windows(8).any(|w| w == seq));
+        assert!(!a.as_bytes().windows(12).any(|w| w == b"500110101001"));
+        assert!(a.as_bytes().len() <= fengqiao_protocol::batch::MAX_CURSOR_BYTES);
     }
 }

@@ -70,8 +70,9 @@ impl ServeConfig {
 }
 
 /// Server-wide identity kept in storage: the epoch that names this data
-/// directory's history in cursors, and the automerge-repo storage id.
-fn identity(storage: &dyn Storage) -> Result<(u64, String), StorageError> {
+/// directory's history in cursors, the key that seals cursors, and the
+/// automerge-repo storage id.
+fn identity(storage: &dyn Storage) -> Result<(crate::batch::Cursors, String), StorageError> {
     let epoch = match storage.get_meta("epoch")? {
         Some(bytes) if bytes.len() == 8 => {
             let mut b = [0u8; 8];
@@ -96,7 +97,26 @@ fn identity(storage: &dyn Storage) -> Result<(u64, String), StorageError> {
             fresh
         }
     };
-    Ok((epoch, storage_id))
+    Ok((
+        crate::batch::Cursors::new(epoch, &cursor_key(storage)?),
+        storage_id,
+    ))
+}
+
+/// The key that seals batch cursors: made on first start and kept in the
+/// store, so it survives restarts and travels with backups (a restored
+/// server still opens its phones' cursors, to tell them what to purge; its
+/// new epoch makes them bootstrap all the same).
+fn cursor_key(storage: &dyn Storage) -> Result<[u8; 32], StorageError> {
+    if let Some(bytes) = storage.get_meta("cursor-key")?
+        && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
+    {
+        return Ok(key);
+    }
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| StorageError::Io(std::io::Error::other(e)))?;
+    storage.put_meta("cursor-key", &key)?;
+    Ok(key)
 }
 
 /// A server that is running; dropping it does not stop it, call
@@ -236,7 +256,7 @@ async fn start_inner(
             Arc::new(SledStorage::open(&storage_config).map_err(storage_error)?)
         }
     };
-    let (epoch, storage_id) = identity(storage.as_ref()).map_err(storage_error)?;
+    let (cursors, storage_id) = identity(storage.as_ref()).map_err(storage_error)?;
     let directory = Arc::new(Directory::open(storage.clone()).map_err(storage_error)?);
     let admin = admin_token(&config).map_err(|e| storage_error(StorageError::Io(e)))?;
     let auth = auth(&directory);
@@ -246,7 +266,7 @@ async fn start_inner(
         engine: engine.clone(),
         auth,
         metrics: engine.metrics().clone(),
-        epoch,
+        cursors,
         storage_id,
         limits: config.http.clone(),
         reports: Arc::new(Reports::new(

@@ -29,7 +29,7 @@ use std::time::Duration;
 use automerge::sync::{self, SyncDoc};
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ROOT};
-use fengqiao_protocol::batch::{ChangeHash, DocUpload, SyncRequest, SyncResponse};
+use fengqiao_protocol::batch::{ChangeHash, Cursor, DocUpload, SyncRequest, SyncResponse};
 use fengqiao_protocol::codec::DecodeLimits;
 use fengqiao_protocol::repo::{DocSync, Join};
 use fengqiao_protocol::{DeviceId, DocumentId, ErrorBody, ErrorCode, PeerId, RepoMessage, Scope};
@@ -967,4 +967,226 @@ fn a_device_syncing_in_a_tight_loop_is_rate_limited_and_others_are_not() {
     // Another device of the same village is not held back.
     assert_eq!(post(&server, &empty, None, &other.0).status, 200);
     server.assert_serving("a device in a tight loop");
+}
+
+// ------------------------------------------------ cursors and foreign ids
+
+/// A village of the same town that the test devices may not read.
+const OTHER_VILLAGE: &str = "500110101002";
+
+/// Adds [`OTHER_VILLAGE`] to the organisation, enrolls a cadre device for
+/// [`VILLAGE`] and returns its id and token.
+fn cadre_of_village(server: &Server, person: &str) -> (DeviceId, String) {
+    let directory = server.running().state.engine.directory().clone();
+    add_other_village(server);
+    if directory.person(person).is_none() {
+        directory.add_person(person, person, None).unwrap();
+    }
+    let (device, token) = directory
+        .enroll(EnrollRequest {
+            person: person.into(),
+            label: String::new(),
+            role: Role::Cadre,
+            scope: Scope::parse(VILLAGE).unwrap(),
+            write: false,
+        })
+        .unwrap();
+    (device.id, token.0)
+}
+
+fn add_other_village(server: &Server) {
+    let mut org = Org::default();
+    org.insert(OTHER_VILLAGE, "石溪村").unwrap();
+    let directory = server.running().state.engine.directory();
+    directory.import_org(org).unwrap();
+}
+
+fn dispute_in(village: &str, title: &str) -> NewDispute {
+    NewDispute {
+        village: fengqiao_protocol::VillageCode::new(village).unwrap(),
+        ..dispute(title)
+    }
+}
+
+/// Stores a record of [`OTHER_VILLAGE`] through the development token and
+/// returns its id.
+fn record_elsewhere(server: &Server) -> DocumentId {
+    add_other_village(server);
+    let id = DocumentId::random();
+    let mut doc = AutoCommit::new().with_actor(automerge::ActorId::from(&[9u8; 20][..]));
+    record::create_dispute(
+        &mut doc,
+        &Author::new("town-official", T0 - 5_000),
+        &dispute_in(OTHER_VILLAGE, "他村的纠纷"),
+    )
+    .unwrap();
+    let answer = post(
+        server,
+        &request_with(vec![upload(id.clone(), &mut doc)]),
+        None,
+        TOKEN,
+    );
+    let response = answer.response.expect("stored");
+    assert!(response.docs[0].error.is_none(), "{}", brief(&response));
+    id
+}
+
+fn sync_at(server: &Server, cursor: Option<Cursor>, token: &str) -> SyncResponse {
+    let answer = post(server, &SyncRequest::new(cursor).encode(), None, token);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.response.unwrap()
+}
+
+/// The cursor format before cursors were sealed: version 2, the epoch, the
+/// feed position and a scope prefix, in the clear.
+fn plain_cursor(epoch: &[u8], seq: u64, prefix: &str) -> Cursor {
+    let mut bytes = vec![2u8];
+    bytes.extend_from_slice(epoch);
+    bytes.extend_from_slice(&seq.to_be_bytes());
+    bytes.push(prefix.len() as u8);
+    bytes.extend_from_slice(prefix.as_bytes());
+    Cursor::new(bytes).unwrap()
+}
+
+#[test]
+fn forged_cursors_are_unrecognised_and_purge_nothing_outside_the_device() {
+    let server = Server::start();
+    let elsewhere = record_elsewhere(&server);
+    let (_, token) = cadre_of_village(&server, "cadre-cursor");
+    let (_, other_token) = cadre_of_village(&server, "cadre-cursor");
+    let mine = sync_at(&server, None, &token);
+    let theirs = sync_at(&server, None, &other_token);
+    let storage = server.running().state.engine.storage().clone();
+    let seq = storage.current_seq();
+    let epoch = storage.get_meta("epoch").unwrap().unwrap();
+
+    // The genuine cursor is honoured; it shows neither the feed position
+    // nor the epoch, and two cursors for the same position differ.
+    let again = sync_at(&server, Some(mine.cursor.clone()), &token);
+    assert!(!again.reset && again.purge.is_empty(), "{again:?}");
+    let bytes = mine.cursor.as_bytes();
+    assert!(
+        !bytes
+            .windows(8)
+            .any(|w| w == seq.to_be_bytes() || *w == epoch[..]),
+        "the cursor shows the global sequence or the epoch"
+    );
+    assert_ne!(again.cursor, mine.cursor);
+
+    let mut forged: Vec<(&str, Cursor)> = Vec::new();
+    for at in [1, bytes.len() / 2, bytes.len() - 1] {
+        let mut flipped = bytes.to_vec();
+        flipped[at] ^= 0x01;
+        forged.push(("a flipped bit", Cursor::new(flipped).unwrap()));
+    }
+    forged.push(("another device's cursor", theirs.cursor.clone()));
+    forged.push(("empty scope", plain_cursor(&epoch, seq, "")));
+    forged.push(("the whole district", plain_cursor(&epoch, seq, "500110")));
+    forged.push((
+        "the other village",
+        plain_cursor(&epoch, seq, OTHER_VILLAGE),
+    ));
+    forged.push(("no bytes", Cursor::new(Vec::new()).unwrap()));
+    let mut truncated = bytes.to_vec();
+    truncated.truncate(bytes.len() - 5);
+    forged.push(("truncated", Cursor::new(truncated).unwrap()));
+    for (what, cursor) in forged {
+        let answer = sync_at(&server, Some(cursor), &token);
+        assert!(answer.reset, "{what}: not treated as unrecognised");
+        assert!(
+            answer.purge.is_empty(),
+            "{what}: the purge list names {:?}",
+            answer.purge
+        );
+        assert!(
+            answer.docs.iter().all(|d| d.id != elsewhere),
+            "{what}: a record outside the scope was sent"
+        );
+    }
+    server.assert_serving("forged cursors");
+}
+
+/// What one upload got, without the id it was sent under.
+fn answer_for(server: &Server, token: &str, id: &DocumentId, changes: Vec<u8>) -> String {
+    let request = request_with(vec![DocUpload {
+        id: id.clone(),
+        heads: Vec::new(),
+        changes,
+    }]);
+    let answer = post(server, &request, None, token);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let response = answer.response.unwrap();
+    let result = &response.docs[0];
+    assert_eq!(&result.id, id);
+    format!(
+        "error {:?}, {} heads, {} bytes, resend {}",
+        result.error,
+        result.heads.len(),
+        result.data.len(),
+        result.resend
+    )
+}
+
+#[test]
+fn an_upload_to_a_hidden_record_is_answered_as_one_to_a_free_id() {
+    let server = Server::start();
+    let hidden = record_elsewhere(&server);
+    let storage = server.running().state.engine.storage().clone();
+    let stored = storage.doc_meta(&hidden).unwrap().unwrap();
+    let (device, token) = cadre_of_village(&server, "cadre-foreign");
+    let actor = || {
+        automerge::ActorId::from(fengqiao_shared::access::new_native_actor(
+            device,
+            [1, 2, 3, 4],
+        ))
+    };
+
+    // A record of the other village, with its own createdAt and createdBy.
+    let mut claim = AutoCommit::new().with_actor(actor());
+    record::create_dispute(
+        &mut claim,
+        &Author::new("cadre-foreign", T0),
+        &dispute_in(OTHER_VILLAGE, "冒领"),
+    )
+    .unwrap();
+    // The same, breaking the schema.
+    let mut broken = claim.fork();
+    broken.put(ROOT, "risk", "severe").unwrap();
+    // A record of the device's own village.
+    let mut own = AutoCommit::new().with_actor(actor());
+    record::create_dispute(
+        &mut own,
+        &Author::new("cadre-foreign", T0),
+        &dispute_in(VILLAGE, "本村"),
+    )
+    .unwrap();
+
+    for (what, changes) in [
+        ("a record of another village", claim.save()),
+        ("a record breaking the schema", broken.save()),
+        (
+            "bytes that are not Automerge",
+            b"not automerge at all".to_vec(),
+        ),
+        ("nothing", Vec::new()),
+    ] {
+        let to_hidden = answer_for(&server, &token, &hidden, changes.clone());
+        let to_free = answer_for(&server, &token, &DocumentId::random(), changes);
+        assert_eq!(to_hidden, to_free, "{what}");
+        assert!(
+            !to_hidden.contains("town-official") && !to_hidden.contains("他村"),
+            "{what}: {to_hidden}"
+        );
+    }
+    // A creation under a hidden id is refused exactly as a creation
+    // outside the device's scope is (the id is taken; which record took it
+    // is not said).
+    let to_hidden = answer_for(&server, &token, &hidden, own.save());
+    let outside = answer_for(&server, &token, &DocumentId::random(), claim.save());
+    assert_eq!(to_hidden, outside);
+    assert!(to_hidden.contains("Forbidden"), "{to_hidden}");
+
+    let after = storage.doc_meta(&hidden).unwrap().unwrap();
+    assert_eq!(after.heads, stored.heads, "the hidden record is unchanged");
+    server.assert_serving("uploads to a hidden record");
 }

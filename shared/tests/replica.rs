@@ -37,7 +37,12 @@ struct FakeServer {
     refuse: Vec<DocumentId>,
     /// Records every request is told to purge.
     purge: Vec<DocumentId>,
+    /// Records outside the phone's scope: their uploads are answered with
+    /// nothing at all (no heads, no bytes, no error).
+    hidden: Vec<DocumentId>,
     requests: usize,
+    /// Uploads carried by each request, in order.
+    uploads: Vec<usize>,
 }
 
 fn wire(heads: &[AmHash]) -> Vec<ChangeHash> {
@@ -69,6 +74,7 @@ impl FakeServer {
 
     fn handle(&mut self, request: &SyncRequest) -> SyncResponse {
         self.requests += 1;
+        self.uploads.push(request.docs.len());
         let known = request.cursor.as_ref().and_then(|c| {
             let bytes = c.as_bytes();
             let epoch = u64::from_be_bytes(bytes[..8].try_into().unwrap());
@@ -81,6 +87,10 @@ impl FakeServer {
         let mut answered = Vec::new();
         for upload in &request.docs {
             answered.push(upload.id.clone());
+            if self.hidden.contains(&upload.id) {
+                docs.push(DocResult::heads(upload.id.clone(), Vec::new()));
+                continue;
+            }
             if self.refuse.contains(&upload.id) {
                 docs.push(DocResult {
                     error: Some(ErrorBody::new(ErrorCode::InvalidRecord, "refused")),
@@ -131,7 +141,7 @@ impl FakeServer {
             .map(|(s, id)| (*s, id.clone()))
             .collect();
         for (seq, id) in feed {
-            if answered.contains(&id) {
+            if answered.contains(&id) || self.hidden.contains(&id) {
                 continue;
             }
             let since = self.heads_at(&id, cursor).unwrap_or_default();
@@ -583,6 +593,45 @@ fn refused_records_need_attention_and_can_be_discarded() {
     };
     assert_eq!(dispute.risk, Some(Risk::Low), "the server's copy is back");
     assert!(a.needing_attention().unwrap().is_empty());
+}
+
+#[test]
+fn an_upload_answered_with_nothing_is_not_sent_again_even_after_a_reset() {
+    let mut server = FakeServer::default();
+    let a = phone();
+    let mine = new_dispute(&a, "本村", T0);
+    let elsewhere = new_dispute(&a, "他村", T0 + 1);
+    sync(&a, &mut server);
+    // The server no longer lets this phone see one of them, and loses the
+    // phone's cursor (restored from a backup): the phone uploads every
+    // record again once, and the one the server answers with nothing is
+    // kept for a person to look at, not sent at every sync.
+    server.hidden.push(elsewhere.clone());
+    server.epoch += 1;
+    let report = sync(&a, &mut server);
+    assert!(report.steps.iter().any(|s| s.reset));
+    let attention = a.needing_attention().unwrap();
+    assert_eq!(attention.len(), 1, "{attention:?}");
+    assert_eq!(attention[0].0, elsewhere);
+    assert_eq!(attention[0].1.code, ErrorCode::NotFound);
+    assert!(
+        a.document(&elsewhere).unwrap().is_some(),
+        "kept on the phone"
+    );
+    for _ in 0..3 {
+        sync(&a, &mut server);
+        assert_eq!(server.uploads.last(), Some(&0), "nothing uploaded again");
+    }
+    assert!(a.dirty().unwrap().is_empty());
+    assert!(a.document(&mine).unwrap().is_some());
+
+    // A record discarded locally and asked for in vain is not asked for
+    // at every sync either.
+    a.discard_local_changes(&elsewhere).unwrap();
+    sync(&a, &mut server);
+    sync(&a, &mut server);
+    assert_eq!(server.uploads.last(), Some(&0), "not asked for again");
+    assert!(a.dirty().unwrap().is_empty());
 }
 
 #[test]

@@ -17,21 +17,29 @@
 
 use fengqiao_protocol::batch::{ChangeHash, DocUpload, SyncRequest};
 use fengqiao_protocol::codec::DecodeLimits;
-use fengqiao_server::batch::{self, FeedPosition};
+use fengqiao_server::batch::{self, Cursors, FeedPosition};
 use fengqiao_server::engine::Caller;
 use fengqiao_server_fuzz::{World, doc_id, pieces, scribble, sorted, valid_dispute};
 use libfuzzer_sys::fuzz_target;
+
+/// The key cursors are sealed with in this target.
+fn cursors(world: &World) -> Cursors {
+    Cursors::new(world.epoch, &[7; 32])
+}
 
 fn request(mode: u8, rest: &[u8], world: &World) -> Option<SyncRequest> {
     // Uploads start from the current feed position, as a phone that synced
     // before does; a bootstrap (which sends every stored record) is left to
     // the bodies of mode 0.
-    let now = FeedPosition {
-        epoch: world.epoch,
-        seq: world.storage.current_seq(),
-        scope: None,
-    }
-    .encode();
+    let now = cursors(world).seal(
+        None,
+        &FeedPosition {
+            epoch: world.epoch,
+            seq: world.storage.current_seq(),
+            issued_at: i64::MAX,
+            scope: None,
+        },
+    );
     match mode % 3 {
         0 => SyncRequest::decode(rest, &DecodeLimits::DEFAULT).ok(),
         1 => {
@@ -94,7 +102,7 @@ fuzz_target!(|data: &[u8]| {
         &world.engine,
         &Caller::unrestricted(),
         None,
-        world.epoch,
+        &cursors(world),
         request,
     )
     .expect("bad input never fails the store");

@@ -164,6 +164,15 @@ pub struct Applied {
     pub missing_dependencies: bool,
 }
 
+/// Whether an id is taken by a record the caller may not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Taken {
+    /// Free, or a record the caller may read.
+    No,
+    /// A record outside the caller's scope: judged as if the id were free.
+    Hidden,
+}
+
 /// What a peer lacks of a record: Automerge bytes to `load_incremental`,
 /// and the record's heads.
 pub type Missing = (Vec<u8>, Vec<ChangeHash>);
@@ -327,8 +336,11 @@ impl Engine {
             self.ignored_read_only(caller, id, 1);
             return Err(DocError::ReadOnly);
         }
+        // Access first, from the stored metadata: a record the caller may
+        // not read is never loaded, merged or validated (see `Taken`).
+        let taken = self.hidden_from(caller, id)?;
         for attempt in 1..=COMMIT_ATTEMPTS {
-            let result = self.with_slot(id, |slot| {
+            let apply = |slot: &mut Slot| {
                 let mut scratch = match &mut slot.loaded {
                     Some(loaded) => loaded.doc.fork(),
                     None => AutoCommit::new(),
@@ -346,8 +358,12 @@ impl Engine {
                         missing_dependencies: true,
                     });
                 }
-                self.accept(caller, id, slot, scratch, changes)
-            });
+                self.accept(caller, id, slot, scratch, changes, taken)
+            };
+            let result = match taken {
+                Taken::Hidden => apply(&mut Slot { loaded: None }),
+                Taken::No => self.with_slot(id, apply),
+            };
             match result {
                 Err(DocError::Storage(StorageError::Conflict { .. }))
                     if attempt < COMMIT_ATTEMPTS =>
@@ -362,8 +378,23 @@ impl Engine {
         }))
     }
 
+    /// Whether `id` names a record the caller may not read. Such a record
+    /// is judged as if the id were free: its stored content is never
+    /// loaded, merged or validated, so no answer depends on it, and an
+    /// upload that would create a record under that id is refused as
+    /// [`DocError::Forbidden`], exactly as a creation outside the caller's
+    /// scope is.
+    fn hidden_from(&self, caller: &Caller, id: &DocumentId) -> Result<Taken, DocError> {
+        Ok(match self.storage.doc_meta(id)? {
+            Some(meta) if !caller.can_read(&meta.village) => Taken::Hidden,
+            _ => Taken::No,
+        })
+    }
+
     /// Validates a scratch copy that holds new changes and, if it passes,
-    /// commits it and makes it the record.
+    /// commits it and makes it the record. With [`Taken::Hidden`] the
+    /// slot is an empty stand-in for a record the caller may not see: the
+    /// upload is judged as a creation and refused where it would commit.
     fn accept(
         &self,
         caller: &Caller,
@@ -371,6 +402,7 @@ impl Engine {
         slot: &mut Slot,
         mut scratch: AutoCommit,
         received: &[u8],
+        taken: Taken,
     ) -> Result<Applied, DocError> {
         let old_heads = current_heads(slot);
         let new_heads = scratch.get_heads();
@@ -448,6 +480,11 @@ impl Engine {
                     Err(denied) => return refused(DocError::Attribution(denied.to_string())),
                 }
             }
+        }
+        if taken == Taken::Hidden {
+            // The id belongs to a record the caller may not see: the same
+            // answer as a creation outside its scope, whatever the record.
+            return refused(DocError::Forbidden(summary.village.clone()));
         }
         let expected_seq = Some(slot.loaded.as_ref().map_or(0, |l| l.seq));
         let receipt = self.storage.commit(CommitBatch {
@@ -619,7 +656,10 @@ impl Engine {
             self.ignored_read_only(caller, id, message.changes.len());
             message.changes = sync::ChunkList::empty();
         }
+        // Access first, from the stored metadata, as for batch uploads.
+        let taken = self.hidden_from(caller, id)?;
         if message.changes.is_empty()
+            && taken == Taken::No
             && let Some((heads, _)) = self.readable_heads(caller, id)?
         {
             match stored_sync::receive(&heads, state, message) {
@@ -629,7 +669,7 @@ impl Engine {
         }
         for attempt in 1..=COMMIT_ATTEMPTS {
             let mut attempt_state = state.clone();
-            let result = self.with_slot(id, |slot| {
+            let mut receive = |slot: &mut Slot| {
                 if let Some(loaded) = &slot.loaded
                     && !caller.can_read(&loaded.village)
                 {
@@ -670,12 +710,16 @@ impl Engine {
                     });
                 }
                 let received = scratch.save_after(&before);
-                self.accept(caller, id, slot, scratch, &received)
+                self.accept(caller, id, slot, scratch, &received, taken)
                     .map(|applied| Received {
                         changed: applied.changed,
                         missing_dependencies,
                     })
-            });
+            };
+            let result = match taken {
+                Taken::Hidden => receive(&mut Slot { loaded: None }),
+                Taken::No => self.with_slot(id, receive),
+            };
             match result {
                 Err(DocError::Storage(StorageError::Conflict { .. }))
                     if attempt < COMMIT_ATTEMPTS =>
@@ -837,7 +881,7 @@ impl Engine {
             let before = scratch.get_heads();
             change(&mut scratch).map_err(DocError::Invalid)?;
             let received = scratch.save_after(&before);
-            self.accept(caller, id, &mut guard, scratch, &received)
+            self.accept(caller, id, &mut guard, scratch, &received, Taken::No)
         })();
         self.cache.reweigh(id, &guard);
         result

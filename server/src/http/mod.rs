@@ -80,8 +80,9 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub auth: Arc<dyn Authenticator>,
     pub metrics: Arc<Metrics>,
-    /// Names this data directory's history in batch cursors.
-    pub epoch: u64,
+    /// Seals batch cursors: this data directory's history (epoch) and the
+    /// server's cursor key.
+    pub cursors: crate::batch::Cursors,
     /// The server's automerge-repo peer and storage identity.
     pub storage_id: String,
     pub limits: HttpLimits,

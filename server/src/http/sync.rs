@@ -233,13 +233,13 @@ async fn answer(state: &Shared, headers: &HeaderMap, body: Body) -> Result<Respo
     drop(permit);
 
     let engine = state.engine.clone();
-    let epoch = state.epoch;
+    let cursors = state.cursors.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         batch::handle(
             &engine,
             &identity.caller,
             identity.scope.as_ref(),
-            epoch,
+            &cursors,
             request,
         )
     })

@@ -15,7 +15,14 @@
 //! - A record stays in the dirty set until the server's heads cover the
 //!   phone's heads, so an upload lost on the way is sent again.
 //! - A record the server refused is marked for attention and not uploaded
-//!   again until a person resolves it.
+//!   again until a person resolves it; so is one the server answered with
+//!   nothing (it holds no such record for this device). A record outside
+//!   the device's scope is refused, never asked for again: a phone whose
+//!   scope changed does not upload its former village's records at every
+//!   sync.
+//! - A `reset` (the server was restored or replaced) uploads every record
+//!   again once; the purge list that comes with it deletes what the device
+//!   may no longer hold.
 
 use std::collections::HashSet;
 
@@ -174,6 +181,9 @@ impl SyncClient {
             if let Some(error) = outcome.rejected {
                 step.rejected.push((id.clone(), error));
             }
+            if outcome.forget {
+                writes.set_dirty(&id, false);
+            }
             let Some(state) = outcome.state else { continue };
             resend_requested |= state.resend;
             if outcome.was_dirty && outcome.confirmed {
@@ -211,6 +221,21 @@ struct Outcome {
     bytes: Option<Vec<u8>>,
     /// The server holds everything the phone holds.
     confirmed: bool,
+    /// Nothing is held and the server has nothing for this device: the
+    /// record leaves the set of records to upload.
+    forget: bool,
+}
+
+/// What a phone records for an upload the server answered with nothing:
+/// the server holds no such record that this device may see (it lies
+/// outside the device's scope, or is gone). The record stays on the phone
+/// for a person to look at.
+fn not_held_here() -> ErrorBody {
+    ErrorBody::new(
+        fengqiao_protocol::ErrorCode::NotFound,
+        "the server holds no such record for this device; it is kept on this phone and not \
+         uploaded again",
+    )
 }
 
 /// Merges one record of a response into what the phone holds. Reads the
@@ -229,15 +254,27 @@ fn apply_result(
         state: None,
         bytes: None,
         confirmed: false,
+        forget: false,
     };
     let mut state = replica.state(&id)?;
     let held = replica.document(&id)?;
     let new_here = held.is_none();
+    // An upload the server answered with nothing at all (no heads, no
+    // bytes, no error, no request to resend) is of a record it holds none
+    // of for this device. It is not uploaded again: that would repeat at
+    // every sync, for ever.
+    let unanswered = was_dirty
+        && result.heads.is_empty()
+        && result.data.is_empty()
+        && result.error.is_none()
+        && !result.resend;
     let Some(mut doc) = held.or_else(|| {
         (!result.data.is_empty()).then(|| AutoCommit::new().with_actor(replica.actor().clone()))
     }) else {
-        // Nothing held and nothing sent: only an error can be recorded.
+        // Nothing held and nothing sent: only an error can be recorded,
+        // and a record asked for in vain is no longer asked for.
         outcome.rejected = result.error;
+        outcome.forget = unanswered;
         return Ok(Some(outcome));
     };
     if !result.data.is_empty() {
@@ -249,7 +286,8 @@ fn apply_result(
             })?;
         outcome.received = doc.get_heads() != before;
     }
-    if let Some(error) = result.error {
+    let error = result.error.or_else(|| unanswered.then(not_held_here));
+    if let Some(error) = error {
         state.attention = Some(error.clone());
         outcome.rejected = Some(error);
     }
