@@ -76,6 +76,10 @@ pub enum ValidationErrorKind {
     TooLarge { bytes: usize, max: usize },
     #[error("was {before} and cannot become {after}: it is fixed when the record is created")]
     ImmutableChanged { before: String, after: String },
+    #[error(
+        "has {count} conflicting values; it is fixed when the record is created and must have exactly one"
+    )]
+    ConflictingAtCreation { count: usize },
     #[error("schema version {found} is not supported; this version reads version {supported}")]
     UnsupportedSchema { found: i64, supported: i64 },
     #[error("{value:?} is not a village code: {reason}")]
@@ -193,8 +197,9 @@ pub fn validate<D: ReadDoc>(
             },
         );
     }
-    if let Some(previous) = previous {
-        check.unchanged_since(previous);
+    match previous {
+        Some(previous) => check.unchanged_since(previous),
+        None => check.single_valued_at_creation(),
     }
     check.record();
     if check.errors.is_empty() {
@@ -593,14 +598,40 @@ impl<D: ReadDoc> Check<'_, D> {
 
     // --- against the previous version ---
 
+    /// A new record's fixed fields hold one value each: a value planted
+    /// concurrently beside the shown one could otherwise win later, when
+    /// a change removes the shown one, and move the record.
+    fn single_valued_at_creation(&mut self) {
+        for key in fields::IMMUTABLE {
+            let count = value::all(self.doc, &ROOT, key).len();
+            if count > 1 {
+                self.report(key, ValidationErrorKind::ConflictingAtCreation { count });
+            }
+        }
+    }
+
     fn unchanged_since(&mut self, previous: &D) {
         let root: &ObjId = &ROOT;
         for key in fields::IMMUTABLE {
             let before = value::all(previous, root, key);
-            let Some(shown) = before.last() else {
+            let Some(shown) = value::winner(previous, root, key) else {
                 continue;
             };
             let after = value::all(self.doc, root, key);
+            // The value the record shows is what places it; a change that
+            // makes another of the stored values win changes the field.
+            if let Some(now_shown) = value::winner(self.doc, root, key)
+                && !same(&shown, &now_shown)
+                && before.iter().any(|b| same(b, &now_shown))
+            {
+                self.report(
+                    key,
+                    ValidationErrorKind::ImmutableChanged {
+                        before: shown.describe(),
+                        after: now_shown.describe(),
+                    },
+                );
+            }
             if after.is_empty() {
                 self.report(
                     key,
