@@ -246,7 +246,7 @@ fn a_planted_conflict_on_a_fixed_field_is_refused() {
         .unwrap()
         .unwrap()
         .0
-        .to_str()
+        .as_str()
         .unwrap()
         .to_owned();
     let hidden_village = if shown_village == "500110101001" {
