@@ -88,6 +88,10 @@ pub enum ValidationErrorKind {
     BadDocumentId { value: String, reason: String },
     #[error("was {0}; the timeline is append-only")]
     TimelineRewritten(&'static str),
+    #[error(
+        "is {value:?}, but the sending device belongs to {person:?}; a device writes only in its holder's name"
+    )]
+    NotTheSender { value: String, person: String },
 }
 
 /// One violation: the path of the field (`"risk"`, `"parties[2].role"`,
@@ -207,6 +211,79 @@ pub fn validate<D: ReadDoc>(
     } else {
         Err(ValidationErrors(check.errors))
     }
+}
+
+/// Checks that what a change says about its own author names the person
+/// holding the sending device: a new record's `createdBy`, and the `by` of
+/// every event the change adds (events already stored keep theirs; the
+/// timeline rule of [`validate`] keeps them unaltered).
+///
+/// `previous` is the stored version (`None` for a new record).
+pub fn check_authorship<D: ReadDoc>(
+    doc: &D,
+    previous: Option<&D>,
+    person: &str,
+) -> Result<(), ValidationErrors> {
+    let mut errors = Vec::new();
+    let mut check = |path: String, item: &Item| {
+        let value = match item {
+            Item::Str(text) if text == person => return,
+            Item::Str(text) => shorten(text),
+            other => other.describe(),
+        };
+        errors.push(ValidationError {
+            field: path,
+            kind: ValidationErrorKind::NotTheSender {
+                value,
+                person: shorten(person),
+            },
+        });
+    };
+    if previous.is_none() {
+        for item in value::all(doc, &ROOT, fields::CREATED_BY) {
+            check(fields::CREATED_BY.to_owned(), &item);
+        }
+    }
+    let stored: std::collections::HashSet<ObjId> = previous
+        .map(|p| timeline(p).into_iter().map(|(_, id, _)| id).collect())
+        .unwrap_or_default();
+    for (path, id, _) in timeline(doc) {
+        if stored.contains(&id) {
+            continue;
+        }
+        for item in value::all(doc, &id, fields::BY) {
+            check(join(&path, fields::BY), &item);
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationErrors(errors))
+    }
+}
+
+/// The `links.duplicateOf` values of `doc` that `previous` (the stored
+/// version; `None` for a new record) does not hold: the duplicate links
+/// a change sets. Clearing a link sets none.
+pub fn new_duplicate_links<D: ReadDoc>(doc: &D, previous: Option<&D>) -> Vec<String> {
+    let links_of = |doc: &D| -> Vec<String> {
+        value::maps(doc, &ROOT, fields::LINKS)
+            .iter()
+            .flat_map(|links| value::all(doc, links, fields::DUPLICATE_OF))
+            .filter_map(|item| match item {
+                Item::Str(text) => Some(text),
+                _ => None,
+            })
+            .collect()
+    };
+    let before = previous.map(links_of).unwrap_or_default();
+    let mut new: Vec<String> = links_of(doc)
+        .into_iter()
+        .filter(|link| !before.contains(link))
+        .collect();
+    new.sort();
+    new.dedup();
+    new
 }
 
 fn join(parent: &str, key: &str) -> String {
