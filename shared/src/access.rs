@@ -27,14 +27,15 @@
 //! device made it ([`native_device_of`]). Actors of any other form (the
 //! JavaScript client's 16 random bytes, for instance) are bound to the first
 //! device that uploads a change by them. A new change is accepted only when
-//! the device it is attributed to may write the record's village **and** the
-//! device sending it may too ([`authorize_change`]); read-only roles write
-//! nothing. The document's own history thereby becomes the audit trail.
+//! it is attributed to the sending device itself or to another device of
+//! the same person, and both may write the record's village
+//! ([`authorize_change`]); read-only roles write nothing. The document's own
+//! history thereby becomes the audit trail.
 //!
-//! Known limitation: a device can put another device's id in its actor id.
-//! Since both must have write scope over the record, such a forgery cannot
-//! reach outside the forger's own scope, but within it the trail is only as
-//! honest as the devices; signed changes would close this gap.
+//! Known limitation: changes are not signed. A device can still attribute
+//! a change to another device **of its own holder** (a person's old and new
+//! phone), and the time it writes into a change is its own clock. It cannot
+//! write under another person's device: that is refused.
 
 use std::fmt;
 use std::str::FromStr;
@@ -287,6 +288,27 @@ pub enum Refusal {
     OutOfScope(Scope),
 }
 
+impl Refusal {
+    /// The reason worded for the device it concerns ("this device …").
+    pub fn own_words(&self) -> String {
+        match self {
+            Refusal::NotEnrolled => {
+                "this device is not enrolled, or its enrolment was revoked".to_owned()
+            }
+            Refusal::NoRecordAccess => {
+                "admin devices manage devices and the organisation, not records".to_owned()
+            }
+            Refusal::ReadOnly(role) => format!("this device's role, {role}, only reads records"),
+            Refusal::DistrictWithoutWrite => {
+                "this district device only reads records unless an admin grants it write".to_owned()
+            }
+            Refusal::OutOfScope(scope) => {
+                format!("the record's village lies outside this device's scope {scope}")
+            }
+        }
+    }
+}
+
 /// Length of a native actor id: device id (16 bytes) and 4 random bytes.
 pub const NATIVE_ACTOR_LEN: usize = 20;
 
@@ -353,6 +375,13 @@ pub trait DeviceDirectory {
     fn access_of(&self, device: &DeviceId) -> Option<DeviceAccess>;
     /// The device a non-native actor was bound to, if any.
     fn bound_device(&self, actor: &[u8]) -> Option<DeviceId>;
+    /// The person holding a device, enrolled or revoked; `None` when the
+    /// directory does not know it (then a change attributed to that device
+    /// is only accepted from the device itself).
+    fn person_of(&self, device: &DeviceId) -> Option<String> {
+        let _ = device;
+        None
+    }
 }
 
 /// A [`DeviceDirectory`] made of two closures.
@@ -390,17 +419,32 @@ pub fn attribute(directory: &impl DeviceDirectory, actor: &[u8]) -> Attribution 
     }
 }
 
-/// Why a new change was refused.
+/// Why a new change was refused. The words speak of the sending device
+/// and its own upload only: never of another device's id, role or scope.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum WriteDenied {
-    #[error("device {device} may not write records of village {village}: {reason}")]
+    /// The sending device may not write the record's village.
+    #[error("this device may not write this record: {}", .reason.own_words())]
     Sender {
         device: DeviceId,
         village: VillageCode,
         reason: Refusal,
     },
+    /// A change names an author that is neither the sending device nor
+    /// another device of its holder.
     #[error(
-        "the change's author, actor {actor} ({attribution}), may not write records of village {village}: {reason}"
+        "a change in this upload is by actor {actor}, which is not this device's; \
+         a device may only send changes made by itself or by another device of the same person"
+    )]
+    NotOwnChange {
+        actor: ActorId,
+        attribution: Attribution,
+    },
+    /// A change by another device of the same person, which may not write
+    /// the record.
+    #[error(
+        "a change in this upload is by actor {actor}, of another device of this device's holder \
+         that may not write this record (it may be revoked or read-only)"
     )]
     Author {
         actor: ActorId,
@@ -422,12 +466,13 @@ fn check_device(
 /// Decides whether a new change by `actor`, sent by `uploader`, may be
 /// stored in a record of `village`, and to whom it is attributed.
 ///
-/// The sending device must be enrolled and may write the village; so must
-/// the device the change is attributed to (the sender itself for an actor
-/// seen for the first time). A cadre of village A relaying a change whose
-/// native actor names a device of village B is thus refused, however it came
-/// by it. Only new changes are checked; changes already stored were checked
-/// when they arrived.
+/// The sending device must be enrolled and may write the village. The
+/// change must be attributed to the sender itself (always so for an actor
+/// seen for the first time) or to another device of the same person, which
+/// must be enrolled and may write the village too. A cadre sending a change
+/// whose native actor names a town official's device (or any other
+/// person's) is thus refused, however it came by it. Only new changes are
+/// checked; changes already stored were checked when they arrived.
 pub fn authorize_change(
     directory: &impl DeviceDirectory,
     actor: &[u8],
@@ -442,6 +487,16 @@ pub fn authorize_change(
     let attribution = attribute(directory, actor);
     let author = attribution.device(uploader);
     if author != uploader {
+        let same_person = matches!(
+            (directory.person_of(&uploader), directory.person_of(&author)),
+            (Some(sender), Some(maker)) if sender == maker
+        );
+        if !same_person {
+            return Err(WriteDenied::NotOwnChange {
+                actor: ActorId::from(actor),
+                attribution,
+            });
+        }
         check_device(directory, &author, village).map_err(|reason| WriteDenied::Author {
             actor: ActorId::from(actor),
             attribution,
@@ -658,6 +713,7 @@ mod tests {
     struct Org {
         devices: HashMap<DeviceId, DeviceAccess>,
         bindings: HashMap<Vec<u8>, DeviceId>,
+        people: HashMap<DeviceId, String>,
     }
 
     impl DeviceDirectory for Org {
@@ -667,6 +723,9 @@ mod tests {
         fn bound_device(&self, actor: &[u8]) -> Option<DeviceId> {
             self.bindings.get(actor).copied()
         }
+        fn person_of(&self, device: &DeviceId) -> Option<String> {
+            self.people.get(device).cloned()
+        }
     }
 
     struct Fixture {
@@ -674,6 +733,7 @@ mod tests {
         cadre_a: DeviceId,
         cadre_a_phone2: DeviceId,
         cadre_b: DeviceId,
+        town_official: DeviceId,
         supervisor_a: DeviceId,
         district_reader: DeviceId,
         revoked: DeviceId,
@@ -684,6 +744,7 @@ mod tests {
         let cadre_a = DeviceId::random();
         let cadre_a_phone2 = DeviceId::random();
         let cadre_b = DeviceId::random();
+        let town_official = DeviceId::random();
         let supervisor_a = DeviceId::random();
         let district_reader = DeviceId::random();
         let revoked = DeviceId::random();
@@ -692,6 +753,10 @@ mod tests {
             (cadre_a, DeviceAccess::new(Role::Cadre, a())),
             (cadre_a_phone2, DeviceAccess::new(Role::Cadre, a())),
             (cadre_b, DeviceAccess::new(Role::Cadre, b())),
+            (
+                town_official,
+                DeviceAccess::new(Role::Town, town("500110101")),
+            ),
             (supervisor_a, DeviceAccess::new(Role::Supervisor, a())),
             (
                 district_reader,
@@ -699,11 +764,26 @@ mod tests {
             ),
         ]);
         let bindings = HashMap::from([(js_actor_of_a.clone(), cadre_a)]);
+        // The cadre of village A has two phones; everyone else one.
+        let people = HashMap::from([
+            (cadre_a, "cadre-a".to_owned()),
+            (cadre_a_phone2, "cadre-a".to_owned()),
+            (cadre_b, "cadre-b".to_owned()),
+            (town_official, "official".to_owned()),
+            (supervisor_a, "supervisor".to_owned()),
+            (district_reader, "district".to_owned()),
+            (revoked, "revoked".to_owned()),
+        ]);
         Fixture {
-            org: Org { devices, bindings },
+            org: Org {
+                devices,
+                bindings,
+                people,
+            },
             cadre_a,
             cadre_a_phone2,
             cadre_b,
+            town_official,
             supervisor_a,
             district_reader,
             revoked,
@@ -722,13 +802,72 @@ mod tests {
     }
 
     #[test]
-    fn relaying_a_colleagues_change_in_scope_is_accepted() {
+    fn a_change_by_another_device_of_the_same_person_is_accepted() {
         let f = fixture();
         let actor = new_native_actor(f.cadre_a_phone2, [9; 4]);
         assert_eq!(
             authorize_change(&f.org, &actor, f.cadre_a, &a()),
             Ok(Attribution::Native(f.cadre_a_phone2))
         );
+    }
+
+    #[test]
+    fn a_change_under_a_superiors_device_is_refused() {
+        // A cadre of village A sends a change whose actor is the town
+        // official's device id followed by 4 bytes. Both may write village
+        // A; the change is still not the cadre's to send.
+        let f = fixture();
+        let forged = new_native_actor(f.town_official, [7; 4]);
+        let denied = authorize_change(&f.org, &forged, f.cadre_a, &a());
+        assert_eq!(
+            denied,
+            Err(WriteDenied::NotOwnChange {
+                actor: ActorId::from(forged.as_slice()),
+                attribution: Attribution::Native(f.town_official),
+            })
+        );
+        // The same actor from the official's own device is accepted.
+        assert_eq!(
+            authorize_change(&f.org, &forged, f.town_official, &a()),
+            Ok(Attribution::Native(f.town_official))
+        );
+    }
+
+    #[test]
+    fn refusals_name_nothing_of_other_devices() {
+        let f = fixture();
+        for (actor, village) in [
+            (new_native_actor(f.town_official, [7; 4]), a()),
+            (new_native_actor(f.cadre_b, [7; 4]), a()),
+            (new_native_actor(f.supervisor_a, [7; 4]), a()),
+        ] {
+            let message = authorize_change(&f.org, &actor, f.cadre_a, &village)
+                .unwrap_err()
+                .to_string();
+            for secret in [
+                f.town_official.to_string(),
+                f.cadre_b.to_string(),
+                f.supervisor_a.to_string(),
+                "town".to_owned(),
+                "supervisor".to_owned(),
+                "500110101 ".to_owned(),
+                "500110102001".to_owned(),
+                "native to device".to_owned(),
+            ] {
+                assert!(!message.contains(&secret), "{secret:?} in {message}");
+            }
+            assert!(message.contains("not this device's"), "{message}");
+        }
+        // Another device of the same person that was revoked: said without
+        // naming it.
+        let mut org = f.org;
+        org.people.insert(f.revoked, "cadre-a".to_owned());
+        let actor = new_native_actor(f.revoked, [1; 4]);
+        let message = authorize_change(&org, &actor, f.cadre_a, &a())
+            .unwrap_err()
+            .to_string();
+        assert!(!message.contains(&f.revoked.to_string()), "{message}");
+        assert!(message.contains("another device of this device's holder"));
     }
 
     #[test]
@@ -740,17 +879,10 @@ mod tests {
         let denied = authorize_change(&f.org, &forged, f.cadre_a, &a());
         assert_eq!(
             denied,
-            Err(WriteDenied::Author {
+            Err(WriteDenied::NotOwnChange {
                 actor: ActorId::from(forged.as_slice()),
                 attribution: Attribution::Native(f.cadre_b),
-                village: a(),
-                reason: Refusal::OutOfScope(Scope::Village(b())),
             })
-        );
-        let message = denied.unwrap_err().to_string();
-        assert!(
-            message.contains("outside the device's scope 500110102001"),
-            "{message}"
         );
         // And into a record of village B the sender itself is refused.
         assert!(matches!(
@@ -778,10 +910,7 @@ mod tests {
         // A cadre relays a change the supervisor made.
         assert!(matches!(
             authorize_change(&f.org, &own, f.cadre_a, &a()),
-            Err(WriteDenied::Author {
-                reason: Refusal::ReadOnly(Role::Supervisor),
-                ..
-            })
+            Err(WriteDenied::NotOwnChange { .. })
         ));
         // A district device without a write grant.
         let district_actor = new_native_actor(f.district_reader, [2; 4]);
@@ -807,10 +936,7 @@ mod tests {
         ));
         assert!(matches!(
             authorize_change(&f.org, &actor, f.cadre_a, &a()),
-            Err(WriteDenied::Author {
-                reason: Refusal::NotEnrolled,
-                ..
-            })
+            Err(WriteDenied::NotOwnChange { .. })
         ));
     }
 
@@ -831,9 +957,8 @@ mod tests {
         );
         assert!(matches!(
             authorize_change(&f.org, &f.js_actor_of_a, f.cadre_b, &b()),
-            Err(WriteDenied::Author {
+            Err(WriteDenied::NotOwnChange {
                 attribution: Attribution::Bound(_),
-                reason: Refusal::OutOfScope(_),
                 ..
             })
         ));
@@ -864,8 +989,8 @@ mod tests {
         };
         assert_eq!(
             denied.to_string(),
-            "device 00000000-0000-0000-0000-000000000000 may not write records of village \
-             500110101001: the district role is read-only unless an admin grants it write"
+            "this device may not write this record: this district device only reads records \
+             unless an admin grants it write"
         );
     }
 }

@@ -222,6 +222,52 @@ fn changing_created_at_type_or_created_by_is_rejected() {
 }
 
 #[test]
+fn a_planted_conflict_on_a_fixed_field_is_refused() {
+    // A record created with two concurrent villages: refused as created.
+    let mut shown = AutoCommit::new().with_actor(automerge::ActorId::from(vec![2; 20]));
+    record::create_dispute(&mut shown, &author(), &new_dispute()).unwrap();
+    let mut hidden = AutoCommit::new().with_actor(automerge::ActorId::from(vec![1; 20]));
+    hidden.put(ROOT, "village", "500110102001").unwrap();
+    hidden.commit();
+    let mut planted = shown.clone();
+    planted.merge(&mut hidden).unwrap();
+    assert_eq!(planted.get_all(ROOT, "village").unwrap().len(), 2);
+    let (field, kind, _) = only_error(check(&mut planted, None));
+    assert_eq!(field, "village");
+    assert_eq!(
+        kind,
+        ValidationErrorKind::ConflictingAtCreation { count: 2 }
+    );
+
+    // Stored so anyway (before this rule), a change that makes the hidden
+    // value win moves the record: refused as a change of the field.
+    let shown_village = planted
+        .get(ROOT, "village")
+        .unwrap()
+        .unwrap()
+        .0
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hidden_village = if shown_village == "500110101001" {
+        "500110102001"
+    } else {
+        "500110101001"
+    };
+    let mut moved = changed(&mut planted, |doc| {
+        doc.put(ROOT, "village", hidden_village).unwrap();
+    });
+    let errors = check(&mut moved, Some(&planted)).unwrap_err();
+    assert!(
+        errors.for_field("village").any(|e| matches!(
+            &e.kind,
+            ValidationErrorKind::ImmutableChanged { after, .. } if after.contains(hidden_village)
+        )),
+        "{errors}"
+    );
+}
+
+#[test]
 fn rewriting_an_immutable_field_with_the_same_value_is_accepted() {
     let mut before = dispute_doc();
     // A client that stores times as plain numbers and strings as Text.

@@ -616,6 +616,14 @@ impl DeviceDirectory for Directory {
             }
         }
     }
+
+    fn person_of(&self, device: &DeviceId) -> Option<String> {
+        self.read()
+            .people
+            .devices
+            .get(device)
+            .map(|d| d.person.clone())
+    }
 }
 
 #[cfg(test)]

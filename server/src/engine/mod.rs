@@ -435,9 +435,13 @@ impl Engine {
                 limit: self.limits.max_document_bytes as u64,
             });
         }
+        // What a device writes in its own name must be its holder's.
+        let sender_person = caller.device.and_then(|device| {
+            access::DeviceDirectory::person_of(self.directory.as_ref(), &device)
+        });
         // Validation and the summary read every field: each object is read
         // once, in one pass.
-        let summary = {
+        let (mut summary, new_links) = {
             let view = Prefetched::new(&scratch);
             let previous = slot.loaded.as_ref().map(|l| Prefetched::new(&l.doc));
             if let Err(errors) =
@@ -445,8 +449,14 @@ impl Engine {
             {
                 return refused(DocError::Invalid(errors.to_string()));
             }
+            if let Some(person) = &sender_person
+                && let Err(errors) = record::check_authorship(&view, previous.as_ref(), person)
+            {
+                return refused(DocError::Attribution(errors.to_string()));
+            }
+            let new_links = record::new_duplicate_links(&view, previous.as_ref());
             match Record::read(&view) {
-                Ok(record) => record.summary(id.clone()),
+                Ok(record) => (record.summary(id.clone()), new_links),
                 Err(e) => return refused(DocError::Invalid(e.to_string())),
             }
         };
@@ -458,6 +468,22 @@ impl Engine {
                 "field \"village\": {} is not a village of the organisation",
                 summary.village
             )));
+        }
+        // Enrolled devices link duplicates as on the dashboard; the
+        // development token is unrestricted.
+        if caller.access.is_some() {
+            if !new_links.is_empty()
+                && let Err(reason) = self.may_link(caller, id, &new_links)
+            {
+                return refused(reason);
+            }
+            // A link to a case that is not stored does not make this case a
+            // duplicate in the statistics.
+            if let Some(target) = &summary.duplicate_of
+                && !self.is_dispute(target)?
+            {
+                summary.duplicate_of = None;
+            }
         }
         let mut to_bind = Vec::new();
         if let Some(uploader) = caller.device {
@@ -528,6 +554,54 @@ impl Engine {
             changed: true,
             missing_dependencies: false,
         })
+    }
+
+    /// Whether the caller may mark a record as a duplicate of each of
+    /// `targets`: linking duplicates is a town (or district, with write)
+    /// decision, as on the dashboard, and only to a dispute the caller can
+    /// read. A target that does not exist and one out of the caller's
+    /// scope get the same answer.
+    fn may_link(
+        &self,
+        caller: &Caller,
+        id: &DocumentId,
+        targets: &[String],
+    ) -> Result<(), DocError> {
+        if let Some(access) = &caller.access
+            && !matches!(access.role, access::Role::Town | access::Role::District)
+        {
+            return Err(DocError::Attribution(
+                "field \"links.duplicateOf\": this device's role does not link duplicates; \
+                 a town official links them on the dashboard"
+                    .to_owned(),
+            ));
+        }
+        for target in targets {
+            let found = match DocumentId::parse(target) {
+                Ok(target) if &target != id => self
+                    .storage
+                    .summary(&target)?
+                    .filter(|s| s.kind == fengqiao_shared::vocab::RecordKind::Dispute)
+                    .filter(|s| caller.can_read(&s.village))
+                    .is_some(),
+                _ => false,
+            };
+            if !found {
+                return Err(DocError::Invalid(format!(
+                    "field \"links.duplicateOf\": {:?} is not a case this device can see",
+                    record::shorten_for_message(target)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `id` is a stored dispute.
+    fn is_dispute(&self, id: &DocumentId) -> Result<bool, DocError> {
+        Ok(self
+            .storage
+            .summary(id)?
+            .is_some_and(|s| s.kind == fengqiao_shared::vocab::RecordKind::Dispute))
     }
 
     /// Keeps a refused change apart: its first bytes, within the

@@ -50,7 +50,12 @@ pub use event::{Event, NewEvent};
 pub use header::{Header, ReadError};
 pub use prefetch::Prefetched;
 pub use status::CaseStatus;
-pub use validate::{Limits, ValidationError, ValidationErrorKind, ValidationErrors, validate};
+pub use validate::{
+    Limits, ValidationError, ValidationErrorKind, ValidationErrors, check_authorship,
+    new_duplicate_links, validate,
+};
+/// A value cut to a length fit for an error message.
+pub use value::shorten as shorten_for_message;
 pub use visit::{FollowUp, Visit};
 pub use visit_edit::{
     NewVisit, create_visit, link_dispute, mark_follow_up_done, schedule_follow_up, set_notes,

@@ -76,6 +76,10 @@ pub enum ValidationErrorKind {
     TooLarge { bytes: usize, max: usize },
     #[error("was {before} and cannot become {after}: it is fixed when the record is created")]
     ImmutableChanged { before: String, after: String },
+    #[error(
+        "has {count} conflicting values; it is fixed when the record is created and must have exactly one"
+    )]
+    ConflictingAtCreation { count: usize },
     #[error("schema version {found} is not supported; this version reads version {supported}")]
     UnsupportedSchema { found: i64, supported: i64 },
     #[error("{value:?} is not a village code: {reason}")]
@@ -84,6 +88,10 @@ pub enum ValidationErrorKind {
     BadDocumentId { value: String, reason: String },
     #[error("was {0}; the timeline is append-only")]
     TimelineRewritten(&'static str),
+    #[error(
+        "is {value:?}, but the sending device belongs to {person:?}; a device writes only in its holder's name"
+    )]
+    NotTheSender { value: String, person: String },
 }
 
 /// One violation: the path of the field (`"risk"`, `"parties[2].role"`,
@@ -193,8 +201,9 @@ pub fn validate<D: ReadDoc>(
             },
         );
     }
-    if let Some(previous) = previous {
-        check.unchanged_since(previous);
+    match previous {
+        Some(previous) => check.unchanged_since(previous),
+        None => check.single_valued_at_creation(),
     }
     check.record();
     if check.errors.is_empty() {
@@ -202,6 +211,79 @@ pub fn validate<D: ReadDoc>(
     } else {
         Err(ValidationErrors(check.errors))
     }
+}
+
+/// Checks that what a change says about its own author names the person
+/// holding the sending device: a new record's `createdBy`, and the `by` of
+/// every event the change adds (events already stored keep theirs; the
+/// timeline rule of [`validate`] keeps them unaltered).
+///
+/// `previous` is the stored version (`None` for a new record).
+pub fn check_authorship<D: ReadDoc>(
+    doc: &D,
+    previous: Option<&D>,
+    person: &str,
+) -> Result<(), ValidationErrors> {
+    let mut errors = Vec::new();
+    let mut check = |path: String, item: &Item| {
+        let value = match item {
+            Item::Str(text) if text == person => return,
+            Item::Str(text) => shorten(text),
+            other => other.describe(),
+        };
+        errors.push(ValidationError {
+            field: path,
+            kind: ValidationErrorKind::NotTheSender {
+                value,
+                person: shorten(person),
+            },
+        });
+    };
+    if previous.is_none() {
+        for item in value::all(doc, &ROOT, fields::CREATED_BY) {
+            check(fields::CREATED_BY.to_owned(), &item);
+        }
+    }
+    let stored: std::collections::HashSet<ObjId> = previous
+        .map(|p| timeline(p).into_iter().map(|(_, id, _)| id).collect())
+        .unwrap_or_default();
+    for (path, id, _) in timeline(doc) {
+        if stored.contains(&id) {
+            continue;
+        }
+        for item in value::all(doc, &id, fields::BY) {
+            check(join(&path, fields::BY), &item);
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationErrors(errors))
+    }
+}
+
+/// The `links.duplicateOf` values of `doc` that `previous` (the stored
+/// version; `None` for a new record) does not hold: the duplicate links
+/// a change sets. Clearing a link sets none.
+pub fn new_duplicate_links<D: ReadDoc>(doc: &D, previous: Option<&D>) -> Vec<String> {
+    let links_of = |doc: &D| -> Vec<String> {
+        value::maps(doc, &ROOT, fields::LINKS)
+            .iter()
+            .flat_map(|links| value::all(doc, links, fields::DUPLICATE_OF))
+            .filter_map(|item| match item {
+                Item::Str(text) => Some(text),
+                _ => None,
+            })
+            .collect()
+    };
+    let before = previous.map(links_of).unwrap_or_default();
+    let mut new: Vec<String> = links_of(doc)
+        .into_iter()
+        .filter(|link| !before.contains(link))
+        .collect();
+    new.sort();
+    new.dedup();
+    new
 }
 
 fn join(parent: &str, key: &str) -> String {
@@ -593,14 +675,40 @@ impl<D: ReadDoc> Check<'_, D> {
 
     // --- against the previous version ---
 
+    /// A new record's fixed fields hold one value each: a value planted
+    /// concurrently beside the shown one could otherwise win later, when
+    /// a change removes the shown one, and move the record.
+    fn single_valued_at_creation(&mut self) {
+        for key in fields::IMMUTABLE {
+            let count = value::all(self.doc, &ROOT, key).len();
+            if count > 1 {
+                self.report(key, ValidationErrorKind::ConflictingAtCreation { count });
+            }
+        }
+    }
+
     fn unchanged_since(&mut self, previous: &D) {
         let root: &ObjId = &ROOT;
         for key in fields::IMMUTABLE {
             let before = value::all(previous, root, key);
-            let Some(shown) = before.last() else {
+            let Some(shown) = value::winner(previous, root, key) else {
                 continue;
             };
             let after = value::all(self.doc, root, key);
+            // The value the record shows is what places it; a change that
+            // makes another of the stored values win changes the field.
+            if let Some(now_shown) = value::winner(self.doc, root, key)
+                && !same(&shown, &now_shown)
+                && before.iter().any(|b| same(b, &now_shown))
+            {
+                self.report(
+                    key,
+                    ValidationErrorKind::ImmutableChanged {
+                        before: shown.describe(),
+                        after: now_shown.describe(),
+                    },
+                );
+            }
             if after.is_empty() {
                 self.report(
                     key,

@@ -139,7 +139,7 @@ fn float_to_i64(f: f64) -> Option<i64> {
 }
 
 /// At most 64 characters of `text`, for messages.
-pub(crate) fn shorten(text: &str) -> String {
+pub fn shorten(text: &str) -> String {
     const MAX: usize = 64;
     let mut chars = text.chars();
     let head: String = chars.by_ref().take(MAX).collect();
