@@ -5,8 +5,12 @@
 //! - **Tokens** are 256 random bits, shown once at enrollment or rotation
 //!   and stored only as their SHA-256 hash. Lookup is by hash, in memory.
 //! - **Revocation** takes effect on the next request (the token no longer
-//!   resolves) and is announced to open WebSocket connections through
-//!   [`Directory::subscribe_revocations`], which close them.
+//!   resolves) and is announced to open WebSocket connections and dashboard
+//!   event streams through [`Directory::subscribe_revocations`], which close
+//!   them.
+//! - **People's places**: a person may have a scope, the place they work
+//!   in; their devices' scopes lie inside it, and scoped admins manage only
+//!   the people whose place lies inside their own scope.
 //! - **Scope changes** (reassignment) take effect at once; the batch door
 //!   tells the phone which records to purge at its next sync.
 //! - **Actor bindings**: an Automerge actor that is not native
