@@ -488,6 +488,9 @@ impl Directory {
         device.token_hash = hash_token(&token.0);
         device.token_issued_at = now_millis();
         self.save_device(&mut state, device)?;
+        drop(state);
+        // What the old token opened closes now.
+        let _ = self.revocations.send(*id);
         Ok(token)
     }
 
@@ -544,7 +547,8 @@ impl Directory {
             .cloned()
     }
 
-    /// Device ids whose access changed or was revoked, as it happens.
+    /// Device ids that were revoked, reassigned or given a new token, as it
+    /// happens.
     pub fn subscribe_revocations(&self) -> broadcast::Receiver<DeviceId> {
         self.revocations.subscribe()
     }
