@@ -687,6 +687,60 @@ mod tests {
     }
 
     #[test]
+    fn a_persons_devices_lie_inside_the_place_the_person_works_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let directory = directory_with_org(store(dir.path()));
+        let org = Org::parse_csv("code,name\n500110102,镇二\n500110102001,村二\n").unwrap();
+        directory.import_org(org).unwrap();
+        let village = Scope::parse("500110101001").unwrap();
+        let town = Scope::parse("500110101").unwrap();
+        let next_town = Scope::parse("500110102").unwrap();
+        let person = directory
+            .add_person_in("p", "张三", None, Some(village.clone()))
+            .unwrap();
+        assert!(person.lies_within(&town) && person.lies_within(&village));
+        assert!(!person.lies_within(&next_town));
+        // Unknown places are refused; renaming keeps the place.
+        assert!(matches!(
+            directory.add_person_in("q", "李四", None, Some(Scope::parse("500110109").unwrap())),
+            Err(DirectoryError::Invalid(_))
+        ));
+        assert_eq!(
+            directory.add_person("p", "张三丰", None).unwrap().scope,
+            Some(village.clone())
+        );
+
+        let mut request = cadre("p");
+        let (device, _) = directory.enroll(request.clone()).unwrap();
+        request.role = Role::Town;
+        request.scope = town.clone();
+        assert!(matches!(
+            directory.enroll(request),
+            Err(DirectoryError::Invalid(message)) if message.contains("outside")
+        ));
+        assert!(matches!(
+            directory.set_access(&device.id, DeviceAccess::new(Role::Town, town.clone())),
+            Err(DirectoryError::Invalid(_))
+        ));
+        // Moving the person elsewhere waits until the device follows.
+        assert!(matches!(
+            directory.add_person_in("p", "张三", None, Some(next_town.clone())),
+            Err(DirectoryError::Invalid(_))
+        ));
+        directory
+            .add_person_in("p", "张三", None, Some(town.clone()))
+            .unwrap();
+        directory
+            .set_access(&device.id, DeviceAccess::new(Role::Town, town))
+            .unwrap();
+        directory.revoke(&device.id).unwrap();
+        // A revoked device holds nobody back.
+        directory
+            .add_person_in("p", "张三", None, Some(next_town))
+            .unwrap();
+    }
+
+    #[test]
     fn a_directory_kept_as_one_value_is_split_into_entries_at_open() {
         let dir = tempfile::tempdir().unwrap();
         let storage = store(dir.path());
