@@ -6,11 +6,11 @@
 //! |---|---|
 //! | `GET /`, `GET /dashboard` | the page (a login form until a session exists) |
 //! | `GET /dashboard/assets/{file}` | its script, styles and icon |
-//! | `POST /dashboard/login` | `{"token": …}` (or a form) → session cookie |
-//! | `POST /dashboard/logout` | ends the session |
+//! | `POST /dashboard/login` | `{"token": …}` (or a form) → session cookie; only from the page's own origin |
+//! | `POST /dashboard/logout` | ends the session; only from the page's own origin |
 //! | `GET /v1/session` | who is signed in, their scope and what they may do |
 //! | `GET /v1/places` | the villages of a scope, with their names |
-//! | `GET /v1/events` | server-sent events: a notice when a record in the caller's scope changes; `signout` when the device is revoked or reassigned |
+//! | `GET /v1/events` | server-sent events: a notice when a record in the caller's scope changes; `signout` when the device is revoked, given a new token or reassigned |
 //!
 //! The page reads everything else from the JSON API ([`super::stats`],
 //! [`super::export`]) with the session cookie, and refreshes its figures
