@@ -310,4 +310,49 @@ fn an_admin_rotates_reassigns_and_reads_the_audit_trail_from_the_command_line() 
         &["reassign", &device, "--role", "cadre", "--scope", "500110"],
     );
     assert!(!ok && err.contains("bad_request"), "{err}");
+
+    // --write reaches a district device (and its token writes, see
+    // tests/tests/admin_scope.rs); a supervisor cannot be given it.
+    let (ok, _, err) = admin(&server, &["person", "li-qu", "李区", "--scope", "500110"]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = admin(
+        &server,
+        &[
+            "enroll", "--person", "li-qu", "--role", "district", "--scope", "500110", "--write",
+        ],
+    );
+    assert!(ok, "{err}");
+    let district = out
+        .split_whitespace()
+        .nth(2)
+        .expect("enrolled device <id>")
+        .to_owned();
+    let (_, out, _) = admin(&server, &["list"]);
+    let row = out
+        .lines()
+        .find(|l| l.starts_with(&district))
+        .unwrap_or_else(|| {
+            panic!(
+                "no row for {district}:
+{out}"
+            )
+        });
+    assert!(
+        row.contains(" district ") && row.contains(" true "),
+        "{row}"
+    );
+    let (ok, _, err) = admin(
+        &server,
+        &[
+            "enroll",
+            "--person",
+            "li-qu",
+            "--role",
+            "supervisor",
+            "--scope",
+            "500110101",
+            "--write",
+        ],
+    );
+    assert!(!ok && err.contains("write cannot be granted"), "{err}");
 }

@@ -65,8 +65,9 @@ pub enum Role {
     /// The village affairs supervision committee (村务监督委员会): reads the
     /// records, aggregates and audit trail of its scope, never writes.
     Supervisor,
-    /// Enrols and revokes devices and maintains the organisation within its
-    /// scope; has no access to records.
+    /// Registers people and enrolls, reassigns and revokes devices within
+    /// its scope, never for the person holding the admin device itself; has
+    /// no access to records or their audit trail.
     Admin,
 }
 

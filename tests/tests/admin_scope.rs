@@ -107,14 +107,15 @@ fn quarantine(server: &TestServer, device: DeviceId, reason: &str) {
         .state
         .engine
         .storage()
-        .quarantine(QuarantineEntry {
-            doc: DocumentId::random(),
-            device: Some(device),
-            at: T0,
-            reason: reason.to_owned(),
-            code: ErrorCode::Forbidden,
-            bytes: vec![1, 2, 3],
-        })
+        .quarantine(QuarantineEntry::new(
+            DocumentId::random(),
+            Some(device),
+            T0,
+            reason.to_owned(),
+            ErrorCode::Forbidden,
+            &[1, 2, 3],
+            64,
+        ))
         .expect("quarantined");
 }
 
@@ -325,6 +326,39 @@ fn a_town_admin_sees_and_changes_only_its_town() {
         call(&server, "GET", "/v1/admin/backup", &admin, None).0,
         403
     );
+
+    // Admin devices: over a narrower scope only, so no admin makes a peer
+    // that could act for it; peers answer to the admin above.
+    register(&server, &root, "admin-b", "13800000005", Some(TOWN));
+    let peer = enroll(&server, &admin, "admin-b", "admin", TOWN, false);
+    assert_eq!(code(&peer), (403, Some("forbidden")), "{}", peer.1);
+    let narrower = enroll(&server, &admin, "cadre-101", "admin", VILLAGE, false);
+    assert_eq!(narrower.0, 200, "{}", narrower.1);
+    let (peer, _) = enrolled(&enroll(&server, &root, "admin-b", "admin", TOWN, false));
+    for path in [
+        format!("/v1/admin/devices/{peer}/rotate"),
+        format!("/v1/admin/devices/{peer}/revoke"),
+    ] {
+        let answer = call(&server, "POST", &path, &admin, None);
+        assert_eq!(code(&answer), (404, Some("not_found")), "{path}");
+    }
+    let promote = call(
+        &server,
+        "PUT",
+        &format!("/v1/admin/devices/{inside}/access"),
+        &admin,
+        Some(json!({"role": "admin", "scope": TOWN})),
+    );
+    assert_eq!(code(&promote), (403, Some("forbidden")));
+    // Its own token it may renew.
+    let renewed = call(
+        &server,
+        "POST",
+        &format!("/v1/admin/devices/{own}/rotate"),
+        &admin,
+        None,
+    );
+    assert_eq!(renewed.0, 200, "{}", renewed.1);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The dashboard in a real headless Chromium, driven over WebDriver: an
 //! official signs in with a token, the headline numbers equal the API's, a
 //! record synced by a phone appears without a reload, a possible duplicate
-//! is linked from the page, and screenshots are kept as test artifacts
+//! is linked from the page, a revoked or reassigned official is signed out
+//! and told why, and screenshots are kept as test artifacts
 //! (`target/test-artifacts/dashboard*.png`).
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian's
@@ -465,6 +466,88 @@ fn an_official_watches_the_township_live_in_a_browser() {
         WAIT,
     );
     let _: Value = browser.run("return true");
+    drop(browser);
+    server.stop();
+}
+
+/// Signs in on the page with `token` and waits for the live feed.
+fn sign_in_on_the_page(browser: &webdriver::Browser, server: &TestServer, token: &str) {
+    browser.go(&format!("{}/dashboard", server.url()));
+    browser.wait_for(
+        "the sign-in form",
+        "var v = document.getElementById('login-view'); return v && !v.hidden;",
+        WAIT,
+    );
+    browser.type_into("#token", token);
+    browser.click("#login-submit");
+    browser.wait_for(
+        "the overview with the live feed on",
+        "return !document.getElementById('overview-view').hidden &&\
+         document.getElementById('live').className === 'live on';",
+        WAIT,
+    );
+}
+
+#[test]
+fn a_revoked_or_reassigned_official_is_signed_out_and_told_why() {
+    if !browser_available() {
+        return;
+    }
+    let server = TestServer::start();
+    let (revoked, revoked_token) = server.enroll(
+        "revoked-official",
+        fengqiao_shared::access::Role::Town,
+        "500110101",
+    );
+    let (moved, moved_token) = server.enroll(
+        "moved-official",
+        fengqiao_shared::access::Role::Town,
+        "500110101",
+    );
+    let browser = webdriver::Browser::start(CHROMIUM, CHROMEDRIVER);
+    let signed_out = "var v = document.getElementById('login-view');\
+                      var e = document.getElementById('login-error');\
+                      return v && !v.hidden && !e.hidden &&\
+                      document.getElementById('overview-view').hidden ? e.textContent : null;";
+
+    // Revoked while the page is open: it leaves the figures and says why.
+    sign_in_on_the_page(&browser, &server, &revoked_token);
+    server.directory().revoke(&revoked).expect("revoked");
+    let message = browser.wait_for("the page to sign out", signed_out, WAIT);
+    assert_eq!(
+        message,
+        json!("本设备已被管理员停用，已退出登录。如需继续使用，请向管理员申请新令牌。")
+    );
+    assert_eq!(
+        browser.run("return window.FQDashboard.state.data"),
+        Value::Null
+    );
+
+    // Reassigned, in English.
+    browser.run("window.localStorage.setItem('fq.lang', 'en'); return true;");
+    sign_in_on_the_page(&browser, &server, &moved_token);
+    server
+        .directory()
+        .set_access(
+            &moved,
+            fengqiao_shared::access::DeviceAccess::new(
+                fengqiao_shared::access::Role::Cadre,
+                fengqiao_protocol::Scope::parse(VILLAGE_A).expect("scope"),
+            ),
+        )
+        .expect("reassigned");
+    let message = browser.wait_for("the page to sign out", signed_out, WAIT);
+    assert_eq!(
+        message,
+        json!(
+            "An admin changed this device's role or scope, so you were signed out. Sign in again to see the new scope."
+        )
+    );
+    std::fs::write(
+        artifacts().join("dashboard-signed-out.png"),
+        browser.screenshot(),
+    )
+    .expect("screenshot saved");
     drop(browser);
     server.stop();
 }

@@ -285,6 +285,7 @@ fn revoking_or_reassigning_a_device_closes_its_event_streams() {
     let (revoked, revoked_token) = server.enroll("revoked", Role::Town, TOWN);
     let (moved, moved_token) = server.enroll("moved", Role::Town, TOWN);
     let (bearer, bearer_token) = server.enroll("bearer", Role::Town, TOWN);
+    let (rotated, rotated_token) = server.enroll("rotated", Role::Town, TOWN);
 
     let revoked_session = sign_in(&server, &revoked_token);
     let moved_session = sign_in(&server, &moved_token);
@@ -292,13 +293,23 @@ fn revoking_or_reassigning_a_device_closes_its_event_streams() {
     let mut moved_events = Events::open(&server, ("Cookie", &moved_session));
     let bearer_auth = format!("Bearer {bearer_token}");
     let mut bearer_events = Events::open(&server, ("Authorization", &bearer_auth));
+    let rotated_session = sign_in(&server, &rotated_token);
+    let mut rotated_events = Events::open(&server, ("Cookie", &rotated_session));
+    let rotated_auth = format!("Bearer {rotated_token}");
+    let mut rotated_bearer_events = Events::open(&server, ("Authorization", &rotated_auth));
 
     // Another device's revocation changes nothing for these streams.
     directory.revoke(&other).expect("revoked");
     let mut phone = Phone::new("cadre");
     phone.report(VILLAGE, "通知", T0);
     phone.sync(&server.url());
-    for events in [&mut revoked_events, &mut moved_events, &mut bearer_events] {
+    for events in [
+        &mut revoked_events,
+        &mut moved_events,
+        &mut bearer_events,
+        &mut rotated_events,
+        &mut rotated_bearer_events,
+    ] {
         assert_eq!(
             events.next().map(|(name, _)| name).as_deref(),
             Some("change")
@@ -343,4 +354,16 @@ fn revoking_or_reassigning_a_device_closes_its_event_streams() {
         ("signout", &Value::from("revoked"))
     );
     assert!(bearer_events.next().is_none(), "the stream ended");
+
+    // A new token: what the old one opened ends, session and bearer alike.
+    directory.rotate(&rotated).expect("rotated");
+    for events in [&mut rotated_events, &mut rotated_bearer_events] {
+        let (name, data) = events.next().expect("a last event");
+        assert_eq!(
+            (name.as_str(), &data["reason"]),
+            ("signout", &Value::from("rotated"))
+        );
+        assert!(events.next().is_none(), "the stream ended");
+    }
+    assert_eq!(get(&who, &[("Cookie", &rotated_session)]).0, 401);
 }

@@ -192,7 +192,8 @@
 
   /* Signed out by the server: nothing of the scope stays on the page. */
   function signedOut(reason) {
-    var key = "signout." + (reason === "revoked" || reason === "reassigned" ? reason : "ended");
+    var known = ["revoked", "rotated", "reassigned"];
+    var key = "signout." + (known.indexOf(reason) >= 0 ? reason : "ended");
     state.data = null;
     state.caseFile = null;
     clearTimeout(state.refreshTimer);
@@ -325,7 +326,8 @@
     });
     source.addEventListener("change", scheduleRefresh);
     source.addEventListener("resync", scheduleRefresh);
-    /* The device was revoked or reassigned: the server ended the session;
+    /* The device was revoked, given a new token or reassigned: the server
+       ended the session;
        take the figures off the screen and say why. */
     source.addEventListener("signout", function (event) {
       var reason = "ended";

@@ -5,8 +5,12 @@
 //! - **Tokens** are 256 random bits, shown once at enrollment or rotation
 //!   and stored only as their SHA-256 hash. Lookup is by hash, in memory.
 //! - **Revocation** takes effect on the next request (the token no longer
-//!   resolves) and is announced to open WebSocket connections through
-//!   [`Directory::subscribe_revocations`], which close them.
+//!   resolves) and is announced to open WebSocket connections and dashboard
+//!   event streams through [`Directory::subscribe_revocations`], which close
+//!   them.
+//! - **People's places**: a person may have a scope, the place they work
+//!   in; their devices' scopes lie inside it, and scoped admins manage only
+//!   the people whose place lies inside their own scope.
 //! - **Scope changes** (reassignment) take effect at once; the batch door
 //!   tells the phone which records to purge at its next sync.
 //! - **Actor bindings**: an Automerge actor that is not native
@@ -484,6 +488,9 @@ impl Directory {
         device.token_hash = hash_token(&token.0);
         device.token_issued_at = now_millis();
         self.save_device(&mut state, device)?;
+        drop(state);
+        // What the old token opened closes now.
+        let _ = self.revocations.send(*id);
         Ok(token)
     }
 
@@ -540,7 +547,8 @@ impl Directory {
             .cloned()
     }
 
-    /// Device ids whose access changed or was revoked, as it happens.
+    /// Device ids that were revoked, reassigned or given a new token, as it
+    /// happens.
     pub fn subscribe_revocations(&self) -> broadcast::Receiver<DeviceId> {
         self.revocations.subscribe()
     }
@@ -684,6 +692,60 @@ mod tests {
         );
         assert!(reopened.device(&revoked.id).unwrap().is_revoked());
         assert_eq!(reopened.person("p").unwrap().name, "张三");
+    }
+
+    #[test]
+    fn a_persons_devices_lie_inside_the_place_the_person_works_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let directory = directory_with_org(store(dir.path()));
+        let org = Org::parse_csv("code,name\n500110102,镇二\n500110102001,村二\n").unwrap();
+        directory.import_org(org).unwrap();
+        let village = Scope::parse("500110101001").unwrap();
+        let town = Scope::parse("500110101").unwrap();
+        let next_town = Scope::parse("500110102").unwrap();
+        let person = directory
+            .add_person_in("p", "张三", None, Some(village.clone()))
+            .unwrap();
+        assert!(person.lies_within(&town) && person.lies_within(&village));
+        assert!(!person.lies_within(&next_town));
+        // Unknown places are refused; renaming keeps the place.
+        assert!(matches!(
+            directory.add_person_in("q", "李四", None, Some(Scope::parse("500110109").unwrap())),
+            Err(DirectoryError::Invalid(_))
+        ));
+        assert_eq!(
+            directory.add_person("p", "张三丰", None).unwrap().scope,
+            Some(village.clone())
+        );
+
+        let mut request = cadre("p");
+        let (device, _) = directory.enroll(request.clone()).unwrap();
+        request.role = Role::Town;
+        request.scope = town.clone();
+        assert!(matches!(
+            directory.enroll(request),
+            Err(DirectoryError::Invalid(message)) if message.contains("outside")
+        ));
+        assert!(matches!(
+            directory.set_access(&device.id, DeviceAccess::new(Role::Town, town.clone())),
+            Err(DirectoryError::Invalid(_))
+        ));
+        // Moving the person elsewhere waits until the device follows.
+        assert!(matches!(
+            directory.add_person_in("p", "张三", None, Some(next_town.clone())),
+            Err(DirectoryError::Invalid(_))
+        ));
+        directory
+            .add_person_in("p", "张三", None, Some(town.clone()))
+            .unwrap();
+        directory
+            .set_access(&device.id, DeviceAccess::new(Role::Town, town))
+            .unwrap();
+        directory.revoke(&device.id).unwrap();
+        // A revoked device holds nobody back.
+        directory
+            .add_person_in("p", "张三", None, Some(next_town))
+            .unwrap();
     }
 
     #[test]

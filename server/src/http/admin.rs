@@ -10,9 +10,10 @@
 //! what lies inside its scope: people whose place lies inside it, devices
 //! whose scope does, the places of its scope, and quarantined changes its
 //! devices sent. Anything else answers as if it did not exist. It may not
-//! give a device a scope outside its own, nor enroll, reassign or register
-//! for the person holding the admin device itself (another admin does
-//! that). The organisation and backups belong to the server's admin token.
+//! give a device a scope outside its own, nor an admin device its own scope
+//! (no peers), nor manage other admin devices of its level, nor enroll,
+//! reassign or register for the person holding the admin device itself
+//! (the admin above does that). The organisation and backups belong to the server's admin token.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -44,6 +45,36 @@ impl Admin {
         match self {
             Admin::Server => true,
             Admin::Scoped { scope: own, .. } => own.covers(scope),
+        }
+    }
+
+    /// Whether the admin may rotate, revoke or reassign a device: one inside
+    /// its scope, but no other admin device of its own level (its peers and
+    /// itself answer to the admin above), except its own for a new token or
+    /// revocation.
+    fn may_manage_device(&self, device: &Device) -> bool {
+        match self {
+            Admin::Server => true,
+            Admin::Scoped {
+                device: own, scope, ..
+            } => {
+                scope.covers(&device.access.scope)
+                    && (device.access.role != Role::Admin
+                        || device.access.scope != *scope
+                        || device.id == *own)
+            }
+        }
+    }
+
+    /// Whether the admin may give a device this role and scope: inside its
+    /// own scope, and an admin device only over a narrower one, so no admin
+    /// makes a peer that could act for it.
+    fn may_grant(&self, role: Role, scope: &Scope) -> bool {
+        match self {
+            Admin::Server => true,
+            Admin::Scoped { scope: own, .. } => {
+                own.covers(scope) && (role != Role::Admin || scope != own)
+            }
         }
     }
 
@@ -347,9 +378,10 @@ pub async fn enroll(
     Json(request): Json<EnrollRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let admin = admin_of(&state, &headers)?;
-    if !admin.may_manage(&request.scope) {
+    if !admin.may_grant(request.role, &request.scope) {
         return Err(forbidden(
-            "you may only enroll devices within your own scope",
+            "you may only enroll devices within your own scope, and admin devices only \
+             over a narrower one",
         ));
     }
     if !matches!(admin, Admin::Server) {
@@ -397,7 +429,7 @@ fn managed_device(state: &Shared, admin: &Admin, id: &str) -> Result<Device, Api
         .directory()
         .device(&id)
         .ok_or_else(|| directory_error(DirectoryError::UnknownDevice(id)))?;
-    if !admin.may_manage(&device.access.scope) {
+    if !admin.may_manage_device(&device) {
         return Err(directory_error(DirectoryError::UnknownDevice(id)));
     }
     Ok(device)
@@ -452,9 +484,10 @@ pub async fn set_access(
 ) -> Result<Json<DeviceView>, ApiError> {
     let admin = admin_of(&state, &headers)?;
     let device = managed_device(&state, &admin, &id)?;
-    if !admin.may_manage(&change.scope) {
+    if !admin.may_grant(change.role, &change.scope) {
         return Err(forbidden(
-            "you may only assign scopes within your own scope",
+            "you may only assign scopes within your own scope, and the admin role only \
+             over a narrower one",
         ));
     }
     if !admin.may_act_for(&device.person) {

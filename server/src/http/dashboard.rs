@@ -6,11 +6,11 @@
 //! |---|---|
 //! | `GET /`, `GET /dashboard` | the page (a login form until a session exists) |
 //! | `GET /dashboard/assets/{file}` | its script, styles and icon |
-//! | `POST /dashboard/login` | `{"token": …}` (or a form) → session cookie |
-//! | `POST /dashboard/logout` | ends the session |
+//! | `POST /dashboard/login` | `{"token": …}` (or a form) → session cookie; only from the page's own origin |
+//! | `POST /dashboard/logout` | ends the session; only from the page's own origin |
 //! | `GET /v1/session` | who is signed in, their scope and what they may do |
 //! | `GET /v1/places` | the villages of a scope, with their names |
-//! | `GET /v1/events` | server-sent events: a notice when a record in the caller's scope changes; `signout` when the device is revoked or reassigned |
+//! | `GET /v1/events` | server-sent events: a notice when a record in the caller's scope changes; `signout` when the device is revoked, given a new token or reassigned |
 //!
 //! The page reads everything else from the JSON API ([`super::stats`],
 //! [`super::export`]) with the session cookie, and refreshes its figures
@@ -434,6 +434,8 @@ struct Feed {
     /// Revocations and access changes of devices; `None` for a caller that
     /// is no enrolled device, or once the directory stopped announcing.
     revocations: Option<tokio::sync::broadcast::Receiver<fengqiao_protocol::DeviceId>>,
+    /// When the device's token was issued, as the stream opened.
+    token_issued_at: Option<i64>,
     until: tokio::time::Instant,
     shutdown: tokio::sync::watch::Receiver<bool>,
     greeted: bool,
@@ -448,8 +450,10 @@ fn notice(name: &str, data: serde_json::Value) -> Event {
 /// Why an open event stream signs its reader out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SignOut {
-    /// The device was revoked (or its token replaced).
+    /// The device was revoked.
     Revoked,
+    /// The device was given a new token; the one signed in with is void.
+    Rotated,
     /// The device's role, scope or write grant changed.
     Reassigned,
     /// The session was ended (signed out elsewhere, or expired).
@@ -460,6 +464,7 @@ impl SignOut {
     fn as_str(self) -> &'static str {
         match self {
             SignOut::Revoked => "revoked",
+            SignOut::Rotated => "rotated",
             SignOut::Reassigned => "reassigned",
             SignOut::Ended => "ended",
         }
@@ -470,18 +475,31 @@ impl Feed {
     /// Whether the caller may still read what it was admitted to read.
     fn still_admitted(&self) -> Option<SignOut> {
         let app = &self.views.app;
-        if let Some(session) = &self.official.session {
-            let Some((token, _)) = self.views.sessions.token(session) else {
-                return Some(SignOut::Ended);
-            };
-            if app.auth.authenticate(&token).is_none() {
-                return Some(SignOut::Revoked);
-            }
+        let session_token = match &self.official.session {
+            Some(session) => match self.views.sessions.token(session) {
+                Some((token, _)) => Some(token),
+                None => return Some(SignOut::Ended),
+            },
+            None => None,
+        };
+        let outcome = self.device_outcome();
+        if outcome.is_none()
+            && let Some(token) = session_token
+            && app.auth.authenticate(&token).is_none()
+        {
+            return Some(SignOut::Revoked);
         }
+        outcome
+    }
+
+    /// What became of the caller's device since the stream opened.
+    fn device_outcome(&self) -> Option<SignOut> {
+        let app = &self.views.app;
         let device = self.official.identity.caller.device?;
         match app.engine.directory().device(&device) {
             None => Some(SignOut::Revoked),
             Some(d) if d.is_revoked() => Some(SignOut::Revoked),
+            Some(d) if Some(d.token_issued_at) != self.token_issued_at => Some(SignOut::Rotated),
             Some(d) if Some(&d.access) != self.official.identity.caller.access.as_ref() => {
                 Some(SignOut::Reassigned)
             }
@@ -558,7 +576,7 @@ impl Feed {
 /// changes, whichever door the change came through. The page refetches
 /// what it shows; the notice carries the record id and village only. When
 /// the caller's device is revoked or reassigned, a last `signout` event
-/// says so (`{"reason": "revoked" | "reassigned" | "ended"}`), the session
+/// says so (`{"reason": "revoked" | "rotated" | "reassigned" | "ended"}`), the session
 /// ends and the stream closes.
 async fn events(
     State(views): State<Views>,
@@ -575,11 +593,18 @@ async fn events(
         .caller
         .device
         .map(|_| views.app.engine.directory().subscribe_revocations());
+    let token_issued_at = official
+        .identity
+        .caller
+        .device
+        .and_then(|id| views.app.engine.directory().device(&id))
+        .map(|device| device.token_issued_at);
     let feed = Feed {
         subscription: views.app.engine.hub().subscribe(),
         official,
         views: views.clone(),
         revocations,
+        token_issued_at,
         until: tokio::time::Instant::now() + lifetime,
         shutdown: views.app.shutdown.clone(),
         greeted: false,
