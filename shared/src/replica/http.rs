@@ -100,13 +100,14 @@ pub struct HttpOptions {
 }
 
 impl Default for HttpOptions {
-    /// Suited to a phone on a weak rural link: 20 s to connect, 60 s of
-    /// silence from the server at most, 3 tries 2 s and 4 s apart, and a
-    /// word every 5 s while waiting.
+    /// Suited to a phone on a weak rural link: 20 s to connect, 30 s of
+    /// silence from the server at most, 3 tries 2 s and 4 s apart (about
+    /// a minute and a half before giving up on a server that never
+    /// answers), and a word every 5 s while waiting.
     fn default() -> Self {
         Self {
             connect_timeout: Duration::from_secs(20),
-            answer_timeout: Duration::from_secs(60),
+            answer_timeout: Duration::from_secs(30),
             tries: 3,
             first_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(30),

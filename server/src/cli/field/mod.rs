@@ -138,7 +138,7 @@ pub enum FieldCommand {
     Sync {
         /// Seconds to wait for a connection, and for the server to say
         /// anything, before trying again (weak links: keep it generous).
-        #[arg(long, env = "FENGQIAO_SYNC_TIMEOUT", default_value_t = 60.0)]
+        #[arg(long, env = "FENGQIAO_SYNC_TIMEOUT", default_value_t = 30.0)]
         timeout: f64,
         /// How many times each request is tried before giving up.
         #[arg(long, env = "FENGQIAO_SYNC_TRIES", default_value_t = 3)]
