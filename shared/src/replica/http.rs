@@ -175,9 +175,15 @@ pub struct HttpTransport {
 type WaitingHook = Box<dyn FnMut(&Waiting) + Send>;
 
 impl HttpTransport {
-    /// A transport for the server at `base_url` (e.g. `https://sync.example.org`).
+    /// A transport for the server at `base_url` (e.g. `https://sync.example.org`)
+    /// with the timeouts of [`HttpOptions::default`] and one try per
+    /// exchange: for callers that retry whole syncs themselves.
     pub fn new(base_url: &str, token: impl Into<String>) -> Self {
-        Self::with_options(base_url, token, HttpOptions::default())
+        let options = HttpOptions {
+            tries: 1,
+            ..HttpOptions::default()
+        };
+        Self::with_options(base_url, token, options)
     }
 
     /// A transport with its own timeouts and tries.
