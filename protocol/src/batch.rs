@@ -47,7 +47,9 @@ pub const MAX_CURSOR_BYTES: usize = 256;
 /// The response budget a client gets when it names none: 1 MiB.
 pub const DEFAULT_BUDGET: u64 = 1024 * 1024;
 
-/// An opaque position in the server's change feed.
+/// An opaque position in the server's change feed, sealed by the server for
+/// one device: a phone can neither read, alter nor pass on a cursor (see
+/// `docs/protocol.md`, "Cursors").
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Cursor(Vec<u8>);
 
@@ -161,8 +163,10 @@ pub struct SyncResponse {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub purge: Vec<DocumentId>,
     /// The server did not recognise the request's cursor (it was restored
-    /// from a backup, or replaced): it may lack changes it once confirmed,
-    /// so the phone must upload every record it holds again.
+    /// from a backup, or replaced, or the cursor was not one it sealed for
+    /// this device): it may lack changes it once confirmed, so the phone
+    /// must upload every record it holds again. `purge` still lists what
+    /// the device may no longer hold.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reset: bool,
 }

@@ -456,3 +456,59 @@ fn a_phone_explains_what_it_needs() {
         );
     }
 }
+
+/// A server that takes the connection and never answers: the phone gives
+/// up after its timeout, on every try, saying so while it waits and at the
+/// end, and keeps its changes.
+#[test]
+fn a_sync_against_a_hung_server_gives_up_and_says_why() {
+    // Never accepted from: the kernel completes the connections and takes
+    // the requests; nothing answers.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let phone = work.path().join("phone");
+    let setup = json!({
+        "server": format!("http://{}", hung.local_addr().unwrap()),
+        "token": "fq_test",
+        "device": "6f1c1b8e-4a4e-4b7e-9a55-0e2f8c1d2b3a",
+    })
+    .to_string();
+    ok(
+        &phone,
+        &[
+            "init",
+            "--setup",
+            &setup,
+            "--cadre",
+            "zhang-san",
+            "--village",
+            VILLAGE,
+        ],
+    );
+    ok(
+        &phone,
+        &[
+            "dispute",
+            "new",
+            "--title",
+            "邻里漏水纠纷",
+            "--category",
+            "neighbor",
+        ],
+    );
+    let err = fails(&phone, &["sync", "--timeout", "0.4", "--tries", "2"]);
+    assert!(err.contains("did not answer"), "{err}");
+    assert!(err.contains("2 tries"), "{err}");
+    assert!(
+        err.contains("waiting for the server"),
+        "no word while waiting:\n{err}"
+    );
+    assert!(err.contains("try 1 of 2 failed"), "{err}");
+    assert!(err.contains("changes are safe"), "{err}");
+    let status = ok(&phone, &["status"]);
+    assert!(line(&status, "unsynced").contains("1 record"), "{status}");
+
+    let err = fails(&phone, &["sync", "--timeout", "0"]);
+    assert!(err.contains("--timeout"), "{err}");
+    drop(hung);
+}

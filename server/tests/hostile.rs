@@ -10,8 +10,9 @@
 //!   it, for names starting with `prejoin-`);
 //! - `EXPECTED` says what each must get: `STATUS CODE` for a whole-request
 //!   error, `200 doc:CODE` for a per-record refusal, `200 unacknowledged`
-//!   for an upload that stores nothing and confirms nothing, `200 ok` for
-//!   input that is odd but legal, and for frames `error` (an `error`
+//!   for an upload that stores nothing and confirms nothing, `200 reset`
+//!   for a cursor the server must not believe, `200 ok` for input that is
+//!   odd but legal, and for frames `error` (an `error`
 //!   message, then the socket closes) or `unavailable` (`doc-unavailable`,
 //!   and the socket stays usable).
 //!
@@ -668,6 +669,23 @@ fn corpus() -> BTreeMap<&'static str, Vec<u8>> {
     let mut bad = valid_doc();
     bad.put(ROOT, "risk", "severe").unwrap();
     bad.commit();
+    // Cursors a phone might forge without the server's key: the old plain
+    // format claiming every scope, sealed-looking garbage, a lone version
+    // byte. Each is unrecognised: a bootstrap with `reset`, and no purge.
+    let with_cursor = |bytes: Vec<u8>| SyncRequest::new(Some(Cursor::new(bytes).unwrap())).encode();
+    c.insert(
+        "batch/cursor-plain-every-scope.cbor",
+        with_cursor([&[2u8][..], &[0; 8], &u64::MAX.to_be_bytes(), &[0]].concat()),
+    );
+    c.insert(
+        "batch/cursor-plain-district-scope.cbor",
+        with_cursor([&[2u8][..], &[0; 8], &[0; 8], &[6], b"500110"].concat()),
+    );
+    c.insert(
+        "batch/cursor-sealed-garbage.cbor",
+        with_cursor([&[3u8][..], &[0x5a; 24], &[0xa5; 48]].concat()),
+    );
+    c.insert("batch/cursor-version-only.cbor", with_cursor(vec![3]));
     c.insert("ws/not-cbor.bin", b"hello, server".to_vec());
     c.insert("ws/deep-nesting.bin", {
         let mut b = vec![0x81; 2_000];
@@ -791,6 +809,10 @@ fn every_hostile_batch_body_gets_an_error_code_and_the_server_keeps_serving() {
                             "{path}: a refused record has heads"
                         );
                     }
+                    None if code == "reset" => assert!(
+                        response.reset && response.purge.is_empty(),
+                        "{path}: a forged cursor was believed: {response:?}"
+                    ),
                     None if code == "unacknowledged" => {
                         let doc = doc.unwrap_or_else(|| panic!("{path}: no result"));
                         assert!(

@@ -730,10 +730,12 @@ impl Engine {
             self.ignored_read_only(caller, id, message.changes.len());
             message.changes = sync::ChunkList::empty();
         }
-        // Access first, from the stored metadata, as for batch uploads.
-        let taken = self.hidden_from(caller, id)?;
+        // Access first, from the stored metadata, as for batch uploads: a
+        // record the caller may not read is neither loaded nor merged.
+        if self.hidden_from(caller, id)? == Taken::Hidden {
+            return Err(DocError::NotFound);
+        }
         if message.changes.is_empty()
-            && taken == Taken::No
             && let Some((heads, _)) = self.readable_heads(caller, id)?
         {
             match stored_sync::receive(&heads, state, message) {
@@ -743,7 +745,7 @@ impl Engine {
         }
         for attempt in 1..=COMMIT_ATTEMPTS {
             let mut attempt_state = state.clone();
-            let mut receive = |slot: &mut Slot| {
+            let result = self.with_slot(id, |slot| {
                 if let Some(loaded) = &slot.loaded
                     && !caller.can_read(&loaded.village)
                 {
@@ -784,16 +786,12 @@ impl Engine {
                     });
                 }
                 let received = scratch.save_after(&before);
-                self.accept(caller, id, slot, scratch, &received, taken)
+                self.accept(caller, id, slot, scratch, &received, Taken::No)
                     .map(|applied| Received {
                         changed: applied.changed,
                         missing_dependencies,
                     })
-            };
-            let result = match taken {
-                Taken::Hidden => receive(&mut Slot { loaded: None }),
-                Taken::No => self.with_slot(id, receive),
-            };
+            });
             match result {
                 Err(DocError::Storage(StorageError::Conflict { .. }))
                     if attempt < COMMIT_ATTEMPTS =>

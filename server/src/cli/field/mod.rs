@@ -130,8 +130,20 @@ pub enum FieldCommand {
     /// removed because this device may no longer hold them. Without a
     /// connection nothing is lost: run it again when there is signal.
     ///
+    /// A server that takes the connection but says nothing is given up on
+    /// after --timeout seconds of silence, tried --tries times with a
+    /// growing pause between, and the wait is shown while it lasts.
+    ///
     /// Example: fengqiao field sync
-    Sync,
+    Sync {
+        /// Seconds to wait for a connection, and for the server to say
+        /// anything, before trying again (weak links: keep it generous).
+        #[arg(long, env = "FENGQIAO_SYNC_TIMEOUT", default_value_t = 30.0)]
+        timeout: f64,
+        /// How many times each request is tried before giving up.
+        #[arg(long, env = "FENGQIAO_SYNC_TRIES", default_value_t = 3)]
+        tries: u32,
+    },
     /// What is on this phone: unsynced records, records needing attention,
     /// the last sync, the server and the device.
     ///
@@ -436,7 +448,9 @@ pub fn run(args: FieldArgs) -> Result<(), CliError> {
                 VisitCommand::Show { id } => records::show_visit(&phone, &id),
             }
         }
-        FieldCommand::Sync => sync::sync(&Phone::open(&dir)?),
+        FieldCommand::Sync { timeout, tries } => {
+            sync::sync(&Phone::open(&dir)?, sync::patience(timeout, tries)?)
+        }
         FieldCommand::Status => sync::status(&Phone::open(&dir)?),
         FieldCommand::Discard { id, yes } => sync::discard(&Phone::open(&dir)?, &id, yes),
     }

@@ -4,12 +4,14 @@
 use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::rc::Rc;
+use std::time::Duration;
 
 use fengqiao_protocol::batch::{SyncRequest, SyncResponse};
 use fengqiao_protocol::{DocumentId, ErrorBody};
 use fengqiao_shared::replica::RecordFilter;
 use fengqiao_shared::replica::http::{
-    HttpTransport, SyncError, SyncReport, SyncTransport, TransportError, WireBytes, sync_until_done,
+    HttpOptions, HttpTransport, SyncError, SyncReport, SyncTransport, TransportError, Waiting,
+    WireBytes, sync_until_done,
 };
 use fengqiao_shared::replica::sync::{SyncClient, SyncOptions};
 use fengqiao_shared::vocab::RecordKind;
@@ -46,6 +48,14 @@ fn sync_error(phone: &Phone, error: SyncError) -> CliError {
         SyncError::Transport(TransportError::Network(e)) => {
             format!("cannot reach the server at {server}: {e}\n{SAFE}")
         }
+        SyncError::Transport(TransportError::Unanswered { tries, waited }) => format!(
+            "服务器没有回应：{server} 接受了连接，但 {:.0} 秒内试了 {tries} 次都没有回答。\n\
+             the server at {server} took the connection but did not answer \
+             ({tries} tries over {:.1} s): it may be down or overloaded, or the signal too \
+             weak\n{SAFE}",
+            waited.as_secs_f64(),
+            waited.as_secs_f64()
+        ),
         SyncError::Transport(TransportError::Server { status: 401, body }) => format!(
             "the server at {server} no longer accepts this phone's token ({}): the device may \
              have been revoked, or its token rotated. Ask an administrator for a new token and \
@@ -101,7 +111,51 @@ fn named(phone: &Phone, id: &DocumentId) -> String {
     }
 }
 
-pub fn sync(phone: &Phone) -> Result<(), CliError> {
+/// How long `sync` waits and how often it tries, from the command line.
+pub fn patience(timeout: f64, tries: u32) -> Result<HttpOptions, CliError> {
+    if !(timeout.is_finite() && timeout > 0.0 && timeout <= 3600.0) {
+        return Err(CliError::new(format!(
+            "--timeout {timeout}: give the seconds to wait, more than 0 and at most 3600"
+        )));
+    }
+    if tries == 0 || tries > 100 {
+        return Err(CliError::new(format!(
+            "--tries {tries}: give how many times to try, from 1 to 100"
+        )));
+    }
+    Ok(HttpOptions {
+        tries,
+        ..HttpOptions::with_timeout(Duration::from_secs_f64(timeout))
+    })
+}
+
+/// A line on stderr while the transport waits, so the phone is never
+/// silent.
+fn tell_waiting(waiting: &Waiting) {
+    match waiting {
+        Waiting::Still {
+            tried,
+            tries,
+            elapsed,
+        } => eprintln!(
+            "  等待服务器回应… waiting for the server: {:.0} s (try {tried} of {tries})",
+            elapsed.as_secs_f64()
+        ),
+        Waiting::Retrying {
+            tried,
+            tries,
+            error,
+            pause,
+        } => eprintln!(
+            "  第 {tried} 次没有成功，{:.0} 秒后重试 / try {tried} of {tries} failed ({error}); \
+             trying again in {:.1} s",
+            pause.as_secs_f64(),
+            pause.as_secs_f64()
+        ),
+    }
+}
+
+pub fn sync(phone: &Phone, patience: HttpOptions) -> Result<(), CliError> {
     let pending = phone.check(phone.replica.dirty())?.len();
     eprintln!(
         "syncing with {} ({} to send)",
@@ -110,7 +164,12 @@ pub fn sync(phone: &Phone) -> Result<(), CliError> {
     );
     let sent = Rc::new(Cell::new(0));
     let mut transport = Counting {
-        inner: HttpTransport::new(&phone.settings.server, phone.settings.token.clone()),
+        inner: HttpTransport::with_options(
+            &phone.settings.server,
+            phone.settings.token.clone(),
+            patience,
+        )
+        .on_waiting(tell_waiting),
         sent: sent.clone(),
     };
     let mut client = SyncClient::new(SyncOptions::default());
