@@ -441,7 +441,7 @@ impl Engine {
         });
         // Validation and the summary read every field: each object is read
         // once, in one pass.
-        let (mut summary, new_links) = {
+        let (mut summary, new_links, authorship) = {
             let view = Prefetched::new(&scratch);
             let previous = slot.loaded.as_ref().map(|l| Prefetched::new(&l.doc));
             if let Err(errors) =
@@ -449,19 +449,22 @@ impl Engine {
             {
                 return refused(DocError::Invalid(errors.to_string()));
             }
-            if let Some(person) = &sender_person
-                && let Err(errors) = record::check_authorship(&view, previous.as_ref(), person)
-            {
-                return refused(DocError::Attribution(errors.to_string()));
-            }
+            let authorship = sender_person.as_ref().and_then(|person| {
+                record::check_authorship(&view, previous.as_ref(), person).err()
+            });
             let new_links = record::new_duplicate_links(&view, previous.as_ref());
             match Record::read(&view) {
-                Ok(record) => (record.summary(id.clone()), new_links),
+                Ok(record) => (record.summary(id.clone()), new_links, authorship),
                 Err(e) => return refused(DocError::Invalid(e.to_string())),
             }
         };
+        // Scope before authorship: a record the caller may not write gets
+        // the same answer whoever it claims to be written by.
         if !caller.can_write(&summary.village) {
             return refused(DocError::Forbidden(summary.village.clone()));
+        }
+        if let Some(errors) = authorship {
+            return refused(DocError::Attribution(errors.to_string()));
         }
         if !self.directory.village_known(&summary.village) {
             return refused(DocError::Invalid(format!(
