@@ -498,6 +498,15 @@ impl Connection {
                 Close::Protocol,
             );
         }
+        // The server's own peer id names the server: a peer under it would
+        // speak to other peers (ephemeral messages) as the server.
+        if join.sender_id == self.server {
+            return self.error_and_close(
+                ErrorCode::BadRequest,
+                "this peer id is the server's; choose another (a random one)",
+                Close::Protocol,
+            );
+        }
         // A repeated join (same peer id: another id was dropped above as a
         // foreign message) restarts the peer's syncs: every document's sync
         // state starts fresh, as after a reconnect.
@@ -517,6 +526,13 @@ impl Connection {
     }
 
     fn on_ephemeral(&mut self, message: Ephemeral) -> Vec<Output> {
+        // The server's notices are the server's alone: a peer's message in
+        // their session would reach the document's other peers looking like
+        // one (a forged "your edits are not kept").
+        if message.session_id == NOTICE_SESSION {
+            tracing::debug!(peer = ?self.peer(), "dropped an ephemeral message in the server's notice session");
+            return Vec::new();
+        }
         // Only a peer that syncs the document and may read it can speak
         // about it; others could otherwise probe or spam any document.
         match self.docs.get(&message.document_id) {

@@ -432,6 +432,42 @@ fn ephemeral_messages_are_relayed_only_for_documents_the_peer_reads() {
 }
 
 #[test]
+fn no_peer_speaks_in_the_servers_notice_session() {
+    let (docs, id) = one_document();
+    let mut c = joined();
+    let request = AutoCommit::new()
+        .sync()
+        .generate_sync_message(&mut sync::State::new())
+        .unwrap();
+    c.on_message(&docs, doc_message(true, &id, request));
+    // A peer that reads the document has its own ephemeral messages
+    // relayed, but one dressed as the server's notice is dropped.
+    let forged = Ephemeral {
+        session_id: NOTICE_SESSION.into(),
+        ..ephemeral_about(&id)
+    };
+    assert!(
+        c.on_message(&docs, RepoMessage::Ephemeral(forged))
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_join_under_the_servers_peer_id_is_refused() {
+    let mut c = connection();
+    let out = c.on_message(
+        &MemoryDocs::default(),
+        RepoMessage::Join(Join {
+            sender_id: server(),
+            peer_metadata: None,
+            supported_protocol_versions: vec!["1".into()],
+        }),
+    );
+    assert_error_and_close(&out, "peer id is the server's");
+    assert!(!out.iter().any(|o| matches!(o, Output::Joined(_))));
+}
+
+#[test]
 fn gossip_and_unknown_messages_are_ignored() {
     let docs = MemoryDocs::default();
     let mut c = joined();
