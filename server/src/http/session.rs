@@ -44,7 +44,7 @@ use fengqiao_shared::access::Role;
 
 use super::dashboard::Views;
 use super::{ApiError, Format};
-use crate::auth::Identity;
+use crate::auth::{Identity, constant_time_eq};
 use crate::engine::Caller;
 
 /// The session cookie's name.
@@ -56,6 +56,11 @@ pub const SESSION_TTL: Duration = Duration::from_secs(8 * 60 * 60);
 /// Sessions kept at most; the oldest ones end first beyond it.
 const MAX_SESSIONS: usize = 10_000;
 
+/// Sessions one token keeps at most; its own oldest one ends first beyond
+/// it. Without this bound one stolen token, signing in over and over,
+/// would push every other official's session out of [`MAX_SESSIONS`].
+const MAX_SESSIONS_PER_TOKEN: usize = 16;
+
 struct Session {
     token: String,
     expires: Instant,
@@ -65,13 +70,23 @@ struct Session {
 pub struct Sessions {
     sessions: Mutex<HashMap<String, Session>>,
     ttl: Duration,
+    max: usize,
+    per_token: usize,
 }
 
 impl Sessions {
     pub fn new(ttl: Duration) -> Self {
+        Self::with_limits(ttl, MAX_SESSIONS, MAX_SESSIONS_PER_TOKEN)
+    }
+
+    /// Sessions of `ttl`, at most `max` in all and `per_token` for any one
+    /// token.
+    fn with_limits(ttl: Duration, max: usize, per_token: usize) -> Self {
         Self {
             sessions: Mutex::new(HashMap::new()),
             ttl,
+            max,
+            per_token: per_token.max(1),
         }
     }
 
@@ -94,14 +109,31 @@ impl Sessions {
         let now = Instant::now();
         let mut sessions = self.lock();
         sessions.retain(|_, session| session.expires > now);
-        if sessions.len() >= MAX_SESSIONS {
-            let oldest = sessions
+        // A token signing in again and again ends its own oldest sessions,
+        // never other officials'.
+        let own = |session: &Session| constant_time_eq(session.token.as_bytes(), token.as_bytes());
+        let mut owned = 0;
+        let mut own_oldest: Option<(&String, Instant)> = None;
+        for (id, session) in sessions.iter() {
+            if own(session) {
+                owned += 1;
+                if own_oldest.is_none_or(|(_, expires)| session.expires < expires) {
+                    own_oldest = Some((id, session.expires));
+                }
+            }
+        }
+        let evict = if owned >= self.per_token {
+            own_oldest.map(|(id, _)| id.clone())
+        } else if sessions.len() >= self.max {
+            sessions
                 .iter()
                 .min_by_key(|(_, session)| session.expires)
-                .map(|(id, _)| id.clone());
-            if let Some(oldest) = oldest {
-                sessions.remove(&oldest);
-            }
+                .map(|(id, _)| id.clone())
+        } else {
+            None
+        };
+        if let Some(oldest) = evict {
+            sessions.remove(&oldest);
         }
         sessions.insert(
             id.clone(),
@@ -372,6 +404,32 @@ mod tests {
         sessions.close(&id);
         assert!(sessions.token(&id).is_none());
         assert!(sessions.token(&other).is_some());
+    }
+
+    #[test]
+    fn one_token_signing_in_again_and_again_ends_only_its_own_sessions() {
+        let sessions = Sessions::with_limits(Duration::from_secs(60), 8, 3);
+        let official = sessions.open("token-official".into()).unwrap();
+        let first = sessions.open("token-thief".into()).unwrap();
+        for _ in 0..100 {
+            sessions.open("token-thief".into()).unwrap();
+        }
+        assert!(
+            sessions.token(&official).is_some(),
+            "another token's sign-ins must not end this session"
+        );
+        assert!(sessions.token(&first).is_none(), "the thief's oldest went");
+        let thief = sessions
+            .lock()
+            .values()
+            .filter(|s| s.token == "token-thief")
+            .count();
+        assert_eq!(thief, 3);
+        // Many different tokens still fill the table, oldest first.
+        for n in 0..8 {
+            sessions.open(format!("token-{n}")).unwrap();
+        }
+        assert!(sessions.lock().len() <= 8);
     }
 
     #[test]
