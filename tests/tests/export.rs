@@ -513,7 +513,7 @@ fn a_hand_written_town_exports_to_hand_written_rows() {
         ]),
     ];
     disputes.sort();
-    let visits = vec![row(&[
+    let visits = [row(&[
         &home,
         "第101镇1村",
         "500110101001",
