@@ -942,59 +942,20 @@ fn a_restarted_server_gets_officials_reports_ready_before_they_ask() {
     assert!(metric(&server, "fengqiao_report_bytes") > 0.0);
 }
 
-/// Six disputes of town 500110101 in spring 2025, and what every endpoint
-/// must say of them, counted by hand (not with the statistics code):
-///
-/// | village | category | risk   | created | then                                   | status    |
-/// |---------|----------|--------|---------|----------------------------------------|-----------|
-/// | 001     | land     | high   | 03-01   | —                                      | open      |
-/// | 001     | family   | medium | 03-02   | mediation 03-03                        | mediating |
-/// | 002     | labor    | low    | 03-01   | resolved 03-11 (10 days)               | resolved  |
-/// | 002     | neighbor | high   | 04-04   | escalated to the town 04-05            | escalated |
-/// | 002     | debt     | medium | 04-05   | escalated 04-06, resolved 04-25 (20 d) | resolved  |
-/// | 002     | land     | low    | 04-10   | failed 04-12                           | failed    |
+/// The six disputes of [`fengqiao_tests::hand_counted_town`], and what
+/// every endpoint must say of them, counted by hand (not with the
+/// statistics code).
 #[test]
 fn a_hand_counted_town_gets_exactly_its_figures() {
-    use fengqiao_shared::record::{NewEvent, add_event, create_dispute};
-    use fengqiao_shared::vocab::{Category, EventKind, Level};
-    use fengqiao_tests::{Phone, sample_dispute};
-
-    /// 2025-03-01 09:00 China Standard Time.
-    const MARCH_1: Millis = 1_740_790_800_000;
-    let day = |n: i64| MARCH_1 + n * DAY;
     let server = TestServer::start();
-    let mut phone = Phone::new("cadre-hand");
-    let new = |village: &str, category: Category, risk: Risk, at: Millis| {
-        let mut dispute = sample_dispute(&format!("500110101{village}"), "手算的纠纷");
-        dispute.category = category;
-        dispute.risk = risk;
-        let author = phone.author(at);
-        let id = phone
-            .replica
-            .create(|doc| create_dispute(doc, &author, &dispute))
-            .expect("created");
-        (id, at)
-    };
-    let a = new("001", Category::Land, Risk::High, day(0));
-    let b = new("001", Category::Family, Risk::Medium, day(1));
-    let c = new("002", Category::Labor, Risk::Low, day(0));
-    let d = new("002", Category::Neighbor, Risk::High, day(34));
-    let e = new("002", Category::Debt, Risk::Medium, day(35));
-    let f = new("002", Category::Land, Risk::Low, day(40));
-    let event = |phone: &Phone, id: &DocumentId, event: NewEvent, at: Millis| {
-        let author = phone.author(at);
-        phone
-            .replica
-            .edit(id, |doc| add_event(doc, &author, &event))
-            .expect("an event");
-    };
-    event(&phone, &b.0, NewEvent::new(EventKind::Mediation), day(2));
-    event(&phone, &c.0, NewEvent::new(EventKind::Resolved), day(10));
-    event(&phone, &d.0, NewEvent::escalated(Level::Town), day(35));
-    event(&phone, &e.0, NewEvent::escalated(Level::Town), day(36));
-    event(&phone, &e.0, NewEvent::new(EventKind::Resolved), day(55));
-    event(&phone, &f.0, NewEvent::new(EventKind::Failed), day(42));
-    phone.sync(&server.url());
+    let town = fengqiao_tests::hand_counted_town(&server);
+    let (a, b, d, e, f) = (
+        &town.open,
+        &town.mediating,
+        &town.escalated,
+        &town.resolved_above,
+        &town.failed,
+    );
     let official = server
         .enroll(
             "official-hand",
@@ -1017,8 +978,8 @@ fn a_hand_counted_town_gets_exactly_its_figures() {
         ids.sort();
         ids
     };
-    let names = |records: &[&(DocumentId, Millis)]| -> Vec<String> {
-        let mut ids: Vec<String> = records.iter().map(|(id, _)| id.to_string()).collect();
+    let names = |records: &[&DocumentId]| -> Vec<String> {
+        let mut ids: Vec<String> = records.iter().map(|id| id.to_string()).collect();
         ids.sort();
         ids
     };
@@ -1038,8 +999,8 @@ fn a_hand_counted_town_gets_exactly_its_figures() {
                "grassrootsRate": 0.5, "grassrootsTargetMet": false,
                "medianDaysToResolve": 15.0}),
     );
-    assert_eq!(ids(&disputes["overdue"]["ids"]), names(&[&a, &b, &d, &f]));
-    assert_eq!(ids(&disputes["openHighRisk"]["ids"]), names(&[&a, &d]));
+    assert_eq!(ids(&disputes["overdue"]["ids"]), names(&[a, b, d, f]));
+    assert_eq!(ids(&disputes["openHighRisk"]["ids"]), names(&[a, d]));
     assert_eq!(
         disputes["byVillageStatus"]["500110101001"],
         json!({"open": 1, "mediating": 1, "escalated": 0, "failed": 0, "resolved": 0})
@@ -1066,10 +1027,10 @@ fn a_hand_counted_town_gets_exactly_its_figures() {
         .collect();
     pairs.sort_by(|x, y| x.0.cmp(&y.0));
     let mut expected_pairs = vec![
-        (names(&[&a, &b]), 1.0),
-        (names(&[&d, &e]), 1.0),
-        (names(&[&d, &f]), 6.0),
-        (names(&[&e, &f]), 5.0),
+        (names(&[a, b]), 1.0),
+        (names(&[d, e]), 1.0),
+        (names(&[d, f]), 6.0),
+        (names(&[e, f]), 5.0),
     ];
     expected_pairs.sort_by(|x, y| x.0.cmp(&y.0));
     assert_eq!(pairs, expected_pairs);
