@@ -230,21 +230,25 @@ fn admit(
 }
 
 /// Reads and drops, in the background, the body of a request refused from
-/// its headers, up to twice the limit: a client still sending it then
-/// finishes and reads the refusal, instead of meeting a closed connection
-/// and taking it for a network failure. Nothing is kept; the body's
-/// minimum rate still applies.
-fn discard(body: Body, limit: usize) {
+/// its headers, up to twice the limit and for `within` at most: a client
+/// still sending it then finishes and reads the refusal, instead of
+/// meeting a closed connection and taking it for a network failure.
+/// Nothing is kept, and a client trickling the body cannot hold the
+/// connection past `within`.
+fn discard(body: Body, limit: usize, within: std::time::Duration) {
     tokio::spawn(async move {
         use futures_util::StreamExt;
         let mut stream = body.into_data_stream();
-        let mut seen = 0usize;
-        while let Some(Ok(chunk)) = stream.next().await {
-            seen += chunk.len();
-            if seen > limit.saturating_mul(2) {
-                break;
+        let drain = async {
+            let mut seen = 0usize;
+            while let Some(Ok(chunk)) = stream.next().await {
+                seen += chunk.len();
+                if seen > limit.saturating_mul(2) {
+                    break;
+                }
             }
-        }
+        };
+        let _ = tokio::time::timeout(within, drain).await;
     });
 }
 
@@ -255,7 +259,7 @@ async fn answer(state: &Shared, headers: &HeaderMap, body: Body) -> Result<Respo
     let (identity, encoding, permit) = match admit(state, headers) {
         Ok(admitted) => admitted,
         Err(error) => {
-            discard(body, limit);
+            discard(body, limit, state.limits.body_grace);
             return Err(error);
         }
     };
