@@ -1,5 +1,6 @@
 //! `fengqiao demo --no-serve --scale small` runs end to end, and the
-//! numbers it prints are the statistics API's for the same data directory.
+//! numbers it prints are the statistics API's for the same data directory,
+//! and what a person counts in the exported spreadsheet.
 
 mod common;
 
@@ -118,4 +119,109 @@ fn the_demo_prints_what_the_statistics_api_says() {
             numbers.get(label)
         );
     }
+
+    // Counted again from the exported rows, without the statistics code:
+    // by the status and risk labels a person reads in the spreadsheet (a
+    // linked duplicate counts once: as its original).
+    let rows = export(&server.url, &token, "disputes");
+    let header = &rows[0];
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
+    let (status, risk, duplicate) = (column("状态"), column("风险"), column("重复于"));
+    let counted: Vec<&Vec<String>> = rows[1..]
+        .iter()
+        .filter(|row| row[duplicate].is_empty())
+        .collect();
+    let with_status = |wanted: &dyn Fn(&str) -> bool| {
+        counted
+            .iter()
+            .filter(|row| wanted(&row[status]))
+            .count()
+            .to_string()
+    };
+    let resolved = counted.iter().filter(|row| row[status] == "已化解").count();
+    let recount = [
+        ("disputes", counted.len().to_string()),
+        ("open", with_status(&|s| s != "已化解")),
+        ("mediating", with_status(&|s| s == "调解中")),
+        ("escalated", with_status(&|s| s.starts_with("已上报"))),
+        ("failed", with_status(&|s| s == "调解失败")),
+        ("resolved", resolved.to_string()),
+        (
+            "resolution rate",
+            format!("{:.1}%", resolved as f64 * 100.0 / counted.len() as f64),
+        ),
+        (
+            "open high-risk",
+            counted
+                .iter()
+                .filter(|row| row[status] != "已化解" && row[risk] == "高")
+                .count()
+                .to_string(),
+        ),
+    ];
+    for (label, value) in recount {
+        assert_eq!(
+            numbers.get(label),
+            Some(&value),
+            "{label}: printed {:?}, counted from the export {value}",
+            numbers.get(label)
+        );
+    }
+    let visits = export(&server.url, &token, "visits");
+    let (needed, done) = (
+        visits[0]
+            .iter()
+            .position(|h| h == "需回访")
+            .expect("a column"),
+        visits[0]
+            .iter()
+            .position(|h| h == "回访完成")
+            .expect("a column"),
+    );
+    let pending = visits[1..]
+        .iter()
+        .filter(|row| row[needed] == "是" && row[done] == "否")
+        .count();
+    assert_eq!(numbers.get("visits"), Some(&(visits.len() - 1).to_string()));
+    assert_eq!(
+        numbers.get("pending follow-ups"),
+        Some(&pending.to_string())
+    );
+}
+
+/// The town's export of `what` as CSV rows (RFC 4180, after the BOM).
+fn export(url: &str, token: &str, what: &str) -> Vec<Vec<String>> {
+    let mut response = ureq::get(&format!("{url}/v1/export/{what}.csv?scope=330681107"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("the export answers");
+    let text = response.body_mut().read_to_string().expect("UTF-8");
+    let text = text.strip_prefix('\u{feff}').expect("a BOM");
+    let mut rows = Vec::new();
+    let (mut row, mut field, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    rows
 }

@@ -207,6 +207,10 @@ fn brief(response: &SyncResponse) -> String {
 
 // ------------------------------------------------------- a WebSocket client
 
+/// How long the raw client waits for a data or close frame before it
+/// calls the server silent.
+const SILENCE: Duration = Duration::from_secs(10);
+
 /// Just enough of RFC 6455 to send arbitrary frames.
 struct RawSocket {
     stream: TcpStream,
@@ -291,16 +295,30 @@ impl RawSocket {
     }
 
     /// The next data or close frame; `Close` also when the connection
-    /// ends, `Silent` when nothing comes within the read timeout.
+    /// ends, `Silent` when none comes within [`SILENCE`] (pings, which are
+    /// answered, do not count).
     fn recv(&mut self) -> Frame {
+        let deadline = std::time::Instant::now() + SILENCE;
         loop {
             if let Some((frame, used)) = self.parse() {
+                let ping = (self.buffer[0] & 0x0f == 0x9).then(|| self.payload(used));
                 self.buffer.drain(..used);
+                if let Some(payload) = ping {
+                    // Answered, as browsers do, so that the server's
+                    // keepalive never closes a socket this client watches:
+                    // a silent server stays silent.
+                    self.send_frame(0xA, &payload, payload.len() as u64);
+                }
                 match frame {
                     Some(frame) => return frame,
                     None => continue,
                 }
             }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Frame::Silent;
+            }
+            let _ = self.stream.set_read_timeout(Some(left));
             match self.fill() {
                 Ok(()) => {}
                 Err(e)
@@ -314,6 +332,18 @@ impl RawSocket {
                 Err(_) => return Frame::Close,
             }
         }
+    }
+
+    /// The payload of the complete frame of `len` bytes at the start of
+    /// the buffer.
+    fn payload(&self, len: usize) -> Vec<u8> {
+        let b = &self.buffer;
+        let at = match b[1] & 0x7f {
+            126 => 4,
+            127 => 10,
+            _ => 2,
+        } + if b[1] & 0x80 != 0 { 4 } else { 0 };
+        b[at..len].to_vec()
     }
 
     /// One frame from the buffer, if complete; `None` inside for control

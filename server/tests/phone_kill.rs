@@ -198,7 +198,7 @@ fn varied_text(seed: u64, chars: usize) -> String {
 
 #[test]
 fn a_sync_killed_at_any_moment_loses_and_skips_nothing() {
-    const RECORDS: usize = 150;
+    const RECORDS: usize = 80;
     const RANDOM_KILLS: u64 = 3;
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(&dir.path().join("server"));
@@ -211,7 +211,7 @@ fn a_sync_killed_at_any_moment_loses_and_skips_nothing() {
         let dispute = NewDispute {
             village: VillageCode::new(VILLAGE).unwrap(),
             title: format!("存量纠纷 {n}"),
-            description: varied_text(n as u64, 2_500),
+            description: varied_text(n as u64, 4_500),
             category: Category::Land,
             risk: Risk::Low,
             parties: vec![Party::new("张三", PartyRole::Applicant)],

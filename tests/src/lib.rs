@@ -347,3 +347,82 @@ pub fn test_org() -> Org {
 /// 2026-09-21T00:00:00Z, a fixed "now" for generated records.
 pub const T0: i64 = 1_790_000_000_000;
 pub const DAY: i64 = 86_400_000;
+
+/// The six disputes of [`hand_counted_town`], by what happened to them.
+pub struct HandCounted {
+    /// Village 001, land, high risk: nothing since (open).
+    pub open: DocumentId,
+    /// Village 001, family, medium: mediation (mediating).
+    pub mediating: DocumentId,
+    /// Village 002, labor, low: resolved 10 days after.
+    pub resolved: DocumentId,
+    /// Village 002, neighbor, high: escalated to the town.
+    pub escalated: DocumentId,
+    /// Village 002, debt, medium: escalated to the town, then resolved 20
+    /// days after.
+    pub resolved_above: DocumentId,
+    /// Village 002, land, low: mediation failed.
+    pub failed: DocumentId,
+}
+
+/// 2025-03-01 09:00 China Standard Time.
+pub const MARCH_1_2025: i64 = 1_740_790_800_000;
+
+/// Six disputes of town 500110101 in spring 2025, synced to `server`, whose
+/// figures tests write out by hand (each party list is 张三 and 李四):
+///
+/// | village | category | risk   | created | then                                   | status    |
+/// |---------|----------|--------|---------|----------------------------------------|-----------|
+/// | 001     | land     | high   | 03-01   | —                                      | open      |
+/// | 001     | family   | medium | 03-02   | mediation 03-03                        | mediating |
+/// | 002     | labor    | low    | 03-01   | resolved 03-11 (10 days)               | resolved  |
+/// | 002     | neighbor | high   | 04-04   | escalated to the town 04-05            | escalated |
+/// | 002     | debt     | medium | 04-05   | escalated 04-06, resolved 04-25 (20 d) | resolved  |
+/// | 002     | land     | low    | 04-10   | failed 04-12                           | failed    |
+pub fn hand_counted_town(server: &TestServer) -> HandCounted {
+    use fengqiao_shared::vocab::Level;
+
+    let day = |n: i64| MARCH_1_2025 + n * DAY;
+    let mut phone = Phone::new("cadre-hand");
+    let new = |village: &str, category: Category, risk: Risk, at: i64| {
+        let mut dispute = sample_dispute(&format!("500110101{village}"), "手算的纠纷");
+        dispute.category = category;
+        dispute.risk = risk;
+        let author = phone.author(at);
+        phone
+            .replica
+            .create(|doc| create_dispute(doc, &author, &dispute))
+            .expect("created")
+    };
+    let town = HandCounted {
+        open: new("001", Category::Land, Risk::High, day(0)),
+        mediating: new("001", Category::Family, Risk::Medium, day(1)),
+        resolved: new("002", Category::Labor, Risk::Low, day(0)),
+        escalated: new("002", Category::Neighbor, Risk::High, day(34)),
+        resolved_above: new("002", Category::Debt, Risk::Medium, day(35)),
+        failed: new("002", Category::Land, Risk::Low, day(40)),
+    };
+    let event = |id: &DocumentId, event: NewEvent, at: i64| {
+        let author = phone.author(at);
+        phone
+            .replica
+            .edit(id, |doc| add_event(doc, &author, &event))
+            .expect("an event");
+    };
+    event(&town.mediating, NewEvent::new(EventKind::Mediation), day(2));
+    event(&town.resolved, NewEvent::new(EventKind::Resolved), day(10));
+    event(&town.escalated, NewEvent::escalated(Level::Town), day(35));
+    event(
+        &town.resolved_above,
+        NewEvent::escalated(Level::Town),
+        day(36),
+    );
+    event(
+        &town.resolved_above,
+        NewEvent::new(EventKind::Resolved),
+        day(55),
+    );
+    event(&town.failed, NewEvent::new(EventKind::Failed), day(42));
+    phone.sync(&server.url());
+    town
+}

@@ -357,3 +357,39 @@ impl ServerProcess {
         (device, token)
     }
 }
+
+impl ServerProcess {
+    /// Sends SIGTERM (a graceful stop, as systemd or `docker stop` asks
+    /// for) and waits for the process to exit, at most `limit`; returns its
+    /// exit status.
+    pub fn terminate(self, limit: Duration) -> std::process::ExitStatus {
+        self.signal_terminate();
+        self.wait_exit(limit)
+    }
+
+    /// Sends SIGTERM without waiting.
+    pub fn signal_terminate(&self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM sent to {}", self.pid());
+    }
+
+    /// Waits for the process to exit, at most `limit`; returns its exit
+    /// status.
+    pub fn wait_exit(mut self, limit: Duration) -> std::process::ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the child's status") {
+                return status;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "the server did not exit within {limit:?}; its log:\n{}",
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}

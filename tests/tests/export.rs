@@ -1,6 +1,7 @@
 //! CSV and XLSX exports read back: a UTF-8 CSV with a byte order mark and
 //! Chinese headers, an XLSX workbook with the same cells, one row per record
-//! of the scope and period, texts quoted and formulas defused.
+//! of the scope and period, texts quoted and formulas defused; and a small
+//! town whose rows, labels included, are written out by hand.
 
 mod township;
 
@@ -373,4 +374,186 @@ fn csv_and_xlsx_exports_read_back_to_the_records() {
         Auth::Bearer(&officials.cadre_a),
     );
     assert_eq!(status, 403);
+}
+
+/// Three disputes and a visit of town 500110101, and the rows they must
+/// export to, written out by hand (labels included), in both formats.
+#[test]
+fn a_hand_written_town_exports_to_hand_written_rows() {
+    use std::collections::BTreeSet;
+
+    use fengqiao_shared::record::{NewEvent, NewVisit, add_event, create_visit};
+    use fengqiao_shared::vocab::{EventKind, Level, Sentiment, Topic};
+
+    /// 2025-03-01 09:00 China Standard Time.
+    const MARCH_1: i64 = 1_740_790_800_000;
+    let server = TestServer::start();
+    let mut phone = Phone::new("cadre-hand");
+    let dispute = |village: &str, title: &str, category: Category, risk: Risk, day: i64| {
+        let dispute = NewDispute {
+            village: VillageCode::new(&format!("500110101{village}")).unwrap(),
+            title: title.to_owned(),
+            description: String::new(),
+            category,
+            risk,
+            parties: vec![
+                Party::new("钟国平", PartyRole::Applicant),
+                Party::new("楼秀英", PartyRole::Respondent),
+            ],
+            assignees: vec![],
+        };
+        let author = phone.author(MARCH_1 + day * DAY);
+        phone
+            .replica
+            .create(|doc| create_dispute(doc, &author, &dispute))
+            .unwrap()
+    };
+    let land = dispute("001", "宅基地边界纠纷", Category::Land, Risk::High, 0);
+    let wages = dispute(
+        "002",
+        "拖欠工资, \"年底结清\"",
+        Category::Labor,
+        Risk::Low,
+        1,
+    );
+    let loan = dispute("002", "=SUM(A1:A2)", Category::Debt, Risk::Medium, 2);
+    let event = |id, event: NewEvent, day: i64| {
+        let author = phone.author(MARCH_1 + day * DAY + 3_600_000);
+        phone
+            .replica
+            .edit(id, |doc| add_event(doc, &author, &event))
+            .unwrap();
+    };
+    event(&wages, NewEvent::new(EventKind::Resolved), 11);
+    event(&loan, NewEvent::escalated(Level::Town), 3);
+    let visit = NewVisit {
+        village: VillageCode::new("500110101001").unwrap(),
+        visited_at: MARCH_1 + 5 * DAY,
+        household: "钟国平家".to_owned(),
+        group: None,
+        topics: BTreeSet::from([Topic::Land]),
+        sentiment: Sentiment::Concern,
+        notes: String::new(),
+        follow_up_needed: true,
+        follow_up_due: None,
+        linked_dispute: None,
+    };
+    let author = phone.author(MARCH_1 + 5 * DAY);
+    let home = phone
+        .replica
+        .create(|doc| create_visit(doc, &author, &visit))
+        .unwrap();
+    phone.sync(&server.url());
+    let token = server
+        .enroll("official-hand", fengqiao_shared::access::Role::Town, TOWN_1)
+        .1;
+
+    let row = |cells: &[&str]| cells.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    let (land, wages, loan, home) = (
+        land.to_string(),
+        wages.to_string(),
+        loan.to_string(),
+        home.to_string(),
+    );
+    let parties = "钟国平、楼秀英";
+    let mut disputes = vec![
+        row(&[
+            &land,
+            "第101镇1村",
+            "500110101001",
+            "宅基地边界纠纷",
+            "土地/宅基地/山林",
+            "高",
+            "待调解",
+            "2025-03-01 09:00",
+            "",
+            parties,
+            "",
+            "cadre-hand",
+            "",
+            "2025-03-01 09:00",
+            "1",
+            "",
+        ]),
+        row(&[
+            &wages,
+            "第101镇2村",
+            "500110101002",
+            "拖欠工资, \"年底结清\"",
+            "劳资纠纷",
+            "低",
+            "已化解",
+            "2025-03-02 09:00",
+            "2025-03-12 10:00",
+            parties,
+            "",
+            "cadre-hand",
+            "",
+            "2025-03-12 10:00",
+            "2",
+            "",
+        ]),
+        row(&[
+            &loan,
+            "第101镇2村",
+            "500110101002",
+            "=SUM(A1:A2)",
+            "借贷纠纷",
+            "中",
+            "已上报（镇级）",
+            "2025-03-03 09:00",
+            "",
+            parties,
+            "",
+            "cadre-hand",
+            "镇级",
+            "2025-03-04 10:00",
+            "2",
+            "",
+        ]),
+    ];
+    disputes.sort();
+    let visits = [row(&[
+        &home,
+        "第101镇1村",
+        "500110101001",
+        "钟国平家",
+        "2025-03-06 09:00",
+        "土地",
+        "关注",
+        "是",
+        "否",
+        "",
+        "",
+        "cadre-hand",
+        "2025-03-06 09:00",
+    ])];
+    let sorted = |mut rows: Vec<Vec<String>>| {
+        rows.sort();
+        rows
+    };
+
+    let csv = read_csv(&download(&server, &token, "/v1/export/disputes.csv", CSV));
+    assert_eq!(csv[0], DISPUTE_HEADERS);
+    let mut defused = disputes.clone();
+    for row in &mut defused {
+        if row[3].starts_with('=') {
+            row[3] = format!("'{}", row[3]);
+        }
+    }
+    assert_eq!(sorted(csv[1..].to_vec()), defused);
+    let sheet = read_xlsx(
+        download(&server, &token, "/v1/export/disputes.xlsx", XLSX),
+        "矛盾纠纷",
+    );
+    assert_eq!(sorted(sheet[1..].to_vec()), disputes);
+
+    let csv = read_csv(&download(&server, &token, "/v1/export/visits.csv", CSV));
+    assert_eq!(csv[0], VISIT_HEADERS);
+    assert_eq!(csv[1..], visits[..]);
+    let sheet = read_xlsx(
+        download(&server, &token, "/v1/export/visits.xlsx", XLSX),
+        "民情走访",
+    );
+    assert_eq!(sheet[1..], visits[..]);
 }

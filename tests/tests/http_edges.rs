@@ -132,7 +132,7 @@ fn a_body_is_not_read_before_the_token_is_checked() {
 #[test]
 fn a_device_has_one_largest_body_arriving_at_a_time() {
     let server = TestServer::start();
-    let (_, token) = server.enroll("cadre-big", Role::Cadre, "500110101001");
+    let (device, token) = server.enroll("cadre-big", Role::Cadre, "500110101001");
     let (_, other) = server.enroll("cadre-other", Role::Cadre, "500110101002");
     let limit = server.running().state.limits.max_body_bytes;
 
@@ -144,24 +144,24 @@ fn a_device_has_one_largest_body_arriving_at_a_time() {
 
     // The first body is still arriving; the server holds its share. A
     // second body from the same device is refused from its headers.
-    // (Until the server has read the first request's headers, a second
-    // one may be read first and hold the share itself; then a third is
-    // refused. Each try is bounded by the read timeout.)
-    let mut refused = None;
-    let mut tries = Vec::new();
-    for _ in 0..3 {
-        let mut next = connect(server.addr);
-        next.write_all(sync_head(&token, limit, "").as_bytes())
-            .expect("head");
-        match answer(&mut next) {
-            Some((429, body)) => {
-                refused = Some(body);
-                break;
-            }
-            Some((status, _)) => panic!("a second body of the same device got {status}"),
-            None => tries.push(next),
-        }
+    // Wait until the server has read the first request's headers and
+    // holds the device's share for it.
+    let deadline = Instant::now() + ANSWER;
+    while server.running().state.bodies.arriving(device) < limit {
+        assert!(
+            Instant::now() < deadline,
+            "the first body was never admitted"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
+    let mut second = connect(server.addr);
+    second
+        .write_all(sync_head(&token, limit, "").as_bytes())
+        .expect("head");
+    let refused = match answer(&mut second) {
+        Some((429, body)) => Some(body),
+        other => panic!("a second body of the same device got {other:?}"),
+    };
     let refused = refused.expect("a second body of the same device is refused");
     assert_eq!(error_code(&refused), ErrorCode::RateLimited);
 

@@ -2,7 +2,9 @@
 //! records reported on phones in two towns, and every answer checked to be
 //! exactly what `fengqiao_shared::stats` computes over the same summaries
 //! (as a phone that synced them computes them), for every level of official,
-//! with scopes enforced on every endpoint.
+//! with scopes enforced on every endpoint; and a small town whose every
+//! figure is written out by hand, so that the statistics code is not its
+//! own judge.
 
 mod township;
 
@@ -937,4 +939,174 @@ fn a_restarted_server_gets_officials_reports_ready_before_they_ask() {
     }
     assert_eq!(metric(&server, "fengqiao_report_records"), records);
     assert!(metric(&server, "fengqiao_report_bytes") > 0.0);
+}
+
+/// The six disputes of [`fengqiao_tests::hand_counted_town`], and what
+/// every endpoint must say of them, counted by hand (not with the
+/// statistics code).
+#[test]
+fn a_hand_counted_town_gets_exactly_its_figures() {
+    let server = TestServer::start();
+    let town = fengqiao_tests::hand_counted_town(&server);
+    let (a, b, d, e, f) = (
+        &town.open,
+        &town.mediating,
+        &town.escalated,
+        &town.resolved_above,
+        &town.failed,
+    );
+    let official = server
+        .enroll(
+            "official-hand",
+            fengqiao_shared::access::Role::Town,
+            "500110101",
+        )
+        .1;
+    let ask = |path: &str| {
+        let (status, answer) = get(&server, path, Auth::Bearer(&official));
+        assert_eq!(status, 200, "{path}: {answer}");
+        answer
+    };
+    let ids = |list: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = list
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|id| id.as_str().expect("an id").to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let names = |records: &[&DocumentId]| -> Vec<String> {
+        let mut ids: Vec<String> = records.iter().map(|id| id.to_string()).collect();
+        ids.sort();
+        ids
+    };
+    let figures = |disputes: &Value, expected: Value| {
+        for (key, value) in expected.as_object().expect("an object") {
+            assert_eq!(&disputes[key], value, "{key} in {disputes}");
+        }
+    };
+
+    let summary = ask("/v1/stats/summary");
+    let disputes = &summary["disputes"];
+    // "open" counts every dispute not resolved.
+    figures(
+        &disputes["totals"],
+        json!({"total": 6, "open": 4, "mediating": 1, "escalated": 1, "failed": 1,
+               "resolved": 2, "resolutionRate": 2.0 / 6.0, "grassrootsResolved": 1,
+               "grassrootsRate": 0.5, "grassrootsTargetMet": false,
+               "medianDaysToResolve": 15.0}),
+    );
+    assert_eq!(ids(&disputes["overdue"]["ids"]), names(&[a, b, d, f]));
+    assert_eq!(ids(&disputes["openHighRisk"]["ids"]), names(&[a, d]));
+    assert_eq!(
+        disputes["byVillageStatus"]["500110101001"],
+        json!({"open": 1, "mediating": 1, "escalated": 0, "failed": 0, "resolved": 0})
+    );
+    assert_eq!(
+        disputes["byVillageStatus"]["500110101002"],
+        json!({"open": 0, "mediating": 0, "escalated": 1, "failed": 1, "resolved": 2})
+    );
+    assert_eq!(summary["visits"]["total"], 0);
+
+    // Same village, the same parties, at most a week apart.
+    let mut pairs: Vec<(Vec<String>, f64)> = ask("/v1/duplicates")["pairs"]
+        .as_array()
+        .expect("pairs")
+        .iter()
+        .map(|pair| {
+            let mut both = vec![
+                pair["first"].as_str().expect("an id").to_owned(),
+                pair["second"].as_str().expect("an id").to_owned(),
+            ];
+            both.sort();
+            (both, pair["daysApart"].as_f64().expect("days"))
+        })
+        .collect();
+    pairs.sort_by(|x, y| x.0.cmp(&y.0));
+    let mut expected_pairs = vec![
+        (names(&[a, b]), 1.0),
+        (names(&[d, e]), 1.0),
+        (names(&[d, f]), 6.0),
+        (names(&[e, f]), 5.0),
+    ];
+    expected_pairs.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(pairs, expected_pairs);
+
+    let rows = |path: &str, key: &str| -> Vec<(String, Value)> {
+        ask(path)["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|row| (row[key].as_str().expect("a key").to_owned(), row.clone()))
+            .collect()
+    };
+    let villages = rows("/v1/stats/by-village", "village");
+    assert_eq!(villages.len(), 2);
+    let (v1, v2) = (&villages[0].1, &villages[1].1);
+    assert_eq!(villages[0].0, "500110101001");
+    figures(
+        &v1["disputes"],
+        json!({"total": 2, "open": 2, "mediating": 1, "resolved": 0, "failed": 0,
+               "escalated": 0, "medianDaysToResolve": null, "grassrootsRate": null}),
+    );
+    assert_eq!(
+        (&v1["overdue"], &v1["openHighRisk"]),
+        (&json!(2), &json!(1))
+    );
+    assert_eq!(villages[1].0, "500110101002");
+    figures(
+        &v2["disputes"],
+        json!({"total": 4, "open": 2, "mediating": 0, "resolved": 2, "failed": 1,
+               "escalated": 1, "medianDaysToResolve": 15.0, "grassrootsRate": 0.5,
+               "resolutionRate": 0.5}),
+    );
+    assert_eq!(
+        (&v2["overdue"], &v2["openHighRisk"]),
+        (&json!(2), &json!(1))
+    );
+
+    let categories = rows("/v1/stats/by-category", "category");
+    let expected_categories = [
+        ("land", json!({"total": 2, "failed": 1, "open": 2})),
+        ("family", json!({"total": 1, "mediating": 1})),
+        (
+            "labor",
+            json!({"total": 1, "resolved": 1, "medianDaysToResolve": 10.0}),
+        ),
+        ("neighbor", json!({"total": 1, "escalated": 1})),
+        (
+            "debt",
+            json!({"total": 1, "resolved": 1, "grassrootsResolved": 0}),
+        ),
+    ];
+    for (category, row) in &categories {
+        match expected_categories.iter().find(|(c, _)| c == category) {
+            Some((_, expected)) => figures(&row["disputes"], expected.clone()),
+            None => assert_eq!(row["disputes"]["total"], 0, "{category}"),
+        }
+    }
+    for (category, _) in &expected_categories {
+        assert!(
+            categories.iter().any(|(c, _)| c == category),
+            "no row for {category}"
+        );
+    }
+
+    let months = rows("/v1/stats/by-month", "month");
+    assert_eq!(
+        months.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>(),
+        ["2025-03", "2025-04"]
+    );
+    figures(
+        &months[0].1["disputes"],
+        json!({"total": 3, "resolved": 1, "mediating": 1, "medianDaysToResolve": 10.0,
+               "grassrootsRate": 1.0}),
+    );
+    figures(
+        &months[1].1["disputes"],
+        json!({"total": 3, "resolved": 1, "escalated": 1, "failed": 1,
+               "medianDaysToResolve": 20.0, "grassrootsRate": 0.0}),
+    );
 }

@@ -150,29 +150,30 @@ impl WsClient {
                 None => false,
             };
             let in_sync = state.their_heads.as_deref() == Some(&doc.get_heads()[..]);
-            let reply = match (in_sync, sent) {
+            let replies = match (in_sync, sent) {
                 (true, false) => return,
                 // The server answers only when it has something to say:
                 // whatever it says before the barrier is its answer.
                 (true, true) => {
-                    let mut said = self.barrier().await;
-                    match said.len() {
-                        0 => return,
-                        1 => said.remove(0),
-                        _ => panic!("several answers to one sync of {id}: {said:?}"),
+                    let said = self.barrier().await;
+                    if said.is_empty() {
+                        return;
                     }
+                    said
                 }
-                (false, _) => self.recv().await,
+                (false, _) => vec![self.recv().await],
             };
-            match reply {
-                Received::Message(RepoMessage::Sync(reply)) if reply.document_id == *id => {
-                    assert_eq!(reply.sender_id, self.server());
-                    let reply = sync::Message::decode(&reply.data).expect("valid sync message");
-                    doc.sync()
-                        .receive_sync_message(state, reply)
-                        .expect("applies");
+            for reply in replies {
+                match reply {
+                    Received::Message(RepoMessage::Sync(reply)) if reply.document_id == *id => {
+                        assert_eq!(reply.sender_id, self.server());
+                        let reply = sync::Message::decode(&reply.data).expect("valid sync message");
+                        doc.sync()
+                            .receive_sync_message(state, reply)
+                            .expect("applies");
+                    }
+                    other => panic!("expected a sync for {id}, got {other:?}"),
                 }
-                other => panic!("expected a sync for {id}, got {other:?}"),
             }
         }
         panic!("sync of {id} did not settle");

@@ -155,6 +155,14 @@ impl BodyBudget {
     }
 }
 
+impl BodyBudget {
+    /// Bytes reserved for `device`'s bodies arriving now.
+    pub fn arriving(&self, device: DeviceId) -> usize {
+        let reserved = self.reserved.lock().unwrap_or_else(|e| e.into_inner());
+        reserved.get(&device).copied().unwrap_or(0)
+    }
+}
+
 impl Drop for BodyPermit {
     fn drop(&mut self) {
         let mut reserved = self.reserved.lock().unwrap_or_else(|e| e.into_inner());

@@ -189,10 +189,21 @@ pub async fn batch_sync(
     result
 }
 
-/// Authenticates from the headers, then reads the body within the
-/// device's share, then decompresses and decodes it on a blocking thread.
-async fn answer(state: &Shared, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
-    // Nothing of the body is read for a caller without a valid token.
+/// What can be decided from the headers alone, before any of the body is
+/// read: the caller (nothing is read for a caller without a valid token),
+/// the encoding, a declared length within the limit, and the device's
+/// share of bodies arriving at once.
+fn admit(
+    state: &Shared,
+    headers: &HeaderMap,
+) -> Result<
+    (
+        crate::auth::Identity,
+        Encoding,
+        Option<super::limit::BodyPermit>,
+    ),
+    ApiError,
+> {
     let identity = state.identify(headers, None, Format::Cbor)?;
     let limit = state.limits.max_body_bytes;
     let encoding = content_encoding(headers)?;
@@ -214,6 +225,43 @@ async fn answer(state: &Shared, headers: &HeaderMap, body: Body) -> Result<Respo
             )
         })?),
         None => None,
+    };
+    Ok((identity, encoding, permit))
+}
+
+/// Reads and drops, in the background, the body of a request refused from
+/// its headers, up to twice the limit and for `within` at most: a client
+/// still sending it then finishes and reads the refusal, instead of
+/// meeting a closed connection and taking it for a network failure.
+/// Nothing is kept, and a client trickling the body cannot hold the
+/// connection past `within`.
+fn discard(body: Body, limit: usize, within: std::time::Duration) {
+    tokio::spawn(async move {
+        use futures_util::StreamExt;
+        let mut stream = body.into_data_stream();
+        let drain = async {
+            let mut seen = 0usize;
+            while let Some(Ok(chunk)) = stream.next().await {
+                seen += chunk.len();
+                if seen > limit.saturating_mul(2) {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(within, drain).await;
+    });
+}
+
+/// Authenticates from the headers, then reads the body within the
+/// device's share, then decompresses and decodes it on a blocking thread.
+async fn answer(state: &Shared, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let limit = state.limits.max_body_bytes;
+    let (identity, encoding, permit) = match admit(state, headers) {
+        Ok(admitted) => admitted,
+        Err(error) => {
+            discard(body, limit, state.limits.body_grace);
+            return Err(error);
+        }
     };
     let body = read_body(body, limit).await?;
     add(&state.metrics.bytes_in, body.len() as u64);

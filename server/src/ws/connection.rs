@@ -363,8 +363,7 @@ impl Connection {
                 }
             };
             match standing {
-                Standing::Syncing { .. } if !readable => {
-                    self.forget_unborn(&id);
+                Standing::Syncing { shared: true } if !readable => {
                     if let Some(doc) = self.docs.get_mut(&id) {
                         *doc = OpenDoc::new(read_only);
                         doc.standing = Standing::Unavailable;
@@ -372,10 +371,18 @@ impl Connection {
                     out.push(Output::Unshare(id.clone()));
                     out.push(to.unavailable(&id));
                 }
-                Standing::Unavailable if readable => {
+                // Never shared: answered as missing (asked for, or
+                // announced while out of scope), and readable now.
+                Standing::Unavailable | Standing::Syncing { shared: false } if readable => {
+                    self.forget_unborn(&id);
+                    if let Some(doc) = self.docs.get_mut(&id)
+                        && doc.state.read_only != read_only
+                    {
+                        doc.state.set_read_only(read_only);
+                    }
                     out.extend(self.reply(docs, &id, Cause::Push));
                 }
-                Standing::Syncing { .. } => {
+                Standing::Syncing { shared: true } => {
                     // Write granted or taken away: a state that was read-only
                     // ignored the peer's changes, so Automerge asks the peer
                     // to send them again (a sync reset).
@@ -824,10 +831,9 @@ impl Connection {
                 }
                 Err(DocError::NotFound) => {
                     match cause {
-                        // The peer announced a document the server does not
-                        // have (had it been out of scope, receiving would
-                        // have said so): answer as an empty document does,
-                        // which asks for its changes.
+                        // The document went out of reach between receiving
+                        // and answering: answer as an empty document does,
+                        // as for any document the server cannot share.
                         Cause::Sync => {
                             let ask = AutoCommit::new()
                                 .sync()

@@ -857,3 +857,38 @@ fn a_read_only_peer_is_told_once_and_its_changes_are_ignored_and_counted() {
     assert!(!c.is_closed());
     assert!(c.follows(&id), "the peer goes on reading");
 }
+
+#[test]
+fn an_access_change_reveals_nothing_of_documents_never_shared_and_sends_those_now_readable() {
+    let mut docs = MemoryDocs::default();
+    let announced = DocumentId::random();
+    let missing = DocumentId::random();
+    let mut stored = AutoCommit::new();
+    stored.put(ROOT, "type", "dispute").unwrap();
+    docs.insert(&announced, stored);
+    docs.hidden.insert(announced.clone());
+    let mut c = joined();
+    c.set_caller(cadre_of("500110101001"));
+    for id in [&announced, &missing] {
+        let announce = AutoCommit::new()
+            .sync()
+            .generate_sync_message(&mut sync::State::new())
+            .unwrap();
+        c.on_message(&docs, doc_message(false, id, announce));
+    }
+    // Another change of access that leaves both out of reach says nothing
+    // about either.
+    assert!(c.set_caller(cadre_of("500110101003")));
+    assert!(c.on_access_changed(&docs).is_empty());
+    // Once readable, the announced document is sent.
+    docs.hidden.remove(&announced);
+    assert!(c.set_caller(cadre_of("500110101002")));
+    let out = c.on_access_changed(&docs);
+    assert!(out.contains(&Output::Share(announced.clone())), "{out:?}");
+    assert!(
+        sent(&out)
+            .iter()
+            .all(|m| matches!(m, RepoMessage::Sync(s) if s.document_id == announced)),
+        "{out:?}"
+    );
+}
