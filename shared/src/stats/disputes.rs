@@ -263,29 +263,49 @@ pub fn possible_duplicates<'a>(
     query: &StatsQuery,
 ) -> Vec<DuplicatePair> {
     let disputes = Disputes::select(summaries, query);
-    duplicates_of(&disputes, query)
+    duplicates_of(&disputes, query).pairs
 }
 
-pub(super) fn duplicates_of(disputes: &Disputes<'_>, query: &StatsQuery) -> Vec<DuplicatePair> {
+/// Possible duplicates listed per village at most. Many cases of one
+/// village sharing a name make pairs by the square of their number (3,000
+/// cases, 4.5 million pairs); beyond this many, pairs are counted, not
+/// listed, so a flood of small records cannot buy gigabytes of pairs.
+pub const MAX_LISTED_DUPLICATES_PER_VILLAGE: usize = 1_000;
+
+/// A case compared for duplicates: its hashed names and its names.
+type Candidate<'a> = (&'a Summary, Vec<u64>, BTreeSet<String>);
+
+/// Possible duplicates: the first ones listed, and how many there are.
+pub(super) struct FoundDuplicates {
+    /// At most [`MAX_LISTED_DUPLICATES_PER_VILLAGE`] per village, in order.
+    pub pairs: Vec<DuplicatePair>,
+    /// Every pair, listed or not.
+    pub count: usize,
+}
+
+pub(super) fn duplicates_of(disputes: &Disputes<'_>, query: &StatsQuery) -> FoundDuplicates {
     let window = i128::from(DUPLICATE_WINDOW_DAYS) * i128::from(MILLIS_PER_DAY);
     // Candidates are compared by hashed names (no allocation per record);
-    // the names themselves are only built for pairs that match, which also
-    // rules out a hash collision.
-    let mut by_village: BTreeMap<&VillageCode, Vec<(&Summary, Vec<u64>)>> = BTreeMap::new();
+    // the names, built once per case, rule out a hash collision, and a
+    // pair's shared names are only built for pairs that are listed.
+    let mut by_village: BTreeMap<&VillageCode, Vec<Candidate<'_>>> = BTreeMap::new();
     for summary in &disputes.counted {
         let keys = name_keys(summary);
         if !keys.is_empty() {
-            by_village
-                .entry(&summary.village)
-                .or_default()
-                .push((summary, keys));
+            by_village.entry(&summary.village).or_default().push((
+                summary,
+                keys,
+                normalised_names(summary),
+            ));
         }
     }
     let mut pairs = Vec::new();
+    let mut count = 0;
     for (village, mut cases) in by_village {
-        cases.sort_by(|(a, _), (b, _)| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        for (i, (first, first_keys)) in cases.iter().enumerate() {
-            for (second, second_keys) in cases.iter().skip(i + 1) {
+        cases.sort_by(|(a, ..), (b, ..)| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        let mut listed = 0;
+        for (i, (first, first_keys, first_names)) in cases.iter().enumerate() {
+            for (second, second_keys, second_names) in cases.iter().skip(i + 1) {
                 if i128::from(second.created_at) - i128::from(first.created_at) > window {
                     break;
                 }
@@ -294,27 +314,27 @@ pub(super) fn duplicates_of(disputes: &Disputes<'_>, query: &StatsQuery) -> Vec<
                 {
                     continue;
                 }
-                if !share_a_key(first_keys, second_keys) {
+                if !share_a_key(first_keys, second_keys)
+                    || first_names.intersection(second_names).next().is_none()
+                {
                     continue;
                 }
-                let shared: Vec<String> = normalised_names(first)
-                    .intersection(&normalised_names(second))
-                    .cloned()
-                    .collect();
-                if shared.is_empty() {
+                count += 1;
+                if listed == MAX_LISTED_DUPLICATES_PER_VILLAGE {
                     continue;
                 }
+                listed += 1;
                 pairs.push(DuplicatePair {
                     village: village.clone(),
                     first: first.id.clone(),
                     second: second.id.clone(),
                     days_apart: days_between(first.created_at, second.created_at),
-                    shared_names: shared,
+                    shared_names: first_names.intersection(second_names).cloned().collect(),
                 });
             }
         }
     }
-    pairs
+    FoundDuplicates { pairs, count }
 }
 
 /// The party names of a case as compared for duplicates (trimmed,
@@ -399,8 +419,9 @@ pub fn dispute_stats<'a>(
         .iter()
         .filter(|s| query.period.contains(s.created_at))
         .count() as u64;
-    let mut possible_duplicates = duplicates_of(&disputes, query);
-    let possible_duplicate_count = possible_duplicates.len() as u64;
+    let found = duplicates_of(&disputes, query);
+    let possible_duplicate_count = found.count as u64;
+    let mut possible_duplicates = found.pairs;
     possible_duplicates.truncate(query.list_len(possible_duplicates.len()));
     DisputeStats {
         as_of: query.now,
@@ -536,5 +557,49 @@ mod tests {
         let figures = dispute_stats(&cases, &StatsQuery::new(0)).totals;
         assert_eq!(figures.grassroots_rate, Some(0.8));
         assert!(!figures.grassroots_target_met);
+    }
+
+    #[test]
+    fn a_flood_of_cases_sharing_a_name_is_counted_but_listed_within_bounds() {
+        let village = VillageCode::new("500110101001").unwrap();
+        let cases: Vec<Summary> = (0..1_500u32)
+            .map(|n| {
+                let mut bytes = [7u8; 16];
+                bytes[..4].copy_from_slice(&n.to_be_bytes());
+                Summary {
+                    status: Some(Status::Open),
+                    party_names: vec!["Wang".into()],
+                    ..Summary::new(
+                        DocumentId::from_bytes(&bytes).unwrap(),
+                        RecordKind::Dispute,
+                        village.clone(),
+                        0,
+                        "cadre-1",
+                    )
+                }
+            })
+            .collect();
+        let every_pair = 1_500 * 1_499 / 2;
+        let query = StatsQuery::new(0);
+        let listed = possible_duplicates(&cases, &query);
+        assert_eq!(listed.len(), MAX_LISTED_DUPLICATES_PER_VILLAGE);
+        assert_eq!(listed[0].shared_names, vec!["wang".to_owned()]);
+        assert_eq!(
+            dispute_stats(&cases, &query).possible_duplicate_count,
+            every_pair
+        );
+        // The villages' partials, which the server's reports use, alike.
+        let partial = crate::stats::partial::VillagePartial::compute(
+            &village,
+            &cases,
+            &std::collections::HashSet::new(),
+            &query,
+        );
+        let stats = crate::stats::partial::statistics_of([&partial], &query);
+        assert_eq!(stats.disputes.possible_duplicate_count, every_pair);
+        assert_eq!(
+            crate::stats::partial::possible_duplicates_of([&partial], &query).len(),
+            MAX_LISTED_DUPLICATES_PER_VILLAGE
+        );
     }
 }

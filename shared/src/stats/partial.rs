@@ -91,7 +91,10 @@ pub struct VillagePartial {
     open: Vec<ByAge>,
     /// Of those, the ones of high risk.
     open_high_risk: Vec<ByAge>,
+    /// The first possible duplicates (see `duplicates_of`), and how many
+    /// there are.
     duplicates: Vec<DuplicatePair>,
+    duplicate_count: usize,
     visits: VisitTally,
     pending: Vec<ByDue>,
 }
@@ -128,10 +131,14 @@ impl VillagePartial {
             linked: 0,
             open: Vec::new(),
             open_high_risk: Vec::new(),
-            duplicates: duplicates_of(&disputes, query),
+            duplicates: Vec::new(),
+            duplicate_count: 0,
             visits: VisitTally::default(),
             pending: Vec::new(),
         };
+        let found = duplicates_of(&disputes, query);
+        partial.duplicates = found.pairs;
+        partial.duplicate_count = found.count;
         partial.by_status = zeros(Status::ALL);
         partial.by_category_count = zeros(Category::ALL);
         partial.by_risk = zeros(Risk::ALL);
@@ -315,7 +322,7 @@ pub fn statistics_of<'a>(
         by_village_category.insert(p.village.clone(), p.by_category_count.clone());
         by_village_risk.insert(p.village.clone(), p.by_risk.clone());
     }
-    let duplicate_count: usize = partials.iter().map(|p| p.duplicates.len()).sum();
+    let duplicate_count: usize = partials.iter().map(|p| p.duplicate_count).sum();
     let possible_duplicates = partials
         .iter()
         .flat_map(|p| p.duplicates.iter())
