@@ -121,6 +121,11 @@ pub enum DocError {
     Invalid(String),
     #[error("the record would be {bytes} bytes; the limit is {limit}")]
     TooLarge { bytes: u64, limit: u64 },
+    /// The bytes declare more work than a record may cost; refused before
+    /// any of it is done.
+    #[error("{0}")]
+    TooMuchWork(String),
+
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -134,7 +139,7 @@ impl DocError {
             }
             DocError::BadAutomerge(_) => ErrorCode::BadRequest,
             DocError::Invalid(_) => ErrorCode::InvalidRecord,
-            DocError::TooLarge { .. } => ErrorCode::TooLarge,
+            DocError::TooLarge { .. } | DocError::TooMuchWork(_) => ErrorCode::TooLarge,
             DocError::Storage(e) => e.code(),
         }
     }
@@ -290,6 +295,10 @@ impl Engine {
         if !caller.writes() {
             return Err(DocError::ReadOnly);
         }
+        if let Err(refusal) = self.within_budget(changes) {
+            self.quarantine(caller, id, &refusal, changes);
+            return Err(refusal);
+        }
         for attempt in 1..=COMMIT_ATTEMPTS {
             let result = self.with_slot(id, |slot| {
                 let mut scratch = match &mut slot.loaded {
@@ -323,6 +332,22 @@ impl Engine {
         Err(DocError::Storage(StorageError::Conflict {
             reason: format!("record {id} kept changing during {COMMIT_ATTEMPTS} attempts"),
         }))
+    }
+
+    /// Refuses bytes that declare more operations than a whole record may
+    /// hold, or that inflate beyond what a record may take, by reading
+    /// their chunk headers and column run lengths only: the cost of a
+    /// refusal is the cost of reading the bytes, whatever they declare.
+    fn within_budget(&self, changes: &[u8]) -> Result<(), DocError> {
+        let max_inflated = (self.limits.max_document_bytes as u64).saturating_mul(4);
+        record::budget::declared_work(changes, self.limits.max_history_ops as u64, max_inflated)
+            .map(|_| ())
+            .map_err(|over| match over {
+                record::budget::OverBudget::Malformed(what) => {
+                    DocError::BadAutomerge(what.to_owned())
+                }
+                other => DocError::TooMuchWork(other.to_string()),
+            })
     }
 
     /// Validates a scratch copy that holds new changes and, if it passes,
@@ -623,6 +648,14 @@ impl Engine {
         message: sync::Message,
     ) -> Result<Received, DocError> {
         let mut message = message;
+        if !message.changes.is_empty() && caller.writes() {
+            let sent: Vec<u8> = message.changes.iter().flatten().copied().collect();
+            if let Err(refusal) = self.within_budget(&sent) {
+                self.quarantine(caller, id, &refusal, &sent);
+                *state = sync::State::new();
+                return Err(refusal);
+            }
+        }
         if !message.changes.is_empty() && !caller.writes() {
             // A read-only device wrote: its changes are refused and kept
             // apart, and it goes on reading. (Its connection's state is
