@@ -125,6 +125,9 @@ pub enum DocError {
     /// any of it is done.
     #[error("{0}")]
     TooMuchWork(String),
+    /// An admin removed the record; its id takes no new changes.
+    #[error("this record was removed by an administrator; its id takes no changes")]
+    Removed,
 
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -140,6 +143,7 @@ impl DocError {
             DocError::BadAutomerge(_) => ErrorCode::BadRequest,
             DocError::Invalid(_) => ErrorCode::InvalidRecord,
             DocError::TooLarge { .. } | DocError::TooMuchWork(_) => ErrorCode::TooLarge,
+            DocError::Removed => ErrorCode::Removed,
             DocError::Storage(e) => e.code(),
         }
     }
@@ -295,6 +299,7 @@ impl Engine {
         if !caller.writes() {
             return Err(DocError::ReadOnly);
         }
+        self.not_removed(id)?;
         if let Err(refusal) = self.within_budget(changes) {
             self.quarantine(caller, id, &refusal, changes);
             return Err(refusal);
@@ -360,6 +365,8 @@ impl Engine {
         mut scratch: AutoCommit,
         received: &[u8],
     ) -> Result<Applied, DocError> {
+        // Under the record's lock: a removal that raced this change wins.
+        self.not_removed(id)?;
         let old_heads = current_heads(slot);
         let new_heads = scratch.get_heads();
         if new_heads == old_heads {
@@ -649,6 +656,10 @@ impl Engine {
     ) -> Result<Received, DocError> {
         let mut message = message;
         if !message.changes.is_empty() && caller.writes() {
+            if let Err(removed) = self.not_removed(id) {
+                *state = sync::State::new();
+                return Err(removed);
+            }
             let sent: Vec<u8> = message.changes.iter().flatten().copied().collect();
             if let Err(refusal) = self.within_budget(&sent) {
                 self.quarantine(caller, id, &refusal, &sent);
@@ -858,6 +869,7 @@ impl Engine {
         if !caller.writes() {
             return Err(DocError::ReadOnly);
         }
+        self.not_removed(id)?;
         let slot = self.cache.slot(id);
         let mut guard = lock(&slot);
         if guard.loaded.is_none() {
@@ -886,6 +898,96 @@ impl Engine {
         })();
         self.cache.reweigh(id, &guard);
         result
+    }
+}
+
+/// An admin's removal of a record: the record is gone, this stays.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Removal {
+    pub id: DocumentId,
+    pub village: VillageCode,
+    /// When, in ms since the epoch.
+    pub at: Millis,
+    /// Who: the admin token or the admin device.
+    pub by: String,
+    pub reason: String,
+    /// The commit sequence number of the removal.
+    pub seq: u64,
+}
+
+fn removal_key(id: &DocumentId) -> String {
+    format!("removed/{id}")
+}
+
+impl Engine {
+    /// The removal of `id`, if an admin removed it.
+    pub fn removal(&self, id: &DocumentId) -> Result<Option<Removal>, DocError> {
+        let Some(bytes) = self.storage.get_meta(&removal_key(id))? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|_| {
+            DocError::Storage(StorageError::Corrupt {
+                what: "record removal",
+            })
+        })
+    }
+
+    fn not_removed(&self, id: &DocumentId) -> Result<(), DocError> {
+        match self.removal(id)? {
+            Some(_) => Err(DocError::Removed),
+            None => Ok(()),
+        }
+    }
+
+    /// Removes a record for good (an abusive one): the removal is kept
+    /// (who, when, why), then the record's document, summary and counts
+    /// go, so neither door serves it, statistics do not count it, and its
+    /// id refuses new changes with `removed`. `scope_ok` decides from the
+    /// record's village whether the admin may remove it; a record it may
+    /// not is answered as not found. Returns `None` for no such record.
+    pub fn remove(
+        &self,
+        id: &DocumentId,
+        by: &str,
+        reason: &str,
+        scope_ok: impl FnOnce(&VillageCode) -> bool,
+    ) -> Result<Option<Removal>, DocError> {
+        let slot = self.cache.slot(id);
+        let mut guard = lock(&slot);
+        let Some(meta) = self.storage.doc_meta(id)? else {
+            return Ok(None);
+        };
+        if !scope_ok(&meta.village) {
+            return Ok(None);
+        }
+        let mut removal = Removal {
+            id: id.clone(),
+            village: meta.village,
+            at: now_millis(),
+            by: by.to_owned(),
+            reason: reason.to_owned(),
+            seq: 0,
+        };
+        let encode = |removal: &Removal| {
+            serde_json::to_vec(removal).map_err(|_| {
+                DocError::Storage(StorageError::Invalid {
+                    reason: "a removal that does not encode".to_owned(),
+                })
+            })
+        };
+        // The tombstone first: from here on the id takes no changes.
+        self.storage
+            .put_meta(&removal_key(id), &encode(&removal)?)?;
+        let seq = self.storage.remove_document(id)?.unwrap_or(0);
+        removal.seq = seq;
+        self.storage
+            .put_meta(&removal_key(id), &encode(&removal)?)?;
+        guard.loaded = None;
+        drop(guard);
+        self.cache.forget(id);
+        tracing::warn!(%id, by, reason, "record removed by an admin");
+        Ok(Some(removal))
     }
 }
 

@@ -11,6 +11,7 @@ mod export;
 mod history;
 pub mod limit;
 pub mod listener;
+mod remove;
 mod session;
 mod stats;
 mod sync;
@@ -107,6 +108,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/admin/devices/{id}/revoke", post(admin::revoke))
         .route("/v1/admin/devices/{id}/access", put(admin::set_access))
         .route("/v1/admin/quarantine", get(admin::quarantine))
+        .route("/v1/admin/records/{id}/remove", post(remove::remove))
         .route("/v1/admin/backup", get(admin::backup))
         .route(
             "/v1/sync",
