@@ -102,6 +102,9 @@ fn bomb(chars: usize) -> Vec<u8> {
     bytes
 }
 
+/// A request uploading each of `changes` as a new record. (It carries no
+/// cursor, so the answer also brings the records stored before; only the
+/// uploads' answers are reported.)
 fn request(changes: Vec<Vec<u8>>) -> Vec<u8> {
     let mut request = SyncRequest::new(None);
     request.docs = changes
@@ -117,6 +120,13 @@ fn request(changes: Vec<Vec<u8>>) -> Vec<u8> {
 
 /// The answer, in a word per record.
 fn post(url: &str, body: &[u8]) -> String {
+    let limits = DecodeLimits {
+        max_bytes: 1 << 30,
+        ..DecodeLimits::DEFAULT
+    };
+    let uploaded: Vec<DocumentId> = SyncRequest::decode(body, &limits)
+        .map(|r| r.docs.into_iter().map(|d| d.id).collect())
+        .unwrap_or_default();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(600)))
@@ -141,14 +151,11 @@ fn post(url: &str, body: &[u8]) -> String {
     if status != 200 {
         return format!("HTTP {status}");
     }
-    let limits = DecodeLimits {
-        max_bytes: 1 << 30,
-        ..DecodeLimits::DEFAULT
-    };
     match SyncResponse::decode(&bytes, &limits) {
         Ok(answer) => answer
             .docs
             .iter()
+            .filter(|d| uploaded.contains(&d.id))
             .map(|d| match &d.error {
                 Some(e) => e.code.as_str().to_owned(),
                 None if d.heads.is_empty() => "unacknowledged".to_owned(),
