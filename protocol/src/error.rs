@@ -38,6 +38,8 @@ pub enum ErrorCode {
     Conflict,
     /// A bug or an unexpected failure on the server.
     Internal,
+    /// The record was removed by an administrator; its id takes no changes.
+    Removed,
     /// A code this version does not know.
     #[serde(other)]
     Unknown,
@@ -45,7 +47,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every known code, for documentation and tests.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
@@ -57,6 +59,7 @@ impl ErrorCode {
         ErrorCode::Unavailable,
         ErrorCode::Conflict,
         ErrorCode::Internal,
+        ErrorCode::Removed,
     ];
 
     /// The wire string, e.g. `"invalid_record"`.
@@ -73,6 +76,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Conflict => "conflict",
             ErrorCode::Internal => "internal",
+            ErrorCode::Removed => "removed",
             ErrorCode::Unknown => "unknown",
         }
     }
@@ -90,6 +94,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedVersion => 400,
             ErrorCode::RateLimited => 429,
             ErrorCode::Unavailable => 503,
+            ErrorCode::Removed => 410,
             ErrorCode::Internal | ErrorCode::Unknown => 500,
         }
     }
@@ -112,6 +117,9 @@ impl ErrorCode {
             ErrorCode::Unavailable => "the server cannot take this now; retry later",
             ErrorCode::Conflict => "this conflicts with what the server already has",
             ErrorCode::Internal => "the server failed unexpectedly; the problem has been logged",
+            ErrorCode::Removed => {
+                "this record was removed by an administrator; its id takes no changes"
+            }
             ErrorCode::Unknown => "the server reported an error this app does not know",
         }
     }

@@ -504,6 +504,58 @@ fn sync_with_changes(doc: &mut AutoCommit) -> sync::Message {
     panic!("no message with changes");
 }
 
+/// A change chunk rewritten as Automerge's deflated change chunk (type 2):
+/// the same change in a fraction of the bytes.
+fn deflated_change(change: &[u8]) -> Vec<u8> {
+    assert_eq!(change[8], 1, "a change chunk");
+    let mut at = 9;
+    while change[at] & 0x80 != 0 {
+        at += 1;
+    }
+    let body = &change[at + 1..];
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(body).unwrap();
+    let compressed = encoder.finish().unwrap();
+    let mut out = change[..8].to_vec();
+    out.push(2);
+    let mut len = compressed.len();
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            out.push(byte);
+            break;
+        }
+        out.push(byte | 0x80);
+    }
+    out.extend_from_slice(&compressed);
+    out
+}
+
+/// A valid record's creation, then one change inserting `chars`
+/// characters into a field and deleting them again, deflated: a few
+/// kilobytes that would cost the server millions of operations.
+fn churn_bomb(chars: usize) -> Vec<Vec<u8>> {
+    let mut doc = valid_doc();
+    let created = doc.save();
+    let before = doc.get_heads();
+    let scratch = doc
+        .put_object(ROOT, "scratch", automerge::ObjType::Text)
+        .unwrap();
+    doc.splice_text(&scratch, 0, 0, &"a".repeat(chars)).unwrap();
+    doc.splice_text(&scratch, 0, chars as isize, "").unwrap();
+    doc.commit();
+    vec![created, deflated_change(&doc.save_after(&before))]
+}
+
+fn bomb_upload(id: DocumentId) -> DocUpload {
+    DocUpload {
+        id,
+        heads: vec![],
+        changes: churn_bomb(300_000).concat(),
+    }
+}
+
 fn ws_sync(id: DocumentId, data: Vec<u8>) -> Vec<u8> {
     RepoMessage::Sync(DocSync {
         sender_id: PeerId::new(WS_PEER).unwrap(),
@@ -695,6 +747,28 @@ fn corpus() -> BTreeMap<&'static str, Vec<u8>> {
         zstd::bulk::compress(&vec![0u8; 40 * 1024 * 1024], 19).unwrap(),
     );
     c.insert("batch/not-really-gzip.cbor.gz", valid.clone());
+    c.insert(
+        "batch/churn-bomb.cbor",
+        request_with(vec![bomb_upload(doc_id(16))]),
+    );
+    c.insert(
+        "batch/four-churn-bombs.cbor",
+        request_with((17..21).map(|n| bomb_upload(doc_id(n))).collect()),
+    );
+    c.insert("batch/unknown-field-600k-chars.cbor.gz", {
+        let mut doc = valid_doc();
+        doc.put(ROOT, "fromTheFuture", "x".repeat(600_000)).unwrap();
+        doc.commit();
+        gzip(&request_with(vec![upload(doc_id(21), &mut doc)]))
+    });
+    c.insert("batch/planted-village-conflict.cbor", {
+        let mut doc = valid_doc();
+        let mut hidden = AutoCommit::new().with_actor(automerge::ActorId::from(&[6u8; 20][..]));
+        hidden.put(ROOT, "village", "500110101002").unwrap();
+        hidden.commit();
+        doc.merge(&mut hidden).unwrap();
+        request_with(vec![upload(doc_id(22), &mut doc)])
+    });
 
     let mut bad = valid_doc();
     bad.put(ROOT, "risk", "severe").unwrap();
@@ -743,6 +817,11 @@ fn corpus() -> BTreeMap<&'static str, Vec<u8>> {
         "ws/sync-schema-violation.bin",
         ws_sync(doc_id(14), sync_with_changes(&mut bad).encode()),
     );
+    c.insert("ws/sync-churn-bomb.bin", {
+        let mut message = sync_with_changes(&mut valid_doc());
+        message.changes = sync::ChunkList::from(churn_bomb(300_000));
+        ws_sync(doc_id(23), message.encode())
+    });
     c.insert(
         "ws/join-future-version.bin",
         RepoMessage::Join(Join {
@@ -861,7 +940,7 @@ fn every_hostile_batch_body_gets_an_error_code_and_the_server_keeps_serving() {
     // Refused records were stored nowhere but in quarantine: only the
     // phones' valid records (one per check) took sequence numbers.
     let storage = server.running().state.engine.storage().clone();
-    for n in [5u8, 6, 7, 8, 9, 10, 11] {
+    for n in [5u8, 6, 7, 8, 9, 10, 11, 16, 17, 18, 19, 20, 21, 22] {
         assert!(
             storage.doc_meta(&doc_id(n)).unwrap().is_none(),
             "refused record {n} was stored"

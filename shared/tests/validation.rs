@@ -268,6 +268,55 @@ fn a_planted_conflict_on_a_fixed_field_is_refused() {
 }
 
 #[test]
+fn strings_of_unknown_fields_and_the_history_are_limited_too() {
+    // An unknown field of 600,000 characters.
+    let mut doc = dispute_doc();
+    doc.put(ROOT, "notesFromTheFuture", "长".repeat(600_000))
+        .unwrap();
+    let errors = check(&mut doc, None).unwrap_err();
+    assert!(
+        errors
+            .for_field("notesFromTheFuture")
+            .any(|e| matches!(e.kind, ValidationErrorKind::TooLong { chars: 600_000, .. })),
+        "{errors}"
+    );
+    assert!(
+        errors
+            .for_field("")
+            .any(|e| matches!(e.kind, ValidationErrorKind::TooMuchText { .. })),
+        "{errors}"
+    );
+    // Many strings each within the limit, nested in unknown maps.
+    let mut doc = dispute_doc();
+    let extra = doc.put_object(ROOT, "extra", ObjType::Map).unwrap();
+    for i in 0..30 {
+        let inner = doc
+            .put_object(&extra, format!("k{i}"), ObjType::List)
+            .unwrap();
+        doc.insert(&inner, 0, "字".repeat(10_000)).unwrap();
+    }
+    let errors = check(&mut doc, None).unwrap_err();
+    assert!(
+        errors
+            .iter()
+            .all(|e| matches!(e.kind, ValidationErrorKind::TooMuchText { .. })),
+        "{errors}"
+    );
+    // Characters inserted and deleted: nothing visible, a long history.
+    let mut doc = dispute_doc();
+    let text = doc.put_object(ROOT, "scratch", ObjType::Text).unwrap();
+    doc.splice_text(&text, 0, 0, &"a".repeat(15_000)).unwrap();
+    doc.splice_text(&text, 0, 15_000, "").unwrap();
+    let limits = Limits {
+        max_history_ops: 10_000,
+        ..Limits::default()
+    };
+    let (field, kind, _) = only_error(check_with(&mut doc, None, &limits));
+    assert_eq!(field, "");
+    assert!(matches!(kind, ValidationErrorKind::TooMuchHistory { .. }));
+}
+
+#[test]
 fn rewriting_an_immutable_field_with_the_same_value_is_accepted() {
     let mut before = dispute_doc();
     // A client that stores times as plain numbers and strings as Text.

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use fengqiao_server::serve::ServeConfig;
-use fengqiao_tests::TestServer;
+use fengqiao_tests::{TOKEN, TestServer};
 
 fn server(max_connections: usize, idle: Duration) -> (TestServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -72,10 +72,14 @@ fn silent_and_stalled_connections_are_closed_when_idle() {
         .expect("write");
     // Announces a body and sends two bytes of it.
     let mut stalled_body = TcpStream::connect(addr).expect("connect");
+    // With a valid token: a body is read only after the token is checked.
     stalled_body
         .write_all(
-            b"POST /v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev\r\n\
-              Content-Type: application/cbor\r\nContent-Length: 1000\r\n\r\nab",
+            format!(
+                "POST /v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\
+                 Content-Type: application/cbor\r\nContent-Length: 1000\r\n\r\nab"
+            )
+            .as_bytes(),
         )
         .expect("write");
     // Not closed early: once the server has answered another client, the

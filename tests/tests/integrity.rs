@@ -211,3 +211,73 @@ fn a_cadre_cannot_hide_its_case_behind_a_duplicate_link() {
     // The cadre's case counts; the linked one is its duplicate.
     assert_eq!(high_risk_count(&server), 1);
 }
+
+fn post_json(server: &TestServer, path: &str, token: &str, body: Value) -> (u16, Value) {
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let response = agent
+        .post(&format!("{}{path}", server.url()))
+        .header("Authorization", &format!("Bearer {token}"))
+        .send_json(body)
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    let text = response.into_body().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[test]
+fn an_admin_removes_an_abusive_record_for_good() {
+    let server = TestServer::start();
+    let (cadre, cadre_token) = server.enroll("cadre-a", Role::Cadre, VILLAGE);
+    let (_, town_token) = server.enroll("official", Role::Town, TOWN);
+    let (_, other_admin) = server.enroll("admin-next-town", Role::Admin, "500110102");
+    let (_, own_admin) = server.enroll("admin-town", Role::Admin, TOWN);
+    let mut doc = high_risk("cadre-a", cadre);
+    let id = DocumentId::random();
+    assert_eq!(upload(&server, &cadre_token, &id, &mut doc, &[]), None);
+    let counted = |server: &TestServer| {
+        get_json(server, "/v1/stats/summary", &town_token)["disputes"]["openHighRisk"]["count"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(counted(&server), 1);
+    let path = format!("/v1/admin/records/{id}/remove");
+    let reason = serde_json::json!({ "reason": "600,000 characters of junk" });
+
+    // An admin of another town gets what a missing record gets.
+    let (status, body) = post_json(&server, &path, &other_admin, reason.clone());
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    let missing = format!("/v1/admin/records/{}/remove", DocumentId::random());
+    let (status, _) = post_json(&server, &missing, &other_admin, reason.clone());
+    assert_eq!(status, 404);
+    // Record roles may not remove; a reason is required.
+    let (status, _) = post_json(&server, &path, &town_token, reason.clone());
+    assert_eq!(status, 403);
+    let (status, _) = post_json(
+        &server,
+        &path,
+        &own_admin,
+        serde_json::json!({ "reason": " " }),
+    );
+    assert_eq!(status, 400);
+    assert!(stored(&server, &id));
+
+    let (status, removal) = post_json(&server, &path, &own_admin, reason);
+    assert_eq!(status, 200, "{removal}");
+    assert_eq!(removal["village"], VILLAGE);
+    assert_eq!(removal["reason"], "600,000 characters of junk");
+    assert!(!stored(&server, &id));
+    // Not counted, not served, and its id takes nothing new.
+    assert_eq!(counted(&server), 0);
+    let mut again = high_risk("cadre-a", cadre);
+    let (code, _) = upload(&server, &cadre_token, &id, &mut again, &[]).expect("refused");
+    assert_eq!(code, ErrorCode::Removed);
+    assert!(!stored(&server, &id));
+    // The removal is the record's audit trail now.
+    let trail = get_json(&server, &format!("/v1/records/{id}/history"), &town_token);
+    let summary = trail[0]["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains("600,000 characters of junk"), "{trail}");
+}

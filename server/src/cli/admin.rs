@@ -93,6 +93,18 @@ pub enum AdminCommand {
         /// The record's document id or automerge: URL.
         record: String,
     },
+    /// Remove an abusive record for good: it is no longer served on either
+    /// door nor counted, and its id refuses new changes (`removed`). The
+    /// removal (who, when, why) is kept.
+    ///
+    /// Example: fengqiao admin remove RECORD --reason "5 MB of junk text"
+    Remove {
+        /// The record's document id.
+        record: String,
+        /// Why, for the record of the removal (required).
+        #[arg(long)]
+        reason: String,
+    },
     /// Changes the server refused, with reason, device and record.
     Quarantine {
         #[arg(long, default_value_t = 50)]
@@ -308,6 +320,20 @@ pub fn run(args: AdminArgs) -> Result<(), CliError> {
                 ]);
             }
             table(&rows);
+        }
+        AdminCommand::Remove { record, reason } => {
+            let removal = client.post(
+                &format!("/v1/admin/records/{record}/remove"),
+                json!({ "reason": reason }),
+            )?;
+            println!(
+                "removed record {record} of village {} at {} ({}): {}",
+                removal["village"].as_str().unwrap_or("?"),
+                super::format_time(removal["at"].as_i64().unwrap_or(0)),
+                removal["by"].as_str().unwrap_or("?"),
+                removal["reason"].as_str().unwrap_or("")
+            );
+            println!("it is no longer served or counted, and its id takes no new changes");
         }
         AdminCommand::Quarantine { limit } => {
             let entries = client.get(&format!("/v1/admin/quarantine?limit={limit}"))?;

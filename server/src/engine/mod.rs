@@ -125,6 +125,14 @@ pub enum DocError {
     Invalid(String),
     #[error("the record would be {bytes} bytes; the limit is {limit}")]
     TooLarge { bytes: u64, limit: u64 },
+    /// The bytes declare more work than a record may cost; refused before
+    /// any of it is done.
+    #[error("{0}")]
+    TooMuchWork(String),
+    /// An admin removed the record; its id takes no new changes.
+    #[error("this record was removed by an administrator; its id takes no changes")]
+    Removed,
+
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -138,7 +146,8 @@ impl DocError {
             }
             DocError::BadAutomerge(_) => ErrorCode::BadRequest,
             DocError::Invalid(_) => ErrorCode::InvalidRecord,
-            DocError::TooLarge { .. } => ErrorCode::TooLarge,
+            DocError::TooLarge { .. } | DocError::TooMuchWork(_) => ErrorCode::TooLarge,
+            DocError::Removed => ErrorCode::Removed,
             DocError::Storage(e) => e.code(),
         }
     }
@@ -339,6 +348,11 @@ impl Engine {
         // Access first, from the stored metadata: a record the caller may
         // not read is never loaded, merged or validated (see `Taken`).
         let taken = self.hidden_from(caller, id)?;
+        self.not_removed(id)?;
+        if let Err(refusal) = self.within_budget(changes) {
+            self.quarantine(caller, id, &refusal, changes);
+            return Err(refusal);
+        }
         for attempt in 1..=COMMIT_ATTEMPTS {
             let apply = |slot: &mut Slot| {
                 let mut scratch = match &mut slot.loaded {
@@ -391,6 +405,22 @@ impl Engine {
         })
     }
 
+    /// Refuses bytes that declare more operations than a whole record may
+    /// hold, or that inflate beyond what a record may take, by reading
+    /// their chunk headers and column run lengths only: the cost of a
+    /// refusal is the cost of reading the bytes, whatever they declare.
+    fn within_budget(&self, changes: &[u8]) -> Result<(), DocError> {
+        let max_inflated = (self.limits.max_document_bytes as u64).saturating_mul(4);
+        record::budget::declared_work(changes, self.limits.max_history_ops as u64, max_inflated)
+            .map(|_| ())
+            .map_err(|over| match over {
+                record::budget::OverBudget::Malformed(what) => {
+                    DocError::BadAutomerge(what.to_owned())
+                }
+                other => DocError::TooMuchWork(other.to_string()),
+            })
+    }
+
     /// Validates a scratch copy that holds new changes and, if it passes,
     /// commits it and makes it the record. With [`Taken::Hidden`] the
     /// slot is an empty stand-in for a record the caller may not see: the
@@ -404,6 +434,8 @@ impl Engine {
         received: &[u8],
         taken: Taken,
     ) -> Result<Applied, DocError> {
+        // Under the record's lock: a removal that raced this change wins.
+        self.not_removed(id)?;
         let old_heads = current_heads(slot);
         let new_heads = scratch.get_heads();
         if new_heads == old_heads {
@@ -725,6 +757,18 @@ impl Engine {
         message: sync::Message,
     ) -> Result<Received, DocError> {
         let mut message = message;
+        if !message.changes.is_empty() && caller.writes() {
+            if let Err(removed) = self.not_removed(id) {
+                *state = sync::State::new();
+                return Err(removed);
+            }
+            let sent: Vec<u8> = message.changes.iter().flatten().copied().collect();
+            if let Err(refusal) = self.within_budget(&sent) {
+                self.quarantine(caller, id, &refusal, &sent);
+                *state = sync::State::new();
+                return Err(refusal);
+            }
+        }
         if !message.changes.is_empty() && !caller.writes() {
             // A read-only device wrote: its changes are ignored, as
             // Automerge's read-only sync ignores them, and counted; it goes
@@ -932,6 +976,7 @@ impl Engine {
         if !caller.writes() {
             return Err(DocError::ReadOnly);
         }
+        self.not_removed(id)?;
         let slot = self.cache.slot(id);
         let mut guard = lock(&slot);
         if guard.loaded.is_none() {
@@ -960,6 +1005,96 @@ impl Engine {
         })();
         self.cache.reweigh(id, &guard);
         result
+    }
+}
+
+/// An admin's removal of a record: the record is gone, this stays.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Removal {
+    pub id: DocumentId,
+    pub village: VillageCode,
+    /// When, in ms since the epoch.
+    pub at: Millis,
+    /// Who: the admin token or the admin device.
+    pub by: String,
+    pub reason: String,
+    /// The commit sequence number of the removal.
+    pub seq: u64,
+}
+
+fn removal_key(id: &DocumentId) -> String {
+    format!("removed/{id}")
+}
+
+impl Engine {
+    /// The removal of `id`, if an admin removed it.
+    pub fn removal(&self, id: &DocumentId) -> Result<Option<Removal>, DocError> {
+        let Some(bytes) = self.storage.get_meta(&removal_key(id))? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|_| {
+            DocError::Storage(StorageError::Corrupt {
+                what: "record removal",
+            })
+        })
+    }
+
+    fn not_removed(&self, id: &DocumentId) -> Result<(), DocError> {
+        match self.removal(id)? {
+            Some(_) => Err(DocError::Removed),
+            None => Ok(()),
+        }
+    }
+
+    /// Removes a record for good (an abusive one): the removal is kept
+    /// (who, when, why), then the record's document, summary and counts
+    /// go, so neither door serves it, statistics do not count it, and its
+    /// id refuses new changes with `removed`. `scope_ok` decides from the
+    /// record's village whether the admin may remove it; a record it may
+    /// not is answered as not found. Returns `None` for no such record.
+    pub fn remove(
+        &self,
+        id: &DocumentId,
+        by: &str,
+        reason: &str,
+        scope_ok: impl FnOnce(&VillageCode) -> bool,
+    ) -> Result<Option<Removal>, DocError> {
+        let slot = self.cache.slot(id);
+        let mut guard = lock(&slot);
+        let Some(meta) = self.storage.doc_meta(id)? else {
+            return Ok(None);
+        };
+        if !scope_ok(&meta.village) {
+            return Ok(None);
+        }
+        let mut removal = Removal {
+            id: id.clone(),
+            village: meta.village,
+            at: now_millis(),
+            by: by.to_owned(),
+            reason: reason.to_owned(),
+            seq: 0,
+        };
+        let encode = |removal: &Removal| {
+            serde_json::to_vec(removal).map_err(|_| {
+                DocError::Storage(StorageError::Invalid {
+                    reason: "a removal that does not encode".to_owned(),
+                })
+            })
+        };
+        // The tombstone first: from here on the id takes no changes.
+        self.storage
+            .put_meta(&removal_key(id), &encode(&removal)?)?;
+        let seq = self.storage.remove_document(id)?.unwrap_or(0);
+        removal.seq = seq;
+        self.storage
+            .put_meta(&removal_key(id), &encode(&removal)?)?;
+        guard.loaded = None;
+        drop(guard);
+        self.cache.forget(id);
+        tracing::warn!(%id, by, reason, "record removed by an admin");
+        Ok(Some(removal))
     }
 }
 

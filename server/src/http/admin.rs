@@ -28,7 +28,7 @@ use crate::auth::constant_time_eq;
 use crate::directory::{Device, DirectoryError, EnrollRequest, Org, Person};
 
 /// Who is administering.
-enum Admin {
+pub(super) enum Admin {
     /// The server's admin token: everything.
     Server,
     /// A device with the admin role: people and devices within its scope.
@@ -41,7 +41,7 @@ enum Admin {
 }
 
 impl Admin {
-    fn may_manage(&self, scope: &Scope) -> bool {
+    pub(super) fn may_manage(&self, scope: &Scope) -> bool {
         match self {
             Admin::Server => true,
             Admin::Scoped { scope: own, .. } => own.covers(scope),
@@ -116,7 +116,7 @@ fn forbidden(message: &str) -> ApiError {
     ApiError::new(ErrorCode::Forbidden, message, Format::Json)
 }
 
-fn admin_of(state: &Shared, headers: &HeaderMap) -> Result<Admin, ApiError> {
+pub(super) fn admin_of(state: &Shared, headers: &HeaderMap) -> Result<Admin, ApiError> {
     let token = token_from(headers, None).ok_or_else(|| ApiError::unauthorized(Format::Json))?;
     if let Some(admin) = &state.admin_token
         && constant_time_eq(token.as_bytes(), admin.as_bytes())

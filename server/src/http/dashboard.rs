@@ -474,22 +474,19 @@ impl SignOut {
 impl Feed {
     /// Whether the caller may still read what it was admitted to read.
     fn still_admitted(&self) -> Option<SignOut> {
-        let app = &self.views.app;
-        let session_token = match &self.official.session {
-            Some(session) => match self.views.sessions.token(session) {
-                Some((token, _)) => Some(token),
-                None => return Some(SignOut::Ended),
-            },
-            None => None,
-        };
-        let outcome = self.device_outcome();
-        if outcome.is_none()
-            && let Some(token) = session_token
-            && app.auth.authenticate(&token).is_none()
-        {
-            return Some(SignOut::Revoked);
+        // What became of the device comes first: another stream of the same
+        // session may already have ended it for that very reason.
+        if let Some(outcome) = self.device_outcome() {
+            return Some(outcome);
         }
-        outcome
+        let session = self.official.session.as_ref()?;
+        match self.views.sessions.token(session) {
+            None => Some(SignOut::Ended),
+            Some((token, _)) if self.views.app.auth.authenticate(&token).is_none() => {
+                Some(SignOut::Revoked)
+            }
+            Some(_) => None,
+        }
     }
 
     /// What became of the caller's device since the stream opened.

@@ -35,12 +35,31 @@ pub fn audit_trail(
     caller: &crate::engine::Caller,
     id: &DocumentId,
 ) -> Result<Vec<HistoryEntry>, ApiError> {
-    let village = state
-        .engine
-        .village_of(id)
-        .map_err(|e| ApiError::new(e.code(), e.to_string(), Format::Json))?
-        .filter(|v| caller.can_read(v))
-        .ok_or_else(not_found)?;
+    let engine_error =
+        |e: crate::engine::DocError| ApiError::new(e.code(), e.to_string(), Format::Json);
+    let Some(village) = state.engine.village_of(id).map_err(engine_error)? else {
+        // A record an admin removed: its trail is the removal.
+        let removal = state
+            .engine
+            .removal(id)
+            .map_err(engine_error)?
+            .filter(|r| caller.can_read(&r.village))
+            .filter(|r| may_read_audit(caller.access.as_ref(), &r.village))
+            .ok_or_else(not_found)?;
+        return Ok(vec![HistoryEntry {
+            hash: String::new(),
+            at: removal.at,
+            actor: String::new(),
+            device: None,
+            device_label: Some(removal.by),
+            person: None,
+            person_name: None,
+            summary: format!("removed by an administrator: {}", removal.reason),
+        }]);
+    };
+    if !caller.can_read(&village) {
+        return Err(not_found());
+    }
     if !may_read_audit(caller.access.as_ref(), &village) {
         return Err(ApiError::new(
             ErrorCode::Forbidden,

@@ -11,6 +11,7 @@ mod export;
 mod history;
 pub mod limit;
 pub mod listener;
+mod remove;
 mod session;
 mod stats;
 mod sync;
@@ -129,6 +130,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/admin/devices/{id}/access", put(admin::set_access))
         .route("/v1/admin/quarantine", get(admin::quarantine))
         .route("/v1/admin/records/{id}/history", get(admin::record_history))
+        .route("/v1/admin/records/{id}/remove", post(remove::remove))
         .route("/v1/admin/backup", get(admin::backup))
         .route("/v1/sync", post(sync::batch_sync))
         .merge(dashboard::routes(&state))

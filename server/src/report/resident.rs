@@ -15,8 +15,9 @@
 //! Loading notes the durable sequence number *before* it scans, then reads
 //! the feed after it; a record that changed during the scan is therefore
 //! read again, and the copy is at least as new as that sequence number.
-//! Records are never deleted and never move between villages (the village
-//! is immutable), so "read the summary again" is the only update there is.
+//! Records never move between villages (the village is immutable), so
+//! "read the summary again" is the only update there is; a record an admin
+//! removed has no summary any more, and is dropped.
 //! A report sees the records as of one moment: the copy is read-locked while
 //! the report is computed, and catching up waits for it.
 //!
@@ -236,6 +237,24 @@ impl ScopeRows {
         }
         self.bytes += added;
     }
+
+    /// Forgets a record that is no longer stored (removed by an admin).
+    fn remove(&mut self, village: &VillageCode, id: &DocumentId, seq: u64) {
+        self.linked.remove(id);
+        let Some(village) = self.villages.get_mut(&village_number(village)) else {
+            return;
+        };
+        if let Some(old) = village.docs.remove(id) {
+            village.changed_seq = village.changed_seq.max(seq);
+            village
+                .partials
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
+            self.bytes = self.bytes.saturating_sub(weight(&old));
+            self.count = self.count.saturating_sub(1);
+        }
+    }
 }
 
 struct Resident {
@@ -267,8 +286,9 @@ impl Resident {
             let feed = storage.feed_after(rows.through_seq, Some(&self.scope), page)?;
             let full = feed.entries.len() >= page;
             for entry in &feed.entries {
-                if let Some(summary) = storage.summary(&entry.id)? {
-                    rows.put(summary, entry.seq);
+                match storage.summary(&entry.id)? {
+                    Some(summary) => rows.put(summary, entry.seq),
+                    None => rows.remove(&entry.village, &entry.id, entry.seq),
                 }
             }
             rows.through_seq = rows.through_seq.max(feed.through_seq);

@@ -151,6 +151,18 @@ pub trait Storage: Send + Sync {
         through_seq: u64,
     ) -> Result<(), StorageError>;
 
+    /// Removes a document for good, atomically and durably: its snapshot,
+    /// chunks, heads, metadata, summary and counts. Its feed entry moves to
+    /// a new sequence number (returned), so that readers of the feed notice
+    /// it is gone. `None` when there is no such document. Storages that
+    /// cannot remove refuse.
+    fn remove_document(&self, id: &DocumentId) -> Result<Option<u64>, StorageError> {
+        let _ = id;
+        Err(StorageError::Invalid {
+            reason: "this storage cannot remove records".to_owned(),
+        })
+    }
+
     /// The documents with at least `min_chunks` chunks, most chunks first.
     fn documents_needing_compaction(
         &self,

@@ -709,6 +709,47 @@ impl Storage for SledStorage {
         Ok(CommitReceipt { seq })
     }
 
+    fn remove_document(&self, id: &DocumentId) -> Result<Option<u64>, StorageError> {
+        self.reopen_if_broken()?;
+        let (seq, ticket) = {
+            let mut writer = self.write_lock();
+            let Some(old) = self.read_meta(id)? else {
+                return Ok(None);
+            };
+            let seq = Self::next_seq(&writer)?;
+            let mut batch = sled::Batch::default();
+            for tag in [keys::CHUNK, keys::HEADS] {
+                for key in self.keys_under(&doc_key(tag, id))? {
+                    batch.remove(key);
+                }
+            }
+            batch.remove(doc_key(keys::SNAPSHOT, id));
+            batch.remove(doc_key(keys::DOC_META, id));
+            if old.chunk_count > 0 {
+                batch.remove(keys::compaction_key(old.chunk_count, id));
+            }
+            batch.remove(&keys::feed_key(old.seq));
+            batch.insert(&keys::feed_key(seq), keys::feed_value(&old.village, id));
+            let projection = keys::projection_key(&old.village, id);
+            if let Some(bytes) = self.get(&projection)? {
+                let summary: Summary = decode(&bytes, SUMMARY_WHAT)?;
+                let mut counters = self.read_counters(&old.village)?;
+                counters.subtract(&summary)?;
+                let key = keys::counters_key(&old.village);
+                if counters.is_empty() {
+                    batch.remove(key);
+                } else {
+                    batch.insert(key, encode(&counters, COUNTERS_WHAT)?);
+                }
+                batch.remove(projection);
+            }
+            batch.insert(keys::LAST_SEQ, &seq.to_be_bytes());
+            (seq, self.apply(&mut writer, batch, seq)?)
+        };
+        self.inner.group.wait(ticket)?;
+        Ok(Some(seq))
+    }
+
     fn compact(
         &self,
         id: &DocumentId,

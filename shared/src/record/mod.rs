@@ -22,6 +22,7 @@
 //! [`validate`] checks a document against the schema, the [`Limits`] and
 //! its previous version before it is stored or shared.
 
+pub mod budget;
 mod dispute;
 mod dispute_edit;
 mod edit;

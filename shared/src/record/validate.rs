@@ -38,6 +38,13 @@ pub struct Limits {
     pub max_text_chars: usize,
     pub max_parties: usize,
     pub max_events: usize,
+    /// Characters of every string and text of the record together, in
+    /// fields known or not (map keys included).
+    pub max_total_chars: usize,
+    /// Operations in the record's whole history, deleted ones included:
+    /// what loading and merging it costs, which the saved size does not
+    /// tell (a few kilobytes can hold millions of operations).
+    pub max_history_ops: usize,
 }
 
 impl Default for Limits {
@@ -47,6 +54,8 @@ impl Default for Limits {
             max_text_chars: 20_000,
             max_parties: 50,
             max_events: 1_000,
+            max_total_chars: 200_000,
+            max_history_ops: 200_000,
         }
     }
 }
@@ -74,6 +83,10 @@ pub enum ValidationErrorKind {
     TooMany { count: usize, max: usize },
     #[error("is {bytes} bytes when saved; at most {max} are allowed")]
     TooLarge { bytes: usize, max: usize },
+    #[error("holds {chars} characters in all its fields; at most {max} are allowed")]
+    TooMuchText { chars: usize, max: usize },
+    #[error("has a history of {ops} operations; at most {max} are allowed")]
+    TooMuchHistory { ops: usize, max: usize },
     #[error("was {before} and cannot become {after}: it is fixed when the record is created")]
     ImmutableChanged { before: String, after: String },
     #[error(
@@ -201,11 +214,33 @@ pub fn validate<D: ReadDoc>(
             },
         );
     }
+    let ops = doc.stats().num_ops as usize;
+    if ops > limits.max_history_ops {
+        // Reading a document this large is the cost being refused.
+        check.report(
+            "",
+            ValidationErrorKind::TooMuchHistory {
+                ops,
+                max: limits.max_history_ops,
+            },
+        );
+        return Err(ValidationErrors(check.errors));
+    }
     match previous {
         Some(previous) => check.unchanged_since(previous),
         None => check.single_valued_at_creation(),
     }
     check.record();
+    check.every_string();
+    // A known field over the text limit is found by both walks.
+    let mut seen: Vec<ValidationError> = Vec::new();
+    check.errors.retain(|e| {
+        let new = !seen.contains(e);
+        if new {
+            seen.push(e.clone());
+        }
+        new
+    });
     if check.errors.is_empty() {
         Ok(())
     } else {
@@ -671,6 +706,61 @@ impl<D: ReadDoc> Check<'_, D> {
             self.time(&follow_up, fields::DUE_AT, fields::FOLLOW_UP, Optional);
         }
         self.document_id(root, fields::LINKED_DISPUTE, "");
+    }
+
+    /// Every string of the document, in fields known or not, within the
+    /// text limit, and all of them within the total limit.
+    fn every_string(&mut self) {
+        let mut total = 0usize;
+        let mut pending: Vec<(ObjId, String)> = vec![(ROOT, String::new())];
+        while let Some((obj, path)) = pending.pop() {
+            let props: Vec<(Prop, String)> = match self.doc.object_type(&obj) {
+                Ok(automerge::ObjType::Map | automerge::ObjType::Table) => {
+                    value::keys(self.doc, &obj)
+                        .into_iter()
+                        .map(|key| {
+                            total = total.saturating_add(key.chars().count());
+                            let at = join(&path, &key);
+                            (Prop::Map(key), at)
+                        })
+                        .collect()
+                }
+                Ok(automerge::ObjType::List) => (0..value::length(self.doc, &obj))
+                    .map(|i| (Prop::Seq(i), index(&path, i)))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for (prop, at) in props {
+                for item in value::all(self.doc, &obj, prop) {
+                    match item {
+                        Item::Str(text) => {
+                            let chars = text.chars().count();
+                            total = total.saturating_add(chars);
+                            if chars > self.limits.max_text_chars {
+                                self.report(
+                                    &at,
+                                    ValidationErrorKind::TooLong {
+                                        chars,
+                                        max: self.limits.max_text_chars,
+                                    },
+                                );
+                            }
+                        }
+                        Item::Map(child) | Item::List(child) => pending.push((child, at.clone())),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        if total > self.limits.max_total_chars {
+            self.report(
+                "",
+                ValidationErrorKind::TooMuchText {
+                    chars: total,
+                    max: self.limits.max_total_chars,
+                },
+            );
+        }
     }
 
     // --- against the previous version ---
