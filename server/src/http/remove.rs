@@ -46,7 +46,11 @@ pub async fn remove(
     }
     let by = match &admin {
         Admin::Server => "the server's admin token".to_owned(),
-        Admin::Scoped(scope) => format!("an admin device of scope {scope}"),
+        Admin::Scoped {
+            device,
+            person,
+            scope,
+        } => format!("admin device {device} of {person} (scope {scope})"),
     };
     let engine = state.engine.clone();
     let removed = tokio::task::spawn_blocking(move || {
