@@ -552,7 +552,6 @@ fn a_revoked_or_reassigned_official_is_signed_out_and_told_why() {
     server.stop();
 }
 
-
 /// The headline figures of [`fengqiao_tests::hand_counted_town`], counted
 /// by hand: not read back from the API the dashboard itself uses.
 #[test]
