@@ -495,3 +495,38 @@ impl AsyncWrite for GuardedStream {
         Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oldest_connection_still_in_its_headers_is_evicted_first() {
+        let registry = Arc::new(Unfinished::default());
+        let served = registry.register();
+        let oldest_waiting = registry.register();
+        let gone = registry.register();
+        let newest = registry.register();
+        served.tracked.request_started();
+        drop(gone);
+        // The served connection is older, but it has sent a request.
+        assert!(registry.evict_oldest());
+        assert_eq!(
+            oldest_waiting.tracked.state.load(Ordering::Acquire),
+            EVICTED
+        );
+        assert_eq!(served.tracked.state.load(Ordering::Acquire), STARTED);
+        // A request that arrives after the eviction does not undo it.
+        oldest_waiting.tracked.request_started();
+        assert_eq!(
+            oldest_waiting.tracked.state.load(Ordering::Acquire),
+            EVICTED
+        );
+        assert!(registry.evict_oldest(), "the newest is still waiting");
+        assert_eq!(newest.tracked.state.load(Ordering::Acquire), EVICTED);
+        assert!(!registry.evict_oldest(), "only a served connection is left");
+        drop((served, oldest_waiting, newest));
+        let open = registry.open.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(open.is_empty(), "closed connections leave the registry");
+    }
+}
