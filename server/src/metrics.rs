@@ -78,6 +78,9 @@ pub struct Metrics {
     /// Refused changes not quarantined because their device refused too
     /// many too fast.
     pub quarantine_rate_limited: AtomicU64,
+    /// Connections closed before their first request's headers were
+    /// complete, to make room for a new client at the connection cap.
+    pub connections_evicted: AtomicU64,
     pub batch_latency: Histogram,
 }
 
@@ -89,7 +92,7 @@ impl Metrics {
     /// The Prometheus exposition; `extra` are gauges read at scrape time.
     pub fn render(&self, extra: &[(&str, &str, f64)]) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 17] = [
+        let counters: [(&str, &str, &AtomicU64); 18] = [
             (
                 "fengqiao_batch_syncs_total",
                 "Batch sync requests answered.",
@@ -174,6 +177,11 @@ impl Metrics {
                 "fengqiao_quarantine_rate_limited_total",
                 "Refused changes not quarantined because their device sent refused changes too fast.",
                 &self.quarantine_rate_limited,
+            ),
+            (
+                "fengqiao_connections_evicted_total",
+                "Connections that had not sent a whole request's headers, closed to make room for a new client at the connection cap.",
+                &self.connections_evicted,
             ),
         ];
         for (name, help, value) in counters {

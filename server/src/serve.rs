@@ -326,7 +326,8 @@ async fn start_inner(
     let metrics_addr = metrics_listener.as_ref().map(|(_, addr)| *addr);
     let metrics_task = metrics_listener.map(|(listener, addr)| {
         let app = http::metrics_router(state.clone());
-        let listener = http::listener::GuardedListener::new(listener, &config.http);
+        let listener =
+            http::listener::GuardedListener::new(listener, &config.http, state.metrics.clone());
         let limits = config.http.clone();
         let mut stopped = stop.subscribe();
         tracing::info!(%addr, "serving metrics");
@@ -342,7 +343,8 @@ async fn start_inner(
         config.http.clone(),
         http::limit::min_body_rate,
     ));
-    let listener = http::listener::GuardedListener::new(listener, &config.http);
+    let listener =
+        http::listener::GuardedListener::new(listener, &config.http, state.metrics.clone());
     let limits = config.http.clone();
     let task = tokio::spawn(async move {
         http::listener::serve(listener, app, &limits, async move {

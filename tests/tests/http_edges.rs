@@ -2,7 +2,8 @@
 //! sent without a valid token, many bodies from one device at once,
 //! headers and bodies trickled in a byte at a time, thousands of
 //! connections from one address, compressed bodies that are costly to
-//! inflate, and a body cut short by a half-close (docs/RELIABILITY.md,
+//! inflate, a connection cap filled with unfinished headers from many
+//! addresses, and a body cut short by a half-close (docs/RELIABILITY.md,
 //! "Hostile devices", 13, 15, 16 and 23).
 //!
 //! Requests are written by hand on raw sockets, since the point is to send
@@ -247,6 +248,75 @@ fn connections_past_the_per_address_cap_are_closed_and_others_still_served() {
         );
         std::thread::yield_now();
     }
+}
+
+/// Hostile 15: Connections from many addresses that never finish their
+/// headers cannot keep a new client out: at the overall cap, the oldest of
+/// them is closed to make room, while a client that has sent a whole
+/// request keeps its connection.
+#[test]
+fn at_the_connection_cap_unfinished_headers_make_room_for_a_new_client() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut config = config(&dir);
+    config.http.max_connections = 8;
+    // Far longer than the test waits: a slot can only be freed by eviction.
+    config.http.header_timeout = Duration::from_secs(600);
+    config.http.idle_timeout = Duration::from_secs(600);
+    let server = TestServer::start_with(config);
+    // The oldest connection is a real client between two requests.
+    let mut real = connect(server.addr);
+    real.write_all(b"GET /healthz HTTP/1.1\r\nHost: fengqiao\r\n\r\n")
+        .expect("request");
+    assert_eq!(answer(&mut real).map(|a| a.0), Some(200));
+    // The seven others sent half a header line, from four addresses.
+    let mut slow: Vec<TcpStream> = (0..7u8)
+        .map(|i| {
+            let from: std::net::IpAddr = format!("127.0.0.{}", 2 + i % 4).parse().expect("address");
+            let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                .expect("socket");
+            socket
+                .bind(&SocketAddr::new(from, 0).into())
+                .expect("bind a loopback address");
+            socket.connect(&server.addr.into()).expect("connect");
+            let mut stream: TcpStream = socket.into();
+            stream.set_read_timeout(Some(ANSWER)).expect("timeout");
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: fen")
+                .expect("half a header line");
+            stream
+        })
+        .collect();
+    // A new client is served, though every slot is taken and no header
+    // deadline has passed.
+    let (answered, answer_rx) = std::sync::mpsc::channel();
+    let addr = server.addr;
+    let client = std::thread::spawn(move || {
+        let _ = answered.send(health_from(addr, "127.0.0.1".parse().expect("address")));
+    });
+    assert_eq!(
+        answer_rx
+            .recv_timeout(ANSWER)
+            .expect("a new client is served at the cap"),
+        Some(200)
+    );
+    client.join().expect("client thread");
+    // The oldest unfinished connection made the room.
+    assert!(
+        closed_by_server(&mut slow[0]),
+        "the oldest unfinished connection was kept"
+    );
+    let metrics = server.metrics();
+    let evicted = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("fengqiao_connections_evicted_total "))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .expect("the eviction counter");
+    assert!(evicted >= 1, "{metrics}");
+    // The real client's connection was not taken: it is served again.
+    real.write_all(b"GET /healthz HTTP/1.1\r\nHost: fengqiao\r\nConnection: close\r\n\r\n")
+        .expect("second request");
+    assert_eq!(answer(&mut real).map(|a| a.0), Some(200));
+    drop(slow);
 }
 
 /// Hostile 15 and 23: A body that stops arriving is cut off once it falls behind

@@ -7,7 +7,9 @@
 //! ```
 //!
 //! A fresh `fengqiao serve` process (the release binary of this workspace,
-//! built if needed) runs with its default limits. Measured, in one run:
+//! built if needed) runs with its default limits, or the
+//! `--max-connections` given (below `--connections`, the attack surely
+//! fills the cap). Measured, in one run:
 //!
 //! 1. **Baseline**: `GET /healthz` on a fresh connection, `--requests`
 //!    times one after another, with nothing else going on.
@@ -22,8 +24,9 @@
 //!    connection cap.
 //!
 //! Each `/healthz` gives up after `--timeout-secs`; a request that gave
-//! up counts as that long. The bench prints one line per phase and a
-//! Markdown table.
+//! up counts as that long. The bench prints one line per phase, with the
+//! connections the server evicted at its cap to make room
+//! (`fengqiao_connections_evicted_total`), and a Markdown table.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
@@ -50,6 +53,9 @@ struct Args {
     /// Source addresses of the "many addresses" phase.
     #[arg(long, default_value_t = 100)]
     addresses: u8,
+    /// The server's `--max-connections` (its default, 10,000, when not given).
+    #[arg(long)]
+    max_connections: Option<usize>,
     /// Seconds after which one `/healthz` gives up.
     #[arg(long, default_value_t = 15)]
     timeout_secs: u64,
@@ -69,6 +75,27 @@ fn healthz(addr: SocketAddr, timeout: Duration) -> (Duration, bool) {
     })()
     .unwrap_or(false);
     (started.elapsed().min(timeout), ok)
+}
+
+/// The server's `fengqiao_connections_evicted_total`: connections closed
+/// before finishing their headers to make room at the connection cap.
+fn evicted(addr: SocketAddr) -> Option<u64> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(30)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    let request = format!(
+        "GET /metrics HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {}\r\n\
+         Connection: close\r\n\r\n",
+        fengqiao_tests::process::ADMIN_TOKEN
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    answer
+        .lines()
+        .find_map(|l| l.strip_prefix("fengqiao_connections_evicted_total "))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 struct Timings {
@@ -226,7 +253,12 @@ fn main() {
         std::process::exit(2);
     }
     let dir = tempfile::tempdir().expect("temporary directory");
-    let server = ServerProcess::start(&dir.path().join("data"));
+    let cap = args.max_connections.map(|n| n.to_string());
+    let extra: Vec<&str> = match &cap {
+        Some(n) => vec!["--max-connections", n],
+        None => Vec::new(),
+    };
+    let server = ServerProcess::start_with(&dir.path().join("data"), &extra);
     let addr = server.addr;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -254,6 +286,9 @@ fn main() {
         single.failed
     );
 
+    let evicted_single = evicted(addr).unwrap_or(0);
+    println!("  evicted by the server so far: {evicted_single}");
+
     let many: Vec<IpAddr> = (1..=args.addresses)
         .map(|n| IpAddr::V4(Ipv4Addr::new(127, 0, 1, n)))
         .collect();
@@ -266,6 +301,11 @@ fn main() {
         ms(spread.percentile(0.5)),
         ms(spread.percentile(0.99)),
         spread.failed
+    );
+    let evicted_spread = evicted(addr).unwrap_or(0);
+    println!(
+        "  evicted by the server in this phase: {}",
+        evicted_spread.saturating_sub(evicted_single)
     );
 
     println!();

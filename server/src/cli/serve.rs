@@ -44,8 +44,10 @@ pub struct ServeArgs {
     /// used least recently are dropped and read again when asked for.
     #[arg(long, env = "FENGQIAO_REPORTS_MB", default_value_t = 2048)]
     pub reports_mb: u64,
-    /// Open connections at most; further clients wait to be accepted until
-    /// one closes.
+    /// Open connections at most; at the cap the oldest connection that has
+    /// not yet sent a whole request's headers is closed to make room, and
+    /// when there is none further clients wait to be accepted until one
+    /// closes.
     #[arg(long, env = "FENGQIAO_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
     /// Open connections from one IP address at most; further ones are

@@ -41,8 +41,9 @@ pub struct HttpLimits {
     /// also the most a device may have arriving at once over all its
     /// connections.
     pub max_body_bytes: usize,
-    /// Open connections at most; beyond it new ones wait to be accepted
-    /// (see [`listener`]).
+    /// Open connections at most; beyond it the oldest connection still in
+    /// its first request's headers is closed to make room, or new ones
+    /// wait to be accepted (see [`listener`]).
     pub max_connections: usize,
     /// Open connections from one IP address at most; a further one is
     /// closed as soon as it is accepted.
