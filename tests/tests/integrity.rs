@@ -281,3 +281,47 @@ fn an_admin_removes_an_abusive_record_for_good() {
     let summary = trail[0]["summary"].as_str().unwrap_or_default();
     assert!(summary.contains("600,000 characters of junk"), "{trail}");
 }
+
+#[test]
+fn removing_a_case_does_not_hide_the_cases_linked_to_it() {
+    let server = TestServer::start();
+    let (cadre, cadre_token) = server.enroll("cadre-a", Role::Cadre, VILLAGE);
+    let (official, town_token) = server.enroll("official", Role::Town, TOWN);
+    let (_, admin) = server.enroll("admin-town", Role::Admin, TOWN);
+    let high_risk_count = |server: &TestServer| {
+        get_json(server, "/v1/stats/summary", &town_token)["disputes"]["openHighRisk"]["count"]
+            .as_u64()
+            .unwrap()
+    };
+    let original = DocumentId::random();
+    let mut doc = high_risk("cadre-a", cadre);
+    assert_eq!(
+        upload(&server, &cadre_token, &original, &mut doc, &[]),
+        None
+    );
+    // The town records the same dispute again and links it to the first.
+    let mut again = high_risk("official", official);
+    let links = again
+        .put_object(ROOT, "links", automerge::ObjType::Map)
+        .unwrap();
+    again.put(&links, "duplicateOf", original.as_str()).unwrap();
+    again.commit();
+    let duplicate = DocumentId::random();
+    assert_eq!(
+        upload(&server, &town_token, &duplicate, &mut again, &[]),
+        None
+    );
+    assert_eq!(high_risk_count(&server), 1, "one case, counted once");
+
+    // The first record is removed as abusive: the case it stood for is
+    // still there, in the record linked to it, and counts.
+    let path = format!("/v1/admin/records/{original}/remove");
+    let (status, body) = post_json(
+        &server,
+        &path,
+        &admin,
+        serde_json::json!({ "reason": "junk" }),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(high_risk_count(&server), 1, "the linked case counts again");
+}

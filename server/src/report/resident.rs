@@ -349,7 +349,17 @@ impl Rows<'_> {
             .iter()
             .filter(|(_, number)| (self.lo..self.hi).contains(*number))
             .filter_map(|(id, number)| self.rows.villages.get(number)?.docs.get(id));
-        let kept = partial::cycle_representatives(linked);
+        // A link to a dispute these rows do not hold (never stored, or
+        // removed since) does not hide the case that makes it.
+        let present = |id: &DocumentId| {
+            self.rows.villages.values().any(|village| {
+                village
+                    .docs
+                    .get(id)
+                    .is_some_and(|s| s.kind == RecordKind::Dispute)
+            })
+        };
+        let kept = partial::linked_that_count(linked, present);
         let mut found: Vec<(&Village, &VillageCode, Option<Arc<VillagePartial>>)> = Vec::new();
         let mut missing: Vec<(usize, Vec<DocumentId>)> = Vec::new();
         for (_, village) in self.villages() {

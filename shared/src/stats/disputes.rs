@@ -26,7 +26,8 @@ impl<'a> Disputes<'a> {
             .into_iter()
             .filter(|s| s.kind == RecordKind::Dispute)
             .collect();
-        let kept = cycle_representatives(&all);
+        let present: HashSet<&DocumentId> = all.iter().map(|s| &s.id).collect();
+        let kept = cycle_representatives(&all, |id| present.contains(id));
         Self::split(
             all.into_iter().filter(|s| query.in_scope(&s.village)),
             &kept,
@@ -56,13 +57,20 @@ impl<'a> Disputes<'a> {
     }
 }
 
-/// The disputes that are linked as duplicates yet must still be counted
-/// because their links form a cycle: the smallest id of each cycle.
+/// The disputes that are linked as duplicates yet must still be counted:
+/// the smallest id of each cycle of links, and each dispute whose link
+/// leads to no dispute of the set (`present` says which ids are), so that a
+/// link to a record that does not exist, or no longer does, never hides a
+/// case.
 ///
 /// `duplicateOf` links form a graph in which each dispute points to at most
 /// one other, so every walk ends at a case that is no duplicate (it counts),
-/// at an id not in the list (counted elsewhere), or in a cycle. Linear time.
-pub(super) fn cycle_representatives(disputes: &[&Summary]) -> HashSet<DocumentId> {
+/// at an id that is not present (the dispute before it counts), or in a
+/// cycle. Linear time.
+pub(super) fn cycle_representatives(
+    disputes: &[&Summary],
+    present: impl Fn(&DocumentId) -> bool,
+) -> HashSet<DocumentId> {
     let links: HashMap<&DocumentId, &DocumentId> = disputes
         .iter()
         .filter_map(|s| s.duplicate_of.as_ref().map(|target| (&s.id, target)))
@@ -87,7 +95,20 @@ pub(super) fn cycle_representatives(disputes: &[&Summary]) -> HashSet<DocumentId
             path.push(current);
             match links.get(current) {
                 Some(next) => current = next,
-                None => break,
+                None => {
+                    // The walk left the linked disputes: at a case that
+                    // counts, or at an id that is no dispute of the set,
+                    // when the one that links to it counts instead.
+                    if !present(current) {
+                        // Not marked done: another dispute linking to the
+                        // same missing id counts too.
+                        path.pop();
+                        if let Some(dangling) = path.last() {
+                            kept.insert((*dangling).clone());
+                        }
+                    }
+                    break;
+                }
             }
         }
         done.extend(path);
@@ -499,9 +520,19 @@ mod tests {
     }
 
     #[test]
-    fn a_link_to_an_unknown_case_is_still_a_duplicate() {
-        let s = [dispute(1, Some(9))];
-        assert!(counted_ids(&s).is_empty());
+    fn a_link_to_a_case_that_is_not_there_hides_nothing() {
+        // 1 -> 9 (never stored, or removed since): 1 still counts.
+        assert_eq!(counted_ids(&[dispute(1, Some(9))]), vec![id(1)]);
+        // Two links to the same missing case: both count.
+        let s = [dispute(1, Some(9)), dispute(2, Some(9))];
+        assert_eq!(counted_ids(&s), vec![id(1), id(2)]);
+        // 3 -> 2 -> 9: the end of the chain that is there counts, once.
+        let s = [dispute(2, Some(9)), dispute(3, Some(2))];
+        assert_eq!(counted_ids(&s), vec![id(2)]);
+        // A link to a visit is no link to a case.
+        let mut visit = dispute(8, None);
+        visit.kind = RecordKind::Visit;
+        assert_eq!(counted_ids(&[dispute(1, Some(8)), visit]), vec![id(1)]);
     }
 
     #[test]

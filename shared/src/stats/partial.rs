@@ -42,18 +42,35 @@ use super::{
 use crate::summary::{Millis, Summary};
 use crate::vocab::{Category, RecordKind, Risk, Status};
 
-/// The disputes among `summaries` (of any villages) that count although
-/// they are linked as duplicates, because their links form a cycle: the
-/// smallest id of each cycle. Only linked disputes matter here, so a caller
-/// may pass just those.
+/// The disputes among `summaries` (the whole set, of any villages) that
+/// count although they are linked as duplicates: the smallest id of each
+/// cycle of links, and each whose link leads to no dispute of the set.
 pub fn cycle_representatives<'a>(
     summaries: impl IntoIterator<Item = &'a Summary>,
 ) -> HashSet<DocumentId> {
-    let linked: Vec<&Summary> = summaries
+    let disputes: Vec<&Summary> = summaries
+        .into_iter()
+        .filter(|s| s.kind == RecordKind::Dispute)
+        .collect();
+    let present: HashSet<&DocumentId> = disputes.iter().map(|s| &s.id).collect();
+    linked_that_count(
+        disputes.into_iter().filter(|s| s.duplicate_of.is_some()),
+        |id| present.contains(id),
+    )
+}
+
+/// [`cycle_representatives`] for a caller that holds the linked disputes
+/// apart: `linked` must hold at least every linked dispute of the set, and
+/// `present` says whether an id is a dispute of the set.
+pub fn linked_that_count<'a>(
+    linked: impl IntoIterator<Item = &'a Summary>,
+    present: impl Fn(&DocumentId) -> bool,
+) -> HashSet<DocumentId> {
+    let linked: Vec<&Summary> = linked
         .into_iter()
         .filter(|s| s.kind == RecordKind::Dispute && s.duplicate_of.is_some())
         .collect();
-    disputes::cycle_representatives(&linked)
+    disputes::cycle_representatives(&linked, present)
 }
 
 /// A backlog candidate in its list's order: creation time, then id.
