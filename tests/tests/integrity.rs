@@ -276,6 +276,28 @@ fn an_admin_removes_an_abusive_record_for_good() {
     let (code, _) = upload(&server, &cadre_token, &id, &mut again, &[]).expect("refused");
     assert_eq!(code, ErrorCode::Removed);
     assert!(!stored(&server, &id));
+    // A device that could never read it learns nothing of the removal: the
+    // removed id answers as a free one.
+    let (stranger, stranger_token) = server.enroll("cadre-next", Role::Cadre, "500110102001");
+    let removed_answer = upload(
+        &server,
+        &stranger_token,
+        &id,
+        &mut high_risk("cadre-next", stranger),
+        &[],
+    );
+    let free_answer = upload(
+        &server,
+        &stranger_token,
+        &DocumentId::random(),
+        &mut high_risk("cadre-next", stranger),
+        &[],
+    );
+    assert_eq!(
+        removed_answer.as_ref().map(|a| a.0),
+        Some(ErrorCode::Forbidden)
+    );
+    assert_eq!(removed_answer, free_answer);
     // The removal is the record's audit trail now.
     let trail = get_json(&server, &format!("/v1/records/{id}/history"), &town_token);
     let summary = trail[0]["summary"].as_str().unwrap_or_default();

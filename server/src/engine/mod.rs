@@ -347,8 +347,14 @@ impl Engine {
         }
         // Access first, from the stored metadata: a record the caller may
         // not read is never loaded, merged or validated (see `Taken`).
-        let taken = self.hidden_from(caller, id)?;
-        self.not_removed(id)?;
+        let mut taken = self.hidden_from(caller, id)?;
+        match self.removal(id)? {
+            // A removed record the caller could not read is judged like
+            // any record hidden from it: as if the id were free.
+            Some(removal) if !caller.can_read(&removal.village) => taken = Taken::Hidden,
+            Some(_) => return Err(DocError::Removed),
+            None => {}
+        }
         if let Err(refusal) = self.within_budget(changes) {
             self.quarantine(caller, id, &refusal, changes);
             return Err(refusal);
@@ -435,7 +441,10 @@ impl Engine {
         taken: Taken,
     ) -> Result<Applied, DocError> {
         // Under the record's lock: a removal that raced this change wins.
-        self.not_removed(id)?;
+        // (A hidden record is never written, whatever became of it.)
+        if taken == Taken::No {
+            self.not_removed(id)?;
+        }
         let old_heads = current_heads(slot);
         let new_heads = scratch.get_heads();
         if new_heads == old_heads {
@@ -757,10 +766,16 @@ impl Engine {
         message: sync::Message,
     ) -> Result<Received, DocError> {
         let mut message = message;
-        if !message.changes.is_empty() && caller.writes() {
-            if let Err(removed) = self.not_removed(id) {
+        let removal = self.removal(id)?;
+        // A removed record the caller could not read is answered as any
+        // record hidden from it.
+        let hidden_removal = removal
+            .as_ref()
+            .is_some_and(|removal| !caller.can_read(&removal.village));
+        if !message.changes.is_empty() && caller.writes() && !hidden_removal {
+            if removal.is_some() {
                 *state = sync::State::new();
-                return Err(removed);
+                return Err(DocError::Removed);
             }
             let sent: Vec<u8> = message.changes.iter().flatten().copied().collect();
             if let Err(refusal) = self.within_budget(&sent) {
@@ -779,7 +794,7 @@ impl Engine {
         }
         // Access first, from the stored metadata, as for batch uploads: a
         // record the caller may not read is neither loaded nor merged.
-        if self.hidden_from(caller, id)? == Taken::Hidden {
+        if hidden_removal || self.hidden_from(caller, id)? == Taken::Hidden {
             return Err(DocError::NotFound);
         }
         if message.changes.is_empty()
