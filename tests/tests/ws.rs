@@ -686,23 +686,35 @@ fn a_peer_that_stops_answering_pings_is_dropped() {
     });
 }
 
+/// A server that never pings within a test's time, so that what a client
+/// is told can only come from an announcement.
+fn server_without_pings() -> (TestServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut config = fengqiao_server::serve::ServeConfig::new(
+        dir.path(),
+        "127.0.0.1:0".parse().expect("address"),
+    );
+    config.http.ws_ping_interval = Duration::from_secs(3600);
+    (TestServer::start_with(config), dir)
+}
+
 #[test]
 fn revoking_a_device_closes_its_open_socket_at_once() {
-    let server = TestServer::start();
+    let (server, _dir) = server_without_pings();
     let rt = server.runtime();
     let (device, token) = server.enroll("cadre-revoked", Role::Cadre, VILLAGE);
     let url = format!("ws://{}/v1/ws?token={token}", server.addr);
     let mut client = rt.block_on(WsClient::joined(&url, "peer-revoked"));
     server.directory().revoke(&device).expect("revoked");
     rt.block_on(async {
-        // Closed on the announcement: the error comes before the server's
-        // first ping could have, which would also close it.
-        let told = client.recv_within(PING_INTERVAL / 2).await;
+        // Closed on the announcement: this server never pings, so nothing
+        // else could tell it.
+        let told = client.recv_within(WAIT).await;
         match told {
             Some(Received::Message(RepoMessage::Error(e))) => {
                 assert!(e.message.starts_with("unauthorized"), "{}", e.message)
             }
-            other => panic!("expected an error before the first ping, got {other:?}"),
+            other => panic!("expected an error on the announcement, got {other:?}"),
         }
         assert_eq!(client.expect_closed().await, Some(1008));
     });
@@ -722,7 +734,7 @@ fn revoking_a_device_closes_its_open_socket_at_once() {
 fn moving_a_device_to_another_village_closes_its_open_documents_at_once() {
     use fengqiao_protocol::VillageCode;
     use fengqiao_shared::access::DeviceAccess;
-    let server = TestServer::start();
+    let (server, _dir) = server_without_pings();
     let rt = server.runtime();
     let mut phone = Phone::new("cadre-a");
     let id = phone.report(VILLAGE, "调走之前的纠纷", T0);
@@ -740,13 +752,13 @@ fn moving_a_device_to_another_village_closes_its_open_documents_at_once() {
         .set_access(&device, DeviceAccess::new(Role::Cadre, elsewhere))
         .expect("moved");
     rt.block_on(async {
-        // Told on the announcement, before the server's first ping (which
-        // would also tell it) could have come.
-        match client.recv_within(PING_INTERVAL / 2).await {
+        // Told on the announcement: this server never pings, so nothing
+        // else could tell it.
+        match client.recv_within(WAIT).await {
             Some(Received::Message(RepoMessage::DocUnavailable(m))) => {
                 assert_eq!(m.document_id, id)
             }
-            other => panic!("expected doc-unavailable before the first ping, got {other:?}"),
+            other => panic!("expected doc-unavailable on the announcement, got {other:?}"),
         }
     });
     // Later changes to the record no longer reach the moved device.

@@ -59,6 +59,9 @@ pub struct HttpLimits {
     /// after [`HttpLimits::body_grace`]; a slower one is cut off.
     pub min_body_bytes_per_second: u64,
     pub body_grace: std::time::Duration,
+    /// How often a WebSocket peer is pinged (and dropped when it did not
+    /// answer the previous ping).
+    pub ws_ping_interval: std::time::Duration,
 }
 
 impl Default for HttpLimits {
@@ -73,6 +76,7 @@ impl Default for HttpLimits {
             header_timeout: std::time::Duration::from_secs(10),
             min_body_bytes_per_second: 1024,
             body_grace: std::time::Duration::from_secs(10),
+            ws_ping_interval: crate::ws::socket::PING_INTERVAL,
         }
     }
 }

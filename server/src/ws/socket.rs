@@ -39,7 +39,9 @@ use crate::engine::{Caller, Engine};
 use crate::http::Shared;
 use crate::metrics::add;
 
-/// How often the server pings, and checks that the peer is still there.
+/// How often the server pings, and checks that the peer is still there,
+/// unless [`HttpLimits::ws_ping_interval`](crate::http::HttpLimits) says
+/// otherwise.
 pub const PING_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Longest a single frame may take to be written before the peer is
@@ -231,8 +233,8 @@ impl Session {
         let mut shutdown = self.state.shutdown.clone();
         let replaced = self.replaced.clone();
         let outbox = self.outbox.clone();
-        let mut ticker =
-            tokio::time::interval_at(tokio::time::Instant::now() + PING_INTERVAL, PING_INTERVAL);
+        let every = self.state.limits.ws_ping_interval;
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Whether the peer showed a sign of life since the last ping.
         let mut alive = true;
