@@ -766,22 +766,26 @@ impl Engine {
         message: sync::Message,
     ) -> Result<Received, DocError> {
         let mut message = message;
-        let removal = self.removal(id)?;
-        // A removed record the caller could not read is answered as any
-        // record hidden from it.
-        let hidden_removal = removal
-            .as_ref()
-            .is_some_and(|removal| !caller.can_read(&removal.village));
-        if !message.changes.is_empty() && caller.writes() && !hidden_removal {
-            if removal.is_some() {
-                *state = sync::State::new();
-                return Err(DocError::Removed);
-            }
+        if !message.changes.is_empty() && caller.writes() {
             let sent: Vec<u8> = message.changes.iter().flatten().copied().collect();
             if let Err(refusal) = self.within_budget(&sent) {
                 self.quarantine(caller, id, &refusal, &sent);
                 *state = sync::State::new();
                 return Err(refusal);
+            }
+            // Only changes care whether the record was removed: a removed
+            // record is gone, so a read finds nothing, as for a missing one.
+            // One the caller could not read is answered as any record
+            // hidden from it.
+            match self.removal(id)? {
+                Some(removal) if !caller.can_read(&removal.village) => {
+                    return Err(DocError::NotFound);
+                }
+                Some(_) => {
+                    *state = sync::State::new();
+                    return Err(DocError::Removed);
+                }
+                None => {}
             }
         }
         if !message.changes.is_empty() && !caller.writes() {
@@ -794,7 +798,7 @@ impl Engine {
         }
         // Access first, from the stored metadata, as for batch uploads: a
         // record the caller may not read is neither loaded nor merged.
-        if hidden_removal || self.hidden_from(caller, id)? == Taken::Hidden {
+        if self.hidden_from(caller, id)? == Taken::Hidden {
             return Err(DocError::NotFound);
         }
         if message.changes.is_empty()
