@@ -621,6 +621,42 @@ pub async fn me(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<
     }))
 }
 
+/// `GET /v1/people`: the names of the people a device works beside, so
+/// phones show "李梅" instead of a person id in timelines and merge notes:
+/// everyone whose place (the person's own scope, or a device's) lies
+/// within the caller's scope or contains it. Ids and names only.
+pub async fn people(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let identity = state.identify(&headers, None, Format::Json)?;
+    let directory = state.engine.directory();
+    let caller = identity
+        .caller
+        .device
+        .and_then(|id| directory.device(&id))
+        .map(|device| device.access.scope);
+    let devices = directory.devices();
+    let near = |scope: &Scope| {
+        caller
+            .as_ref()
+            .is_none_or(|mine| mine.covers(scope) || scope.covers(mine))
+    };
+    let mut people: Vec<Value> = directory
+        .people()
+        .into_iter()
+        .filter(|person| {
+            person.scope.as_ref().is_some_and(near)
+                || devices
+                    .iter()
+                    .any(|d| d.person == person.id && !d.is_revoked() && near(&d.access.scope))
+        })
+        .map(|person| json!({ "id": person.id, "name": person.name }))
+        .collect();
+    people.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    Ok(Json(json!({ "people": people })))
+}
+
 /// `GET /v1/admin/backup`: a consistent copy of the whole store, taken
 /// while the server keeps serving (commits wait while it is written).
 /// Restore it with `fengqiao restore FILE --data DIR`.

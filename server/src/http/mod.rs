@@ -121,6 +121,7 @@ pub fn router(state: Shared) -> Router {
         .route("/metrics", get(guarded_metrics))
         .route("/v1/ws", get(crate::ws::upgrade))
         .route("/v1/me", get(admin::me))
+        .route("/v1/people", get(admin::people))
         .route("/v1/admin/org", get(admin::get_org).post(admin::import_org))
         .route(
             "/v1/admin/people",
