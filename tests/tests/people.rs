@@ -83,3 +83,77 @@ fn a_revoked_device_no_longer_places_its_holder() {
     let (_, answer) = get(&server, "/v1/people", Some(&cadre));
     assert_eq!(ids(&answer), ["cadre-a"]);
 }
+
+/// Apps embedding the client library run on other origins (a Capacitor
+/// shell, a township portal): browsers must be let through to the device
+/// routes with a bearer token, and to nothing else.
+#[test]
+fn device_routes_answer_apps_on_other_origins() {
+    let server = TestServer::start();
+    let (_, token) = server.enroll("cadre-a", Role::Cadre, "500110101001");
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let preflight = |path: &str| {
+        let request = ureq::http::Request::builder()
+            .method("OPTIONS")
+            .uri(format!("{}{path}", server.url()))
+            .header("Origin", "capacitor://localhost")
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization,content-type,content-encoding",
+            )
+            .body(())
+            .unwrap();
+        let response = agent.run(request).expect("the server answers");
+        let allowed = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_ascii_lowercase()
+        };
+        (
+            response.status().as_u16(),
+            allowed("access-control-allow-origin"),
+            allowed("access-control-allow-headers"),
+        )
+    };
+    for path in ["/v1/sync", "/v1/me", "/v1/people"] {
+        let (status, origin, headers) = preflight(path);
+        assert!(status < 300, "{path}: {status}");
+        assert_eq!(origin, "*", "{path}");
+        assert!(headers.contains("authorization"), "{path}: {headers}");
+        assert!(headers.contains("content-encoding"), "{path}: {headers}");
+    }
+    let (_, origin, _) = preflight("/v1/admin/devices");
+    assert_eq!(origin, "", "admin routes stay same-origin");
+    let (_, origin, _) = preflight("/dashboard/login");
+    assert_eq!(origin, "", "the dashboard stays same-origin");
+
+    let response = agent
+        .get(&format!("{}/v1/me", server.url()))
+        .header("Origin", "capacitor://localhost")
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("answers");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("*")
+    );
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none(),
+        "no cookies across origins"
+    );
+}
