@@ -31,7 +31,7 @@ export class StoreError extends Error {
 
 /**
  * Opens (creating or upgrading) the database.
- * @param {{name?: string, indexedDB?: IDBFactory}} [options]
+ * @param {{name?: string, indexedDB?: IDBFactory, version?: number}} [options]
  * @returns {Promise<IdbStore>}
  */
 export async function openIdbStore(options = {}) {
@@ -47,20 +47,23 @@ export async function openIdbStore(options = {}) {
  * @param {IDBTransaction} tx
  * @param {number} oldVersion
  */
-function upgrade(db, tx, oldVersion) {
-  if (oldVersion < 1) {
-    if (!db.objectStoreNames.contains(DOCS)) db.createObjectStore(DOCS, { keyPath: 'id' });
-    if (!db.objectStoreNames.contains(STATES)) db.createObjectStore(STATES, { keyPath: 'id' });
-    if (!db.objectStoreNames.contains(META)) db.createObjectStore(META);
-  }
-  // Later versions add stores or indexes here, never delete any.
+export function upgrade(db, tx, oldVersion) {
+  void oldVersion;
   void tx;
+  // Version 1: the three stores. Each is created only when missing, so an
+  // upgrade from any version (or over a half-made database) keeps what is
+  // there. Later versions add stores or indexes here, never delete any.
+  if (!db.objectStoreNames.contains(DOCS)) db.createObjectStore(DOCS, { keyPath: 'id' });
+  if (!db.objectStoreNames.contains(STATES)) db.createObjectStore(STATES, { keyPath: 'id' });
+  if (!db.objectStoreNames.contains(META)) db.createObjectStore(META);
 }
 
 export class IdbStore {
-  /** @param {{name?: string, indexedDB?: IDBFactory}} [options] */
+  /** @param {{name?: string, indexedDB?: IDBFactory, version?: number}} [options] */
   constructor(options = {}) {
     this.name = options.name ?? DB_NAME;
+    /** The database version to open (tests open a later one to check upgrades). */
+    this.version = options.version ?? DB_VERSION;
     /** @type {IDBFactory} */
     this.factory = options.indexedDB ?? globalThis.indexedDB;
     if (!this.factory) throw new StoreError('unavailable', 'IndexedDB is not available here (private mode, or an old WebView)');
@@ -75,7 +78,7 @@ export class IdbStore {
     if (this.db) return Promise.resolve(this.db);
     if (this.opening) return this.opening;
     this.opening = new Promise((resolve, reject) => {
-      const request = this.factory.open(this.name, DB_VERSION);
+      const request = this.factory.open(this.name, this.version);
       request.onupgradeneeded = (event) => {
         const tx = /** @type {IDBTransaction} */ (request.transaction);
         upgrade(request.result, tx, event.oldVersion);
