@@ -55,12 +55,14 @@ export function App({ client, takeSetupText }) {
   const [lang, setLangState] = useState(getLang());
   const [people, setPeople] = useState(/** @type {Map<string,string>|null} */ (null));
   const [setupNotice, setSetupNotice] = useState(false);
+  const [peopleVersion, setPeopleVersion] = useState(0);
   const route = useRoute();
 
   useEffect(() => {
     let pending = false;
     // Coalesce bursts of changes (a bootstrap reports every response) into one render per frame.
-    return client.subscribe(() => {
+    return client.subscribe((event) => {
+      if (event?.type === 'people' || event?.type === 'identity') setPeopleVersion((n) => n + 1);
       if (pending) return;
       pending = true;
       requestAnimationFrame(() => {
@@ -76,7 +78,7 @@ export function App({ client, takeSetupText }) {
   useEffect(() => {
     if (!identity) return;
     client.people().then(setPeople, () => {});
-  }, [client, identity?.device, status.lastSync]);
+  }, [client, identity?.device, status.lastSync, peopleVersion]);
 
   // A set-up link opened on a phone that already holds a device is not used.
   useEffect(() => {

@@ -97,3 +97,17 @@ export function errorText(error) {
   const key = `a_${error.code}`;
   return has(key) ? t(key) : error.message || error.code;
 }
+
+/**
+ * Why an edit was not saved: validation errors field by field, an edit or
+ * client error by its code, anything else by its message.
+ * @param {any} err
+ */
+export function saveErrorText(err) {
+  if (Array.isArray(err?.errors)) {
+    return t('validationFailed', { detail: err.errors.map(validationText).join(t('join')) });
+  }
+  const key = `e_${err?.code}`;
+  if (err?.code && has(key)) return t('saveFailed', { message: t(key) });
+  return t('saveFailed', { message: err?.message ?? String(err) });
+}

@@ -4,7 +4,7 @@
 
 import { useEffect, useState } from 'preact/hooks';
 import { useApp } from '../app.jsx';
-import { validationText } from '../describe.js';
+import { saveErrorText, validationText } from '../describe.js';
 import { label, t, values } from '../i18n.js';
 import { go } from '../router.js';
 import { Field, TextInput, VocabSelect } from '../ui.jsx';
@@ -121,7 +121,7 @@ export function DisputeForm() {
         setErrors(byField);
         setFormError(t('validationFailed', { detail: Object.values(byField).join('；') }));
       } else {
-        setFormError(t('saveFailed', { message: err?.message ?? String(err) }));
+        setFormError(saveErrorText(err));
       }
     } finally {
       setBusy(false);

@@ -3,10 +3,9 @@
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useApp, useData } from '../app.jsx';
-import { attentionText, newsLines } from '../describe.js';
+import { attentionText, newsLines, saveErrorText } from '../describe.js';
 import { day, label, t, values, when } from '../i18n.js';
 import { Chip, Empty, Field, SyncBadge, TextInput, VocabSelect } from '../ui.jsx';
-import { errorsByField } from './dispute-form.jsx';
 
 const text = (v) => (v == null ? '' : String(v));
 
@@ -147,11 +146,7 @@ function AddEvent({ id }) {
       setNoteKey((k) => k + 1);
       setSatisfied(null);
     } catch (err) {
-      setError(
-        Array.isArray(err?.errors)
-          ? t('validationFailed', { detail: Object.values(errorsByField(err.errors)).join('；') })
-          : t('saveFailed', { message: err?.message ?? String(err) }),
-      );
+      setError(saveErrorText(err));
     } finally {
       setBusy(false);
     }
@@ -222,7 +217,7 @@ function RiskControl({ id, risk }) {
             onClick={() => {
               if (r === risk) return;
               setError('');
-              client.setRisk(id, r).catch((err) => setError(t('saveFailed', { message: err?.message ?? String(err) })));
+              client.setRisk(id, r).catch((err) => setError(saveErrorText(err)));
             }}
           >
             {label('risk', r)}
@@ -342,7 +337,7 @@ function Visit({ data, canWrite }) {
             type="button"
             class="button primary block"
             data-testid="followup-done"
-            onClick={() => client.markFollowUpDone(data.id).catch((err) => setError(t('saveFailed', { message: err?.message ?? String(err) })))}
+            onClick={() => client.markFollowUpDone(data.id).catch((err) => setError(saveErrorText(err)))}
           >
             {t('markFollowUpDone')}
           </button>

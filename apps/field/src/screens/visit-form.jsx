@@ -2,6 +2,7 @@
 
 import { useState } from 'preact/hooks';
 import { useApp } from '../app.jsx';
+import { saveErrorText } from '../describe.js';
 import { label, t, values } from '../i18n.js';
 import { go } from '../router.js';
 import { Field, TextInput, VocabSelect } from '../ui.jsx';
@@ -62,7 +63,7 @@ export function VisitForm() {
         setErrors(byField);
         setFormError(t('validationFailed', { detail: Object.values(byField).join('；') }));
       } else {
-        setFormError(t('saveFailed', { message: err?.message ?? String(err) }));
+        setFormError(saveErrorText(err));
       }
     } finally {
       setBusy(false);
