@@ -716,6 +716,37 @@ export class FieldClient {
     this.#notify({ type: 'records', ids: [id] });
   }
 
+  /**
+   * Sends a record the server refused again, whole, at the next sync (after
+   * a person fixed what the server objected to).
+   * @param {string} id
+   */
+  async retry(id) {
+    this.#author();
+    await this.#exclusive(async () => {
+      const state = this.#states.get(id);
+      if (!state) throw new ClientError('not_found', `no record ${id} on this phone`);
+      await this.#commit({ states: [{ ...state, attention: null, dirty: true, resend: true }] });
+    });
+    this.#notify({ type: 'records', ids: [id] });
+    this.#kick();
+  }
+
+  /**
+   * Gives up this phone's unsent changes to a record: the local copy is
+   * dropped, and the next sync fetches the server's copy afresh (as the
+   * Rust replica's discard_local_changes).
+   * @param {string} id
+   */
+  async discardLocalChanges(id) {
+    await this.#exclusive(async () => {
+      // Deletes apply before puts in one commit: the document goes, a bare dirty state stays.
+      await this.#commit({ deletes: [id], states: [{ ...emptyState(id), dirty: true }] });
+    });
+    this.#notify({ type: 'records', ids: [id] });
+    this.#kick();
+  }
+
   // ------------------------------------------------------------------- sync
 
   /**

@@ -98,7 +98,8 @@ test('uploads only dirty records without attention, whole when never confirmed, 
   let docA = record('甲');
   await saveLocal(store, a, docA);
   await saveLocal(store, b, record('乙'));
-  await store.commit({ states: [{ ...(await store.getState(b)), attention: { code: 'forbidden', message: 'no' }, dirty: false }] });
+  // Refused earlier, then edited again: dirty, but a person must look first.
+  await store.commit({ states: [{ ...(await store.getState(b)), attention: { code: 'forbidden', message: 'no' }, dirty: true }] });
 
   const first = await round(m, store, server);
   assert.deepEqual(first.request.docs.map((d) => d.id), [a]);
