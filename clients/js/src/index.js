@@ -1,0 +1,53 @@
+// @fengqiao/client: Fengqiao's phone side for browsers and JavaScript shells.
+
+// records
+export {
+  addEvent,
+  addParty,
+  assign,
+  createDispute,
+  createVisit,
+  describeMerge,
+  documentIdProblem,
+  EditError,
+  foldStatus,
+  isDocumentId,
+  isVillageCode,
+  linkDispute,
+  linkRelated,
+  markFollowUpDone,
+  newDocument,
+  ReadError,
+  readRecord,
+  removeParty,
+  scheduleFollowUp,
+  setCategory,
+  setDescription,
+  setDuplicateOf,
+  setNotes,
+  setRisk,
+  setSentiment,
+  setTitle,
+  setTopics,
+  summarize,
+  summaryOf,
+  timeline,
+  unassign,
+  unlinkRelated,
+  villageCodeProblem,
+} from './record/index.js';
+export { DUPLICATE_WINDOW_DAYS, duplicateMatches, possibleDuplicates } from './duplicates.js';
+export { checkAuthorship, newDuplicateLinks, validate } from './validate.js';
+export {
+  ERROR_CODES,
+  IMMUTABLE,
+  isValue,
+  label,
+  labels,
+  LIMITS,
+  OVERDUE_DAYS,
+  rank,
+  SCHEMA,
+  SCHEMA_VERSION,
+  values,
+} from './vocab.js';
