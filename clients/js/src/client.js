@@ -716,6 +716,37 @@ export class FieldClient {
     this.#notify({ type: 'records', ids: [id] });
   }
 
+  /**
+   * Sends a record the server refused again, whole, at the next sync (after
+   * a person fixed what the server objected to).
+   * @param {string} id
+   */
+  async retry(id) {
+    this.#author();
+    await this.#exclusive(async () => {
+      const state = this.#states.get(id);
+      if (!state) throw new ClientError('not_found', `no record ${id} on this phone`);
+      await this.#commit({ states: [{ ...state, attention: null, dirty: true, resend: true }] });
+    });
+    this.#notify({ type: 'records', ids: [id] });
+    this.#kick();
+  }
+
+  /**
+   * Gives up this phone's unsent changes to a record: the local copy is
+   * dropped, and the next sync fetches the server's copy afresh (as the
+   * Rust replica's discard_local_changes).
+   * @param {string} id
+   */
+  async discardLocalChanges(id) {
+    await this.#exclusive(async () => {
+      // Deletes apply before puts in one commit: the document goes, a bare dirty state stays.
+      await this.#commit({ deletes: [id], states: [{ ...emptyState(id), dirty: true }] });
+    });
+    this.#notify({ type: 'records', ids: [id] });
+    this.#kick();
+  }
+
   // ------------------------------------------------------------------- sync
 
   /**
@@ -934,7 +965,8 @@ export class FieldClient {
     }
     if (status !== 200) {
       const error = decodeErrorBody(bytes, status);
-      const code = error.code === 'unknown' && status === 401 ? 'unauthorized' : error.code;
+      // A body that says nothing (a proxy's page, an empty 429) counts by its status.
+      const code = error.code === 'unknown' ? codeForStatus(status) : error.code;
       throw new SyncError(code, error.message, { status, retryAfterMs: parseRetryAfter(retryAfter, this.now()) ?? undefined });
     }
     let response;
@@ -955,6 +987,25 @@ export class FieldClient {
     for (const off of this.#unlisten.splice(0)) off();
     this.#rejectWaiters(new ClientError('closed', 'the client was closed'));
   }
+}
+
+/**
+ * The protocol code that goes with an HTTP status, for bodies without one.
+ * @param {number} status
+ */
+export function codeForStatus(status) {
+  if (status === 401) return 'unauthorized';
+  if (status === 403) return 'forbidden';
+  if (status === 404) return 'not_found';
+  if (status === 409) return 'conflict';
+  if (status === 410) return 'removed';
+  if (status === 413) return 'too_large';
+  if (status === 422) return 'invalid_record';
+  if (status === 429) return 'rate_limited';
+  if (status === 502 || status === 503 || status === 504) return 'unavailable';
+  if (status >= 500) return 'internal';
+  if (status === 400) return 'bad_request';
+  return 'unknown';
 }
 
 /** @returns {SyncReport} */

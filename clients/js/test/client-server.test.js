@@ -201,13 +201,12 @@ if (!BIN) {
     const report = await reader.syncNow();
     assert.ok(report.rounds > 2, JSON.stringify(report));
     assert.equal((await reader.list()).length, 40);
-    if (seen.length > 0) {
-      // The server counts what remains (`remaining`): progress climbs to the total.
-      const last = seen[seen.length - 1];
-      assert.ok(last.done <= last.total, JSON.stringify(seen));
-    } else {
-      console.error('note: this server sends no `remaining`; bootstrap progress is not shown');
-    }
+    // The server counts what remains (`remaining`): done / (done + remaining).
+    assert.ok(seen.length > 0, 'progress is shown during the bootstrap');
+    assert.ok(seen.every((p) => p.total === 40), JSON.stringify(seen));
+    const dones = seen.map((p) => p.done);
+    assert.deepEqual(dones, [...dones].sort((x, y) => x - y), 'progress only grows');
+    assert.equal(reader.status.progress, null, 'no progress once done');
     writer.close();
     reader.close();
   });
