@@ -4,7 +4,7 @@
 //
 // build.mjs replaces the two placeholders below with the version and file list.
 
-const VERSION = "7dfb3a75ea4117f9";
+const VERSION = "3f03786071458e89";
 const FILES = ["app.css","app.js","automerge.wasm","icon.svg","index.html","manifest.webmanifest"];
 const PREFIX = 'fengqiao-field-';
 const CACHE = PREFIX + VERSION;
