@@ -146,6 +146,10 @@ function Screen({ route }) {
 function SyncBar({ status }) {
   const { client } = useApp();
   const progress = status.progress;
+  const { data: unsent } = useData(
+    () => client.list({ sync: 'unsent' }).then((rows) => rows.filter((r) => r.sync === 'unsent').length),
+    [],
+  );
   return (
     <header class="syncbar" data-testid="sync-bar">
       <div class="syncbar-line">
@@ -156,11 +160,15 @@ function SyncBar({ status }) {
           data-syncing={status.syncing ? 'true' : 'false'}
         >
           {status.online ? t('online') : t('offline')}
-          {status.syncing ? ` · ${t('syncing')}` : ''}
         </span>
-        <span class="last-sync" data-testid="last-sync">
-          {status.lastSync ? t('lastSync', { time: when(status.lastSync) }) : t('neverSynced')}
+        <span class="last-sync" data-testid="last-sync" data-last-sync={status.lastSync ?? ""}>
+          {status.syncing ? t('syncing') : status.lastSync ? t('lastSync', { time: when(status.lastSync) }) : t('neverSynced')}
         </span>
+        {unsent > 0 && (
+          <span class="unsent" data-testid="unsent-count" data-count={unsent}>
+            {t('unsentCount', { n: num(unsent) })}
+          </span>
+        )}
         <button
           type="button"
           class="button small sync-now"

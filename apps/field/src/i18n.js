@@ -87,7 +87,6 @@ const T = {
   neverSynced: ['尚未同步', 'Not synced yet'],
   syncNow: ['立即同步', 'Sync now'],
   syncProgress: ['正在下载 {done} / {total}', 'Downloading {done} / {total}'],
-  unsentCount: ['{n} 条未发送', '{n} not yet sent'],
   syncErr: ['同步出错：{reason}', 'Sync problem: {reason}'],
 
   // record sync states
@@ -285,6 +284,14 @@ const T = {
   a_signed_out: ['这台手机已被注销。', 'This phone was signed out.'],
   a_not_set_up: ['这台手机还没有设置。', 'This phone is not set up yet.'],
   a_other: ['服务器没有接收这条记录。', 'The server did not accept this record.'],
+  retrySend: ['改好后重新发送', 'Send again'],
+  discardLocal: ['放弃本机修改', 'Discard my changes'],
+  discardWarn: [
+    '将删除这台手机上对这条记录的修改，下次同步时从服务器取回原记录；服务器上没有的记录会被彻底删除。',
+    'This deletes this phone’s changes to the record and fetches the server’s copy at the next sync; a record the server does not have is deleted for good.',
+  ],
+  discardConfirm: ['确认放弃', 'Discard'],
+  unsentCount: ['{n} 条未发送', '{n} unsent'],
   serverSaid: ['服务器说明：{message}', 'Server says: {message}'],
 
   // settings

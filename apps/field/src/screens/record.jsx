@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { useApp, useData } from '../app.jsx';
 import { attentionText, newsLines, saveErrorText } from '../describe.js';
 import { day, label, t, values, when } from '../i18n.js';
+import { go } from '../router.js';
 import { Chip, Empty, Field, SyncBadge, TextInput, VocabSelect } from '../ui.jsx';
 
 const text = (v) => (v == null ? '' : String(v));
@@ -62,13 +63,50 @@ function NewsBanner({ news, onDismiss }) {
   );
 }
 
-function Attention({ attention }) {
+function Attention({ id, attention, canWrite }) {
+  const { client } = useApp();
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState('');
   if (!attention) return null;
   return (
     <section class="attention" data-testid="attention" data-code={attention.code ?? ''} role="alert">
       <h2>{t('attentionTitle')}</h2>
       <p data-testid="attention-reason">{attentionText(attention)}</p>
       {attention.message && <p class="server-msg">{t('serverSaid', { message: attention.message })}</p>}
+      {canWrite && !confirming && (
+        <div class="actions">
+          <button type="button" class="button" data-testid="attention-retry" onClick={() => client.retry(id).catch((err) => setError(saveErrorText(err)))}>
+            {t('retrySend')}
+          </button>
+          <button type="button" class="button danger-outline" data-testid="attention-discard" onClick={() => setConfirming(true)}>
+            {t('discardLocal')}
+          </button>
+        </div>
+      )}
+      {confirming && (
+        <div class="confirm" data-testid="attention-discard-box">
+          <p>{t('discardWarn')}</p>
+          <div class="actions">
+            <button type="button" class="button" data-testid="attention-discard-cancel" onClick={() => setConfirming(false)}>
+              {t('cancel')}
+            </button>
+            <button
+              type="button"
+              class="button danger"
+              data-testid="attention-discard-confirm"
+              onClick={() =>
+                client.discardLocalChanges(id).then(
+                  () => go('/records'),
+                  (err) => setError(saveErrorText(err)),
+                )
+              }
+            >
+              {t('discardConfirm')}
+            </button>
+          </div>
+        </div>
+      )}
+      {error && <p class="form-error">{error}</p>}
     </section>
   );
 }
@@ -409,7 +447,7 @@ export function RecordPage({ id }) {
           }}
         />
       )}
-      <Attention attention={data.attention} />
+      <Attention id={data.id} attention={data.attention} canWrite={canWrite} />
       {s.kind === 'visit' ? <Visit data={data} canWrite={canWrite} /> : <Dispute data={data} canWrite={canWrite} />}
     </section>
   );
