@@ -1,7 +1,7 @@
 // Every string the app shows, in Chinese and English. Vocabulary labels
 // (categories, risks, event kinds, …) come from the shared schema instead.
 
-import schema from '@fengqiao/client/schema.json';
+import schema from '@fengqiao/client/schema.json' with { type: 'json' };
 
 const LANG_KEY = 'fengqiao-field-lang';
 
@@ -165,21 +165,21 @@ const T = {
   badVillage: ['请填写本辖区内 12 位村（社区）代码。', 'Enter a 12-digit village code within your area.'],
 
   // validation codes
-  v_missing_field: ['缺少必填项', 'is missing'],
+  v_missing_field: ['未填写', 'is missing'],
   v_wrong_type: ['格式不对', 'has the wrong type'],
   v_unknown_value: ['不是可选的值', 'is not one of the choices'],
   v_empty: ['不能为空', 'must not be empty'],
-  v_too_long: ['太长了', 'is too long'],
-  v_too_many: ['太多了', 'has too many entries'],
-  v_too_large: ['记录太大', 'makes the record too large'],
+  v_too_long: ['超出长度上限', 'is too long'],
+  v_too_many: ['条目太多', 'has too many entries'],
+  v_too_large: ['使记录超出大小上限', 'makes the record too large'],
   v_too_much_text: ['文字总量超出上限', 'holds too much text in total'],
   v_too_much_history: ['修改次数超出上限', 'has too much history'],
   v_immutable_changed: ['创建后不能修改', 'cannot change after creation'],
   v_conflicting_at_creation: ['创建时有冲突', 'conflicted at creation'],
-  v_unsupported_schema: ['记录格式版本不支持', 'has an unsupported schema version'],
-  v_bad_village_code: ['村（社区）代码不正确', 'is not a valid village code'],
-  v_bad_document_id: ['记录编号不正确', 'is not a valid record id'],
-  v_timeline_rewritten: ['已有记录不能改写', 'rewrites the existing timeline'],
+  v_unsupported_schema: ['格式版本不受支持', 'has an unsupported schema version'],
+  v_bad_village_code: ['不是有效的村（社区）代码', 'is not a valid village code'],
+  v_bad_document_id: ['不是有效的记录编号', 'is not a valid record id'],
+  v_timeline_rewritten: ['改写了已有的办理记录', 'rewrites the existing timeline'],
   v_not_the_sender: ['只能以本人名义记录', 'must be written as yourself'],
   v_other: ['有问题', 'has a problem'],
   field_title: ['标题', 'Title'],
@@ -195,6 +195,16 @@ const T = {
   field_notes: ['走访记录', 'Notes'],
   field_events: ['办理记录', 'Timeline'],
   field_followUp: ['回访', 'Follow-up'],
+  field_level: ['上报层级', 'Level'],
+  field_type: ['记录类型', 'Record type'],
+  field_schema: ['格式版本', 'Schema version'],
+  field_createdAt: ['登记时间', 'Creation time'],
+  field_createdBy: ['登记人', 'Recorded by'],
+  field_assignees: ['承办人', 'Assignees'],
+  field_links: ['关联案件', 'Links'],
+  field_visitedAt: ['走访时间', 'Visit time'],
+  field_linkedDispute: ['关联纠纷', 'Linked dispute'],
+  field_document: ['整条记录', 'The record'],
   e_empty: ['有必填项为空', 'a required field is empty'],
   e_bad_value: ['有一项填写不正确', 'a value is not valid'],
   e_missing_level: ['上报需要选择上报至哪一级', 'an escalation needs the level it goes to'],
@@ -227,6 +237,7 @@ const T = {
   eventKind: ['办理情况', 'What happened'],
   level: ['上报至', 'Escalated to'],
   satisfied: ['当事人是否满意', 'Were the parties satisfied?'],
+  chooseSatisfied: ['请选择当事人是否满意', 'Choose whether the parties were satisfied'],
   yes: ['满意', 'Satisfied'],
   no: ['不满意', 'Not satisfied'],
   eventNote: ['说明（可不填）', 'Note (optional)'],
@@ -256,7 +267,10 @@ const T = {
   newsRiskConflict: ['多台手机对风险等级意见不一，按最高计', 'Phones disagreed on risk; the highest counts'],
   newsSentimentConflict: ['多台手机对群众情绪意见不一，按最严重计', 'Phones disagreed on sentiment; the most severe counts'],
   newsDismiss: ['知道了', 'Got it'],
-  join: ['，', '; '],
+  join: ['；', '; '],
+  colon: ['：', ': '],
+  fieldProblem: ['{field}{problem}', '{field} {problem}'],
+  partyField: ['{party}的{field}', '{party}: {field}'],
   listJoin: ['、', ', '],
   dot: [' · ', ' · '],
 
@@ -357,6 +371,11 @@ export function t(key, vars) {
     text = text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
   }
   return text;
+}
+
+/** "标题不能为空" / "Title must not be empty": a field's name and a v_ problem key. */
+export function problem(field, code) {
+  return t('fieldProblem', { field, problem: t(`v_${code}`) });
 }
 
 /** Whether the table has `key` (for codes from outside: server errors, validation). */

@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useApp, useData } from '../app.jsx';
 import { attentionText, newsLines, saveErrorText } from '../describe.js';
-import { day, label, t, values, when } from '../i18n.js';
+import { day, label, problem, t, values, when } from '../i18n.js';
 import { go } from '../router.js';
 import { Chip, Empty, Field, SyncBadge, TextInput, VocabSelect } from '../ui.jsx';
 
@@ -138,7 +138,9 @@ function EventItem({ e }) {
       </div>
       {e.outcome && (
         <p class="event-text">
-          {t('outcome')}：{text(e.outcome)}
+          {t('outcome')}
+          {t('colon')}
+          {text(e.outcome)}
         </p>
       )}
       {e.note && <p class="event-text">{text(e.note)}</p>}
@@ -165,11 +167,11 @@ function AddEvent({ id }) {
   const submit = async (e) => {
     e.preventDefault();
     if (kind === 'escalated' && !level) {
-      setError(`${t('level')} ${t('v_missing_field')}`);
+      setError(problem(t('field_level'), 'missing_field'));
       return;
     }
     if (kind === 'followup' && satisfied === null) {
-      setError(`${t('satisfied')} ${t('v_missing_field')}`);
+      setError(t('chooseSatisfied'));
       return;
     }
     const ev = { kind };

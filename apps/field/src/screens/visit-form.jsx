@@ -3,7 +3,7 @@
 import { useState } from 'preact/hooks';
 import { useApp } from '../app.jsx';
 import { saveErrorText } from '../describe.js';
-import { label, t, values } from '../i18n.js';
+import { label, problem, t, values } from '../i18n.js';
 import { go } from '../router.js';
 import { Field, TextInput, VocabSelect } from '../ui.jsx';
 import { errorsByField, scopeVillage, VillageField, villageError } from './dispute-form.jsx';
@@ -34,8 +34,8 @@ export function VisitForm() {
   const submit = async (e) => {
     e.preventDefault();
     const found = {};
-    if (!household.trim()) found.household = `${t('field_household')} ${t('v_empty')}`;
-    if (!sentiment) found.sentiment = `${t('field_sentiment')} ${t('v_missing_field')}`;
+    if (!household.trim()) found.household = problem(t('field_household'), 'empty');
+    if (!sentiment) found.sentiment = problem(t('field_sentiment'), 'missing_field');
     if (!scopeVillage(identity)) {
       const bad = villageError(identity, village);
       if (bad) found.village = bad;
@@ -61,7 +61,7 @@ export function VisitForm() {
       if (Array.isArray(err?.errors)) {
         const byField = errorsByField(err.errors);
         setErrors(byField);
-        setFormError(t('validationFailed', { detail: Object.values(byField).join('；') }));
+        setFormError(t('validationFailed', { detail: Object.values(byField).join(t('join')) }));
       } else {
         setFormError(saveErrorText(err));
       }
