@@ -32,6 +32,10 @@ export const EDITS = Object.freeze([
   'setSentiment',
   'scheduleFollowUp',
   'markFollowUpDone',
+  'setDuplicateOf',
+  'linkRelated',
+  'unlinkRelated',
+  'linkDispute',
 ]);
 
 /** Setting up failed. */
@@ -550,10 +554,12 @@ export class FieldClient {
   }
 
   /**
-   * One record, read whole.
+   * One record, read whole; with `{history: true}` also its changes
+   * (who — as an Automerge actor —, when, what), oldest first.
    * @param {string} id
+   * @param {{history?: boolean}} [options]
    */
-  async get(id) {
+  async get(id, options = {}) {
     const stored = await this.store.getRecord(id);
     if (!stored) return undefined;
     const doc = A.load(stored.bytes);
@@ -565,7 +571,15 @@ export class FieldClient {
     } catch (e) {
       readError = { code: /** @type {any} */ (e)?.code ?? 'unreadable', message: e instanceof Error ? e.message : String(e) };
     }
-    return { id, record, readError, doc, summary: state.summary, sync: syncOf(state), attention: state.attention, news: state.news };
+    /** @type {{hash: string, actor: string, at: number, message: string | null}[] | undefined} */
+    let history;
+    if (options.history) {
+      history = A.getAllChanges(doc).map((bytes) => {
+        const change = A.decodeChange(bytes);
+        return { hash: change.hash ?? '', actor: change.actor, at: change.time * 1000, message: change.message ?? null };
+      });
+    }
+    return { id, record, readError, doc, summary: state.summary, sync: syncOf(state), attention: state.attention, news: state.news, history };
   }
 
   /**

@@ -172,6 +172,9 @@ test('an edit that fails validation is not saved; one that changes nothing saves
   const edited = await client.get(id);
   assert.equal(edited.summary.title, '新标题');
   assert.equal(edited.sync, 'unsent');
+  const { history } = await client.get(id, { history: true });
+  assert.deepEqual(history.map((h) => h.message), ['dispute reported: 原标题', 'title edited']);
+  assert.ok(history.every((h) => h.actor.startsWith(DEVICE.replaceAll('-', '')) && h.at === 1_790_000_000_000));
 });
 
 test('a request that gets no answer times out (AbortController) and is retried with a pause', async () => {
