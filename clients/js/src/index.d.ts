@@ -325,6 +325,9 @@ export declare class ClientError extends Error {
 export declare function parseSetup(text: string): { server: string; token: string; device: string };
 export declare function errorText(error: { code: string; message?: string }, lang?: 'zh' | 'en'): string;
 export declare function syncOf(state: State): SyncState;
+export declare function codeForStatus(status: number): string;
+export declare function writesRecords(role: string, granted: boolean): boolean;
+export declare function defaultRecords(): Promise<any>;
 export declare class FieldClient {
   static open(options: FieldClientOptions): Promise<FieldClient>;
   identity: Identity | null;
@@ -336,8 +339,21 @@ export declare class FieldClient {
   signOutAndErase(): Promise<void>;
   list(filter?: ListFilter): Promise<Listed[]>;
   today(): Promise<{ followUpsDue: Listed[]; overdue: Listed[]; assignedToMe: Listed[]; attention: Listed[] }>;
-  get(id: string): Promise<
-    | { id: string; record: any; readError: ErrorBody | null; doc: any; summary: Summary | null; sync: SyncState; attention: ErrorBody | null; news: News | null }
+  get(
+    id: string,
+    options?: { history?: boolean },
+  ): Promise<
+    | {
+        id: string;
+        record: any;
+        readError: ErrorBody | null;
+        doc: any;
+        summary: Summary | null;
+        sync: SyncState;
+        attention: ErrorBody | null;
+        news: News | null;
+        history?: { hash: string; actor: string; at: number; message: string | null }[];
+      }
     | undefined
   >;
   createDispute(fields: any): Promise<string>;
@@ -357,6 +373,10 @@ export declare class FieldClient {
   setSentiment(id: string, sentiment: string): Promise<void>;
   scheduleFollowUp(id: string, ...args: any[]): Promise<void>;
   markFollowUpDone(id: string, ...args: any[]): Promise<void>;
+  setDuplicateOf(id: string, original: string | null): Promise<void>;
+  linkRelated(id: string, other: string): Promise<void>;
+  unlinkRelated(id: string, other: string): Promise<void>;
+  linkDispute(id: string, dispute: string | null): Promise<void>;
   retry(id: string): Promise<void>;
   discardLocalChanges(id: string): Promise<void>;
   duplicatesFor(draft: { village?: string; parties: { name: string }[]; reportedAt?: number }): Promise<{ id: string; summary: Summary | null }[]>;

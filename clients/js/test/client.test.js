@@ -172,6 +172,9 @@ test('an edit that fails validation is not saved; one that changes nothing saves
   const edited = await client.get(id);
   assert.equal(edited.summary.title, '新标题');
   assert.equal(edited.sync, 'unsent');
+  const { history } = await client.get(id, { history: true });
+  assert.deepEqual(history.map((h) => h.message), ['dispute reported: 原标题', 'title edited']);
+  assert.ok(history.every((h) => h.actor.startsWith(DEVICE.replaceAll('-', '')) && h.at === 1_790_000_000_000));
 });
 
 test('a request that gets no answer times out (AbortController) and is retried with a pause', async () => {
@@ -379,6 +382,35 @@ test('a refused record is sent again after retry(); discarding local changes fet
   report = await client.syncNow();
   assert.equal((await client.get(id)).summary.title, '改正后', 'the server copy is back');
   assert.equal((await client.get(id)).sync, 'synced');
+});
+
+test('erasing the phone while a response is on its way writes nothing of it', async () => {
+  const server = new FakeServer();
+  server.put(newDocumentId(), records.createDispute(null, { cadre: 'wang-qiang', at: 1_790_000_000_000 }, { village: VILLAGE, title: '别人的', parties: [] }));
+  const real = server.fetcher({ token: TOKEN, me: ME });
+  /** @type {() => void} */
+  let release = () => {};
+  const gate = new Promise((r) => (release = () => r(undefined)));
+  const fetch = async (url, init) => {
+    if (url.endsWith('/v1/sync')) {
+      const answer = await real(url, { ...init, signal: undefined });
+      await gate; // a slow link that does not notice the abort
+      return answer;
+    }
+    return real(url, init);
+  };
+  const store = new MemoryStore();
+  const { client } = await open({ store, fetch });
+  await client.setup(LINK);
+  const syncing = client.syncNow().catch((e) => e);
+  await until(() => server.requests.length === 1, 'the request');
+  await client.signOutAndErase();
+  release();
+  await syncing;
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal((await store.getStates()).size, 0);
+  assert.equal(await store.getMeta('cursor'), undefined);
+  assert.equal((await client.list()).length, 0);
 });
 
 test('error texts: Chinese first, English on request, the server message kept', () => {
