@@ -5,10 +5,10 @@ import * as A from '@automerge/automerge/slim';
 export { A };
 
 /**
- * Loads the Automerge WASM module. In a browser pass its URL, a Response or its
+ * Loads the Automerge WASM module. In a browser pass its URL, a Request or its
  * bytes; in Node, without an argument, the module shipped in the npm package is
  * read from disk.
- * @param {string|URL|Uint8Array|Request|Response|Promise<Uint8Array>} [source]
+ * @param {string|URL|Uint8Array|Request|Promise<Uint8Array>} [source]
  * @returns {Promise<void>}
  */
 export async function init(source) {

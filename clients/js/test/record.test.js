@@ -127,11 +127,14 @@ test('refused edits throw EditError with a stable code and leave the document as
 
 test('two phones add events and disagree on risk: both events stay, the highest risk counts, both read the same', () => {
   const base = dispute();
+  // Phone A writes more operations, so its risk is the one Automerge itself
+  // would show; the merge rule must still pick the highest.
   const { beforeA, beforeB, mergedA, mergedB } = concurrently(
     base,
-    (d) => R.setRisk(R.addEvent(d, at('li', T0 + HOUR), { kind: 'mediation', note: '村委会调解' }), at('li', T0 + HOUR), 'high'),
-    (d) => R.setRisk(R.addEvent(d, at('mei', T0 + 2 * HOUR), { kind: 'escalated', level: 'town' }), at('mei', T0 + 2 * HOUR), 'low'),
+    (d) => R.setRisk(R.addEvent(d, at('li', T0 + HOUR), { kind: 'mediation', note: '村委会调解' }), at('li', T0 + HOUR), 'low'),
+    (d) => R.setRisk(R.addEvent(d, at('mei', T0 + 2 * HOUR), { kind: 'escalated', level: 'town' }), at('mei', T0 + 2 * HOUR), 'high'),
   );
+  assert.equal(String(mergedA.risk), 'low', 'the test needs Automerge to show the lower risk');
   for (const merged of [mergedA, mergedB]) {
     const record = R.readRecord(merged);
     assert.deepEqual(record.timeline.map((e) => [e.kind, e.by]), [['reported', 'li'], ['mediation', 'li'], ['escalated', 'mei']]);
@@ -146,18 +149,38 @@ test('two phones add events and disagree on risk: both events stay, the highest 
   assert.deepEqual(newsA.eventsAdded, [{ by: 'mei', kind: 'escalated', at: T0 + 2 * HOUR, level: 'town' }]);
   assert.equal(newsA.statusBefore, 'mediating');
   assert.equal(newsA.statusAfter, 'escalated');
+  assert.equal(newsA.riskBefore, 'low');
+  assert.equal(newsA.riskAfter, 'high');
   assert.deepEqual(newsA.riskConflict, ['low', 'high']);
   const newsB = R.describeMerge(beforeB, mergedB, 'mei');
   assert.deepEqual(newsB.eventsAdded, [{ by: 'li', kind: 'mediation', at: T0 + HOUR }]);
-  assert.equal(newsB.riskBefore, 'low');
+  assert.equal(newsB.riskBefore, 'high');
   assert.equal(newsB.riskAfter, 'high');
+  assert.deepEqual(newsB.riskConflict, ['low', 'high']);
   assert.equal(newsB.statusBefore, newsB.statusAfter);
 
   // Setting the risk again settles the disagreement.
   const settled = R.setRisk(mergedA, at('li', T0 + 3 * HOUR), 'medium');
   assert.equal(R.readRecord(settled).risk, 'medium');
   assert.equal(A.decodeChange(A.getLastLocalChange(settled)).message, 'risk high → medium');
-  assert.equal(R.describeMerge(mergedA, mergedA, 'li'), null);
+  assert.equal(R.describeMerge(settled, settled, 'li'), null);
+});
+
+test('other concurrent values read as Automerge shows them: the greatest operation id wins', () => {
+  const base = A.change(dispute(), (d) => {
+    d.title = new A.ImmutableString('旧标题');
+  });
+  const { mergedA, mergedB } = concurrently(
+    base,
+    (d) => R.setTitle(R.setCategory(d, at('li', T0 + 1), 'debt'), at('li', T0 + 1), '标题甲'),
+    (d) => R.setTitle(R.setCategory(d, at('mei', T0 + 1), 'family'), at('mei', T0 + 1), '标题乙'),
+  );
+  for (const merged of [mergedA, mergedB]) {
+    const record = R.readRecord(merged);
+    assert.equal(record.category, String(merged.category));
+    assert.equal(record.title, String(merged.title));
+  }
+  assert.equal(R.readRecord(mergedA).category, 'family');
 });
 
 test('concurrent edits of one text merge character by character', () => {
