@@ -219,3 +219,75 @@ for (const [name, make] of CASES) {
     assert.equal(js, rust);
   });
 }
+
+/** The server's summary of a record stored from `doc`, and ours. */
+async function summaries(doc) {
+  const id = bs58check.encode(crypto.getRandomValues(new Uint8Array(16)));
+  assert.equal(await upload(id, doc), null, 'the record is stored');
+  const res = await fetch(`${base}/v1/records/${id}`, { headers: { authorization: 'Bearer devtoken' } });
+  assert.equal(res.status, 200);
+  return { rust: await res.json(), js: R.summarize(doc, id) };
+}
+
+const SUMMARY_CASES = [
+  ['a plain dispute', () => dispute()],
+  ['two phones: events, risk, category, title', () => {
+    const d = A.change(dispute(), (x) => { x.title = new A.ImmutableString('旧'); });
+    return concurrent(
+      d,
+      (x) => {
+        x.risk = 'high';
+        x.category = 'debt';
+        x.title = '甲';
+        x.events.push({ at: T0 + 5, by: 'b', kind: 'resolved' });
+        x.assignees.zhao = true;
+      },
+      (x) => {
+        x.risk = 'medium';
+        x.category = 'family';
+        x.title = '乙';
+        x.events.push({ at: T0 + 5, by: 'a', kind: 'escalated', level: 'court' });
+        x.assignees.qian = true;
+        x.assignees.zhao = false;
+      },
+    );
+  }],
+  ['timelines created twice, times of every form', () => raw(concurrent(
+    dispute(),
+    (x) => { x.events = [{ at: T0, by: 'li', kind: 'reported' }, { at: T0 + 10, by: 'li', kind: 'agreement' }]; },
+    (x) => { x.events = [{ at: T0 + 10, by: 'li', kind: 'failed' }]; },
+  ), (h) => {
+    const lists = h.getAll('_root', 'events').map((v) => v[1]);
+    const entry = h.insertObject(lists[0], 0, {});
+    h.put(entry, 'at', T0 + 20.9, 'f64');
+    h.put(entry, 'by', 'li', 'str');
+    h.put(entry, 'kind', 'reopened', 'str');
+    h.put(h.getAll(lists[1], 0)[0][1], 'note', 'n', 'str');
+  })],
+  ['links', () => {
+    const other = bs58check.encode(crypto.getRandomValues(new Uint8Array(16)));
+    return R.linkRelated(R.setDuplicateOf(dispute(), author(T0 + 1), other), author(T0 + 2), other);
+  }],
+  ['a plain visit', () => visit()],
+  ['two phones: sentiment, topics, follow-up created twice', () => concurrent(
+    visit(),
+    (x) => {
+      x.sentiment = 'urgent';
+      x.topics = { land: true, policy: false };
+      x.followUp = { needed: true, done: false, dueAt: new Date(T0 + 9) };
+    },
+    (x) => {
+      x.sentiment = 'positive';
+      x.topics.education = true;
+      x.followUp = { needed: false, done: true, dueAt: new Date(T0 + 7) };
+      x.visitedAt = new Date(T0 + 100);
+    },
+  )],
+];
+
+for (const [name, make] of SUMMARY_CASES) {
+  test(`the Rust server and this library summarise alike: ${name}`, { skip: !available && 'no fengqiao binary' }, async () => {
+    const { rust, js } = await summaries(make());
+    assert.deepEqual(js, rust);
+  });
+}
