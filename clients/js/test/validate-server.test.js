@@ -51,7 +51,7 @@ before(async () => {
     server.stderr.on('data', look);
     server.on('exit', (code) => reject(new Error(`the server exited (${code}): ${seen}`)));
   });
-  writeFileSync(join(dir, 'org.csv'), '500110,区\n500110101,镇\n500110101001,村一\n500110101002,村二\n');
+  writeFileSync(join(dir, 'org.csv'), '500110,区\n500110101,镇\n500110101001,村一\n500110101002,村二\n500110102,镇二\n500110102001,村三\n500110102002,村四\n');
   execFileSync(BIN, ['admin', '--server', base, '--data', join(dir, 'data'), 'org', 'import', join(dir, 'org.csv')]);
 });
 
@@ -291,3 +291,55 @@ for (const [name, make] of SUMMARY_CASES) {
     assert.deepEqual(js, rust);
   });
 }
+
+test('the duplicate rule offers what the server pairs', { skip: !available && 'no fengqiao binary' }, async () => {
+  const { possibleDuplicates } = await import('../src/duplicates.js');
+  const DAY = 86_400_000;
+  const newId = () => bs58check.encode(crypto.getRandomValues(new Uint8Array(16)));
+  // Villages no other test uses: the server holds every record of this file.
+  const specs = [
+    { village: '500110102001', names: ['张三', 'Li Si'], at: T0 },
+    { village: '500110102001', names: [' li si  '], at: T0 + 14 * DAY },
+    { village: '500110102001', names: ['张三'], at: T0 + 15 * DAY },
+    { village: '500110102001', names: ['王五', '张三'], at: T0 - 3 * DAY },
+    { village: '500110102002', names: ['张三'], at: T0 },
+    { village: '500110102001', names: ['ΣΑΣ'], at: T0 },
+    { village: '500110102001', names: ['σας'], at: T0 + DAY },
+    { village: '500110102001', names: ['  '], at: T0 },
+  ];
+  const ids = specs.map(newId);
+  // A linked duplicate, and a cycle of two links.
+  specs.push({ village: '500110102001', names: ['张三'], at: T0 + DAY, duplicateOf: ids[0] });
+  const [c1, c2] = [newId(), newId()];
+  specs.push({ village: '500110102001', names: ['李四'], at: T0 + 2 * DAY, duplicateOf: c2, id: c1 });
+  specs.push({ village: '500110102001', names: ['李四'], at: T0 + 2 * DAY, duplicateOf: c1, id: c2 });
+  const stored = [];
+  for (const [i, spec] of specs.entries()) {
+    const id = spec.id ?? ids[i] ?? newId();
+    let doc = R.createDispute(null, author(spec.at), {
+      village: spec.village,
+      title: `案件${i}`,
+      category: 'other',
+      risk: 'low',
+      parties: spec.names.map((name) => ({ name: name.trim() === '' ? '无名' : name, role: 'other' })),
+    });
+    if (spec.names.some((n) => n.trim() === '')) doc = A.change(doc, (x) => { x.parties[0].name = new A.ImmutableString(spec.names[0]); });
+    if (spec.duplicateOf) doc = R.setDuplicateOf(doc, author(spec.at + 1), spec.duplicateOf);
+    const error = await upload(id, doc);
+    if (error === null) stored.push(R.summarize(doc, id));
+  }
+  const res = await fetch(`${base}/v1/duplicates?scope=500110102&from=0&to=${T0 + 365 * DAY}&listLimit=1000`, {
+    headers: { authorization: 'Bearer devtoken' },
+  });
+  assert.equal(res.status, 200);
+  const { pairs } = await res.json();
+  assert.ok(pairs.length > 0);
+  for (const s of stored.filter((x) => x.duplicateOf === null)) {
+    const rust = pairs
+      .filter((p) => p.first === s.id || p.second === s.id)
+      .map((p) => (p.first === s.id ? p.second : p.first))
+      .sort();
+    const draft = { village: s.village, parties: s.partyNames.map((name) => ({ name })), reportedAt: s.createdAt, id: s.id };
+    assert.deepEqual(possibleDuplicates(draft, stored).sort(), rust, s.title);
+  }
+});
