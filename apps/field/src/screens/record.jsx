@@ -46,16 +46,14 @@ function NewsBanner({ news, onDismiss }) {
   return (
     <section class="news" data-testid="news-banner" role="status">
       <h2>{t('newsTitle')}</h2>
-      {changes.length > 0 && (
-        <p class="news-summary" data-testid="news-summary">
-          {changes.map((l) => l.text).join(t('dot'))}
-        </p>
-      )}
-      {conflicts.map((l) => (
-        <p class="news-conflict" key={l.key} data-testid={l.key === 'riskConflict' ? 'news-risk-conflict' : 'news-sentiment-conflict'}>
-          {l.text}
-        </p>
-      ))}
+      <div class="news-summary" data-testid="news-summary">
+        {changes.length > 0 && <p class="news-changes">{changes.map((l) => l.text).join(t('dot'))}</p>}
+        {conflicts.map((l) => (
+          <p class="news-conflict" key={l.key} data-testid={l.key === 'riskConflict' ? 'news-risk-conflict' : 'news-sentiment-conflict'}>
+            {l.text}
+          </p>
+        ))}
+      </div>
       <button type="button" class="button small" data-testid="news-dismiss" onClick={onDismiss}>
         {t('newsDismiss')}
       </button>
