@@ -75,6 +75,11 @@ export function App({ client, takeSetupText }) {
   const identity = client.identity;
   const status = client.status;
 
+  // A new screen starts at its top.
+  useEffect(() => {
+    window.scrollTo(0, 0);
+  }, [route.path]);
+
   useEffect(() => {
     if (!identity) return;
     client.people().then(setPeople, () => {});

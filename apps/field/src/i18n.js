@@ -225,6 +225,10 @@ const T = {
 
   // record page
   notFound: ['找不到这条记录（可能已移出您的辖区）。', 'This record was not found (it may have left your area).'],
+  readError: [
+    '这条记录的部分内容无法读取（可能来自更新版本的应用），只显示概要。',
+    'Part of this record cannot be read (perhaps written by a newer app); only its summary is shown.',
+  ],
   facts: ['基本情况', 'Details'],
   createdBy: ['登记人', 'Recorded by'],
   createdAt: ['登记时间', 'Recorded'],

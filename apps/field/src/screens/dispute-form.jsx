@@ -7,7 +7,7 @@ import { useApp } from '../app.jsx';
 import { saveErrorText, validationText } from '../describe.js';
 import { label, problem, t, values } from '../i18n.js';
 import { go } from '../router.js';
-import { Field, TextInput, VocabSelect } from '../ui.jsx';
+import { Field, focusFirstProblem, TextInput, VocabSelect } from '../ui.jsx';
 
 /** The village a new record goes to: the scope when it is a village. */
 export function scopeVillage(identity) {
@@ -102,7 +102,10 @@ export function DisputeForm() {
     });
     setErrors(found);
     setFormError('');
-    if (Object.keys(found).length) return;
+    if (Object.keys(found).length) {
+      focusFirstProblem();
+      return;
+    }
     setBusy(true);
     try {
       const id = await client.createDispute({
@@ -114,11 +117,12 @@ export function DisputeForm() {
         parties: kept.map((p) => (p.phone.trim() ? { name: p.name.trim(), role: p.role, phone: p.phone.trim() } : { name: p.name.trim(), role: p.role })),
         assignees: identity?.person ? [identity.person] : [],
       });
-      go(`/record/${encodeURIComponent(id)}`);
+      go(`/record/${encodeURIComponent(id)}`, undefined, { replace: true });
     } catch (err) {
       if (Array.isArray(err?.errors)) {
         const byField = errorsByField(err.errors);
         setErrors(byField);
+        focusFirstProblem();
         setFormError(t('validationFailed', { detail: Object.values(byField).join(t('join')) }));
       } else {
         setFormError(saveErrorText(err));

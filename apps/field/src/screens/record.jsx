@@ -447,6 +447,11 @@ export function RecordPage({ id }) {
           }}
         />
       )}
+      {data.readError && (
+        <p class="notice" role="alert" data-testid="read-error">
+          {t('readError')}
+        </p>
+      )}
       <Attention id={data.id} attention={data.attention} canWrite={canWrite} />
       {s.kind === 'visit' ? <Visit data={data} canWrite={canWrite} /> : <Dispute data={data} canWrite={canWrite} />}
     </section>
