@@ -83,7 +83,7 @@ const T = {
   online: ['在线', 'Online'],
   offline: ['离线', 'Offline'],
   syncing: ['正在同步…', 'Syncing…'],
-  lastSync: ['上次同步 {time}', 'Last sync {time}'],
+  lastSync: ['上次同步 {time}', 'Synced {time}'],
   neverSynced: ['尚未同步', 'Not synced yet'],
   syncNow: ['立即同步', 'Sync now'],
   syncProgress: ['正在下载 {done} / {total}', 'Downloading {done} / {total}'],

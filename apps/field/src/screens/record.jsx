@@ -346,8 +346,8 @@ function Visit({ data, canWrite }) {
         <h2>{t('facts')}</h2>
         <Facts
           rows={[
-            [t('household'), text(r.household ?? s.title), 'fact-household'],
-            [t('group'), text(r.group), 'fact-group'],
+            [t('field_household'), text(r.household ?? s.title), 'fact-household'],
+            [t('field_group'), text(r.group), 'fact-group'],
             [t('visitedAt'), when(r.visitedAt ?? s.visitedAt), 'fact-visited-at'],
             [t('sentiment'), label('sentiment', r.sentiment ?? s.sentiment), 'fact-sentiment'],
             [t('village'), s.village, 'fact-village'],
