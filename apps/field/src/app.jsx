@@ -50,7 +50,8 @@ export function useData(load, deps) {
 }
 
 export function App({ client, takeSetupText }) {
-  const [setupText] = useState(() => takeSetupText());
+  const [setupText] = useState(() => takeSetupText((text) => laterSetup.current?.(text)));
+  const laterSetup = useRef(/** @type {((text: string) => void) | null} */ (null));
   const [tick, setTick] = useState(0);
   const [lang, setLangState] = useState(getLang());
   const [people, setPeople] = useState(/** @type {Map<string,string>|null} */ (null));
@@ -86,10 +87,16 @@ export function App({ client, takeSetupText }) {
   }, [client, identity?.device, status.lastSync, peopleVersion]);
 
   // A set-up link opened on a phone that already holds a device is not used.
+  // On a phone the administrator signed out it waits until the cadre has
+  // exported and erased, then sets the phone up.
   useEffect(() => {
-    if (setupText && (client.identity || client.status.signedOut)) setSetupNotice(true);
+    if (setupText && client.identity && !client.status.signedOut) setSetupNotice(true);
   }, []);
-  const [pendingSetup, setPendingSetup] = useState(() => (client.identity || client.status.signedOut ? null : setupText));
+  const [pendingSetup, setPendingSetup] = useState(() => (client.identity && !client.status.signedOut ? null : setupText));
+  laterSetup.current = (text) => {
+    if (client.identity && !client.status.signedOut) setSetupNotice(true);
+    else setPendingSetup(text);
+  };
 
   const switchLang = useCallback(() => {
     const next = getLang() === 'zh' ? 'en' : 'zh';
@@ -109,7 +116,7 @@ export function App({ client, takeSetupText }) {
 
   let screen;
   if (status.signedOut) {
-    screen = <SignedOut />;
+    screen = <SignedOut setupWaiting={!!pendingSetup} />;
   } else if (!identity) {
     screen = <Setup initialText={pendingSetup} onConsumed={() => setPendingSetup(null)} />;
   } else {

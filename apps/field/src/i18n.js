@@ -75,6 +75,10 @@ const T = {
     'This code belongs to no phone (an admin or development token?); ask your administrator for a phone set-up link.',
   ],
   setupErr_other: ['设置失败：{message}', 'Set-up failed: {message}'],
+  setupWaiting: [
+    '已收到新的设置链接：导出并清除本机数据后，将用它重新设置这台手机。',
+    'A new set-up link was received: once you have exported and erased, it sets this phone up again.',
+  ],
   setupAlready: ['这台手机已设置，设置链接未使用。', 'This phone is already set up; the set-up link was not used.'],
 
   // sync bar
