@@ -309,6 +309,8 @@ export interface FieldClientOptions {
   sync?: SyncOptions;
   records?: any;
   overdueDays?: number;
+  /** tell the app's other tabs on the same IndexedDB what changed (BroadcastChannel) */
+  broadcast?: boolean;
 }
 export type Author = { cadre: string; at: number };
 export declare const EDITS: readonly string[];
