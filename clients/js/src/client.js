@@ -813,9 +813,9 @@ export class FieldClient {
   async retry(id) {
     this.#author();
     await this.#exclusive(async () => {
-      const state = this.#states.get(id);
+      const state = (await this.store.getRecord(id))?.state;
       if (!state) throw new ClientError('not_found', `no record ${id} on this phone`);
-      await this.#commit({ states: [{ ...state, attention: null, dirty: true, resend: true }] });
+      await this.#commit({ states: [{ ...state, id, attention: null, dirty: true, resend: true }] });
     });
     this.#notify({ type: 'records', ids: [id] });
     this.#kick();
