@@ -5,7 +5,7 @@
 // Everything outside (fetch, the clock, timers, randomness, the network
 // events) is injectable, so the whole client runs under Node's test runner.
 import { A } from './automerge.js';
-import { actorFor, isDocumentId, newDocumentId } from './ids.js';
+import { actorFor, newDocumentId } from './ids.js';
 import { emptyState } from './store/memory.js';
 import { SyncError, SyncMachine } from './sync.js';
 import { compressBody, decodeErrorBody, decodeResponse, encodeRequest, WireError } from './wire.js';
@@ -581,7 +581,7 @@ export class FieldClient {
       if (filter.category && s.category !== filter.category) continue;
       if (filter.risk && s.risk !== filter.risk) continue;
       if (filter.overdue && !this.#isOverdue(s, now)) continue;
-      if (filter.needsFollowUp && !isPendingFollowUp(s)) continue;
+      if (filter.needsFollowUp && !this.#followUpPending(s)) continue;
       const sync = syncOf(state);
       if (filter.sync && sync !== filter.sync) continue;
       if (needle) {
@@ -608,7 +608,7 @@ export class FieldClient {
     const all = await this.list();
     return {
       followUpsDue: all
-        .filter((r) => isPendingFollowUp(r.summary) && r.summary.followUpDue != null && r.summary.followUpDue <= end.getTime())
+        .filter((r) => this.#followUpPending(r.summary) && r.summary.followUpDue != null && r.summary.followUpDue <= end.getTime())
         .sort((a, b) => a.summary.followUpDue - b.summary.followUpDue),
       overdue: all.filter((r) => this.#isOverdue(r.summary, now)).sort((a, b) => a.summary.createdAt - b.summary.createdAt),
       assignedToMe: all.filter((r) => r.summary.kind === 'dispute' && person && (r.summary.assignees ?? []).includes(person) && isOpen(r.summary)),
@@ -621,7 +621,14 @@ export class FieldClient {
    * @param {number} now
    */
   #isOverdue(s, now) {
+    if (typeof this.records.isOverdue === 'function') return this.records.isOverdue(s, now, this.overdueDays);
     return s.kind === 'dispute' && isOpen(s) && s.createdAt < now - this.overdueDays * DAY;
+  }
+
+  /** @param {any} s */
+  #followUpPending(s) {
+    if (typeof this.records.followUpPending === 'function') return this.records.followUpPending(s);
+    return isPendingFollowUp(s);
   }
 
   /**
@@ -1182,4 +1189,3 @@ function sameHeadList(a, b) {
   return a.every((h) => sb.has(h));
 }
 
-export { isDocumentId };

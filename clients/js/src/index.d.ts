@@ -13,7 +13,6 @@ export declare class IdError extends Error {
 }
 export declare function newDocumentId(): string;
 export declare function parseDocumentId(id: string): Uint8Array;
-export declare function isDocumentId(id: unknown): boolean;
 export declare function actorFor(deviceId: string): string;
 export declare function toHex(bytes: Uint8Array): string;
 export declare function fromHex(hex: string): Uint8Array;
