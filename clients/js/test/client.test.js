@@ -331,6 +331,7 @@ test('5,000 records list from their states in well under a second (IndexedDB)', 
   assert.equal(all[0].summary.title, '纠纷 4999');
   assert.equal(found.length, 1);
   assert.ok(took < 500, `open + list + search took ${took.toFixed(0)} ms`);
+  client.close();
 });
 
 test('news is kept until seen; names come from the server and are cached; subscribers hear changes', async () => {
@@ -411,6 +412,37 @@ test('erasing the phone while a response is on its way writes nothing of it', as
   assert.equal((await store.getStates()).size, 0);
   assert.equal(await store.getMeta('cursor'), undefined);
   assert.equal((await client.list()).length, 0);
+});
+
+test('two tabs on one IndexedDB hear each other: new records, news seen, and erasing', async () => {
+  const factory = new IDBFactory();
+  const server = new FakeServer();
+  const time = fakeTime();
+  const tab = async () =>
+    FieldClient.open({
+      store: await openIdbStore({ indexedDB: factory }),
+      records,
+      baseUrl: 'http://fengqiao.test',
+      fetch: server.fetcher({ token: TOKEN, me: ME }),
+      now: () => time.now,
+      setTimeout: time.setTimeout,
+      clearTimeout: time.clearTimeout,
+      autoSync: false,
+      listenNetwork: false,
+    });
+  const a = await tab();
+  const b = await tab();
+  await a.setup(LINK);
+  await until(() => b.identity !== null, 'the other tab to learn the identity');
+  const id = await a.createDispute(dispute('甲页新建'));
+  await until(async () => (await b.list()).some((r) => r.id === id), 'the other tab to list it');
+  await b.setTitle(id, '乙页改名');
+  await until(async () => (await a.list())[0]?.summary.title === '乙页改名', 'the edit to show in the first tab');
+  await a.signOutAndErase();
+  await until(() => b.identity === null, 'the other tab to forget the identity');
+  assert.equal((await b.list()).length, 0);
+  a.close();
+  b.close();
 });
 
 test('error texts: Chinese first, English on request, the server message kept', () => {
