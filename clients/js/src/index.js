@@ -13,7 +13,6 @@ export {
   followUpOverdue,
   followUpPending,
   foldStatus,
-  isDocumentId,
   isOpen,
   isOverdue,
   isVillageCode,
