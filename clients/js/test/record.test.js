@@ -149,7 +149,7 @@ test('two phones add events and disagree on risk: both events stay, the highest 
   assert.deepEqual(newsA.eventsAdded, [{ by: 'mei', kind: 'escalated', at: T0 + 2 * HOUR, level: 'town' }]);
   assert.equal(newsA.statusBefore, 'mediating');
   assert.equal(newsA.statusAfter, 'escalated');
-  assert.equal(newsA.escalationLevelAfter, 'town');
+  assert.equal(newsA.levelAfter, 'town');
   assert.equal(newsA.riskBefore, 'low');
   assert.equal(newsA.riskAfter, 'high');
   assert.deepEqual(newsA.riskConflict, ['low', 'high']);
