@@ -422,7 +422,6 @@ export function label(name, value) {
   return (lang === 'en' ? entry.en : entry.zh) || entry.zh || String(value);
 }
 
-export const overdueDays = schema.overdueDays ?? 30;
 
 /** Formats a count the way both languages read it: 1,204. */
 export function num(n) {

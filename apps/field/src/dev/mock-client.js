@@ -21,6 +21,16 @@ export class ValidationError extends Error {
 }
 
 export async function init() {}
+
+export function isOverdue(s, now, days = 30) {
+  return s.kind === 'dispute' && s.status !== 'resolved' && s.createdAt < now - days * DAY;
+}
+export function followUpPending(s) {
+  return s.kind === 'visit' && s.followUpNeeded && !s.followUpDone;
+}
+export function followUpOverdue(s, now) {
+  return followUpPending(s) && s.followUpDue != null && s.followUpDue < now;
+}
 export async function openIdbStore() {
   return { kind: 'mock' };
 }

@@ -1,15 +1,17 @@
 // One record in a list: title, kind, status or sentiment, risk, parties,
 // last activity and its sync state.
 
-import { day, label, overdueDays, t, when } from '../i18n.js';
+import { day, label, t, when } from '../i18n.js';
+import { followUpOverdue, followUpPending, isOverdue } from '../lib.js';
 import { Chip, SyncBadge } from '../ui.jsx';
 
 export function RecordRow({ item, now }) {
   const s = item.summary;
   const dispute = s.kind === 'dispute';
-  const followUpOwed = s.followUpNeeded && !s.followUpDone;
-  const overdueFollowUp = followUpOwed && s.followUpDue != null && s.followUpDue < now;
-  const overdueCase = dispute && s.status !== 'resolved' && s.createdAt < now - overdueDays * 86_400_000;
+  // The library's rules, so the marks agree with the Today view and the statistics.
+  const followUpOwed = followUpPending(s);
+  const overdueFollowUp = followUpOverdue(s, now);
+  const overdueCase = isOverdue(s, now);
   return (
     <li>
       <a
