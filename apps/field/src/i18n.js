@@ -254,6 +254,8 @@ const T = {
   followUpDone: ['已回访', 'Follow-up done'],
   followUpDueOn: ['需在 {date} 前回访', 'Follow up by {date}'],
   followUpNoDate: ['需要回访（未定日期）', 'Follow-up needed (no date)'],
+  scheduleFollowUp: ['安排回访', 'Schedule a follow-up'],
+  assignMe: ['由我承办', 'I’ll handle this case'],
   markFollowUpDone: ['标记为已回访', 'Mark follow-up done'],
   satisfiedYes: ['当事人满意', 'parties satisfied'],
   satisfiedNo: ['当事人不满意', 'parties not satisfied'],

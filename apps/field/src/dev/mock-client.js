@@ -290,6 +290,12 @@ export class FieldClient {
   async setRisk(id, risk) {
     this.mutate(id, (r) => { r.risk = risk; });
   }
+  async assign(id, cadre) {
+    this.mutate(id, (r) => { if (!r.assignees.includes(cadre)) r.assignees.push(cadre); });
+  }
+  async scheduleFollowUp(id, dueAt = null) {
+    this.mutate(id, (r) => { r.followUp = { needed: true, done: false, dueAt: dueAt ?? r.followUp.dueAt }; });
+  }
   async markFollowUpDone(id) {
     this.mutate(id, (r) => { r.followUp.done = true; });
   }

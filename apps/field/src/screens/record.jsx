@@ -6,6 +6,7 @@ import { useApp, useData } from '../app.jsx';
 import { attentionText, newsLines, saveErrorText } from '../describe.js';
 import { day, label, problem, t, values, when } from '../i18n.js';
 import { go } from '../router.js';
+import { dateToMillis } from './visit-form.jsx';
 import { Chip, Empty, Field, SyncBadge, TextInput, VocabSelect } from '../ui.jsx';
 
 const text = (v) => (v == null ? '' : String(v));
@@ -268,7 +269,8 @@ function RiskControl({ id, risk }) {
 }
 
 function Dispute({ data, canWrite }) {
-  const { nameOf } = useApp();
+  const { client, identity, nameOf } = useApp();
+  const [error, setError] = useState('');
   const r = data.record ?? {};
   const s = data.summary ?? {};
   const events = timeline(r.events ?? r.timeline ?? []);
@@ -295,6 +297,17 @@ function Dispute({ data, canWrite }) {
             {text(r.description)}
           </p>
         )}
+        {canWrite && identity?.person && !assignees.includes(identity.person) && (
+          <button
+            type="button"
+            class="button block"
+            data-testid="assign-me"
+            onClick={() => client.assign(data.id, identity.person).catch((err) => setError(saveErrorText(err)))}
+          >
+            {t('assignMe')}
+          </button>
+        )}
+        {error && <p class="form-error">{error}</p>}
       </section>
       <section class="card" data-testid="record-parties">
         <h2>{t('parties')}</h2>
@@ -380,9 +393,33 @@ function Visit({ data, canWrite }) {
             {t('markFollowUpDone')}
           </button>
         )}
+        {canWrite && !(follow.needed && !follow.done) && <ScheduleFollowUp id={data.id} onError={setError} />}
         {error && <p class="form-error">{error}</p>}
       </section>
     </>
+  );
+}
+
+function ScheduleFollowUp({ id, onError }) {
+  const { client } = useApp();
+  const [due, setDue] = useState('');
+  return (
+    <div class="schedule" data-testid="schedule-followup-box">
+      <Field title={t('followUpDueDate')}>
+        <input type="date" class="input" data-testid="schedule-date" value={due} onInput={(e) => setDue(e.currentTarget.value)} />
+      </Field>
+      <button
+        type="button"
+        class="button block"
+        data-testid="schedule-followup"
+        onClick={() => {
+          onError('');
+          client.scheduleFollowUp(id, dateToMillis(due)).then(() => setDue(''), (err) => onError(saveErrorText(err)));
+        }}
+      >
+        {t('scheduleFollowUp')}
+      </button>
+    </div>
   );
 }
 
