@@ -29,11 +29,12 @@ export function setLang(next) {
     // private mode: the switch still works until the app closes
   }
   document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+  document.title = t('appName');
 }
 
 /** key → [zh, en]; `{name}` placeholders are filled from `vars`. */
 const T = {
-  appName: ['枫桥·走访调解', 'Fengqiao field app'],
+  appName: ['枫桥·走访调解', 'Fengqiao · visits and mediation'],
   bootFailed: ['应用无法启动：{message}', 'The app could not start: {message}'],
   retry: ['重试', 'Try again'],
 
@@ -109,7 +110,10 @@ const T = {
   // records list
   recordsTitle: ['我的记录', 'My records'],
   search: ['搜索标题或当事人', 'Search title or party names'],
-  all: ['全部', 'All'],
+  anyKind: ['全部类型', 'Any type'],
+  anyStatus: ['全部状态', 'Any status'],
+  anyCategory: ['全部类别', 'Any category'],
+  anyRisk: ['全部风险等级', 'Any risk'],
   kind: ['类型', 'Type'],
   status: ['状态', 'Status'],
   category: ['纠纷类别', 'Category'],

@@ -21,7 +21,7 @@ const app = path.resolve(here, '..');
 const root = path.resolve(app, '../..');
 
 // i18n.setLang touches <html lang>; give it one.
-globalThis.document = /** @type {any} */ ({ documentElement: { lang: '' } });
+globalThis.document = /** @type {any} */ ({ documentElement: { lang: '' }, title: '' });
 
 function inLang(lang, fn) {
   setLang(lang);
