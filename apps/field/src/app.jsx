@@ -210,8 +210,14 @@ function Nav({ route }) {
   const { identity } = useApp();
   const [first, second] = route.parts;
   const here = first === 'new' ? `new-${second}` : first === 'record' ? 'records' : first || 'today';
-  const item = (key, hash, text, testid) => (
-    <a href={hash} class={`nav-item${here === key ? ' active' : ''}`} data-testid={testid} aria-current={here === key ? 'page' : undefined}>
+  const item = (key, hash, text, testid, aria) => (
+    <a
+      href={hash}
+      class={`nav-item${here === key ? ' active' : ''}`}
+      data-testid={testid}
+      aria-label={aria}
+      aria-current={here === key ? 'page' : undefined}
+    >
       {text}
     </a>
   );
@@ -220,8 +226,8 @@ function Nav({ route }) {
     <nav class={`nav${canWrite ? '' : ' nav-3'}`} data-testid="nav">
       {item('today', '#/today', t('navToday'), 'nav-today')}
       {item('records', '#/records', t('navRecords'), 'nav-records')}
-      {canWrite && item('new-dispute', '#/new/dispute', t('navNewDispute'), 'new-dispute')}
-      {canWrite && item('new-visit', '#/new/visit', t('navNewVisit'), 'new-visit')}
+      {canWrite && item('new-dispute', '#/new/dispute', t('navNewDispute'), 'new-dispute', t('newDisputeTitle'))}
+      {canWrite && item('new-visit', '#/new/visit', t('navNewVisit'), 'new-visit', t('newVisitTitle'))}
       {item('settings', '#/settings', t('navSettings'), 'nav-settings')}
     </nav>
   );

@@ -354,6 +354,18 @@ export class FieldClient {
     this.db = { identity: null, records: kept, lastSync: this.db.lastSync, signedOut: { reason: 'unauthorized', kept: kept.length } };
     this.emit();
   }
+  seedMany(n) {
+    const base = this.db.records.filter((x) => x.r.kind === 'dispute');
+    const now = this.now();
+    for (let i = 0; i < n; i++) {
+      const from = base[i % base.length];
+      const r = JSON.parse(JSON.stringify(from.r));
+      r.title = `${r.title} #${i}`;
+      r.createdAt = now - (i % 90) * DAY - i;
+      this.db.records.push({ id: `many${i}xxxxxxxxxxxxxxxx`, r, sync: 'synced', attention: null, news: null });
+    }
+    this.emit();
+  }
   setProgress(done, total) {
     this.syncing = true;
     this.progress = { done, total };
