@@ -60,6 +60,9 @@ async function boot() {
     await init('/field/automerge.wasm');
     const store = await openIdbStore();
     const client = await FieldClient.open({ store });
+    // Ask the browser not to evict the records under storage pressure
+    // (granted silently to installed or often-used apps; harmless if refused).
+    navigator.storage?.persist?.().catch(() => {});
     root.textContent = '';
     render(<App client={client} takeSetupText={takeSetupText} />, root);
   } catch (error) {

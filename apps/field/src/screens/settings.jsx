@@ -2,7 +2,7 @@
 
 import { useEffect, useState } from 'preact/hooks';
 import { useApp } from '../app.jsx';
-import { has, num, t } from '../i18n.js';
+import { getLang, has, num, t } from '../i18n.js';
 import { go } from '../router.js';
 import { shellVersion } from '../update.js';
 import { downloadUnsent } from './export.js';
@@ -10,13 +10,21 @@ import { downloadUnsent } from './export.js';
 export function Settings() {
   const { client, identity, switchLang } = useApp();
   const [version, setVersion] = useState(/** @type {string|null} */ (null));
+  const [storage, setStorage] = useState(/** @type {string|null} */ (null));
   const [message, setMessage] = useState('');
   const [confirm, setConfirm] = useState(/** @type {null|number} */ (null));
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
     shellVersion().then(setVersion, () => {});
-  }, []);
+    (async () => {
+      const persisted = await navigator.storage?.persisted?.();
+      const estimate = await navigator.storage?.estimate?.();
+      const mb = estimate?.usage != null ? (estimate.usage / 1048576).toFixed(1) : null;
+      const kind = persisted ? t('storageKept') : t('storageMayClear');
+      setStorage(mb != null ? t('storageLine', { kind, mb }) : kind);
+    })().catch(() => {});
+  }, [getLang()]);
 
   const askSignOut = async () => {
     const rows = await client.list({}).catch(() => []);
@@ -46,6 +54,7 @@ export function Settings() {
     [t('deviceId'), identity?.device, 'device-id'],
     [t('server'), identity?.server ?? location.origin, 'device-server'],
     [t('appVersion'), version, 'app-version'],
+    [t('storage'), storage, 'device-storage'],
   ];
 
   return (
