@@ -218,7 +218,7 @@ export function syncOf(state) {
  * @property {number} purged
  * @property {boolean} reset
  * @property {number} bytesUp    request bytes as sent
- * @property {number} bytesDown  response bytes as read (after the browser's decompression)
+ * @property {number} bytesDown  response bytes as sent (Content-Length), else as read
  */
 
 export class FieldClient {
@@ -1056,12 +1056,15 @@ export class FieldClient {
     const timer = this.setTimeout(() => controller.abort(), this.requestTimeoutMs);
     let status;
     let bytes;
+    let wire = 0;
     let retryAfter = null;
     try {
-      const response = await this.fetch(`${this.#base()}/v1/sync`, { method: 'POST', headers, body, signal: controller.signal });
+      const response = await this.fetch(`${this.#base()}/v1/sync`, { method: 'POST', headers, body: /** @type {BodyInit} */ (/** @type {unknown} */ (body)), signal: controller.signal });
       status = response.status;
       retryAfter = response.headers?.get?.('retry-after') ?? null;
       bytes = new Uint8Array(await response.arrayBuffer());
+      // What crossed the wire (compressed), when the server says.
+      wire = Number(response.headers?.get?.('content-length')) || bytes.length;
     } catch (e) {
       if (controller.signal.aborted) {
         throw new SyncError('timeout', `the server did not answer within ${Math.round(this.requestTimeoutMs / 1000)} s`, { cause: e });
@@ -1084,7 +1087,7 @@ export class FieldClient {
       if (e instanceof WireError) throw new SyncError(e.code === 'unsupported_version' ? 'unsupported_version' : 'bad_response', e.message, { cause: e });
       throw new SyncError('bad_response', `the server's answer could not be read: ${e}`, { cause: e });
     }
-    return { response, up: body.length, down: bytes.length };
+    return { response, up: body.length, down: wire };
   }
 
   /** Stops timers and listeners (the store stays open). */
