@@ -274,10 +274,11 @@ export class FieldClient {
     this.store = options.store;
     this.records = records;
     this.baseUrl = options.baseUrl !== undefined ? options.baseUrl : (globalThis.location?.origin ?? null);
-    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-    this.now = options.now ?? Date.now;
-    this.setTimeout = options.setTimeout ?? globalThis.setTimeout.bind(globalThis);
-    this.clearTimeout = options.clearTimeout ?? globalThis.clearTimeout.bind(globalThis);
+    // Looked up when used: a shell may install its fetch after the client opens.
+    this.fetch = options.fetch ?? ((/** @type {any} */ input, /** @type {any} */ init) => globalThis.fetch(input, init));
+    this.now = options.now ?? (() => Date.now());
+    this.setTimeout = options.setTimeout ?? ((/** @type {() => void} */ fn, /** @type {number} */ ms) => globalThis.setTimeout(fn, ms));
+    this.clearTimeout = options.clearTimeout ?? ((/** @type {any} */ handle) => globalThis.clearTimeout(handle));
     this.autoSync = options.autoSync ?? true;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
     this.overdueDays = options.overdueDays ?? records?.schema?.overdueDays ?? 30;
@@ -511,6 +512,7 @@ export class FieldClient {
 
   /** Deletes everything on this phone: records, identity, token. */
   async signOutAndErase() {
+    const wasOnline = this.machine.online;
     this.#stopTimer();
     this.#abort?.abort();
     await this.#exclusive(async () => {
@@ -533,7 +535,7 @@ export class FieldClient {
       summarize: this.machine.summarize,
       describeMerge: this.machine.describeMerge ?? undefined,
     });
-    this.machine.online = true;
+    this.machine.online = wasOnline;
     this.machine.signedOut = true;
     this.#rejectWaiters(new ClientError('signed_out', 'this phone was signed out'));
     this.#tell({ erased: true });
@@ -945,6 +947,9 @@ export class FieldClient {
       const report = this.#report;
       for (const w of this.#waiters.splice(0)) w.resolve(report);
       if (this.now() - this.#peopleFetchedAt > 5 * 60_000) void this.refreshPeople();
+    } else if (!this.machine.runActive && this.machine.lastError) {
+      // A run that stopped without a failed exchange (too many rounds).
+      this.#rejectWaiters(this.machine.lastError);
     }
     this.#notify({ type: 'status' });
     this.#follow(decision);

@@ -455,6 +455,25 @@ test('two tabs on one IndexedDB hear each other: new records, news seen, and era
   b.close();
 });
 
+test('a server that always has more is given up on after the round limit, and syncNow says so', async () => {
+  const server = new FakeServer();
+  const always = server.fetcher({ token: TOKEN, me: ME });
+  const fetch = async (url, init) => {
+    const answer = await always(url, init);
+    if (!url.endsWith('/v1/sync')) return answer;
+    const { decodeResponse, encodeResponse } = await import('../src/wire.js');
+    const body = decodeResponse(new Uint8Array(await answer.arrayBuffer()));
+    return new Response(encodeResponse({ ...body, more: true }), { status: 200 });
+  };
+  const store = new MemoryStore();
+  const time = fakeTime();
+  const client = await FieldClient.open({ store, records, baseUrl: 'http://fengqiao.test', fetch, now: () => time.now, setTimeout: time.setTimeout, clearTimeout: time.clearTimeout, autoSync: false, listenNetwork: false, sync: { maxRounds: 5 } });
+  await client.setup(LINK);
+  await assert.rejects(client.syncNow(), (e) => e.code === 'too_many_rounds');
+  assert.equal(server.requests.length, 5);
+  assert.equal(client.status.error.code, 'too_many_rounds');
+});
+
 test('error texts: Chinese first, English on request, the server message kept', () => {
   assert.equal(errorText({ code: 'forbidden', message: 'this device may not write this record' }), '本设备无权修改这条记录 — this device may not write this record');
   assert.equal(errorText({ code: 'forbidden', message: '' }, 'en'), 'this device may not change this record');
