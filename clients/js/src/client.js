@@ -337,7 +337,8 @@ export class FieldClient {
   get status() {
     return {
       online: this.machine.online,
-      syncing: this.machine.inFlight || (this.machine.runActive && this.machine.pending),
+      // Not while pausing before a retry: then `error` says why.
+      syncing: this.machine.inFlight || (this.machine.runActive && this.machine.pending && this.machine.retryAt === null),
       lastSync: this.machine.lastSync,
       progress: this.machine.progress(),
       error: this.machine.lastError ? { code: this.machine.lastError.code, message: this.machine.lastError.message } : null,

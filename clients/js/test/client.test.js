@@ -216,6 +216,7 @@ test('503 and 429 pause and retry; a local change while online syncs by itself; 
   server.failures.push({ status: 429, body: new Uint8Array(0), headers: { 'retry-after': '30' } });
   await client.createDispute(dispute('自动同步'));
   await until(() => client.status.error?.code === 'unavailable', 'the 503');
+  assert.equal(client.status.syncing, false, 'pausing is not syncing');
   time.advance(1_500);
   await until(() => client.status.error?.code === 'rate_limited', 'the 429');
   const wait = Math.min(...time.timers.map((t) => t.at)) - time.now;
