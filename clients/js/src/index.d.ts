@@ -13,7 +13,6 @@ export declare class IdError extends Error {
 }
 export declare function newDocumentId(): string;
 export declare function parseDocumentId(id: string): Uint8Array;
-export declare function isDocumentId(id: unknown): boolean;
 export declare function actorFor(deviceId: string): string;
 export declare function toHex(bytes: Uint8Array): string;
 export declare function fromHex(hex: string): Uint8Array;
@@ -309,6 +308,8 @@ export interface FieldClientOptions {
   sync?: SyncOptions;
   records?: any;
   overdueDays?: number;
+  /** tell the app's other tabs on the same IndexedDB what changed (BroadcastChannel) */
+  broadcast?: boolean;
 }
 export type Author = { cadre: string; at: number };
 export declare const EDITS: readonly string[];
