@@ -395,7 +395,7 @@ export class FieldClient {
       this.#states.set(s.id, s);
       ids.add(s.id);
     }
-    const meta = Object.keys(writes.meta ?? {}).some((k) => k !== 'cursor' && k !== 'lastSync' && k !== 'people');
+    const meta = Object.keys(writes.meta ?? {}).some((k) => k !== 'cursor' && k !== 'lastSync' && k !== 'people' && k !== 'places');
     this.#tell({ ids: [...ids], meta });
   }
 
@@ -558,7 +558,7 @@ export class FieldClient {
         else deletes.push(id);
       }
       const signedOut = { reason, kept };
-      await this.#commit({ deletes, meta: { token: undefined, cursor: undefined, people: undefined, signedOut } });
+      await this.#commit({ deletes, meta: { token: undefined, cursor: undefined, people: undefined, places: undefined, signedOut } });
       this.#token = null;
       this.#signedOut = signedOut;
     });
@@ -683,10 +683,18 @@ export class FieldClient {
     return map;
   }
 
-  /** Refreshes the names of people (GET /v1/people); best effort. */
+  /** Names of the places of this phone's scope: village, town or district code → name. */
+  async places() {
+    /** @type {Record<string, string>} */
+    const cached = (await this.store.getMeta('places')) ?? {};
+    return new Map(Object.entries(cached));
+  }
+
+  /** Refreshes the names of people (GET /v1/people) and places (GET /v1/places); best effort. */
   async refreshPeople() {
     if (!this.#token) return;
     this.#peopleFetchedAt = this.now();
+    await this.#refreshPlaces();
     try {
       const response = await this.#timed((signal) =>
         this.fetch(`${this.#base()}/v1/people`, { headers: { Authorization: `Bearer ${this.#token}`, Accept: 'application/json' }, signal }),
@@ -699,6 +707,26 @@ export class FieldClient {
       for (const p of body.people) if (p && typeof p.id === 'string' && typeof p.name === 'string') people[p.id] = p.name;
       await this.store.commit({ meta: { people } });
       this.#notify({ type: 'people' });
+    } catch {
+      // Names are a nicety: the next sync tries again.
+    }
+  }
+
+  async #refreshPlaces() {
+    try {
+      const response = await this.#timed((signal) =>
+        this.fetch(`${this.#base()}/v1/places`, { headers: { Authorization: `Bearer ${this.#token}`, Accept: 'application/json' }, signal }),
+      );
+      if (!response.ok) return;
+      const body = await response.json();
+      if (!body || !Array.isArray(body.villages)) return;
+      /** @type {Record<string, string>} */
+      const places = {};
+      if (typeof body.scope === 'string' && typeof body.name === 'string') places[body.scope] = body.name;
+      for (const [code, name] of Object.entries(body.towns ?? {})) if (typeof name === 'string') places[code] = name;
+      for (const v of body.villages) if (v && typeof v.code === 'string' && typeof v.name === 'string') places[v.code] = v.name;
+      await this.store.commit({ meta: { places } });
+      this.#notify({ type: 'places' });
     } catch {
       // Names are a nicety: the next sync tries again.
     }

@@ -192,6 +192,11 @@ if (!BIN) {
     await b.refreshPeople();
     const people = await b.people();
     assert.equal(people.get('li-mei'), '李梅');
+    // And so do the names of places, shown instead of codes.
+    const places = await b.places();
+    assert.equal(places.get('500110101001'), '第1村');
+    assert.equal(places.get('500110101'), '第101镇');
+    assert.equal(places.get('500110101002'), undefined, 'only the places of its own scope');
     a.close();
     b.close();
   });
