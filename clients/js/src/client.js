@@ -218,7 +218,7 @@ export function syncOf(state) {
  * @property {number} purged
  * @property {boolean} reset
  * @property {number} bytesUp    request bytes as sent
- * @property {number} bytesDown  response bytes as read (after the browser's decompression)
+ * @property {number} bytesDown  response bytes as sent (Content-Length), else as read
  */
 
 export class FieldClient {
@@ -274,10 +274,11 @@ export class FieldClient {
     this.store = options.store;
     this.records = records;
     this.baseUrl = options.baseUrl !== undefined ? options.baseUrl : (globalThis.location?.origin ?? null);
-    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-    this.now = options.now ?? Date.now;
-    this.setTimeout = options.setTimeout ?? globalThis.setTimeout.bind(globalThis);
-    this.clearTimeout = options.clearTimeout ?? globalThis.clearTimeout.bind(globalThis);
+    // Looked up when used: a shell may install its fetch after the client opens.
+    this.fetch = options.fetch ?? ((/** @type {any} */ input, /** @type {any} */ init) => globalThis.fetch(input, init));
+    this.now = options.now ?? (() => Date.now());
+    this.setTimeout = options.setTimeout ?? ((/** @type {() => void} */ fn, /** @type {number} */ ms) => globalThis.setTimeout(fn, ms));
+    this.clearTimeout = options.clearTimeout ?? ((/** @type {any} */ handle) => globalThis.clearTimeout(handle));
     this.autoSync = options.autoSync ?? true;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
     this.overdueDays = options.overdueDays ?? records?.schema?.overdueDays ?? 30;
@@ -336,7 +337,8 @@ export class FieldClient {
   get status() {
     return {
       online: this.machine.online,
-      syncing: this.machine.inFlight || (this.machine.runActive && this.machine.pending),
+      // Not while pausing before a retry: then `error` says why.
+      syncing: this.machine.inFlight || (this.machine.runActive && this.machine.pending && this.machine.retryAt === null),
       lastSync: this.machine.lastSync,
       progress: this.machine.progress(),
       error: this.machine.lastError ? { code: this.machine.lastError.code, message: this.machine.lastError.message } : null,
@@ -393,7 +395,7 @@ export class FieldClient {
       this.#states.set(s.id, s);
       ids.add(s.id);
     }
-    const meta = Object.keys(writes.meta ?? {}).some((k) => k !== 'cursor' && k !== 'lastSync' && k !== 'people');
+    const meta = Object.keys(writes.meta ?? {}).some((k) => k !== 'cursor' && k !== 'lastSync' && k !== 'people' && k !== 'places');
     this.#tell({ ids: [...ids], meta });
   }
 
@@ -511,6 +513,7 @@ export class FieldClient {
 
   /** Deletes everything on this phone: records, identity, token. */
   async signOutAndErase() {
+    const wasOnline = this.machine.online;
     this.#stopTimer();
     this.#abort?.abort();
     await this.#exclusive(async () => {
@@ -533,7 +536,7 @@ export class FieldClient {
       summarize: this.machine.summarize,
       describeMerge: this.machine.describeMerge ?? undefined,
     });
-    this.machine.online = true;
+    this.machine.online = wasOnline;
     this.machine.signedOut = true;
     this.#rejectWaiters(new ClientError('signed_out', 'this phone was signed out'));
     this.#tell({ erased: true });
@@ -555,7 +558,7 @@ export class FieldClient {
         else deletes.push(id);
       }
       const signedOut = { reason, kept };
-      await this.#commit({ deletes, meta: { token: undefined, cursor: undefined, people: undefined, signedOut } });
+      await this.#commit({ deletes, meta: { token: undefined, cursor: undefined, people: undefined, places: undefined, signedOut } });
       this.#token = null;
       this.#signedOut = signedOut;
     });
@@ -680,10 +683,18 @@ export class FieldClient {
     return map;
   }
 
-  /** Refreshes the names of people (GET /v1/people); best effort. */
+  /** Names of the places of this phone's scope: village, town or district code → name. */
+  async places() {
+    /** @type {Record<string, string>} */
+    const cached = (await this.store.getMeta('places')) ?? {};
+    return new Map(Object.entries(cached));
+  }
+
+  /** Refreshes the names of people (GET /v1/people) and places (GET /v1/places); best effort. */
   async refreshPeople() {
     if (!this.#token) return;
     this.#peopleFetchedAt = this.now();
+    await this.#refreshPlaces();
     try {
       const response = await this.#timed((signal) =>
         this.fetch(`${this.#base()}/v1/people`, { headers: { Authorization: `Bearer ${this.#token}`, Accept: 'application/json' }, signal }),
@@ -696,6 +707,26 @@ export class FieldClient {
       for (const p of body.people) if (p && typeof p.id === 'string' && typeof p.name === 'string') people[p.id] = p.name;
       await this.store.commit({ meta: { people } });
       this.#notify({ type: 'people' });
+    } catch {
+      // Names are a nicety: the next sync tries again.
+    }
+  }
+
+  async #refreshPlaces() {
+    try {
+      const response = await this.#timed((signal) =>
+        this.fetch(`${this.#base()}/v1/places`, { headers: { Authorization: `Bearer ${this.#token}`, Accept: 'application/json' }, signal }),
+      );
+      if (!response.ok) return;
+      const body = await response.json();
+      if (!body || !Array.isArray(body.villages)) return;
+      /** @type {Record<string, string>} */
+      const places = {};
+      if (typeof body.scope === 'string' && typeof body.name === 'string') places[body.scope] = body.name;
+      for (const [code, name] of Object.entries(body.towns ?? {})) if (typeof name === 'string') places[code] = name;
+      for (const v of body.villages) if (v && typeof v.code === 'string' && typeof v.name === 'string') places[v.code] = v.name;
+      await this.store.commit({ meta: { places } });
+      this.#notify({ type: 'places' });
     } catch {
       // Names are a nicety: the next sync tries again.
     }
@@ -945,6 +976,9 @@ export class FieldClient {
       const report = this.#report;
       for (const w of this.#waiters.splice(0)) w.resolve(report);
       if (this.now() - this.#peopleFetchedAt > 5 * 60_000) void this.refreshPeople();
+    } else if (!this.machine.runActive && this.machine.lastError) {
+      // A run that stopped without a failed exchange (too many rounds).
+      this.#rejectWaiters(this.machine.lastError);
     }
     this.#notify({ type: 'status' });
     this.#follow(decision);
@@ -1056,12 +1090,15 @@ export class FieldClient {
     const timer = this.setTimeout(() => controller.abort(), this.requestTimeoutMs);
     let status;
     let bytes;
+    let wire = 0;
     let retryAfter = null;
     try {
-      const response = await this.fetch(`${this.#base()}/v1/sync`, { method: 'POST', headers, body, signal: controller.signal });
+      const response = await this.fetch(`${this.#base()}/v1/sync`, { method: 'POST', headers, body: /** @type {BodyInit} */ (/** @type {unknown} */ (body)), signal: controller.signal });
       status = response.status;
       retryAfter = response.headers?.get?.('retry-after') ?? null;
       bytes = new Uint8Array(await response.arrayBuffer());
+      // What crossed the wire (compressed), when the server says.
+      wire = Number(response.headers?.get?.('content-length')) || bytes.length;
     } catch (e) {
       if (controller.signal.aborted) {
         throw new SyncError('timeout', `the server did not answer within ${Math.round(this.requestTimeoutMs / 1000)} s`, { cause: e });
@@ -1084,7 +1121,7 @@ export class FieldClient {
       if (e instanceof WireError) throw new SyncError(e.code === 'unsupported_version' ? 'unsupported_version' : 'bad_response', e.message, { cause: e });
       throw new SyncError('bad_response', `the server's answer could not be read: ${e}`, { cause: e });
     }
-    return { response, up: body.length, down: bytes.length };
+    return { response, up: body.length, down: wire };
   }
 
   /** Stops timers and listeners (the store stays open). */

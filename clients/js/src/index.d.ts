@@ -386,6 +386,8 @@ export declare class FieldClient {
   syncNow(): Promise<SyncReport>;
   exportUnsent(): Promise<{ exportedAt: string; device: string | null; records: { id: string; summary: Summary | null; attention: ErrorBody | null; base64: string }[] }>;
   people(): Promise<Map<string, string>>;
+  /** Names of the places of this phone's scope: village, town or district code → name (from GET /v1/places). */
+  places(): Promise<Map<string, string>>;
   refreshPeople(): Promise<void>;
   close(): void;
 }
