@@ -55,6 +55,7 @@ export function App({ client, takeSetupText }) {
   const [tick, setTick] = useState(0);
   const [lang, setLangState] = useState(getLang());
   const [people, setPeople] = useState(/** @type {Map<string,string>|null} */ (null));
+  const [places, setPlaces] = useState(/** @type {Map<string,string>|null} */ (null));
   const [setupNotice, setSetupNotice] = useState(false);
   const [peopleVersion, setPeopleVersion] = useState(0);
   const route = useRoute();
@@ -63,7 +64,7 @@ export function App({ client, takeSetupText }) {
     let pending = false;
     // Coalesce bursts of changes (a bootstrap reports every response) into one render per frame.
     return client.subscribe((event) => {
-      if (event?.type === 'people' || event?.type === 'identity') setPeopleVersion((n) => n + 1);
+      if (event?.type === 'people' || event?.type === 'places' || event?.type === 'identity') setPeopleVersion((n) => n + 1);
       if (pending) return;
       pending = true;
       requestAnimationFrame(() => {
@@ -84,6 +85,7 @@ export function App({ client, takeSetupText }) {
   useEffect(() => {
     if (!identity) return;
     client.people().then(setPeople, () => {});
+    client.places?.().then(setPlaces, () => {});
   }, [client, identity?.device, status.lastSync, peopleVersion]);
 
   // A set-up link opened on a phone that already holds a device is not used.
@@ -109,9 +111,19 @@ export function App({ client, takeSetupText }) {
     [people, identity?.person, identity?.personName],
   );
 
+  /** A place's name with its code ("枫源村 330681107201"), or the code alone when no name is known. */
+  const placeOf = useCallback(
+    (code) => {
+      if (!code) return '';
+      const name = places?.get?.(code);
+      return name ? t('placeWithCode', { name, code }) : code;
+    },
+    [places],
+  );
+
   const ctx = useMemo(
-    () => ({ client, identity, people, nameOf, tick, lang, switchLang }),
-    [client, identity, people, nameOf, tick, lang, switchLang],
+    () => ({ client, identity, people, places, nameOf, placeOf, tick, lang, switchLang }),
+    [client, identity, people, places, nameOf, placeOf, tick, lang, switchLang],
   );
 
   let screen;

@@ -324,6 +324,10 @@ export class FieldClient {
     return new Map([['p-wang', '王建国'], ['p-limei', '李梅']]);
   }
 
+  async places() {
+    return new Map([['330681101201', '枫源村'], ['330681101', '枫桥镇']]);
+  }
+
   async exportUnsent() {
     const records = this.db.records.filter((x) => x.sync !== 'synced').map((x) => ({ id: x.id, summary: summarize(x.id, x.r), base64: btoa(JSON.stringify(x.r).replace(/[^\x00-\x7f]/g, '?')) }));
     return { exportedAt: this.now(), device: this.db.identity?.device ?? this.db.signedOut?.device ?? null, records };

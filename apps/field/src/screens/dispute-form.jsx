@@ -22,15 +22,41 @@ export function villageError(identity, village) {
 }
 
 export function VillageField({ identity, village, setVillage, error }) {
+  const { places, placeOf } = useApp();
   const fixed = scopeVillage(identity);
   if (fixed) {
     return (
       <div class="field">
         <span class="field-label">{t('village')}</span>
-        <span class="fixed" data-testid="field-village-fixed">
-          {fixed}
+        <span class="fixed" data-testid="field-village-fixed" data-code={fixed}>
+          {placeOf(fixed)}
         </span>
       </div>
+    );
+  }
+  // A town or district cadre picks one of the scope's villages by name when
+  // the names are known, else types its code.
+  const scope = typeof identity?.scope === 'string' ? identity.scope : '';
+  const villages = [...(places?.entries?.() ?? [])]
+    .filter(([code]) => /^\d{12}$/.test(code) && code.startsWith(scope))
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  if (villages.length) {
+    return (
+      <Field title={t('village')} required error={error}>
+        <select
+          class={error ? 'input invalid' : 'input'}
+          data-testid="field-village"
+          value={village}
+          onChange={(e) => setVillage(e.currentTarget.value)}
+        >
+          <option value="">{t('chooseVillage')}</option>
+          {villages.map(([code, name]) => (
+            <option value={code} key={code}>
+              {t('placeWithCode', { name, code })}
+            </option>
+          ))}
+        </select>
+      </Field>
     );
   }
   return (

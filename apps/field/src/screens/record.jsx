@@ -269,7 +269,7 @@ function RiskControl({ id, risk }) {
 }
 
 function Dispute({ data, canWrite }) {
-  const { client, identity, nameOf } = useApp();
+  const { client, identity, nameOf, placeOf } = useApp();
   const [error, setError] = useState('');
   const r = data.record ?? {};
   const s = data.summary ?? {};
@@ -285,7 +285,7 @@ function Dispute({ data, canWrite }) {
             [t('status'), s.status ? `${label('status', s.status)}${s.escalationLevel ? ` · ${label('level', s.escalationLevel)}` : ''}` : null, 'fact-status'],
             [t('category'), label('category', r.category ?? s.category), 'fact-category'],
             [t('risk'), label('risk', r.risk ?? s.risk), 'fact-risk'],
-            [t('village'), s.village, 'fact-village'],
+            [t('village'), placeOf(s.village), 'fact-village'],
             [t('createdBy'), nameOf(s.createdBy), 'fact-created-by'],
             [t('createdAt'), when(s.createdAt), 'fact-created-at'],
             [t('assignees'), assignees.map(nameOf).join(t('listJoin')), 'fact-assignees'],
@@ -344,7 +344,7 @@ function Dispute({ data, canWrite }) {
 }
 
 function Visit({ data, canWrite }) {
-  const { client, nameOf } = useApp();
+  const { client, nameOf, placeOf } = useApp();
   const r = data.record ?? {};
   const s = data.summary ?? {};
   const follow = r.followUp ?? { needed: s.followUpNeeded, done: s.followUpDone, dueAt: s.followUpDue };
@@ -363,7 +363,7 @@ function Visit({ data, canWrite }) {
             [t('field_group'), text(r.group), 'fact-group'],
             [t('visitedAt'), when(r.visitedAt ?? s.visitedAt), 'fact-visited-at'],
             [t('sentiment'), label('sentiment', r.sentiment ?? s.sentiment), 'fact-sentiment'],
-            [t('village'), s.village, 'fact-village'],
+            [t('village'), placeOf(s.village), 'fact-village'],
             [t('createdBy'), nameOf(s.createdBy), 'fact-created-by'],
           ]}
         />
