@@ -86,6 +86,7 @@ const T = {
   online: ['在线', 'Online'],
   offline: ['离线', 'Offline'],
   syncing: ['正在同步…', 'Syncing…'],
+  todayAt: ['今天 {time}', 'today {time}'],
   lastSync: ['上次同步 {time}', 'Synced {time}'],
   neverSynced: ['尚未同步', 'Not synced yet'],
   syncNow: ['立即同步', 'Sync now'],
@@ -456,7 +457,7 @@ export function when(ms) {
       ? { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }
       : { year: 'numeric', month: 'short', day: 'numeric' };
   const text = new Intl.DateTimeFormat(locale(), opts).format(d);
-  return sameDay ? (lang === 'en' ? `today ${text}` : `今天 ${text}`) : text;
+  return sameDay ? t('todayAt', { time: text }) : text;
 }
 
 /** A date without the time. */
