@@ -45,3 +45,30 @@ fn the_client_library_passes_its_own_tests() {
         );
     }
 }
+
+/// The library's public API is typed (JSDoc in the sources, `index.d.ts`);
+/// TypeScript checks that the sources agree with their types.
+#[test]
+fn the_client_library_type_checks() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let tsc = root.join("node_modules/typescript/bin/tsc");
+    if !tsc.exists() {
+        skip(
+            "the JavaScript client library's type check",
+            "it needs Node.js and the web packages (run `npm ci` at the repository root)",
+        );
+        return;
+    }
+    let output = Command::new("node")
+        .arg(&tsc)
+        .args(["-p", "clients/js"])
+        .current_dir(&root)
+        .output()
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "type errors:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
