@@ -254,6 +254,7 @@ const T = {
   no: ['不满意', 'Not satisfied'],
   eventNote: ['说明（可不填）', 'Note (optional)'],
   outcome: ['结果', 'Outcome'],
+  outcomeOptional: ['结果（可不填）', 'Outcome (optional)'],
   add: ['添加', 'Add'],
   changeRisk: ['调整风险等级', 'Change risk'],
   followUp: ['回访', 'Follow-up'],
