@@ -8,7 +8,7 @@ import { shellVersion } from '../update.js';
 import { downloadUnsent } from './export.js';
 
 export function Settings() {
-  const { client, identity, switchLang, placeOf } = useApp();
+  const { client, identity, switchLang, places } = useApp();
   const [version, setVersion] = useState(/** @type {string|null} */ (null));
   const [storage, setStorage] = useState(/** @type {string|null} */ (null));
   const [message, setMessage] = useState('');
@@ -49,7 +49,8 @@ export function Settings() {
     [t('person'), identity?.personName, 'device-person'],
     [t('deviceLabel'), identity?.label, 'device-label'],
     [t('role'), role, 'device-role'],
-    [t('scope'), placeOf(identity?.scope), 'device-scope'],
+    [t('place'), places?.get?.(identity?.scope ?? '') ?? null, 'device-place'],
+    [t('scope'), identity?.scope, 'device-scope'],
     [t('writePermission'), identity?.write === false ? t('readOnlyShort') : t('canWrite'), 'device-write'],
     [t('deviceId'), identity?.device, 'device-id'],
     [t('server'), identity?.server ?? location.origin, 'device-server'],
