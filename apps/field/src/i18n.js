@@ -122,6 +122,7 @@ const T = {
   overdueOnly: ['只看超期', 'Overdue only'],
   followUpOnly: ['只看待回访', 'Needs follow-up'],
   clearFilters: ['清除筛选', 'Clear filters'],
+  loadFailed: ['无法读取手机上的记录：{message}', 'The records on this phone could not be read: {message}'],
   noRecords: ['没有符合条件的记录。', 'No records match.'],
   noRecordsYet: ['还没有记录。可以新建纠纷或走访。', 'No records yet. Add a dispute or a visit.'],
   count: ['共 {n} 条', '{n} records'],
