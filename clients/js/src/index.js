@@ -13,6 +13,7 @@ export {
   followUpOverdue,
   followUpPending,
   foldStatus,
+  isDocumentId,
   isOpen,
   isOverdue,
   isVillageCode,
