@@ -43,6 +43,8 @@ import { ESCAPED_RANGES } from './rust_debug_table.js';
  * @property {(obj: ObjId) => string[]} keys
  * @property {(obj: ObjId) => number} length
  * @property {(obj: ObjId) => string} text
+ * @property {(obj: ObjId, prop: string|number) => any} getWithType
+ * @property {(obj: ObjId) => any} materialize
  * @property {boolean} latest whether this is the handle's current version
  */
 
@@ -57,6 +59,8 @@ function reader(h, heads) {
     keys: (obj) => h.keys(obj, heads),
     length: (obj) => h.length(obj, heads),
     text: (obj) => h.text(obj, heads),
+    getWithType: (obj, prop) => h.getWithType(obj, prop, heads),
+    materialize: (obj) => h.materialize(obj, heads),
     latest: heads === undefined,
   };
 }
