@@ -169,6 +169,8 @@ const T = {
   notes: ['走访记录', 'Notes'],
   followUpNeeded: ['需要回访', 'Follow-up needed'],
   followUpDueDate: ['回访日期', 'Follow-up due'],
+  draftRestored: ['已恢复上次没有保存的内容。', 'What you had not saved was restored.'],
+  draftDiscard: ['清空重填', 'Start over'],
   savedLocally: ['已保存在手机上，联网后自动发送。', 'Saved on this phone; it is sent when there is a connection.'],
   readOnly: ['这台手机只能查看，不能新建或修改记录。', 'This phone can view records but not add or change them.'],
   badVillage: ['请填写本辖区内 12 位村（社区）代码。', 'Enter a 12-digit village code within your area.'],

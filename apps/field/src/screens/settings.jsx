@@ -5,6 +5,7 @@ import { useApp } from '../app.jsx';
 import { getLang, has, num, t } from '../i18n.js';
 import { go } from '../router.js';
 import { shellVersion } from '../update.js';
+import { clearAllDrafts } from '../drafts.js';
 import { downloadUnsent } from './export.js';
 
 export function Settings() {
@@ -35,6 +36,7 @@ export function Settings() {
     setBusy(true);
     try {
       await client.signOutAndErase();
+      clearAllDrafts();
       go('/today');
     } catch (e) {
       setMessage(t('signOutFailed', { message: e?.message ?? String(e) }));
