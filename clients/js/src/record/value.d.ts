@@ -152,6 +152,12 @@ export function typeName(item: Item): "null" | "bytes" | "a string" | "an intege
  */
 export function describe(item: Item): string;
 /**
+ * A float as Rust's `{}` writes it: the shortest digits that read back,
+ * never in exponent notation; `inf`, `-inf`, `NaN`, `-0`.
+ * @param {number} f
+ */
+export function rustFloat(f: number): string;
+/**
  * Whether two items are the same value (Rust `Item == Item`): strings by
  * content, objects by id, floats by IEEE equality.
  * @param {Item} a
