@@ -433,12 +433,36 @@ export function describe(item) {
     case 'timestamp':
       return item.v === null ? 'a timestamp' : String(item.v);
     case 'f64':
-      return Number.isNaN(item.v) ? 'NaN' : item.v === Infinity ? 'inf' : item.v === -Infinity ? '-inf' : String(item.v);
+      return rustFloat(item.v);
     case 'bool':
       return String(item.v);
     default:
       return typeName(item);
   }
+}
+
+/**
+ * A float as Rust's `{}` writes it: the shortest digits that read back,
+ * never in exponent notation; `inf`, `-inf`, `NaN`, `-0`.
+ * @param {number} f
+ */
+export function rustFloat(f) {
+  if (Number.isNaN(f)) return 'NaN';
+  if (f === Infinity) return 'inf';
+  if (f === -Infinity) return '-inf';
+  if (Object.is(f, -0)) return '-0';
+  const text = String(f);
+  const e = text.indexOf('e');
+  if (e < 0) return text;
+  const sign = text.startsWith('-') ? '-' : '';
+  const mantissa = text.slice(sign.length, e);
+  const exponent = Number(text.slice(e + 1));
+  const [whole, fraction = ''] = mantissa.split('.');
+  const digits = whole + fraction;
+  const point = whole.length + exponent;
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
 
 /**
