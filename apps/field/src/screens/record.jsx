@@ -380,7 +380,7 @@ function Visit({ data, canWrite }) {
           ]}
         />
         {topics.length > 0 && (
-          <div class="row-chips" data-testid="fact-topics">
+          <div class="row-chips fact-chips" data-testid="fact-topics">
             {topics.map((tp) => (
               <Chip vocab="topic" value={tp} key={tp} />
             ))}
