@@ -1,39 +1,4 @@
 /**
- * @param {import('./value.js').Handle} r
- * @param {Record<string, unknown>} root
- */
-export function readHeaderFast(r: import("./value.js").Handle, root: Record<string, unknown>): {
-    missing: "village";
-    badVillage?: undefined;
-    problem?: undefined;
-    header?: undefined;
-} | {
-    badVillage: string;
-    problem: string;
-    missing?: undefined;
-    header?: undefined;
-} | {
-    missing: "createdAt";
-    badVillage?: undefined;
-    problem?: undefined;
-    header?: undefined;
-} | {
-    missing: "createdBy";
-    badVillage?: undefined;
-    problem?: undefined;
-    header?: undefined;
-} | {
-    header: {
-        schema: number;
-        village: string;
-        createdAt: number;
-        createdBy: string;
-    };
-    missing?: undefined;
-    badVillage?: undefined;
-    problem?: undefined;
-};
-/**
  * Reads a record the fast way. Throws ReadError for what is not a record,
  * GiveUp when the field-by-field reading must decide.
  * @param {import('./value.js').Handle} r

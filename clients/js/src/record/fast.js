@@ -110,10 +110,10 @@ function members(r, obj, shown, key) {
 }
 
 /**
- * @param {import('./value.js').Handle} r
+ * The creation fields, or what is wrong with them (as read.js reports it).
  * @param {Record<string, unknown>} root
  */
-export function readHeaderFast(r, root) {
+function readHeaderFast(root) {
   const village = str(own(root, F.VILLAGE));
   if (village === null) return { missing: F.VILLAGE };
   const problem = villageCodeProblem(village);
@@ -191,7 +191,7 @@ export function readFast(r, readError) {
   if (!isValue('recordKind', kind)) {
     throw readError('unknown_type', `the document's type ${rustDebug(shorten(kind))} is not a record type (dispute or visit)`);
   }
-  const read = readHeaderFast(r, root);
+  const read = readHeaderFast(root);
   if (read.missing) {
     throw readError('missing_field', `the record has no readable ${rustDebug(read.missing)} field`, read.missing);
   }

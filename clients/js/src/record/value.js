@@ -310,7 +310,6 @@ export function length(h, obj) {
   }
 }
 
-const I64_MIN = -(2n ** 63n);
 const I64_MAX = 2n ** 63n - 1n;
 const F64_LIMIT = 9_223_372_036_854_775_808; // 2^63
 
