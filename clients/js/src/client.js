@@ -15,6 +15,13 @@ import { compressBody, decodeErrorBody, decodeResponse, encodeRequest, WireError
 /** @typedef {import('./wire.js').ErrorBody} ErrorBody */
 
 const DAY = 86_400_000;
+/** How often a write is redone when another tab wrote the same record meanwhile. */
+const CONFLICT_TRIES = 8;
+
+/** @param {unknown} e  whether the store refused a write because the record changed since it was read */
+function isConflict(e) {
+  return !!e && typeof e === 'object' && /** @type {any} */ (e).code === 'conflict' && /** @type {any} */ (e).name === 'StoreError';
+}
 
 /** The domain edits a client offers as `client.<name>(id, ...args)`. */
 export const EDITS = Object.freeze([
@@ -795,15 +802,26 @@ export class FieldClient {
     const author = this.#author();
     const actor = /** @type {string} */ (this.#actor);
     const changed = await this.#exclusive(async () => {
-      const stored = await this.store.getRecord(id);
-      if (!stored) throw new ClientError('not_found', `no record ${id} on this phone`);
-      const previous = A.load(stored.bytes);
-      const working = A.load(stored.bytes, { actor });
-      const after = change(working, author);
-      if (!after) throw new ClientError('bad_edit', 'the edit returned no document');
-      if (sameHeadList(A.getHeads(after), A.getHeads(previous))) return false;
-      await this.#save(id, previous, after, stored.state ?? emptyState(id));
-      return true;
+      // Another tab of the app may save the same record between our read and
+      // our write: the store then refuses the write and the edit is redone
+      // on what that tab saved, so neither edit is lost.
+      for (let attempt = 1; ; attempt++) {
+        const stored = await this.store.getRecord(id);
+        if (!stored) throw new ClientError('not_found', `no record ${id} on this phone`);
+        const previous = A.load(stored.bytes);
+        const working = A.load(stored.bytes, { actor });
+        const after = change(working, author);
+        if (!after) throw new ClientError('bad_edit', 'the edit returned no document');
+        if (sameHeadList(A.getHeads(after), A.getHeads(previous))) return false;
+        const state = stored.state ?? emptyState(id);
+        try {
+          await this.#save(id, previous, after, state, [{ id, bytes: stored.bytes, state }]);
+          return true;
+        } catch (e) {
+          if (isConflict(e) && attempt < CONFLICT_TRIES) continue;
+          throw e;
+        }
+      }
     });
     if (changed) {
       this.#notify({ type: 'records', ids: [id] });
@@ -817,8 +835,9 @@ export class FieldClient {
    * @param {any} previous
    * @param {any} doc
    * @param {State} state
+   * @param {import('./store/memory.js').Expectation[]} [expect]  what the store must still hold
    */
-  async #save(id, previous, doc, state) {
+  async #save(id, previous, doc, state, expect) {
     const bytes = A.save(doc);
     const person = /** @type {Identity} */ (this.identity).person;
     const errors = [
@@ -827,7 +846,7 @@ export class FieldClient {
     ];
     if (errors.length > 0) throw new ValidationError(errors);
     const summary = { ...this.records.summarize(doc), id };
-    await this.#commit({ records: [{ id, bytes, state: { ...state, id, summary, dirty: true } }] });
+    await this.#commit({ records: [{ id, bytes, state: { ...state, id, summary, dirty: true } }], ...(expect ? { expect } : {}) });
   }
 
   /**
@@ -1024,7 +1043,21 @@ export class FieldClient {
    * @param {import('./wire.js').SyncResponse} response
    */
   async #apply(response, generation) {
-    if (generation !== this.#generation) throw new ClientError('signed_out', 'this phone was erased while it synced');
+    for (let attempt = 1; ; attempt++) {
+      if (generation !== this.#generation) throw new ClientError('signed_out', 'this phone was erased while it synced');
+      try {
+        return await this.#applyOnce(response);
+      } catch (e) {
+        // Another tab saved one of these records meanwhile: merge again on what it saved.
+        if (isConflict(e) && attempt < CONFLICT_TRIES) continue;
+        if (e instanceof SyncError) throw e;
+        throw new SyncError('storage', `the phone's storage failed: ${e instanceof Error ? e.message : e}`, { cause: e });
+      }
+    }
+  }
+
+  /** @param {import('./wire.js').SyncResponse} response */
+  async #applyOnce(response) {
     const need = this.machine.needs(response);
     const stored = await this.#getRecords(need.ids);
     const docs = new Map([...stored].map(([id, r]) => [id, r.bytes]));
@@ -1044,11 +1077,12 @@ export class FieldClient {
       response,
       this.now(),
     );
-    try {
-      await this.#commit(writes);
-    } catch (e) {
-      throw new SyncError('storage', `the phone's storage failed: ${e instanceof Error ? e.message : e}`, { cause: e });
-    }
+    // Written only if no record of the response changed since it was read.
+    writes.expect = need.ids.map((id) => {
+      const r = stored.get(id);
+      return r ? { id, bytes: r.bytes, state: r.state ?? emptyState(id) } : { id, bytes: null };
+    });
+    await this.#commit(writes);
     return step;
   }
 

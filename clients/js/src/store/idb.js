@@ -3,7 +3,7 @@
 // `meta` (key → value). Every `commit` is ONE readwrite transaction over
 // all three stores and resolves only when the transaction completes, so
 // a response's records and its cursor are durable together or not at all.
-import { emptyState } from './memory.js';
+import { StoreConflict, emptyState, meetsExpectation } from './memory.js';
 
 /** The database name. */
 export const DB_NAME = 'fengqiao-field';
@@ -227,29 +227,78 @@ export class IdbStore {
 
   /**
    * Applies every write in one readwrite transaction over every store.
+   * With `writes.expect`, the named records are read first in the same
+   * transaction and nothing is written unless each is still as expected
+   * (another tab may have written it since it was read): then StoreConflict.
    * @param {import('./memory.js').WriteSet} writes
    */
   async commit(writes) {
-    await this.run(ALL, 'readwrite', (tx) => {
-      const docs = tx.objectStore(DOCS);
-      const states = tx.objectStore(STATES);
-      const meta = tx.objectStore(META);
-      for (const id of writes.deletes ?? []) {
-        docs.delete(id);
-        states.delete(id);
-      }
-      for (const r of writes.records ?? []) {
-        if (!(r.bytes instanceof Uint8Array)) throw new TypeError('record bytes must be a Uint8Array');
-        // A copy in its own buffer: a view would store its whole buffer.
-        docs.put({ id: r.id, bytes: new Uint8Array(r.bytes) });
-        if (r.state) states.put({ ...r.state, id: r.id });
-      }
-      for (const s of writes.states ?? []) states.put(s);
-      for (const [key, value] of Object.entries(writes.meta ?? {})) {
-        if (value === undefined) meta.delete(key);
-        else meta.put(value, key);
-      }
-    });
+    const expect = writes.expect ?? [];
+    /** @type {StoreConflict | null} */
+    let conflict = null;
+    try {
+      await this.run(ALL, 'readwrite', (tx) => {
+        const docs = tx.objectStore(DOCS);
+        const states = tx.objectStore(STATES);
+        const meta = tx.objectStore(META);
+        for (const r of writes.records ?? []) {
+          if (!(r.bytes instanceof Uint8Array)) throw new TypeError('record bytes must be a Uint8Array');
+        }
+        const write = () => {
+          for (const id of writes.deletes ?? []) {
+            docs.delete(id);
+            states.delete(id);
+          }
+          for (const r of writes.records ?? []) {
+            // A copy in its own buffer: a view would store its whole buffer.
+            docs.put({ id: r.id, bytes: new Uint8Array(r.bytes) });
+            if (r.state) states.put({ ...r.state, id: r.id });
+          }
+          for (const s of writes.states ?? []) states.put(s);
+          for (const [key, value] of Object.entries(writes.meta ?? {})) {
+            if (value === undefined) meta.delete(key);
+            else meta.put(value, key);
+          }
+        };
+        if (expect.length === 0) {
+          write();
+          return;
+        }
+        // Read what is stored now, inside this transaction, then write or give up.
+        let left = expect.length * 2;
+        /** @type {Map<string, {doc?: any, state?: any}>} */
+        const found = new Map();
+        const check = () => {
+          if (--left > 0) return;
+          for (const expected of expect) {
+            const entry = found.get(expected.id) ?? {};
+            if (!meetsExpectation(expected, entry.doc?.bytes, entry.state)) {
+              conflict = new StoreConflict(expected.id);
+              tx.abort();
+              return;
+            }
+          }
+          write();
+        };
+        for (const expected of expect) {
+          const entry = {};
+          found.set(expected.id, entry);
+          const d = docs.get(expected.id);
+          d.onsuccess = () => {
+            entry.doc = d.result;
+            check();
+          };
+          const s = states.get(expected.id);
+          s.onsuccess = () => {
+            entry.state = s.result;
+            check();
+          };
+        }
+      });
+    } catch (e) {
+      if (conflict) throw conflict;
+      throw e;
+    }
   }
 
   /** Deletes the whole database ("sign out and erase"). */
