@@ -467,23 +467,28 @@ export class FieldClient {
     }
     const payload = parseSetup(text);
     const base = this.baseUrl ?? payload.server;
+    /** @type {{status: number, ok: boolean, body: Promise<any>}} */
     let response;
     try {
-      response = await this.#timed((signal) =>
-        this.fetch(`${base}/v1/me`, { headers: { Authorization: `Bearer ${payload.token}`, Accept: 'application/json' }, signal }),
-      );
+      response = await this.#timed(async (signal) => {
+        const r = await this.fetch(`${base}/v1/me`, { headers: { Authorization: `Bearer ${payload.token}`, Accept: 'application/json' }, signal });
+        // The body is read under the same timeout; a body that is not JSON is reported below.
+        const body = r.ok ? await abortable(r.json(), signal).then((v) => ({ v }), (e) => ({ e })) : null;
+        return { status: r.status, ok: r.ok, body: /** @type {any} */ (body) };
+      });
     } catch (e) {
       throw new SetupError('offline', `the server could not be reached (${e instanceof Error ? e.message : e}); try again with a signal`, e);
     }
     if (response.status === 401) throw new SetupError('unauthorized', 'the server does not know this set-up code (revoked or replaced); ask for a new one');
     if (!response.ok) throw new SetupError('server_error', `the server answered ${response.status}`);
     /** @type {any} */
-    let me;
-    try {
-      me = await response.json();
-    } catch (e) {
-      throw new SetupError('server_error', 'the server’s answer could not be read', e);
+    const read = response.body;
+    if ('e' in read) {
+      const timedOut = read.e instanceof SyncError && read.e.code === 'timeout';
+      throw new SetupError(timedOut ? 'offline' : 'server_error', timedOut ? `the server did not answer in time; try again with a signal` : 'the server’s answer could not be read', read.e);
     }
+    /** @type {any} */
+    const me = read.v;
     if (!me || typeof me.device !== 'string' || typeof me.person !== 'string') {
       throw new SetupError('not_a_device', 'this token belongs to no device (a development or admin token?)');
     }
@@ -703,11 +708,10 @@ export class FieldClient {
     this.#peopleFetchedAt = this.now();
     await this.#refreshPlaces();
     try {
-      const response = await this.#timed((signal) =>
-        this.fetch(`${this.#base()}/v1/people`, { headers: { Authorization: `Bearer ${this.#token}`, Accept: 'application/json' }, signal }),
-      );
-      if (!response.ok) return;
-      const body = await response.json();
+      const body = await this.#timed(async (signal) => {
+        const response = await this.fetch(`${this.#base()}/v1/people`, { headers: { Authorization: `Bearer ${this.#token}`, Accept: 'application/json' }, signal });
+        return response.ok ? abortable(response.json(), signal) : null;
+      });
       if (!body || !Array.isArray(body.people)) return;
       /** @type {Record<string, string>} */
       const people = {};
@@ -721,11 +725,10 @@ export class FieldClient {
 
   async #refreshPlaces() {
     try {
-      const response = await this.#timed((signal) =>
-        this.fetch(`${this.#base()}/v1/places`, { headers: { Authorization: `Bearer ${this.#token}`, Accept: 'application/json' }, signal }),
-      );
-      if (!response.ok) return;
-      const body = await response.json();
+      const body = await this.#timed(async (signal) => {
+        const response = await this.fetch(`${this.#base()}/v1/places`, { headers: { Authorization: `Bearer ${this.#token}`, Accept: 'application/json' }, signal });
+        return response.ok ? abortable(response.json(), signal) : null;
+      });
       if (!body || !Array.isArray(body.villages)) return;
       /** @type {Record<string, string>} */
       const places = {};
@@ -1100,7 +1103,7 @@ export class FieldClient {
     const controller = new AbortController();
     const timer = this.setTimeout(() => controller.abort(new SyncError('timeout', `no answer within ${Math.round(this.requestTimeoutMs / 1000)} s`)), this.requestTimeoutMs);
     try {
-      return await fn(controller.signal);
+      return await abortable(fn(controller.signal), controller.signal);
     } finally {
       this.clearTimeout(timer);
     }
@@ -1127,10 +1130,14 @@ export class FieldClient {
     let wire = 0;
     let retryAfter = null;
     try {
-      const response = await this.fetch(`${this.#base()}/v1/sync`, { method: 'POST', headers, body: /** @type {BodyInit} */ (/** @type {unknown} */ (body)), signal: controller.signal });
+      // The timeout holds even for a fetch (a shell's) that ignores the signal, and while the body trickles in.
+      const response = await abortable(
+        this.fetch(`${this.#base()}/v1/sync`, { method: 'POST', headers, body: /** @type {BodyInit} */ (/** @type {unknown} */ (body)), signal: controller.signal }),
+        controller.signal,
+      );
       status = response.status;
       retryAfter = response.headers?.get?.('retry-after') ?? null;
-      bytes = new Uint8Array(await response.arrayBuffer());
+      bytes = new Uint8Array(await abortable(response.arrayBuffer(), controller.signal));
       // What crossed the wire (compressed), when the server says.
       wire = Number(response.headers?.get?.('content-length')) || bytes.length;
     } catch (e) {
@@ -1199,6 +1206,36 @@ export async function defaultRecords() {
     import('./vocab.js'),
   ]);
   return { ...record, ...validation, ...duplicates, schema: vocab.SCHEMA };
+}
+
+/**
+ * `promise`, or a rejection as soon as `signal` aborts (with its reason, or
+ * a timeout), whether or not whatever made the promise heeds the signal.
+ * @template T
+ * @param {Promise<T>} promise
+ * @param {AbortSignal} signal
+ * @returns {Promise<T>}
+ */
+function abortable(promise, signal) {
+  const reason = () => signal.reason ?? new SyncError('timeout', 'the request was given up');
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(reason());
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(reason());
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }
 
 /** @returns {SyncReport} */
