@@ -84,3 +84,48 @@ test('set-up gives up on a /v1/me whose body never ends', async () => {
   assert.equal(client.identity, null);
   client.close();
 });
+
+test('a server that asks for everything again at every answer does not keep the phone uploading for ever', async () => {
+  let calls = 0;
+  const client = await phone(deafFetch(() => {
+    calls++;
+    return new Response(encodeResponse({ cursor: new Uint8Array([calls]), reset: true }));
+  }));
+  await client.setup(SETUP);
+  const id = await client.createDispute(DISPUTE);
+  await assert.rejects(within(client.syncNow(), 5000), (e) => /** @type {any} */ (e).code === 'too_many_rounds');
+  assert.ok(calls <= 5, `${calls} requests`);
+  assert.equal(client.status.syncing, false);
+  assert.equal((await client.get(id))?.sync, 'unsent');
+  client.close();
+});
+
+test('"more" for ever from the same cursor with nothing in it stops after a few answers', async () => {
+  let calls = 0;
+  const client = await phone(deafFetch(() => {
+    calls++;
+    return new Response(encodeResponse({ cursor: new Uint8Array([7]), more: true, remaining: 5 }));
+  }));
+  await client.setup(SETUP);
+  await assert.rejects(within(client.syncNow(), 5000), (e) => /** @type {any} */ (e).code === 'too_many_rounds');
+  assert.ok(calls <= 5, `${calls} requests`);
+  assert.equal(client.status.progress, null);
+  client.close();
+});
+
+test('a bootstrap that moves on (new cursor, records) is not taken for a loop', async () => {
+  const { A } = await import('../src/automerge.js');
+  const { newDocumentId } = await import('../src/ids.js');
+  const docs = Array.from({ length: 12 }, (_, i) => {
+    const doc = records.createDispute(null, { cadre: 'zhang', at: 1_790_000_000_000 + i }, { ...DISPUTE, village: VILLAGE, title: `案${i}` });
+    return { id: newDocumentId(), heads: A.getHeads(doc), data: A.save(doc) };
+  });
+  const client = await phone(deafFetch((_request, n) =>
+    new Response(encodeResponse({ cursor: new Uint8Array([n + 1]), more: n < 11, remaining: 11 - n, docs: [docs[n]], reset: n === 0 })),
+  ));
+  await client.setup(SETUP);
+  const report = await within(client.syncNow(), 5000);
+  assert.equal(/** @type {any} */ (report).received, 12);
+  assert.equal((await client.list()).length, 12);
+  client.close();
+});
