@@ -131,8 +131,19 @@ export function parseSetup(text) {
   else if (t.startsWith('setup=')) t = t.slice('setup='.length);
   let json = t;
   if (!t.startsWith('{')) {
+    // Pasted codes come wrapped over lines, with spaces or invisible
+    // characters inside, and with words after them: the code is the run of
+    // base64url characters once those are taken out.
+    let code = t;
     try {
-      json = new TextDecoder('utf-8', { fatal: true }).decode(base64urlDecode(decodeURIComponent(t)));
+      code = decodeURIComponent(t);
+    } catch {
+      // not %-encoded
+    }
+    code = code.replace(/[\s\u200b-\u200d\u2060\ufeff]+/g, '');
+    code = /^[A-Za-z0-9_-]+={0,2}/.exec(code)?.[0] ?? code;
+    try {
+      json = new TextDecoder('utf-8', { fatal: true }).decode(base64urlDecode(code));
     } catch {
       throw new SetupError('bad_setup', 'the set-up text is not a set-up link, code or JSON');
     }
@@ -148,6 +159,8 @@ export function parseSetup(text) {
   const { server, token, device } = value;
   if (typeof server !== 'string' || !/^https?:\/\/[^\s/]+/i.test(server)) throw new SetupError('bad_setup', 'the set-up code has no server address');
   if (typeof token !== 'string' || !token.trim()) throw new SetupError('bad_setup', 'the set-up code has no token');
+  // A token is visible ASCII: anything else cannot go in a header, and is a damaged code.
+  if (!/^[\x21-\x7e]+$/.test(token.trim())) throw new SetupError('bad_setup', 'the set-up code has a damaged token; scan or copy it again');
   if (typeof device !== 'string' || !/^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.test(device)) {
     throw new SetupError('bad_setup', 'the set-up code has no valid device id');
   }
