@@ -102,6 +102,7 @@ const ERROR_TEXT = {
   bad_response: ['服务器的回复无法读取，稍后自动重试', 'the server’s answer could not be read; retrying later'],
   bad_server_data: ['服务器发来的记录已损坏，稍后自动重试', 'the server sent a damaged record; retrying later'],
   storage: ['手机存储出错', 'the phone’s storage failed'],
+  storage_full: ['手机存储空间已满，未能保存；请清理空间后重试', 'the phone’s storage is full; nothing was saved — free some space and try again'],
   too_many_rounds: ['同步未完成，请再同步一次', 'sync did not finish; sync again'],
 };
 
@@ -1067,7 +1068,8 @@ export class FieldClient {
         // Another tab saved one of these records meanwhile: merge again on what it saved.
         if (isConflict(e) && attempt < CONFLICT_TRIES) continue;
         if (e instanceof SyncError) throw e;
-        throw new SyncError('storage', `the phone's storage failed: ${e instanceof Error ? e.message : e}`, { cause: e });
+        const full = /** @type {any} */ (e)?.code === 'storage_full';
+        throw new SyncError(full ? 'storage_full' : 'storage', full ? /** @type {any} */ (e).message : `the phone's storage failed: ${e instanceof Error ? e.message : e}`, { cause: e });
       }
     }
   }

@@ -86,7 +86,7 @@ export const MAX_RESETS_PER_RUN = 2;
 export const MAX_STALLS = 3;
 
 /** Codes after which the same request may succeed later. */
-const RETRYABLE = new Set(['network', 'timeout', 'bad_response', 'bad_server_data', 'rate_limited', 'unavailable', 'internal', 'storage']);
+const RETRYABLE = new Set(['network', 'timeout', 'bad_response', 'bad_server_data', 'rate_limited', 'unavailable', 'internal', 'storage', 'storage_full']);
 
 /**
  * Whether retrying after `error` may succeed.

@@ -18,7 +18,7 @@ const ALL = [DOCS, STATES, META];
 /** Why the store failed. */
 export class StoreError extends Error {
   /**
-   * @param {string} code 'storage' | 'blocked' | 'unavailable'
+   * @param {string} code 'storage' | 'storage_full' | 'blocked' | 'unavailable' | 'conflict'
    * @param {string} message
    * @param {unknown} [cause]
    */
@@ -27,6 +27,19 @@ export class StoreError extends Error {
     this.name = 'StoreError';
     this.code = code;
   }
+}
+
+/**
+ * The error of a failed transaction: a full phone (the browser's quota) is
+ * 'storage_full', so the app can say so; anything else 'storage'.
+ * @param {DOMException | null} error
+ * @param {string} what
+ */
+function failure(error, what) {
+  if (error?.name === 'QuotaExceededError') {
+    return new StoreError('storage_full', `the phone's storage is full; nothing was saved (${error.message})`, error);
+  }
+  return new StoreError('storage', `the phone's storage ${what}: ${error?.message ?? 'unknown error'}`, error);
 }
 
 /**
@@ -123,8 +136,8 @@ export class IdbStore {
       /** @type {T} */
       let result;
       tx.oncomplete = () => resolve(result);
-      tx.onerror = () => reject(new StoreError('storage', `the phone's storage failed: ${tx.error?.message ?? 'unknown error'}`, tx.error));
-      tx.onabort = () => reject(new StoreError('storage', `the phone's storage gave up a write: ${tx.error?.message ?? 'aborted'}`, tx.error));
+      tx.onerror = () => reject(failure(tx.error, 'failed'));
+      tx.onabort = () => reject(failure(tx.error, 'gave up a write'));
       try {
         result = fn(tx);
       } catch (e) {
