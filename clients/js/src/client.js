@@ -439,9 +439,29 @@ export class FieldClient {
    */
   async #heard(message) {
     if (this.#closed || !message || typeof message !== 'object') return;
-    if (message.erased || message.meta) {
+    if (message.erased) {
+      // Another tab signed out and erased the store: forget everything here
+      // too (the store refused writes from the moment it was erased, so
+      // nothing of this tab leaked into a new, empty database).
+      this.#stopTimer();
+      this.#abort?.abort();
       await this.#exclusive(async () => {
-        if (message.erased) this.#generation++;
+        this.#generation++;
+        this.store.allowReopen?.();
+        this.#states = new Map();
+        this.identity = null;
+        this.#token = null;
+        this.#actor = null;
+        this.#signedOut = null;
+        this.machine.person = null;
+        this.machine.signedOut = true;
+      });
+      this.#rejectWaiters(new ClientError('signed_out', 'this phone was signed out in another tab'));
+      this.#notify({ type: 'identity' });
+      return;
+    }
+    if (message.meta) {
+      await this.#exclusive(async () => {
         this.#states = await this.store.getStates();
         this.identity = (await this.store.getMeta('identity')) ?? null;
         this.#token = (await this.store.getMeta('token')) ?? null;
@@ -451,7 +471,7 @@ export class FieldClient {
         this.machine.signedOut = !this.#token || !!this.#signedOut;
       });
       this.#notify({ type: 'identity' });
-      if (this.autoSync && this.#token && !this.#signedOut && !message.erased) this.#follow(this.machine.start(this.now(), this.machine.online));
+      if (this.autoSync && this.#token && !this.#signedOut) this.#follow(this.machine.start(this.now(), this.machine.online));
       return;
     }
     const ids = Array.isArray(message.ids) ? message.ids.filter((id) => typeof id === 'string') : [];

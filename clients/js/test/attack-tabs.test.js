@@ -108,3 +108,24 @@ for (const [name, makeStore] of /** @type {[string, () => Promise<any>][]} */ ([
     assert.equal(got.sync, 'unsent');
   });
 }
+
+test('a tab that has not yet heard that another tab erased the phone writes nothing into a new, empty database', async () => {
+  const factory = new IDBFactory();
+  const storeA = await openIdbStore({ indexedDB: factory, name: 'erase-race' });
+  const storeB = await openIdbStore({ indexedDB: factory, name: 'erase-race' });
+  const { A: Am } = await import('../src/automerge.js');
+  const { newDocumentId } = await import('../src/ids.js');
+  const theirs = records.createDispute(null, { cadre: 'zhang', at: 1_790_000_000_000 }, { ...DISPUTE, village: VILLAGE });
+  const id = newDocumentId();
+  const a = await tab(storeA, () => ({ cursor: new Uint8Array([9, 9]), docs: [{ id, heads: Am.getHeads(theirs), data: Am.save(theirs) }] }));
+  await a.setup(SETUP);
+  // Tab B signs out and erases; tab A has not heard yet and syncs.
+  await storeB.erase();
+  await assert.rejects(a.syncNow(), (e) => /** @type {any} */ (e).code === 'storage');
+  // Nothing of tab A's landed in a fresh database: no cursor, no record.
+  const fresh = await openIdbStore({ indexedDB: factory, name: 'erase-race' });
+  assert.equal(await fresh.getMeta('cursor'), undefined);
+  assert.equal(await fresh.getRecord(id), undefined);
+  assert.deepEqual(await fresh.ids(), []);
+  a.close();
+});

@@ -18,7 +18,7 @@ const ALL = [DOCS, STATES, META];
 /** Why the store failed. */
 export class StoreError extends Error {
   /**
-   * @param {string} code 'storage' | 'storage_full' | 'blocked' | 'unavailable' | 'conflict'
+   * @param {string} code 'storage' | 'storage_full' | 'blocked' | 'unavailable' | 'conflict' | 'erased'
    * @param {string} message
    * @param {unknown} [cause]
    */
@@ -84,10 +84,15 @@ export class IdbStore {
     this.db = null;
     /** @type {Promise<IDBDatabase> | null} */
     this.opening = null;
+    /** Closed because another tab erased or upgraded the database. */
+    this.gone = false;
   }
 
   /** @returns {Promise<IDBDatabase>} */
   open() {
+    if (this.gone) {
+      return Promise.reject(new StoreError('erased', 'the app was signed out, erased or updated in another tab; reload this page'));
+    }
     if (this.db) return Promise.resolve(this.db);
     if (this.opening) return this.opening;
     this.opening = new Promise((resolve, reject) => {
@@ -101,7 +106,13 @@ export class IdbStore {
         // Another tab upgrading or erasing the database: let it.
         db.onversionchange = () => {
           db.close();
-          if (this.db === db) this.db = null;
+          if (this.db === db) {
+            this.db = null;
+            // Erased or upgraded by another tab: opening again would make a
+            // new, empty database and write this tab's leftovers into it
+            // (records, a cursor) with no identity. This tab must reload.
+            this.gone = true;
+          }
         };
         this.db = db;
         resolve(db);
@@ -319,12 +330,21 @@ export class IdbStore {
     this.close();
     await new Promise((resolve, reject) => {
       const request = this.factory.deleteDatabase(this.name);
-      request.onsuccess = () => resolve(undefined);
+      request.onsuccess = () => {
+        // Erased here: this tab may set up afresh.
+        this.gone = false;
+        resolve(undefined);
+      };
       request.onerror = () => reject(new StoreError('storage', `the phone's storage could not be erased: ${request.error?.message}`, request.error));
       request.onblocked = () => {
         // Other tabs are told (versionchange) and close; success follows.
       };
     });
+  }
+
+  /** Another tab erased the database on purpose (and said so): this tab may open it afresh. */
+  allowReopen() {
+    this.gone = false;
   }
 
   close() {
