@@ -366,10 +366,13 @@ export class SyncMachine {
       let received = false;
       const before = doc;
       if (result.data.length > 0) {
-        if (!doc) doc = snapshot.actor ? A.init({ actor: snapshot.actor }) : A.init();
-        const headsBefore = A.getHeads(doc);
+        const headsBefore = doc ? A.getHeads(doc) : [];
+        const options = snapshot.actor ? { actor: snapshot.actor } : undefined;
         try {
-          doc = A.loadIncremental(newHere ? doc : A.clone(doc, snapshot.actor ? { actor: snapshot.actor } : undefined), result.data);
+          // A record new to the phone is loaded, not merged into an empty
+          // document: nothing needs the patches a merge computes, and a
+          // bootstrap is thousands of these.
+          doc = newHere ? A.load(result.data, options) : A.loadIncremental(A.clone(doc, options), result.data);
         } catch (e) {
           throw new SyncError('bad_server_data', `the server sent bytes that are not a valid Automerge record for ${id}: ${e instanceof Error ? e.message : e}`, { cause: e });
         }
