@@ -108,6 +108,7 @@ export const SCHEMA: {
     };
     errorCodes: string[];
     overdueDays: number;
+    duplicateWindowDays: number;
 };
 /** The schema version this library writes and reads. @type {number} */
 export const SCHEMA_VERSION: number;
