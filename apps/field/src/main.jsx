@@ -4,7 +4,7 @@
 
 import { render } from 'preact';
 import { App } from './app.jsx';
-import { getLang, setLang, t } from './i18n.js';
+import { getLang, has, setLang, t } from './i18n.js';
 import { FieldClient, init, openIdbStore } from './lib.js';
 import { registerServiceWorker } from './update.js';
 
@@ -47,7 +47,9 @@ function BootFailed({ error }) {
   return (
     <main class="boot-failed" data-testid="boot-failed">
       <h1>{t('appName')}</h1>
-      <p role="alert">{t('bootFailed', { message: error?.message ?? String(error) })}</p>
+      <p role="alert">
+        {t('bootFailed', { message: error?.code && has(`a_${error.code}`) ? t(`a_${error.code}`) : (error?.message ?? String(error)) })}
+      </p>
       <button type="button" class="button primary" data-testid="boot-retry" onClick={() => location.reload()}>
         {t('retry')}
       </button>
