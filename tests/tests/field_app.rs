@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use fengqiao_protocol::DocumentId;
+use fengqiao_shared::record::create_dispute;
 use fengqiao_shared::vocab::{EventKind, Risk};
 use fengqiao_tests::Phone;
 use fengqiao_tests::process::{ADMIN_TOKEN, DEV_TOKEN, ServerProcess, binary, test_org_csv};
@@ -668,15 +669,24 @@ fn a_connection_cut_in_the_middle_of_a_bootstrap_resumes_without_duplicates() {
         seeder.id.parse().expect("a device id"),
         &seeder.token,
     );
-    let count = 400;
+    // Records of a few kilobytes each (a long description of varied
+    // characters), so that the bootstrap takes several answers of the
+    // phone's 512 KiB budget and the cut falls in the middle of it.
+    let count = 300;
     let start = now_ms() - count * 60_000;
+    let mut rng = fengqiao_tests::proxy::SeededRng::new(15);
     let mut ids = Vec::new();
     for i in 0..count {
-        let id = phone.report(
-            VILLAGE_A,
-            &format!("第{i}号 宅基地边界纠纷"),
-            start + i * 60_000,
-        );
+        let mut dispute =
+            fengqiao_tests::sample_dispute(VILLAGE_A, &format!("第{i}号 宅基地边界纠纷"));
+        dispute.description = (0..2000)
+            .map(|_| char::from_u32(0x4e00 + rng.below(0x5000) as u32).unwrap_or('纠'))
+            .collect();
+        let author = phone.author(start + i * 60_000);
+        let id = phone
+            .replica
+            .create(|doc| create_dispute(doc, &author, &dispute))
+            .expect("a valid dispute");
         ids.push(id.to_string());
     }
     phone.sync(&field.url());
