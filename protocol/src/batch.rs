@@ -9,7 +9,7 @@
 //!   | ------------------------------------------------->  |  apply + validate each upload
 //!   |                                                     |  read the change feed after `cursor`
 //!   | <-------------------------------------------------  |
-//!   | SyncResponse { v:1, cursor, more, docs:[result…], purge } |
+//!   | SyncResponse { v:1, cursor, more, docs:[result…], purge, remaining } |
 //! ```
 //!
 //! - **Cursor.** An opaque token the server issues; the phone stores it only
@@ -169,6 +169,12 @@ pub struct SyncResponse {
     /// the device may no longer hold.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reset: bool,
+    /// With `more`: how many records of the device's scope are still to
+    /// come after this response, as the server counted them, so a phone
+    /// can show the progress of a long bootstrap ("312 / 1,204"). Absent
+    /// when nothing remains or the server did not count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<u64>,
 }
 
 /// The server's answer for one record.

@@ -198,15 +198,19 @@ fn response() -> impl Strategy<Value = SyncResponse> {
         ),
         vec(document_id(), 0..3),
         any::<bool>(),
+        proptest::option::of(any::<u64>()),
     )
-        .prop_map(|(cursor, more, docs, purge, reset)| SyncResponse {
-            v: BATCH_VERSION,
-            cursor,
-            more,
-            docs,
-            purge,
-            reset,
-        })
+        .prop_map(
+            |(cursor, more, docs, purge, reset, remaining)| SyncResponse {
+                v: BATCH_VERSION,
+                cursor,
+                more,
+                docs,
+                purge,
+                reset,
+                remaining,
+            },
+        )
 }
 
 proptest! {

@@ -423,6 +423,12 @@ pub fn handle(
         position = position.max(page.through_seq);
     }
 
+    let remaining = if more {
+        Some(count_after(engine, position, scope)?)
+    } else {
+        None
+    };
+
     // Taken after the feed was read: every record created by now in the
     // caller's scope was the caller's to read.
     let issued_at = now_millis();
@@ -442,9 +448,26 @@ pub fn handle(
             docs,
             purge,
             reset,
+            remaining,
         },
         stats,
     ))
+}
+
+/// The records of `scope` whose latest commit comes after `after`: what a
+/// response cut short by its budget leaves for the next ones. Reads the
+/// feed's keys once, page by page, without loading a record.
+fn count_after(engine: &Engine, after: u64, scope: Option<&Scope>) -> Result<u64, StorageError> {
+    let mut position = after;
+    let mut count = 0u64;
+    loop {
+        let page = engine.storage().feed_after(position, scope, FEED_PAGE)?;
+        count += page.entries.len() as u64;
+        if page.entries.len() < FEED_PAGE || page.through_seq <= position {
+            return Ok(count);
+        }
+        position = page.through_seq;
+    }
 }
 
 fn storage_only(error: DocError) -> StorageError {

@@ -214,10 +214,25 @@ fn an_admin_rotates_reassigns_and_reads_the_audit_trail_from_the_command_line() 
         .expect("the set-up payload")
         .trim()
         .to_owned();
+    assert!(setup.starts_with('{'), "{setup}");
+    // The link the phone's camera reads from the QR code printed with it.
+    let link = out
+        .lines()
+        .skip_while(|l| !l.starts_with("set-up link"))
+        .nth(1)
+        .expect("the set-up link")
+        .trim()
+        .to_owned();
+    assert!(
+        link.starts_with(&format!("{}/field#setup=", server.url)),
+        "{link}"
+    );
+    assert!(out.contains('▀') || out.contains('▄'), "a QR code: {out}");
 
-    // The phone records a dispute and syncs it with the first token.
+    // The phone records a dispute and syncs it with the first token; the
+    // command-line phone takes the link as the app does.
     let phone = work.path().join("phone");
-    field(&phone, &["init", "--setup", &setup]);
+    field(&phone, &["init", "--setup", &link]);
     let id = field(
         &phone,
         &[

@@ -84,6 +84,35 @@ fn the_demo_prints_what_the_statistics_api_says() {
         .call()
         .expect("statistics answer");
     let stats: Statistics = response.into_body().read_json().expect("statistics JSON");
+
+    // The field-app link it prints sets a cadre's app up against the demo.
+    let link = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Field app"))
+        .nth(1)
+        .expect("a field-app link is printed")
+        .trim();
+    let (page, encoded) = link.split_once("#setup=").expect("a set-up link");
+    assert!(page.ends_with("/field"), "{link}");
+    let payload = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(encoded)
+            .expect("base64url")
+    };
+    let payload: serde_json::Value = serde_json::from_slice(&payload).expect("JSON");
+    let me: serde_json::Value = ureq::get(&format!("{}/v1/me", server.url))
+        .header(
+            "Authorization",
+            &format!("Bearer {}", payload["token"].as_str().expect("a token")),
+        )
+        .call()
+        .expect("the link's token is a device's")
+        .into_body()
+        .read_json()
+        .expect("JSON");
+    assert_eq!(me["role"], "cadre");
+    assert_eq!(me["device"], payload["device"]);
     let t = &stats.disputes.totals;
     assert!(t.total > 20, "the demo made disputes: {}", t.total);
     assert!(stats.visits.total > 20);

@@ -11,6 +11,7 @@
 pub mod access;
 pub mod record;
 pub mod replica;
+pub mod schema;
 pub mod sled_open;
 pub mod stats;
 pub mod summary;

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 macro_rules! vocabulary {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident = $wire:literal / $zh:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $wire:literal / $zh:literal / $en:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -35,6 +35,13 @@ macro_rules! vocabulary {
                 }
             }
 
+            /// The English label shown to users who chose English.
+            pub fn label_en(self) -> &'static str {
+                match self {
+                    $($name::$variant => $en),+
+                }
+            }
+
             /// The value for a stored string, or `None` if it is not in the vocabulary.
             pub fn parse(text: &str) -> Option<Self> {
                 match text {
@@ -55,32 +62,32 @@ macro_rules! vocabulary {
 vocabulary!(
     /// What a record is: the `type` field of every document.
     RecordKind {
-        Dispute = "dispute" / "矛盾纠纷",
-        Visit = "visit" / "民情走访",
+        Dispute = "dispute" / "矛盾纠纷" / "Dispute",
+        Visit = "visit" / "民情走访" / "Household visit",
     }
 );
 
 vocabulary!(
     /// Dispute category.
     Category {
-        Land = "land" / "土地/宅基地/山林",
-        Neighbor = "neighbor" / "邻里纠纷",
-        Family = "family" / "婚姻家庭",
-        Debt = "debt" / "借贷纠纷",
-        Labor = "labor" / "劳资纠纷",
-        Contract = "contract" / "合同纠纷",
-        Damage = "damage" / "损害赔偿",
-        Environment = "environment" / "生态环境",
-        Other = "other" / "其他",
+        Land = "land" / "土地/宅基地/山林" / "Land, homestead, forest",
+        Neighbor = "neighbor" / "邻里纠纷" / "Neighbours",
+        Family = "family" / "婚姻家庭" / "Marriage and family",
+        Debt = "debt" / "借贷纠纷" / "Debt",
+        Labor = "labor" / "劳资纠纷" / "Labour and wages",
+        Contract = "contract" / "合同纠纷" / "Contract",
+        Damage = "damage" / "损害赔偿" / "Damages",
+        Environment = "environment" / "生态环境" / "Environment",
+        Other = "other" / "其他" / "Other",
     }
 );
 
 vocabulary!(
     /// Dispute risk. Ordered: a concurrent disagreement resolves to the highest.
     Risk {
-        Low = "low" / "低",
-        Medium = "medium" / "中",
-        High = "high" / "高",
+        Low = "low" / "低" / "Low",
+        Medium = "medium" / "中" / "Medium",
+        High = "high" / "高" / "High",
     }
 );
 
@@ -88,60 +95,60 @@ vocabulary!(
     /// Visit sentiment. Ordered by severity: a concurrent disagreement
     /// resolves to the most severe.
     Sentiment {
-        Positive = "positive" / "满意",
-        Neutral = "neutral" / "一般",
-        Concern = "concern" / "关注",
-        Urgent = "urgent" / "紧急",
+        Positive = "positive" / "满意" / "Satisfied",
+        Neutral = "neutral" / "一般" / "Neutral",
+        Concern = "concern" / "关注" / "Concerned",
+        Urgent = "urgent" / "紧急" / "Urgent",
     }
 );
 
 vocabulary!(
     /// The role of a party to a dispute.
     PartyRole {
-        Applicant = "applicant" / "申请人",
-        Respondent = "respondent" / "被申请人",
-        Other = "other" / "其他",
+        Applicant = "applicant" / "申请人" / "Applicant",
+        Respondent = "respondent" / "被申请人" / "Respondent",
+        Other = "other" / "其他" / "Other",
     }
 );
 
 vocabulary!(
     /// The kind of a dispute timeline event.
     EventKind {
-        Reported = "reported" / "登记",
-        Mediation = "mediation" / "调解",
-        Agreement = "agreement" / "达成协议",
-        Resolved = "resolved" / "化解",
-        Failed = "failed" / "调解失败",
-        Escalated = "escalated" / "上报",
-        Reopened = "reopened" / "重新受理",
-        Followup = "followup" / "回访",
-        Note = "note" / "备注",
+        Reported = "reported" / "登记" / "Reported",
+        Mediation = "mediation" / "调解" / "Mediation",
+        Agreement = "agreement" / "达成协议" / "Agreement reached",
+        Resolved = "resolved" / "化解" / "Resolved",
+        Failed = "failed" / "调解失败" / "Mediation failed",
+        Escalated = "escalated" / "上报" / "Escalated",
+        Reopened = "reopened" / "重新受理" / "Reopened",
+        Followup = "followup" / "回访" / "Follow-up visit",
+        Note = "note" / "备注" / "Note",
     }
 );
 
 vocabulary!(
     /// A level of the mediation hierarchy. Ordered from the grassroots up.
     Level {
-        Village = "village" / "村级",
-        Town = "town" / "镇级",
-        District = "district" / "区级",
-        Court = "court" / "法院",
+        Village = "village" / "村级" / "Village",
+        Town = "town" / "镇级" / "Town",
+        District = "district" / "区级" / "District",
+        Court = "court" / "法院" / "Court",
     }
 );
 
 vocabulary!(
     /// A visit topic.
     Topic {
-        Livelihood = "livelihood" / "民生",
-        Infrastructure = "infrastructure" / "基础设施",
-        Land = "land" / "土地",
-        Health = "health" / "医疗卫生",
-        Education = "education" / "教育",
-        Employment = "employment" / "就业",
-        Policy = "policy" / "政策咨询",
-        Complaint = "complaint" / "投诉",
-        Safety = "safety" / "安全",
-        Other = "other" / "其他",
+        Livelihood = "livelihood" / "民生" / "Livelihood",
+        Infrastructure = "infrastructure" / "基础设施" / "Infrastructure",
+        Land = "land" / "土地" / "Land",
+        Health = "health" / "医疗卫生" / "Health care",
+        Education = "education" / "教育" / "Education",
+        Employment = "employment" / "就业" / "Employment",
+        Policy = "policy" / "政策咨询" / "Policy questions",
+        Complaint = "complaint" / "投诉" / "Complaint",
+        Safety = "safety" / "安全" / "Safety",
+        Other = "other" / "其他" / "Other",
     }
 );
 
@@ -184,6 +191,16 @@ impl Status {
             Status::Resolved => "已化解",
             Status::Failed => "调解失败",
             Status::Escalated => "已上报",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Status::Open => "Open",
+            Status::Mediating => "Mediating",
+            Status::Resolved => "Resolved",
+            Status::Failed => "Mediation failed",
+            Status::Escalated => "Escalated",
         }
     }
 

@@ -169,6 +169,7 @@ impl FakeServer {
             docs,
             purge: self.purge.clone(),
             reset,
+            remaining: None,
         }
     }
 }

@@ -307,3 +307,39 @@ fn records_created_by_uploads_are_not_kept_loaded() {
     assert_eq!(other.replica.ids().expect("ids").len(), 5);
     assert_eq!(cache.usage(), (0, 0));
 }
+
+#[test]
+fn a_bootstrap_cut_by_its_budget_says_how_many_records_remain() {
+    const N: usize = 40;
+    let server = TestServer::start();
+    let mut source = Phone::new("cadre-source");
+    for i in 0..N {
+        source.report(VILLAGE, &format!("存量纠纷 {i}"), T0 + i as i64);
+    }
+    source.sync(&server.url());
+
+    let mut cursor = None;
+    let mut received = 0u64;
+    let mut cut = 0;
+    loop {
+        let mut request = SyncRequest::new(cursor.take());
+        request.budget = Some(1024);
+        let (status, body) = post(&server, request.encode(), Some(TOKEN));
+        assert_eq!(status, 200);
+        let response = SyncResponse::decode(&body, &DecodeLimits::default()).unwrap();
+        received += response.docs.len() as u64;
+        if !response.more {
+            assert_eq!(response.remaining, None, "nothing remains");
+            break;
+        }
+        cut += 1;
+        assert_eq!(
+            response.remaining.map(|r| received + r),
+            Some(N as u64),
+            "response {cut}: {received} received so far"
+        );
+        cursor = Some(response.cursor);
+    }
+    assert_eq!(received, N as u64);
+    assert!(cut > 2, "the budget cut the bootstrap into many responses");
+}

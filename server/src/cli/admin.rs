@@ -155,8 +155,16 @@ fn print_token(response: &Value) {
     let token = response["token"].as_str().unwrap_or_default();
     println!("token (shown once; store it on the device now):\n\n  {token}\n");
     let setup = response["setup"].to_string();
-    println!("set-up payload for the phone:\n  {setup}\n");
-    println!("{}", qr(&setup));
+    let link = response["link"].as_str().unwrap_or_default();
+    println!(
+        "set-up link for the field app — open it on the phone, or scan the QR code \
+         below with the phone's camera:\n  {link}\n"
+    );
+    println!("{}", qr(link));
+    println!(
+        "set-up payload (also accepted by `fengqiao field init --setup`, or pasted into \
+         the app):\n  {setup}\n"
+    );
 }
 
 fn table(rows: &[Vec<String>]) {

@@ -198,6 +198,42 @@ pub struct SetupPayload {
     pub device: DeviceId,
 }
 
+/// What follows `#setup=` in a set-up link.
+pub const SETUP_FRAGMENT: &str = "#setup=";
+
+impl SetupPayload {
+    /// The link a phone opens to set the field app up:
+    /// `<server>/field#setup=<the payload as base64url JSON>`. The payload
+    /// travels in the fragment, which browsers never send to a server; the
+    /// app removes it from the address bar and the history at once.
+    pub fn link(&self) -> String {
+        use base64::Engine as _;
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        format!(
+            "{}/field{SETUP_FRAGMENT}{}",
+            self.server.trim_end_matches('/'),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+        )
+    }
+
+    /// The payload's JSON from what a person pasted: the JSON itself, a
+    /// set-up link, or the base64url text of one.
+    pub fn json_from_text(text: &str) -> Option<String> {
+        use base64::Engine as _;
+        let text = text.trim();
+        if text.starts_with('{') {
+            return Some(text.to_owned());
+        }
+        let encoded = text
+            .rsplit_once(SETUP_FRAGMENT)
+            .map_or(text, |(_, encoded)| encoded);
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(encoded.trim_end_matches('='))
+            .ok()?;
+        String::from_utf8(bytes).ok()
+    }
+}
+
 fn public_url(state: &Shared, headers: &HeaderMap) -> String {
     if let Some(url) = &state.public_url {
         return url.clone();
@@ -412,6 +448,7 @@ pub async fn enroll(
     Ok(Json(json!({
         "device": view(&state, &device),
         "token": token.0,
+        "link": setup.link(),
         "setup": setup,
     })))
 }
@@ -445,13 +482,15 @@ pub async fn rotate(
     let directory = state.engine.directory().clone();
     let token = blocking(move || directory.rotate(&device.id)).await?;
     tracing::info!(device = %device.id, by = %admin.name(), "device token rotated");
+    let setup = SetupPayload {
+        server: public_url(&state, &headers),
+        token: token.0.clone(),
+        device: device.id,
+    };
     Ok(Json(json!({
         "token": token.0,
-        "setup": SetupPayload {
-            server: public_url(&state, &headers),
-            token: token.0.clone(),
-            device: device.id,
-        },
+        "link": setup.link(),
+        "setup": setup,
     })))
 }
 
@@ -619,6 +658,42 @@ pub async fn me(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<
         }),
         None => json!({ "device": null, "role": null, "scope": null, "development": true }),
     }))
+}
+
+/// `GET /v1/people`: the names of the people a device works beside, so
+/// phones show "李梅" instead of a person id in timelines and merge notes:
+/// everyone whose place (the person's own scope, or a device's) lies
+/// within the caller's scope or contains it. Ids and names only.
+pub async fn people(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let identity = state.identify(&headers, None, Format::Json)?;
+    let directory = state.engine.directory();
+    let caller = identity
+        .caller
+        .device
+        .and_then(|id| directory.device(&id))
+        .map(|device| device.access.scope);
+    let devices = directory.devices();
+    let near = |scope: &Scope| {
+        caller
+            .as_ref()
+            .is_none_or(|mine| mine.covers(scope) || scope.covers(mine))
+    };
+    let mut people: Vec<Value> = directory
+        .people()
+        .into_iter()
+        .filter(|person| {
+            person.scope.as_ref().is_some_and(near)
+                || devices
+                    .iter()
+                    .any(|d| d.person == person.id && !d.is_revoked() && near(&d.access.scope))
+        })
+        .map(|person| json!({ "id": person.id, "name": person.name }))
+        .collect();
+    people.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    Ok(Json(json!({ "people": people })))
 }
 
 /// `GET /v1/admin/backup`: a consistent copy of the whole store, taken

@@ -120,7 +120,7 @@ pub fn router(state: Shared) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(guarded_metrics))
         .route("/v1/ws", get(crate::ws::upgrade))
-        .route("/v1/me", get(admin::me))
+        .merge(device_routes())
         .route("/v1/admin/org", get(admin::get_org).post(admin::import_org))
         .route(
             "/v1/admin/people",
@@ -137,9 +137,31 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/admin/records/{id}/history", get(admin::record_history))
         .route("/v1/admin/records/{id}/remove", post(remove::remove))
         .route("/v1/admin/backup", get(admin::backup))
-        .route("/v1/sync", post(sync::batch_sync))
         .merge(dashboard::routes(&state))
         .with_state(state)
+}
+
+/// What phones use: batch sync, who the device is, the names of the people
+/// beside it. Apps that embed the client library run on other origins (a
+/// Capacitor shell, a township portal), so browsers may call these from
+/// anywhere: they take a bearer token, never a cookie, so another site's
+/// page learns nothing it was not given the token for.
+fn device_routes() -> Router<Shared> {
+    use tower_http::cors::{Any, CorsLayer};
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::CONTENT_ENCODING,
+        ])
+        .max_age(std::time::Duration::from_secs(86_400));
+    Router::new()
+        .route("/v1/me", get(admin::me))
+        .route("/v1/people", get(admin::people))
+        .route("/v1/sync", post(sync::batch_sync))
+        .layer(cors)
 }
 
 /// `ok` while the store takes writes; 503 with the reason while it does

@@ -107,6 +107,51 @@ pub enum ValidationErrorKind {
     NotTheSender { value: String, person: String },
 }
 
+impl ValidationErrorKind {
+    /// The stable machine code of this kind of violation, the same in every
+    /// client (the JavaScript validator reports these codes too).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ValidationErrorKind::MissingField => "missing_field",
+            ValidationErrorKind::WrongType { .. } => "wrong_type",
+            ValidationErrorKind::UnknownValue { .. } => "unknown_value",
+            ValidationErrorKind::Empty => "empty",
+            ValidationErrorKind::TooLong { .. } => "too_long",
+            ValidationErrorKind::TooMany { .. } => "too_many",
+            ValidationErrorKind::TooLarge { .. } => "too_large",
+            ValidationErrorKind::TooMuchText { .. } => "too_much_text",
+            ValidationErrorKind::TooMuchHistory { .. } => "too_much_history",
+            ValidationErrorKind::ImmutableChanged { .. } => "immutable_changed",
+            ValidationErrorKind::ConflictingAtCreation { .. } => "conflicting_at_creation",
+            ValidationErrorKind::UnsupportedSchema { .. } => "unsupported_schema",
+            ValidationErrorKind::BadVillageCode { .. } => "bad_village_code",
+            ValidationErrorKind::BadDocumentId { .. } => "bad_document_id",
+            ValidationErrorKind::TimelineRewritten(_) => "timeline_rewritten",
+            ValidationErrorKind::NotTheSender { .. } => "not_the_sender",
+        }
+    }
+
+    /// Every code [`Self::code`] can return.
+    pub const CODES: &'static [&'static str] = &[
+        "missing_field",
+        "wrong_type",
+        "unknown_value",
+        "empty",
+        "too_long",
+        "too_many",
+        "too_large",
+        "too_much_text",
+        "too_much_history",
+        "immutable_changed",
+        "conflicting_at_creation",
+        "unsupported_schema",
+        "bad_village_code",
+        "bad_document_id",
+        "timeline_rewritten",
+        "not_the_sender",
+    ];
+}
+
 /// One violation: the path of the field (`"risk"`, `"parties[2].role"`,
 /// `"topics[\"weather\"]"`; empty for the document as a whole) and what is
 /// wrong with it.

@@ -447,6 +447,14 @@ impl SyncReport {
     pub fn purged(&self) -> usize {
         self.count(|s| s.purged.len())
     }
+    /// How far a long download has come: records received so far and the
+    /// total the server announced, while it still has more to send.
+    pub fn progress(&self) -> Option<(u64, u64)> {
+        let last = self.steps.last()?;
+        let remaining = last.remaining?;
+        let done = self.received() as u64;
+        Some((done, done + remaining))
+    }
 }
 
 /// The wall-clock time in ms since the epoch.

@@ -72,6 +72,9 @@ pub struct SyncStep {
     pub purged: Vec<DocumentId>,
     /// The server did not recognise the cursor; every record is uploaded again.
     pub reset: bool,
+    /// Records of the scope the server still has to send, as it counted
+    /// them (with `more`).
+    pub remaining: Option<u64>,
 }
 
 /// The sync state machine. Keep one per replica; it remembers what the
@@ -204,6 +207,7 @@ impl SyncClient {
         replica.apply(writes)?;
 
         step.more = response.more || self.uploads_left || resend_requested;
+        step.remaining = response.remaining.filter(|_| response.more);
         Ok(step)
     }
 }

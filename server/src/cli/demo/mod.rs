@@ -152,6 +152,11 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
         outcome.district_token
     );
     println!("  village supervisor: {}", outcome.supervisor_token);
+    println!(
+        "\nField app 走访调解 App — open on a phone (same network) or in a phone-sized \
+         browser window, as {}:\n  {}",
+        outcome.field_cadre, outcome.field_link
+    );
     println!("  admin token: {}", args.data.join("admin.token").display());
     if args.no_serve {
         running

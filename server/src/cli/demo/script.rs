@@ -76,6 +76,9 @@ pub struct Outcome {
     pub town_token: String,
     pub district_token: String,
     pub supervisor_token: String,
+    /// The set-up link of a cadre's field app in the demo's main village.
+    pub field_link: String,
+    pub field_cadre: String,
     pub phones: usize,
     pub records: usize,
     pub syncs: usize,
@@ -354,7 +357,7 @@ pub fn run(
         .iter()
         .flat_map(|t| t.villages.iter().map(|(code, _)| code.clone()))
         .collect();
-    let enrolling = bar(villages.len() as u64 + 4, "enrolling");
+    let enrolling = bar(villages.len() as u64 + 5, "enrolling");
     let mut phones = Vec::new();
     for (n, village) in villages.iter().enumerate() {
         phones.push(new_phone(state, n, village, &mut rng)?);
@@ -386,8 +389,24 @@ pub fn run(
         Role::Supervisor,
         focus_village.as_str(),
     )?;
-    enrolling.inc(3);
-    enrolling.finish_with_message(format!("{} devices", phones.len() + 4));
+    // A cadre of the main village with no simulated phone: the one a
+    // newcomer plays in the field app.
+    let field_cadre = "枫源村网格员 陈晓燕";
+    let (field_device, field_token) = enroll(
+        state,
+        "cadre-fieldapp",
+        field_cadre,
+        Role::Cadre,
+        focus_village.as_str(),
+    )?;
+    let field_link = crate::http::SetupPayload {
+        server: url.to_owned(),
+        token: field_token,
+        device: field_device,
+    }
+    .link();
+    enrolling.inc(4);
+    enrolling.finish_with_message(format!("{} devices", phones.len() + 5));
 
     // Simulated days of field work.
     let today = crate::engine::now_millis().div_euclid(DAY) * DAY - 8 * HOUR;
@@ -444,6 +463,8 @@ pub fn run(
         town_token,
         district_token,
         supervisor_token,
+        field_link,
+        field_cadre: field_cadre.to_owned(),
         phones: phones.len() + 1,
         records: totals.records + 4,
         syncs: totals.syncs,

@@ -253,12 +253,13 @@ struct SetupPayload {
 
 fn read_setup(text: &str) -> Result<SetupPayload, CliError> {
     let text = text.trim();
-    let json = if text.starts_with('{') {
-        text.to_owned()
+    let pasted = crate::http::SetupPayload::json_from_text(text);
+    let json = if let Some(json) = pasted.filter(|json| json.starts_with('{')) {
+        json
     } else {
         std::fs::read_to_string(text).map_err(|e| {
             CliError::new(format!(
-                "--setup takes the set-up payload printed by `fengqiao admin enroll` \
+                "--setup takes the set-up link or payload printed by `fengqiao admin enroll` \
                  ({{\"server\": …, \"token\": …, \"device\": …}}) or a file holding it; \
                  {text:?} is neither ({e})"
             ))

@@ -181,8 +181,12 @@ pub fn sync(phone: &Phone, patience: HttpOptions) -> Result<(), CliError> {
         MAX_ROUNDS,
         |report: &SyncReport| {
             let received = report.steps.last().map_or(0, |s| s.received.len());
+            let progress = match report.progress() {
+                Some((done, total)) => format!(" · {} / {}", thousands(done), thousands(total)),
+                None => String::new(),
+            };
             eprintln!(
-                "  round {}: sent {}, received {}; {} up, {} down",
+                "  round {}: sent {}, received {}; {} up, {} down{progress}",
                 report.rounds,
                 count(sent.get(), "record", "records"),
                 count(received, "record", "records"),
@@ -351,4 +355,17 @@ pub fn discard(phone: &Phone, text: &str, yes: bool) -> Result<(), CliError> {
         "discarded this phone's copy of {title:?}; `fengqiao field sync` fetches the server's copy, if it has one"
     );
     Ok(())
+}
+
+/// `1204` as `1,204`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

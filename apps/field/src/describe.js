@@ -1,0 +1,99 @@
+// Turns what the library reports (merge news, server refusals, validation
+// errors) into sentences in the cadre's language.
+
+import { has, label, t } from './i18n.js';
+
+/**
+ * The display name of a person id: a name from /v1/people, "me", or
+ * "another phone" for an id we do not know. Never the id itself.
+ * @param {Map<string,string>|null} people
+ * @param {string|null|undefined} id
+ * @param {string|null|undefined} myId
+ * @param {string|null|undefined} myName
+ */
+export function personName(people, id, myId, myName) {
+  if (!id) return t('anotherPhone');
+  if (id === myId) return myName || t('me');
+  return people?.get?.(id) || t('anotherPhone');
+}
+
+/**
+ * Lines describing what a merge did to a record.
+ * @param {any} news  {eventsAdded, statusBefore, statusAfter, riskBefore, riskAfter, riskConflict, sentimentConflict}
+ * @param {(id: string) => string} nameOf
+ * @returns {{key: string, text: string}[]}
+ */
+export function newsLines(news, nameOf) {
+  if (!news) return [];
+  const lines = [];
+  if (news.statusAfter && news.statusAfter !== news.statusBefore) {
+    if (news.statusAfter === 'escalated') {
+      const level = news.eventsAdded?.filter((e) => e.kind === 'escalated' && e.level).at(-1)?.level ?? news.levelAfter;
+      lines.push({
+        key: 'status',
+        text: level === 'town' ? t('newsEscalatedTown') : level ? t('newsEscalated', { level: label('level', level) }) : t('newsStatus', {
+          after: label('status', news.statusAfter),
+          before: label('status', news.statusBefore),
+        }),
+      });
+    } else {
+      lines.push({
+        key: 'status',
+        text: t('newsStatus', {
+          after: label('status', news.statusAfter),
+          before: label('status', news.statusBefore ?? 'open'),
+        }),
+      });
+    }
+  }
+  const added = news.eventsAdded ?? [];
+  if (added.length) {
+    const byWho = new Map();
+    for (const e of added) byWho.set(e.by, (byWho.get(e.by) ?? 0) + 1);
+    for (const [by, n] of byWho) {
+      lines.push({ key: `events-${by}`, text: t(n === 1 ? 'newsEvent1' : 'newsEvents', { who: nameOf(by), n }) });
+    }
+  }
+  if (news.riskConflict && news.riskConflict.length) {
+    lines.push({ key: 'riskConflict', text: t('newsRiskConflict') });
+  } else if (news.riskAfter && news.riskBefore && news.riskAfter !== news.riskBefore) {
+    lines.push({
+      key: 'risk',
+      text: t('newsRisk', { after: label('risk', news.riskAfter), before: label('risk', news.riskBefore) }),
+    });
+  }
+  if (news.sentimentConflict && news.sentimentConflict.length) {
+    lines.push({ key: 'sentimentConflict', text: t('newsSentimentConflict') });
+  }
+  return lines;
+}
+
+/** The reason a record needs attention, in the cadre's language. */
+export function attentionText(attention) {
+  if (!attention) return '';
+  const key = `a_${attention.code}`;
+  return has(key) ? t(key) : t('a_other');
+}
+
+/** A field path such as "parties[1].name" in words. */
+export function fieldName(path) {
+  const top = String(path ?? '').split(/[.[]/)[0];
+  const key = `field_${top}`;
+  const base = has(key) ? t(key) : top;
+  const index = /^parties\[(\d+)\]/.exec(path ?? '');
+  return index ? t('partyN', { n: Number(index[1]) + 1 }) : base;
+}
+
+/** One validation error in words: "标题 不能为空" / "Title must not be empty". */
+export function validationText(error) {
+  const key = `v_${error.code}`;
+  const what = has(key) ? t(key) : t('v_other');
+  return `${fieldName(error.field)} ${what}`;
+}
+
+/** Sync/error codes for the sync bar. */
+export function errorText(error) {
+  if (!error) return '';
+  const key = `a_${error.code}`;
+  return has(key) ? t(key) : error.message || error.code;
+}

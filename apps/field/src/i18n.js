@@ -1,0 +1,386 @@
+// Every string the app shows, in Chinese and English. Vocabulary labels
+// (categories, risks, event kinds, …) come from the shared schema instead.
+
+import schema from '@fengqiao/client/schema.json';
+
+const LANG_KEY = 'fengqiao-field-lang';
+
+/** @type {'zh'|'en'} */
+let lang = readLang();
+
+function readLang() {
+  try {
+    return globalThis.localStorage?.getItem(LANG_KEY) === 'en' ? 'en' : 'zh';
+  } catch {
+    return 'zh';
+  }
+}
+
+export function getLang() {
+  return lang;
+}
+
+/** @param {'zh'|'en'} next */
+export function setLang(next) {
+  lang = next === 'en' ? 'en' : 'zh';
+  try {
+    globalThis.localStorage?.setItem(LANG_KEY, lang);
+  } catch {
+    // private mode: the switch still works until the app closes
+  }
+  document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+}
+
+/** key → [zh, en]; `{name}` placeholders are filled from `vars`. */
+const T = {
+  appName: ['枫桥·走访调解', 'Fengqiao field app'],
+  opening: ['正在打开…', 'Opening…'],
+  bootFailed: ['应用无法启动：{message}', 'The app could not start: {message}'],
+  retry: ['重试', 'Try again'],
+
+  // navigation
+  navToday: ['今日', 'Today'],
+  navRecords: ['记录', 'Records'],
+  navNewDispute: ['+ 纠纷', '+Dispute'],
+  navNewVisit: ['+ 走访', '+Visit'],
+  navSettings: ['设置', 'Settings'],
+  back: ['返回', 'Back'],
+
+  // set-up
+  setupTitle: ['设置这台手机', 'Set up this phone'],
+  setupIntro: [
+    '扫描管理员给的二维码即可完成设置；也可以把设置链接或设置文本粘贴到下面。',
+    'Scan the QR code from your administrator, or paste the set-up link or text below.',
+  ],
+  setupPasteLabel: ['设置链接或文本', 'Set-up link or text'],
+  setupPlaceholder: ['https://…/field#setup=…', 'https://…/field#setup=…'],
+  setupSubmit: ['完成设置', 'Set up'],
+  setupWorking: ['正在设置…', 'Setting up…'],
+  setupDone: ['设置完成：{name}', 'Set up for {name}'],
+  setupEmpty: ['请先粘贴设置链接或文本。', 'Paste the set-up link or text first.'],
+  setupErr_bad_setup: [
+    '设置文本无法识别，请重新复制完整的链接或文本。',
+    'The set-up text was not recognised; copy the whole link or text again.',
+  ],
+  setupErr_already_set_up: [
+    '这台手机已经设置过。要换成别的账号，请先在“设置”里退出并清除。',
+    'This phone is already set up. To use another account, sign out and erase in Settings first.',
+  ],
+  setupErr_unauthorized: [
+    '服务器不认这个设置链接：可能已过期或已被注销，请联系管理员重新生成。',
+    'The server refused this set-up link: it may be expired or revoked. Ask your administrator for a new one.',
+  ],
+  setupErr_offline: ['设置需要联网，请连上网络后再试。', 'Setting up needs a connection; try again when online.'],
+  setupErr_other: ['设置失败：{message}', 'Set-up failed: {message}'],
+  setupAlready: ['这台手机已设置，设置链接未使用。', 'This phone is already set up; the set-up link was not used.'],
+
+  // sync bar
+  online: ['在线', 'Online'],
+  offline: ['离线', 'Offline'],
+  syncing: ['正在同步…', 'Syncing…'],
+  lastSync: ['上次同步 {time}', 'Last sync {time}'],
+  neverSynced: ['尚未同步', 'Not synced yet'],
+  syncNow: ['立即同步', 'Sync now'],
+  syncProgress: ['正在下载 {done} / {total}', 'Downloading {done} / {total}'],
+  unsentCount: ['{n} 条未发送', '{n} not yet sent'],
+  syncErr: ['同步出错：{reason}', 'Sync problem: {reason}'],
+
+  // record sync states
+  sync_unsent: ['未发送', 'Not yet sent'],
+  sync_synced: ['已同步', 'On the server'],
+  sync_attention: ['需处理', 'Needs attention'],
+  updated: ['有更新', 'Updated'],
+
+  // today
+  todayTitle: ['今日工作', 'Today'],
+  todayFollowUps: ['到期回访', 'Follow-ups due'],
+  todayOverdue: ['超期未结案件', 'Overdue cases'],
+  todayAssigned: ['分配给我的案件', 'Assigned to me'],
+  todayAttention: ['需要处理的记录', 'Records that need attention'],
+  todayNothing: ['没有', 'None'],
+  hello: ['{name}，您好', 'Hello, {name}'],
+
+  // records list
+  recordsTitle: ['我的记录', 'My records'],
+  search: ['搜索标题或当事人', 'Search title or party names'],
+  filters: ['筛选', 'Filters'],
+  all: ['全部', 'All'],
+  kind: ['类型', 'Type'],
+  status: ['状态', 'Status'],
+  category: ['纠纷类别', 'Category'],
+  risk: ['风险等级', 'Risk'],
+  overdueOnly: ['只看超期', 'Overdue only'],
+  followUpOnly: ['只看待回访', 'Needs follow-up'],
+  clearFilters: ['清除筛选', 'Clear filters'],
+  noRecords: ['没有符合条件的记录。', 'No records match.'],
+  noRecordsYet: ['还没有记录。可以新建纠纷或走访。', 'No records yet. Add a dispute or a visit.'],
+  count: ['共 {n} 条', '{n} records'],
+  showMore: ['显示更多（还有 {n} 条）', 'Show more ({n} left)'],
+  lastActivity: ['最近 {time}', 'Last activity {time}'],
+  overdue: ['超期', 'Overdue'],
+  riskChip: ['风险{risk}', 'Risk: {risk}'],
+  followUpDue: ['回访 {date}', 'Follow-up {date}'],
+  followUpPending: ['待回访', 'Follow-up pending'],
+  untitled: ['（无标题）', '(untitled)'],
+
+  // forms
+  newDisputeTitle: ['登记矛盾纠纷', 'New dispute'],
+  newVisitTitle: ['民情走访', 'New visit'],
+  title: ['标题', 'Title'],
+  titleHint: ['例如：张家与李家宅基地边界纠纷', 'e.g. Boundary dispute between the Zhang and Li families'],
+  description: ['纠纷情况', 'Description'],
+  village: ['村（社区）', 'Village'],
+  villageCode: ['村（社区）代码（12 位）', 'Village code (12 digits)'],
+  choose: ['请选择', 'Choose'],
+  parties: ['当事人', 'Parties'],
+  partyName: ['姓名', 'Name'],
+  partyRole: ['身份', 'Role'],
+  partyPhone: ['电话（可不填）', 'Phone (optional)'],
+  addParty: ['+ 添加当事人', '+ Add a party'],
+  removeParty: ['删除', 'Remove'],
+  partyN: ['当事人 {n}', 'Party {n}'],
+  duplicatesTitle: ['是否为同一案件？', 'Is this the same case?'],
+  duplicatesIntro: [
+    '本村已有当事人姓名相同的纠纷。是同一件事的话，请打开原案件添加记录。',
+    'This village already has disputes with the same party names. If it is the same matter, open it and add to it.',
+  ],
+  open: ['打开', 'Open'],
+  save: ['保存', 'Save'],
+  saving: ['正在保存…', 'Saving…'],
+  cancel: ['取消', 'Cancel'],
+  household: ['走访户（户主姓名或门牌）', 'Household (head of household or house number)'],
+  group: ['村民小组', 'Villagers’ group (村民小组)'],
+  topics: ['走访事项（可多选）', 'Topics (choose any)'],
+  sentiment: ['群众情绪', 'Sentiment'],
+  notes: ['走访记录', 'Notes'],
+  followUpNeeded: ['需要回访', 'Follow-up needed'],
+  followUpDueDate: ['回访日期', 'Follow-up due'],
+  required: ['必填', 'Required'],
+  savedLocally: ['已保存在手机上，联网后自动发送。', 'Saved on this phone; it is sent when there is a connection.'],
+  readOnly: ['这台手机只能查看，不能新建或修改记录。', 'This phone can view records but not add or change them.'],
+  badVillage: ['请填写本辖区内 12 位村（社区）代码。', 'Enter a 12-digit village code within your area.'],
+
+  // validation codes
+  v_missing_field: ['缺少必填项', 'is missing'],
+  v_wrong_type: ['格式不对', 'has the wrong type'],
+  v_unknown_value: ['不是可选的值', 'is not one of the choices'],
+  v_empty: ['不能为空', 'must not be empty'],
+  v_too_long: ['太长了', 'is too long'],
+  v_too_many: ['太多了', 'has too many entries'],
+  v_too_large: ['记录太大', 'makes the record too large'],
+  v_too_much_text: ['文字总量超出上限', 'holds too much text in total'],
+  v_too_much_history: ['修改次数超出上限', 'has too much history'],
+  v_immutable_changed: ['创建后不能修改', 'cannot change after creation'],
+  v_conflicting_at_creation: ['创建时有冲突', 'conflicted at creation'],
+  v_unsupported_schema: ['记录格式版本不支持', 'has an unsupported schema version'],
+  v_bad_village_code: ['村（社区）代码不正确', 'is not a valid village code'],
+  v_bad_document_id: ['记录编号不正确', 'is not a valid record id'],
+  v_timeline_rewritten: ['已有记录不能改写', 'rewrites the existing timeline'],
+  v_not_the_sender: ['只能以本人名义记录', 'must be written as yourself'],
+  v_other: ['有问题', 'has a problem'],
+  field_title: ['标题', 'Title'],
+  field_description: ['纠纷情况', 'Description'],
+  field_category: ['纠纷类别', 'Category'],
+  field_risk: ['风险等级', 'Risk'],
+  field_parties: ['当事人', 'Parties'],
+  field_village: ['村（社区）', 'Village'],
+  field_household: ['走访户', 'Household'],
+  field_group: ['村民小组', 'Villagers’ group'],
+  field_topics: ['走访事项', 'Topics'],
+  field_sentiment: ['群众情绪', 'Sentiment'],
+  field_notes: ['走访记录', 'Notes'],
+  field_events: ['办理记录', 'Timeline'],
+  field_followUp: ['回访', 'Follow-up'],
+  validationFailed: ['没有保存：{detail}', 'Not saved: {detail}'],
+  saveFailed: ['没有保存：{message}', 'Not saved: {message}'],
+
+  // record page
+  notFound: ['找不到这条记录（可能已移出您的辖区）。', 'This record was not found (it may have left your area).'],
+  facts: ['基本情况', 'Details'],
+  createdBy: ['登记人', 'Recorded by'],
+  createdAt: ['登记时间', 'Recorded'],
+  visitedAt: ['走访时间', 'Visited'],
+  assignees: ['承办人', 'Assigned to'],
+  phone: ['电话', 'Phone'],
+  timeline: ['办理记录', 'Timeline'],
+  noEvents: ['还没有办理记录。', 'Nothing recorded yet.'],
+  addEvent: ['添加办理记录', 'Add to the timeline'],
+  eventKind: ['办理情况', 'What happened'],
+  level: ['上报至', 'Escalated to'],
+  satisfied: ['当事人是否满意', 'Were the parties satisfied?'],
+  yes: ['满意', 'Satisfied'],
+  no: ['不满意', 'Not satisfied'],
+  eventNote: ['说明（可不填）', 'Note (optional)'],
+  outcome: ['结果', 'Outcome'],
+  add: ['添加', 'Add'],
+  changeRisk: ['调整风险等级', 'Change risk'],
+  followUp: ['回访', 'Follow-up'],
+  followUpNone: ['不需要回访', 'No follow-up needed'],
+  followUpDone: ['已回访', 'Follow-up done'],
+  followUpDueOn: ['需在 {date} 前回访', 'Follow up by {date}'],
+  followUpNoDate: ['需要回访（未定日期）', 'Follow-up needed (no date)'],
+  markFollowUpDone: ['标记为已回访', 'Mark follow-up done'],
+  satisfiedYes: ['当事人满意', 'parties satisfied'],
+  satisfiedNo: ['当事人不满意', 'parties not satisfied'],
+  duplicateOf: ['与另一案件重复', 'Duplicate of another case'],
+  anotherPhone: ['其他设备', 'another phone'],
+  me: ['我', 'me'],
+
+  // merge news
+  newsTitle: ['其他手机的修改已合并', 'Changes from other phones were merged'],
+  newsEvents: ['{who}添加了 {n} 条记录', '{n} events added by {who}'],
+  newsEvent1: ['{who}添加了 1 条记录', '1 event added by {who}'],
+  newsEscalated: ['该案件已上报{level}', 'The case was escalated to {level}'],
+  newsEscalatedTown: ['镇里已上报该案件', 'The case was escalated to the town'],
+  newsStatus: ['状态变为“{after}”（原为“{before}”）', 'Status is now “{after}” (was “{before}”)'],
+  newsRisk: ['风险等级变为“{after}”（原为“{before}”）', 'Risk is now “{after}” (was “{before}”)'],
+  newsRiskConflict: ['多台手机对风险等级意见不一，按最高计', 'Phones disagreed on risk; the highest counts'],
+  newsSentimentConflict: ['多台手机对群众情绪意见不一，按最严重计', 'Phones disagreed on sentiment; the most severe counts'],
+  newsDismiss: ['知道了', 'Got it'],
+  join: ['，', '; '],
+  listJoin: ['、', ', '],
+  dot: [' · ', ' · '],
+
+  // attention (server refusals)
+  attentionTitle: ['这条记录需要处理', 'This record needs attention'],
+  a_invalid_record: ['服务器认为记录不符合规范，没有接收。', 'The server found the record invalid and did not accept it.'],
+  a_forbidden: ['这台手机无权在该村记录，服务器没有接收。', 'This phone may not write records for that village; the server did not accept it.'],
+  a_too_large: ['记录太大，服务器没有接收。', 'The record is too large; the server did not accept it.'],
+  a_removed: ['管理员已删除这条记录，修改不会再被接收。', 'An administrator removed this record; changes are no longer accepted.'],
+  a_conflict: ['与服务器上的记录冲突。', 'It conflicts with the record on the server.'],
+  a_bad_request: ['服务器无法读取这条记录。', 'The server could not read this record.'],
+  a_unsupported_version: ['应用版本过旧，请更新后再同步。', 'The app is out of date; update it and sync again.'],
+  a_not_found: ['服务器上找不到这条记录。', 'The server does not have this record.'],
+  a_unauthorized: ['这台手机的授权已失效。', 'This phone is no longer authorised.'],
+  a_rate_limited: ['服务器繁忙，稍后会自动重试。', 'The server is busy; it will retry later.'],
+  a_unavailable: ['服务器暂时不可用，稍后会自动重试。', 'The server is unavailable; it will retry later.'],
+  a_internal: ['服务器出错，稍后会自动重试。', 'The server had a fault; it will retry later.'],
+  a_network: ['网络不通，联网后会自动重试。', 'No connection; it will retry when online.'],
+  a_offline: ['网络不通，联网后会自动重试。', 'No connection; it will retry when online.'],
+  a_other: ['服务器没有接收这条记录。', 'The server did not accept this record.'],
+  serverSaid: ['服务器说明：{message}', 'Server says: {message}'],
+
+  // settings
+  settingsTitle: ['设置', 'Settings'],
+  language: ['语言 / Language', 'Language / 语言'],
+  switchLang: ['English', '中文'],
+  device: ['本机信息', 'This phone'],
+  person: ['使用人', 'Used by'],
+  deviceLabel: ['设备名称', 'Device name'],
+  deviceId: ['设备编号', 'Device id'],
+  role: ['角色', 'Role'],
+  scope: ['辖区代码', 'Area code'],
+  server: ['服务器', 'Server'],
+  canWrite: ['可以新建和修改', 'Can add and edit'],
+  writePermission: ['权限', 'Permission'],
+  readOnlyShort: ['只读', 'Read only'],
+  appVersion: ['应用版本', 'App version'],
+  exportUnsent: ['导出未发送的记录', 'Export unsent records'],
+  exportHint: ['把还没发送到服务器的记录存成一个文件，可交给管理员导入。', 'Save records not yet on the server as a file for your administrator.'],
+  exported: ['已导出 {n} 条记录。', 'Exported {n} records.'],
+  exportNothing: ['没有未发送的记录。', 'There are no unsent records.'],
+  exportFailed: ['导出失败：{message}', 'Export failed: {message}'],
+  signOut: ['退出并清除本机数据', 'Sign out and erase this phone'],
+  signOutWarn: [
+    '将删除这台手机上的全部记录和授权。还有 {n} 条记录未发送，清除后无法找回，请先导出。',
+    'This deletes every record and the sign-in on this phone. {n} records are not yet sent and will be lost; export them first.',
+  ],
+  signOutWarnNone: ['将删除这台手机上的全部记录和授权。', 'This deletes every record and the sign-in on this phone.'],
+  signOutConfirm: ['确认清除', 'Erase'],
+  signOutFailed: ['清除失败：{message}', 'Erasing failed: {message}'],
+
+  // signed out by the administrator
+  signedOutTitle: ['这台手机已被注销', 'This phone was signed out'],
+  signedOutKept: [
+    '这台手机已被管理员注销；{n} 条未发送的记录已保留，可以导出。',
+    'This phone was signed out by the administrator; {n} unsent records were kept and can be exported.',
+  ],
+  signedOutNone: ['这台手机已被管理员注销；没有未发送的记录。', 'This phone was signed out by the administrator; there were no unsent records.'],
+  signedOutNext: ['导出后可以清除本机数据，再用新的设置链接重新设置。', 'After exporting, erase this phone and set it up again with a new link.'],
+  eraseAndSetup: ['清除并重新设置', 'Erase and set up again'],
+
+  // update
+  updateReady: ['新版本可用', 'New version available'],
+  reload: ['重新加载', 'Reload'],
+
+  // roles
+  role_cadre: ['村干部', 'Village cadre'],
+  role_town: ['镇（街道）干部', 'Town official'],
+  role_district: ['区级干部', 'District official'],
+  role_supervisor: ['村务监督委员会', 'Village affairs supervisor'],
+  role_admin: ['管理员', 'Administrator'],
+};
+
+/**
+ * The text for `key` in the current language.
+ * @param {string} key
+ * @param {Record<string, string|number>} [vars]
+ */
+export function t(key, vars) {
+  const entry = T[key];
+  let text = entry ? entry[lang === 'en' ? 1 : 0] : key;
+  if (vars) {
+    text = text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
+  }
+  return text;
+}
+
+/** Whether the table has `key` (for codes from outside: server errors, validation). */
+export function has(key) {
+  return Object.prototype.hasOwnProperty.call(T, key);
+}
+
+/** Every key, for the build check that both languages are filled. */
+export const TABLE = T;
+
+/**
+ * The values of a schema vocabulary, in schema order.
+ * @param {string} name  recordKind, category, risk, sentiment, partyRole, eventKind, level, topic, status
+ * @returns {string[]}
+ */
+export function values(name) {
+  return (schema.vocab[name] ?? []).map((e) => e.value);
+}
+
+/**
+ * The label of `value` in vocabulary `name` in the current language; an
+ * unknown value shows as itself.
+ */
+export function label(name, value) {
+  if (value == null) return '';
+  const entry = (schema.vocab[name] ?? []).find((e) => e.value === value);
+  if (!entry) return String(value);
+  return (lang === 'en' ? entry.en : entry.zh) || entry.zh || String(value);
+}
+
+export const overdueDays = schema.overdueDays ?? 30;
+
+/** Formats a count the way both languages read it: 1,204. */
+export function num(n) {
+  return Number(n).toLocaleString('en-US');
+}
+
+function locale() {
+  return lang === 'en' ? 'en-GB' : 'zh-CN';
+}
+
+/** A date and time, short. */
+export function when(ms) {
+  if (ms == null) return '';
+  const d = new Date(ms);
+  const now = new Date();
+  const sameDay = d.toDateString() === now.toDateString();
+  const opts = sameDay
+    ? { hour: '2-digit', minute: '2-digit' }
+    : d.getFullYear() === now.getFullYear()
+      ? { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }
+      : { year: 'numeric', month: 'short', day: 'numeric' };
+  const text = new Intl.DateTimeFormat(locale(), opts).format(d);
+  return sameDay ? (lang === 'en' ? `today ${text}` : `今天 ${text}`) : text;
+}
+
+/** A date without the time. */
+export function day(ms) {
+  if (ms == null) return '';
+  return new Intl.DateTimeFormat(locale(), { year: 'numeric', month: 'short', day: 'numeric' }).format(new Date(ms));
+}

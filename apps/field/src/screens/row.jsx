@@ -1,0 +1,63 @@
+// One record in a list: title, kind, status or sentiment, risk, parties,
+// last activity and its sync state.
+
+import { day, label, t, when } from '../i18n.js';
+import { Chip, SyncBadge } from '../ui.jsx';
+
+export function RecordRow({ item, now }) {
+  const s = item.summary;
+  const dispute = s.kind === 'dispute';
+  const followUpOwed = s.followUpNeeded && !s.followUpDone;
+  const overdueFollowUp = followUpOwed && s.followUpDue != null && s.followUpDue < now;
+  return (
+    <li>
+      <a
+        class={`row${item.news ? ' row-news' : ''}`}
+        href={`#/record/${encodeURIComponent(item.id)}`}
+        data-testid="record-row"
+        data-id={item.id}
+        data-kind={s.kind}
+        data-sync={item.sync}
+      >
+        <span class="row-top">
+          <span class="row-title">{s.title || t('untitled')}</span>
+          <SyncBadge sync={item.sync} />
+        </span>
+        <span class="row-chips">
+          <span class={`chip chip-kind-${s.kind}`}>{label('recordKind', s.kind)}</span>
+          {dispute && <Chip vocab="status" value={s.status} />}
+          {dispute && s.risk && (
+            <span class={`chip chip-risk-${s.risk}`}>
+              {t('riskChip', { risk: label('risk', s.risk) })}
+            </span>
+          )}
+          {!dispute && <Chip vocab="sentiment" value={s.sentiment} />}
+          {followUpOwed && (
+            <span class={`chip ${overdueFollowUp ? 'chip-warn' : 'chip-followup'}`}>
+              {s.followUpDue != null ? t('followUpDue', { date: day(s.followUpDue) }) : t('followUpPending')}
+            </span>
+          )}
+          {item.news && (
+            <span class="chip chip-news" data-testid="row-news">
+              {t('updated')}
+            </span>
+          )}
+        </span>
+        {dispute && s.partyNames?.length > 0 && <span class="row-parties">{s.partyNames.join(t('listJoin'))}</span>}
+        <span class="row-meta">{t('lastActivity', { time: when(s.lastActivity) })}</span>
+      </a>
+    </li>
+  );
+}
+
+export function RecordList({ items, testid, limit }) {
+  const now = Date.now();
+  const shown = limit ? items.slice(0, limit) : items;
+  return (
+    <ul class="rows" data-testid={testid}>
+      {shown.map((item) => (
+        <RecordRow item={item} now={now} key={item.id} />
+      ))}
+    </ul>
+  );
+}

@@ -1,0 +1,1019 @@
+// FieldClient: the field app's one entry point. It holds the store, the
+// sync machine and the HTTP transport, and offers what a cadre does:
+// set up, list and find records, create and edit them offline, sync.
+//
+// Everything outside (fetch, the clock, timers, randomness, the network
+// events) is injectable, so the whole client runs under Node's test runner.
+import { A } from './automerge.js';
+import { actorFor, isDocumentId, newDocumentId } from './ids.js';
+import { emptyState } from './store/memory.js';
+import { SyncError, SyncMachine } from './sync.js';
+import { compressBody, decodeErrorBody, decodeResponse, encodeRequest, WireError } from './wire.js';
+
+/** @typedef {import('./store/memory.js').State} State */
+/** @typedef {import('./store/memory.js').WriteSet} WriteSet */
+/** @typedef {import('./wire.js').ErrorBody} ErrorBody */
+
+const DAY = 86_400_000;
+
+/** The domain edits a client offers as `client.<name>(id, ...args)`. */
+export const EDITS = Object.freeze([
+  'addEvent',
+  'setRisk',
+  'setTitle',
+  'setDescription',
+  'setCategory',
+  'addParty',
+  'removeParty',
+  'assign',
+  'unassign',
+  'setNotes',
+  'setTopics',
+  'setSentiment',
+  'scheduleFollowUp',
+  'markFollowUpDone',
+]);
+
+/** Setting up failed. */
+export class SetupError extends Error {
+  /**
+   * @param {'bad_setup' | 'already_set_up' | 'unauthorized' | 'offline' | 'server_error' | 'not_a_device'} code
+   * @param {string} message
+   * @param {unknown} [cause]
+   */
+  constructor(code, message, cause) {
+    super(message, { cause });
+    this.name = 'SetupError';
+    this.code = code;
+  }
+}
+
+/** An edit was refused before it was saved. */
+export class ValidationError extends Error {
+  /** @param {{field: string, code: string, message: string}[]} errors */
+  constructor(errors) {
+    super(`the record was not saved: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`);
+    this.name = 'ValidationError';
+    this.code = 'invalid_record';
+    this.errors = errors;
+  }
+}
+
+/** Another failure of the client ('not_set_up', 'signed_out', 'not_found', 'read_only'). */
+export class ClientError extends Error {
+  /**
+   * @param {string} code
+   * @param {string} message
+   */
+  constructor(code, message) {
+    super(message);
+    this.name = 'ClientError';
+    this.code = code;
+  }
+}
+
+/** Texts of error codes in the cadre's language: [zh, en]. */
+const ERROR_TEXT = {
+  bad_request: ['服务器无法理解这条记录', 'the server could not read this record'],
+  unauthorized: ['本手机已被管理员注销', 'this phone was signed out by the administrator'],
+  forbidden: ['本设备无权修改这条记录', 'this device may not change this record'],
+  not_found: ['服务器上没有这条记录（不在本设备的范围内），已保留在本机', 'the server holds no such record for this device; it is kept on this phone'],
+  too_large: ['记录太大，服务器不接受', 'the record is larger than the server allows'],
+  invalid_record: ['记录不符合规定格式', 'the record breaks the record rules'],
+  unsupported_version: ['请更新应用', 'update the app'],
+  rate_limited: ['同步太频繁，稍后自动重试', 'too many syncs; retrying a little later'],
+  unavailable: ['服务器暂时不可用，稍后自动重试', 'the server is unavailable; retrying later'],
+  conflict: ['与服务器上的数据冲突', 'this conflicts with what the server holds'],
+  internal: ['服务器出错，稍后自动重试', 'the server failed; retrying later'],
+  removed: ['管理员已删除这条记录', 'an administrator removed this record'],
+  network: ['无法连接服务器，请检查信号', 'cannot reach the server; check the signal'],
+  timeout: ['服务器没有及时响应，稍后自动重试', 'the server did not answer in time; retrying later'],
+  bad_response: ['服务器的回复无法读取，稍后自动重试', 'the server’s answer could not be read; retrying later'],
+  bad_server_data: ['服务器发来的记录已损坏，稍后自动重试', 'the server sent a damaged record; retrying later'],
+  storage: ['手机存储出错', 'the phone’s storage failed'],
+  too_many_rounds: ['同步未完成，请再同步一次', 'sync did not finish; sync again'],
+};
+
+/**
+ * An error in the cadre's language, keeping the server's own message.
+ * @param {{code: string, message?: string}} error
+ * @param {'zh' | 'en'} [lang]
+ * @returns {string}
+ */
+export function errorText(error, lang = 'zh') {
+  const known = /** @type {Record<string, string[]>} */ (ERROR_TEXT)[error.code];
+  const text = known ? known[lang === 'en' ? 1 : 0] : lang === 'en' ? `error (${error.code})` : `出错（${error.code}）`;
+  return error.message ? `${text} — ${error.message}` : text;
+}
+
+/**
+ * Parses set-up text: the link `…/field#setup=<base64url(JSON)>`, the
+ * base64url part, or the JSON itself.
+ * @param {string} text
+ * @returns {{server: string, token: string, device: string}}
+ */
+export function parseSetup(text) {
+  if (typeof text !== 'string' || !text.trim()) throw new SetupError('bad_setup', 'the set-up text is empty');
+  let t = text.trim();
+  const at = t.indexOf('#setup=');
+  if (at >= 0) t = t.slice(at + '#setup='.length);
+  else if (t.startsWith('setup=')) t = t.slice('setup='.length);
+  let json = t;
+  if (!t.startsWith('{')) {
+    try {
+      json = new TextDecoder('utf-8', { fatal: true }).decode(base64urlDecode(decodeURIComponent(t)));
+    } catch {
+      throw new SetupError('bad_setup', 'the set-up text is not a set-up link, code or JSON');
+    }
+  }
+  /** @type {any} */
+  let value;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new SetupError('bad_setup', 'the set-up code is damaged (not JSON); scan or copy it again');
+  }
+  if (!value || typeof value !== 'object') throw new SetupError('bad_setup', 'the set-up code holds no set-up');
+  const { server, token, device } = value;
+  if (typeof server !== 'string' || !/^https?:\/\/[^\s/]+/i.test(server)) throw new SetupError('bad_setup', 'the set-up code has no server address');
+  if (typeof token !== 'string' || !token.trim()) throw new SetupError('bad_setup', 'the set-up code has no token');
+  if (typeof device !== 'string' || !/^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.test(device)) {
+    throw new SetupError('bad_setup', 'the set-up code has no valid device id');
+  }
+  return { server: server.replace(/\/+$/, ''), token: token.trim(), device: device.toLowerCase() };
+}
+
+/** @param {string} text */
+function base64urlDecode(text) {
+  if (!/^[A-Za-z0-9_-]*={0,2}$/.test(text)) throw new Error('not base64url');
+  const b64 = text.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '');
+  const padded = b64 + '='.repeat((4 - (b64.length % 4)) % 4);
+  const bin = atob(padded);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** @param {Uint8Array} bytes */
+function base64(bytes) {
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
+}
+
+/**
+ * The sync state of a record for list views.
+ * @param {State} state
+ * @returns {'unsent' | 'synced' | 'attention'}
+ */
+export function syncOf(state) {
+  if (state.attention) return 'attention';
+  if (state.dirty || state.serverHeads.length === 0) return 'unsent';
+  return 'synced';
+}
+
+/**
+ * @typedef {object} Identity
+ * @property {string} device
+ * @property {string} person
+ * @property {string | null} personName
+ * @property {string} [label]
+ * @property {string} role
+ * @property {string} scope
+ * @property {boolean} write
+ * @property {string} server
+ */
+
+/**
+ * @typedef {object} FieldClientOptions
+ * @property {any} store                 a Store (MemoryStore, IdbStore or your own)
+ * @property {string | null} [baseUrl]   where /v1/* is; default location.origin in a browser, else the set-up's server
+ * @property {typeof fetch} [fetch]
+ * @property {() => number} [now]
+ * @property {(fn: () => void, ms: number) => any} [setTimeout]
+ * @property {(handle: any) => void} [clearTimeout]
+ * @property {boolean} [autoSync]        sync at start, on reconnecting and every minute (true)
+ * @property {boolean} [online]          whether the network is up at start (navigator.onLine)
+ * @property {boolean} [listenNetwork]   follow the window's online/offline events (true when there is a window)
+ * @property {number} [requestTimeoutMs] give up an exchange after this long (60 s)
+ * @property {() => number} [random]     jitter source for pauses
+ * @property {import('./sync.js').SyncOptions} [sync]  budgets and pauses
+ * @property {any} [records]             the records module (default: ./record/index.js)
+ * @property {number} [overdueDays]      default from schema.json, else 30
+ */
+
+/**
+ * @typedef {object} SyncReport
+ * @property {number} rounds
+ * @property {number} acknowledged
+ * @property {number} received
+ * @property {number} merged
+ * @property {number} rejected
+ * @property {number} purged
+ * @property {boolean} reset
+ * @property {number} bytesUp    request bytes as sent
+ * @property {number} bytesDown  response bytes as read (after the browser's decompression)
+ */
+
+export class FieldClient {
+  /**
+   * Opens a client over a store.
+   * @param {FieldClientOptions} options
+   * @returns {Promise<FieldClient>}
+   */
+  static async open(options) {
+    const records = options.records ?? (await import('./record/index.js'));
+    const client = new FieldClient(options, records);
+    await client.#load();
+    return client;
+  }
+
+  /** @type {Identity | null} */
+  identity = null;
+  /** @type {string | null} */
+  #token = null;
+  /** @type {string | null} */
+  #actor = null;
+  /** @type {Map<string, State>} states of every record, kept in step with the store */
+  #states = new Map();
+  /** @type {Set<(event: {type: string, ids?: string[]}) => void>} */
+  #listeners = new Set();
+  /** @type {Promise<unknown>} */
+  #queue = Promise.resolve();
+  /** @type {any} */
+  #timer = null;
+  /** @type {AbortController | null} */
+  #abort = null;
+  /** @type {{resolve: (r: SyncReport) => void, reject: (e: unknown) => void}[]} */
+  #waiters = [];
+  /** @type {SyncReport} */
+  #report = newReport();
+  /** @type {{reason: string, kept: number} | null} */
+  #signedOut = null;
+  #closed = false;
+  #peopleFetchedAt = -Infinity;
+  /** @type {(() => void)[]} */
+  #unlisten = [];
+
+  /**
+   * Use FieldClient.open.
+   * @param {FieldClientOptions} options
+   * @param {any} records
+   */
+  constructor(options, records) {
+    this.store = options.store;
+    this.records = records;
+    this.baseUrl = options.baseUrl !== undefined ? options.baseUrl : (globalThis.location?.origin ?? null);
+    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.now = options.now ?? Date.now;
+    this.setTimeout = options.setTimeout ?? globalThis.setTimeout.bind(globalThis);
+    this.clearTimeout = options.clearTimeout ?? globalThis.clearTimeout.bind(globalThis);
+    this.autoSync = options.autoSync ?? true;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
+    this.overdueDays = options.overdueDays ?? records?.schema?.overdueDays ?? 30;
+    this.machine = new SyncMachine({
+      ...options.sync,
+      random: options.random ?? options.sync?.random,
+      summarize: (doc) => records.summarize(doc),
+      describeMerge: records.describeMerge ? (before, after, person) => records.describeMerge(before, after, person) : undefined,
+    });
+    const navigatorOnline = globalThis.navigator && typeof globalThis.navigator.onLine === 'boolean' ? globalThis.navigator.onLine : true;
+    this.machine.online = options.online ?? navigatorOnline;
+    const listen = options.listenNetwork ?? (typeof globalThis.window !== 'undefined' && typeof globalThis.addEventListener === 'function');
+    if (listen) {
+      const on = () => this.setOnline(true);
+      const off = () => this.setOnline(false);
+      globalThis.addEventListener('online', on);
+      globalThis.addEventListener('offline', off);
+      this.#unlisten.push(() => globalThis.removeEventListener('online', on), () => globalThis.removeEventListener('offline', off));
+    }
+    for (const name of EDITS) {
+      /** @type {any} */ (this)[name] = (/** @type {string} */ id, /** @type {any[]} */ ...args) =>
+        this.edit(id, (doc, author) => {
+          const fn = this.records[name];
+          if (typeof fn !== 'function') throw new ClientError('unsupported', `the records module has no ${name}`);
+          return fn(doc, author, ...args);
+        });
+    }
+  }
+
+  async #load() {
+    this.identity = (await this.store.getMeta('identity')) ?? null;
+    this.#token = (await this.store.getMeta('token')) ?? null;
+    this.#actor = (await this.store.getMeta('actor')) ?? null;
+    this.#signedOut = (await this.store.getMeta('signedOut')) ?? null;
+    this.machine.lastSync = (await this.store.getMeta('lastSync')) ?? null;
+    this.machine.person = this.identity?.person ?? null;
+    this.#states = await this.store.getStates();
+    if (this.#signedOut || !this.#token) this.machine.signedOut = true;
+    if (this.identity && this.#token && !this.#signedOut && this.autoSync) {
+      this.#follow(this.machine.start(this.now(), this.machine.online));
+    }
+  }
+
+  // ------------------------------------------------------------------ state
+
+  /** What the sync is doing, for the status bar. */
+  get status() {
+    return {
+      online: this.machine.online,
+      syncing: this.machine.inFlight || (this.machine.runActive && this.machine.pending),
+      lastSync: this.machine.lastSync,
+      progress: this.machine.progress(),
+      error: this.machine.lastError ? { code: this.machine.lastError.code, message: this.machine.lastError.message } : null,
+      signedOut: this.#signedOut,
+    };
+  }
+
+  /**
+   * Calls `fn` on any change of records or status.
+   * @param {(event: {type: string, ids?: string[]}) => void} fn
+   * @returns {() => void} unsubscribe
+   */
+  subscribe(fn) {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  /** @param {{type: string, ids?: string[]}} event */
+  #notify(event) {
+    for (const fn of [...this.#listeners]) {
+      try {
+        fn(event);
+      } catch {
+        // a listener's failure is its own
+      }
+    }
+  }
+
+  /**
+   * Runs `fn` alone: local edits and applying responses never interleave.
+   * @template T
+   * @param {() => Promise<T>} fn
+   * @returns {Promise<T>}
+   */
+  #exclusive(fn) {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Commits writes and keeps the state cache in step.
+   * @param {WriteSet} writes
+   */
+  async #commit(writes) {
+    await this.store.commit(writes);
+    for (const id of writes.deletes ?? []) this.#states.delete(id);
+    for (const r of writes.records ?? []) if (r.state) this.#states.set(r.id, { ...r.state, id: r.id });
+    for (const s of writes.states ?? []) this.#states.set(s.id, s);
+  }
+
+  // ------------------------------------------------------------------ setup
+
+  /**
+   * Sets the phone up from set-up text (link, base64url or JSON): asks the
+   * server who the token belongs to (GET /v1/me) and stores the identity.
+   * @param {string} text
+   * @returns {Promise<Identity>}
+   */
+  async setup(text) {
+    if (this.identity) {
+      throw new SetupError('already_set_up', 'this phone already holds a device; sign out and erase first');
+    }
+    const payload = parseSetup(text);
+    const base = this.baseUrl ?? payload.server;
+    let response;
+    try {
+      response = await this.#timed((signal) =>
+        this.fetch(`${base}/v1/me`, { headers: { Authorization: `Bearer ${payload.token}`, Accept: 'application/json' }, signal }),
+      );
+    } catch (e) {
+      throw new SetupError('offline', `the server could not be reached (${e instanceof Error ? e.message : e}); try again with a signal`, e);
+    }
+    if (response.status === 401) throw new SetupError('unauthorized', 'the server does not know this set-up code (revoked or replaced); ask for a new one');
+    if (!response.ok) throw new SetupError('server_error', `the server answered ${response.status}`);
+    /** @type {any} */
+    let me;
+    try {
+      me = await response.json();
+    } catch (e) {
+      throw new SetupError('server_error', 'the server’s answer could not be read', e);
+    }
+    if (!me || typeof me.device !== 'string' || typeof me.person !== 'string') {
+      throw new SetupError('not_a_device', 'this token belongs to no device (a development or admin token?)');
+    }
+    if (me.device.toLowerCase() !== payload.device) {
+      throw new SetupError('bad_setup', 'the set-up code names another device than its token');
+    }
+    /** @type {Identity} */
+    const identity = {
+      device: me.device.toLowerCase(),
+      person: me.person,
+      personName: typeof me.personName === 'string' ? me.personName : null,
+      label: typeof me.label === 'string' ? me.label : '',
+      role: String(me.role ?? ''),
+      scope: String(me.scope ?? ''),
+      write: writesRecords(String(me.role ?? ''), me.write === true),
+      server: payload.server,
+    };
+    const actor = actorFor(identity.device);
+    await this.#exclusive(async () => {
+      if (this.identity) throw new SetupError('already_set_up', 'this phone already holds a device; sign out and erase first');
+      await this.#commit({ meta: { identity, token: payload.token, actor, signedOut: undefined } });
+      this.identity = identity;
+      this.#token = payload.token;
+      this.#actor = actor;
+      this.#signedOut = null;
+    });
+    this.machine.person = identity.person;
+    this.machine.signedOut = false;
+    this.machine.halted = false;
+    this.#notify({ type: 'identity' });
+    if (this.autoSync) this.#follow(this.machine.start(this.now(), this.machine.online));
+    return identity;
+  }
+
+  /** Deletes everything on this phone: records, identity, token. */
+  async signOutAndErase() {
+    this.#stopTimer();
+    this.#abort?.abort();
+    await this.#exclusive(async () => {
+      await this.store.erase();
+      this.#states = new Map();
+      this.identity = null;
+      this.#token = null;
+      this.#actor = null;
+      this.#signedOut = null;
+    });
+    this.machine = new SyncMachine({
+      responseBudget: this.machine.responseBudget,
+      uploadBudget: this.machine.uploadBudget,
+      periodMs: this.machine.periodMs,
+      firstBackoffMs: this.machine.firstBackoffMs,
+      maxBackoffMs: this.machine.maxBackoffMs,
+      maxRounds: this.machine.maxRounds,
+      random: this.machine.random,
+      summarize: this.machine.summarize,
+      describeMerge: this.machine.describeMerge ?? undefined,
+    });
+    this.machine.online = true;
+    this.machine.signedOut = true;
+    this.#rejectWaiters(new ClientError('signed_out', 'this phone was signed out'));
+    this.#notify({ type: 'identity' });
+  }
+
+  /**
+   * The server refused the token: keep unsent records (exportable), erase
+   * the rest, forget the token.
+   * @param {string} reason
+   */
+  async #signedOutByServer(reason) {
+    await this.#exclusive(async () => {
+      const deletes = [];
+      let kept = 0;
+      for (const [id, state] of this.#states) {
+        if (state.dirty || state.attention) kept++;
+        else deletes.push(id);
+      }
+      const signedOut = { reason, kept };
+      await this.#commit({ deletes, meta: { token: undefined, cursor: undefined, people: undefined, signedOut } });
+      this.#token = null;
+      this.#signedOut = signedOut;
+    });
+    this.#notify({ type: 'records' });
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  /**
+   * My records (everything this phone holds), newest activity first.
+   * @param {{search?: string, kind?: string, status?: string, category?: string, risk?: string,
+   *          overdue?: boolean, needsFollowUp?: boolean, sync?: string}} [filter]
+   */
+  async list(filter = {}) {
+    const needle = filter.search?.trim().toLowerCase() || null;
+    const now = this.now();
+    const out = [];
+    for (const state of this.#states.values()) {
+      const s = state.summary;
+      if (!s) continue;
+      if (filter.kind && s.kind !== filter.kind) continue;
+      if (filter.status && (s.status ?? (s.kind === 'dispute' ? 'open' : null)) !== filter.status) continue;
+      if (filter.category && s.category !== filter.category) continue;
+      if (filter.risk && s.risk !== filter.risk) continue;
+      if (filter.overdue && !this.#isOverdue(s, now)) continue;
+      if (filter.needsFollowUp && !isPendingFollowUp(s)) continue;
+      const sync = syncOf(state);
+      if (filter.sync && sync !== filter.sync) continue;
+      if (needle) {
+        const hit =
+          String(s.title ?? '').toLowerCase().includes(needle) ||
+          (s.partyNames ?? []).some((/** @type {string} */ p) => String(p).toLowerCase().includes(needle));
+        if (!hit) continue;
+      }
+      out.push({ id: state.id, summary: s, sync, attention: state.attention, news: state.news });
+    }
+    out.sort((a, b) => (b.summary.lastActivity ?? 0) - (a.summary.lastActivity ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return out;
+  }
+
+  /**
+   * What needs doing today.
+   * @returns {Promise<{followUpsDue: any[], overdue: any[], assignedToMe: any[], attention: any[]}>}
+   */
+  async today() {
+    const now = this.now();
+    const end = new Date(now);
+    end.setHours(23, 59, 59, 999);
+    const person = this.identity?.person;
+    const all = await this.list();
+    return {
+      followUpsDue: all
+        .filter((r) => isPendingFollowUp(r.summary) && r.summary.followUpDue != null && r.summary.followUpDue <= end.getTime())
+        .sort((a, b) => a.summary.followUpDue - b.summary.followUpDue),
+      overdue: all.filter((r) => this.#isOverdue(r.summary, now)).sort((a, b) => a.summary.createdAt - b.summary.createdAt),
+      assignedToMe: all.filter((r) => r.summary.kind === 'dispute' && person && (r.summary.assignees ?? []).includes(person) && isOpen(r.summary)),
+      attention: all.filter((r) => r.sync === 'attention'),
+    };
+  }
+
+  /**
+   * @param {any} s
+   * @param {number} now
+   */
+  #isOverdue(s, now) {
+    return s.kind === 'dispute' && isOpen(s) && s.createdAt < now - this.overdueDays * DAY;
+  }
+
+  /**
+   * One record, read whole.
+   * @param {string} id
+   */
+  async get(id) {
+    const stored = await this.store.getRecord(id);
+    if (!stored) return undefined;
+    const doc = A.load(stored.bytes);
+    const state = stored.state ?? emptyState(id);
+    let record = null;
+    let readError = null;
+    try {
+      record = this.records.readRecord ? this.records.readRecord(doc) : null;
+    } catch (e) {
+      readError = { code: /** @type {any} */ (e)?.code ?? 'unreadable', message: e instanceof Error ? e.message : String(e) };
+    }
+    return { id, record, readError, doc, summary: state.summary, sync: syncOf(state), attention: state.attention, news: state.news };
+  }
+
+  /**
+   * Records in the same village with overlapping party names.
+   * @param {{village?: string, parties: {name: string}[], reportedAt?: number}} draft
+   */
+  async duplicatesFor(draft) {
+    const village = draft.village ?? this.#defaultVillage();
+    const summaries = [...this.#states.values()].map((s) => s.summary).filter(Boolean);
+    const ids = this.records.possibleDuplicates({ reportedAt: this.now(), ...draft, village }, summaries) ?? [];
+    return ids.map((/** @type {string} */ id) => ({ id, summary: this.#states.get(id)?.summary ?? null }));
+  }
+
+  /** Names of the people whose records this phone may see: id → name. */
+  async people() {
+    /** @type {Record<string, string>} */
+    const cached = (await this.store.getMeta('people')) ?? {};
+    const map = new Map(Object.entries(cached));
+    if (this.identity?.personName && !map.has(this.identity.person)) map.set(this.identity.person, this.identity.personName);
+    return map;
+  }
+
+  /** Refreshes the names of people (GET /v1/people); best effort. */
+  async refreshPeople() {
+    if (!this.#token) return;
+    this.#peopleFetchedAt = this.now();
+    try {
+      const response = await this.#timed((signal) =>
+        this.fetch(`${this.#base()}/v1/people`, { headers: { Authorization: `Bearer ${this.#token}`, Accept: 'application/json' }, signal }),
+      );
+      if (!response.ok) return;
+      const body = await response.json();
+      if (!body || !Array.isArray(body.people)) return;
+      /** @type {Record<string, string>} */
+      const people = {};
+      for (const p of body.people) if (p && typeof p.id === 'string' && typeof p.name === 'string') people[p.id] = p.name;
+      await this.store.commit({ meta: { people } });
+      this.#notify({ type: 'people' });
+    } catch {
+      // Names are a nicety: the next sync tries again.
+    }
+  }
+
+  /** Records not yet on the server, to save elsewhere (JSON-serialisable). */
+  async exportUnsent() {
+    const ids = [...this.#states.values()].filter((s) => s.dirty || s.attention).map((s) => s.id).sort();
+    const stored = await this.#getRecords(ids);
+    return {
+      exportedAt: new Date(this.now()).toISOString(),
+      device: this.identity?.device ?? null,
+      records: [...stored.values()].map((r) => ({ id: r.id, summary: r.state?.summary ?? null, attention: r.state?.attention ?? null, base64: base64(r.bytes) })),
+    };
+  }
+
+  // ----------------------------------------------------------------- writes
+
+  #author() {
+    if (!this.identity || !this.#actor) throw new ClientError('not_set_up', 'set this phone up first');
+    if (this.#signedOut) throw new ClientError('signed_out', 'this phone was signed out; export unsent records, then sign out and erase');
+    if (!this.identity.write) throw new ClientError('read_only', 'this device may only read records');
+    return { cadre: this.identity.person, at: this.now() };
+  }
+
+  #defaultVillage() {
+    const scope = this.identity?.scope ?? '';
+    return /^\d{12}$/.test(scope) ? scope : undefined;
+  }
+
+  /**
+   * @param {'createDispute' | 'createVisit'} fn
+   * @param {any} fields
+   */
+  async #create(fn, fields) {
+    const author = this.#author();
+    const village = fields.village ?? this.#defaultVillage();
+    const actor = /** @type {string} */ (this.#actor);
+    const doc = this.records[fn](A.init({ actor }), author, { ...fields, village });
+    const id = newDocumentId();
+    await this.#exclusive(async () => this.#save(id, null, doc, emptyState(id)));
+    this.#notify({ type: 'records', ids: [id] });
+    this.#kick();
+    return id;
+  }
+
+  /** @param {any} fields @returns {Promise<string>} the new record's id */
+  createDispute(fields) {
+    return this.#create('createDispute', fields);
+  }
+
+  /** @param {any} fields @returns {Promise<string>} the new record's id */
+  createVisit(fields) {
+    return this.#create('createVisit', fields);
+  }
+
+  /**
+   * Edits a record: `change(doc, author)` returns the new doc (e.g. with
+   * the records API). Validated like the server validates before anything
+   * is saved; an edit that changes nothing saves nothing.
+   * @param {string} id
+   * @param {(doc: any, author: {cadre: string, at: number}) => any} change
+   */
+  async edit(id, change) {
+    const author = this.#author();
+    const actor = /** @type {string} */ (this.#actor);
+    const changed = await this.#exclusive(async () => {
+      const stored = await this.store.getRecord(id);
+      if (!stored) throw new ClientError('not_found', `no record ${id} on this phone`);
+      const previous = A.load(stored.bytes);
+      const working = A.load(stored.bytes, { actor });
+      const after = change(working, author);
+      if (!after) throw new ClientError('bad_edit', 'the edit returned no document');
+      if (sameHeadList(A.getHeads(after), A.getHeads(previous))) return false;
+      await this.#save(id, previous, after, stored.state ?? emptyState(id));
+      return true;
+    });
+    if (changed) {
+      this.#notify({ type: 'records', ids: [id] });
+      this.#kick();
+    }
+  }
+
+  /**
+   * Validates and saves a record (inside #exclusive).
+   * @param {string} id
+   * @param {any} previous
+   * @param {any} doc
+   * @param {State} state
+   */
+  async #save(id, previous, doc, state) {
+    const bytes = A.save(doc);
+    const person = /** @type {Identity} */ (this.identity).person;
+    const errors = [
+      ...(this.records.validate(doc, previous, bytes.length) ?? []),
+      ...(this.records.checkAuthorship ? this.records.checkAuthorship(doc, previous, person) ?? [] : []),
+    ];
+    if (errors.length > 0) throw new ValidationError(errors);
+    const summary = { ...this.records.summarize(doc), id };
+    await this.#commit({ records: [{ id, bytes, state: { ...state, id, summary, dirty: true } }] });
+  }
+
+  /**
+   * Clears a record's news (the cadre has seen what others did).
+   * @param {string} id
+   */
+  async markSeen(id) {
+    await this.#exclusive(async () => {
+      const state = this.#states.get(id);
+      if (!state || !state.news) return;
+      await this.#commit({ states: [{ ...state, news: null }] });
+    });
+    this.#notify({ type: 'records', ids: [id] });
+  }
+
+  // ------------------------------------------------------------------- sync
+
+  /**
+   * The network came or went (the window's events call this).
+   * @param {boolean} online
+   */
+  setOnline(online) {
+    if (this.#closed) return;
+    const decision = this.machine.setOnline(online, this.now());
+    if (!online) this.#stopTimer();
+    this.#notify({ type: 'status' });
+    if (this.autoSync) this.#follow(decision);
+  }
+
+  /**
+   * Syncs now, until the server has nothing more. Resolves with what the
+   * run did; rejects with a SyncError at the first failure (automatic
+   * retries go on when autoSync is on).
+   * @returns {Promise<SyncReport>}
+   */
+  syncNow() {
+    if (!this.identity) return Promise.reject(new ClientError('not_set_up', 'set this phone up first'));
+    if (this.#signedOut || !this.#token) return Promise.reject(new ClientError('signed_out', 'this phone was signed out'));
+    const done = new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    this.machine.online = true;
+    const decision = this.machine.syncNow(this.now());
+    this.#follow(decision);
+    return /** @type {Promise<SyncReport>} */ (done);
+  }
+
+  /** A local change: sync soon if allowed. */
+  #kick() {
+    if (!this.autoSync || !this.#token || this.#signedOut) return;
+    this.machine.pending = true;
+    this.#follow(this.machine.decide(this.now()));
+  }
+
+  /**
+   * Acts on a decision of the machine.
+   * @param {import('./sync.js').Decision} decision
+   */
+  #follow(decision) {
+    if (this.#closed) return;
+    this.#stopTimer();
+    if (decision.action === 'send') {
+      if (!this.autoSync && !this.machine.runActive && this.#waiters.length === 0) return;
+      void this.#round();
+    } else if (decision.action === 'wait') {
+      if (!this.autoSync) return;
+      const delay = Math.max(0, decision.at - this.now());
+      this.#timer = this.setTimeout(() => {
+        this.#timer = null;
+        this.#follow(this.machine.tick(this.now()));
+      }, delay);
+    }
+  }
+
+  #stopTimer() {
+    if (this.#timer !== null) {
+      this.clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+  }
+
+  /** One exchange: build, send, apply. */
+  async #round() {
+    if (!this.machine.runActive) this.#report = newReport();
+    this.machine.sent(this.now());
+    this.#notify({ type: 'status' });
+    /** @type {import('./sync.js').Decision & {signOut?: boolean}} */
+    let decision;
+    /** @type {import('./sync.js').SyncStep | null} */
+    let step = null;
+    try {
+      const { request, plainBytes } = await this.#buildRequest();
+      const { response, up, down } = await this.#exchange(request, plainBytes);
+      this.#report.bytesUp += up;
+      this.#report.bytesDown += down;
+      step = await this.#exclusive(() => this.#apply(response));
+      this.#report.rounds++;
+      this.#report.acknowledged += step.acknowledged.length;
+      this.#report.received += step.received.length;
+      this.#report.merged += step.merged.length;
+      this.#report.rejected += step.rejected.length;
+      this.#report.purged += step.purged.length;
+      this.#report.reset ||= step.reset;
+      decision = this.machine.succeeded(step, this.now());
+    } catch (e) {
+      const error = toSyncError(e);
+      decision = this.machine.failed(error, this.now());
+      if (decision.signOut) await this.#signedOutByServer('revoked');
+      this.#rejectWaiters(error);
+    }
+    if (step && (step.received.length || step.purged.length || step.acknowledged.length || step.rejected.length || step.reset)) {
+      this.#notify({ type: 'records', ids: [...step.received, ...step.purged, ...step.acknowledged, ...step.rejected.map((r) => r.id)] });
+    }
+    if (!this.machine.runActive && !this.machine.lastError) {
+      const report = this.#report;
+      for (const w of this.#waiters.splice(0)) w.resolve(report);
+      if (this.now() - this.#peopleFetchedAt > 5 * 60_000) void this.refreshPeople();
+    }
+    this.#notify({ type: 'status' });
+    this.#follow(decision);
+  }
+
+  /** @param {unknown} error */
+  #rejectWaiters(error) {
+    for (const w of this.#waiters.splice(0)) w.reject(error);
+  }
+
+  async #buildRequest() {
+    const cursor = (await this.store.getMeta('cursor')) ?? null;
+    const builder = this.machine.beginRequest(cursor);
+    const order = this.machine.uploadOrder(this.#states.values());
+    // Load in small groups: only what fits the upload budget is read.
+    for (let i = 0; i < order.length && builder.wants(); i += 16) {
+      const group = order.slice(i, i + 16);
+      const stored = await this.#getRecords(group);
+      for (const id of group) {
+        if (!builder.wants()) break;
+        const state = /** @type {State} */ (this.#states.get(id));
+        builder.add(id, state, stored.get(id)?.bytes);
+      }
+    }
+    const request = builder.finish();
+    return { request, plainBytes: encodeRequest(request) };
+  }
+
+  /** @param {string[]} ids */
+  async #getRecords(ids) {
+    if (typeof this.store.getRecords === 'function') return this.store.getRecords(ids);
+    const out = new Map();
+    for (const id of ids) {
+      const r = await this.store.getRecord(id);
+      if (r) out.set(id, r);
+    }
+    return out;
+  }
+
+  /**
+   * Applies a response (inside #exclusive): the machine merges, the store
+   * commits every write and the cursor at once.
+   * @param {import('./wire.js').SyncResponse} response
+   */
+  async #apply(response) {
+    const need = this.machine.needs(response);
+    const stored = await this.#getRecords(need.ids);
+    const docs = new Map([...stored].map(([id, r]) => [id, r.bytes]));
+    let heldIds;
+    if (need.allHeld) heldIds = typeof this.store.ids === 'function' ? await this.store.ids() : [...this.#states.keys()];
+    const { writes, step } = this.machine.applyResponse(
+      { states: this.#states, docs, heldIds, actor: this.#actor ?? undefined },
+      response,
+      this.now(),
+    );
+    try {
+      await this.#commit(writes);
+    } catch (e) {
+      throw new SyncError('storage', `the phone's storage failed: ${e instanceof Error ? e.message : e}`, { cause: e });
+    }
+    return step;
+  }
+
+  #base() {
+    return (this.baseUrl ?? this.identity?.server ?? '').replace(/\/+$/, '');
+  }
+
+  /**
+   * Runs a fetch with the request timeout (AbortController).
+   * @template T
+   * @param {(signal: AbortSignal) => Promise<T>} fn
+   * @returns {Promise<T>}
+   */
+  async #timed(fn) {
+    const controller = new AbortController();
+    const timer = this.setTimeout(() => controller.abort(new SyncError('timeout', `no answer within ${Math.round(this.requestTimeoutMs / 1000)} s`)), this.requestTimeoutMs);
+    try {
+      return await fn(controller.signal);
+    } finally {
+      this.clearTimeout(timer);
+    }
+  }
+
+  /**
+   * POST /v1/sync.
+   * @param {import('./wire.js').SyncRequest} request
+   * @param {Uint8Array} plain
+   */
+  async #exchange(request, plain) {
+    void request;
+    const token = this.#token;
+    if (!token) throw new SyncError('unauthorized', 'this phone holds no token');
+    const { body, encoding } = await compressBody(plain);
+    /** @type {Record<string, string>} */
+    const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/cbor' };
+    if (encoding) headers['Content-Encoding'] = encoding;
+    const controller = new AbortController();
+    this.#abort = controller;
+    const timer = this.setTimeout(() => controller.abort(), this.requestTimeoutMs);
+    let status;
+    let bytes;
+    let retryAfter = null;
+    try {
+      const response = await this.fetch(`${this.#base()}/v1/sync`, { method: 'POST', headers, body, signal: controller.signal });
+      status = response.status;
+      retryAfter = response.headers?.get?.('retry-after') ?? null;
+      bytes = new Uint8Array(await response.arrayBuffer());
+    } catch (e) {
+      if (controller.signal.aborted) {
+        throw new SyncError('timeout', `the server did not answer within ${Math.round(this.requestTimeoutMs / 1000)} s`, { cause: e });
+      }
+      throw new SyncError('network', `could not reach the server: ${e instanceof Error ? e.message : e}`, { cause: e });
+    } finally {
+      this.clearTimeout(timer);
+      if (this.#abort === controller) this.#abort = null;
+    }
+    if (status !== 200) {
+      const error = decodeErrorBody(bytes, status);
+      const code = error.code === 'unknown' && status === 401 ? 'unauthorized' : error.code;
+      throw new SyncError(code, error.message, { status, retryAfterMs: parseRetryAfter(retryAfter, this.now()) ?? undefined });
+    }
+    let response;
+    try {
+      response = decodeResponse(bytes);
+    } catch (e) {
+      if (e instanceof WireError) throw new SyncError(e.code === 'unsupported_version' ? 'unsupported_version' : 'bad_response', e.message, { cause: e });
+      throw new SyncError('bad_response', `the server's answer could not be read: ${e}`, { cause: e });
+    }
+    return { response, up: body.length, down: bytes.length };
+  }
+
+  /** Stops timers and listeners (the store stays open). */
+  close() {
+    this.#closed = true;
+    this.#stopTimer();
+    this.#abort?.abort();
+    for (const off of this.#unlisten.splice(0)) off();
+    this.#rejectWaiters(new ClientError('closed', 'the client was closed'));
+  }
+}
+
+/** @returns {SyncReport} */
+function newReport() {
+  return { rounds: 0, acknowledged: 0, received: 0, merged: 0, rejected: 0, purged: 0, reset: false, bytesUp: 0, bytesDown: 0 };
+}
+
+/** @param {unknown} e @returns {SyncError} */
+function toSyncError(e) {
+  if (e instanceof SyncError) return e;
+  if (e && typeof e === 'object' && 'code' in e && typeof (/** @type {any} */ (e).code) === 'string' && /** @type {any} */ (e).name === 'StoreError') {
+    return new SyncError('storage', /** @type {any} */ (e).message, { cause: e });
+  }
+  return new SyncError('storage', `sync failed on this phone: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
+
+/**
+ * @param {string | null} value
+ * @param {number} now
+ */
+function parseRetryAfter(value, now) {
+  if (!value) return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const at = Date.parse(value);
+  return Number.isFinite(at) ? Math.max(0, at - now) : null;
+}
+
+/**
+ * Whether a device writes records: cadre and town devices by role, a
+ * district device when an admin granted it, supervisors and admins never
+ * (shared/src/access.rs).
+ * @param {string} role
+ * @param {boolean} granted
+ */
+export function writesRecords(role, granted) {
+  if (role === 'cadre' || role === 'town') return true;
+  if (role === 'district') return granted;
+  return false;
+}
+
+/** @param {any} s */
+function isOpen(s) {
+  return (s.status ?? 'open') !== 'resolved';
+}
+
+/** @param {any} s */
+function isPendingFollowUp(s) {
+  return !!s.followUpNeeded && !s.followUpDone;
+}
+
+/**
+ * @param {string[]} a
+ * @param {string[]} b
+ */
+function sameHeadList(a, b) {
+  if (a.length !== b.length) return false;
+  const sb = new Set(b);
+  return a.every((h) => sb.has(h));
+}
+
+export { isDocumentId };

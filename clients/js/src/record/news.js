@@ -1,0 +1,1 @@
+export function describeMerge() { return null; }

@@ -1,0 +1,107 @@
+// The flat projection of a record (mirrors shared/src/record/projection.rs
+// and the serde form of shared/src/summary.rs Summary): the same fields,
+// camelCase, absent values as null. The phone's list views and search use
+// it; `title` is the dispute title or the visited household, `partyNames`
+// the names of the parties.
+import { readRecord } from './read.js';
+
+/**
+ * @typedef {object} Summary
+ * @property {string|null} id the document id (null when not given)
+ * @property {'dispute'|'visit'} kind
+ * @property {string} village
+ * @property {number} createdAt
+ * @property {string} createdBy
+ * @property {number} lastActivity
+ * @property {string} title dispute title, or the household of a visit
+ * @property {string|null} status
+ * @property {string|null} category
+ * @property {string|null} risk
+ * @property {string|null} escalationLevel
+ * @property {string|null} maxEscalationLevel
+ * @property {number|null} resolvedAt
+ * @property {string[]} partyNames
+ * @property {string[]} assignees
+ * @property {number} eventCount
+ * @property {string|null} duplicateOf
+ * @property {number|null} visitedAt
+ * @property {string|null} sentiment
+ * @property {string[]} topics
+ * @property {boolean} followUpNeeded
+ * @property {boolean} followUpDone
+ * @property {number|null} followUpDue
+ * @property {string|null} linkedDispute
+ */
+
+/**
+ * The summary of a hydrated record.
+ * @param {import('./read.js').Record} record
+ * @param {string|null} [id]
+ * @returns {Summary}
+ */
+export function summaryOf(record, id = null) {
+  const header = record.header;
+  const common = {
+    id,
+    kind: record.kind,
+    village: header.village,
+    createdAt: header.createdAt,
+    createdBy: header.createdBy,
+    lastActivity: record.lastActivity,
+  };
+  if (record.kind === 'dispute') {
+    return {
+      ...common,
+      title: record.title,
+      status: record.status,
+      category: record.category,
+      risk: record.risk,
+      escalationLevel: record.escalationLevel,
+      maxEscalationLevel: record.maxEscalationLevel,
+      resolvedAt: record.resolvedAt,
+      partyNames: record.parties.map((p) => p.name),
+      assignees: [...record.assignees],
+      eventCount: record.events.length,
+      duplicateOf: record.duplicateOf,
+      visitedAt: null,
+      sentiment: null,
+      topics: [],
+      followUpNeeded: false,
+      followUpDone: false,
+      followUpDue: null,
+      linkedDispute: null,
+    };
+  }
+  return {
+    ...common,
+    title: record.household,
+    status: null,
+    category: null,
+    risk: null,
+    escalationLevel: null,
+    maxEscalationLevel: null,
+    resolvedAt: null,
+    partyNames: [],
+    assignees: [],
+    eventCount: 0,
+    duplicateOf: null,
+    visitedAt: record.visitedAt,
+    sentiment: record.sentiment,
+    topics: [...record.topics],
+    followUpNeeded: record.followUp.needed,
+    followUpDone: record.followUp.done,
+    followUpDue: record.followUp.dueAt,
+    linkedDispute: record.linkedDispute,
+  };
+}
+
+/**
+ * The summary of a record document. Throws ReadError when the document is
+ * not a record.
+ * @param {import('@automerge/automerge').Doc<unknown>} doc
+ * @param {string|null} [id] the document id to put in the summary
+ * @returns {Summary}
+ */
+export function summarize(doc, id = null) {
+  return summaryOf(readRecord(doc), id);
+}
