@@ -934,7 +934,8 @@ export class FieldClient {
     }
     if (status !== 200) {
       const error = decodeErrorBody(bytes, status);
-      const code = error.code === 'unknown' && status === 401 ? 'unauthorized' : error.code;
+      // A body that says nothing (a proxy's page, an empty 429) counts by its status.
+      const code = error.code === 'unknown' ? codeForStatus(status) : error.code;
       throw new SyncError(code, error.message, { status, retryAfterMs: parseRetryAfter(retryAfter, this.now()) ?? undefined });
     }
     let response;
@@ -955,6 +956,25 @@ export class FieldClient {
     for (const off of this.#unlisten.splice(0)) off();
     this.#rejectWaiters(new ClientError('closed', 'the client was closed'));
   }
+}
+
+/**
+ * The protocol code that goes with an HTTP status, for bodies without one.
+ * @param {number} status
+ */
+export function codeForStatus(status) {
+  if (status === 401) return 'unauthorized';
+  if (status === 403) return 'forbidden';
+  if (status === 404) return 'not_found';
+  if (status === 409) return 'conflict';
+  if (status === 410) return 'removed';
+  if (status === 413) return 'too_large';
+  if (status === 422) return 'invalid_record';
+  if (status === 429) return 'rate_limited';
+  if (status === 502 || status === 503 || status === 504) return 'unavailable';
+  if (status >= 500) return 'internal';
+  if (status === 400) return 'bad_request';
+  return 'unknown';
 }
 
 /** @returns {SyncReport} */

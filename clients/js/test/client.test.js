@@ -1,0 +1,359 @@
+// FieldClient with injected fetch, clock and timers, over the in-process
+// stand-in of the server: set-up, the HTTP transport (headers, gzip,
+// timeout), sign-out on 401, automatic sync, lists and the today view.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { IDBFactory } from 'fake-indexeddb';
+
+import { A, init } from '../src/automerge.js';
+import { FieldClient, SetupError, ValidationError, errorText, parseSetup } from '../src/client.js';
+import { newDocumentId } from '../src/ids.js';
+import { MemoryStore, emptyState } from '../src/store/memory.js';
+import { openIdbStore } from '../src/store/idb.js';
+import * as records from './client-fake-records.js';
+import { FakeServer } from './sync-fake-server.js';
+
+const DEVICE = '3f1c2a52-5c8e-4a57-9e43-3b1c9f7e0a11';
+const TOKEN = 'fq_test_token';
+const VILLAGE = '500110101001';
+const ME = { device: DEVICE, person: 'li-mei', personName: '李梅', label: '', role: 'cadre', scope: VILLAGE, write: false };
+const SETUP = { server: 'http://fengqiao.test', token: TOKEN, device: DEVICE };
+const b64url = (/** @type {string} */ s) => Buffer.from(s).toString('base64url');
+const LINK = `http://fengqiao.test/field#setup=${b64url(JSON.stringify(SETUP))}`;
+
+before(() => init());
+
+/** A clock and timers under the test's control. */
+function fakeTime(start = 1_790_000_000_000) {
+  const t = {
+    now: start,
+    /** @type {{at: number, fn: () => void, id: number}[]} */
+    timers: [],
+    next: 1,
+    setTimeout: (/** @type {() => void} */ fn, /** @type {number} */ ms) => {
+      const id = t.next++;
+      t.timers.push({ at: t.now + ms, fn, id });
+      return id;
+    },
+    clearTimeout: (/** @type {number} */ id) => {
+      t.timers = t.timers.filter((x) => x.id !== id);
+    },
+    /** Moves the clock, firing due timers in order. */
+    advance(/** @type {number} */ ms) {
+      const end = t.now + ms;
+      for (;;) {
+        t.timers.sort((a, b) => a.at - b.at);
+        const due = t.timers[0];
+        if (!due || due.at > end) break;
+        t.timers.shift();
+        t.now = due.at;
+        due.fn();
+      }
+      t.now = end;
+    },
+  };
+  return t;
+}
+
+/** Waits (for real) until `cond()` holds. */
+async function until(/** @type {() => boolean | Promise<boolean>} */ cond, what = 'condition') {
+  for (let i = 0; i < 500; i++) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+/**
+ * @param {{server?: FakeServer, store?: any, autoSync?: boolean, fetch?: any, log?: any[], time?: ReturnType<typeof fakeTime>, people?: any[]}} [o]
+ */
+async function open(o = {}) {
+  const server = o.server ?? new FakeServer();
+  const time = o.time ?? fakeTime();
+  const client = await FieldClient.open({
+    store: o.store ?? new MemoryStore(),
+    records,
+    baseUrl: 'http://fengqiao.test',
+    fetch: o.fetch ?? server.fetcher({ token: TOKEN, me: ME, people: o.people, log: o.log }),
+    now: () => time.now,
+    setTimeout: time.setTimeout,
+    clearTimeout: time.clearTimeout,
+    autoSync: o.autoSync ?? false,
+    listenNetwork: false,
+    online: true,
+    random: () => 0.5,
+  });
+  return { client, server, time };
+}
+
+const dispute = (title, names = ['张三', '李四'], extra = {}) => ({
+  title,
+  description: '',
+  category: 'land',
+  risk: 'low',
+  parties: names.map((name) => ({ name, role: 'applicant' })),
+  ...extra,
+});
+
+test('set-up text: the link, its base64url part or the JSON; anything else is bad_setup', () => {
+  assert.deepEqual(parseSetup(LINK), SETUP);
+  assert.deepEqual(parseSetup(b64url(JSON.stringify(SETUP))), SETUP);
+  assert.deepEqual(parseSetup(`  ${JSON.stringify(SETUP)}\n`), SETUP);
+  for (const bad of ['', 'hello', 'http://x/field#setup=%%%', b64url('not json'), JSON.stringify({ ...SETUP, token: '' }), JSON.stringify({ ...SETUP, device: 'x' }), JSON.stringify({ ...SETUP, server: 'ftp://x' })]) {
+    assert.throws(() => parseSetup(bad), (e) => e instanceof SetupError && e.code === 'bad_setup', bad);
+  }
+});
+
+test('setup asks the server who the token is, stores the identity, and refuses a second device', async () => {
+  const store = new MemoryStore();
+  const log = [];
+  const { client } = await open({ store, log });
+  const identity = await client.setup(LINK);
+  assert.deepEqual(identity, { device: DEVICE, person: 'li-mei', personName: '李梅', label: '', role: 'cadre', scope: VILLAGE, write: true, server: 'http://fengqiao.test' });
+  assert.equal(log[0].url, 'http://fengqiao.test/v1/me');
+  assert.equal(log[0].headers.get('authorization'), `Bearer ${TOKEN}`);
+  assert.equal(await store.getMeta('token'), TOKEN);
+  assert.match(await store.getMeta('actor'), new RegExp(`^${DEVICE.replaceAll('-', '')}[0-9a-f]{8}$`));
+  await assert.rejects(client.setup(LINK), (e) => e.code === 'already_set_up');
+  const reopened = await FieldClient.open({ store, records, baseUrl: null, autoSync: false, listenNetwork: false });
+  assert.deepEqual(reopened.identity, identity);
+});
+
+test('setup failures have codes: unauthorized, offline, not_a_device, bad_setup', async () => {
+  const wrongToken = await open({ fetch: new FakeServer().fetcher({ token: 'other', me: ME }) });
+  await assert.rejects(wrongToken.client.setup(LINK), (e) => e.code === 'unauthorized');
+  const offline = await open({ fetch: async () => { throw new TypeError('fetch failed'); } });
+  await assert.rejects(offline.client.setup(LINK), (e) => e.code === 'offline');
+  const dev = await open({ fetch: new FakeServer().fetcher({ me: { device: null, role: null, scope: null, development: true } }) });
+  await assert.rejects(dev.client.setup(LINK), (e) => e.code === 'not_a_device');
+  const other = await open({ fetch: new FakeServer().fetcher({ me: { ...ME, device: '00000000-0000-4000-8000-000000000000' } }) });
+  await assert.rejects(other.client.setup(LINK), (e) => e.code === 'bad_setup');
+  assert.equal(other.client.identity, null);
+});
+
+test('records are created offline, validated, listed, and synced with the right headers; big bodies go gzipped', async () => {
+  const log = [];
+  const { client, server } = await open({ log });
+  await client.setup(LINK);
+  const small = await client.createDispute(dispute('小事'));
+  assert.equal((await client.get(small)).summary.village, VILLAGE, 'village from the device scope');
+  let report = await client.syncNow();
+  assert.equal(report.acknowledged, 1);
+  const post = log.find((l) => l.url.endsWith('/v1/sync'));
+  assert.equal(post.method, 'POST');
+  assert.equal(post.headers.get('authorization'), `Bearer ${TOKEN}`);
+  assert.equal(post.headers.get('content-type'), 'application/cbor');
+  assert.equal(post.headers.get('content-encoding'), null, 'a small body goes as it is');
+
+  for (let i = 0; i < 20; i++) await client.createDispute(dispute(`第 ${i} 件`));
+  log.length = 0;
+  report = await client.syncNow();
+  assert.equal(report.acknowledged, 20);
+  const big = log.find((l) => l.url.endsWith('/v1/sync'));
+  assert.equal(big.headers.get('content-encoding'), 'gzip');
+  assert.equal(server.docs.size, 21);
+  assert.ok((await client.list()).every((r) => r.sync === 'synced'));
+});
+
+test('an edit that fails validation is not saved; one that changes nothing saves nothing', async () => {
+  const { client } = await open();
+  await client.setup(LINK);
+  const id = await client.createDispute(dispute('原标题'));
+  await client.syncNow();
+  const before = await client.get(id);
+  records.next.errors = [{ field: 'title', code: 'too_long', message: 'the title is too long' }];
+  await assert.rejects(client.setTitle(id, 'x'.repeat(10)), (e) => e instanceof ValidationError && e.errors[0].code === 'too_long');
+  const after = await client.get(id);
+  assert.deepEqual(A.getHeads(after.doc), A.getHeads(before.doc));
+  assert.equal(after.sync, 'synced');
+  await client.edit(id, (doc) => doc);
+  assert.equal((await client.get(id)).sync, 'synced');
+  await client.setTitle(id, '新标题');
+  const edited = await client.get(id);
+  assert.equal(edited.summary.title, '新标题');
+  assert.equal(edited.sync, 'unsent');
+});
+
+test('a request that gets no answer times out (AbortController) and is retried with a pause', async () => {
+  const server = new FakeServer();
+  const real = server.fetcher({ token: TOKEN, me: ME });
+  let hang = true;
+  const fetch = (url, init) => {
+    if (url.endsWith('/v1/sync') && hang) {
+      return new Promise((_, reject) => init.signal.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))));
+    }
+    return real(url, init);
+  };
+  const time = fakeTime();
+  const { client } = await open({ fetch, time, autoSync: true });
+  await client.setup(LINK);
+  await client.createDispute(dispute('等待'));
+  const pending = client.syncNow();
+  await until(() => time.timers.length > 0, 'the request timer');
+  time.advance(60_000);
+  await assert.rejects(pending, (e) => e.code === 'timeout');
+  assert.equal(client.status.error.code, 'timeout');
+  await until(() => time.timers.some((t) => t.at > time.now), 'a retry timer');
+  const retry = Math.min(...time.timers.map((t) => t.at)) - time.now;
+  assert.equal(retry, 1_500, 'first pause 2 s with jitter 0.5 → 1.5 s');
+  hang = false;
+  time.advance(retry);
+  await until(() => client.status.error === null && !client.status.syncing, 'the retry');
+  assert.equal(server.docs.size, 1);
+  client.close();
+});
+
+test('503 and 429 pause and retry; a local change while online syncs by itself; offline waits for online', async () => {
+  const time = fakeTime();
+  const server = new FakeServer();
+  const { client } = await open({ server, time, autoSync: true });
+  await client.setup(LINK);
+  await until(() => client.status.lastSync !== null && !client.status.syncing, 'the first sync');
+  server.failures.push({ status: 503, body: new Uint8Array([0xa2, 0x64, ...Buffer.from('code'), 0x6b, ...Buffer.from('unavailable'), 0x67, ...Buffer.from('message'), 0x64, ...Buffer.from('busy')]) });
+  server.failures.push({ status: 429, body: new Uint8Array(0), headers: { 'retry-after': '30' } });
+  await client.createDispute(dispute('自动同步'));
+  await until(() => client.status.error?.code === 'unavailable', 'the 503');
+  time.advance(1_500);
+  await until(() => client.status.error?.code === 'rate_limited', 'the 429');
+  const wait = Math.min(...time.timers.map((t) => t.at)) - time.now;
+  assert.ok(wait >= 30_000, `Retry-After honoured (${wait} ms)`);
+  time.advance(wait);
+  await until(() => server.docs.size === 1 && !client.status.syncing, 'the upload');
+  assert.equal(client.status.error, null);
+
+  client.setOnline(false);
+  assert.equal(time.timers.length, 0, 'no timers while offline');
+  await client.createDispute(dispute('离线'));
+  time.advance(10 * 60_000);
+  assert.equal(server.docs.size, 1, 'nothing sent offline');
+  client.setOnline(true);
+  await until(() => server.docs.size === 2, 'sync when the network returns');
+
+  // Every minute while online.
+  await until(() => !client.status.syncing && time.timers.length === 1, 'idle');
+  const before = server.requests.length;
+  time.advance(60_000);
+  await until(() => server.requests.length === before + 1, 'the periodic sync');
+  client.close();
+});
+
+test('401: the phone signs out, keeps unsent records exportable, erases the rest, and can be erased and set up again', async () => {
+  const store = new MemoryStore();
+  const server = new FakeServer();
+  let revoked = false;
+  const ok = server.fetcher({ token: TOKEN, me: ME });
+  const fetch = (url, init) => (revoked && url.endsWith('/v1/sync') ? server.fetcher({ token: 'revoked' })(url, init) : ok(url, init));
+  const { client } = await open({ store, fetch });
+  await client.setup(LINK);
+  await client.createDispute(dispute('已同步一'));
+  await client.createDispute(dispute('已同步二'));
+  await client.syncNow();
+  const unsent = await client.createDispute(dispute('未发送'));
+  revoked = true;
+  await assert.rejects(client.syncNow(), (e) => e.code === 'unauthorized');
+  assert.deepEqual(client.status.signedOut, { reason: 'revoked', kept: 1 });
+  assert.deepEqual((await client.list()).map((r) => r.id), [unsent]);
+  assert.equal(await store.getMeta('token'), undefined);
+  const exported = await client.exportUnsent();
+  assert.equal(exported.device, DEVICE);
+  assert.deepEqual(exported.records.map((r) => r.id), [unsent]);
+  assert.equal(JSON.parse(JSON.stringify(exported)).records[0].summary.title, '未发送');
+  await assert.rejects(client.setRisk(unsent, 'high'), (e) => e.code === 'signed_out');
+  await assert.rejects(client.syncNow(), (e) => e.code === 'signed_out');
+
+  const reopened = await FieldClient.open({ store, records, baseUrl: null, autoSync: false, listenNetwork: false });
+  assert.deepEqual(reopened.status.signedOut, { reason: 'revoked', kept: 1 });
+
+  await client.signOutAndErase();
+  assert.equal(client.identity, null);
+  assert.equal((await client.list()).length, 0);
+  assert.equal(await store.getMeta('identity'), undefined);
+  revoked = false;
+  await client.setup(LINK);
+  assert.equal(client.status.signedOut, null);
+});
+
+test('list, filters, search and the today view come from stored summaries', async () => {
+  const time = fakeTime();
+  const { client } = await open({ time });
+  await client.setup(LINK);
+  const day = 86_400_000;
+  const old = await client.createDispute(dispute('老案子', ['王五'], { risk: 'high', category: 'debt' }));
+  time.now += 40 * day;
+  const mine = await client.createDispute(dispute('分给我', ['赵六'], { assignees: ['li-mei'] }));
+  time.now += day;
+  const visit = await client.createVisit({ household: '孙家', topics: ['health'], sentiment: 'concern', notes: '', followUp: { needed: true, dueAt: time.now - 1000 } });
+  const list = await client.list();
+  assert.deepEqual(list.map((r) => r.id), [visit, mine, old], 'newest activity first');
+  assert.deepEqual((await client.list({ search: '王五' })).map((r) => r.id), [old]);
+  assert.deepEqual((await client.list({ search: '分给' })).map((r) => r.id), [mine]);
+  assert.deepEqual((await client.list({ risk: 'high' })).map((r) => r.id), [old]);
+  assert.deepEqual((await client.list({ category: 'debt' })).map((r) => r.id), [old]);
+  assert.deepEqual((await client.list({ kind: 'visit' })).map((r) => r.id), [visit]);
+  assert.deepEqual((await client.list({ status: 'open' })).map((r) => r.id), [mine, old]);
+  assert.deepEqual((await client.list({ overdue: true })).map((r) => r.id), [old]);
+  assert.deepEqual((await client.list({ needsFollowUp: true })).map((r) => r.id), [visit]);
+  const today = await client.today();
+  assert.deepEqual(today.followUpsDue.map((r) => r.id), [visit]);
+  assert.deepEqual(today.overdue.map((r) => r.id), [old]);
+  assert.deepEqual(today.assignedToMe.map((r) => r.id), [mine]);
+  assert.deepEqual(today.attention, []);
+  const dups = await client.duplicatesFor({ parties: [{ name: '赵六' }] });
+  assert.deepEqual(dups.map((d) => d.id), [mine]);
+});
+
+test('5,000 records list from their states in well under a second (IndexedDB)', async () => {
+  const store = await openIdbStore({ indexedDB: new IDBFactory() });
+  const states = [];
+  for (let i = 0; i < 5000; i++) {
+    const id = newDocumentId();
+    states.push({
+      ...emptyState(id),
+      serverHeads: ['ab'.repeat(32)],
+      summary: { id, kind: 'dispute', village: VILLAGE, createdAt: i, createdBy: 'li-mei', lastActivity: i, title: `纠纷 ${i}`, status: 'open', category: 'land', risk: 'low', partyNames: ['张三', `李四${i}`], assignees: [], eventCount: 1, followUpNeeded: false, followUpDone: false },
+    });
+  }
+  await store.commit({ states, meta: { identity: { ...ME, write: true, server: 'x' }, token: TOKEN, actor: 'ab' } });
+  const started = performance.now();
+  const client = await FieldClient.open({ store, records, baseUrl: null, autoSync: false, listenNetwork: false });
+  const all = await client.list();
+  const found = await client.list({ search: '李四4999' });
+  const took = performance.now() - started;
+  assert.equal(all.length, 5000);
+  assert.equal(all[0].summary.title, '纠纷 4999');
+  assert.equal(found.length, 1);
+  assert.ok(took < 500, `open + list + search took ${took.toFixed(0)} ms`);
+});
+
+test('news is kept until seen; names come from the server and are cached; subscribers hear changes', async () => {
+  const server = new FakeServer();
+  const people = [{ id: 'li-mei', name: '李梅' }, { id: 'wang-qiang', name: '王强' }];
+  const { client } = await open({ server, people });
+  await client.setup(LINK);
+  const events = [];
+  client.subscribe((e) => events.push(e.type));
+  const id = await client.createDispute(dispute('共同的案子'));
+  assert.ok(events.includes('records'));
+  await client.syncNow();
+  await until(async () => (await client.people()).get('wang-qiang') === '王强', 'names');
+
+  // Another phone adds an event; this phone edits too.
+  const theirs = records.addEvent(A.clone(server.docs.get(id), { actor: 'cd'.repeat(20) }), { cadre: 'wang-qiang', at: 1_790_000_100_000 }, { kind: 'escalated', level: 'town' });
+  server.put(id, theirs);
+  await client.addEvent(id, { kind: 'mediation' });
+  const report = await client.syncNow();
+  assert.equal(report.merged, 1);
+  const got = await client.get(id);
+  assert.deepEqual(got.news.eventsAdded.map((e) => [e.by, e.kind]), [['wang-qiang', 'escalated']]);
+  assert.equal(got.summary.eventCount, 3);
+  assert.equal((await client.list())[0].news.eventsAdded.length, 1);
+  await client.markSeen(id);
+  assert.equal((await client.get(id)).news, null);
+  assert.ok(events.includes('status'));
+});
+
+test('error texts: Chinese first, English on request, the server message kept', () => {
+  assert.equal(errorText({ code: 'forbidden', message: 'this device may not write this record' }), '本设备无权修改这条记录 — this device may not write this record');
+  assert.equal(errorText({ code: 'forbidden', message: '' }, 'en'), 'this device may not change this record');
+  assert.equal(errorText({ code: 'brand_new', message: 'x' }, 'en'), 'error (brand_new) — x');
+});
