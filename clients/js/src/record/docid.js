@@ -72,3 +72,14 @@ export function documentIdProblem(text) {
 export function isDocumentId(text) {
   return typeof text === 'string' && documentIdProblem(text) === null;
 }
+
+/**
+ * The bytes a document id stands for (null when it is not one).
+ * @param {string} text
+ * @returns {Uint8Array|null}
+ */
+export function documentIdBytes(text) {
+  if (documentIdProblem(text) !== null) return null;
+  const raw = base58(text);
+  return raw === null ? null : raw.subarray(0, raw.length - 4);
+}
