@@ -55,12 +55,14 @@ export function App({ client, takeSetupText }) {
   const [lang, setLangState] = useState(getLang());
   const [people, setPeople] = useState(/** @type {Map<string,string>|null} */ (null));
   const [setupNotice, setSetupNotice] = useState(false);
+  const [peopleVersion, setPeopleVersion] = useState(0);
   const route = useRoute();
 
   useEffect(() => {
     let pending = false;
     // Coalesce bursts of changes (a bootstrap reports every response) into one render per frame.
-    return client.subscribe(() => {
+    return client.subscribe((event) => {
+      if (event?.type === 'people' || event?.type === 'identity') setPeopleVersion((n) => n + 1);
       if (pending) return;
       pending = true;
       requestAnimationFrame(() => {
@@ -76,7 +78,7 @@ export function App({ client, takeSetupText }) {
   useEffect(() => {
     if (!identity) return;
     client.people().then(setPeople, () => {});
-  }, [client, identity?.device, status.lastSync]);
+  }, [client, identity?.device, status.lastSync, peopleVersion]);
 
   // A set-up link opened on a phone that already holds a device is not used.
   useEffect(() => {
@@ -144,6 +146,10 @@ function Screen({ route }) {
 function SyncBar({ status }) {
   const { client } = useApp();
   const progress = status.progress;
+  const { data: unsent } = useData(
+    () => client.list({ sync: 'unsent' }).then((rows) => rows.filter((r) => r.sync === 'unsent').length),
+    [],
+  );
   return (
     <header class="syncbar" data-testid="sync-bar">
       <div class="syncbar-line">
@@ -154,11 +160,15 @@ function SyncBar({ status }) {
           data-syncing={status.syncing ? 'true' : 'false'}
         >
           {status.online ? t('online') : t('offline')}
-          {status.syncing ? ` · ${t('syncing')}` : ''}
         </span>
-        <span class="last-sync" data-testid="last-sync">
-          {status.lastSync ? t('lastSync', { time: when(status.lastSync) }) : t('neverSynced')}
+        <span class="last-sync" data-testid="last-sync" data-last-sync={status.lastSync ?? ""}>
+          {status.syncing ? t('syncing') : status.lastSync ? t('lastSync', { time: when(status.lastSync) }) : t('neverSynced')}
         </span>
+        {unsent > 0 && (
+          <span class="unsent" data-testid="unsent-count" data-count={unsent}>
+            {t('unsentCount', { n: num(unsent) })}
+          </span>
+        )}
         <button
           type="button"
           class="button small sync-now"

@@ -1,7 +1,7 @@
 // Turns what the library reports (merge news, server refusals, validation
 // errors) into sentences in the cadre's language.
 
-import { has, label, t } from './i18n.js';
+import { has, label, problem, t } from './i18n.js';
 
 /**
  * The display name of a person id: a name from /v1/people, "me", or
@@ -80,15 +80,16 @@ export function fieldName(path) {
   const top = String(path ?? '').split(/[.[]/)[0];
   const key = `field_${top}`;
   const base = has(key) ? t(key) : top;
-  const index = /^parties\[(\d+)\]/.exec(path ?? '');
-  return index ? t('partyN', { n: Number(index[1]) + 1 }) : base;
+  const index = /^parties\[(\d+)\](?:\.(\w+))?/.exec(path ?? '');
+  if (!index) return base;
+  const party = t('partyN', { n: Number(index[1]) + 1 });
+  const sub = { name: 'partyName', role: 'partyRole', phone: 'phone' }[index[2]];
+  return sub ? t('partyField', { party, field: t(sub) }) : party;
 }
 
 /** One validation error in words: "标题 不能为空" / "Title must not be empty". */
 export function validationText(error) {
-  const key = `v_${error.code}`;
-  const what = has(key) ? t(key) : t('v_other');
-  return `${fieldName(error.field)} ${what}`;
+  return problem(fieldName(error.field), has(`v_${error.code}`) ? error.code : 'other');
 }
 
 /** Sync/error codes for the sync bar. */
@@ -96,4 +97,18 @@ export function errorText(error) {
   if (!error) return '';
   const key = `a_${error.code}`;
   return has(key) ? t(key) : error.message || error.code;
+}
+
+/**
+ * Why an edit was not saved: validation errors field by field, an edit or
+ * client error by its code, anything else by its message.
+ * @param {any} err
+ */
+export function saveErrorText(err) {
+  if (Array.isArray(err?.errors)) {
+    return t('validationFailed', { detail: err.errors.map(validationText).join(t('join')) });
+  }
+  const key = `e_${err?.code}`;
+  if (err?.code && has(key)) return t('saveFailed', { message: t(key) });
+  return t('saveFailed', { message: err?.message ?? String(err) });
 }

@@ -1,7 +1,7 @@
 // Every string the app shows, in Chinese and English. Vocabulary labels
 // (categories, risks, event kinds, …) come from the shared schema instead.
 
-import schema from '@fengqiao/client/schema.json';
+import schema from '@fengqiao/client/schema.json' with { type: 'json' };
 
 const LANG_KEY = 'fengqiao-field-lang';
 
@@ -71,6 +71,11 @@ const T = {
     'The server refused this set-up link: it may be expired or revoked. Ask your administrator for a new one.',
   ],
   setupErr_offline: ['设置需要联网，请连上网络后再试。', 'Setting up needs a connection; try again when online.'],
+  setupErr_server_error: ['服务器出错，暂时无法设置，请稍后再试。', 'The server failed; try setting up again later.'],
+  setupErr_not_a_device: [
+    '这个设置码不属于任何手机（可能是管理员或开发用的码），请向管理员要手机设置链接。',
+    'This code belongs to no phone (an admin or development token?); ask your administrator for a phone set-up link.',
+  ],
   setupErr_other: ['设置失败：{message}', 'Set-up failed: {message}'],
   setupAlready: ['这台手机已设置，设置链接未使用。', 'This phone is already set up; the set-up link was not used.'],
 
@@ -82,7 +87,6 @@ const T = {
   neverSynced: ['尚未同步', 'Not synced yet'],
   syncNow: ['立即同步', 'Sync now'],
   syncProgress: ['正在下载 {done} / {total}', 'Downloading {done} / {total}'],
-  unsentCount: ['{n} 条未发送', '{n} not yet sent'],
   syncErr: ['同步出错：{reason}', 'Sync problem: {reason}'],
 
   // record sync states
@@ -161,21 +165,21 @@ const T = {
   badVillage: ['请填写本辖区内 12 位村（社区）代码。', 'Enter a 12-digit village code within your area.'],
 
   // validation codes
-  v_missing_field: ['缺少必填项', 'is missing'],
+  v_missing_field: ['未填写', 'is missing'],
   v_wrong_type: ['格式不对', 'has the wrong type'],
   v_unknown_value: ['不是可选的值', 'is not one of the choices'],
   v_empty: ['不能为空', 'must not be empty'],
-  v_too_long: ['太长了', 'is too long'],
-  v_too_many: ['太多了', 'has too many entries'],
-  v_too_large: ['记录太大', 'makes the record too large'],
+  v_too_long: ['超出长度上限', 'is too long'],
+  v_too_many: ['条目太多', 'has too many entries'],
+  v_too_large: ['使记录超出大小上限', 'makes the record too large'],
   v_too_much_text: ['文字总量超出上限', 'holds too much text in total'],
   v_too_much_history: ['修改次数超出上限', 'has too much history'],
   v_immutable_changed: ['创建后不能修改', 'cannot change after creation'],
   v_conflicting_at_creation: ['创建时有冲突', 'conflicted at creation'],
-  v_unsupported_schema: ['记录格式版本不支持', 'has an unsupported schema version'],
-  v_bad_village_code: ['村（社区）代码不正确', 'is not a valid village code'],
-  v_bad_document_id: ['记录编号不正确', 'is not a valid record id'],
-  v_timeline_rewritten: ['已有记录不能改写', 'rewrites the existing timeline'],
+  v_unsupported_schema: ['格式版本不受支持', 'has an unsupported schema version'],
+  v_bad_village_code: ['不是有效的村（社区）代码', 'is not a valid village code'],
+  v_bad_document_id: ['不是有效的记录编号', 'is not a valid record id'],
+  v_timeline_rewritten: ['改写了已有的办理记录', 'rewrites the existing timeline'],
   v_not_the_sender: ['只能以本人名义记录', 'must be written as yourself'],
   v_other: ['有问题', 'has a problem'],
   field_title: ['标题', 'Title'],
@@ -191,6 +195,31 @@ const T = {
   field_notes: ['走访记录', 'Notes'],
   field_events: ['办理记录', 'Timeline'],
   field_followUp: ['回访', 'Follow-up'],
+  field_level: ['上报层级', 'Level'],
+  field_type: ['记录类型', 'Record type'],
+  field_schema: ['格式版本', 'Schema version'],
+  field_createdAt: ['登记时间', 'Creation time'],
+  field_createdBy: ['登记人', 'Recorded by'],
+  field_assignees: ['承办人', 'Assignees'],
+  field_links: ['关联案件', 'Links'],
+  field_visitedAt: ['走访时间', 'Visit time'],
+  field_linkedDispute: ['关联纠纷', 'Linked dispute'],
+  field_document: ['整条记录', 'The record'],
+  e_empty: ['有必填项为空', 'a required field is empty'],
+  e_bad_value: ['有一项填写不正确', 'a value is not valid'],
+  e_missing_level: ['上报需要选择上报至哪一级', 'an escalation needs the level it goes to'],
+  e_unexpected_level: ['只有上报才需要选择层级', 'only an escalation has a level'],
+  e_unexpected_satisfied: ['只有回访才记录是否满意', 'only a follow-up records satisfaction'],
+  e_reported_after_creation: ['登记只在新建案件时记录', 'a report is recorded only when the case is created'],
+  e_no_follow_up_needed: ['这次走访不需要回访', 'this visit needs no follow-up'],
+  e_no_such_party: ['找不到这位当事人', 'no such party'],
+  e_not_editable: ['这条记录无法修改', 'this record cannot be edited'],
+  e_already_created: ['记录已经创建过', 'the record was already created'],
+  e_document: ['记录已损坏，无法修改', 'the record is damaged and cannot be edited'],
+  e_read_only: ['这台手机只能查看，不能修改', 'this phone may only view records'],
+  e_signed_out: ['这台手机已被注销，不能再修改', 'this phone was signed out; it cannot edit'],
+  e_not_set_up: ['这台手机还没有设置', 'this phone is not set up'],
+  e_not_found: ['这台手机上没有这条记录', 'this record is not on this phone'],
   validationFailed: ['没有保存：{detail}', 'Not saved: {detail}'],
   saveFailed: ['没有保存：{message}', 'Not saved: {message}'],
 
@@ -208,6 +237,7 @@ const T = {
   eventKind: ['办理情况', 'What happened'],
   level: ['上报至', 'Escalated to'],
   satisfied: ['当事人是否满意', 'Were the parties satisfied?'],
+  chooseSatisfied: ['请选择当事人是否满意', 'Choose whether the parties were satisfied'],
   yes: ['满意', 'Satisfied'],
   no: ['不满意', 'Not satisfied'],
   eventNote: ['说明（可不填）', 'Note (optional)'],
@@ -237,7 +267,10 @@ const T = {
   newsRiskConflict: ['多台手机对风险等级意见不一，按最高计', 'Phones disagreed on risk; the highest counts'],
   newsSentimentConflict: ['多台手机对群众情绪意见不一，按最严重计', 'Phones disagreed on sentiment; the most severe counts'],
   newsDismiss: ['知道了', 'Got it'],
-  join: ['，', '; '],
+  join: ['；', '; '],
+  colon: ['：', ': '],
+  fieldProblem: ['{field}{problem}', '{field} {problem}'],
+  partyField: ['{party}的{field}', '{party}: {field}'],
   listJoin: ['、', ', '],
   dot: [' · ', ' · '],
 
@@ -257,7 +290,22 @@ const T = {
   a_internal: ['服务器出错，稍后会自动重试。', 'The server had a fault; it will retry later.'],
   a_network: ['网络不通，联网后会自动重试。', 'No connection; it will retry when online.'],
   a_offline: ['网络不通，联网后会自动重试。', 'No connection; it will retry when online.'],
+  a_timeout: ['服务器没有及时响应，稍后会自动重试。', 'The server did not answer in time; it will retry later.'],
+  a_bad_response: ['服务器的回复无法读取，稍后会自动重试。', 'The server’s answer could not be read; it will retry later.'],
+  a_bad_server_data: ['服务器发来的记录已损坏，稍后会自动重试。', 'The server sent a damaged record; it will retry later.'],
+  a_storage: ['手机存储出错，请检查剩余空间。', 'The phone’s storage failed; check the free space.'],
+  a_too_many_rounds: ['同步未完成，请再同步一次。', 'Sync did not finish; sync again.'],
+  a_signed_out: ['这台手机已被注销。', 'This phone was signed out.'],
+  a_not_set_up: ['这台手机还没有设置。', 'This phone is not set up yet.'],
   a_other: ['服务器没有接收这条记录。', 'The server did not accept this record.'],
+  retrySend: ['改好后重新发送', 'Send again'],
+  discardLocal: ['放弃本机修改', 'Discard my changes'],
+  discardWarn: [
+    '将删除这台手机上对这条记录的修改，下次同步时从服务器取回原记录；服务器上没有的记录会被彻底删除。',
+    'This deletes this phone’s changes to the record and fetches the server’s copy at the next sync; a record the server does not have is deleted for good.',
+  ],
+  discardConfirm: ['确认放弃', 'Discard'],
+  unsentCount: ['{n} 条未发送', '{n} unsent'],
   serverSaid: ['服务器说明：{message}', 'Server says: {message}'],
 
   // settings
@@ -323,6 +371,11 @@ export function t(key, vars) {
     text = text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
   }
   return text;
+}
+
+/** "标题不能为空" / "Title must not be empty": a field's name and a v_ problem key. */
+export function problem(field, code) {
+  return t('fieldProblem', { field, problem: t(`v_${code}`) });
 }
 
 /** Whether the table has `key` (for codes from outside: server errors, validation). */

@@ -28,10 +28,14 @@ export function TextInput({ value, onChange, testid, multiline, invalid, ...rest
       if (e.isComposing || composing.current) return;
       report(e);
     },
-    onCompositionStart: () => {
+    // Lower case on purpose: Preact takes the event name from the prop as
+    // written unless the element has an `on…` property for it, and there is
+    // none for composition events (onCompositionEnd would listen for
+    // "CompositionEnd", which never fires).
+    oncompositionstart: () => {
       composing.current = true;
     },
-    onCompositionEnd: (e) => {
+    oncompositionend: (e) => {
       composing.current = false;
       report(e);
     },

@@ -43,7 +43,7 @@ export function isInitialized() {
 }
 
 async function readWasmFromDisk() {
-  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+  const isNode = !!(/** @type {any} */ (globalThis).process?.versions?.node);
   if (!isNode) {
     throw new Error(
       'init(): pass the URL or bytes of automerge.wasm (in a browser it cannot be found by itself)',

@@ -32,6 +32,10 @@ export const EDITS = Object.freeze([
   'setSentiment',
   'scheduleFollowUp',
   'markFollowUpDone',
+  'setDuplicateOf',
+  'linkRelated',
+  'unlinkRelated',
+  'linkDispute',
 ]);
 
 /** Setting up failed. */
@@ -222,7 +226,7 @@ export class FieldClient {
    * @returns {Promise<FieldClient>}
    */
   static async open(options) {
-    const records = options.records ?? (await import('./record/index.js'));
+    const records = options.records ?? (await defaultRecords());
     const client = new FieldClient(options, records);
     await client.#load();
     return client;
@@ -251,6 +255,8 @@ export class FieldClient {
   /** @type {{reason: string, kept: number} | null} */
   #signedOut = null;
   #closed = false;
+  /** Bumped when the store is erased: a response in flight then writes nothing. */
+  #generation = 0;
   #peopleFetchedAt = -Infinity;
   /** @type {(() => void)[]} */
   #unlisten = [];
@@ -439,6 +445,7 @@ export class FieldClient {
     this.#stopTimer();
     this.#abort?.abort();
     await this.#exclusive(async () => {
+      this.#generation++;
       await this.store.erase();
       this.#states = new Map();
       this.identity = null;
@@ -547,10 +554,12 @@ export class FieldClient {
   }
 
   /**
-   * One record, read whole.
+   * One record, read whole; with `{history: true}` also its changes
+   * (who — as an Automerge actor —, when, what), oldest first.
    * @param {string} id
+   * @param {{history?: boolean}} [options]
    */
-  async get(id) {
+  async get(id, options = {}) {
     const stored = await this.store.getRecord(id);
     if (!stored) return undefined;
     const doc = A.load(stored.bytes);
@@ -562,7 +571,15 @@ export class FieldClient {
     } catch (e) {
       readError = { code: /** @type {any} */ (e)?.code ?? 'unreadable', message: e instanceof Error ? e.message : String(e) };
     }
-    return { id, record, readError, doc, summary: state.summary, sync: syncOf(state), attention: state.attention, news: state.news };
+    /** @type {{hash: string, actor: string, at: number, message: string | null}[] | undefined} */
+    let history;
+    if (options.history) {
+      history = A.getAllChanges(doc).map((bytes) => {
+        const change = A.decodeChange(bytes);
+        return { hash: change.hash ?? '', actor: change.actor, at: change.time * 1000, message: change.message ?? null };
+      });
+    }
+    return { id, record, readError, doc, summary: state.summary, sync: syncOf(state), attention: state.attention, news: state.news, history };
   }
 
   /**
@@ -639,7 +656,8 @@ export class FieldClient {
     const author = this.#author();
     const village = fields.village ?? this.#defaultVillage();
     const actor = /** @type {string} */ (this.#actor);
-    const doc = this.records[fn](A.init({ actor }), author, { ...fields, village });
+    const defaults = fn === 'createVisit' ? { visitedAt: author.at } : {};
+    const doc = this.records[fn](A.init({ actor }), author, { ...defaults, ...fields, village });
     const id = newDocumentId();
     await this.#exclusive(async () => this.#save(id, null, doc, emptyState(id)));
     this.#notify({ type: 'records', ids: [id] });
@@ -716,6 +734,37 @@ export class FieldClient {
     this.#notify({ type: 'records', ids: [id] });
   }
 
+  /**
+   * Sends a record the server refused again, whole, at the next sync (after
+   * a person fixed what the server objected to).
+   * @param {string} id
+   */
+  async retry(id) {
+    this.#author();
+    await this.#exclusive(async () => {
+      const state = this.#states.get(id);
+      if (!state) throw new ClientError('not_found', `no record ${id} on this phone`);
+      await this.#commit({ states: [{ ...state, attention: null, dirty: true, resend: true }] });
+    });
+    this.#notify({ type: 'records', ids: [id] });
+    this.#kick();
+  }
+
+  /**
+   * Gives up this phone's unsent changes to a record: the local copy is
+   * dropped, and the next sync fetches the server's copy afresh (as the
+   * Rust replica's discard_local_changes).
+   * @param {string} id
+   */
+  async discardLocalChanges(id) {
+    await this.#exclusive(async () => {
+      // Deletes apply before puts in one commit: the document goes, a bare dirty state stays.
+      await this.#commit({ deletes: [id], states: [{ ...emptyState(id), dirty: true }] });
+    });
+    this.#notify({ type: 'records', ids: [id] });
+    this.#kick();
+  }
+
   // ------------------------------------------------------------------- sync
 
   /**
@@ -783,6 +832,7 @@ export class FieldClient {
   /** One exchange: build, send, apply. */
   async #round() {
     if (!this.machine.runActive) this.#report = newReport();
+    const generation = this.#generation;
     this.machine.sent(this.now());
     this.#notify({ type: 'status' });
     /** @type {import('./sync.js').Decision & {signOut?: boolean}} */
@@ -794,7 +844,7 @@ export class FieldClient {
       const { response, up, down } = await this.#exchange(request, plainBytes);
       this.#report.bytesUp += up;
       this.#report.bytesDown += down;
-      step = await this.#exclusive(() => this.#apply(response));
+      step = await this.#exclusive(() => this.#apply(response, generation));
       this.#report.rounds++;
       this.#report.acknowledged += step.acknowledged.length;
       this.#report.received += step.received.length;
@@ -804,6 +854,7 @@ export class FieldClient {
       this.#report.reset ||= step.reset;
       decision = this.machine.succeeded(step, this.now());
     } catch (e) {
+      if (generation !== this.#generation) return; // erased meanwhile: this run is over
       const error = toSyncError(e);
       decision = this.machine.failed(error, this.now());
       if (decision.signOut) await this.#signedOutByServer('revoked');
@@ -860,14 +911,24 @@ export class FieldClient {
    * commits every write and the cursor at once.
    * @param {import('./wire.js').SyncResponse} response
    */
-  async #apply(response) {
+  async #apply(response, generation) {
+    if (generation !== this.#generation) throw new ClientError('signed_out', 'this phone was erased while it synced');
     const need = this.machine.needs(response);
     const stored = await this.#getRecords(need.ids);
     const docs = new Map([...stored].map(([id, r]) => [id, r.bytes]));
+    // The states of the records in the response as stored now (another tab
+    // of the app may have edited them), the rest from the cache.
+    let states = this.#states;
+    if (need.allHeld) {
+      states = await this.store.getStates();
+    } else if (stored.size > 0) {
+      states = new Map(this.#states);
+      for (const [id, r] of stored) if (r.state) states.set(id, { ...r.state, id });
+    }
     let heldIds;
-    if (need.allHeld) heldIds = typeof this.store.ids === 'function' ? await this.store.ids() : [...this.#states.keys()];
+    if (need.allHeld) heldIds = typeof this.store.ids === 'function' ? await this.store.ids() : [...states.keys()];
     const { writes, step } = this.machine.applyResponse(
-      { states: this.#states, docs, heldIds, actor: this.#actor ?? undefined },
+      { states, docs, heldIds, actor: this.#actor ?? undefined },
       response,
       this.now(),
     );
@@ -975,6 +1036,20 @@ export function codeForStatus(status) {
   if (status >= 500) return 'internal';
   if (status === 400) return 'bad_request';
   return 'unknown';
+}
+
+/**
+ * The records API of this package: edits, reading and summaries
+ * (record/), validation, the duplicate rule and the schema.
+ */
+export async function defaultRecords() {
+  const [record, validation, duplicates, vocab] = await Promise.all([
+    import('./record/index.js'),
+    import('./validate.js'),
+    import('./duplicates.js'),
+    import('./vocab.js'),
+  ]);
+  return { ...record, ...validation, ...duplicates, schema: vocab.SCHEMA };
 }
 
 /** @returns {SyncReport} */

@@ -2,7 +2,19 @@
 
 // sync, store, client
 export { A, init, isInitialized } from './automerge.js';
-export { ClientError, EDITS, FieldClient, SetupError, ValidationError, errorText, parseSetup, syncOf } from './client.js';
+export {
+  ClientError,
+  EDITS,
+  FieldClient,
+  SetupError,
+  ValidationError,
+  codeForStatus,
+  defaultRecords,
+  errorText,
+  parseSetup,
+  syncOf,
+  writesRecords,
+} from './client.js';
 export { IdError, actorFor, fromHex, isDocumentId, newDocumentId, parseDocumentId, toHex } from './ids.js';
 export { DB_NAME, IdbStore, StoreError, openIdbStore } from './store/idb.js';
 export { MemoryStore, emptyState } from './store/memory.js';

@@ -32,6 +32,7 @@ import {
   rustDebug,
   shorten,
   typeName,
+  withReader,
 } from './record/value.js';
 import { villageCodeProblem } from './record/village.js';
 import { IMMUTABLE, LIMITS, SCHEMA_VERSION, values } from './vocab.js';
@@ -639,7 +640,7 @@ export function validate(doc, previous, savedSize, limits = LIMITS) {
     check.report('', 'too_much_history', `has a history of ${ops} operations; at most ${limits.maxHistoryOps} are allowed`);
     return check.errors;
   }
-  if (previous) check.unchangedSince(handleOf(previous));
+  if (previous) withReader(previous, (p) => check.unchangedSince(p));
   else check.singleValuedAtCreation();
   check.record();
   check.everyString();
@@ -677,7 +678,7 @@ export function checkAuthorship(doc, previous, person) {
   if (!previous) {
     for (const item of all(r, ROOT, F.CREATED_BY)) check(F.CREATED_BY, item);
   }
-  const stored = new Set(previous ? timeline(handleOf(previous)).map(([, id]) => id) : []);
+  const stored = new Set(previous ? withReader(previous, (p) => timeline(p).map(([, id]) => id)) : []);
   for (const [path, id] of timeline(r)) {
     if (stored.has(id)) continue;
     for (const item of all(r, id, F.BY)) check(join(path, F.BY), item);

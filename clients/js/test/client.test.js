@@ -172,6 +172,9 @@ test('an edit that fails validation is not saved; one that changes nothing saves
   const edited = await client.get(id);
   assert.equal(edited.summary.title, '新标题');
   assert.equal(edited.sync, 'unsent');
+  const { history } = await client.get(id, { history: true });
+  assert.deepEqual(history.map((h) => h.message), ['dispute reported: 原标题', 'title edited']);
+  assert.ok(history.every((h) => h.actor.startsWith(DEVICE.replaceAll('-', '')) && h.at === 1_790_000_000_000));
 });
 
 test('a request that gets no answer times out (AbortController) and is retried with a pause', async () => {
@@ -247,22 +250,27 @@ test('401: the phone signs out, keeps unsent records exportable, erases the rest
   await client.setup(LINK);
   await client.createDispute(dispute('已同步一'));
   await client.createDispute(dispute('已同步二'));
+  const refused = await client.createDispute(dispute('被拒绝'));
+  server.refuse.add(refused);
   await client.syncNow();
+  assert.equal((await client.get(refused)).sync, 'attention');
   const unsent = await client.createDispute(dispute('未发送'));
   revoked = true;
   await assert.rejects(client.syncNow(), (e) => e.code === 'unauthorized');
-  assert.deepEqual(client.status.signedOut, { reason: 'revoked', kept: 1 });
-  assert.deepEqual((await client.list()).map((r) => r.id), [unsent]);
+  assert.deepEqual(client.status.signedOut, { reason: 'revoked', kept: 2 });
+  assert.deepEqual((await client.list()).map((r) => r.id).sort(), [unsent, refused].sort());
   assert.equal(await store.getMeta('token'), undefined);
   const exported = await client.exportUnsent();
   assert.equal(exported.device, DEVICE);
-  assert.deepEqual(exported.records.map((r) => r.id), [unsent]);
-  assert.equal(JSON.parse(JSON.stringify(exported)).records[0].summary.title, '未发送');
+  assert.deepEqual(exported.records.map((r) => r.id).sort(), [unsent, refused].sort());
+  const json = JSON.parse(JSON.stringify(exported));
+  assert.equal(json.records.find((r) => r.id === unsent).summary.title, '未发送');
+  assert.equal(json.records.find((r) => r.id === refused).attention.code, 'forbidden');
   await assert.rejects(client.setRisk(unsent, 'high'), (e) => e.code === 'signed_out');
   await assert.rejects(client.syncNow(), (e) => e.code === 'signed_out');
 
   const reopened = await FieldClient.open({ store, records, baseUrl: null, autoSync: false, listenNetwork: false });
-  assert.deepEqual(reopened.status.signedOut, { reason: 'revoked', kept: 1 });
+  assert.deepEqual(reopened.status.signedOut, { reason: 'revoked', kept: 2 });
 
   await client.signOutAndErase();
   assert.equal(client.identity, null);
@@ -350,6 +358,59 @@ test('news is kept until seen; names come from the server and are cached; subscr
   await client.markSeen(id);
   assert.equal((await client.get(id)).news, null);
   assert.ok(events.includes('status'));
+});
+
+test('a refused record is sent again after retry(); discarding local changes fetches the server copy', async () => {
+  const { client, server } = await open();
+  await client.setup(LINK);
+  const id = await client.createDispute(dispute('先被拒'));
+  server.refuse.add(id);
+  await client.syncNow();
+  assert.equal((await client.get(id)).sync, 'attention');
+  await client.setTitle(id, '改正后');
+  let report = await client.syncNow();
+  assert.equal(report.acknowledged, 0, 'not sent by itself while it needs attention');
+  server.refuse.delete(id);
+  await client.retry(id);
+  report = await client.syncNow();
+  assert.equal(report.acknowledged, 1);
+  assert.equal(String(server.docs.get(id).title), '改正后');
+
+  await client.setTitle(id, '本机的改动');
+  await client.discardLocalChanges(id);
+  assert.equal(await client.get(id), undefined);
+  report = await client.syncNow();
+  assert.equal((await client.get(id)).summary.title, '改正后', 'the server copy is back');
+  assert.equal((await client.get(id)).sync, 'synced');
+});
+
+test('erasing the phone while a response is on its way writes nothing of it', async () => {
+  const server = new FakeServer();
+  server.put(newDocumentId(), records.createDispute(null, { cadre: 'wang-qiang', at: 1_790_000_000_000 }, { village: VILLAGE, title: '别人的', parties: [] }));
+  const real = server.fetcher({ token: TOKEN, me: ME });
+  /** @type {() => void} */
+  let release = () => {};
+  const gate = new Promise((r) => (release = () => r(undefined)));
+  const fetch = async (url, init) => {
+    if (url.endsWith('/v1/sync')) {
+      const answer = await real(url, { ...init, signal: undefined });
+      await gate; // a slow link that does not notice the abort
+      return answer;
+    }
+    return real(url, init);
+  };
+  const store = new MemoryStore();
+  const { client } = await open({ store, fetch });
+  await client.setup(LINK);
+  const syncing = client.syncNow().catch((e) => e);
+  await until(() => server.requests.length === 1, 'the request');
+  await client.signOutAndErase();
+  release();
+  await syncing;
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal((await store.getStates()).size, 0);
+  assert.equal(await store.getMeta('cursor'), undefined);
+  assert.equal((await client.list()).length, 0);
 });
 
 test('error texts: Chinese first, English on request, the server message kept', () => {

@@ -98,7 +98,8 @@ test('uploads only dirty records without attention, whole when never confirmed, 
   let docA = record('甲');
   await saveLocal(store, a, docA);
   await saveLocal(store, b, record('乙'));
-  await store.commit({ states: [{ ...(await store.getState(b)), attention: { code: 'forbidden', message: 'no' }, dirty: false }] });
+  // Refused earlier, then edited again: dirty, but a person must look first.
+  await store.commit({ states: [{ ...(await store.getState(b)), attention: { code: 'forbidden', message: 'no' }, dirty: true }] });
 
   const first = await round(m, store, server);
   assert.deepEqual(first.request.docs.map((d) => d.id), [a]);
@@ -189,6 +190,23 @@ test('refused uploads need attention and are not sent again; an empty answer too
   for (const id of [refused, silent]) assert.equal((await store.getState(id)).dirty, false);
   const next = await round(m, store, server);
   assert.deepEqual(next.request.docs, [], 'neither is uploaded again by itself');
+});
+
+test('a record discarded locally asks for the server copy; one the server does not hold is no longer asked for', async () => {
+  const store = new MemoryStore();
+  const server = new FakeServer();
+  const m = machine();
+  const held = newDocumentId();
+  const unknown = newDocumentId();
+  server.put(held, record('服务器上的'));
+  await store.commit({ states: [{ ...emptyState(held), dirty: true }, { ...emptyState(unknown), dirty: true }] });
+  const r = await round(m, store, server);
+  assert.deepEqual(r.request.docs.map((d) => [d.heads.length, d.changes.length]), [[0, 0], [0, 0]]);
+  assert.equal(String(A.load((await store.getRecord(held)).bytes).title), '服务器上的');
+  assert.deepEqual(await store.dirtyIds(), []);
+  assert.equal(await store.getRecord(unknown), undefined);
+  const next = await round(m, store, server);
+  assert.deepEqual(next.request.docs, []);
 });
 
 test('records changed elsewhere arrive, merge with local changes, and leave news', async () => {

@@ -283,6 +283,14 @@ export class FieldClient {
   async markFollowUpDone(id) {
     this.mutate(id, (r) => { r.followUp.done = true; });
   }
+  async retry(id) {
+    const x = this.db.records.find((r) => r.id === id);
+    if (x) { x.attention = null; x.sync = 'unsent'; this.emit(); }
+  }
+  async discardLocalChanges(id) {
+    this.db.records = this.db.records.filter((r) => r.id !== id);
+    this.emit();
+  }
   async markSeen(id) {
     const x = this.db.records.find((r) => r.id === id);
     if (x && x.news) { x.news = null; this.emit(); }

@@ -4,8 +4,8 @@
 
 import { useEffect, useState } from 'preact/hooks';
 import { useApp } from '../app.jsx';
-import { validationText } from '../describe.js';
-import { label, t, values } from '../i18n.js';
+import { saveErrorText, validationText } from '../describe.js';
+import { label, problem, t, values } from '../i18n.js';
 import { go } from '../router.js';
 import { Field, TextInput, VocabSelect } from '../ui.jsx';
 
@@ -45,7 +45,7 @@ export function errorsByField(errors) {
   const out = {};
   for (const e of errors ?? []) {
     const top = String(e.field ?? '').split(/[.[]/)[0] || 'form';
-    out[top] = out[top] ? `${out[top]}；${validationText(e)}` : validationText(e);
+    out[top] = out[top] ? `${out[top]}${t('join')}${validationText(e)}` : validationText(e);
   }
   return out;
 }
@@ -90,15 +90,15 @@ export function DisputeForm() {
   const submit = async (e) => {
     e.preventDefault();
     const found = {};
-    if (!title.trim()) found.title = `${t('field_title')} ${t('v_empty')}`;
-    if (!category) found.category = `${t('field_category')} ${t('v_missing_field')}`;
+    if (!title.trim()) found.title = problem(t('field_title'), 'empty');
+    if (!category) found.category = problem(t('field_category'), 'missing_field');
     if (!scopeVillage(identity)) {
       const bad = villageError(identity, village);
       if (bad) found.village = bad;
     }
     const kept = parties.filter((p) => p.name.trim() || p.phone.trim());
     kept.forEach((p, i) => {
-      if (!p.name.trim()) found.parties = `${t('partyN', { n: i + 1 })} ${t('partyName')} ${t('v_empty')}`;
+      if (!p.name.trim()) found.parties = problem(t('partyField', { party: t('partyN', { n: i + 1 }), field: t('partyName') }), 'empty');
     });
     setErrors(found);
     setFormError('');
@@ -119,9 +119,9 @@ export function DisputeForm() {
       if (Array.isArray(err?.errors)) {
         const byField = errorsByField(err.errors);
         setErrors(byField);
-        setFormError(t('validationFailed', { detail: Object.values(byField).join('；') }));
+        setFormError(t('validationFailed', { detail: Object.values(byField).join(t('join')) }));
       } else {
-        setFormError(t('saveFailed', { message: err?.message ?? String(err) }));
+        setFormError(saveErrorText(err));
       }
     } finally {
       setBusy(false);

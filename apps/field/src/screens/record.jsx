@@ -3,10 +3,10 @@
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useApp, useData } from '../app.jsx';
-import { attentionText, newsLines } from '../describe.js';
-import { day, label, t, values, when } from '../i18n.js';
+import { attentionText, newsLines, saveErrorText } from '../describe.js';
+import { day, label, problem, t, values, when } from '../i18n.js';
+import { go } from '../router.js';
 import { Chip, Empty, Field, SyncBadge, TextInput, VocabSelect } from '../ui.jsx';
-import { errorsByField } from './dispute-form.jsx';
 
 const text = (v) => (v == null ? '' : String(v));
 
@@ -63,13 +63,50 @@ function NewsBanner({ news, onDismiss }) {
   );
 }
 
-function Attention({ attention }) {
+function Attention({ id, attention, canWrite }) {
+  const { client } = useApp();
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState('');
   if (!attention) return null;
   return (
     <section class="attention" data-testid="attention" data-code={attention.code ?? ''} role="alert">
       <h2>{t('attentionTitle')}</h2>
       <p data-testid="attention-reason">{attentionText(attention)}</p>
       {attention.message && <p class="server-msg">{t('serverSaid', { message: attention.message })}</p>}
+      {canWrite && !confirming && (
+        <div class="actions">
+          <button type="button" class="button" data-testid="attention-retry" onClick={() => client.retry(id).catch((err) => setError(saveErrorText(err)))}>
+            {t('retrySend')}
+          </button>
+          <button type="button" class="button danger-outline" data-testid="attention-discard" onClick={() => setConfirming(true)}>
+            {t('discardLocal')}
+          </button>
+        </div>
+      )}
+      {confirming && (
+        <div class="confirm" data-testid="attention-discard-box">
+          <p>{t('discardWarn')}</p>
+          <div class="actions">
+            <button type="button" class="button" data-testid="attention-discard-cancel" onClick={() => setConfirming(false)}>
+              {t('cancel')}
+            </button>
+            <button
+              type="button"
+              class="button danger"
+              data-testid="attention-discard-confirm"
+              onClick={() =>
+                client.discardLocalChanges(id).then(
+                  () => go('/records'),
+                  (err) => setError(saveErrorText(err)),
+                )
+              }
+            >
+              {t('discardConfirm')}
+            </button>
+          </div>
+        </div>
+      )}
+      {error && <p class="form-error">{error}</p>}
     </section>
   );
 }
@@ -101,7 +138,9 @@ function EventItem({ e }) {
       </div>
       {e.outcome && (
         <p class="event-text">
-          {t('outcome')}：{text(e.outcome)}
+          {t('outcome')}
+          {t('colon')}
+          {text(e.outcome)}
         </p>
       )}
       {e.note && <p class="event-text">{text(e.note)}</p>}
@@ -128,11 +167,11 @@ function AddEvent({ id }) {
   const submit = async (e) => {
     e.preventDefault();
     if (kind === 'escalated' && !level) {
-      setError(`${t('level')} ${t('v_missing_field')}`);
+      setError(problem(t('field_level'), 'missing_field'));
       return;
     }
     if (kind === 'followup' && satisfied === null) {
-      setError(`${t('satisfied')} ${t('v_missing_field')}`);
+      setError(t('chooseSatisfied'));
       return;
     }
     const ev = { kind };
@@ -147,11 +186,7 @@ function AddEvent({ id }) {
       setNoteKey((k) => k + 1);
       setSatisfied(null);
     } catch (err) {
-      setError(
-        Array.isArray(err?.errors)
-          ? t('validationFailed', { detail: Object.values(errorsByField(err.errors)).join('；') })
-          : t('saveFailed', { message: err?.message ?? String(err) }),
-      );
+      setError(saveErrorText(err));
     } finally {
       setBusy(false);
     }
@@ -222,7 +257,7 @@ function RiskControl({ id, risk }) {
             onClick={() => {
               if (r === risk) return;
               setError('');
-              client.setRisk(id, r).catch((err) => setError(t('saveFailed', { message: err?.message ?? String(err) })));
+              client.setRisk(id, r).catch((err) => setError(saveErrorText(err)));
             }}
           >
             {label('risk', r)}
@@ -342,7 +377,7 @@ function Visit({ data, canWrite }) {
             type="button"
             class="button primary block"
             data-testid="followup-done"
-            onClick={() => client.markFollowUpDone(data.id).catch((err) => setError(t('saveFailed', { message: err?.message ?? String(err) })))}
+            onClick={() => client.markFollowUpDone(data.id).catch((err) => setError(saveErrorText(err)))}
           >
             {t('markFollowUpDone')}
           </button>
@@ -414,7 +449,7 @@ export function RecordPage({ id }) {
           }}
         />
       )}
-      <Attention attention={data.attention} />
+      <Attention id={data.id} attention={data.attention} canWrite={canWrite} />
       {s.kind === 'visit' ? <Visit data={data} canWrite={canWrite} /> : <Dispute data={data} canWrite={canWrite} />}
     </section>
   );

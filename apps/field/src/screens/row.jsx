@@ -1,7 +1,7 @@
 // One record in a list: title, kind, status or sentiment, risk, parties,
 // last activity and its sync state.
 
-import { day, label, t, when } from '../i18n.js';
+import { day, label, overdueDays, t, when } from '../i18n.js';
 import { Chip, SyncBadge } from '../ui.jsx';
 
 export function RecordRow({ item, now }) {
@@ -9,6 +9,7 @@ export function RecordRow({ item, now }) {
   const dispute = s.kind === 'dispute';
   const followUpOwed = s.followUpNeeded && !s.followUpDone;
   const overdueFollowUp = followUpOwed && s.followUpDue != null && s.followUpDue < now;
+  const overdueCase = dispute && s.status !== 'resolved' && s.createdAt < now - overdueDays * 86_400_000;
   return (
     <li>
       <a
@@ -29,6 +30,11 @@ export function RecordRow({ item, now }) {
           {dispute && s.risk && (
             <span class={`chip chip-risk-${s.risk}`}>
               {t('riskChip', { risk: label('risk', s.risk) })}
+            </span>
+          )}
+          {overdueCase && (
+            <span class="chip chip-warn" data-testid="row-overdue">
+              {t('overdue')}
             </span>
           )}
           {!dispute && <Chip vocab="sentiment" value={s.sentiment} />}

@@ -2,7 +2,8 @@
 
 import { useState } from 'preact/hooks';
 import { useApp } from '../app.jsx';
-import { label, t, values } from '../i18n.js';
+import { saveErrorText } from '../describe.js';
+import { label, problem, t, values } from '../i18n.js';
 import { go } from '../router.js';
 import { Field, TextInput, VocabSelect } from '../ui.jsx';
 import { errorsByField, scopeVillage, VillageField, villageError } from './dispute-form.jsx';
@@ -33,8 +34,8 @@ export function VisitForm() {
   const submit = async (e) => {
     e.preventDefault();
     const found = {};
-    if (!household.trim()) found.household = `${t('field_household')} ${t('v_empty')}`;
-    if (!sentiment) found.sentiment = `${t('field_sentiment')} ${t('v_missing_field')}`;
+    if (!household.trim()) found.household = problem(t('field_household'), 'empty');
+    if (!sentiment) found.sentiment = problem(t('field_sentiment'), 'missing_field');
     if (!scopeVillage(identity)) {
       const bad = villageError(identity, village);
       if (bad) found.village = bad;
@@ -60,9 +61,9 @@ export function VisitForm() {
       if (Array.isArray(err?.errors)) {
         const byField = errorsByField(err.errors);
         setErrors(byField);
-        setFormError(t('validationFailed', { detail: Object.values(byField).join('；') }));
+        setFormError(t('validationFailed', { detail: Object.values(byField).join(t('join')) }));
       } else {
-        setFormError(t('saveFailed', { message: err?.message ?? String(err) }));
+        setFormError(saveErrorText(err));
       }
     } finally {
       setBusy(false);

@@ -37,6 +37,31 @@ function base58(text) {
 }
 
 /**
+ * The first character outside the alphabet, worded as the Rust bs58 crate.
+ * @param {string} text
+ */
+function notBase58(text) {
+  let byte = 0;
+  for (const ch of text) {
+    const cp = ch.codePointAt(0) ?? 0;
+    if (cp > 0x7f) return `provided string contained non-ascii character starting at byte ${byte}`;
+    if (!ALPHABET.includes(ch)) return `provided string contained invalid character ${charDebug(cp)} at byte ${byte}`;
+    byte += 1;
+  }
+  return 'provided string is not base58';
+}
+
+/**
+ * An ASCII character as Rust's `{:?}` writes a char.
+ * @param {number} cp
+ */
+function charDebug(cp) {
+  const named = { 0: '\\0', 9: '\\t', 10: '\\n', 13: '\\r', 39: "\\'", 92: '\\\\' };
+  const body = /** @type {Record<number, string>} */ (named)[cp] ?? (cp < 0x20 || cp === 0x7f ? `\\u{${cp.toString(16)}}` : String.fromCharCode(cp));
+  return `'${body}'`;
+}
+
+/**
  * Why `text` is not a document id, worded as the Rust `IdError`, or null
  * when it is one.
  * @param {string} text
@@ -49,10 +74,7 @@ export function documentIdProblem(text) {
     return `document id has ${utf8} bytes; at most ${MAX_DOCUMENT_ID_BYTES} are allowed`;
   }
   const raw = base58(text);
-  if (raw === null) {
-    const bad = [...text].find((ch) => !ALPHABET.includes(ch)) ?? '';
-    return `document id is not base58 text: provided string contained invalid character ${JSON.stringify(bad)}`;
-  }
+  if (raw === null) return `document id is not base58 text: ${notBase58(text)}`;
   const checksumError = 'document id checksum does not match (mistyped or truncated id)';
   if (raw.length < 4) return checksumError;
   const payload = raw.subarray(0, raw.length - 4);

@@ -48,7 +48,8 @@ const ROOT = F.ROOT;
  * `cause` a ReadError), empty, reported_after_creation, missing_level,
  * unexpected_level, unexpected_satisfied, no_such_party,
  * no_follow_up_needed, bad_value (an input of the wrong type or outside
- * the vocabulary), document (Automerge refused the change).
+ * the vocabulary), outdated (the document given was changed since: edit
+ * the newest version), document (Automerge refused the change).
  */
 export class EditError extends Error {
   /**
@@ -201,6 +202,12 @@ function requireBlank(doc) {
  */
 function edit(doc, author, change) {
   checkAuthor(author);
+  if (!handleOf(doc).latest) {
+    throw new EditError(
+      'outdated',
+      'this is an old version of the document (it was changed since); edit its newest version',
+    );
+  }
   /** @type {{message?: string, time: number}} */
   const options = { time: Math.floor(author.at / 1000) };
   try {
