@@ -322,6 +322,15 @@ fn run_bounded(command: &mut Command, limit: Duration) -> std::process::Output {
 fn run_scenario(name: &str, server: &str, context: &Value) -> Vec<Value> {
     let _browser = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let artifacts = artifacts();
+    // What an earlier run of this scenario left (failure screenshots).
+    if let Ok(entries) = std::fs::read_dir(&artifacts) {
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if file.starts_with(&format!("{name}-")) || file == format!("{name}.log") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
     let log_path = artifacts.join(format!("{name}.log"));
     let log = std::fs::File::create(&log_path).expect("the scenario's log file");
     let mut child = Command::new("node")
@@ -496,9 +505,19 @@ fn records_made_offline_survive_a_reload_and_sync_when_the_network_returns() {
         None,
     );
     assert_eq!(status, 200, "{stats}");
-    let text = stats.to_string();
-    assert_eq!(stats["disputes"]["total"], 1, "one dispute counted: {text}");
-    assert!(text.contains("visits"), "{text}");
+    assert_eq!(
+        stats["disputes"]["totals"]["total"], 1,
+        "one dispute counted: {stats}"
+    );
+    assert_eq!(
+        stats["disputes"]["totals"]["mediating"], 1,
+        "the dispute is under mediation (its mediation event): {stats}"
+    );
+    assert_eq!(stats["visits"]["total"], 1, "one visit counted: {stats}");
+    assert_eq!(
+        stats["visits"]["topics"]["livelihood"], 1,
+        "the visit's topic: {stats}"
+    );
     let (status, visits) = field.call(
         "GET",
         &format!("/v1/records?kind=visit&village={VILLAGE_A}"),

@@ -42,18 +42,27 @@ export async function syncState(page) {
   return {
     online: (await bar.getAttribute("data-online")) === "true",
     syncing: (await bar.getAttribute("data-syncing")) === "true",
-    lastSync: await id(page, "last-sync").textContent(),
+    lastSync: Number((await id(page, "last-sync").getAttribute("data-last-sync")) || 0),
     error: (await error.count()) ? await error.getAttribute("data-code") : null,
   }
 }
 
-/// Taps "sync now" (when the app is not already syncing) and waits until the
-/// sync is over without an error.
+/// Taps "sync now" (when the app is not already syncing) and waits until a
+/// sync that started after the tap is over without an error.
 export async function syncNow(page, ms = STEP_MS) {
   await until(async () => (await syncState(page)).online, "the app says it is online", ms)
   await until(async () => !(await syncState(page)).syncing, "the previous sync is over", ms)
+  const before = (await syncState(page)).lastSync
   await id(page, "sync-now").click()
-  await waitSynced(page, ms)
+  await until(
+    async () => {
+      const state = await syncState(page)
+      if (state.error) throw new Error(`sync error ${state.error}`)
+      return !state.syncing && state.lastSync > before
+    },
+    "the sync asked for is over",
+    ms,
+  )
 }
 
 /// Waits until the app is not syncing and shows no sync error.
@@ -62,7 +71,7 @@ export async function waitSynced(page, ms = STEP_MS) {
     async () => {
       const state = await syncState(page)
       if (state.error) throw new Error(`sync error ${state.error}`)
-      return !state.syncing && /\d/.test(state.lastSync ?? "")
+      return !state.syncing && state.lastSync > 0
     },
     "the sync is over",
     ms,

@@ -89,8 +89,19 @@ scenario("interop", async browser => {
   // event on its own record.
   const found = await repo.find(`automerge:${dispute}`)
   equal(found.doc().title, APP_TITLE, "the automerge-repo client reads the app's dispute")
-  await until(() => (handle.doc().events ?? []).some(e => e.kind === "mediation"), "the app's event reaches the automerge-repo client")
-  const events = handle.doc().events.map(e => e.kind)
+  log(`automerge-repo peers: ${JSON.stringify(repo.peers)}`)
+  try {
+    // Scalar strings (the event kind) read as ImmutableString in Automerge 3.
+    await until(() => (handle.doc().events ?? []).some(e => String(e.kind) === "mediation"), "the app's event reaches the automerge-repo client")
+  } catch (error) {
+    // What a fresh client gets, to tell a missed notice from a lost edit.
+    const fresh = new Repo({ network: [new WebSocketClientAdapter(ws)] })
+    const again = await fresh.find(`automerge:${fromJs}`)
+    log(`the open client has events ${JSON.stringify(handle.doc().events.map(e => e.kind))}, heads ${handle.heads()}`)
+    log(`a fresh client finds events ${JSON.stringify(again.doc().events.map(e => e.kind))}, heads ${again.heads()}`)
+    throw error
+  }
+  const events = handle.doc().events.map(e => String(e.kind))
   log(`automerge-repo now has events ${events}`)
   await repo.shutdown()
 

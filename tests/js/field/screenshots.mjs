@@ -44,8 +44,9 @@ scenario("screenshots", async browser => {
 
   // The list.
   await gotoRecords(page)
-  await page.getByText(record.title).first().waitFor({ state: "visible" })
-  await page.getByText("矛盾纠纷").first().waitFor({ state: "visible" })
+  const list = id(page, "record-list")
+  await list.getByText(record.title).first().waitFor({ state: "visible" })
+  await list.getByText("矛盾纠纷").first().waitFor({ state: "visible" })
   check(await drawsGlyphs(page, "矛盾纠纷调解"), "the page's font draws Chinese characters")
   await shoot(page, "list", files)
 
@@ -54,20 +55,20 @@ scenario("screenshots", async browser => {
   await id(page, "dispute-form").waitFor()
   await id(page, "field-title").fill("王德明与赵春梅宅基地边界纠纷")
   await id(page, "party-name-0").fill("王德明")
-  await page.getByText("标题").first().waitFor({ state: "visible" })
+  await id(page, "dispute-form").getByText(/^标题/).first().waitFor({ state: "visible" })
   await shoot(page, "dispute-form", files)
 
   // A record's page.
   await openRecord(page, record.id)
-  await page.getByText(record.title).first().waitFor({ state: "visible" })
-  await page.getByText("调解").first().waitFor({ state: "visible" })
+  await id(page, "record-title").getByText(record.title).waitFor({ state: "visible" })
+  await id(page, "timeline").getByText("调解", { exact: true }).first().waitFor({ state: "visible" })
   await shoot(page, "record", files)
 
   // The same in English, on the switch.
   await id(page, "nav-settings").click()
   await id(page, "lang-switch").click()
   await openRecord(page, record.id)
-  await page.getByText("Mediation").first().waitFor({ state: "visible" })
+  await id(page, "timeline").getByText("Mediation", { exact: true }).first().waitFor({ state: "visible" })
   await shoot(page, "record-en", files)
   report("screenshots", { files })
 })
