@@ -111,11 +111,39 @@ export async function openRecord(page, recordId) {
   await page.locator(`[data-testid="record"][data-id="${recordId}"]`).waitFor()
 }
 
-/// Fills and saves the new-dispute form; returns the new record's id.
-export async function createDispute(page, { title, description, category, risk, parties }) {
+/// Types `text` into a field as a pinyin input method does: a composition
+/// of Latin letters shown in the field (compositionstart/update), then the
+/// chosen characters committed (compositionend), through the browser's own
+/// IME events (Chrome DevTools Protocol), one word at a time.
+export async function imeType(page, locator, words) {
+  await locator.click()
+  const cdp = await page.context().newCDPSession(page)
+  try {
+    for (const [pinyin, hanzi] of words) {
+      for (let i = 1; i <= pinyin.length; i++) {
+        const typed = pinyin.slice(0, i)
+        await cdp.send("Input.imeSetComposition", { text: typed, selectionStart: typed.length, selectionEnd: typed.length })
+      }
+      await cdp.send("Input.insertText", { text: hanzi })
+    }
+  } finally {
+    await cdp.detach()
+  }
+}
+
+/// Fills and saves the new-dispute form; returns the new record's id. With
+/// `titleWords` ([[pinyin, 汉字], …]) the title is typed through the input
+/// method instead of pasted.
+export async function createDispute(page, { title, titleWords, description, category, risk, parties }) {
   await id(page, "new-dispute").click()
   await id(page, "dispute-form").waitFor()
-  await id(page, "field-title").fill(title)
+  if (titleWords) {
+    await imeType(page, id(page, "field-title"), titleWords)
+    const typed = await id(page, "field-title").inputValue()
+    check(typed === title, `the input method typed ${JSON.stringify(typed)}, not ${JSON.stringify(title)}`)
+  } else {
+    await id(page, "field-title").fill(title)
+  }
   await id(page, "field-category").selectOption(category)
   if (risk) await id(page, "field-risk").selectOption(risk)
   if (description) await id(page, "field-description").fill(description)

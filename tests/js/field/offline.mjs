@@ -35,6 +35,16 @@ scenario("offline", async browser => {
 
   const dispute = await createDispute(page, {
     title: TITLE,
+    // Typed with pinyin, as most cadres type.
+    titleWords: [
+      ["zhangdeming", "张德明"],
+      ["yu", "与"],
+      ["lixiuying", "李秀英"],
+      ["zhaijidi", "宅基地"],
+      ["bianjie", "边界"],
+      ["jiufen", "纠纷"],
+      ["", "（离线登记）"],
+    ],
     description: "两户因宅基地边界发生争执，双方各执一词，需现场勘查后调解。",
     category: "land",
     risk: "medium",
