@@ -113,6 +113,10 @@ fn the_demo_prints_what_the_statistics_api_says() {
         .expect("JSON");
     assert_eq!(me["role"], "cadre");
     assert_eq!(me["device"], payload["device"]);
+    let app = ureq::get(&format!("{}/field", server.url))
+        .call()
+        .expect("the app is served");
+    assert_eq!(app.status().as_u16(), 200);
     let t = &stats.disputes.totals;
     assert!(t.total > 20, "the demo made disputes: {}", t.total);
     assert!(stats.visits.total > 20);

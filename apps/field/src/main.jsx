@@ -5,7 +5,7 @@
 import { render } from 'preact';
 import { App } from './app.jsx';
 import { getLang, setLang, t } from './i18n.js';
-import { FieldClient, init, openIdbStore, records } from './lib.js';
+import { FieldClient, init, openIdbStore } from './lib.js';
 import { registerServiceWorker } from './update.js';
 
 /** @type {string|null} */
@@ -42,7 +42,7 @@ async function boot() {
   try {
     await init('/field/automerge.wasm');
     const store = await openIdbStore();
-    const client = await FieldClient.open({ store, records });
+    const client = await FieldClient.open({ store });
     root.textContent = '';
     render(<App client={client} takeSetupText={takeSetupText} />, root);
   } catch (error) {

@@ -5,7 +5,7 @@
 // Everything outside (fetch, the clock, timers, randomness, the network
 // events) is injectable, so the whole client runs under Node's test runner.
 import { A } from './automerge.js';
-import { actorFor, isDocumentId, newDocumentId } from './ids.js';
+import { actorFor, newDocumentId } from './ids.js';
 import { emptyState } from './store/memory.js';
 import { SyncError, SyncMachine } from './sync.js';
 import { compressBody, decodeErrorBody, decodeResponse, encodeRequest, WireError } from './wire.js';
@@ -204,6 +204,8 @@ export function syncOf(state) {
  * @property {import('./sync.js').SyncOptions} [sync]  budgets and pauses
  * @property {any} [records]             the records module (default: ./record/index.js)
  * @property {number} [overdueDays]      default from schema.json, else 30
+ * @property {boolean} [broadcast]       tell the app's other tabs on the same IndexedDB what changed
+ *                                       (BroadcastChannel; on by default for a named store)
  */
 
 /**
@@ -216,7 +218,7 @@ export function syncOf(state) {
  * @property {number} purged
  * @property {boolean} reset
  * @property {number} bytesUp    request bytes as sent
- * @property {number} bytesDown  response bytes as read (after the browser's decompression)
+ * @property {number} bytesDown  response bytes as sent (Content-Length), else as read
  */
 
 export class FieldClient {
@@ -255,6 +257,8 @@ export class FieldClient {
   /** @type {{reason: string, kept: number} | null} */
   #signedOut = null;
   #closed = false;
+  /** @type {BroadcastChannel | null} the app's other tabs on the same store */
+  #channel = null;
   /** Bumped when the store is erased: a response in flight then writes nothing. */
   #generation = 0;
   #peopleFetchedAt = -Infinity;
@@ -270,10 +274,11 @@ export class FieldClient {
     this.store = options.store;
     this.records = records;
     this.baseUrl = options.baseUrl !== undefined ? options.baseUrl : (globalThis.location?.origin ?? null);
-    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-    this.now = options.now ?? Date.now;
-    this.setTimeout = options.setTimeout ?? globalThis.setTimeout.bind(globalThis);
-    this.clearTimeout = options.clearTimeout ?? globalThis.clearTimeout.bind(globalThis);
+    // Looked up when used: a shell may install its fetch after the client opens.
+    this.fetch = options.fetch ?? ((/** @type {any} */ input, /** @type {any} */ init) => globalThis.fetch(input, init));
+    this.now = options.now ?? (() => Date.now());
+    this.setTimeout = options.setTimeout ?? ((/** @type {() => void} */ fn, /** @type {number} */ ms) => globalThis.setTimeout(fn, ms));
+    this.clearTimeout = options.clearTimeout ?? ((/** @type {any} */ handle) => globalThis.clearTimeout(handle));
     this.autoSync = options.autoSync ?? true;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
     this.overdueDays = options.overdueDays ?? records?.schema?.overdueDays ?? 30;
@@ -292,6 +297,15 @@ export class FieldClient {
       globalThis.addEventListener('online', on);
       globalThis.addEventListener('offline', off);
       this.#unlisten.push(() => globalThis.removeEventListener('online', on), () => globalThis.removeEventListener('offline', off));
+    }
+    const broadcast = options.broadcast ?? (typeof this.store.name === 'string' && typeof globalThis.BroadcastChannel === 'function');
+    if (broadcast) {
+      const channel = new BroadcastChannel(`fengqiao-field:${this.store.name ?? 'store'}`);
+      channel.onmessage = (event) => void this.#heard(event.data);
+      // In Node a channel would keep the process alive.
+      /** @type {any} */ (channel).unref?.();
+      this.#channel = channel;
+      this.#unlisten.push(() => channel.close());
     }
     for (const name of EDITS) {
       /** @type {any} */ (this)[name] = (/** @type {string} */ id, /** @type {any[]} */ ...args) =>
@@ -323,7 +337,8 @@ export class FieldClient {
   get status() {
     return {
       online: this.machine.online,
-      syncing: this.machine.inFlight || (this.machine.runActive && this.machine.pending),
+      // Not while pausing before a retry: then `error` says why.
+      syncing: this.machine.inFlight || (this.machine.runActive && this.machine.pending && this.machine.retryAt === null),
       lastSync: this.machine.lastSync,
       progress: this.machine.progress(),
       error: this.machine.lastError ? { code: this.machine.lastError.code, message: this.machine.lastError.message } : null,
@@ -370,9 +385,65 @@ export class FieldClient {
    */
   async #commit(writes) {
     await this.store.commit(writes);
+    const ids = new Set(writes.deletes ?? []);
     for (const id of writes.deletes ?? []) this.#states.delete(id);
-    for (const r of writes.records ?? []) if (r.state) this.#states.set(r.id, { ...r.state, id: r.id });
-    for (const s of writes.states ?? []) this.#states.set(s.id, s);
+    for (const r of writes.records ?? []) {
+      if (r.state) this.#states.set(r.id, { ...r.state, id: r.id });
+      ids.add(r.id);
+    }
+    for (const s of writes.states ?? []) {
+      this.#states.set(s.id, s);
+      ids.add(s.id);
+    }
+    const meta = Object.keys(writes.meta ?? {}).some((k) => k !== 'cursor' && k !== 'lastSync' && k !== 'people' && k !== 'places');
+    this.#tell({ ids: [...ids], meta });
+  }
+
+  /**
+   * Tells the app's other tabs on this store what changed.
+   * @param {{ids?: string[], meta?: boolean, erased?: boolean}} message
+   */
+  #tell(message) {
+    if (!this.#channel) return;
+    try {
+      this.#channel.postMessage(message);
+    } catch {
+      // a closed channel: nobody to tell
+    }
+  }
+
+  /**
+   * Another tab changed the store: refresh what it names.
+   * @param {{ids?: string[], meta?: boolean, erased?: boolean}} message
+   */
+  async #heard(message) {
+    if (this.#closed || !message || typeof message !== 'object') return;
+    if (message.erased || message.meta) {
+      await this.#exclusive(async () => {
+        if (message.erased) this.#generation++;
+        this.#states = await this.store.getStates();
+        this.identity = (await this.store.getMeta('identity')) ?? null;
+        this.#token = (await this.store.getMeta('token')) ?? null;
+        this.#actor = (await this.store.getMeta('actor')) ?? null;
+        this.#signedOut = (await this.store.getMeta('signedOut')) ?? null;
+        this.machine.person = this.identity?.person ?? null;
+        this.machine.signedOut = !this.#token || !!this.#signedOut;
+      });
+      this.#notify({ type: 'identity' });
+      if (this.autoSync && this.#token && !this.#signedOut && !message.erased) this.#follow(this.machine.start(this.now(), this.machine.online));
+      return;
+    }
+    const ids = Array.isArray(message.ids) ? message.ids.filter((id) => typeof id === 'string') : [];
+    if (ids.length === 0) return;
+    await this.#exclusive(async () => {
+      const fresh = await this.#getRecords(ids);
+      for (const id of ids) {
+        const state = fresh.get(id)?.state ?? (typeof this.store.getState === 'function' ? await this.store.getState(id) : undefined);
+        if (state) this.#states.set(id, { ...state, id });
+        else this.#states.delete(id);
+      }
+    });
+    this.#notify({ type: 'records', ids });
   }
 
   // ------------------------------------------------------------------ setup
@@ -442,6 +513,7 @@ export class FieldClient {
 
   /** Deletes everything on this phone: records, identity, token. */
   async signOutAndErase() {
+    const wasOnline = this.machine.online;
     this.#stopTimer();
     this.#abort?.abort();
     await this.#exclusive(async () => {
@@ -464,9 +536,10 @@ export class FieldClient {
       summarize: this.machine.summarize,
       describeMerge: this.machine.describeMerge ?? undefined,
     });
-    this.machine.online = true;
+    this.machine.online = wasOnline;
     this.machine.signedOut = true;
     this.#rejectWaiters(new ClientError('signed_out', 'this phone was signed out'));
+    this.#tell({ erased: true });
     this.#notify({ type: 'identity' });
   }
 
@@ -479,12 +552,13 @@ export class FieldClient {
     await this.#exclusive(async () => {
       const deletes = [];
       let kept = 0;
+      this.#states = await this.store.getStates();
       for (const [id, state] of this.#states) {
         if (state.dirty || state.attention) kept++;
         else deletes.push(id);
       }
       const signedOut = { reason, kept };
-      await this.#commit({ deletes, meta: { token: undefined, cursor: undefined, people: undefined, signedOut } });
+      await this.#commit({ deletes, meta: { token: undefined, cursor: undefined, people: undefined, places: undefined, signedOut } });
       this.#token = null;
       this.#signedOut = signedOut;
     });
@@ -510,7 +584,7 @@ export class FieldClient {
       if (filter.category && s.category !== filter.category) continue;
       if (filter.risk && s.risk !== filter.risk) continue;
       if (filter.overdue && !this.#isOverdue(s, now)) continue;
-      if (filter.needsFollowUp && !isPendingFollowUp(s)) continue;
+      if (filter.needsFollowUp && !this.#followUpPending(s)) continue;
       const sync = syncOf(state);
       if (filter.sync && sync !== filter.sync) continue;
       if (needle) {
@@ -537,7 +611,7 @@ export class FieldClient {
     const all = await this.list();
     return {
       followUpsDue: all
-        .filter((r) => isPendingFollowUp(r.summary) && r.summary.followUpDue != null && r.summary.followUpDue <= end.getTime())
+        .filter((r) => this.#followUpPending(r.summary) && r.summary.followUpDue != null && r.summary.followUpDue <= end.getTime())
         .sort((a, b) => a.summary.followUpDue - b.summary.followUpDue),
       overdue: all.filter((r) => this.#isOverdue(r.summary, now)).sort((a, b) => a.summary.createdAt - b.summary.createdAt),
       assignedToMe: all.filter((r) => r.summary.kind === 'dispute' && person && (r.summary.assignees ?? []).includes(person) && isOpen(r.summary)),
@@ -550,7 +624,14 @@ export class FieldClient {
    * @param {number} now
    */
   #isOverdue(s, now) {
+    if (typeof this.records.isOverdue === 'function') return this.records.isOverdue(s, now, this.overdueDays);
     return s.kind === 'dispute' && isOpen(s) && s.createdAt < now - this.overdueDays * DAY;
+  }
+
+  /** @param {any} s */
+  #followUpPending(s) {
+    if (typeof this.records.followUpPending === 'function') return this.records.followUpPending(s);
+    return isPendingFollowUp(s);
   }
 
   /**
@@ -602,10 +683,18 @@ export class FieldClient {
     return map;
   }
 
-  /** Refreshes the names of people (GET /v1/people); best effort. */
+  /** Names of the places of this phone's scope: village, town or district code → name. */
+  async places() {
+    /** @type {Record<string, string>} */
+    const cached = (await this.store.getMeta('places')) ?? {};
+    return new Map(Object.entries(cached));
+  }
+
+  /** Refreshes the names of people (GET /v1/people) and places (GET /v1/places); best effort. */
   async refreshPeople() {
     if (!this.#token) return;
     this.#peopleFetchedAt = this.now();
+    await this.#refreshPlaces();
     try {
       const response = await this.#timed((signal) =>
         this.fetch(`${this.#base()}/v1/people`, { headers: { Authorization: `Bearer ${this.#token}`, Accept: 'application/json' }, signal }),
@@ -618,6 +707,26 @@ export class FieldClient {
       for (const p of body.people) if (p && typeof p.id === 'string' && typeof p.name === 'string') people[p.id] = p.name;
       await this.store.commit({ meta: { people } });
       this.#notify({ type: 'people' });
+    } catch {
+      // Names are a nicety: the next sync tries again.
+    }
+  }
+
+  async #refreshPlaces() {
+    try {
+      const response = await this.#timed((signal) =>
+        this.fetch(`${this.#base()}/v1/places`, { headers: { Authorization: `Bearer ${this.#token}`, Accept: 'application/json' }, signal }),
+      );
+      if (!response.ok) return;
+      const body = await response.json();
+      if (!body || !Array.isArray(body.villages)) return;
+      /** @type {Record<string, string>} */
+      const places = {};
+      if (typeof body.scope === 'string' && typeof body.name === 'string') places[body.scope] = body.name;
+      for (const [code, name] of Object.entries(body.towns ?? {})) if (typeof name === 'string') places[code] = name;
+      for (const v of body.villages) if (v && typeof v.code === 'string' && typeof v.name === 'string') places[v.code] = v.name;
+      await this.store.commit({ meta: { places } });
+      this.#notify({ type: 'places' });
     } catch {
       // Names are a nicety: the next sync tries again.
     }
@@ -727,9 +836,9 @@ export class FieldClient {
    */
   async markSeen(id) {
     await this.#exclusive(async () => {
-      const state = this.#states.get(id);
+      const state = (await this.store.getRecord(id))?.state ?? this.#states.get(id);
       if (!state || !state.news) return;
-      await this.#commit({ states: [{ ...state, news: null }] });
+      await this.#commit({ states: [{ ...state, id, news: null }] });
     });
     this.#notify({ type: 'records', ids: [id] });
   }
@@ -742,9 +851,9 @@ export class FieldClient {
   async retry(id) {
     this.#author();
     await this.#exclusive(async () => {
-      const state = this.#states.get(id);
+      const state = (await this.store.getRecord(id))?.state;
       if (!state) throw new ClientError('not_found', `no record ${id} on this phone`);
-      await this.#commit({ states: [{ ...state, attention: null, dirty: true, resend: true }] });
+      await this.#commit({ states: [{ ...state, id, attention: null, dirty: true, resend: true }] });
     });
     this.#notify({ type: 'records', ids: [id] });
     this.#kick();
@@ -867,6 +976,9 @@ export class FieldClient {
       const report = this.#report;
       for (const w of this.#waiters.splice(0)) w.resolve(report);
       if (this.now() - this.#peopleFetchedAt > 5 * 60_000) void this.refreshPeople();
+    } else if (!this.machine.runActive && this.machine.lastError) {
+      // A run that stopped without a failed exchange (too many rounds).
+      this.#rejectWaiters(this.machine.lastError);
     }
     this.#notify({ type: 'status' });
     this.#follow(decision);
@@ -978,12 +1090,15 @@ export class FieldClient {
     const timer = this.setTimeout(() => controller.abort(), this.requestTimeoutMs);
     let status;
     let bytes;
+    let wire = 0;
     let retryAfter = null;
     try {
-      const response = await this.fetch(`${this.#base()}/v1/sync`, { method: 'POST', headers, body, signal: controller.signal });
+      const response = await this.fetch(`${this.#base()}/v1/sync`, { method: 'POST', headers, body: /** @type {BodyInit} */ (/** @type {unknown} */ (body)), signal: controller.signal });
       status = response.status;
       retryAfter = response.headers?.get?.('retry-after') ?? null;
       bytes = new Uint8Array(await response.arrayBuffer());
+      // What crossed the wire (compressed), when the server says.
+      wire = Number(response.headers?.get?.('content-length')) || bytes.length;
     } catch (e) {
       if (controller.signal.aborted) {
         throw new SyncError('timeout', `the server did not answer within ${Math.round(this.requestTimeoutMs / 1000)} s`, { cause: e });
@@ -1006,7 +1121,7 @@ export class FieldClient {
       if (e instanceof WireError) throw new SyncError(e.code === 'unsupported_version' ? 'unsupported_version' : 'bad_response', e.message, { cause: e });
       throw new SyncError('bad_response', `the server's answer could not be read: ${e}`, { cause: e });
     }
-    return { response, up: body.length, down: bytes.length };
+    return { response, up: body.length, down: wire };
   }
 
   /** Stops timers and listeners (the store stays open). */
@@ -1111,4 +1226,3 @@ function sameHeadList(a, b) {
   return a.every((h) => sb.has(h));
 }
 
-export { isDocumentId };

@@ -13,7 +13,6 @@ export declare class IdError extends Error {
 }
 export declare function newDocumentId(): string;
 export declare function parseDocumentId(id: string): Uint8Array;
-export declare function isDocumentId(id: unknown): boolean;
 export declare function actorFor(deviceId: string): string;
 export declare function toHex(bytes: Uint8Array): string;
 export declare function fromHex(hex: string): Uint8Array;
@@ -309,6 +308,8 @@ export interface FieldClientOptions {
   sync?: SyncOptions;
   records?: any;
   overdueDays?: number;
+  /** tell the app's other tabs on the same IndexedDB what changed (BroadcastChannel) */
+  broadcast?: boolean;
 }
 export type Author = { cadre: string; at: number };
 export declare const EDITS: readonly string[];
@@ -385,6 +386,8 @@ export declare class FieldClient {
   syncNow(): Promise<SyncReport>;
   exportUnsent(): Promise<{ exportedAt: string; device: string | null; records: { id: string; summary: Summary | null; attention: ErrorBody | null; base64: string }[] }>;
   people(): Promise<Map<string, string>>;
+  /** Names of the places of this phone's scope: village, town or district code → name (from GET /v1/places). */
+  places(): Promise<Map<string, string>>;
   refreshPeople(): Promise<void>;
   close(): void;
 }

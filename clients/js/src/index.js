@@ -15,7 +15,8 @@ export {
   syncOf,
   writesRecords,
 } from './client.js';
-export { IdError, actorFor, fromHex, isDocumentId, newDocumentId, parseDocumentId, toHex } from './ids.js';
+// (isDocumentId comes from the records block: record/docid.js)
+export { IdError, actorFor, fromHex, newDocumentId, parseDocumentId, toHex } from './ids.js';
 export { DB_NAME, IdbStore, StoreError, openIdbStore } from './store/idb.js';
 export { MemoryStore, emptyState } from './store/memory.js';
 export { NOT_HELD_HERE, SyncError, SyncMachine, foldNews, isRetryable, sameHeads } from './sync.js';
@@ -45,7 +46,11 @@ export {
   describeMerge,
   documentIdProblem,
   EditError,
+  followUpOverdue,
+  followUpPending,
   foldStatus,
+  isOpen,
+  isOverdue,
   isVillageCode,
   linkDispute,
   linkRelated,

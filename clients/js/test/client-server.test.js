@@ -113,8 +113,16 @@ if (!BIN) {
     return { text: JSON.stringify(body.setup), device: body.setup.device };
   }
 
+  /** Content-Encoding of every sync request sent, and its HTTP status. */
+  const sent = [];
+  const watched = async (url, init) => {
+    const response = await fetch(url, init);
+    if (String(url).endsWith('/v1/sync')) sent.push({ encoding: new Headers(init.headers).get('content-encoding'), status: response.status });
+    return response;
+  };
+
   async function phone(store = new MemoryStore()) {
-    return FieldClient.open({ store, records, baseUrl: null, autoSync: false, listenNetwork: false });
+    return FieldClient.open({ store, records, baseUrl: null, fetch: watched, autoSync: false, listenNetwork: false });
   }
 
   const dispute = (title, names) => ({
@@ -140,6 +148,7 @@ if (!BIN) {
 
     const first = await a.syncNow();
     assert.equal(first.acknowledged, 6, JSON.stringify(first));
+    assert.deepEqual(sent.at(-1), { encoding: 'gzip', status: 200 }, 'the server takes a gzipped body');
     assert.equal(first.rejected, 0, JSON.stringify(await a.list({ sync: 'attention' })));
     assert.deepEqual((await a.list()).map((r) => r.sync), Array(6).fill('synced'));
 
@@ -183,6 +192,11 @@ if (!BIN) {
     await b.refreshPeople();
     const people = await b.people();
     assert.equal(people.get('li-mei'), '李梅');
+    // And so do the names of places, shown instead of codes.
+    const places = await b.places();
+    assert.equal(places.get('500110101001'), '第1村');
+    assert.equal(places.get('500110101'), '第101镇');
+    assert.equal(places.get('500110101002'), undefined, 'only the places of its own scope');
     a.close();
     b.close();
   });

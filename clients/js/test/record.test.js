@@ -149,6 +149,7 @@ test('two phones add events and disagree on risk: both events stay, the highest 
   assert.deepEqual(newsA.eventsAdded, [{ by: 'mei', kind: 'escalated', at: T0 + 2 * HOUR, level: 'town' }]);
   assert.equal(newsA.statusBefore, 'mediating');
   assert.equal(newsA.statusAfter, 'escalated');
+  assert.equal(newsA.levelAfter, 'town');
   assert.equal(newsA.riskBefore, 'low');
   assert.equal(newsA.riskAfter, 'high');
   assert.deepEqual(newsA.riskConflict, ['low', 'high']);
@@ -356,4 +357,21 @@ test('an old version of a document reads as it was, not as the newest', () => {
   assert.equal(R.readRecord(v2).risk, 'high');
   assert.equal(R.describeMerge(v1, v2, 'someone').riskAfter, 'high');
   assert.deepEqual(validate(v1, null, 0), []);
+});
+
+test('overdue cases and follow-ups as the statistics count them', () => {
+  const DAY = 24 * HOUR;
+  const open = R.summarize(dispute());
+  assert.equal(R.isOpen(open), true);
+  assert.equal(R.isOverdue(open, T0 + 30 * DAY), false);
+  assert.equal(R.isOverdue(open, T0 + 30 * DAY + 1), true);
+  assert.equal(R.isOverdue(open, T0 + 3 * DAY, 2), true);
+  const resolved = R.summarize(R.addEvent(dispute(), at('li', T0 + 1), { kind: 'resolved' }));
+  assert.equal(R.isOverdue(resolved, T0 + 100 * DAY), false);
+  const due = R.summarize(visit({ followUp: { needed: true, dueAt: T0 + DAY } }));
+  assert.equal(R.followUpPending(due), true);
+  assert.equal(R.followUpOverdue(due, T0 + DAY), false);
+  assert.equal(R.followUpOverdue(due, T0 + DAY + 1), true);
+  assert.equal(R.followUpPending(R.summarize(visit())), false);
+  assert.equal(R.isOverdue(due, T0 + 100 * DAY), false);
 });

@@ -358,6 +358,20 @@ test('a bootstrap over the budget takes several rounds with progress from `remai
   assert.equal(m.progress(), null, 'no progress once done');
 });
 
+test('without `remaining` from the server there is no progress to show', async () => {
+  const server = new FakeServer();
+  server.sendRemaining = false;
+  for (let i = 0; i < 5; i++) server.put(newDocumentId(), record(`无计数 ${i}`));
+  const store = new MemoryStore();
+  const m = machine({ responseBudget: 1 });
+  const first = await round(m, store, server);
+  assert.equal(first.step.more, true);
+  assert.equal(first.step.remaining, null);
+  assert.equal(m.progress(), null);
+  await syncAll(m, store, server);
+  assert.equal((await store.ids()).length, 5);
+});
+
 test('the upload budget leaves records for the next request and asks for it', async () => {
   const store = new MemoryStore();
   const server = new FakeServer();

@@ -28,6 +28,8 @@ const T0 = Date.parse('2025-05-01T08:00:00Z');
 let server = null;
 let base = '';
 let dir = '';
+let device = '';
+let token = '';
 
 before(async () => {
   await init();
@@ -52,7 +54,12 @@ before(async () => {
     server.on('exit', (code) => reject(new Error(`the server exited (${code}): ${seen}`)));
   });
   writeFileSync(join(dir, 'org.csv'), '500110,区\n500110101,镇\n500110101001,村一\n500110101002,村二\n500110102,镇二\n500110102001,村三\n500110102002,村四\n');
-  execFileSync(BIN, ['admin', '--server', base, '--data', join(dir, 'data'), 'org', 'import', join(dir, 'org.csv')]);
+  const admin = (...args) => execFileSync(BIN, ['admin', '--server', base, '--data', join(dir, 'data'), ...args], { encoding: 'utf8' });
+  admin('org', 'import', join(dir, 'org.csv'));
+  admin('person', 'li', '李梅', '--scope', '500110101001');
+  const enrolled = admin('enroll', '--person', 'li', '--role', 'cadre', '--scope', '500110101001');
+  device = /** @type {RegExpExecArray} */ (/enrolled device ([0-9a-f-]{36})/.exec(enrolled))[1];
+  token = /** @type {RegExpExecArray} */ (/\b(fq_\w+)/.exec(enrolled))[1];
 });
 
 after(() => {
@@ -63,11 +70,11 @@ after(() => {
 const hexBytes = (hex) => Uint8Array.from(hex.match(/../g), (x) => parseInt(x, 16));
 
 /** Uploads a document; the server's error for it, or null when stored. */
-async function upload(id, doc) {
+async function upload(id, doc, bearer = 'devtoken') {
   const body = encode({ v: 1, docs: [{ id, heads: A.getHeads(doc).map(hexBytes), changes: A.save(doc) }] });
   const res = await fetch(`${base}/v1/sync`, {
     method: 'POST',
-    headers: { authorization: 'Bearer devtoken', 'content-type': 'application/cbor' },
+    headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/cbor' },
     body,
   });
   const answer = decode(new Uint8Array(await res.arrayBuffer()));
@@ -341,5 +348,30 @@ test('the duplicate rule offers what the server pairs', { skip: !available && 'n
       .sort();
     const draft = { village: s.village, parties: s.partyNames.map((name) => ({ name })), reportedAt: s.createdAt, id: s.id };
     assert.deepEqual(possibleDuplicates(draft, stored).sort(), rust, s.title);
+  }
+});
+
+test('authorship: the server refuses what checkAuthorship refuses, in the same words', { skip: !available && 'no fengqiao binary' }, async () => {
+  const { checkAuthorship } = await import('../src/validate.js');
+  // Changes in the device's own name: its id and four bytes.
+  const actor = `${device.replace(/-/g, '')}0a0b0c0d`;
+  const create = (cadre) =>
+    R.createDispute(null, at(cadre, T0), { village: '500110101001', title: '纠纷', category: 'land', risk: 'low' }, { actor });
+  const cases = [
+    ['in the holder\'s name', () => [create('li'), null]],
+    ['created in another name', () => [create('mallory'), null]],
+    ['an event in another name', () => {
+      const d = create('li');
+      return [R.addEvent(A.clone(d), at('mallory', T0 + 1), { kind: 'note' }), d];
+    }],
+  ];
+  for (const [name, make] of cases) {
+    const [afterDoc, previous] = make();
+    const id = bs58check.encode(crypto.getRandomValues(new Uint8Array(16)));
+    if (previous) assert.equal(await upload(id, previous, token), null, name);
+    const error = await upload(id, afterDoc, token);
+    const mine = checkAuthorship(afterDoc, previous, 'li');
+    assert.equal(mine.length === 0 ? null : mine.map((e) => e.message).join('; '), error === null ? null : error.message, name);
+    if (error !== null) assert.equal(error.code, 'forbidden', name);
   }
 });

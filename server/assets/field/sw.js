@@ -4,7 +4,7 @@
 //
 // build.mjs replaces the two placeholders below with the version and file list.
 
-const VERSION = "a02a5177864d98b2";
+const VERSION = "f5c7db5c514e1604";
 const FILES = ["app.css","app.js","automerge.wasm","icon.svg","index.html","manifest.webmanifest"];
 const PREFIX = 'fengqiao-field-';
 const CACHE = PREFIX + VERSION;

@@ -8,6 +8,7 @@ mod admin;
 mod dashboard;
 mod error;
 mod export;
+mod field;
 mod history;
 pub mod limit;
 pub mod listener;
@@ -138,6 +139,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/admin/records/{id}/remove", post(remove::remove))
         .route("/v1/admin/backup", get(admin::backup))
         .merge(dashboard::routes(&state))
+        .merge(field::routes())
         .with_state(state)
 }
 

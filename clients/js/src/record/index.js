@@ -26,7 +26,7 @@ export {
   unlinkRelated,
 } from './edit.js';
 export { ReadError, readRecord } from './read.js';
-export { summarize, summaryOf } from './summary.js';
+export { followUpOverdue, followUpPending, isOpen, isOverdue, summarize, summaryOf } from './summary.js';
 export { describeMerge } from './news.js';
 export { timeline, foldStatus } from './status.js';
 export { documentIdProblem, isDocumentId } from './docid.js';

@@ -21,6 +21,8 @@ import { timelineOrder } from './status.js';
  * @property {AddedEvent[]} eventsAdded events the merge brought, by others, in timeline order
  * @property {string|null} statusBefore
  * @property {string|null} statusAfter
+ * @property {string|null} levelBefore the level in effect when escalated
+ * @property {string|null} levelAfter
  * @property {string|null} riskBefore
  * @property {string|null} riskAfter
  * @property {string[]|null} riskConflict the risks phones disagreed on (mildest first; the highest counts)
@@ -71,6 +73,8 @@ export function describeMerge(before, after, me) {
     eventsAdded: [],
     statusBefore: null,
     statusAfter: null,
+    levelBefore: null,
+    levelAfter: null,
     riskBefore: null,
     riskAfter: null,
     riskConflict: null,
@@ -87,6 +91,8 @@ export function describeMerge(before, after, me) {
       .map((e) => (e.level === null ? { by: e.by, kind: e.kind, at: e.at } : { by: e.by, kind: e.kind, at: e.at, level: e.level }));
     news.statusBefore = old.status;
     news.statusAfter = now.status;
+    news.levelBefore = old.escalationLevel;
+    news.levelAfter = now.escalationLevel;
     news.riskBefore = old.risk;
     news.riskAfter = now.risk;
     const conflictAfter = disagreement(handleOf(after), F.ROOT, F.RISK, 'risk');

@@ -3,6 +3,7 @@
 // camelCase, absent values as null. The phone's list views and search use
 // it; `title` is the dispute title or the visited household, `partyNames`
 // the names of the parties.
+import { OVERDUE_DAYS } from '../vocab.js';
 import { readRecord } from './read.js';
 
 /**
@@ -104,4 +105,44 @@ export function summaryOf(record, id = null) {
  */
 export function summarize(doc, id = null) {
   return summaryOf(readRecord(doc), id);
+}
+
+const MILLIS_PER_DAY = 86_400_000;
+
+/**
+ * Whether a dispute still needs work (any status but resolved), as the
+ * statistics count it.
+ * @param {Summary} summary
+ */
+export function isOpen(summary) {
+  return summary.kind === 'dispute' && summary.status !== 'resolved';
+}
+
+/**
+ * Whether a dispute is overdue: open and created more than `days` days
+ * before `now` (the statistics' backlog rule).
+ * @param {Summary} summary
+ * @param {number} now milliseconds since the epoch
+ * @param {number} [days] default: the schema's overdueDays
+ */
+export function isOverdue(summary, now, days = OVERDUE_DAYS) {
+  return isOpen(summary) && summary.createdAt < now - days * MILLIS_PER_DAY;
+}
+
+/**
+ * Whether a visit's follow-up was promised and is not done yet.
+ * @param {Summary} summary
+ */
+export function followUpPending(summary) {
+  return summary.kind === 'visit' && summary.followUpNeeded && !summary.followUpDone;
+}
+
+/**
+ * Whether a pending follow-up was due before `now` (overdue, as the
+ * statistics list them).
+ * @param {Summary} summary
+ * @param {number} now
+ */
+export function followUpOverdue(summary, now) {
+  return followUpPending(summary) && summary.followUpDue !== null && summary.followUpDue < now;
 }

@@ -127,7 +127,7 @@ function group(steps, b, offset) {
   let end = -1;
   for (const step of steps) {
     const deleted = step.del ? 1 : 0;
-    const inserted = step.del ? '' : b[step.nu];
+    const inserted = 'nu' in step ? b[step.nu] : '';
     const last = splices[splices.length - 1];
     if (last !== undefined && step.old === end) {
       last.del += deleted;
