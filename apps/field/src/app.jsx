@@ -50,10 +50,12 @@ export function useData(load, deps) {
 }
 
 export function App({ client, takeSetupText }) {
-  const [setupText] = useState(() => takeSetupText());
+  const [setupText] = useState(() => takeSetupText((text) => laterSetup.current?.(text)));
+  const laterSetup = useRef(/** @type {((text: string) => void) | null} */ (null));
   const [tick, setTick] = useState(0);
   const [lang, setLangState] = useState(getLang());
   const [people, setPeople] = useState(/** @type {Map<string,string>|null} */ (null));
+  const [places, setPlaces] = useState(/** @type {Map<string,string>|null} */ (null));
   const [setupNotice, setSetupNotice] = useState(false);
   const [peopleVersion, setPeopleVersion] = useState(0);
   const route = useRoute();
@@ -62,7 +64,7 @@ export function App({ client, takeSetupText }) {
     let pending = false;
     // Coalesce bursts of changes (a bootstrap reports every response) into one render per frame.
     return client.subscribe((event) => {
-      if (event?.type === 'people' || event?.type === 'identity') setPeopleVersion((n) => n + 1);
+      if (event?.type === 'people' || event?.type === 'places' || event?.type === 'identity') setPeopleVersion((n) => n + 1);
       if (pending) return;
       pending = true;
       requestAnimationFrame(() => {
@@ -75,16 +77,28 @@ export function App({ client, takeSetupText }) {
   const identity = client.identity;
   const status = client.status;
 
+  // A new screen starts at its top.
+  useEffect(() => {
+    window.scrollTo(0, 0);
+  }, [route.path]);
+
   useEffect(() => {
     if (!identity) return;
     client.people().then(setPeople, () => {});
+    client.places?.().then(setPlaces, () => {});
   }, [client, identity?.device, status.lastSync, peopleVersion]);
 
   // A set-up link opened on a phone that already holds a device is not used.
+  // On a phone the administrator signed out it waits until the cadre has
+  // exported and erased, then sets the phone up.
   useEffect(() => {
-    if (setupText && (client.identity || client.status.signedOut)) setSetupNotice(true);
+    if (setupText && client.identity && !client.status.signedOut) setSetupNotice(true);
   }, []);
-  const [pendingSetup, setPendingSetup] = useState(() => (client.identity || client.status.signedOut ? null : setupText));
+  const [pendingSetup, setPendingSetup] = useState(() => (client.identity && !client.status.signedOut ? null : setupText));
+  laterSetup.current = (text) => {
+    if (client.identity && !client.status.signedOut) setSetupNotice(true);
+    else setPendingSetup(text);
+  };
 
   const switchLang = useCallback(() => {
     const next = getLang() === 'zh' ? 'en' : 'zh';
@@ -97,14 +111,24 @@ export function App({ client, takeSetupText }) {
     [people, identity?.person, identity?.personName],
   );
 
+  /** A place's name with its code ("枫源村 330681107201"), or the code alone when no name is known. */
+  const placeOf = useCallback(
+    (code) => {
+      if (!code) return '';
+      const name = places?.get?.(code);
+      return name ? t('placeWithCode', { name, code }) : code;
+    },
+    [places],
+  );
+
   const ctx = useMemo(
-    () => ({ client, identity, people, nameOf, tick, lang, switchLang }),
-    [client, identity, people, nameOf, tick, lang, switchLang],
+    () => ({ client, identity, people, places, nameOf, placeOf, tick, lang, switchLang }),
+    [client, identity, people, places, nameOf, placeOf, tick, lang, switchLang],
   );
 
   let screen;
   if (status.signedOut) {
-    screen = <SignedOut />;
+    screen = <SignedOut setupWaiting={!!pendingSetup} />;
   } else if (!identity) {
     screen = <Setup initialText={pendingSetup} onConsumed={() => setPendingSetup(null)} />;
   } else {
@@ -198,8 +222,14 @@ function Nav({ route }) {
   const { identity } = useApp();
   const [first, second] = route.parts;
   const here = first === 'new' ? `new-${second}` : first === 'record' ? 'records' : first || 'today';
-  const item = (key, hash, text, testid) => (
-    <a href={hash} class={`nav-item${here === key ? ' active' : ''}`} data-testid={testid} aria-current={here === key ? 'page' : undefined}>
+  const item = (key, hash, text, testid, aria) => (
+    <a
+      href={hash}
+      class={`nav-item${here === key ? ' active' : ''}`}
+      data-testid={testid}
+      aria-label={aria}
+      aria-current={here === key ? 'page' : undefined}
+    >
       {text}
     </a>
   );
@@ -208,8 +238,8 @@ function Nav({ route }) {
     <nav class={`nav${canWrite ? '' : ' nav-3'}`} data-testid="nav">
       {item('today', '#/today', t('navToday'), 'nav-today')}
       {item('records', '#/records', t('navRecords'), 'nav-records')}
-      {canWrite && item('new-dispute', '#/new/dispute', t('navNewDispute'), 'new-dispute')}
-      {canWrite && item('new-visit', '#/new/visit', t('navNewVisit'), 'new-visit')}
+      {canWrite && item('new-dispute', '#/new/dispute', t('navNewDispute'), 'new-dispute', t('newDisputeTitle'))}
+      {canWrite && item('new-visit', '#/new/visit', t('navNewVisit'), 'new-visit', t('newVisitTitle'))}
       {item('settings', '#/settings', t('navSettings'), 'nav-settings')}
     </nav>
   );

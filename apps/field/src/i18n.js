@@ -29,12 +29,12 @@ export function setLang(next) {
     // private mode: the switch still works until the app closes
   }
   document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+  document.title = t('appName');
 }
 
 /** key → [zh, en]; `{name}` placeholders are filled from `vars`. */
 const T = {
-  appName: ['枫桥·走访调解', 'Fengqiao field app'],
-  opening: ['正在打开…', 'Opening…'],
+  appName: ['枫桥·走访调解', 'Fengqiao · visits and mediation'],
   bootFailed: ['应用无法启动：{message}', 'The app could not start: {message}'],
   retry: ['重试', 'Try again'],
 
@@ -56,7 +56,6 @@ const T = {
   setupPlaceholder: ['https://…/field#setup=…', 'https://…/field#setup=…'],
   setupSubmit: ['完成设置', 'Set up'],
   setupWorking: ['正在设置…', 'Setting up…'],
-  setupDone: ['设置完成：{name}', 'Set up for {name}'],
   setupEmpty: ['请先粘贴设置链接或文本。', 'Paste the set-up link or text first.'],
   setupErr_bad_setup: [
     '设置文本无法识别，请重新复制完整的链接或文本。',
@@ -67,7 +66,7 @@ const T = {
     'This phone is already set up. To use another account, sign out and erase in Settings first.',
   ],
   setupErr_unauthorized: [
-    '服务器不认这个设置链接：可能已过期或已被注销，请联系管理员重新生成。',
+    '服务器不认可这个设置链接：可能已过期或已被注销，请联系管理员重新生成。',
     'The server refused this set-up link: it may be expired or revoked. Ask your administrator for a new one.',
   ],
   setupErr_offline: ['设置需要联网，请连上网络后再试。', 'Setting up needs a connection; try again when online.'],
@@ -77,13 +76,17 @@ const T = {
     'This code belongs to no phone (an admin or development token?); ask your administrator for a phone set-up link.',
   ],
   setupErr_other: ['设置失败：{message}', 'Set-up failed: {message}'],
+  setupWaiting: [
+    '已收到新的设置链接：导出并清除本机数据后，将用它重新设置这台手机。',
+    'A new set-up link was received: once you have exported and erased, it sets this phone up again.',
+  ],
   setupAlready: ['这台手机已设置，设置链接未使用。', 'This phone is already set up; the set-up link was not used.'],
 
   // sync bar
   online: ['在线', 'Online'],
   offline: ['离线', 'Offline'],
   syncing: ['正在同步…', 'Syncing…'],
-  lastSync: ['上次同步 {time}', 'Last sync {time}'],
+  lastSync: ['上次同步 {time}', 'Synced {time}'],
   neverSynced: ['尚未同步', 'Not synced yet'],
   syncNow: ['立即同步', 'Sync now'],
   syncProgress: ['正在下载 {done} / {total}', 'Downloading {done} / {total}'],
@@ -107,8 +110,10 @@ const T = {
   // records list
   recordsTitle: ['我的记录', 'My records'],
   search: ['搜索标题或当事人', 'Search title or party names'],
-  filters: ['筛选', 'Filters'],
-  all: ['全部', 'All'],
+  anyKind: ['全部类型', 'Any type'],
+  anyStatus: ['全部状态', 'Any status'],
+  anyCategory: ['全部类别', 'Any category'],
+  anyRisk: ['全部风险等级', 'Any risk'],
   kind: ['类型', 'Type'],
   status: ['状态', 'Status'],
   category: ['纠纷类别', 'Category'],
@@ -119,6 +124,7 @@ const T = {
   noRecords: ['没有符合条件的记录。', 'No records match.'],
   noRecordsYet: ['还没有记录。可以新建纠纷或走访。', 'No records yet. Add a dispute or a visit.'],
   count: ['共 {n} 条', '{n} records'],
+  count_one: ['共 {n} 条', '{n} record'],
   showMore: ['显示更多（还有 {n} 条）', 'Show more ({n} left)'],
   lastActivity: ['最近 {time}', 'Last activity {time}'],
   overdue: ['超期', 'Overdue'],
@@ -134,6 +140,8 @@ const T = {
   titleHint: ['例如：张家与李家宅基地边界纠纷', 'e.g. Boundary dispute between the Zhang and Li families'],
   description: ['纠纷情况', 'Description'],
   village: ['村（社区）', 'Village'],
+  placeWithCode: ['{name}（{code}）', '{name} ({code})'],
+  chooseVillage: ['请选择村（社区）', 'Choose a village'],
   villageCode: ['村（社区）代码（12 位）', 'Village code (12 digits)'],
   choose: ['请选择', 'Choose'],
   parties: ['当事人', 'Parties'],
@@ -159,7 +167,6 @@ const T = {
   notes: ['走访记录', 'Notes'],
   followUpNeeded: ['需要回访', 'Follow-up needed'],
   followUpDueDate: ['回访日期', 'Follow-up due'],
-  required: ['必填', 'Required'],
   savedLocally: ['已保存在手机上，联网后自动发送。', 'Saved on this phone; it is sent when there is a connection.'],
   readOnly: ['这台手机只能查看，不能新建或修改记录。', 'This phone can view records but not add or change them.'],
   badVillage: ['请填写本辖区内 12 位村（社区）代码。', 'Enter a 12-digit village code within your area.'],
@@ -225,6 +232,10 @@ const T = {
 
   // record page
   notFound: ['找不到这条记录（可能已移出您的辖区）。', 'This record was not found (it may have left your area).'],
+  readError: [
+    '这条记录的部分内容无法读取（可能来自更新版本的应用），只显示概要。',
+    'Part of this record cannot be read (perhaps written by a newer app); only its summary is shown.',
+  ],
   facts: ['基本情况', 'Details'],
   createdBy: ['登记人', 'Recorded by'],
   createdAt: ['登记时间', 'Recorded'],
@@ -249,6 +260,8 @@ const T = {
   followUpDone: ['已回访', 'Follow-up done'],
   followUpDueOn: ['需在 {date} 前回访', 'Follow up by {date}'],
   followUpNoDate: ['需要回访（未定日期）', 'Follow-up needed (no date)'],
+  scheduleFollowUp: ['安排回访', 'Schedule a follow-up'],
+  assignMe: ['由我承办', 'I’ll handle this case'],
   markFollowUpDone: ['标记为已回访', 'Mark follow-up done'],
   satisfiedYes: ['当事人满意', 'parties satisfied'],
   satisfiedNo: ['当事人不满意', 'parties not satisfied'],
@@ -283,7 +296,7 @@ const T = {
   a_conflict: ['与服务器上的记录冲突。', 'It conflicts with the record on the server.'],
   a_bad_request: ['服务器无法读取这条记录。', 'The server could not read this record.'],
   a_unsupported_version: ['应用版本过旧，请更新后再同步。', 'The app is out of date; update it and sync again.'],
-  a_not_found: ['服务器上找不到这条记录。', 'The server does not have this record.'],
+  a_not_found: ['服务器上没有这条记录（不在本机的辖区内），已保留在本机，不再上传。', 'The server holds no such record for this phone; it is kept here and not sent again.'],
   a_unauthorized: ['这台手机的授权已失效。', 'This phone is no longer authorised.'],
   a_rate_limited: ['服务器繁忙，稍后会自动重试。', 'The server is busy; it will retry later.'],
   a_unavailable: ['服务器暂时不可用，稍后会自动重试。', 'The server is unavailable; it will retry later.'],
@@ -317,21 +330,30 @@ const T = {
   deviceLabel: ['设备名称', 'Device name'],
   deviceId: ['设备编号', 'Device id'],
   role: ['角色', 'Role'],
-  scope: ['辖区代码', 'Area code'],
+  scope: ['辖区', 'Area'],
   server: ['服务器', 'Server'],
   canWrite: ['可以新建和修改', 'Can add and edit'],
   writePermission: ['权限', 'Permission'],
   readOnlyShort: ['只读', 'Read only'],
+  storage: ['本机存储', 'Storage'],
+  storageKept: ['已设为持久保存', 'Kept by the browser'],
+  storageMayClear: ['空间不足时可能被浏览器清理，请及时同步', 'May be cleared when space runs low; sync often'],
+  storageLine: ['{kind}（已用 {mb} MB）', '{kind} ({mb} MB used)'],
   appVersion: ['应用版本', 'App version'],
   exportUnsent: ['导出未发送的记录', 'Export unsent records'],
   exportHint: ['把还没发送到服务器的记录存成一个文件，可交给管理员导入。', 'Save records not yet on the server as a file for your administrator.'],
   exported: ['已导出 {n} 条记录。', 'Exported {n} records.'],
+  exported_one: ['已导出 {n} 条记录。', 'Exported {n} record.'],
   exportNothing: ['没有未发送的记录。', 'There are no unsent records.'],
   exportFailed: ['导出失败：{message}', 'Export failed: {message}'],
   signOut: ['退出并清除本机数据', 'Sign out and erase this phone'],
   signOutWarn: [
     '将删除这台手机上的全部记录和授权。还有 {n} 条记录未发送，清除后无法找回，请先导出。',
     'This deletes every record and the sign-in on this phone. {n} records are not yet sent and will be lost; export them first.',
+  ],
+  signOutWarn_one: [
+    '将删除这台手机上的全部记录和授权。还有 {n} 条记录未发送，清除后无法找回，请先导出。',
+    'This deletes every record and the sign-in on this phone. {n} record is not yet sent and will be lost; export it first.',
   ],
   signOutWarnNone: ['将删除这台手机上的全部记录和授权。', 'This deletes every record and the sign-in on this phone.'],
   signOutConfirm: ['确认清除', 'Erase'],
@@ -342,6 +364,10 @@ const T = {
   signedOutKept: [
     '这台手机已被管理员注销；{n} 条未发送的记录已保留，可以导出。',
     'This phone was signed out by the administrator; {n} unsent records were kept and can be exported.',
+  ],
+  signedOutKept_one: [
+    '这台手机已被管理员注销；{n} 条未发送的记录已保留，可以导出。',
+    'This phone was signed out by the administrator; {n} unsent record was kept and can be exported.',
   ],
   signedOutNone: ['这台手机已被管理员注销；没有未发送的记录。', 'This phone was signed out by the administrator; there were no unsent records.'],
   signedOutNext: ['导出后可以清除本机数据，再用新的设置链接重新设置。', 'After exporting, erase this phone and set it up again with a new link.'],
@@ -365,7 +391,9 @@ const T = {
  * @param {Record<string, string|number>} [vars]
  */
 export function t(key, vars) {
-  const entry = T[key];
+  // English counts: "1 record", "2 records" (a `_one` entry where it matters).
+  const one = vars && Number(String(vars.n).replace(/,/g, '')) === 1 && T[`${key}_one`];
+  const entry = one || T[key];
   let text = entry ? entry[lang === 'en' ? 1 : 0] : key;
   if (vars) {
     text = text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
@@ -406,7 +434,6 @@ export function label(name, value) {
   return (lang === 'en' ? entry.en : entry.zh) || entry.zh || String(value);
 }
 
-export const overdueDays = schema.overdueDays ?? 30;
 
 /** Formats a count the way both languages read it: 1,204. */
 export function num(n) {

@@ -10,13 +10,30 @@ import { registerServiceWorker } from './update.js';
 
 /** @type {string|null} */
 let setupText = null;
-if (location.hash.startsWith('#setup=')) {
-  setupText = location.hash.slice('#setup='.length);
+/** @type {((text: string) => void) | null} */
+let setupListener = null;
+
+/** Takes a `#setup=` hash out of the address bar and the history. */
+function consumeSetupHash() {
+  if (!location.hash.startsWith('#setup=')) return null;
+  const text = location.hash.slice('#setup='.length);
   history.replaceState(null, '', '/field');
+  return text;
 }
 
-/** The set-up text of the link this page was opened with, once. */
-function takeSetupText() {
+setupText = consumeSetupHash();
+// A set-up link opened while the app is open arrives as a hash change. This
+// listener is added before any other, so the router never sees the token.
+addEventListener('hashchange', () => {
+  const text = consumeSetupHash();
+  if (!text) return;
+  if (setupListener) setupListener(text);
+  else setupText = text;
+});
+
+/** The set-up text of the link this page was opened with, once; later links go to `listener`. */
+function takeSetupText(listener) {
+  setupListener = listener;
   const text = setupText;
   setupText = null;
   return text;
@@ -43,6 +60,9 @@ async function boot() {
     await init('/field/automerge.wasm');
     const store = await openIdbStore();
     const client = await FieldClient.open({ store });
+    // Ask the browser not to evict the records under storage pressure
+    // (granted silently to installed or often-used apps; harmless if refused).
+    navigator.storage?.persist?.().catch(() => {});
     root.textContent = '';
     render(<App client={client} takeSetupText={takeSetupText} />, root);
   } catch (error) {

@@ -29,8 +29,13 @@ export function href(path, params) {
   return `#${path}${qs ? `?${qs}` : ''}`;
 }
 
-export function go(path, params) {
-  location.hash = href(path, params);
+/**
+ * Goes to `path`. With `replace`, the current entry is replaced (a saved form
+ * is not where Back should return to).
+ */
+export function go(path, params, { replace: instead = false } = {}) {
+  if (instead) location.replace(`${location.pathname}${location.search}${href(path, params)}`);
+  else location.hash = href(path, params);
 }
 
 /** Replaces the current entry (filters typed into the list do not pile up history). */

@@ -104,3 +104,13 @@ export function Empty({ children, testid }) {
     </p>
   );
 }
+
+/** After a failed submit: scroll to and focus the first field marked invalid. */
+export function focusFirstProblem() {
+  requestAnimationFrame(() => {
+    const el = document.querySelector('[aria-invalid="true"], .field-error, .form-error');
+    if (!el) return;
+    el.scrollIntoView({ block: 'center' });
+    if (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement || el instanceof HTMLSelectElement) el.focus({ preventScroll: true });
+  });
+}

@@ -21,7 +21,7 @@ const app = path.resolve(here, '..');
 const root = path.resolve(app, '../..');
 
 // i18n.setLang touches <html lang>; give it one.
-globalThis.document = /** @type {any} */ ({ documentElement: { lang: '' } });
+globalThis.document = /** @type {any} */ ({ documentElement: { lang: '' }, title: '' });
 
 function inLang(lang, fn) {
   setLang(lang);
@@ -41,6 +41,13 @@ test('every string has Chinese and English, with the same placeholders', () => {
     assert.ok(en.trim() || key === 'dot', `${key}: English missing`);
     assert.deepEqual(placeholders(zh), placeholders(en), `${key}: placeholders differ`);
   }
+});
+
+test('English counts agree with their number', () => {
+  assert.equal(inLang('en', () => t('count', { n: 1 })), '1 record');
+  assert.equal(inLang('en', () => t('count', { n: '1,204' })), '1,204 records');
+  assert.equal(inLang('en', () => t('signedOutKept', { n: 3 })), 'This phone was signed out by the administrator; 3 unsent records were kept and can be exported.');
+  assert.equal(t('signedOutKept', { n: 3 }), '这台手机已被管理员注销；3 条未发送的记录已保留，可以导出。');
 });
 
 test('vocabulary labels come from the shared schema in both languages', () => {

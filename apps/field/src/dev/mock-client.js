@@ -21,6 +21,16 @@ export class ValidationError extends Error {
 }
 
 export async function init() {}
+
+export function isOverdue(s, now, days = 30) {
+  return s.kind === 'dispute' && s.status !== 'resolved' && s.createdAt < now - days * DAY;
+}
+export function followUpPending(s) {
+  return s.kind === 'visit' && s.followUpNeeded && !s.followUpDone;
+}
+export function followUpOverdue(s, now) {
+  return followUpPending(s) && s.followUpDue != null && s.followUpDue < now;
+}
 export async function openIdbStore() {
   return { kind: 'mock' };
 }
@@ -280,6 +290,12 @@ export class FieldClient {
   async setRisk(id, risk) {
     this.mutate(id, (r) => { r.risk = risk; });
   }
+  async assign(id, cadre) {
+    this.mutate(id, (r) => { if (!r.assignees.includes(cadre)) r.assignees.push(cadre); });
+  }
+  async scheduleFollowUp(id, dueAt = null) {
+    this.mutate(id, (r) => { r.followUp = { needed: true, done: false, dueAt: dueAt ?? r.followUp.dueAt }; });
+  }
   async markFollowUpDone(id) {
     this.mutate(id, (r) => { r.followUp.done = true; });
   }
@@ -306,6 +322,10 @@ export class FieldClient {
 
   async people() {
     return new Map([['p-wang', '王建国'], ['p-limei', '李梅']]);
+  }
+
+  async places() {
+    return new Map([['330681101201', '枫源村'], ['330681101', '枫桥镇']]);
   }
 
   async exportUnsent() {
@@ -336,6 +356,18 @@ export class FieldClient {
   signOutByAdmin() {
     const kept = this.db.records.filter((x) => x.sync !== 'synced');
     this.db = { identity: null, records: kept, lastSync: this.db.lastSync, signedOut: { reason: 'unauthorized', kept: kept.length } };
+    this.emit();
+  }
+  seedMany(n) {
+    const base = this.db.records.filter((x) => x.r.kind === 'dispute');
+    const now = this.now();
+    for (let i = 0; i < n; i++) {
+      const from = base[i % base.length];
+      const r = JSON.parse(JSON.stringify(from.r));
+      r.title = `${r.title} #${i}`;
+      r.createdAt = now - (i % 90) * DAY - i;
+      this.db.records.push({ id: `many${i}xxxxxxxxxxxxxxxx`, r, sync: 'synced', attention: null, news: null });
+    }
     this.emit();
   }
   setProgress(done, total) {

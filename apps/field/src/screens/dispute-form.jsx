@@ -7,7 +7,7 @@ import { useApp } from '../app.jsx';
 import { saveErrorText, validationText } from '../describe.js';
 import { label, problem, t, values } from '../i18n.js';
 import { go } from '../router.js';
-import { Field, TextInput, VocabSelect } from '../ui.jsx';
+import { Field, focusFirstProblem, TextInput, VocabSelect } from '../ui.jsx';
 
 /** The village a new record goes to: the scope when it is a village. */
 export function scopeVillage(identity) {
@@ -22,15 +22,41 @@ export function villageError(identity, village) {
 }
 
 export function VillageField({ identity, village, setVillage, error }) {
+  const { places, placeOf } = useApp();
   const fixed = scopeVillage(identity);
   if (fixed) {
     return (
       <div class="field">
         <span class="field-label">{t('village')}</span>
-        <span class="fixed" data-testid="field-village-fixed">
-          {fixed}
+        <span class="fixed" data-testid="field-village-fixed" data-code={fixed}>
+          {placeOf(fixed)}
         </span>
       </div>
+    );
+  }
+  // A town or district cadre picks one of the scope's villages by name when
+  // the names are known, else types its code.
+  const scope = typeof identity?.scope === 'string' ? identity.scope : '';
+  const villages = [...(places?.entries?.() ?? [])]
+    .filter(([code]) => /^\d{12}$/.test(code) && code.startsWith(scope))
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  if (villages.length) {
+    return (
+      <Field title={t('village')} required error={error}>
+        <select
+          class={error ? 'input invalid' : 'input'}
+          data-testid="field-village"
+          value={village}
+          onChange={(e) => setVillage(e.currentTarget.value)}
+        >
+          <option value="">{t('chooseVillage')}</option>
+          {villages.map(([code, name]) => (
+            <option value={code} key={code}>
+              {t('placeWithCode', { name, code })}
+            </option>
+          ))}
+        </select>
+      </Field>
     );
   }
   return (
@@ -102,7 +128,10 @@ export function DisputeForm() {
     });
     setErrors(found);
     setFormError('');
-    if (Object.keys(found).length) return;
+    if (Object.keys(found).length) {
+      focusFirstProblem();
+      return;
+    }
     setBusy(true);
     try {
       const id = await client.createDispute({
@@ -114,11 +143,12 @@ export function DisputeForm() {
         parties: kept.map((p) => (p.phone.trim() ? { name: p.name.trim(), role: p.role, phone: p.phone.trim() } : { name: p.name.trim(), role: p.role })),
         assignees: identity?.person ? [identity.person] : [],
       });
-      go(`/record/${encodeURIComponent(id)}`);
+      go(`/record/${encodeURIComponent(id)}`, undefined, { replace: true });
     } catch (err) {
       if (Array.isArray(err?.errors)) {
         const byField = errorsByField(err.errors);
         setErrors(byField);
+        focusFirstProblem();
         setFormError(t('validationFailed', { detail: Object.values(byField).join(t('join')) }));
       } else {
         setFormError(saveErrorText(err));

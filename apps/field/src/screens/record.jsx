@@ -6,6 +6,7 @@ import { useApp, useData } from '../app.jsx';
 import { attentionText, newsLines, saveErrorText } from '../describe.js';
 import { day, label, problem, t, values, when } from '../i18n.js';
 import { go } from '../router.js';
+import { dateToMillis } from './visit-form.jsx';
 import { Chip, Empty, Field, SyncBadge, TextInput, VocabSelect } from '../ui.jsx';
 
 const text = (v) => (v == null ? '' : String(v));
@@ -46,16 +47,14 @@ function NewsBanner({ news, onDismiss }) {
   return (
     <section class="news" data-testid="news-banner" role="status">
       <h2>{t('newsTitle')}</h2>
-      {changes.length > 0 && (
-        <p class="news-summary" data-testid="news-summary">
-          {changes.map((l) => l.text).join(t('dot'))}
-        </p>
-      )}
-      {conflicts.map((l) => (
-        <p class="news-conflict" key={l.key} data-testid={l.key === 'riskConflict' ? 'news-risk-conflict' : 'news-sentiment-conflict'}>
-          {l.text}
-        </p>
-      ))}
+      <div class="news-summary" data-testid="news-summary">
+        {changes.length > 0 && <p class="news-changes">{changes.map((l) => l.text).join(t('dot'))}</p>}
+        {conflicts.map((l) => (
+          <p class="news-conflict" key={l.key} data-testid={l.key === 'riskConflict' ? 'news-risk-conflict' : 'news-sentiment-conflict'}>
+            {l.text}
+          </p>
+        ))}
+      </div>
       <button type="button" class="button small" data-testid="news-dismiss" onClick={onDismiss}>
         {t('newsDismiss')}
       </button>
@@ -270,7 +269,8 @@ function RiskControl({ id, risk }) {
 }
 
 function Dispute({ data, canWrite }) {
-  const { nameOf } = useApp();
+  const { client, identity, nameOf, placeOf } = useApp();
+  const [error, setError] = useState('');
   const r = data.record ?? {};
   const s = data.summary ?? {};
   const events = timeline(r.events ?? r.timeline ?? []);
@@ -285,7 +285,7 @@ function Dispute({ data, canWrite }) {
             [t('status'), s.status ? `${label('status', s.status)}${s.escalationLevel ? ` · ${label('level', s.escalationLevel)}` : ''}` : null, 'fact-status'],
             [t('category'), label('category', r.category ?? s.category), 'fact-category'],
             [t('risk'), label('risk', r.risk ?? s.risk), 'fact-risk'],
-            [t('village'), s.village, 'fact-village'],
+            [t('village'), placeOf(s.village), 'fact-village'],
             [t('createdBy'), nameOf(s.createdBy), 'fact-created-by'],
             [t('createdAt'), when(s.createdAt), 'fact-created-at'],
             [t('assignees'), assignees.map(nameOf).join(t('listJoin')), 'fact-assignees'],
@@ -297,6 +297,17 @@ function Dispute({ data, canWrite }) {
             {text(r.description)}
           </p>
         )}
+        {canWrite && identity?.person && !assignees.includes(identity.person) && (
+          <button
+            type="button"
+            class="button block"
+            data-testid="assign-me"
+            onClick={() => client.assign(data.id, identity.person).catch((err) => setError(saveErrorText(err)))}
+          >
+            {t('assignMe')}
+          </button>
+        )}
+        {error && <p class="form-error">{error}</p>}
       </section>
       <section class="card" data-testid="record-parties">
         <h2>{t('parties')}</h2>
@@ -333,7 +344,7 @@ function Dispute({ data, canWrite }) {
 }
 
 function Visit({ data, canWrite }) {
-  const { client, nameOf } = useApp();
+  const { client, nameOf, placeOf } = useApp();
   const r = data.record ?? {};
   const s = data.summary ?? {};
   const follow = r.followUp ?? { needed: s.followUpNeeded, done: s.followUpDone, dueAt: s.followUpDue };
@@ -348,11 +359,11 @@ function Visit({ data, canWrite }) {
         <h2>{t('facts')}</h2>
         <Facts
           rows={[
-            [t('household'), text(r.household ?? s.title), 'fact-household'],
-            [t('group'), text(r.group), 'fact-group'],
+            [t('field_household'), text(r.household ?? s.title), 'fact-household'],
+            [t('field_group'), text(r.group), 'fact-group'],
             [t('visitedAt'), when(r.visitedAt ?? s.visitedAt), 'fact-visited-at'],
             [t('sentiment'), label('sentiment', r.sentiment ?? s.sentiment), 'fact-sentiment'],
-            [t('village'), s.village, 'fact-village'],
+            [t('village'), placeOf(s.village), 'fact-village'],
             [t('createdBy'), nameOf(s.createdBy), 'fact-created-by'],
           ]}
         />
@@ -382,9 +393,33 @@ function Visit({ data, canWrite }) {
             {t('markFollowUpDone')}
           </button>
         )}
+        {canWrite && !(follow.needed && !follow.done) && <ScheduleFollowUp id={data.id} onError={setError} />}
         {error && <p class="form-error">{error}</p>}
       </section>
     </>
+  );
+}
+
+function ScheduleFollowUp({ id, onError }) {
+  const { client } = useApp();
+  const [due, setDue] = useState('');
+  return (
+    <div class="schedule" data-testid="schedule-followup-box">
+      <Field title={t('followUpDueDate')}>
+        <input type="date" class="input" data-testid="schedule-date" value={due} onInput={(e) => setDue(e.currentTarget.value)} />
+      </Field>
+      <button
+        type="button"
+        class="button block"
+        data-testid="schedule-followup"
+        onClick={() => {
+          onError('');
+          client.scheduleFollowUp(id, dateToMillis(due)).then(() => setDue(''), (err) => onError(saveErrorText(err)));
+        }}
+      >
+        {t('scheduleFollowUp')}
+      </button>
+    </div>
   );
 }
 
@@ -448,6 +483,11 @@ export function RecordPage({ id }) {
             client.markSeen(id).catch(() => {});
           }}
         />
+      )}
+      {data.readError && (
+        <p class="notice" role="alert" data-testid="read-error">
+          {t('readError')}
+        </p>
       )}
       <Attention id={data.id} attention={data.attention} canWrite={canWrite} />
       {s.kind === 'visit' ? <Visit data={data} canWrite={canWrite} /> : <Dispute data={data} canWrite={canWrite} />}

@@ -21,19 +21,16 @@ function filtersOf(params) {
   };
 }
 
-function Select({ vocab, value, onChange, testid, title }) {
+function Select({ vocab, value, onChange, testid, title, any }) {
   return (
-    <label class="filter">
-      <span class="field-label">{title}</span>
-      <select class="input" data-testid={testid} value={value} onChange={(e) => onChange(e.currentTarget.value)}>
-        <option value="">{t('all')}</option>
-        {values(vocab).map((v) => (
-          <option value={v} key={v}>
-            {label(vocab, v)}
-          </option>
-        ))}
-      </select>
-    </label>
+    <select class="input filter" data-testid={testid} aria-label={title} value={value} onChange={(e) => onChange(e.currentTarget.value)}>
+      <option value="">{any}</option>
+      {values(vocab).map((v) => (
+        <option value={v} key={v}>
+          {label(vocab, v)}
+        </option>
+      ))}
+    </select>
   );
 }
 
@@ -88,10 +85,10 @@ export function Records({ route }) {
         />
       </div>
       <div class="filters" data-testid="filters">
-        <Select vocab="recordKind" title={t('kind')} value={f.kind} onChange={set('kind')} testid="filter-kind" />
-        <Select vocab="status" title={t('status')} value={f.status} onChange={set('status')} testid="filter-status" />
-        <Select vocab="category" title={t('category')} value={f.category} onChange={set('category')} testid="filter-category" />
-        <Select vocab="risk" title={t('risk')} value={f.risk} onChange={set('risk')} testid="filter-risk" />
+        <Select vocab="recordKind" title={t('kind')} any={t('anyKind')} value={f.kind} onChange={set('kind')} testid="filter-kind" />
+        <Select vocab="status" title={t('status')} any={t('anyStatus')} value={f.status} onChange={set('status')} testid="filter-status" />
+        <Select vocab="category" title={t('category')} any={t('anyCategory')} value={f.category} onChange={set('category')} testid="filter-category" />
+        <Select vocab="risk" title={t('risk')} any={t('anyRisk')} value={f.risk} onChange={set('risk')} testid="filter-risk" />
         <label class="check">
           <input type="checkbox" data-testid="filter-overdue" checked={f.overdue} onChange={(e) => set('overdue')(e.currentTarget.checked)} />
           <span>{t('overdueOnly')}</span>

@@ -1,15 +1,22 @@
 // One record in a list: title, kind, status or sentiment, risk, parties,
 // last activity and its sync state.
 
-import { day, label, overdueDays, t, when } from '../i18n.js';
+import { useApp } from '../app.jsx';
+import { day, label, t, when } from '../i18n.js';
+import { followUpOverdue, followUpPending, isOverdue } from '../lib.js';
 import { Chip, SyncBadge } from '../ui.jsx';
 
 export function RecordRow({ item, now }) {
+  const { identity, places } = useApp();
   const s = item.summary;
+  // Beyond one village, each row says which village it is in.
+  const manyVillages = !/^\d{12}$/.test(String(identity?.scope ?? ''));
+  const village = manyVillages ? places?.get?.(s.village) ?? s.village : null;
   const dispute = s.kind === 'dispute';
-  const followUpOwed = s.followUpNeeded && !s.followUpDone;
-  const overdueFollowUp = followUpOwed && s.followUpDue != null && s.followUpDue < now;
-  const overdueCase = dispute && s.status !== 'resolved' && s.createdAt < now - overdueDays * 86_400_000;
+  // The library's rules, so the marks agree with the Today view and the statistics.
+  const followUpOwed = followUpPending(s);
+  const overdueFollowUp = followUpOverdue(s, now);
+  const overdueCase = isOverdue(s, now);
   return (
     <li>
       <a
@@ -50,7 +57,10 @@ export function RecordRow({ item, now }) {
           )}
         </span>
         {dispute && s.partyNames?.length > 0 && <span class="row-parties">{s.partyNames.join(t('listJoin'))}</span>}
-        <span class="row-meta">{t('lastActivity', { time: when(s.lastActivity) })}</span>
+        <span class="row-meta">
+          {village ? `${village}${t('dot')}` : ''}
+          {t('lastActivity', { time: when(s.lastActivity) })}
+        </span>
       </a>
     </li>
   );

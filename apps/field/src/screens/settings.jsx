@@ -2,21 +2,29 @@
 
 import { useEffect, useState } from 'preact/hooks';
 import { useApp } from '../app.jsx';
-import { has, num, t } from '../i18n.js';
+import { getLang, has, num, t } from '../i18n.js';
 import { go } from '../router.js';
 import { shellVersion } from '../update.js';
 import { downloadUnsent } from './export.js';
 
 export function Settings() {
-  const { client, identity, switchLang } = useApp();
+  const { client, identity, switchLang, placeOf } = useApp();
   const [version, setVersion] = useState(/** @type {string|null} */ (null));
+  const [storage, setStorage] = useState(/** @type {string|null} */ (null));
   const [message, setMessage] = useState('');
   const [confirm, setConfirm] = useState(/** @type {null|number} */ (null));
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
     shellVersion().then(setVersion, () => {});
-  }, []);
+    (async () => {
+      const persisted = await navigator.storage?.persisted?.();
+      const estimate = await navigator.storage?.estimate?.();
+      const mb = estimate?.usage != null ? (estimate.usage / 1048576).toFixed(1) : null;
+      const kind = persisted ? t('storageKept') : t('storageMayClear');
+      setStorage(mb != null ? t('storageLine', { kind, mb }) : kind);
+    })().catch(() => {});
+  }, [getLang()]);
 
   const askSignOut = async () => {
     const rows = await client.list({}).catch(() => []);
@@ -41,11 +49,12 @@ export function Settings() {
     [t('person'), identity?.personName, 'device-person'],
     [t('deviceLabel'), identity?.label, 'device-label'],
     [t('role'), role, 'device-role'],
-    [t('scope'), identity?.scope, 'device-scope'],
+    [t('scope'), placeOf(identity?.scope), 'device-scope'],
     [t('writePermission'), identity?.write === false ? t('readOnlyShort') : t('canWrite'), 'device-write'],
     [t('deviceId'), identity?.device, 'device-id'],
     [t('server'), identity?.server ?? location.origin, 'device-server'],
     [t('appVersion'), version, 'app-version'],
+    [t('storage'), storage, 'device-storage'],
   ];
 
   return (

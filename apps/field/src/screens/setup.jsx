@@ -39,7 +39,7 @@ export function Setup({ initialText, onConsumed }) {
       onConsumed?.();
       run(initialText);
     }
-  }, []);
+  }, [initialText]);
 
   return (
     <section class="screen setup" data-testid="setup">

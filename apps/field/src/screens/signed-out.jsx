@@ -6,7 +6,7 @@ import { useApp } from '../app.jsx';
 import { num, t } from '../i18n.js';
 import { downloadUnsent } from './export.js';
 
-export function SignedOut() {
+export function SignedOut({ setupWaiting }) {
   const { client, switchLang } = useApp();
   const kept = client.status.signedOut?.kept ?? 0;
   const [message, setMessage] = useState('');
@@ -22,6 +22,11 @@ export function SignedOut() {
       <p class="notice big" role="alert" data-testid="signed-out-notice" data-kept={kept}>
         {kept ? t('signedOutKept', { n: num(kept) }) : t('signedOutNone')}
       </p>
+      {setupWaiting && (
+        <p class="notice" role="status" data-testid="setup-waiting">
+          {t('setupWaiting')}
+        </p>
+      )}
       {kept > 0 && (
         <>
           <button

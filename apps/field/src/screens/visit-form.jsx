@@ -5,7 +5,7 @@ import { useApp } from '../app.jsx';
 import { saveErrorText } from '../describe.js';
 import { label, problem, t, values } from '../i18n.js';
 import { go } from '../router.js';
-import { Field, TextInput, VocabSelect } from '../ui.jsx';
+import { Field, focusFirstProblem, TextInput, VocabSelect } from '../ui.jsx';
 import { errorsByField, scopeVillage, VillageField, villageError } from './dispute-form.jsx';
 
 /** 'YYYY-MM-DD' from an <input type=date> → the start of that day, local time. */
@@ -42,7 +42,10 @@ export function VisitForm() {
     }
     setErrors(found);
     setFormError('');
-    if (Object.keys(found).length) return;
+    if (Object.keys(found).length) {
+      focusFirstProblem();
+      return;
+    }
     setBusy(true);
     try {
       const dueAt = followUp ? dateToMillis(due) : null;
@@ -56,11 +59,12 @@ export function VisitForm() {
         notes: notes.trim(),
         followUp: dueAt != null ? { needed: followUp, dueAt } : { needed: followUp },
       });
-      go(`/record/${encodeURIComponent(id)}`);
+      go(`/record/${encodeURIComponent(id)}`, undefined, { replace: true });
     } catch (err) {
       if (Array.isArray(err?.errors)) {
         const byField = errorsByField(err.errors);
         setErrors(byField);
+        focusFirstProblem();
         setFormError(t('validationFailed', { detail: Object.values(byField).join(t('join')) }));
       } else {
         setFormError(saveErrorText(err));
