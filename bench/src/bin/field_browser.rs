@@ -70,6 +70,11 @@ struct Args {
     /// Also write every measurement as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Profile the client library's bootstrap (V8 sampling profiler) and
+    /// keep the `.cpuprofile` files here; the hottest functions are printed
+    /// to stderr.
+    #[arg(long)]
+    cpu_profile: Option<PathBuf>,
 }
 
 fn workspace() -> PathBuf {
@@ -190,6 +195,7 @@ fn run(n: usize, args: &Args) -> Result<Run, String> {
         "limitMs": args.timeout * 1000,
         "profiles": scratch.path().join("profiles"),
         "parts": args.parts,
+        "cpuProfile": args.cpu_profile.as_ref().map(|dir| std::path::absolute(dir).unwrap_or_else(|_| dir.clone())),
     });
     let mut child = Command::new("node")
         .arg("bench/field_browser.mjs")
@@ -304,9 +310,10 @@ fn table(run: &Run) -> String {
         bytes(get(field, &["disk"])),
     ));
     out.push_str(&format!(
-        "| field app (`/field`, set-up link to list shown) | {} | {} | {} | {} requests ({} to /v1/sync) | {} | {} | {} |\n",
+        "| field app (`/field`, set-up link to list shown) | {} | {} ({} of /v1/sync) | {} | {} requests ({} to /v1/sync) | {} | {} | {} |\n",
         ms(get(app, &["bootMs"])),
         bytes(get(app, &["bootTraffic", "down"])),
+        bytes(get(app, &["bootTraffic", "syncDown"])),
         bytes(get(app, &["bootTraffic", "up"])),
         count(get(app, &["bootTraffic", "requests"])),
         count(get(app, &["bootTraffic", "syncRequests"])),
@@ -334,16 +341,17 @@ fn table(run: &Run) -> String {
         get(repo, &["idleTraffic", "wsDown"]),
         get(repo, &["idleTraffic", "wsUp"]),
     );
-    out.push_str("| idle reconnect (page reload, nothing changed) | time | bytes (up + down) | round trips |\n");
-    out.push_str("|---|---:|---:|---:|\n");
+    out.push_str("| idle reconnect (page reload, nothing changed) | records ready | synced | bytes (up + down) | round trips |\n");
+    out.push_str("|---|---:|---:|---:|---:|\n");
     out.push_str(&format!(
-        "| field library | {} | {} | {} |\n",
+        "| field library | — | {} | {} | {} |\n",
         ms(get(field, &["reconnect", "ms"])),
         bytes(field_idle),
         count(get(field, &["idleTraffic", "syncRequests"])),
     ));
     out.push_str(&format!(
-        "| automerge-repo | {} | {} | {} ↓ / {} ↑ frames |\n\n",
+        "| automerge-repo | {} | {} | {} | {} ↓ / {} ↑ frames |\n\n",
+        ms(get(repo, &["reconnect", "readyMs"])),
         ms(get(repo, &["reconnect", "ms"])),
         bytes(repo_idle),
         count(get(repo, &["idleTraffic", "wsFramesDown"])),
@@ -407,6 +415,15 @@ fn main() {
         match run(n, &args) {
             Ok(run) => {
                 print!("{}", table(&run));
+                if let Some(hot) = part(&run, "field").map(|f| &f["hot"])
+                    && !hot.is_null()
+                {
+                    eprintln!("N = {n}: the library's bootstrap, hottest functions (self time):");
+                    for entry in hot["top"].as_array().into_iter().flatten() {
+                        eprintln!("  {:>7} ms  {}", entry["ms"], entry["name"].as_str().unwrap_or(""));
+                    }
+                    eprintln!("  profile: {}", hot["file"].as_str().unwrap_or(""));
+                }
                 runs.push(run);
             }
             Err(why) => {

@@ -21,7 +21,7 @@
 
 import { chromium } from "playwright-core"
 import { build } from "esbuild"
-import { mkdirSync, readFileSync, readdirSync, statSync } from "node:fs"
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { createRequire } from "node:module"
@@ -55,7 +55,8 @@ async function bundle(entry, alias = {}) {
     format: "esm",
     platform: "browser",
     target: "chrome120",
-    minify: true,
+    // Names are kept when a CPU profile is asked for, to be read.
+    minify: !BENCH.cpuProfile,
     write: false,
     alias,
     logLevel: "error",
@@ -133,6 +134,40 @@ async function trafficOf(context, page) {
   }
 }
 
+/// A CPU profile of the page (the V8 sampling profiler), for finding where
+/// a bootstrap spends its time; `stop` writes it (open it in Chromium's
+/// DevTools) and returns the functions with the most self time.
+async function startProfile(context, page) {
+  const cdp = await context.newCDPSession(page)
+  await cdp.send("Profiler.enable")
+  await cdp.send("Profiler.setSamplingInterval", { interval: 500 })
+  await cdp.send("Profiler.start")
+  return {
+    async stop(file) {
+      const { profile } = await cdp.send("Profiler.stop")
+      mkdirSync(dirname(file), { recursive: true })
+      writeFileSync(file, JSON.stringify(profile))
+      const byNode = new Map(profile.nodes.map(n => [n.id, n]))
+      const self = new Map()
+      const deltas = profile.timeDeltas ?? []
+      profile.samples.forEach((nodeId, i) => {
+        const frame = byNode.get(nodeId)?.callFrame
+        const name = `${frame?.functionName || "(anonymous)"} ${(frame?.url ?? "").split("/").pop()}:${frame?.lineNumber ?? 0}`
+        self.set(name, (self.get(name) ?? 0) + (deltas[i] ?? 0) / 1000)
+      })
+      const total = [...self.values()].reduce((a, b) => a + b, 0)
+      return {
+        file,
+        totalMs: Math.round(total),
+        top: [...self.entries()]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 15)
+          .map(([name, ms]) => ({ name, ms: Math.round(ms) })),
+      }
+    },
+  }
+}
+
 /// Bytes the profile's IndexedDB folder for the server's origin takes on disk.
 function indexedDbOnDisk(profile) {
   const root = join(profile, "Default", "IndexedDB")
@@ -199,7 +234,9 @@ async function fieldPart(wasm) {
     await page.goto(`${BENCH.server}/bench/field.html`)
     await page.waitForFunction(() => window.bench)
     traffic.take()
+    const profiler = BENCH.cpuProfile ? await startProfile(context, page) : null
     const bootstrap = await page.evaluate(setup => window.bench.bootstrap(setup), JSON.stringify(BENCH.setup))
+    const hot = profiler ? await profiler.stop(join(BENCH.cpuProfile, `field-bootstrap-${BENCH.records}.cpuprofile`)) : undefined
     const bootTraffic = traffic.take()
     const storage = await page.evaluate(() => window.bench.storage())
     await page.reload()
@@ -208,7 +245,7 @@ async function fieldPart(wasm) {
     const reconnect = await page.evaluate(() => window.bench.reconnect())
     const idleTraffic = traffic.take()
     await context.close()
-    report("field", { bootstrap, bootTraffic, storage, disk: indexedDbOnDisk(profile), reconnect, idleTraffic })
+    report("field", { bootstrap, bootTraffic, storage, disk: indexedDbOnDisk(profile), reconnect, idleTraffic, hot })
   } finally {
     await context.close().catch(() => {})
   }
