@@ -64,6 +64,10 @@ struct Args {
     /// What to measure: field (the library), app, repo (automerge-repo).
     #[arg(long, value_delimiter = ',', default_value = "field,app,repo")]
     parts: Vec<String>,
+    /// Repetitions of each measurement (fresh browser profiles each time, the
+    /// same server and records); the table shows medians.
+    #[arg(long, default_value_t = 3)]
+    repetitions: usize,
     /// The longest one measured step may take, in seconds.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
@@ -110,19 +114,51 @@ fn ready() -> Result<(), String> {
     Ok(())
 }
 
-/// What one N measured.
+/// What one N measured: the median of each figure over the repetitions.
 struct Run {
     records: usize,
+    repetitions: usize,
     rust: Value,
     parts: Vec<Value>,
-    load: String,
+    /// The 1-minute load average before each repetition.
+    loads: Vec<f64>,
+    /// Every repetition as measured.
+    raw: Vec<Value>,
 }
 
-fn load_average() -> String {
+/// The value whose every number is the median of the numbers at the same
+/// place in `values` (the first value's shape; other leaves from it).
+fn median_of(values: &[&Value]) -> Value {
+    let Some(first) = values.first() else {
+        return Value::Null;
+    };
+    match first {
+        Value::Number(_) => {
+            let mut numbers: Vec<f64> = values.iter().filter_map(|v| v.as_f64()).collect();
+            numbers.sort_by(f64::total_cmp);
+            match numbers.len() {
+                0 => Value::Null,
+                n if n % 2 == 1 => json!(numbers[n / 2]),
+                n => json!((numbers[n / 2 - 1] + numbers[n / 2]) / 2.0),
+            }
+        }
+        Value::Object(map) => Value::Object(
+            map.keys()
+                .map(|key| {
+                    let at: Vec<&Value> = values.iter().filter_map(|v| v.get(key)).collect();
+                    (key.clone(), median_of(&at))
+                })
+                .collect(),
+        ),
+        other => (*other).clone(),
+    }
+}
+
+fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
-        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".into())
+        .and_then(|s| s.split_whitespace().next().and_then(|l| l.parse().ok()))
+        .unwrap_or(f64::NAN)
 }
 
 fn run(n: usize, args: &Args) -> Result<Run, String> {
@@ -163,40 +199,78 @@ fn run(n: usize, args: &Args) -> Result<Run, String> {
     let ids_file = scratch.path().join("ids.txt");
     std::fs::write(&ids_file, ids).map_err(|e| e.to_string())?;
 
-    // The floor: a Rust phone of the same device bootstraps.
-    let reader = Replica::in_memory(device).map_err(|e| e.to_string())?;
-    let mut transport = HttpTransport::new(&url, &token);
-    let started = Instant::now();
-    let report = sync_until_done(
-        &reader,
-        &mut SyncClient::default(),
-        &mut transport,
-        100_000,
-        |_| {},
-    )
-    .map_err(|e| format!("the Rust phone: {e}"))?;
-    let rust = json!({
-        "ms": started.elapsed().as_secs_f64() * 1000.0,
-        "rounds": report.rounds,
-        "down": report.bytes.down,
-        "up": report.bytes.up,
-        "records": reader.ids().map(|ids| ids.len()).unwrap_or(0),
-    });
+    let mut floors = Vec::new();
+    let mut runs: Vec<Vec<Value>> = Vec::new();
+    let mut loads = Vec::new();
+    for repetition in 0..args.repetitions.max(1) {
+        // The floor: a Rust phone of the same device bootstraps.
+        let reader = Replica::in_memory(device).map_err(|e| e.to_string())?;
+        let mut transport = HttpTransport::new(&url, &token);
+        let started = Instant::now();
+        let report = sync_until_done(
+            &reader,
+            &mut SyncClient::default(),
+            &mut transport,
+            100_000,
+            |_| {},
+        )
+        .map_err(|e| format!("the Rust phone: {e}"))?;
+        floors.push(json!({
+            "ms": started.elapsed().as_secs_f64() * 1000.0,
+            "rounds": report.rounds,
+            "down": report.bytes.down,
+            "up": report.bytes.up,
+            "records": reader.ids().map(|ids| ids.len()).unwrap_or(0),
+        }));
 
-    let load = load_average();
-    eprintln!("N = {n}: the browser (load {load})");
-    let bench = json!({
-        "server": url,
-        "setup": setup,
-        "link": link,
-        "wsUrl": format!("ws://{}/v1/ws?token={token}", server.addr),
-        "idsFile": ids_file,
-        "records": n,
-        "limitMs": args.timeout * 1000,
-        "profiles": scratch.path().join("profiles"),
-        "parts": args.parts,
-        "cpuProfile": args.cpu_profile.as_ref().map(|dir| std::path::absolute(dir).unwrap_or_else(|_| dir.clone())),
-    });
+        let load = load_average();
+        loads.push(load);
+        eprintln!(
+            "N = {n}: the browser, repetition {} of {} (load {load})",
+            repetition + 1,
+            args.repetitions
+        );
+        let bench = json!({
+            "server": url,
+            "setup": setup,
+            "link": link,
+            "wsUrl": format!("ws://{}/v1/ws?token={token}", server.addr),
+            "idsFile": ids_file,
+            "records": n,
+            "limitMs": args.timeout * 1000,
+            "profiles": scratch.path().join(format!("profiles-{repetition}")),
+            "parts": args.parts,
+            "cpuProfile": args.cpu_profile.as_ref().map(|dir| std::path::absolute(dir).unwrap_or_else(|_| dir.clone())),
+        });
+        runs.push(browser_side(&bench)?);
+    }
+    let rust = median_of(&floors.iter().collect::<Vec<_>>());
+    let parts = args
+        .parts
+        .iter()
+        .map(|name| {
+            let measured: Vec<&Value> = runs
+                .iter()
+                .filter_map(|run| run.iter().find(|p| p["event"] == name.as_str()))
+                .collect();
+            median_of(&measured)
+        })
+        .filter(|v| !v.is_null())
+        .collect();
+    let raw = runs.into_iter().map(Value::from).collect();
+    drop(server);
+    Ok(Run {
+        records: n,
+        repetitions: args.repetitions.max(1),
+        rust,
+        parts,
+        loads,
+        raw,
+    })
+}
+
+/// Runs `node bench/field_browser.mjs` once; its reports.
+fn browser_side(bench: &Value) -> Result<Vec<Value>, String> {
     let mut child = Command::new("node")
         .arg("bench/field_browser.mjs")
         .current_dir(workspace().join("tests/js"))
@@ -222,13 +296,7 @@ fn run(n: usize, args: &Args) -> Result<Run, String> {
     if !status.success() {
         return Err(format!("the browser side exited with {status}"));
     }
-    drop(server);
-    Ok(Run {
-        records: n,
-        rust,
-        parts,
-        load,
-    })
+    Ok(parts)
 }
 
 fn part<'a>(run: &'a Run, name: &str) -> Option<&'a Value> {
@@ -285,9 +353,13 @@ fn table(run: &Run) -> String {
         }
         num(v)
     };
+    let mut loads = run.loads.clone();
+    loads.sort_by(f64::total_cmp);
     out.push_str(&format!(
-        "#### N = {n} records (1-minute load average {})\n\n",
-        run.load
+        "#### N = {n} records ({} repetitions, medians; 1-minute load average median {:.2}, max {:.2})\n\n",
+        run.repetitions,
+        loads.get(loads.len() / 2).copied().unwrap_or(f64::NAN),
+        loads.last().copied().unwrap_or(f64::NAN),
     ));
     out.push_str("| client | bootstrap | bytes down | bytes up | requests / frames | records | IndexedDB (estimate) | IndexedDB (disk) |\n");
     out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -420,7 +492,11 @@ fn main() {
                 {
                     eprintln!("N = {n}: the library's bootstrap, hottest functions (self time):");
                     for entry in hot["top"].as_array().into_iter().flatten() {
-                        eprintln!("  {:>7} ms  {}", entry["ms"], entry["name"].as_str().unwrap_or(""));
+                        eprintln!(
+                            "  {:>7} ms  {}",
+                            entry["ms"],
+                            entry["name"].as_str().unwrap_or("")
+                        );
                     }
                     eprintln!("  profile: {}", hot["file"].as_str().unwrap_or(""));
                 }
@@ -436,7 +512,7 @@ fn main() {
         let all: Vec<Value> = runs
             .iter()
             .map(
-                |r| json!({"records": r.records, "rust": r.rust, "parts": r.parts, "load": r.load}),
+                |r| json!({"records": r.records, "median": {"rust": r.rust, "parts": r.parts}, "loads": r.loads, "runs": r.raw}),
             )
             .collect();
         if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&all).unwrap_or_default())
