@@ -719,6 +719,24 @@ fn a_connection_cut_in_the_middle_of_a_bootstrap_resumes_without_duplicates() {
 }
 
 #[test]
+fn a_new_app_version_installs_without_stranding_unsent_records() {
+    if !browser_ready("the field app's update test") {
+        return;
+    }
+    let field = Field::start();
+    let app = field.cadre("li-mei", "李梅", VILLAGE_A);
+    let reports = field.scenario("update", &[("a", &app)], Value::Null);
+    let updated = report(&reports, "updated");
+    assert_ne!(updated["before"], updated["after"], "{updated}");
+    // The dispute kept through the update reached the server.
+    let dispute = string_of(updated, "dispute");
+    let town = field.town_token();
+    let (status, summary) = field.call("GET", &format!("/v1/records/{dispute}"), &town, None);
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["risk"], Risk::Low.as_str(), "{summary}");
+}
+
+#[test]
 fn phone_sized_screenshots_of_the_list_the_form_and_a_record_show_chinese() {
     if !browser_ready("the field app's screenshot test") {
         return;
