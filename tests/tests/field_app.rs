@@ -736,6 +736,8 @@ fn a_new_app_version_installs_without_stranding_unsent_records() {
     assert_eq!(summary["risk"], Risk::Low.as_str(), "{summary}");
 }
 
+/// Also: the list's search by a party's name, and the dispute form offering
+/// the existing dispute that shares a party ("is this the same case?").
 #[test]
 fn phone_sized_screenshots_of_the_list_the_form_and_a_record_show_chinese() {
     if !browser_ready("the field app's screenshot test") {

@@ -4,7 +4,7 @@
 // the empty boxes of a missing font).
 
 import { join } from "node:path"
-import { ARTIFACTS, DEVICES, EXTRA, check, log, newPhone, report, scenario } from "./lib.mjs"
+import { ARTIFACTS, DEVICES, EXTRA, check, equal, log, newPhone, report, scenario, until } from "./lib.mjs"
 import { enrollByLink, gotoRecords, id, openRecord, waitRows, waitSynced } from "./app.mjs"
 
 /// Whether the page's own font draws `text` differently from a character no
@@ -44,6 +44,13 @@ scenario("screenshots", async browser => {
 
   // The list.
   await gotoRecords(page)
+  // Search by a party's name, and by a word of no record.
+  await id(page, "search").fill("李四")
+  await until(async () => (await id(page, "record-count").getAttribute("data-count")) === "1", "the search finds the dispute by a party")
+  await id(page, "search").fill("不存在的名字")
+  await id(page, "no-records").waitFor()
+  await id(page, "search").fill("")
+  await until(async () => (await id(page, "record-count").getAttribute("data-count")) === "1", "the whole list again")
   const list = id(page, "record-list")
   await list.getByText(record.title).first().waitFor({ state: "visible" })
   await list.getByText("矛盾纠纷").first().waitFor({ state: "visible" })
@@ -56,7 +63,16 @@ scenario("screenshots", async browser => {
   await id(page, "field-title").fill("王德明与赵春梅宅基地边界纠纷")
   await id(page, "party-name-0").fill("王德明")
   await id(page, "dispute-form").getByText(/^标题/).first().waitFor({ state: "visible" })
+  await page.evaluate(() => window.scrollTo(0, 0))
   await shoot(page, "dispute-form", files)
+
+  // A party of the existing dispute: the form asks whether it is the same case.
+  await id(page, "party-name-1").fill("李四")
+  const suggestion = id(page, "duplicate-suggestion")
+  await suggestion.first().waitFor({ state: "visible" })
+  equal(await suggestion.first().getAttribute("data-id"), record.id, "the possible duplicate offered")
+  await id(page, "duplicates").scrollIntoViewIfNeeded()
+  await shoot(page, "dispute-duplicate", files)
 
   // A record's page.
   await openRecord(page, record.id)
