@@ -391,3 +391,10 @@ export declare class FieldClient {
   refreshPeople(): Promise<void>;
   close(): void;
 }
+
+// records: edits, reading, summaries, merge news, validation, duplicates and
+// the vocabularies (declarations generated from the sources' JSDoc).
+export * from './record/index.js';
+export * from './validate.js';
+export * from './duplicates.js';
+export * from './vocab.js';

@@ -73,3 +73,15 @@ export async function randomId() {
   const { default: bs58check } = await import('bs58check');
   return bs58check.encode(crypto.getRandomValues(new Uint8Array(16)));
 }
+
+/** A seeded random integer source: `rand(n)` is in [0, n) (mulberry32). */
+export function seeded(seed) {
+  let a = seed >>> 0;
+  return (n) => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+}

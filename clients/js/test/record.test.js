@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as R from '../src/record/index.js';
 import { validate } from '../src/validate.js';
-import { A, at, init, randomId } from './record-helpers.mjs';
+import { A, at, init, randomId, seeded } from './record-helpers.mjs';
 
 before(() => init());
 
@@ -320,11 +320,7 @@ test('reading refuses what is not a record with a typed ReadError, and reads odd
 });
 
 test('reading and summarising random documents throws nothing but ReadError', () => {
-  let seed = 7;
-  const rand = (n) => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return seed % n;
-  };
+  const rand = seeded(7);
   const pick = (xs) => xs[rand(xs.length)];
   const leaf = () =>
     pick([

@@ -191,6 +191,15 @@ const CASES = [
     const d = dispute();
     return [raw(A.clone(d), (h) => h.put('_root', 'createdAt', T0, 'int')), d];
   }],
+  ['fixed fields replaced by odd values', () => {
+    const d = dispute();
+    return [raw(A.clone(d), (h) => {
+      h.put('_root', 'createdAt', 1.5e21, 'f64');
+      h.put('_root', 'schema', -0.0, 'f64');
+      h.put('_root', 'createdBy', 2.5e-8, 'f64');
+      h.put('_root', 'village', true, 'boolean');
+    }), d];
+  }],
   ['conflicting values at creation', () => [concurrent(dispute(), (x) => { x.createdBy = 'li'; }, (x) => { x.createdBy = 'mallory'; })]],
   ['timeline: removed, altered, replaced', () => {
     const d = R.addEvent(dispute(), author(T0 + 1), { kind: 'mediation', note: '调解' });

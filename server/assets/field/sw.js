@@ -4,7 +4,7 @@
 //
 // build.mjs replaces the two placeholders below with the version and file list.
 
-const VERSION = "483b8312f8647321";
+const VERSION = "77ecb8687bc6076a";
 const FILES = ["app.css","app.js","automerge.wasm","icon.svg","index.html","manifest.webmanifest"];
 const PREFIX = 'fengqiao-field-';
 const CACHE = PREFIX + VERSION;

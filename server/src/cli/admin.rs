@@ -50,7 +50,7 @@ pub enum AdminCommand {
         #[arg(long)]
         scope: Option<String>,
     },
-    /// Enroll a device for a person and print its token and set-up QR code.
+    /// Enroll a device for a person and print its token, the field app's set-up link and its QR code.
     ///
     /// Example: fengqiao admin enroll --person zhang-san --role cadre --scope 500110101001
     Enroll {

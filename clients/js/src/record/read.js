@@ -8,6 +8,7 @@ import { isValue, values } from '../vocab.js';
 import { isDocumentId } from './docid.js';
 import * as F from './fields.js';
 import { latestKnown, risk, sentiment, setMembers, anyTrue } from './merge.js';
+import { readFast } from './fast.js';
 import { foldStatus, timeline } from './status.js';
 import {
   all,
@@ -343,6 +344,25 @@ export function readRecord(doc, expected) {
   } catch {
     throw new ReadError('not_a_record', 'the value is not an Automerge document');
   }
+  if (expected === undefined) {
+    try {
+      return /** @type {Record} */ (readFast(h, (code, message, field) => new ReadError(/** @type {any} */ (code), message, field)));
+    } catch (error) {
+      if (error instanceof ReadError) throw error;
+      // GiveUp, or anything unexpected: read field by field.
+    }
+  }
+  return readSlowly(h, expected);
+}
+
+/**
+ * Reads field by field: the reference reading, which the fast one must
+ * always agree with.
+ * @param {Handle} h
+ * @param {'dispute'|'visit'} [expected]
+ * @returns {Record}
+ */
+export function readSlowly(h, expected) {
   try {
     const kind = readKind(h);
     if (expected !== undefined && kind !== expected) {

@@ -43,6 +43,8 @@ import { ESCAPED_RANGES } from './rust_debug_table.js';
  * @property {(obj: ObjId) => string[]} keys
  * @property {(obj: ObjId) => number} length
  * @property {(obj: ObjId) => string} text
+ * @property {(obj: ObjId, prop: string|number) => any} getWithType
+ * @property {(obj: ObjId) => any} materialize
  * @property {boolean} latest whether this is the handle's current version
  */
 
@@ -57,6 +59,8 @@ function reader(h, heads) {
     keys: (obj) => h.keys(obj, heads),
     length: (obj) => h.length(obj, heads),
     text: (obj) => h.text(obj, heads),
+    getWithType: (obj, prop) => h.getWithType(obj, prop, heads),
+    materialize: (obj) => h.materialize(obj, heads),
     latest: heads === undefined,
   };
 }
@@ -306,7 +310,6 @@ export function length(h, obj) {
   }
 }
 
-const I64_MIN = -(2n ** 63n);
 const I64_MAX = 2n ** 63n - 1n;
 const F64_LIMIT = 9_223_372_036_854_775_808; // 2^63
 
@@ -429,12 +432,36 @@ export function describe(item) {
     case 'timestamp':
       return item.v === null ? 'a timestamp' : String(item.v);
     case 'f64':
-      return Number.isNaN(item.v) ? 'NaN' : item.v === Infinity ? 'inf' : item.v === -Infinity ? '-inf' : String(item.v);
+      return rustFloat(item.v);
     case 'bool':
       return String(item.v);
     default:
       return typeName(item);
   }
+}
+
+/**
+ * A float as Rust's `{}` writes it: the shortest digits that read back,
+ * never in exponent notation; `inf`, `-inf`, `NaN`, `-0`.
+ * @param {number} f
+ */
+export function rustFloat(f) {
+  if (Number.isNaN(f)) return 'NaN';
+  if (f === Infinity) return 'inf';
+  if (f === -Infinity) return '-inf';
+  if (Object.is(f, -0)) return '-0';
+  const text = String(f);
+  const e = text.indexOf('e');
+  if (e < 0) return text;
+  const sign = text.startsWith('-') ? '-' : '';
+  const mantissa = text.slice(sign.length, e);
+  const exponent = Number(text.slice(e + 1));
+  const [whole, fraction = ''] = mantissa.split('.');
+  const digits = whole + fraction;
+  const point = whole.length + exponent;
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
 
 /**

@@ -1,0 +1,1 @@
+export const ESCAPED_RANGES: number[][];
