@@ -86,6 +86,7 @@ const T = {
   online: ['在线', 'Online'],
   offline: ['离线', 'Offline'],
   syncing: ['正在同步…', 'Syncing…'],
+  todayAt: ['今天 {time}', 'today {time}'],
   lastSync: ['上次同步 {time}', 'Synced {time}'],
   neverSynced: ['尚未同步', 'Not synced yet'],
   syncNow: ['立即同步', 'Sync now'],
@@ -121,6 +122,7 @@ const T = {
   overdueOnly: ['只看超期', 'Overdue only'],
   followUpOnly: ['只看待回访', 'Needs follow-up'],
   clearFilters: ['清除筛选', 'Clear filters'],
+  loadFailed: ['无法读取手机上的记录：{message}', 'The records on this phone could not be read: {message}'],
   noRecords: ['没有符合条件的记录。', 'No records match.'],
   noRecordsYet: ['还没有记录。可以新建纠纷或走访。', 'No records yet. Add a dispute or a visit.'],
   count: ['共 {n} 条', '{n} records'],
@@ -167,6 +169,8 @@ const T = {
   notes: ['走访记录', 'Notes'],
   followUpNeeded: ['需要回访', 'Follow-up needed'],
   followUpDueDate: ['回访日期', 'Follow-up due'],
+  draftRestored: ['已恢复上次没有保存的内容。', 'What you had not saved was restored.'],
+  draftDiscard: ['清空重填', 'Start over'],
   savedLocally: ['已保存在手机上，联网后自动发送。', 'Saved on this phone; it is sent when there is a connection.'],
   readOnly: ['这台手机只能查看，不能新建或修改记录。', 'This phone can view records but not add or change them.'],
   badVillage: ['请填写本辖区内 12 位村（社区）代码。', 'Enter a 12-digit village code within your area.'],
@@ -253,6 +257,7 @@ const T = {
   no: ['不满意', 'Not satisfied'],
   eventNote: ['说明（可不填）', 'Note (optional)'],
   outcome: ['结果', 'Outcome'],
+  outcomeOptional: ['结果（可不填）', 'Outcome (optional)'],
   add: ['添加', 'Add'],
   changeRisk: ['调整风险等级', 'Change risk'],
   followUp: ['回访', 'Follow-up'],
@@ -330,7 +335,8 @@ const T = {
   deviceLabel: ['设备名称', 'Device name'],
   deviceId: ['设备编号', 'Device id'],
   role: ['角色', 'Role'],
-  scope: ['辖区', 'Area'],
+  place: ['辖区', 'Area'],
+  scope: ['辖区代码', 'Area code'],
   server: ['服务器', 'Server'],
   canWrite: ['可以新建和修改', 'Can add and edit'],
   writePermission: ['权限', 'Permission'],
@@ -456,7 +462,7 @@ export function when(ms) {
       ? { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }
       : { year: 'numeric', month: 'short', day: 'numeric' };
   const text = new Intl.DateTimeFormat(locale(), opts).format(d);
-  return sameDay ? (lang === 'en' ? `today ${text}` : `今天 ${text}`) : text;
+  return sameDay ? t('todayAt', { time: text }) : text;
 }
 
 /** A date without the time. */

@@ -209,7 +209,7 @@ export class FieldClient {
   }
 
   row(x) {
-    return { id: x.id, summary: summarize(x.id, x.r), sync: x.sync, news: x.news };
+    return { id: x.id, summary: summarize(x.id, x.r), sync: x.sync, attention: x.attention, news: x.news };
   }
 
   async list(f = {}) {

@@ -2,10 +2,11 @@
 // phone; the village comes from the device's scope. While parties are typed,
 // disputes of the same village with overlapping party names are offered.
 
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { useApp } from '../app.jsx';
 import { saveErrorText, validationText } from '../describe.js';
 import { label, problem, t, values } from '../i18n.js';
+import { clearDraft, loadDraft, saveDraft } from '../drafts.js';
 import { go } from '../router.js';
 import { Field, focusFirstProblem, TextInput, VocabSelect } from '../ui.jsx';
 
@@ -66,6 +67,18 @@ export function VillageField({ identity, village, setVillage, error }) {
   );
 }
 
+/** "Restored what you had not saved", with a way to start over. */
+export function DraftNotice({ onStartOver }) {
+  return (
+    <div class="notice" role="status" data-testid="draft-restored">
+      <span>{t('draftRestored')}</span>
+      <button type="button" class="button small" data-testid="draft-discard" onClick={onStartOver}>
+        {t('draftDiscard')}
+      </button>
+    </div>
+  );
+}
+
 /** Maps library validation errors to form fields: {title: "…", parties: "…", …}. */
 export function errorsByField(errors) {
   const out = {};
@@ -78,14 +91,19 @@ export function errorsByField(errors) {
 
 const blankParty = (role) => ({ name: '', role, phone: '' });
 
+const blankParties = () => [blankParty('applicant'), blankParty('respondent')];
+
 export function DisputeForm() {
   const { client, identity } = useApp();
-  const [title, setTitle] = useState('');
-  const [description, setDescription] = useState('');
-  const [category, setCategory] = useState(/** @type {string|null} */ (null));
-  const [risk, setRisk] = useState(values('risk')[0] ?? 'low');
-  const [parties, setParties] = useState([blankParty('applicant'), blankParty('respondent')]);
-  const [village, setVillage] = useState(scopeVillage(identity) ?? '');
+  const [draft] = useState(() => loadDraft('dispute', identity?.device));
+  const [title, setTitle] = useState(draft?.title ?? '');
+  const [description, setDescription] = useState(draft?.description ?? '');
+  const [category, setCategory] = useState(/** @type {string|null} */ (draft?.category ?? null));
+  const [risk, setRisk] = useState(draft?.risk ?? values('risk')[0] ?? 'low');
+  const [parties, setParties] = useState(Array.isArray(draft?.parties) && draft.parties.length ? draft.parties : blankParties());
+  const [village, setVillage] = useState(draft?.village ?? scopeVillage(identity) ?? '');
+  const [restored, setRestored] = useState(!!draft);
+  const saved = useRef(false);
   const [errors, setErrors] = useState(/** @type {Record<string,string>} */ ({}));
   const [formError, setFormError] = useState('');
   const [busy, setBusy] = useState(false);
@@ -110,6 +128,30 @@ export function DisputeForm() {
       clearTimeout(timer);
     };
   }, [namesKey, village]);
+
+  // Keep a draft while the form holds anything typed.
+  useEffect(() => {
+    const timer = setTimeout(() => {
+      if (saved.current) return;
+      const typed = title.trim() || description.trim() || category || parties.some((p) => p.name.trim() || p.phone.trim());
+      if (typed) saveDraft('dispute', identity?.device, { title, description, category, risk, parties, village });
+      else clearDraft('dispute');
+    }, 300);
+    return () => clearTimeout(timer);
+  }, [title, description, category, risk, parties, village]);
+
+  const startOver = () => {
+    clearDraft('dispute');
+    setTitle('');
+    setDescription('');
+    setCategory(null);
+    setRisk(values('risk')[0] ?? 'low');
+    setParties(blankParties());
+    setVillage(scopeVillage(identity) ?? '');
+    setErrors({});
+    setFormError('');
+    setRestored(false);
+  };
 
   const setParty = (i, key) => (value) => setParties((ps) => ps.map((p, j) => (j === i ? { ...p, [key]: value } : p)));
 
@@ -143,6 +185,8 @@ export function DisputeForm() {
         parties: kept.map((p) => (p.phone.trim() ? { name: p.name.trim(), role: p.role, phone: p.phone.trim() } : { name: p.name.trim(), role: p.role })),
         assignees: identity?.person ? [identity.person] : [],
       });
+      saved.current = true;
+      clearDraft('dispute');
       go(`/record/${encodeURIComponent(id)}`, undefined, { replace: true });
     } catch (err) {
       if (Array.isArray(err?.errors)) {
@@ -163,6 +207,7 @@ export function DisputeForm() {
   return (
     <form class="screen form" data-testid="dispute-form" onSubmit={submit} noValidate>
       <h1>{t('newDisputeTitle')}</h1>
+      {restored && <DraftNotice onStartOver={startOver} />}
       <VillageField identity={identity} village={village} setVillage={setVillage} error={errors.village} />
       <Field title={t('title')} required error={errors.title}>
         <TextInput testid="field-title" value={title} onChange={setTitle} placeholder={t('titleHint')} invalid={!!errors.title} />
@@ -244,7 +289,16 @@ export function DisputeForm() {
         </p>
       )}
       <div class="actions">
-        <button type="button" class="button" data-testid="cancel" onClick={() => history.back()}>
+        <button
+          type="button"
+          class="button"
+          data-testid="cancel"
+          onClick={() => {
+            saved.current = true;
+            clearDraft('dispute');
+            history.back();
+          }}
+        >
           {t('cancel')}
         </button>
         <button type="submit" class="button primary" data-testid="save" disabled={busy}>

@@ -150,6 +150,9 @@ function EventItem({ e }) {
   );
 }
 
+/** Events that end a stage of mediation and may say how it ended. */
+const OUTCOME_KINDS = ['agreement', 'resolved', 'failed'];
+
 const EVENT_KINDS = ['mediation', 'agreement', 'resolved', 'failed', 'escalated', 'followup', 'reopened', 'note'];
 
 function AddEvent({ id }) {
@@ -159,7 +162,9 @@ function AddEvent({ id }) {
   const [level, setLevel] = useState(/** @type {string|null} */ (null));
   const [satisfied, setSatisfied] = useState(/** @type {boolean|null} */ (null));
   const [note, setNote] = useState('');
+  const [outcome, setOutcome] = useState('');
   const [noteKey, setNoteKey] = useState(0);
+  const hasOutcome = OUTCOME_KINDS.includes(kind);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
 
@@ -176,12 +181,14 @@ function AddEvent({ id }) {
     const ev = { kind };
     if (kind === 'escalated') ev.level = level;
     if (kind === 'followup') ev.satisfied = satisfied;
+    if (hasOutcome && outcome.trim()) ev.outcome = outcome.trim();
     if (note.trim()) ev.note = note.trim();
     setBusy(true);
     setError('');
     try {
       await client.addEvent(id, ev);
       setNote('');
+      setOutcome('');
       setNoteKey((k) => k + 1);
       setSatisfied(null);
     } catch (err) {
@@ -223,6 +230,11 @@ function AddEvent({ id }) {
             </button>
           </div>
         </div>
+      )}
+      {hasOutcome && (
+        <Field title={t('outcomeOptional')}>
+          <TextInput testid="event-outcome" value={outcome} onChange={setOutcome} key={`o${noteKey}`} />
+        </Field>
       )}
       <Field title={t('eventNote')}>
         <TextInput multiline rows={3} testid="event-note" value={note} onChange={setNote} key={noteKey} />
@@ -368,7 +380,7 @@ function Visit({ data, canWrite }) {
           ]}
         />
         {topics.length > 0 && (
-          <div class="row-chips" data-testid="fact-topics">
+          <div class="row-chips fact-chips" data-testid="fact-topics">
             {topics.map((tp) => (
               <Chip vocab="topic" value={tp} key={tp} />
             ))}

@@ -53,7 +53,7 @@ export function Records({ route }) {
     setLimit(PAGE);
   }, [f.q, f.kind, f.status, f.category, f.risk, f.overdue, f.followup]);
 
-  const { data } = useData(
+  const { data, error } = useData(
     () =>
       client.list({
         search: f.q || undefined,
@@ -110,6 +110,11 @@ export function Records({ route }) {
         >
           {t('clearFilters')}
         </button>
+      )}
+      {error && !data && (
+        <p class="form-error" role="alert" data-testid="load-error">
+          {t('loadFailed', { message: error?.message ?? String(error) })}
+        </p>
       )}
       {data && (
         <p class="count-line" data-testid="record-count" data-count={items.length}>

@@ -2,6 +2,7 @@
 // last activity and its sync state.
 
 import { useApp } from '../app.jsx';
+import { attentionText } from '../describe.js';
 import { day, label, t, when } from '../i18n.js';
 import { followUpOverdue, followUpPending, isOverdue } from '../lib.js';
 import { Chip, SyncBadge } from '../ui.jsx';
@@ -57,6 +58,11 @@ export function RecordRow({ item, now }) {
           )}
         </span>
         {dispute && s.partyNames?.length > 0 && <span class="row-parties">{s.partyNames.join(t('listJoin'))}</span>}
+        {item.sync === 'attention' && item.attention && (
+          <span class="row-attention" data-testid="row-attention">
+            {attentionText(item.attention)}
+          </span>
+        )}
         <span class="row-meta">
           {village ? `${village}${t('dot')}` : ''}
           {t('lastActivity', { time: when(s.lastActivity) })}

@@ -5,10 +5,11 @@ import { useApp } from '../app.jsx';
 import { getLang, has, num, t } from '../i18n.js';
 import { go } from '../router.js';
 import { shellVersion } from '../update.js';
+import { clearAllDrafts } from '../drafts.js';
 import { downloadUnsent } from './export.js';
 
 export function Settings() {
-  const { client, identity, switchLang, placeOf } = useApp();
+  const { client, identity, switchLang, places } = useApp();
   const [version, setVersion] = useState(/** @type {string|null} */ (null));
   const [storage, setStorage] = useState(/** @type {string|null} */ (null));
   const [message, setMessage] = useState('');
@@ -35,6 +36,7 @@ export function Settings() {
     setBusy(true);
     try {
       await client.signOutAndErase();
+      clearAllDrafts();
       go('/today');
     } catch (e) {
       setMessage(t('signOutFailed', { message: e?.message ?? String(e) }));
@@ -49,7 +51,8 @@ export function Settings() {
     [t('person'), identity?.personName, 'device-person'],
     [t('deviceLabel'), identity?.label, 'device-label'],
     [t('role'), role, 'device-role'],
-    [t('scope'), placeOf(identity?.scope), 'device-scope'],
+    [t('place'), places?.get?.(identity?.scope ?? '') ?? null, 'device-place'],
+    [t('scope'), identity?.scope, 'device-scope'],
     [t('writePermission'), identity?.write === false ? t('readOnlyShort') : t('canWrite'), 'device-write'],
     [t('deviceId'), identity?.device, 'device-id'],
     [t('server'), identity?.server ?? location.origin, 'device-server'],

@@ -43,6 +43,10 @@ export function Setup({ initialText, onConsumed }) {
 
   return (
     <section class="screen setup" data-testid="setup">
+      <div class="brand">
+        <img src="/field/icon.svg" alt="" class="logo" width="40" height="40" />
+        <span>{t('appName')}</span>
+      </div>
       <div class="setup-head">
         <h1>{t('setupTitle')}</h1>
         <button type="button" class="button small" data-testid="lang-switch" onClick={switchLang}>

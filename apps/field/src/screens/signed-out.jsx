@@ -4,6 +4,7 @@
 import { useState } from 'preact/hooks';
 import { useApp } from '../app.jsx';
 import { num, t } from '../i18n.js';
+import { clearAllDrafts } from '../drafts.js';
 import { downloadUnsent } from './export.js';
 
 export function SignedOut({ setupWaiting }) {
@@ -57,7 +58,9 @@ export function SignedOut({ setupWaiting }) {
             <button type="button" class="button" data-testid="sign-out-cancel" onClick={() => setConfirming(false)}>
               {t('cancel')}
             </button>
-            <button type="button" class="button danger" data-testid="sign-out-confirm" onClick={() => client.signOutAndErase().catch((e) => setMessage(t('signOutFailed', { message: e?.message ?? String(e) })))}>
+            <button type="button" class="button danger" data-testid="sign-out-confirm" onClick={() =>
+                client.signOutAndErase().then(clearAllDrafts, (e) => setMessage(t('signOutFailed', { message: e?.message ?? String(e) })))
+              }>
               {t('signOutConfirm')}
             </button>
           </div>

@@ -14,12 +14,17 @@ const SECTIONS = [
 
 export function Today() {
   const { client, identity } = useApp();
-  const { data } = useData(() => client.today(), []);
+  const { data, error } = useData(() => client.today(), []);
   return (
     <section class="screen" data-testid="today">
       <h1>{t('todayTitle')}</h1>
       {identity?.personName && <p class="lead">{t('hello', { name: identity.personName })}</p>}
       {identity?.write === false && <p class="notice">{t('readOnly')}</p>}
+      {error && !data && (
+        <p class="form-error" role="alert" data-testid="load-error">
+          {t('loadFailed', { message: error?.message ?? String(error) })}
+        </p>
+      )}
       {SECTIONS.map(([key, title, testid]) => {
         const items = data?.[key] ?? [];
         return (

@@ -1,12 +1,13 @@
 // New household visit: household, 村民小组, topics, sentiment, notes, follow-up.
 
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { useApp } from '../app.jsx';
 import { saveErrorText } from '../describe.js';
 import { label, problem, t, values } from '../i18n.js';
+import { clearDraft, loadDraft, saveDraft } from '../drafts.js';
 import { go } from '../router.js';
 import { Field, focusFirstProblem, TextInput, VocabSelect } from '../ui.jsx';
-import { errorsByField, scopeVillage, VillageField, villageError } from './dispute-form.jsx';
+import { DraftNotice, errorsByField, scopeVillage, VillageField, villageError } from './dispute-form.jsx';
 
 /** 'YYYY-MM-DD' from an <input type=date> → the start of that day, local time. */
 export function dateToMillis(text) {
@@ -17,17 +18,46 @@ export function dateToMillis(text) {
 
 export function VisitForm() {
   const { client, identity } = useApp();
-  const [household, setHousehold] = useState('');
-  const [group, setGroup] = useState('');
-  const [topics, setTopics] = useState(/** @type {string[]} */ ([]));
-  const [sentiment, setSentiment] = useState(/** @type {string|null} */ (null));
-  const [notes, setNotes] = useState('');
-  const [followUp, setFollowUp] = useState(false);
-  const [due, setDue] = useState('');
-  const [village, setVillage] = useState(scopeVillage(identity) ?? '');
+  const [draft] = useState(() => loadDraft('visit', identity?.device));
+  const [household, setHousehold] = useState(draft?.household ?? '');
+  const [group, setGroup] = useState(draft?.group ?? '');
+  const [topics, setTopics] = useState(/** @type {string[]} */ (Array.isArray(draft?.topics) ? draft.topics : []));
+  const [sentiment, setSentiment] = useState(/** @type {string|null} */ (draft?.sentiment ?? null));
+  const [notes, setNotes] = useState(draft?.notes ?? '');
+  const [followUp, setFollowUp] = useState(!!draft?.followUp);
+  const [due, setDue] = useState(draft?.due ?? '');
+  const [village, setVillage] = useState(draft?.village ?? scopeVillage(identity) ?? '');
+  const [restored, setRestored] = useState(!!draft);
+  const saved = useRef(false);
   const [errors, setErrors] = useState(/** @type {Record<string,string>} */ ({}));
   const [formError, setFormError] = useState('');
   const [busy, setBusy] = useState(false);
+
+  // Keep a draft while the form holds anything typed or chosen.
+  useEffect(() => {
+    const timer = setTimeout(() => {
+      if (saved.current) return;
+      const typed = household.trim() || group.trim() || notes.trim() || topics.length || sentiment || followUp;
+      if (typed) saveDraft('visit', identity?.device, { household, group, topics, sentiment, notes, followUp, due, village });
+      else clearDraft('visit');
+    }, 300);
+    return () => clearTimeout(timer);
+  }, [household, group, topics, sentiment, notes, followUp, due, village]);
+
+  const startOver = () => {
+    clearDraft('visit');
+    setHousehold('');
+    setGroup('');
+    setTopics([]);
+    setSentiment(null);
+    setNotes('');
+    setFollowUp(false);
+    setDue('');
+    setVillage(scopeVillage(identity) ?? '');
+    setErrors({});
+    setFormError('');
+    setRestored(false);
+  };
 
   const toggle = (topic) => setTopics((ts) => (ts.includes(topic) ? ts.filter((x) => x !== topic) : [...ts, topic]));
 
@@ -59,6 +89,8 @@ export function VisitForm() {
         notes: notes.trim(),
         followUp: dueAt != null ? { needed: followUp, dueAt } : { needed: followUp },
       });
+      saved.current = true;
+      clearDraft('visit');
       go(`/record/${encodeURIComponent(id)}`, undefined, { replace: true });
     } catch (err) {
       if (Array.isArray(err?.errors)) {
@@ -79,6 +111,7 @@ export function VisitForm() {
   return (
     <form class="screen form" data-testid="visit-form" onSubmit={submit} noValidate>
       <h1>{t('newVisitTitle')}</h1>
+      {restored && <DraftNotice onStartOver={startOver} />}
       <VillageField identity={identity} village={village} setVillage={setVillage} error={errors.village} />
       <Field title={t('household')} required error={errors.household}>
         <TextInput testid="field-household" value={household} onChange={setHousehold} invalid={!!errors.household} />
@@ -125,7 +158,16 @@ export function VisitForm() {
         </p>
       )}
       <div class="actions">
-        <button type="button" class="button" data-testid="cancel" onClick={() => history.back()}>
+        <button
+          type="button"
+          class="button"
+          data-testid="cancel"
+          onClick={() => {
+            saved.current = true;
+            clearDraft('visit');
+            history.back();
+          }}
+        >
           {t('cancel')}
         </button>
         <button type="submit" class="button primary" data-testid="save" disabled={busy}>
