@@ -124,10 +124,16 @@ impl Device {
     }
 }
 
-/// The set-up link of a payload, as the contract spells it.
-fn setup_link(server: &str, setup: &Value) -> String {
-    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(setup.to_string());
-    format!("{server}/field#setup={encoded}")
+/// The payload of a set-up link of `server`: `<server>/field#setup=` then
+/// base64url (no padding) of the JSON.
+fn decode_link(server: &str, link: &str) -> Value {
+    let encoded = link
+        .strip_prefix(&format!("{server}/field#setup="))
+        .unwrap_or_else(|| panic!("{link} is not a set-up link of {server}"));
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .unwrap_or_else(|e| panic!("{link}: not base64url without padding: {e}"));
+    serde_json::from_slice(&json).unwrap_or_else(|e| panic!("{link}: not JSON: {e}"))
 }
 
 /// A server process with the test organisation, on a temporary directory.
@@ -213,7 +219,17 @@ impl Field {
         let setup = answer["setup"].clone();
         let id = setup["device"].as_str().expect("a device id").to_owned();
         let token = answer["token"].as_str().expect("a token").to_owned();
-        let link = setup_link(&self.url(), &setup);
+        // The admin API gives the link the QR code carries; it must be the
+        // contract's `<server>/field#setup=<base64url(payload)>`.
+        let link = answer["link"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the enrollment answers a set-up link: {answer}"))
+            .to_owned();
+        assert_eq!(
+            decode_link(&self.url(), &link),
+            setup,
+            "the set-up link carries the payload"
+        );
         Device {
             id,
             person: person.to_owned(),
@@ -445,17 +461,7 @@ fn enrolling_by_the_setup_link_takes_the_token_out_of_the_address_bar() {
         .find(|word| word.contains("/field#setup="))
         .unwrap_or_else(|| panic!("`fengqiao admin enroll` printed no set-up link:\n{printed}"))
         .to_owned();
-    assert!(
-        link.starts_with(&format!("{}/field#setup=", field.url())),
-        "{link}"
-    );
-    let encoded = link.split("#setup=").nth(1).expect("the payload");
-    let setup: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(encoded)
-            .expect("base64url without padding"),
-    )
-    .expect("the link carries the set-up JSON");
+    let setup = decode_link(&field.url(), &link);
     let token = string_of(&setup, "token");
     let by_link = Device {
         id: string_of(&setup, "device"),
