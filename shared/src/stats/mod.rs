@@ -42,10 +42,12 @@
 //! holds the two to the same results.
 
 pub mod calendar;
+pub mod compare;
 mod disputes;
 mod drill;
 pub mod partial;
 mod visits;
+pub mod workload;
 
 use std::collections::BTreeMap;
 
