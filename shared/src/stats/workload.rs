@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::disputes::{Disputes, is_open, is_overdue};
 use super::visits::{visit_time, visits_in_scope};
-use super::{MILLIS_PER_DAY, StatsQuery, days_between};
+use super::{StatsQuery, days_between};
 use crate::summary::Summary;
 use crate::vocab::Status;
 
@@ -119,7 +119,7 @@ pub fn workload<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::Period;
+    use crate::stats::{MILLIS_PER_DAY, Period};
     use crate::vocab::RecordKind;
     use fengqiao_protocol::{DocumentId, VillageCode};
 
