@@ -153,6 +153,11 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../../assets/dashboard/charts.js"),
     },
     Asset {
+        name: "report.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/dashboard/report.js"),
+    },
+    Asset {
         name: "i18n.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../assets/dashboard/i18n.js"),
