@@ -383,7 +383,7 @@ fn from_serial(serial: f64) -> Millis {
 /// column — dates for times and days, numbers for counts, strings for the
 /// rest — and returns the cells as the CSV writes them.
 fn read_xlsx(bytes: Vec<u8>, sheet: &str) -> Vec<Vec<String>> {
-    let mut workbook: Xlsx<_> =
+    let workbook: Xlsx<_> =
         open_workbook_from_rs(Cursor::new(bytes.clone())).expect("an XLSX workbook");
     assert_eq!(workbook.sheet_names(), vec![sheet.to_owned()]);
     let rows = read_sheet(&bytes, sheet);

@@ -361,14 +361,13 @@ pub fn write_xlsx(report: &MonthlyReport, out: &mut impl Write) -> Result<(), Re
             .write_string_with_format(row, 6, definition.map_or("", |d| d.zh.as_str()), &wrap)
             .map_err(xlsx_failed)?;
     }
-    let mut row = 5 + HEADLINE.len() as u32;
     let backlog = [
         ("超期未结", report.overdue.count, "overdue"),
         ("高风险未结", report.high_risk.count, "openHighRisk"),
         ("民情走访", report.visits, "visits"),
         ("待回访", report.pending_follow_ups, "pendingFollowUps"),
     ];
-    for (label, count, name) in backlog {
+    for (row, (label, count, name)) in (5 + HEADLINE.len() as u32..).zip(backlog) {
         write_cell(sheet, row, 0, &Cell::Text(label.to_owned()), &formats)?;
         write_cell(sheet, row, 1, &Cell::Count(count as i64), &formats)?;
         sheet
@@ -379,7 +378,6 @@ pub fn write_xlsx(report: &MonthlyReport, out: &mut impl Write) -> Result<(), Re
                 &wrap,
             )
             .map_err(xlsx_failed)?;
-        row += 1;
     }
 
     let place = if report.row_kind == "town" {
