@@ -407,7 +407,11 @@ fn bad_parameters_are_refused_with_a_clear_message() {
         "/v1/records/not-an-id",
         "/v1/records/not-an-id/timeline",
         "/v1/export/disputes.csv?from=tomorrow",
-        "/v1/export/disputes.csv?overdueDays=3",
+        "/v1/export/disputes.csv?listLimit=3",
+        "/v1/export/disputes.csv?overdueDays=many",
+        "/v1/report/monthly?month=2026-13",
+        "/v1/report/monthly?from=2026-01-01",
+        "/v1/stats/compare?from=2026-02-30",
     ] {
         let (status, body) = get(&server, path, Auth::Bearer(token));
         assert_eq!(status, 400, "{path}: {body}");

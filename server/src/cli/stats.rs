@@ -28,6 +28,10 @@ pub struct Access {
     /// is included.
     #[arg(long)]
     pub to: Option<String>,
+    /// The day backlog figures (overdue, open high-risk, days open) are
+    /// counted at, YYYY-MM-DD (default: now).
+    #[arg(long)]
+    pub as_of: Option<String>,
 }
 
 impl Access {
@@ -36,6 +40,7 @@ impl Access {
             ("scope", &self.scope),
             ("from", &self.from),
             ("to", &self.to),
+            ("asOf", &self.as_of),
         ]
         .iter()
         .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
