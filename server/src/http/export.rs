@@ -112,28 +112,35 @@ async fn download(
             query.now,
             format.extension(),
         );
-        let storage = views.app.engine.storage().clone();
-        let (bytes, rows) = views.reports.resident().read(&scope, |rows| {
-            let chosen = export::select(rows.iter(), kind, &period);
-            let details = export::details(storage.as_ref(), &chosen)?;
-            let context = Context {
-                places: &places,
-                people: &people,
-                details: &details,
-                now: query.now,
-                overdue_days: query.overdue_days,
-            };
-            let mut out = Vec::new();
-            match format {
-                ExportFormat::Csv => {
-                    export::write_csv(chosen.iter().copied(), kind, &context, &mut out)
-                }
-                ExportFormat::Xlsx => {
-                    export::write_xlsx(chosen.iter().copied(), kind, &context, &mut out)
-                }
+        // The records are copied out of the resident summaries, so their
+        // documents are read and the file written without holding up
+        // reports that wait to take in new changes.
+        let chosen: Vec<fengqiao_shared::Summary> =
+            views.reports.resident().read(&scope, |rows| {
+                export::select(rows.iter(), kind, &period)
+                    .into_iter()
+                    .cloned()
+                    .collect()
+            })?;
+        let chosen: Vec<&fengqiao_shared::Summary> = chosen.iter().collect();
+        let details = export::details(views.app.engine.storage().as_ref(), &chosen)?;
+        let context = Context {
+            places: &places,
+            people: &people,
+            details: &details,
+            now: query.now,
+            overdue_days: query.overdue_days,
+        };
+        let mut bytes = Vec::new();
+        match format {
+            ExportFormat::Csv => {
+                export::write_csv(chosen.iter().copied(), kind, &context, &mut bytes)
             }
-            .map(|()| (out, chosen.len()))
-        })??;
+            ExportFormat::Xlsx => {
+                export::write_xlsx(chosen.iter().copied(), kind, &context, &mut bytes)
+            }
+        }?;
+        let rows = chosen.len();
         tracing::info!(official = %label, %scope, kind = %kind, rows, "records exported");
         Ok((bytes, name))
     })

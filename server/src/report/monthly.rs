@@ -128,7 +128,7 @@ pub fn monthly(
         .clone()
         .with_period(period)
         .with_scope(scope.clone())
-        .with_list_limit(None);
+        .with_list_limit(Some(LIST_LIMIT));
     let partials = rows.partials(&query);
     let partials: Vec<&partial::VillagePartial> = partials.iter().map(|p| &**p).collect();
     let statistics = partial::statistics_of(partials.iter().copied(), &query);
