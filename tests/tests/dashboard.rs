@@ -807,7 +807,7 @@ fn the_district_view_and_the_monthly_report_agree_with_the_api_and_the_cli() {
         "return Array.prototype.map.call(document.querySelectorAll('#workload-table tbody td:first-child'),\
          function (td) { return td.textContent; });",
     );
-    assert_eq!(people, json!(["钟国平"]));
+    assert_eq!(people, json!(["钟国平 · 第101镇1村、第101镇2村"]));
     let page_text = browser.run("return document.body.innerText");
     assert!(
         !page_text.as_str().unwrap_or("").contains("cadre-hand"),

@@ -656,8 +656,12 @@
       return;
     }
     rows.forEach(function (row) {
+      var places = (row.villages || []).map(villageName).join("、");
       body.appendChild(node("tr", { "data-person": row.person }, [
-        cell(row.name || t("person.unknown")),
+        node("td", {}, [
+          node("span", { className: "person-name", text: row.name || t("person.unknown") }),
+          places ? node("span", { className: "person-places", text: " · " + places }) : null
+        ]),
         cell(String(row.visits), "num"),
         cell(row.visitsPerWeek.toFixed(1), "num"),
         cell(String(row.casesHandled), "num"),

@@ -16,8 +16,9 @@
 //! People are keyed by their id here; the server names them from its
 //! directory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use fengqiao_protocol::VillageCode;
 use serde::{Deserialize, Serialize};
 
 use super::disputes::{Disputes, is_open, is_overdue};
@@ -38,6 +39,9 @@ pub struct CadreLoad {
     pub resolved: u64,
     pub open: u64,
     pub overdue: u64,
+    /// The villages of the person's visits and cases counted here, so
+    /// people can be told apart by where they work.
+    pub villages: BTreeSet<VillageCode>,
 }
 
 /// The weeks of the query's period over `summaries`; see the module
@@ -80,6 +84,9 @@ pub fn workload<'a>(
             row(&mut people, &visit.created_by);
             if let Some(load) = people.get_mut(visit.created_by.as_str()) {
                 load.visits += 1;
+                if !load.villages.contains(&visit.village) {
+                    load.villages.insert(visit.village.clone());
+                }
             }
         }
     }
@@ -104,6 +111,9 @@ pub fn workload<'a>(
             }
             load.open += u64::from(open);
             load.overdue += u64::from(overdue);
+            if !load.villages.contains(&dispute.village) {
+                load.villages.insert(dispute.village.clone());
+            }
         }
     }
     let weeks = weeks(summaries.iter().copied(), query);
@@ -169,5 +179,13 @@ mod tests {
         );
         assert_eq!(of("cadre-c").overdue, 1);
         assert_eq!(rows.len(), 3);
+        assert_eq!(
+            of("cadre-a")
+                .villages
+                .iter()
+                .map(|v| v.as_str())
+                .collect::<Vec<_>>(),
+            ["500110101001"]
+        );
     }
 }
