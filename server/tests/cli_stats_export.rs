@@ -159,10 +159,19 @@ fn stats_prints_the_hand_counted_figures_of_a_town() {
     assert_eq!(totals["failed"], 0);
     assert_eq!(totals["resolved"], 2);
     assert_eq!(totals["resolutionRate"], 0.4);
-    // One of the two resolved went beyond the village.
-    assert_eq!(totals["grassrootsResolved"], 1);
-    assert_eq!(totals["grassrootsRate"], 0.5);
+    // Both resolved stayed in the township: one in the village, one at
+    // the town; the other three are still open there. 2 of 5 received.
+    assert_eq!(totals["received"], 5);
+    assert_eq!(totals["villageResolved"], 1);
+    assert_eq!(totals["townResolved"], 1);
+    assert_eq!(totals["grassrootsResolved"], 2);
+    assert_eq!(totals["stillOpen"], 3);
+    assert_eq!(totals["failedInTownship"], 0);
+    assert_eq!(totals["escalatedBeyondTownship"], 0);
+    assert_eq!(totals["grassrootsRate"], 0.4);
+    assert_eq!(totals["villageRate"], 0.2);
     assert_eq!(totals["grassrootsTargetMet"], false);
+    assert!(stats["definitions"]["grassrootsRate"]["zh"].is_string());
     // 10 and 20 days.
     assert_eq!(totals["medianDaysToResolve"], 15.0);
     assert_eq!(disputes["overdue"]["count"], 3);
@@ -196,7 +205,13 @@ fn stats_prints_the_hand_counted_figures_of_a_town() {
     let text = squeezed(&run(&args, dir.path()));
     for expected in [
         "500110101 — township summary 乡镇汇总",
-        "disputes 矛盾纠纷 5",
+        "disputes received 受理纠纷 5",
+        "village rate 村级化解率 20.0%",
+        "resolved in the village 村级化解 1",
+        "resolved at the town 镇级化解 1",
+        "still open 仍在办理 3",
+        "failed in the township 调解失败 0",
+        "escalated beyond the township 上报镇外 0",
         "open 未化解 3",
         "mediating 调解中 1",
         "escalated 已上报 1",
@@ -216,10 +231,31 @@ fn stats_prints_the_hand_counted_figures_of_a_town() {
     }
     assert!(
         text.iter()
-            .any(|l| l.starts_with("grassroots rate 基层化解率 50.0%") && l.contains("not met")),
+            .any(|l| l.starts_with("grassroots rate 基层化解率 40.0%") && l.contains("not met")),
         "{}",
         text.join("\n")
     );
+
+    // A district's summary is called one; a village's too.
+    for (scope, kind) in [
+        ("500110", "500110 — district summary 区县汇总"),
+        ("500110101001", "500110101001 — village summary 村汇总"),
+    ] {
+        let text = squeezed(&run(
+            &[
+                "stats",
+                "--server",
+                &server.url,
+                "--token",
+                TOKEN,
+                "--scope",
+                scope,
+            ],
+            dir.path(),
+        ));
+        assert!(text.iter().any(|line| line == kind), "{}", text.join("\n"));
+        assert!(!text.iter().any(|line| line.contains("township summary")));
+    }
 }
 
 #[test]
@@ -238,6 +274,8 @@ fn export_writes_the_hand_written_rows_of_a_town() {
             TOKEN,
             "--scope",
             TOWN,
+            "--as-of",
+            "2025-04-10",
             "--out",
             out.to_str().expect("a UTF-8 path"),
         ],
@@ -251,8 +289,8 @@ fn export_writes_the_hand_written_rows_of_a_town() {
     assert_eq!(
         lines.next(),
         Some(
-            "编号,村,村代码,标题,类别,风险,状态,登记时间,化解时间,当事人,承办人,登记人,\
-             最高上报层级,最近活动,事件数,重复于"
+            "编号,镇街,村,村代码,标题,案情,类别,风险,状态,登记时间,化解时间,已办天数,超期天数,\
+             当事人,承办人,登记人,最高上报层级,处理结果,最近活动,事件数,重复于"
         )
     );
     // Every column but the id, by title.
@@ -263,13 +301,21 @@ fn export_writes_the_hand_written_rows_of_a_town() {
         })
         .collect();
     rows.sort();
-    let mut expected = vec![
-        "石门村,500110101001,宅基地边界纠纷,土地/宅基地/山林,高,待调解,2025-03-01 09:00,,张三、李四,,zhang-san,,2025-03-01 09:00,1,",
-        "石门村,500110101001,婚后财产分割,婚姻家庭,中,调解中,2025-03-02 09:00,,张三、李四,,zhang-san,,2025-03-03 09:00,2,",
-        "桥河村,500110101002,拖欠工资,劳资纠纷,低,已化解,2025-03-01 09:00,2025-03-11 09:00,张三、李四,,zhang-san,,2025-03-11 09:00,2,",
-        "桥河村,500110101002,噪音扰民,邻里纠纷,高,已上报（镇级）,2025-03-04 09:00,,张三、李四,,zhang-san,镇级,2025-03-05 09:00,2,",
-        "桥河村,500110101002,借款纠纷,借贷纠纷,中,已化解,2025-03-05 09:00,2025-03-25 09:00,张三、李四,,zhang-san,镇级,2025-03-25 09:00,3,",
-    ];
+    // As of 2025-04-10 00:00: days open (to the resolution for resolved
+    // cases) and days beyond the 30-day limit; parties with their roles;
+    // zhang-san is no person of the directory, so shown as such, never by
+    // id.
+    let parties = "张三（申请人）、李四（被申请人）";
+    let mut expected: Vec<String> = [
+        "古南街道,石门村,500110101001,宅基地边界纠纷,,土地/宅基地/山林,高,待调解,2025-03-01 09:00,,39,9,P,,未登记人员,,,2025-03-01 09:00,1,",
+        "古南街道,石门村,500110101001,婚后财产分割,,婚姻家庭,中,调解中,2025-03-02 09:00,,38,8,P,,未登记人员,,,2025-03-03 09:00,2,",
+        "古南街道,桥河村,500110101002,拖欠工资,,劳资纠纷,低,已化解,2025-03-01 09:00,2025-03-11 09:00,10,,P,,未登记人员,,,2025-03-11 09:00,2,",
+        "古南街道,桥河村,500110101002,噪音扰民,,邻里纠纷,高,已上报（镇级）,2025-03-04 09:00,,36,6,P,,未登记人员,镇级,,2025-03-05 09:00,2,",
+        "古南街道,桥河村,500110101002,借款纠纷,,借贷纠纷,中,已化解,2025-03-05 09:00,2025-03-25 09:00,20,,P,,未登记人员,镇级,,2025-03-25 09:00,3,",
+    ]
+    .iter()
+    .map(|row| row.replace(",P,", &format!(",{parties},")))
+    .collect();
     expected.sort();
     assert_eq!(rows, expected);
 
@@ -296,5 +342,33 @@ fn export_writes_the_hand_written_rows_of_a_town() {
         text.trim_start_matches('\u{feff}').lines().count(),
         1,
         "only the header: no visits"
+    );
+
+    // Without --out the file takes the name the server gives: the place
+    // and the period.
+    let printed = run(
+        &[
+            "export",
+            "disputes",
+            "--server",
+            &server.url,
+            "--token",
+            TOKEN,
+            "--scope",
+            TOWN,
+            "--from",
+            "2025-03-01",
+            "--to",
+            "2025-03-31",
+        ],
+        dir.path(),
+    );
+    let named = dir
+        .path()
+        .join("矛盾纠纷_古南街道_2025-03-01至2025-03-31.xlsx");
+    assert!(named.exists(), "{printed}");
+    assert!(
+        printed.contains("矛盾纠纷_古南街道_2025-03-01至2025-03-31.xlsx"),
+        "{printed}"
     );
 }

@@ -121,7 +121,16 @@ fn the_demo_prints_what_the_statistics_api_says() {
     assert!(t.total > 20, "the demo made disputes: {}", t.total);
     assert!(stats.visits.total > 20);
     let expect = [
-        ("disputes", t.total.to_string()),
+        ("disputes received", t.received.to_string()),
+        ("village rate", percent(t.village_rate)),
+        ("resolved in the village", t.village_resolved.to_string()),
+        ("resolved at the town", t.town_resolved.to_string()),
+        ("still open", t.still_open.to_string()),
+        ("failed in the township", t.failed_in_township.to_string()),
+        (
+            "escalated beyond the township",
+            t.escalated_beyond_township.to_string(),
+        ),
         ("open", t.open.to_string()),
         ("mediating", t.mediating.to_string()),
         ("escalated", t.escalated.to_string()),
@@ -153,6 +162,63 @@ fn the_demo_prints_what_the_statistics_api_says() {
         );
     }
 
+    // Every town is printed, as the district official's API gives it, and
+    // none of them meets 100%: some cases failed or went to the district.
+    let district_token = stdout
+        .lines()
+        .find(|l| l.contains("district official ("))
+        .and_then(|l| l.split_whitespace().last())
+        .expect("the district official's token is printed")
+        .to_owned();
+    let mut beyond = 0;
+    let mut failed = 0;
+    for (code, name) in [
+        ("330681107", "枫桥镇"),
+        ("330681108", "赵家镇"),
+        ("330681109", "东白湖镇"),
+        ("330681", "诸暨市"),
+    ] {
+        let stats: Statistics = ureq::get(&format!("{}/v1/stats/summary?scope={code}", server.url))
+            .header("Authorization", &format!("Bearer {district_token}"))
+            .call()
+            .expect("statistics answer")
+            .into_body()
+            .read_json()
+            .expect("statistics JSON");
+        let line = fengqiao_server::cli::demo::town_line(name, code, &stats);
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "{line} not printed:\n{stdout}"
+        );
+        let totals = &stats.disputes.totals;
+        assert!(
+            totals.grassroots_rate.is_some_and(|rate| rate < 1.0),
+            "{name}: {:?}",
+            totals.grassroots_rate
+        );
+        if code.len() == 9 {
+            beyond += totals.escalated_beyond_township;
+            failed += totals.failed_in_township;
+        }
+    }
+    assert!(beyond > 0 && failed > 0, "beyond {beyond}, failed {failed}");
+
+    // The tokens it printed are saved in its data directory, for the owner
+    // alone, and it says how to try `fengqiao field`.
+    let tokens = data.join("tokens.txt");
+    let saved = std::fs::read_to_string(&tokens).expect("tokens.txt");
+    assert!(saved.contains(&token) && saved.contains(&district_token));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&tokens)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(stdout.contains("fengqiao field --dir ./fengqiao-demo-phone init --server"));
+
     // Counted again from the exported rows, without the statistics code:
     // by the status and risk labels a person reads in the spreadsheet (a
     // linked duplicate counts once: as its original).
@@ -178,7 +244,7 @@ fn the_demo_prints_what_the_statistics_api_says() {
     };
     let resolved = counted.iter().filter(|row| row[status] == "已化解").count();
     let recount = [
-        ("disputes", counted.len().to_string()),
+        ("disputes received", counted.len().to_string()),
         ("open", with_status(&|s| s != "已化解")),
         ("mediating", with_status(&|s| s == "调解中")),
         ("escalated", with_status(&|s| s.starts_with("已上报"))),

@@ -144,8 +144,8 @@ fn records() -> Vec<Summary> {
         &["Sun Li"],
     );
     let d3 = Summary {
-        escalation_level: Some(Level::Town),
-        max_escalation_level: Some(Level::Town),
+        escalation_level: Some(Level::District),
+        max_escalation_level: Some(Level::District),
         ..d3
     };
     let d5 = Summary {
@@ -417,12 +417,24 @@ fn dispute_totals_and_rates() {
     assert_eq!(t.escalated, 1);
     // Resolved 6 of 12 counted disputes: 6/12 = 0.5.
     assert_close(t.resolution_rate, 0.5);
-    // Resolved with no escalation beyond the village: D1 (none), D2 (village),
-    // D7 (village), D11 (none), D14 (none) = 5; D8 went to the town.
-    assert_eq!(t.grassroots_resolved, 5);
-    // 5/6 = 0.8333…
-    assert_close(t.grassroots_rate, 5.0 / 6.0);
-    // 5 × 10 = 50 < 6 × 9 = 54: below the 90% target.
+    assert_eq!(t.received, 12);
+    // Resolved in the village: D1 (none), D2 (village), D7 (village), D11
+    // (none), D14 (none) = 5; D8 after the town stepped in = 1.
+    assert_eq!(t.village_resolved, 5);
+    assert_eq!(t.town_resolved, 1);
+    assert_eq!(t.grassroots_resolved, 6);
+    // D3 went to the district (still escalated there).
+    assert_eq!(t.escalated_beyond_township, 1);
+    assert_eq!(t.resolved_beyond_township, 0);
+    // D9 failed in the village.
+    assert_eq!(t.failed_in_township, 1);
+    // D4, D6, D10, D13.
+    assert_eq!(t.still_open, 4);
+    // The gap explained: 6 + 4 + 1 + 1 = 12.
+    // 6 of 12 received resolved at the grassroots: 0.5; 5 of 12 in the village.
+    assert_close(t.grassroots_rate, 0.5);
+    assert_close(t.village_rate, 5.0 / 12.0);
+    // 6 × 10 = 60 < 12 × 9 = 108: below the 90% target.
     assert!(!t.grassroots_target_met);
     assert_eq!(GRASSROOTS_TARGET, 0.9);
     // Days to resolve: D14 1, D7 2, D11 2.5, D1 5, D2 10, D8 20.5;
@@ -734,22 +746,31 @@ fn drill_down_by_village() {
     );
 
     let east = &rows[0];
-    // D1 D2 D3 D4 D6: 5 counted, 2 resolved (D1 D2), both at village level.
+    // D1 D2 D3 D4 D6: 5 counted, 2 resolved (D1 D2), both at village
+    // level; D3 went to the district; D4 and D6 are still open.
     assert_eq!(
         east.disputes,
         DisputeFigures {
             total: 5,
+            received: 5,
             open: 3,
             resolved: 2,
             mediating: 1,
             failed: 0,
             escalated: 1,
+            village_resolved: 2,
+            town_resolved: 0,
             grassroots_resolved: 2,
+            resolved_beyond_township: 0,
+            still_open: 2,
+            failed_in_township: 0,
+            escalated_beyond_township: 1,
             // 2/5 = 0.4
             resolution_rate: Some(0.4),
-            // 2/2 = 1.0
-            grassroots_rate: Some(1.0),
-            grassroots_target_met: true,
+            // 2/5 = 0.4
+            grassroots_rate: Some(0.4),
+            village_rate: Some(0.4),
+            grassroots_target_met: false,
             // (5 + 10) / 2 = 7.5
             median_days_to_resolve: Some(7.5),
         }
@@ -772,9 +793,12 @@ fn drill_down_by_village() {
     assert_eq!(west.disputes.failed, 1);
     // 3/5 = 0.6
     assert_close(west.disputes.resolution_rate, 0.6);
-    // D7 D11 of D7 D8 D11: 2/3
-    assert_close(west.disputes.grassroots_rate, 2.0 / 3.0);
-    // 2 × 10 = 20 < 3 × 9 = 27
+    // D7 D11 in the village, D8 at the town, of 5 received: 3/5
+    assert_close(west.disputes.grassroots_rate, 0.6);
+    assert_close(west.disputes.village_rate, 0.4);
+    assert_eq!(west.disputes.failed_in_township, 1);
+    assert_eq!(west.disputes.still_open, 1);
+    // 3 × 10 = 30 < 5 × 9 = 45
     assert!(!west.disputes.grassroots_target_met);
     // 2, 2.5, 20.5 → 2.5
     assert_close(west.disputes.median_days_to_resolve, 2.5);
@@ -794,9 +818,9 @@ fn drill_down_by_village() {
     assert_eq!(south.disputes.total, 2);
     // 1/2 = 0.5
     assert_close(south.disputes.resolution_rate, 0.5);
-    // 1/1 = 1.0
-    assert_close(south.disputes.grassroots_rate, 1.0);
-    assert!(south.disputes.grassroots_target_met);
+    // D14 of D13 D14: 1/2 = 0.5; D13 still open counts against it.
+    assert_close(south.disputes.grassroots_rate, 0.5);
+    assert!(!south.disputes.grassroots_target_met);
     assert_close(south.disputes.median_days_to_resolve, 1.0);
     // D12 overdue and high risk (backlog ignores the period); W7 visited;
     // W6 pending.
@@ -809,6 +833,72 @@ fn drill_down_by_village() {
         ),
         (1, 1, 1, 1)
     );
+}
+
+#[test]
+fn drill_down_by_town() {
+    // One town in scope: its row is the scope's totals and backlog.
+    let rows = stats::by_town(&records(), &query());
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].town.as_str(), "500110101");
+    assert_eq!(
+        rows[0].disputes,
+        stats::dispute_stats(&records(), &query()).totals
+    );
+    // D3, D9, D12 overdue; D3 D4 D9 D12 open high risk; W1–W7 visits; W2 W4 W5 W6 pending.
+    let villages = stats::by_village(&records(), &query());
+    assert_eq!(
+        rows[0].overdue,
+        villages.iter().map(|v| v.overdue).sum::<u64>()
+    );
+    assert_eq!(
+        rows[0].visits,
+        villages.iter().map(|v| v.visits).sum::<u64>()
+    );
+    // The whole district: the next town has a row of its own (D15).
+    let everything = StatsQuery {
+        scope: None,
+        ..query()
+    };
+    let rows = stats::by_town(&records(), &everything);
+    let towns: Vec<&str> = rows.iter().map(|r| r.town.as_str()).collect();
+    assert_eq!(towns, vec!["500110101", "500110102"]);
+    assert_eq!(rows[1].disputes.received, 1);
+    assert_eq!(rows[1].overdue, 1);
+}
+
+#[test]
+fn every_figure_is_defined_in_both_languages() {
+    let definitions = stats::definitions();
+    let json = serde_json::to_value(stats::dispute_stats(&records(), &query()).totals)
+        .expect("serialises");
+    for name in [
+        "received",
+        "resolved",
+        "resolutionRate",
+        "grassrootsRate",
+        "villageRate",
+        "grassrootsResolved",
+        "villageResolved",
+        "townResolved",
+        "stillOpen",
+        "failedInTownship",
+        "escalatedBeyondTownship",
+        "resolvedBeyondTownship",
+        "open",
+        "medianDaysToResolve",
+    ] {
+        assert!(
+            json.get(name).is_some(),
+            "{name} is not a field of the figures"
+        );
+        let d = definitions
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is not defined"));
+        assert!(!d.zh.is_empty() && !d.en.is_empty() && !d.label_zh.is_empty());
+        assert!(!d.zh.is_ascii(), "{name}: the Chinese text is Chinese");
+        assert!(d.en.is_ascii() || d.en.contains('≥') || d.en.contains('÷') || d.en.contains('−'));
+    }
 }
 
 #[test]
@@ -834,15 +924,17 @@ fn drill_down_by_category() {
     let neighbor = row(Category::Neighbor);
     assert_eq!((neighbor.total, neighbor.resolved), (2, 2));
     assert_close(neighbor.median_days_to_resolve, 5.5);
-    // Labor: D8 resolved after the town stepped in: grassroots 0/1 = 0.
+    // Labor: D8 resolved after the town stepped in: still grassroots, 1/1,
+    // though not in the village.
     let labor = row(Category::Labor);
-    assert_close(labor.grassroots_rate, 0.0);
-    assert!(!labor.grassroots_target_met);
+    assert_close(labor.grassroots_rate, 1.0);
+    assert_close(labor.village_rate, 0.0);
+    assert!(labor.grassroots_target_met);
     // Damage: D9, D10, none resolved: no rate, no median.
     let damage = row(Category::Damage);
     assert_eq!((damage.total, damage.resolved), (2, 0));
     assert_close(damage.resolution_rate, 0.0);
-    assert_eq!(damage.grassroots_rate, None);
+    assert_close(damage.grassroots_rate, 0.0);
     assert_eq!(damage.median_days_to_resolve, None);
     // 2 + 2 + 1 (family) + 1 (debt) + 1 (labor) + 1 (contract) + 2 + 1
     // (environment) + 1 (other) = 12.
@@ -870,8 +962,8 @@ fn drill_down_by_month() {
     assert_eq!((october.total, october.resolved), (7, 5));
     // 5/7
     assert_close(october.resolution_rate, 5.0 / 7.0);
-    // D1 D2 D7 D14 of 5 (not D8): 4/5 = 0.8
-    assert_close(october.grassroots_rate, 0.8);
+    // D1 D2 D7 D8 D14 of 7 received: 5/7
+    assert_close(october.grassroots_rate, 5.0 / 7.0);
     // 1, 2, 5, 10, 20.5 → 5
     assert_close(october.median_days_to_resolve, 5.0);
     let november = &rows[1].disputes;
@@ -879,8 +971,9 @@ fn drill_down_by_month() {
     assert_eq!((november.total, november.resolved), (5, 1));
     // 1/5 = 0.2
     assert_close(november.resolution_rate, 0.2);
-    // 1/1 meets the target.
-    assert!(november.grassroots_target_met);
+    // 1/5 is far from the target.
+    assert_close(november.grassroots_rate, 0.2);
+    assert!(!november.grassroots_target_met);
     assert_close(november.median_days_to_resolve, 2.5);
 }
 

@@ -376,8 +376,8 @@ pub const MARCH_1_2025: i64 = 1_740_790_800_000;
 /// | 001     | land     | high   | 03-01   | —                                      | open      |
 /// | 001     | family   | medium | 03-02   | mediation 03-03                        | mediating |
 /// | 002     | labor    | low    | 03-01   | resolved 03-11 (10 days)               | resolved  |
-/// | 002     | neighbor | high   | 04-04   | escalated to the town 04-05            | escalated |
-/// | 002     | debt     | medium | 04-05   | escalated 04-06, resolved 04-25 (20 d) | resolved  |
+/// | 002     | neighbor | high   | 04-04   | escalated to the district 04-05        | escalated |
+/// | 002     | debt     | medium | 04-05   | to the town 04-06, resolved 04-25 (20 d) | resolved |
 /// | 002     | land     | low    | 04-10   | failed 04-12                           | failed    |
 pub fn hand_counted_town(server: &TestServer) -> HandCounted {
     use fengqiao_shared::vocab::Level;
@@ -411,7 +411,11 @@ pub fn hand_counted_town(server: &TestServer) -> HandCounted {
     };
     event(&town.mediating, NewEvent::new(EventKind::Mediation), day(2));
     event(&town.resolved, NewEvent::new(EventKind::Resolved), day(10));
-    event(&town.escalated, NewEvent::escalated(Level::Town), day(35));
+    event(
+        &town.escalated,
+        NewEvent::escalated(Level::District),
+        day(35),
+    );
     event(
         &town.resolved_above,
         NewEvent::escalated(Level::Town),

@@ -284,7 +284,7 @@ fn an_official_watches_the_township_live_in_a_browser() {
     browser.wait_for(
         "the headline figures",
         "var s = window.FQDashboard && window.FQDashboard.state;\
-         return s && s.data && s.loads > 0 && document.querySelector('[data-figure=\"open\"] .value').getAttribute('data-value');",
+         return s && s.data && s.loads > 0 && document.querySelector('[data-figure=\"received\"] .value').getAttribute('data-value');",
         WAIT,
     );
     let cookies = browser.run("return document.cookie");
@@ -304,8 +304,11 @@ fn an_official_watches_the_township_live_in_a_browser() {
     let disputes = &api["disputes"];
     let visits = &api["visits"];
     let expected = [
-        ("open", &disputes["totals"]["open"]),
+        ("received", &disputes["totals"]["received"]),
         ("resolved", &disputes["totals"]["resolved"]),
+        ("still-open", &disputes["totals"]["stillOpen"]),
+        ("failed", &disputes["totals"]["failedInTownship"]),
+        ("beyond", &disputes["totals"]["escalatedBeyondTownship"]),
         ("overdue", &disputes["overdue"]["count"]),
         ("high-risk", &disputes["openHighRisk"]["count"]),
         ("visits", &visits["total"]),
@@ -316,12 +319,20 @@ fn an_official_watches_the_township_live_in_a_browser() {
         assert_eq!(raw, value.to_string(), "{figure}");
         assert_eq!(text, value.to_string(), "{figure} as shown");
     }
-    let rate = disputes["totals"]["grassrootsRate"]
-        .as_f64()
-        .expect("a rate");
-    let (raw, text) = headline(&browser, "grassroots");
-    assert_eq!(raw.parse::<f64>().unwrap(), rate);
-    assert_eq!(text, format!("{:.1}%", rate * 100.0));
+    for (figure, field) in [
+        ("grassroots", "grassrootsRate"),
+        ("resolution-rate", "resolutionRate"),
+        ("village-rate", "villageRate"),
+    ] {
+        let rate = disputes["totals"][field].as_f64().expect("a rate");
+        let (raw, text) = headline(&browser, figure);
+        assert_eq!(raw.parse::<f64>().unwrap(), rate, "{figure}");
+        assert_eq!(text, format!("{:.1}%", rate * 100.0), "{figure} as shown");
+    }
+    // Each figure says how it is computed, in the page's language.
+    let how = browser
+        .run("return document.querySelector('[data-figure=\"grassroots\"] .how-text').textContent");
+    assert_eq!(how, api["definitions"]["grassrootsRate"]["zh"]);
     // One table row per village with figures, named as in the organisation.
     let (_, villages) = get(
         &server,
@@ -331,9 +342,22 @@ fn an_official_watches_the_township_live_in_a_browser() {
     let rows = browser
         .run("return document.querySelectorAll('#village-table tbody tr[data-village]').length");
     assert_eq!(rows, json!(villages["rows"].as_array().unwrap().len()));
-    let first =
-        browser.run("return document.querySelector('#village-table tbody tr a').textContent");
+    let first = browser.run(
+        "return document.querySelector('#village-table tbody tr[data-village=\"500110101001\"] a').textContent",
+    );
     assert_eq!(first, "第101镇1村");
+    // Ranked by 基层化解率, highest first.
+    let ranked = browser.run(
+        "return Array.prototype.map.call(document.querySelectorAll('#village-table tbody tr[data-village]'),\
+         function (tr) { return tr.querySelector('td.grassroots').textContent; });",
+    );
+    let shown: Vec<f64> = ranked
+        .as_array()
+        .expect("rates")
+        .iter()
+        .filter_map(|rate| rate.as_str()?.trim_end_matches('%').parse().ok())
+        .collect();
+    assert!(shown.windows(2).all(|w| w[0] >= w[1]), "{shown:?}");
     // Charts are drawn.
     for chart in [
         "chart-status",
@@ -352,7 +376,7 @@ fn an_official_watches_the_township_live_in_a_browser() {
     // A cadre reports a high-risk case on a phone; the page shows it
     // without reloading.
     browser.run("window.stillTheSamePage = true; return true;");
-    let (open_before, _) = headline(&browser, "open");
+    let (open_before, _) = headline(&browser, "received");
     let title = "夜间施工噪音扰民（实时）";
     let mut phone = Phone::new("cadre-live");
     let dispute = NewDispute {
@@ -388,7 +412,7 @@ fn an_official_watches_the_township_live_in_a_browser() {
         json!(true),
         "no reload"
     );
-    let (open_after, _) = headline(&browser, "open");
+    let (open_after, _) = headline(&browser, "received");
     assert_eq!(
         open_after.parse::<u64>().unwrap(),
         open_before.parse::<u64>().unwrap() + 1
@@ -421,9 +445,16 @@ fn an_official_watches_the_township_live_in_a_browser() {
 
     // English on request.
     browser.click("#lang");
-    let label =
-        browser.run("return document.querySelector('[data-figure=\"open\"] .label').textContent");
-    assert_eq!(label, "Open disputes");
+    let label = browser
+        .run("return document.querySelector('[data-figure=\"received\"] .label').textContent");
+    assert_eq!(label, "Disputes received");
+    let how = browser
+        .run("return document.querySelector('[data-figure=\"grassroots\"] .how-text').textContent");
+    assert!(
+        how.as_str()
+            .is_some_and(|text| text.starts_with("Grassroots resolution rate =")),
+        "{how}"
+    );
     browser.click("#lang");
 
     // The case page: timeline and audit trail of the new case.
@@ -578,15 +609,20 @@ fn the_headline_figures_of_a_hand_counted_town() {
     browser.wait_for(
         "the headline figures",
         "var s = window.FQDashboard && window.FQDashboard.state;\
-         return s && s.data && s.loads > 0 && document.querySelector('[data-figure=\"open\"] .value').getAttribute('data-value');",
+         return s && s.data && s.loads > 0 && document.querySelector('[data-figure=\"received\"] .value').getAttribute('data-value');",
         WAIT,
     );
-    // Four not resolved (open, mediating, escalated, failed), all older
-    // than 30 days; two of high risk among them; one of the two resolved
-    // stayed in the village.
+    // Six received; four not resolved (open, mediating, escalated to the
+    // district, failed), all older than 30 days; two of high risk among
+    // them; of the two resolved one stayed in the village and one was
+    // settled at the town. So 2 of 6 at the grassroots, and the gap is
+    // two still open, one failed, one beyond the township.
     for (figure, value) in [
-        ("open", "4"),
+        ("received", "6"),
         ("resolved", "2"),
+        ("still-open", "2"),
+        ("failed", "1"),
+        ("beyond", "1"),
         ("overdue", "4"),
         ("high-risk", "2"),
         ("visits", "0"),
@@ -600,9 +636,242 @@ fn the_headline_figures_of_a_hand_counted_town() {
     }
     assert_eq!(
         headline(&browser, "grassroots"),
-        ("0.5".to_owned(), "50.0%".to_owned())
+        ((2.0f64 / 6.0).to_string(), "33.3%".to_owned())
+    );
+    assert_eq!(
+        headline(&browser, "village-rate"),
+        ((1.0f64 / 6.0).to_string(), "16.7%".to_owned())
+    );
+    assert_eq!(
+        headline(&browser, "resolution-rate"),
+        ((2.0f64 / 6.0).to_string(), "33.3%".to_owned())
     );
     let rows = browser
         .run("return document.querySelectorAll('#village-table tbody tr[data-village]').length");
     assert_eq!(rows, json!(2), "two villages with disputes");
+}
+
+/// The headline lines `fengqiao stats` prints, by their English label:
+/// "  disputes received 受理纠纷    6" → ("disputes received", "6").
+fn cli_figures(output: &str) -> std::collections::BTreeMap<String, String> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            let (label, rest) =
+                line.split_once(|c: char| !c.is_ascii_alphabetic() && c != ' ' && c != '-')?;
+            let value = rest
+                .split_whitespace()
+                .find(|w| w.ends_with('%') || w.parse::<f64>().is_ok() || *w == "—")?;
+            Some((label.trim().to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
+/// A district official reads the same figures on the dashboard, from the
+/// API and from `fengqiao stats` for the same scope and period; the
+/// district view ranks its towns and names people; the monthly report of
+/// the same month shows the API's figures and is laid out for printing.
+#[test]
+fn the_district_view_and_the_monthly_report_agree_with_the_api_and_the_cli() {
+    if !browser_available() {
+        return;
+    }
+    let server = TestServer::start();
+    fengqiao_tests::hand_counted_town(&server);
+    server
+        .directory()
+        .add_person("cadre-hand", "钟国平", None)
+        .expect("a person");
+    let (_, token) = server.enroll(
+        "official-district",
+        fengqiao_shared::access::Role::District,
+        "500110",
+    );
+    let browser = webdriver::Browser::start(CHROMIUM, CHROMEDRIVER);
+    sign_in_on_the_page(&browser, &server, &token);
+    browser.wait_for(
+        "the district's figures",
+        "var s = window.FQDashboard && window.FQDashboard.state;\
+         return s && s.data && s.loads > 0;",
+        WAIT,
+    );
+    // April 2025: the neighbour case (to the district), the debt case
+    // (settled at the town) and the failed land case.
+    browser.run(
+        "document.getElementById('from').value = '2025-04-01';\
+         document.getElementById('to').value = '2025-04-30';\
+         window.FQDashboard.state.loads = 0; return true;",
+    );
+    browser.click("#filters button[type=submit]");
+    browser.wait_for(
+        "April's figures",
+        "var s = window.FQDashboard.state; return s.loads > 0 && s.data.stats.disputes.period.from !== null;",
+        WAIT,
+    );
+    let as_of = browser.run("return window.FQDashboard.state.data.stats.disputes.asOf");
+    let (status, api) = get(
+        &server,
+        &format!("/v1/stats/summary?scope=500110&from=2025-04-01&to=2025-04-30&asOf={as_of}"),
+        Auth::Bearer(&token),
+    );
+    assert_eq!(status, 200, "{api}");
+    let totals = &api["disputes"]["totals"];
+    assert_eq!(totals["received"], 3);
+
+    let cli = std::process::Command::new(fengqiao_tests::process::binary())
+        .args([
+            "stats",
+            "--server",
+            &server.url(),
+            "--token",
+            &token,
+            "--scope",
+            "500110",
+            "--from",
+            "2025-04-01",
+            "--to",
+            "2025-04-30",
+        ])
+        .output()
+        .expect("fengqiao stats runs");
+    let printed = String::from_utf8_lossy(&cli.stdout).into_owned();
+    assert!(cli.status.success(), "{printed}");
+    assert!(printed.contains("district summary 区县汇总"), "{printed}");
+    assert!(!printed.contains("township summary"), "{printed}");
+    let printed = cli_figures(&printed);
+    let percent = |rate: &Value| format!("{:.1}%", rate.as_f64().expect("a rate") * 100.0);
+    for (figure, field, label) in [
+        ("received", "received", "disputes received"),
+        ("resolved", "resolved", "resolved"),
+        ("still-open", "stillOpen", "still open"),
+        ("failed", "failedInTownship", "failed in the township"),
+        (
+            "beyond",
+            "escalatedBeyondTownship",
+            "escalated beyond the township",
+        ),
+    ] {
+        let shown = headline(&browser, figure);
+        assert_eq!(shown.0, totals[field].to_string(), "{figure}: page and API");
+        assert_eq!(
+            printed.get(label),
+            Some(&shown.1),
+            "{label}: fengqiao stats and the page"
+        );
+    }
+    for (figure, field, label) in [
+        ("grassroots", "grassrootsRate", "grassroots rate"),
+        ("resolution-rate", "resolutionRate", "resolution rate"),
+        ("village-rate", "villageRate", "village rate"),
+    ] {
+        let shown = headline(&browser, figure);
+        assert_eq!(
+            shown.0.parse::<f64>().ok(),
+            totals[field].as_f64(),
+            "{figure}: page and API"
+        );
+        assert_eq!(shown.1, percent(&totals[field]), "{figure} as shown");
+        assert_eq!(
+            printed.get(label),
+            Some(&shown.1),
+            "{label}: fengqiao stats"
+        );
+    }
+    // 环比: March had three disputes received, April three: ±0.0%.
+    let change = browser.run(
+        "return document.querySelector('[data-figure=\"received\"] .change').getAttribute('data-mom')",
+    );
+    assert_eq!(change, json!("0"));
+
+    // The towns, ranked, beside the villages.
+    assert_eq!(
+        browser.run("return document.getElementById('town-card').hidden"),
+        json!(false)
+    );
+    let town = browser.run(
+        "var r = document.querySelector('#town-table tbody tr[data-town]');\
+         return [r.getAttribute('data-town'), r.cells[0].textContent, r.cells[1].textContent, r.cells[5].textContent];",
+    );
+    assert_eq!(
+        town,
+        json!([
+            "500110101",
+            "1",
+            "第101镇",
+            percent(&totals["grassrootsRate"])
+        ])
+    );
+    // People by name, never by id.
+    let people = browser.run(
+        "return Array.prototype.map.call(document.querySelectorAll('#workload-table tbody td:first-child'),\
+         function (td) { return td.textContent; });",
+    );
+    assert_eq!(people, json!(["钟国平 · 第101镇1村、第101镇2村"]));
+    let page_text = browser.run("return document.body.innerText");
+    assert!(
+        !page_text.as_str().unwrap_or("").contains("cadre-hand"),
+        "no person id on the page"
+    );
+
+    // The monthly report of April.
+    browser.run("window.location.hash = '#/report/2025-04'; return true;");
+    browser.wait_for(
+        "the monthly report",
+        "var s = window.FQDashboard.state; return s.report && s.report.month === '2025-04' &&\
+         document.querySelector('#report tr[data-figure=\"received\"]') !== null;",
+        WAIT,
+    );
+    let (status, report) = get(
+        &server,
+        &format!("/v1/report/monthly?scope=500110&month=2025-04&asOf={as_of}"),
+        Auth::Bearer(&token),
+    );
+    assert_eq!(status, 200, "{report}");
+    for field in [
+        "received",
+        "resolved",
+        "grassrootsResolved",
+        "stillOpen",
+        "failedInTownship",
+        "escalatedBeyondTownship",
+        "grassrootsRate",
+        "resolutionRate",
+        "villageRate",
+    ] {
+        assert_eq!(
+            report["totals"][field], totals[field],
+            "{field}: report and API"
+        );
+        let shown = browser.run(&format!(
+            "return document.querySelector('#report tr[data-figure=\"{field}\"] .value').getAttribute('data-value')"
+        ));
+        assert_eq!(
+            shown.as_str().and_then(|v| v.parse::<f64>().ok()),
+            totals[field].as_f64(),
+            "{field}: the page's report"
+        );
+    }
+    assert_eq!(report["rowKind"], "town");
+    let overdue_rows =
+        browser.run("return document.querySelectorAll('#report-overdue tbody tr[data-id]').length");
+    assert_eq!(overdue_rows, report["overdue"]["count"]);
+    assert_eq!(
+        browser.run("return document.getElementById('report-xlsx').getAttribute('href')"),
+        json!("/v1/report/monthly.xlsx?scope=500110&month=2025-04")
+    );
+    // Laid out for A4: the page's stylesheet sets it, and hides the bar.
+    let print = browser.run(
+        "return Array.prototype.some.call(document.styleSheets, function (sheet) {\
+           return Array.prototype.some.call(sheet.cssRules, function (rule) {\
+             return rule.cssText.toLowerCase().indexOf('size: a4') >= 0; }); });",
+    );
+    assert_eq!(print, json!(true));
+    std::fs::write(
+        artifacts().join("dashboard-monthly-report.png"),
+        browser.screenshot(),
+    )
+    .expect("screenshot saved");
+    drop(browser);
+    server.stop();
 }

@@ -407,7 +407,11 @@ fn bad_parameters_are_refused_with_a_clear_message() {
         "/v1/records/not-an-id",
         "/v1/records/not-an-id/timeline",
         "/v1/export/disputes.csv?from=tomorrow",
-        "/v1/export/disputes.csv?overdueDays=3",
+        "/v1/export/disputes.csv?listLimit=3",
+        "/v1/export/disputes.csv?overdueDays=many",
+        "/v1/report/monthly?month=2026-13",
+        "/v1/report/monthly?from=2026-01-01",
+        "/v1/stats/compare?from=2026-02-30",
     ] {
         let (status, body) = get(&server, path, Auth::Bearer(token));
         assert_eq!(status, 400, "{path}: {body}");
@@ -990,13 +994,30 @@ fn a_hand_counted_town_gets_exactly_its_figures() {
 
     let summary = ask("/v1/stats/summary");
     let disputes = &summary["disputes"];
-    // "open" counts every dispute not resolved.
+    // "open" counts every dispute not resolved. Of the six received, the
+    // labour case was resolved in the village and the debt case at the
+    // town (both grassroots); the neighbour case went to the district; the
+    // land case failed; two are still open in the village.
     figures(
         &disputes["totals"],
-        json!({"total": 6, "open": 4, "mediating": 1, "escalated": 1, "failed": 1,
-               "resolved": 2, "resolutionRate": 2.0 / 6.0, "grassrootsResolved": 1,
-               "grassrootsRate": 0.5, "grassrootsTargetMet": false,
-               "medianDaysToResolve": 15.0}),
+        json!({"total": 6, "received": 6, "open": 4, "mediating": 1, "escalated": 1,
+               "failed": 1, "resolved": 2, "resolutionRate": 2.0 / 6.0,
+               "villageResolved": 1, "townResolved": 1, "grassrootsResolved": 2,
+               "stillOpen": 2, "failedInTownship": 1, "escalatedBeyondTownship": 1,
+               "resolvedBeyondTownship": 0,
+               "grassrootsRate": 2.0 / 6.0, "villageRate": 1.0 / 6.0,
+               "grassrootsTargetMet": false, "medianDaysToResolve": 15.0}),
+    );
+    // Every figure is defined in both languages.
+    assert!(
+        summary["definitions"]["grassrootsRate"]["zh"]
+            .as_str()
+            .is_some_and(|text| text.contains("受理纠纷"))
+    );
+    assert!(
+        summary["definitions"]["grassrootsRate"]["en"]
+            .as_str()
+            .is_some_and(|text| text.contains("received"))
     );
     assert_eq!(ids(&disputes["overdue"]["ids"]), names(&[a, b, d, f]));
     assert_eq!(ids(&disputes["openHighRisk"]["ids"]), names(&[a, d]));
@@ -1049,7 +1070,8 @@ fn a_hand_counted_town_gets_exactly_its_figures() {
     figures(
         &v1["disputes"],
         json!({"total": 2, "open": 2, "mediating": 1, "resolved": 0, "failed": 0,
-               "escalated": 0, "medianDaysToResolve": null, "grassrootsRate": null}),
+               "escalated": 0, "medianDaysToResolve": null, "grassrootsRate": 0.0,
+               "stillOpen": 2}),
     );
     assert_eq!(
         (&v1["overdue"], &v1["openHighRisk"]),
@@ -1078,7 +1100,8 @@ fn a_hand_counted_town_gets_exactly_its_figures() {
         ("neighbor", json!({"total": 1, "escalated": 1})),
         (
             "debt",
-            json!({"total": 1, "resolved": 1, "grassrootsResolved": 0}),
+            json!({"total": 1, "resolved": 1, "grassrootsResolved": 1, "townResolved": 1,
+                   "villageResolved": 0}),
         ),
     ];
     for (category, row) in &categories {
@@ -1102,11 +1125,12 @@ fn a_hand_counted_town_gets_exactly_its_figures() {
     figures(
         &months[0].1["disputes"],
         json!({"total": 3, "resolved": 1, "mediating": 1, "medianDaysToResolve": 10.0,
-               "grassrootsRate": 1.0}),
+               "grassrootsRate": 1.0 / 3.0}),
     );
     figures(
         &months[1].1["disputes"],
         json!({"total": 3, "resolved": 1, "escalated": 1, "failed": 1,
-               "medianDaysToResolve": 20.0, "grassrootsRate": 0.0}),
+               "medianDaysToResolve": 20.0, "grassrootsRate": 1.0 / 3.0,
+               "escalatedBeyondTownship": 1}),
     );
 }

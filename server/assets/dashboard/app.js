@@ -28,6 +28,7 @@
     villageNames: {},
     data: null,
     caseFile: null,
+    report: null,
     events: null,
     refreshTimer: null,
     lastLoadMs: 0,
@@ -174,6 +175,7 @@
     applyLanguage();
     if (state.data) renderOverview();
     if (state.caseFile) renderCase();
+    if (state.report) renderReport();
     renderWho();
   }
 
@@ -184,6 +186,7 @@
     state.me = null;
     show("overview-view", false);
     show("case-view", false);
+    show("report-view", false);
     show("who", false);
     show("logout", false);
     show("login-view", true);
@@ -196,6 +199,7 @@
     var key = "signout." + (known.indexOf(reason) >= 0 ? reason : "ended");
     state.data = null;
     state.caseFile = null;
+    state.report = null;
     clearTimeout(state.refreshTimer);
     state.refreshTimer = null;
     showLogin();
@@ -269,6 +273,14 @@
     }
     state.caseFile = null;
     show("case-view", false);
+    var report = /^#\/report(?:\/(\d{4}-\d{2}))?$/.exec(hash);
+    if (report && state.scope) {
+      show("overview-view", false);
+      show("report-view", true);
+      return loadReport(report[1] || "");
+    }
+    state.report = null;
+    show("report-view", false);
     show("overview-view", true);
     if (!state.scope) {
       show("scope-code-box", true);
@@ -360,6 +372,7 @@
       state.refreshTimer = null;
       if (!state.me) return;
       if (state.caseFile) loadCase(state.caseFile.summary.id);
+      else if (state.report) loadReport(state.report.month);
       else if (state.scope) loadOverview();
     }, wait);
   }
@@ -378,11 +391,17 @@
       api("/v1/duplicates?" + q),
       api("/v1/records?" + q + sep + "overdue=true&kind=dispute&limit=10"),
       api("/v1/records?" + q + sep + "status=unresolved&risk=high&kind=dispute&limit=10"),
-      api("/v1/records?" + q + sep + "sort=recent&limit=10")
+      api("/v1/records?" + q + sep + "sort=recent&limit=10"),
+      api("/v1/stats/by-town?" + q),
+      api("/v1/stats/compare?" + q),
+      api("/v1/stats/workload?" + q)
     ]).then(function (answers) {
       state.data = {
         stats: answers[0],
         villages: answers[1].rows,
+        towns: answers[8].rows,
+        compare: answers[9],
+        workload: answers[10].rows,
         months: answers[2].rows,
         categories: answers[3].rows,
         duplicates: answers[4],
@@ -407,8 +426,13 @@
     var totals = disputes.totals;
     $("scope-title").textContent = scopeName(state.scope);
     $("as-of").textContent = minute(disputes.asOf);
-    figure("open", totals.open, String(totals.open));
+    figure("received", totals.received, String(totals.received));
     figure("resolved", totals.resolved, String(totals.resolved));
+    figure("resolution-rate", totals.resolutionRate, percent(totals.resolutionRate));
+    figure("village-rate", totals.villageRate, percent(totals.villageRate));
+    figure("still-open", totals.stillOpen, String(totals.stillOpen));
+    figure("failed", totals.failedInTownship, String(totals.failedInTownship));
+    figure("beyond", totals.escalatedBeyondTownship, String(totals.escalatedBeyondTownship));
     figure("overdue", disputes.overdue.count, String(disputes.overdue.count));
     figure("high-risk", disputes.openHighRisk.count, String(disputes.openHighRisk.count));
     figure("visits", visits.total, String(visits.total));
@@ -416,7 +440,7 @@
     var target = state.me.grassrootsTarget;
     figure("grassroots", totals.grassrootsRate, percent(totals.grassrootsRate));
     var note = $("grassroots-note");
-    note.textContent = t("figure.target") + " " + percent(target) + " · " +
+    note.textContent = t("figure.target") + " ≥ " + percent(target) + " · " +
       (totals.grassrootsTargetMet ? t("figure.targetMet") : t("figure.targetMissed"));
     var card = document.querySelector('[data-figure="grassroots"]');
     card.classList.toggle("met", !!totals.grassrootsTargetMet);
@@ -424,11 +448,27 @@
     var meter = $("grassroots-meter");
     meter.style.width = Math.round(100 * (totals.grassrootsRate || 0)) + "%";
     $("grassroots-target").style.left = Math.round(100 * target) + "%";
-    $("extra-figures").textContent = t("figure.total") + " " + totals.total + " · " +
+    /* The gap to 100%, explained: every dispute received is in one part. */
+    $("gap-figures").textContent = t("figure.gap", {
+      received: totals.received,
+      grassroots: totals.grassrootsResolved,
+      village: totals.villageResolved,
+      town: totals.townResolved,
+      open: totals.stillOpen,
+      failed: totals.failedInTownship,
+      beyond: totals.escalatedBeyondTownship
+    });
+    $("extra-figures").textContent = t("figure.notResolved") + " " + totals.open + " · " +
       t("figure.median") + " " + (totals.medianDaysToResolve === null ? "—" : totals.medianDaysToResolve.toFixed(1)) +
       " · " + t("figure.linked") + " " + disputes.linkedDuplicates;
+    renderDefinitions(data.stats.definitions || {});
+    renderChanges(data.compare);
     renderCharts();
-    renderVillageTable();
+    renderPlaces("village-table", data.villages, "village");
+    var district = !!(state.scope && state.scope.length === 6);
+    $("town-card").hidden = !district;
+    if (district) renderPlaces("town-table", data.towns, "town");
+    renderWorkload();
     renderCaseList("list-overdue", data.overdue);
     renderCaseList("list-high-risk", data.highRisk);
     renderCaseList("list-recent", data.recent);
@@ -506,33 +546,129 @@
     return node("td", { text: text, className: className || "" });
   }
 
-  function renderVillageTable() {
-    var body = $("village-table").querySelector("tbody");
+  /* "How is this computed": each card's definition, in the page's language. */
+  function renderDefinitions(definitions) {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-definition]"), function (card) {
+      var d = definitions[card.getAttribute("data-definition")];
+      var text = card.querySelector(".how-text");
+      if (text) text.textContent = d ? (state.lang === "en" ? d.en : d.zh) : "";
+    });
+  }
+
+  /* A change: counts by share, rates by percentage points. */
+  function changeText(value, rate) {
+    if (value === null || value === undefined) return "—";
+    var sign = value > 0 ? "+" : (value < 0 ? "−" : "±");
+    var size = Math.abs(value * 100).toFixed(1);
+    return sign + size + (rate ? t("change.points") : "%");
+  }
+
+  var COMPARED = {
+    "received": "received", "resolved": "resolved", "resolution-rate": "resolutionRate",
+    "grassroots": "grassrootsRate", "village-rate": "villageRate", "still-open": "stillOpen",
+    "failed": "failedInTownship", "beyond": "escalatedBeyondTownship"
+  };
+
+  /* 环比 and 同比 under the headline figures. With no period chosen, the
+     comparison is of the current month, and says so. */
+  function renderChanges(compare) {
+    var wholePeriod = !state.from && !state.to;
+    Array.prototype.forEach.call(document.querySelectorAll("#headline [data-figure]"), function (card) {
+      var box = card.querySelector(".change");
+      if (!box) return;
+      var name = COMPARED[card.getAttribute("data-figure")];
+      var change = name && compare && compare.changes[name];
+      if (!change) { box.textContent = ""; return; }
+      var parts = [];
+      if (wholePeriod) {
+        parts.push(t("change.thisMonth") + " " + (change.rate ? percent(change.current) :
+          (change.current === null ? "—" : String(change.current))));
+      }
+      parts.push(t("change.mom") + " " + changeText(change.monthOnMonth, change.rate));
+      parts.push(t("change.yoy") + " " + changeText(change.yearOnYear, change.rate));
+      box.textContent = parts.join(" · ");
+      box.setAttribute("data-mom", change.monthOnMonth === null ? "" : String(change.monthOnMonth));
+      box.setAttribute("data-yoy", change.yearOnYear === null ? "" : String(change.yearOnYear));
+    });
+  }
+
+  /* Ranked by 基层化解率 (places with nothing received last), then by code. */
+  function ranked(rows, key) {
+    var sorted = rows.slice();
+    sorted.sort(function (a, b) {
+      var x = a.disputes.grassrootsRate, y = b.disputes.grassrootsRate;
+      if (x === null && y !== null) return 1;
+      if (y === null && x !== null) return -1;
+      if (x !== y) return y - x;
+      return a[key] < b[key] ? -1 : 1;
+    });
+    return sorted;
+  }
+
+  /* The village table, or the town table of a district, ranked. */
+  function renderPlaces(tableId, rows, key) {
+    var body = $(tableId).querySelector("tbody");
     clear(body);
-    var rows = state.data.villages;
     if (!rows.length) {
-      body.appendChild(node("tr", {}, [node("td", { colspan: "9", className: "empty", text: t("list.empty") })]));
+      body.appendChild(node("tr", {}, [node("td", { colspan: "14", className: "empty", text: t("list.empty") })]));
       return;
     }
-    rows.forEach(function (row) {
+    var rank = 0;
+    ranked(rows, key).forEach(function (row) {
       var d = row.disputes;
-      var link = node("a", { href: "#/", text: villageName(row.village), "data-village": row.village });
+      var code = row[key];
+      var name = key === "town" ? scopeName(code) : villageName(code);
+      var link = node("a", { href: "#/", text: name });
+      link.setAttribute("data-" + key, code);
       link.addEventListener("click", function (event) {
         event.preventDefault();
-        setScope(row.village);
+        setScope(code);
       });
-      var tr = node("tr", { "data-village": row.village }, [
+      if (d.grassrootsRate !== null) rank += 1;
+      var attrs = {};
+      attrs["data-" + key] = code;
+      body.appendChild(node("tr", attrs, [
+        cell(d.grassrootsRate === null ? "—" : String(rank), "num rank"),
         node("td", {}, [link]),
-        cell(String(d.total), "num"),
-        cell(String(d.open), "num"),
+        cell(String(d.received), "num"),
         cell(String(d.resolved), "num"),
-        cell(percent(d.grassrootsRate), "num" + (d.resolved ? (d.grassrootsTargetMet ? " ok" : " warn") : "")),
+        cell(percent(d.resolutionRate), "num"),
+        cell(percent(d.grassrootsRate), "num grassroots" + (d.received ? (d.grassrootsTargetMet ? " ok" : " warn") : "")),
+        cell(percent(d.villageRate), "num"),
+        cell(String(d.stillOpen), "num"),
+        cell(String(d.failedInTownship), "num"),
+        cell(String(d.escalatedBeyondTownship), "num"),
         cell(String(row.overdue), "num" + (row.overdue ? " warn" : "")),
         cell(String(row.openHighRisk), "num" + (row.openHighRisk ? " alert" : "")),
         cell(String(row.visits), "num"),
         cell(String(row.pendingFollowUps), "num")
-      ]);
-      body.appendChild(tr);
+      ]));
+    });
+  }
+
+  /* Each person's workload, by name (never by id). */
+  function renderWorkload() {
+    var body = $("workload-table").querySelector("tbody");
+    clear(body);
+    var rows = state.data.workload || [];
+    if (!rows.length) {
+      body.appendChild(node("tr", {}, [node("td", { colspan: "7", className: "empty", text: t("list.empty") })]));
+      return;
+    }
+    rows.forEach(function (row) {
+      var places = (row.villages || []).map(villageName).join("、");
+      body.appendChild(node("tr", { "data-person": row.person }, [
+        node("td", {}, [
+          node("span", { className: "person-name", text: row.name || t("person.unknown") }),
+          places ? node("span", { className: "person-places", text: " · " + places }) : null
+        ]),
+        cell(String(row.visits), "num"),
+        cell(row.visitsPerWeek.toFixed(1), "num"),
+        cell(String(row.casesHandled), "num"),
+        cell(String(row.resolved), "num"),
+        cell(String(row.open), "num"),
+        cell(String(row.overdue), "num" + (row.overdue ? " warn" : ""))
+      ]));
     });
   }
 
@@ -647,6 +783,39 @@
     loadOverview();
   }
 
+  /* ---------- monthly report ---------- */
+
+  function thisMonth() {
+    var d = new Date(Date.now() + OFFSET_MS);
+    return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1);
+  }
+
+  function loadReport(month) {
+    month = month || thisMonth();
+    var params = new URLSearchParams();
+    params.set("scope", state.scope);
+    params.set("month", month);
+    $("report-month").value = month;
+    $("report-xlsx").setAttribute("href", "/v1/report/monthly.xlsx?" + params.toString());
+    return api("/v1/report/monthly?" + params.toString()).then(function (report) {
+      state.report = report;
+      renderReport();
+    }).catch(function (error) {
+      if (!(error instanceof ApiFailure) || error.status !== 401) showError(error);
+    });
+  }
+
+  function renderReport() {
+    if (!state.report) return;
+    window.FQReport.render($("report"), state.report, {
+      t: t,
+      lang: state.lang,
+      label: label,
+      percent: percent,
+      minute: minute
+    });
+  }
+
   /* ---------- case page ---------- */
 
   function loadCase(id) {
@@ -735,6 +904,11 @@
       if (state.root) setScope(state.root);
     });
     window.addEventListener("hashchange", function () { if (state.me) route(); });
+    $("report-month").addEventListener("change", function () {
+      var month = $("report-month").value;
+      if (/^\d{4}-\d{2}$/.test(month)) window.location.hash = "#/report/" + month;
+    });
+    $("report-print").addEventListener("click", function () { window.print(); });
     start();
   });
 

@@ -117,6 +117,13 @@ impl HttpClient {
 
     /// A binary download (exports, backups).
     pub fn download(&self, path: &str) -> Result<Vec<u8>, CliError> {
+        self.download_named(path).map(|(bytes, _)| bytes)
+    }
+
+    /// A binary download and the file name the server gives it
+    /// (`Content-Disposition`, its UTF-8 `filename*` when there is one),
+    /// reduced to a plain file name.
+    pub fn download_named(&self, path: &str) -> Result<(Vec<u8>, Option<String>), CliError> {
         let result = self
             .agent
             .get(&format!("{}{path}", self.base))
@@ -124,6 +131,11 @@ impl HttpClient {
             .call();
         let response = result.map_err(|e| self.unreachable(e))?;
         let status = response.status().as_u16();
+        let named = response
+            .headers()
+            .get("content-disposition")
+            .and_then(|v| v.to_str().ok())
+            .and_then(attachment_name);
         let mut body = response.into_body();
         let bytes = body
             .with_config()
@@ -131,7 +143,7 @@ impl HttpClient {
             .read_to_vec()
             .map_err(|e| CliError::new(format!("the download was cut off: {e}; try again")))?;
         if (200..300).contains(&status) {
-            return Ok(bytes);
+            return Ok((bytes, named));
         }
         let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Err(CliError::new(format!(
@@ -167,6 +179,48 @@ pub fn format_time(millis: i64) -> String {
 /// Writes a file whole or not at all: to a temporary name, then renamed.
 /// Only its owner may read it (`0600`): backups and exports hold parties'
 /// names and phone numbers.
+/// The file name of a `Content-Disposition` header: its RFC 5987
+/// `filename*=UTF-8''…` when present, else its `filename="…"`; only a
+/// plain name (no directory, nothing hidden) is returned.
+pub fn attachment_name(header: &str) -> Option<String> {
+    let mut plain = None;
+    let mut extended = None;
+    for part in header.split(';').map(str::trim) {
+        if let Some(value) = part.strip_prefix("filename*=") {
+            let encoded = value
+                .strip_prefix("UTF-8''")
+                .or_else(|| value.strip_prefix("utf-8''"))?;
+            let bytes: Vec<u8> = percent_decode(encoded)?;
+            extended = String::from_utf8(bytes).ok();
+        } else if let Some(value) = part.strip_prefix("filename=") {
+            plain = Some(value.trim_matches('"').to_owned());
+        }
+    }
+    extended.or(plain).filter(|name| {
+        !name.is_empty()
+            && !name.starts_with('.')
+            && !name.contains(['/', '\\', '\0'])
+            && name.chars().all(|c| !c.is_control())
+    })
+}
+
+fn percent_decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
 pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
     use std::io::Write;
     let partial = path.with_extension("partial");
@@ -177,4 +231,31 @@ pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliE
         })
         .and_then(|()| std::fs::rename(&partial, path))
         .map_err(|e| CliError::new(format!("cannot write {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::attachment_name;
+
+    #[test]
+    fn attachment_names_prefer_the_utf8_name_and_stay_in_the_directory() {
+        assert_eq!(
+            attachment_name(
+                "attachment; filename=\"disputes-1.xlsx\"; filename*=UTF-8''%E6%9C%88%E6%8A%A5.xlsx"
+            )
+            .as_deref(),
+            Some("月报.xlsx")
+        );
+        assert_eq!(
+            attachment_name("attachment; filename=\"disputes-1.xlsx\"").as_deref(),
+            Some("disputes-1.xlsx")
+        );
+        assert_eq!(attachment_name("attachment; filename=\"../x\""), None);
+        assert_eq!(
+            attachment_name("attachment; filename*=UTF-8''%2E%2E%2Fx"),
+            None
+        );
+        assert_eq!(attachment_name("attachment; filename*=UTF-8''%ZZ"), None);
+        assert_eq!(attachment_name("inline"), None);
+    }
 }

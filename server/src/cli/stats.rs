@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use fengqiao_protocol::Scope;
 use fengqiao_shared::stats::Statistics;
 
 use super::{CliError, HttpClient};
@@ -23,9 +24,14 @@ pub struct Access {
     /// First day of the period, YYYY-MM-DD (China Standard Time).
     #[arg(long)]
     pub from: Option<String>,
-    /// Day after the period, YYYY-MM-DD.
+    /// Last day of the period, YYYY-MM-DD (China Standard Time); that day
+    /// is included.
     #[arg(long)]
     pub to: Option<String>,
+    /// The day backlog figures (overdue, open high-risk, days open) are
+    /// counted at, YYYY-MM-DD (default: now).
+    #[arg(long)]
+    pub as_of: Option<String>,
 }
 
 impl Access {
@@ -34,6 +40,7 @@ impl Access {
             ("scope", &self.scope),
             ("from", &self.from),
             ("to", &self.to),
+            ("asOf", &self.as_of),
         ]
         .iter()
         .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
@@ -59,15 +66,25 @@ fn percent(rate: Option<f64>) -> String {
     rate.map_or("—".to_owned(), |r| format!("{:.1}%", r * 100.0))
 }
 
+/// What a summary of `scope` is called: a district's, a town's, a
+/// village's, or everything's.
+pub fn summary_kind(scope: Option<&Scope>) -> &'static str {
+    match scope {
+        Some(Scope::District(_)) => "district summary 区县汇总",
+        Some(Scope::Town(_)) => "township summary 乡镇汇总",
+        Some(Scope::Village(_)) => "village summary 村汇总",
+        None => "summary of every place 全部汇总",
+    }
+}
+
 /// The headline numbers, one per line, English and Chinese labels.
 pub fn print_summary(title: &str, stats: &Statistics) {
     let t = &stats.disputes.totals;
-    println!("\n{title} — township summary 乡镇汇总");
-    println!("  disputes 矛盾纠纷            {}", t.total);
-    println!("  open 未化解                  {}", t.open);
-    println!("    mediating 调解中           {}", t.mediating);
-    println!("    escalated 已上报           {}", t.escalated);
-    println!("    failed 调解失败            {}", t.failed);
+    println!(
+        "\n{title} — {}",
+        summary_kind(stats.disputes.scope.as_ref())
+    );
+    println!("  disputes received 受理纠纷    {}", t.received);
     println!("  resolved 已化解              {}", t.resolved);
     println!(
         "  resolution rate 化解率       {}",
@@ -82,6 +99,27 @@ pub fn print_summary(title: &str, stats: &Statistics) {
             "not met 未达标"
         }
     );
+    println!("  village rate 村级化解率      {}", percent(t.village_rate));
+    println!(
+        "    resolved in the village 村级化解   {}",
+        t.village_resolved
+    );
+    println!("    resolved at the town 镇级化解      {}", t.town_resolved);
+    println!("  the gap to 100% 未基层化解:");
+    println!("    still open 仍在办理                {}", t.still_open);
+    println!(
+        "    failed in the township 调解失败    {}",
+        t.failed_in_township
+    );
+    println!(
+        "    escalated beyond the township 上报镇外 {}",
+        t.escalated_beyond_township
+    );
+    println!("  by status 按状态:");
+    println!("    open 未化解                {}", t.open);
+    println!("    mediating 调解中           {}", t.mediating);
+    println!("    escalated 已上报           {}", t.escalated);
+    println!("    failed 调解失败            {}", t.failed);
     println!(
         "  median days to resolve 中位化解天数 {}",
         t.median_days_to_resolve
@@ -147,7 +185,9 @@ pub struct ExportArgs {
     pub what: What,
     #[arg(long, value_enum, default_value_t = FileFormat::Xlsx)]
     pub format: FileFormat,
-    /// Where to write the file (default: disputes.xlsx etc. here).
+    /// Where to write the file (default: here, under the name the server
+    /// gives, with the place and the period, e.g.
+    /// 矛盾纠纷_枫桥镇_2026-10-01至2026-10-31.xlsx).
     #[arg(long)]
     pub out: Option<PathBuf>,
     #[command(flatten)]
@@ -163,11 +203,13 @@ pub fn run_export(args: ExportArgs) -> Result<(), CliError> {
         FileFormat::Csv => "csv",
         FileFormat::Xlsx => "xlsx",
     };
+    let client = HttpClient::new(&args.access.server, &args.access.token);
+    let (bytes, named) =
+        client.download_named(&format!("/v1/export/{kind}.{ext}{}", args.access.query()))?;
     let out = args
         .out
+        .or_else(|| named.map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from(format!("{kind}.{ext}")));
-    let client = HttpClient::new(&args.access.server, &args.access.token);
-    let bytes = client.download(&format!("/v1/export/{kind}.{ext}{}", args.access.query()))?;
     super::write_atomically(&out, &bytes)?;
     println!("wrote {} ({} bytes)", out.display(), bytes.len());
     Ok(())

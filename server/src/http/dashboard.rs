@@ -43,7 +43,7 @@ use tower_http::compression::CompressionLayer;
 use super::session::{
     self, Official, SESSION_TTL, Sessions, bad_request, expired_cookie, session_cookie,
 };
-use super::{ApiError, Format, Shared, export, stats};
+use super::{ApiError, Format, Shared, export, monthly, stats};
 use crate::engine::hub::{Missed, Subscription};
 use crate::engine::now_millis;
 use crate::report::Reports;
@@ -79,6 +79,7 @@ pub fn routes(app: &Shared) -> Router<Shared> {
         .route("/v1/events", get(events))
         .merge(stats::routes())
         .merge(export::routes())
+        .merge(monthly::routes())
         // Every state-changing request, login included, comes from the
         // dashboard's own page (login CSRF, see `session`).
         .layer(axum::middleware::from_fn_with_state(
@@ -150,6 +151,11 @@ const ASSETS: &[Asset] = &[
         name: "charts.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../assets/dashboard/charts.js"),
+    },
+    Asset {
+        name: "report.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/dashboard/report.js"),
     },
     Asset {
         name: "i18n.js",

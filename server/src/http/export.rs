@@ -12,20 +12,21 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use fengqiao_protocol::ErrorCode;
+use fengqiao_protocol::{ErrorCode, Scope};
 use fengqiao_shared::vocab::RecordKind;
 
 use super::dashboard::Views;
 use super::session::Official;
 use super::stats::blocking;
 use super::{ApiError, Format};
+use crate::directory::Org;
 use crate::engine::now_millis;
-use crate::report::calendar::compact_day;
-use crate::report::export::{self, ExportFormat, VillageNames};
+use crate::report::export::{self, Context, ExportFormat, FileName, PlaceNames};
 use crate::report::params::Params;
+use crate::report::people;
 
 /// Parameters an export accepts.
-const EXPORT_PARAMS: &[&str] = &["scope", "from", "to"];
+const EXPORT_PARAMS: &[&str] = &["scope", "from", "to", "overdueDays", "asOf"];
 
 pub fn routes() -> Router<Views> {
     Router::new().route("/v1/export/{file}", get(download))
@@ -40,6 +41,45 @@ fn file_kind(file: &str) -> Option<(RecordKind, ExportFormat)> {
         "visits.xlsx" => Some((RecordKind::Visit, ExportFormat::Xlsx)),
         _ => None,
     }
+}
+
+/// The names of the scope's villages and towns.
+pub(super) fn place_names(org: &Org, scope: &Scope) -> PlaceNames {
+    PlaceNames {
+        villages: org
+            .villages_in(scope)
+            .map(|(code, name)| (code.clone(), name.clone()))
+            .collect(),
+        towns: org
+            .towns
+            .iter()
+            .filter(|(code, _)| {
+                code.as_str().starts_with(scope.prefix())
+                    || scope.prefix().starts_with(code.as_str())
+            })
+            .map(|(code, name)| (code.to_string(), name.clone()))
+            .collect(),
+    }
+}
+
+/// A place's name, or its code when the organisation does not name it.
+pub(super) fn place_name(org: &Org, scope: &Scope) -> String {
+    org.name_of(scope)
+        .map_or_else(|| scope.to_string(), str::to_owned)
+}
+
+/// A file download's headers: its type, its name (with the place and the
+/// period) and no caching.
+pub(super) fn attachment(content_type: &str, name: &FileName, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, name.content_disposition()),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 async fn download(
@@ -57,48 +97,53 @@ async fn download(
     })?;
     let params = Params::parse(raw.as_deref(), EXPORT_PARAMS)?;
     let scope = official.scope(params.scope()?)?;
-    let period = params.period()?;
+    let query = params.stats_query(now_millis())?;
+    let period = query.period;
     let label = official.identity.label.clone();
-    let file_name = format!(
-        "{}-{}-{}.{}",
-        export::file_names(kind).0,
-        scope,
-        compact_day(now_millis()),
-        format.extension()
-    );
-    let bytes = blocking(move || {
-        let org = views.app.engine.directory().org();
-        let names: VillageNames = org
-            .villages_in(&scope)
-            .map(|(code, name)| (code.clone(), name.clone()))
-            .collect();
-        let (bytes, rows) = views.reports.resident().read(&scope, |rows| {
-            let chosen = export::select(rows.iter(), kind, &period);
-            let mut out = Vec::new();
-            let written = match format {
-                ExportFormat::Csv => {
-                    export::write_csv(chosen.iter().copied(), kind, &names, &mut out)
-                }
-                ExportFormat::Xlsx => {
-                    export::write_xlsx(chosen.iter().copied(), kind, &names, &mut out)
-                }
-            };
-            written.map(|()| (out, chosen.len()))
-        })??;
+    let (bytes, name) = blocking(move || {
+        let directory = views.app.engine.directory();
+        let org = directory.org();
+        let places = place_names(&org, &scope);
+        let people = people::names(directory);
+        let name = FileName::new(
+            (export::file_names(kind).1, export::file_names(kind).0),
+            (&place_name(&org, &scope), scope.prefix()),
+            &period,
+            query.now,
+            format.extension(),
+        );
+        // The records are copied out of the resident summaries, so their
+        // documents are read and the file written without holding up
+        // reports that wait to take in new changes.
+        let chosen: Vec<fengqiao_shared::Summary> =
+            views.reports.resident().read(&scope, |rows| {
+                export::select(rows.iter(), kind, &period)
+                    .into_iter()
+                    .cloned()
+                    .collect()
+            })?;
+        let chosen: Vec<&fengqiao_shared::Summary> = chosen.iter().collect();
+        let details = export::details(views.app.engine.storage().as_ref(), &chosen)?;
+        let context = Context {
+            places: &places,
+            people: &people,
+            details: &details,
+            now: query.now,
+            overdue_days: query.overdue_days,
+        };
+        let mut bytes = Vec::new();
+        match format {
+            ExportFormat::Csv => {
+                export::write_csv(chosen.iter().copied(), kind, &context, &mut bytes)
+            }
+            ExportFormat::Xlsx => {
+                export::write_xlsx(chosen.iter().copied(), kind, &context, &mut bytes)
+            }
+        }?;
+        let rows = chosen.len();
         tracing::info!(official = %label, %scope, kind = %kind, rows, "records exported");
-        Ok(bytes)
+        Ok((bytes, name))
     })
     .await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, format.content_type().to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file_name}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(attachment(format.content_type(), &name, bytes))
 }

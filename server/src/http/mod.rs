@@ -12,6 +12,7 @@ mod field;
 mod history;
 pub mod limit;
 pub mod listener;
+mod monthly;
 mod remove;
 mod session;
 mod stats;

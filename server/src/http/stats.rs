@@ -42,6 +42,9 @@ pub fn routes() -> Router<Views> {
     Router::new()
         .route("/v1/stats/summary", get(summary))
         .route("/v1/stats/by-village", get(by_village))
+        .route("/v1/stats/by-town", get(by_town))
+        .route("/v1/stats/compare", get(compare))
+        .route("/v1/stats/workload", get(workload))
         .route("/v1/stats/by-category", get(by_category))
         .route("/v1/stats/by-month", get(by_month))
         .route("/v1/duplicates", get(duplicates))
@@ -98,7 +101,7 @@ fn json_body(body: std::sync::Arc<[u8]>) -> Response {
         .into_response()
 }
 
-fn json<T: Serialize>(value: &T) -> Result<Response, ApiError> {
+pub(super) fn json<T: Serialize>(value: &T) -> Result<Response, ApiError> {
     let bytes = serde_json::to_vec(value).map_err(|e| {
         tracing::error!(error = %e, "cannot write a JSON answer");
         ApiError::internal(Format::Json)
@@ -142,6 +145,69 @@ async fn by_village(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     figure(views, official, raw, Figure::ByVillage).await
+}
+
+async fn by_town(
+    State(views): State<Views>,
+    official: Official,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    figure(views, official, raw, Figure::ByTown).await
+}
+
+async fn compare(
+    State(views): State<Views>,
+    official: Official,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    figure(views, official, raw, Figure::Compare).await
+}
+
+/// One person's workload, named from the directory.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NamedLoad {
+    /// The person's name in the directory; `None` for an id the directory
+    /// does not know (a record made by a device enrolled elsewhere).
+    name: Option<String>,
+    #[serde(flatten)]
+    load: fengqiao_shared::stats::workload::CadreLoad,
+}
+
+/// `GET /v1/stats/workload`: per person, visits per week, cases handled,
+/// open and overdue, busiest first.
+async fn workload(
+    State(views): State<Views>,
+    official: Official,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(raw.as_deref(), STATS_PARAMS)?;
+    let scope = official.scope(params.scope()?)?;
+    let query = params.stats_query(now_millis())?.with_scope(scope.clone());
+    let body = blocking(move || {
+        let names = crate::report::people::names(views.app.engine.directory());
+        let mut rows = views.reports.resident().read(&scope, |rows| {
+            fengqiao_shared::stats::workload::workload(rows.iter(), &query)
+        })?;
+        rows.sort_by(|a, b| {
+            (b.overdue, b.cases_handled, b.visits, &a.person).cmp(&(
+                a.overdue,
+                a.cases_handled,
+                a.visits,
+                &b.person,
+            ))
+        });
+        let rows: Vec<NamedLoad> = rows
+            .into_iter()
+            .map(|load| NamedLoad {
+                name: names.get(&load.person).cloned(),
+                load,
+            })
+            .collect();
+        Ok(serde_json::json!({ "query": query, "rows": rows }))
+    })
+    .await?;
+    json(&body)
 }
 
 async fn by_category(

@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 
 use fengqiao_protocol::DocumentId;
-use fengqiao_shared::stats::partial;
+use fengqiao_shared::stats::compare::{Comparison, compared_periods};
+use fengqiao_shared::stats::{self, partial};
 use fengqiao_shared::stats::{DuplicatePair, Statistics};
 use fengqiao_shared::{StatsQuery, Summary};
 use serde::Serialize;
@@ -23,6 +24,11 @@ pub enum Figure {
     Summary,
     /// One row per village.
     ByVillage,
+    /// One row per town.
+    ByTown,
+    /// The headline figures against the period before (环比) and the same
+    /// period a year earlier (同比).
+    Compare,
     /// One row per dispute category.
     ByCategory,
     /// One row per month of creation.
@@ -49,12 +55,41 @@ struct Duplicates<'a> {
     records: BTreeMap<&'a DocumentId, &'a Summary>,
 }
 
+/// The headline figures compared, the query and what the figures mean.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Compared<'a> {
+    query: &'a StatsQuery,
+    #[serde(flatten)]
+    comparison: Comparison,
+    definitions: BTreeMap<String, stats::Definition>,
+}
+
+/// The headline figures of the query's period (the current month when it
+/// is open), of the period before and of the same period a year earlier.
+pub fn comparison(rows: &Rows<'_>, query: &StatsQuery) -> Comparison {
+    let periods = compared_periods(query.period, query.now, query.utc_offset_minutes);
+    let totals = |period| {
+        let query = query.clone().with_period(period);
+        let partials = rows.partials(&query);
+        partial::totals_of(partials.iter().map(|p| &**p), &query)
+    };
+    Comparison::new(
+        periods,
+        totals(periods.current),
+        totals(periods.previous),
+        totals(periods.year_before),
+    )
+}
+
 impl Figure {
     /// The endpoint's name, for cache keys and logs.
     pub fn name(self) -> &'static str {
         match self {
             Figure::Summary => "summary",
             Figure::ByVillage => "by-village",
+            Figure::ByTown => "by-town",
+            Figure::Compare => "compare",
             Figure::ByCategory => "by-category",
             Figure::ByMonth => "by-month",
             Figure::Duplicates => "duplicates",
@@ -74,6 +109,15 @@ impl Figure {
             Figure::ByVillage => serde_json::to_vec(&DrillDown {
                 query,
                 rows: partial::by_village_of(partials, query),
+            }),
+            Figure::ByTown => serde_json::to_vec(&DrillDown {
+                query,
+                rows: partial::by_town_of(partials, query),
+            }),
+            Figure::Compare => serde_json::to_vec(&Compared {
+                query,
+                comparison: comparison(rows, query),
+                definitions: stats::definitions(),
             }),
             Figure::ByCategory => serde_json::to_vec(&DrillDown {
                 query,

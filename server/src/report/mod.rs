@@ -33,7 +33,9 @@ pub mod error;
 pub mod export;
 pub mod figures;
 pub mod listing;
+pub mod monthly;
 pub mod params;
+pub mod people;
 pub mod resident;
 
 use std::sync::Arc;

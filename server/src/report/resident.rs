@@ -129,8 +129,10 @@ fn weight(summary: &Summary) -> u64 {
         + summary.linked_dispute.as_ref().map_or(0, id)) as u64
 }
 
-/// Partials kept per village: one per period and calendar offset in use.
-const PARTIALS_PER_VILLAGE: usize = 4;
+/// Partials kept per village: one per period and calendar offset in use
+/// (a dashboard reads its period, the period before and the same period a
+/// year earlier; a monthly report the same three for its month).
+const PARTIALS_PER_VILLAGE: usize = 8;
 
 /// One village's partial statistics for one period and offset, and the
 /// linked disputes of the village that counted when it was computed.

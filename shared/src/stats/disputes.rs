@@ -7,11 +7,11 @@ use fengqiao_protocol::{DocumentId, VillageCode};
 
 use super::{
     CaseList, DUPLICATE_WINDOW_DAYS, DisputeFigures, DisputeStats, DuplicatePair,
-    GRASSROOTS_TARGET_FRACTION, MILLIS_PER_DAY, StatsQuery, bump, days_between, entry_of, median,
-    ratio, zeros,
+    GRASSROOTS_TARGET_FRACTION, MILLIS_PER_DAY, Standing, StatsQuery, bump, days_between, entry_of,
+    median, ratio, zeros,
 };
 use crate::summary::Summary;
-use crate::vocab::{Category, Level, RecordKind, Risk, Status};
+use crate::vocab::{Category, RecordKind, Risk, Status};
 
 /// The disputes of a query's scope, split into those that count and the
 /// linked duplicates that are represented by another case.
@@ -125,11 +125,6 @@ pub(super) fn is_open(summary: &Summary) -> bool {
     status_of(summary).is_open()
 }
 
-/// Resolved without escalation beyond the village.
-fn is_grassroots(summary: &Summary) -> bool {
-    matches!(summary.max_escalation_level, None | Some(Level::Village))
-}
-
 /// Accumulates [`DisputeFigures`].
 #[derive(Debug, Clone, Default)]
 pub(super) struct Tally {
@@ -138,19 +133,22 @@ pub(super) struct Tally {
     mediating: u64,
     failed: u64,
     escalated: u64,
-    grassroots: u64,
+    village_resolved: u64,
+    town_resolved: u64,
+    still_open: u64,
+    failed_in_township: u64,
+    escalated_beyond: u64,
+    resolved_beyond: u64,
     days_to_resolve: Vec<f64>,
 }
 
 impl Tally {
     pub fn add(&mut self, summary: &Summary) {
         self.total += 1;
-        match status_of(summary) {
+        let status = status_of(summary);
+        match status {
             Status::Resolved => {
                 self.resolved += 1;
-                if is_grassroots(summary) {
-                    self.grassroots += 1;
-                }
                 if let Some(resolved_at) = summary.resolved_at {
                     self.days_to_resolve
                         .push(days_between(summary.created_at, resolved_at).max(0.0));
@@ -161,6 +159,18 @@ impl Tally {
             Status::Escalated => self.escalated += 1,
             Status::Open => {}
         }
+        match Standing::of(summary) {
+            Standing::VillageResolved => self.village_resolved += 1,
+            Standing::TownResolved => self.town_resolved += 1,
+            Standing::StillOpen => self.still_open += 1,
+            Standing::FailedInTownship => self.failed_in_township += 1,
+            Standing::EscalatedBeyondTownship => {
+                self.escalated_beyond += 1;
+                if status == Status::Resolved {
+                    self.resolved_beyond += 1;
+                }
+            }
+        }
     }
 
     /// Takes in another group's tally, as if its disputes had been added.
@@ -170,7 +180,12 @@ impl Tally {
         self.mediating += other.mediating;
         self.failed += other.failed;
         self.escalated += other.escalated;
-        self.grassroots += other.grassroots;
+        self.village_resolved += other.village_resolved;
+        self.town_resolved += other.town_resolved;
+        self.still_open += other.still_open;
+        self.failed_in_township += other.failed_in_township;
+        self.escalated_beyond += other.escalated_beyond;
+        self.resolved_beyond += other.resolved_beyond;
         self.days_to_resolve
             .extend_from_slice(&other.days_to_resolve);
     }
@@ -181,19 +196,28 @@ impl Tally {
 
     pub fn figures(self) -> DisputeFigures {
         let (num, den) = GRASSROOTS_TARGET_FRACTION;
+        let grassroots = self.village_resolved + self.town_resolved;
         DisputeFigures {
             total: self.total,
+            received: self.total,
             open: self.total - self.resolved,
             resolved: self.resolved,
             mediating: self.mediating,
             failed: self.failed,
             escalated: self.escalated,
-            grassroots_resolved: self.grassroots,
+            village_resolved: self.village_resolved,
+            town_resolved: self.town_resolved,
+            grassroots_resolved: grassroots,
+            resolved_beyond_township: self.resolved_beyond,
+            still_open: self.still_open,
+            failed_in_township: self.failed_in_township,
+            escalated_beyond_township: self.escalated_beyond,
             resolution_rate: ratio(self.resolved, self.total),
-            grassroots_rate: ratio(self.grassroots, self.resolved),
-            grassroots_target_met: self.resolved > 0
-                && u128::from(self.grassroots) * u128::from(den)
-                    >= u128::from(self.resolved) * u128::from(num),
+            grassroots_rate: ratio(grassroots, self.total),
+            village_rate: ratio(self.village_resolved, self.total),
+            grassroots_target_met: self.total > 0
+                && u128::from(grassroots) * u128::from(den)
+                    >= u128::from(self.total) * u128::from(num),
             median_days_to_resolve: median(self.days_to_resolve),
         }
     }
@@ -466,6 +490,7 @@ pub fn dispute_stats<'a>(
 mod tests {
     use super::*;
     use crate::stats::StatsQuery;
+    use crate::vocab::Level;
 
     fn id(n: u8) -> DocumentId {
         DocumentId::from_bytes(&[n; 16]).unwrap()
@@ -568,25 +593,40 @@ mod tests {
     }
 
     #[test]
-    fn target_is_met_at_exactly_ninety_percent() {
+    fn target_is_met_at_exactly_ninety_percent_of_the_disputes_received() {
         let mut cases = Vec::new();
         for n in 1..=10u8 {
             let mut s = dispute(n, None);
             s.status = Some(Status::Resolved);
             s.resolved_at = Some(s.created_at);
             if n == 10 {
-                s.max_escalation_level = Some(Level::Town);
+                s.max_escalation_level = Some(Level::District);
             } else if n == 9 {
+                s.max_escalation_level = Some(Level::Town);
+            } else if n == 8 {
                 s.max_escalation_level = Some(Level::Village);
             }
             cases.push(s);
         }
         let figures = dispute_stats(&cases, &StatsQuery::new(0)).totals;
         assert_eq!(figures.grassroots_resolved, 9);
+        assert_eq!(figures.village_resolved, 8);
+        assert_eq!(figures.town_resolved, 1);
+        assert_eq!(figures.escalated_beyond_township, 1);
+        assert_eq!(figures.resolved_beyond_township, 1);
+        assert_eq!(figures.grassroots_rate, Some(0.9));
         assert!(figures.grassroots_target_met);
+        // A case still open counts against the rate: 9 of 11.
+        cases.push(dispute(11, None));
+        let figures = dispute_stats(&cases, &StatsQuery::new(0)).totals;
+        assert_eq!(figures.received, 11);
+        assert_eq!(figures.still_open, 1);
+        assert!(!figures.grassroots_target_met);
+        cases.pop();
         cases[8].max_escalation_level = Some(Level::Court);
         let figures = dispute_stats(&cases, &StatsQuery::new(0)).totals;
         assert_eq!(figures.grassroots_rate, Some(0.8));
+        assert_eq!(figures.resolution_rate, Some(1.0));
         assert!(!figures.grassroots_target_met);
     }
 

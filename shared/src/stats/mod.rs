@@ -42,30 +42,33 @@
 //! holds the two to the same results.
 
 pub mod calendar;
+pub mod compare;
 mod disputes;
 mod drill;
 pub mod partial;
 mod visits;
+pub mod workload;
 
 use std::collections::BTreeMap;
 
-use fengqiao_protocol::{DocumentId, Scope, VillageCode};
+use fengqiao_protocol::{DocumentId, Scope, TownCode, VillageCode};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::summary::{Millis, Summary};
-use crate::vocab::{Category, Risk, Sentiment, Status, Topic};
+use crate::vocab::{Category, Level, Risk, Sentiment, Status, Topic};
 
 pub use calendar::{
     CHINA_STANDARD_OFFSET_MINUTES, CalendarKeyError, IsoWeek, MAX_OFFSET_MINUTES, MILLIS_PER_DAY,
     YearMonth,
 };
 pub use disputes::{dispute_stats, open_high_risk, overdue_cases, possible_duplicates};
-pub use drill::{by_category, by_month, by_village};
+pub use drill::{by_category, by_month, by_town, by_village};
 pub use visits::visit_stats;
 
-/// The field's target for the grassroots resolution rate: at least 90% of
-/// resolved disputes resolved without escalation beyond the village.
+/// The field's target for the grassroots resolution rate (基层化解率): at
+/// least 90% of the disputes received resolved without escalation beyond
+/// the township.
 pub const GRASSROOTS_TARGET: f64 = 0.9;
 
 /// [`GRASSROOTS_TARGET`] as an exact fraction, so that "met" is decided in
@@ -269,38 +272,291 @@ impl CaseList {
 }
 
 /// Dispute figures of one group of disputes (a whole scope, a village, a
-/// category or a month), for the disputes created within the period.
+/// town, a category or a month), for the disputes received (reported)
+/// within the period.
+///
+/// Every dispute received stands in exactly one of four places against
+/// the grassroots target ([`Standing`]):
+///
+/// `received = grassroots_resolved + still_open + failed_in_township +
+/// escalated_beyond_township`
+///
+/// so the gap between 基层化解率 and 100 % is always explained by the last
+/// three counts. The status counts (`open`, `mediating`, `failed`,
+/// `escalated`) are kept beside them for the tables that show statuses.
+/// Every figure is defined in words, in Chinese and English, by
+/// [`definitions`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DisputeFigures {
-    /// Disputes counted (linked duplicates left out).
+    /// Disputes received: reported within the period, linked duplicates
+    /// left out (a case reported twice counts once). The same number as
+    /// `received`, under the name older clients read.
     pub total: u64,
-    /// Not resolved: every status but `resolved` (`open`, `mediating`,
-    /// `failed`, `escalated`). Always `total - resolved`.
+    /// Disputes received (受理): reported within the period, linked
+    /// duplicates counted once.
+    #[serde(default)]
+    pub received: u64,
+    /// Not resolved (未化解): every status but `resolved`. Always
+    /// `total - resolved`.
     pub open: u64,
+    /// Resolved at any level (已化解).
     pub resolved: u64,
+    /// Status counts: currently mediating, failed, escalated (at any level).
     pub mediating: u64,
     pub failed: u64,
-    /// Currently escalated (status `escalated`), at any level.
     pub escalated: u64,
-    /// Resolved disputes that were never escalated beyond the village: their
-    /// highest escalation level is none or `village`.
+    /// Resolved in the village, never escalated beyond it (村级化解).
+    #[serde(default)]
+    pub village_resolved: u64,
+    /// Resolved after an escalation to the town, never beyond it.
+    #[serde(default)]
+    pub town_resolved: u64,
+    /// Resolved without escalation beyond the township: in the village or
+    /// at the town (基层化解) — `village_resolved + town_resolved`.
     pub grassroots_resolved: u64,
-    /// `resolved / total`; `None` when `total` is 0.
+    /// Resolved after an escalation beyond the township (district, court);
+    /// part of `escalated_beyond_township`.
+    #[serde(default)]
+    pub resolved_beyond_township: u64,
+    /// Not resolved, not failed, never escalated beyond the township: still
+    /// being worked in the village or the town (仍在办理).
+    #[serde(default)]
+    pub still_open: u64,
+    /// Mediation failed, never escalated beyond the township (调解失败).
+    #[serde(default)]
+    pub failed_in_township: u64,
+    /// Escalated beyond the township — to the district or a court — at any
+    /// time, whatever the status now (上报镇外).
+    #[serde(default)]
+    pub escalated_beyond_township: u64,
+    /// 化解率: `resolved / received`; `None` when nothing was received.
     pub resolution_rate: Option<f64>,
-    /// Grassroots resolution rate, `grassroots_resolved / resolved`: of the
-    /// cases resolved, the share resolved at village level. `None` when
-    /// nothing was resolved.
+    /// 基层化解率: `grassroots_resolved / received`, the share of the
+    /// disputes received that were resolved without escalation beyond the
+    /// township. `None` when nothing was received. The target
+    /// ([`GRASSROOTS_TARGET`]) is compared with this.
     pub grassroots_rate: Option<f64>,
+    /// 村级化解率: `village_resolved / received`. `None` when nothing was
+    /// received.
+    #[serde(default)]
+    pub village_rate: Option<f64>,
     /// Whether `grassroots_rate` reaches [`GRASSROOTS_TARGET`] (decided
-    /// exactly, `grassroots_resolved * 10 >= resolved * 9`); `false` when
-    /// nothing was resolved, as there is no achievement to show.
+    /// exactly, `grassroots_resolved * 10 >= received * 9`); `false` when
+    /// nothing was received, as there is no achievement to show.
     pub grassroots_target_met: bool,
     /// Median of `resolvedAt - createdAt` in days over resolved disputes
     /// that carry a resolution time; the mean of the two middle values for an
     /// even count. A resolution time before creation (a wrong phone clock)
     /// counts as 0 days. `None` when there is no such dispute.
     pub median_days_to_resolve: Option<f64>,
+}
+
+/// Where a dispute received stands against the grassroots target; see
+/// [`DisputeFigures`]. Decided from its status and the highest level it
+/// was ever escalated to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Standing {
+    /// Resolved, never escalated beyond the village.
+    VillageResolved,
+    /// Resolved, escalated to the town at most.
+    TownResolved,
+    /// Not resolved, not failed, never escalated beyond the town.
+    StillOpen,
+    /// Failed, never escalated beyond the town.
+    FailedInTownship,
+    /// Escalated to the district or a court at some time, resolved there
+    /// or not.
+    EscalatedBeyondTownship,
+}
+
+impl Standing {
+    /// Where `summary`, a dispute, stands. A dispute without a status is
+    /// open.
+    pub fn of(summary: &Summary) -> Standing {
+        let status = summary.status.unwrap_or(Status::Open);
+        if summary.max_escalation_level > Some(Level::Town) {
+            Standing::EscalatedBeyondTownship
+        } else if status == Status::Resolved {
+            if summary.max_escalation_level > Some(Level::Village) {
+                Standing::TownResolved
+            } else {
+                Standing::VillageResolved
+            }
+        } else if status == Status::Failed {
+            Standing::FailedInTownship
+        } else {
+            Standing::StillOpen
+        }
+    }
+
+    /// Resolved without escalation beyond the township.
+    pub fn is_grassroots_resolved(self) -> bool {
+        matches!(self, Standing::VillageResolved | Standing::TownResolved)
+    }
+}
+
+/// What a figure means, in both languages: its label and how it is
+/// computed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Definition {
+    pub label_zh: String,
+    pub label_en: String,
+    pub zh: String,
+    pub en: String,
+}
+
+/// The figures every answer defines, by their field name: label and
+/// definition in Chinese and English. The API carries them in its
+/// answers (`definitions`), the dashboard shows them under "how is this
+/// computed", and `docs/township-view.md` prints the same words.
+pub const DEFINITIONS: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "received",
+        "受理纠纷",
+        "Disputes received",
+        "统计期内登记受理的矛盾纠纷件数；被标记为重复的案件只计一次（计入其原案）。",
+        "Disputes reported within the period; a case linked as a duplicate of another counts once (as the case it duplicates).",
+    ),
+    (
+        "resolved",
+        "已化解",
+        "Resolved",
+        "统计期内受理、目前状态为已化解的纠纷，不论在哪一级化解。",
+        "Disputes received in the period whose status is now resolved, at whatever level.",
+    ),
+    (
+        "resolutionRate",
+        "化解率",
+        "Resolution rate",
+        "化解率 = 已化解（任何层级）÷ 受理纠纷。",
+        "Resolution rate = resolved (at any level) ÷ disputes received.",
+    ),
+    (
+        "grassrootsRate",
+        "基层化解率",
+        "Grassroots resolution rate",
+        "基层化解率 = 未上报到镇（街道）以外、在村级或镇级化解的纠纷 ÷ 受理纠纷。目标 ≥ 90% 与此比较；仍在办理、调解失败、上报镇外的纠纷都计入分母，不计入分子。",
+        "Grassroots resolution rate = disputes resolved in the village or at the town, never escalated beyond the township ÷ disputes received. The target (≥ 90%) is compared with this; disputes still open, failed or escalated beyond the township count in the denominator and not in the numerator.",
+    ),
+    (
+        "villageRate",
+        "村级化解率",
+        "Village resolution rate",
+        "村级化解率 = 在村级化解、从未上报到镇的纠纷 ÷ 受理纠纷。",
+        "Village resolution rate = disputes resolved in the village, never escalated to the town ÷ disputes received.",
+    ),
+    (
+        "grassrootsResolved",
+        "基层化解",
+        "Resolved at the grassroots",
+        "在村级或镇级化解、从未上报到区（县）或法院的纠纷件数 = 村级化解 + 镇级化解。",
+        "Disputes resolved in the village or at the town, never escalated to the district or a court = village-resolved + town-resolved.",
+    ),
+    (
+        "villageResolved",
+        "村级化解",
+        "Resolved in the village",
+        "在村级化解、从未上报到镇的纠纷件数。",
+        "Disputes resolved in the village, never escalated to the town.",
+    ),
+    (
+        "townResolved",
+        "镇级化解",
+        "Resolved at the town",
+        "上报到镇（街道）后化解、从未上报到镇以外的纠纷件数。",
+        "Disputes resolved after an escalation to the town, never escalated beyond it.",
+    ),
+    (
+        "stillOpen",
+        "仍在办理",
+        "Still open",
+        "尚未化解、未调解失败、也未上报到镇以外的纠纷件数：仍在村里或镇里办理。",
+        "Disputes not resolved, not failed and never escalated beyond the township: still being worked in the village or at the town.",
+    ),
+    (
+        "failedInTownship",
+        "调解失败",
+        "Mediation failed",
+        "调解失败、且未上报到镇以外的纠纷件数。",
+        "Disputes whose mediation failed and that were never escalated beyond the township.",
+    ),
+    (
+        "escalatedBeyondTownship",
+        "上报镇外",
+        "Escalated beyond the township",
+        "曾上报到区（县）或法院的纠纷件数，不论现在是否化解（其中已化解的见“镇外化解”）。受理纠纷 = 基层化解 + 仍在办理 + 调解失败 + 上报镇外。",
+        "Disputes escalated to the district or a court at any time, resolved there or not (those resolved are counted as resolved beyond the township). Received = resolved at the grassroots + still open + failed + escalated beyond the township.",
+    ),
+    (
+        "resolvedBeyondTownship",
+        "镇外化解",
+        "Resolved beyond the township",
+        "上报到区（县）或法院后化解的纠纷件数；计入化解率，不计入基层化解率。",
+        "Disputes resolved after an escalation to the district or a court; they count towards the resolution rate, not the grassroots rate.",
+    ),
+    (
+        "open",
+        "未化解",
+        "Not resolved",
+        "统计期内受理、目前尚未化解的纠纷件数 = 受理纠纷 − 已化解（含调解中、已上报、调解失败）。",
+        "Disputes received in the period that are not resolved now = received − resolved (mediating, escalated and failed included).",
+    ),
+    (
+        "medianDaysToResolve",
+        "化解用时中位数",
+        "Median days to resolve",
+        "已化解纠纷从登记到化解所用天数的中位数。",
+        "The median number of days from report to resolution over the resolved disputes.",
+    ),
+    (
+        "overdue",
+        "超期未结",
+        "Overdue",
+        "截至统计时点，登记已超过办结时限（默认 30 天）仍未化解的纠纷件数，不论登记于哪个统计期。",
+        "Disputes not resolved more than the time limit (30 days by default) after they were reported, as of the report's time, whatever the period.",
+    ),
+    (
+        "openHighRisk",
+        "高风险未结",
+        "Open high-risk",
+        "风险等级为高、尚未化解的纠纷件数（截至统计时点）。",
+        "Disputes of high risk that are not resolved, as of the report's time.",
+    ),
+    (
+        "visits",
+        "民情走访",
+        "Household visits",
+        "统计期内的入户走访次数（按走访时间）。",
+        "Household visits made within the period (by visit time).",
+    ),
+    (
+        "pendingFollowUps",
+        "待回访",
+        "Follow-ups due",
+        "走访中承诺回访、尚未完成的件数（截至统计时点）。",
+        "Follow-ups promised during visits and not yet done, as of the report's time.",
+    ),
+];
+
+/// [`DEFINITIONS`] as the map the API answers carry.
+pub fn definitions() -> BTreeMap<String, Definition> {
+    DEFINITIONS
+        .iter()
+        .map(|&(name, label_zh, label_en, zh, en)| {
+            (
+                name.to_owned(),
+                Definition {
+                    label_zh: label_zh.to_owned(),
+                    label_en: label_en.to_owned(),
+                    zh: zh.to_owned(),
+                    en: en.to_owned(),
+                },
+            )
+        })
+        .collect()
 }
 
 /// Dispute statistics of a scope.
@@ -408,6 +664,9 @@ pub struct VisitStats {
 pub struct Statistics {
     pub disputes: DisputeStats,
     pub visits: VisitStats,
+    /// What each figure means, by field name ([`definitions`]).
+    #[serde(default)]
+    pub definitions: BTreeMap<String, Definition>,
 }
 
 /// Dispute and visit statistics together, as the dashboard shows them.
@@ -419,6 +678,7 @@ pub fn statistics<'a>(
     Statistics {
         disputes: dispute_stats(summaries.iter().copied(), query),
         visits: visit_stats(summaries.iter().copied(), query),
+        definitions: definitions(),
     }
 }
 
@@ -436,6 +696,23 @@ pub struct VillageFigures {
     /// Visits within the period.
     pub visits: u64,
     /// Backlog: pending follow-ups of the village's visits.
+    pub pending_follow_ups: u64,
+}
+
+/// Per-town drill-down row: the figures of the town's villages together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TownFigures {
+    pub town: TownCode,
+    /// Period figures of the town's disputes.
+    pub disputes: DisputeFigures,
+    /// Backlog: overdue open disputes of the town.
+    pub overdue: u64,
+    /// Backlog: open high-risk disputes of the town.
+    pub open_high_risk: u64,
+    /// Visits within the period.
+    pub visits: u64,
+    /// Backlog: pending follow-ups of the town's visits.
     pub pending_follow_ups: u64,
 }
 

@@ -29,15 +29,16 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashSet};
 
-use fengqiao_protocol::{DocumentId, VillageCode};
+use fengqiao_protocol::{DocumentId, TownCode, VillageCode};
 
 use super::disputes::{
     self, Disputes, Tally, duplicates_of, is_open, is_open_high_risk, status_of,
 };
 use super::visits::{VisitTally, is_pending_follow_up, visit_time};
 use super::{
-    CaseList, CategoryFigures, DisputeStats, DuplicatePair, FollowUps, MonthFigures, Period,
-    Statistics, StatsQuery, VillageFigures, YearMonth, bump, zeros,
+    CaseList, CategoryFigures, DisputeFigures, DisputeStats, DuplicatePair, FollowUps,
+    MonthFigures, Period, Statistics, StatsQuery, TownFigures, VillageFigures, YearMonth, bump,
+    zeros,
 };
 use crate::summary::{Millis, Summary};
 use crate::vocab::{Category, RecordKind, Risk, Status};
@@ -383,6 +384,7 @@ pub fn statistics_of<'a>(
     Statistics {
         disputes,
         visits: visits.into_stats(follow_ups, query),
+        definitions: super::definitions(),
     }
 }
 
@@ -408,6 +410,54 @@ pub fn by_village_of<'a>(
                 || row.visits > 0
                 || row.pending_follow_ups > 0
         })
+        .collect()
+}
+
+/// The dispute figures of the whole scope for the query's period, as
+/// [`dispute_stats`](super::dispute_stats) gives them in `totals`, from
+/// the villages' partials (cheaper than [`statistics_of`] when only the
+/// headline is wanted, e.g. for the previous month).
+pub fn totals_of<'a>(
+    partials: impl IntoIterator<Item = &'a VillagePartial>,
+    query: &StatsQuery,
+) -> DisputeFigures {
+    tally_of(in_scope(partials, query).iter().map(|p| &p.disputes)).figures()
+}
+
+/// [`by_town`](super::by_town) from the villages' partials.
+pub fn by_town_of<'a>(
+    partials: impl IntoIterator<Item = &'a VillagePartial>,
+    query: &StatsQuery,
+) -> Vec<TownFigures> {
+    let mut towns: BTreeMap<TownCode, (Tally, [u64; 4])> = BTreeMap::new();
+    for p in in_scope(partials, query) {
+        let backlog = [
+            p.overdue(query).len() as u64,
+            p.open_high_risk.len() as u64,
+            p.visits.total,
+            p.pending.len() as u64,
+        ];
+        if p.disputes.total() == 0 && backlog.iter().all(|&n| n == 0) {
+            continue;
+        }
+        let (tally, counts) = towns.entry(p.village.town()).or_default();
+        tally.merge(&p.disputes);
+        for (sum, n) in counts.iter_mut().zip(backlog) {
+            *sum += n;
+        }
+    }
+    towns
+        .into_iter()
+        .map(
+            |(town, (tally, [overdue, open_high_risk, visits, pending_follow_ups]))| TownFigures {
+                town,
+                disputes: tally.figures(),
+                overdue,
+                open_high_risk,
+                visits,
+                pending_follow_ups,
+            },
+        )
         .collect()
 }
 

@@ -128,9 +128,11 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
     .await
     .map_err(|e| CliError::new(format!("the simulation stopped: {e}")))??;
 
-    let stats = town_statistics(&url, &outcome.town_token, &outcome.town_code).await?;
+    let stats = statistics(&url, &outcome.town_token, &outcome.town_code).await?;
     print_summary(&outcome, &stats);
+    print_towns(&url, &outcome).await?;
     print_conflicts(&outcome);
+    let tokens = write_tokens(&args.data, &url, &outcome)?;
 
     if args.no_serve {
         // The server stops below; the data stays, and so do the tokens.
@@ -158,6 +160,20 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
         outcome.field_cadre, outcome.field_link
     );
     println!("  admin token: {}", args.data.join("admin.token").display());
+    println!(
+        "\nTry the field command line 命令行试用 as {} (a phone of its own in ./fengqiao-demo-phone):",
+        outcome.cli_cadre
+    );
+    println!(
+        "  fengqiao field --dir ./fengqiao-demo-phone init --server {url} --token {}",
+        outcome.cli_token
+    );
+    println!("  fengqiao field --dir ./fengqiao-demo-phone sync");
+    println!("  fengqiao field --dir ./fengqiao-demo-phone dispute list");
+    println!(
+        "\nEvery token above is saved in {} (readable by you alone) 以上令牌已保存",
+        tokens.display()
+    );
     if args.no_serve {
         running
             .shutdown()
@@ -173,10 +189,10 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::new(format!("error while stopping: {e}")))
 }
 
-/// The town's statistics from the statistics API, as the town official
-/// (and the dashboard) sees them.
-async fn town_statistics(url: &str, token: &str, town: &str) -> Result<Statistics, CliError> {
-    let path = format!("/v1/stats/summary?scope={town}");
+/// A scope's statistics from the statistics API, as an official (and the
+/// dashboard) sees them.
+async fn statistics(url: &str, token: &str, scope: &str) -> Result<Statistics, CliError> {
+    let path = format!("/v1/stats/summary?scope={scope}");
     let (url, token) = (url.to_owned(), token.to_owned());
     tokio::task::spawn_blocking(move || super::HttpClient::new(&url, &token).get(&path))
         .await
@@ -202,6 +218,91 @@ fn print_summary(outcome: &script::Outcome, stats: &Statistics) {
         outcome.bytes_up / 1024,
         outcome.bytes_down / 1024
     );
+}
+
+fn percent(rate: Option<f64>) -> String {
+    rate.map_or("—".to_owned(), |r| format!("{:.1}%", r * 100.0))
+}
+
+/// One line of the towns' table: the place, then its figures.
+pub fn town_line(name: &str, code: &str, stats: &Statistics) -> String {
+    let t = &stats.disputes.totals;
+    format!(
+        "  {name} ({code}) | {} | {} | {} | {} | {} | {} | {} | {} | {}",
+        t.received,
+        t.resolved,
+        percent(t.resolution_rate),
+        percent(t.grassroots_rate),
+        percent(t.village_rate),
+        t.still_open,
+        t.failed_in_township,
+        t.escalated_beyond_township,
+        stats.disputes.overdue.count
+    )
+}
+
+/// Every town's headline figures and the district's, as the district
+/// official reads them.
+async fn print_towns(url: &str, outcome: &script::Outcome) -> Result<(), CliError> {
+    println!("\nEvery town 各镇街 — as the district official sees them (/v1/stats/summary)");
+    println!(
+        "  镇街 town | 受理 received | 已化解 resolved | 化解率 rate | 基层化解率 grassroots | \
+         村级化解率 village | 仍在办理 still open | 调解失败 failed | 上报镇外 beyond | 超期 overdue"
+    );
+    for (code, name) in &outcome.towns {
+        let stats = statistics(url, &outcome.district_token, code).await?;
+        println!("{}", town_line(name, code, &stats));
+    }
+    let district = statistics(url, &outcome.district_token, places::DISTRICT.0).await?;
+    println!(
+        "{}",
+        town_line(places::DISTRICT.1, places::DISTRICT.0, &district)
+    );
+    Ok(())
+}
+
+/// Saves the tokens the demo prints in `tokens.txt` of its data
+/// directory, readable by the owner alone.
+fn write_tokens(
+    data: &std::path::Path,
+    url: &str,
+    outcome: &script::Outcome,
+) -> Result<PathBuf, CliError> {
+    use std::io::Write;
+    let path = data.join("tokens.txt");
+    let text = format!(
+        "# Fengqiao demo tokens 演示令牌 — server {url}\n\
+         # role\tname\tscope\ttoken\n\
+         town\t{}综治中心\t{}\t{}\n\
+         district\t诸暨市矛调中心\t{}\t{}\n\
+         supervisor\t枫源村监委会\t{}\t{}\n\
+         cadre (field app)\t{}\t{}\t{}\n\
+         cadre (fengqiao field)\t{}\t{}\t{}\n\
+         # field app link: {}\n\
+         # admin token: {}\n",
+        outcome.town_name,
+        outcome.town_code,
+        outcome.town_token,
+        places::DISTRICT.0,
+        outcome.district_token,
+        outcome.village_code,
+        outcome.supervisor_token,
+        outcome.field_cadre,
+        outcome.village_code,
+        outcome.field_token,
+        outcome.cli_cadre,
+        outcome.village_code,
+        outcome.cli_token,
+        outcome.field_link,
+        data.join("admin.token").display(),
+    );
+    crate::storage::private::create_file(&path)
+        .and_then(|mut file| {
+            file.write_all(text.as_bytes())?;
+            file.sync_all()
+        })
+        .map_err(|e| CliError::new(format!("cannot write {}: {e}", path.display())))?;
+    Ok(path)
 }
 
 fn print_conflicts(outcome: &script::Outcome) {

@@ -73,12 +73,20 @@ pub struct Conflict {
 pub struct Outcome {
     pub town_name: String,
     pub town_code: String,
+    /// The main village: the supervisor's and the field cadres'.
+    pub village_code: String,
+    /// Every town of the demo: code and name.
+    pub towns: Vec<(String, String)>,
     pub town_token: String,
     pub district_token: String,
     pub supervisor_token: String,
     /// The set-up link of a cadre's field app in the demo's main village.
     pub field_link: String,
     pub field_cadre: String,
+    pub field_token: String,
+    /// A cadre of the main village for `fengqiao field`, and their token.
+    pub cli_cadre: String,
+    pub cli_token: String,
     pub phones: usize,
     pub records: usize,
     pub syncs: usize,
@@ -269,17 +277,44 @@ fn work_cases(phone: &Phone, rng: &mut Rng, now: Millis) -> Result<(), CliError>
         let age = now - summary.created_at;
         let author = Author::new(phone.person.clone(), now);
         let event = match (summary.kind, summary.status) {
-            (RecordKind::Dispute, Some(Status::Open)) if age > 2 * DAY && rng.chance(0.35) => {
+            (RecordKind::Dispute, Some(Status::Open)) if age > 2 * DAY && rng.chance(0.5) => {
                 Some(NewEvent::new(EventKind::Mediation).with_note("组织双方到村委会面对面调解"))
             }
-            (RecordKind::Dispute, Some(Status::Mediating)) if age > 4 * DAY && rng.chance(0.3) => {
+            (RecordKind::Dispute, Some(Status::Mediating)) if age > 4 * DAY && rng.chance(0.4) => {
                 Some(match rng.below(20) {
-                    0..=13 => NewEvent::new(EventKind::Resolved)
+                    0..=12 => NewEvent::new(EventKind::Resolved)
                         .with_outcome("双方达成一致，签订调解协议"),
-                    14..=15 => NewEvent::new(EventKind::Agreement).with_outcome("达成口头协议"),
-                    16 => NewEvent::new(EventKind::Failed).with_note("双方分歧较大，调解未果"),
-                    _ => NewEvent::escalated(Level::Town).with_note("涉及多户，提请镇综治中心协调"),
+                    13..=14 => NewEvent::new(EventKind::Agreement).with_outcome("达成口头协议"),
+                    15..=16 => NewEvent::new(EventKind::Failed).with_note("双方分歧较大，调解未果"),
+                    17..=18 => {
+                        NewEvent::escalated(Level::Town).with_note("涉及多户，提请镇综治中心协调")
+                    }
+                    _ => NewEvent::escalated(Level::District)
+                        .with_note("涉及跨镇土地权属，报市矛调中心处理"),
                 })
+            }
+            // The town takes up what the village sent it: most are settled
+            // there, some go on to the district, a few fail.
+            (RecordKind::Dispute, Some(Status::Escalated))
+                if summary.escalation_level == Some(Level::Town)
+                    && age > 8 * DAY
+                    && rng.chance(0.25) =>
+            {
+                Some(match rng.below(10) {
+                    0..=5 => NewEvent::new(EventKind::Resolved)
+                        .with_outcome("经镇综治中心调解，双方签订协议"),
+                    6..=7 => {
+                        NewEvent::escalated(Level::District).with_note("镇级调解未果，报市矛调中心")
+                    }
+                    _ => NewEvent::new(EventKind::Failed).with_note("镇级调解未果，引导诉讼"),
+                })
+            }
+            (RecordKind::Dispute, Some(Status::Escalated))
+                if summary.escalation_level == Some(Level::District)
+                    && age > 15 * DAY
+                    && rng.chance(0.1) =>
+            {
+                Some(NewEvent::new(EventKind::Resolved).with_outcome("经市矛调中心调处，案结事了"))
             }
             (RecordKind::Dispute, Some(Status::Resolved)) if age > 10 * DAY && rng.chance(0.1) => {
                 Some(NewEvent::followup(rng.chance(0.9)).with_note("回访当事人，协议履行良好"))
@@ -357,7 +392,7 @@ pub fn run(
         .iter()
         .flat_map(|t| t.villages.iter().map(|(code, _)| code.clone()))
         .collect();
-    let enrolling = bar(villages.len() as u64 + 5, "enrolling");
+    let enrolling = bar(villages.len() as u64 + 6, "enrolling");
     let mut phones = Vec::new();
     for (n, village) in villages.iter().enumerate() {
         phones.push(new_phone(state, n, village, &mut rng)?);
@@ -401,12 +436,20 @@ pub fn run(
     )?;
     let field_link = crate::http::SetupPayload {
         server: url.to_owned(),
-        token: field_token,
+        token: field_token.clone(),
         device: field_device,
     }
     .link();
-    enrolling.inc(4);
-    enrolling.finish_with_message(format!("{} devices", phones.len() + 5));
+    let cli_cadre = "枫源村调解员 周建华";
+    let (_, cli_token) = enroll(
+        state,
+        "cadre-cli",
+        cli_cadre,
+        Role::Cadre,
+        focus_village.as_str(),
+    )?;
+    enrolling.inc(5);
+    enrolling.finish_with_message(format!("{} devices", phones.len() + 6));
 
     // Simulated days of field work.
     let today = crate::engine::now_millis().div_euclid(DAY) * DAY - 8 * HOUR;
@@ -460,11 +503,19 @@ pub fn run(
     Ok(Outcome {
         town_name: focus_town.name.to_owned(),
         town_code: focus_town.code.to_string(),
+        village_code: focus_village.to_string(),
+        towns: towns
+            .iter()
+            .map(|t| (t.code.to_string(), t.name.to_owned()))
+            .collect(),
         town_token,
         district_token,
         supervisor_token,
         field_link,
         field_cadre: field_cadre.to_owned(),
+        field_token,
+        cli_cadre: cli_cadre.to_owned(),
+        cli_token,
         phones: phones.len() + 1,
         records: totals.records + 4,
         syncs: totals.syncs,
@@ -658,10 +709,17 @@ fn conflicts(
                     .iter()
                     .filter(|e| e.kind == EventKind::Mediation)
                     .map(|e| {
+                        let by = if e.by == a.person {
+                            a.name.as_str()
+                        } else if e.by == b.person {
+                            b.name.as_str()
+                        } else {
+                            e.by.as_str()
+                        };
                         format!(
-                            "{} by {}: {}",
+                            "{} {} by {by}: {}",
                             e.kind,
-                            e.by,
+                            e.kind.label_zh(),
                             e.note.clone().unwrap_or_default()
                         )
                     })
