@@ -9,7 +9,7 @@
 use fengqiao_protocol::{DocumentId, VillageCode};
 use serde::{Deserialize, Serialize};
 
-use crate::vocab::{Category, Level, RecordKind, Risk, Sentiment, Status, Topic};
+use crate::vocab::{Category, Level, RecordKind, Risk, Sentiment, Stage, Status, Topic};
 
 /// Milliseconds since the Unix epoch, UTC.
 pub type Millis = i64;
@@ -45,6 +45,23 @@ pub struct Summary {
     pub assignees: Vec<String>,
     pub event_count: u32,
     pub duplicate_of: Option<DocumentId>,
+    /// The closed-loop stage (受理 → 分派 → 调处 → 回访 → 归档), folded
+    /// from the timeline beside `status`.
+    #[serde(default)]
+    pub stage: Option<Stage>,
+    /// When the case entered its stage.
+    #[serde(default)]
+    pub stage_since: Option<Millis>,
+    /// The level handling the case: the village until an escalation, the
+    /// level escalated to (and not returned from) after one.
+    #[serde(default)]
+    pub handling_level: Option<Level>,
+    /// The 督办 deadline in effect, until the case is concluded.
+    #[serde(default)]
+    pub supervision_due: Option<Millis>,
+    /// Cases an official judged not to be duplicates of this one.
+    #[serde(default)]
+    pub not_duplicates: Vec<DocumentId>,
 
     // --- visits ---
     pub visited_at: Option<Millis>,
@@ -85,6 +102,11 @@ impl Summary {
             assignees: Vec::new(),
             event_count: 0,
             duplicate_of: None,
+            stage: None,
+            stage_since: None,
+            handling_level: None,
+            supervision_due: None,
+            not_duplicates: Vec::new(),
             visited_at: None,
             sentiment: None,
             topics: Vec::new(),
