@@ -374,6 +374,7 @@ export declare class FieldClient {
   setSentiment(id: string, sentiment: string): Promise<void>;
   scheduleFollowUp(id: string, ...args: any[]): Promise<void>;
   markFollowUpDone(id: string, ...args: any[]): Promise<void>;
+  markNotDuplicate(id: string, ...args: any[]): Promise<void>;
   setDuplicateOf(id: string, original: string | null): Promise<void>;
   linkRelated(id: string, other: string): Promise<void>;
   unlinkRelated(id: string, other: string): Promise<void>;

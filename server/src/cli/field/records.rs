@@ -277,6 +277,9 @@ pub fn add_event(phone: &Phone, args: EventArgs) -> Result<(), CliError> {
         outcome: args.outcome.clone(),
         note: args.note.clone(),
         satisfied: args.satisfied,
+        // Assignments and 督办 are made by officials on the dashboard.
+        assignee: None,
+        due: None,
     };
     let author = phone.author(args.at);
     apply(phone, &id, |doc| {
