@@ -16,6 +16,9 @@
 //! failed and archived cases have none. Everything is computed from the
 //! [`Summary`], so the phone, the server and the dashboard agree.
 
+use std::collections::BTreeMap;
+
+use fengqiao_protocol::{DistrictCode, TownCode, VillageCode};
 use serde::{Deserialize, Serialize};
 
 use crate::stats::MILLIS_PER_DAY;
@@ -68,6 +71,73 @@ impl TimeLimits {
 impl Default for TimeLimits {
     fn default() -> Self {
         TimeLimits::DEFAULT
+    }
+}
+
+/// An organisation's own time limits: each one given replaces the
+/// default; those left out keep it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LimitOverrides {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conclude_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followup_days: Option<u32>,
+}
+
+impl LimitOverrides {
+    /// `base` with these overrides applied.
+    pub fn over(&self, base: TimeLimits) -> TimeLimits {
+        TimeLimits {
+            conclude_days: self.conclude_days.unwrap_or(base.conclude_days),
+            accept_days: self.accept_days.unwrap_or(base.accept_days),
+            followup_days: self.followup_days.unwrap_or(base.followup_days),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == LimitOverrides::default()
+    }
+}
+
+/// The time limits in force everywhere: the server's defaults, then a
+/// district's own, then a town's own (the nearest wins, field by field).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitTable {
+    pub default: TimeLimits,
+    #[serde(default)]
+    pub districts: BTreeMap<DistrictCode, LimitOverrides>,
+    #[serde(default)]
+    pub towns: BTreeMap<TownCode, LimitOverrides>,
+}
+
+impl LimitTable {
+    /// Everywhere the same limits.
+    pub fn uniform(default: TimeLimits) -> Self {
+        LimitTable {
+            default,
+            ..LimitTable::default()
+        }
+    }
+
+    /// The limits of a village's cases.
+    pub fn for_village(&self, village: &VillageCode) -> TimeLimits {
+        let mut limits = self.default;
+        if let Some(district) = self.districts.get(&village.district()) {
+            limits = district.over(limits);
+        }
+        if let Some(town) = self.towns.get(&village.town()) {
+            limits = town.over(limits);
+        }
+        limits
+    }
+
+    /// The deadline binding a case at `now` under its village's limits.
+    pub fn deadline(&self, summary: &Summary, now: Millis) -> Option<Deadline> {
+        deadline(summary, &self.for_village(&summary.village), now)
     }
 }
 
@@ -260,6 +330,39 @@ mod tests {
                 None
             );
         }
+    }
+
+    #[test]
+    fn a_town_overrides_its_district_which_overrides_the_default() {
+        let village = VillageCode::new("500110101001").expect("village");
+        let mut table = LimitTable::uniform(TimeLimits::DEFAULT);
+        assert_eq!(table.for_village(&village), TimeLimits::DEFAULT);
+        table.districts.insert(
+            village.district(),
+            LimitOverrides {
+                conclude_days: Some(20),
+                accept_days: Some(2),
+                followup_days: None,
+            },
+        );
+        table.towns.insert(
+            village.town(),
+            LimitOverrides {
+                accept_days: Some(1),
+                ..LimitOverrides::default()
+            },
+        );
+        let limits = table.for_village(&village);
+        assert_eq!(
+            (
+                limits.conclude_days,
+                limits.accept_days,
+                limits.followup_days
+            ),
+            (20, 1, 15)
+        );
+        let elsewhere = VillageCode::new("500120101001").expect("village");
+        assert_eq!(table.for_village(&elsewhere), TimeLimits::DEFAULT);
     }
 
     #[test]

@@ -78,6 +78,7 @@ pub fn routes(app: &Shared) -> Router<Shared> {
         .route("/v1/places", get(places))
         .route("/v1/events", get(events))
         .merge(stats::routes())
+        .merge(super::actions::routes())
         .merge(export::routes())
         // Every state-changing request, login included, comes from the
         // dashboard's own page (login CSRF, see `session`).
