@@ -435,6 +435,7 @@ fn main() {
                     &page_request,
                     &query_at(NOW),
                     &fengqiao_shared::deadline::LimitTable::default(),
+                    NOW,
                 )
             })
             .expect("page")

@@ -226,21 +226,29 @@ pub fn author_of(views: &Views, official: &Official, at: Millis) -> Author {
 }
 
 /// Whether `person` may handle cases of `village` for an official over
-/// `scope`: a known person whose own scope covers the village, or lies
-/// within the official's scope and the village's town.
+/// `scope`: a person holding a cadre's, town's or district's device whose
+/// scope covers the village, or lies within both the official's scope and
+/// the village's town. Supervisors and admins handle no cases.
 fn assignable_person(
     views: &Views,
     person: &str,
     village: &VillageCode,
     scope: Option<&Scope>,
 ) -> bool {
-    let Some(person) = views.app.engine.directory().person(person) else {
+    let directory = views.app.engine.directory();
+    let Some(person) = directory.person(person) else {
         return false;
     };
-    person.scope.as_ref().is_some_and(|own| {
+    let fits = |own: &Scope| {
         own.covers(&Scope::Village(village.clone()))
             || (scope.is_none_or(|mine| mine.covers(own))
                 && Scope::Town(village.town()).covers(own))
+    };
+    directory.devices().iter().any(|d| {
+        d.person == person.id
+            && !d.is_revoked()
+            && matches!(d.access.role, Role::Cadre | Role::Town | Role::District)
+            && fits(&d.access.scope)
     })
 }
 

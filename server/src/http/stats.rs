@@ -199,7 +199,13 @@ async fn records(
     let request = ListRequest::from_params(&params)?;
     let page = blocking(move || {
         Ok(views.reports.resident().read(&scope, |rows| {
-            listing::list(&rows, &request, &query, &views.app.limit_table())
+            listing::list(
+                &rows,
+                &request,
+                &query,
+                &views.app.limit_table(),
+                now_millis(),
+            )
         })?)
     })
     .await?;

@@ -348,13 +348,14 @@ fn recent_first(a: &Summary, b: &Summary) -> Ordering {
 
 /// One page of the records in `rows` that `request` keeps. `query` decides
 /// which disputes are overdue (its list limit does not apply: the page is
-/// chosen among every overdue case) and is the "now" of deadlines, which
-/// `limits` set.
+/// chosen among every overdue case). Deadlines are those `limits` set, as
+/// they stand at `now`.
 pub fn list(
     rows: &Rows<'_>,
     request: &ListRequest,
     query: &StatsQuery,
     limits: &LimitTable,
+    now: Millis,
 ) -> Page {
     let every = query.clone().with_list_limit(None);
     let overdue_ids = request
@@ -363,7 +364,7 @@ pub fn list(
         .then(|| stats::overdue_cases(rows.iter(), &every).ids);
     let overdue: Option<HashSet<&DocumentId>> =
         overdue_ids.as_ref().map(|ids| ids.iter().collect());
-    let deadline_of = |summary: &Summary| limits.deadline(summary, query.now);
+    let deadline_of = |summary: &Summary| limits.deadline(summary, now);
     let keeps = |summary: &&Summary| {
         request
             .filter
