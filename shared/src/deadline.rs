@@ -232,8 +232,8 @@ pub fn deadline(summary: &Summary, limits: &TimeLimits, now: Millis) -> Option<D
     if summary.kind != RecordKind::Dispute {
         return None;
     }
-    let stage = summary.stage?;
-    let since = summary.stage_since.unwrap_or(summary.created_at);
+    let stage = summary.loop_stage()?;
+    let since = summary.stage_since.unwrap_or(summary.last_activity);
     let conclude = (
         DeadlineKind::Conclude,
         after_days(summary.created_at, limits.conclude_days),
@@ -363,6 +363,19 @@ mod tests {
         );
         let elsewhere = VillageCode::new("500120101001").expect("village");
         assert_eq!(table.for_village(&elsewhere), TimeLimits::DEFAULT);
+    }
+
+    #[test]
+    fn a_summary_stored_before_stages_is_read_from_its_status() {
+        let mut old = dispute(Stage::Pending, T0);
+        old.stage = None;
+        old.stage_since = None;
+        old.status = Some(crate::vocab::Status::Escalated);
+        old.last_activity = T0 + DAY;
+        let d = deadline(&old, &TimeLimits::DEFAULT, T0 + DAY).expect("a deadline");
+        assert_eq!((d.kind, d.due), (DeadlineKind::Accept, T0 + 4 * DAY));
+        old.status = Some(crate::vocab::Status::Resolved);
+        assert_eq!(deadline(&old, &TimeLimits::DEFAULT, T0), None);
     }
 
     #[test]

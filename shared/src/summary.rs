@@ -74,6 +74,33 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The closed-loop stage of a dispute. A summary stored before stages
+    /// existed has none; it is derived from the status then (such records
+    /// have no acceptance events, so an escalated case awaits acceptance).
+    pub fn loop_stage(&self) -> Option<Stage> {
+        if self.kind != RecordKind::Dispute {
+            return None;
+        }
+        self.stage.or_else(|| {
+            self.status.map(|status| match status {
+                Status::Open | Status::Mediating => Stage::Handling,
+                Status::Escalated => Stage::Pending,
+                Status::Resolved => Stage::Resolved,
+                Status::Failed => Stage::Failed,
+            })
+        })
+    }
+
+    /// The level handling a dispute, derived like [`Self::loop_stage`] for
+    /// summaries stored before it was recorded.
+    pub fn loop_level(&self) -> Option<Level> {
+        if self.kind != RecordKind::Dispute {
+            return None;
+        }
+        self.handling_level
+            .or_else(|| Some(self.escalation_level.unwrap_or(Level::Village)))
+    }
+
     /// A record of `kind` created in `village` at `created_at` by
     /// `created_by`, with nothing else known yet: no title, status or
     /// events. Tools and tests fill in the rest with struct update syntax.

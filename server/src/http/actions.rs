@@ -277,8 +277,8 @@ fn perform(
              this device reads them only",
         ));
     }
-    let stage = summary.stage.unwrap_or(Stage::Handling);
-    let level = summary.handling_level.unwrap_or(Level::Village);
+    let stage = summary.loop_stage().unwrap_or(Stage::Handling);
+    let level = summary.loop_level().unwrap_or(Level::Village);
     let mine = level_of(official);
     match action {
         Action::Accept { .. } | Action::Return { .. } => {

@@ -291,8 +291,8 @@ impl RecordFilter {
         if self.kind.is_some_and(|kind| kind != summary.kind) {
             return false;
         }
-        if (self.stage.is_some() && summary.stage != self.stage)
-            || (self.level.is_some() && summary.handling_level != self.level)
+        if (self.stage.is_some() && summary.loop_stage() != self.stage)
+            || (self.level.is_some() && summary.loop_level() != self.level)
             || (self.late && !deadline.is_some_and(Deadline::is_overdue))
         {
             return false;
