@@ -69,9 +69,11 @@ export declare function compressBody(plain: Uint8Array): Promise<{ body: Uint8Ar
 
 // --- stores ---
 export interface News {
-  eventsAdded: { by: string; kind: string; at: number; level?: string }[];
+  eventsAdded: { by: string; kind: string; at: number; level?: string; assignee?: string; due?: number }[];
   statusBefore: string | null;
   statusAfter: string | null;
+  stageBefore?: string | null;
+  stageAfter?: string | null;
   riskBefore: string | null;
   riskAfter: string | null;
   riskConflict: string[] | null;

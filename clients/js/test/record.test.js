@@ -377,7 +377,7 @@ test('the closed loop: two officials act offline, both events stay, both replica
   const base = R.addEvent(dispute(), at('li', T0 + HOUR), { kind: 'escalated', level: 'town' });
   assert.equal(R.summarize(base).stage, 'pending');
   assert.equal(R.summarize(base).handlingLevel, 'town');
-  const { mergedA, mergedB } = concurrently(
+  const { beforeB, mergedA, mergedB } = concurrently(
     base,
     // Official A accepts, then assigns a handler.
     (d) => R.addEvent(
@@ -405,6 +405,14 @@ test('the closed loop: two officials act offline, both events stay, both replica
     assert.deepEqual(validate(merged, base, A.save(merged).length), []);
   }
   assert.deepEqual(R.summarize(mergedA, 'x'), R.summarize(mergedB, 'x'));
+  // Official B's phone hears of A's acceptance and assignment.
+  const news = R.describeMerge(beforeB, mergedB, 'town-b');
+  assert.deepEqual(news.eventsAdded, [
+    { by: 'town-a', kind: 'accepted', at: T0 + DAY },
+    { by: 'town-a', kind: 'assigned', at: T0 + DAY + HOUR, assignee: 'mei' },
+  ]);
+  assert.equal(news.stageBefore, 'handling');
+  assert.equal(news.stageAfter, 'handling');
 
   let done = R.addEvent(mergedA, at('mei', T0 + 3 * DAY), { kind: 'agreement', outcome: '达成协议' });
   assert.equal(R.summarize(done).stage, 'followup');
