@@ -735,6 +735,18 @@ fn a_town_official_accepts_assigns_and_supervises_in_the_page() {
         browser.screenshot(),
     )
     .expect("screenshot saved");
+    // In English the audit trail reads in English, people still by name.
+    browser.click("#lang");
+    let english = browser.wait_for(
+        "the audit trail in English",
+        "var h = document.getElementById('case-history').innerText;\
+         return h.indexOf('Assigned to 李梅') >= 0 ? h : null;",
+        WAIT,
+    );
+    let english = english.as_str().unwrap_or("");
+    assert!(english.contains("Town official"), "{english}");
+    assert!(!english.contains("记录事件"), "{english}");
+    browser.click("#lang");
 
     // The phone sees the three actions after its next sync.
     phone.sync(&server.url());

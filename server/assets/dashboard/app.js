@@ -877,7 +877,10 @@
     }).then(function () {
       $("act-message").textContent = t("act.done", { what: t(what) });
     }, function (error) {
-      $("act-message").textContent = t("act.failed") + (error && error.message ? error.message : String(error));
+      /* The server's reasons are in English; the known ones are said in the page's language. */
+      var known = error && { conflict: "act.conflict", forbidden: "act.readOnly", bad_request: "act.badRequest",
+        not_found: "act.notFound", invalid_record: "act.invalid" }[error.code];
+      $("act-message").textContent = t("act.failed") + (known ? t(known) : (error && error.message ? error.message : String(error)));
     });
   }
 

@@ -151,6 +151,10 @@ window.FQ_I18N = {
     "act.needDue": "请选择办结期限。",
     "act.readOnly": "本账号只能查看，不能办理。",
     "act.failed": "未能保存：",
+    "act.conflict": "案件当前的办理状态不允许此操作，请刷新后查看。",
+    "act.badRequest": "填写的内容有误，请检查意见、期限或承办人。",
+    "act.notFound": "找不到此案件，或不在本账号的范围内。",
+    "act.invalid": "修改未通过校验。",
     "confirm.link": "确认将“{second}”标记为“{first}”的重复案件？合并后只统计一次。",
     "error.load": "数据加载失败：",
     "scope.all": "全部"
@@ -298,6 +302,10 @@ window.FQ_I18N = {
     "act.needDue": "Choose the date to conclude by.",
     "act.readOnly": "This account reads cases only.",
     "act.failed": "Not saved: ",
+    "act.conflict": "the case's stage does not allow this now; reload to see where it stands.",
+    "act.badRequest": "something entered is not right: check the note, the date or the handler.",
+    "act.notFound": "no such case here, or it is outside this account's scope.",
+    "act.invalid": "the change did not pass validation.",
     "confirm.link": "Link “{second}” as a duplicate of “{first}”? It will then count once.",
     "error.load": "Could not load: ",
     "scope.all": "All"
