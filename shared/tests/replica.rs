@@ -587,13 +587,34 @@ fn refused_records_need_attention_and_can_be_discarded() {
     assert_eq!(server.requests, requests + 1);
 
     server.refuse.clear();
-    a.discard_local_changes(&id).unwrap();
+    assert!(
+        a.discard_local_changes(&id).unwrap(),
+        "the server's copy is fetched"
+    );
     sync(&a, &mut server);
     let Record::Dispute(dispute) = a.record(&id).unwrap() else {
         panic!()
     };
     assert_eq!(dispute.risk, Some(Risk::Low), "the server's copy is back");
     assert!(a.needing_attention().unwrap().is_empty());
+}
+
+#[test]
+fn a_record_the_server_never_had_is_gone_when_discarded_not_left_to_send() {
+    let mut server = FakeServer::default();
+    let a = phone();
+    let never_sent = new_dispute(&a, "录错了", T0);
+    assert_eq!(a.dirty().unwrap(), vec![never_sent.clone()]);
+    assert!(
+        !a.discard_local_changes(&never_sent).unwrap(),
+        "nothing to fetch"
+    );
+    assert!(a.dirty().unwrap().is_empty(), "nothing left to send");
+    assert!(a.document(&never_sent).unwrap().is_none());
+    assert!(a.ids().unwrap().is_empty());
+    let report = sync(&a, &mut server);
+    assert_eq!(server.uploads.last(), Some(&0), "nothing uploaded");
+    assert_eq!(report.received(), 0);
 }
 
 #[test]

@@ -15,6 +15,13 @@ import { compressBody, decodeErrorBody, decodeResponse, encodeRequest, WireError
 /** @typedef {import('./wire.js').ErrorBody} ErrorBody */
 
 const DAY = 86_400_000;
+/** How often a write is redone when another tab wrote the same record meanwhile. */
+const CONFLICT_TRIES = 8;
+
+/** @param {unknown} e  whether the store refused a write because the record changed since it was read */
+function isConflict(e) {
+  return !!e && typeof e === 'object' && /** @type {any} */ (e).code === 'conflict' && /** @type {any} */ (e).name === 'StoreError';
+}
 
 /** The domain edits a client offers as `client.<name>(id, ...args)`. */
 export const EDITS = Object.freeze([
@@ -96,6 +103,7 @@ const ERROR_TEXT = {
   bad_response: ['服务器的回复无法读取，稍后自动重试', 'the server’s answer could not be read; retrying later'],
   bad_server_data: ['服务器发来的记录已损坏，稍后自动重试', 'the server sent a damaged record; retrying later'],
   storage: ['手机存储出错', 'the phone’s storage failed'],
+  storage_full: ['手机存储空间已满，未能保存；请清理空间后重试', 'the phone’s storage is full; nothing was saved — free some space and try again'],
   too_many_rounds: ['同步未完成，请再同步一次', 'sync did not finish; sync again'],
 };
 
@@ -125,8 +133,19 @@ export function parseSetup(text) {
   else if (t.startsWith('setup=')) t = t.slice('setup='.length);
   let json = t;
   if (!t.startsWith('{')) {
+    // Pasted codes come wrapped over lines, with spaces or invisible
+    // characters inside, and with words after them: the code is the run of
+    // base64url characters once those are taken out.
+    let code = t;
     try {
-      json = new TextDecoder('utf-8', { fatal: true }).decode(base64urlDecode(decodeURIComponent(t)));
+      code = decodeURIComponent(t);
+    } catch {
+      // not %-encoded
+    }
+    code = code.replace(/[\s\u200b-\u200d\u2060\ufeff]+/g, '');
+    code = /^[A-Za-z0-9_-]+={0,2}/.exec(code)?.[0] ?? code;
+    try {
+      json = new TextDecoder('utf-8', { fatal: true }).decode(base64urlDecode(code));
     } catch {
       throw new SetupError('bad_setup', 'the set-up text is not a set-up link, code or JSON');
     }
@@ -142,6 +161,8 @@ export function parseSetup(text) {
   const { server, token, device } = value;
   if (typeof server !== 'string' || !/^https?:\/\/[^\s/]+/i.test(server)) throw new SetupError('bad_setup', 'the set-up code has no server address');
   if (typeof token !== 'string' || !token.trim()) throw new SetupError('bad_setup', 'the set-up code has no token');
+  // A token is visible ASCII: anything else cannot go in a header, and is a damaged code.
+  if (!/^[\x21-\x7e]+$/.test(token.trim())) throw new SetupError('bad_setup', 'the set-up code has a damaged token; scan or copy it again');
   if (typeof device !== 'string' || !/^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.test(device)) {
     throw new SetupError('bad_setup', 'the set-up code has no valid device id');
   }
@@ -419,9 +440,29 @@ export class FieldClient {
    */
   async #heard(message) {
     if (this.#closed || !message || typeof message !== 'object') return;
-    if (message.erased || message.meta) {
+    if (message.erased) {
+      // Another tab signed out and erased the store: forget everything here
+      // too (the store refused writes from the moment it was erased, so
+      // nothing of this tab leaked into a new, empty database).
+      this.#stopTimer();
+      this.#abort?.abort();
       await this.#exclusive(async () => {
-        if (message.erased) this.#generation++;
+        this.#generation++;
+        this.store.allowReopen?.();
+        this.#states = new Map();
+        this.identity = null;
+        this.#token = null;
+        this.#actor = null;
+        this.#signedOut = null;
+        this.machine.person = null;
+        this.machine.signedOut = true;
+      });
+      this.#rejectWaiters(new ClientError('signed_out', 'this phone was signed out in another tab'));
+      this.#notify({ type: 'identity' });
+      return;
+    }
+    if (message.meta) {
+      await this.#exclusive(async () => {
         this.#states = await this.store.getStates();
         this.identity = (await this.store.getMeta('identity')) ?? null;
         this.#token = (await this.store.getMeta('token')) ?? null;
@@ -431,7 +472,7 @@ export class FieldClient {
         this.machine.signedOut = !this.#token || !!this.#signedOut;
       });
       this.#notify({ type: 'identity' });
-      if (this.autoSync && this.#token && !this.#signedOut && !message.erased) this.#follow(this.machine.start(this.now(), this.machine.online));
+      if (this.autoSync && this.#token && !this.#signedOut) this.#follow(this.machine.start(this.now(), this.machine.online));
       return;
     }
     const ids = Array.isArray(message.ids) ? message.ids.filter((id) => typeof id === 'string') : [];
@@ -461,23 +502,28 @@ export class FieldClient {
     }
     const payload = parseSetup(text);
     const base = this.baseUrl ?? payload.server;
+    /** @type {{status: number, ok: boolean, body: Promise<any>}} */
     let response;
     try {
-      response = await this.#timed((signal) =>
-        this.fetch(`${base}/v1/me`, { headers: { Authorization: `Bearer ${payload.token}`, Accept: 'application/json' }, signal }),
-      );
+      response = await this.#timed(async (signal) => {
+        const r = await this.fetch(`${base}/v1/me`, { headers: { Authorization: `Bearer ${payload.token}`, Accept: 'application/json' }, signal });
+        // The body is read under the same timeout; a body that is not JSON is reported below.
+        const body = r.ok ? await abortable(r.json(), signal).then((v) => ({ v }), (e) => ({ e })) : null;
+        return { status: r.status, ok: r.ok, body: /** @type {any} */ (body) };
+      });
     } catch (e) {
       throw new SetupError('offline', `the server could not be reached (${e instanceof Error ? e.message : e}); try again with a signal`, e);
     }
     if (response.status === 401) throw new SetupError('unauthorized', 'the server does not know this set-up code (revoked or replaced); ask for a new one');
     if (!response.ok) throw new SetupError('server_error', `the server answered ${response.status}`);
     /** @type {any} */
-    let me;
-    try {
-      me = await response.json();
-    } catch (e) {
-      throw new SetupError('server_error', 'the server’s answer could not be read', e);
+    const read = response.body;
+    if ('e' in read) {
+      const timedOut = read.e instanceof SyncError && read.e.code === 'timeout';
+      throw new SetupError(timedOut ? 'offline' : 'server_error', timedOut ? `the server did not answer in time; try again with a signal` : 'the server’s answer could not be read', read.e);
     }
+    /** @type {any} */
+    const me = read.v;
     if (!me || typeof me.device !== 'string' || typeof me.person !== 'string') {
       throw new SetupError('not_a_device', 'this token belongs to no device (a development or admin token?)');
     }
@@ -697,11 +743,10 @@ export class FieldClient {
     this.#peopleFetchedAt = this.now();
     await this.#refreshPlaces();
     try {
-      const response = await this.#timed((signal) =>
-        this.fetch(`${this.#base()}/v1/people`, { headers: { Authorization: `Bearer ${this.#token}`, Accept: 'application/json' }, signal }),
-      );
-      if (!response.ok) return;
-      const body = await response.json();
+      const body = await this.#timed(async (signal) => {
+        const response = await this.fetch(`${this.#base()}/v1/people`, { headers: { Authorization: `Bearer ${this.#token}`, Accept: 'application/json' }, signal });
+        return response.ok ? abortable(response.json(), signal) : null;
+      });
       if (!body || !Array.isArray(body.people)) return;
       /** @type {Record<string, string>} */
       const people = {};
@@ -715,11 +760,10 @@ export class FieldClient {
 
   async #refreshPlaces() {
     try {
-      const response = await this.#timed((signal) =>
-        this.fetch(`${this.#base()}/v1/places`, { headers: { Authorization: `Bearer ${this.#token}`, Accept: 'application/json' }, signal }),
-      );
-      if (!response.ok) return;
-      const body = await response.json();
+      const body = await this.#timed(async (signal) => {
+        const response = await this.fetch(`${this.#base()}/v1/places`, { headers: { Authorization: `Bearer ${this.#token}`, Accept: 'application/json' }, signal });
+        return response.ok ? abortable(response.json(), signal) : null;
+      });
       if (!body || !Array.isArray(body.villages)) return;
       /** @type {Record<string, string>} */
       const places = {};
@@ -796,15 +840,26 @@ export class FieldClient {
     const author = this.#author();
     const actor = /** @type {string} */ (this.#actor);
     const changed = await this.#exclusive(async () => {
-      const stored = await this.store.getRecord(id);
-      if (!stored) throw new ClientError('not_found', `no record ${id} on this phone`);
-      const previous = A.load(stored.bytes);
-      const working = A.load(stored.bytes, { actor });
-      const after = change(working, author);
-      if (!after) throw new ClientError('bad_edit', 'the edit returned no document');
-      if (sameHeadList(A.getHeads(after), A.getHeads(previous))) return false;
-      await this.#save(id, previous, after, stored.state ?? emptyState(id));
-      return true;
+      // Another tab of the app may save the same record between our read and
+      // our write: the store then refuses the write and the edit is redone
+      // on what that tab saved, so neither edit is lost.
+      for (let attempt = 1; ; attempt++) {
+        const stored = await this.store.getRecord(id);
+        if (!stored) throw new ClientError('not_found', `no record ${id} on this phone`);
+        const previous = A.load(stored.bytes);
+        const working = A.load(stored.bytes, { actor });
+        const after = change(working, author);
+        if (!after) throw new ClientError('bad_edit', 'the edit returned no document');
+        if (sameHeadList(A.getHeads(after), A.getHeads(previous))) return false;
+        const state = stored.state ?? emptyState(id);
+        try {
+          await this.#save(id, previous, after, state, [{ id, bytes: stored.bytes, state }]);
+          return true;
+        } catch (e) {
+          if (isConflict(e) && attempt < CONFLICT_TRIES) continue;
+          throw e;
+        }
+      }
     });
     if (changed) {
       this.#notify({ type: 'records', ids: [id] });
@@ -818,8 +873,9 @@ export class FieldClient {
    * @param {any} previous
    * @param {any} doc
    * @param {State} state
+   * @param {import('./store/memory.js').Expectation[]} [expect]  what the store must still hold
    */
-  async #save(id, previous, doc, state) {
+  async #save(id, previous, doc, state, expect) {
     const bytes = A.save(doc);
     const person = /** @type {Identity} */ (this.identity).person;
     const errors = [
@@ -828,7 +884,7 @@ export class FieldClient {
     ];
     if (errors.length > 0) throw new ValidationError(errors);
     const summary = { ...this.records.summarize(doc), id };
-    await this.#commit({ records: [{ id, bytes, state: { ...state, id, summary, dirty: true } }] });
+    await this.#commit({ records: [{ id, bytes, state: { ...state, id, summary, dirty: true } }], ...(expect ? { expect } : {}) });
   }
 
   /**
@@ -1025,7 +1081,22 @@ export class FieldClient {
    * @param {import('./wire.js').SyncResponse} response
    */
   async #apply(response, generation) {
-    if (generation !== this.#generation) throw new ClientError('signed_out', 'this phone was erased while it synced');
+    for (let attempt = 1; ; attempt++) {
+      if (generation !== this.#generation) throw new ClientError('signed_out', 'this phone was erased while it synced');
+      try {
+        return await this.#applyOnce(response);
+      } catch (e) {
+        // Another tab saved one of these records meanwhile: merge again on what it saved.
+        if (isConflict(e) && attempt < CONFLICT_TRIES) continue;
+        if (e instanceof SyncError) throw e;
+        const full = /** @type {any} */ (e)?.code === 'storage_full';
+        throw new SyncError(full ? 'storage_full' : 'storage', full ? /** @type {any} */ (e).message : `the phone's storage failed: ${e instanceof Error ? e.message : e}`, { cause: e });
+      }
+    }
+  }
+
+  /** @param {import('./wire.js').SyncResponse} response */
+  async #applyOnce(response) {
     const need = this.machine.needs(response);
     const stored = await this.#getRecords(need.ids);
     const docs = new Map([...stored].map(([id, r]) => [id, r.bytes]));
@@ -1045,11 +1116,12 @@ export class FieldClient {
       response,
       this.now(),
     );
-    try {
-      await this.#commit(writes);
-    } catch (e) {
-      throw new SyncError('storage', `the phone's storage failed: ${e instanceof Error ? e.message : e}`, { cause: e });
-    }
+    // Written only if no record of the response changed since it was read.
+    writes.expect = need.ids.map((id) => {
+      const r = stored.get(id);
+      return r ? { id, bytes: r.bytes, state: r.state ?? emptyState(id) } : { id, bytes: null };
+    });
+    await this.#commit(writes);
     return step;
   }
 
@@ -1067,7 +1139,7 @@ export class FieldClient {
     const controller = new AbortController();
     const timer = this.setTimeout(() => controller.abort(new SyncError('timeout', `no answer within ${Math.round(this.requestTimeoutMs / 1000)} s`)), this.requestTimeoutMs);
     try {
-      return await fn(controller.signal);
+      return await abortable(fn(controller.signal), controller.signal);
     } finally {
       this.clearTimeout(timer);
     }
@@ -1094,10 +1166,14 @@ export class FieldClient {
     let wire = 0;
     let retryAfter = null;
     try {
-      const response = await this.fetch(`${this.#base()}/v1/sync`, { method: 'POST', headers, body: /** @type {BodyInit} */ (/** @type {unknown} */ (body)), signal: controller.signal });
+      // The timeout holds even for a fetch (a shell's) that ignores the signal, and while the body trickles in.
+      const response = await abortable(
+        this.fetch(`${this.#base()}/v1/sync`, { method: 'POST', headers, body: /** @type {BodyInit} */ (/** @type {unknown} */ (body)), signal: controller.signal }),
+        controller.signal,
+      );
       status = response.status;
       retryAfter = response.headers?.get?.('retry-after') ?? null;
-      bytes = new Uint8Array(await response.arrayBuffer());
+      bytes = new Uint8Array(await abortable(response.arrayBuffer(), controller.signal));
       // What crossed the wire (compressed), when the server says.
       wire = Number(response.headers?.get?.('content-length')) || bytes.length;
     } catch (e) {
@@ -1166,6 +1242,36 @@ export async function defaultRecords() {
     import('./vocab.js'),
   ]);
   return { ...record, ...validation, ...duplicates, schema: vocab.SCHEMA };
+}
+
+/**
+ * `promise`, or a rejection as soon as `signal` aborts (with its reason, or
+ * a timeout), whether or not whatever made the promise heeds the signal.
+ * @template T
+ * @param {Promise<T>} promise
+ * @param {AbortSignal} signal
+ * @returns {Promise<T>}
+ */
+function abortable(promise, signal) {
+  const reason = () => signal.reason ?? new SyncError('timeout', 'the request was given up');
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(reason());
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(reason());
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }
 
 /** @returns {SyncReport} */

@@ -55,6 +55,7 @@ import { A } from './automerge.js';
  * @property {boolean} reset
  * @property {number} results       doc results in the response
  * @property {number | null} remaining  records the server still has to send (if it says)
+ * @property {Uint8Array} [cursor]  the cursor the response carried
  */
 
 /**
@@ -79,8 +80,13 @@ export class SyncError extends Error {
   }
 }
 
+/** Resets one run may see before it is stopped: a server that asks for everything again and again. */
+export const MAX_RESETS_PER_RUN = 2;
+/** Answers in a row that say "more" yet carry nothing and keep the cursor, before a run is stopped. */
+export const MAX_STALLS = 3;
+
 /** Codes after which the same request may succeed later. */
-const RETRYABLE = new Set(['network', 'timeout', 'bad_response', 'bad_server_data', 'rate_limited', 'unavailable', 'internal', 'storage']);
+const RETRYABLE = new Set(['network', 'timeout', 'bad_response', 'bad_server_data', 'rate_limited', 'unavailable', 'internal', 'storage', 'storage_full']);
 
 /**
  * Whether retrying after `error` may succeed.
@@ -174,6 +180,12 @@ export class SyncMachine {
     this.runActive = false;
     /** Whether the last request left dirty records out (upload budget). */
     this.uploadsLeft = false;
+    /** Resets seen in this run. */
+    this.resets = 0;
+    /** Answers in a row in this run that said "more" and moved nothing. */
+    this.stalls = 0;
+    /** @type {Uint8Array | null} the cursor of the run's last answer */
+    this.lastCursor = null;
   }
 
   // ---------------------------------------------------------------- requests
@@ -320,6 +332,7 @@ export class SyncMachine {
       reset: response.reset,
       results: response.docs.length,
       remaining: response.remaining,
+      cursor: response.cursor,
     };
     const stateOf = (/** @type {string} */ id) => changed.get(id) ?? snapshot.states.get(id) ?? emptyState(id);
     let resendRequested = false;
@@ -354,10 +367,13 @@ export class SyncMachine {
       let received = false;
       const before = doc;
       if (result.data.length > 0) {
-        if (!doc) doc = snapshot.actor ? A.init({ actor: snapshot.actor }) : A.init();
-        const headsBefore = A.getHeads(doc);
+        const headsBefore = doc ? A.getHeads(doc) : [];
+        const options = snapshot.actor ? { actor: snapshot.actor } : undefined;
         try {
-          doc = A.loadIncremental(newHere ? doc : A.clone(doc, snapshot.actor ? { actor: snapshot.actor } : undefined), result.data);
+          // A record new to the phone is loaded, not merged into an empty
+          // document: nothing needs the patches a merge computes, and a
+          // bootstrap is thousands of these.
+          doc = newHere ? A.load(result.data, options) : A.loadIncremental(A.clone(doc, options), result.data);
         } catch (e) {
           throw new SyncError('bad_server_data', `the server sent bytes that are not a valid Automerge record for ${id}: ${e instanceof Error ? e.message : e}`, { cause: e });
         }
@@ -489,6 +505,9 @@ export class SyncMachine {
       this.done = 0;
       this.remaining = null;
       this.rounds = 0;
+      this.resets = 0;
+      this.stalls = 0;
+      this.lastCursor = null;
     }
     this.inFlight = true;
     this.pending = false;
@@ -509,11 +528,25 @@ export class SyncMachine {
     this.lastSync = now;
     this.done += step.results;
     this.remaining = step.remaining;
+    // A server that loops (asks for everything again at every answer, or
+    // says "more" and sends nothing from the same cursor) would keep the
+    // phone sending for ever: the run stops, as after too many rounds.
+    if (step.reset) this.resets++;
+    const cursor = step.cursor ?? null;
+    const stalled =
+      step.more && step.results === 0 && step.purged.length === 0 && !step.reset && cursor !== null && this.lastCursor !== null && sameBytes(cursor, this.lastCursor);
+    this.stalls = stalled ? this.stalls + 1 : 0;
+    if (cursor) this.lastCursor = cursor;
     if (step.more) {
-      if (this.rounds >= this.maxRounds) {
+      let why = null;
+      if (this.rounds >= this.maxRounds) why = `sync did not finish within ${this.maxRounds} rounds; sync again to continue`;
+      else if (this.resets > MAX_RESETS_PER_RUN) why = `the server asked for every record again ${this.resets} times in one sync; stopped; sync again later`;
+      else if (this.stalls >= MAX_STALLS) why = 'the server keeps saying there is more but sends nothing; stopped; sync again later';
+      if (why) {
         this.halted = true;
         this.runActive = false;
-        this.lastError = new SyncError('too_many_rounds', `sync did not finish within ${this.maxRounds} rounds; sync again to continue`);
+        this.pending = false;
+        this.lastError = new SyncError('too_many_rounds', why);
         this.nextPeriodicAt = now + this.periodMs;
         return this.decide(now);
       }
@@ -586,6 +619,14 @@ function loadOrThrow(bytes, id, actor) {
   } catch (e) {
     throw new SyncError('storage', `record ${id} on this phone is damaged: ${e instanceof Error ? e.message : e}`, { cause: e });
   }
+}
+
+/**
+ * @param {Uint8Array} a
+ * @param {Uint8Array} b
+ */
+function sameBytes(a, b) {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /**

@@ -464,14 +464,17 @@ test('a server that always has more is given up on after the round limit, and sy
     if (!url.endsWith('/v1/sync')) return answer;
     const { decodeResponse, encodeResponse } = await import('../src/wire.js');
     const body = decodeResponse(new Uint8Array(await answer.arrayBuffer()));
-    return new Response(encodeResponse({ ...body, more: true }), { status: 200 });
+    // A cursor that moves on: not a stall, only too many rounds.
+    return new Response(encodeResponse({ ...body, more: true, cursor: new Uint8Array([server.requests.length]) }), { status: 200 });
   };
   const store = new MemoryStore();
   const time = fakeTime();
-  const client = await FieldClient.open({ store, records, baseUrl: 'http://fengqiao.test', fetch, now: () => time.now, setTimeout: time.setTimeout, clearTimeout: time.clearTimeout, autoSync: false, listenNetwork: false, sync: { maxRounds: 5 } });
+  const client = await FieldClient.open({ store, records, baseUrl: 'http://fengqiao.test', fetch, now: () => time.now, setTimeout: time.setTimeout, clearTimeout: time.clearTimeout, autoSync: false, listenNetwork: false, sync: { maxRounds: 3 } });
   await client.setup(LINK);
   await assert.rejects(client.syncNow(), (e) => e.code === 'too_many_rounds');
-  assert.equal(server.requests.length, 5);
+  // (3 rounds: fewer than a stall takes to be noticed, so this is the round limit.)
+  assert.equal(server.requests.length, 3);
+  assert.match(client.status.error.message, /within 3 rounds/);
   assert.equal(client.status.error.code, 'too_many_rounds');
 });
 

@@ -405,14 +405,25 @@ impl Replica {
 
     /// Gives up this phone's unsynced changes to a record (e.g. after the
     /// server refused them and a person re-entered the data as a new
-    /// record): the local copy is dropped, and the next sync fetches the
-    /// server's copy afresh.
-    pub fn discard_local_changes(&self, id: &DocumentId) -> Result<(), ReplicaError> {
+    /// record): the local copy is dropped, and, when the server ever held
+    /// the record, the next sync fetches its copy afresh. Returns whether
+    /// it will.
+    ///
+    /// A record the server never confirmed (created here, never
+    /// acknowledged, not asked for again by a `reset`) is simply gone: had
+    /// an upload of it landed with its answer lost, the server's change
+    /// feed still brings it back after this phone's cursor.
+    pub fn discard_local_changes(&self, id: &DocumentId) -> Result<bool, ReplicaError> {
         let _guard = self.lock();
+        let state = self.state(id)?;
+        let fetch = !state.server_heads.is_empty() || state.resend;
         let mut writes = WriteSet::default();
         writes.purge(id);
-        writes.set_dirty(id, true);
-        self.apply(writes)
+        if fetch {
+            writes.set_dirty(id, true);
+        }
+        self.apply(writes)?;
+        Ok(fetch)
     }
 
     /// The cursor of the last sync response applied.

@@ -3,7 +3,7 @@
 // `meta` (key → value). Every `commit` is ONE readwrite transaction over
 // all three stores and resolves only when the transaction completes, so
 // a response's records and its cursor are durable together or not at all.
-import { emptyState } from './memory.js';
+import { StoreConflict, emptyState, meetsExpectation } from './memory.js';
 
 /** The database name. */
 export const DB_NAME = 'fengqiao-field';
@@ -18,7 +18,7 @@ const ALL = [DOCS, STATES, META];
 /** Why the store failed. */
 export class StoreError extends Error {
   /**
-   * @param {string} code 'storage' | 'blocked' | 'unavailable'
+   * @param {string} code 'storage' | 'storage_full' | 'blocked' | 'unavailable' | 'conflict' | 'erased'
    * @param {string} message
    * @param {unknown} [cause]
    */
@@ -27,6 +27,19 @@ export class StoreError extends Error {
     this.name = 'StoreError';
     this.code = code;
   }
+}
+
+/**
+ * The error of a failed transaction: a full phone (the browser's quota) is
+ * 'storage_full', so the app can say so; anything else 'storage'.
+ * @param {DOMException | null} error
+ * @param {string} what
+ */
+function failure(error, what) {
+  if (error?.name === 'QuotaExceededError') {
+    return new StoreError('storage_full', `the phone's storage is full; nothing was saved (${error.message})`, error);
+  }
+  return new StoreError('storage', `the phone's storage ${what}: ${error?.message ?? 'unknown error'}`, error);
 }
 
 /**
@@ -71,10 +84,15 @@ export class IdbStore {
     this.db = null;
     /** @type {Promise<IDBDatabase> | null} */
     this.opening = null;
+    /** Closed because another tab erased or upgraded the database. */
+    this.gone = false;
   }
 
   /** @returns {Promise<IDBDatabase>} */
   open() {
+    if (this.gone) {
+      return Promise.reject(new StoreError('erased', 'the app was signed out, erased or updated in another tab; reload this page'));
+    }
     if (this.db) return Promise.resolve(this.db);
     if (this.opening) return this.opening;
     this.opening = new Promise((resolve, reject) => {
@@ -88,7 +106,13 @@ export class IdbStore {
         // Another tab upgrading or erasing the database: let it.
         db.onversionchange = () => {
           db.close();
-          if (this.db === db) this.db = null;
+          if (this.db === db) {
+            this.db = null;
+            // Erased or upgraded by another tab: opening again would make a
+            // new, empty database and write this tab's leftovers into it
+            // (records, a cursor) with no identity. This tab must reload.
+            this.gone = true;
+          }
         };
         this.db = db;
         resolve(db);
@@ -123,8 +147,8 @@ export class IdbStore {
       /** @type {T} */
       let result;
       tx.oncomplete = () => resolve(result);
-      tx.onerror = () => reject(new StoreError('storage', `the phone's storage failed: ${tx.error?.message ?? 'unknown error'}`, tx.error));
-      tx.onabort = () => reject(new StoreError('storage', `the phone's storage gave up a write: ${tx.error?.message ?? 'aborted'}`, tx.error));
+      tx.onerror = () => reject(failure(tx.error, 'failed'));
+      tx.onabort = () => reject(failure(tx.error, 'gave up a write'));
       try {
         result = fn(tx);
       } catch (e) {
@@ -227,29 +251,78 @@ export class IdbStore {
 
   /**
    * Applies every write in one readwrite transaction over every store.
+   * With `writes.expect`, the named records are read first in the same
+   * transaction and nothing is written unless each is still as expected
+   * (another tab may have written it since it was read): then StoreConflict.
    * @param {import('./memory.js').WriteSet} writes
    */
   async commit(writes) {
-    await this.run(ALL, 'readwrite', (tx) => {
-      const docs = tx.objectStore(DOCS);
-      const states = tx.objectStore(STATES);
-      const meta = tx.objectStore(META);
-      for (const id of writes.deletes ?? []) {
-        docs.delete(id);
-        states.delete(id);
-      }
-      for (const r of writes.records ?? []) {
-        if (!(r.bytes instanceof Uint8Array)) throw new TypeError('record bytes must be a Uint8Array');
-        // A copy in its own buffer: a view would store its whole buffer.
-        docs.put({ id: r.id, bytes: new Uint8Array(r.bytes) });
-        if (r.state) states.put({ ...r.state, id: r.id });
-      }
-      for (const s of writes.states ?? []) states.put(s);
-      for (const [key, value] of Object.entries(writes.meta ?? {})) {
-        if (value === undefined) meta.delete(key);
-        else meta.put(value, key);
-      }
-    });
+    const expect = writes.expect ?? [];
+    /** @type {StoreConflict | null} */
+    let conflict = null;
+    try {
+      await this.run(ALL, 'readwrite', (tx) => {
+        const docs = tx.objectStore(DOCS);
+        const states = tx.objectStore(STATES);
+        const meta = tx.objectStore(META);
+        for (const r of writes.records ?? []) {
+          if (!(r.bytes instanceof Uint8Array)) throw new TypeError('record bytes must be a Uint8Array');
+        }
+        const write = () => {
+          for (const id of writes.deletes ?? []) {
+            docs.delete(id);
+            states.delete(id);
+          }
+          for (const r of writes.records ?? []) {
+            // A copy in its own buffer: a view would store its whole buffer.
+            docs.put({ id: r.id, bytes: new Uint8Array(r.bytes) });
+            if (r.state) states.put({ ...r.state, id: r.id });
+          }
+          for (const s of writes.states ?? []) states.put(s);
+          for (const [key, value] of Object.entries(writes.meta ?? {})) {
+            if (value === undefined) meta.delete(key);
+            else meta.put(value, key);
+          }
+        };
+        if (expect.length === 0) {
+          write();
+          return;
+        }
+        // Read what is stored now, inside this transaction, then write or give up.
+        let left = expect.length * 2;
+        /** @type {Map<string, {doc?: any, state?: any}>} */
+        const found = new Map();
+        const check = () => {
+          if (--left > 0) return;
+          for (const expected of expect) {
+            const entry = found.get(expected.id) ?? {};
+            if (!meetsExpectation(expected, entry.doc?.bytes, entry.state)) {
+              conflict = new StoreConflict(expected.id);
+              tx.abort();
+              return;
+            }
+          }
+          write();
+        };
+        for (const expected of expect) {
+          const entry = {};
+          found.set(expected.id, entry);
+          const d = docs.get(expected.id);
+          d.onsuccess = () => {
+            entry.doc = d.result;
+            check();
+          };
+          const s = states.get(expected.id);
+          s.onsuccess = () => {
+            entry.state = s.result;
+            check();
+          };
+        }
+      });
+    } catch (e) {
+      if (conflict) throw conflict;
+      throw e;
+    }
   }
 
   /** Deletes the whole database ("sign out and erase"). */
@@ -257,12 +330,21 @@ export class IdbStore {
     this.close();
     await new Promise((resolve, reject) => {
       const request = this.factory.deleteDatabase(this.name);
-      request.onsuccess = () => resolve(undefined);
+      request.onsuccess = () => {
+        // Erased here: this tab may set up afresh.
+        this.gone = false;
+        resolve(undefined);
+      };
       request.onerror = () => reject(new StoreError('storage', `the phone's storage could not be erased: ${request.error?.message}`, request.error));
       request.onblocked = () => {
         // Other tabs are told (versionchange) and close; success follows.
       };
     });
+  }
+
+  /** Another tab erased the database on purpose (and said so): this tab may open it afresh. */
+  allowReopen() {
+    this.gone = false;
   }
 
   close() {

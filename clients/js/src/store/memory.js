@@ -7,8 +7,56 @@
  * @typedef {{id: string, serverHeads: string[], dirty: boolean, attention: ErrorBody | null,
  *            resend: boolean, summary: any, news: any}} State
  * @typedef {{id: string, bytes: Uint8Array, state?: State}} Stored
- * @typedef {{records?: Stored[], states?: State[], deletes?: string[], meta?: Record<string, unknown>}} WriteSet
+ * @typedef {{id: string, bytes: Uint8Array | null, state?: State | null}} Expectation
+ *   what a record must still be for a commit to apply: its stored document
+ *   (null: none held) and, when given, its state (null: none)
+ * @typedef {{records?: Stored[], states?: State[], deletes?: string[], meta?: Record<string, unknown>,
+ *            expect?: Expectation[]}} WriteSet
  */
+
+/**
+ * A commit found a record changed since the writer read it (another tab of
+ * the app wrote it meanwhile): nothing was written; read again and redo.
+ */
+export class StoreConflict extends Error {
+  /** @param {string} id */
+  constructor(id) {
+    super(`record ${id} changed on this phone while it was being saved (another tab?); nothing was written`);
+    this.name = 'StoreError';
+    this.code = 'conflict';
+    this.id = id;
+  }
+}
+
+/**
+ * Whether a record as stored now meets an expectation.
+ * @param {Expectation} expected
+ * @param {Uint8Array | undefined} bytes  the stored document
+ * @param {any} state  the stored state
+ */
+export function meetsExpectation(expected, bytes, state) {
+  if (!sameBytes(expected.bytes ?? undefined, bytes)) return false;
+  if (expected.state === undefined) return true;
+  return stableJson(expected.state ?? emptyState(expected.id)) === stableJson(state ?? emptyState(expected.id));
+}
+
+/**
+ * @param {Uint8Array | undefined} a
+ * @param {Uint8Array | undefined} b
+ */
+function sameBytes(a, b) {
+  if (!a || !b) return !a && !b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** JSON with sorted keys (a stored state comes back with its keys in any order). @param {unknown} v */
+function stableJson(v) {
+  return JSON.stringify(v, (_k, x) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+  );
+}
 
 /** The state of a record nothing is known about yet. */
 export function emptyState(/** @type {string} */ id) {
@@ -86,10 +134,14 @@ export class MemoryStore {
   }
 
   /**
-   * Applies every write at once (all or nothing).
+   * Applies every write at once (all or nothing); with `expect`, only when
+   * each named record is still as expected, else throws StoreConflict.
    * @param {WriteSet} writes
    */
   async commit(writes) {
+    for (const expected of writes.expect ?? []) {
+      if (!meetsExpectation(expected, this.docs.get(expected.id), this.states.get(expected.id))) throw new StoreConflict(expected.id);
+    }
     // Copy first: a value that cannot be cloned fails the whole commit
     // before anything is changed.
     const records = (writes.records ?? []).map((r) => ({ id: r.id, bytes: toBytes(r.bytes), state: r.state ? structuredClone(r.state) : undefined }));

@@ -350,10 +350,15 @@ pub fn discard(phone: &Phone, text: &str, yes: bool) -> Result<(), CliError> {
              if that is what you want, run it again with --yes"
         )));
     }
-    phone.check(phone.replica.discard_local_changes(&id))?;
-    println!(
-        "discarded this phone's copy of {title:?}; `fengqiao field sync` fetches the server's copy, if it has one"
-    );
+    if phone.check(phone.replica.discard_local_changes(&id))? {
+        println!(
+            "discarded this phone's copy of {title:?}; `fengqiao field sync` fetches the server's copy"
+        );
+    } else {
+        println!(
+            "discarded {title:?}: the server never had it, so nothing is left to send or fetch"
+        );
+    }
     Ok(())
 }
 
