@@ -552,61 +552,6 @@ fn a_revoked_or_reassigned_official_is_signed_out_and_told_why() {
     server.stop();
 }
 
-/// The headline figures of [`fengqiao_tests::hand_counted_town`], counted
-/// by hand: not read back from the API the dashboard itself uses.
-#[test]
-fn the_headline_figures_of_a_hand_counted_town() {
-    if !browser_available() {
-        return;
-    }
-    let server = TestServer::start();
-    fengqiao_tests::hand_counted_town(&server);
-    let (_, token) = server.enroll(
-        "official-hand",
-        fengqiao_shared::access::Role::Town,
-        "500110101",
-    );
-    let browser = webdriver::Browser::start(CHROMIUM, CHROMEDRIVER);
-    browser.go(&format!("{}/", server.url()));
-    browser.wait_for(
-        "the sign-in form",
-        "var v = document.getElementById('login-view'); return v && !v.hidden;",
-        WAIT,
-    );
-    browser.type_into("#token", &token);
-    browser.click("#login-submit");
-    browser.wait_for(
-        "the headline figures",
-        "var s = window.FQDashboard && window.FQDashboard.state;\
-         return s && s.data && s.loads > 0 && document.querySelector('[data-figure=\"open\"] .value').getAttribute('data-value');",
-        WAIT,
-    );
-    // Four not resolved (open, mediating, escalated, failed), all older
-    // than 30 days; two of high risk among them; one of the two resolved
-    // stayed in the village.
-    for (figure, value) in [
-        ("open", "4"),
-        ("resolved", "2"),
-        ("overdue", "4"),
-        ("high-risk", "2"),
-        ("visits", "0"),
-        ("follow-ups", "0"),
-    ] {
-        assert_eq!(
-            headline(&browser, figure),
-            (value.to_owned(), value.to_owned()),
-            "{figure}"
-        );
-    }
-    assert_eq!(
-        headline(&browser, "grassroots"),
-        ("0.5".to_owned(), "50.0%".to_owned())
-    );
-    let rows = browser
-        .run("return document.querySelectorAll('#village-table tbody tr[data-village]').length");
-    assert_eq!(rows, json!(2), "two villages with disputes");
-}
-
 /// A town official works an escalated case in the page: accepts it,
 /// assigns a handler and sets a 督办 deadline; the cadre's phone sees all
 /// three after a sync; a supervisor sees the case read-only, with the
@@ -795,4 +740,59 @@ fn a_town_official_accepts_assigns_and_supervises_in_the_page() {
     );
     drop(browser);
     server.stop();
+}
+
+/// The headline figures of [`fengqiao_tests::hand_counted_town`], counted
+/// by hand: not read back from the API the dashboard itself uses.
+#[test]
+fn the_headline_figures_of_a_hand_counted_town() {
+    if !browser_available() {
+        return;
+    }
+    let server = TestServer::start();
+    fengqiao_tests::hand_counted_town(&server);
+    let (_, token) = server.enroll(
+        "official-hand",
+        fengqiao_shared::access::Role::Town,
+        "500110101",
+    );
+    let browser = webdriver::Browser::start(CHROMIUM, CHROMEDRIVER);
+    browser.go(&format!("{}/", server.url()));
+    browser.wait_for(
+        "the sign-in form",
+        "var v = document.getElementById('login-view'); return v && !v.hidden;",
+        WAIT,
+    );
+    browser.type_into("#token", &token);
+    browser.click("#login-submit");
+    browser.wait_for(
+        "the headline figures",
+        "var s = window.FQDashboard && window.FQDashboard.state;\
+         return s && s.data && s.loads > 0 && document.querySelector('[data-figure=\"open\"] .value').getAttribute('data-value');",
+        WAIT,
+    );
+    // Four not resolved (open, mediating, escalated, failed), all older
+    // than 30 days; two of high risk among them; one of the two resolved
+    // stayed in the village.
+    for (figure, value) in [
+        ("open", "4"),
+        ("resolved", "2"),
+        ("overdue", "4"),
+        ("high-risk", "2"),
+        ("visits", "0"),
+        ("follow-ups", "0"),
+    ] {
+        assert_eq!(
+            headline(&browser, figure),
+            (value.to_owned(), value.to_owned()),
+            "{figure}"
+        );
+    }
+    assert_eq!(
+        headline(&browser, "grassroots"),
+        ("0.5".to_owned(), "50.0%".to_owned())
+    );
+    let rows = browser
+        .run("return document.querySelectorAll('#village-table tbody tr[data-village]').length");
+    assert_eq!(rows, json!(2), "two villages with disputes");
 }

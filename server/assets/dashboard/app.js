@@ -379,9 +379,7 @@
       api("/v1/duplicates?" + q),
       api("/v1/records?" + q + sep + "late=true&kind=dispute&sort=deadline&limit=10"),
       api("/v1/records?" + q + sep + "status=unresolved&risk=high&kind=dispute&limit=10"),
-      api("/v1/records?" + q + sep + "sort=recent&limit=10"),
-      myLevel() ? api("/v1/records?" + q + sep + "kind=dispute&stage=pending&level=" + myLevel() + "&sort=deadline&limit=20")
-        : Promise.resolve(null)
+      api("/v1/records?" + q + sep + "sort=recent&limit=10")
     ]).then(function (answers) {
       state.data = {
         stats: answers[0],
@@ -391,8 +389,7 @@
         duplicates: answers[4],
         overdue: answers[5],
         highRisk: answers[6],
-        recent: answers[7],
-        pending: answers[8]
+        recent: answers[7]
       };
       state.loads += 1;
       state.lastLoadEnd = Date.now();
@@ -434,8 +431,7 @@
     renderCharts();
     renderVillageTable();
     renderCaseList("list-overdue", data.overdue);
-    show("pending-card", !!data.pending);
-    if (data.pending) renderCaseList("list-pending", data.pending);
+    loadPending();
     renderCaseList("list-high-risk", data.highRisk);
     renderCaseList("list-recent", data.recent);
     renderDuplicates();
@@ -552,6 +548,21 @@
     var text = label("status", status);
     if (status === "escalated" && summary.escalationLevel) text += "（" + label("level", summary.escalationLevel) + "）";
     return text;
+  }
+
+  /* The cases escalated to this official's level and awaiting acceptance
+     (town and district officials), most urgent first. */
+  function loadPending() {
+    var level = myLevel();
+    show("pending-card", !!level);
+    if (!level) return Promise.resolve();
+    var q = query();
+    return api("/v1/records?" + q + (q ? "&" : "") + "kind=dispute&stage=pending&level=" + level + "&sort=deadline&limit=20")
+      .then(function (page) {
+        renderCaseList("list-pending", page);
+      }, function (error) {
+        if (!(error instanceof ApiFailure) || error.status !== 401) showError(error);
+      });
   }
 
   /* The level whose escalations this official accepts. */
@@ -909,6 +920,8 @@
     $("act-unlink").addEventListener("click", function () { act({ action: "unlink" }, "action.unlink"); });
   }
 
+  document.addEventListener("DOMContentLoaded", wireActions);
+
   /* ---------- wiring ---------- */
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -923,7 +936,6 @@
       if (state.root) setScope(state.root);
     });
     window.addEventListener("hashchange", function () { if (state.me) route(); });
-    wireActions();
     start();
   });
 
