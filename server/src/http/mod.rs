@@ -7,6 +7,8 @@
 mod actions;
 mod admin;
 mod audit_words;
+// People by name and role for the pages (beside the audit trail's words).
+mod people;
 mod dashboard;
 mod error;
 mod export;
@@ -14,7 +16,6 @@ mod field;
 mod history;
 pub mod limit;
 pub mod listener;
-mod people;
 mod remove;
 mod session;
 mod stats;
