@@ -7,8 +7,6 @@
 mod actions;
 mod admin;
 mod audit_words;
-// People by name and role for the pages (beside the audit trail's words).
-mod people;
 mod dashboard;
 mod error;
 mod export;
@@ -20,6 +18,9 @@ mod remove;
 mod session;
 mod stats;
 mod sync;
+
+// People by name and role, for the pages.
+mod people;
 
 use std::sync::Arc;
 use std::time::Duration;
