@@ -47,12 +47,18 @@ function automergeWasm() {
 }
 
 async function bundle() {
-  const alias = mock
-    ? {
-        '@fengqiao/client/schema.json': path.join(here, 'src/dev/schema.json'),
-        '@fengqiao/client': path.join(here, 'src/dev/mock-client.js'),
-      }
-    : {};
+  // The mock stands in for the client only (the bare package name); the
+  // vocabulary stays the library's generated schema.json.
+  const plugins = mock
+    ? [
+        {
+          name: 'mock-client',
+          setup(b) {
+            b.onResolve({ filter: /^@fengqiao\/client$/ }, () => ({ path: path.join(here, 'src/dev/mock-client.js') }));
+          },
+        },
+      ]
+    : [];
   const result = await esbuild.build({
     entryPoints: [path.join(here, 'src/main.jsx')],
     bundle: true,
@@ -66,7 +72,7 @@ async function bundle() {
     legalComments: 'none',
     sourcemap: false,
     write: false,
-    alias,
+    plugins,
     define: { 'process.env.NODE_ENV': '"production"' },
     logLevel: 'warning',
     absWorkingDir: root,

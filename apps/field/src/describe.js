@@ -1,7 +1,7 @@
 // Turns what the library reports (merge news, server refusals, validation
 // errors) into sentences in the cadre's language.
 
-import { has, label, problem, t } from './i18n.js';
+import { day, has, label, problem, t } from './i18n.js';
 
 /**
  * The display name of a person id: a name from /v1/people, "me", or
@@ -46,7 +46,23 @@ export function newsLines(news, nameOf) {
       });
     }
   }
+  if (news.stageAfter && news.stageBefore && news.stageAfter !== news.stageBefore) {
+    lines.push({
+      key: 'stage',
+      text: t('newsStage', { after: label('stage', news.stageAfter), before: label('stage', news.stageBefore) }),
+    });
+  }
   const added = news.eventsAdded ?? [];
+  for (const e of added) {
+    if (e.kind === 'assigned' && e.assignee) {
+      lines.push({ key: `assigned-${e.at}-${e.assignee}`, text: t('newsAssigned', { who: nameOf(e.by), handler: nameOf(e.assignee) }) });
+    } else if (e.kind === 'supervised') {
+      lines.push({
+        key: `supervised-${e.at}`,
+        text: e.due != null ? t('newsSupervisedDue', { who: nameOf(e.by), date: day(e.due) }) : t('newsSupervised', { who: nameOf(e.by) }),
+      });
+    }
+  }
   if (added.length) {
     const byWho = new Map();
     for (const e of added) byWho.set(e.by, (byWho.get(e.by) ?? 0) + 1);

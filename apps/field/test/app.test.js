@@ -85,6 +85,24 @@ test('merge news reads as the issue puts it, in both languages', () => {
   assert.deepEqual(en, ['The case was escalated to the town', '2 events added by 李梅', 'Phones disagreed on risk; the highest counts']);
 });
 
+test('merge news of the closed loop: stage, assignment, supervision', () => {
+  const news = {
+    eventsAdded: [
+      { by: 'p-limei', kind: 'assigned', at: 1, assignee: 'p-me' },
+      { by: 'p-limei', kind: 'supervised', at: 2, due: Date.UTC(2026, 11, 20, 4) },
+    ],
+    statusBefore: 'open',
+    statusAfter: 'open',
+    stageBefore: 'accepted',
+    stageAfter: 'handling',
+    riskConflict: null,
+  };
+  const zh = newsLines(news, nameOf).map((l) => l.text);
+  assert.deepEqual(zh.slice(0, 3), ['办理阶段变为“调处中”（原为“已受理/待分派”）', '李梅已分派给王建国承办', `李梅已督办，期限 ${zh[2].split('期限 ')[1]}`]);
+  assert.match(zh[2], /2026/);
+  assert.equal(zh[3], '李梅添加了 2 条记录');
+});
+
 test('merge news: a status change, a risk change, an unknown phone, nothing', () => {
   const news = {
     eventsAdded: [{ by: 'p-unknown', kind: 'resolved', at: 1 }],

@@ -24,6 +24,12 @@ function assigneeList(assignees) {
   return topicList(assignees);
 }
 
+/** The stage, with the level when it awaits acceptance: 待受理（镇级）. */
+function stageText(stage, level) {
+  if (!stage) return null;
+  return stage === 'pending' && level ? t('stageAtLevel', { stage: label('stage', stage), level: label('level', level) }) : label('stage', stage);
+}
+
 /** Timeline order: by time, then cadre, then list position (as every replica sorts). */
 export function timeline(events) {
   return [...(events ?? [])]
@@ -135,6 +141,8 @@ function EventItem({ e }) {
         {e.satisfied === true && <span class="chip chip-ok">{t('satisfiedYes')}</span>}
         {e.satisfied === false && <span class="chip chip-warn">{t('satisfiedNo')}</span>}
       </div>
+      {e.assignee && <p class="event-text">{t('eventAssignee', { who: nameOf(e.assignee) })}</p>}
+      {e.due != null && <p class="event-text">{t('eventDue', { date: day(e.due) })}</p>}
       {e.outcome && (
         <p class="event-text">
           {t('outcome')}
@@ -295,6 +303,14 @@ function Dispute({ data, canWrite }) {
         <Facts
           rows={[
             [t('status'), s.status ? `${label('status', s.status)}${s.escalationLevel ? ` · ${label('level', s.escalationLevel)}` : ''}` : null, 'fact-status'],
+            [t('stage'), stageText(r.stage ?? s.stage, r.handlingLevel ?? s.handlingLevel), 'fact-stage'],
+            [
+              t('supervisionDue'),
+              (r.supervisionDue ?? s.supervisionDue) != null ? (
+                <span class={(r.supervisionDue ?? s.supervisionDue) < Date.now() ? 'late' : undefined}>{day(r.supervisionDue ?? s.supervisionDue)}</span>
+              ) : null,
+              'fact-supervision',
+            ],
             [t('category'), label('category', r.category ?? s.category), 'fact-category'],
             [t('risk'), label('risk', r.risk ?? s.risk), 'fact-risk'],
             [t('village'), placeOf(s.village), 'fact-village'],

@@ -40,6 +40,11 @@ export function RecordRow({ item, now }) {
               {t('riskChip', { risk: label('risk', s.risk) })}
             </span>
           )}
+          {dispute && s.supervisionDue != null && s.status !== 'resolved' && (
+            <span class={`chip ${s.supervisionDue < now ? 'chip-warn' : 'chip-followup'}`} data-testid="row-supervised">
+              {t('supervisedChip', { date: day(s.supervisionDue) })}
+            </span>
+          )}
           {overdueCase && (
             <span class="chip chip-warn" data-testid="row-overdue">
               {t('overdue')}
