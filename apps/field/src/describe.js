@@ -63,9 +63,11 @@ export function newsLines(news, nameOf) {
       });
     }
   }
-  if (added.length) {
+  // Other events are counted per person (assignments and supervision are said above).
+  const counted = added.filter((e) => !(e.kind === 'assigned' && e.assignee) && e.kind !== 'supervised');
+  if (counted.length) {
     const byWho = new Map();
-    for (const e of added) byWho.set(e.by, (byWho.get(e.by) ?? 0) + 1);
+    for (const e of counted) byWho.set(e.by, (byWho.get(e.by) ?? 0) + 1);
     for (const [by, n] of byWho) {
       lines.push({ key: `events-${by}`, text: t(n === 1 ? 'newsEvent1' : 'newsEvents', { who: nameOf(by), n }) });
     }

@@ -100,7 +100,9 @@ test('merge news of the closed loop: stage, assignment, supervision', () => {
   const zh = newsLines(news, nameOf).map((l) => l.text);
   assert.deepEqual(zh.slice(0, 3), ['办理阶段变为“调处中”（原为“已受理/待分派”）', '李梅已分派给王建国承办', `李梅已督办，期限 ${zh[2].split('期限 ')[1]}`]);
   assert.match(zh[2], /2026/);
-  assert.equal(zh[3], '李梅添加了 2 条记录');
+  assert.equal(zh.length, 3, 'assignment and supervision are not counted again');
+  news.eventsAdded.push({ by: 'p-limei', kind: 'note', at: 3 });
+  assert.equal(newsLines(news, nameOf).at(-1).text, '李梅添加了 1 条记录');
 });
 
 test('merge news: a status change, a risk change, an unknown phone, nothing', () => {
