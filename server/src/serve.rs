@@ -46,6 +46,8 @@ pub struct ServeConfig {
     /// the server over another [`Storage`] implementation (tests wrap the
     /// sled store this way to inject disk failures).
     pub storage: Option<Arc<dyn Storage>>,
+    /// Where alerts are posted, if anywhere (see [`crate::alerts`]).
+    pub webhook: Option<crate::alerts::WebhookConfig>,
 }
 
 impl ServeConfig {
@@ -65,6 +67,7 @@ impl ServeConfig {
             rate: RateLimit::default(),
             ws_rate: RateLimit::WEBSOCKET,
             storage: None,
+            webhook: None,
         }
     }
 }
@@ -262,6 +265,19 @@ async fn start_inner(
     let auth = auth(&directory);
     let engine = Arc::new(Engine::new(storage, directory, config.engine.clone()));
     let (stop, mut stopped) = watch::channel(false);
+    if let Some(webhook) = &config.webhook {
+        let queue = Arc::new(crate::alerts::AlertQueue::new(
+            webhook.queue,
+            engine.metrics().clone(),
+        ));
+        engine.set_alert_queue(queue.clone());
+        tracing::info!(url = %webhook.url, "posting alerts to a webhook");
+        tokio::spawn(crate::alerts::deliver(
+            queue,
+            webhook.clone(),
+            stop.subscribe(),
+        ));
+    }
     let state = Arc::new(AppState {
         engine: engine.clone(),
         auth,

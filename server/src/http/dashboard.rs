@@ -10,7 +10,7 @@
 //! | `POST /dashboard/logout` | ends the session; only from the page's own origin |
 //! | `GET /v1/session` | who is signed in, their scope and what they may do |
 //! | `GET /v1/places` | the villages of a scope, with their names |
-//! | `GET /v1/events` | server-sent events: a notice when a record in the caller's scope changes; `signout` when the device is revoked, given a new token or reassigned |
+//! | `GET /v1/events` | server-sent events: a notice when a record in the caller's scope changes; `alert` when one becomes high-risk (dispute) or urgent (visit); `signout` when the device is revoked, given a new token or reassigned |
 //!
 //! The page reads everything else from the JSON API ([`super::stats`],
 //! [`super::export`]) with the session cookie, and refreshes its figures
@@ -447,6 +447,8 @@ struct Feed {
     greeted: bool,
     /// The stream said why it ends and sends nothing more.
     ended: bool,
+    /// An `alert` event to send after the `change` event that raised it.
+    pending: Option<Event>,
 }
 
 fn notice(name: &str, data: serde_json::Value) -> Event {
@@ -520,6 +522,9 @@ impl Feed {
             let hello = notice("ready", json!({})).retry(Duration::from_secs(2));
             return Some((Ok(hello), self));
         }
+        if let Some(alert) = self.pending.take() {
+            return Some((Ok(alert), self));
+        }
         let own = self.official.identity.caller.device;
         loop {
             use tokio::sync::broadcast::error::RecvError;
@@ -563,10 +568,15 @@ impl Feed {
             // Notices carry nothing that counts other scopes' activity: no
             // server sequence number, no count of missed notices.
             let event = match event {
-                Ok(change) if self.official.can_read(&change.village) => notice(
-                    "change",
-                    json!({ "id": change.id, "village": change.village }),
-                ),
+                Ok(change) if self.official.can_read(&change.village) => {
+                    // Only alerts of the caller's scope: the same check as
+                    // the change that raised it.
+                    self.pending = change.alert.as_ref().map(|a| notice("alert", a.to_json()));
+                    notice(
+                        "change",
+                        json!({ "id": change.id, "village": change.village }),
+                    )
+                }
                 Ok(_) => continue,
                 Err(Missed(_)) => notice("resync", json!({})),
             };
@@ -612,6 +622,7 @@ async fn events(
         shutdown: views.app.shutdown.clone(),
         greeted: false,
         ended: false,
+        pending: None,
     };
     Sse::new(futures_util::stream::unfold(feed, Feed::next))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
