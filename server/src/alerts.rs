@@ -433,6 +433,26 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_secret_is_created_private_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let made = secret_in(&data, None).unwrap();
+        assert_eq!(made.len(), 64);
+        assert_eq!(secret_in(&data, None).unwrap(), made);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(data.join("webhook.secret"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(secret_in(&data, Some("given")).unwrap(), b"given".to_vec());
+        assert!(secret_in(&data, Some("")).is_err());
+    }
+
+    #[test]
     fn a_full_queue_drops_the_oldest_and_counts_it() {
         let metrics = Arc::new(Metrics::default());
         let queue = AlertQueue::new(2, metrics.clone());
