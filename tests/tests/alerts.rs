@@ -148,7 +148,10 @@ impl Receiver {
     }
 }
 
-fn read_request(stream: &TcpStream) -> Option<(Vec<(String, String)>, Vec<u8>)> {
+/// A request's headers (name, value) and body.
+type Request = (Vec<(String, String)>, Vec<u8>);
+
+fn read_request(stream: &TcpStream) -> Option<Request> {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
