@@ -78,18 +78,20 @@ impl Alert {
     }
 }
 
-/// Whether a committed change raises an alert: `previous` is the record's
-/// summary before the change (`None` for a new record).
-pub fn detect(previous: Option<&Summary>, now: &Summary) -> bool {
-    match now.kind {
-        RecordKind::Dispute => {
-            now.risk == Some(Risk::High) && previous.is_none_or(|p| p.risk != Some(Risk::High))
-        }
-        RecordKind::Visit => {
-            now.sentiment == Some(Sentiment::Urgent)
-                && previous.is_none_or(|p| p.sentiment != Some(Sentiment::Urgent))
-        }
+/// Whether a record is in a state that alerts: a high-risk dispute, an
+/// urgent visit.
+pub fn alerting(summary: &Summary) -> bool {
+    match summary.kind {
+        RecordKind::Dispute => summary.risk == Some(Risk::High),
+        RecordKind::Visit => summary.sentiment == Some(Sentiment::Urgent),
     }
+}
+
+/// Whether a committed change raises an alert: `previous` is the record's
+/// summary before the change (`None` for a new record). Only entering the
+/// alerting state does.
+pub fn detect(previous: Option<&Summary>, now: &Summary) -> bool {
+    alerting(now) && previous.is_none_or(|p| !alerting(p))
 }
 
 /// Where and how alerts are posted.

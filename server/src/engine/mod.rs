@@ -300,8 +300,7 @@ impl Engine {
         summary: &fengqiao_shared::Summary,
         known: bool,
     ) -> Option<Arc<crate::alerts::Alert>> {
-        use fengqiao_shared::vocab::{Risk, Sentiment};
-        if summary.risk != Some(Risk::High) && summary.sentiment != Some(Sentiment::Urgent) {
+        if !crate::alerts::alerting(summary) {
             return None;
         }
         let previous = if known {
