@@ -412,3 +412,41 @@ fn alerts_reach_only_the_streams_of_their_scope() {
     assert_eq!(data["village"], VILLAGE_A);
     server.stop();
 }
+
+#[test]
+fn the_serve_command_signs_with_the_secret_it_keeps_in_the_data_directory() {
+    use fengqiao_tests::process::{DEV_TOKEN, ServerProcess};
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let data = dir.path().join("data");
+
+    // Only http:// and https:// URLs, refused with a stable code.
+    let refused = ServerProcess::try_start(&data, &["--webhook", "ftp://county.example/in"])
+        .err()
+        .expect("an ftp:// webhook is refused");
+    assert!(refused.contains("webhook_url_invalid"), "{refused}");
+
+    let receiver = Receiver::start(0, Duration::ZERO);
+    let server = ServerProcess::start_with(&data, &["--webhook", &receiver.url]);
+    server.import_test_org();
+    let secret_file = data.join("webhook.secret");
+    let secret = std::fs::read_to_string(&secret_file).expect("a secret was made");
+    assert_eq!(secret.trim().len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&secret_file)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the secret is the server user's alone");
+    }
+
+    let mut phone = Phone::enrolled("cadre-a", fengqiao_protocol::DeviceId::random(), DEV_TOKEN);
+    let id = report_dispute(&phone, VILLAGE_A, "进程里的告警", Risk::High);
+    phone.sync(&server.url());
+    let got = receiver.wait_answered(1, Duration::from_secs(30));
+    verify(&got[0], secret.trim().as_bytes());
+    let body: Value = serde_json::from_slice(&got[0].body).expect("a JSON body");
+    assert_eq!(body["id"], id.as_str());
+    server.kill();
+}

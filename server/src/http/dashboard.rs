@@ -587,7 +587,9 @@ impl Feed {
 
 /// `GET /v1/events`: a notice whenever a record the caller may read
 /// changes, whichever door the change came through. The page refetches
-/// what it shows; the notice carries the record id and village only. When
+/// what it shows; the notice carries the record id and village only. A
+/// change that makes a dispute high-risk or a visit urgent is followed by
+/// an `alert` event ([`crate::alerts::Alert::to_json`]). When
 /// the caller's device is revoked or reassigned, a last `signout` event
 /// says so (`{"reason": "revoked" | "rotated" | "reassigned" | "ended"}`), the session
 /// ends and the stream closes.
