@@ -665,6 +665,20 @@ fn an_alert_appears_as_a_banner_at_once() {
         browser.screenshot(),
     )
     .expect("screenshot saved");
+    // The banner opens the case; it stays until dismissed.
+    browser.click(&format!("#alerts .alert-banner[data-record=\"{ours}\"] a"));
+    browser.wait_for(
+        "the case page",
+        &format!(
+            "return !document.getElementById('case-view').hidden &&\
+             window.location.hash === '#/case/{ours}';"
+        ),
+        WAIT,
+    );
+    assert_eq!(
+        browser.run(&format!("return (function () {{ {banners} }})().length;")),
+        json!(2)
+    );
 
     // In English too; then dismissed one by one and all at once.
     browser.click("#lang");

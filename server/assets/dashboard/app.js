@@ -5,7 +5,8 @@
  * then reads the JSON API with that cookie: headline figures, charts, the
  * village table, backlog lists, possible duplicates and the case page. An
  * EventSource on /v1/events tells the page when a record in scope changed;
- * the page then fetches its figures again, without reloading.
+ * the page then fetches its figures again, without reloading; and shows an
+ * `alert` (a case become high-risk, a visit become urgent) as a banner.
  *
  * Every piece of data reaches the page through textContent or attributes,
  * never as markup.
