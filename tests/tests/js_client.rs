@@ -72,3 +72,34 @@ fn the_client_library_type_checks() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// The field app's own tests (`apps/field/test`): every string in both
+/// languages, the sentences it builds, its routes, its service worker, and
+/// that the committed build is current and holds no development mock.
+#[test]
+fn the_field_app_passes_its_own_tests() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    if !root.join("node_modules/esbuild").exists() {
+        skip(
+            "the field app's tests",
+            "they need Node.js 20 and the web packages (run `npm ci` at the repository root)",
+        );
+        return;
+    }
+    let output = Command::new("node")
+        .args(["--test", "--test-reporter=spec", "--test-timeout=120000"])
+        .arg("test/")
+        .current_dir(root.join("apps/field"))
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the field app's tests failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("pass ") && !stdout.contains("pass 0"),
+        "{stdout}"
+    );
+}

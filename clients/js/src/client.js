@@ -284,6 +284,8 @@ export class FieldClient {
   /** Bumped when the store is erased: a response in flight then writes nothing. */
   #generation = 0;
   #peopleFetchedAt = -Infinity;
+  /** A response purged records or reset: the device's scope may have changed. */
+  #identityStale = false;
   /** @type {(() => void)[]} */
   #unlisten = [];
 
@@ -741,6 +743,7 @@ export class FieldClient {
   async refreshPeople() {
     if (!this.#token) return;
     this.#peopleFetchedAt = this.now();
+    await this.refreshIdentity();
     await this.#refreshPlaces();
     try {
       const body = await this.#timed(async (signal) => {
@@ -755,6 +758,46 @@ export class FieldClient {
       this.#notify({ type: 'people' });
     } catch {
       // Names are a nicety: the next sync tries again.
+    }
+  }
+
+  /**
+   * Asks the server again who this device is (GET /v1/me) and keeps what
+   * an admin changed since set-up: its role, its scope (a reassigned phone
+   * then files new records in its new village), whether it writes, the
+   * holder's name. Best effort: offline, the stored identity stays.
+   */
+  async refreshIdentity() {
+    const token = this.#token;
+    const had = this.identity;
+    if (!token || !had) return;
+    try {
+      const me = await this.#timed(async (signal) => {
+        const response = await this.fetch(`${this.#base()}/v1/me`, { headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' }, signal });
+        return response.ok ? abortable(response.json(), signal) : null;
+      });
+      if (!me || typeof me.device !== 'string' || me.device.toLowerCase() !== had.device) return;
+      const role = typeof me.role === 'string' ? me.role : had.role;
+      /** @type {Identity} */
+      const identity = {
+        ...had,
+        personName: typeof me.personName === 'string' ? me.personName : had.personName,
+        label: typeof me.label === 'string' ? me.label : had.label,
+        role,
+        scope: typeof me.scope === 'string' ? me.scope : had.scope,
+        write: writesRecords(role, me.write === true),
+      };
+      this.#identityStale = false;
+      if (JSON.stringify(identity) === JSON.stringify(had)) return;
+      await this.#exclusive(async () => {
+        // Signed out or set up anew meanwhile: this answer is not theirs.
+        if (this.identity !== had || this.#token !== token) return;
+        await this.#commit({ meta: { identity } });
+        this.identity = identity;
+      });
+      this.#notify({ type: 'identity' });
+    } catch {
+      // The next sync asks again.
     }
   }
 
@@ -1018,6 +1061,7 @@ export class FieldClient {
       this.#report.rejected += step.rejected.length;
       this.#report.purged += step.purged.length;
       this.#report.reset ||= step.reset;
+      if (step.purged.length > 0 || step.reset) this.#identityStale = true;
       decision = this.machine.succeeded(step, this.now());
     } catch (e) {
       if (generation !== this.#generation) return; // erased meanwhile: this run is over
@@ -1031,6 +1075,13 @@ export class FieldClient {
     }
     if (!this.machine.runActive && !this.machine.lastError) {
       const report = this.#report;
+      // A phone moved to another place learns its new scope before the
+      // run counts as done, so the next record is filed where it now works.
+      if (this.#identityStale) {
+        await this.refreshIdentity();
+        // The names of the new scope's places.
+        if (!this.#identityStale) void this.#refreshPlaces();
+      }
       for (const w of this.#waiters.splice(0)) w.resolve(report);
       if (this.now() - this.#peopleFetchedAt > 5 * 60_000) void this.refreshPeople();
     } else if (!this.machine.runActive && this.machine.lastError) {

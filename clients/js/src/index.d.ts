@@ -392,6 +392,8 @@ export declare class FieldClient {
   /** Names of the places of this phone's scope: village, town or district code → name (from GET /v1/places). */
   places(): Promise<Map<string, string>>;
   refreshPeople(): Promise<void>;
+  /** Asks the server again who this device is (GET /v1/me): role, scope, write, name; kept when changed. */
+  refreshIdentity(): Promise<void>;
   close(): void;
 }
 

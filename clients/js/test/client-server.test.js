@@ -261,6 +261,19 @@ if (!BIN) {
     const report = await p.syncNow();
     assert.equal(report.purged, held, JSON.stringify(report));
     assert.equal((await p.list()).length, 0);
+    // The phone knows where it now works: a new record is filed there, and
+    // the server takes it.
+    assert.equal(p.identity.scope, '500110101003');
+    const id = await p.createDispute({
+      title: '新村的纠纷',
+      description: '',
+      category: 'neighbor',
+      risk: 'low',
+      parties: [{ name: '赵六', role: 'applicant' }],
+    });
+    assert.equal((await p.get(id)).summary.village, '500110101003');
+    const sent = await p.syncNow();
+    assert.equal(sent.acknowledged, 1, JSON.stringify(sent));
     p.close();
   });
 }
