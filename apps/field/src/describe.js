@@ -11,6 +11,17 @@ import { day, has, label, problem, t } from './i18n.js';
  * @param {string|null|undefined} myId
  * @param {string|null|undefined} myName
  */
+/**
+ * Text another phone typed, as the app shows it: without the bidirectional
+ * controls (U+202A–202E, U+2066–2069) that could make "abc‮lived" read as
+ * something else. The record keeps what was typed; only the display drops them.
+ * @param {unknown} value
+ * @returns {string}
+ */
+export function plain(value) {
+  return value == null ? '' : String(value).replace(/[\u202A-\u202E\u2066-\u2069]/g, '');
+}
+
 export function personName(people, id, myId, myName) {
   if (!id) return t('anotherPhone');
   if (id === myId) return myName || t('me');

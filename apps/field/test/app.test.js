@@ -12,7 +12,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { attentionText, errorText, newsLines, personName, saveErrorText, validationText } from '../src/describe.js';
+import { attentionText, errorText, newsLines, personName, plain, saveErrorText, validationText } from '../src/describe.js';
 import { label, setLang, t, TABLE, values } from '../src/i18n.js';
 import { href, parseHash } from '../src/router.js';
 
@@ -207,4 +207,11 @@ test('the sources set no inline styles (the CSP allows none)', () => {
 
 test('a mock build refuses to write into server/assets/field', () => {
   assert.throws(() => build(['--mock']), /never goes into server\/assets\/field/);
+});
+
+test('text from other phones is shown without bidirectional overrides', () => {
+  assert.equal(plain('abc\u202Eevil\u202Cdef'), 'abcevildef');
+  assert.equal(plain('\u2066张三\u2069与李四'), '张三与李四');
+  assert.equal(plain('宅基地纠纷'), '宅基地纠纷');
+  assert.equal(plain(null), '');
 });

@@ -3,13 +3,13 @@
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useApp, useData } from '../app.jsx';
-import { attentionText, newsLines, saveErrorText } from '../describe.js';
+import { attentionText, newsLines, plain, saveErrorText } from '../describe.js';
 import { day, label, problem, t, values, when } from '../i18n.js';
 import { go } from '../router.js';
 import { dateToMillis } from './visit-form.jsx';
 import { Chip, Empty, Field, SyncBadge, TextInput, VocabSelect } from '../ui.jsx';
 
-const text = (v) => (v == null ? '' : String(v));
+const text = plain;
 
 /** Topics may arrive as an array, a Set or a map of value → true. */
 function topicList(topics) {
@@ -492,7 +492,7 @@ export function RecordPage({ id }) {
         </a>
         <SyncBadge sync={data.sync} />
       </div>
-      <h1 data-testid="record-title">{s.title || text(data.record?.title) || t('untitled')}</h1>
+      <h1 data-testid="record-title">{plain(s.title) || text(data.record?.title) || t('untitled')}</h1>
       <div class="row-chips">
         <span class={`chip chip-kind-${s.kind}`}>{label('recordKind', s.kind)}</span>
         {s.status && <Chip vocab="status" value={s.status} />}

@@ -2,7 +2,7 @@
 // last activity and its sync state.
 
 import { useApp } from '../app.jsx';
-import { attentionText } from '../describe.js';
+import { attentionText, plain } from '../describe.js';
 import { day, label, t, when } from '../i18n.js';
 import { followUpOverdue, followUpPending, isOverdue } from '../lib.js';
 import { Chip, SyncBadge } from '../ui.jsx';
@@ -29,7 +29,7 @@ export function RecordRow({ item, now }) {
         data-sync={item.sync}
       >
         <span class="row-top">
-          <span class="row-title">{s.title || t('untitled')}</span>
+          <span class="row-title">{plain(s.title) || t('untitled')}</span>
           <SyncBadge sync={item.sync} />
         </span>
         <span class="row-chips">
@@ -62,7 +62,7 @@ export function RecordRow({ item, now }) {
             </span>
           )}
         </span>
-        {dispute && s.partyNames?.length > 0 && <span class="row-parties">{s.partyNames.join(t('listJoin'))}</span>}
+        {dispute && s.partyNames?.length > 0 && <span class="row-parties">{s.partyNames.map(plain).join(t('listJoin'))}</span>}
         {item.sync === 'attention' && item.attention && (
           <span class="row-attention" data-testid="row-attention">
             {attentionText(item.attention)}
