@@ -46,6 +46,9 @@ pub struct ServeConfig {
     /// the server over another [`Storage`] implementation (tests wrap the
     /// sled store this way to inject disk failures).
     pub storage: Option<Arc<dyn Storage>>,
+    /// The closed loop's time limits where no district or town sets its
+    /// own (`--conclude-days`, `--accept-days`, `--followup-days`).
+    pub time_limits: fengqiao_shared::deadline::TimeLimits,
 }
 
 impl ServeConfig {
@@ -65,6 +68,7 @@ impl ServeConfig {
             rate: RateLimit::default(),
             ws_rate: RateLimit::WEBSOCKET,
             storage: None,
+            time_limits: fengqiao_shared::deadline::TimeLimits::DEFAULT,
         }
     }
 }
@@ -281,6 +285,7 @@ async fn start_inner(
         ws_rate: RateLimiter::new(config.ws_rate),
         data_dir: config.data.clone(),
         bodies: http::limit::BodyBudget::new(config.http.max_body_bytes),
+        time_limits: config.time_limits,
     });
     let listener = TcpListener::bind(config.bind)
         .await

@@ -244,6 +244,10 @@ fn two_phones_edit_a_case_offline_and_both_end_with_the_merged_record() {
         "{show_a}"
     );
     assert!(
+        line(&show_a, "stage").contains("pending (town)  待受理（镇级）"),
+        "{show_a}"
+    );
+    assert!(
         show_a.contains("phones disagreed: high, medium"),
         "{show_a}"
     );

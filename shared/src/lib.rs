@@ -9,6 +9,7 @@
 //! - [`replica`]: the phone's offline store and its batch sync client.
 
 pub mod access;
+pub mod deadline;
 pub mod record;
 pub mod replica;
 pub mod schema;

@@ -10,10 +10,11 @@
 
 use serde::Serialize;
 
+use crate::deadline::{DeadlineKind, TimeLimits};
 use crate::record::{Limits, ValidationErrorKind, fields};
 use crate::stats::{DEFAULT_OVERDUE_DAYS, DUPLICATE_WINDOW_DAYS};
 use crate::vocab::{
-    Category, EventKind, Level, PartyRole, RecordKind, Risk, Sentiment, Status, Topic,
+    Category, EventKind, Level, PartyRole, RecordKind, Risk, Sentiment, Stage, Status, Topic,
 };
 
 /// One value of a vocabulary.
@@ -50,6 +51,8 @@ pub struct Vocabularies {
     pub level: Vec<Term>,
     pub topic: Vec<Term>,
     pub status: Vec<Term>,
+    pub stage: Vec<Term>,
+    pub deadline_kind: Vec<Term>,
 }
 
 /// Everything a client in another language needs to write and check
@@ -69,6 +72,8 @@ pub struct Schema {
     /// Two disputes of one village with a party name in common, reported at
     /// most this many days apart, are possible duplicates.
     pub duplicate_window_days: u32,
+    /// The default time limits of the closed loop ([`TimeLimits::DEFAULT`]).
+    pub time_limits: TimeLimits,
 }
 
 macro_rules! terms {
@@ -115,10 +120,20 @@ impl Schema {
                 level: terms!(Level),
                 topic: terms!(Topic),
                 status: terms!(Status),
+                stage: terms!(Stage),
+                deadline_kind: DeadlineKind::ALL
+                    .iter()
+                    .map(|v| Term {
+                        value: v.as_str(),
+                        zh: v.label_zh(),
+                        en: v.label_en(),
+                    })
+                    .collect(),
             },
             error_codes: ValidationErrorKind::CODES.to_vec(),
             overdue_days: DEFAULT_OVERDUE_DAYS,
             duplicate_window_days: DUPLICATE_WINDOW_DAYS,
+            time_limits: TimeLimits::DEFAULT,
         }
     }
 }

@@ -9,7 +9,7 @@
 use fengqiao_protocol::{DocumentId, VillageCode};
 use serde::{Deserialize, Serialize};
 
-use crate::vocab::{Category, Level, RecordKind, Risk, Sentiment, Status, Topic};
+use crate::vocab::{Category, Level, RecordKind, Risk, Sentiment, Stage, Status, Topic};
 
 /// Milliseconds since the Unix epoch, UTC.
 pub type Millis = i64;
@@ -46,6 +46,23 @@ pub struct Summary {
     pub assignees: Vec<String>,
     pub event_count: u32,
     pub duplicate_of: Option<DocumentId>,
+    /// The closed-loop stage (受理 → 分派 → 调处 → 回访 → 归档), folded
+    /// from the timeline beside `status`.
+    #[serde(default)]
+    pub stage: Option<Stage>,
+    /// When the case entered its stage.
+    #[serde(default)]
+    pub stage_since: Option<Millis>,
+    /// The level handling the case: the village until an escalation, the
+    /// level escalated to (and not returned from) after one.
+    #[serde(default)]
+    pub handling_level: Option<Level>,
+    /// The 督办 deadline in effect, until the case is concluded.
+    #[serde(default)]
+    pub supervision_due: Option<Millis>,
+    /// Cases an official judged not to be duplicates of this one.
+    #[serde(default)]
+    pub not_duplicates: Vec<DocumentId>,
 
     // --- visits ---
     pub visited_at: Option<Millis>,
@@ -58,6 +75,33 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The closed-loop stage of a dispute. A summary stored before stages
+    /// existed has none; it is derived from the status then (such records
+    /// have no acceptance events, so an escalated case awaits acceptance).
+    pub fn loop_stage(&self) -> Option<Stage> {
+        if self.kind != RecordKind::Dispute {
+            return None;
+        }
+        self.stage.or_else(|| {
+            self.status.map(|status| match status {
+                Status::Open | Status::Mediating => Stage::Handling,
+                Status::Escalated => Stage::Pending,
+                Status::Resolved => Stage::Resolved,
+                Status::Failed => Stage::Failed,
+            })
+        })
+    }
+
+    /// The level handling a dispute, derived like [`Self::loop_stage`] for
+    /// summaries stored before it was recorded.
+    pub fn loop_level(&self) -> Option<Level> {
+        if self.kind != RecordKind::Dispute {
+            return None;
+        }
+        self.handling_level
+            .or_else(|| Some(self.escalation_level.unwrap_or(Level::Village)))
+    }
+
     /// A record of `kind` created in `village` at `created_at` by
     /// `created_by`, with nothing else known yet: no title, status or
     /// events. Tools and tests fill in the rest with struct update syntax.
@@ -86,6 +130,11 @@ impl Summary {
             assignees: Vec::new(),
             event_count: 0,
             duplicate_of: None,
+            stage: None,
+            stage_since: None,
+            handling_level: None,
+            supervision_due: None,
+            not_duplicates: Vec::new(),
             visited_at: None,
             sentiment: None,
             topics: Vec::new(),

@@ -123,6 +123,11 @@ vocabulary!(
         Reopened = "reopened" / "重新受理" / "Reopened",
         Followup = "followup" / "回访" / "Follow-up visit",
         Note = "note" / "备注" / "Note",
+        Accepted = "accepted" / "受理" / "Accepted",
+        Returned = "returned" / "退回" / "Returned",
+        Assigned = "assigned" / "分派" / "Assigned",
+        Supervised = "supervised" / "督办" / "Supervised",
+        Archived = "archived" / "归档" / "Archived",
     }
 );
 
@@ -151,6 +156,34 @@ vocabulary!(
         Other = "other" / "其他" / "Other",
     }
 );
+
+vocabulary!(
+    /// Where a dispute stands in the closed loop an official works
+    /// (受理 → 分派 → 调处 → 反馈 → 回访 → 归档). Derived from the timeline
+    /// like [`Status`], never stored; [`Status`] keeps its meaning for the
+    /// statistics.
+    Stage {
+        Pending = "pending" / "待受理" / "Awaiting acceptance",
+        Accepted = "accepted" / "已受理/待分派" / "Accepted, to be assigned",
+        Handling = "handling" / "调处中" / "In mediation",
+        Followup = "followup" / "待回访" / "Follow-up visit due",
+        Resolved = "resolved" / "已化解" / "Resolved",
+        Failed = "failed" / "调解失败" / "Mediation failed",
+        Archived = "archived" / "已归档" / "Archived",
+    }
+);
+
+impl Stage {
+    /// Whether the case's mediation is concluded (resolved, failed,
+    /// awaiting its follow-up, or archived): the 30-day limit no longer
+    /// runs.
+    pub fn is_concluded(self) -> bool {
+        matches!(
+            self,
+            Stage::Followup | Stage::Resolved | Stage::Failed | Stage::Archived
+        )
+    }
+}
 
 /// The derived status of a dispute (never stored; folded from events).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -583,6 +583,196 @@ fn a_revoked_or_reassigned_official_is_signed_out_and_told_why() {
     server.stop();
 }
 
+/// A town official works an escalated case in the page: accepts it,
+/// assigns a handler and sets a 督办 deadline; the cadre's phone sees all
+/// three after a sync; a supervisor sees the case read-only, with the
+/// audit trail in Chinese and people by name.
+#[test]
+fn a_town_official_accepts_assigns_and_supervises_in_the_page() {
+    if !browser_available() {
+        return;
+    }
+    use fengqiao_shared::access::Role;
+    use fengqiao_shared::record::{Author, NewEvent, add_event};
+    use fengqiao_shared::vocab::{EventKind, Level, Stage};
+
+    let server = TestServer::start();
+    let directory = server.directory();
+    for (id, name) in [
+        ("cadre-li", "李梅"),
+        ("town-wang", "王建国"),
+        ("jian-zhao", "赵监督"),
+    ] {
+        directory.add_person(id, name, None).expect("person");
+    }
+    let (cadre_device, cadre_token) = server.enroll("cadre-li", Role::Cadre, VILLAGE_A);
+    let (_, town_token) = server.enroll("town-wang", Role::Town, "500110101");
+    let (_, supervisor_token) = server.enroll("jian-zhao", Role::Supervisor, "500110101");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let mut phone = Phone::enrolled("cadre-li", cadre_device, &cadre_token);
+    let id = phone.report(VILLAGE_A, "山林权属纠纷", now - 86_400_000);
+    phone
+        .replica
+        .edit(&id, |doc| {
+            add_event(
+                doc,
+                &Author::new("cadre-li", now - 80_000_000),
+                &NewEvent::escalated(Level::Town).with_note("村级调解未果"),
+            )
+        })
+        .expect("escalated");
+    phone.sync(&server.url());
+
+    let browser = webdriver::Browser::start(CHROMIUM, CHROMEDRIVER);
+    sign_in_on_the_page(&browser, &server, &town_token);
+    browser.wait_for(
+        "the case in the list awaiting acceptance",
+        &format!(
+            "var row = document.querySelector('#list-pending tr[data-id=\"{id}\"]');\
+             return row ? row.textContent : null;"
+        ),
+        WAIT,
+    );
+    browser.click(&format!("#list-pending tr[data-id=\"{id}\"] a"));
+    let stage_is = |text: &str| {
+        format!(
+            "var v = document.getElementById('case-view');\
+             if (!v || v.hidden) return null;\
+             var dts = document.querySelectorAll('#case-facts dt');\
+             for (var i = 0; i < dts.length; i++) {{\
+               if (dts[i].textContent === '办理状态') return dts[i].nextSibling.textContent.indexOf('{text}') === 0;\
+             }}\
+             return null;"
+        )
+    };
+    browser.wait_for(
+        "the case page, awaiting acceptance",
+        &stage_is("待受理"),
+        WAIT,
+    );
+    assert_eq!(
+        browser.run("return document.getElementById('act-accept-box').hidden"),
+        json!(false)
+    );
+
+    // 受理.
+    browser.type_into("#act-accept-note", "同意受理，由镇综治中心调处");
+    browser.click("#act-accept");
+    browser.wait_for("the case accepted", &stage_is("已受理/待分派"), WAIT);
+    // 分派 to 李梅, chosen by name.
+    browser.wait_for(
+        "the handlers to choose from",
+        "var o = document.querySelectorAll('#act-person option');\
+         for (var i = 0; i < o.length; i++) { if (o[i].textContent.indexOf('李梅') === 0) return o[i].value; }\
+         return null;",
+        WAIT,
+    );
+    browser.run(
+        "var s = document.getElementById('act-person');\
+         for (var i = 0; i < s.options.length; i++) {\
+           if (s.options[i].textContent.indexOf('李梅') === 0) s.selectedIndex = i;\
+         }\
+         return s.value;",
+    );
+    browser.click("#act-assign");
+    browser.wait_for("the case in mediation", &stage_is("调处中"), WAIT);
+    // 督办 with a deadline a week ahead.
+    let due_day = {
+        let days = (now + 8 * 3_600_000) / 86_400_000 + 7;
+        let (y, m, d) = fengqiao_shared::stats::calendar::civil_from_days(days);
+        format!("{y:04}-{m:02}-{d:02}")
+    };
+    browser.type_into("#act-supervise-note", "请一周内办结并报告");
+    browser.run(&format!(
+        "document.getElementById('act-due').value = '{due_day}'; return true;"
+    ));
+    browser.click("#act-supervise");
+    browser.wait_for(
+        "the supervision in the timeline",
+        "var row = document.querySelector('#case-timeline tr[data-kind=\"supervised\"]');\
+         return row ? row.textContent : null;",
+        WAIT,
+    );
+    let page = browser.run("return document.getElementById('case-view').innerText");
+    let page = page.as_str().unwrap_or("");
+    assert!(page.contains("承办人：李梅"), "{page}");
+    assert!(page.contains(&format!("期限：{due_day}")), "{page}");
+    assert!(page.contains("王建国（镇街）"), "{page}");
+    assert!(page.contains("督办时限"), "{page}");
+    assert!(
+        !page.contains("town-wang") && !page.contains("cadre-li"),
+        "no ids: {page}"
+    );
+    std::fs::write(
+        artifacts().join("dashboard-case-actions.png"),
+        browser.screenshot(),
+    )
+    .expect("screenshot saved");
+    // In English the audit trail reads in English, people still by name.
+    browser.click("#lang");
+    let english = browser.wait_for(
+        "the audit trail in English",
+        "var h = document.getElementById('case-history').innerText;\
+         return h.indexOf('Assigned to 李梅') >= 0 ? h : null;",
+        WAIT,
+    );
+    let english = english.as_str().unwrap_or("");
+    assert!(english.contains("Town official"), "{english}");
+    assert!(!english.contains("记录事件"), "{english}");
+    browser.click("#lang");
+
+    // The phone sees the three actions after its next sync.
+    phone.sync(&server.url());
+    let record = phone.replica.record(&id).expect("record");
+    let dispute = record.as_dispute().expect("a dispute");
+    assert_eq!(dispute.stage(), Stage::Handling);
+    assert!(dispute.assignees.contains("cadre-li"));
+    let kinds: Vec<EventKind> = dispute.timeline().iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            EventKind::Reported,
+            EventKind::Escalated,
+            EventKind::Accepted,
+            EventKind::Assigned,
+            EventKind::Supervised
+        ]
+    );
+    assert!(dispute.case_status().supervision_due.is_some());
+
+    // The supervisor reads it all, and may not act.
+    browser.run(
+        "return fetch('/dashboard/logout', {method: 'POST'}).then(function () { return true; });",
+    );
+    sign_in_on_the_page(&browser, &server, &supervisor_token);
+    browser.go(&format!("{}/dashboard#/case/{id}", server.url()));
+    browser.wait_for(
+        "the case page for the supervisor",
+        &stage_is("调处中"),
+        WAIT,
+    );
+    let history = browser.wait_for(
+        "the audit trail",
+        "var rows = document.querySelectorAll('#case-history tbody tr');\
+         return rows.length >= 5 ? document.getElementById('case-history').innerText : null;",
+        WAIT,
+    );
+    let history = history.as_str().unwrap_or("");
+    assert!(history.contains("记录事件：受理"), "{history}");
+    assert!(history.contains("分派承办人：李梅"), "{history}");
+    assert!(history.contains("记录事件：督办"), "{history}");
+    assert!(history.contains("王建国"), "{history}");
+    assert_eq!(
+        browser.run("return document.getElementById('case-actions').hidden"),
+        json!(true)
+    );
+    drop(browser);
+    server.stop();
+}
+
 /// The headline figures of [`fengqiao_tests::hand_counted_town`], counted
 /// by hand: not read back from the API the dashboard itself uses.
 #[test]

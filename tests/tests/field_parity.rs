@@ -14,7 +14,7 @@ use automerge::{ActorId, AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue};
 use fengqiao_protocol::{DocumentId, VillageCode};
 use fengqiao_shared::record::{
     Author, Limits, NewEvent, NewVisit, add_event, check_authorship, create_dispute, create_visit,
-    set_risk, validate,
+    mark_not_duplicate, set_risk, validate,
 };
 use fengqiao_shared::vocab::{EventKind, Level, Risk, Sentiment, Topic};
 use fengqiao_tests::{T0, sample_dispute, skip};
@@ -224,6 +224,85 @@ fn corpus() -> Vec<Case> {
         "event with unknown kind, level and satisfied",
         &mut d,
         None,
+        None,
+    );
+    // The closed loop: acceptance, return, assignment, 督办, archiving and
+    // not-a-duplicate marks as the Rust phone and the server write them,
+    // and the same events with their details missing or mistyped.
+    let mut closed_loop = edited(&mut base, |d| {
+        let a = author();
+        add_event(d, &a, &NewEvent::escalated(Level::Town)).unwrap();
+        add_event(d, &a, &NewEvent::returned("属村级调解范围")).unwrap();
+        add_event(d, &a, &NewEvent::escalated(Level::Town)).unwrap();
+        add_event(d, &a, &NewEvent::accepted(Some("同意受理".to_owned()))).unwrap();
+        add_event(d, &a, &NewEvent::assigned("cadre-b")).unwrap();
+        add_event(
+            d,
+            &a,
+            &NewEvent::supervised("请于一周内办结", T0 + 7 * 86_400_000),
+        )
+        .unwrap();
+        add_event(
+            d,
+            &a,
+            &NewEvent::new(EventKind::Agreement).with_outcome("达成协议"),
+        )
+        .unwrap();
+        add_event(d, &a, &NewEvent::followup(true)).unwrap();
+        add_event(d, &a, &NewEvent::new(EventKind::Archived)).unwrap();
+        mark_not_duplicate(d, &a, &DocumentId::random()).unwrap();
+    });
+    add(
+        "closed loop events added",
+        &mut closed_loop,
+        Some(&mut base.clone()),
+        Some(PERSON),
+    );
+    let mut d = dispute();
+    let events = obj(&d, &ROOT, "events");
+    let e = d.insert_object(&events, 1, ObjType::Map).unwrap();
+    d.put(&e, "at", ScalarValue::Timestamp(T0)).unwrap();
+    d.put(&e, "by", PERSON).unwrap();
+    d.put(&e, "kind", "assigned").unwrap();
+    d.put(&e, "dueAt", "next week").unwrap();
+    let e = d.insert_object(&events, 2, ObjType::Map).unwrap();
+    d.put(&e, "at", ScalarValue::Timestamp(T0)).unwrap();
+    d.put(&e, "by", PERSON).unwrap();
+    d.put(&e, "kind", "supervised").unwrap();
+    d.put(&e, "assignee", 7).unwrap();
+    let e = d.insert_object(&events, 3, ObjType::Map).unwrap();
+    d.put(&e, "at", ScalarValue::Timestamp(T0)).unwrap();
+    d.put(&e, "by", PERSON).unwrap();
+    d.put(&e, "kind", "assigned").unwrap();
+    d.put(&e, "assignee", " ").unwrap();
+    add(
+        "assignment and supervision without their details",
+        &mut d,
+        None,
+        None,
+    );
+    let mut d = dispute();
+    let links = obj(&d, &ROOT, "links");
+    let marks = d.put_object(&links, "notDuplicates", ObjType::Map).unwrap();
+    d.put(&marks, "not-an-id", true).unwrap();
+    d.put(&marks, DocumentId::random().to_string(), "yes")
+        .unwrap();
+    add("bad not-a-duplicate marks", &mut d, None, None);
+    let mut rewritten = closed_loop.fork();
+    let events = obj(&rewritten, &ROOT, "events");
+    let supervision = rewritten.get(&events, 7).unwrap().unwrap().1;
+    rewritten
+        .put(
+            &supervision,
+            "dueAt",
+            ScalarValue::Timestamp(T0 + 90 * 86_400_000),
+        )
+        .unwrap();
+    rewritten.put(&supervision, "assignee", "cadre-c").unwrap();
+    add(
+        "a supervision deadline moved later",
+        &mut rewritten,
+        Some(&mut closed_loop.clone()),
         None,
     );
     let mut d = dispute();
@@ -514,10 +593,25 @@ fn the_corpus_holds_the_shapes_it_names() {
         "risk conflict merged",
         "unknown fields kept",
         "title as a scalar string",
+        "closed loop events added",
     ] {
         assert!(verdict(valid).is_empty(), "{valid}: {:?}", verdict(valid));
     }
     assert_eq!(verdict("unknown risk"), ["risk:unknown_value"]);
+    assert_eq!(
+        verdict("assignment and supervision without their details"),
+        [
+            "events[1].assignee:missing_field",
+            "events[1].dueAt:wrong_type",
+            "events[2].assignee:wrong_type",
+            "events[2].dueAt:missing_field",
+            "events[3].assignee:empty",
+        ]
+    );
+    assert_eq!(
+        verdict("a supervision deadline moved later"),
+        ["events[7]:timeline_rewritten"]
+    );
     assert_eq!(verdict("too many parties"), ["parties:too_many"]);
     assert_eq!(verdict("village changed"), ["village:immutable_changed"]);
     assert_eq!(

@@ -586,6 +586,7 @@ fn timelines_are_in_fold_order_with_the_derived_status() {
                 json!({
                     "at": e.at, "by": e.by, "kind": e.kind, "level": e.level,
                     "outcome": e.outcome, "note": e.note, "satisfied": e.satisfied,
+                    "assignee": e.assignee, "due": e.due,
                 })
             })
             .collect();
@@ -596,6 +597,7 @@ fn timelines_are_in_fold_order_with_the_derived_status() {
             as_seen(&dispute.max_escalation_level())
         );
         assert_eq!(timeline["resolvedAt"], as_seen(&dispute.resolved_at()));
+        assert_eq!(timeline["stage"], as_seen(&dispute.stage()));
         checked += 1;
     }
     assert!(checked > 20);

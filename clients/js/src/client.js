@@ -39,6 +39,7 @@ export const EDITS = Object.freeze([
   'setSentiment',
   'scheduleFollowUp',
   'markFollowUpDone',
+  'markNotDuplicate',
   'setDuplicateOf',
   'linkRelated',
   'unlinkRelated',

@@ -69,9 +69,11 @@ export declare function compressBody(plain: Uint8Array): Promise<{ body: Uint8Ar
 
 // --- stores ---
 export interface News {
-  eventsAdded: { by: string; kind: string; at: number; level?: string }[];
+  eventsAdded: { by: string; kind: string; at: number; level?: string; assignee?: string; due?: number }[];
   statusBefore: string | null;
   statusAfter: string | null;
+  stageBefore?: string | null;
+  stageAfter?: string | null;
   riskBefore: string | null;
   riskAfter: string | null;
   riskConflict: string[] | null;
@@ -374,6 +376,7 @@ export declare class FieldClient {
   setSentiment(id: string, sentiment: string): Promise<void>;
   scheduleFollowUp(id: string, ...args: any[]): Promise<void>;
   markFollowUpDone(id: string, ...args: any[]): Promise<void>;
+  markNotDuplicate(id: string, ...args: any[]): Promise<void>;
   setDuplicateOf(id: string, original: string | null): Promise<void>;
   linkRelated(id: string, other: string): Promise<void>;
   unlinkRelated(id: string, other: string): Promise<void>;

@@ -133,6 +133,7 @@ export function foldNews(older, newer) {
     ...newer,
     eventsAdded: [...(older.eventsAdded ?? []), ...(newer.eventsAdded ?? [])],
     statusBefore: older.statusBefore ?? newer.statusBefore,
+    stageBefore: older.stageBefore ?? newer.stageBefore ?? null,
     riskBefore: older.riskBefore ?? newer.riskBefore,
     riskConflict: newer.riskConflict ?? older.riskConflict ?? null,
     sentimentConflict: newer.sentimentConflict ?? older.sentimentConflict ?? null,

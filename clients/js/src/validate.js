@@ -379,11 +379,15 @@ class Check {
       this.string(entry.id, F.OUTCOME, path, OPTIONAL);
       this.string(entry.id, F.NOTE, path, OPTIONAL);
       this.boolean(entry.id, F.SATISFIED, path, OPTIONAL);
+      if (kinds.includes('assigned')) this.name(entry.id, F.ASSIGNEE, path);
+      else this.string(entry.id, F.ASSIGNEE, path, OPTIONAL);
+      this.time(entry.id, F.DUE_AT, path, kinds.includes('supervised') ? REQUIRED : OPTIONAL);
     }
 
     for (const links of this.maps(ROOT, F.LINKS, '', OPTIONAL)) {
       this.documentId(links, F.DUPLICATE_OF, F.LINKS);
       this.set(links, F.RELATED, F.LINKS, OPTIONAL, (path, name) => this.parseDocumentId(path, name));
+      this.set(links, F.NOT_DUPLICATES, F.LINKS, OPTIONAL, (path, name) => this.parseDocumentId(path, name));
     }
   }
 
@@ -536,7 +540,7 @@ function same(a, b) {
 }
 
 /** The fields of an event the append-only rule protects. */
-const EVENT_FIELDS = [F.AT, F.BY, F.KIND, F.LEVEL, F.OUTCOME, F.NOTE, F.SATISFIED];
+const EVENT_FIELDS = [F.AT, F.BY, F.KIND, F.LEVEL, F.OUTCOME, F.NOTE, F.SATISFIED, F.ASSIGNEE, F.DUE_AT];
 
 /** @typedef {Array<[string, Item[]]>} Snapshot */
 

@@ -105,10 +105,25 @@ export const SCHEMA: {
             zh: string;
             en: string;
         }[];
+        stage: {
+            value: string;
+            zh: string;
+            en: string;
+        }[];
+        deadlineKind: {
+            value: string;
+            zh: string;
+            en: string;
+        }[];
     };
     errorCodes: string[];
     overdueDays: number;
     duplicateWindowDays: number;
+    timeLimits: {
+        concludeDays: number;
+        acceptDays: number;
+        followupDays: number;
+    };
 };
 /** The schema version this library writes and reads. @type {number} */
 export const SCHEMA_VERSION: number;

@@ -102,6 +102,12 @@ test('Rust-written records read and summarise as the Rust phone shows them', () 
     assignees: [],
     eventCount: 3,
     duplicateOf: null,
+    // Escalated to the town and not yet accepted there.
+    stage: 'pending',
+    stageSince: ms('2025-03-02T09:30+08:00'),
+    handlingLevel: 'town',
+    supervisionDue: null,
+    notDuplicates: [],
     visitedAt: null,
     sentiment: null,
     topics: [],

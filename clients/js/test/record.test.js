@@ -371,3 +371,64 @@ test('overdue cases and follow-ups as the statistics count them', () => {
   assert.equal(R.followUpPending(R.summarize(visit())), false);
   assert.equal(R.isOverdue(due, T0 + 100 * DAY), false);
 });
+
+test('the closed loop: two officials act offline, both events stay, both replicas read the same stage', async () => {
+  const DAY = 24 * HOUR;
+  const base = R.addEvent(dispute(), at('li', T0 + HOUR), { kind: 'escalated', level: 'town' });
+  assert.equal(R.summarize(base).stage, 'pending');
+  assert.equal(R.summarize(base).handlingLevel, 'town');
+  const { beforeB, mergedA, mergedB } = concurrently(
+    base,
+    // Official A accepts, then assigns a handler.
+    (d) => R.addEvent(
+      R.addEvent(d, at('town-a', T0 + DAY), { kind: 'accepted', note: '同意受理' }),
+      at('town-a', T0 + DAY + HOUR),
+      { kind: 'assigned', assignee: 'mei' },
+    ),
+    // Official B, later the same day, returns it and sets a 督办 deadline.
+    (d) => R.addEvent(
+      R.addEvent(d, at('town-b', T0 + DAY + 2 * HOUR), { kind: 'returned', note: '属村级调解范围' }),
+      at('town-b', T0 + DAY + 3 * HOUR),
+      { kind: 'supervised', note: '请一周内办结', due: T0 + 8 * DAY },
+    ),
+  );
+  for (const merged of [mergedA, mergedB]) {
+    const summary = R.summarize(merged, 'x');
+    // The return came after the acceptance: it no longer applies.
+    assert.equal(summary.stage, 'handling');
+    assert.equal(summary.stageSince, T0 + DAY + HOUR);
+    assert.equal(summary.handlingLevel, 'town');
+    assert.equal(summary.status, 'escalated');
+    assert.equal(summary.supervisionDue, T0 + 8 * DAY);
+    assert.deepEqual(summary.assignees, ['mei']);
+    assert.equal(summary.eventCount, 6);
+    assert.deepEqual(validate(merged, base, A.save(merged).length), []);
+  }
+  assert.deepEqual(R.summarize(mergedA, 'x'), R.summarize(mergedB, 'x'));
+  // Official B's phone hears of A's acceptance and assignment.
+  const news = R.describeMerge(beforeB, mergedB, 'town-b');
+  assert.deepEqual(news.eventsAdded, [
+    { by: 'town-a', kind: 'accepted', at: T0 + DAY },
+    { by: 'town-a', kind: 'assigned', at: T0 + DAY + HOUR, assignee: 'mei' },
+  ]);
+  assert.equal(news.stageBefore, 'handling');
+  assert.equal(news.stageAfter, 'handling');
+
+  let done = R.addEvent(mergedA, at('mei', T0 + 3 * DAY), { kind: 'agreement', outcome: '达成协议' });
+  assert.equal(R.summarize(done).stage, 'followup');
+  assert.equal(R.summarize(done).supervisionDue, null);
+  done = R.addEvent(done, at('mei', T0 + 4 * DAY), { kind: 'followup', satisfied: true });
+  assert.equal(R.summarize(done).stage, 'resolved');
+  done = R.addEvent(done, at('town-a', T0 + 5 * DAY), { kind: 'archived' });
+  assert.equal(R.summarize(done).stage, 'archived');
+  assert.equal(R.summarize(done).status, 'resolved');
+
+  assert.throws(() => R.addEvent(base, at('town-a', T0), { kind: 'assigned' }), { code: 'missing_assignee' });
+  assert.throws(() => R.addEvent(base, at('town-a', T0), { kind: 'supervised', note: 'x' }), { code: 'missing_due' });
+  assert.throws(() => R.addEvent(base, at('town-a', T0), { kind: 'returned' }), { code: 'empty' });
+  assert.throws(() => R.addEvent(base, at('town-a', T0), { kind: 'note', due: T0 }), { code: 'unexpected_due' });
+  const other = await randomId();
+  const marked = R.markNotDuplicate(base, at('town-a', T0 + DAY), other);
+  assert.deepEqual(R.summarize(marked).notDuplicates, [other]);
+  assert.equal(A.decodeChange(A.getLastLocalChange(marked)).message, `case ${other} marked not a duplicate`);
+});

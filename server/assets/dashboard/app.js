@@ -238,7 +238,8 @@
     if (!state.me) return;
     var who = $("who");
     clear(who);
-    who.appendChild(node("span", { className: "who-name", text: state.me.label }));
+    who.appendChild(node("span", { className: "who-name", text: state.me.personName || state.me.label }));
+    if (state.me.role) who.appendChild(node("span", { className: "who-role", text: label("role", state.me.role) }));
     if (state.me.scopeName || state.me.scope) {
       who.appendChild(node("span", { className: "who-scope", text: state.me.scopeName || state.me.scope }));
     }
@@ -389,7 +390,7 @@
       api("/v1/stats/by-month?" + q),
       api("/v1/stats/by-category?" + q),
       api("/v1/duplicates?" + q),
-      api("/v1/records?" + q + sep + "overdue=true&kind=dispute&limit=10"),
+      api("/v1/records?" + q + sep + "late=true&kind=dispute&sort=deadline&limit=10"),
       api("/v1/records?" + q + sep + "status=unresolved&risk=high&kind=dispute&limit=10"),
       api("/v1/records?" + q + sep + "sort=recent&limit=10"),
       api("/v1/stats/by-town?" + q),
@@ -470,6 +471,7 @@
     if (district) renderPlaces("town-table", data.towns, "town");
     renderWorkload();
     renderCaseList("list-overdue", data.overdue);
+    loadPending();
     renderCaseList("list-high-risk", data.highRisk);
     renderCaseList("list-recent", data.recent);
     renderDuplicates();
@@ -684,7 +686,64 @@
     return text;
   }
 
+  /* The cases escalated to this official's level and awaiting acceptance
+     (town and district officials), most urgent first. */
+  function loadPending() {
+    var level = myLevel();
+    show("pending-card", !!level);
+    if (!level) return Promise.resolve();
+    var q = query();
+    return api("/v1/records?" + q + (q ? "&" : "") + "kind=dispute&stage=pending&level=" + level + "&sort=deadline&limit=20")
+      .then(function (page) {
+        renderCaseList("list-pending", page);
+      }, function (error) {
+        if (!(error instanceof ApiFailure) || error.status !== 401) showError(error);
+      });
+  }
+
+  /* The level whose escalations this official accepts. */
+  function myLevel() {
+    var role = state.me && state.me.role;
+    return role === "town" ? "town" : role === "district" ? "district" : null;
+  }
+
+  /* "3 days left" / "due today" / "5 days overdue". */
+  function deadlineText(deadline) {
+    if (!deadline) return "—";
+    if (deadline.daysLeft < 0) return t("deadline.overdue", { days: -deadline.daysLeft });
+    if (deadline.daysLeft === 0) return t("deadline.today");
+    return t("deadline.left", { days: deadline.daysLeft });
+  }
+
+  function stageText(summary) {
+    if (summary.kind === "visit") return label("sentiment", summary.sentiment);
+    if (!summary.stage) return statusText(summary);
+    var text = label("stage", summary.stage);
+    if (summary.stage === "pending" && summary.handlingLevel) text += "（" + label("level", summary.handlingLevel) + "）";
+    return text;
+  }
+
+  function personName(id) {
+    var file = state.caseFile;
+    var person = file && file.people && file.people[id];
+    return person ? person.name : t("person.unknown");
+  }
+
+  function personWithRole(id) {
+    var file = state.caseFile;
+    var person = file && file.people && file.people[id];
+    if (!person) return t("person.unknown");
+    return person.role ? person.name + "（" + label("role", person.role) + "）" : person.name;
+  }
+
+  function day(ms) {
+    if (ms === null || ms === undefined) return "—";
+    var d = new Date(ms + OFFSET_MS);
+    return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
+  }
+
   function renderCaseList(id, page) {
+    var withDeadline = id === "list-overdue" || id === "list-pending";
     var body = $(id).querySelector("tbody");
     clear(body);
     if (!page.items.length) {
@@ -695,8 +754,10 @@
       body.appendChild(node("tr", { "data-id": summary.id }, [
         node("td", {}, [caseLink(summary)]),
         cell(villageName(summary.village)),
-        cell(statusText(summary), "status s-" + (summary.status || (summary.kind === "visit" ? "visit" : "open"))),
-        cell(minute(id === "list-recent" ? summary.lastActivity : summary.createdAt), "time")
+        withDeadline ? cell(stageText(summary), "status stage-" + summary.stage)
+          : cell(statusText(summary), "status s-" + (summary.status || (summary.kind === "visit" ? "visit" : "open"))),
+        withDeadline ? cell(deadlineText(summary.deadline), "deadline" + (summary.deadline && summary.deadline.daysLeft < 0 ? " late" : ""))
+          : cell(minute(id === "list-recent" ? summary.lastActivity : summary.createdAt), "time")
       ]));
     });
     if (page.next) {
@@ -712,21 +773,43 @@
       body.appendChild(node("tr", {}, [node("td", { colspan: "5", className: "empty", text: t("list.empty") })]));
       return;
     }
-    answer.pairs.slice(0, 50).forEach(function (pair) {
+    /* Pairs an official judged not to be duplicates are not shown again. */
+    var dismissed = function (a, b) {
+      var record = answer.records[a];
+      return !!(record && record.notDuplicates && record.notDuplicates.indexOf(b) >= 0);
+    };
+    answer.pairs.filter(function (pair) {
+      return !dismissed(pair.first, pair.second) && !dismissed(pair.second, pair.first);
+    }).slice(0, 50).forEach(function (pair) {
       var first = answer.records[pair.first] || { id: pair.first, title: pair.first };
       var second = answer.records[pair.second] || { id: pair.second, title: pair.second };
       var action = null;
+      var distinct = null;
       if (state.me.mayLink) {
         action = node("button", { type: "button", className: "link-duplicate", text: t("action.link") });
         action.addEventListener("click", function () { linkDuplicate(second, first, action); });
+        distinct = node("button", { type: "button", className: "ghost not-duplicate", text: t("act.notDuplicate") });
+        distinct.addEventListener("click", function () { markNotDuplicate(second, first, distinct); });
       }
       body.appendChild(node("tr", { "data-pair": pair.first + "/" + pair.second }, [
         node("td", {}, [caseLink(first)]),
         node("td", {}, [caseLink(second)]),
         cell(pair.sharedNames.join("、")),
         cell(pair.daysApart.toFixed(1), "num"),
-        node("td", {}, [action])
+        node("td", {}, [action, distinct])
       ]));
+    });
+  }
+
+  function markNotDuplicate(later, earlier, button) {
+    button.disabled = true;
+    api("/v1/records/" + encodeURIComponent(later.id) + "/actions", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ action: "notDuplicate", other: earlier.id })
+    }).then(loadOverview, function (error) {
+      button.disabled = false;
+      showError(error);
     });
   }
 
@@ -832,44 +915,80 @@
     list.appendChild(node("dd", { text: value }));
   }
 
+  function caseRef(id) {
+    var file = state.caseFile;
+    var title = file && file.linked && file.linked[id];
+    return node("a", { href: "#/case/" + id, text: title || id, className: "case-link" });
+  }
+
+  function factNodes(list, key, nodes) {
+    list.appendChild(node("dt", { text: t(key) }));
+    var dd = node("dd", {});
+    nodes.forEach(function (n, i) {
+      if (i > 0) dd.appendChild(document.createTextNode("、"));
+      dd.appendChild(n);
+    });
+    if (!nodes.length) dd.textContent = "—";
+    list.appendChild(dd);
+  }
+
   function renderCase() {
     var file = state.caseFile;
     var s = file.summary;
     var timeline = file.timeline;
     $("case-title").textContent = s.title || s.id;
     $("case-id").textContent = s.id;
+    $("case-description").textContent = (timeline && timeline.description) || "—";
     var facts = $("case-facts");
     clear(facts);
     fact(facts, "case.facts.village", villageName(s.village));
     fact(facts, "case.facts.kind", label("kind", s.kind));
     if (s.kind === "dispute") {
+      fact(facts, "case.facts.stage", stageText(s));
       fact(facts, "case.facts.status", statusText(s));
+      fact(facts, "case.facts.level", label("level", s.handlingLevel));
+      fact(facts, "case.facts.deadline", file.deadline
+        ? label("deadlineKind", file.deadline.kind) + " " + day(file.deadline.due) + " · " + deadlineText(file.deadline)
+        : "—");
       fact(facts, "case.facts.category", label("category", s.category));
       fact(facts, "case.facts.risk", label("risk", s.risk));
       fact(facts, "case.facts.resolved", minute(s.resolvedAt));
       fact(facts, "case.facts.parties", (timeline ? timeline.parties.map(function (p) {
         return p.name + "（" + label("partyRole", p.role) + "）";
       }) : s.partyNames).join("、") || "—");
-      if (s.duplicateOf) fact(facts, "case.facts.duplicateOf", s.duplicateOf);
+      fact(facts, "case.facts.assignees", s.assignees.map(personWithRole).join("、") || "—");
+      if (s.duplicateOf) factNodes(facts, "case.facts.duplicateOf", [caseRef(s.duplicateOf)]);
+      if (timeline && timeline.related.length) factNodes(facts, "case.facts.related", timeline.related.map(caseRef));
+      if (s.notDuplicates && s.notDuplicates.length) factNodes(facts, "case.facts.notDuplicates", s.notDuplicates.map(caseRef));
+      if (file.timeLimits) {
+        fact(facts, "case.facts.limits", t("case.limits", {
+          conclude: file.timeLimits.concludeDays, accept: file.timeLimits.acceptDays, followup: file.timeLimits.followupDays
+        }));
+      }
     } else {
       fact(facts, "case.facts.visited", minute(s.visitedAt));
       fact(facts, "case.facts.sentiment", label("sentiment", s.sentiment));
       fact(facts, "case.facts.topics", s.topics.map(function (x) { return label("topic", x); }).join("、") || "—");
     }
     fact(facts, "case.facts.created", minute(s.createdAt));
-    fact(facts, "case.facts.createdBy", s.createdBy);
+    fact(facts, "case.facts.createdBy", personWithRole(s.createdBy));
 
     var events = $("case-timeline").querySelector("tbody");
     clear(events);
     $("case-no-timeline").hidden = !!timeline;
     $("case-timeline").hidden = !timeline;
     (timeline ? timeline.events : []).forEach(function (e) {
-      var detail = [e.level ? label("level", e.level) : null, e.outcome, e.note,
-        e.satisfied === null || e.satisfied === undefined ? null : (e.satisfied ? "✓" : "✗")]
-        .filter(function (x) { return x; }).join(" · ");
-      events.appendChild(node("tr", {}, [
+      var detail = [
+        e.level ? label("level", e.level) : null,
+        e.assignee ? t("case.event.assignee", { name: personName(e.assignee) }) : null,
+        e.due ? t("case.event.due", { day: day(e.due) }) : null,
+        e.outcome ? t("case.event.outcome", { text: e.outcome }) : null,
+        e.note,
+        e.satisfied === null || e.satisfied === undefined ? null : t(e.satisfied ? "case.event.satisfied" : "case.event.unsatisfied")
+      ].filter(function (x) { return x; }).join(" · ");
+      events.appendChild(node("tr", { "data-kind": e.kind }, [
         cell(minute(e.at), "time"),
-        cell(e.by),
+        cell(personWithRole(e.by)),
         cell(label("event", e.kind)),
         cell(detail)
       ]));
@@ -877,18 +996,100 @@
 
     var history = $("case-history").querySelector("tbody");
     clear(history);
-    $("case-history-note").textContent = file.historyRefused || "";
+    $("case-history-note").textContent = file.historyRefused ? t("case.historyRefused") : "";
     $("case-history").hidden = !file.history;
     (file.history || []).forEach(function (change) {
-      var who = [change.personName || change.person, change.deviceLabel || change.device || change.actor.slice(0, 12)]
-        .filter(function (x) { return x; }).join(" · ");
       history.appendChild(node("tr", {}, [
         cell(change.at ? minute(change.at) : "—", "time"),
-        cell(who),
-        cell(change.summary)
+        cell(change.personName || t("person.unknown")),
+        cell(change.personRole ? label("role", change.personRole) : "—"),
+        cell(state.lang === "en" ? change.textEn : change.textZh)
       ]));
     });
+    renderActions();
   }
+
+  /* ---------- acting on a case ---------- */
+
+  function renderActions() {
+    var file = state.caseFile;
+    var s = file.summary;
+    var box = $("case-actions");
+    box.hidden = !(file.canAct && s.kind === "dispute");
+    if (box.hidden) return;
+    var stage = s.stage;
+    var concluded = stage === "followup" || stage === "resolved" || stage === "failed" || stage === "archived";
+    $("act-accept-box").hidden = stage !== "pending";
+    $("act-assign-box").hidden = concluded;
+    $("act-supervise-box").hidden = concluded;
+    $("act-archive").hidden = !(stage === "followup" || stage === "resolved" || stage === "failed");
+    $("act-reopen").hidden = !concluded;
+    $("act-unlink").hidden = !s.duplicateOf;
+    if (!concluded) loadAssignable(s.id);
+  }
+
+  function loadAssignable(id) {
+    return api("/v1/records/" + encodeURIComponent(id) + "/assignable").then(function (answer) {
+      var select = $("act-person");
+      clear(select);
+      answer.people.forEach(function (p) {
+        select.appendChild(node("option", {
+          value: p.id, text: p.role ? p.name + "（" + label("role", p.role) + "）" : p.name
+        }));
+      });
+    }).catch(function (error) {
+      if (!(error instanceof ApiFailure) || error.status !== 401) showError(error);
+    });
+  }
+
+  function act(body, what) {
+    var file = state.caseFile;
+    if (!file) return Promise.resolve();
+    var id = file.summary.id;
+    var message = $("act-message");
+    message.textContent = "";
+    return api("/v1/records/" + encodeURIComponent(id) + "/actions", {
+      method: "POST",
+      headers: { Accept: "application/json", "Content-Type": "application/json" },
+      body: JSON.stringify(body)
+    }).then(function () {
+      return loadCase(id);
+    }).then(function () {
+      $("act-message").textContent = t("act.done", { what: t(what) });
+    }, function (error) {
+      /* The server's reasons are in English; the known ones are said in the page's language. */
+      var known = error && { conflict: "act.conflict", forbidden: "act.readOnly", bad_request: "act.badRequest",
+        not_found: "act.notFound", invalid_record: "act.invalid" }[error.code];
+      $("act-message").textContent = t("act.failed") + (known ? t(known) : (error && error.message ? error.message : String(error)));
+    });
+  }
+
+  function wireActions() {
+    $("act-accept").addEventListener("click", function () {
+      act({ action: "accept", note: $("act-accept-note").value || null }, "act.accept");
+    });
+    $("act-return").addEventListener("click", function () {
+      var note = $("act-accept-note").value.trim();
+      if (!note) { $("act-message").textContent = t("act.needNote"); return; }
+      act({ action: "return", note: note }, "act.return");
+    });
+    $("act-assign").addEventListener("click", function () {
+      var person = $("act-person").value;
+      if (person) act({ action: "assign", person: person }, "act.assign");
+    });
+    $("act-supervise").addEventListener("click", function () {
+      var note = $("act-supervise-note").value.trim();
+      var due = $("act-due").value;
+      if (!note) { $("act-message").textContent = t("act.needNote"); return; }
+      if (!due) { $("act-message").textContent = t("act.needDue"); return; }
+      act({ action: "supervise", note: note, due: due }, "act.supervise");
+    });
+    $("act-archive").addEventListener("click", function () { act({ action: "archive" }, "act.archive"); });
+    $("act-reopen").addEventListener("click", function () { act({ action: "reopen" }, "act.reopen"); });
+    $("act-unlink").addEventListener("click", function () { act({ action: "unlink" }, "action.unlink"); });
+  }
+
+  document.addEventListener("DOMContentLoaded", wireActions);
 
   /* ---------- wiring ---------- */
 

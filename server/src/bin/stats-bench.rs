@@ -430,7 +430,13 @@ fn main() {
         reports
             .resident()
             .read(&scope, |rows| {
-                listing::list(&rows, &page_request, &query_at(NOW))
+                listing::list(
+                    &rows,
+                    &page_request,
+                    &query_at(NOW),
+                    &fengqiao_shared::deadline::LimitTable::default(),
+                    NOW,
+                )
             })
             .expect("page")
     });

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use super::CliError;
 
 /// The keys a configuration file may hold.
-pub const KEYS: [&str; 15] = [
+pub const KEYS: [&str; 18] = [
     "data",
     "bind",
     "metrics_bind",
@@ -40,6 +40,9 @@ pub const KEYS: [&str; 15] = [
     "token",
     "log",
     "field_dir",
+    "conclude_days",
+    "accept_days",
+    "followup_days",
 ];
 
 /// Where the configuration file is, if there is one: `--config FILE` or

@@ -72,6 +72,20 @@ pub struct ServeArgs {
     #[arg(long, env = "FENGQIAO_WS_MESSAGES_PER_SECOND", default_value_t = 1_000,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub ws_messages_per_second: u32,
+    /// Days from a dispute's report within which it must be concluded
+    /// (办结时限), where the organisation sets no limit of its own.
+    #[arg(long, env = "FENGQIAO_CONCLUDE_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub conclude_days: u32,
+    /// Days within which the level above accepts an escalated case (受理时限).
+    #[arg(long, env = "FENGQIAO_ACCEPT_DAYS", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub accept_days: u32,
+    /// Days from an agreement within which the parties are visited again
+    /// (回访时限).
+    #[arg(long, env = "FENGQIAO_FOLLOWUP_DAYS", default_value_t = 15,
+          value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub followup_days: u32,
 }
 
 impl ServeArgs {
@@ -91,6 +105,11 @@ impl ServeArgs {
         config.ws_rate = RateLimit {
             per_second: rate,
             burst: rate * 50.0,
+        };
+        config.time_limits = fengqiao_shared::deadline::TimeLimits {
+            conclude_days: self.conclude_days,
+            accept_days: self.accept_days,
+            followup_days: self.followup_days,
         };
         config
     }

@@ -6,10 +6,16 @@
 //! places are added, known ones renamed, nothing is removed. Every town
 //! must lie in a known district and every village in a known town, so the
 //! hierarchy is always whole.
+//!
+//! A TOML `[[district]]` or `[[town]]` table may also set the place's own
+//! time limits (`conclude_days`, `accept_days`, `followup_days`; see
+//! [`fengqiao_shared::deadline`]); an import replaces the limits of the
+//! places it sets them for and leaves the others as they were.
 
 use std::collections::BTreeMap;
 
 use fengqiao_protocol::{DistrictCode, Scope, TownCode, VillageCode};
+use fengqiao_shared::deadline::{LimitOverrides, TimeLimits};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -34,6 +40,12 @@ pub struct Org {
     pub districts: BTreeMap<DistrictCode, String>,
     pub towns: BTreeMap<TownCode, String>,
     pub villages: BTreeMap<VillageCode, String>,
+    /// Time limits a district sets for its cases.
+    #[serde(default)]
+    pub district_limits: BTreeMap<DistrictCode, LimitOverrides>,
+    /// Time limits a town sets for its cases (over its district's).
+    #[serde(default)]
+    pub town_limits: BTreeMap<TownCode, LimitOverrides>,
 }
 
 /// What an import changed.
@@ -45,9 +57,13 @@ pub struct ImportReport {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct TomlPlace {
     code: String,
     name: String,
+    conclude_days: Option<u32>,
+    accept_days: Option<u32>,
+    followup_days: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -61,6 +77,16 @@ struct TomlOrg {
 }
 
 impl Org {
+    /// The time limits in force: `default` where no district or town sets
+    /// its own.
+    pub fn limit_table(&self, default: TimeLimits) -> fengqiao_shared::deadline::LimitTable {
+        fengqiao_shared::deadline::LimitTable {
+            default,
+            districts: self.district_limits.clone(),
+            towns: self.town_limits.clone(),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.districts.is_empty()
     }
@@ -133,11 +159,41 @@ impl Org {
             .chain(&parsed.village)
             .enumerate()
         {
+            let line = i + 1;
             org.insert(&place.code, &place.name)
+                .map_err(|reason| OrgError::Line { line, reason })?;
+            let limits = LimitOverrides {
+                conclude_days: place.conclude_days,
+                accept_days: place.accept_days,
+                followup_days: place.followup_days,
+            };
+            if limits.is_empty() {
+                continue;
+            }
+            limits
+                .over(TimeLimits::DEFAULT)
+                .check()
                 .map_err(|reason| OrgError::Line {
-                    line: i + 1,
-                    reason,
+                    line,
+                    reason: format!("place {}: {reason}", place.code),
                 })?;
+            match Scope::parse(&place.code) {
+                Ok(Scope::District(code)) => {
+                    org.district_limits.insert(code, limits);
+                }
+                Ok(Scope::Town(code)) => {
+                    org.town_limits.insert(code, limits);
+                }
+                _ => {
+                    return Err(OrgError::Line {
+                        line,
+                        reason: format!(
+                            "place {}: time limits are set for a district or a town, not a village",
+                            place.code
+                        ),
+                    });
+                }
+            }
         }
         Ok(org)
     }
@@ -213,6 +269,8 @@ impl Org {
         for (k, v) in incoming.villages {
             upsert(&mut self.villages, k, v, &mut report);
         }
+        self.district_limits.extend(incoming.district_limits);
+        self.town_limits.extend(incoming.town_limits);
         Ok(report)
     }
 }

@@ -286,6 +286,16 @@ fn org_within(org: Org, scope: &Scope) -> Org {
             .into_iter()
             .filter(|(code, _)| related(code.as_str()))
             .collect(),
+        district_limits: org
+            .district_limits
+            .into_iter()
+            .filter(|(code, _)| related(code.as_str()))
+            .collect(),
+        town_limits: org
+            .town_limits
+            .into_iter()
+            .filter(|(code, _)| related(code.as_str()))
+            .collect(),
     }
 }
 

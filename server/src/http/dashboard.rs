@@ -78,6 +78,7 @@ pub fn routes(app: &Shared) -> Router<Shared> {
         .route("/v1/places", get(places))
         .route("/v1/events", get(events))
         .merge(stats::routes())
+        .merge(super::actions::routes())
         .merge(export::routes())
         .merge(monthly::routes())
         // Every state-changing request, login included, comes from the
@@ -333,6 +334,21 @@ fn labels() -> serde_json::Value {
         "event": table(EventKind::ALL, EventKind::as_str, EventKind::label_zh),
         "level": table(Level::ALL, Level::as_str, Level::label_zh),
         "partyRole": table(PartyRole::ALL, PartyRole::as_str, PartyRole::label_zh),
+        "stage": table(
+            fengqiao_shared::vocab::Stage::ALL,
+            fengqiao_shared::vocab::Stage::as_str,
+            fengqiao_shared::vocab::Stage::label_zh,
+        ),
+        "deadlineKind": table(
+            fengqiao_shared::deadline::DeadlineKind::ALL,
+            fengqiao_shared::deadline::DeadlineKind::as_str,
+            fengqiao_shared::deadline::DeadlineKind::label_zh,
+        ),
+        "role": table(
+            fengqiao_shared::access::Role::ALL,
+            fengqiao_shared::access::Role::as_str,
+            fengqiao_shared::access::Role::label_zh,
+        ),
     })
 }
 
@@ -341,6 +357,8 @@ fn labels() -> serde_json::Value {
 #[serde(rename_all = "camelCase")]
 struct WhoAmI {
     label: String,
+    /// The name of the person holding the device.
+    person_name: Option<String>,
     role: Option<String>,
     /// The caller's own scope; `None` for the development token.
     scope: Option<Scope>,
@@ -366,8 +384,17 @@ async fn whoami(State(views): State<Views>, official: Official) -> Response {
             .name_of(scope)
             .map(str::to_owned)
     });
+    let directory = views.app.engine.directory();
+    let person_name = official
+        .identity
+        .caller
+        .device
+        .and_then(|device| directory.device(&device))
+        .and_then(|device| directory.person(&device.person))
+        .map(|person| person.name);
     axum::Json(WhoAmI {
         label: official.identity.label.clone(),
+        person_name,
         role: official
             .identity
             .caller

@@ -9,6 +9,8 @@ use fengqiao_shared::access::{DeviceDirectory, native_device_of};
 use serde::Serialize;
 
 use super::admin::may_read_audit;
+use super::audit_words::{Lang, sentence};
+use super::people::Names;
 use super::{ApiError, Format, Shared};
 
 /// One line of the audit trail.
@@ -22,7 +24,14 @@ pub struct HistoryEntry {
     pub device_label: Option<String>,
     pub person: Option<String>,
     pub person_name: Option<String>,
+    /// The role of the person's devices (`cadre`, `town`, …).
+    pub person_role: Option<fengqiao_shared::access::Role>,
+    /// The change's own description, as its author wrote it.
     pub summary: String,
+    /// What the change did, in Chinese.
+    pub text_zh: String,
+    /// What the change did, in English.
+    pub text_en: String,
 }
 
 fn not_found() -> ApiError {
@@ -46,6 +55,8 @@ pub fn audit_trail(
             .filter(|r| caller.can_read(&r.village))
             .filter(|r| may_read_audit(caller.access.as_ref(), &r.village))
             .ok_or_else(not_found)?;
+        let summary = format!("removed by an administrator: {}", removal.reason);
+        let names = Names::of(state.engine.directory().as_ref());
         return Ok(vec![HistoryEntry {
             hash: String::new(),
             at: removal.at,
@@ -54,7 +65,10 @@ pub fn audit_trail(
             device_label: Some(removal.by),
             person: None,
             person_name: None,
-            summary: format!("removed by an administrator: {}", removal.reason),
+            person_role: None,
+            text_zh: sentence(&summary, &names, Lang::Zh),
+            text_en: sentence(&summary, &names, Lang::En),
+            summary,
         }]);
     };
     if !caller.can_read(&village) {
@@ -73,12 +87,16 @@ pub fn audit_trail(
         .map_err(|e| ApiError::new(e.code(), e.to_string(), Format::Json))?
         .ok_or_else(not_found)?;
     let directory = state.engine.directory();
-    Ok(changes
+    let names = Names::of(directory.as_ref());
+    let mut entries: Vec<HistoryEntry> = changes
         .into_iter()
         .map(|c| {
             let device = native_device_of(&c.actor).or_else(|| directory.bound_device(&c.actor));
             let record = device.and_then(|d| directory.device(&d));
             let person = record.as_ref().and_then(|d| directory.person(&d.person));
+            let summary = c
+                .message
+                .unwrap_or_else(|| format!("{} operations (no description)", c.operations));
             HistoryEntry {
                 hash: c.hash.to_string(),
                 at: c.time,
@@ -86,11 +104,16 @@ pub fn audit_trail(
                 device,
                 device_label: record.as_ref().map(|d| d.label.clone()),
                 person: record.as_ref().map(|d| d.person.clone()),
+                person_role: record.as_ref().and_then(|d| names.role(&d.person)),
                 person_name: person.map(|p| p.name),
-                summary: c
-                    .message
-                    .unwrap_or_else(|| format!("{} operations (no description)", c.operations)),
+                text_zh: sentence(&summary, &names, Lang::Zh),
+                text_en: sentence(&summary, &names, Lang::En),
+                summary,
             }
         })
-        .collect())
+        .collect();
+    // In time order (the history's causal order groups each device's
+    // changes); a stable sort keeps causal order among equal times.
+    entries.sort_by_key(|e| e.at);
+    Ok(entries)
 }

@@ -4,7 +4,9 @@
 //! and map the outcome. Errors go through one type, [`ApiError`], which
 //! gives every failure an HTTP status and a stable code.
 
+mod actions;
 mod admin;
+mod audit_words;
 mod dashboard;
 mod error;
 mod export;
@@ -17,6 +19,9 @@ mod remove;
 mod session;
 mod stats;
 mod sync;
+
+// People by name and role, for the pages.
+mod people;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,6 +117,9 @@ pub struct AppState {
     pub data_dir: std::path::PathBuf,
     /// Request body bytes each device has arriving at the batch door now.
     pub bodies: limit::BodyBudget,
+    /// The closed loop's default time limits; districts and towns may set
+    /// their own in the organisation ([`AppState::limit_table`]).
+    pub time_limits: fengqiao_shared::deadline::TimeLimits,
 }
 
 pub type Shared = Arc<AppState>;
@@ -334,6 +342,12 @@ fn percent_decode(text: &str) -> String {
 }
 
 impl AppState {
+    /// The time limits in force: the server's defaults under the
+    /// organisation's own.
+    pub fn limit_table(&self) -> fengqiao_shared::deadline::LimitTable {
+        self.engine.directory().org().limit_table(self.time_limits)
+    }
+
     /// Authenticates a request or fails with `unauthorized`.
     pub fn identify(
         &self,

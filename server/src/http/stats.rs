@@ -25,7 +25,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use fengqiao_protocol::{DocumentId, ErrorCode, Scope, VillageCode};
-use fengqiao_shared::record::{Author, set_duplicate_of};
+use fengqiao_shared::record::set_duplicate_of;
 use fengqiao_shared::vocab::RecordKind;
 use serde::Serialize;
 
@@ -72,7 +72,7 @@ impl From<ReportError> for ApiError {
     }
 }
 
-fn doc_error(error: DocError) -> ApiError {
+pub(super) fn doc_error(error: DocError) -> ApiError {
     ApiError {
         body: error.body(),
         format: Format::Json,
@@ -109,7 +109,7 @@ pub(super) fn json<T: Serialize>(value: &T) -> Result<Response, ApiError> {
     Ok(json_body(bytes.into()))
 }
 
-fn record_id(text: &str) -> Result<DocumentId, ApiError> {
+pub(super) fn record_id(text: &str) -> Result<DocumentId, ApiError> {
     DocumentId::parse_any(text)
         .map_err(|e| bad_request(format!("{:?} is not a record id: {e}", shorten(text))))
 }
@@ -264,10 +264,15 @@ async fn records(
     let query = params.stats_query(now_millis())?.with_scope(scope.clone());
     let request = ListRequest::from_params(&params)?;
     let page = blocking(move || {
-        Ok(views
-            .reports
-            .resident()
-            .read(&scope, |rows| listing::list(&rows, &request, &query))?)
+        Ok(views.reports.resident().read(&scope, |rows| {
+            listing::list(
+                &rows,
+                &request,
+                &query,
+                &views.app.limit_table(),
+                now_millis(),
+            )
+        })?)
     })
     .await?;
     json(&page)
@@ -323,6 +328,19 @@ struct CaseFile {
     history_refused: Option<String>,
     /// Whether the caller may link this case as a duplicate.
     can_link: bool,
+    /// Whether the caller may act on the case (accept, assign, 督办, …):
+    /// the same officials who link duplicates.
+    can_act: bool,
+    /// The deadline binding the case now, under its place's time limits.
+    deadline: Option<fengqiao_shared::deadline::Deadline>,
+    /// The time limits of the case's place.
+    time_limits: fengqiao_shared::deadline::TimeLimits,
+    /// Names and roles of the people the case names (its author, the
+    /// authors of events, assignees), by person id.
+    people: std::collections::BTreeMap<String, super::people::PersonView>,
+    /// Titles of the cases this one links to (duplicate of, related, not
+    /// duplicates), by id, for those the caller may read.
+    linked: std::collections::BTreeMap<String, String>,
 }
 
 /// A record's audit trail, for a bearer token or a dashboard session.
@@ -361,8 +379,38 @@ async fn case(
             }
             Err(other) => return Err(other),
         };
+        let names = super::people::Names::of(views.app.engine.directory().as_ref());
+        let mut ids: Vec<&str> = vec![summary.created_by.as_str()];
+        ids.extend(summary.assignees.iter().map(String::as_str));
+        let mut links: Vec<&DocumentId> = Vec::new();
+        if let Some(timeline) = &timeline {
+            for event in &timeline.events {
+                ids.push(event.by.as_str());
+                ids.extend(event.assignee.as_deref());
+            }
+            links.extend(timeline.duplicate_of.iter());
+            links.extend(timeline.related.iter());
+            links.extend(timeline.not_duplicates.iter());
+        }
+        let people = names.table(ids);
+        let storage = views.app.engine.storage();
+        let mut linked = std::collections::BTreeMap::new();
+        for other in links {
+            if let Some(s) = storage.summary(other).map_err(ReportError::from)?
+                && official.can_read(&s.village)
+            {
+                linked.insert(other.to_string(), s.title);
+            }
+        }
+        let table = views.app.limit_table();
+        let can_link = summary.kind == RecordKind::Dispute && official.can_link(&summary.village);
         Ok(CaseFile {
-            can_link: summary.kind == RecordKind::Dispute && official.can_link(&summary.village),
+            can_link,
+            can_act: can_link,
+            deadline: table.deadline(&summary, now_millis()),
+            time_limits: table.for_village(&summary.village),
+            people,
+            linked,
             summary,
             timeline,
             history,
@@ -401,7 +449,7 @@ struct Linked {
     summary: Option<fengqiao_shared::Summary>,
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
+pub(super) fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -477,7 +525,7 @@ fn link(
             )));
         }
     }
-    let author = Author::new(official.identity.label.clone(), now_millis());
+    let author = super::actions::author_of(views, official, now_millis());
     let applied = views
         .app
         .engine

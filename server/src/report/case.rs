@@ -9,7 +9,9 @@ use automerge::Automerge;
 use fengqiao_protocol::{DocumentId, VillageCode};
 use fengqiao_shared::Millis;
 use fengqiao_shared::record::{Dispute, Event, Record};
-use fengqiao_shared::vocab::{Category, EventKind, Level, PartyRole, RecordKind, Risk, Status};
+use fengqiao_shared::vocab::{
+    Category, EventKind, Level, PartyRole, RecordKind, Risk, Stage, Status,
+};
 use serde::Serialize;
 
 use super::ReportError;
@@ -80,6 +82,10 @@ pub struct EventView {
     pub outcome: Option<String>,
     pub note: Option<String>,
     pub satisfied: Option<bool>,
+    /// The person an assignment (分派) assigns.
+    pub assignee: Option<String>,
+    /// The deadline a 督办 sets.
+    pub due: Option<Millis>,
 }
 
 impl From<&Event> for EventView {
@@ -92,6 +98,8 @@ impl From<&Event> for EventView {
             outcome: event.outcome.clone(),
             note: event.note.clone(),
             satisfied: event.satisfied,
+            assignee: event.assignee.clone(),
+            due: event.due,
         }
     }
 }
@@ -112,10 +120,17 @@ pub struct Timeline {
     pub escalation_level: Option<Level>,
     pub max_escalation_level: Option<Level>,
     pub resolved_at: Option<Millis>,
+    /// The closed-loop stage, when it began, the level handling the case
+    /// and the 督办 deadline in effect.
+    pub stage: Stage,
+    pub stage_since: Option<Millis>,
+    pub handling_level: Level,
+    pub supervision_due: Option<Millis>,
     pub parties: Vec<PartyView>,
     pub assignees: Vec<String>,
     pub duplicate_of: Option<DocumentId>,
     pub related: Vec<DocumentId>,
+    pub not_duplicates: Vec<DocumentId>,
     /// In fold order: by time, then cadre, then position.
     pub events: Vec<EventView>,
 }
@@ -135,6 +150,10 @@ impl Timeline {
             escalation_level: dispute.escalation_level(),
             max_escalation_level: dispute.max_escalation_level(),
             resolved_at: dispute.resolved_at(),
+            stage: dispute.stage(),
+            stage_since: dispute.case_status().stage_since,
+            handling_level: dispute.case_status().handling_level(),
+            supervision_due: dispute.case_status().supervision_due,
             parties: dispute
                 .parties
                 .iter()
@@ -146,6 +165,7 @@ impl Timeline {
             assignees: dispute.assignees.iter().cloned().collect(),
             duplicate_of: dispute.duplicate_of.clone(),
             related: dispute.related.iter().cloned().collect(),
+            not_duplicates: dispute.not_duplicates.iter().cloned().collect(),
             events: dispute
                 .timeline()
                 .into_iter()

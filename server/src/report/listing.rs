@@ -8,22 +8,28 @@
 //! | `category`, `risk` | a dispute category or risk |
 //! | `sentiment` | a visit sentiment |
 //! | `overdue=true` | overdue open disputes only, as the statistics count them |
+//! | `stage` | a closed-loop stage (`pending`, `accepted`, `handling`, `followup`, `resolved`, `failed`, `archived`) |
+//! | `level` | the level handling the case (`village`, `town`, `district`, `court`); with `stage=pending`, the cases escalated to that level and awaiting acceptance |
+//! | `late=true` | disputes past their deadline (the time limits of their place, or a 督办 deadline) |
 //! | `village` | one village of the scope |
 //! | `q` | text found in the title (a visit's household) or a party's name, ignoring case |
 //! | `from`, `to` | disputes created, visits visited, within the period |
-//! | `sort` | `village` (by village, then id; the default) or `recent` (latest activity first) |
+//! | `sort` | `village` (by village, then id; the default), `recent` (latest activity first) or `deadline` (the most overdue first, then the fewest days left; cases without a deadline last) |
 //! | `limit` | at most this many (default 50, at most 500) |
 //! | `after` | the `next` cursor of the previous page |
 //!
 //! A cursor names the last record of a page in the page's order, so paging
-//! goes on correctly while records are added or change.
+//! goes on correctly while records are added or change. Every dispute of a
+//! page carries its `deadline` (`{kind, due, daysLeft}`; see
+//! [`fengqiao_shared::deadline`]).
 
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
 use fengqiao_protocol::{DocumentId, VillageCode};
+use fengqiao_shared::deadline::{Deadline, LimitTable};
 use fengqiao_shared::stats::{self, Period};
-use fengqiao_shared::vocab::{Category, RecordKind, Risk, Sentiment, Status};
+use fengqiao_shared::vocab::{Category, Level, RecordKind, Risk, Sentiment, Stage, Status};
 use fengqiao_shared::{Millis, StatsQuery, Summary};
 use serde::Serialize;
 
@@ -43,6 +49,9 @@ pub const LIST_PARAMS: &[&str] = &[
     "risk",
     "sentiment",
     "overdue",
+    "stage",
+    "level",
+    "late",
     "village",
     "q",
     "sort",
@@ -82,6 +91,9 @@ pub enum Order {
     Village,
     /// Latest activity first, then by document id.
     Recent,
+    /// The earliest deadline first (the most overdue), then by id; cases
+    /// without a deadline last.
+    Deadline,
 }
 
 /// Which records a list keeps.
@@ -93,6 +105,11 @@ pub struct RecordFilter {
     pub risk: Option<Risk>,
     pub sentiment: Option<Sentiment>,
     pub overdue: bool,
+    pub stage: Option<Stage>,
+    /// The level handling the case.
+    pub level: Option<Level>,
+    /// Past their deadline only.
+    pub late: bool,
     /// Lower-cased.
     pub text: Option<String>,
     pub period: Period,
@@ -109,11 +126,17 @@ pub enum Cursor {
         last_activity: Millis,
         id: DocumentId,
     },
+    /// `due` is `Millis::MAX` for a case without a deadline.
+    Deadline { due: Millis, id: DocumentId },
 }
 
 impl Cursor {
-    fn of(summary: &Summary, order: Order) -> Self {
+    fn of(summary: &Summary, order: Order, due: Millis) -> Self {
         match order {
+            Order::Deadline => Cursor::Deadline {
+                due,
+                id: summary.id.clone(),
+            },
             Order::Village => Cursor::Village {
                 village: summary.village.clone(),
                 id: summary.id.clone(),
@@ -130,6 +153,7 @@ impl Cursor {
         match self {
             Cursor::Village { village, id } => format!("v.{village}.{id}"),
             Cursor::Recent { last_activity, id } => format!("r.{last_activity}.{id}"),
+            Cursor::Deadline { due, id } => format!("d.{due}.{id}"),
         }
     }
 
@@ -154,6 +178,10 @@ impl Cursor {
             }),
             ("r", Order::Recent) => Ok(Cursor::Recent {
                 last_activity: first.parse().map_err(|_| bad())?,
+                id,
+            }),
+            ("d", Order::Deadline) => Ok(Cursor::Deadline {
+                due: first.parse().map_err(|_| bad())?,
                 id,
             }),
             _ => Err(bad()),
@@ -204,9 +232,10 @@ impl ListRequest {
                 |text| match text {
                     "village" => Some(Order::Village),
                     "recent" => Some(Order::Recent),
+                    "deadline" => Some(Order::Deadline),
                     _ => None,
                 },
-                &["village", "recent"],
+                &["village", "recent", "deadline"],
             )?
             .unwrap_or(Order::Village);
         let after = params
@@ -221,6 +250,9 @@ impl ListRequest {
                 risk: params.word("risk", Risk::parse, names!(Risk))?,
                 sentiment: params.word("sentiment", Sentiment::parse, names!(Sentiment))?,
                 overdue: params.flag("overdue")?.unwrap_or(false),
+                stage: params.word("stage", Stage::parse, names!(Stage))?,
+                level: params.word("level", Level::parse, names!(Level))?,
+                late: params.flag("late")?.unwrap_or(false),
                 text,
                 period: params.period()?,
             },
@@ -235,14 +267,34 @@ impl ListRequest {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Page {
-    pub items: Vec<Summary>,
+    pub items: Vec<Item>,
     /// Pass as `after` for the next page; absent on the last page.
     pub next: Option<String>,
 }
 
+/// One record of a page: its summary and, for a dispute, its deadline.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Item {
+    #[serde(flatten)]
+    pub summary: Summary,
+    pub deadline: Option<Deadline>,
+}
+
 impl RecordFilter {
-    fn keeps(&self, summary: &Summary, overdue: Option<&HashSet<&DocumentId>>) -> bool {
+    fn keeps(
+        &self,
+        summary: &Summary,
+        overdue: Option<&HashSet<&DocumentId>>,
+        deadline: Option<&Deadline>,
+    ) -> bool {
         if self.kind.is_some_and(|kind| kind != summary.kind) {
+            return false;
+        }
+        if (self.stage.is_some() && summary.loop_stage() != self.stage)
+            || (self.level.is_some() && summary.loop_level() != self.level)
+            || (self.late && !deadline.is_some_and(Deadline::is_overdue))
+        {
             return false;
         }
         if let Some(status) = self.status {
@@ -296,8 +348,15 @@ fn recent_first(a: &Summary, b: &Summary) -> Ordering {
 
 /// One page of the records in `rows` that `request` keeps. `query` decides
 /// which disputes are overdue (its list limit does not apply: the page is
-/// chosen among every overdue case).
-pub fn list(rows: &Rows<'_>, request: &ListRequest, query: &StatsQuery) -> Page {
+/// chosen among every overdue case). Deadlines are those `limits` set, as
+/// they stand at `now`.
+pub fn list(
+    rows: &Rows<'_>,
+    request: &ListRequest,
+    query: &StatsQuery,
+    limits: &LimitTable,
+    now: Millis,
+) -> Page {
     let every = query.clone().with_list_limit(None);
     let overdue_ids = request
         .filter
@@ -305,7 +364,13 @@ pub fn list(rows: &Rows<'_>, request: &ListRequest, query: &StatsQuery) -> Page 
         .then(|| stats::overdue_cases(rows.iter(), &every).ids);
     let overdue: Option<HashSet<&DocumentId>> =
         overdue_ids.as_ref().map(|ids| ids.iter().collect());
-    let keeps = |summary: &&Summary| request.filter.keeps(summary, overdue.as_ref());
+    let deadline_of = |summary: &Summary| limits.deadline(summary, now);
+    let keeps = |summary: &&Summary| {
+        request
+            .filter
+            .keeps(summary, overdue.as_ref(), deadline_of(summary).as_ref())
+    };
+    let due_of = |summary: &Summary| deadline_of(summary).map_or(Millis::MAX, |d| d.due);
     let limit = request.limit;
     let mut items: Vec<&Summary> = match (&request.order, &request.after) {
         (Order::Village, Some(Cursor::Village { village, id })) => rows
@@ -334,6 +399,26 @@ pub fn list(rows: &Rows<'_>, request: &ListRequest, query: &StatsQuery) -> Page 
             matching.sort_by(|a, b| recent_first(a, b));
             matching
         }
+        (Order::Deadline, after) => {
+            let mut matching: Vec<(Millis, &Summary)> = rows
+                .iter()
+                .filter(keeps)
+                .map(|summary| (due_of(summary), summary))
+                .filter(|(due, summary)| match after {
+                    Some(Cursor::Deadline { due: last, id }) => (*due, &summary.id) > (*last, id),
+                    _ => true,
+                })
+                .collect();
+            let order = |a: &(Millis, &Summary), b: &(Millis, &Summary)| {
+                a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id))
+            };
+            if matching.len() > limit + 1 {
+                matching.select_nth_unstable_by(limit, order);
+                matching.truncate(limit + 1);
+            }
+            matching.sort_by(order);
+            matching.into_iter().map(|(_, summary)| summary).collect()
+        }
     };
     let more = items.len() > limit;
     items.truncate(limit);
@@ -341,11 +426,17 @@ pub fn list(rows: &Rows<'_>, request: &ListRequest, query: &StatsQuery) -> Page 
         .then(|| {
             items
                 .last()
-                .map(|last| Cursor::of(last, request.order).encode())
+                .map(|last| Cursor::of(last, request.order, due_of(last)).encode())
         })
         .flatten();
     Page {
-        items: items.into_iter().cloned().collect(),
+        items: items
+            .into_iter()
+            .map(|summary| Item {
+                deadline: deadline_of(summary),
+                summary: summary.clone(),
+            })
+            .collect(),
         next,
     }
 }

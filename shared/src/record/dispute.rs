@@ -19,7 +19,7 @@ use super::merge;
 use super::status::CaseStatus;
 use super::value::{self, Item};
 use crate::summary::Millis;
-use crate::vocab::{Category, Level, PartyRole, RecordKind, Risk, Status};
+use crate::vocab::{Category, Level, PartyRole, RecordKind, Risk, Stage, Status};
 
 /// A party to a dispute.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +79,8 @@ pub struct Dispute {
     pub events: Vec<Event>,
     pub duplicate_of: Option<DocumentId>,
     pub related: BTreeSet<DocumentId>,
+    /// Cases an official judged not to be duplicates of this one.
+    pub not_duplicates: BTreeSet<DocumentId>,
     case: CaseStatus,
 }
 
@@ -107,6 +109,11 @@ impl Dispute {
             .flat_map(|links| merge::set_members(doc, links, fields::RELATED))
             .filter_map(|id| DocumentId::parse(&id).ok())
             .collect();
+        let not_duplicates = value::maps(doc, root, fields::LINKS)
+            .iter()
+            .flat_map(|links| merge::set_members(doc, links, fields::NOT_DUPLICATES))
+            .filter_map(|id| DocumentId::parse(&id).ok())
+            .collect();
         Ok(Dispute {
             header,
             title: value::string(doc, root, fields::TITLE).unwrap_or_default(),
@@ -122,6 +129,7 @@ impl Dispute {
             events,
             duplicate_of,
             related,
+            not_duplicates,
         })
     }
 
@@ -153,8 +161,13 @@ impl Dispute {
     }
 
     /// Status, escalation and resolution together.
-    pub fn case_status(&self) -> CaseStatus {
-        self.case
+    pub fn case_status(&self) -> &CaseStatus {
+        &self.case
+    }
+
+    /// The closed-loop stage folded from the timeline.
+    pub fn stage(&self) -> Stage {
+        self.case.stage
     }
 
     /// The latest time in the record: creation or any event.

@@ -255,12 +255,32 @@ pub fn add_event(
     if event.satisfied.is_some() && event.kind != EventKind::Followup {
         return Err(EditError::UnexpectedSatisfied { kind: event.kind });
     }
+    match (event.kind, &event.assignee) {
+        (EventKind::Assigned, None) => return Err(EditError::MissingAssignee),
+        (EventKind::Assigned, Some(person)) => non_empty("the assignee's person id", person)?,
+        (_, None) => {}
+        (kind, Some(_)) => return Err(EditError::UnexpectedAssignee { kind }),
+    }
+    match (event.kind, event.due) {
+        (EventKind::Supervised, None) => return Err(EditError::MissingDue),
+        (EventKind::Supervised, Some(_)) | (_, None) => {}
+        (kind, Some(_)) => return Err(EditError::UnexpectedDue { kind }),
+    }
+    if matches!(event.kind, EventKind::Returned | EventKind::Supervised) {
+        non_empty("the note", event.note.as_deref().unwrap_or(""))?;
+    }
     edit::edit(doc, author, |doc| {
         let events = ensure_list(doc, &ROOT, fields::EVENTS)?;
         insert_event(doc, &events, author, event)?;
-        Ok(Some(match event.level {
-            Some(level) => format!("event '{}' ({level}) added", event.kind),
-            None => format!("event '{}' added", event.kind),
+        // An assignment also puts the handler among the case's assignees,
+        // where phones look for "assigned to me".
+        if let Some(person) = &event.assignee {
+            set_insert(doc, &ROOT, fields::ASSIGNEES, person)?;
+        }
+        Ok(Some(match (event.level, &event.assignee) {
+            (Some(level), _) => format!("event '{}' ({level}) added", event.kind),
+            (None, Some(person)) => format!("event '{}' ({}) added", event.kind, shorten(person)),
+            (None, None) => format!("event '{}' added", event.kind),
         }))
     })
 }
@@ -287,6 +307,12 @@ fn insert_event(
     }
     if let Some(satisfied) = event.satisfied {
         doc.put(&entry, fields::SATISFIED, satisfied)?;
+    }
+    if let Some(person) = &event.assignee {
+        doc.put(&entry, fields::ASSIGNEE, person.as_str())?;
+    }
+    if let Some(due) = event.due {
+        doc.put(&entry, fields::DUE_AT, ScalarValue::Timestamp(due))?;
     }
     Ok(())
 }
@@ -346,5 +372,22 @@ pub fn unlink_related(
             removed |= set_remove(doc, &links, fields::RELATED, other.as_str())?;
         }
         Ok(removed.then(|| format!("related case {other} unlinked")))
+    })
+}
+
+/// Records that another case is not a duplicate of this one (an official
+/// dismissed the suggestion), so the pair is not suggested again.
+pub fn mark_not_duplicate(
+    doc: &mut AutoCommit,
+    author: &Author,
+    other: &DocumentId,
+) -> Result<Option<ChangeHash>, EditError> {
+    require_kind(doc, RecordKind::Dispute)?;
+    edit::edit(doc, author, |doc| {
+        let links = ensure_map(doc, &ROOT, fields::LINKS)?;
+        Ok(
+            set_insert(doc, &links, fields::NOT_DUPLICATES, other.as_str())?
+                .then(|| format!("case {other} marked not a duplicate")),
+        )
     })
 }

@@ -60,6 +60,14 @@ pub enum EditError {
     UnexpectedLevel { kind: EventKind },
     #[error("only a follow-up records whether the parties were satisfied; a {kind} event does not")]
     UnexpectedSatisfied { kind: EventKind },
+    #[error("an assignment needs the person it assigns")]
+    MissingAssignee,
+    #[error("only an assignment names an assignee; a {kind} event does not")]
+    UnexpectedAssignee { kind: EventKind },
+    #[error("a supervision (督办) needs its deadline")]
+    MissingDue,
+    #[error("only a supervision (督办) has a deadline; a {kind} event does not")]
+    UnexpectedDue { kind: EventKind },
     #[error("there is no party number {index}: the dispute has {count}")]
     NoSuchParty { index: usize, count: usize },
     #[error("the visit has no follow-up to mark done")]

@@ -29,6 +29,10 @@ pub struct Event {
     pub note: Option<String>,
     /// Whether the parties were satisfied (for `followup` events).
     pub satisfied: Option<bool>,
+    /// The person assigned (for `assigned` events).
+    pub assignee: Option<String>,
+    /// The deadline set (for `supervised` events).
+    pub due: Option<Millis>,
     /// Position in the stored list; the last tie-breaker of the timeline
     /// order.
     pub position: usize,
@@ -59,6 +63,8 @@ impl Event {
             outcome: value::string(doc, entry, fields::OUTCOME),
             note: value::string(doc, entry, fields::NOTE),
             satisfied: value::winner(doc, entry, fields::SATISFIED).and_then(|i| i.as_bool()),
+            assignee: value::string(doc, entry, fields::ASSIGNEE),
+            due: value::millis(doc, entry, fields::DUE_AT),
             position,
         })
     }
@@ -94,6 +100,10 @@ pub struct NewEvent {
     pub outcome: Option<String>,
     pub note: Option<String>,
     pub satisfied: Option<bool>,
+    /// The person assigned (`assigned` events only).
+    pub assignee: Option<String>,
+    /// The deadline (`supervised` events only).
+    pub due: Option<Millis>,
 }
 
 impl NewEvent {
@@ -105,6 +115,8 @@ impl NewEvent {
             outcome: None,
             note: None,
             satisfied: None,
+            assignee: None,
+            due: None,
         }
     }
 
@@ -121,6 +133,36 @@ impl NewEvent {
         NewEvent {
             satisfied: Some(satisfied),
             ..NewEvent::new(EventKind::Followup)
+        }
+    }
+
+    /// An acceptance (受理) of the escalation in effect.
+    pub fn accepted(note: Option<String>) -> Self {
+        NewEvent {
+            note,
+            ..NewEvent::new(EventKind::Accepted)
+        }
+    }
+
+    /// A return (退回) of the escalation in effect to the level below, with
+    /// the reason.
+    pub fn returned(note: impl Into<String>) -> Self {
+        NewEvent::new(EventKind::Returned).with_note(note)
+    }
+
+    /// An assignment (分派) of a handler (承办人).
+    pub fn assigned(person: impl Into<String>) -> Self {
+        NewEvent {
+            assignee: Some(person.into()),
+            ..NewEvent::new(EventKind::Assigned)
+        }
+    }
+
+    /// A supervision (督办): a note and the deadline it sets.
+    pub fn supervised(note: impl Into<String>, due: Millis) -> Self {
+        NewEvent {
+            due: Some(due),
+            ..NewEvent::new(EventKind::Supervised).with_note(note)
         }
     }
 

@@ -41,10 +41,15 @@ pub const KIND: &str = "kind";
 pub const LEVEL: &str = "level";
 pub const OUTCOME: &str = "outcome";
 pub const SATISFIED: &str = "satisfied";
+/// The person an `assigned` event assigns (承办人).
+pub const ASSIGNEE: &str = "assignee";
+// A `supervised` event's deadline is [`DUE_AT`].
 
 // --- links ---
 pub const DUPLICATE_OF: &str = "duplicateOf";
 pub const RELATED: &str = "related";
+/// Cases an official judged not to be duplicates of this one (a set).
+pub const NOT_DUPLICATES: &str = "notDuplicates";
 
 // --- visit ---
 pub const VISITED_AT: &str = "visitedAt";

@@ -43,8 +43,9 @@ use automerge::ReadDoc;
 
 pub use dispute::{Dispute, Party};
 pub use dispute_edit::{
-    NewDispute, add_event, add_party, assign, create_dispute, link_related, remove_party,
-    set_category, set_description, set_duplicate_of, set_risk, set_title, unassign, unlink_related,
+    NewDispute, add_event, add_party, assign, create_dispute, link_related, mark_not_duplicate,
+    remove_party, set_category, set_description, set_duplicate_of, set_risk, set_title, unassign,
+    unlink_related,
 };
 pub use edit::{Author, EditError};
 pub use event::{Event, NewEvent};

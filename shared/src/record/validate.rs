@@ -235,7 +235,7 @@ impl std::error::Error for ValidationErrors {}
 /// `previous` (the version stored before this change) is given, that the
 /// fields fixed at creation did not change and that no timeline event was
 /// removed or had its recorded fields (`at`, `by`, `kind`, `level`,
-/// `outcome`, `note`, `satisfied`) altered.
+/// `outcome`, `note`, `satisfied`, `assignee`, `dueAt`) altered.
 ///
 /// `saved_size` is the size in bytes of the document as it would be stored
 /// (`AutoCommit::save().len()`); callers have it at hand already.
@@ -706,6 +706,14 @@ impl<D: ReadDoc> Check<'_, D> {
             self.string(&event, fields::OUTCOME, &path, Optional);
             self.string(&event, fields::NOTE, &path, Optional);
             self.boolean(&event, fields::SATISFIED, &path, Optional);
+            if kinds.contains(&EventKind::Assigned.as_str()) {
+                self.name(&event, fields::ASSIGNEE, &path);
+            } else {
+                self.string(&event, fields::ASSIGNEE, &path, Optional);
+            }
+            let supervision = kinds.contains(&EventKind::Supervised.as_str());
+            let due_presence = if supervision { Required } else { Optional };
+            self.time(&event, fields::DUE_AT, &path, due_presence);
         }
 
         for links in self.maps(root, fields::LINKS, "", Optional) {
@@ -713,6 +721,13 @@ impl<D: ReadDoc> Check<'_, D> {
             self.set(
                 &links,
                 fields::RELATED,
+                fields::LINKS,
+                Optional,
+                &|check, path, name| check.parse_document_id(path, name),
+            );
+            self.set(
+                &links,
+                fields::NOT_DUPLICATES,
                 fields::LINKS,
                 Optional,
                 &|check, path, name| check.parse_document_id(path, name),
@@ -900,7 +915,7 @@ fn same(a: &Item, b: &Item) -> bool {
 /// The fields of an event that the timeline's append-only rule protects.
 /// Fields this version does not know may be added to an event by newer
 /// clients; these may not change.
-const EVENT_FIELDS: [&str; 7] = [
+const EVENT_FIELDS: [&str; 9] = [
     fields::AT,
     fields::BY,
     fields::KIND,
@@ -908,6 +923,8 @@ const EVENT_FIELDS: [&str; 7] = [
     fields::OUTCOME,
     fields::NOTE,
     fields::SATISFIED,
+    fields::ASSIGNEE,
+    fields::DUE_AT,
 ];
 
 /// The content of one timeline entry: its known fields and their values,

@@ -98,8 +98,12 @@ export function unassign(doc: Doc, author: Author, cadre: string): Doc;
 /**
  * Appends an event to the timeline at the author's time and in the author's
  * name. Refused: `reported` (recorded at creation), an escalation without a
- * level, a level on anything else, `satisfied` on anything but a follow-up.
- * Message "event 'resolved' added" / "event 'escalated' (town) added".
+ * level, a level on anything else, `satisfied` on anything but a follow-up,
+ * an assignment without its assignee (or an assignee on anything else), a
+ * supervision without its deadline (or a deadline on anything else), a
+ * return or supervision without a note. An assignment also puts the person
+ * among the assignees. Message "event 'resolved' added" / "event
+ * 'escalated' (town) added" / "event 'assigned' (<person>) added".
  * @param {Doc} doc
  * @param {Author} author
  * @param {NewEvent} event
@@ -115,6 +119,15 @@ export function addEvent(doc: Doc, author: Author, event: NewEvent): Doc;
  * @returns {Doc}
  */
 export function setDuplicateOf(doc: Doc, author: Author, original: string | null): Doc;
+/**
+ * Records that another case is not a duplicate of this one (an official
+ * dismissed the suggestion). Message "case <id> marked not a duplicate".
+ * @param {Doc} doc
+ * @param {Author} author
+ * @param {string} other
+ * @returns {Doc}
+ */
+export function markNotDuplicate(doc: Doc, author: Author, other: string): Doc;
 /**
  * Records that another case is related. Message "related case <id> linked".
  * @param {Doc} doc
@@ -206,7 +219,8 @@ export function linkDispute(doc: Doc, author: Author, dispute: string | null): D
 /**
  * Why an edit was refused. `code`: already_created, not_editable (with
  * `cause` a ReadError), empty, reported_after_creation, missing_level,
- * unexpected_level, unexpected_satisfied, no_such_party,
+ * unexpected_level, unexpected_satisfied, missing_assignee,
+ * unexpected_assignee, missing_due, unexpected_due, no_such_party,
  * no_follow_up_needed, bad_value (an input of the wrong type or outside
  * the vocabulary), outdated (the document given was changed since: edit
  * the newest version), document (Automerge refused the change).
@@ -256,6 +270,14 @@ export type NewEvent = {
      * for a follow-up
      */
     satisfied?: boolean | null;
+    /**
+     * for an assignment (分派): the person assigned
+     */
+    assignee?: string | null;
+    /**
+     * for a supervision (督办): its deadline
+     */
+    due?: number | null;
 };
 export type NewDispute = {
     /**

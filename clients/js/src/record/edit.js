@@ -46,7 +46,8 @@ const ROOT = F.ROOT;
 /**
  * Why an edit was refused. `code`: already_created, not_editable (with
  * `cause` a ReadError), empty, reported_after_creation, missing_level,
- * unexpected_level, unexpected_satisfied, no_such_party,
+ * unexpected_level, unexpected_satisfied, missing_assignee,
+ * unexpected_assignee, missing_due, unexpected_due, no_such_party,
  * no_follow_up_needed, bad_value (an input of the wrong type or outside
  * the vocabulary), outdated (the document given was changed since: edit
  * the newest version), document (Automerge refused the change).
@@ -418,13 +419,15 @@ function insertParty(tx, parties, index, party) {
  * @property {string|null} [outcome]
  * @property {string|null} [note]
  * @property {boolean|null} [satisfied] for a follow-up
+ * @property {string|null} [assignee] for an assignment (分派): the person assigned
+ * @property {number|null} [due] for a supervision (督办): its deadline
  */
 
 /**
  * @param {Tx} tx
  * @param {string} events
  * @param {Author} author
- * @param {{kind: string, level: string|null, outcome: string|null, note: string|null, satisfied: boolean|null}} event
+ * @param {{kind: string, level: string|null, outcome: string|null, note: string|null, satisfied: boolean|null, assignee?: string|null, due?: number|null}} event
  */
 function insertEvent(tx, events, author, event) {
   const end = length(tx.r, events);
@@ -436,6 +439,8 @@ function insertEvent(tx, events, author, event) {
   if (event.outcome !== null) writeText(tx, entry, F.OUTCOME, event.outcome);
   if (event.note !== null) writeText(tx, entry, F.NOTE, event.note);
   if (event.satisfied !== null) tx.h.put(entry, F.SATISFIED, event.satisfied, 'boolean');
+  if (event.assignee != null) tx.h.put(entry, F.ASSIGNEE, event.assignee, 'str');
+  if (event.due != null) tx.h.put(entry, F.DUE_AT, event.due, 'timestamp');
 }
 
 /**
@@ -642,8 +647,12 @@ export function unassign(doc, author, cadre) {
 /**
  * Appends an event to the timeline at the author's time and in the author's
  * name. Refused: `reported` (recorded at creation), an escalation without a
- * level, a level on anything else, `satisfied` on anything but a follow-up.
- * Message "event 'resolved' added" / "event 'escalated' (town) added".
+ * level, a level on anything else, `satisfied` on anything but a follow-up,
+ * an assignment without its assignee (or an assignee on anything else), a
+ * supervision without its deadline (or a deadline on anything else), a
+ * return or supervision without a note. An assignment also puts the person
+ * among the assignees. Message "event 'resolved' added" / "event
+ * 'escalated' (town) added" / "event 'assigned' (<person>) added".
  * @param {Doc} doc
  * @param {Author} author
  * @param {NewEvent} event
@@ -673,12 +682,31 @@ export function addEvent(doc, author, event) {
       `only a follow-up records whether the parties were satisfied; a ${kind} event does not`,
     );
   }
+  const assignee = optionalText("the assignee's person id", e.assignee);
+  if (kind === 'assigned' && assignee === null) {
+    throw new EditError('missing_assignee', 'an assignment needs the person it assigns');
+  }
+  if (kind === 'assigned') nonEmpty("the assignee's person id", assignee);
+  if (kind !== 'assigned' && assignee !== null) {
+    throw new EditError('unexpected_assignee', `only an assignment names an assignee; a ${kind} event does not`);
+  }
+  const due = e.due === undefined || e.due === null ? null : time('the deadline', e.due);
+  if (kind === 'supervised' && due === null) {
+    throw new EditError('missing_due', 'a supervision (督办) needs its deadline');
+  }
+  if (kind !== 'supervised' && due !== null) {
+    throw new EditError('unexpected_due', `only a supervision (督办) has a deadline; a ${kind} event does not`);
+  }
   const outcome = optionalText('the outcome', e.outcome);
   const note = optionalText('the note', e.note);
+  if (kind === 'returned' || kind === 'supervised') nonEmpty('the note', note ?? '');
   return edit(doc, author, (tx) => {
     const events = ensureList(tx, ROOT, F.EVENTS);
-    insertEvent(tx, events, author, { kind, level, outcome, note, satisfied });
-    return level !== null ? `event '${kind}' (${level}) added` : `event '${kind}' added`;
+    insertEvent(tx, events, author, { kind, level, outcome, note, satisfied, assignee, due });
+    if (assignee !== null) setInsert(tx, ROOT, F.ASSIGNEES, assignee);
+    if (level !== null) return `event '${kind}' (${level}) added`;
+    if (assignee !== null) return `event '${kind}' (${shorten(assignee)}) added`;
+    return `event '${kind}' added`;
   });
 }
 
@@ -708,6 +736,23 @@ export function setDuplicateOf(doc, author, original) {
       }
     }
     return cleared ? 'duplicate mark cleared' : null;
+  });
+}
+
+/**
+ * Records that another case is not a duplicate of this one (an official
+ * dismissed the suggestion). Message "case <id> marked not a duplicate".
+ * @param {Doc} doc
+ * @param {Author} author
+ * @param {string} other
+ * @returns {Doc}
+ */
+export function markNotDuplicate(doc, author, other) {
+  requireKind(doc, 'dispute');
+  const id = documentId('the other case', other);
+  return edit(doc, author, (tx) => {
+    const links = ensureMap(tx, ROOT, F.LINKS);
+    return setInsert(tx, links, F.NOT_DUPLICATES, id) ? `case ${id} marked not a duplicate` : null;
   });
 }
 

@@ -17,10 +17,15 @@ export function readFast(r: import("./value.js").Handle, readError: (code: strin
     timeline: import("./status.js").Event[];
     duplicateOf: string;
     related: string[];
+    notDuplicates: string[];
     status: string;
     escalationLevel: string;
     maxEscalationLevel: string;
     resolvedAt: number;
+    stage: string;
+    stageSince: number;
+    handlingLevel: string;
+    supervisionDue: number;
     lastActivity: number;
     visitedAt?: undefined;
     household?: undefined;
@@ -56,10 +61,15 @@ export function readFast(r: import("./value.js").Handle, readError: (code: strin
     timeline?: undefined;
     duplicateOf?: undefined;
     related?: undefined;
+    notDuplicates?: undefined;
     status?: undefined;
     escalationLevel?: undefined;
     maxEscalationLevel?: undefined;
     resolvedAt?: undefined;
+    stage?: undefined;
+    stageSince?: undefined;
+    handlingLevel?: undefined;
+    supervisionDue?: undefined;
 };
 /** Thrown when the fast reading cannot be sure; the caller reads field by field. */
 export class GiveUp extends Error {

@@ -11,7 +11,7 @@ import { isValue, values } from '../vocab.js';
 import { isDocumentId } from './docid.js';
 import * as F from './fields.js';
 import { anyTrue, latestKnown, risk, sentiment, setMembers } from './merge.js';
-import { foldStatus, timeline } from './status.js';
+import { foldStatus, handlingLevel, timeline } from './status.js';
 import { all, asMillis, compareStrings, keys, lists, maps, rustDebug, shorten } from './value.js';
 import { villageCodeProblem } from './village.js';
 
@@ -137,6 +137,8 @@ function event(entry, position, id) {
   if (kind === null || !isValue('eventKind', kind)) return null;
   const level = str(own(entry, F.LEVEL));
   const satisfied = own(entry, F.SATISFIED);
+  const assignee = str(own(entry, F.ASSIGNEE));
+  const due = time(own(entry, F.DUE_AT));
   return {
     at,
     by: str(own(entry, F.BY)) ?? '',
@@ -145,6 +147,8 @@ function event(entry, position, id) {
     outcome: str(own(entry, F.OUTCOME)),
     note: str(own(entry, F.NOTE)),
     satisfied: typeof satisfied === 'boolean' ? satisfied : null,
+    assignee,
+    due,
     position,
     id,
   };
@@ -213,6 +217,11 @@ export function readFast(r, readError) {
     for (const copy of maps(r, ROOT, F.LINKS)) {
       for (const id of setMembers(r, copy, F.RELATED)) if (isDocumentId(id)) related.add(id);
     }
+    /** @type {Set<string>} */
+    const notDuplicates = new Set();
+    for (const copy of maps(r, ROOT, F.LINKS)) {
+      for (const id of setMembers(r, copy, F.NOT_DUPLICATES)) if (isDocumentId(id)) notDuplicates.add(id);
+    }
     const category = str(own(root, F.CATEGORY));
     const partiesShown = own(root, F.PARTIES);
     /** @type {import('./read.js').Party[]} */
@@ -245,10 +254,15 @@ export function readFast(r, readError) {
       timeline: timeline(found),
       duplicateOf: duplicate !== null && isDocumentId(duplicate) ? duplicate : null,
       related: [...related].sort(compareStrings),
+      notDuplicates: [...notDuplicates].sort(compareStrings),
       status: status.status,
       escalationLevel: status.escalationLevel,
       maxEscalationLevel: status.maxEscalationLevel,
       resolvedAt: status.resolvedAt,
+      stage: status.stage,
+      stageSince: status.stageSince,
+      handlingLevel: handlingLevel(status),
+      supervisionDue: status.supervisionDue,
       lastActivity: found.reduce((max, e) => Math.max(max, e.at), header.createdAt),
     };
   }

@@ -27,9 +27,12 @@ export const KIND = 'kind';
 export const LEVEL = 'level';
 export const OUTCOME = 'outcome';
 export const SATISFIED = 'satisfied';
+/** The person an `assigned` event assigns; a `supervised` event's deadline is DUE_AT. */
+export const ASSIGNEE = 'assignee';
 
 export const DUPLICATE_OF = 'duplicateOf';
 export const RELATED = 'related';
+export const NOT_DUPLICATES = 'notDuplicates';
 
 export const VISITED_AT = 'visitedAt';
 export const HOUSEHOLD = 'household';

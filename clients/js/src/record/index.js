@@ -11,6 +11,7 @@ export {
   linkDispute,
   linkRelated,
   markFollowUpDone,
+  markNotDuplicate,
   newDocument,
   removeParty,
   scheduleFollowUp,
@@ -28,7 +29,7 @@ export {
 export { ReadError, readRecord } from './read.js';
 export { followUpOverdue, followUpPending, isOpen, isOverdue, summarize, summaryOf } from './summary.js';
 export { describeMerge } from './news.js';
-export { timeline, foldStatus } from './status.js';
+export { timeline, foldStatus, handlingLevel, isConcluded } from './status.js';
 export { documentIdProblem, isDocumentId } from './docid.js';
 export { isVillageCode, villageCodeProblem } from './village.js';
 export { diff as textDiff } from './text_diff.js';

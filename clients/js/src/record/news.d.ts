@@ -21,6 +21,14 @@ export type AddedEvent = {
      * for an escalation
      */
     level?: string;
+    /**
+     * for an assignment (分派): the person assigned
+     */
+    assignee?: string;
+    /**
+     * for a supervision (督办): its deadline
+     */
+    due?: number;
 };
 export type News = {
     /**
@@ -34,6 +42,11 @@ export type News = {
      */
     levelBefore: string | null;
     levelAfter: string | null;
+    /**
+     * the closed-loop stage
+     */
+    stageBefore: string | null;
+    stageAfter: string | null;
     riskBefore: string | null;
     riskAfter: string | null;
     /**

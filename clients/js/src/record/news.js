@@ -14,6 +14,8 @@ import { timelineOrder } from './status.js';
  * @property {string} kind
  * @property {number} at
  * @property {string} [level] for an escalation
+ * @property {string} [assignee] for an assignment (分派): the person assigned
+ * @property {number} [due] for a supervision (督办): its deadline
  */
 
 /**
@@ -23,6 +25,8 @@ import { timelineOrder } from './status.js';
  * @property {string|null} statusAfter
  * @property {string|null} levelBefore the level in effect when escalated
  * @property {string|null} levelAfter
+ * @property {string|null} stageBefore the closed-loop stage
+ * @property {string|null} stageAfter
  * @property {string|null} riskBefore
  * @property {string|null} riskAfter
  * @property {string[]|null} riskConflict the risks phones disagreed on (mildest first; the highest counts)
@@ -75,6 +79,8 @@ export function describeMerge(before, after, me) {
     statusAfter: null,
     levelBefore: null,
     levelAfter: null,
+    stageBefore: null,
+    stageAfter: null,
     riskBefore: null,
     riskAfter: null,
     riskConflict: null,
@@ -88,11 +94,20 @@ export function describeMerge(before, after, me) {
     news.eventsAdded = now.events
       .filter((e) => !known.has(e.id) && e.by !== me)
       .sort(timelineOrder)
-      .map((e) => (e.level === null ? { by: e.by, kind: e.kind, at: e.at } : { by: e.by, kind: e.kind, at: e.at, level: e.level }));
+      .map((e) => {
+        /** @type {AddedEvent} */
+        const added = { by: e.by, kind: e.kind, at: e.at };
+        if (e.level !== null) added.level = e.level;
+        if (e.assignee !== null) added.assignee = e.assignee;
+        if (e.due !== null) added.due = e.due;
+        return added;
+      });
     news.statusBefore = old.status;
     news.statusAfter = now.status;
     news.levelBefore = old.escalationLevel;
     news.levelAfter = now.escalationLevel;
+    news.stageBefore = old.stage;
+    news.stageAfter = now.stage;
     news.riskBefore = old.risk;
     news.riskAfter = now.risk;
     const conflictAfter = disagreement(handleOf(after), F.ROOT, F.RISK, 'risk');
@@ -102,6 +117,7 @@ export function describeMerge(before, after, me) {
       news.eventsAdded.length > 0 ||
       old.status !== now.status ||
       old.escalationLevel !== now.escalationLevel ||
+      old.stage !== now.stage ||
       old.risk !== now.risk ||
       news.riskConflict !== null;
   } else if (old.kind === 'visit' && now.kind === 'visit') {

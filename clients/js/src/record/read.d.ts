@@ -27,10 +27,15 @@
  * @property {Event[]} timeline in timeline order (at, by, position)
  * @property {string|null} duplicateOf
  * @property {string[]} related
+ * @property {string[]} notDuplicates cases judged not to be duplicates of this one
  * @property {string} status folded from the timeline
  * @property {string|null} escalationLevel
  * @property {string|null} maxEscalationLevel
  * @property {number|null} resolvedAt
+ * @property {string} stage the closed-loop stage
+ * @property {number|null} stageSince
+ * @property {string} handlingLevel
+ * @property {number|null} supervisionDue
  * @property {number} lastActivity
  */
 /**
@@ -150,12 +155,23 @@ export type Dispute = {
     duplicateOf: string | null;
     related: string[];
     /**
+     * cases judged not to be duplicates of this one
+     */
+    notDuplicates: string[];
+    /**
      * folded from the timeline
      */
     status: string;
     escalationLevel: string | null;
     maxEscalationLevel: string | null;
     resolvedAt: number | null;
+    /**
+     * the closed-loop stage
+     */
+    stage: string;
+    stageSince: number | null;
+    handlingLevel: string;
+    supervisionDue: number | null;
     lastActivity: number;
 };
 export type FollowUp = {

@@ -9,7 +9,7 @@ import { isDocumentId } from './docid.js';
 import * as F from './fields.js';
 import { latestKnown, risk, sentiment, setMembers, anyTrue } from './merge.js';
 import { readFast } from './fast.js';
-import { foldStatus, timeline } from './status.js';
+import { foldStatus, handlingLevel, timeline } from './status.js';
 import {
   all,
   asBool,
@@ -83,10 +83,15 @@ export class ReadError extends Error {
  * @property {Event[]} timeline in timeline order (at, by, position)
  * @property {string|null} duplicateOf
  * @property {string[]} related
+ * @property {string[]} notDuplicates cases judged not to be duplicates of this one
  * @property {string} status folded from the timeline
  * @property {string|null} escalationLevel
  * @property {string|null} maxEscalationLevel
  * @property {number|null} resolvedAt
+ * @property {string} stage the closed-loop stage
+ * @property {number|null} stageSince
+ * @property {string} handlingLevel
+ * @property {number|null} supervisionDue
  * @property {number} lastActivity
  */
 
@@ -178,6 +183,8 @@ function readEvent(h, entry, position) {
   if (kind === null || !isValue('eventKind', kind)) return null;
   const level = string(h, entry, F.LEVEL);
   const satisfied = winner(h, entry, F.SATISFIED);
+  const assignee = string(h, entry, F.ASSIGNEE);
+  const due = millis(h, entry, F.DUE_AT);
   return {
     at,
     by: string(h, entry, F.BY) ?? '',
@@ -186,6 +193,8 @@ function readEvent(h, entry, position) {
     outcome: string(h, entry, F.OUTCOME),
     note: string(h, entry, F.NOTE),
     satisfied: satisfied ? asBool(satisfied) : null,
+    assignee,
+    due,
     position,
     id: entry,
   };
@@ -263,6 +272,13 @@ function readDispute(h) {
       if (isDocumentId(id)) related.add(id);
     }
   }
+  /** @type {Set<string>} */
+  const notDuplicates = new Set();
+  for (const copy of maps(h, ROOT, F.LINKS)) {
+    for (const id of setMembers(h, copy, F.NOT_DUPLICATES)) {
+      if (isDocumentId(id)) notDuplicates.add(id);
+    }
+  }
   const status = foldStatus(events);
   return {
     kind: 'dispute',
@@ -277,10 +293,15 @@ function readDispute(h) {
     timeline: timeline(events),
     duplicateOf: duplicate !== null && isDocumentId(duplicate) ? duplicate : null,
     related: [...related].sort(compareStrings),
+    notDuplicates: [...notDuplicates].sort(compareStrings),
     status: status.status,
     escalationLevel: status.escalationLevel,
     maxEscalationLevel: status.maxEscalationLevel,
     resolvedAt: status.resolvedAt,
+    stage: status.stage,
+    stageSince: status.stageSince,
+    handlingLevel: handlingLevel(status),
+    supervisionDue: status.supervisionDue,
     lastActivity: events.reduce((max, e) => Math.max(max, e.at), header.createdAt),
   };
 }

@@ -7,6 +7,8 @@
  * @property {string|null} outcome
  * @property {string|null} note
  * @property {boolean|null} satisfied
+ * @property {string|null} assignee the person an `assigned` event assigns
+ * @property {number|null} due the deadline of a `supervised` event
  * @property {number} position position in the stored list(s)
  * @property {string} id the id of the entry's map object
  */
@@ -16,6 +18,10 @@
  * @property {string|null} escalationLevel the level in effect when escalated
  * @property {string|null} maxEscalationLevel the highest level ever escalated to
  * @property {number|null} resolvedAt when the case became resolved, if it is now
+ * @property {string} stage the closed-loop stage
+ * @property {number|null} stageSince when the case entered its stage
+ * @property {string[]} levels levels escalated to and not returned from, lowest first
+ * @property {number|null} supervisionDue the 督办 deadline in effect
  */
 /**
  * The timeline order of two events.
@@ -29,6 +35,17 @@ export function timelineOrder(a: Event, b: Event): number;
  * @returns {Event[]}
  */
 export function timeline(events: Event[]): Event[];
+/**
+ * Whether a stage concludes the mediation (the 30-day limit stops).
+ * @param {string} stage
+ */
+export function isConcluded(stage: string): boolean;
+/**
+ * The level handling a case: the last level escalated to and not
+ * returned from, or the village.
+ * @param {CaseStatus} state
+ */
+export function handlingLevel(state: CaseStatus): string;
 /**
  * Folds the events in timeline order.
  * @param {Event[]} events
@@ -49,6 +66,14 @@ export type Event = {
     outcome: string | null;
     note: string | null;
     satisfied: boolean | null;
+    /**
+     * the person an `assigned` event assigns
+     */
+    assignee: string | null;
+    /**
+     * the deadline of a `supervised` event
+     */
+    due: number | null;
     /**
      * position in the stored list(s)
      */
@@ -72,4 +97,20 @@ export type CaseStatus = {
      * when the case became resolved, if it is now
      */
     resolvedAt: number | null;
+    /**
+     * the closed-loop stage
+     */
+    stage: string;
+    /**
+     * when the case entered its stage
+     */
+    stageSince: number | null;
+    /**
+     * levels escalated to and not returned from, lowest first
+     */
+    levels: string[];
+    /**
+     * the 督办 deadline in effect
+     */
+    supervisionDue: number | null;
 };

@@ -3,7 +3,15 @@
 // shared/src/record/status.rs does:
 //   reported → open; mediation, reopened → mediating; agreement, resolved →
 //   resolved; failed → failed; escalated → escalated (at its level);
-//   followup, note → unchanged.
+//   returned (while an escalation awaits acceptance) → mediating;
+//   followup, note, accepted, assigned, supervised, archived → unchanged.
+// Beside it the closed-loop stage: reported, mediation, reopened →
+// handling; escalated → pending; accepted (while pending) → accepted;
+// assigned (while pending or accepted) → handling; returned (while
+// pending) → handling at the level below; agreement, resolved → followup;
+// failed → failed; followup (while followup) → resolved; archived (while
+// concluded) → archived. A supervised event sets the 督办 deadline until the
+// case concludes.
 import { rank } from '../vocab.js';
 import { compareStrings } from './value.js';
 
@@ -16,6 +24,8 @@ import { compareStrings } from './value.js';
  * @property {string|null} outcome
  * @property {string|null} note
  * @property {boolean|null} satisfied
+ * @property {string|null} assignee the person an `assigned` event assigns
+ * @property {number|null} due the deadline of a `supervised` event
  * @property {number} position position in the stored list(s)
  * @property {string} id the id of the entry's map object
  */
@@ -26,6 +36,10 @@ import { compareStrings } from './value.js';
  * @property {string|null} escalationLevel the level in effect when escalated
  * @property {string|null} maxEscalationLevel the highest level ever escalated to
  * @property {number|null} resolvedAt when the case became resolved, if it is now
+ * @property {string} stage the closed-loop stage
+ * @property {number|null} stageSince when the case entered its stage
+ * @property {string[]} levels levels escalated to and not returned from, lowest first
+ * @property {number|null} supervisionDue the 督办 deadline in effect
  */
 
 /**
@@ -51,7 +65,16 @@ export function timeline(events) {
 
 /** @returns {CaseStatus} */
 function fresh() {
-  return { status: 'open', escalationLevel: null, maxEscalationLevel: null, resolvedAt: null };
+  return {
+    status: 'open',
+    escalationLevel: null,
+    maxEscalationLevel: null,
+    resolvedAt: null,
+    stage: 'handling',
+    stageSince: null,
+    levels: [],
+    supervisionDue: null,
+  };
 }
 
 /**
@@ -64,46 +87,113 @@ function higherLevel(a, b) {
   return rank('level', b) > rank('level', a) ? b : a;
 }
 
+const CONCLUDED = new Set(['followup', 'resolved', 'failed', 'archived']);
+
+/**
+ * Whether a stage concludes the mediation (the 30-day limit stops).
+ * @param {string} stage
+ */
+export function isConcluded(stage) {
+  return CONCLUDED.has(stage);
+}
+
+/**
+ * The level handling a case: the last level escalated to and not
+ * returned from, or the village.
+ * @param {CaseStatus} state
+ */
+export function handlingLevel(state) {
+  return state.levels.length === 0 ? 'village' : state.levels[state.levels.length - 1];
+}
+
 /**
  * Folds the events in timeline order.
  * @param {Event[]} events
  * @returns {CaseStatus}
  */
 export function foldStatus(events) {
-  let state = fresh();
+  const state = fresh();
   for (const event of timeline(events)) {
-    /** @type {string} */
-    let next;
+    const pending = state.stage === 'pending';
+    const escalationOpen = pending || state.stage === 'accepted';
+    /** @type {string|null} */
+    let status = null;
     switch (event.kind) {
       case 'reported':
-        next = 'open';
+        status = 'open';
         break;
       case 'mediation':
       case 'reopened':
-        next = 'mediating';
+        status = 'mediating';
         break;
       case 'agreement':
       case 'resolved':
-        next = 'resolved';
+        status = 'resolved';
         break;
       case 'failed':
-        next = 'failed';
+        status = 'failed';
         break;
       case 'escalated':
-        next = 'escalated';
+        status = 'escalated';
         break;
-      default:
-        continue;
+      case 'returned':
+        if (pending) status = 'mediating';
+        break;
     }
-    const escalationLevel = event.kind === 'escalated' ? event.level : null;
-    const resolvedAt =
-      next !== 'resolved' ? null : state.status === 'resolved' ? state.resolvedAt : event.at;
-    state = {
-      status: next,
-      escalationLevel,
-      maxEscalationLevel: higherLevel(state.maxEscalationLevel, escalationLevel),
-      resolvedAt,
-    };
+    /** @type {string|null} */
+    let stage = null;
+    switch (event.kind) {
+      case 'reported':
+      case 'mediation':
+      case 'reopened':
+        stage = 'handling';
+        break;
+      case 'escalated':
+        stage = 'pending';
+        break;
+      case 'accepted':
+        if (pending) stage = 'accepted';
+        break;
+      case 'assigned':
+        if (escalationOpen) stage = 'handling';
+        break;
+      case 'returned':
+        if (pending) stage = 'handling';
+        break;
+      case 'agreement':
+      case 'resolved':
+        stage = 'followup';
+        break;
+      case 'failed':
+        stage = 'failed';
+        break;
+      case 'followup':
+        if (state.stage === 'followup') stage = 'resolved';
+        break;
+      case 'archived':
+        if (isConcluded(state.stage) && state.stage !== 'archived') stage = 'archived';
+        break;
+    }
+    if (event.kind === 'escalated') {
+      if (event.level !== null) state.levels.push(event.level);
+    } else if (event.kind === 'returned' && pending) {
+      state.levels.pop();
+    } else if (event.kind === 'supervised' && !isConcluded(state.stage)) {
+      state.supervisionDue = event.due;
+    }
+    if (stage !== null) {
+      if (isConcluded(stage)) state.supervisionDue = null;
+      if (stage !== state.stage || state.stageSince === null) state.stageSince = event.at;
+      state.stage = stage;
+    }
+    if (status !== null) {
+      const escalationLevel = event.kind === 'escalated' ? event.level : null;
+      state.maxEscalationLevel = higherLevel(state.maxEscalationLevel, escalationLevel);
+      state.resolvedAt =
+        status !== 'resolved' ? null : state.status === 'resolved' ? state.resolvedAt : event.at;
+      state.escalationLevel = escalationLevel;
+      state.status = status;
+    }
   }
   return state;
 }

@@ -17,6 +17,11 @@
  * @property {string[]} assignees
  * @property {number} eventCount
  * @property {string|null} duplicateOf
+ * @property {string|null} stage the closed-loop stage (disputes)
+ * @property {number|null} stageSince when the case entered its stage
+ * @property {string|null} handlingLevel the level handling the case
+ * @property {number|null} supervisionDue the 督办 deadline in effect
+ * @property {string[]} notDuplicates cases judged not to be duplicates of this one
  * @property {number|null} visitedAt
  * @property {string|null} sentiment
  * @property {string[]} topics
@@ -90,6 +95,26 @@ export type Summary = {
     assignees: string[];
     eventCount: number;
     duplicateOf: string | null;
+    /**
+     * the closed-loop stage (disputes)
+     */
+    stage: string | null;
+    /**
+     * when the case entered its stage
+     */
+    stageSince: number | null;
+    /**
+     * the level handling the case
+     */
+    handlingLevel: string | null;
+    /**
+     * the 督办 deadline in effect
+     */
+    supervisionDue: number | null;
+    /**
+     * cases judged not to be duplicates of this one
+     */
+    notDuplicates: string[];
     visitedAt: number | null;
     sentiment: string | null;
     topics: string[];

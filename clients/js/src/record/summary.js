@@ -25,6 +25,11 @@ import { readRecord } from './read.js';
  * @property {string[]} assignees
  * @property {number} eventCount
  * @property {string|null} duplicateOf
+ * @property {string|null} stage the closed-loop stage (disputes)
+ * @property {number|null} stageSince when the case entered its stage
+ * @property {string|null} handlingLevel the level handling the case
+ * @property {number|null} supervisionDue the 督办 deadline in effect
+ * @property {string[]} notDuplicates cases judged not to be duplicates of this one
  * @property {number|null} visitedAt
  * @property {string|null} sentiment
  * @property {string[]} topics
@@ -64,6 +69,11 @@ export function summaryOf(record, id = null) {
       assignees: [...record.assignees],
       eventCount: record.events.length,
       duplicateOf: record.duplicateOf,
+      stage: record.stage,
+      stageSince: record.stageSince,
+      handlingLevel: record.handlingLevel,
+      supervisionDue: record.supervisionDue,
+      notDuplicates: [...record.notDuplicates],
       visitedAt: null,
       sentiment: null,
       topics: [],
@@ -86,6 +96,11 @@ export function summaryOf(record, id = null) {
     assignees: [],
     eventCount: 0,
     duplicateOf: null,
+    stage: null,
+    stageSince: null,
+    handlingLevel: null,
+    supervisionDue: null,
+    notDuplicates: [],
     visitedAt: record.visitedAt,
     sentiment: record.sentiment,
     topics: [...record.topics],

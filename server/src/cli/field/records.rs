@@ -10,7 +10,7 @@ use fengqiao_shared::record::{
 };
 use fengqiao_shared::replica::RecordFilter;
 use fengqiao_shared::summary::Summary;
-use fengqiao_shared::vocab::{EventKind, Level, RecordKind, Status};
+use fengqiao_shared::vocab::{EventKind, Level, RecordKind, Stage, Status};
 
 use super::phone::Phone;
 use super::words::{Word, allowed, both, clip, count, format_date, table};
@@ -277,6 +277,9 @@ pub fn add_event(phone: &Phone, args: EventArgs) -> Result<(), CliError> {
         outcome: args.outcome.clone(),
         note: args.note.clone(),
         satisfied: args.satisfied,
+        // Assignments and 督办 are made by officials on the dashboard.
+        assignee: None,
+        due: None,
     };
     let author = phone.author(args.at);
     apply(phone, &id, |doc| {
@@ -354,7 +357,7 @@ pub fn list_disputes(phone: &Phone, args: ListDisputeArgs) -> Result<(), CliErro
     let (dirty, attention) = marks(phone)?;
     let mut rows = vec![
         [
-            "id", "status", "risk", "category", "village", "last", "title", "sync",
+            "id", "status", "stage", "risk", "category", "village", "last", "title", "sync",
         ]
         .map(String::from)
         .to_vec(),
@@ -365,6 +368,7 @@ pub fn list_disputes(phone: &Phone, args: ListDisputeArgs) -> Result<(), CliErro
             s.status
                 .map(|st| status_text(st, s.escalation_level))
                 .unwrap_or_default(),
+            s.stage.map(|st| st.as_str().to_owned()).unwrap_or_default(),
             s.risk.map(|r| r.as_str().to_owned()).unwrap_or_default(),
             s.category
                 .map(|c| c.as_str().to_owned())
@@ -405,6 +409,10 @@ pub fn show_dispute(phone: &Phone, text: &str) -> Result<(), CliError> {
         status_text(d.status(), d.escalation_level()),
         status_zh(d.status(), d.escalation_level())
     );
+    println!("  stage       {}", stage_line(&d));
+    if let Some(due) = d.case_status().supervision_due {
+        println!("  督办 due    {}", format_time(due));
+    }
     println!(
         "  category    {}{}",
         d.category.map(both).unwrap_or_else(|| "(none)".into()),
@@ -488,7 +496,31 @@ fn event_line(event: &Event) -> String {
             "  parties NOT satisfied"
         });
     }
+    if let Some(person) = &event.assignee {
+        line.push_str(&format!("  handler: {person}"));
+    }
+    if let Some(due) = event.due {
+        line.push_str(&format!("  due: {}", format_time(due)));
+    }
     line
+}
+
+/// `pending (town)  待受理（镇级）`, `handling  调处中`.
+fn stage_line(d: &Dispute) -> String {
+    let case = d.case_status();
+    let stage = d.stage();
+    match stage {
+        Stage::Pending => {
+            let level = case.handling_level();
+            format!(
+                "{} ({level})  {}（{}）",
+                stage.as_str(),
+                stage.label_zh(),
+                level.label_zh()
+            )
+        }
+        _ => format!("{}  {}", stage.as_str(), stage.label_zh()),
+    }
 }
 
 // ------------------------------------------------------------------ visits
