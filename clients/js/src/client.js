@@ -712,7 +712,7 @@ export class FieldClient {
 
   /**
    * Records in the same village with overlapping party names.
-   * @param {{village?: string, parties: {name: string}[], reportedAt?: number}} draft
+   * @param {{village?: string, category?: string | null, parties: {name: string}[], reportedAt?: number}} draft
    */
   async duplicatesFor(draft) {
     const village = draft.village ?? this.#defaultVillage();
