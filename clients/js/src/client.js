@@ -879,7 +879,7 @@ export class FieldClient {
     const bytes = A.save(doc);
     const person = /** @type {Identity} */ (this.identity).person;
     const errors = [
-      ...(this.records.validate(doc, previous, bytes.length) ?? []),
+      ...(this.records.validate(doc, previous, bytes.length, undefined, this.now()) ?? []),
       ...(this.records.checkAuthorship ? this.records.checkAuthorship(doc, previous, person) ?? [] : []),
     ];
     if (errors.length > 0) throw new ValidationError(errors);
