@@ -13,6 +13,7 @@
 //! - [`http`]: routes and handlers; [`auth`]: who is calling;
 //!   [`metrics`]: Prometheus counters; [`serve`]: running it all.
 
+pub mod alerts;
 pub mod auth;
 pub mod batch;
 pub mod cli;

@@ -67,6 +67,16 @@ pub struct Metrics {
     pub read_only_ignored: AtomicU64,
     /// Changes refused on the WebSocket door.
     pub ws_refused: AtomicU64,
+    /// Alerts queued for the webhook.
+    pub webhook_queued: AtomicU64,
+    /// Alerts the webhook receiver accepted.
+    pub webhook_delivered: AtomicU64,
+    /// Webhook tries that failed (each retry counts).
+    pub webhook_failed_tries: AtomicU64,
+    /// Alerts given up after the last try.
+    pub webhook_given_up: AtomicU64,
+    /// Alerts dropped, oldest first, because the webhook queue was full.
+    pub webhook_dropped: AtomicU64,
     /// WebSocket messages held back because their device kept sending
     /// refused changes.
     pub ws_refusals_throttled: AtomicU64,
@@ -92,7 +102,7 @@ impl Metrics {
     /// The Prometheus exposition; `extra` are gauges read at scrape time.
     pub fn render(&self, extra: &[(&str, &str, f64)]) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 18] = [
+        let counters: [(&str, &str, &AtomicU64); 23] = [
             (
                 "fengqiao_batch_syncs_total",
                 "Batch sync requests answered.",
@@ -152,6 +162,31 @@ impl Metrics {
                 "fengqiao_read_only_changes_ignored_total",
                 "Changes sent by read-only devices (supervisors, districts without write), ignored.",
                 &self.read_only_ignored,
+            ),
+            (
+                "fengqiao_webhook_queued_total",
+                "Alerts queued for the outbound webhook.",
+                &self.webhook_queued,
+            ),
+            (
+                "fengqiao_webhook_delivered_total",
+                "Alerts the webhook receiver accepted.",
+                &self.webhook_delivered,
+            ),
+            (
+                "fengqiao_webhook_failed_tries_total",
+                "Webhook deliveries that failed (each retry counts).",
+                &self.webhook_failed_tries,
+            ),
+            (
+                "fengqiao_webhook_given_up_total",
+                "Alerts given up after the webhook's last try.",
+                &self.webhook_given_up,
+            ),
+            (
+                "fengqiao_webhook_dropped_total",
+                "Alerts dropped, oldest first, because the webhook queue was full.",
+                &self.webhook_dropped,
             ),
             (
                 "fengqiao_ws_refused_total",

@@ -49,6 +49,8 @@ pub struct ServeConfig {
     /// The closed loop's time limits where no district or town sets its
     /// own (`--conclude-days`, `--accept-days`, `--followup-days`).
     pub time_limits: fengqiao_shared::deadline::TimeLimits,
+    /// Where alerts are posted, if anywhere (see [`crate::alerts`]).
+    pub webhook: Option<crate::alerts::WebhookConfig>,
 }
 
 impl ServeConfig {
@@ -69,6 +71,7 @@ impl ServeConfig {
             ws_rate: RateLimit::WEBSOCKET,
             storage: None,
             time_limits: fengqiao_shared::deadline::TimeLimits::DEFAULT,
+            webhook: None,
         }
     }
 }
@@ -266,6 +269,19 @@ async fn start_inner(
     let auth = auth(&directory);
     let engine = Arc::new(Engine::new(storage, directory, config.engine.clone()));
     let (stop, mut stopped) = watch::channel(false);
+    if let Some(webhook) = &config.webhook {
+        let queue = Arc::new(crate::alerts::AlertQueue::new(
+            webhook.queue,
+            engine.metrics().clone(),
+        ));
+        engine.set_alert_queue(queue.clone());
+        tracing::info!(url = %webhook.url, "posting alerts to a webhook");
+        tokio::spawn(crate::alerts::deliver(
+            queue,
+            webhook.clone(),
+            stop.subscribe(),
+        ));
+    }
     let state = Arc::new(AppState {
         engine: engine.clone(),
         auth,

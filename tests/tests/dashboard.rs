@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use fengqiao_protocol::VillageCode;
 use fengqiao_shared::record::{NewDispute, Party, create_dispute};
 use fengqiao_shared::vocab::{Category, PartyRole, Risk};
-use fengqiao_tests::{Phone, T0, TestServer};
+use fengqiao_tests::{Phone, T0, TestServer, sample_dispute as sample_dispute_in};
 use serde_json::{Value, json};
 use township::{Auth, Officials, VILLAGE_A, get, populate};
 
@@ -1079,6 +1079,142 @@ fn the_district_view_and_the_monthly_report_agree_with_the_api_and_the_cli() {
         browser.screenshot(),
     )
     .expect("screenshot saved");
+    drop(browser);
+    server.stop();
+}
+
+/// A dispute made high-risk, or an urgent visit, in the official's scope
+/// appears at once as a banner linking to the case; another town's does
+/// not; banners are dismissed one by one or all at once.
+#[test]
+fn an_alert_appears_as_a_banner_at_once() {
+    if !browser_available() {
+        return;
+    }
+    let server = TestServer::start();
+    let (_, token) = server.enroll(
+        "alerted-official",
+        fengqiao_shared::access::Role::Town,
+        "500110101",
+    );
+    let browser = webdriver::Browser::start(CHROMIUM, CHROMEDRIVER);
+    sign_in_on_the_page(&browser, &server, &token);
+    let banners = "return Array.from(document.querySelectorAll('#alerts .alert-banner'))\
+                   .map(function (b) { return b.textContent; });";
+    assert_eq!(browser.run(banners), json!([]));
+
+    let mut phone = Phone::new("cadre-a");
+    let author = phone.author(T0);
+    let report = |village: &str, title: &str| {
+        let mut dispute = sample_dispute_in(village, title);
+        dispute.risk = Risk::High;
+        phone
+            .replica
+            .create(|doc| create_dispute(doc, &author, &dispute))
+            .expect("dispute created")
+    };
+    report("500110102001", "外镇的高风险纠纷");
+    let ours = report(VILLAGE_A, "山林权属争议");
+    let visit = fengqiao_shared::record::NewVisit {
+        village: VillageCode::new(VILLAGE_A).expect("village"),
+        visited_at: T0,
+        household: "赵家".to_owned(),
+        group: None,
+        topics: Default::default(),
+        sentiment: fengqiao_shared::vocab::Sentiment::Urgent,
+        notes: String::new(),
+        follow_up_needed: false,
+        follow_up_due: None,
+        linked_dispute: None,
+    };
+    phone
+        .replica
+        .create(|doc| fengqiao_shared::record::create_visit(doc, &author, &visit))
+        .expect("visit created");
+    phone.sync(&server.url());
+
+    let shown = browser.wait_for(
+        "two alert banners",
+        &format!("var b = (function () {{ {banners} }})(); return b.length === 2 ? b : null;"),
+        WAIT,
+    );
+    let shown: Vec<String> = serde_json::from_value(shown).expect("texts");
+    assert!(
+        shown.iter().any(|t| t.starts_with("新的高风险纠纷")
+            && t.contains("山林权属争议")
+            && t.contains("第101镇1村")
+            && t.contains("高")),
+        "{shown:?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|t| t.starts_with("紧急民情走访") && t.contains("赵家")),
+        "{shown:?}"
+    );
+    assert!(
+        !shown.iter().any(|t| t.contains("外镇")),
+        "another town's alert: {shown:?}"
+    );
+    let href = browser.run(&format!(
+        "return document.querySelector('#alerts .alert-banner[data-record=\"{ours}\"] a').getAttribute('href');"
+    ));
+    assert_eq!(href, json!(format!("#/case/{ours}")));
+    std::fs::write(
+        artifacts().join("dashboard-alerts.png"),
+        browser.screenshot(),
+    )
+    .expect("screenshot saved");
+    // The banner opens the case; it stays until dismissed.
+    browser.click(&format!("#alerts .alert-banner[data-record=\"{ours}\"] a"));
+    browser.wait_for(
+        "the case page",
+        &format!(
+            "return !document.getElementById('case-view').hidden &&\
+             window.location.hash === '#/case/{ours}';"
+        ),
+        WAIT,
+    );
+    assert_eq!(
+        browser.run(&format!("return (function () {{ {banners} }})().length;")),
+        json!(2)
+    );
+
+    // In English too; then dismissed one by one and all at once.
+    browser.click("#lang");
+    let english: Vec<String> = serde_json::from_value(browser.run(banners)).expect("texts");
+    assert!(
+        english
+            .iter()
+            .any(|t| t.starts_with("New high-risk dispute:")),
+        "{english:?}"
+    );
+    assert!(
+        english
+            .iter()
+            .any(|t| t.starts_with("Urgent household visit:")),
+        "{english:?}"
+    );
+    browser.click("#alerts .alert-close");
+    assert_eq!(
+        browser.run(&format!("return (function () {{ {banners} }})().length;")),
+        json!(1)
+    );
+    let mut more = Phone::new("cadre-a");
+    let mut again = sample_dispute_in(VILLAGE_A, "又一件");
+    again.risk = Risk::High;
+    let author = more.author(T0);
+    more.replica
+        .create(|doc| create_dispute(doc, &author, &again))
+        .expect("dispute created");
+    more.sync(&server.url());
+    browser.wait_for(
+        "the new alert",
+        &format!("var b = (function () {{ {banners} }})(); return b.length === 2 ? b : null;"),
+        WAIT,
+    );
+    browser.click("#alerts .alert-more button");
+    assert_eq!(browser.run(banners), json!([]));
     drop(browser);
     server.stop();
 }

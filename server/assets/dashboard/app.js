@@ -5,7 +5,8 @@
  * then reads the JSON API with that cookie: headline figures, charts, the
  * village table, backlog lists, possible duplicates and the case page. An
  * EventSource on /v1/events tells the page when a record in scope changed;
- * the page then fetches its figures again, without reloading.
+ * the page then fetches its figures again, without reloading; and shows an
+ * `alert` (a case become high-risk, a visit become urgent) as a banner.
  *
  * Every piece of data reaches the page through textContent or attributes,
  * never as markup.
@@ -173,6 +174,7 @@
       window.localStorage.setItem("fq.lang", state.lang);
     } catch (e) { /* private mode: the choice lasts for this page only */ }
     applyLanguage();
+    renderAlerts();
     if (state.data) renderOverview();
     if (state.caseFile) renderCase();
     if (state.report) renderReport();
@@ -339,6 +341,11 @@
     });
     source.addEventListener("change", scheduleRefresh);
     source.addEventListener("resync", scheduleRefresh);
+    source.addEventListener("alert", function (event) {
+      try {
+        addAlert(JSON.parse(event.data));
+      } catch (e) { /* a malformed notice is not shown */ }
+    });
     /* The device was revoked, given a new token or reassigned: the server
        ended the session;
        take the figures off the screen and say why. */
@@ -357,6 +364,64 @@
   function stopEvents() {
     if (state.events) state.events.close();
     state.events = null;
+    state.alerts = [];
+    renderAlerts();
+  }
+
+  /* ---------- alerts ---------- */
+
+  /*
+   * A dispute that became high-risk or a visit that became urgent, in the
+   * official's scope, as the server announced it: a banner at the top of
+   * every view, newest first, until dismissed. The newest three are shown;
+   * the rest are counted, and all can be dismissed at once.
+   */
+  var ALERTS_SHOWN = 3;
+
+  function addAlert(alert) {
+    if (!alert || !alert.id) return;
+    state.alerts = (state.alerts || []).filter(function (a) { return a.alertId !== alert.alertId; });
+    state.alerts.unshift(alert);
+    renderAlerts();
+  }
+
+  function dismissAlert(alertId) {
+    state.alerts = (state.alerts || []).filter(function (a) { return a.alertId !== alertId; });
+    renderAlerts();
+  }
+
+  function renderAlerts() {
+    var box = $("alerts");
+    if (!box) {
+      box = node("div", { id: "alerts", className: "alerts", "aria-live": "assertive" });
+      var main = document.querySelector("main");
+      if (!main) return;
+      main.insertBefore(box, main.firstChild);
+    }
+    clear(box);
+    var alerts = state.alerts || [];
+    box.hidden = alerts.length === 0;
+    alerts.slice(0, ALERTS_SHOWN).forEach(function (alert) {
+      var visit = alert.recordType === "visit";
+      var level = visit ? label("sentiment", alert.sentiment) : label("risk", alert.risk);
+      var place = (alert.village && (alert.village.name || alert.village.code)) || "";
+      var when = alert.at ? new Date(alert.at).toLocaleTimeString(state.lang === "en" ? "en-GB" : "zh-CN") : "";
+      var close = node("button", { type: "button", className: "ghost alert-close", title: t("alert.dismiss"), "aria-label": t("alert.dismiss"), text: "×" });
+      close.addEventListener("click", function () { dismissAlert(alert.alertId); });
+      box.appendChild(node("div", { className: "alert-banner " + (visit ? "alert-visit" : "alert-dispute"), role: "alert", "data-record": alert.id }, [
+        node("strong", { text: t(visit ? "alert.visit" : "alert.dispute") }),
+        " ",
+        node("a", { href: "#/case/" + alert.id, className: "alert-link", text: alert.title || alert.id }),
+        node("span", { className: "alert-meta", text: " · " + place + " · " + level + (when ? " · " + when : "") }),
+        close
+      ]));
+    });
+    if (alerts.length > ALERTS_SHOWN || alerts.length > 1) {
+      var all = node("button", { type: "button", className: "ghost small", text: t("alert.dismissAll") });
+      all.addEventListener("click", function () { state.alerts = []; renderAlerts(); });
+      var more = alerts.length > ALERTS_SHOWN ? t("alert.more", { n: alerts.length - ALERTS_SHOWN }) + " " : "";
+      box.appendChild(node("div", { className: "alert-more" }, [more, all]));
+    }
   }
 
   /*

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use super::CliError;
 
 /// The keys a configuration file may hold.
-pub const KEYS: [&str; 18] = [
+pub const KEYS: [&str; 20] = [
     "data",
     "bind",
     "metrics_bind",
@@ -43,6 +43,8 @@ pub const KEYS: [&str; 18] = [
     "conclude_days",
     "accept_days",
     "followup_days",
+    "webhook",
+    "webhook_secret",
 ];
 
 /// Where the configuration file is, if there is one: `--config FILE` or

@@ -86,6 +86,16 @@ pub struct ServeArgs {
     #[arg(long, env = "FENGQIAO_FOLLOWUP_DAYS", default_value_t = 15,
           value_parser = clap::value_parser!(u32).range(1..=366))]
     pub followup_days: u32,
+    /// Post each alert (a dispute that becomes high-risk, a visit that
+    /// becomes urgent) as signed JSON to this http:// or https:// URL, e.g.
+    /// a county platform's intake; retried with backoff, never delaying a
+    /// sync. See docs/township-view.md.
+    #[arg(long, env = "FENGQIAO_WEBHOOK")]
+    pub webhook: Option<String>,
+    /// The key that signs webhook posts (HMAC-SHA256); default:
+    /// DATA/webhook.secret, created at first start (mode 0600).
+    #[arg(long, env = "FENGQIAO_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
 }
 
 impl ServeArgs {
@@ -116,7 +126,16 @@ impl ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), CliError> {
-    let config = args.config();
+    let mut config = args.config();
+    if let Some(url) = args.webhook.as_deref().filter(|u| !u.is_empty()) {
+        crate::alerts::check_url(url).map_err(|e| CliError::new(e.to_string()))?;
+        let secret = crate::alerts::secret_in(&args.data, args.webhook_secret.as_deref())
+            .map_err(|e| CliError::new(e.to_string()))?;
+        config.webhook = Some(
+            crate::alerts::WebhookConfig::new(url, secret)
+                .map_err(|e| CliError::new(e.to_string()))?,
+        );
+    }
     if config.dev_token.is_some() {
         tracing::warn!(
             "--insecure-dev-token is set: anyone with that token can read and change every \

@@ -310,6 +310,14 @@ impl Directory {
         self.read().org.clone()
     }
 
+    /// The name of a village in the organisation, if known.
+    pub fn village_name(&self, village: &VillageCode) -> Option<String> {
+        self.read()
+            .org
+            .name_of(&Scope::Village(village.clone()))
+            .map(str::to_owned)
+    }
+
     pub fn village_known(&self, village: &VillageCode) -> bool {
         self.read().org.has_village(village)
     }

@@ -16,6 +16,8 @@ pub struct DocChanged {
     pub seq: u64,
     /// The connection whose message caused it, so it need not be echoed.
     pub origin: Option<u64>,
+    /// The alert the change raised: the record became high-risk or urgent.
+    pub alert: Option<std::sync::Arc<crate::alerts::Alert>>,
 }
 
 /// A subscriber fell behind by this many notifications.

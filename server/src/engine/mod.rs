@@ -221,6 +221,8 @@ pub struct Engine {
     quarantine_rate: RateLimiter,
     quarantine_log: LogEvery,
     read_only_log: LogEvery,
+    /// Where alerts wait for the outbound webhook, when one is configured.
+    alert_queue: std::sync::OnceLock<Arc<crate::alerts::AlertQueue>>,
 }
 
 /// Refused changes a device may have quarantined: a burst of 30, then one
@@ -263,6 +265,7 @@ impl Engine {
             quarantine_rate: RateLimiter::new(QUARANTINE_RATE),
             quarantine_log: LogEvery::new(std::time::Duration::from_secs(10)),
             read_only_log: LogEvery::new(std::time::Duration::from_secs(10)),
+            alert_queue: std::sync::OnceLock::new(),
         }
     }
 
@@ -287,6 +290,45 @@ impl Engine {
 
     pub fn directory(&self) -> &Arc<Directory> {
         &self.directory
+    }
+
+    /// Sends every alert to `queue` as well (the outbound webhook); set
+    /// once, at start.
+    pub fn set_alert_queue(&self, queue: Arc<crate::alerts::AlertQueue>) {
+        let _ = self.alert_queue.set(queue);
+    }
+
+    /// The alert a change to `summary` raises, if any: the record is new or
+    /// was stored as not high-risk (not urgent) and now is. Read before the
+    /// commit; a summary that cannot be read raises none.
+    fn alert_for(
+        &self,
+        id: &DocumentId,
+        summary: &fengqiao_shared::Summary,
+        known: bool,
+    ) -> Option<Arc<crate::alerts::Alert>> {
+        if !crate::alerts::alerting(summary) {
+            return None;
+        }
+        let previous = if known {
+            Some(self.storage.summary(id).ok()??)
+        } else {
+            None
+        };
+        if !crate::alerts::detect(previous.as_ref(), summary) {
+            return None;
+        }
+        Some(Arc::new(crate::alerts::Alert {
+            alert_id: uuid::Uuid::new_v4().to_string(),
+            kind: summary.kind,
+            id: id.clone(),
+            title: summary.title.clone(),
+            village: summary.village.clone(),
+            village_name: self.directory.village_name(&summary.village),
+            risk: summary.risk,
+            sentiment: summary.sentiment,
+            at: now_millis(),
+        }))
     }
 
     pub fn hub(&self) -> &Hub {
@@ -568,6 +610,7 @@ impl Engine {
             return refused(DocError::Forbidden(summary.village.clone()));
         }
         let expected_seq = Some(slot.loaded.as_ref().map_or(0, |l| l.seq));
+        let alert = self.alert_for(id, &summary, slot.loaded.is_some());
         let receipt = self.storage.commit(CommitBatch {
             id: id.clone(),
             content,
@@ -603,7 +646,11 @@ impl Engine {
             village,
             seq: receipt.seq,
             origin: caller.connection,
+            alert: alert.clone(),
         });
+        if let (Some(alert), Some(queue)) = (alert, self.alert_queue.get()) {
+            queue.push((*alert).clone());
+        }
         Ok(Applied {
             heads: new_heads,
             changed: true,

@@ -10,7 +10,7 @@
 //! | `POST /dashboard/logout` | ends the session; only from the page's own origin |
 //! | `GET /v1/session` | who is signed in, their scope and what they may do |
 //! | `GET /v1/places` | the villages of a scope, with their names |
-//! | `GET /v1/events` | server-sent events: a notice when a record in the caller's scope changes; `signout` when the device is revoked, given a new token or reassigned |
+//! | `GET /v1/events` | server-sent events: a notice when a record in the caller's scope changes; `alert` when one becomes high-risk (dispute) or urgent (visit); `signout` when the device is revoked, given a new token or reassigned |
 //!
 //! The page reads everything else from the JSON API ([`super::stats`],
 //! [`super::export`]) with the session cookie, and refreshes its figures
@@ -474,6 +474,8 @@ struct Feed {
     greeted: bool,
     /// The stream said why it ends and sends nothing more.
     ended: bool,
+    /// An `alert` event to send after the `change` event that raised it.
+    pending: Option<Event>,
 }
 
 fn notice(name: &str, data: serde_json::Value) -> Event {
@@ -547,6 +549,9 @@ impl Feed {
             let hello = notice("ready", json!({})).retry(Duration::from_secs(2));
             return Some((Ok(hello), self));
         }
+        if let Some(alert) = self.pending.take() {
+            return Some((Ok(alert), self));
+        }
         let own = self.official.identity.caller.device;
         loop {
             use tokio::sync::broadcast::error::RecvError;
@@ -590,10 +595,15 @@ impl Feed {
             // Notices carry nothing that counts other scopes' activity: no
             // server sequence number, no count of missed notices.
             let event = match event {
-                Ok(change) if self.official.can_read(&change.village) => notice(
-                    "change",
-                    json!({ "id": change.id, "village": change.village }),
-                ),
+                Ok(change) if self.official.can_read(&change.village) => {
+                    // Only alerts of the caller's scope: the same check as
+                    // the change that raised it.
+                    self.pending = change.alert.as_ref().map(|a| notice("alert", a.to_json()));
+                    notice(
+                        "change",
+                        json!({ "id": change.id, "village": change.village }),
+                    )
+                }
                 Ok(_) => continue,
                 Err(Missed(_)) => notice("resync", json!({})),
             };
@@ -604,7 +614,9 @@ impl Feed {
 
 /// `GET /v1/events`: a notice whenever a record the caller may read
 /// changes, whichever door the change came through. The page refetches
-/// what it shows; the notice carries the record id and village only. When
+/// what it shows; the notice carries the record id and village only. A
+/// change that makes a dispute high-risk or a visit urgent is followed by
+/// an `alert` event ([`crate::alerts::Alert::to_json`]). When
 /// the caller's device is revoked or reassigned, a last `signout` event
 /// says so (`{"reason": "revoked" | "rotated" | "reassigned" | "ended"}`), the session
 /// ends and the stream closes.
@@ -639,6 +651,7 @@ async fn events(
         shutdown: views.app.shutdown.clone(),
         greeted: false,
         ended: false,
+        pending: None,
     };
     Sse::new(futures_util::stream::unfold(feed, Feed::next))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

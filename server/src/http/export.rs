@@ -104,7 +104,7 @@ async fn download(
         let directory = views.app.engine.directory();
         let org = directory.org();
         let places = place_names(&org, &scope);
-        let people = people::names(directory);
+        let people = people::Names::of(directory);
         let name = FileName::new(
             (export::file_names(kind).1, export::file_names(kind).0),
             (&place_name(&org, &scope), scope.prefix()),

@@ -51,7 +51,7 @@ async fn report(
         let org = directory.org();
         let places = place_names(&org, &scope);
         let name = place_name(&org, &scope);
-        let people = people::names(directory);
+        let people = people::Names::of(directory);
         Ok(views.reports.resident().read(&scope, |rows| {
             monthly::monthly(&rows, &scope, month, &query, &places, name, &people)
         })?)

@@ -185,7 +185,7 @@ async fn workload(
     let scope = official.scope(params.scope()?)?;
     let query = params.stats_query(now_millis())?.with_scope(scope.clone());
     let body = blocking(move || {
-        let names = crate::report::people::names(views.app.engine.directory());
+        let names = crate::report::people::Names::of(views.app.engine.directory());
         let mut rows = views.reports.resident().read(&scope, |rows| {
             fengqiao_shared::stats::workload::workload(rows.iter(), &query)
         })?;
@@ -200,7 +200,7 @@ async fn workload(
         let rows: Vec<NamedLoad> = rows
             .into_iter()
             .map(|load| NamedLoad {
-                name: names.get(&load.person).cloned(),
+                name: names.name(&load.person).map(str::to_owned),
                 load,
             })
             .collect();

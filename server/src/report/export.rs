@@ -41,7 +41,7 @@ use rust_xlsxwriter::{Format, Workbook, Worksheet};
 
 use super::ReportError;
 use super::calendar::{format_day, format_minute};
-use super::people::{PersonNames, joined, shown};
+use super::people::Names;
 use crate::storage::Storage;
 
 /// Village and town names by code, from the organisation; a place without
@@ -57,7 +57,7 @@ pub struct PlaceNames {
 /// days open and overdue) and the overdue threshold.
 pub struct Context<'a> {
     pub places: &'a PlaceNames,
-    pub people: &'a PersonNames,
+    pub people: &'a Names,
     pub details: &'a HashMap<DocumentId, Detail>,
     pub now: Millis,
     pub overdue_days: u32,
@@ -200,7 +200,7 @@ impl Row<'_> {
     }
 
     fn person(&self, id: &str) -> Cell {
-        Cell::text(shown(self.context.people, id))
+        Cell::text(self.context.people.shown(id))
     }
 
     /// Whole days from the report to `to`.
@@ -423,7 +423,7 @@ const DISPUTE_COLUMNS: &[Column] = &[
     },
     Column {
         header: "承办人",
-        cell: |r| Cell::text(joined(r.context.people, &r.summary.assignees)),
+        cell: |r| Cell::text(r.context.people.joined(&r.summary.assignees)),
         width: 14.0,
     },
     Column {

@@ -24,7 +24,7 @@ use super::Rows;
 use super::calendar::{format_day, format_minute};
 use super::export::{Cell, CellFormats, PlaceNames, write_cell, write_table, xlsx_failed};
 use super::figures::comparison;
-use super::people::{PersonNames, shown};
+use super::people::Names;
 
 /// At most this many cases in each list of a report (their counts are
 /// complete).
@@ -121,7 +121,7 @@ pub fn monthly(
     query: &StatsQuery,
     places: &PlaceNames,
     place_name: String,
-    people: &PersonNames,
+    people: &Names,
 ) -> MonthlyReport {
     let period = month_period(month, query.utc_offset_minutes);
     let query = query
@@ -193,7 +193,7 @@ pub fn monthly(
         assignees: summary
             .assignees
             .iter()
-            .map(|id| shown(people, id).to_owned())
+            .map(|id| people.shown(id).to_owned())
             .collect(),
     };
     let open: std::collections::HashMap<&DocumentId, &Summary> = rows
