@@ -970,13 +970,7 @@ fn a_restarted_server_gets_officials_reports_ready_before_they_ask() {
 fn a_hand_counted_town_gets_exactly_its_figures() {
     let server = TestServer::start();
     let town = fengqiao_tests::hand_counted_town(&server);
-    let (a, b, d, e, f) = (
-        &town.open,
-        &town.mediating,
-        &town.escalated,
-        &town.resolved_above,
-        &town.failed,
-    );
+    let (a, b, d, f) = (&town.open, &town.mediating, &town.escalated, &town.failed);
     let official = server
         .enroll(
             "official-hand",
