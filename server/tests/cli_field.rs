@@ -10,17 +10,28 @@ use serde_json::{Value, json};
 
 const VILLAGE: &str = "500110101001";
 
-/// Runs `fengqiao field --dir DIR ARGS…`: (success, stdout, stderr).
+/// Runs `fengqiao field --dir DIR ARGS…` in English: (success, stdout,
+/// stderr).
 fn field(dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let output = fengqiao()
+    field_in(Some("en"), dir, args)
+}
+
+/// Runs `fengqiao field --dir DIR ARGS…` with `FENGQIAO_LANG` set to
+/// `lang`, or unset (the default language, Chinese).
+fn field_in(lang: Option<&str>, dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let mut command = fengqiao();
+    command
         .arg("field")
         .arg("--dir")
         .arg(dir)
         .args(args)
         .env("FENGQIAO_LOG", "warn")
-        .env_remove("FENGQIAO_FIELD_DIR")
-        .output()
-        .expect("fengqiao field runs");
+        .env_remove("FENGQIAO_FIELD_DIR");
+    match lang {
+        Some(lang) => command.env("FENGQIAO_LANG", lang),
+        None => command.env_remove("FENGQIAO_LANG"),
+    };
+    let output = command.output().expect("fengqiao field runs");
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -31,6 +42,14 @@ fn field(dir: &Path, args: &[&str]) -> (bool, String, String) {
 /// Runs a command that must succeed; returns its stdout.
 fn ok(dir: &Path, args: &[&str]) -> String {
     let (success, out, err) = field(dir, args);
+    assert!(success, "fengqiao field {args:?} failed:\n{out}\n{err}");
+    out
+}
+
+/// Runs a command that must succeed in the default language (Chinese);
+/// returns its stdout.
+fn ok_zh(dir: &Path, args: &[&str]) -> String {
+    let (success, out, err) = field_in(None, dir, args);
     assert!(success, "fengqiao field {args:?} failed:\n{out}\n{err}");
     out
 }
@@ -428,6 +447,25 @@ fn a_phone_explains_what_it_needs() {
         ],
     );
     assert!(err.contains("YYYY-MM-DD"), "{err}");
+    // A date years ahead is refused by the phone's clock, and nothing is saved.
+    let next_year = format!("{}-01-01", 2027 + 1);
+    let err = fails(
+        &phone,
+        &[
+            "dispute",
+            "event",
+            id.trim(),
+            "resolved",
+            "--at",
+            &next_year,
+        ],
+    );
+    assert!(
+        err.contains("events[1].at") && err.contains("clock"),
+        "{err}"
+    );
+    let show = ok(&phone, &["dispute", "show", id.trim()]);
+    assert!(show.contains("timeline (1)"), "{show}");
     let err = fails(
         &phone,
         &[
@@ -459,6 +497,176 @@ fn a_phone_explains_what_it_needs() {
             "{help}"
         );
     }
+}
+
+#[test]
+fn a_phone_speaks_chinese_names_villages_and_says_who_changed_its_case() {
+    let work = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&work.path().join("server"));
+    import_org(&server.url);
+    let setup_a = enroll(&server, "zhang-san", "张三");
+    let setup_b = enroll(&server, "li-mei", "李梅");
+    let a = work.path().join("phone-a");
+    let b = work.path().join("phone-b");
+    ok(&a, &["init", "--setup", &setup_a]);
+    // Set up offline: names come with the first sync.
+    ok(&b, &["init", "--setup", &setup_b, "--cadre", "li-mei"]);
+    let settings = std::fs::read_to_string(a.join("phone.toml")).unwrap();
+    assert!(
+        settings.contains("石门村") && settings.contains("李梅"),
+        "names learnt at set-up: {settings}"
+    );
+
+    let id = ok(
+        &a,
+        &[
+            "dispute",
+            "new",
+            "--title",
+            "宅基地边界纠纷",
+            "--category",
+            "land",
+            "--risk",
+            "medium",
+            "--party",
+            "张三:applicant",
+            "--at",
+            "2025-03-01 09:00",
+        ],
+    )
+    .trim()
+    .to_owned();
+    let prefix = &id[..6];
+
+    // Lists speak Chinese by default, with the village's name.
+    let list = ok_zh(&a, &["dispute", "list"]);
+    for wanted in [
+        "状态",
+        "类别",
+        "待调解",
+        "土地",
+        "中",
+        "500110101001 石门村",
+        "未同步",
+        "1 件纠纷",
+    ] {
+        assert!(list.contains(wanted), "{wanted:?} in:\n{list}");
+    }
+    for english in ["open", "land", "medium", "unsynced", "status"] {
+        assert!(!list.contains(english), "{english:?} in:\n{list}");
+    }
+    // English with --lang en, or FENGQIAO_LANG=en.
+    let (_, english, _) = field_in(None, &a, &["--lang", "en", "dispute", "list"]);
+    let (_, by_env, _) = field_in(Some("en"), &a, &["dispute", "list"]);
+    assert_eq!(english, by_env);
+    for wanted in [
+        "status",
+        "open",
+        "land",
+        "medium",
+        "500110101001 石门村",
+        "unsynced",
+        "1 dispute",
+    ] {
+        assert!(english.contains(wanted), "{wanted:?} in:\n{english}");
+    }
+
+    ok(&a, &["sync"]);
+    ok(&b, &["sync"]);
+    let settings = std::fs::read_to_string(b.join("phone.toml")).unwrap();
+    assert!(
+        settings.contains("石门村") && settings.contains("张三"),
+        "names learnt at the sync: {settings}"
+    );
+
+    // Li Mei escalates the case on her phone; Zhang San's phone, which
+    // reported it, is told what changed and by whom.
+    ok(
+        &b,
+        &[
+            "dispute",
+            "event",
+            prefix,
+            "escalated",
+            "--level",
+            "town",
+            "--at",
+            "2025-03-03 15:00",
+        ],
+    );
+    ok(&b, &["sync"]);
+    let out = ok_zh(&a, &["sync"]);
+    assert!(
+        out.contains("状态现为 已上报（镇级），李梅修改") && out.contains("宅基地边界纠纷"),
+        "{out}"
+    );
+    let list = ok_zh(&a, &["dispute", "list"]);
+    assert!(list.contains("已上报（镇级）"), "{list}");
+
+    // Again, in English: both phones edited it this time (a merge).
+    ok(
+        &b,
+        &[
+            "dispute",
+            "event",
+            prefix,
+            "resolved",
+            "--at",
+            "2025-03-05 10:00",
+        ],
+    );
+    ok(&b, &["sync"]);
+    ok(
+        &a,
+        &[
+            "dispute",
+            "event",
+            prefix,
+            "note",
+            "--note",
+            "电话回访",
+            "--at",
+            "2025-03-05 11:00",
+        ],
+    );
+    let (_, out, _) = field_in(None, &a, &["--lang", "en", "sync"]);
+    assert!(
+        out.contains("status is now resolved, changed by 李梅"),
+        "{out}"
+    );
+    // A sync that brings nothing new says nothing of changes.
+    let out = ok_zh(&a, &["sync"]);
+    assert!(!out.contains("状态现为"), "{out}");
+
+    // Visits too.
+    ok(
+        &a,
+        &[
+            "visit",
+            "new",
+            "--household",
+            "王家",
+            "--topic",
+            "livelihood",
+            "--topic",
+            "health",
+            "--follow-up-due",
+            "2025-04-01",
+            "--at",
+            "2025-03-04",
+        ],
+    );
+    let visits = ok_zh(&a, &["visit", "list"]);
+    for wanted in [
+        "农户",
+        "王家",
+        "500110101001 石门村",
+        "2025-04-01 前",
+        "1 次走访",
+    ] {
+        assert!(visits.contains(wanted), "{wanted:?} in:\n{visits}");
+    }
+    assert!(!visits.contains("livelihood"), "{visits}");
 }
 
 /// A server that takes the connection and never answers: the phone gives

@@ -85,6 +85,40 @@ fn the_demo_prints_what_the_statistics_api_says() {
         .expect("statistics answer");
     let stats: Statistics = response.into_body().read_json().expect("statistics JSON");
 
+    // The demo's possible duplicates are true ones: the case two cadres
+    // both reported, never the four different disputes of the merge
+    // scenarios (each between its own parties).
+    let duplicates: serde_json::Value = ureq::get(&format!(
+        "{}/v1/duplicates?scope=330681107&listLimit=all",
+        server.url
+    ))
+    .header("Authorization", &format!("Bearer {token}"))
+    .call()
+    .expect("duplicates answer")
+    .into_body()
+    .read_json()
+    .expect("duplicates JSON");
+    let pairs = duplicates["pairs"].as_array().expect("pairs");
+    let title = |id: &serde_json::Value| {
+        duplicates["records"][id.as_str().unwrap_or_default()]["title"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        pairs.iter().any(|p| {
+            title(&p["first"]).contains("山林") && title(&p["second"]).contains("山林")
+        }),
+        "the case reported twice is suggested: {duplicates}"
+    );
+    for pair in pairs {
+        let both = [title(&pair["first"]), title(&pair["second"])];
+        assert!(
+            !both.iter().all(|t| t.contains(" · ")),
+            "two different scripted disputes suggested as duplicates: {both:?}"
+        );
+    }
+
     // The field-app link it prints sets a cadre's app up against the demo.
     let link = stdout
         .lines()

@@ -69,11 +69,15 @@ pub struct Schema {
     pub error_codes: Vec<&'static str>,
     /// Days after which an unresolved dispute counts as overdue, by default.
     pub overdue_days: u32,
-    /// Two disputes of one village with a party name in common, reported at
-    /// most this many days apart, are possible duplicates.
+    /// Two disputes of one village and category with a party name in
+    /// common, reported at most this many days apart, are possible
+    /// duplicates.
     pub duplicate_window_days: u32,
     /// The default time limits of the closed loop ([`TimeLimits::DEFAULT`]).
     pub time_limits: TimeLimits,
+    /// How far ahead of the validating clock a recorded time may lie
+    /// ([`crate::record::FUTURE_ALLOWANCE_MILLIS`]).
+    pub future_allowance_millis: i64,
 }
 
 macro_rules! terms {
@@ -133,6 +137,7 @@ impl Schema {
             error_codes: ValidationErrorKind::CODES.to_vec(),
             overdue_days: DEFAULT_OVERDUE_DAYS,
             duplicate_window_days: DUPLICATE_WINDOW_DAYS,
+            future_allowance_millis: crate::record::FUTURE_ALLOWANCE_MILLIS,
             time_limits: TimeLimits::DEFAULT,
         }
     }

@@ -730,3 +730,41 @@ fn reopening_waits_for_a_lock_released_a_moment_later() {
     releaser.join().unwrap();
     assert!(reopened.is_ok(), "{:?}", reopened.err());
 }
+
+#[test]
+fn the_phone_refuses_to_record_what_lies_beyond_a_day_ahead_of_its_clock() {
+    let phone = Replica::in_memory(DeviceId::random())
+        .unwrap()
+        .with_clock(|| T0);
+    let fine = new_dispute(&phone, "今天", T0 + 3_600_000);
+    let dispute = NewDispute {
+        village: village(),
+        title: "明年".into(),
+        description: String::new(),
+        category: Category::Land,
+        risk: Risk::Low,
+        parties: vec![Party::new("张三", PartyRole::Applicant)],
+        assignees: vec![],
+    };
+    let next_year = T0 + 365 * 86_400_000;
+    let refused =
+        phone.create(|doc| create_dispute(doc, &Author::new("cadre-a", next_year), &dispute));
+    match refused {
+        Err(fengqiao_shared::replica::ReplicaError::Invalid(message)) => {
+            assert!(message.contains("createdAt"), "{message}");
+        }
+        other => panic!("a record dated next year was saved: {other:?}"),
+    }
+    // An event dated next year on a record already saved is refused too,
+    // and the record is left as it was.
+    let before = phone.document(&fine).unwrap().unwrap().save();
+    let late = phone.edit(&fine, |doc| {
+        add_event(
+            doc,
+            &Author::new("cadre-a", next_year),
+            &NewEvent::new(EventKind::Note),
+        )
+    });
+    assert!(late.is_err(), "{late:?}");
+    assert_eq!(phone.document(&fine).unwrap().unwrap().save(), before);
+}

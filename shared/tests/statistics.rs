@@ -614,6 +614,50 @@ fn possible_duplicates_find_the_unlinked_pair_only() {
 }
 
 #[test]
+fn possible_duplicates_agree_on_category_and_say_why() {
+    let pairs = stats::possible_duplicates(&records(), &query());
+    assert_eq!(pairs[0].category, Some(Category::Damage));
+    let json = serde_json::to_value(&pairs[0]).expect("serialises");
+    assert_eq!(json["category"], "damage");
+
+    // D9 and D10 share a party, a village and the window, but a different
+    // category makes them different disputes.
+    let mut recategorised = records();
+    for summary in &mut recategorised {
+        if summary.id == doc(10) {
+            summary.category = Some(Category::Debt);
+        }
+    }
+    assert!(stats::possible_duplicates(&recategorised, &query()).is_empty());
+}
+
+#[test]
+fn possible_duplicates_never_suggest_a_dismissed_pair_again() {
+    // The mark may sit on either case of the pair.
+    for (marked, other) in [(9, 10), (10, 9)] {
+        let mut dismissed = records();
+        for summary in &mut dismissed {
+            if summary.id == doc(marked) {
+                summary.not_duplicates = vec![doc(other)];
+            }
+        }
+        assert!(stats::possible_duplicates(&dismissed, &query()).is_empty());
+        assert_eq!(
+            stats::dispute_stats(&dismissed, &query()).possible_duplicate_count,
+            0
+        );
+    }
+    // A mark about another case leaves the pair suggested.
+    let mut unrelated = records();
+    for summary in &mut unrelated {
+        if summary.id == doc(9) {
+            summary.not_duplicates = vec![doc(1)];
+        }
+    }
+    assert_eq!(stats::possible_duplicates(&unrelated, &query()).len(), 1);
+}
+
+#[test]
 fn visit_counts_weeks_topics_and_follow_ups() {
     let stats = stats::visit_stats(&records(), &query());
     // W1, W2, W3, W4, W5, W7 (W6 visited 09-20, before the period; W8 next town).

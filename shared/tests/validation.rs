@@ -996,3 +996,115 @@ proptest! {
         let _ = Record::read(&doc);
     }
 }
+
+/// `validate_at` through both readers, which must agree word for word.
+fn check_at(
+    doc: &mut AutoCommit,
+    previous: Option<&AutoCommit>,
+    now: i64,
+) -> Result<(), ValidationErrors> {
+    let size = doc.save().len();
+    let limits = Limits::default();
+    let verdict = record::validate_at(&*doc, previous, size, &limits, now);
+    let view = Prefetched::new(&*doc);
+    let previous_view = previous.map(Prefetched::new);
+    let through_view = record::validate_at(&view, previous_view.as_ref(), size, &limits, now);
+    assert_eq!(
+        through_view.as_ref().map_err(ToString::to_string),
+        verdict.as_ref().map_err(ToString::to_string),
+    );
+    verdict
+}
+
+fn codes(result: Result<(), ValidationErrors>) -> Vec<(String, &'static str)> {
+    match result {
+        Ok(()) => Vec::new(),
+        Err(errors) => errors
+            .iter()
+            .map(|e| (e.field.clone(), e.kind.code()))
+            .collect(),
+    }
+}
+
+#[test]
+fn times_beyond_a_day_ahead_of_the_clock_are_refused() {
+    let allowance = record::FUTURE_ALLOWANCE_MILLIS;
+    assert_eq!(allowance, DAY);
+    // Created at T0: fine by a clock at T0, or one up to a day behind.
+    let mut doc = dispute_doc();
+    assert!(check_at(&mut doc, None, T0).is_ok());
+    assert!(check_at(&mut doc, None, T0 - DAY).is_ok());
+    // A clock more than a day behind the record's creation refuses it
+    // (and its first event, "reported", of the same time).
+    let errors = check_at(&mut doc, None, T0 - DAY - 1).expect_err("refused");
+    assert_eq!(
+        codes(Err(errors.clone())),
+        vec![
+            ("createdAt".to_owned(), "in_the_future"),
+            ("events[0].at".to_owned(), "in_the_future")
+        ]
+    );
+    assert_eq!(
+        errors.as_slice()[0].to_string(),
+        "field \"createdAt\": is 2026-01-01T00:00:00.000Z, more than a day ahead of the clock \
+         that checks it (2025-12-30T23:59:59.999Z); is the device's clock right?"
+    );
+    // `validate` without a clock keeps its meaning: no time is judged.
+    assert!(check(&mut doc, None).is_ok());
+
+    // A new event dated next year is refused; one slightly ahead is not.
+    let mut stored = dispute_doc();
+    let next_year = changed(&mut stored, |d| {
+        let events = list(d, "events");
+        push_event(d, "note", None);
+        let end = d.length(&events) - 1;
+        let entry = d.get(&events, end).unwrap().unwrap().1;
+        d.put(&entry, "at", ScalarValue::Timestamp(T0 + 365 * DAY))
+            .unwrap();
+    });
+    assert_eq!(
+        codes(check_at(&mut next_year.clone(), Some(&stored), T0)),
+        vec![("events[1].at".to_owned(), "in_the_future")]
+    );
+    let slightly = changed(&mut stored, |d| push_event(d, "note", None));
+    assert!(check_at(&mut slightly.clone(), Some(&stored), T0).is_ok());
+
+    // Times already stored are not judged again: a later edit of a record
+    // holding a future event passes.
+    let mut later = next_year.clone();
+    let edited = changed(&mut later, |d| d.put(ROOT, "title", "改").unwrap());
+    assert!(check_at(&mut edited.clone(), Some(&next_year), T0).is_ok());
+}
+
+#[test]
+fn a_visit_is_judged_by_when_it_happened_not_by_its_follow_up() {
+    let mut visit = AutoCommit::new();
+    let far = NewVisit {
+        visited_at: T0 + 30 * DAY,
+        ..new_visit()
+    };
+    record::create_visit(&mut visit, &author(), &far).unwrap();
+    assert_eq!(
+        codes(check_at(&mut visit, None, T0)),
+        vec![("visitedAt".to_owned(), "in_the_future")]
+    );
+    // A follow-up due next month is a deadline: it may lie ahead.
+    let mut due = AutoCommit::new();
+    let ahead = NewVisit {
+        follow_up_needed: true,
+        follow_up_due: Some(T0 + 30 * DAY),
+        ..new_visit()
+    };
+    record::create_visit(&mut due, &author(), &ahead).unwrap();
+    assert!(check_at(&mut due, None, T0).is_ok());
+    // Moving the visit's date far ahead later is refused too.
+    let mut stored = visit_doc();
+    let moved = changed(&mut stored, |d| {
+        d.put(ROOT, "visitedAt", ScalarValue::Timestamp(T0 + 3 * DAY))
+            .unwrap();
+    });
+    assert_eq!(
+        codes(check_at(&mut moved.clone(), Some(&stored), T0)),
+        vec![("visitedAt".to_owned(), "in_the_future")]
+    );
+}

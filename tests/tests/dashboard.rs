@@ -435,6 +435,23 @@ fn an_official_watches_the_township_live_in_a_browser() {
         "return document.querySelectorAll('#list-duplicates button.link-duplicate').length > 0",
         WAIT,
     );
+    // Each pair says why it is suggested: village, category, names, days.
+    let why = browser.run(
+        "var row = document.querySelector('#list-duplicates tr[data-pair]');\
+         var pair = window.FQDashboard.state.data.duplicates.pairs.filter(function (p) {\
+           return p.first + '/' + p.second === row.getAttribute('data-pair'); })[0];\
+         return {text: row.querySelector('td.why').textContent,\
+                 category: window.FQDashboard.state.me.labels.category[pair.category],\
+                 names: pair.sharedNames, days: pair.daysApart.toFixed(1)};",
+    );
+    let text = why["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("同村")
+            && text.contains(&format!("「{}」", why["category"].as_str().unwrap_or("?")))
+            && text.contains(why["names"][0].as_str().unwrap_or("?"))
+            && text.contains(&format!("相隔 {} 天", why["days"].as_str().unwrap_or("?"))),
+        "{why}"
+    );
     browser.run("window.confirm = function () { return true; }; return true;");
     browser.click("#list-duplicates button.link-duplicate");
     browser.wait_for(

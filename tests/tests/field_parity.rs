@@ -14,7 +14,7 @@ use automerge::{ActorId, AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue};
 use fengqiao_protocol::{DocumentId, VillageCode};
 use fengqiao_shared::record::{
     Author, Limits, NewEvent, NewVisit, add_event, check_authorship, create_dispute, create_visit,
-    mark_not_duplicate, set_risk, validate,
+    mark_not_duplicate, set_risk, validate, validate_at,
 };
 use fengqiao_shared::vocab::{EventKind, Level, Risk, Sentiment, Topic};
 use fengqiao_tests::{T0, sample_dispute, skip};
@@ -34,6 +34,9 @@ struct Case {
     after: Vec<u8>,
     before: Option<Vec<u8>>,
     person: Option<&'static str>,
+    /// The validating clock: both validators judge recorded times against
+    /// it (none: times are not judged).
+    now: Option<i64>,
 }
 
 fn actor(n: u8) -> ActorId {
@@ -101,6 +104,7 @@ fn corpus() -> Vec<Case> {
             after: after.save(),
             before: before.map(|b| b.save()),
             person,
+            now: None,
         });
     };
 
@@ -438,6 +442,171 @@ fn corpus() -> Vec<Case> {
     let mut d = doc(1);
     d.put(ROOT, "type", ScalarValue::Int(1)).unwrap();
     add("type as a number", &mut d, None, None);
+    cases.extend(timed_corpus());
+    cases
+}
+
+/// Recorded times judged against a clock at [`T0`]: far ahead, slightly
+/// ahead, at the allowance and just beyond it, in every time field and
+/// form, and what is not judged (stored times, deadlines, no clock).
+fn timed_corpus() -> Vec<Case> {
+    const DAY: i64 = 86_400_000;
+    let mut cases = Vec::new();
+    let mut add = |name: &str, after: &mut AutoCommit, before: Option<&mut AutoCommit>| {
+        cases.push(Case {
+            name: name.to_owned(),
+            after: after.save(),
+            before: before.map(|b| b.save()),
+            person: Some(PERSON),
+            now: Some(T0),
+        });
+    };
+    let created_at = |at: i64| {
+        let mut d = doc(1);
+        create_dispute(
+            &mut d,
+            &Author::new(PERSON, at),
+            &sample_dispute(VILLAGE, "时间"),
+        )
+        .unwrap();
+        d
+    };
+    add("clock: created now", &mut created_at(T0), None);
+    add(
+        "clock: created an hour ahead",
+        &mut created_at(T0 + 3_600_000),
+        None,
+    );
+    add(
+        "clock: created a day ahead",
+        &mut created_at(T0 + DAY),
+        None,
+    );
+    add(
+        "clock: created a day and a millisecond ahead",
+        &mut created_at(T0 + DAY + 1),
+        None,
+    );
+    add(
+        "clock: created next year",
+        &mut created_at(T0 + 365 * DAY),
+        None,
+    );
+    add(
+        "clock: created last year",
+        &mut created_at(T0 - 365 * DAY),
+        None,
+    );
+
+    let mut base = dispute();
+    let event_at = |base: &mut AutoCommit, at: i64| {
+        let mut d = base.fork().with_actor(actor(2));
+        add_event(
+            &mut d,
+            &Author::new(PERSON, at),
+            &NewEvent::new(EventKind::Note),
+        )
+        .unwrap();
+        d
+    };
+    add(
+        "clock: an event next year",
+        &mut event_at(&mut base, T0 + 365 * DAY),
+        Some(&mut base.clone()),
+    );
+    add(
+        "clock: an event twelve hours ahead",
+        &mut event_at(&mut base, T0 + DAY / 2),
+        Some(&mut base.clone()),
+    );
+    let mut ahead = event_at(&mut base, T0 + 365 * DAY);
+    let mut later = edited(&mut ahead, |d| {
+        set_risk(d, &Author::new(PERSON, T0), Risk::High).unwrap();
+    });
+    add(
+        "clock: a stored event next year, then another edit",
+        &mut later,
+        Some(&mut ahead.clone()),
+    );
+    for (form, value) in [
+        ("an integer", ScalarValue::Int(T0 + 40 * DAY)),
+        ("a float", ScalarValue::F64((T0 + 40 * DAY) as f64 + 0.5)),
+        (
+            "an unsigned integer",
+            ScalarValue::Uint((T0 + 40 * DAY) as u64),
+        ),
+        ("a timestamp at i64::MAX", ScalarValue::Timestamp(i64::MAX)),
+    ] {
+        let mut d = edited(&mut base, |d| {
+            let list = obj(d, &ROOT, "events");
+            let end = d.length(&list);
+            let e = d.insert_object(&list, end, ObjType::Map).unwrap();
+            d.put(&e, "at", value).unwrap();
+            d.put(&e, "by", PERSON).unwrap();
+            d.put(&e, "kind", "note").unwrap();
+        });
+        add(
+            &format!("clock: an event ahead as {form}"),
+            &mut d,
+            Some(&mut base.clone()),
+        );
+    }
+
+    let visit_at = |visited_at: i64, due: Option<i64>| {
+        let mut d = doc(1);
+        let visit = NewVisit {
+            village: VillageCode::new(VILLAGE).unwrap(),
+            visited_at,
+            household: "王家".into(),
+            group: None,
+            topics: [Topic::Livelihood].into_iter().collect(),
+            sentiment: Sentiment::Neutral,
+            notes: String::new(),
+            follow_up_needed: due.is_some(),
+            follow_up_due: due,
+            linked_dispute: None,
+        };
+        create_visit(&mut d, &Author::new(PERSON, T0), &visit).unwrap();
+        d
+    };
+    add(
+        "clock: a visit a month ahead",
+        &mut visit_at(T0 + 30 * DAY, None),
+        None,
+    );
+    add(
+        "clock: a follow-up due next month",
+        &mut visit_at(T0, Some(T0 + 30 * DAY)),
+        None,
+    );
+    let mut stored = visit_at(T0, None);
+    let mut moved = edited(&mut stored, |d| {
+        d.put(ROOT, "visitedAt", ScalarValue::Timestamp(T0 + 2 * DAY))
+            .unwrap();
+    });
+    add(
+        "clock: a visit moved two days ahead",
+        &mut moved,
+        Some(&mut stored.clone()),
+    );
+    let mut same = edited(&mut stored, |d| {
+        d.put(ROOT, "visitedAt", ScalarValue::Int(T0)).unwrap();
+    });
+    add(
+        "clock: a visit's date rewritten as the same time",
+        &mut same,
+        Some(&mut stored.clone()),
+    );
+    // Without a clock (as the server re-reads what it stores), nothing is
+    // judged by time.
+    let mut far = created_at(T0 + 365 * DAY);
+    cases.push(Case {
+        name: "no clock: created next year".to_owned(),
+        after: far.save(),
+        before: None,
+        person: Some(PERSON),
+        now: None,
+    });
     cases
 }
 
@@ -452,12 +621,22 @@ fn rust_verdict(case: &Case) -> BTreeSet<(String, String)> {
         .before
         .as_ref()
         .map(|b| AutoCommit::load(b).expect("loads"));
-    if let Err(errors) = validate(
-        &after,
-        before.as_ref(),
-        case.after.len(),
-        &Limits::default(),
-    ) {
+    let verdict_of = match case.now {
+        Some(now) => validate_at(
+            &after,
+            before.as_ref(),
+            case.after.len(),
+            &Limits::default(),
+            now,
+        ),
+        None => validate(
+            &after,
+            before.as_ref(),
+            case.after.len(),
+            &Limits::default(),
+        ),
+    };
+    if let Err(errors) = verdict_of {
         for e in errors.iter() {
             verdict.insert((e.field.clone(), e.kind.code().to_owned()));
         }
@@ -503,6 +682,9 @@ fn the_javascript_validator_agrees_with_the_rust_one_on_every_document() {
         }
         if let Some(person) = case.person {
             entry["person"] = json!(person);
+        }
+        if let Some(now) = case.now {
+            entry["now"] = json!(now);
         }
         listed.push(entry);
     }
@@ -620,6 +802,46 @@ fn the_corpus_holds_the_shapes_it_names() {
     );
     assert!(verdict("schema changed").is_empty(), "the same value again");
     assert_eq!(verdict("insert-then-delete history"), [":too_much_history"]);
+    for valid in [
+        "clock: created now",
+        "clock: created an hour ahead",
+        "clock: created a day ahead",
+        "clock: created last year",
+        "clock: an event twelve hours ahead",
+        "clock: a stored event next year, then another edit",
+        "clock: a follow-up due next month",
+        "clock: a visit's date rewritten as the same time",
+        "no clock: created next year",
+    ] {
+        assert!(verdict(valid).is_empty(), "{valid}: {:?}", verdict(valid));
+    }
+    for ahead in [
+        "clock: created a day and a millisecond ahead",
+        "clock: created next year",
+    ] {
+        assert_eq!(
+            verdict(ahead),
+            ["createdAt:in_the_future", "events[0].at:in_the_future"],
+            "{ahead}"
+        );
+    }
+    for ahead in [
+        "clock: an event next year",
+        "clock: an event ahead as an integer",
+        "clock: an event ahead as a float",
+        "clock: an event ahead as an unsigned integer",
+        "clock: an event ahead as a timestamp at i64::MAX",
+    ] {
+        assert_eq!(verdict(ahead), ["events[1].at:in_the_future"], "{ahead}");
+    }
+    assert_eq!(
+        verdict("clock: a visit a month ahead"),
+        ["visitedAt:in_the_future"]
+    );
+    assert_eq!(
+        verdict("clock: a visit moved two days ahead"),
+        ["visitedAt:in_the_future"]
+    );
     assert!(
         verdict("an event removed")
             .iter()

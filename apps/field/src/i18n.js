@@ -192,6 +192,7 @@ const T = {
   v_bad_document_id: ['不是有效的记录编号', 'is not a valid record id'],
   v_timeline_rewritten: ['改写了已有的办理记录', 'rewrites the existing timeline'],
   v_not_the_sender: ['只能以本人名义记录', 'must be written as yourself'],
+  v_in_the_future: ['晚于现在超过一天（请检查手机的日期和时间）', 'is more than a day ahead of now (check the phone\'s date and time)'],
   v_other: ['有问题', 'has a problem'],
   field_title: ['标题', 'Title'],
   field_description: ['纠纷情况', 'Description'],

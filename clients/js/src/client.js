@@ -714,7 +714,7 @@ export class FieldClient {
 
   /**
    * Records in the same village with overlapping party names.
-   * @param {{village?: string, parties: {name: string}[], reportedAt?: number}} draft
+   * @param {{village?: string, category?: string | null, parties: {name: string}[], reportedAt?: number}} draft
    */
   async duplicatesFor(draft) {
     const village = draft.village ?? this.#defaultVillage();
@@ -922,7 +922,7 @@ export class FieldClient {
     const bytes = A.save(doc);
     const person = /** @type {Identity} */ (this.identity).person;
     const errors = [
-      ...(this.records.validate(doc, previous, bytes.length) ?? []),
+      ...(this.records.validate(doc, previous, bytes.length, undefined, this.now()) ?? []),
       ...(this.records.checkAuthorship ? this.records.checkAuthorship(doc, previous, person) ?? [] : []),
     ];
     if (errors.length > 0) throw new ValidationError(errors);

@@ -1,14 +1,16 @@
 /**
  * The disputes of `summaries` that may be the same case as the draft, with
- * the names they share, oldest first (creation time, then id).
+ * why each is offered (the names they share, the category, how many days
+ * apart), oldest first (creation time, then id).
  * @param {Draft} draft
  * @param {Iterable<Summary>} summaries
- * @returns {Array<{id: string, summary: Summary, sharedNames: string[], daysApart: number}>}
+ * @returns {Array<{id: string, summary: Summary, sharedNames: string[], category: string|null, daysApart: number}>}
  */
 export function duplicateMatches(draft: Draft, summaries: Iterable<Summary>): Array<{
     id: string;
     summary: Summary;
     sharedNames: string[];
+    category: string | null;
     daysApart: number;
 }>;
 /**
@@ -24,6 +26,11 @@ export const DUPLICATE_WINDOW_DAYS: any;
 export type Summary = import("./record/summary.js").Summary;
 export type Draft = {
     village: string;
+    /**
+     * the dispute's category; while none is
+     * chosen yet, cases of every category are offered
+     */
+    category?: string | null;
     parties: Array<{
         name: string;
     }>;
@@ -35,4 +42,9 @@ export type Draft = {
      * the draft's own id, never offered as its duplicate
      */
     id?: string;
+    /**
+     * cases already judged not to be
+     * duplicates of the draft (an existing case's own marks)
+     */
+    notDuplicates?: string[];
 };

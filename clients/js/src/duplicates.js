@@ -1,8 +1,10 @@
 // Possible duplicates of a dispute being entered: the server's rule for its
 // duplicate list (shared/src/stats/disputes.rs `possible_duplicates`)
 // applied to one new case. Two disputes are possible duplicates when they
-// are of the same village, share a party name (trimmed, case-insensitive)
-// and were created at most DUPLICATE_WINDOW_DAYS days apart. Only counted
+// are of the same village and the same category, share a party name
+// (trimmed, case-insensitive), were created at most DUPLICATE_WINDOW_DAYS
+// days apart, and neither was marked "not a duplicate" of the other (the
+// mark sits in either case's notDuplicates). Only counted
 // disputes are candidates: a case linked as a duplicate of another is
 // represented by the case it points to (the smallest id of a cycle of
 // links, or the case whose link leads to no known dispute, counts itself).
@@ -19,9 +21,13 @@ const MILLIS_PER_DAY = 86_400_000;
 /**
  * @typedef {object} Draft
  * @property {string} village
+ * @property {string|null} [category] the dispute's category; while none is
+ *   chosen yet, cases of every category are offered
  * @property {Array<{name: string}>} parties
  * @property {number} [reportedAt] when it is reported (default: now)
  * @property {string} [id] the draft's own id, never offered as its duplicate
+ * @property {string[]} [notDuplicates] cases already judged not to be
+ *   duplicates of the draft (an existing case's own marks)
  */
 
 /**
@@ -110,10 +116,11 @@ function cycleRepresentatives(disputes, present) {
 
 /**
  * The disputes of `summaries` that may be the same case as the draft, with
- * the names they share, oldest first (creation time, then id).
+ * why each is offered (the names they share, the category, how many days
+ * apart), oldest first (creation time, then id).
  * @param {Draft} draft
  * @param {Iterable<Summary>} summaries
- * @returns {Array<{id: string, summary: Summary, sharedNames: string[], daysApart: number}>}
+ * @returns {Array<{id: string, summary: Summary, sharedNames: string[], category: string|null, daysApart: number}>}
  */
 export function duplicateMatches(draft, summaries) {
   const mine = normalised((draft.parties ?? []).map((p) => p?.name));
@@ -123,9 +130,14 @@ export function duplicateMatches(draft, summaries) {
   const disputes = [...summaries].filter((s) => s && s.kind === 'dispute' && typeof s.id === 'string');
   const present = new Set(disputes.map((s) => s.id));
   const kept = cycleRepresentatives(disputes, (id) => present.has(id));
+  const category = draft.category ?? null;
+  const dismissed = new Set(draft.notDuplicates ?? []);
   const matches = [];
   for (const s of disputes) {
     if (s.village !== draft.village || s.id === draft.id) continue;
+    if (category !== null && s.category !== category) continue;
+    if (dismissed.has(/** @type {string} */ (s.id))) continue;
+    if (draft.id !== undefined && (s.notDuplicates ?? []).includes(draft.id)) continue;
     if (s.duplicateOf !== null && !kept.has(/** @type {string} */ (s.id))) continue;
     if (Math.abs(s.createdAt - at) > window) continue;
     const theirs = normalised(s.partyNames ?? []);
@@ -135,6 +147,7 @@ export function duplicateMatches(draft, summaries) {
       id: /** @type {string} */ (s.id),
       summary: s,
       sharedNames: names.sort(compareStrings),
+      category: s.category ?? null,
       daysApart: Math.abs(s.createdAt - at) / MILLIS_PER_DAY,
     });
   }

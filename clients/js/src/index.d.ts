@@ -383,7 +383,7 @@ export declare class FieldClient {
   linkDispute(id: string, dispute: string | null): Promise<void>;
   retry(id: string): Promise<void>;
   discardLocalChanges(id: string): Promise<void>;
-  duplicatesFor(draft: { village?: string; parties: { name: string }[]; reportedAt?: number }): Promise<{ id: string; summary: Summary | null }[]>;
+  duplicatesFor(draft: { village?: string; category?: string | null; parties: { name: string }[]; reportedAt?: number }): Promise<{ id: string; summary: Summary | null }[]>;
   markSeen(id: string): Promise<void>;
   setOnline(online: boolean): void;
   syncNow(): Promise<SyncReport>;

@@ -80,7 +80,7 @@ export {
   villageCodeProblem,
 } from './record/index.js';
 export { DUPLICATE_WINDOW_DAYS, duplicateMatches, possibleDuplicates } from './duplicates.js';
-export { checkAuthorship, newDuplicateLinks, validate } from './validate.js';
+export { checkAuthorship, FUTURE_ALLOWANCE_MILLIS, newDuplicateLinks, validate } from './validate.js';
 export {
   ERROR_CODES,
   IMMUTABLE,

@@ -10,9 +10,12 @@
  * @param {Doc|null} previous
  * @param {number} savedSize
  * @param {Limits} [limits]
+ * @param {number} [now] the validating clock (ms since the epoch); when
+ *   given, times the change records more than FUTURE_ALLOWANCE_MILLIS after
+ *   it are refused (`in_the_future`), as the server refuses them
  * @returns {ValidationError[]} empty when the document is valid
  */
-export function validate(doc: Doc, previous: Doc | null, savedSize: number, limits?: Limits): ValidationError[];
+export function validate(doc: Doc, previous: Doc | null, savedSize: number, limits?: Limits, now?: number): ValidationError[];
 /**
  * Checks that what a change says about its own author names the person
  * holding the sending device: a new record's `createdBy`, and the `by` of
@@ -31,6 +34,13 @@ export function checkAuthorship(doc: Doc, previous: Doc | null, person: string):
  * @returns {string[]}
  */
 export function newDuplicateLinks(doc: Doc, previous: Doc | null): string[];
+/**
+ * How far after the validating clock's "now" a recorded time may lie (a
+ * day: phones' clocks drift); shared/src/record/validate.rs
+ * FUTURE_ALLOWANCE_MILLIS. It applies to when things happened (`createdAt`,
+ * an event's `at`, `visitedAt`), not to deadlines (`dueAt`).
+ */
+export const FUTURE_ALLOWANCE_MILLIS: number;
 export type Snapshot = Array<[string, Item[]]>;
 /**
  * One violation.
@@ -44,7 +54,8 @@ export type ValidationError = {
      * missing_field, wrong_type, unknown_value, empty,
      * too_long, too_many, too_large, too_much_text, too_much_history,
      * immutable_changed, conflicting_at_creation, unsupported_schema,
-     * bad_village_code, bad_document_id, timeline_rewritten, not_the_sender
+     * bad_village_code, bad_document_id, timeline_rewritten, not_the_sender,
+     * in_the_future
      */
     code: string;
     /**

@@ -35,7 +35,7 @@ import {
   withReader,
 } from './record/value.js';
 import { villageCodeProblem } from './record/village.js';
-import { IMMUTABLE, LIMITS, SCHEMA_VERSION, values } from './vocab.js';
+import { IMMUTABLE, LIMITS, SCHEMA, SCHEMA_VERSION, values } from './vocab.js';
 
 /**
  * One violation.
@@ -44,7 +44,8 @@ import { IMMUTABLE, LIMITS, SCHEMA_VERSION, values } from './vocab.js';
  * @property {string} code missing_field, wrong_type, unknown_value, empty,
  *   too_long, too_many, too_large, too_much_text, too_much_history,
  *   immutable_changed, conflicting_at_creation, unsupported_schema,
- *   bad_village_code, bad_document_id, timeline_rewritten, not_the_sender
+ *   bad_village_code, bad_document_id, timeline_rewritten, not_the_sender,
+ *   in_the_future
  * @property {string} message worded for a person, as the Rust error displays
  */
 
@@ -630,9 +631,12 @@ function distinct(errors) {
  * @param {Doc|null} previous
  * @param {number} savedSize
  * @param {Limits} [limits]
+ * @param {number} [now] the validating clock (ms since the epoch); when
+ *   given, times the change records more than FUTURE_ALLOWANCE_MILLIS after
+ *   it are refused (`in_the_future`), as the server refuses them
  * @returns {ValidationError[]} empty when the document is valid
  */
-export function validate(doc, previous, savedSize, limits = LIMITS) {
+export function validate(doc, previous, savedSize, limits = LIMITS, now = undefined) {
   const r = handleOf(doc);
   const check = new Check(r, limits);
   if (savedSize > limits.maxDocumentBytes) {
@@ -648,7 +652,65 @@ export function validate(doc, previous, savedSize, limits = LIMITS) {
   else check.singleValuedAtCreation();
   check.record();
   check.everyString();
-  return distinct(check.errors);
+  const errors = distinct(check.errors);
+  if (now !== undefined) errors.push(...futureTimes(r, previous, now));
+  return errors;
+}
+
+/**
+ * How far after the validating clock's "now" a recorded time may lie (a
+ * day: phones' clocks drift); shared/src/record/validate.rs
+ * FUTURE_ALLOWANCE_MILLIS. It applies to when things happened (`createdAt`,
+ * an event's `at`, `visitedAt`), not to deadlines (`dueAt`).
+ */
+export const FUTURE_ALLOWANCE_MILLIS = /** @type {number} */ (/** @type {any} */ (SCHEMA).futureAllowanceMillis ?? 86_400_000);
+
+/**
+ * The times a change records beyond `now` and the allowance: `createdAt` of
+ * a new record, the `at` of events `previous` does not hold, `visitedAt`
+ * values `previous` does not hold (a port of the Rust `future_times`).
+ * @param {Handle} r
+ * @param {Doc|null} previous
+ * @param {number} now
+ * @returns {ValidationError[]}
+ */
+function futureTimes(r, previous, now) {
+  const latest = BigInt(Math.trunc(now)) + BigInt(FUTURE_ALLOWANCE_MILLIS);
+  /** @type {ValidationError[]} */
+  const errors = [];
+  /**
+   * @param {string} field
+   * @param {Item} item
+   */
+  const judge = (field, item) => {
+    const at = asMillisExact(item);
+    if (at === null) return;
+    // A timestamp beyond what a Date holds (year 275760) is later still.
+    if (at !== undefined && at <= latest) return;
+    const when = at === undefined ? 'beyond the year 275760' : iso(Number(at));
+    errors.push(error(field, 'in_the_future', `is ${when}, more than a day ahead of the clock that checks it (${iso(now)}); is the device's clock right?`));
+  };
+  if (!previous) for (const item of all(r, ROOT, F.CREATED_AT)) judge(F.CREATED_AT, item);
+  /** @type {Item[]} */
+  const held = previous ? withReader(previous, (p) => all(p, ROOT, F.VISITED_AT)) : [];
+  for (const item of all(r, ROOT, F.VISITED_AT)) {
+    if (!held.some((h) => same(h, item))) judge(F.VISITED_AT, item);
+  }
+  const stored = new Set(previous ? withReader(previous, (p) => timeline(p).map(([, id]) => id)) : []);
+  for (const [path, id] of timeline(r)) {
+    if (stored.has(id)) continue;
+    for (const item of all(r, id, F.AT)) judge(join(path, F.AT), item);
+  }
+  return errors;
+}
+
+/**
+ * A time as the Rust validator writes it in messages.
+ * @param {number} ms
+ */
+function iso(ms) {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? `${ms} ms` : d.toISOString();
 }
 
 /**

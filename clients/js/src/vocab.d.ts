@@ -124,6 +124,7 @@ export const SCHEMA: {
         acceptDays: number;
         followupDays: number;
     };
+    futureAllowanceMillis: number;
 };
 /** The schema version this library writes and reads. @type {number} */
 export const SCHEMA_VERSION: number;

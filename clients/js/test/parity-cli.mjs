@@ -4,8 +4,9 @@
 //
 //   node clients/js/test/parity-cli.mjs <dir>
 //
-// <dir>/cases.json = [{name, after: "file.am", before?: "file.am", person?: "id"}]
-// (Automerge saved bytes in files). Prints one JSON line per case:
+// <dir>/cases.json = [{name, after: "file.am", before?: "file.am", person?: "id",
+// now?: ms}] (Automerge saved bytes in files; `now` is the validating clock,
+// against which recorded times are judged). Prints one JSON line per case:
 // {"name": ..., "errors": [[field, code], ...]} sorted: the errors of
 // validate (saved size: the size of the `after` file) and, when a person is
 // given, of checkAuthorship. A document that cannot be loaded, or any
@@ -17,7 +18,7 @@ import { checkAuthorship, validate } from '../src/validate.js';
 
 /**
  * @param {string} dir
- * @param {{name: string, after: string, before?: string, person?: string}} c
+ * @param {{name: string, after: string, before?: string, person?: string, now?: number}} c
  * @returns {Array<[string, string]>}
  */
 function verdict(dir, c) {
@@ -25,7 +26,7 @@ function verdict(dir, c) {
     const bytes = new Uint8Array(readFileSync(join(dir, c.after)));
     const after = A.load(bytes);
     const before = c.before ? A.load(new Uint8Array(readFileSync(join(dir, c.before)))) : null;
-    const errors = validate(after, before, bytes.length);
+    const errors = validate(after, before, bytes.length, undefined, typeof c.now === 'number' ? c.now : undefined);
     if (typeof c.person === 'string') errors.push(...checkAuthorship(after, before, c.person));
     /** @type {Array<[string, string]>} */
     const pairs = errors.map((e) => [e.field, e.code]);

@@ -322,6 +322,9 @@ test('the duplicate rule offers what the server pairs', { skip: !available && 'n
     { village: '500110102001', names: ['ΣΑΣ'], at: T0 },
     { village: '500110102001', names: ['σας'], at: T0 + DAY },
     { village: '500110102001', names: ['  '], at: T0 },
+    // Same parties, village and window, another category: another dispute.
+    { village: '500110102001', names: ['张三'], at: T0 + DAY, category: 'land' },
+    { village: '500110102001', names: ['Li Si'], at: T0 + 2 * DAY, category: 'land' },
   ];
   const ids = specs.map(newId);
   // A linked duplicate, and a cycle of two links.
@@ -329,18 +332,24 @@ test('the duplicate rule offers what the server pairs', { skip: !available && 'n
   const [c1, c2] = [newId(), newId()];
   specs.push({ village: '500110102001', names: ['李四'], at: T0 + 2 * DAY, duplicateOf: c2, id: c1 });
   specs.push({ village: '500110102001', names: ['李四'], at: T0 + 2 * DAY, duplicateOf: c1, id: c2 });
+  // A pair an official judged not to be duplicates (the mark on the later one).
+  const [n1, n2] = [newId(), newId()];
+  specs.push({ village: '500110102001', names: ['赵六'], at: T0, id: n1 });
+  specs.push({ village: '500110102001', names: ['赵六'], at: T0 + DAY, id: n2, notDuplicateOf: n1 });
+  specs.push({ village: '500110102001', names: ['赵六'], at: T0 + 3 * DAY });
   const stored = [];
   for (const [i, spec] of specs.entries()) {
     const id = spec.id ?? ids[i] ?? newId();
     let doc = R.createDispute(null, author(spec.at), {
       village: spec.village,
       title: `案件${i}`,
-      category: 'other',
+      category: spec.category ?? 'other',
       risk: 'low',
       parties: spec.names.map((name) => ({ name: name.trim() === '' ? '无名' : name, role: 'other' })),
     });
     if (spec.names.some((n) => n.trim() === '')) doc = A.change(doc, (x) => { x.parties[0].name = new A.ImmutableString(spec.names[0]); });
     if (spec.duplicateOf) doc = R.setDuplicateOf(doc, author(spec.at + 1), spec.duplicateOf);
+    if (spec.notDuplicateOf) doc = R.markNotDuplicate(doc, author(spec.at + 2), spec.notDuplicateOf);
     const error = await upload(id, doc);
     if (error === null) stored.push(R.summarize(doc, id));
   }
@@ -355,8 +364,17 @@ test('the duplicate rule offers what the server pairs', { skip: !available && 'n
       .filter((p) => p.first === s.id || p.second === s.id)
       .map((p) => (p.first === s.id ? p.second : p.first))
       .sort();
-    const draft = { village: s.village, parties: s.partyNames.map((name) => ({ name })), reportedAt: s.createdAt, id: s.id };
+    const draft = {
+      village: s.village,
+      category: s.category,
+      parties: s.partyNames.map((name) => ({ name })),
+      reportedAt: s.createdAt,
+      id: s.id,
+      notDuplicates: s.notDuplicates,
+    };
     assert.deepEqual(possibleDuplicates(draft, stored).sort(), rust, s.title);
+    // Why: the pair carries the category both share.
+    for (const p of pairs.filter((x) => x.first === s.id || x.second === s.id)) assert.equal(p.category, s.category);
   }
 });
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as R from '../src/record/index.js';
-import { checkAuthorship, newDuplicateLinks, validate } from '../src/validate.js';
+import { checkAuthorship, FUTURE_ALLOWANCE_MILLIS, newDuplicateLinks, validate } from '../src/validate.js';
 import { LIMITS } from '../src/vocab.js';
 import { A, at, init, randomId } from './record-helpers.mjs';
 
@@ -241,4 +241,32 @@ test('new duplicate links', async () => {
   assert.deepEqual(newDuplicateLinks(linked, linked), []);
   assert.deepEqual(newDuplicateLinks(R.setDuplicateOf(A.clone(linked), at('li', T0 + 2), second), linked), [second]);
   assert.deepEqual(newDuplicateLinks(R.setDuplicateOf(A.clone(linked), at('li', T0 + 2), null), linked), []);
+});
+
+test('times more than a day ahead of the clock are refused; deadlines may lie ahead', () => {
+  const DAY = 86_400_000;
+  const future = (doc, previous, now) => verdict(validate(doc, previous, 100, LIMITS, now));
+  const d = dispute();
+  assert.equal(FUTURE_ALLOWANCE_MILLIS, DAY);
+  assert.deepEqual(future(d, null, T0), []);
+  assert.deepEqual(future(d, null, T0 - DAY), []);
+  assert.deepEqual(future(d, null, T0 - DAY - 1), [['createdAt', 'in_the_future'], ['events[0].at', 'in_the_future']]);
+  const [first] = validate(d, null, 100, LIMITS, T0 - DAY - 1);
+  assert.equal(
+    first.message,
+    'field "createdAt": is 2025-05-01T08:00:00.000Z, more than a day ahead of the clock that checks it (2025-04-30T07:59:59.999Z); is the device\'s clock right?',
+  );
+  // Without a clock, no time is judged (as before).
+  assert.deepEqual(check(d), []);
+  // A new event dated next year is refused, one an hour ahead is not.
+  const nextYear = R.addEvent(A.clone(d), at('li', T0 + 365 * DAY), { kind: 'note' });
+  assert.deepEqual(future(nextYear, d, T0), [['events[1].at', 'in_the_future']]);
+  assert.deepEqual(future(R.addEvent(A.clone(d), at('li', T0 + 3_600_000), { kind: 'note' }), d, T0), []);
+  // What is stored already is not judged again.
+  assert.deepEqual(future(R.setTitle(A.clone(nextYear), at('li', T0), '改'), nextYear, T0), []);
+  // A visit: when it happened counts, its follow-up's due date does not.
+  const v = visit();
+  assert.deepEqual(future(R.scheduleFollowUp(A.clone(v), at('wang', T0), T0 + 30 * DAY), v, T0), []);
+  const moved = A.change(A.clone(v), (x) => { x.visitedAt = new Date(T0 + 3 * DAY); });
+  assert.deepEqual(future(moved, v, T0), [['visitedAt', 'in_the_future']]);
 });

@@ -859,7 +859,11 @@
       body.appendChild(node("tr", { "data-pair": pair.first + "/" + pair.second }, [
         node("td", {}, [caseLink(first)]),
         node("td", {}, [caseLink(second)]),
-        cell(pair.sharedNames.join("、")),
+        cell(t("dup.why", {
+          names: pair.sharedNames.join(t("dup.sep")),
+          category: label("category", pair.category),
+          days: pair.daysApart.toFixed(1)
+        }), "why"),
         cell(pair.daysApart.toFixed(1), "num"),
         node("td", {}, [action, distinct])
       ]));

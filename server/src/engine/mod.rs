@@ -192,6 +192,10 @@ pub struct EngineConfig {
     /// Memory budget for loaded documents.
     pub cache_bytes: u64,
     pub limits: Limits,
+    /// The server's clock, against which recorded times are judged (no
+    /// time may lie more than [`record::FUTURE_ALLOWANCE_MILLIS`] ahead of
+    /// it). Tests set a fixed one.
+    pub clock: fn() -> Millis,
 }
 
 impl Default for EngineConfig {
@@ -199,6 +203,7 @@ impl Default for EngineConfig {
         Self {
             cache_bytes: 256 * 1024 * 1024,
             limits: Limits::default(),
+            clock: now_millis,
         }
     }
 }
@@ -209,6 +214,7 @@ pub struct Engine {
     cache: DocCache,
     hub: Hub,
     limits: Limits,
+    clock: fn() -> Millis,
     metrics: Arc<Metrics>,
     /// Quarantined changes per device: a device that keeps sending
     /// refused changes has the rest counted, not stored.
@@ -254,6 +260,7 @@ impl Engine {
             cache: DocCache::new(config.cache_bytes),
             hub: Hub::new(4096),
             limits: config.limits,
+            clock: config.clock,
             metrics: Arc::new(Metrics::default()),
             quarantine_rate: RateLimiter::new(QUARANTINE_RATE),
             quarantine_log: LogEvery::new(std::time::Duration::from_secs(10)),
@@ -527,9 +534,13 @@ impl Engine {
         let (mut summary, new_links, authorship) = {
             let view = Prefetched::new(&scratch);
             let previous = slot.loaded.as_ref().map(|l| Prefetched::new(&l.doc));
-            if let Err(errors) =
-                record::validate(&view, previous.as_ref(), size as usize, &self.limits)
-            {
+            if let Err(errors) = record::validate_at(
+                &view,
+                previous.as_ref(),
+                size as usize,
+                &self.limits,
+                (self.clock)(),
+            ) {
                 return refused(DocError::Invalid(errors.to_string()));
             }
             let authorship = sender_person.as_ref().and_then(|person| {

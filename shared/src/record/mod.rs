@@ -53,8 +53,8 @@ pub use header::{Header, ReadError};
 pub use prefetch::Prefetched;
 pub use status::CaseStatus;
 pub use validate::{
-    Limits, ValidationError, ValidationErrorKind, ValidationErrors, check_authorship,
-    new_duplicate_links, validate,
+    FUTURE_ALLOWANCE_MILLIS, Limits, ValidationError, ValidationErrorKind, ValidationErrors,
+    check_authorship, new_duplicate_links, validate, validate_at,
 };
 /// A value cut to a length fit for an error message.
 pub use value::shorten as shorten_for_message;

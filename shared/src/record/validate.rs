@@ -27,6 +27,7 @@ use thiserror::Error;
 
 use super::fields;
 use super::value::{self, Item, shorten};
+use crate::summary::Millis;
 use crate::vocab::{Category, EventKind, Level, PartyRole, RecordKind, Risk, Sentiment, Topic};
 
 /// Size limits of a record, enforced on write.
@@ -105,6 +106,12 @@ pub enum ValidationErrorKind {
         "is {value:?}, but the sending device belongs to {person:?}; a device writes only in its holder's name"
     )]
     NotTheSender { value: String, person: String },
+    #[error(
+        "is {}, more than a day ahead of the clock that checks it ({}); is the device's clock right?",
+        utc(*.at),
+        utc(*.now)
+    )]
+    InTheFuture { at: Millis, now: Millis },
 }
 
 impl ValidationErrorKind {
@@ -128,6 +135,7 @@ impl ValidationErrorKind {
             ValidationErrorKind::BadDocumentId { .. } => "bad_document_id",
             ValidationErrorKind::TimelineRewritten(_) => "timeline_rewritten",
             ValidationErrorKind::NotTheSender { .. } => "not_the_sender",
+            ValidationErrorKind::InTheFuture { .. } => "in_the_future",
         }
     }
 
@@ -149,6 +157,7 @@ impl ValidationErrorKind {
         "bad_document_id",
         "timeline_rewritten",
         "not_the_sender",
+        "in_the_future",
     ];
 }
 
@@ -230,6 +239,105 @@ impl fmt::Display for ValidationErrors {
 }
 
 impl std::error::Error for ValidationErrors {}
+
+/// A time as ISO 8601 in UTC, to the millisecond (as JavaScript's
+/// `Date.prototype.toISOString` writes years 0 to 9999).
+fn utc(millis: Millis) -> String {
+    let days = millis.div_euclid(86_400_000);
+    let of_day = millis.rem_euclid(86_400_000);
+    let (year, month, day) = crate::stats::calendar::civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        of_day / 3_600_000,
+        of_day / 60_000 % 60,
+        of_day / 1000 % 60,
+        of_day % 1000
+    )
+}
+
+/// How far after the validating clock's "now" a recorded time may lie: a
+/// phone's clock may run ahead of the server's (or the phone's own check
+/// may run on a clock that is behind), so a day is allowed; beyond it the
+/// time is refused as [`ValidationErrorKind::InTheFuture`]. It applies to
+/// when things happened (`createdAt`, an event's `at`, `visitedAt`), not
+/// to deadlines (a follow-up's or a 督办's `dueAt`), which lie ahead.
+pub const FUTURE_ALLOWANCE_MILLIS: Millis = 24 * 60 * 60 * 1000;
+
+/// [`validate`], and that no time this change records lies more than
+/// [`FUTURE_ALLOWANCE_MILLIS`] after `now` (the validating side's clock).
+///
+/// Only what the change adds is judged by the clock: `createdAt` of a new
+/// record, the `at` of each event not in `previous`, and `visitedAt` values
+/// `previous` does not hold. A record stored before this rule, or checked
+/// again later, is not refused for a time it already held.
+pub fn validate_at<D: ReadDoc>(
+    doc: &D,
+    previous: Option<&D>,
+    saved_size: usize,
+    limits: &Limits,
+    now: Millis,
+) -> Result<(), ValidationErrors> {
+    let mut errors = match validate(doc, previous, saved_size, limits) {
+        Ok(()) => Vec::new(),
+        Err(ValidationErrors(errors))
+            if errors
+                .iter()
+                .any(|e| matches!(e.kind, ValidationErrorKind::TooMuchHistory { .. })) =>
+        {
+            // A history too long to read is not read further.
+            return Err(ValidationErrors(errors));
+        }
+        Err(ValidationErrors(errors)) => errors,
+    };
+    errors.extend(future_times(doc, previous, now));
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationErrors(errors))
+    }
+}
+
+/// The times a change records beyond `now` and the allowance; see
+/// [`validate_at`].
+fn future_times<D: ReadDoc>(doc: &D, previous: Option<&D>, now: Millis) -> Vec<ValidationError> {
+    let latest = now.saturating_add(FUTURE_ALLOWANCE_MILLIS);
+    let mut errors = Vec::new();
+    let mut judge = |field: String, item: &Item| {
+        if let Some(at) = item.as_millis()
+            && at > latest
+        {
+            errors.push(ValidationError {
+                field,
+                kind: ValidationErrorKind::InTheFuture { at, now },
+            });
+        }
+    };
+    if previous.is_none() {
+        for item in value::all(doc, &ROOT, fields::CREATED_AT) {
+            judge(fields::CREATED_AT.to_owned(), &item);
+        }
+    }
+    let held = previous
+        .map(|p| value::all(p, &ROOT, fields::VISITED_AT))
+        .unwrap_or_default();
+    for item in value::all(doc, &ROOT, fields::VISITED_AT) {
+        if !held.iter().any(|h| same(h, &item)) {
+            judge(fields::VISITED_AT.to_owned(), &item);
+        }
+    }
+    let stored: std::collections::HashSet<ObjId> = previous
+        .map(|p| timeline(p).into_iter().map(|(_, id, _)| id).collect())
+        .unwrap_or_default();
+    for (path, id, _) in timeline(doc) {
+        if stored.contains(&id) {
+            continue;
+        }
+        for item in value::all(doc, &id, fields::AT) {
+            judge(join(&path, fields::AT), &item);
+        }
+    }
+    errors
+}
 
 /// Checks a record document against the schema and `limits`, and, when
 /// `previous` (the version stored before this change) is given, that the

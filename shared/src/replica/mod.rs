@@ -162,7 +162,19 @@ pub struct Replica {
     device: DeviceId,
     actor: ActorId,
     limits: Limits,
+    /// The phone's clock, against which what it records is judged (see
+    /// [`record::validate_at`]).
+    clock: fn() -> Millis,
     writer: Mutex<()>,
+}
+
+/// Milliseconds since the epoch by the system clock (0 before 1970).
+fn system_now() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| {
+            Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX)
+        })
 }
 
 impl Replica {
@@ -217,8 +229,16 @@ impl Replica {
             device,
             actor,
             limits: Limits::default(),
+            clock: system_now,
             writer: Mutex::new(()),
         })
+    }
+
+    /// This replica judging recorded times by `clock` instead of the
+    /// system's (tests, and tools that replay a day).
+    pub fn with_clock(mut self, clock: fn() -> Millis) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The device this replica belongs to.
@@ -323,7 +343,7 @@ impl Replica {
         mut doc: AutoCommit,
     ) -> Result<(), ReplicaError> {
         let bytes = doc.save();
-        record::validate(&doc, before, bytes.len(), &self.limits)
+        record::validate_at(&doc, before, bytes.len(), &self.limits, (self.clock)())
             .map_err(|e| ReplicaError::Invalid(e.to_string()))?;
         let mut state = self.state(id)?;
         state.summary = summarize(&doc, id);

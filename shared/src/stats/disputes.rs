@@ -292,10 +292,11 @@ fn normalised_names(summary: &Summary) -> BTreeSet<String> {
         .collect()
 }
 
-/// Possible duplicates: pairs of counted disputes of the same village that
-/// share a party name (trimmed, case-insensitive) and were created at most
-/// [`DUPLICATE_WINDOW_DAYS`] days apart (inclusive), at least one of them
-/// within the period.
+/// Possible duplicates: pairs of counted disputes of the same village and
+/// the same category that share a party name (trimmed, case-insensitive)
+/// and were created at most [`DUPLICATE_WINDOW_DAYS`] days apart
+/// (inclusive), at least one of them within the period, unless an official
+/// marked either of them "not a duplicate" of the other.
 ///
 /// Only counted disputes are candidates, so a linked duplicate is
 /// represented by the case it points to: a pair that is already linked is
@@ -359,7 +360,9 @@ pub(super) fn duplicates_of(disputes: &Disputes<'_>, query: &StatsQuery) -> Foun
                 {
                     continue;
                 }
-                if !share_a_key(first_keys, second_keys)
+                if first.category != second.category
+                    || dismissed(first, second)
+                    || !share_a_key(first_keys, second_keys)
                     || first_names.intersection(second_names).next().is_none()
                 {
                     continue;
@@ -371,6 +374,7 @@ pub(super) fn duplicates_of(disputes: &Disputes<'_>, query: &StatsQuery) -> Foun
                 listed += 1;
                 pairs.push(DuplicatePair {
                     village: village.clone(),
+                    category: first.category,
                     first: first.id.clone(),
                     second: second.id.clone(),
                     days_apart: days_between(first.created_at, second.created_at),
@@ -380,6 +384,12 @@ pub(super) fn duplicates_of(disputes: &Disputes<'_>, query: &StatsQuery) -> Foun
         }
     }
     FoundDuplicates { pairs, count }
+}
+
+/// Whether an official judged the two cases not to be duplicates: the mark
+/// is kept on one of them, whichever the official acted on.
+fn dismissed(a: &Summary, b: &Summary) -> bool {
+    a.not_duplicates.contains(&b.id) || b.not_duplicates.contains(&a.id)
 }
 
 /// The party names of a case as compared for duplicates (trimmed,

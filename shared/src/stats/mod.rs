@@ -596,13 +596,18 @@ pub struct DisputeStats {
     pub possible_duplicate_count: u64,
 }
 
-/// Two disputes that may be the same case reported twice: same village, a
-/// party name in common (compared trimmed and case-insensitively), created
-/// at most [`DUPLICATE_WINDOW_DAYS`] days apart.
+/// Two disputes that may be the same case reported twice: same village,
+/// same category, a party name in common (compared trimmed and
+/// case-insensitively), created at most [`DUPLICATE_WINDOW_DAYS`] days
+/// apart, and never marked "not a duplicate" of each other. The fields
+/// say why the pair is suggested.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DuplicatePair {
     pub village: VillageCode,
+    /// The category both share.
+    #[serde(default)]
+    pub category: Option<Category>,
     /// The earlier of the two (by creation time, then id).
     pub first: DocumentId,
     pub second: DocumentId,

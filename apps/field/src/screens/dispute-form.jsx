@@ -120,14 +120,14 @@ export function DisputeForm() {
     let live = true;
     const timer = setTimeout(() => {
       client
-        .duplicatesFor({ village, parties: names.map((name) => ({ name })), reportedAt: Date.now() })
+        .duplicatesFor({ village, category, parties: names.map((name) => ({ name })), reportedAt: Date.now() })
         .then((found) => live && setDupes(found ?? []), () => live && setDupes([]));
     }, 250);
     return () => {
       live = false;
       clearTimeout(timer);
     };
-  }, [namesKey, village]);
+  }, [namesKey, village, category]);
 
   // Keep a draft while the form holds anything typed.
   useEffect(() => {

@@ -542,23 +542,45 @@ fn conflicts(
 ) -> Result<Vec<Conflict>, CliError> {
     let _ = state;
     let progress = bar(6, "conflicts");
-    let titles = [
-        "风险分歧 · 山林权属争议",
-        "同时调解 · 邻里排水纠纷",
-        "化解与上报 · 承包地流转纠纷",
-        "同改描述 · 宅基地边界纠纷",
+    // Four different disputes, each between its own parties and of the
+    // category its title says: none is a possible duplicate of another.
+    let cases = [
+        (
+            "风险分歧 · 山林权属争议",
+            Category::Land,
+            "楼国平",
+            "骆秀英",
+        ),
+        (
+            "同时调解 · 邻里排水纠纷",
+            Category::Neighbor,
+            "何志强",
+            "罗桂兰",
+        ),
+        (
+            "化解与上报 · 承包地流转纠纷",
+            Category::Land,
+            "朱海峰",
+            "林春燕",
+        ),
+        (
+            "同改描述 · 宅基地边界纠纷",
+            Category::Land,
+            "郭立新",
+            "胡小红",
+        ),
     ];
     let mut ids = Vec::new();
-    for (i, title) in titles.iter().enumerate() {
+    for (i, (title, category, applicant, respondent)) in cases.iter().enumerate() {
         let dispute = NewDispute {
             village: a.village.clone(),
             title: (*title).to_owned(),
             description: "双方因界址不清发生争执。".to_owned(),
-            category: Category::Land,
+            category: *category,
             risk: Risk::Low,
             parties: vec![
-                Party::new("楼国平", PartyRole::Applicant),
-                Party::new("骆秀英", PartyRole::Respondent),
+                Party::new(*applicant, PartyRole::Applicant),
+                Party::new(*respondent, PartyRole::Respondent),
             ],
             assignees: vec![a.person.clone(), b.person.clone()],
         };
@@ -569,6 +591,26 @@ fn conflicts(
                 .map_err(|e| CliError::new(e.to_string()))?,
         );
     }
+    // The first case reported again, by the other cadre who had not heard
+    // of it: a true possible duplicate (same village, category and parties,
+    // an hour apart) for the dashboard to suggest.
+    let (_, category, applicant, respondent) = cases[0];
+    let again = NewDispute {
+        village: b.village.clone(),
+        title: "山林界址争议（楼国平、骆秀英）".to_owned(),
+        description: "两户对山林界址各执一词，申请村里调解。".to_owned(),
+        category,
+        risk: Risk::Low,
+        parties: vec![
+            Party::new(respondent, PartyRole::Applicant),
+            Party::new(applicant, PartyRole::Respondent),
+        ],
+        assignees: vec![b.person.clone()],
+    };
+    let author = Author::new(b.person.clone(), at(day_start, 10));
+    b.replica
+        .create(|doc| create_dispute(doc, &author, &again))
+        .map_err(|e| CliError::new(e.to_string()))?;
     sync_phone(a, url, totals)?;
     sync_phone(b, url, totals)?;
     progress.inc(2);
@@ -771,7 +813,7 @@ fn conflicts(
             }
         ));
         out.push(Conflict {
-            title: titles[i].to_owned(),
+            title: cases[i].0.to_owned(),
             id: id.clone(),
             lines,
         });

@@ -8,6 +8,7 @@
 //! prints the merged record. A deterministic `--at` on every edit lets a
 //! script play out days of field work in seconds.
 
+mod lang;
 mod phone;
 mod records;
 mod sync;
@@ -71,6 +72,15 @@ pub struct FieldArgs {
         default_value = "./fengqiao-phone"
     )]
     pub dir: PathBuf,
+    /// The language of lists and reports: zh (中文, the default) or en.
+    #[arg(
+        long,
+        global = true,
+        env = "FENGQIAO_LANG",
+        value_enum,
+        default_value = "zh"
+    )]
+    pub lang: lang::Lang,
     #[command(subcommand)]
     pub command: FieldCommand,
 }
@@ -410,6 +420,7 @@ pub struct ListVisitArgs {
 
 pub fn run(args: FieldArgs) -> Result<(), CliError> {
     let dir = args.dir;
+    let lang = args.lang;
     match args.command {
         FieldCommand::Init {
             setup,
@@ -430,7 +441,7 @@ pub fn run(args: FieldArgs) -> Result<(), CliError> {
             },
         ),
         FieldCommand::Dispute(command) => {
-            let phone = Phone::open(&dir)?;
+            let phone = Phone::open(&dir)?.speaking(lang);
             match command {
                 DisputeCommand::New(args) => records::new_dispute(&phone, args),
                 DisputeCommand::Edit(args) => records::edit_dispute(&phone, args),
@@ -440,7 +451,7 @@ pub fn run(args: FieldArgs) -> Result<(), CliError> {
             }
         }
         FieldCommand::Visit(command) => {
-            let phone = Phone::open(&dir)?;
+            let phone = Phone::open(&dir)?.speaking(lang);
             match command {
                 VisitCommand::New(args) => records::new_visit(&phone, args),
                 VisitCommand::Edit(args) => records::edit_visit(&phone, args),
@@ -449,7 +460,8 @@ pub fn run(args: FieldArgs) -> Result<(), CliError> {
             }
         }
         FieldCommand::Sync { timeout, tries } => {
-            sync::sync(&Phone::open(&dir)?, sync::patience(timeout, tries)?)
+            let mut phone = Phone::open(&dir)?.speaking(lang);
+            sync::sync(&mut phone, sync::patience(timeout, tries)?)
         }
         FieldCommand::Status => sync::status(&Phone::open(&dir)?),
         FieldCommand::Discard { id, yes } => sync::discard(&Phone::open(&dir)?, &id, yes),

@@ -2,6 +2,7 @@
 //! device, cadre) beside its replica (`records/`, a sled database), and
 //! setting a phone up with `fengqiao field init`.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,7 @@ use fengqiao_shared::replica::{Replica, ReplicaError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::lang::{Lang, Names};
 use super::words::clip;
 use crate::cli::{CliError, HttpClient};
 
@@ -45,6 +47,14 @@ pub struct Settings {
     /// Set up with the server's development token.
     #[serde(default)]
     pub development: bool,
+    /// Names of the places of the device's scope (code → name), from
+    /// `GET /v1/places` at set-up and at each sync.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub places: BTreeMap<String, String>,
+    /// Names of the people the device works beside (id → name), from
+    /// `GET /v1/people` at set-up and at each sync.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub people: BTreeMap<String, String>,
 }
 
 impl Settings {
@@ -109,6 +119,8 @@ pub struct Phone {
     pub dir: PathBuf,
     pub settings: Settings,
     pub replica: Replica,
+    /// The language lists and reports are printed in.
+    pub lang: Lang,
 }
 
 /// A replica failure, with what to do about it.
@@ -140,7 +152,33 @@ impl Phone {
             dir: dir.to_owned(),
             settings,
             replica,
+            lang: Lang::default(),
         })
+    }
+
+    /// This phone printing in `lang`.
+    pub fn speaking(mut self, lang: Lang) -> Self {
+        self.lang = lang;
+        self
+    }
+
+    /// The names of places and people this phone knows.
+    pub fn names(&self) -> Names {
+        Names {
+            places: self.settings.places.clone(),
+            people: self.settings.people.clone(),
+        }
+    }
+
+    /// Asks the server again for the names of places and people and keeps
+    /// them in the settings; best effort (names are a nicety: a failure
+    /// keeps the ones known).
+    pub fn refresh_names(&mut self) {
+        if learn_names(&mut self.settings) {
+            // A settings file that cannot be written keeps the old names;
+            // the sync itself succeeded.
+            let _ = self.settings.save(&self.dir);
+        }
     }
 
     /// A replica result, with what to do about a failure.
@@ -311,6 +349,9 @@ pub fn init(dir: &Path, init: Init) -> Result<(), CliError> {
         )));
     }
 
+    // Whether the server answered during set-up (then its names are asked
+    // for too; a phone set up offline learns them at its first sync).
+    let mut online = false;
     let mut settings = match (init.setup, init.server, init.token) {
         (Some(setup), _, _) => {
             let payload = read_setup(&setup)?;
@@ -324,6 +365,8 @@ pub fn init(dir: &Path, init: Init) -> Result<(), CliError> {
                 scope: None,
                 village: None,
                 development: false,
+                places: BTreeMap::new(),
+                people: BTreeMap::new(),
             };
             match init.cadre {
                 // Everything is known: no connection needed.
@@ -336,6 +379,7 @@ pub fn init(dir: &Path, init: Init) -> Result<(), CliError> {
                         ))
                     })?;
                     learn(&mut settings, &me)?;
+                    online = true;
                     if me["device"].as_str() != Some(&settings.device.to_string()) {
                         return Err(CliError::new(format!(
                             "the token in the set-up payload belongs to another device than {}; \
@@ -350,6 +394,7 @@ pub fn init(dir: &Path, init: Init) -> Result<(), CliError> {
         (None, Some(server), Some(token)) => {
             let server = server.trim_end_matches('/').to_owned();
             let me = whoami(&server, &token)?;
+            online = true;
             let device = match me["device"].as_str() {
                 Some(device) => device.parse().map_err(|_| {
                     CliError::new(format!(
@@ -370,6 +415,8 @@ pub fn init(dir: &Path, init: Init) -> Result<(), CliError> {
                 scope: None,
                 village: None,
                 development: false,
+                places: BTreeMap::new(),
+                people: BTreeMap::new(),
             };
             learn(&mut settings, &me)?;
             if let Some(cadre) = init.cadre {
@@ -410,6 +457,10 @@ pub fn init(dir: &Path, init: Init) -> Result<(), CliError> {
         ))
     })?;
     drop(open_replica(dir, settings.device)?);
+    if online {
+        // The server answered a moment ago: learn the names it shows.
+        learn_names(&mut settings);
+    }
     settings.save(dir)?;
 
     println!("phone set up in {}", dir.display());
@@ -432,6 +483,23 @@ pub fn init(dir: &Path, init: Init) -> Result<(), CliError> {
          fengqiao field sync"
     );
     Ok(())
+}
+
+/// Takes the names of places and people the server gives into the
+/// settings; whether any changed.
+fn learn_names(settings: &mut Settings) -> bool {
+    let client = HttpClient::new(&settings.server, &settings.token);
+    let (places, people) = Names::fetch(&client);
+    let mut changed = false;
+    if let Some(places) = places.filter(|p| *p != settings.places) {
+        settings.places = places;
+        changed = true;
+    }
+    if let Some(people) = people.filter(|p| *p != settings.people) {
+        settings.people = people;
+        changed = true;
+    }
+    changed
 }
 
 /// Takes what `GET /v1/me` said about the token into the settings.

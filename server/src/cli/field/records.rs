@@ -12,6 +12,7 @@ use fengqiao_shared::replica::RecordFilter;
 use fengqiao_shared::summary::Summary;
 use fengqiao_shared::vocab::{EventKind, Level, RecordKind, Stage, Status};
 
+use super::lang::Lang;
 use super::phone::Phone;
 use super::words::{Word, allowed, both, clip, count, format_date, table};
 use super::{
@@ -307,11 +308,12 @@ fn flags(
     summary: &Summary,
     dirty: &HashSet<DocumentId>,
     attention: &HashSet<DocumentId>,
+    lang: Lang,
 ) -> String {
     if attention.contains(&summary.id) {
-        "ATTENTION".to_owned()
+        lang.pick("需处理", "ATTENTION").to_owned()
     } else if dirty.contains(&summary.id) {
-        "unsynced".to_owned()
+        lang.pick("未同步", "unsynced").to_owned()
     } else {
         String::new()
     }
@@ -355,32 +357,41 @@ pub fn list_disputes(phone: &Phone, args: ListDisputeArgs) -> Result<(), CliErro
         return Ok(());
     }
     let (dirty, attention) = marks(phone)?;
-    let mut rows = vec![
-        [
+    let lang = phone.lang;
+    let names = phone.names();
+    let header = match lang {
+        Lang::Zh => [
+            "编号", "状态", "阶段", "风险", "类别", "村", "最近", "标题", "同步",
+        ],
+        Lang::En => [
             "id", "status", "stage", "risk", "category", "village", "last", "title", "sync",
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
+        ],
+    };
+    let mut rows = vec![header.map(String::from).to_vec()];
     for s in &summaries {
         rows.push(vec![
             s.id.to_string(),
             s.status
-                .map(|st| status_text(st, s.escalation_level))
+                .map(|st| lang.status(st, s.escalation_level))
                 .unwrap_or_default(),
-            s.stage.map(|st| st.as_str().to_owned()).unwrap_or_default(),
-            s.risk.map(|r| r.as_str().to_owned()).unwrap_or_default(),
+            s.loop_stage()
+                .map(|st| lang.word(st).to_owned())
+                .unwrap_or_default(),
+            s.risk.map(|r| lang.word(r).to_owned()).unwrap_or_default(),
             s.category
-                .map(|c| c.as_str().to_owned())
+                .map(|c| lang.word(c).to_owned())
                 .unwrap_or_default(),
-            s.village.to_string(),
+            names.place(s.village.as_str()),
             format_date(s.last_activity),
             clip(&s.title, 36),
-            flags(s, &dirty, &attention),
+            flags(s, &dirty, &attention, lang),
         ]);
     }
     print!("{}", table(&rows));
-    println!("{}", count(summaries.len(), "dispute", "disputes"));
+    println!(
+        "{}",
+        lang.count(summaries.len(), "件纠纷", "dispute", "disputes")
+    );
     Ok(())
 }
 
@@ -640,44 +651,63 @@ pub fn list_visits(phone: &Phone, args: ListVisitArgs) -> Result<(), CliError> {
         return Ok(());
     }
     let (dirty, attention) = marks(phone)?;
-    let mut rows = vec![
-        [
+    let lang = phone.lang;
+    let names = phone.names();
+    let header = match lang {
+        Lang::Zh => [
+            "编号",
+            "走访日期",
+            "村",
+            "农户",
+            "民情",
+            "话题",
+            "回访",
+            "同步",
+        ],
+        Lang::En => [
             "id",
             "visited",
+            "village",
             "household",
             "sentiment",
             "topics",
             "follow-up",
             "sync",
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
+        ],
+    };
+    let mut rows = vec![header.map(String::from).to_vec()];
     for s in &summaries {
         let follow_up = match (s.follow_up_needed, s.follow_up_done, s.follow_up_due) {
-            (true, true, _) => "done".to_owned(),
-            (true, false, Some(due)) => format!("due {}", format_date(due)),
-            (true, false, None) => "owed".to_owned(),
+            (true, true, _) => lang.pick("已回访", "done").to_owned(),
+            (true, false, Some(due)) => match lang {
+                Lang::Zh => format!("{} 前", format_date(due)),
+                Lang::En => format!("due {}", format_date(due)),
+            },
+            (true, false, None) => lang.pick("待回访", "owed").to_owned(),
             (false, _, _) => String::new(),
         };
         rows.push(vec![
             s.id.to_string(),
             format_date(s.visited_at.unwrap_or(s.created_at)),
+            names.place(s.village.as_str()),
             clip(&s.title, 24),
             s.sentiment
-                .map(|x| x.as_str().to_owned())
+                .map(|x| lang.word(x).to_owned())
                 .unwrap_or_default(),
             s.topics
                 .iter()
-                .map(|t| t.as_str())
+                .map(|t| lang.word(*t))
                 .collect::<Vec<_>>()
-                .join(","),
+                .join(lang.pick("、", ",")),
             follow_up,
-            flags(s, &dirty, &attention),
+            flags(s, &dirty, &attention, lang),
         ]);
     }
     print!("{}", table(&rows));
-    println!("{}", count(summaries.len(), "visit", "visits"));
+    println!(
+        "{}",
+        lang.count(summaries.len(), "次走访", "visit", "visits")
+    );
     Ok(())
 }
 

@@ -2,20 +2,24 @@
 //! `status`, `discard`.
 
 use std::cell::Cell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::rc::Rc;
 use std::time::Duration;
 
 use fengqiao_protocol::batch::{SyncRequest, SyncResponse};
 use fengqiao_protocol::{DocumentId, ErrorBody};
+use fengqiao_shared::Millis;
+use fengqiao_shared::record::Record;
 use fengqiao_shared::replica::RecordFilter;
 use fengqiao_shared::replica::http::{
     HttpOptions, HttpTransport, SyncError, SyncReport, SyncTransport, TransportError, Waiting,
     WireBytes, sync_until_done,
 };
 use fengqiao_shared::replica::sync::{SyncClient, SyncOptions};
-use fengqiao_shared::vocab::RecordKind;
+use fengqiao_shared::summary::Summary;
+use fengqiao_shared::vocab::{EventKind, RecordKind};
 
+use super::lang::Lang;
 use super::phone::{Phone, SETTINGS, replica_error};
 use super::words::{bytes, clip, count};
 use crate::cli::{CliError, format_time};
@@ -155,7 +159,144 @@ fn tell_waiting(waiting: &Waiting) {
     }
 }
 
-pub fn sync(phone: &Phone, patience: HttpOptions) -> Result<(), CliError> {
+/// A dispute this phone edited, as it stood before a sync.
+struct Before {
+    summary: Summary,
+    /// Its events, as (when, by whom, what).
+    events: BTreeSet<(Millis, String, EventKind)>,
+}
+
+fn events_of(phone: &Phone, id: &DocumentId) -> Option<Vec<(Millis, String, EventKind)>> {
+    match phone.replica.record(id).ok()? {
+        Record::Dispute(d) => Some(
+            d.timeline()
+                .into_iter()
+                .map(|e| (e.at, e.by.clone(), e.kind))
+                .collect(),
+        ),
+        Record::Visit(_) => None,
+    }
+}
+
+/// The disputes this phone edited: those with changes still to send, and
+/// those its cadre reported or is assigned to.
+fn edited_here(phone: &Phone) -> Result<BTreeMap<DocumentId, Before>, CliError> {
+    let cadre = &phone.settings.cadre;
+    let dirty: HashSet<DocumentId> = phone.check(phone.replica.dirty())?.into_iter().collect();
+    let filter = RecordFilter {
+        kind: Some(RecordKind::Dispute),
+        ..RecordFilter::default()
+    };
+    let mut out = BTreeMap::new();
+    for summary in phone.check(phone.replica.list(&filter))? {
+        if !(dirty.contains(&summary.id)
+            || &summary.created_by == cadre
+            || summary.assignees.contains(cadre))
+        {
+            continue;
+        }
+        if let Some(events) = events_of(phone, &summary.id) {
+            out.insert(
+                summary.id.clone(),
+                Before {
+                    summary,
+                    events: events.into_iter().collect(),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// What other phones changed in the disputes this phone edited: one line
+/// per change of status, stage or risk, naming who changed it ("状态现为
+/// 已上报（镇级），李梅修改").
+fn changed_elsewhere(
+    phone: &Phone,
+    before: &BTreeMap<DocumentId, Before>,
+    touched: &BTreeSet<DocumentId>,
+) -> Vec<(DocumentId, Vec<String>)> {
+    let lang = phone.lang;
+    let names = phone.names();
+    let cadre = &phone.settings.cadre;
+    let mut out = Vec::new();
+    for (id, was) in before {
+        if !touched.contains(id) {
+            continue;
+        }
+        let Some(now) = phone.replica.state(id).ok().and_then(|s| s.summary) else {
+            continue;
+        };
+        // Who changed it: the latest event another person added.
+        let by = events_of(phone, id)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| !was.events.contains(e) && &e.1 != cadre)
+            .max_by_key(|e| e.0)
+            .map(|e| e.1);
+        let who = |lines: &mut Vec<String>, what: String| {
+            lines.push(match (&by, lang) {
+                (Some(person), Lang::Zh) => {
+                    format!("{what}，{}修改", names.person(person, lang))
+                }
+                (Some(person), Lang::En) => {
+                    format!("{what}, changed by {}", names.person(person, lang))
+                }
+                (None, Lang::Zh) => format!("{what}（另一台手机修改）"),
+                (None, Lang::En) => format!("{what} (changed on another phone)"),
+            });
+        };
+        let mut lines = Vec::new();
+        let old = &was.summary;
+        if by.is_some()
+            && (now.status, now.escalation_level) != (old.status, old.escalation_level)
+            && let Some(status) = now.status
+        {
+            let text = lang.status(status, now.escalation_level);
+            who(
+                &mut lines,
+                match lang {
+                    Lang::Zh => format!("状态现为 {text}"),
+                    Lang::En => format!("status is now {text}"),
+                },
+            );
+        }
+        if by.is_some()
+            && now.loop_stage() != old.loop_stage()
+            && let Some(stage) = now.loop_stage()
+        {
+            let text = lang.word(stage);
+            who(
+                &mut lines,
+                match lang {
+                    Lang::Zh => format!("阶段现为 {text}"),
+                    Lang::En => format!("stage is now {text}"),
+                },
+            );
+        }
+        if now.risk != old.risk
+            && let Some(risk) = now.risk
+        {
+            let text = lang.word(risk);
+            let what = match lang {
+                Lang::Zh => format!("风险现为 {text}"),
+                Lang::En => format!("risk is now {text}"),
+            };
+            // A risk is no event: who set it is not known.
+            lines.push(match lang {
+                Lang::Zh => format!("{what}（另一台手机修改）"),
+                Lang::En => format!("{what} (changed on another phone)"),
+            });
+        }
+        if !lines.is_empty() {
+            out.push((id.clone(), lines));
+        }
+    }
+    out
+}
+
+pub fn sync(phone: &mut Phone, patience: HttpOptions) -> Result<(), CliError> {
+    let before = edited_here(phone)?;
     let pending = phone.check(phone.replica.dirty())?.len();
     eprintln!(
         "syncing with {} ({} to send)",
@@ -199,6 +340,15 @@ pub fn sync(phone: &Phone, patience: HttpOptions) -> Result<(), CliError> {
     .map_err(|e| sync_error(phone, e))?;
 
     let merged = unique(report.steps.iter().flat_map(|s| s.merged.iter()));
+    // Names first, so that whoever changed a record is named.
+    phone.refresh_names();
+    let touched: BTreeSet<DocumentId> = report
+        .steps
+        .iter()
+        .flat_map(|s| s.merged.iter().chain(s.received.iter()))
+        .cloned()
+        .collect();
+    let changes = changed_elsewhere(phone, &before, &touched);
     let purged = unique(report.steps.iter().flat_map(|s| s.purged.iter()));
     let mut rejected: Vec<(DocumentId, ErrorBody)> = Vec::new();
     for (id, error) in report.steps.iter().flat_map(|s| s.rejected.iter()) {
@@ -228,6 +378,22 @@ pub fn sync(phone: &Phone, patience: HttpOptions) -> Result<(), CliError> {
     );
     for id in &merged {
         println!("                  {}", named(phone, id));
+    }
+    if !changes.is_empty() {
+        println!(
+            "  {}  {}",
+            phone.lang.pick(
+                "他人修改了本机办理的案件",
+                "changed elsewhere (cases this phone works on)"
+            ),
+            changes.len()
+        );
+        for (id, lines) in &changes {
+            println!("                  {}", named(phone, id));
+            for line in lines {
+                println!("                    {line}");
+            }
+        }
     }
     println!("  rejected      {}", rejected.len());
     for (id, error) in &rejected {

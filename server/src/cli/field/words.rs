@@ -10,7 +10,7 @@ use fengqiao_shared::Millis;
 use fengqiao_shared::record::Party;
 use fengqiao_shared::stats::calendar::{civil_from_days, days_from_civil};
 use fengqiao_shared::vocab::{
-    Category, EventKind, Level, PartyRole, Risk, Sentiment, Status, Topic,
+    Category, EventKind, Level, PartyRole, Risk, Sentiment, Stage, Status, Topic,
 };
 
 /// China Standard Time, in which dates are typed and shown.
@@ -51,6 +51,7 @@ word!(EventKind, "event kind");
 word!(Level, "level");
 word!(Topic, "topic");
 word!(Status, "status");
+word!(Stage, "stage");
 
 /// Every value of a vocabulary, as `word (中文)`, comma-separated.
 pub fn allowed<T: Word>() -> String {
