@@ -37,14 +37,18 @@ export async function waitOfflineReady(page) {
 
 /// The sync bar's state: {online, syncing, lastSync text, error code}.
 export async function syncState(page) {
-  const bar = id(page, "sync-state")
-  const error = id(page, "sync-error")
-  return {
-    online: (await bar.getAttribute("data-online")) === "true",
-    syncing: (await bar.getAttribute("data-syncing")) === "true",
-    lastSync: Number((await id(page, "last-sync").getAttribute("data-last-sync")) || 0),
-    error: (await error.count()) ? await error.getAttribute("data-code") : null,
-  }
+  // Read in one step: the error line comes and goes as syncs start and end,
+  // and a locator waiting for one that just went would wait out its timeout.
+  await id(page, "sync-state").waitFor()
+  return page.evaluate(() => {
+    const get = (testid, name) => document.querySelector(`[data-testid="${testid}"]`)?.getAttribute(name) ?? null
+    return {
+      online: get("sync-state", "data-online") === "true",
+      syncing: get("sync-state", "data-syncing") === "true",
+      lastSync: Number(get("last-sync", "data-last-sync") || 0),
+      error: get("sync-error", "data-code"),
+    }
+  })
 }
 
 /// Taps "sync now" (when the app is not already syncing) and waits until a

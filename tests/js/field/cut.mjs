@@ -64,10 +64,12 @@ scenario("cut", async browser => {
   let progressSeen = null
   await until(
     async () => {
-      const bar = id(page, "progress")
-      if (!progressSeen && (await bar.count())) {
-        progressSeen = { done: await bar.getAttribute("data-done"), total: await bar.getAttribute("data-total"), text: await bar.textContent() }
-      }
+      // Read in one step: the progress line goes away when the bootstrap ends.
+      const bar = await page.evaluate(() => {
+        const el = document.querySelector('[data-testid="progress"]')
+        return el && { done: el.getAttribute("data-done"), total: el.getAttribute("data-total"), text: el.textContent }
+      })
+      if (!progressSeen && bar) progressSeen = bar
       const state = id(page, "sync-state")
       const delivered = exchanges.filter(e => e.delivered && e.status === 200)
       return cut > 0 && delivered.length > 0 && delivered.at(-1).more === false && (await state.getAttribute("data-syncing")) === "false"
