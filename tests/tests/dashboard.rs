@@ -199,6 +199,11 @@ mod webdriver {
             }
         }
 
+        /// The browser's Back button.
+        pub fn back(&self) {
+            self.command("POST", "/back", Some(json!({})));
+        }
+
         /// A PNG of the page as it is shown.
         pub fn screenshot(&self) -> Vec<u8> {
             let encoded = self.command("GET", "/screenshot", None);
@@ -1217,4 +1222,200 @@ fn an_alert_appears_as_a_banner_at_once() {
     assert_eq!(browser.run(banners), json!([]));
     drop(browser);
     server.stop();
+}
+
+/// The rows of the list view on screen: the ids of their cases.
+const LIST_ROWS: &str = "return Array.from(document.querySelectorAll('#list-table tbody tr[data-id]'))\
+                         .map(function (r) { return r.getAttribute('data-id'); });";
+
+#[test]
+fn a_town_official_searches_filters_pages_and_comes_back_to_the_list() {
+    if !browser_available() {
+        return;
+    }
+    let server = TestServer::start();
+    let (_, token) = server.enroll(
+        "list-official",
+        fengqiao_shared::access::Role::Town,
+        "500110101",
+    );
+    let mut phone = Phone::new("cadre-lists");
+    // 55 land disputes in one village and a few neighbours' disputes, one of
+    // them with a party found by name.
+    for n in 0..55 {
+        let author = phone.author(T0 - n * 3_600_000);
+        let dispute = sample_dispute_in(VILLAGE_A, &format!("宅基地边界纠纷 {n}"));
+        phone
+            .replica
+            .create(|doc| create_dispute(doc, &author, &dispute))
+            .expect("dispute created");
+    }
+    for (n, name) in ["欧阳明远", "Zhao Wei", "刘芳"].iter().enumerate() {
+        let author = phone.author(T0 - 1000 - n as i64);
+        let mut dispute = sample_dispute_in("500110101002", &format!("邻里噪音 {n}"));
+        dispute.category = Category::Neighbor;
+        dispute.parties = vec![
+            Party::new(*name, PartyRole::Applicant),
+            Party::new("王五", PartyRole::Respondent),
+        ];
+        phone
+            .replica
+            .create(|doc| create_dispute(doc, &author, &dispute))
+            .expect("dispute created");
+    }
+    phone.sync(&server.url());
+
+    let browser = webdriver::Browser::start(CHROMIUM, CHROMEDRIVER);
+    sign_in_on_the_page(&browser, &server, &token);
+    browser.go(&format!("{}/dashboard#/list/open", server.url()));
+    browser.wait_for(
+        "the open list, page 1 of 2",
+        "return document.getElementById('list-page').textContent === '第 1 / 2 页（共 58 件）';",
+        WAIT,
+    );
+    assert_eq!(
+        browser.run(LIST_ROWS).as_array().map(Vec::len),
+        Some(50),
+        "50 rows a page"
+    );
+
+    // A party's name, part of it, finds the case.
+    browser.type_into("#list-q", "欧阳明");
+    browser.click("#list-form button[type=submit]");
+    let found = browser.wait_for(
+        "the search result",
+        "var rows = Array.from(document.querySelectorAll('#list-table tbody tr[data-id]'));\
+         return rows.length === 1 ? rows[0].textContent : null;",
+        WAIT,
+    );
+    assert!(
+        found.as_str().unwrap_or("").contains("邻里噪音 0"),
+        "{found}"
+    );
+    let hash = browser.run("return decodeURIComponent(window.location.hash);");
+    assert_eq!(hash, json!("#/list/open?q=欧阳明"));
+    // Latin names ignore case.
+    browser.go(&format!(
+        "{}/dashboard#/list/open?q=zhao%20WEI",
+        server.url()
+    ));
+    browser.wait_for(
+        "the case-insensitive search",
+        "var rows = Array.from(document.querySelectorAll('#list-table tbody tr[data-id]'));\
+         return rows.length === 1 && rows[0].textContent.indexOf('邻里噪音 1') >= 0;",
+        WAIT,
+    );
+
+    // Filter: no search, the neighbours' category only.
+    browser.run(
+        "document.getElementById('list-q').value = '';\
+         document.getElementById('list-category').value = 'neighbor';",
+    );
+    browser.click("#list-form button[type=submit]");
+    browser.wait_for(
+        "the category filter",
+        "return document.getElementById('list-page').textContent === '第 1 / 1 页（共 3 件）';",
+        WAIT,
+    );
+
+    // The land cases of one village by last activity: two pages.
+    browser.run(&format!(
+        "document.getElementById('list-category').value = 'land';\
+                  document.getElementById('list-village').value = '{VILLAGE_A}';\
+                  document.getElementById('list-sort').value = 'recent';"
+    ));
+    browser.click("#list-form button[type=submit]");
+    browser.wait_for(
+        "page 1 of the land cases",
+        "return document.getElementById('list-page').textContent === '第 1 / 2 页（共 55 件）';",
+        WAIT,
+    );
+    let first_page = browser.run(LIST_ROWS);
+    browser.click("#list-next");
+    browser.wait_for(
+        "page 2 of the land cases",
+        "return document.getElementById('list-page').textContent === '第 2 / 2 页（共 55 件）';",
+        WAIT,
+    );
+    let rows = browser.run(LIST_ROWS);
+    assert_eq!(rows.as_array().map(Vec::len), Some(5), "{rows}");
+    assert_ne!(rows, first_page);
+    // Latest activity first: page 2 holds the five oldest.
+    let texts = browser.run(
+        "return Array.from(document.querySelectorAll('#list-table tbody tr[data-id] a'))\
+         .map(function (a) { return a.textContent; });",
+    );
+    assert_eq!(
+        texts,
+        json!([
+            "宅基地边界纠纷 50",
+            "宅基地边界纠纷 51",
+            "宅基地边界纠纷 52",
+            "宅基地边界纠纷 53",
+            "宅基地边界纠纷 54"
+        ])
+    );
+    let list_url = browser.run("return window.location.href;");
+    let list_hash = browser.run("return window.location.hash;");
+    assert_eq!(
+        list_hash,
+        json!(format!(
+            "#/list/open?village={VILLAGE_A}&category=land&sort=recent&page=2"
+        ))
+    );
+
+    // Open a case, then Back: the same list, the same rows.
+    browser.click("#list-table tbody tr[data-id] a");
+    browser.wait_for(
+        "the case page",
+        "return !document.getElementById('case-view').hidden &&\
+         document.getElementById('list-view').hidden;",
+        WAIT,
+    );
+    browser.back();
+    browser.wait_for(
+        "the list again",
+        "return !document.getElementById('list-view').hidden &&\
+         document.getElementById('list-page').textContent === '第 2 / 2 页（共 55 件）';",
+        WAIT,
+    );
+    assert_eq!(browser.run("return window.location.href;"), list_url);
+    assert_eq!(browser.run(LIST_ROWS), rows);
+    assert_eq!(
+        browser.run(
+            "return [document.getElementById('list-category').value,\
+                     document.getElementById('list-village').value,\
+                     document.getElementById('list-sort').value];"
+        ),
+        json!(["land", VILLAGE_A, "recent"])
+    );
+    // Back once more: page 1 of the same list.
+    browser.back();
+    browser.wait_for(
+        "page 1 again",
+        "return document.getElementById('list-page').textContent === '第 1 / 2 页（共 55 件）';",
+        WAIT,
+    );
+    assert_eq!(browser.run(LIST_ROWS), first_page);
+
+    // A bookmark opens the view as it was, in a fresh page load.
+    browser.go(list_url.as_str().unwrap_or_default());
+    browser.run("window.location.reload();");
+    browser.wait_for(
+        "the bookmarked list",
+        "return !document.getElementById('list-view').hidden &&\
+         document.getElementById('list-page').textContent === '第 2 / 2 页（共 55 件）';",
+        WAIT,
+    );
+    assert_eq!(browser.run(LIST_ROWS), rows);
+    // In English too.
+    browser.click("#lang");
+    browser.wait_for(
+        "the English pager",
+        "return document.getElementById('list-page').textContent === 'Page 2 of 2 (55 cases)' &&\
+         document.getElementById('list-prev').textContent === 'Previous';",
+        WAIT,
+    );
+    std::fs::write(artifacts().join("dashboard-list.png"), browser.screenshot())
+        .expect("screenshot");
 }

@@ -402,6 +402,15 @@ fn bad_parameters_are_refused_with_a_clear_message() {
         "/v1/records?limit=100000",
         "/v1/records?after=garbage",
         "/v1/records?sort=title",
+        "/v1/records?page=0",
+        "/v1/records?page=two",
+        "/v1/records?page=100001",
+        "/v1/records?per_page=0",
+        "/v1/records?per_page=201",
+        "/v1/records?per_page=-5",
+        "/v1/records?page=2&limit=10",
+        "/v1/records?page=2&after=v.500110101001.x",
+        "/v1/records?sort=reported&after=d.5.x",
         "/v1/records?village=123",
         "/v1/records?scope=500110101&village=500110102001",
         "/v1/records/not-an-id",
@@ -560,6 +569,79 @@ fn record_lists_filter_search_and_page() {
     let mut expected = town.clone();
     expected.sort_by(|a, b| b.last_activity.cmp(&a.last_activity).then(a.id.cmp(&b.id)));
     assert_eq!(ids(&recent), ids(&expected));
+
+    // Latest reported first, by cursor and by numbered pages alike.
+    let mut reported = town.clone();
+    reported.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+    assert_eq!(
+        ids(&all_pages(&server, token, "sort=reported")),
+        ids(&reported)
+    );
+    // Numbered pages give the same orders.
+    for (sort, expected) in [
+        ("reported", ids(&reported)),
+        ("recent", ids(&expected)),
+        ("village", keep(&|_| true)),
+    ] {
+        let numbered = numbered_pages(&server, token, &format!("sort={sort}"), 40);
+        assert_eq!(numbered, expected, "sort={sort}");
+    }
+    // Numbered pages of a search and filter: the total counts every match.
+    let wanted =
+        keep(&|s| s.kind == RecordKind::Dispute && s.party_names.iter().any(|p| p.contains(name)));
+    let (status, page) = get(
+        &server,
+        "/v1/records?kind=dispute&q=%E7%8E%8B%E5%BB%BA%E5%9B%BD&page=1&per_page=2",
+        Auth::Bearer(token),
+    );
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["total"], wanted.len());
+    assert_eq!(page["pages"], wanted.len().div_ceil(2).max(1));
+    assert_eq!(
+        (page["page"].as_u64(), page["perPage"].as_u64()),
+        (Some(1), Some(2))
+    );
+    // A page past the end is empty, not an error.
+    let (status, page) = get(
+        &server,
+        "/v1/records?page=5000&per_page=200",
+        Auth::Bearer(token),
+    );
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(0));
+    assert_eq!(page["total"], town.len());
+}
+
+/// Every record of a list by numbered pages of `per_page`.
+fn numbered_pages(
+    server: &TestServer,
+    token: &str,
+    params: &str,
+    per_page: usize,
+) -> Vec<DocumentId> {
+    let mut found = Vec::new();
+    let mut page = 1;
+    loop {
+        let path = format!("/v1/records?{params}&page={page}&per_page={per_page}");
+        let (status, answer) = get(server, &path, Auth::Bearer(token));
+        assert_eq!(status, 200, "{path}: {answer}");
+        let items: Vec<Summary> = serde_json::from_value(answer["items"].clone()).unwrap();
+        assert!(items.len() <= per_page);
+        assert!(answer["next"].is_null(), "numbered pages have no cursor");
+        found.extend(ids(&items));
+        let pages = answer["pages"].as_u64().unwrap_or(0) as usize;
+        assert_eq!(
+            answer["total"]
+                .as_u64()
+                .map(|n| n as usize)
+                .map(|n| n.div_ceil(per_page).max(1)),
+            Some(pages)
+        );
+        if page >= pages {
+            return found;
+        }
+        page += 1;
+    }
 }
 
 #[test]

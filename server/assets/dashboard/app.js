@@ -178,6 +178,7 @@
     if (state.data) renderOverview();
     if (state.caseFile) renderCase();
     if (state.report) renderReport();
+    if (state.list) { renderListTools(); renderList(); }
     renderWho();
   }
 
@@ -271,11 +272,23 @@
     var match = /^#\/case\/([A-Za-z0-9]+)$/.exec(hash);
     if (match) {
       show("overview-view", false);
+      show("list-view", false);
       show("case-view", true);
+      /* The page's own back link returns to the list the case was opened from. */
+      $("case-view").querySelector("a.back").setAttribute("href", state.list ? listHash(state.list.kind, state.list.values) : "#/");
       return loadCase(match[1]);
     }
     state.caseFile = null;
     show("case-view", false);
+    var list = /^#\/list\/([a-z-]+)(?:\?(.*))?$/.exec(hash);
+    if (list && LIST_KINDS[list[1]] && state.scope) {
+      show("overview-view", false);
+      show("report-view", false);
+      show("list-view", true);
+      return loadList(list[1], new URLSearchParams(list[2] || ""));
+    }
+    state.list = null;
+    show("list-view", false);
     var report = /^#\/report(?:\/(\d{4}-\d{2}))?$/.exec(hash);
     if (report && state.scope) {
       show("overview-view", false);
@@ -441,6 +454,158 @@
       else if (state.report) loadReport(state.report.month);
       else if (state.scope) loadOverview();
     }, wait);
+  }
+
+  /* ---------- lists ---------- */
+
+  /* Each list kind: its fixed API parameters and default order. The list's
+     whole state (search, filters, order, page) lives in the URL
+     (#/list/<kind>?q=…&village=…&category=…&risk=…&sort=…&page=…), so Back
+     returns to it and it can be bookmarked. */
+  var LIST_KINDS = {
+    open: { params: { kind: "dispute", status: "unresolved" }, sort: "reported" },
+    overdue: { params: { kind: "dispute", late: "true" }, sort: "deadline" },
+    "high-risk": { params: { kind: "dispute", status: "unresolved", risk: "high" }, sort: "deadline" },
+    followups: { params: { kind: "dispute", stage: "followup" }, sort: "deadline" },
+    pending: { params: { kind: "dispute", stage: "pending" }, sort: "deadline", level: true }
+  };
+  var LIST_SORTS = ["deadline", "recent", "reported"];
+  var LIST_FILTERS = ["q", "village", "category", "risk", "sort", "page"];
+  var PER_PAGE = 50;
+
+  /* The hash of a list view; empty and default values are left out. */
+  function listHash(kind, values) {
+    var params = new URLSearchParams();
+    LIST_FILTERS.forEach(function (name) {
+      var value = values[name];
+      if (!value) return;
+      if (name === "page" && String(value) === "1") return;
+      if (name === "sort" && value === LIST_KINDS[kind].sort) return;
+      params.set(name, value);
+    });
+    var text = params.toString();
+    return "#/list/" + kind + (text ? "?" + text : "");
+  }
+
+  function loadList(kind, params) {
+    var spec = LIST_KINDS[kind];
+    var values = {};
+    LIST_FILTERS.forEach(function (name) { values[name] = params.get(name) || ""; });
+    if (LIST_SORTS.indexOf(values.sort) < 0) values.sort = spec.sort;
+    var page = parseInt(values.page, 10);
+    values.page = page >= 1 && page <= 100000 ? page : 1;
+    if (spec.params.risk) values.risk = "";
+    state.list = { kind: kind, values: values, answer: null };
+    renderListTools();
+    var extra = Object.assign({}, spec.params);
+    if (spec.level) extra.level = myLevel() || "town";
+    ["q", "village", "category", "risk"].forEach(function (name) {
+      if (values[name]) extra[name] = values[name];
+    });
+    extra.sort = values.sort;
+    extra.page = values.page;
+    extra.per_page = PER_PAGE;
+    var wanted = state.list;
+    return api("/v1/records?" + query(extra)).then(function (answer) {
+      if (state.list !== wanted) return;
+      wanted.answer = answer;
+      $("error").hidden = true;
+      renderList();
+    }).catch(function (error) {
+      if (!(error instanceof ApiFailure) || error.status !== 401) showError(error);
+    });
+  }
+
+  function option(value, text, selected) {
+    var el = node("option", { value: value, text: text });
+    if (selected) el.selected = true;
+    return el;
+  }
+
+  function renderListTools() {
+    var list = state.list;
+    if (!list) return;
+    var values = list.values;
+    var tabs = $("list-tabs");
+    clear(tabs);
+    Object.keys(LIST_KINDS).forEach(function (kind) {
+      if (LIST_KINDS[kind].level && !myLevel()) return;
+      tabs.appendChild(node("a", {
+        href: listHash(kind, { q: values.q, village: values.village, category: values.category }),
+        text: t("listView.kind." + kind),
+        className: "list-tab" + (kind === list.kind ? " current" : "")
+      }));
+    });
+    $("list-q").value = values.q;
+    $("list-q").placeholder = t("listView.search");
+    var village = $("list-village");
+    clear(village);
+    village.appendChild(option("", t("listView.allVillages"), !values.village));
+    (state.places.villages || []).forEach(function (v) {
+      if (state.scope && v.code.indexOf(state.scope) !== 0) return;
+      village.appendChild(option(v.code, v.name || v.code, v.code === values.village));
+    });
+    var category = $("list-category");
+    clear(category);
+    category.appendChild(option("", t("listView.allCategories"), !values.category));
+    Object.keys(I18N.labelsEn.category).forEach(function (c) {
+      category.appendChild(option(c, label("category", c), c === values.category));
+    });
+    var risk = $("list-risk");
+    clear(risk);
+    risk.appendChild(option("", t("listView.allRisks"), !values.risk));
+    ["high", "medium", "low"].forEach(function (r) {
+      risk.appendChild(option(r, label("risk", r), r === values.risk));
+    });
+    risk.disabled = !!LIST_KINDS[list.kind].params.risk;
+    var sort = $("list-sort");
+    clear(sort);
+    LIST_SORTS.forEach(function (s) {
+      sort.appendChild(option(s, t("listView.sort." + s), s === values.sort));
+    });
+  }
+
+  function renderList() {
+    var list = state.list;
+    if (!list || !list.answer) return;
+    var answer = list.answer;
+    var body = $("list-table").querySelector("tbody");
+    clear(body);
+    if (!answer.items.length) {
+      body.appendChild(node("tr", {}, [node("td", { colspan: "5", className: "empty", text: t("list.empty") })]));
+    }
+    answer.items.forEach(function (summary) {
+      body.appendChild(node("tr", { "data-id": summary.id }, [
+        node("td", {}, [caseLink(summary)]),
+        cell(villageName(summary.village)),
+        cell(stageText(summary), "status stage-" + summary.stage),
+        cell(deadlineText(summary.deadline), "deadline" + (summary.deadline && summary.deadline.daysLeft < 0 ? " late" : "")),
+        cell(day(summary.createdAt), "time")
+      ]));
+    });
+    $("list-page").textContent = t("listView.page", { page: answer.page, pages: answer.pages, total: answer.total });
+    $("list-prev").disabled = answer.page <= 1;
+    $("list-next").disabled = answer.page >= answer.pages;
+  }
+
+  /* Moves to another state of the list on screen (a new history entry). */
+  function goList(changes) {
+    var list = state.list;
+    if (!list) return;
+    var values = Object.assign({}, list.values, changes);
+    window.location.hash = listHash(list.kind, values);
+  }
+
+  function submitList(event) {
+    event.preventDefault();
+    goList({
+      q: $("list-q").value.trim(),
+      village: $("list-village").value,
+      category: $("list-category").value,
+      risk: $("list-risk").disabled ? "" : $("list-risk").value,
+      sort: $("list-sort").value,
+      page: 1
+    });
   }
 
   /* ---------- overview ---------- */
@@ -1168,6 +1333,9 @@
     $("logout").addEventListener("click", logout);
     $("lang").addEventListener("click", switchLanguage);
     $("filters").addEventListener("submit", applyFilters);
+    $("list-form").addEventListener("submit", submitList);
+    $("list-prev").addEventListener("click", function () { if (state.list) goList({ page: state.list.values.page - 1 }); });
+    $("list-next").addEventListener("click", function () { if (state.list) goList({ page: state.list.values.page + 1 }); });
     $("scope").addEventListener("change", function () { setScope($("scope").value); });
     $("back-to-root").addEventListener("click", function (event) {
       event.preventDefault();

@@ -14,9 +14,10 @@
 //! | `village` | one village of the scope |
 //! | `q` | text found in the title (a visit's household) or a party's name, ignoring case |
 //! | `from`, `to` | disputes created, visits visited, within the period |
-//! | `sort` | `village` (by village, then id; the default), `recent` (latest activity first) or `deadline` (the most overdue first, then the fewest days left; cases without a deadline last) |
+//! | `sort` | `village` (by village, then id; the default), `recent` (latest activity first) or `deadline` (the most overdue first, then the fewest days left; cases without a deadline last) or `reported` (the latest reported first) |
 //! | `limit` | at most this many (default 50, at most 500) |
 //! | `after` | the `next` cursor of the previous page |
+//! | `page`, `per_page` | numbered pages instead of a cursor: page `page` (from 1) of `per_page` records (default 50, at most 200); the answer then carries `total`, `page`, `perPage` and `pages` (not with `after` or `limit`) |
 //!
 //! A cursor names the last record of a page in the page's order, so paging
 //! goes on correctly while records are added or change. Every dispute of a
@@ -57,12 +58,18 @@ pub const LIST_PARAMS: &[&str] = &[
     "sort",
     "limit",
     "after",
+    "page",
+    "per_page",
 ];
 
 /// Records per page unless the request says otherwise.
 pub const DEFAULT_LIMIT: usize = 50;
 /// The largest page.
 pub const MAX_LIMIT: usize = 500;
+/// The largest numbered page.
+pub const MAX_PER_PAGE: usize = 200;
+/// The highest page number accepted.
+pub const MAX_PAGE: usize = 100_000;
 /// The longest text search accepted, in characters.
 const MAX_TEXT: usize = 100;
 
@@ -94,6 +101,8 @@ pub enum Order {
     /// The earliest deadline first (the most overdue), then by id; cases
     /// without a deadline last.
     Deadline,
+    /// The latest reported (created) first, then by id.
+    Reported,
 }
 
 /// Which records a list keeps.
@@ -127,7 +136,14 @@ pub enum Cursor {
         id: DocumentId,
     },
     /// `due` is `Millis::MAX` for a case without a deadline.
-    Deadline { due: Millis, id: DocumentId },
+    Deadline {
+        due: Millis,
+        id: DocumentId,
+    },
+    Reported {
+        created_at: Millis,
+        id: DocumentId,
+    },
 }
 
 impl Cursor {
@@ -145,6 +161,10 @@ impl Cursor {
                 last_activity: summary.last_activity,
                 id: summary.id.clone(),
             },
+            Order::Reported => Cursor::Reported {
+                created_at: summary.created_at,
+                id: summary.id.clone(),
+            },
         }
     }
 
@@ -154,6 +174,7 @@ impl Cursor {
             Cursor::Village { village, id } => format!("v.{village}.{id}"),
             Cursor::Recent { last_activity, id } => format!("r.{last_activity}.{id}"),
             Cursor::Deadline { due, id } => format!("d.{due}.{id}"),
+            Cursor::Reported { created_at, id } => format!("c.{created_at}.{id}"),
         }
     }
 
@@ -184,6 +205,10 @@ impl Cursor {
                 due: first.parse().map_err(|_| bad())?,
                 id,
             }),
+            ("c", Order::Reported) => Ok(Cursor::Reported {
+                created_at: first.parse().map_err(|_| bad())?,
+                id,
+            }),
             _ => Err(bad()),
         }
     }
@@ -196,6 +221,8 @@ pub struct ListRequest {
     pub order: Order,
     pub limit: usize,
     pub after: Option<Cursor>,
+    /// Numbered paging: the page (from 1); `limit` is then the page size.
+    pub page: Option<usize>,
 }
 
 impl ListRequest {
@@ -233,15 +260,30 @@ impl ListRequest {
                     "village" => Some(Order::Village),
                     "recent" => Some(Order::Recent),
                     "deadline" => Some(Order::Deadline),
+                    "reported" => Some(Order::Reported),
                     _ => None,
                 },
-                &["village", "recent", "deadline"],
+                &["village", "recent", "deadline", "reported"],
             )?
             .unwrap_or(Order::Village);
         let after = params
             .get("after")
             .map(|text| Cursor::decode(text, order))
             .transpose()?;
+        let page = params.count("page", MAX_PAGE)?;
+        let per_page = params.count("per_page", MAX_PER_PAGE)?;
+        let numbered = page.is_some() || per_page.is_some();
+        if numbered && (after.is_some() || params.get("limit").is_some()) {
+            return Err(ReportError::bad(
+                "page and per_page number the pages; they do not go with after or limit",
+            ));
+        }
+        let limit = match per_page {
+            Some(n) => n,
+            None if numbered => DEFAULT_LIMIT,
+            None => params.count("limit", MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT),
+        };
+        let page = numbered.then(|| page.unwrap_or(1));
         Ok(Self {
             filter: RecordFilter {
                 kind: params.word("kind", RecordKind::parse, names!(RecordKind))?,
@@ -257,8 +299,9 @@ impl ListRequest {
                 period: params.period()?,
             },
             order,
-            limit: params.count("limit", MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT),
+            limit,
             after,
+            page,
         })
     }
 }
@@ -270,6 +313,18 @@ pub struct Page {
     pub items: Vec<Item>,
     /// Pass as `after` for the next page; absent on the last page.
     pub next: Option<String>,
+    /// With numbered pages: how many records match in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<usize>,
+    /// With numbered pages: this page's number (from 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<usize>,
+    /// With numbered pages: the page size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_page: Option<usize>,
+    /// With numbered pages: how many pages there are (at least 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages: Option<usize>,
 }
 
 /// One record of a page: its summary and, for a dispute, its deadline.
@@ -346,6 +401,13 @@ fn recent_first(a: &Summary, b: &Summary) -> Ordering {
         .then_with(|| a.id.cmp(&b.id))
 }
 
+/// Latest reported first, then by id: the order of [`Order::Reported`].
+fn reported_first(a: &Summary, b: &Summary) -> Ordering {
+    b.created_at
+        .cmp(&a.created_at)
+        .then_with(|| a.id.cmp(&b.id))
+}
+
 /// One page of the records in `rows` that `request` keeps. `query` decides
 /// which disputes are overdue (its list limit does not apply: the page is
 /// chosen among every overdue case). Deadlines are those `limits` set, as
@@ -372,6 +434,39 @@ pub fn list(
     };
     let due_of = |summary: &Summary| deadline_of(summary).map_or(Millis::MAX, |d| d.due);
     let limit = request.limit;
+    if let Some(page) = request.page {
+        let mut matching: Vec<(Millis, &Summary)> = rows
+            .iter()
+            .filter(keeps)
+            .map(|summary| (due_of(summary), summary))
+            .collect();
+        match request.order {
+            Order::Village => {}
+            Order::Recent => matching.sort_by(|a, b| recent_first(a.1, b.1)),
+            Order::Reported => matching.sort_by(|a, b| reported_first(a.1, b.1)),
+            Order::Deadline => {
+                matching.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)))
+            }
+        }
+        let total = matching.len();
+        let pages = total.div_ceil(limit).max(1);
+        let start = (page - 1).saturating_mul(limit).min(total);
+        let end = start.saturating_add(limit).min(total);
+        return Page {
+            items: matching[start..end]
+                .iter()
+                .map(|(_, summary)| Item {
+                    deadline: deadline_of(summary),
+                    summary: (*summary).clone(),
+                })
+                .collect(),
+            next: None,
+            total: Some(total),
+            page: Some(page),
+            per_page: Some(limit),
+            pages: Some(pages),
+        };
+    }
     let mut items: Vec<&Summary> = match (&request.order, &request.after) {
         (Order::Village, Some(Cursor::Village { village, id })) => rows
             .after(village, id)
@@ -397,6 +492,25 @@ pub fn list(
                 matching.truncate(limit + 1);
             }
             matching.sort_by(|a, b| recent_first(a, b));
+            matching
+        }
+        (Order::Reported, after) => {
+            let mut matching: Vec<&Summary> = rows
+                .iter()
+                .filter(keeps)
+                .filter(|summary| match after {
+                    Some(Cursor::Reported { created_at, id }) => {
+                        summary.created_at < *created_at
+                            || (summary.created_at == *created_at && summary.id > *id)
+                    }
+                    _ => true,
+                })
+                .collect();
+            if matching.len() > limit + 1 {
+                matching.select_nth_unstable_by(limit, |a, b| reported_first(a, b));
+                matching.truncate(limit + 1);
+            }
+            matching.sort_by(|a, b| reported_first(a, b));
             matching
         }
         (Order::Deadline, after) => {
@@ -438,6 +552,10 @@ pub fn list(
             })
             .collect(),
         next,
+        total: None,
+        page: None,
+        per_page: None,
+        pages: None,
     }
 }
 
