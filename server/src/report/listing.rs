@@ -583,6 +583,15 @@ mod tests {
             Cursor::decode(&recent.encode(), Order::Recent).unwrap(),
             recent
         );
+        let reported = Cursor::Reported {
+            created_at: 1_790_000_000_000,
+            id: DocumentId::random(),
+        };
+        assert_eq!(
+            Cursor::decode(&reported.encode(), Order::Reported).unwrap(),
+            reported
+        );
+        assert!(Cursor::decode(&reported.encode(), Order::Recent).is_err());
         for junk in ["", "v", "v.1.2", "x.500110101001.abc", "r.notanumber.abc"] {
             assert!(Cursor::decode(junk, Order::Village).is_err());
             assert!(Cursor::decode(junk, Order::Recent).is_err());
@@ -607,8 +616,20 @@ mod tests {
             "limit=501",
             "overdue=maybe",
             "sort=title",
+            "page=0",
+            "per_page=201",
+            "page=2&limit=5",
+            "page=2&after=r.5.x",
         ] {
             assert!(read(bad).is_err(), "{bad}");
         }
+        let numbered = read("page=3&sort=reported").unwrap();
+        assert_eq!(
+            (numbered.page, numbered.limit, numbered.order),
+            (Some(3), DEFAULT_LIMIT, Order::Reported)
+        );
+        let sized = read("per_page=200").unwrap();
+        assert_eq!((sized.page, sized.limit), (Some(1), 200));
+        assert_eq!(read("limit=7").unwrap().page, None);
     }
 }
