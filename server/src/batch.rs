@@ -73,6 +73,10 @@ pub struct FeedPosition {
     pub issued_at: Millis,
     /// The scope the phone's records were synced for (`None`: everything).
     pub scope: Option<Scope>,
+    /// For a cursor of a response cut short: the records of the scope still
+    /// to come after it, counted when the download began and counted down
+    /// since, so the feed is counted once per download, not per response.
+    pub remaining: Option<u64>,
 }
 
 impl FeedPosition {
@@ -84,6 +88,9 @@ impl FeedPosition {
         bytes.extend_from_slice(&self.issued_at.to_be_bytes());
         bytes.push(prefix.len().min(usize::from(u8::MAX)) as u8);
         bytes.extend_from_slice(prefix.as_bytes());
+        if let Some(remaining) = self.remaining {
+            bytes.extend_from_slice(&remaining.to_be_bytes());
+        }
         bytes
     }
 
@@ -92,10 +99,14 @@ impl FeedPosition {
         let seq = u64::from_be_bytes(bytes.get(8..16)?.try_into().ok()?);
         let issued_at = Millis::from_be_bytes(bytes.get(16..24)?.try_into().ok()?);
         let len = usize::from(*bytes.get(24)?);
-        if bytes.len() != 25 + len {
-            return None;
-        }
-        let prefix = std::str::from_utf8(&bytes[25..]).ok()?;
+        let end = 25 + len;
+        // A cursor of a response cut short carries the count still to come.
+        let remaining = match bytes.len().checked_sub(end)? {
+            0 => None,
+            8 => Some(u64::from_be_bytes(bytes[end..].try_into().ok()?)),
+            _ => return None,
+        };
+        let prefix = std::str::from_utf8(&bytes[25..end]).ok()?;
         let scope = if prefix.is_empty() {
             None
         } else {
@@ -106,6 +117,7 @@ impl FeedPosition {
             seq,
             issued_at,
             scope,
+            remaining,
         })
     }
 }
@@ -368,6 +380,8 @@ pub fn handle(
 
     let mut position = since;
     let mut more = false;
+    // Entries of the feed this response moves the cursor past.
+    let mut passed = 0u64;
     'feed: loop {
         let page = engine.storage().feed_after(position, scope, FEED_PAGE)?;
         for entry in &page.entries {
@@ -387,6 +401,7 @@ pub fn handle(
                     docs[index].heads = to_wire(&heads);
                 }
                 position = entry.seq;
+                passed += 1;
                 continue;
             }
             let have = match engine.storage().heads_at(&entry.id, since)? {
@@ -398,6 +413,7 @@ pub fn handle(
                 .map_err(storage_only)?
             else {
                 position = entry.seq;
+                passed += 1;
                 continue;
             };
             let cost = PER_RECORD_OVERHEAD + data.len() as u64;
@@ -415,6 +431,7 @@ pub fn handle(
                 resend: false,
             });
             position = entry.seq;
+            passed += 1;
         }
         if page.entries.len() < FEED_PAGE {
             position = position.max(page.through_seq);
@@ -423,10 +440,17 @@ pub fn handle(
         position = position.max(page.through_seq);
     }
 
-    let remaining = if more {
-        Some(count_after(engine, position, scope)?)
-    } else {
-        None
+    // What remains is counted from the feed when a download is first cut
+    // short, then counted down by what each response passes: the feed is
+    // read to its end once per download, not once per response.
+    let carried = previous
+        .as_ref()
+        .filter(|p| p.seq == since)
+        .and_then(|p| p.remaining);
+    let remaining = match (more, carried) {
+        (false, _) => None,
+        (true, Some(left)) => Some(left.saturating_sub(passed)),
+        (true, None) => Some(count_after(engine, position, scope)?),
     };
 
     // Taken after the feed was read: every record created by now in the
@@ -442,6 +466,7 @@ pub fn handle(
                     seq: position,
                     issued_at,
                     scope: scope.cloned(),
+                    remaining,
                 },
             ),
             more,
@@ -561,7 +586,27 @@ mod tests {
             seq: 42,
             issued_at: 1_790_000_000_000,
             scope: Some(Scope::parse("500110101001").unwrap()),
+            remaining: None,
         }
+    }
+
+    #[test]
+    fn a_cursor_carries_the_count_still_to_come_and_plain_ones_still_open() {
+        let counted = FeedPosition {
+            remaining: Some(1_204),
+            ..position()
+        };
+        assert_eq!(
+            FeedPosition::from_bytes(&counted.to_bytes()),
+            Some(counted.clone())
+        );
+        assert_eq!(
+            FeedPosition::from_bytes(&position().to_bytes()),
+            Some(position())
+        );
+        let mut odd = counted.to_bytes();
+        odd.pop();
+        assert_eq!(FeedPosition::from_bytes(&odd), None, "neither layout");
     }
 
     #[test]
