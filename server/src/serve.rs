@@ -15,7 +15,7 @@ use crate::engine::{Engine, EngineConfig};
 use crate::http::limit::{RateLimit, RateLimiter};
 use crate::http::{self, AppState, HttpLimits};
 use crate::report::{Reports, ResidentConfig};
-use crate::storage::{SledStorage, Storage, StorageConfig, StorageError};
+use crate::storage::{ServerValue, SledStorage, Storage, StorageConfig, StorageError};
 
 /// Everything `fengqiao serve` needs.
 pub struct ServeConfig {
@@ -80,7 +80,7 @@ impl ServeConfig {
 /// directory's history in cursors, the key that seals cursors, and the
 /// automerge-repo storage id.
 fn identity(storage: &dyn Storage) -> Result<(crate::batch::Cursors, String), StorageError> {
-    let epoch = match storage.get_meta("epoch")? {
+    let epoch = match storage.get_value(&ServerValue::Epoch)? {
         Some(bytes) if bytes.len() == 8 => {
             let mut b = [0u8; 8];
             b.copy_from_slice(&bytes);
@@ -92,15 +92,17 @@ fn identity(storage: &dyn Storage) -> Result<(crate::batch::Cursors, String), St
                     .try_into()
                     .unwrap_or([1; 8]),
             );
-            storage.put_meta("epoch", &fresh.to_be_bytes())?;
+            storage.put_value(&ServerValue::Epoch, &fresh.to_be_bytes())?;
             fresh
         }
     };
-    let storage_id = match storage.get_meta("storage-id")? {
+    // The store is given its id when it is created; a store made before
+    // that was done is given one here.
+    let storage_id = match storage.get_value(&ServerValue::StorageId)? {
         Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         None => {
             let fresh = uuid::Uuid::new_v4().to_string();
-            storage.put_meta("storage-id", fresh.as_bytes())?;
+            storage.put_value(&ServerValue::StorageId, fresh.as_bytes())?;
             fresh
         }
     };
@@ -115,14 +117,14 @@ fn identity(storage: &dyn Storage) -> Result<(crate::batch::Cursors, String), St
 /// server still opens its phones' cursors, to tell them what to purge; its
 /// new epoch makes them bootstrap all the same).
 fn cursor_key(storage: &dyn Storage) -> Result<[u8; 32], StorageError> {
-    if let Some(bytes) = storage.get_meta("cursor-key")?
+    if let Some(bytes) = storage.get_value(&ServerValue::CursorKey)?
         && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
     {
         return Ok(key);
     }
     let mut key = [0u8; 32];
     getrandom::fill(&mut key).map_err(|e| StorageError::Io(std::io::Error::other(e)))?;
-    storage.put_meta("cursor-key", &key)?;
+    storage.put_value(&ServerValue::CursorKey, &key)?;
     Ok(key)
 }
 
@@ -405,7 +407,10 @@ pub fn restore(
 pub fn renew_identity(storage: &dyn Storage) -> Result<(), StorageError> {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).map_err(|e| StorageError::Io(std::io::Error::other(e)))?;
-    storage.put_meta("epoch", &bytes)?;
-    storage.put_meta("storage-id", uuid::Uuid::new_v4().to_string().as_bytes())?;
+    storage.put_value(&ServerValue::Epoch, &bytes)?;
+    storage.put_value(
+        &ServerValue::StorageId,
+        uuid::Uuid::new_v4().to_string().as_bytes(),
+    )?;
     Ok(())
 }

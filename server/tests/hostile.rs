@@ -1189,7 +1189,10 @@ fn forged_cursors_are_unrecognised_and_purge_nothing_outside_the_device() {
     let theirs = sync_at(&server, None, &other_token);
     let storage = server.running().state.engine.storage().clone();
     let seq = storage.current_seq();
-    let epoch = storage.get_meta("epoch").unwrap().unwrap();
+    let epoch = storage
+        .get_value(&fengqiao_server::storage::ServerValue::Epoch)
+        .unwrap()
+        .unwrap();
 
     // The genuine cursor is honoured; it shows neither the feed position
     // nor the epoch, and two cursors for the same position differ.

@@ -21,8 +21,8 @@ use fengqiao_server::engine::{Caller, Engine, EngineConfig};
 use fengqiao_server::serve::ServeConfig;
 use fengqiao_server::storage::{
     BackupReport, CommitBatch, CommitReceipt, DocMeta, FeedPage, ProjectionKey, QuarantineEntry,
-    Quarantined, SledStorage, Storage, StorageConfig, StorageError, StoredDocument,
-    VillageCounters,
+    Quarantined, ServerValue, SledStorage, Storage, StorageConfig, StorageError, StoredDocument,
+    ValueFamily, VillageCounters,
 };
 use fengqiao_server::ws::connection::{Connection, Output};
 use fengqiao_shared::Summary;
@@ -231,16 +231,16 @@ impl Storage for TroubledStorage {
         self.inner.list_quarantine(limit)
     }
 
-    fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError> {
-        self.inner.get_meta(name)
+    fn get_value(&self, value: &ServerValue) -> Result<Option<Vec<u8>>, StorageError> {
+        self.inner.get_value(value)
     }
 
-    fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StorageError> {
-        self.inner.put_meta(name, value)
+    fn put_value(&self, value: &ServerValue, bytes: &[u8]) -> Result<(), StorageError> {
+        self.inner.put_value(value, bytes)
     }
 
-    fn metas_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
-        self.inner.metas_with_prefix(prefix)
+    fn values_in(&self, family: ValueFamily) -> Result<Vec<(ServerValue, Vec<u8>)>, StorageError> {
+        self.inner.values_in(family)
     }
 
     fn backup_to(&self, path: &Path) -> Result<BackupReport, StorageError> {

@@ -37,23 +37,15 @@ use thiserror::Error;
 use tokio::sync::broadcast;
 
 use crate::engine::now_millis;
-use crate::storage::{Storage, StorageError};
+use crate::storage::{ServerValue, Storage, StorageError, ValueFamily};
 pub use org::{ImportReport, Org, OrgError};
 
-const ORG_KEY: &str = "directory/org";
-/// Where people and devices were kept as one value before each had its own
-/// (read at start, and emptied once its entries are written one by one).
-const LEGACY_PEOPLE_KEY: &str = "directory/people";
-const PERSON_PREFIX: &str = "directory/person/";
-const DEVICE_PREFIX: &str = "directory/device/";
-const ACTOR_PREFIX: &str = "directory/actor/";
-
-fn person_key(id: &str) -> String {
-    format!("{PERSON_PREFIX}{id}")
+fn person_key(id: &str) -> ServerValue {
+    ServerValue::Person(id.to_owned())
 }
 
-fn device_key(id: &DeviceId) -> String {
-    format!("{DEVICE_PREFIX}{id}")
+fn device_key(id: &DeviceId) -> ServerValue {
+    ServerValue::Device(*id)
 }
 
 /// Text that starts every device token, so a leaked one is recognisable.
@@ -205,12 +197,12 @@ fn decode<T: serde::de::DeserializeOwned>(
 impl Directory {
     /// Loads the organisation and the people and devices from storage.
     pub fn open(storage: Arc<dyn Storage>) -> Result<Self, StorageError> {
-        let org = match storage.get_meta(ORG_KEY)? {
+        let org = match storage.get_value(&ServerValue::Org)? {
             Some(bytes) => decode(&bytes, "organisation")?,
             None => Org::default(),
         };
         let mut people = Self::load_people(storage.as_ref())?;
-        let legacy: People = match storage.get_meta(LEGACY_PEOPLE_KEY)? {
+        let legacy: People = match storage.get_value(&ServerValue::LegacyPeople)? {
             Some(bytes) => decode(&bytes, "people and devices")?,
             None => People::default(),
         };
@@ -219,18 +211,18 @@ impl Directory {
             // in between leaves both, and the single entries win.
             for (id, person) in legacy.people {
                 if let std::collections::btree_map::Entry::Vacant(entry) = people.people.entry(id) {
-                    storage.put_meta(&person_key(&person.id), &encode(&person))?;
+                    storage.put_value(&person_key(&person.id), &encode(&person))?;
                     entry.insert(person);
                 }
             }
             for (id, device) in legacy.devices {
                 if let std::collections::btree_map::Entry::Vacant(entry) = people.devices.entry(id)
                 {
-                    storage.put_meta(&device_key(&device.id), &encode(&device))?;
+                    storage.put_value(&device_key(&device.id), &encode(&device))?;
                     entry.insert(device);
                 }
             }
-            storage.put_meta(LEGACY_PEOPLE_KEY, &encode(&People::default()))?;
+            storage.put_value(&ServerValue::LegacyPeople, &encode(&People::default()))?;
         }
         let by_token = people
             .devices
@@ -261,11 +253,11 @@ impl Directory {
     /// Every person and device stored, each under its own key.
     fn load_people(storage: &dyn Storage) -> Result<People, StorageError> {
         let mut people = People::default();
-        for (_, bytes) in storage.metas_with_prefix(PERSON_PREFIX)? {
+        for (_, bytes) in storage.values_in(ValueFamily::Person)? {
             let person: Person = decode(&bytes, "person")?;
             people.people.insert(person.id.clone(), person);
         }
-        for (_, bytes) in storage.metas_with_prefix(DEVICE_PREFIX)? {
+        for (_, bytes) in storage.values_in(ValueFamily::Device)? {
             let device: Device = decode(&bytes, "device")?;
             people.devices.insert(device.id, device);
         }
@@ -285,7 +277,7 @@ impl Directory {
     /// Persists a person, then takes it in: a failed write changes nothing.
     fn save_person(&self, state: &mut State, person: Person) -> Result<(), DirectoryError> {
         self.storage
-            .put_meta(&person_key(&person.id), &encode(&person))?;
+            .put_value(&person_key(&person.id), &encode(&person))?;
         state.people.people.insert(person.id.clone(), person);
         Ok(())
     }
@@ -295,7 +287,7 @@ impl Directory {
     /// devices there are.
     fn save_device(&self, state: &mut State, device: Device) -> Result<(), DirectoryError> {
         self.storage
-            .put_meta(&device_key(&device.id), &encode(&device))?;
+            .put_value(&device_key(&device.id), &encode(&device))?;
         if let Some(old) = state.people.devices.get(&device.id) {
             state.by_token.remove(&old.token_hash);
         }
@@ -327,7 +319,7 @@ impl Directory {
         let mut state = self.write();
         let mut org = state.org.clone();
         let report = org.merge(incoming)?;
-        self.storage.put_meta(ORG_KEY, &encode(&org))?;
+        self.storage.put_value(&ServerValue::Org, &encode(&org))?;
         state.org = org;
         Ok(report)
     }
@@ -563,13 +555,8 @@ impl Directory {
 
     // --- actor bindings -----------------------------------------------
 
-    fn actor_key(actor: &[u8]) -> String {
-        let mut key = String::with_capacity(ACTOR_PREFIX.len() + actor.len() * 2);
-        key.push_str(ACTOR_PREFIX);
-        for b in actor {
-            key.push_str(&format!("{b:02x}"));
-        }
-        key
+    fn actor_key(actor: &[u8]) -> ServerValue {
+        ServerValue::Actor(actor.to_vec())
     }
 
     /// Binds a non-native actor to a device, unless it is bound already.
@@ -578,7 +565,7 @@ impl Directory {
             return Ok(());
         }
         self.storage
-            .put_meta(&Self::actor_key(actor), device.as_bytes())?;
+            .put_value(&Self::actor_key(actor), device.as_bytes())?;
         self.bindings
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -595,7 +582,7 @@ impl Directory {
         {
             return Ok(Some(*device));
         }
-        let Some(bytes) = self.storage.get_meta(&Self::actor_key(actor))? else {
+        let Some(bytes) = self.storage.get_value(&Self::actor_key(actor))? else {
             return Ok(None);
         };
         let bytes: [u8; 16] = bytes
@@ -678,13 +665,18 @@ mod tests {
             directory.enroll(cadre("p")).unwrap();
         }
         let (device, token) = directory.enroll(cadre("p")).unwrap();
-        let entries = storage.metas_with_prefix(DEVICE_PREFIX).unwrap();
+        let entries = storage.values_in(ValueFamily::Device).unwrap();
         assert_eq!(entries.len(), 301);
         // The newest device's entry is a few hundred bytes, not the whole
         // directory.
-        let newest = storage.get_meta(&device_key(&device.id)).unwrap().unwrap();
+        let newest = storage.get_value(&device_key(&device.id)).unwrap().unwrap();
         assert!(newest.len() < 1024, "{} bytes", newest.len());
-        assert!(storage.get_meta(LEGACY_PEOPLE_KEY).unwrap().is_none());
+        assert!(
+            storage
+                .get_value(&ServerValue::LegacyPeople)
+                .unwrap()
+                .is_none()
+        );
 
         // Rotation, revocation and reassignment survive a restart.
         let rotated = directory.rotate(&device.id).unwrap();
@@ -785,17 +777,21 @@ mod tests {
         );
         let dir2 = tempfile::tempdir().unwrap();
         let old = store(dir2.path());
-        old.put_meta(LEGACY_PEOPLE_KEY, &encode(&legacy)).unwrap();
+        old.put_value(&ServerValue::LegacyPeople, &encode(&legacy))
+            .unwrap();
 
         let directory = Directory::open(old.clone()).unwrap();
         assert_eq!(
             directory.device_by_token(&token.0).map(|d| d.id),
             Some(device.id)
         );
-        assert_eq!(old.metas_with_prefix(DEVICE_PREFIX).unwrap().len(), 1);
-        assert_eq!(old.metas_with_prefix(PERSON_PREFIX).unwrap().len(), 1);
-        let emptied: People =
-            decode(&old.get_meta(LEGACY_PEOPLE_KEY).unwrap().unwrap(), "people").unwrap();
+        assert_eq!(old.values_in(ValueFamily::Device).unwrap().len(), 1);
+        assert_eq!(old.values_in(ValueFamily::Person).unwrap().len(), 1);
+        let emptied: People = decode(
+            &old.get_value(&ServerValue::LegacyPeople).unwrap().unwrap(),
+            "people",
+        )
+        .unwrap();
         assert!(emptied.devices.is_empty() && emptied.people.is_empty());
         // A second open finds the entries and nothing left to split.
         drop(directory);

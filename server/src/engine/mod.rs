@@ -47,7 +47,8 @@ use crate::directory::Directory;
 use crate::http::limit::{RateLimit, RateLimiter};
 use crate::metrics::{LogEvery, Metrics, add};
 use crate::storage::{
-    CommitBatch, DocumentContent, QuarantineBounds, QuarantineEntry, Storage, StorageError,
+    CommitBatch, DocumentContent, QuarantineBounds, QuarantineEntry, ServerValue, Storage,
+    StorageError,
 };
 use cache::{DocCache, Loaded, Slot};
 use hub::{DocChanged, Hub};
@@ -1100,14 +1101,14 @@ pub struct Removal {
     pub seq: u64,
 }
 
-fn removal_key(id: &DocumentId) -> String {
-    format!("removed/{id}")
+fn removal_key(id: &DocumentId) -> ServerValue {
+    ServerValue::Removal(id.clone())
 }
 
 impl Engine {
     /// The removal of `id`, if an admin removed it.
     pub fn removal(&self, id: &DocumentId) -> Result<Option<Removal>, DocError> {
-        let Some(bytes) = self.storage.get_meta(&removal_key(id))? else {
+        let Some(bytes) = self.storage.get_value(&removal_key(id))? else {
             return Ok(None);
         };
         serde_json::from_slice(&bytes).map(Some).map_err(|_| {
@@ -1162,11 +1163,11 @@ impl Engine {
         };
         // The tombstone first: from here on the id takes no changes.
         self.storage
-            .put_meta(&removal_key(id), &encode(&removal)?)?;
+            .put_value(&removal_key(id), &encode(&removal)?)?;
         let seq = self.storage.remove_document(id)?.unwrap_or(0);
         removal.seq = seq;
         self.storage
-            .put_meta(&removal_key(id), &encode(&removal)?)?;
+            .put_value(&removal_key(id), &encode(&removal)?)?;
         guard.loaded = None;
         drop(guard);
         self.cache.forget(id);

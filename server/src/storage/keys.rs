@@ -1,72 +1,62 @@
-//! The key layout of the store: every record lives in one ordered key space,
-//! each family under a one-byte tag.
+//! The key layout of the store: what the keys of each [`Space`] are.
 //!
 //! Numbers in keys are big-endian so that byte order is numeric order.
 //! Document ids vary in length (1 to 64 bytes), so where more key follows a
 //! document id, the id is preceded by its length; that makes the keys of one
 //! document a contiguous range that no other id can fall into.
 //!
-//! | tag | key | value |
+//! | space (sled tag) | key | value |
 //! |---|---|---|
-//! | `Q` | `Q` | last assigned sequence number, u64 |
-//! | `m` | `m` ‖ name | server-wide value (schema version, storage id) |
-//! | `d` | `d` ‖ len ‖ doc | document metadata (CBOR) |
-//! | `s` | `s` ‖ len ‖ doc | snapshot: `through_seq` u64 ‖ Automerge bytes |
-//! | `c` | `c` ‖ len ‖ doc ‖ seq | change chunk of the commit `seq` |
-//! | `h` | `h` ‖ len ‖ doc ‖ seq | heads after the commit `seq`, 32 bytes each |
-//! | `f` | `f` ‖ seq | change feed: village (12 ASCII digits) ‖ doc |
-//! | `p` | `p` ‖ village ‖ doc | projection summary (CBOR) |
-//! | `n` | `n` ‖ village | village counters (CBOR) |
-//! | `x` | `x` ‖ chunk count u32 ‖ doc | compaction candidates |
-//! | `y` | `y` ‖ peer len u16 ‖ peer ‖ doc | per-peer sync state |
-//! | `z` | `z` ‖ id u64 | quarantined change (CBOR) |
+//! | `Seq` (`Q`) | empty | last assigned sequence number, u64 |
+//! | `Meta` (`m`) | name | server-wide value (see [`super::ServerValue`]) |
+//! | `DocMeta` (`d`) | len ‖ doc | document metadata (CBOR) |
+//! | `Snapshot` (`s`) | len ‖ doc | snapshot: `through_seq` u64 ‖ Automerge bytes |
+//! | `Chunk` (`c`) | len ‖ doc ‖ seq | change chunk of the commit `seq` |
+//! | `Heads` (`h`) | len ‖ doc ‖ seq | heads after the commit `seq`, 32 bytes each |
+//! | `Feed` (`f`) | seq | change feed: village (12 ASCII digits) ‖ doc |
+//! | `Projection` (`p`) | village ‖ doc | projection summary (CBOR) |
+//! | `Counters` (`n`) | village | village counters (CBOR) |
+//! | `Compaction` (`x`) | chunk count u32 ‖ doc | compaction candidates |
+//! | `SyncState` (`y`) | peer len u16 ‖ peer ‖ doc | per-peer sync state |
+//! | `Quarantine` (`z`) | id u64 | quarantined change (CBOR) |
 //!
-//! Because village codes are 12 digits whose prefixes are towns and
-//! districts, a scope is one contiguous range of `p` and `n` keys.
+//! On sled every key is stored as `tag ‖ key` in one tree (the layout of
+//! schema version 1, unchanged). Because village codes are 12 digits whose
+//! prefixes are towns and districts, a scope is one contiguous range of
+//! `Projection` and `Counters` keys.
 //!
 //! This layout is a persisted format: changing it needs a new schema version
 //! (see [`super::SCHEMA_VERSION`]).
+//!
+//! [`Space`]: super::backend::Space
 
 use fengqiao_protocol::{DocumentId, Scope, VillageCode};
 
 use super::StorageError;
 
-pub const LAST_SEQ: &[u8] = b"Q";
-pub const META: u8 = b'm';
-pub const DOC_META: u8 = b'd';
-pub const SNAPSHOT: u8 = b's';
-pub const CHUNK: u8 = b'c';
-pub const HEADS: u8 = b'h';
-pub const FEED: u8 = b'f';
-pub const PROJECTION: u8 = b'p';
-pub const COUNTERS: u8 = b'n';
-pub const COMPACTION: u8 = b'x';
-pub const SYNC_STATE: u8 = b'y';
-pub const QUARANTINE: u8 = b'z';
-
 /// Length of a village code in keys.
 pub const VILLAGE_LEN: usize = 12;
 
-/// `tag ‖ len ‖ doc`: the whole key of per-document singletons, and the
-/// prefix of per-document sequences.
-pub fn doc_key(tag: u8, id: &DocumentId) -> Vec<u8> {
+/// `len ‖ doc`: the whole key of per-document singletons, and the prefix
+/// of per-document sequences.
+pub fn doc_key(id: &DocumentId) -> Vec<u8> {
     let bytes = id.as_bytes();
-    let mut key = Vec::with_capacity(2 + bytes.len() + 8);
-    key.push(tag);
+    let mut key = Vec::with_capacity(1 + bytes.len() + 8);
     // Ids are at most 64 bytes by construction, so the length fits a byte.
     key.push(bytes.len() as u8);
     key.extend_from_slice(bytes);
     key
 }
 
-/// `tag ‖ len ‖ doc ‖ seq`.
-pub fn doc_seq_key(tag: u8, id: &DocumentId, seq: u64) -> Vec<u8> {
-    let mut key = doc_key(tag, id);
+/// `len ‖ doc ‖ seq`.
+pub fn doc_seq_key(id: &DocumentId, seq: u64) -> Vec<u8> {
+    let mut key = doc_key(id);
     key.extend_from_slice(&seq.to_be_bytes());
     key
 }
 
-/// The sequence number at the end of a `doc_seq_key`.
+/// The sequence number at the end of a `doc_seq_key` (or of a feed or
+/// quarantine key).
 pub fn seq_suffix(key: &[u8], what: &'static str) -> Result<u64, StorageError> {
     key.len()
         .checked_sub(8)
@@ -76,56 +66,33 @@ pub fn seq_suffix(key: &[u8], what: &'static str) -> Result<u64, StorageError> {
         .ok_or(StorageError::Corrupt { what })
 }
 
-/// `f ‖ seq`.
-pub fn feed_key(seq: u64) -> [u8; 9] {
-    let mut key = [FEED; 9];
-    key[1..].copy_from_slice(&seq.to_be_bytes());
-    key
+/// A feed or quarantine key: the number, big-endian.
+pub fn seq_key(seq: u64) -> Vec<u8> {
+    seq.to_be_bytes().to_vec()
 }
 
-/// `z ‖ id`.
-pub fn quarantine_key(id: u64) -> [u8; 9] {
-    let mut key = [QUARANTINE; 9];
-    key[1..].copy_from_slice(&id.to_be_bytes());
-    key
-}
-
-/// `m ‖ name`.
-pub fn meta_key(name: &str) -> Vec<u8> {
-    let mut key = vec![META];
-    key.extend_from_slice(name.as_bytes());
-    key
-}
-
-/// `p ‖ village ‖ doc`.
+/// `village ‖ doc`.
 pub fn projection_key(village: &VillageCode, id: &DocumentId) -> Vec<u8> {
-    let mut key = Vec::with_capacity(1 + VILLAGE_LEN + id.as_bytes().len());
-    key.push(PROJECTION);
+    let mut key = Vec::with_capacity(VILLAGE_LEN + id.as_bytes().len());
     key.extend_from_slice(village.as_str().as_bytes());
     key.extend_from_slice(id.as_bytes());
     key
 }
 
-/// `n ‖ village`.
+/// `village`.
 pub fn counters_key(village: &VillageCode) -> Vec<u8> {
-    let mut key = Vec::with_capacity(1 + VILLAGE_LEN);
-    key.push(COUNTERS);
-    key.extend_from_slice(village.as_str().as_bytes());
-    key
+    village.as_str().as_bytes().to_vec()
 }
 
-/// `tag ‖ scope prefix`: the range of projection or counter keys of every
-/// village in `scope`.
-pub fn scope_prefix(tag: u8, scope: &Scope) -> Vec<u8> {
-    let mut key = vec![tag];
-    key.extend_from_slice(scope.prefix().as_bytes());
-    key
+/// The prefix of the projection or counter keys of every village in
+/// `scope`.
+pub fn scope_prefix(scope: &Scope) -> Vec<u8> {
+    scope.prefix().as_bytes().to_vec()
 }
 
-/// `x ‖ chunk count ‖ doc`.
+/// `chunk count ‖ doc`.
 pub fn compaction_key(chunk_count: u32, id: &DocumentId) -> Vec<u8> {
-    let mut key = Vec::with_capacity(5 + id.as_bytes().len());
-    key.push(COMPACTION);
+    let mut key = Vec::with_capacity(4 + id.as_bytes().len());
     key.extend_from_slice(&chunk_count.to_be_bytes());
     key.extend_from_slice(id.as_bytes());
     key
@@ -134,11 +101,11 @@ pub fn compaction_key(chunk_count: u32, id: &DocumentId) -> Vec<u8> {
 /// The document id at the end of a compaction key.
 pub fn compaction_doc(key: &[u8]) -> Result<DocumentId, StorageError> {
     const WHAT: &str = "compaction index key";
-    let id = key.get(5..).ok_or(StorageError::Corrupt { what: WHAT })?;
+    let id = key.get(4..).ok_or(StorageError::Corrupt { what: WHAT })?;
     DocumentId::from_bytes(id).map_err(|_| StorageError::Corrupt { what: WHAT })
 }
 
-/// `y ‖ peer len ‖ peer ‖ doc`.
+/// `peer len ‖ peer ‖ doc`.
 pub fn sync_state_key(peer: &[u8], id: &DocumentId) -> Result<Vec<u8>, StorageError> {
     let len = u16::try_from(peer.len()).map_err(|_| StorageError::Invalid {
         reason: format!(
@@ -147,8 +114,7 @@ pub fn sync_state_key(peer: &[u8], id: &DocumentId) -> Result<Vec<u8>, StorageEr
             u16::MAX
         ),
     })?;
-    let mut key = Vec::with_capacity(3 + peer.len() + id.as_bytes().len());
-    key.push(SYNC_STATE);
+    let mut key = Vec::with_capacity(2 + peer.len() + id.as_bytes().len());
     key.extend_from_slice(&len.to_be_bytes());
     key.extend_from_slice(peer);
     key.extend_from_slice(id.as_bytes());
@@ -204,17 +170,17 @@ mod tests {
     fn document_ranges_do_not_overlap_when_one_id_prefixes_another() {
         let short = doc(&[1, 2]);
         let long = doc(&[1, 2, 3]);
-        let short_prefix = doc_key(CHUNK, &short);
-        assert!(!doc_seq_key(CHUNK, &long, 1).starts_with(&short_prefix));
-        assert!(doc_seq_key(CHUNK, &short, 7).starts_with(&short_prefix));
+        let short_prefix = doc_key(&short);
+        assert!(!doc_seq_key(&long, 1).starts_with(&short_prefix));
+        assert!(doc_seq_key(&short, 7).starts_with(&short_prefix));
     }
 
     #[test]
     fn sequence_keys_sort_numerically() {
         let id = doc(&[9; 16]);
-        assert!(doc_seq_key(HEADS, &id, 255) < doc_seq_key(HEADS, &id, 256));
-        assert!(feed_key(1) < feed_key(1 << 40));
-        assert_eq!(seq_suffix(&doc_seq_key(HEADS, &id, 300), "x").unwrap(), 300);
+        assert!(doc_seq_key(&id, 255) < doc_seq_key(&id, 256));
+        assert!(seq_key(1) < seq_key(1 << 40));
+        assert_eq!(seq_suffix(&doc_seq_key(&id, 300), "x").unwrap(), 300);
         assert!(seq_suffix(b"short", "x").is_err());
     }
 
@@ -224,10 +190,10 @@ mod tests {
         let theirs = VillageCode::new("500110102001").unwrap();
         let town = Scope::parse("500110101").unwrap();
         let id = doc(&[5; 16]);
-        let prefix = scope_prefix(PROJECTION, &town);
+        let prefix = scope_prefix(&town);
         assert!(projection_key(&ours, &id).starts_with(&prefix));
         assert!(!projection_key(&theirs, &id).starts_with(&prefix));
-        assert!(counters_key(&ours).starts_with(&scope_prefix(COUNTERS, &town)));
+        assert!(counters_key(&ours).starts_with(&prefix));
     }
 
     #[test]
@@ -258,6 +224,13 @@ mod tests {
         let id = doc(&[1; 16]);
         assert!(sync_state_key(&[0; 70_000], &id).is_err());
         let key = sync_state_key(b"peer", &id).unwrap();
-        assert_eq!(&key[..3], &[SYNC_STATE, 0, 4]);
+        assert_eq!(&key[..2], &[0, 4]);
+    }
+
+    #[test]
+    fn compaction_keys_name_their_document() {
+        let id = doc(&[3; 16]);
+        assert_eq!(compaction_doc(&compaction_key(7, &id)).unwrap(), id);
+        assert!(compaction_key(2, &id) < compaction_key(10, &id));
     }
 }

@@ -1,10 +1,15 @@
 //! The server's storage: documents, the change feed, the projection index,
 //! per-village counters and the small state around them.
 //!
-//! [`Storage`] is the boundary the sync engine programs against; it names no
-//! type of the engine behind it, so a PostgreSQL-compatible backend can
-//! implement it for multi-node deployments. [`SledStorage`] is the embedded
-//! default.
+//! [`Storage`] is the boundary the sync engine programs against (synchronous,
+//! called from blocking threads). It is implemented once, by [`Store`],
+//! which lays everything out on a [`Backend`]: the small async,
+//! transactional interface a storage engine implements (consistent views,
+//! range scans, one write transaction at a time, a commit that is durable
+//! when it returns and assigns the next sequence number). Backends:
+//! [`SledBackend`] (the embedded default, [`SledStorage`]),
+//! [`MemoryBackend`] (tests) and [`CrashBackend`] (wraps another and dies at
+//! a chosen point, to test what survives).
 //!
 //! # What is stored
 //!
@@ -41,7 +46,7 @@
 //! crash or a power cut. Concurrent commits share flushes (group commit, see
 //! [`group_commit`]), so this costs one flush per group, not per commit. The
 //! same holds for [`Storage::compact`], [`Storage::quarantine`] and
-//! [`Storage::put_meta`]. An `Err` means "not acknowledged": the write may
+//! [`Storage::put_value`]. An `Err` means "not acknowledged": the write may
 //! or may not survive, and the client retries (applying the same Automerge
 //! changes twice changes nothing).
 //!
@@ -58,9 +63,11 @@
 //! not wait for a flush. A sync state is a cache of what a peer has; losing
 //! the latest one costs at most an extra round of sync.
 //!
-//! These guarantees are tested in `server/tests/storage.rs`: reopening after
-//! a drop, and killing a process in the middle of committing, then checking
-//! that every acknowledged commit is there and no commit is there in part.
+//! These guarantees are tested in `server/tests/storage.rs`, once per
+//! backend: reopening after a drop, a crash at every point of a write
+//! transaction (the crash-test backend), and killing a process in the
+//! middle of committing (sled), then checking that every acknowledged
+//! commit is there and no commit is there in part.
 //!
 //! # Threads
 //!
@@ -69,6 +76,7 @@
 //! on an async executor. Implementations are `Send + Sync` and meant to be
 //! shared as `Arc<dyn Storage>`.
 
+pub mod backend;
 pub mod backup;
 mod codec;
 pub mod config;
@@ -81,12 +89,15 @@ mod keys;
 pub mod private;
 pub mod quarantine;
 pub mod sled_store;
+pub mod store;
+pub mod values;
 
 use std::path::Path;
 
 use fengqiao_protocol::{DocumentId, Scope, VillageCode};
 use fengqiao_shared::Summary;
 
+pub use backend::{Backend, CrashBackend, CrashPoint, MemoryBackend};
 pub use backup::BackupReport;
 pub use config::StorageConfig;
 pub use counters::VillageCounters;
@@ -95,22 +106,18 @@ pub use error::StorageError;
 pub use feed::{FeedEntry, FeedPage};
 pub use group_commit::FlushStats;
 pub use quarantine::{QuarantineBounds, QuarantineEntry, QuarantineIndex, Quarantined};
-pub use sled_store::SledStorage;
+pub use sled_store::{SledBackend, SledStorage};
+pub use store::Store;
+pub use values::{ServerValue, ValueFamily};
+
+/// The store in memory, for tests.
+pub type MemoryStorage = Store<MemoryBackend>;
 
 /// The version of the stored layout this server reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Heads log entries kept per document (at least).
 pub const HEADS_RETAINED: usize = 64;
-
-/// Server-wide value: the stored layout version (big-endian u32). Written
-/// when a store is created; refused by [`Storage::put_meta`].
-pub const META_SCHEMA_VERSION: &str = "schema_version";
-
-/// Server-wide value: a random id (UUID text) given to a store when it is
-/// created, e.g. for automerge-repo's `storageId`. Refused by
-/// [`Storage::put_meta`].
-pub const META_STORAGE_ID: &str = "storage_id";
 
 /// Where a page of summaries starts: after this village and document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,13 +257,14 @@ pub trait Storage: Send + Sync {
     }
 
     /// A server-wide value.
-    fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError>;
+    fn get_value(&self, value: &ServerValue) -> Result<Option<Vec<u8>>, StorageError>;
 
-    /// Sets a server-wide value, durably.
-    fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StorageError>;
+    /// Sets a server-wide value, durably. [`ServerValue::SchemaVersion`] is
+    /// refused: the storage sets it itself.
+    fn put_value(&self, value: &ServerValue, bytes: &[u8]) -> Result<(), StorageError>;
 
-    /// Every server-wide value whose name starts with `prefix`, by name.
-    fn metas_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StorageError>;
+    /// Every value of one family, in the order of their stored names.
+    fn values_in(&self, family: ValueFamily) -> Result<Vec<(ServerValue, Vec<u8>)>, StorageError>;
 
     /// Writes a consistent copy of the whole store to the file `path`: every
     /// commit is in it entirely or not at all. Commits wait while it is

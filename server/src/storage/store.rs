@@ -1,0 +1,1063 @@
+//! [`Store`]: everything Fengqiao keeps, laid out on any [`Backend`].
+//!
+//! The store holds the logic every backend shares: documents as a snapshot
+//! plus chunks, the change feed, the heads log, the projection index and
+//! its counters, the quarantine, per-peer sync states, server-wide values
+//! and the export for backups. Each write is one backend transaction, so a
+//! commit's chunk, metadata, feed entry, heads, summary, counters and
+//! sequence number land together or not at all, and it is acknowledged
+//! only once the backend says it is durable.
+//!
+//! The methods are async. [`Store`] also implements the synchronous
+//! [`Storage`] trait the engine calls from its blocking threads, by running
+//! each of them to completion on the calling thread.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use fengqiao_protocol::{DocumentId, Scope, VillageCode};
+use fengqiao_shared::Summary;
+
+use super::backend::{Backend, Durability, Entry, KeyRange, ReadView, Space, WriteTxn, block_on};
+use super::backup::{BackupReader, BackupReport, BackupWriter, verify};
+use super::codec::{decode, decode_heads, decode_u64, encode, encode_heads};
+use super::keys::{self, doc_key, doc_seq_key};
+use super::values::{ServerValue, ValueFamily};
+use super::{
+    CommitBatch, CommitReceipt, DocMeta, DocumentContent, FeedEntry, FeedPage, HEADS_RETAINED,
+    ProjectionKey, QuarantineBounds, QuarantineEntry, QuarantineIndex, Quarantined, SCHEMA_VERSION,
+    Storage, StorageError, StoreHealth, StoredDocument, VillageCounters,
+};
+
+const SUMMARY_WHAT: &str = "projection summary";
+const COUNTERS_WHAT: &str = "village counters";
+const SNAPSHOT_WHAT: &str = "document snapshot";
+const QUARANTINE_WHAT: &str = "quarantined change";
+
+/// Entries read per backend call when a read walks a long range (the feed
+/// under a scope, a backup).
+const PAGE: usize = 512;
+
+/// Records written per transaction when restoring a backup.
+const RESTORE_BATCH: usize = 1024;
+
+/// The backend-neutral store.
+pub struct Store<B: Backend> {
+    backend: B,
+    quarantine_bounds: QuarantineBounds,
+    /// The quarantine's entries by size, read at the first quarantined
+    /// change after opening (or after a failed write). Only touched while
+    /// the write transaction is held.
+    quarantine: Mutex<Option<QuarantineIndex>>,
+    /// Quarantined changes dropped to stay within the bounds.
+    quarantine_dropped: AtomicU64,
+}
+
+impl<B: Backend> std::fmt::Debug for Store<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("durable_seq", &self.backend.durable_seq())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The value of a server value's name.
+fn meta_name(value: &ServerValue) -> Vec<u8> {
+    value.name().into_bytes()
+}
+
+async fn read_meta<V: ReadView>(
+    view: &V,
+    id: &DocumentId,
+) -> Result<Option<DocMeta>, StorageError> {
+    view.get(Space::DocMeta, &doc_key(id))
+        .await?
+        .map(|bytes| DocMeta::decode(&bytes))
+        .transpose()
+}
+
+async fn read_counters<V: ReadView>(
+    view: &V,
+    village: &VillageCode,
+) -> Result<VillageCounters, StorageError> {
+    match view
+        .get(Space::Counters, &keys::counters_key(village))
+        .await?
+    {
+        Some(bytes) => decode(&bytes, COUNTERS_WHAT),
+        None => Ok(VillageCounters::default()),
+    }
+}
+
+/// The snapshot's `through_seq` and bytes.
+async fn read_snapshot<V: ReadView>(
+    view: &V,
+    id: &DocumentId,
+) -> Result<Option<(u64, Vec<u8>)>, StorageError> {
+    view.get(Space::Snapshot, &doc_key(id))
+        .await?
+        .map(|value| {
+            if value.len() < 8 {
+                return Err(StorageError::Corrupt {
+                    what: SNAPSHOT_WHAT,
+                });
+            }
+            let (through, bytes) = value.split_at(8);
+            Ok((decode_u64(through, SNAPSHOT_WHAT)?, bytes.to_vec()))
+        })
+        .transpose()
+}
+
+async fn read_last_seq<V: ReadView>(view: &V) -> Result<u64, StorageError> {
+    match view.get(Space::Seq, &[]).await? {
+        Some(bytes) => decode_u64(&bytes, "sequence number"),
+        None => Ok(0),
+    }
+}
+
+async fn read_value<V: ReadView>(
+    view: &V,
+    value: &ServerValue,
+) -> Result<Option<Vec<u8>>, StorageError> {
+    if let Some(found) = view.get(Space::Meta, &meta_name(value)).await? {
+        return Ok(Some(found));
+    }
+    match value.legacy_name() {
+        Some(legacy) => view.get(Space::Meta, legacy.as_bytes()).await,
+        None => Ok(None),
+    }
+}
+
+/// Reads a whole range, `PAGE` entries per backend call.
+async fn scan_pages<V: ReadView>(
+    view: &V,
+    space: Space,
+    range: KeyRange,
+    mut each: impl FnMut(Entry) -> Result<bool, StorageError>,
+) -> Result<(), StorageError> {
+    let mut range = range.take(PAGE);
+    loop {
+        let page = view.scan(space, &range).await?;
+        let full = page.len() == PAGE;
+        let mut last = None;
+        for entry in page {
+            last = Some(entry.0.clone());
+            if !each(entry)? {
+                return Ok(());
+            }
+        }
+        match (full, last) {
+            (true, Some(last)) if range.reverse => range.end = Bound::Excluded(last),
+            (true, Some(last)) => range.start = Bound::Excluded(last),
+            _ => return Ok(()),
+        }
+    }
+}
+
+fn snapshot_value(through_seq: u64, bytes: &[u8]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(8 + bytes.len());
+    value.extend_from_slice(&through_seq.to_be_bytes());
+    value.extend_from_slice(bytes);
+    value
+}
+
+impl<B: Backend> Store<B> {
+    /// Opens the store on `backend`: checks the stored layout version, or
+    /// writes it (and a new storage id) into an empty backend. Reads a
+    /// couple of keys, nothing per record.
+    pub async fn open_async(
+        backend: B,
+        quarantine_bounds: QuarantineBounds,
+    ) -> Result<Self, StorageError> {
+        let view = backend.read().await?;
+        let version = view
+            .get(Space::Meta, &meta_name(&ServerValue::SchemaVersion))
+            .await?;
+        let has_id = view
+            .get(Space::Meta, &meta_name(&ServerValue::StorageId))
+            .await?
+            .is_some();
+        let legacy_id = match ServerValue::StorageId.legacy_name() {
+            Some(name) => view.get(Space::Meta, name.as_bytes()).await?,
+            None => None,
+        };
+        let empty = match version {
+            Some(found) => {
+                let found = <[u8; 4]>::try_from(found.as_slice())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StorageError::Corrupt {
+                        what: "schema version",
+                    })?;
+                if found != SCHEMA_VERSION {
+                    return Err(StorageError::IncompatibleSchema {
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+                false
+            }
+            None => {
+                for space in Space::ALL {
+                    if !view.scan(space, &KeyRange::all().take(1)).await?.is_empty() {
+                        return Err(StorageError::Corrupt {
+                            what: "schema version",
+                        });
+                    }
+                }
+                true
+            }
+        };
+        drop(view);
+        if empty || !has_id {
+            let mut txn = backend.write().await?;
+            if empty {
+                txn.put(
+                    Space::Meta,
+                    meta_name(&ServerValue::SchemaVersion),
+                    SCHEMA_VERSION.to_be_bytes().to_vec(),
+                );
+            }
+            // One name for the store's id from now on; a store that only
+            // has the older one keeps its value.
+            let id = legacy_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string().into_bytes());
+            txn.put(Space::Meta, meta_name(&ServerValue::StorageId), id);
+            txn.commit(Durability::Flushed).await?;
+        }
+        Ok(Self {
+            backend,
+            quarantine_bounds,
+            quarantine: Mutex::new(None),
+            quarantine_dropped: AtomicU64::new(0),
+        })
+    }
+
+    /// [`Store::open_async`], on this thread.
+    pub fn open_on(backend: B, quarantine_bounds: QuarantineBounds) -> Result<Self, StorageError> {
+        block_on(Self::open_async(backend, quarantine_bounds))
+    }
+
+    /// The backend under the store.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// Copies the records of the backup file `backup` into `backend`, which
+    /// should be empty. The whole file is checked before anything is
+    /// written. The backend's own state (the sequence number it would
+    /// assign next) is only right once it is opened again.
+    pub async fn restore_into(backend: &B, backup: &Path) -> Result<BackupReport, StorageError> {
+        verify(backup)?;
+        let mut reader = BackupReader::open(backup)?;
+        let mut txn = backend.write().await?;
+        let mut pending = 0;
+        while let Some((key, value)) = reader.next_record()? {
+            let (space, key) = key
+                .split_first()
+                .and_then(|(tag, key)| Some((Space::of_tag(*tag)?, key)))
+                .ok_or_else(|| StorageError::BadBackup {
+                    reason: "a record of an unknown kind".into(),
+                })?;
+            txn.put(space, key.to_vec(), value);
+            pending += 1;
+            if pending == RESTORE_BATCH {
+                txn.commit(Durability::Flushed).await?;
+                txn = backend.write().await?;
+                pending = 0;
+            }
+        }
+        txn.commit(Durability::Flushed).await?;
+        Ok(reader.report())
+    }
+
+    /// Quarantined changes dropped to stay within the bounds since opening.
+    pub fn dropped_from_quarantine(&self) -> u64 {
+        self.quarantine_dropped.load(Ordering::Relaxed)
+    }
+
+    pub async fn commit_async(&self, commit: CommitBatch) -> Result<CommitReceipt, StorageError> {
+        commit.validate()?;
+        let mut txn = self.backend.write().await?;
+        let seq = txn.next_seq().await?;
+        Self::build_commit(&mut txn, commit, seq).await?;
+        let seq = txn.commit(Durability::Flushed).await?.unwrap_or(seq);
+        Ok(CommitReceipt { seq })
+    }
+
+    /// Writes one commit into `txn`; reads what it replaces.
+    async fn build_commit(
+        txn: &mut B::Write,
+        commit: CommitBatch,
+        seq: u64,
+    ) -> Result<(), StorageError> {
+        let id = &commit.id;
+        let old = read_meta(txn, id).await?;
+        match (commit.expected_seq, &old) {
+            (None, _) => {}
+            (Some(0), None) => {}
+            (Some(expected), Some(old)) if old.seq == expected => {}
+            (Some(expected), old) => {
+                return Err(StorageError::Conflict {
+                    reason: format!(
+                        "document {id} was expected at sequence {expected} but is at {}",
+                        old.as_ref().map_or(0, |meta| meta.seq)
+                    ),
+                });
+            }
+        }
+
+        let village = commit.summary.village.clone();
+        let mut meta = old.clone().unwrap_or_else(|| DocMeta {
+            id: id.clone(),
+            kind: commit.summary.kind,
+            village: village.clone(),
+            heads: Vec::new(),
+            seq: 0,
+            created_at: commit.at,
+            updated_at: commit.at,
+            snapshot_len: 0,
+            chunks_len: 0,
+            chunk_count: 0,
+        });
+
+        // Everything is read before anything is written: a transaction's
+        // reads never see its own writes on some backends and always do on
+        // others.
+        let old_chunks = match commit.content {
+            DocumentContent::Snapshot(_) => {
+                txn.scan(Space::Chunk, &KeyRange::prefix(&doc_key(id)))
+                    .await?
+            }
+            DocumentContent::Chunk(_) => Vec::new(),
+        };
+        let logged = txn
+            .scan(Space::Heads, &KeyRange::prefix(&doc_key(id)))
+            .await?;
+        let mut counters: BTreeMap<VillageCode, VillageCounters> = BTreeMap::new();
+        let mut old_projection = None;
+        if let Some(old) = &old {
+            let old_key = keys::projection_key(&old.village, id);
+            if let Some(bytes) = txn.get(Space::Projection, &old_key).await? {
+                let old_summary: Summary = decode(&bytes, SUMMARY_WHAT)?;
+                let mut village_counters = read_counters(txn, &old.village).await?;
+                village_counters.subtract(&old_summary)?;
+                counters.insert(old.village.clone(), village_counters);
+            }
+            old_projection = Some(old_key);
+        }
+        let mut village_counters = match counters.remove(&village) {
+            Some(staged) => staged,
+            None => read_counters(txn, &village).await?,
+        };
+        village_counters.add(&commit.summary)?;
+        counters.insert(village.clone(), village_counters);
+        let summary = encode(&commit.summary, SUMMARY_WHAT)?;
+
+        match commit.content {
+            DocumentContent::Chunk(bytes) => {
+                meta.chunks_len += bytes.len() as u64;
+                meta.chunk_count = meta.chunk_count.saturating_add(1);
+                txn.put(Space::Chunk, doc_seq_key(id, seq), bytes);
+            }
+            DocumentContent::Snapshot(bytes) => {
+                for (key, _) in old_chunks {
+                    txn.delete(Space::Chunk, key);
+                }
+                meta.snapshot_len = bytes.len() as u64;
+                meta.chunks_len = 0;
+                meta.chunk_count = 0;
+                txn.put(Space::Snapshot, doc_key(id), snapshot_value(seq, &bytes));
+            }
+        }
+
+        if let Some(old) = &old {
+            txn.delete(Space::Feed, keys::seq_key(old.seq));
+            if old.chunk_count > 0 {
+                txn.delete(Space::Compaction, keys::compaction_key(old.chunk_count, id));
+            }
+            if old.village != village
+                && let Some(old_key) = old_projection
+            {
+                txn.delete(Space::Projection, old_key);
+            }
+        }
+        txn.put(
+            Space::Feed,
+            keys::seq_key(seq),
+            keys::feed_value(&village, id),
+        );
+        if meta.chunk_count > 0 {
+            txn.put(
+                Space::Compaction,
+                keys::compaction_key(meta.chunk_count, id),
+                Vec::new(),
+            );
+        }
+
+        // Heads log: add this commit's entry, keep the newest HEADS_RETAINED.
+        let excess = (logged.len() + 1).saturating_sub(HEADS_RETAINED);
+        for (key, _) in logged.into_iter().take(excess) {
+            txn.delete(Space::Heads, key);
+        }
+        txn.put(
+            Space::Heads,
+            doc_seq_key(id, seq),
+            encode_heads(&commit.heads),
+        );
+
+        // Projection and counters: the old summary out, the new one in.
+        for (village, village_counters) in &counters {
+            let key = keys::counters_key(village);
+            if village_counters.is_empty() {
+                txn.delete(Space::Counters, key);
+            } else {
+                txn.put(
+                    Space::Counters,
+                    key,
+                    encode(village_counters, COUNTERS_WHAT)?,
+                );
+            }
+        }
+        txn.put(
+            Space::Projection,
+            keys::projection_key(&village, id),
+            summary,
+        );
+
+        meta.kind = commit.summary.kind;
+        meta.village = village;
+        meta.heads = commit.heads;
+        meta.seq = seq;
+        meta.updated_at = commit.at;
+        txn.put(Space::DocMeta, doc_key(id), meta.encode()?);
+        Ok(())
+    }
+
+    pub async fn remove_document_async(
+        &self,
+        id: &DocumentId,
+    ) -> Result<Option<u64>, StorageError> {
+        let mut txn = self.backend.write().await?;
+        let Some(old) = read_meta(&txn, id).await? else {
+            return Ok(None);
+        };
+        let seq = txn.next_seq().await?;
+        let mut doomed = Vec::new();
+        for space in [Space::Chunk, Space::Heads] {
+            for (key, _) in txn.scan(space, &KeyRange::prefix(&doc_key(id))).await? {
+                doomed.push((space, key));
+            }
+        }
+        let projection = keys::projection_key(&old.village, id);
+        let counters = match txn.get(Space::Projection, &projection).await? {
+            Some(bytes) => {
+                let summary: Summary = decode(&bytes, SUMMARY_WHAT)?;
+                let mut counters = read_counters(&txn, &old.village).await?;
+                counters.subtract(&summary)?;
+                Some(counters)
+            }
+            None => None,
+        };
+        for (space, key) in doomed {
+            txn.delete(space, key);
+        }
+        txn.delete(Space::Snapshot, doc_key(id));
+        txn.delete(Space::DocMeta, doc_key(id));
+        if old.chunk_count > 0 {
+            txn.delete(Space::Compaction, keys::compaction_key(old.chunk_count, id));
+        }
+        txn.delete(Space::Feed, keys::seq_key(old.seq));
+        txn.put(
+            Space::Feed,
+            keys::seq_key(seq),
+            keys::feed_value(&old.village, id),
+        );
+        if let Some(counters) = counters {
+            let key = keys::counters_key(&old.village);
+            if counters.is_empty() {
+                txn.delete(Space::Counters, key);
+            } else {
+                txn.put(Space::Counters, key, encode(&counters, COUNTERS_WHAT)?);
+            }
+            txn.delete(Space::Projection, projection);
+        }
+        let seq = txn.commit(Durability::Flushed).await?.unwrap_or(seq);
+        Ok(Some(seq))
+    }
+
+    pub async fn compact_async(
+        &self,
+        id: &DocumentId,
+        snapshot: Vec<u8>,
+        through_seq: u64,
+    ) -> Result<(), StorageError> {
+        if snapshot.is_empty() {
+            return Err(StorageError::Invalid {
+                reason: format!("compaction of {id} carries no bytes"),
+            });
+        }
+        let mut txn = self.backend.write().await?;
+        let mut meta = read_meta(&txn, id)
+            .await?
+            .ok_or_else(|| StorageError::Invalid {
+                reason: format!("cannot compact {id}: no such document"),
+            })?;
+        if through_seq > meta.seq {
+            return Err(StorageError::Invalid {
+                reason: format!(
+                    "cannot compact {id} through {through_seq}: its last commit is {}",
+                    meta.seq
+                ),
+            });
+        }
+        let current = read_snapshot(&txn, id)
+            .await?
+            .map_or(0, |(through, _)| through);
+        if through_seq < current {
+            return Err(StorageError::Conflict {
+                reason: format!(
+                    "{id} was replaced by a snapshot through {current} after this compaction \
+                     was computed through {through_seq}"
+                ),
+            });
+        }
+
+        let chunks = txn
+            .scan(Space::Chunk, &KeyRange::prefix(&doc_key(id)))
+            .await?;
+        let mut chunks_len = 0u64;
+        let mut chunk_count = 0u32;
+        for (key, value) in chunks {
+            if keys::seq_suffix(&key, "chunk key")? <= through_seq {
+                txn.delete(Space::Chunk, key);
+            } else {
+                chunks_len += value.len() as u64;
+                chunk_count = chunk_count.saturating_add(1);
+            }
+        }
+        txn.put(
+            Space::Snapshot,
+            doc_key(id),
+            snapshot_value(through_seq, &snapshot),
+        );
+        if meta.chunk_count > 0 {
+            txn.delete(
+                Space::Compaction,
+                keys::compaction_key(meta.chunk_count, id),
+            );
+        }
+        if chunk_count > 0 {
+            txn.put(
+                Space::Compaction,
+                keys::compaction_key(chunk_count, id),
+                Vec::new(),
+            );
+        }
+        meta.snapshot_len = snapshot.len() as u64;
+        meta.chunks_len = chunks_len;
+        meta.chunk_count = chunk_count;
+        txn.put(Space::DocMeta, doc_key(id), meta.encode()?);
+        txn.commit(Durability::Flushed).await?;
+        Ok(())
+    }
+
+    pub async fn documents_needing_compaction_async(
+        &self,
+        min_chunks: u32,
+        limit: usize,
+    ) -> Result<Vec<DocumentId>, StorageError> {
+        let view = self.backend.read().await?;
+        let range = KeyRange {
+            start: Bound::Included(min_chunks.max(1).to_be_bytes().to_vec()),
+            end: Bound::Unbounded,
+            reverse: true,
+            limit,
+        };
+        view.scan(Space::Compaction, &range)
+            .await?
+            .into_iter()
+            .map(|(key, _)| keys::compaction_doc(&key))
+            .collect()
+    }
+
+    pub async fn load_document_async(
+        &self,
+        id: &DocumentId,
+    ) -> Result<Option<StoredDocument>, StorageError> {
+        let view = self.backend.read().await?;
+        let Some(meta) = read_meta(&view, id).await? else {
+            return Ok(None);
+        };
+        self.backend.wait_durable(meta.seq).await?;
+        let snapshot = read_snapshot(&view, id).await?.map(|(_, bytes)| bytes);
+        let chunks: Vec<Vec<u8>> = view
+            .scan(Space::Chunk, &KeyRange::prefix(&doc_key(id)))
+            .await?
+            .into_iter()
+            .map(|(_, value)| value)
+            .collect();
+        if chunks.len() != meta.chunk_count as usize
+            || snapshot.as_ref().map_or(0, Vec::len) as u64 != meta.snapshot_len
+        {
+            return Err(StorageError::Corrupt {
+                what: "document chunks",
+            });
+        }
+        Ok(Some(StoredDocument {
+            snapshot: snapshot.unwrap_or_default(),
+            chunks,
+            seq: meta.seq,
+        }))
+    }
+
+    pub async fn doc_meta_async(&self, id: &DocumentId) -> Result<Option<DocMeta>, StorageError> {
+        let view = self.backend.read().await?;
+        let meta = read_meta(&view, id).await?;
+        if let Some(meta) = &meta {
+            self.backend.wait_durable(meta.seq).await?;
+        }
+        Ok(meta)
+    }
+
+    pub async fn feed_after_async(
+        &self,
+        after: u64,
+        scope: Option<&Scope>,
+        limit: usize,
+    ) -> Result<FeedPage, StorageError> {
+        let view = self.backend.read().await?;
+        let last = read_last_seq(&view).await?;
+        // Entries a newer, not yet durable commit has moved must not be
+        // skipped, so wait until everything the view shows is durable.
+        self.backend.wait_durable(last).await?;
+        let mut page = FeedPage {
+            entries: Vec::new(),
+            through_seq: after.max(last),
+        };
+        let (Some(start), true) = (after.checked_add(1), limit > 0) else {
+            page.through_seq = after;
+            return Ok(page);
+        };
+        let range = KeyRange::inclusive(keys::seq_key(start), keys::seq_key(u64::MAX));
+        let prefix = scope.map(|scope| scope.prefix().as_bytes().to_vec());
+        scan_pages(&view, Space::Feed, range, |(key, value)| {
+            // A value starts with its village's code: entries of other
+            // villages are passed over before anything is decoded.
+            if prefix.as_ref().is_some_and(|p| !value.starts_with(p)) {
+                return Ok(true);
+            }
+            let seq = keys::seq_suffix(&key, "change feed key")?;
+            let (village, id) = keys::parse_feed_value(&value)?;
+            page.entries.push(FeedEntry { seq, id, village });
+            if page.entries.len() == limit {
+                page.through_seq = seq;
+                return Ok(false);
+            }
+            Ok(true)
+        })
+        .await?;
+        Ok(page)
+    }
+
+    pub async fn heads_at_async(
+        &self,
+        id: &DocumentId,
+        seq: u64,
+    ) -> Result<Option<Vec<[u8; 32]>>, StorageError> {
+        let view = self.backend.read().await?;
+        let range = KeyRange::inclusive(doc_seq_key(id, 0), doc_seq_key(id, seq))
+            .rev()
+            .take(1);
+        match view.scan(Space::Heads, &range).await?.into_iter().next() {
+            Some((_, value)) => Ok(Some(decode_heads(&value, "heads log")?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn summary_async(&self, id: &DocumentId) -> Result<Option<Summary>, StorageError> {
+        let view = self.backend.read().await?;
+        let Some(meta) = read_meta(&view, id).await? else {
+            return Ok(None);
+        };
+        view.get(Space::Projection, &keys::projection_key(&meta.village, id))
+            .await?
+            .map(|bytes| decode(&bytes, SUMMARY_WHAT))
+            .transpose()
+    }
+
+    pub async fn summaries_in_scope_async(
+        &self,
+        scope: &Scope,
+        after: Option<&ProjectionKey>,
+        limit: usize,
+    ) -> Result<Vec<Summary>, StorageError> {
+        let prefix = keys::scope_prefix(scope);
+        let mut range = KeyRange::prefix(&prefix).take(limit);
+        if let Some(after) = after {
+            let after = keys::projection_key(&after.village, &after.id);
+            if after >= prefix {
+                range.start = Bound::Excluded(after);
+            }
+        }
+        if range.is_empty() {
+            return Ok(Vec::new());
+        }
+        let view = self.backend.read().await?;
+        view.scan(Space::Projection, &range)
+            .await?
+            .into_iter()
+            .map(|(_, value)| decode(&value, SUMMARY_WHAT))
+            .collect()
+    }
+
+    pub async fn village_counters_async(
+        &self,
+        village: &VillageCode,
+    ) -> Result<VillageCounters, StorageError> {
+        let view = self.backend.read().await?;
+        read_counters(&view, village).await
+    }
+
+    pub async fn counters_in_scope_async(
+        &self,
+        scope: &Scope,
+    ) -> Result<VillageCounters, StorageError> {
+        let view = self.backend.read().await?;
+        let mut total = VillageCounters::default();
+        let range = KeyRange::prefix(&keys::scope_prefix(scope));
+        scan_pages(&view, Space::Counters, range, |(_, value)| {
+            let counters: VillageCounters = decode(&value, COUNTERS_WHAT)?;
+            total.absorb(&counters);
+            Ok(true)
+        })
+        .await?;
+        Ok(total)
+    }
+
+    pub async fn sync_state_async(
+        &self,
+        peer: &[u8],
+        id: &DocumentId,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        let key = keys::sync_state_key(peer, id)?;
+        let view = self.backend.read().await?;
+        view.get(Space::SyncState, &key).await
+    }
+
+    pub async fn put_sync_state_async(
+        &self,
+        peer: &[u8],
+        id: &DocumentId,
+        state: &[u8],
+    ) -> Result<(), StorageError> {
+        let key = keys::sync_state_key(peer, id)?;
+        let mut txn = self.backend.write().await?;
+        txn.put(Space::SyncState, key, state.to_vec());
+        txn.commit(Durability::Lazy).await?;
+        Ok(())
+    }
+
+    /// The stored quarantine entries' devices and sizes, oldest first.
+    async fn read_quarantine_index<V: ReadView>(view: &V) -> Result<QuarantineIndex, StorageError> {
+        let mut index = QuarantineIndex::default();
+        let unbounded = QuarantineBounds {
+            entry_bytes: usize::MAX,
+            device_bytes: u64::MAX,
+            total_bytes: u64::MAX,
+        };
+        let mut failure = None;
+        scan_pages(view, Space::Quarantine, KeyRange::all(), |(key, value)| {
+            let id = match keys::seq_suffix(&key, "quarantine key") {
+                Ok(id) => id,
+                Err(error) => {
+                    failure = Some(error);
+                    return Ok(false);
+                }
+            };
+            // An entry that does not decode still takes room; it counts
+            // without a device.
+            let device = decode::<QuarantineEntry>(&value, QUARANTINE_WHAT)
+                .ok()
+                .and_then(|entry| entry.device);
+            index.admit(id, device, quarantine_size(&key, &value), &unbounded);
+            Ok(true)
+        })
+        .await?;
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(index),
+        }
+    }
+
+    pub async fn quarantine_async(&self, entry: QuarantineEntry) -> Result<u64, StorageError> {
+        let value = encode(&entry, QUARANTINE_WHAT)?;
+        let mut txn = self.backend.write().await?;
+        let id = txn.next_seq().await?;
+        let taken = self
+            .quarantine
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let mut index = match taken {
+            Some(index) => index,
+            None => Self::read_quarantine_index(&txn).await?,
+        };
+        let key = keys::seq_key(id);
+        let size = quarantine_size(&key, &value);
+        let dropped = index.admit(id, entry.device, size, &self.quarantine_bounds);
+        if !dropped.contains(&id) {
+            txn.put(Space::Quarantine, key, value);
+        }
+        for old in dropped.iter().filter(|old| **old != id) {
+            txn.delete(Space::Quarantine, keys::seq_key(*old));
+        }
+        // The index goes back while the transaction is held, so that the
+        // next refusal does not read it again while this one's flush runs;
+        // on failure it is read again at the next refusal.
+        *self
+            .quarantine
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(index);
+        if let Err(error) = txn.commit(Durability::Flushed).await {
+            *self
+                .quarantine
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = None;
+            return Err(error);
+        }
+        self.quarantine_dropped
+            .fetch_add(dropped.len() as u64, Ordering::Relaxed);
+        Ok(id)
+    }
+
+    pub async fn list_quarantine_where_async(
+        &self,
+        limit: usize,
+        scan: usize,
+        keep: impl Fn(&QuarantineEntry) -> bool,
+    ) -> Result<Vec<Quarantined>, StorageError> {
+        let view = self.backend.read().await?;
+        let mut out = Vec::new();
+        let mut scanned = 0;
+        scan_pages(
+            &view,
+            Space::Quarantine,
+            KeyRange::all().rev(),
+            |(key, value)| {
+                if out.len() >= limit || scanned >= scan {
+                    return Ok(false);
+                }
+                scanned += 1;
+                let entry: QuarantineEntry = decode(&value, QUARANTINE_WHAT)?;
+                if keep(&entry) {
+                    out.push(Quarantined {
+                        id: keys::seq_suffix(&key, "quarantine key")?,
+                        entry,
+                    });
+                }
+                Ok(true)
+            },
+        )
+        .await?;
+        Ok(out)
+    }
+
+    pub async fn get_value_async(
+        &self,
+        value: &ServerValue,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        let view = self.backend.read().await?;
+        read_value(&view, value).await
+    }
+
+    pub async fn put_value_async(
+        &self,
+        value: &ServerValue,
+        bytes: &[u8],
+    ) -> Result<(), StorageError> {
+        if value.is_reserved() {
+            return Err(StorageError::Invalid {
+                reason: format!("{} is set by the storage itself", value.name()),
+            });
+        }
+        let mut txn = self.backend.write().await?;
+        txn.put(Space::Meta, meta_name(value), bytes.to_vec());
+        if let Some(legacy) = value.legacy_name() {
+            txn.delete(Space::Meta, legacy.as_bytes().to_vec());
+        }
+        txn.commit(Durability::Flushed).await?;
+        Ok(())
+    }
+
+    pub async fn values_in_async(
+        &self,
+        family: ValueFamily,
+    ) -> Result<Vec<(ServerValue, Vec<u8>)>, StorageError> {
+        let view = self.backend.read().await?;
+        let mut out = Vec::new();
+        let range = KeyRange::prefix(family.prefix().as_bytes());
+        scan_pages(&view, Space::Meta, range, |(key, value)| {
+            let name = std::str::from_utf8(&key)
+                .map_err(|_| StorageError::Corrupt { what: "meta name" })?;
+            out.push((ServerValue::parse(name)?, value));
+            Ok(true)
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Streams every stored record, as `tag ‖ key` and value, to `sink`,
+    /// from one consistent view: each commit is in it entirely or not at
+    /// all. Spaces come in the order of their tags, keys in order within.
+    pub async fn export_async(
+        &self,
+        mut sink: impl FnMut(&[u8], &[u8]) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        let view = self.backend.read().await?;
+        for space in Space::ALL {
+            scan_pages(&view, space, KeyRange::all(), |(key, value)| {
+                sink(&space.tagged(&key), &value)?;
+                Ok(true)
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The room a quarantined change takes: its key as stored in one tagged
+/// key space, and its value.
+fn quarantine_size(key: &[u8], value: &[u8]) -> u64 {
+    (1 + key.len() + value.len()) as u64
+}
+
+impl<B: Backend> Storage for Store<B> {
+    fn commit(&self, batch: CommitBatch) -> Result<CommitReceipt, StorageError> {
+        block_on(self.commit_async(batch))
+    }
+
+    fn compact(
+        &self,
+        id: &DocumentId,
+        snapshot: Vec<u8>,
+        through_seq: u64,
+    ) -> Result<(), StorageError> {
+        block_on(self.compact_async(id, snapshot, through_seq))
+    }
+
+    fn remove_document(&self, id: &DocumentId) -> Result<Option<u64>, StorageError> {
+        block_on(self.remove_document_async(id))
+    }
+
+    fn documents_needing_compaction(
+        &self,
+        min_chunks: u32,
+        limit: usize,
+    ) -> Result<Vec<DocumentId>, StorageError> {
+        block_on(self.documents_needing_compaction_async(min_chunks, limit))
+    }
+
+    fn load_document(&self, id: &DocumentId) -> Result<Option<StoredDocument>, StorageError> {
+        block_on(self.load_document_async(id))
+    }
+
+    fn doc_meta(&self, id: &DocumentId) -> Result<Option<DocMeta>, StorageError> {
+        block_on(self.doc_meta_async(id))
+    }
+
+    fn current_seq(&self) -> u64 {
+        self.backend.durable_seq()
+    }
+
+    fn feed_after(
+        &self,
+        after: u64,
+        scope: Option<&Scope>,
+        limit: usize,
+    ) -> Result<FeedPage, StorageError> {
+        block_on(self.feed_after_async(after, scope, limit))
+    }
+
+    fn heads_at(&self, id: &DocumentId, seq: u64) -> Result<Option<Vec<[u8; 32]>>, StorageError> {
+        block_on(self.heads_at_async(id, seq))
+    }
+
+    fn summary(&self, id: &DocumentId) -> Result<Option<Summary>, StorageError> {
+        block_on(self.summary_async(id))
+    }
+
+    fn summaries_in_scope(
+        &self,
+        scope: &Scope,
+        after: Option<&ProjectionKey>,
+        limit: usize,
+    ) -> Result<Vec<Summary>, StorageError> {
+        block_on(self.summaries_in_scope_async(scope, after, limit))
+    }
+
+    fn village_counters(&self, village: &VillageCode) -> Result<VillageCounters, StorageError> {
+        block_on(self.village_counters_async(village))
+    }
+
+    fn counters_in_scope(&self, scope: &Scope) -> Result<VillageCounters, StorageError> {
+        block_on(self.counters_in_scope_async(scope))
+    }
+
+    fn sync_state(&self, peer: &[u8], id: &DocumentId) -> Result<Option<Vec<u8>>, StorageError> {
+        block_on(self.sync_state_async(peer, id))
+    }
+
+    fn put_sync_state(
+        &self,
+        peer: &[u8],
+        id: &DocumentId,
+        state: &[u8],
+    ) -> Result<(), StorageError> {
+        block_on(self.put_sync_state_async(peer, id, state))
+    }
+
+    fn quarantine(&self, entry: QuarantineEntry) -> Result<u64, StorageError> {
+        block_on(self.quarantine_async(entry))
+    }
+
+    fn quarantine_dropped(&self) -> u64 {
+        self.dropped_from_quarantine()
+    }
+
+    fn list_quarantine(&self, limit: usize) -> Result<Vec<Quarantined>, StorageError> {
+        block_on(self.list_quarantine_where_async(limit, limit, |_| true))
+    }
+
+    fn list_quarantine_where(
+        &self,
+        limit: usize,
+        scan: usize,
+        keep: &dyn Fn(&QuarantineEntry) -> bool,
+    ) -> Result<Vec<Quarantined>, StorageError> {
+        block_on(self.list_quarantine_where_async(limit, scan, keep))
+    }
+
+    fn get_value(&self, value: &ServerValue) -> Result<Option<Vec<u8>>, StorageError> {
+        block_on(self.get_value_async(value))
+    }
+
+    fn put_value(&self, value: &ServerValue, bytes: &[u8]) -> Result<(), StorageError> {
+        block_on(self.put_value_async(value, bytes))
+    }
+
+    fn values_in(&self, family: ValueFamily) -> Result<Vec<(ServerValue, Vec<u8>)>, StorageError> {
+        block_on(self.values_in_async(family))
+    }
+
+    fn backup_to(&self, path: &Path) -> Result<BackupReport, StorageError> {
+        let mut writer = BackupWriter::create(path)?;
+        block_on(self.export_async(|key, value| writer.record(key, value)))?;
+        writer.finish()
+    }
+
+    fn health(&self) -> StoreHealth {
+        self.backend.health()
+    }
+}
