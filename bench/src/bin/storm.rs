@@ -203,6 +203,8 @@ struct Device {
 struct StormPhone {
     device: Device,
     cadre: String,
+    /// The phone's name in titles and messages.
+    name: String,
     cursor: Option<Cursor>,
     record: Option<(DocumentId, AutoCommit)>,
     /// Heads the server confirmed for the phone's record.
@@ -224,7 +226,10 @@ struct Synced {
 impl StormPhone {
     fn new(device: Device, index: usize, budget: u64) -> Self {
         Self {
-            cadre: format!("storm-cadre-{index}"),
+            // A device writes only in its holder's name: the person
+            // `enroll` gave it.
+            cadre: format!("cadre-{}", device.village),
+            name: format!("storm phone {index}"),
             device,
             cursor: None,
             record: None,
@@ -247,7 +252,7 @@ impl StormPhone {
                 let mut doc = AutoCommit::new().with_actor(self.actor());
                 let dispute = NewDispute {
                     village: self.device.village.clone(),
-                    title: format!("{} 登记的纠纷", self.cadre),
+                    title: format!("{} 登记的纠纷", self.name),
                     description: "两户因宅基地边界发生争执，需现场勘查后调解。".into(),
                     category: Category::Land,
                     risk: Risk::Low,
@@ -385,7 +390,7 @@ async fn run_phone(
                     tokio::time::sleep(Duration::from_millis(20 << failures)).await;
                 }
                 Err(e) => {
-                    eprintln!("{}: sync failed for good: {e}", phone.cadre);
+                    eprintln!("{}: sync failed for good: {e}", phone.name);
                     break None;
                 }
             }
