@@ -1813,3 +1813,54 @@ fn the_crash_workload_without_a_crash_keeps_everything() {
         &acked,
     );
 }
+
+/// The store's async methods are `Send` futures: tasks of a multi-threaded
+/// runtime commit and read through them directly.
+#[test]
+fn tasks_of_a_multi_threaded_runtime_commit_and_read_through_the_async_store() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let store =
+        Arc::new(Store::open_on(MemoryBackend::new(), QuarantineBounds::default()).unwrap());
+    let docs: Vec<Summary> = (0..8)
+        .map(|n| {
+            dispute(
+                &DocumentId::random(),
+                [A1, B1][n % 2],
+                Status::Open,
+                Risk::Low,
+            )
+        })
+        .collect();
+    let seqs = runtime.block_on(async {
+        let tasks: Vec<_> = docs
+            .iter()
+            .cloned()
+            .map(|doc| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    let mut seqs = Vec::new();
+                    for n in 0..5u8 {
+                        seqs.push(store.commit_async(chunk(&doc, &[n], n)).await.unwrap().seq);
+                    }
+                    let stored = store.load_document_async(&doc.id).await.unwrap().unwrap();
+                    assert_eq!(stored.concatenated(), vec![0, 1, 2, 3, 4]);
+                    seqs
+                })
+            })
+            .collect();
+        let mut all = BTreeSet::new();
+        for task in tasks {
+            all.extend(task.await.unwrap());
+        }
+        all
+    });
+    assert_eq!(seqs, (1..=40).collect::<BTreeSet<u64>>());
+    let feed = runtime
+        .block_on(store.feed_after_async(0, Some(&scope(TOWN_A)), 100))
+        .unwrap();
+    assert_eq!(feed.entries.len(), 4);
+    assert_counters_match_recount(store.as_ref());
+}

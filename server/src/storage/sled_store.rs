@@ -13,13 +13,15 @@
 //! released and is shared by every commit that waits for it (see
 //! [`super::group_commit`]).
 //!
-//! A view takes the same lock shared, so it sees the store between commits:
-//! a backup copies the tree under it, and [`Backend::wait_durable`] waits
-//! for the flush under it.
+//! A snapshot view takes the same lock shared, so it sees the store between
+//! commits: a backup copies the tree under it, and [`Backend::wait_durable`]
+//! waits for the flush under it. A latest view takes no lock (single reads
+//! of one key or range, as sled gives them).
 //!
-//! The futures of this backend never suspend on I/O: they block the polling
-//! thread on the writer lock only when it is contended and on a flush when
-//! asked to wait for one, so they are driven from blocking threads.
+//! The futures of this backend never suspend: they block the polling thread
+//! on the writer lock when it is contended and on a flush when asked to
+//! wait for one, so they are driven from blocking threads (as the
+//! synchronous [`Storage`](super::Storage) adapter does).
 
 use std::fs;
 use std::ops::Bound;
@@ -29,9 +31,11 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard};
+use parking_lot::{ArcRwLockReadGuard, ArcRwLockWriteGuard, RawRwLock};
 
-use super::backend::{Backend, Durability, Entry, KeyRange, ReadView, Space, WriteTxn};
+use super::backend::{
+    Backend, Consistency, Durability, Entry, KeyRange, ReadView, Space, WriteTxn,
+};
 use super::backup::{BackupReport, verify};
 use super::codec::decode_u64;
 use super::group_commit::{FlushStats, GroupCommit};
@@ -76,7 +80,7 @@ struct Handle {
 struct Inner {
     /// `None` only while the store is being reopened.
     handle: RwLock<Option<Arc<Handle>>>,
-    writer: Arc<tokio::sync::RwLock<Writer>>,
+    writer: Arc<parking_lot::RwLock<Writer>>,
     group: GroupCommit,
     config: StorageConfig,
     /// Set when a write or a flush failed: sled refuses every write after a
@@ -153,7 +157,7 @@ impl Inner {
         }
         // Called with no lock held (a write) or maybe with the writer lock
         // held (a read that found no handle): only try when the lock is free.
-        let Ok(mut writer) = self.writer.try_write() else {
+        let Some(mut writer) = self.writer.try_write() else {
             return Ok(());
         };
         if !self.broken.load(Ordering::Relaxed) {
@@ -330,7 +334,7 @@ impl SledBackend {
         let (handle, last_seq) = open_handle(config)?;
         let inner = Arc::new(Inner {
             handle: RwLock::new(Some(Arc::new(handle))),
-            writer: Arc::new(tokio::sync::RwLock::new(Writer { last_seq })),
+            writer: Arc::new(parking_lot::RwLock::new(Writer { last_seq })),
             group: GroupCommit::new(last_seq),
             config: config.clone(),
             broken: AtomicBool::new(false),
@@ -418,10 +422,10 @@ fn get_tree(tree: &sled::Tree, space: Space, key: &[u8]) -> Result<Option<Vec<u8
         .map(|value| value.to_vec()))
 }
 
-/// A view: the tree with the writer lock held shared.
+/// A view: the tree, with the writer lock held shared for a snapshot.
 pub struct SledView {
     handle: Arc<Handle>,
-    _reader: OwnedRwLockReadGuard<Writer>,
+    _reader: Option<ArcRwLockReadGuard<RawRwLock, Writer>>,
 }
 
 impl ReadView for SledView {
@@ -438,7 +442,7 @@ impl ReadView for SledView {
 pub struct SledTxn {
     inner: Arc<Inner>,
     handle: Arc<Handle>,
-    writer: OwnedRwLockWriteGuard<Writer>,
+    writer: ArcRwLockWriteGuard<RawRwLock, Writer>,
     batch: sled::Batch,
     seq: Option<u64>,
 }
@@ -508,8 +512,13 @@ impl Backend for SledBackend {
     type Read = SledView;
     type Write = SledTxn;
 
-    async fn read(&self) -> Result<SledView, StorageError> {
-        let reader = Arc::clone(&self.inner.writer).read_owned().await;
+    async fn read(&self, consistency: Consistency) -> Result<SledView, StorageError> {
+        // No batch is applied while the lock is held shared, so a snapshot
+        // view sees the tree between two commits.
+        let reader = match consistency {
+            Consistency::Snapshot => Some(self.inner.writer.read_arc()),
+            Consistency::Latest => None,
+        };
         let handle = self.inner.handle()?;
         Ok(SledView {
             handle,
@@ -519,7 +528,7 @@ impl Backend for SledBackend {
 
     async fn write(&self) -> Result<SledTxn, StorageError> {
         self.inner.reopen_if_broken()?;
-        let writer = Arc::clone(&self.inner.writer).write_owned().await;
+        let writer = self.inner.writer.write_arc();
         let handle = self.inner.handle()?;
         Ok(SledTxn {
             inner: Arc::clone(&self.inner),

@@ -21,7 +21,9 @@ use std::sync::{Mutex, PoisonError};
 use fengqiao_protocol::{DocumentId, Scope, VillageCode};
 use fengqiao_shared::Summary;
 
-use super::backend::{Backend, Durability, Entry, KeyRange, ReadView, Space, WriteTxn, block_on};
+use super::backend::{
+    Backend, Consistency, Durability, Entry, KeyRange, ReadView, Space, WriteTxn, block_on,
+};
 use super::backup::{BackupReader, BackupReport, BackupWriter, verify};
 use super::codec::{decode, decode_heads, decode_u64, encode, encode_heads};
 use super::keys::{self, doc_key, doc_seq_key};
@@ -172,7 +174,7 @@ impl<B: Backend> Store<B> {
         backend: B,
         quarantine_bounds: QuarantineBounds,
     ) -> Result<Self, StorageError> {
-        let view = backend.read().await?;
+        let view = backend.read(Consistency::Snapshot).await?;
         let version = view
             .get(Space::Meta, &meta_name(&ServerValue::SchemaVersion))
             .await?;
@@ -568,7 +570,7 @@ impl<B: Backend> Store<B> {
         min_chunks: u32,
         limit: usize,
     ) -> Result<Vec<DocumentId>, StorageError> {
-        let view = self.backend.read().await?;
+        let view = self.backend.read(Consistency::Latest).await?;
         let range = KeyRange {
             start: Bound::Included(min_chunks.max(1).to_be_bytes().to_vec()),
             end: Bound::Unbounded,
@@ -586,7 +588,7 @@ impl<B: Backend> Store<B> {
         &self,
         id: &DocumentId,
     ) -> Result<Option<StoredDocument>, StorageError> {
-        let view = self.backend.read().await?;
+        let view = self.backend.read(Consistency::Snapshot).await?;
         let Some(meta) = read_meta(&view, id).await? else {
             return Ok(None);
         };
@@ -613,7 +615,7 @@ impl<B: Backend> Store<B> {
     }
 
     pub async fn doc_meta_async(&self, id: &DocumentId) -> Result<Option<DocMeta>, StorageError> {
-        let view = self.backend.read().await?;
+        let view = self.backend.read(Consistency::Snapshot).await?;
         let meta = read_meta(&view, id).await?;
         if let Some(meta) = &meta {
             self.backend.wait_durable(meta.seq).await?;
@@ -627,7 +629,7 @@ impl<B: Backend> Store<B> {
         scope: Option<&Scope>,
         limit: usize,
     ) -> Result<FeedPage, StorageError> {
-        let view = self.backend.read().await?;
+        let view = self.backend.read(Consistency::Snapshot).await?;
         let last = read_last_seq(&view).await?;
         // Entries a newer, not yet durable commit has moved must not be
         // skipped, so wait until everything the view shows is durable.
@@ -666,7 +668,7 @@ impl<B: Backend> Store<B> {
         id: &DocumentId,
         seq: u64,
     ) -> Result<Option<Vec<[u8; 32]>>, StorageError> {
-        let view = self.backend.read().await?;
+        let view = self.backend.read(Consistency::Latest).await?;
         let range = KeyRange::inclusive(doc_seq_key(id, 0), doc_seq_key(id, seq))
             .rev()
             .take(1);
@@ -677,7 +679,7 @@ impl<B: Backend> Store<B> {
     }
 
     pub async fn summary_async(&self, id: &DocumentId) -> Result<Option<Summary>, StorageError> {
-        let view = self.backend.read().await?;
+        let view = self.backend.read(Consistency::Latest).await?;
         let Some(meta) = read_meta(&view, id).await? else {
             return Ok(None);
         };
@@ -704,7 +706,7 @@ impl<B: Backend> Store<B> {
         if range.is_empty() {
             return Ok(Vec::new());
         }
-        let view = self.backend.read().await?;
+        let view = self.backend.read(Consistency::Latest).await?;
         view.scan(Space::Projection, &range)
             .await?
             .into_iter()
@@ -716,7 +718,7 @@ impl<B: Backend> Store<B> {
         &self,
         village: &VillageCode,
     ) -> Result<VillageCounters, StorageError> {
-        let view = self.backend.read().await?;
+        let view = self.backend.read(Consistency::Latest).await?;
         read_counters(&view, village).await
     }
 
@@ -724,7 +726,7 @@ impl<B: Backend> Store<B> {
         &self,
         scope: &Scope,
     ) -> Result<VillageCounters, StorageError> {
-        let view = self.backend.read().await?;
+        let view = self.backend.read(Consistency::Latest).await?;
         let mut total = VillageCounters::default();
         let range = KeyRange::prefix(&keys::scope_prefix(scope));
         scan_pages(&view, Space::Counters, range, |(_, value)| {
@@ -742,7 +744,7 @@ impl<B: Backend> Store<B> {
         id: &DocumentId,
     ) -> Result<Option<Vec<u8>>, StorageError> {
         let key = keys::sync_state_key(peer, id)?;
-        let view = self.backend.read().await?;
+        let view = self.backend.read(Consistency::Latest).await?;
         view.get(Space::SyncState, &key).await
     }
 
@@ -838,7 +840,7 @@ impl<B: Backend> Store<B> {
         scan: usize,
         keep: impl Fn(&QuarantineEntry) -> bool,
     ) -> Result<Vec<Quarantined>, StorageError> {
-        let view = self.backend.read().await?;
+        let view = self.backend.read(Consistency::Latest).await?;
         let mut out = Vec::new();
         let mut scanned = 0;
         scan_pages(
@@ -868,7 +870,7 @@ impl<B: Backend> Store<B> {
         &self,
         value: &ServerValue,
     ) -> Result<Option<Vec<u8>>, StorageError> {
-        let view = self.backend.read().await?;
+        let view = self.backend.read(Consistency::Latest).await?;
         read_value(&view, value).await
     }
 
@@ -895,7 +897,7 @@ impl<B: Backend> Store<B> {
         &self,
         family: ValueFamily,
     ) -> Result<Vec<(ServerValue, Vec<u8>)>, StorageError> {
-        let view = self.backend.read().await?;
+        let view = self.backend.read(Consistency::Latest).await?;
         let mut out = Vec::new();
         let range = KeyRange::prefix(family.prefix().as_bytes());
         scan_pages(&view, Space::Meta, range, |(key, value)| {
@@ -915,7 +917,7 @@ impl<B: Backend> Store<B> {
         &self,
         mut sink: impl FnMut(&[u8], &[u8]) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
-        let view = self.backend.read().await?;
+        let view = self.backend.read(Consistency::Snapshot).await?;
         for space in Space::ALL {
             scan_pages(&view, space, KeyRange::all(), |(key, value)| {
                 sink(&space.tagged(&key), &value)?;

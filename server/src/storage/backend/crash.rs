@@ -13,7 +13,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::{Backend, Durability, Entry, KeyRange, ReadView, Space, WriteTxn};
+use super::{Backend, Consistency, Durability, Entry, KeyRange, ReadView, Space, WriteTxn};
 use crate::storage::{StorageError, StoreHealth};
 
 /// Where in a write transaction the process dies.
@@ -171,9 +171,9 @@ impl<B: Backend> Backend for CrashBackend<B> {
     type Read = B::Read;
     type Write = CrashTxn<B::Write>;
 
-    async fn read(&self) -> Result<B::Read, StorageError> {
+    async fn read(&self, consistency: Consistency) -> Result<B::Read, StorageError> {
         self.plan.check()?;
-        self.inner.read().await
+        self.inner.read(consistency).await
     }
 
     async fn write(&self) -> Result<Self::Write, StorageError> {
@@ -231,7 +231,7 @@ mod tests {
             second.put(Space::Meta, b"c".to_vec(), b"3".to_vec());
             assert!(second.commit(Durability::Flushed).await.is_err());
             assert!(backend.crashed());
-            assert!(backend.read().await.is_err());
+            assert!(backend.read(Consistency::Latest).await.is_err());
             assert!(backend.write().await.is_err());
         });
         let keys: Vec<_> = memory.entries().into_iter().map(|(_, (k, _))| k).collect();

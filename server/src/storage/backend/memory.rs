@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::OwnedMutexGuard;
 
-use super::{Backend, Durability, Entry, KeyRange, ReadView, Space, WriteTxn};
+use super::{Backend, Consistency, Durability, Entry, KeyRange, ReadView, Space, WriteTxn};
 use crate::storage::StorageError;
 use crate::storage::codec::decode_u64;
 
@@ -178,7 +178,8 @@ impl Backend for MemoryBackend {
     type Read = MemoryView;
     type Write = MemoryTxn;
 
-    async fn read(&self) -> Result<MemoryView, StorageError> {
+    /// Both kinds of view are snapshots here.
+    async fn read(&self, _consistency: Consistency) -> Result<MemoryView, StorageError> {
         Ok(MemoryView {
             map: self.snapshot(),
         })
@@ -217,10 +218,10 @@ mod tests {
             txn.put(Space::Meta, b"a".to_vec(), b"1".to_vec());
             assert_eq!(txn.next_seq().await.unwrap(), 1);
             assert_eq!(txn.next_seq().await.unwrap(), 1);
-            let view = backend.read().await.unwrap();
+            let view = backend.read(Consistency::Snapshot).await.unwrap();
             assert_eq!(txn.commit(Durability::Flushed).await.unwrap(), Some(1));
             assert_eq!(view.get(Space::Meta, b"a").await.unwrap(), None);
-            let view = backend.read().await.unwrap();
+            let view = backend.read(Consistency::Snapshot).await.unwrap();
             assert_eq!(
                 view.get(Space::Meta, b"a").await.unwrap(),
                 Some(b"1".to_vec())
@@ -229,7 +230,7 @@ mod tests {
             let mut txn = backend.write().await.unwrap();
             txn.put(Space::Meta, b"b".to_vec(), b"2".to_vec());
             drop(txn);
-            let view = backend.read().await.unwrap();
+            let view = backend.read(Consistency::Snapshot).await.unwrap();
             assert_eq!(view.get(Space::Meta, b"b").await.unwrap(), None);
             assert_eq!(backend.durable_seq(), 1);
         });
@@ -245,7 +246,7 @@ mod tests {
             }
             txn.put(Space::Projection, b"a".to_vec(), b"other".to_vec());
             txn.commit(Durability::Flushed).await.unwrap();
-            let view = backend.read().await.unwrap();
+            let view = backend.read(Consistency::Snapshot).await.unwrap();
             let keys =
                 |entries: Vec<Entry>| entries.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
             assert_eq!(

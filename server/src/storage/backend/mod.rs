@@ -5,9 +5,11 @@
 //! the backend-neutral [`Store`](super::Store) on top of a few ordered key
 //! spaces. A backend only keeps bytes:
 //!
-//! - [`Backend::read`] opens a consistent view: it shows every transaction
-//!   committed before it was opened and none committed after (sled: the
-//!   writer lock taken shared; PostgreSQL: a `REPEATABLE READ` transaction).
+//! - [`Backend::read`] opens a view. A [`Consistency::Snapshot`] view
+//!   shows every transaction committed before it was opened and none
+//!   committed after (sled: the writer lock taken shared; PostgreSQL: a
+//!   `REPEATABLE READ` transaction); a [`Consistency::Latest`] view reads
+//!   whatever is committed at each read, without waiting for a writer.
 //!   [`ReadView::get`] reads one key, [`ReadView::scan`] a range of keys in
 //!   byte order (lexicographic), forwards or backwards, at most a limit.
 //! - [`Backend::write`] opens the write transaction. There is one at a time:
@@ -245,7 +247,21 @@ pub enum Durability {
     Lazy,
 }
 
-/// A consistent view of the store.
+/// What a view must agree with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consistency {
+    /// Every read of the view sees the same commits: those committed before
+    /// it was opened. While it is held, a commit's ticket for
+    /// [`Backend::wait_durable`] is known for whatever it shows.
+    Snapshot,
+    /// Each read sees what is committed when it runs; two reads may see
+    /// different commits. For reads of one key or one range that need not
+    /// agree with another read (a summary, counters, a server value); it
+    /// never waits for a writer.
+    Latest,
+}
+
+/// A view of the store.
 pub trait ReadView: Send + Sync {
     /// The value of `key` in `space`.
     fn get(
@@ -289,8 +305,11 @@ pub trait Backend: Send + Sync + 'static {
     type Read: ReadView + 'static;
     type Write: WriteTxn + 'static;
 
-    /// A consistent view of what is committed now.
-    fn read(&self) -> impl Future<Output = Result<Self::Read, StorageError>> + Send;
+    /// A view of what is committed, as consistent as asked.
+    fn read(
+        &self,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Self::Read, StorageError>> + Send;
 
     /// The write transaction, once the previous one has finished applying.
     fn write(&self) -> impl Future<Output = Result<Self::Write, StorageError>> + Send;
