@@ -363,7 +363,8 @@ fn an_official_watches_the_township_live_in_a_browser() {
         .filter_map(|rate| rate.as_str()?.trim_end_matches('%').parse().ok())
         .collect();
     assert!(shown.windows(2).all(|w| w[0] >= w[1]), "{shown:?}");
-    // Charts are drawn.
+    // Charts are drawn (by the embedded chart library, on a canvas), each
+    // with the data of its figures.
     for chart in [
         "chart-status",
         "chart-month",
@@ -371,9 +372,14 @@ fn an_official_watches_the_township_live_in_a_browser() {
         "chart-sentiment",
     ] {
         let drawn = browser.run(&format!(
-            "return document.querySelectorAll('#{chart} svg rect, #{chart} svg path').length"
+            "var host = document.getElementById('{chart}');\
+             var chart = window.echarts.getInstanceByDom(host);\
+             if (!chart || !host.querySelector('canvas')) return 0;\
+             return chart.getOption().series.reduce(function (n, s) {{\
+               return n + s.data.filter(function (d) {{ return (d && d.value !== undefined ? d.value : d) > 0; }}).length;\
+             }}, 0);"
         ));
-        assert!(drawn.as_u64().unwrap() > 0, "{chart} is drawn");
+        assert!(drawn.as_u64().unwrap() > 0, "{chart} is drawn: {drawn}");
     }
     std::fs::write(artifacts().join("dashboard.png"), browser.screenshot())
         .expect("screenshot saved");

@@ -149,6 +149,11 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../../assets/dashboard/app.js"),
     },
     Asset {
+        name: "echarts.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/dashboard/echarts.js"),
+    },
+    Asset {
         name: "charts.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../assets/dashboard/charts.js"),
