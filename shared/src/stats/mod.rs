@@ -487,8 +487,8 @@ pub const DEFINITIONS: &[(&str, &str, &str, &str, &str)] = &[
         "escalatedBeyondTownship",
         "上报镇外",
         "Escalated beyond the township",
-        "曾上报到区（县）或法院的纠纷件数，不论现在是否化解（其中已化解的见“镇外化解”）。受理纠纷 = 基层化解 + 仍在办理 + 调解失败 + 上报镇外。",
-        "Disputes escalated to the district or a court at any time, resolved there or not (those resolved are counted as resolved beyond the township). Received = resolved at the grassroots + still open + failed + escalated beyond the township.",
+        "曾上报到区（县）或法院的纠纷件数，不论现在是否化解（其中已化解的见“镇外化解”）；被上级退回的上报不计。受理纠纷 = 基层化解 + 仍在办理 + 调解失败 + 上报镇外。",
+        "Disputes escalated to the district or a court at any time, resolved there or not (those resolved are counted as resolved beyond the township); an escalation the level above returned does not count. Received = resolved at the grassroots + still open + failed + escalated beyond the township.",
     ),
     (
         "resolvedBeyondTownship",
