@@ -164,3 +164,153 @@ pub fn report<'a>(reports: &'a [Value], event: &str) -> &'a Value {
         .find(|r| r["event"] == event)
         .unwrap_or_else(|| panic!("no {event} report in {reports:?}"))
 }
+
+/// One headless Chromium page a test drives step by step from Rust, through
+/// `playwright-core` (`tests/js/driver/page.mjs`, a node process in its own
+/// process group, killed with its browser when the page is dropped).
+pub struct Page {
+    child: std::process::Child,
+    /// Commands out, answers in, one at a time.
+    io: Mutex<(std::process::ChildStdin, mpsc::Receiver<String>)>,
+}
+
+impl Page {
+    /// How long one command may take before the test fails.
+    const STEP: Duration = Duration::from_secs(60);
+
+    /// A page `width` × `height` CSS pixels, in `locale` (e.g. `zh-CN`).
+    pub fn start(width: u32, height: u32, locale: &str) -> Self {
+        let mut child = Command::new("node")
+            .arg("driver/page.mjs")
+            .args([width.to_string(), height.to_string(), locale.to_owned()])
+            .current_dir(js_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .process_group(0)
+            .spawn()
+            .expect("node starts");
+        let input = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, answers) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let page = Self {
+            child,
+            io: Mutex::new((input, answers)),
+        };
+        // The first line says the browser is up.
+        page.answer("starting Chromium");
+        page
+    }
+
+    fn answer(&self, what: &str) -> Value {
+        let io = self.io.lock().unwrap_or_else(|e| e.into_inner());
+        Self::read(&io.1, what)
+    }
+
+    fn read(answers: &mpsc::Receiver<String>, what: &str) -> Value {
+        let line = match answers.recv_timeout(Self::STEP) {
+            Ok(line) => line,
+            Err(_) => panic!("the browser did not answer {what} within {:?}", Self::STEP),
+        };
+        let answer: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("the browser's answer to {what} is not JSON ({e}): {line}"));
+        match answer.get("ok") {
+            Some(value) => value.clone(),
+            None => panic!("{what}: {}", answer["error"]),
+        }
+    }
+
+    fn command(&self, command: Value) -> Value {
+        use std::io::Write as _;
+        let what = command.to_string();
+        let mut io = self.io.lock().unwrap_or_else(|e| e.into_inner());
+        writeln!(io.0, "{command}").expect("the browser takes a command");
+        io.0.flush().expect("the browser takes a command");
+        Self::read(&io.1, &what)
+    }
+
+    /// Opens `url` and waits for it to load.
+    pub fn go(&self, url: &str) {
+        self.command(serde_json::json!({"op": "go", "url": url}));
+    }
+
+    /// Types `text` into the first element matching `css`.
+    pub fn type_into(&self, css: &str, text: &str) {
+        self.command(serde_json::json!({"op": "type", "css": css, "text": text}));
+    }
+
+    /// Clicks the first element matching `css` (once it can be clicked).
+    pub fn click(&self, css: &str) {
+        self.command(serde_json::json!({"op": "click", "css": css}));
+    }
+
+    /// Runs `script` (a function body; a promise it returns is awaited) in
+    /// the page and returns its value.
+    pub fn run(&self, script: &str) -> Value {
+        self.command(serde_json::json!({"op": "run", "script": script}))
+    }
+
+    /// Polls `script` until it returns something other than null or
+    /// false, for at most `limit`; fails the test with the page's text if
+    /// it never does.
+    pub fn wait_for(&self, what: &str, script: &str, limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let value = self.run(script);
+            if !value.is_null() && value != Value::Bool(false) {
+                return value;
+            }
+            if Instant::now() > deadline {
+                let page = self.run("return document.body ? document.body.innerText : ''");
+                panic!(
+                    "timed out waiting for {what}; the page shows:\n{}",
+                    page.as_str().unwrap_or("")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The browser's Back button.
+    pub fn back(&self) {
+        self.command(serde_json::json!({"op": "back"}));
+    }
+
+    /// A PNG of the page as it is shown.
+    pub fn screenshot(&self) -> Vec<u8> {
+        use base64::Engine as _;
+        let encoded = self.command(serde_json::json!({"op": "screenshot"}));
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().expect("base64"))
+            .expect("a PNG")
+    }
+}
+
+impl Drop for Page {
+    fn drop(&mut self) {
+        use std::io::Write as _;
+        if let Ok(mut io) = self.io.lock() {
+            let _ = writeln!(io.0, "{}", serde_json::json!({"op": "close"}));
+            let _ = io.0.flush();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The whole group: node and the browser it started.
+        let _ = Command::new("kill")
+            .args(["-KILL", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
