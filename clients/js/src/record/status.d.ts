@@ -90,7 +90,7 @@ export type CaseStatus = {
      */
     escalationLevel: string | null;
     /**
-     * the highest level ever escalated to
+     * the highest level escalated to and not returned from
      */
     maxEscalationLevel: string | null;
     /**
