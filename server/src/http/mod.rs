@@ -9,6 +9,7 @@ mod actions;
 mod admin;
 mod audit_words;
 mod dashboard;
+mod embedded;
 mod error;
 mod export;
 mod field;
