@@ -1197,7 +1197,7 @@ fn a_town_official_searches_filters_pages_and_comes_back_to_the_list() {
     browser.click("#lang");
     browser.wait_for(
         "the English pager",
-        "return document.getElementById('list-page').textContent === 'Page 2 of 2 (55 cases)' &&\
+        "return document.getElementById('list-page').textContent === 'Page 2 of 2 · cases: 55' &&\
          document.getElementById('list-prev').textContent === 'Previous';",
         WAIT,
     );

@@ -48,7 +48,11 @@
   }
 
   function t(key, vars) {
-    var text = (I18N[state.lang] && I18N[state.lang][key]) || I18N.zh[key] || key;
+    /* English says "1 day", not "1 days": a message may have a singular
+       form (key + ".one") for a count of exactly one. */
+    var counts = Object.keys(vars || {}).filter(function (name) { return vars[name] === 1; });
+    var one = counts.length && I18N[state.lang] && I18N[state.lang][key + ".one"];
+    var text = one || (I18N[state.lang] && I18N[state.lang][key]) || I18N.zh[key] || key;
     Object.keys(vars || {}).forEach(function (name) {
       text = text.split("{" + name + "}").join(vars[name]);
     });

@@ -223,6 +223,17 @@ await scenario("dashboard-screens", async browser => {
     contexts[size] = page
   }
   const { zh, en } = await catalogue(contexts.phone)
+  // The catalogue itself: the same keys in both languages (English may add
+  // a singular form, key + ".one"), the same placeholders, and no Chinese
+  // in the English messages but the switch back to Chinese.
+  const placeholders = text => [...text.matchAll(/\{([a-zA-Z]+)\}/g)].map(m => m[1]).sort().join(",")
+  for (const key of Object.keys(zh)) check(key in en, `the catalogue has no English for ${key}`)
+  for (const [key, value] of Object.entries(en)) {
+    const base = key.endsWith(".one") ? key.slice(0, -4) : key
+    check(base in zh, `the catalogue has no Chinese for ${key}`)
+    if (!key.endsWith(".one")) check(placeholders(value) === placeholders(zh[key]), `${key}: the two languages fill different blanks`)
+    check(!CJK.test(value) || CJK_ALLOWED.has(value), `${key}: Chinese in the English message "${value}"`)
+  }
   const names = await placeNames(contexts.phone)
   check(names.length >= 3, `the places have names: ${JSON.stringify(names)}`)
   // English phrases of the catalogue that are not also the Chinese page's
