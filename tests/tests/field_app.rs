@@ -551,7 +551,7 @@ fn records_made_offline_survive_a_reload_and_sync_when_the_network_returns() {
         .map(str::to_owned)
         .collect::<Vec<_>>();
     assert!(
-        shown.contains(&format!("timeline ({})", events.len() + 1)),
+        shown.contains(&format!("办理经过（{}）", events.len() + 1)),
         "the reported event and {events:?}: {shown}"
     );
     let visits = field.cli(&["field", "--dir", &dir, "visit", "list"]);
