@@ -204,7 +204,7 @@ pub fn work_day(
                     };
                     Some(Action::Assign { person, note: None })
                 }
-                Stage::Pending | Stage::Accepted | Stage::Handling
+                Stage::Accepted | Stage::Handling
                     if officer.owns(level)
                         && s.supervision_due.is_none()
                         && officer.supervised < MAX_SUPERVISED
