@@ -720,6 +720,28 @@ fn a_sync_against_a_hung_server_gives_up_and_says_why() {
     );
     assert!(err.contains("try 1 of 2 failed"), "{err}");
     assert!(err.contains("changes are safe"), "{err}");
+    // In Chinese by default.
+    let (success, _, err) = field_in(None, &phone, &["sync", "--timeout", "0.4", "--tries", "2"]);
+    assert!(!success);
+    for wanted in [
+        "正在与",
+        "等待服务器回应",
+        "第 1 次没有成功",
+        "秒后重试",
+        "服务器没有回应",
+        "试了 2 次",
+        "本机的修改都已保存",
+    ] {
+        assert!(err.contains(wanted), "{wanted:?} in:\n{err}");
+    }
+    for english in [
+        "did not answer",
+        "waiting for the server",
+        "trying again",
+        "syncing with",
+    ] {
+        assert!(!err.contains(english), "{english:?} in:\n{err}");
+    }
     let status = ok(&phone, &["status"]);
     assert!(line(&status, "unsynced").contains("1 record"), "{status}");
 

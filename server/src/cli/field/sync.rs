@@ -28,9 +28,6 @@ use crate::cli::{CliError, format_time};
 /// A phone never syncs for ever: past this many rounds it stops and says so.
 const MAX_ROUNDS: usize = 1_000;
 
-const SAFE: &str =
-    "your changes are safe on this phone; run `fengqiao field sync` again when there is signal";
-
 /// The HTTP transport, noting how many records each request carries.
 struct Counting {
     inner: HttpTransport,
@@ -48,52 +45,77 @@ impl SyncTransport for Counting {
 }
 
 fn sync_error(phone: &Phone, error: SyncError) -> CliError {
-    let server = &phone.settings.server;
+    let lang = phone.lang;
+    let server = phone.settings.server.as_str();
+    let settings = phone.dir.join(SETTINGS).display().to_string();
+    let safe = lang.text(text::SAFE);
+    let meanwhile = lang.text(text::SAFE_MEANWHILE);
     let message = match error {
-        SyncError::Transport(TransportError::Network(e)) => {
-            format!("cannot reach the server at {server}: {e}\n{SAFE}")
-        }
-        SyncError::Transport(TransportError::Unanswered { tries, waited }) => format!(
-            "服务器没有回应：{server} 接受了连接，但 {:.0} 秒内试了 {tries} 次都没有回答。\n\
-             the server at {server} took the connection but did not answer \
-             ({tries} tries over {:.1} s): it may be down or overloaded, or the signal too \
-             weak\n{SAFE}",
-            waited.as_secs_f64(),
-            waited.as_secs_f64()
+        SyncError::Transport(TransportError::Network(e)) => lang.say(
+            text::E_NETWORK,
+            &[
+                ("server", server),
+                ("error", &e.to_string()),
+                ("safe", safe),
+            ],
         ),
-        SyncError::Transport(TransportError::Server { status: 401, body }) => format!(
-            "the server at {server} no longer accepts this phone's token ({}): the device may \
-             have been revoked, or its token rotated. Ask an administrator for a new token and \
-             put it into {} (token = \"…\"); your changes are safe on this phone meanwhile",
-            body.message,
-            phone.dir.join(SETTINGS).display()
+        SyncError::Transport(TransportError::Unanswered { tries, waited }) => lang.say(
+            text::E_UNANSWERED,
+            &[
+                ("server", server),
+                ("seconds", &format!("{:.1}", waited.as_secs_f64())),
+                ("tries", &tries.to_string()),
+                ("safe", safe),
+            ],
         ),
-        SyncError::Transport(TransportError::Server { status: 403, body }) => format!(
-            "the server at {server} refused this phone's sync ({}); ask an administrator to \
-             check the device's role and scope; your changes are safe on this phone meanwhile",
-            body.message
+        SyncError::Transport(TransportError::Server { status: 401, body }) => lang.say(
+            text::E_TOKEN,
+            &[
+                ("server", server),
+                ("message", &body.message),
+                ("settings", &settings),
+                ("safe", meanwhile),
+            ],
+        ),
+        SyncError::Transport(TransportError::Server { status: 403, body }) => lang.say(
+            text::E_FORBIDDEN,
+            &[
+                ("server", server),
+                ("message", &body.message),
+                ("safe", meanwhile),
+            ],
         ),
         SyncError::Transport(TransportError::Server { status, body }) => {
             let next = if body.code.is_retryable() || status >= 500 {
-                "the server is busy or unwell; try again in a minute"
+                text::E_BUSY
             } else {
-                "if it persists, tell the server's administrator"
+                text::E_PERSISTS
             };
-            format!(
-                "the server at {server} answered {status} {}: {}; {next}\n{SAFE}",
-                body.code.as_str(),
-                body.message
+            lang.say(
+                text::E_STATUS,
+                &[
+                    ("server", server),
+                    ("status", &status.to_string()),
+                    ("code", body.code.as_str()),
+                    ("message", &body.message),
+                    ("next", lang.text(next)),
+                    ("safe", safe),
+                ],
             )
         }
-        SyncError::Transport(TransportError::BadResponse(e)) => format!(
-            "the answer from {server} could not be read ({e}); is it a Fengqiao server? \
-             (check `server` in {})\n{SAFE}",
-            phone.dir.join(SETTINGS).display()
+        SyncError::Transport(TransportError::BadResponse(e)) => lang.say(
+            text::E_UNREADABLE,
+            &[
+                ("server", server),
+                ("error", &e.to_string()),
+                ("settings", &settings),
+                ("safe", safe),
+            ],
         ),
         SyncError::Replica(e) => return replica_error(&phone.dir, e),
-        SyncError::TooManyRounds(rounds) => format!(
-            "the sync was still going after {rounds} rounds, so it stopped; \
-             run `fengqiao field sync` again to continue\n{SAFE}"
+        SyncError::TooManyRounds(rounds) => lang.say(
+            text::E_TOO_MANY_ROUNDS,
+            &[("rounds", &rounds.to_string()), ("safe", safe)],
         ),
     };
     CliError::new(message)
@@ -136,28 +158,36 @@ pub fn patience(timeout: f64, tries: u32) -> Result<HttpOptions, CliError> {
 
 /// A line on stderr while the transport waits, so the phone is never
 /// silent.
-fn tell_waiting(waiting: &Waiting) {
-    match waiting {
+fn tell_waiting(lang: Lang, waiting: &Waiting) {
+    let line = match waiting {
         Waiting::Still {
             tried,
             tries,
             elapsed,
-        } => eprintln!(
-            "  等待服务器回应… waiting for the server: {:.0} s (try {tried} of {tries})",
-            elapsed.as_secs_f64()
+        } => lang.say(
+            text::WAITING,
+            &[
+                ("seconds", &format!("{:.0}", elapsed.as_secs_f64())),
+                ("tried", &tried.to_string()),
+                ("tries", &tries.to_string()),
+            ],
         ),
         Waiting::Retrying {
             tried,
             tries,
             error,
             pause,
-        } => eprintln!(
-            "  第 {tried} 次没有成功，{:.0} 秒后重试 / try {tried} of {tries} failed ({error}); \
-             trying again in {:.1} s",
-            pause.as_secs_f64(),
-            pause.as_secs_f64()
+        } => lang.say(
+            text::RETRYING,
+            &[
+                ("tried", &tried.to_string()),
+                ("tries", &tries.to_string()),
+                ("error", &error.to_string()),
+                ("seconds", &format!("{:.1}", pause.as_secs_f64())),
+            ],
         ),
-    }
+    };
+    eprintln!("{line}");
 }
 
 /// A dispute this phone edited, as it stood before a sync.
@@ -349,7 +379,7 @@ pub fn sync(phone: &mut Phone, patience: HttpOptions) -> Result<(), CliError> {
             phone.settings.token.clone(),
             patience,
         )
-        .on_waiting(tell_waiting),
+        .on_waiting(move |waiting| tell_waiting(lang, waiting)),
         sent: sent.clone(),
     };
     let mut client = SyncClient::new(SyncOptions::default());

@@ -59,6 +59,39 @@ catalogue! {
         "\n{records} still to send; run `fengqiao field sync` again";
     REFUSAL: "{record}：{message}（{code}）", "{record}: {message} ({code})";
 
+    WAITING: "  等待服务器回应：{seconds} 秒（第 {tried} 次，共 {tries} 次）",
+        "  waiting for the server: {seconds} s (try {tried} of {tries})";
+    RETRYING: "  第 {tried} 次没有成功（共 {tries} 次；{error}），{seconds} 秒后重试",
+        "  try {tried} of {tries} failed ({error}); trying again in {seconds} s";
+
+    // --- a sync that failed
+    SAFE: "本机的修改都已保存；有信号时再运行 `fengqiao field sync`",
+        "your changes are safe on this phone; run `fengqiao field sync` again when there is signal";
+    SAFE_MEANWHILE: "本机的修改都已保存", "your changes are safe on this phone meanwhile";
+    E_NETWORK: "连不上服务器 {server}：{error}\n{safe}", "cannot reach the server at {server}: {error}\n{safe}";
+    E_UNANSWERED: "服务器没有回应：{server} 接受了连接，但 {seconds} 秒内试了 {tries} 次都没有回答；\
+        服务器可能停机或过载，也可能信号太弱\n{safe}",
+        "the server at {server} took the connection but did not answer ({tries} tries over \
+        {seconds} s): it may be down or overloaded, or the signal too weak\n{safe}";
+    E_TOKEN: "服务器 {server} 不再接受本机的令牌（{message}）：设备可能已被注销，或令牌已更换。\
+        请向管理员要新令牌，写进 {settings}（`token = \"…\"`）；{safe}",
+        "the server at {server} no longer accepts this phone's token ({message}): the device may \
+        have been revoked, or its token rotated. Ask an administrator for a new token and put it \
+        into {settings} (token = \"…\"); {safe}";
+    E_FORBIDDEN: "服务器 {server} 拒绝了本机的同步（{message}）；请管理员检查设备的角色和范围；{safe}",
+        "the server at {server} refused this phone's sync ({message}); ask an administrator to \
+        check the device's role and scope; {safe}";
+    E_STATUS: "服务器 {server} 回答 {status} {code}：{message}；{next}\n{safe}",
+        "the server at {server} answered {status} {code}: {message}; {next}\n{safe}";
+    E_BUSY: "服务器忙或出了问题，请一分钟后再试", "the server is busy or unwell; try again in a minute";
+    E_PERSISTS: "如果一直这样，请告诉服务器的管理员", "if it persists, tell the server's administrator";
+    E_UNREADABLE: "读不懂 {server} 的回答（{error}）；它是丰桥服务器吗？（请检查 {settings} 里的 `server`）\n{safe}",
+        "the answer from {server} could not be read ({error}); is it a Fengqiao server? \
+        (check `server` in {settings})\n{safe}";
+    E_TOO_MANY_ROUNDS: "同步进行了 {rounds} 轮还没有结束，已经停下；再次运行 `fengqiao field sync` 继续\n{safe}",
+        "the sync was still going after {rounds} rounds, so it stopped; run `fengqiao field sync` \
+        again to continue\n{safe}";
+
     // --- what other phones changed
     STATUS_NOW: "状态现为 {status}", "status is now {status}";
     STAGE_NOW: "阶段现为 {stage}", "stage is now {stage}";
