@@ -551,7 +551,7 @@ fn records_made_offline_survive_a_reload_and_sync_when_the_network_returns() {
         .map(str::to_owned)
         .collect::<Vec<_>>();
     assert!(
-        shown.contains(&format!("timeline ({})", events.len() + 1)),
+        shown.contains(&format!("办理经过（{}）", events.len() + 1)),
         "the reported event and {events:?}: {shown}"
     );
     let visits = field.cli(&["field", "--dir", &dir, "visit", "list"]);
@@ -790,6 +790,74 @@ fn phone_sized_screenshots_of_the_list_the_form_and_a_record_show_chinese() {
             "{} is {width}×{height}",
             path.display()
         );
+    }
+}
+
+/// What a town official does on the dashboard — accept an escalated case,
+/// assign a handler, 督办 it with a deadline — reaches the cadre's field app
+/// at its next sync: the record's page shows the stage, the handler by name,
+/// the deadline with its note and the news line, and no person ids. The
+/// list's search then follows the address (a query in the hash, Back and
+/// Forward).
+#[test]
+fn a_town_officials_actions_show_in_the_field_app_after_its_next_sync() {
+    if !browser_ready("the field app's closed-loop test") {
+        return;
+    }
+    let field = Field::start();
+    let app = field.cadre("li-mei", "李梅", VILLAGE_A);
+    let handler = field.cadre("wang-qiang", "王强", VILLAGE_A);
+    let office = "第101镇综治中心";
+    field.person("town-office", office);
+    let town = field.enroll("town-office", office, "town", TOWN);
+    let reports = field.scenario(
+        "loop",
+        &[("a", &app)],
+        json!({
+            "town": {"token": town.token, "name": office, "person": town.person},
+            "handler": {"person": handler.person, "name": handler.name},
+        }),
+    );
+    let seen = report(&reports, "seen");
+    report(&reports, "searched");
+    let id = string_of(seen, "dispute");
+
+    // The server's timeline holds the official's events, in the
+    // official's name.
+    let (status, timeline) = field.call(
+        "GET",
+        &format!("/v1/records/{id}/timeline"),
+        &town.token,
+        None,
+    );
+    assert_eq!(status, 200, "{timeline}");
+    let events = timeline["events"].as_array().expect("events");
+    for kind in [
+        EventKind::Accepted,
+        EventKind::Assigned,
+        EventKind::Supervised,
+    ] {
+        assert!(
+            events
+                .iter()
+                .any(|e| e["kind"] == kind.as_str() && e["by"] == "town-office"),
+            "{kind:?} by the official in {timeline}"
+        );
+    }
+
+    // So does the handler's Rust phone, in Chinese.
+    let dir = field.cli_phone(&handler);
+    let dir = dir.display().to_string();
+    field.cli(&["field", "--dir", &dir, "sync"]);
+    let shown = field.cli(&["field", "--dir", &dir, "dispute", "show", &id]);
+    for wanted in [
+        "承办人      李梅、王强",
+        "承办人：王强",
+        "督办期限",
+        "阶段        调处中",
+        office,
+    ] {
+        assert!(shown.contains(wanted), "{wanted:?} in:\n{shown}");
     }
 }
 

@@ -33,9 +33,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 
+// The closed-loop actions, for the demo's officials as for the dashboard.
+pub use actions::{Action, perform as perform_action};
 pub use admin::SetupPayload;
 pub use error::{ApiError, Format};
 pub use history::{HistoryEntry, audit_trail};
+pub use session::Official;
 
 pub use crate::state::{AppState, HttpLimits, Shared, token_from};
 use crate::storage::StoreHealth;
