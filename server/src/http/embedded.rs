@@ -27,7 +27,8 @@ fn etag(bytes: &'static [u8]) -> HeaderValue {
         .or_insert_with(|| {
             let digest = Sha256::digest(bytes);
             let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-            HeaderValue::from_str(&format!("W/\"{hex}\"")).unwrap_or(HeaderValue::from_static("\"\""))
+            HeaderValue::from_str(&format!("W/\"{hex}\""))
+                .unwrap_or(HeaderValue::from_static("\"\""))
         })
         .clone()
 }
