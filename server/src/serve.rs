@@ -12,8 +12,8 @@ use tokio::sync::watch;
 use crate::auth::{Authenticator, DeviceTokens, InsecureDevToken};
 use crate::directory::Directory;
 use crate::engine::{Engine, EngineConfig};
-use crate::http::limit::{RateLimit, RateLimiter};
 use crate::http::{self, AppState, HttpLimits};
+use crate::limit::{RateLimit, RateLimiter};
 use crate::report::{Reports, ResidentConfig};
 use crate::storage::{ServerValue, SledStorage, Storage, StorageConfig, StorageError};
 
@@ -362,10 +362,12 @@ async fn start_inner(
             Ok(())
         })
     });
-    let app = http::router(state.clone()).layer(axum::middleware::map_request_with_state(
-        config.http.clone(),
-        http::limit::min_body_rate,
-    ));
+    let app = http::router(state.clone())
+        .merge(crate::ws::router(state.clone()))
+        .layer(axum::middleware::map_request_with_state(
+            config.http.clone(),
+            http::limit::min_body_rate,
+        ));
     let listener =
         http::listener::GuardedListener::new(listener, &config.http, state.metrics.clone());
     let limits = config.http.clone();

@@ -263,7 +263,7 @@ fn two_phones_edit_a_case_offline_and_both_end_with_the_merged_record() {
         "{show_a}"
     );
     assert!(
-        line(&show_a, "stage").contains("pending (town)  待受理（镇级）"),
+        line(&show_a, "stage").contains("pending (town)"),
         "{show_a}"
     );
     assert!(
@@ -272,10 +272,13 @@ fn two_phones_edit_a_case_offline_and_both_end_with_the_merged_record() {
     );
     assert!(show_a.contains("两家为宅基地边界争执"), "{show_a}");
     let reported = show_a.find("reported").unwrap();
-    let mediation = show_a.find("by zhang-san  note: 双方到村委会调解").unwrap();
-    let escalated = show_a
-        .find("escalated (town)  上报（镇级）  by li-si")
-        .unwrap();
+    // People by name, never by id.
+    let mediation = show_a.find("by 张三  note: 双方到村委会调解").unwrap();
+    let escalated = show_a.find("escalated (town)  by 李四").unwrap();
+    assert!(
+        !show_a.contains("zhang-san") && !show_a.contains("li-si"),
+        "{show_a}"
+    );
     assert!(reported < mediation && mediation < escalated, "{show_a}");
     assert!(line(&show_a, "sync").contains("on the server"), "{show_a}");
     for phone in [&a, &b] {
@@ -597,7 +600,7 @@ fn a_phone_speaks_chinese_names_villages_and_says_who_changed_its_case() {
     ok(&b, &["sync"]);
     let out = ok_zh(&a, &["sync"]);
     assert!(
-        out.contains("状态现为 已上报（镇级），李梅修改") && out.contains("宅基地边界纠纷"),
+        out.contains("状态现为 已上报（镇级），由 李梅 修改") && out.contains("宅基地边界纠纷"),
         "{out}"
     );
     let list = ok_zh(&a, &["dispute", "list"]);
@@ -717,10 +720,310 @@ fn a_sync_against_a_hung_server_gives_up_and_says_why() {
     );
     assert!(err.contains("try 1 of 2 failed"), "{err}");
     assert!(err.contains("changes are safe"), "{err}");
+    // In Chinese by default.
+    let (success, _, err) = field_in(None, &phone, &["sync", "--timeout", "0.4", "--tries", "2"]);
+    assert!(!success);
+    for wanted in [
+        "正在与",
+        "等待服务器回应",
+        "第 1 次没有成功",
+        "秒后重试",
+        "服务器没有回应",
+        "试了 2 次",
+        "本机的修改都已保存",
+    ] {
+        assert!(err.contains(wanted), "{wanted:?} in:\n{err}");
+    }
+    for english in [
+        "did not answer",
+        "waiting for the server",
+        "trying again",
+        "syncing with",
+    ] {
+        assert!(!err.contains(english), "{english:?} in:\n{err}");
+    }
     let status = ok(&phone, &["status"]);
     assert!(line(&status, "unsynced").contains("1 record"), "{status}");
 
     let err = fails(&phone, &["sync", "--timeout", "0"]);
     assert!(err.contains("--timeout"), "{err}");
     drop(hung);
+}
+
+/// What remains of a Chinese output once codes, ids, addresses, byte
+/// units and the commands it quotes are taken out: the latin words left,
+/// which should be none.
+fn english_words(text: &str, codes: &[&str]) -> Vec<String> {
+    let mut text = text.to_owned();
+    for code in codes {
+        text = text.replace(code, " ");
+    }
+    // Commands the cadre is told to run, in backquotes.
+    let mut plain = String::new();
+    for (i, part) in text.split('`').enumerate() {
+        if i % 2 == 0 {
+            plain.push_str(part);
+        }
+    }
+    plain
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| w.len() > 1 && !["KB", "MB"].contains(w))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `sync`, `status` and `show` speak Chinese by default and English with
+/// `--lang en`, name people and places, and carry what a town official did
+/// on the dashboard (accept, assign a handler, 督办 with a deadline) to the
+/// cadre's phone at its next sync.
+#[test]
+fn sync_status_and_show_speak_chinese_and_carry_the_officials_actions() {
+    let work = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&work.path().join("server"));
+    import_org(&server.url);
+    let setup_a = enroll(&server, "zhang-san", "张三");
+    let setup_b = enroll(&server, "li-mei", "李梅");
+    admin_post(
+        &server,
+        "/v1/admin/people",
+        json!({"id": "town-office", "name": "古南街道综治中心"}),
+    );
+    let town = admin_post(
+        &server,
+        "/v1/admin/devices",
+        json!({"person": "town-office", "role": "town", "scope": "500110101", "label": "综治中心电脑"}),
+    );
+    let town_token = town["token"].as_str().expect("a token").to_owned();
+    let a = work.path().join("phone-a");
+    let b = work.path().join("phone-b");
+    ok(&a, &["init", "--setup", &setup_a]);
+    ok(&b, &["init", "--setup", &setup_b]);
+
+    let id = ok(
+        &a,
+        &[
+            "dispute",
+            "new",
+            "--title",
+            "宅基地边界纠纷",
+            "--description",
+            "两家为宅基地边界争执",
+            "--category",
+            "land",
+            "--risk",
+            "medium",
+            "--party",
+            "王五:applicant:13800000000",
+            "--party",
+            "赵六:respondent",
+            "--at",
+            "2025-03-01 09:00",
+        ],
+    )
+    .trim()
+    .to_owned();
+    let visit = ok(
+        &a,
+        &[
+            "visit",
+            "new",
+            "--household",
+            "王家",
+            "--group",
+            "3组",
+            "--topic",
+            "livelihood",
+            "--sentiment",
+            "concern",
+            "--notes",
+            "老人看病难",
+            "--follow-up-due",
+            "2025-04-01",
+            "--at",
+            "2025-03-02",
+        ],
+    )
+    .trim()
+    .to_owned();
+    let device_a = std::fs::read_to_string(a.join("phone.toml"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("device = "))
+        .map(|d| d.trim_matches('"').to_owned())
+        .expect("the device in the settings");
+    let a_dir = a.display().to_string();
+    let codes = [
+        server.url.as_str(),
+        a_dir.as_str(),
+        id.as_str(),
+        visit.as_str(),
+        device_a.as_str(),
+    ];
+    let chinese = |out: &str, what: &str| {
+        let words = english_words(out, &codes);
+        assert!(words.is_empty(), "{what}: English {words:?} in\n{out}");
+    };
+
+    // Status before the first sync, in both languages.
+    let status = ok_zh(&a, &["status"]);
+    for wanted in [
+        "手机目录",
+        "人员        张三（zhang-san）",
+        "村干部，范围 500110101001 石门村",
+        "从未同步",
+        "共 2 条：纠纷 1 件，走访 1 次",
+        "未同步      2 条记录",
+        "需处理      无",
+    ] {
+        assert!(status.contains(wanted), "{wanted:?} in:\n{status}");
+    }
+    chinese(&status.replace("zhang-san", ""), "status");
+    let status = ok(&a, &["status"]);
+    for wanted in [
+        "cadre       zhang-san (张三)",
+        "access      cadre over 500110101001",
+        "last sync   never",
+        "records     2 held: 1 dispute, 1 visit",
+        "unsynced    2 records",
+        "attention   none",
+    ] {
+        assert!(status.contains(wanted), "{wanted:?} in:\n{status}");
+    }
+
+    // The first sync, in both languages (stdout; the rounds on stderr).
+    let (success, out, err) = field_in(None, &a, &["sync"]);
+    assert!(success, "{out}\n{err}");
+    assert!(out.contains("已确认        2"), "{out}");
+    assert!(err.contains("第 1 轮：发送 2 条记录"), "{err}");
+    chinese(&out, "sync");
+    chinese(&err, "sync (rounds)");
+    let out = ok(&a, &["sync"]);
+    assert!(
+        out.contains("acknowledged  0") && out.contains("purged        0"),
+        "{out}"
+    );
+
+    // Li Mei escalates the case; the town official accepts it, assigns
+    // her and puts it under 督办 on the dashboard.
+    ok(&b, &["sync"]);
+    ok(
+        &b,
+        &[
+            "dispute",
+            "event",
+            &id[..8],
+            "escalated",
+            "--level",
+            "town",
+            "--note",
+            "需镇综治中心协调",
+            "--at",
+            "2025-03-03 15:00",
+        ],
+    );
+    ok(&b, &["sync"]);
+    let act = |body: Value| {
+        let response = ureq::post(&format!("{}/v1/records/{id}/actions", server.url))
+            .header("Authorization", &format!("Bearer {town_token}"))
+            .send_json(body.clone())
+            .expect("the action is taken");
+        assert_eq!(response.status().as_u16(), 200, "{body}");
+    };
+    act(json!({"action": "accept", "note": "予以受理"}));
+    act(json!({"action": "assign", "person": "li-mei"}));
+    // A month ahead, in China Standard Time.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let (y, m, d) = fengqiao_shared::stats::calendar::civil_from_days(
+        (now + 8 * 3_600_000).div_euclid(86_400_000) + 30,
+    );
+    let due = format!("{y:04}-{m:02}-{d:02}");
+    act(json!({"action": "supervise", "note": "请限期化解", "due": due}));
+
+    let out = ok_zh(&a, &["sync"]);
+    for wanted in [
+        "他人修改了本机办理的案件",
+        "状态现为 已上报（镇级），由 李梅 修改",
+        "承办人现为 李梅，由 古南街道综治中心 修改",
+        &format!("督办期限 {due}，由 古南街道综治中心 修改"),
+    ] {
+        assert!(out.contains(wanted), "{wanted:?} in:\n{out}");
+    }
+    chinese(&out, "sync with changes");
+
+    let show = ok_zh(&a, &["dispute", "show", &id]);
+    for wanted in [
+        "编号        ",
+        "村          500110101001 石门村",
+        "状态        已上报（镇级）",
+        "阶段        调处中",
+        &format!("督办期限    {due} 23:59（请限期化解）"),
+        "类别        土地/宅基地/山林",
+        "风险        中",
+        "上报        2025-03-01 09:00，张三",
+        "当事人      1. 王五  申请人  13800000000",
+        "2. 赵六  被申请人",
+        "承办人      李梅",
+        "案情",
+        "办理经过（5）",
+        "上报（镇级）  李梅  备注：需镇综治中心协调",
+        "受理  古南街道综治中心  备注：予以受理",
+        "分派  古南街道综治中心  承办人：李梅",
+        &format!("督办  古南街道综治中心  备注：请限期化解  期限：{due} 23:59"),
+        "同步        已在服务器上",
+    ] {
+        assert!(show.contains(wanted), "{wanted:?} in:\n{show}");
+    }
+    assert!(
+        !show.contains("li-mei") && !show.contains("town-office") && !show.contains("zhang-san"),
+        "no person ids: {show}"
+    );
+    chinese(&show, "dispute show");
+
+    let show = ok(&a, &["dispute", "show", &id]);
+    for wanted in [
+        "status      escalated (town)",
+        "stage       handling",
+        &format!("supervised  due {due} 23:59 (请限期化解)"),
+        "category    land",
+        "reported    2025-03-01 09:00 by 张三",
+        "parties     1. 王五  applicant  13800000000",
+        "assignees   李梅",
+        "timeline (5)",
+        "escalated (town)  by 李梅  note: 需镇综治中心协调",
+        "assigned  by 古南街道综治中心  handler: 李梅",
+        &format!("supervised  by 古南街道综治中心  note: 请限期化解  due: {due} 23:59"),
+        "sync        on the server",
+    ] {
+        assert!(show.contains(wanted), "{wanted:?} in:\n{show}");
+    }
+    let (_, english, _) = field_in(None, &a, &["--lang", "en", "sync"]);
+    assert!(english.contains("received      0"), "{english}");
+
+    // A visit, in both languages.
+    let show = ok_zh(&a, &["visit", "show", &visit]);
+    for wanted in [
+        "走访 王家",
+        "村民小组    3组",
+        "走访时间    2025-03-02 00:00，张三",
+        "民情        关注",
+        "话题        民生",
+        "回访        需在 2025-04-01 前回访",
+        "走访记录",
+        "老人看病难",
+    ] {
+        assert!(show.contains(wanted), "{wanted:?} in:\n{show}");
+    }
+    chinese(&show, "visit show");
+    let show = ok(&a, &["visit", "show", &visit]);
+    for wanted in [
+        "visit to 王家",
+        "visited     2025-03-02 00:00 by 张三",
+        "topics      livelihood",
+        "follow-up   owed, due 2025-04-01",
+    ] {
+        assert!(show.contains(wanted), "{wanted:?} in:\n{show}");
+    }
 }

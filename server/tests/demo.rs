@@ -206,6 +206,10 @@ fn the_demo_prints_what_the_statistics_api_says() {
         .to_owned();
     let mut beyond = 0;
     let mut failed = 0;
+    // Per closed-loop stage: cases over the towns, and towns with any.
+    let stages = fengqiao_server::cli::demo::LOOP_STAGES.len();
+    let mut loop_stages = vec![0u64; stages];
+    let mut loop_towns = vec![0u64; stages];
     for (code, name) in [
         ("330681107", "枫桥镇"),
         ("330681108", "赵家镇"),
@@ -230,12 +234,112 @@ fn the_demo_prints_what_the_statistics_api_says() {
             "{name}: {:?}",
             totals.grassroots_rate
         );
+        // The officials' actions leave the figures' identities intact.
+        assert_eq!(
+            totals.grassroots_resolved
+                + totals.still_open
+                + totals.failed_in_township
+                + totals.escalated_beyond_township,
+            totals.received,
+            "{name}: the parts sum to what was received: {totals:?}"
+        );
+        assert_eq!(
+            totals.grassroots_resolved,
+            totals.village_resolved + totals.town_resolved,
+            "{name}: {totals:?}"
+        );
+        assert_eq!(
+            totals.resolved,
+            totals.grassroots_resolved + totals.resolved_beyond_township,
+            "{name}: {totals:?}"
+        );
+        assert_eq!(
+            totals.open,
+            totals.received - totals.resolved,
+            "{name}: {totals:?}"
+        );
+        for rate in [
+            totals.resolution_rate,
+            totals.grassroots_rate,
+            totals.village_rate,
+        ] {
+            assert!(
+                rate.is_some_and(|r| (0.0..=1.0).contains(&r)),
+                "{name}: {totals:?}"
+            );
+        }
+
+        // Where its cases stand in the closed loop, as the record list
+        // (the dashboard's lists) gives it, is what the demo printed.
+        let mut counts = Vec::new();
+        for (stage, _) in fengqiao_server::cli::demo::LOOP_STAGES {
+            let level = if code.len() == 9 { "town" } else { "district" };
+            let mut path = format!(
+                "{}/v1/records?scope={code}&kind=dispute&stage={stage}&page=1&per_page=1",
+                server.url
+            );
+            if stage == "pending" {
+                path.push_str(&format!("&level={level}"));
+            }
+            let page: serde_json::Value = ureq::get(&path)
+                .header("Authorization", &format!("Bearer {district_token}"))
+                .call()
+                .expect("the record list answers")
+                .into_body()
+                .read_json()
+                .expect("JSON");
+            let total = page["total"].as_u64().expect("a total");
+            counts.push(total);
+        }
+        let line = fengqiao_server::cli::demo::loop_line(name, code, &counts);
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "{line} not printed:\n{stdout}"
+        );
+        if code.len() == 9 {
+            for (i, n) in counts.iter().enumerate() {
+                loop_stages[i] += n;
+                loop_towns[i] += u64::from(*n > 0);
+            }
+        }
         if code.len() == 9 {
             beyond += totals.escalated_beyond_township;
             failed += totals.failed_in_township;
         }
     }
     assert!(beyond > 0 && failed > 0, "beyond {beyond}, failed {failed}");
+    // The towns' officials work the loop: every stage holds cases in at
+    // least one town (待受理, 已受理/待分派, 调处中, 待回访, 已化解, 已归档).
+    for ((stage, _), towns) in fengqiao_server::cli::demo::LOOP_STAGES
+        .iter()
+        .zip(&loop_towns)
+    {
+        assert!(
+            *towns > 0,
+            "no town has a case at stage {stage}: {loop_stages:?}\n{stdout}"
+        );
+    }
+    // Some escalations wait past the three days allowed for acceptance,
+    // and some 督办 deadlines passed with the case still open: the
+    // district's overdue list says so.
+    let late: serde_json::Value = ureq::get(&format!(
+        "{}/v1/records?scope=330681&kind=dispute&late=true&sort=deadline&limit=500",
+        server.url
+    ))
+    .header("Authorization", &format!("Bearer {district_token}"))
+    .call()
+    .expect("the overdue list answers")
+    .into_body()
+    .read_json()
+    .expect("JSON");
+    let late = late["items"].as_array().expect("items");
+    for kind in ["accept", "supervision"] {
+        assert!(
+            late.iter().any(|item| item["deadline"]["kind"] == kind
+                && item["deadline"]["daysLeft"].as_i64().is_some_and(|d| d < 0)),
+            "no case past its {kind} deadline: {late:?}"
+        );
+    }
 
     // The tokens it printed are saved in its data directory, for the owner
     // alone, and it says how to try `fengqiao field`.

@@ -45,6 +45,8 @@ fn field(dir: &Path) -> Command {
         .arg("--dir")
         .arg(dir)
         .env("FENGQIAO_LOG", "off")
+        // The lines this test measures and reads are the English ones.
+        .env("FENGQIAO_LANG", "en")
         .env_remove("FENGQIAO_FIELD_DIR")
         .stdin(Stdio::null());
     command

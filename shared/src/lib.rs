@@ -7,12 +7,19 @@
 //! - [`stats`]: township and district statistics over summaries.
 //! - [`access`]: who may read and write what; who a change is attributed to.
 //! - [`replica`]: the phone's offline store and its batch sync client.
+//!
+//! The domain depends on no database and no network client. The native
+//! phone's replica store (sled) and HTTP transport (ureq) are the `sled`
+//! and `http` features, on by default; another phone shell turns them off
+//! (`default-features = false`) and brings its own
+//! [`replica::ReplicaStore`] and [`replica::transport::SyncTransport`].
 
 pub mod access;
 pub mod deadline;
 pub mod record;
 pub mod replica;
 pub mod schema;
+#[cfg(feature = "sled")]
 pub mod sled_open;
 pub mod stats;
 pub mod summary;

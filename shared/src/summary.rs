@@ -36,9 +36,9 @@ pub struct Summary {
     pub risk: Option<Risk>,
     /// Level of the latest escalation in effect, when status is escalated.
     pub escalation_level: Option<Level>,
-    /// Highest level the case was ever escalated to (for the grassroots
-    /// resolution rate: resolved without escalation beyond the township;
-    /// see `stats::Standing`).
+    /// Highest level the case was escalated to and not returned from (for
+    /// the grassroots resolution rate: resolved without escalation beyond
+    /// the township; see `stats::Standing`).
     pub max_escalation_level: Option<Level>,
     /// Time of the event that resolved it, when status is resolved.
     pub resolved_at: Option<Millis>,

@@ -1,6 +1,7 @@
 //! The harness the end-to-end tests in `tests/tests/` share: a real
 //! server on 127.0.0.1 with an ephemeral port, and phones talking to it.
 
+pub mod browser;
 pub mod process;
 pub mod proxy;
 

@@ -476,7 +476,7 @@ fn devices_are_rate_limited() {
     let dir = tempfile::tempdir().unwrap();
     let mut config =
         fengqiao_server::serve::ServeConfig::new(dir.path(), "127.0.0.1:0".parse().unwrap());
-    config.rate = fengqiao_server::http::limit::RateLimit {
+    config.rate = fengqiao_server::limit::RateLimit {
         per_second: 0.01,
         burst: 5.0,
     };

@@ -1,13 +1,14 @@
-//! The dashboard in a real headless Chromium, driven over WebDriver: an
+//! The dashboard in a real headless Chromium, driven with playwright-core
+//! (`fengqiao_tests::browser::Page`): an
 //! official signs in with a token, the headline numbers equal the API's, a
 //! record synced by a phone appears without a reload, a possible duplicate
 //! is linked from the page, a revoked or reassigned official is signed out
 //! and told why, and screenshots are kept as test artifacts
 //! (`target/test-artifacts/dashboard*.png`).
 //!
-//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian's
-//! `chromium` and `chromium-driver`). Without them the test says so loudly
-//! and passes, unless `FENGQIAO_REQUIRE_ALL=1`, when it fails.
+//! Needs node, `/usr/bin/chromium` (Debian's `chromium`) and `npm ci` in
+//! tests/js. Without them the test says so loudly and passes, unless
+//! `FENGQIAO_REQUIRE_ALL=1`, when it fails.
 
 mod township;
 
@@ -17,232 +18,10 @@ use std::time::{Duration, Instant};
 use fengqiao_protocol::VillageCode;
 use fengqiao_shared::record::{NewDispute, Party, create_dispute};
 use fengqiao_shared::vocab::{Category, PartyRole, Risk};
+use fengqiao_tests::browser::{self, Page};
 use fengqiao_tests::{Phone, T0, TestServer, sample_dispute as sample_dispute_in};
 use serde_json::{Value, json};
 use township::{Auth, Officials, VILLAGE_A, get, populate};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// A minimal WebDriver client: the dozen commands this test needs, as JSON
-/// over HTTP to a chromedriver on the loopback interface.
-mod webdriver {
-    use std::net::TcpListener;
-    use std::process::{Child, Command, Stdio};
-    use std::time::{Duration, Instant};
-
-    use base64::Engine as _;
-    use serde_json::{Value, json};
-
-    const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-    pub struct Browser {
-        driver: Child,
-        base: String,
-        session: String,
-        agent: ureq::Agent,
-        _profile: tempfile::TempDir,
-    }
-
-    fn free_port() -> u16 {
-        TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|addr| addr.port())
-            .expect("a free port")
-    }
-
-    impl Browser {
-        /// Starts chromedriver and a headless Chromium session.
-        pub fn start(chromium: &str, chromedriver: &str) -> Self {
-            let port = free_port();
-            let driver = Command::new(chromedriver)
-                .arg(format!("--port={port}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("chromedriver starts");
-            let agent = ureq::Agent::new_with_config(
-                ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .timeout_global(Some(Duration::from_secs(60)))
-                    .build(),
-            );
-            let base = format!("http://127.0.0.1:{port}");
-            let profile = tempfile::tempdir().expect("a browser profile directory");
-            let mut browser = Self {
-                driver,
-                base,
-                session: String::new(),
-                agent,
-                _profile: profile,
-            };
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while browser.call("GET", "/status", None).is_err() {
-                assert!(Instant::now() < deadline, "chromedriver did not come up");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let profile = browser._profile.path().display().to_string();
-            let capabilities = json!({
-                "capabilities": { "alwaysMatch": {
-                    "browserName": "chrome",
-                    "goog:chromeOptions": {
-                        "binary": chromium,
-                        "args": [
-                            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                            "--no-first-run", "--disable-background-networking",
-                            "--disable-component-update", "--disable-sync",
-                            "--disable-dev-shm-usage", "--lang=zh-CN",
-                            "--window-size=1400,2400",
-                            format!("--user-data-dir={profile}"),
-                        ],
-                    },
-                }},
-            });
-            let created = browser
-                .call("POST", "/session", Some(capabilities))
-                .expect("a browser session");
-            browser.session = created["sessionId"]
-                .as_str()
-                .expect("a session id")
-                .to_owned();
-            browser
-        }
-
-        fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
-            let url = format!("{}{path}", self.base);
-            let response = match (method, body) {
-                ("GET", _) => self.agent.get(&url).call(),
-                ("DELETE", _) => self.agent.delete(&url).call(),
-                (_, body) => self
-                    .agent
-                    .post(&url)
-                    .header("Content-Type", "application/json")
-                    .send(body.unwrap_or_else(|| json!({})).to_string()),
-            };
-            let mut response = response.map_err(|e| e.to_string())?;
-            let status = response.status().as_u16();
-            let text = response
-                .body_mut()
-                .with_config()
-                .limit(64 * 1024 * 1024)
-                .read_to_string()
-                .map_err(|e| e.to_string())?;
-            let value: Value = serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))?;
-            if status >= 400 {
-                return Err(format!("{method} {path}: {status} {}", value["value"]));
-            }
-            Ok(value.get("value").cloned().unwrap_or(value))
-        }
-
-        fn command(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-            let path = format!("/session/{}{path}", self.session);
-            self.call(method, &path, body)
-                .unwrap_or_else(|e| panic!("WebDriver: {e}"))
-        }
-
-        pub fn go(&self, url: &str) {
-            self.command("POST", "/url", Some(json!({ "url": url })));
-        }
-
-        fn element(&self, css: &str) -> String {
-            let found = self.command(
-                "POST",
-                "/element",
-                Some(json!({ "using": "css selector", "value": css })),
-            );
-            found[ELEMENT]
-                .as_str()
-                .unwrap_or_else(|| panic!("no element {css}: {found}"))
-                .to_owned()
-        }
-
-        pub fn type_into(&self, css: &str, text: &str) {
-            let element = self.element(css);
-            self.command(
-                "POST",
-                &format!("/element/{element}/value"),
-                Some(json!({ "text": text })),
-            );
-        }
-
-        pub fn click(&self, css: &str) {
-            let element = self.element(css);
-            self.command("POST", &format!("/element/{element}/click"), None);
-        }
-
-        /// Runs `script` (a function body) in the page and returns its value.
-        pub fn run(&self, script: &str) -> Value {
-            self.command(
-                "POST",
-                "/execute/sync",
-                Some(json!({ "script": script, "args": [] })),
-            )
-        }
-
-        /// Polls `script` until it returns something other than null or
-        /// false, for at most `limit`.
-        pub fn wait_for(&self, what: &str, script: &str, limit: Duration) -> Value {
-            let deadline = Instant::now() + limit;
-            loop {
-                let value = self.run(script);
-                if !value.is_null() && value != Value::Bool(false) {
-                    return value;
-                }
-                if Instant::now() > deadline {
-                    let page = self.run("return document.body ? document.body.innerText : ''");
-                    panic!(
-                        "timed out waiting for {what}; the page shows:\n{}",
-                        page.as_str().unwrap_or("")
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-
-        /// The browser's Back button.
-        pub fn back(&self) {
-            self.command("POST", "/back", Some(json!({})));
-        }
-
-        /// A PNG of the page as it is shown.
-        pub fn screenshot(&self) -> Vec<u8> {
-            let encoded = self.command("GET", "/screenshot", None);
-            base64::engine::general_purpose::STANDARD
-                .decode(encoded.as_str().expect("base64"))
-                .expect("a PNG")
-        }
-    }
-
-    impl Drop for Browser {
-        fn drop(&mut self) {
-            if !self.session.is_empty() {
-                let _ = self.call("DELETE", &format!("/session/{}", self.session), None);
-            }
-            let _ = self.driver.kill();
-            let _ = self.driver.wait();
-        }
-    }
-}
-
-/// Whether the browser is here; a loud skip when not, a failure when
-/// everything is required.
-fn browser_available() -> bool {
-    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
-        .into_iter()
-        .filter(|path| !Path::new(path).exists())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    fengqiao_tests::skip(
-        "the dashboard browser test",
-        &format!(
-            "it needs {}; install them with: apt-get install -y chromium chromium-driver",
-            missing.join(" and ")
-        ),
-    );
-    false
-}
 
 fn artifacts() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -254,7 +33,7 @@ fn artifacts() -> PathBuf {
 }
 
 /// The raw value and the text of a headline figure.
-fn headline(browser: &webdriver::Browser, figure: &str) -> (String, String) {
+fn headline(browser: &Page, figure: &str) -> (String, String) {
     let value = browser.run(&format!(
         "var v = document.querySelector('[data-figure=\"{figure}\"] .value');\
          return [v.getAttribute('data-value'), v.textContent];"
@@ -269,13 +48,13 @@ const WAIT: Duration = Duration::from_secs(30);
 
 #[test]
 fn an_official_watches_the_township_live_in_a_browser() {
-    if !browser_available() {
+    if !browser::ready("the dashboard browser test") {
         return;
     }
     let server = TestServer::start();
     populate(&server, 25);
     let officials = Officials::enroll(&server);
-    let browser = webdriver::Browser::start(CHROMIUM, CHROMEDRIVER);
+    let browser = Page::start(1400, 2400, "zh-CN");
 
     // Sign in with the town official's token.
     browser.go(&format!("{}/", server.url()));
@@ -363,7 +142,8 @@ fn an_official_watches_the_township_live_in_a_browser() {
         .filter_map(|rate| rate.as_str()?.trim_end_matches('%').parse().ok())
         .collect();
     assert!(shown.windows(2).all(|w| w[0] >= w[1]), "{shown:?}");
-    // Charts are drawn.
+    // Charts are drawn (by the embedded chart library, on a canvas), each
+    // with the data of its figures.
     for chart in [
         "chart-status",
         "chart-month",
@@ -371,9 +151,14 @@ fn an_official_watches_the_township_live_in_a_browser() {
         "chart-sentiment",
     ] {
         let drawn = browser.run(&format!(
-            "return document.querySelectorAll('#{chart} svg rect, #{chart} svg path').length"
+            "var host = document.getElementById('{chart}');\
+             var chart = window.echarts.getInstanceByDom(host);\
+             if (!chart || !host.querySelector('canvas')) return 0;\
+             return chart.getOption().series.reduce(function (n, s) {{\
+               return n + s.data.filter(function (d) {{ return (d && d.value !== undefined ? d.value : d) > 0; }}).length;\
+             }}, 0);"
         ));
-        assert!(drawn.as_u64().unwrap() > 0, "{chart} is drawn");
+        assert!(drawn.as_u64().unwrap() > 0, "{chart} is drawn: {drawn}");
     }
     std::fs::write(artifacts().join("dashboard.png"), browser.screenshot())
         .expect("screenshot saved");
@@ -524,7 +309,7 @@ fn an_official_watches_the_township_live_in_a_browser() {
 }
 
 /// Signs in on the page with `token` and waits for the live feed.
-fn sign_in_on_the_page(browser: &webdriver::Browser, server: &TestServer, token: &str) {
+fn sign_in_on_the_page(browser: &Page, server: &TestServer, token: &str) {
     browser.go(&format!("{}/dashboard", server.url()));
     browser.wait_for(
         "the sign-in form",
@@ -543,7 +328,7 @@ fn sign_in_on_the_page(browser: &webdriver::Browser, server: &TestServer, token:
 
 #[test]
 fn a_revoked_or_reassigned_official_is_signed_out_and_told_why() {
-    if !browser_available() {
+    if !browser::ready("the dashboard browser test") {
         return;
     }
     let server = TestServer::start();
@@ -557,7 +342,7 @@ fn a_revoked_or_reassigned_official_is_signed_out_and_told_why() {
         fengqiao_shared::access::Role::Town,
         "500110101",
     );
-    let browser = webdriver::Browser::start(CHROMIUM, CHROMEDRIVER);
+    let browser = Page::start(1400, 2400, "zh-CN");
     let signed_out = "var v = document.getElementById('login-view');\
                       var e = document.getElementById('login-error');\
                       return v && !v.hidden && !e.hidden &&\
@@ -611,7 +396,7 @@ fn a_revoked_or_reassigned_official_is_signed_out_and_told_why() {
 /// audit trail in Chinese and people by name.
 #[test]
 fn a_town_official_accepts_assigns_and_supervises_in_the_page() {
-    if !browser_available() {
+    if !browser::ready("the dashboard browser test") {
         return;
     }
     use fengqiao_shared::access::Role;
@@ -648,7 +433,7 @@ fn a_town_official_accepts_assigns_and_supervises_in_the_page() {
         .expect("escalated");
     phone.sync(&server.url());
 
-    let browser = webdriver::Browser::start(CHROMIUM, CHROMEDRIVER);
+    let browser = Page::start(1400, 2400, "zh-CN");
     sign_in_on_the_page(&browser, &server, &town_token);
     browser.wait_for(
         "the case in the list awaiting acceptance",
@@ -799,7 +584,7 @@ fn a_town_official_accepts_assigns_and_supervises_in_the_page() {
 /// by hand: not read back from the API the dashboard itself uses.
 #[test]
 fn the_headline_figures_of_a_hand_counted_town() {
-    if !browser_available() {
+    if !browser::ready("the dashboard browser test") {
         return;
     }
     let server = TestServer::start();
@@ -809,7 +594,7 @@ fn the_headline_figures_of_a_hand_counted_town() {
         fengqiao_shared::access::Role::Town,
         "500110101",
     );
-    let browser = webdriver::Browser::start(CHROMIUM, CHROMEDRIVER);
+    let browser = Page::start(1400, 2400, "zh-CN");
     browser.go(&format!("{}/", server.url()));
     browser.wait_for(
         "the sign-in form",
@@ -886,7 +671,7 @@ fn cli_figures(output: &str) -> std::collections::BTreeMap<String, String> {
 /// the same month shows the API's figures and is laid out for printing.
 #[test]
 fn the_district_view_and_the_monthly_report_agree_with_the_api_and_the_cli() {
-    if !browser_available() {
+    if !browser::ready("the dashboard browser test") {
         return;
     }
     let server = TestServer::start();
@@ -900,7 +685,7 @@ fn the_district_view_and_the_monthly_report_agree_with_the_api_and_the_cli() {
         fengqiao_shared::access::Role::District,
         "500110",
     );
-    let browser = webdriver::Browser::start(CHROMIUM, CHROMEDRIVER);
+    let browser = Page::start(1400, 2400, "zh-CN");
     sign_in_on_the_page(&browser, &server, &token);
     browser.wait_for(
         "the district's figures",
@@ -1093,7 +878,7 @@ fn the_district_view_and_the_monthly_report_agree_with_the_api_and_the_cli() {
 /// not; banners are dismissed one by one or all at once.
 #[test]
 fn an_alert_appears_as_a_banner_at_once() {
-    if !browser_available() {
+    if !browser::ready("the dashboard browser test") {
         return;
     }
     let server = TestServer::start();
@@ -1102,7 +887,7 @@ fn an_alert_appears_as_a_banner_at_once() {
         fengqiao_shared::access::Role::Town,
         "500110101",
     );
-    let browser = webdriver::Browser::start(CHROMIUM, CHROMEDRIVER);
+    let browser = Page::start(1400, 2400, "zh-CN");
     sign_in_on_the_page(&browser, &server, &token);
     let banners = "return Array.from(document.querySelectorAll('#alerts .alert-banner'))\
                    .map(function (b) { return b.textContent; });";
@@ -1230,7 +1015,7 @@ const LIST_ROWS: &str = "return Array.from(document.querySelectorAll('#list-tabl
 
 #[test]
 fn a_town_official_searches_filters_pages_and_comes_back_to_the_list() {
-    if !browser_available() {
+    if !browser::ready("the dashboard browser test") {
         return;
     }
     let server = TestServer::start();
@@ -1265,7 +1050,7 @@ fn a_town_official_searches_filters_pages_and_comes_back_to_the_list() {
     }
     phone.sync(&server.url());
 
-    let browser = webdriver::Browser::start(CHROMIUM, CHROMEDRIVER);
+    let browser = Page::start(1400, 2400, "zh-CN");
     sign_in_on_the_page(&browser, &server, &token);
     browser.go(&format!("{}/dashboard#/list/open", server.url()));
     browser.wait_for(
@@ -1412,7 +1197,7 @@ fn a_town_official_searches_filters_pages_and_comes_back_to_the_list() {
     browser.click("#lang");
     browser.wait_for(
         "the English pager",
-        "return document.getElementById('list-page').textContent === 'Page 2 of 2 (55 cases)' &&\
+        "return document.getElementById('list-page').textContent === 'Page 2 of 2 · cases: 55' &&\
          document.getElementById('list-prev').textContent === 'Previous';",
         WAIT,
     );

@@ -383,6 +383,17 @@ fn from_serial(serial: f64) -> Millis {
 /// column — dates for times and days, numbers for counts, strings for the
 /// rest — and returns the cells as the CSV writes them.
 fn read_xlsx(bytes: Vec<u8>, sheet: &str) -> Vec<Vec<String>> {
+    read_xlsx_typed(bytes, sheet, TIMES, DAYS, COUNTS)
+}
+
+/// [`read_xlsx`] with the columns of each type named.
+fn read_xlsx_typed(
+    bytes: Vec<u8>,
+    sheet: &str,
+    times: &[&str],
+    days: &[&str],
+    counts: &[&str],
+) -> Vec<Vec<String>> {
     let workbook: Xlsx<_> =
         open_workbook_from_rs(Cursor::new(bytes.clone())).expect("an XLSX workbook");
     assert_eq!(workbook.sheet_names(), vec![sheet.to_owned()]);
@@ -395,18 +406,18 @@ fn read_xlsx(bytes: Vec<u8>, sheet: &str) -> Vec<Vec<String>> {
             let header = header.as_str();
             let text = match cell {
                 Data::Empty => String::new(),
-                Data::DateTime(date) if TIMES.contains(&header) => cst(from_serial(date.as_f64())),
-                Data::DateTime(date) if DAYS.contains(&header) => {
+                Data::DateTime(date) if times.contains(&header) => cst(from_serial(date.as_f64())),
+                Data::DateTime(date) if days.contains(&header) => {
                     cst(from_serial(date.as_f64()))[..10].to_owned()
                 }
-                Data::Float(n) if COUNTS.contains(&header) => {
+                Data::Float(n) if counts.contains(&header) => {
                     assert_eq!(n.fract(), 0.0, "{header}: a whole number");
                     format!("{n:.0}")
                 }
                 Data::String(text)
-                    if !TIMES.contains(&header)
-                        && !DAYS.contains(&header)
-                        && !COUNTS.contains(&header) =>
+                    if !times.contains(&header)
+                        && !days.contains(&header)
+                        && !counts.contains(&header) =>
                 {
                     text.clone()
                 }
@@ -1034,4 +1045,241 @@ fn a_hand_written_town_exports_to_hand_written_rows() {
         "民情走访",
     );
     assert_eq!(sheet[1..], visits[..]);
+}
+
+/// The headers of the English dispute and visit exports, in column order.
+const DISPUTE_HEADERS_EN: &[&str] = &[
+    "ID",
+    "Town",
+    "Village",
+    "Village code",
+    "Title",
+    "Description",
+    "Category",
+    "Risk",
+    "Status",
+    "Reported",
+    "Resolved",
+    "Days open",
+    "Days overdue",
+    "Parties",
+    "Handlers",
+    "Reported by",
+    "Highest escalation",
+    "Outcome",
+    "Last activity",
+    "Events",
+    "Duplicate of",
+];
+
+const VISIT_HEADERS_EN: &[&str] = &[
+    "ID",
+    "Town",
+    "Village",
+    "Village code",
+    "Villagers' group",
+    "Household",
+    "Visited",
+    "Topics",
+    "Sentiment",
+    "Notes",
+    "Follow-up needed",
+    "Follow-up done",
+    "Follow-up",
+    "Follow-up due",
+    "Linked dispute",
+    "Visited by",
+    "Reported",
+];
+
+/// With `lang=en` the exports have English headers, sheet names and
+/// labels (vocabulary, yes/no, follow-up states, unknown people); what was
+/// typed stays as typed; the XLSX cells keep their types. Chinese stays
+/// the default, and a language the server does not speak is refused.
+#[test]
+fn lang_en_exports_have_english_headers_and_labels() {
+    use std::collections::BTreeSet;
+
+    use fengqiao_shared::record::{NewEvent, NewVisit, add_event, create_visit};
+    use fengqiao_shared::vocab::{Level, Sentiment, Topic};
+
+    /// 2025-03-01 09:00 China Standard Time.
+    const MARCH_1: i64 = 1_740_790_800_000;
+    let server = TestServer::start();
+    server
+        .directory()
+        .add_person("cadre-en", "何晓东", None)
+        .expect("a person");
+    let mut phone = Phone::new("cadre-en");
+    let dispute = NewDispute {
+        village: VillageCode::new("500110101002").unwrap(),
+        title: "借款纠纷".to_owned(),
+        description: "双方各执一词。".to_owned(),
+        category: Category::Land,
+        risk: Risk::High,
+        parties: vec![
+            Party::new("钟国平", PartyRole::Applicant),
+            Party::new("楼秀英", PartyRole::Respondent),
+        ],
+        assignees: vec!["cadre-en".to_owned(), "cadre-gone".to_owned()],
+    };
+    let author = phone.author(MARCH_1);
+    let id = phone
+        .replica
+        .create(|doc| create_dispute(doc, &author, &dispute))
+        .unwrap();
+    let author = phone.author(MARCH_1 + 2 * DAY);
+    phone
+        .replica
+        .edit(&id, |doc| {
+            add_event(doc, &author, &NewEvent::escalated(Level::Town))
+        })
+        .unwrap();
+    let visit = NewVisit {
+        village: VillageCode::new("500110101001").unwrap(),
+        visited_at: MARCH_1 + 5 * DAY,
+        household: "钟国平家".to_owned(),
+        group: Some("3组".to_owned()),
+        topics: BTreeSet::from([Topic::Land]),
+        sentiment: Sentiment::Concern,
+        notes: "老人看病难".to_owned(),
+        follow_up_needed: true,
+        follow_up_due: Some(MARCH_1 + 20 * DAY),
+        linked_dispute: None,
+    };
+    let author = phone.author(MARCH_1 + 5 * DAY);
+    let home = phone
+        .replica
+        .create(|doc| create_visit(doc, &author, &visit))
+        .unwrap();
+    phone.sync(&server.url());
+    let token = server
+        .enroll("official-en", fengqiao_shared::access::Role::Town, TOWN_1)
+        .1;
+    let query = "?asOf=2025-04-10&lang=en";
+    let row = |cells: &[&str]| cells.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    let status = format!(
+        "{} ({})",
+        Status::Escalated.label_en(),
+        Level::Town.label_en()
+    );
+    let parties = format!(
+        "钟国平 ({}), 楼秀英 ({})",
+        PartyRole::Applicant.label_en(),
+        PartyRole::Respondent.label_en()
+    );
+    // As of 2025-04-10 00:00 the case is 39 days old, 9 beyond the limit.
+    let disputes = vec![
+        DISPUTE_HEADERS_EN.iter().map(|h| h.to_string()).collect(),
+        row(&[
+            &id.to_string(),
+            "第101镇",
+            "第101镇2村",
+            "500110101002",
+            "借款纠纷",
+            "双方各执一词。",
+            Category::Land.label_en(),
+            Risk::High.label_en(),
+            &status,
+            "2025-03-01 09:00",
+            "",
+            "39",
+            "9",
+            &parties,
+            "何晓东, unregistered person",
+            "何晓东",
+            Level::Town.label_en(),
+            "",
+            "2025-03-03 09:00",
+            "2",
+            "",
+        ]),
+    ];
+    let visits = vec![
+        VISIT_HEADERS_EN.iter().map(|h| h.to_string()).collect(),
+        row(&[
+            &home.to_string(),
+            "第101镇",
+            "第101镇1村",
+            "500110101001",
+            "3组",
+            "钟国平家",
+            "2025-03-06 09:00",
+            Topic::Land.label_en(),
+            Sentiment::Concern.label_en(),
+            "老人看病难",
+            "yes",
+            "no",
+            "overdue",
+            "2025-03-21",
+            "",
+            "何晓东",
+            "2025-03-06 09:00",
+        ]),
+    ];
+
+    let csv = read_csv(&download(
+        &server,
+        &token,
+        &format!("/v1/export/disputes.csv{query}"),
+        CSV,
+    ));
+    assert_eq!(csv, disputes);
+    let bytes = download(
+        &server,
+        &token,
+        &format!("/v1/export/disputes.xlsx{query}"),
+        XLSX,
+    );
+    assert_eq!(
+        read_xlsx_typed(
+            bytes,
+            "Disputes",
+            &["Reported", "Resolved", "Last activity"],
+            &[],
+            &["Days open", "Days overdue", "Events"]
+        ),
+        disputes
+    );
+    let csv = read_csv(&download(
+        &server,
+        &token,
+        &format!("/v1/export/visits.csv{query}"),
+        CSV,
+    ));
+    assert_eq!(csv, visits);
+    let bytes = download(
+        &server,
+        &token,
+        &format!("/v1/export/visits.xlsx{query}"),
+        XLSX,
+    );
+    assert_eq!(
+        read_xlsx_typed(
+            bytes,
+            "Household visits",
+            &["Visited", "Reported"],
+            &["Follow-up due"],
+            &[]
+        ),
+        visits
+    );
+
+    // Chinese without `lang`, or with `lang=zh`.
+    for query in ["?asOf=2025-04-10", "?asOf=2025-04-10&lang=zh"] {
+        let csv = read_csv(&download(
+            &server,
+            &token,
+            &format!("/v1/export/disputes.csv{query}"),
+            CSV,
+        ));
+        assert_eq!(csv[0], DISPUTE_HEADERS);
+        assert_eq!(csv[1][8], "已上报（镇级）");
+    }
+    let (status, body, _) = get_bytes(
+        &server,
+        "/v1/export/disputes.csv?lang=fr",
+        Auth::Bearer(&token),
+    );
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
 }

@@ -24,77 +24,26 @@
 //! installs `fonts-wqy-microhei`). Without them each test says so loudly
 //! and passes, unless `FENGQIAO_REQUIRE_ALL=1`, when it fails. Every step
 //! is bounded in time: the scripts time out their waits, and a script still
-//! running after [`SCENARIO_LIMIT`] is killed with its browser.
+//! running after [`browser::SCRIPT_LIMIT`] is killed with its browser.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use base64::Engine as _;
 use fengqiao_protocol::DocumentId;
 use fengqiao_shared::record::create_dispute;
 use fengqiao_shared::vocab::{EventKind, Risk};
-use fengqiao_tests::Phone;
 use fengqiao_tests::process::{ADMIN_TOKEN, DEV_TOKEN, ServerProcess, binary, test_org_csv};
+use fengqiao_tests::{Phone, browser};
 use serde_json::{Value, json};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// The longest a scenario may run, browser start included.
-const SCENARIO_LIMIT: Duration = Duration::from_secs(240);
 
 /// Village 石门村 and its neighbour, both in town 500110101.
 const VILLAGE_A: &str = "500110101001";
 const VILLAGE_B: &str = "500110101002";
 const TOWN: &str = "500110101";
-
-/// One browser at a time: two cores shared with the rest of the suite,
-/// and a scenario's timings should not depend on another's.
-static BROWSER: Mutex<()> = Mutex::new(());
-
-fn js_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("js")
-}
-
-fn artifacts() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let dir = target.join("test-artifacts").join("field");
-    std::fs::create_dir_all(&dir).expect("artifact directory");
-    dir
-}
-
-/// Whether node, Chromium and playwright-core are here; if not, says why
-/// loudly (or fails under `FENGQIAO_REQUIRE_ALL=1`).
-fn browser_ready(what: &str) -> bool {
-    let node = Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    let missing = if !node {
-        Some("the `node` executable (Node.js 20 or later)")
-    } else if !Path::new(CHROMIUM).exists() {
-        Some("/usr/bin/chromium (Debian's `chromium` package)")
-    } else if !js_dir().join("node_modules/playwright-core").is_dir() {
-        Some("tests/js/node_modules/playwright-core (run `npm ci` in tests/js)")
-    } else {
-        None
-    };
-    match missing {
-        None => true,
-        Some(missing) => {
-            fengqiao_tests::skip(what, &format!("it needs {missing}"));
-            false
-        }
-    }
-}
 
 /// An enrolled device, as its cadre receives it.
 struct Device {
@@ -305,7 +254,7 @@ impl Field {
         for (key, device) in devices {
             context["devices"][*key] = device.json();
         }
-        run_scenario(name, &self.url(), &context)
+        browser::run("field", name, &self.url(), &context)
     }
 }
 
@@ -333,100 +282,6 @@ fn run_bounded(command: &mut Command, limit: Duration) -> std::process::Output {
     }
 }
 
-/// Runs `node field/<name>.mjs` in `tests/js` in its own process group
-/// (so that its Chromium goes with it if it must be killed).
-fn run_scenario(name: &str, server: &str, context: &Value) -> Vec<Value> {
-    let _browser = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    let artifacts = artifacts();
-    // What an earlier run of this scenario left (failure screenshots).
-    if let Ok(entries) = std::fs::read_dir(&artifacts) {
-        for entry in entries.flatten() {
-            let file = entry.file_name().to_string_lossy().into_owned();
-            if file.starts_with(&format!("{name}-")) || file == format!("{name}.log") {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-    }
-    let log_path = artifacts.join(format!("{name}.log"));
-    let log = std::fs::File::create(&log_path).expect("the scenario's log file");
-    let mut child = Command::new("node")
-        .arg(format!("field/{name}.mjs"))
-        .current_dir(js_dir())
-        .env("SERVER", server)
-        .env("ARTIFACTS", &artifacts)
-        .env("FIELD", context.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .process_group(0)
-        .spawn()
-        .expect("node starts");
-    let pid = child.id();
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (sender, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let started = Instant::now();
-    let mut reports = Vec::new();
-    let mut said = String::new();
-    let status = loop {
-        while let Ok(line) = lines.try_recv() {
-            said.push_str(&line);
-            said.push('\n');
-            if let Ok(report) = serde_json::from_str::<Value>(&line) {
-                reports.push(report);
-            }
-        }
-        if let Some(status) = child.try_wait().expect("the scenario's status") {
-            break Some(status);
-        }
-        if started.elapsed() > SCENARIO_LIMIT {
-            // The whole group: node and the browser it started.
-            let _ = Command::new("kill")
-                .args(["-KILL", &format!("-{pid}")])
-                .status();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    // What was still in the pipe.
-    std::thread::sleep(Duration::from_millis(100));
-    while let Ok(line) = lines.try_recv() {
-        said.push_str(&line);
-        said.push('\n');
-        if let Ok(report) = serde_json::from_str::<Value>(&line) {
-            reports.push(report);
-        }
-    }
-    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-    let passed = reports.iter().any(|r| r["event"] == "passed");
-    match status {
-        Some(status) if status.success() && passed => reports,
-        Some(status) => panic!(
-            "scenario {name} failed ({status}); artifacts in {}\n--- stdout\n{said}--- stderr\n{log}",
-            artifacts.display()
-        ),
-        None => panic!(
-            "scenario {name} did not finish within {SCENARIO_LIMIT:?}; artifacts in {}\n--- stdout\n{said}--- stderr\n{log}",
-            artifacts.display()
-        ),
-    }
-}
-
-/// The first report named `event`.
-fn report<'a>(reports: &'a [Value], event: &str) -> &'a Value {
-    reports
-        .iter()
-        .find(|r| r["event"] == event)
-        .unwrap_or_else(|| panic!("no {event:?} report among {reports:#?}"))
-}
-
 fn string_of(value: &Value, key: &str) -> String {
     value[key]
         .as_str()
@@ -438,7 +293,7 @@ fn string_of(value: &Value, key: &str) -> String {
 
 #[test]
 fn enrolling_by_the_setup_link_takes_the_token_out_of_the_address_bar() {
-    if !browser_ready("the field app's set-up test") {
+    if !browser::ready("the field app's set-up test") {
         return;
     }
     let field = Field::start();
@@ -476,24 +331,24 @@ fn enrolling_by_the_setup_link_takes_the_token_out_of_the_address_bar() {
     let pasted = field.cadre("wang-qiang", "王强", VILLAGE_A);
 
     let reports = field.scenario("enroll", &[("a", &by_link), ("b", &pasted)], Value::Null);
-    let seen = report(&reports, "enrolled");
+    let seen = browser::report(&reports, "enrolled");
     assert_eq!(seen["name"], "李梅", "{seen}");
     assert!(
         !seen["url"].as_str().unwrap_or("").contains("setup"),
         "{seen}"
     );
-    report(&reports, "erased");
+    browser::report(&reports, "erased");
 }
 
 #[test]
 fn records_made_offline_survive_a_reload_and_sync_when_the_network_returns() {
-    if !browser_ready("the field app's offline test") {
+    if !browser::ready("the field app's offline test") {
         return;
     }
     let field = Field::start();
     let phone = field.cadre("li-mei", "李梅", VILLAGE_A);
     let reports = field.scenario("offline", &[("a", &phone)], Value::Null);
-    let made = report(&reports, "synced");
+    let made = browser::report(&reports, "synced");
     let dispute = string_of(made, "dispute");
     let visit = string_of(made, "visit");
     let title = string_of(made, "title");
@@ -551,7 +406,7 @@ fn records_made_offline_survive_a_reload_and_sync_when_the_network_returns() {
         .map(str::to_owned)
         .collect::<Vec<_>>();
     assert!(
-        shown.contains(&format!("timeline ({})", events.len() + 1)),
+        shown.contains(&format!("办理经过（{}）", events.len() + 1)),
         "the reported event and {events:?}: {shown}"
     );
     let visits = field.cli(&["field", "--dir", &dir, "visit", "list"]);
@@ -561,14 +416,14 @@ fn records_made_offline_survive_a_reload_and_sync_when_the_network_returns() {
 
 #[test]
 fn two_phones_edit_one_dispute_offline_and_both_changes_survive() {
-    if !browser_ready("the field app's two-phone merge test") {
+    if !browser::ready("the field app's two-phone merge test") {
         return;
     }
     let field = Field::start();
     let a = field.cadre("li-mei", "李梅", VILLAGE_A);
     let b = field.cadre("wang-qiang", "王强", VILLAGE_A);
     let reports = field.scenario("merge", &[("a", &a), ("b", &b)], Value::Null);
-    let merged = report(&reports, "merged");
+    let merged = browser::report(&reports, "merged");
     let id = string_of(merged, "dispute");
 
     // The server's copy is the same merge.
@@ -591,7 +446,7 @@ fn two_phones_edit_one_dispute_offline_and_both_changes_survive() {
 
 #[test]
 fn records_of_a_rust_phone_and_an_automerge_repo_client_reach_the_app_and_back() {
-    if !browser_ready("the field app's interop test") {
+    if !browser::ready("the field app's interop test") {
         return;
     }
     let field = Field::start();
@@ -614,7 +469,7 @@ fn records_of_a_rust_phone_and_an_automerge_repo_client_reach_the_app_and_back()
     );
     // The automerge-repo client (in the scenario) found the app's dispute
     // and saw the app's event on its own record; now the Rust phone.
-    let made = report(&reports, "created");
+    let made = browser::report(&reports, "created");
     let from_js: DocumentId = string_of(made, "fromJs").parse().expect("a document id");
     let id: DocumentId = string_of(made, "dispute").parse().expect("a document id");
     let title = string_of(made, "title");
@@ -638,7 +493,7 @@ fn records_of_a_rust_phone_and_an_automerge_repo_client_reach_the_app_and_back()
 
 #[test]
 fn a_reassigned_phone_purges_and_a_revoked_one_signs_out_keeping_unsent_records() {
-    if !browser_ready("the field app's reassign and revoke test") {
+    if !browser::ready("the field app's reassign and revoke test") {
         return;
     }
     let field = Field::start();
@@ -670,7 +525,7 @@ fn a_reassigned_phone_purges_and_a_revoked_one_signs_out_keeping_unsent_records(
             "inB": {"id": in_b.to_string(), "title": "邻村的房屋漏水纠纷"},
         }),
     );
-    let exported = report(&reports, "exported");
+    let exported = browser::report(&reports, "exported");
     assert_eq!(exported["records"], 1, "{exported}");
     // The unsent record never reached the server.
     let unsent = string_of(exported, "id");
@@ -683,7 +538,7 @@ fn a_reassigned_phone_purges_and_a_revoked_one_signs_out_keeping_unsent_records(
 
 #[test]
 fn a_connection_cut_in_the_middle_of_a_bootstrap_resumes_without_duplicates() {
-    if !browser_ready("the field app's cut-bootstrap test") {
+    if !browser::ready("the field app's cut-bootstrap test") {
         return;
     }
     let field = Field::start();
@@ -716,7 +571,7 @@ fn a_connection_cut_in_the_middle_of_a_bootstrap_resumes_without_duplicates() {
     }
     phone.sync(&field.url());
     let reports = field.scenario("cut", &[("a", &app)], json!({"count": count, "ids": ids}));
-    let done = report(&reports, "bootstrapped");
+    let done = browser::report(&reports, "bootstrapped");
     assert_eq!(done["records"], count, "{done}");
     assert!(
         done["cut"].as_u64().unwrap_or(0) >= 1,
@@ -726,13 +581,13 @@ fn a_connection_cut_in_the_middle_of_a_bootstrap_resumes_without_duplicates() {
 
 #[test]
 fn a_new_app_version_installs_without_stranding_unsent_records() {
-    if !browser_ready("the field app's update test") {
+    if !browser::ready("the field app's update test") {
         return;
     }
     let field = Field::start();
     let app = field.cadre("li-mei", "李梅", VILLAGE_A);
     let reports = field.scenario("update", &[("a", &app)], Value::Null);
-    let updated = report(&reports, "updated");
+    let updated = browser::report(&reports, "updated");
     assert_ne!(updated["before"], updated["after"], "{updated}");
     // The dispute kept through the update reached the server.
     let dispute = string_of(updated, "dispute");
@@ -746,7 +601,7 @@ fn a_new_app_version_installs_without_stranding_unsent_records() {
 /// the existing dispute that shares a party ("is this the same case?").
 #[test]
 fn phone_sized_screenshots_of_the_list_the_form_and_a_record_show_chinese() {
-    if !browser_ready("the field app's screenshot test") {
+    if !browser::ready("the field app's screenshot test") {
         return;
     }
     let cjk = Command::new("fc-list")
@@ -776,9 +631,9 @@ fn phone_sized_screenshots_of_the_list_the_form_and_a_record_show_chinese() {
         &[("a", &app)],
         json!({"record": {"id": id.to_string(), "title": "张三与李四宅基地边界纠纷"}}),
     );
-    let shots = report(&reports, "screenshots");
+    let shots = browser::report(&reports, "screenshots");
     for file in shots["files"].as_array().expect("files") {
-        let path = artifacts().join(file.as_str().expect("a file name"));
+        let path = browser::artifacts("field").join(file.as_str().expect("a file name"));
         let bytes = std::fs::read(&path).expect("the screenshot is kept");
         assert!(bytes.starts_with(b"\x89PNG"), "{} is a PNG", path.display());
         // 390×844 CSS pixels at the phone's device pixel ratio.
@@ -790,6 +645,74 @@ fn phone_sized_screenshots_of_the_list_the_form_and_a_record_show_chinese() {
             "{} is {width}×{height}",
             path.display()
         );
+    }
+}
+
+/// What a town official does on the dashboard — accept an escalated case,
+/// assign a handler, 督办 it with a deadline — reaches the cadre's field app
+/// at its next sync: the record's page shows the stage, the handler by name,
+/// the deadline with its note and the news line, and no person ids. The
+/// list's search then follows the address (a query in the hash, Back and
+/// Forward).
+#[test]
+fn a_town_officials_actions_show_in_the_field_app_after_its_next_sync() {
+    if !browser::ready("the field app's closed-loop test") {
+        return;
+    }
+    let field = Field::start();
+    let app = field.cadre("li-mei", "李梅", VILLAGE_A);
+    let handler = field.cadre("wang-qiang", "王强", VILLAGE_A);
+    let office = "第101镇综治中心";
+    field.person("town-office", office);
+    let town = field.enroll("town-office", office, "town", TOWN);
+    let reports = field.scenario(
+        "loop",
+        &[("a", &app)],
+        json!({
+            "town": {"token": town.token, "name": office, "person": town.person},
+            "handler": {"person": handler.person, "name": handler.name},
+        }),
+    );
+    let seen = browser::report(&reports, "seen");
+    browser::report(&reports, "searched");
+    let id = string_of(seen, "dispute");
+
+    // The server's timeline holds the official's events, in the
+    // official's name.
+    let (status, timeline) = field.call(
+        "GET",
+        &format!("/v1/records/{id}/timeline"),
+        &town.token,
+        None,
+    );
+    assert_eq!(status, 200, "{timeline}");
+    let events = timeline["events"].as_array().expect("events");
+    for kind in [
+        EventKind::Accepted,
+        EventKind::Assigned,
+        EventKind::Supervised,
+    ] {
+        assert!(
+            events
+                .iter()
+                .any(|e| e["kind"] == kind.as_str() && e["by"] == "town-office"),
+            "{kind:?} by the official in {timeline}"
+        );
+    }
+
+    // So does the handler's Rust phone, in Chinese.
+    let dir = field.cli_phone(&handler);
+    let dir = dir.display().to_string();
+    field.cli(&["field", "--dir", &dir, "sync"]);
+    let shown = field.cli(&["field", "--dir", &dir, "dispute", "show", &id]);
+    for wanted in [
+        "承办人      李梅、王强",
+        "承办人：王强",
+        "督办期限",
+        "阶段        调处中",
+        office,
+    ] {
+        assert!(shown.contains(wanted), "{wanted:?} in:\n{shown}");
     }
 }
 

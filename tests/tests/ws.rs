@@ -779,7 +779,7 @@ fn moving_a_device_to_another_village_closes_its_open_documents_at_once() {
 
 #[test]
 fn a_device_sending_faster_than_its_rate_is_read_slowly_not_refused() {
-    use fengqiao_server::http::limit::RateLimit;
+    use fengqiao_server::limit::RateLimit;
     use fengqiao_server::serve::ServeConfig;
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut config = ServeConfig::new(dir.path(), "127.0.0.1:0".parse().expect("address"));

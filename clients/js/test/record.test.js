@@ -260,6 +260,19 @@ test('the status folds in timeline order (time, then cadre, then position), not 
   assert.equal(R.summarize(doc).lastActivity, T0 + 7 * HOUR);
 });
 
+test('an escalation the level above returned does not count beyond the township', () => {
+  let doc = dispute();
+  doc = R.addEvent(doc, at('li', T0 + HOUR), { kind: 'escalated', level: 'district' });
+  doc = R.addEvent(doc, at('d', T0 + 2 * HOUR), { kind: 'returned', note: '请镇里继续调处' });
+  doc = R.addEvent(doc, at('li', T0 + 3 * HOUR), { kind: 'resolved' });
+  assert.equal(R.readRecord(doc).maxEscalationLevel, null);
+  assert.equal(R.summarize(doc).maxEscalationLevel, null);
+  let accepted = dispute();
+  accepted = R.addEvent(accepted, at('li', T0 + HOUR), { kind: 'escalated', level: 'district' });
+  accepted = R.addEvent(accepted, at('d', T0 + 2 * HOUR), { kind: 'accepted' });
+  assert.equal(R.summarize(accepted).maxEscalationLevel, 'district');
+});
+
 test('parties: removal by position among readable entries, links to other cases', async () => {
   let doc = dispute();
   doc = R.addParty(doc, at('li', T0 + 1), { name: ' 王五 ', role: 'other', note: '证人' });

@@ -48,7 +48,11 @@
   }
 
   function t(key, vars) {
-    var text = (I18N[state.lang] && I18N[state.lang][key]) || I18N.zh[key] || key;
+    /* English says "1 day", not "1 days": a message may have a singular
+       form (key + ".one") for a count of exactly one. */
+    var counts = Object.keys(vars || {}).filter(function (name) { return vars[name] === 1; });
+    var one = counts.length && I18N[state.lang] && I18N[state.lang][key + ".one"];
+    var text = one || (I18N[state.lang] && I18N[state.lang][key]) || I18N.zh[key] || key;
     Object.keys(vars || {}).forEach(function (name) {
       text = text.split("{" + name + "}").join(vars[name]);
     });
@@ -150,9 +154,33 @@
       });
   }
 
+  /*
+   * What went wrong, in the page's language: the server's stable error code
+   * read from the catalogue (its own detail, which is English, added only on
+   * the English page); a request that never reached the server is a network
+   * failure.
+   */
+  function errorText(error) {
+    if (!(error instanceof ApiFailure)) return t("error.code.network");
+    var key = "error.code." + (error.code || "unknown");
+    var text = I18N.zh[key] ? t(key) : t("error.code.unknown");
+    if (state.lang === "en" && error.message && error.message !== error.code) text += " (" + error.message + ")";
+    return text;
+  }
+
+  /* "text（inner）" in Chinese, "text (inner)" in English. */
+  function paren(text, inner) {
+    return t("fmt.paren", { text: text, inner: inner });
+  }
+
+  /* A list of names: "甲、乙" in Chinese, "A, B" in English. */
+  function joinList(items) {
+    return items.join(t("fmt.sep"));
+  }
+
   function showError(error) {
     var box = $("error");
-    box.textContent = t("error.load") + (error && error.message ? error.message : String(error));
+    box.textContent = t("error.load") + errorText(error);
     box.hidden = false;
   }
 
@@ -228,7 +256,7 @@
       });
     }).catch(function (error) {
       var box = $("login-error");
-      box.textContent = t("login.failed") + (error.message ? "：" + error.message : "");
+      box.textContent = t("login.failed") + errorText(error);
       box.hidden = false;
     });
   }
@@ -467,10 +495,16 @@
     overdue: { params: { kind: "dispute", late: "true" }, sort: "deadline" },
     "high-risk": { params: { kind: "dispute", status: "unresolved", risk: "high" }, sort: "deadline" },
     followups: { params: { kind: "dispute", stage: "followup" }, sort: "deadline" },
-    pending: { params: { kind: "dispute", stage: "pending" }, sort: "deadline", level: true }
+    pending: { params: { kind: "dispute", stage: "pending" }, sort: "deadline", level: true },
+    /* Pairs of possible duplicates, from /v1/duplicates, read and paged here. */
+    duplicates: { params: {}, sort: "recent", duplicates: true }
   };
   var LIST_SORTS = ["deadline", "recent", "reported"];
-  var LIST_FILTERS = ["q", "village", "category", "risk", "sort", "page"];
+  var DUPLICATE_SORTS = ["recent", "closest"];
+  /* The scope and the period travel with a list's address, so a bookmark or a
+     link shows the same cases. */
+  var LIST_FILTERS = ["q", "village", "category", "risk", "sort", "page", "scope", "from", "to"];
+  var DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
   var PER_PAGE = 50;
 
   /* The hash of a list view; empty and default values are left out. */
@@ -481,22 +515,47 @@
       if (!value) return;
       if (name === "page" && String(value) === "1") return;
       if (name === "sort" && value === LIST_KINDS[kind].sort) return;
+      if (name === "scope" && value === state.root) return;
       params.set(name, value);
     });
     var text = params.toString();
     return "#/list/" + kind + (text ? "?" + text : "");
   }
 
+  /* The scope and period a list's address names (within the official's own
+     scope; anything else is ignored) become the page's. */
+  function adoptListPeriod(values) {
+    var scope = values.scope;
+    if (scope && /^\d{6,12}$/.test(scope) && (!state.root || scope.indexOf(state.root) === 0)) {
+      state.scope = scope;
+    }
+    state.from = DAY_PATTERN.test(values.from) ? values.from : "";
+    state.to = DAY_PATTERN.test(values.to) ? values.to : "";
+    values.scope = state.scope;
+    values.from = state.from;
+    values.to = state.to;
+    if ($("scope")) $("scope").value = state.scope;
+    $("from").value = state.from;
+    $("to").value = state.to;
+  }
+
   function loadList(kind, params) {
     var spec = LIST_KINDS[kind];
     var values = {};
     LIST_FILTERS.forEach(function (name) { values[name] = params.get(name) || ""; });
-    if (LIST_SORTS.indexOf(values.sort) < 0) values.sort = spec.sort;
+    var sorts = spec.duplicates ? DUPLICATE_SORTS : LIST_SORTS;
+    if (sorts.indexOf(values.sort) < 0) values.sort = spec.sort;
     var page = parseInt(values.page, 10);
     values.page = page >= 1 && page <= 100000 ? page : 1;
-    if (spec.params.risk) values.risk = "";
+    if (spec.params.risk || spec.duplicates) values.risk = "";
+    adoptListPeriod(values);
     state.list = { kind: kind, values: values, answer: null };
     renderListTools();
+    /* Nothing of the list shown before stays on screen while this one loads. */
+    clear($("list-table").querySelector("tbody"));
+    clear($("list-dup-table").querySelector("tbody"));
+    $("list-page").textContent = t("listView.loading");
+    if (spec.duplicates) return loadDuplicateList(state.list);
     var extra = Object.assign({}, spec.params);
     if (spec.level) extra.level = myLevel() || "town";
     ["q", "village", "category", "risk"].forEach(function (name) {
@@ -531,7 +590,8 @@
     Object.keys(LIST_KINDS).forEach(function (kind) {
       if (LIST_KINDS[kind].level && !myLevel()) return;
       tabs.appendChild(node("a", {
-        href: listHash(kind, { q: values.q, village: values.village, category: values.category }),
+        href: listHash(kind, { q: values.q, village: values.village, category: values.category,
+          scope: values.scope, from: values.from, to: values.to }),
         text: t("listView.kind." + kind),
         className: "list-tab" + (kind === list.kind ? " current" : "")
       }));
@@ -557,10 +617,10 @@
     ["high", "medium", "low"].forEach(function (r) {
       risk.appendChild(option(r, label("risk", r), r === values.risk));
     });
-    risk.disabled = !!LIST_KINDS[list.kind].params.risk;
+    risk.disabled = !!LIST_KINDS[list.kind].params.risk || !!LIST_KINDS[list.kind].duplicates;
     var sort = $("list-sort");
     clear(sort);
-    LIST_SORTS.forEach(function (s) {
+    (LIST_KINDS[list.kind].duplicates ? DUPLICATE_SORTS : LIST_SORTS).forEach(function (s) {
       sort.appendChild(option(s, t("listView.sort." + s), s === values.sort));
     });
   }
@@ -569,6 +629,16 @@
     var list = state.list;
     if (!list || !list.answer) return;
     var answer = list.answer;
+    var duplicates = !!LIST_KINDS[list.kind].duplicates;
+    $("list-table-box").hidden = duplicates;
+    $("list-dup-box").hidden = !duplicates;
+    if (duplicates) {
+      renderPairs($("list-dup-table").querySelector("tbody"), answer.all, answer.items);
+      $("list-page").textContent = t("listView.pagePairs", { page: answer.page, pages: answer.pages, total: answer.total });
+      $("list-prev").disabled = answer.page <= 1;
+      $("list-next").disabled = answer.page >= answer.pages;
+      return;
+    }
     var body = $("list-table").querySelector("tbody");
     clear(body);
     if (!answer.items.length) {
@@ -586,6 +656,58 @@
     $("list-page").textContent = t("listView.page", { page: answer.page, pages: answer.pages, total: answer.total });
     $("list-prev").disabled = answer.page <= 1;
     $("list-next").disabled = answer.page >= answer.pages;
+  }
+
+  /* Pairs an official judged not to be duplicates are not shown again. */
+  function openPairs(answer) {
+    var dismissed = function (a, b) {
+      var record = answer.records[a];
+      return !!(record && record.notDuplicates && record.notDuplicates.indexOf(b) >= 0);
+    };
+    return answer.pairs.filter(function (pair) {
+      return !dismissed(pair.first, pair.second) && !dismissed(pair.second, pair.first);
+    });
+  }
+
+  /* The duplicates list: every open pair of the scope and period, searched
+     (titles and the shared names), filtered by village and category, sorted
+     by the later record's date or by how close the two are, and paged. */
+  function loadDuplicateList(wanted) {
+    var values = wanted.values;
+    return api("/v1/duplicates?" + query({})).then(function (all) {
+      if (state.list !== wanted) return;
+      var needle = values.q.toLowerCase();
+      var record = function (id) { return all.records[id] || { id: id, title: id }; };
+      var pairs = openPairs(all).filter(function (pair) {
+        var a = record(pair.first);
+        var b = record(pair.second);
+        if (values.village && a.village !== values.village && b.village !== values.village) return false;
+        if (values.category && pair.category !== values.category) return false;
+        if (!needle) return true;
+        return [a.title, b.title].concat(pair.sharedNames).some(function (text) {
+          return String(text || "").toLowerCase().indexOf(needle) >= 0;
+        });
+      });
+      var later = function (pair) {
+        return Math.max(record(pair.first).createdAt || 0, record(pair.second).createdAt || 0);
+      };
+      pairs.sort(values.sort === "closest"
+        ? function (x, y) { return x.daysApart - y.daysApart || later(y) - later(x); }
+        : function (x, y) { return later(y) - later(x) || x.daysApart - y.daysApart; });
+      var pages = Math.max(1, Math.ceil(pairs.length / PER_PAGE));
+      var page = Math.min(values.page, pages);
+      wanted.answer = {
+        all: all,
+        items: pairs.slice((page - 1) * PER_PAGE, page * PER_PAGE),
+        page: page,
+        pages: pages,
+        total: pairs.length
+      };
+      $("error").hidden = true;
+      renderList();
+    }).catch(function (error) {
+      if (!(error instanceof ApiFailure) || error.status !== 401) showError(error);
+    });
   }
 
   /* Moves to another state of the list on screen (a new history entry). */
@@ -888,7 +1010,7 @@
       return;
     }
     rows.forEach(function (row) {
-      var places = (row.villages || []).map(villageName).join("、");
+      var places = joinList((row.villages || []).map(villageName));
       body.appendChild(node("tr", { "data-person": row.person }, [
         node("td", {}, [
           node("span", { className: "person-name", text: row.name || t("person.unknown") }),
@@ -912,7 +1034,7 @@
     if (summary.kind === "visit") return label("sentiment", summary.sentiment);
     var status = summary.status || "open";
     var text = label("status", status);
-    if (status === "escalated" && summary.escalationLevel) text += "（" + label("level", summary.escalationLevel) + "）";
+    if (status === "escalated" && summary.escalationLevel) text = paren(text, label("level", summary.escalationLevel));
     return text;
   }
 
@@ -949,7 +1071,7 @@
     if (summary.kind === "visit") return label("sentiment", summary.sentiment);
     if (!summary.stage) return statusText(summary);
     var text = label("stage", summary.stage);
-    if (summary.stage === "pending" && summary.handlingLevel) text += "（" + label("level", summary.handlingLevel) + "）";
+    if (summary.stage === "pending" && summary.handlingLevel) text = paren(text, label("level", summary.handlingLevel));
     return text;
   }
 
@@ -963,7 +1085,7 @@
     var file = state.caseFile;
     var person = file && file.people && file.people[id];
     if (!person) return t("person.unknown");
-    return person.role ? person.name + "（" + label("role", person.role) + "）" : person.name;
+    return person.role ? paren(person.name, label("role", person.role)) : person.name;
   }
 
   function day(ms) {
@@ -997,20 +1119,27 @@
 
   function renderDuplicates() {
     var answer = state.data.duplicates;
-    var body = $("list-duplicates").querySelector("tbody");
+    var pairs = openPairs(answer);
+    renderPairs($("list-duplicates").querySelector("tbody"), answer, pairs.slice(0, 10));
+    if (pairs.length > 10) {
+      $("list-duplicates").querySelector("tbody").appendChild(node("tr", {}, [
+        node("td", { colspan: "5", className: "more" }, [
+          node("a", { href: listHash("duplicates", { scope: state.scope, from: state.from, to: state.to }),
+            text: t("list.morePairs", { n: pairs.length - 10 }) })
+        ])
+      ]));
+    }
+  }
+
+  /* Rows of possible duplicates: both records, why they were suggested, and
+     (for officials who may) link or dismiss. */
+  function renderPairs(body, answer, pairs) {
     clear(body);
-    if (!answer.pairs.length) {
+    if (!pairs.length) {
       body.appendChild(node("tr", {}, [node("td", { colspan: "5", className: "empty", text: t("list.empty") })]));
       return;
     }
-    /* Pairs an official judged not to be duplicates are not shown again. */
-    var dismissed = function (a, b) {
-      var record = answer.records[a];
-      return !!(record && record.notDuplicates && record.notDuplicates.indexOf(b) >= 0);
-    };
-    answer.pairs.filter(function (pair) {
-      return !dismissed(pair.first, pair.second) && !dismissed(pair.second, pair.first);
-    }).slice(0, 50).forEach(function (pair) {
+    pairs.forEach(function (pair) {
       var first = answer.records[pair.first] || { id: pair.first, title: pair.first };
       var second = answer.records[pair.second] || { id: pair.second, title: pair.second };
       var action = null;
@@ -1035,13 +1164,18 @@
     });
   }
 
+  /* After an action from the overview or a list, the same view, fresh. */
+  function reloadView() {
+    return state.list ? route() : loadOverview();
+  }
+
   function markNotDuplicate(later, earlier, button) {
     button.disabled = true;
     api("/v1/records/" + encodeURIComponent(later.id) + "/actions", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify({ action: "notDuplicate", other: earlier.id })
-    }).then(loadOverview, function (error) {
+    }).then(reloadView, function (error) {
       button.disabled = false;
       showError(error);
     });
@@ -1054,7 +1188,7 @@
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify({ of: original.id })
-    }).then(loadOverview, function (error) {
+    }).then(reloadView, function (error) {
       button.disabled = false;
       showError(error);
     });
@@ -1159,7 +1293,7 @@
     list.appendChild(node("dt", { text: t(key) }));
     var dd = node("dd", {});
     nodes.forEach(function (n, i) {
-      if (i > 0) dd.appendChild(document.createTextNode("、"));
+      if (i > 0) dd.appendChild(document.createTextNode(t("fmt.sep")));
       dd.appendChild(n);
     });
     if (!nodes.length) dd.textContent = "—";
@@ -1188,9 +1322,9 @@
       fact(facts, "case.facts.risk", label("risk", s.risk));
       fact(facts, "case.facts.resolved", minute(s.resolvedAt));
       fact(facts, "case.facts.parties", (timeline ? timeline.parties.map(function (p) {
-        return p.name + "（" + label("partyRole", p.role) + "）";
-      }) : s.partyNames).join("、") || "—");
-      fact(facts, "case.facts.assignees", s.assignees.map(personWithRole).join("、") || "—");
+        return paren(p.name, label("partyRole", p.role));
+      }) : s.partyNames).join(t("fmt.sep")) || "—");
+      fact(facts, "case.facts.assignees", joinList(s.assignees.map(personWithRole)) || "—");
       if (s.duplicateOf) factNodes(facts, "case.facts.duplicateOf", [caseRef(s.duplicateOf)]);
       if (timeline && timeline.related.length) factNodes(facts, "case.facts.related", timeline.related.map(caseRef));
       if (s.notDuplicates && s.notDuplicates.length) factNodes(facts, "case.facts.notDuplicates", s.notDuplicates.map(caseRef));
@@ -1202,7 +1336,7 @@
     } else {
       fact(facts, "case.facts.visited", minute(s.visitedAt));
       fact(facts, "case.facts.sentiment", label("sentiment", s.sentiment));
-      fact(facts, "case.facts.topics", s.topics.map(function (x) { return label("topic", x); }).join("、") || "—");
+      fact(facts, "case.facts.topics", joinList(s.topics.map(function (x) { return label("topic", x); })) || "—");
     }
     fact(facts, "case.facts.created", minute(s.createdAt));
     fact(facts, "case.facts.createdBy", personWithRole(s.createdBy));
@@ -1268,7 +1402,7 @@
       clear(select);
       answer.people.forEach(function (p) {
         select.appendChild(node("option", {
-          value: p.id, text: p.role ? p.name + "（" + label("role", p.role) + "）" : p.name
+          value: p.id, text: p.role ? paren(p.name, label("role", p.role)) : p.name
         }));
       });
     }).catch(function (error) {
@@ -1291,10 +1425,10 @@
     }).then(function () {
       $("act-message").textContent = t("act.done", { what: t(what) });
     }, function (error) {
-      /* The server's reasons are in English; the known ones are said in the page's language. */
+      /* What an action's refusal means here, in the page's language. */
       var known = error && { conflict: "act.conflict", forbidden: "act.readOnly", bad_request: "act.badRequest",
         not_found: "act.notFound", invalid_record: "act.invalid" }[error.code];
-      $("act-message").textContent = t("act.failed") + (known ? t(known) : (error && error.message ? error.message : String(error)));
+      $("act-message").textContent = t("act.failed") + (known ? t(known) : errorText(error));
     });
   }
 

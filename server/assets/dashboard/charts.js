@@ -1,193 +1,249 @@
 /*
- * Small SVG charts drawn by hand: stacked horizontal bars, grouped columns,
- * horizontal bars and a donut. No library, no network: every chart is built
- * with DOM calls (text through textContent, never markup), so data cannot
- * inject anything into the page.
+ * The dashboard's charts, drawn by Apache ECharts (echarts.js, built from
+ * apps/dashboard and embedded in the binary): stacked horizontal bars,
+ * grouped columns, horizontal bars and a donut.
+ *
+ * Every count axis has integer ticks only (minInterval 1), every chart
+ * follows its box's width (phones included) and is redrawn in the page's
+ * language. Colours are the stylesheet's (--open, --resolved, …), so the
+ * charts and the tables use one palette. Tooltips are drawn on the canvas
+ * (richText), never as markup, so data cannot inject anything into the page.
  */
 "use strict";
 
 window.FQCharts = (function () {
-  var SVG = "http://www.w3.org/2000/svg";
+  var echarts = window.echarts;
+  /* One chart per box; disposed when its box shows a message instead. */
+  var charts = [];
 
-  function el(name, attrs, parent) {
-    var node = document.createElementNS(SVG, name);
-    Object.keys(attrs || {}).forEach(function (key) {
-      node.setAttribute(key, String(attrs[key]));
-    });
-    if (parent) parent.appendChild(node);
-    return node;
+  function locale() {
+    return (document.documentElement.lang || "").indexOf("zh") === 0 ? "ZH" : "EN";
   }
 
-  function text(parent, x, y, content, attrs) {
-    var node = el("text", Object.assign({ x: x, y: y }, attrs || {}), parent);
-    node.textContent = content;
-    return node;
+  /* A class name such as "s-open" or "m-urgent" → the stylesheet's --open. */
+  function colour(cls) {
+    var name = "--" + String(cls || "").replace(/^[a-z]-/, "");
+    var value = window.getComputedStyle(document.documentElement).getPropertyValue(name);
+    return (value || "").trim() || "#5b7a99";
   }
 
-  function tip(node, content) {
-    var title = el("title", {}, node);
-    title.textContent = content;
+  function ink(name) {
+    return colour("x-" + name);
   }
 
   function clear(host) {
+    var existing = echarts.getInstanceByDom(host);
+    if (existing) {
+      existing.dispose();
+      charts = charts.filter(function (c) { return c !== existing; });
+    }
     while (host.firstChild) host.removeChild(host.firstChild);
   }
 
   function empty(host, message) {
     clear(host);
+    host.classList.remove("has-chart");
+    host.style.height = "";
     var p = document.createElement("p");
     p.className = "chart-empty";
     p.textContent = message;
     host.appendChild(p);
   }
 
-  function legend(host, series) {
-    var list = document.createElement("ul");
-    list.className = "legend";
-    series.forEach(function (s) {
-      var item = document.createElement("li");
-      var swatch = document.createElement("span");
-      swatch.className = "swatch " + s.cls;
-      item.appendChild(swatch);
-      item.appendChild(document.createTextNode(s.name));
-      list.appendChild(item);
-    });
-    host.appendChild(list);
+  /* Draws (or redraws) a chart in a box `height` pixels tall. */
+  function draw(host, height, option) {
+    var chart = echarts.getInstanceByDom(host);
+    if (chart && chart.__fqLocale !== locale()) {
+      clear(host);
+      chart = null;
+    }
+    if (!chart) {
+      while (host.firstChild) host.removeChild(host.firstChild);
+      host.classList.add("has-chart");
+      host.style.height = height + "px";
+      chart = echarts.init(host, null, { renderer: "canvas", locale: locale() });
+      chart.__fqLocale = locale();
+      charts.push(chart);
+    } else if (host.style.height !== height + "px") {
+      host.style.height = height + "px";
+      chart.resize();
+    }
+    option.animation = false;
+    option.aria = { enabled: true };
+    option.textStyle = { fontFamily: window.getComputedStyle(document.body).fontFamily };
+    chart.setOption(option, true);
+    return chart;
   }
 
-  /* A round upper bound for an axis. */
-  function niceMax(value) {
-    if (value <= 5) return 5;
-    var power = Math.pow(10, Math.floor(Math.log10(value)));
-    var steps = [1, 2, 2.5, 5, 10];
-    for (var i = 0; i < steps.length; i++) {
-      if (steps[i] * power >= value) return steps[i] * power;
-    }
-    return 10 * power;
+  function tooltip(trigger) {
+    return { trigger: trigger, renderMode: "richText", confine: true };
+  }
+
+  function legend(names) {
+    return { data: names, bottom: 0, icon: "roundRect", itemWidth: 12, itemHeight: 12,
+      textStyle: { color: ink("ink") } };
+  }
+
+  function countAxis() {
+    return {
+      type: "value",
+      minInterval: 1,
+      axisLabel: { color: ink("muted") },
+      splitLine: { lineStyle: { color: ink("line") } }
+    };
+  }
+
+  function categoryAxis(labels, inverse) {
+    return {
+      type: "category",
+      data: labels,
+      inverse: !!inverse,
+      axisTick: { show: false },
+      axisLabel: { color: ink("ink"), width: 96, overflow: "truncate" },
+      axisLine: { lineStyle: { color: ink("line") } }
+    };
+  }
+
+  function sum(values) {
+    return values.reduce(function (a, b) { return a + b; }, 0);
   }
 
   /*
-   * One horizontal bar per row, split into series.
-   * rows: [{label, values: [n per series]}]; series: [{name, cls}]
+   * rows: [{label, values: [n per series]}]; series: [{name, cls}].
+   * One horizontal bar per row, its parts stacked, the total at its end.
    */
   function stackedBars(host, rows, series, emptyText) {
-    var total = rows.reduce(function (sum, r) {
-      return sum + r.values.reduce(function (a, b) { return a + b; }, 0);
-    }, 0);
+    var total = sum(rows.map(function (r) { return sum(r.values); }));
     if (!rows.length || total === 0) return empty(host, emptyText);
-    clear(host);
-    var labelWidth = 120, width = 560, barHeight = 16, gap = 6, top = 4;
-    var height = top + rows.length * (barHeight + gap) + 18;
-    var max = niceMax(Math.max.apply(null, rows.map(function (r) {
-      return r.values.reduce(function (a, b) { return a + b; }, 0);
-    })));
-    var svg = el("svg", { viewBox: "0 0 " + width + " " + height, class: "chart-svg", role: "img" }, host);
-    var plot = width - labelWidth - 40;
-    for (var t = 0; t <= 4; t++) {
-      var gx = labelWidth + (plot * t) / 4;
-      el("line", { x1: gx, x2: gx, y1: top, y2: height - 16, class: "grid" }, svg);
-      text(svg, gx, height - 4, String(Math.round((max * t) / 4)), { class: "axis", "text-anchor": "middle" });
-    }
-    rows.forEach(function (row, i) {
-      var y = top + i * (barHeight + gap);
-      text(svg, labelWidth - 6, y + barHeight - 4, row.label, { class: "label", "text-anchor": "end" });
-      var x = labelWidth;
-      var sum = 0;
-      row.values.forEach(function (value, s) {
-        if (!value) return;
-        var w = (plot * value) / max;
-        var rect = el("rect", { x: x, y: y, width: Math.max(w, 1), height: barHeight, class: series[s].cls }, svg);
-        tip(rect, row.label + " · " + series[s].name + ": " + value);
-        x += w;
-        sum += value;
-      });
-      text(svg, x + 4, y + barHeight - 4, String(sum), { class: "value" });
+    var labels = rows.map(function (r) { return r.label; });
+    var drawn = series.map(function (s, k) {
+      return {
+        name: s.name,
+        type: "bar",
+        stack: "all",
+        barMaxWidth: 18,
+        itemStyle: { color: colour(s.cls) },
+        data: rows.map(function (r) { return r.values[k] || 0; })
+      };
     });
-    legend(host, series);
+    /* The row totals, written after each bar by an invisible last part. */
+    drawn.push({
+      name: "",
+      type: "bar",
+      stack: "all",
+      silent: true,
+      itemStyle: { color: "transparent" },
+      label: {
+        show: true,
+        position: "right",
+        color: ink("muted"),
+        formatter: function (p) { return String(sum(rows[p.dataIndex].values)); }
+      },
+      data: rows.map(function () { return 0; }),
+      tooltip: { show: false }
+    });
+    return draw(host, 56 + rows.length * 28, {
+      tooltip: tooltip("axis"),
+      legend: legend(series.map(function (s) { return s.name; })),
+      grid: { left: 8, right: 24, top: 8, bottom: 40, containLabel: true },
+      xAxis: countAxis(),
+      yAxis: categoryAxis(labels, true),
+      series: drawn
+    });
   }
 
-  /*
-   * Grouped columns over time. labels: ["2026-01", …];
-   * series: [{name, cls, values: [n per label]}]
-   */
+  /* labels: the x axis; series: [{name, cls, values}], side by side. */
   function columns(host, labels, series, emptyText) {
     var all = [];
     series.forEach(function (s) { all = all.concat(s.values); });
     if (!labels.length || Math.max.apply(null, all) === 0) return empty(host, emptyText);
-    clear(host);
-    var width = 560, height = 220, left = 34, bottom = 30, top = 8;
-    var max = niceMax(Math.max.apply(null, all));
-    var svg = el("svg", { viewBox: "0 0 " + width + " " + height, class: "chart-svg", role: "img" }, host);
-    var plotW = width - left - 8, plotH = height - top - bottom;
-    for (var t = 0; t <= 4; t++) {
-      var gy = top + plotH - (plotH * t) / 4;
-      el("line", { x1: left, x2: width - 8, y1: gy, y2: gy, class: "grid" }, svg);
-      text(svg, left - 4, gy + 4, String(Math.round((max * t) / 4)), { class: "axis", "text-anchor": "end" });
-    }
-    var slot = plotW / labels.length;
-    var barW = Math.max(2, Math.min(22, (slot - 6) / series.length));
-    var every = Math.ceil(labels.length / 12);
-    labels.forEach(function (label, i) {
-      var x0 = left + i * slot + (slot - barW * series.length) / 2;
-      series.forEach(function (s, k) {
-        var value = s.values[i] || 0;
-        var h = (plotH * value) / max;
-        var rect = el("rect", { x: x0 + k * barW, y: top + plotH - h, width: barW - 1, height: Math.max(h, 0), class: s.cls }, svg);
-        tip(rect, label + " · " + s.name + ": " + value);
-      });
-      if (i % every === 0) {
-        text(svg, left + i * slot + slot / 2, height - 12, label, { class: "axis", "text-anchor": "middle" });
-      }
+    return draw(host, 260, {
+      tooltip: tooltip("axis"),
+      legend: legend(series.map(function (s) { return s.name; })),
+      grid: { left: 8, right: 12, top: 16, bottom: 40, containLabel: true },
+      xAxis: {
+        type: "category",
+        data: labels,
+        axisTick: { alignWithLabel: true },
+        axisLabel: { color: ink("muted"), hideOverlap: true },
+        axisLine: { lineStyle: { color: ink("line") } }
+      },
+      yAxis: countAxis(),
+      series: series.map(function (s) {
+        return {
+          name: s.name,
+          type: "bar",
+          barMaxWidth: 22,
+          itemStyle: { color: colour(s.cls) },
+          data: s.values
+        };
+      })
     });
-    legend(host, series);
   }
 
-  /* Horizontal bars. items: [{label, value, cls}] */
+  /* items: [{label, value, cls}], one horizontal bar each, value at its end. */
   function bars(host, items, emptyText) {
     if (!items.length || Math.max.apply(null, items.map(function (i) { return i.value; })) === 0) {
       return empty(host, emptyText);
     }
-    clear(host);
-    var labelWidth = 150, width = 560, barHeight = 16, gap = 6;
-    var height = items.length * (barHeight + gap) + 4;
-    var max = niceMax(Math.max.apply(null, items.map(function (i) { return i.value; })));
-    var svg = el("svg", { viewBox: "0 0 " + width + " " + height, class: "chart-svg", role: "img" }, host);
-    var plot = width - labelWidth - 40;
-    items.forEach(function (item, i) {
-      var y = 2 + i * (barHeight + gap);
-      text(svg, labelWidth - 6, y + barHeight - 4, item.label, { class: "label", "text-anchor": "end" });
-      var w = (plot * item.value) / max;
-      var rect = el("rect", { x: labelWidth, y: y, width: Math.max(w, item.value ? 1 : 0), height: barHeight, class: item.cls || "s-total" }, svg);
-      tip(rect, item.label + ": " + item.value);
-      text(svg, labelWidth + w + 4, y + barHeight - 4, String(item.value), { class: "value" });
+    return draw(host, 24 + items.length * 26, {
+      tooltip: tooltip("axis"),
+      grid: { left: 8, right: 36, top: 8, bottom: 8, containLabel: true },
+      xAxis: countAxis(),
+      yAxis: categoryAxis(items.map(function (i) { return i.label; }), true),
+      series: [{
+        type: "bar",
+        barMaxWidth: 16,
+        label: { show: true, position: "right", color: ink("muted") },
+        data: items.map(function (i) {
+          return { value: i.value, itemStyle: { color: colour(i.cls) } };
+        })
+      }]
     });
   }
 
-  /* A donut with a legend. items: [{label, value, cls}] */
+  /* items: [{label, value, cls}]; the total and `centre` in the hole. */
   function donut(host, items, centre, emptyText) {
-    var total = items.reduce(function (sum, i) { return sum + i.value; }, 0);
-    if (!total) return empty(host, emptyText);
-    clear(host);
-    var size = 200, r = 80, inner = 50, cx = 100, cy = 100;
-    var svg = el("svg", { viewBox: "0 0 " + size + " " + size, class: "chart-svg donut", role: "img" }, host);
-    var angle = -Math.PI / 2;
-    items.forEach(function (item) {
-      if (!item.value) return;
-      var sweep = (2 * Math.PI * item.value) / total;
-      if (sweep >= 2 * Math.PI - 1e-9) sweep = 2 * Math.PI - 1e-4;
-      var end = angle + sweep;
-      var large = sweep > Math.PI ? 1 : 0;
-      var p = function (radius, a) { return (cx + radius * Math.cos(a)).toFixed(2) + " " + (cy + radius * Math.sin(a)).toFixed(2); };
-      var d = "M " + p(r, angle) + " A " + r + " " + r + " 0 " + large + " 1 " + p(r, end) +
-        " L " + p(inner, end) + " A " + inner + " " + inner + " 0 " + large + " 0 " + p(inner, angle) + " Z";
-      var path = el("path", { d: d, class: item.cls }, svg);
-      tip(path, item.label + ": " + item.value + " (" + Math.round((100 * item.value) / total) + "%)");
-      angle = end;
+    var total = sum(items.map(function (i) { return i.value; }));
+    if (total === 0) return empty(host, emptyText);
+    /* The total in the hole, written once (by the first part's label). */
+    var inHole = {
+      show: true,
+      position: "center",
+      formatter: function () { return "{total|" + total + "}\n{caption|" + centre + "}"; },
+      rich: {
+        total: { fontSize: 28, fontWeight: 700, color: ink("ink"), lineHeight: 36 },
+        caption: { fontSize: 12, color: ink("muted") }
+      }
+    };
+    return draw(host, 280, {
+      tooltip: tooltip("item"),
+      legend: legend(items.map(function (i) { return i.label; })),
+      series: [{
+        type: "pie",
+        radius: ["48%", "72%"],
+        center: ["50%", "44%"],
+        label: { show: false },
+        labelLine: { show: false },
+        emphasis: { scale: false, label: { show: false } },
+        data: items.map(function (i, k) {
+          var part = { name: i.label, value: i.value, itemStyle: { color: colour(i.cls) } };
+          if (k === 0) part.label = inHole;
+          return part;
+        })
+      }]
     });
-    text(svg, cx, cy + 2, String(total), { class: "donut-total", "text-anchor": "middle" });
-    text(svg, cx, cy + 20, centre, { class: "axis", "text-anchor": "middle" });
-    legend(host, items.map(function (i) { return { name: i.label + " " + i.value, cls: i.cls }; }));
   }
+
+  /* Charts follow their boxes: the window turning, a phone rotating. */
+  var pending = null;
+  window.addEventListener("resize", function () {
+    if (pending) window.clearTimeout(pending);
+    pending = window.setTimeout(function () {
+      pending = null;
+      charts.forEach(function (chart) { if (!chart.isDisposed()) chart.resize(); });
+    }, 100);
+  });
 
   return { stackedBars: stackedBars, columns: columns, bars: bars, donut: donut, empty: empty };
 })();

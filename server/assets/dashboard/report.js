@@ -97,7 +97,7 @@
       ]));
     });
     box.appendChild(node("h2", { text: t("report.headline") }));
-    box.appendChild(node("table", { className: "table report-headline" }, [node("thead", {}, [head]), body]));
+    box.appendChild(node("div", { className: "scroll" }, [node("table", { className: "table report-headline" }, [node("thead", {}, [head]), body])]));
     var target = report.totals.grassrootsTargetMet ? t("figure.targetMet") : t("figure.targetMissed");
     box.appendChild(node("p", { className: "report-gap", text: t("figure.gap", {
       received: report.totals.received, grassroots: report.totals.grassrootsResolved,
@@ -134,7 +134,7 @@
     if (!report.rows.length) {
       placeBody.appendChild(node("tr", {}, [node("td", { colspan: "13", className: "empty", text: t("list.empty") })]));
     }
-    box.appendChild(node("table", { className: "table places" }, [node("thead", {}, [placeHead]), placeBody]));
+    box.appendChild(node("div", { className: "scroll" }, [node("table", { className: "table places" }, [node("thead", {}, [placeHead]), placeBody])]));
 
     /* The overdue and high-risk cases. */
     [["report.overdue", report.overdue, "report-overdue"], ["report.highRisk", report.highRisk, "report-high-risk"]]
@@ -148,18 +148,18 @@
         var listBody = node("tbody");
         list.items.forEach(function (c) {
           var status = ui.label("status", c.status);
-          if (c.status === "escalated" && c.escalationLevel) status += "（" + ui.label("level", c.escalationLevel) + "）";
+          if (c.status === "escalated" && c.escalationLevel) status = ui.t("fmt.paren", { text: status, inner: ui.label("level", c.escalationLevel) });
           listBody.appendChild(node("tr", { "data-id": c.id }, [
             cell(c.title), cell(c.townName), cell(c.villageName), cell(status),
             cell(ui.label("risk", c.risk)), cell(day(c.createdAt), "time"),
             cell(String(c.daysOpen), "num"), cell(String(c.daysOverdue), "num"),
-            cell(c.assignees.join("、") || "—")
+            cell(c.assignees.join(ui.t("fmt.sep")) || "—")
           ]));
         });
         if (!list.items.length) {
           listBody.appendChild(node("tr", {}, [node("td", { colspan: "9", className: "empty", text: t("list.empty") })]));
         }
-        box.appendChild(node("table", { className: "table", id: entry[2] }, [node("thead", {}, [listHead]), listBody]));
+        box.appendChild(node("div", { className: "scroll" }, [node("table", { className: "table", id: entry[2] }, [node("thead", {}, [listHead]), listBody])]));
         if (list.count > list.items.length) {
           box.appendChild(node("p", { className: "hint", text: t("report.more", { shown: list.items.length }) }));
         }
@@ -170,7 +170,7 @@
     var notes = node("ol", { className: "report-definitions" });
     HEADLINE.forEach(function (entry) {
       var d = definitions[entry[0]];
-      if (d) notes.appendChild(node("li", { text: name(entry[0]) + (ui.lang === "en" ? ": " + d.en : "：" + d.zh) }));
+      if (d) notes.appendChild(node("li", { text: name(entry[0]) + ui.t("fmt.colon") + (ui.lang === "en" ? d.en : d.zh) }));
     });
     box.appendChild(notes);
   }

@@ -190,8 +190,17 @@ pub fn attachment_name(header: &str) -> Option<String> {
             let encoded = value
                 .strip_prefix("UTF-8''")
                 .or_else(|| value.strip_prefix("utf-8''"))?;
-            let bytes: Vec<u8> = percent_decode(encoded)?;
-            extended = String::from_utf8(bytes).ok();
+            // A malformed escape makes the whole header suspect.
+            let malformed = encoded.split('%').skip(1).any(|escape| {
+                escape.len() < 2 || !escape.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit)
+            });
+            if malformed {
+                return None;
+            }
+            extended = percent_encoding::percent_decode_str(encoded)
+                .decode_utf8()
+                .ok()
+                .map(|name| name.into_owned());
         } else if let Some(value) = part.strip_prefix("filename=") {
             plain = Some(value.trim_matches('"').to_owned());
         }
@@ -202,23 +211,6 @@ pub fn attachment_name(header: &str) -> Option<String> {
             && !name.contains(['/', '\\', '\0'])
             && name.chars().all(|c| !c.is_control())
     })
-}
-
-fn percent_decode(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Some(out)
 }
 
 pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::CliError;
-use crate::http::limit::RateLimit;
+use crate::limit::RateLimit;
 use crate::serve::{self, ServeConfig};
 
 #[derive(Args)]

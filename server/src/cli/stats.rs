@@ -190,6 +190,9 @@ pub struct ExportArgs {
     /// 矛盾纠纷_枫桥镇_2026-10-01至2026-10-31.xlsx).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// The language of the headers and labels: zh (中文, the default) or en.
+    #[arg(long, value_parser = ["zh", "en"], default_value = "zh")]
+    pub lang: String,
     #[command(flatten)]
     pub access: Access,
 }
@@ -204,8 +207,13 @@ pub fn run_export(args: ExportArgs) -> Result<(), CliError> {
         FileFormat::Xlsx => "xlsx",
     };
     let client = HttpClient::new(&args.access.server, &args.access.token);
-    let (bytes, named) =
-        client.download_named(&format!("/v1/export/{kind}.{ext}{}", args.access.query()))?;
+    let query = args.access.query();
+    let lang = match (args.lang.as_str(), query.is_empty()) {
+        ("zh", _) => String::new(),
+        (lang, true) => format!("?lang={lang}"),
+        (lang, false) => format!("&lang={lang}"),
+    };
+    let (bytes, named) = client.download_named(&format!("/v1/export/{kind}.{ext}{query}{lang}"))?;
     let out = args
         .out
         .or_else(|| named.map(PathBuf::from))

@@ -44,7 +44,7 @@ use fengqiao_shared::{Millis, Summary};
 use thiserror::Error;
 
 use crate::directory::Directory;
-use crate::http::limit::{RateLimit, RateLimiter};
+use crate::limit::{RateLimit, RateLimiter};
 use crate::metrics::{LogEvery, Metrics, add};
 use crate::storage::{
     CommitBatch, DocumentContent, QuarantineBounds, QuarantineEntry, ServerValue, Storage,

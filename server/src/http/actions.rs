@@ -47,7 +47,7 @@ use serde_json::json;
 use super::dashboard::Views;
 use super::session::{Official, bad_request, forbidden};
 use super::stats::{blocking, doc_error, is_json, json, record_id};
-use super::{ApiError, Format};
+use super::{ApiError, AppState, Format};
 use crate::engine::now_millis;
 use crate::report::ReportError;
 use crate::report::calendar::{DayEdge, parse_instant};
@@ -216,8 +216,13 @@ fn level_of(official: &Official) -> Option<Level> {
 /// (as a phone's events name their cadre), or the device's label when the
 /// directory knows no person for it (the development token).
 pub fn author_of(views: &Views, official: &Official, at: Millis) -> Author {
+    author_at(&views.app, official, at)
+}
+
+/// [`author_of`] over the server's state.
+fn author_at(app: &AppState, official: &Official, at: Millis) -> Author {
     let person = official.caller().device.and_then(|device| {
-        access::DeviceDirectory::person_of(views.app.engine.directory().as_ref(), &device)
+        access::DeviceDirectory::person_of(app.engine.directory().as_ref(), &device)
     });
     Author::new(
         person.unwrap_or_else(|| official.identity.label.clone()),
@@ -230,12 +235,12 @@ pub fn author_of(views: &Views, official: &Official, at: Millis) -> Author {
 /// scope covers the village, or lies within both the official's scope and
 /// the village's town. Supervisors and admins handle no cases.
 fn assignable_person(
-    views: &Views,
+    app: &AppState,
     person: &str,
     village: &VillageCode,
     scope: Option<&Scope>,
 ) -> bool {
-    let directory = views.app.engine.directory();
+    let directory = app.engine.directory();
     let Some(person) = directory.person(person) else {
         return false;
     };
@@ -252,14 +257,17 @@ fn assignable_person(
     })
 }
 
-/// Checks the action fits the case, then makes the change.
-fn perform(
-    views: &Views,
+/// Checks the action fits the case, then makes the change, dated `at`
+/// (now, for a request; a simulated day, for the demo's officials, who
+/// act through this same path).
+pub fn perform(
+    app: &AppState,
     official: &Official,
     id: &DocumentId,
     action: &Action,
+    at: Millis,
 ) -> Result<Summary, ApiError> {
-    let engine = &views.app.engine;
+    let engine = &app.engine;
     let storage = engine.storage();
     let summary = storage
         .summary(id)
@@ -298,7 +306,7 @@ fn perform(
         }
         Action::Assign { person, .. }
             if !assignable_person(
-                views,
+                app,
                 person,
                 &summary.village,
                 official.identity.default_scope(),
@@ -352,7 +360,7 @@ fn perform(
         }
         _ => {}
     }
-    let author = author_of(views, official, now_millis());
+    let author = author_at(app, official, at);
     let with_note = |event: NewEvent, note: &Option<String>| match note {
         Some(note) => event.with_note(note.clone()),
         None => event,
@@ -434,7 +442,7 @@ async fn act(
     }
     let action = parse_action(&body, now_millis())?;
     let acted = blocking(move || {
-        let summary = perform(&views, &official, &id, &action)?;
+        let summary = perform(&views.app, &official, &id, &action, now_millis())?;
         let deadline = views.app.limit_table().deadline(&summary, now_millis());
         Ok(Acted { summary, deadline })
     })
@@ -466,7 +474,7 @@ async fn assignable(
             .into_iter()
             .filter(|p| {
                 assignable_person(
-                    &views,
+                    &views.app,
                     &p.id,
                     &summary.village,
                     official.identity.default_scope(),

@@ -149,6 +149,11 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../../assets/dashboard/app.js"),
     },
     Asset {
+        name: "echarts.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/dashboard/echarts.js"),
+    },
+    Asset {
         name: "charts.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../assets/dashboard/charts.js"),
@@ -201,17 +206,23 @@ async fn page() -> Response {
         .into_response()
 }
 
-async fn asset(Path(file): Path<String>) -> Response {
+async fn asset(Path(file): Path<String>, request: HeaderMap) -> Response {
     match ASSETS.iter().find(|asset| asset.name == file) {
-        Some(asset) => (
-            SECURITY_HEADERS,
-            [
-                (header::CONTENT_TYPE, asset.content_type),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            asset.bytes,
-        )
-            .into_response(),
+        Some(asset) => {
+            let [csp, nosniff, referrer, frame] = SECURITY_HEADERS;
+            super::embedded::answer(
+                &request,
+                [
+                    csp,
+                    nosniff,
+                    referrer,
+                    frame,
+                    (header::CONTENT_TYPE, asset.content_type),
+                    (header::CACHE_CONTROL, "no-cache"),
+                ],
+                asset.bytes,
+            )
+        }
         None => ApiError::new(ErrorCode::NotFound, "no such file", Format::Json).into_response(),
     }
 }

@@ -2,7 +2,8 @@
 //! `disputes.xlsx`, `visits.csv` and `visits.xlsx`.
 //!
 //! They take `scope`, `from` and `to` like the statistics (the period
-//! selects disputes by creation and visits by visit time) and answer with
+//! selects disputes by creation and visits by visit time), and `lang=en`
+//! for English headers and labels (Chinese by default), and answer with
 //! `Content-Disposition: attachment`, so a browser saves the file. The
 //! writers are [`crate::report::export`]'s, shared with `fengqiao export`.
 //! Exports carry the parties' names, so each one is logged with who asked.
@@ -21,12 +22,12 @@ use super::stats::blocking;
 use super::{ApiError, Format};
 use crate::directory::Org;
 use crate::engine::now_millis;
-use crate::report::export::{self, Context, ExportFormat, FileName, PlaceNames};
+use crate::report::export::{self, Context, ExportFormat, FileName, Lang, PlaceNames};
 use crate::report::params::Params;
 use crate::report::people;
 
 /// Parameters an export accepts.
-const EXPORT_PARAMS: &[&str] = &["scope", "from", "to", "overdueDays", "asOf"];
+const EXPORT_PARAMS: &[&str] = &["scope", "from", "to", "overdueDays", "asOf", "lang"];
 
 pub fn routes() -> Router<Views> {
     Router::new().route("/v1/export/{file}", get(download))
@@ -98,6 +99,9 @@ async fn download(
     let params = Params::parse(raw.as_deref(), EXPORT_PARAMS)?;
     let scope = official.scope(params.scope()?)?;
     let query = params.stats_query(now_millis())?;
+    let lang = params
+        .word("lang", Lang::parse, &["zh", "en"])?
+        .unwrap_or_default();
     let period = query.period;
     let label = official.identity.label.clone();
     let (bytes, name) = blocking(move || {
@@ -130,6 +134,7 @@ async fn download(
             details: &details,
             now: query.now,
             overdue_days: query.overdue_days,
+            lang,
         };
         let mut bytes = Vec::new();
         match format {

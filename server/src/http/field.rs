@@ -13,7 +13,7 @@
 
 use axum::Router;
 use axum::extract::Path;
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use fengqiao_protocol::ErrorCode;
@@ -72,17 +72,18 @@ pub fn routes() -> Router<Shared> {
         .layer(CompressionLayer::new())
 }
 
-async fn index() -> Response {
-    serve(INDEX).unwrap_or_else(not_found)
+async fn index(request: HeaderMap) -> Response {
+    serve(INDEX, &request).unwrap_or_else(not_found)
 }
 
-async fn file(Path(file): Path<String>) -> Response {
-    serve(&file).unwrap_or_else(not_found)
+async fn file(Path(file): Path<String>, request: HeaderMap) -> Response {
+    serve(&file, &request).unwrap_or_else(not_found)
 }
 
-fn serve(name: &str) -> Option<Response> {
+fn serve(name: &str, request: &HeaderMap) -> Option<Response> {
     let asset = ASSETS.iter().find(|asset| asset.name == name)?;
-    let mut response = (
+    let mut response = super::embedded::answer(
+        request,
         [
             (header::CONTENT_TYPE, asset.content_type),
             // The service worker keeps the offline copy; the network copy
@@ -94,8 +95,7 @@ fn serve(name: &str) -> Option<Response> {
             (header::X_FRAME_OPTIONS, "DENY"),
         ],
         asset.bytes,
-    )
-        .into_response();
+    );
     if name == "sw.js" {
         response.headers_mut().insert(
             "service-worker-allowed",

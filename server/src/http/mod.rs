@@ -1,4 +1,5 @@
-//! The HTTP surface: routes, shared state and cross-cutting concerns.
+//! The HTTP surface: its routes (the WebSocket door is [`crate::ws`]'s;
+//! [`crate::serve`] puts the two together), and errors.
 //!
 //! Handlers stay small: they extract, call the engine on a blocking thread,
 //! and map the outcome. Errors go through one type, [`ApiError`], which
@@ -8,6 +9,7 @@ mod actions;
 mod admin;
 mod audit_words;
 mod dashboard;
+mod embedded;
 mod error;
 mod export;
 mod field;
@@ -23,7 +25,6 @@ mod sync;
 // People by name and role, for the pages.
 mod people;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -32,104 +33,22 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 
+// The closed-loop actions, for the demo's officials as for the dashboard.
+pub use actions::{Action, perform as perform_action};
 pub use admin::SetupPayload;
 pub use error::{ApiError, Format};
 pub use history::{HistoryEntry, audit_trail};
+pub use session::Official;
 
-use crate::auth::{Authenticator, Identity};
-use crate::engine::Engine;
-use crate::metrics::Metrics;
+pub use crate::state::{AppState, HttpLimits, Shared, token_from};
 use crate::storage::StoreHealth;
 
-/// Limits of the HTTP surface.
-#[derive(Debug, Clone)]
-pub struct HttpLimits {
-    /// Largest request body, as sent (compressed) and after decompression;
-    /// also the most a device may have arriving at once over all its
-    /// connections.
-    pub max_body_bytes: usize,
-    /// Open connections at most; beyond it the oldest connection still in
-    /// its first request's headers is closed to make room, or new ones
-    /// wait to be accepted (see [`listener`]).
-    pub max_connections: usize,
-    /// Open connections from one IP address at most; a further one is
-    /// closed as soon as it is accepted.
-    pub max_connections_per_address: usize,
-    /// A connection on which nothing was read or written for this long is
-    /// closed.
-    pub idle_timeout: std::time::Duration,
-    /// A request's headers must arrive whole within this time of the
-    /// server starting to read them (also how long a kept-alive connection
-    /// may wait for its next request).
-    pub header_timeout: std::time::Duration,
-    /// A request body must arrive at this many bytes a second on average,
-    /// after [`HttpLimits::body_grace`]; a slower one is cut off.
-    pub min_body_bytes_per_second: u64,
-    pub body_grace: std::time::Duration,
-    /// How often a WebSocket peer is pinged (and dropped when it did not
-    /// answer the previous ping).
-    pub ws_ping_interval: std::time::Duration,
-}
-
-impl Default for HttpLimits {
-    fn default() -> Self {
-        Self {
-            // A phone's request carries at most its upload budget (256 KiB)
-            // plus one record, and a record is at most 1 MiB saved.
-            max_body_bytes: 4 * 1024 * 1024,
-            max_connections: 10_000,
-            max_connections_per_address: 256,
-            idle_timeout: std::time::Duration::from_secs(300),
-            header_timeout: std::time::Duration::from_secs(10),
-            min_body_bytes_per_second: 1024,
-            body_grace: std::time::Duration::from_secs(10),
-            ws_ping_interval: crate::ws::socket::PING_INTERVAL,
-        }
-    }
-}
-
-/// What every handler shares.
-pub struct AppState {
-    pub engine: Arc<Engine>,
-    pub auth: Arc<dyn Authenticator>,
-    pub metrics: Arc<Metrics>,
-    /// Seals batch cursors: this data directory's history (epoch) and the
-    /// server's cursor key.
-    pub cursors: crate::batch::Cursors,
-    /// The server's automerge-repo peer and storage identity.
-    pub storage_id: String,
-    pub limits: HttpLimits,
-    /// The township and district reports: resident summaries and answers.
-    pub reports: Arc<crate::report::Reports>,
-    /// Connected automerge-repo peers of the WebSocket door.
-    pub peers: crate::ws::Peers,
-    /// Turns true when the server begins to shut down, so long-lived
-    /// WebSocket connections close instead of holding the server open.
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
-    /// The server's admin token, if administration over HTTP is enabled.
-    pub admin_token: Option<String>,
-    /// The URL phones use to reach this server, for set-up payloads.
-    pub public_url: Option<String>,
-    pub rate: limit::RateLimiter,
-    /// WebSocket messages per device.
-    pub ws_rate: limit::RateLimiter,
-    /// The data directory (backups are written here before they are sent).
-    pub data_dir: std::path::PathBuf,
-    /// Request body bytes each device has arriving at the batch door now.
-    pub bodies: limit::BodyBudget,
-    /// The closed loop's default time limits; districts and towns may set
-    /// their own in the organisation ([`AppState::limit_table`]).
-    pub time_limits: fengqiao_shared::deadline::TimeLimits,
-}
-
-pub type Shared = Arc<AppState>;
-
-/// Every route of the server.
+/// Every HTTP route of the server (the WebSocket door, `/v1/ws`, is
+/// [`crate::ws::router`]).
 pub fn router(state: Shared) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(guarded_metrics))
-        .route("/v1/ws", get(crate::ws::upgrade))
         .merge(device_routes())
         .route("/v1/admin/org", get(admin::get_org).post(admin::import_org))
         .route(
@@ -291,86 +210,6 @@ fn metrics(state: &AppState) -> impl IntoResponse + use<> {
         ],
         body,
     )
-}
-
-/// The bearer token of a request: `Authorization: Bearer …`, or, where
-/// allowed, `?token=…`.
-pub fn token_from(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
-    if let Some(value) = headers.get(header::AUTHORIZATION)
-        && let Ok(text) = value.to_str()
-        && let Some(token) = text.strip_prefix("Bearer ")
-    {
-        return Some(token.trim().to_owned());
-    }
-    query?
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == "token")
-        .map(|(_, v)| percent_decode(v))
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-impl AppState {
-    /// The time limits in force: the server's defaults under the
-    /// organisation's own.
-    pub fn limit_table(&self) -> fengqiao_shared::deadline::LimitTable {
-        self.engine.directory().org().limit_table(self.time_limits)
-    }
-
-    /// Authenticates a request or fails with `unauthorized`.
-    pub fn identify(
-        &self,
-        headers: &HeaderMap,
-        query: Option<&str>,
-        format: Format,
-    ) -> Result<Identity, ApiError> {
-        let token = token_from(headers, query).ok_or_else(|| ApiError::unauthorized(format))?;
-        let identity = self
-            .auth
-            .authenticate(&token)
-            .ok_or_else(|| ApiError::unauthorized(format))?;
-        if let Some(device) = identity.caller.device
-            && !self.rate.allow(device)
-        {
-            return Err(ApiError::new(
-                fengqiao_protocol::ErrorCode::RateLimited,
-                "too many requests from this device; wait a few seconds and retry",
-                format,
-            ));
-        }
-        Ok(identity)
-    }
 }
 
 /// How long graceful shutdown waits for in-flight requests.

@@ -295,15 +295,7 @@ impl FromRequestParts<Views> for Official {
         {
             match views.app.auth.authenticate(&token) {
                 Some(identity) => {
-                    if let Some(device) = identity.caller.device
-                        && !views.app.rate.allow(device)
-                    {
-                        return Err(ApiError::new(
-                            ErrorCode::RateLimited,
-                            "too many requests from this device; wait a few seconds and retry",
-                            Format::Json,
-                        ));
-                    }
+                    views.app.admit(&identity, Format::Json)?;
                     return Ok(Self {
                         identity,
                         session_ends: Some(ends),

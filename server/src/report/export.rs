@@ -22,6 +22,11 @@
 //!   numbers, everything else a string (never a formula) — a bold frozen
 //!   header row and an autofilter over the table.
 //!
+//! Headers and labels are Chinese; with [`Lang::En`] (`lang=en` on the
+//! export's address) they are English: the headers, the vocabulary (status,
+//! category, risk, roles, topics …), yes/no and follow-up states and the
+//! sheet's name. What people typed (titles, names, notes) stays as typed.
+//!
 //! [`select`] picks the records of an export: one kind, within a period
 //! (disputes by creation time, visits by visit time), ordered by village,
 //! then time, then id. Linked duplicates are listed like any record, with
@@ -52,15 +57,52 @@ pub struct PlaceNames {
     pub towns: BTreeMap<String, String>,
 }
 
+/// The language of an export's headers and labels.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Lang {
+    /// 中文, the default.
+    #[default]
+    Zh,
+    En,
+}
+
+impl Lang {
+    /// `zh` or `en`, as a request names it.
+    pub fn parse(text: &str) -> Option<Lang> {
+        match text {
+            "zh" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The text in this language.
+    pub fn pick<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+
+    /// How a list of names is joined: `、` or `, `.
+    fn joiner(self) -> &'static str {
+        self.pick("、", ", ")
+    }
+}
+
+/// A person the directory does not know, in English.
+const UNKNOWN_PERSON_EN: &str = "unregistered person";
+
 /// What an export reads besides the summaries: place and people names,
 /// the details of each record, the time the export is made ("as of", for
-/// days open and overdue) and the overdue threshold.
+/// days open and overdue), the overdue threshold and the language.
 pub struct Context<'a> {
     pub places: &'a PlaceNames,
     pub people: &'a Names,
     pub details: &'a HashMap<DocumentId, Detail>,
     pub now: Millis,
     pub overdue_days: u32,
+    pub lang: Lang,
 }
 
 /// What a record's document says that its summary does not.
@@ -199,8 +241,34 @@ impl Row<'_> {
         self.context.details.get(&self.summary.id)
     }
 
+    fn lang(&self) -> Lang {
+        self.context.lang
+    }
+
+    /// A label in the export's language.
+    fn label(&self, zh: &str, en: &str) -> Cell {
+        Cell::text(self.lang().pick(zh, en))
+    }
+
     fn person(&self, id: &str) -> Cell {
-        Cell::text(self.context.people.shown(id))
+        Cell::text(self.person_name(id))
+    }
+
+    fn person_name(&self, id: &str) -> &str {
+        match (self.context.people.name(id), self.lang()) {
+            (Some(name), _) => name,
+            (None, Lang::Zh) => self.context.people.shown(id),
+            (None, Lang::En) => UNKNOWN_PERSON_EN,
+        }
+    }
+
+    fn people(&self, ids: &[String]) -> Cell {
+        Cell::text(
+            ids.iter()
+                .map(|id| self.person_name(id))
+                .collect::<Vec<_>>()
+                .join(self.lang().joiner()),
+        )
     }
 
     /// Whole days from the report to `to`.
@@ -235,9 +303,11 @@ impl Row<'_> {
     }
 }
 
-/// A column: its Chinese header, how a row fills it and its width.
+/// A column: its Chinese and English headers, how a row fills it and its
+/// width.
 pub struct Column {
     pub header: &'static str,
+    pub header_en: &'static str,
     pub cell: fn(&Row<'_>) -> Cell,
     pub width: f64,
 }
@@ -275,8 +345,20 @@ pub fn file_names(kind: RecordKind) -> (&'static str, &'static str) {
     }
 }
 
-fn yes_no(value: bool) -> Cell {
-    Cell::text(if value { "是" } else { "否" })
+/// The worksheet's name of a kind in `lang`.
+pub fn sheet_name(kind: RecordKind, lang: Lang) -> &'static str {
+    match kind {
+        RecordKind::Dispute => lang.pick("矛盾纠纷", "Disputes"),
+        RecordKind::Visit => lang.pick("民情走访", "Household visits"),
+    }
+}
+
+fn yes_no(row: &Row<'_>, value: bool) -> Cell {
+    if value {
+        row.label("是", "yes")
+    } else {
+        row.label("否", "no")
+    }
 }
 
 fn village_name(row: &Row<'_>) -> Cell {
@@ -295,42 +377,49 @@ fn town_name(row: &Row<'_>) -> Cell {
     Cell::text(row.context.places.towns.get(&town).cloned().unwrap_or(town))
 }
 
-fn status(summary: &Summary) -> String {
+fn status(summary: &Summary, lang: Lang) -> String {
     let status = summary.status.unwrap_or(Status::Open);
-    match (status, summary.escalation_level) {
-        (Status::Escalated, Some(level)) => {
+    match (status, summary.escalation_level, lang) {
+        (Status::Escalated, Some(level), Lang::Zh) => {
             format!("{}（{}）", status.label_zh(), level.label_zh())
         }
-        _ => status.label_zh().to_owned(),
+        (Status::Escalated, Some(level), Lang::En) => {
+            format!("{} ({})", status.label_en(), level.label_en())
+        }
+        (_, _, lang) => lang.pick(status.label_zh(), status.label_en()).to_owned(),
     }
 }
 
 fn parties(row: &Row<'_>) -> Cell {
+    let lang = row.lang();
     match row.detail() {
         Some(detail) if !detail.parties.is_empty() => Cell::text(
             detail
                 .parties
                 .iter()
-                .map(|(name, role)| format!("{name}（{}）", role.label_zh()))
+                .map(|(name, role)| match lang {
+                    Lang::Zh => format!("{name}（{}）", role.label_zh()),
+                    Lang::En => format!("{name} ({})", role.label_en()),
+                })
                 .collect::<Vec<_>>()
-                .join("、"),
+                .join(lang.joiner()),
         ),
-        _ => Cell::text(row.summary.party_names.join("、")),
+        _ => Cell::text(row.summary.party_names.join(lang.joiner())),
     }
 }
 
 /// A visit's follow-up, in words.
 fn follow_up_state(row: &Row<'_>) -> Cell {
     let s = row.summary;
-    Cell::text(if !s.follow_up_needed {
-        "无需回访"
+    if !s.follow_up_needed {
+        row.label("无需回访", "not needed")
     } else if s.follow_up_done {
-        "已回访"
+        row.label("已回访", "done")
     } else if s.follow_up_due.is_some_and(|due| due < row.context.now) {
-        "逾期未回访"
+        row.label("逾期未回访", "overdue")
     } else {
-        "待回访"
-    })
+        row.label("待回访", "owed")
+    }
 }
 
 fn id_cell(id: Option<&DocumentId>) -> Cell {
@@ -340,31 +429,37 @@ fn id_cell(id: Option<&DocumentId>) -> Cell {
 const DISPUTE_COLUMNS: &[Column] = &[
     Column {
         header: "编号",
+        header_en: "ID",
         cell: |r| Cell::text(r.summary.id.to_string()),
         width: 26.0,
     },
     Column {
         header: "镇街",
+        header_en: "Town",
         cell: town_name,
         width: 12.0,
     },
     Column {
         header: "村",
+        header_en: "Village",
         cell: village_name,
         width: 12.0,
     },
     Column {
         header: "村代码",
+        header_en: "Village code",
         cell: |r| Cell::text(r.summary.village.to_string()),
         width: 14.0,
     },
     Column {
         header: "标题",
+        header_en: "Title",
         cell: |r| Cell::text(r.summary.title.clone()),
         width: 24.0,
     },
     Column {
         header: "案情",
+        header_en: "Description",
         cell: |r| {
             Cell::text(
                 r.detail()
@@ -376,75 +471,85 @@ const DISPUTE_COLUMNS: &[Column] = &[
     },
     Column {
         header: "类别",
-        cell: |r| Cell::text(r.summary.category.map(|c| c.label_zh()).unwrap_or_default()),
+        header_en: "Category",
+        cell: |r| {
+            r.summary
+                .category
+                .map_or(Cell::Empty, |c| r.label(c.label_zh(), c.label_en()))
+        },
         width: 12.0,
     },
     Column {
         header: "风险",
+        header_en: "Risk",
         cell: |r| {
-            Cell::text(
-                r.summary
-                    .risk
-                    .map(|risk| risk.label_zh())
-                    .unwrap_or_default(),
-            )
+            r.summary.risk.map_or(Cell::Empty, |risk| {
+                r.label(risk.label_zh(), risk.label_en())
+            })
         },
         width: 8.0,
     },
     Column {
         header: "状态",
-        cell: |r| Cell::text(status(r.summary)),
+        header_en: "Status",
+        cell: |r| Cell::text(status(r.summary, r.lang())),
         width: 14.0,
     },
     Column {
         header: "登记时间",
+        header_en: "Reported",
         cell: |r| Cell::Time(r.summary.created_at),
         width: 17.0,
     },
     Column {
         header: "化解时间",
+        header_en: "Resolved",
         cell: |r| r.summary.resolved_at.map_or(Cell::Empty, Cell::Time),
         width: 17.0,
     },
     Column {
         header: "已办天数",
+        header_en: "Days open",
         cell: |r| r.days_open(),
         width: 9.0,
     },
     Column {
         header: "超期天数",
+        header_en: "Days overdue",
         cell: |r| r.days_overdue(),
         width: 9.0,
     },
     Column {
         header: "当事人",
+        header_en: "Parties",
         cell: parties,
         width: 28.0,
     },
     Column {
         header: "承办人",
-        cell: |r| Cell::text(r.context.people.joined(&r.summary.assignees)),
+        header_en: "Handlers",
+        cell: |r| r.people(&r.summary.assignees),
         width: 14.0,
     },
     Column {
         header: "登记人",
+        header_en: "Reported by",
         cell: |r| r.person(&r.summary.created_by),
         width: 12.0,
     },
     Column {
         header: "最高上报层级",
+        header_en: "Highest escalation",
         cell: |r| {
-            Cell::text(
-                r.summary
-                    .max_escalation_level
-                    .map(|l| l.label_zh())
-                    .unwrap_or_default(),
-            )
+            r.summary
+                .max_escalation_level
+                .map_or(Cell::Empty, |l| r.label(l.label_zh(), l.label_en()))
         },
         width: 12.0,
     },
     Column {
         header: "处理结果",
+        header_en: "Outcome",
         cell: |r| {
             Cell::text(
                 r.detail()
@@ -456,16 +561,19 @@ const DISPUTE_COLUMNS: &[Column] = &[
     },
     Column {
         header: "最近活动",
+        header_en: "Last activity",
         cell: |r| Cell::Time(r.summary.last_activity),
         width: 17.0,
     },
     Column {
         header: "事件数",
+        header_en: "Events",
         cell: |r| Cell::Count(i64::from(r.summary.event_count)),
         width: 8.0,
     },
     Column {
         header: "重复于",
+        header_en: "Duplicate of",
         cell: |r| id_cell(r.summary.duplicate_of.as_ref()),
         width: 26.0,
     },
@@ -474,102 +582,116 @@ const DISPUTE_COLUMNS: &[Column] = &[
 const VISIT_COLUMNS: &[Column] = &[
     Column {
         header: "编号",
+        header_en: "ID",
         cell: |r| Cell::text(r.summary.id.to_string()),
         width: 26.0,
     },
     Column {
         header: "镇街",
+        header_en: "Town",
         cell: town_name,
         width: 12.0,
     },
     Column {
         header: "村",
+        header_en: "Village",
         cell: village_name,
         width: 12.0,
     },
     Column {
         header: "村代码",
+        header_en: "Village code",
         cell: |r| Cell::text(r.summary.village.to_string()),
         width: 14.0,
     },
     Column {
         header: "村民小组",
+        header_en: "Villagers' group",
         cell: |r| Cell::text(r.detail().and_then(|d| d.group.clone()).unwrap_or_default()),
         width: 10.0,
     },
     Column {
         header: "走访对象",
+        header_en: "Household",
         cell: |r| Cell::text(r.summary.title.clone()),
         width: 20.0,
     },
     Column {
         header: "走访时间",
+        header_en: "Visited",
         cell: |r| r.summary.visited_at.map_or(Cell::Empty, Cell::Time),
         width: 17.0,
     },
     Column {
         header: "主题",
+        header_en: "Topics",
         cell: |r| {
             Cell::text(
                 r.summary
                     .topics
                     .iter()
-                    .map(|t| t.label_zh())
+                    .map(|t| r.lang().pick(t.label_zh(), t.label_en()))
                     .collect::<Vec<_>>()
-                    .join("、"),
+                    .join(r.lang().joiner()),
             )
         },
         width: 16.0,
     },
     Column {
         header: "民情",
+        header_en: "Sentiment",
         cell: |r| {
-            Cell::text(
-                r.summary
-                    .sentiment
-                    .map(|m| m.label_zh())
-                    .unwrap_or_default(),
-            )
+            r.summary
+                .sentiment
+                .map_or(Cell::Empty, |m| r.label(m.label_zh(), m.label_en()))
         },
         width: 8.0,
     },
     Column {
         header: "走访记录",
+        header_en: "Notes",
         cell: |r| Cell::text(r.detail().map(|d| d.notes.clone()).unwrap_or_default()),
         width: 40.0,
     },
     Column {
         header: "需回访",
-        cell: |r| yes_no(r.summary.follow_up_needed),
+        header_en: "Follow-up needed",
+        cell: |r| yes_no(r, r.summary.follow_up_needed),
         width: 8.0,
     },
     Column {
         header: "回访完成",
-        cell: |r| yes_no(r.summary.follow_up_done),
+        header_en: "Follow-up done",
+        cell: |r| yes_no(r, r.summary.follow_up_done),
         width: 8.0,
     },
     Column {
         header: "回访状态",
+        header_en: "Follow-up",
         cell: follow_up_state,
         width: 11.0,
     },
     Column {
         header: "回访期限",
+        header_en: "Follow-up due",
         cell: |r| r.summary.follow_up_due.map_or(Cell::Empty, Cell::Day),
         width: 12.0,
     },
     Column {
         header: "关联纠纷",
+        header_en: "Linked dispute",
         cell: |r| id_cell(r.summary.linked_dispute.as_ref()),
         width: 26.0,
     },
     Column {
         header: "走访人",
+        header_en: "Visited by",
         cell: |r| r.person(&r.summary.created_by),
         width: 12.0,
     },
     Column {
         header: "登记时间",
+        header_en: "Reported",
         cell: |r| Cell::Time(r.summary.created_at),
         width: 17.0,
     },
@@ -657,7 +779,12 @@ pub fn write_csv<'a>(
 ) -> Result<(), ReportError> {
     let columns = columns(kind);
     out.write_all("\u{feff}".as_bytes())?;
-    write_line(out, columns.iter().map(|c| c.header.to_owned()))?;
+    write_line(
+        out,
+        columns
+            .iter()
+            .map(|c| context.lang.pick(c.header, c.header_en).to_owned()),
+    )?;
     for summary in summaries.into_iter().filter(|s| s.kind == kind) {
         write_line(out, cells(columns, summary, context).map(|c| c.as_text()))?;
     }
@@ -780,8 +907,13 @@ pub fn write_xlsx<'a>(
     let mut workbook = Workbook::new();
     let formats = CellFormats::default();
     let sheet = workbook.add_worksheet();
-    sheet.set_name(file_names(kind).1).map_err(xlsx_failed)?;
-    let headers: Vec<(&str, f64)> = columns.iter().map(|c| (c.header, c.width)).collect();
+    sheet
+        .set_name(sheet_name(kind, context.lang))
+        .map_err(xlsx_failed)?;
+    let headers: Vec<(&str, f64)> = columns
+        .iter()
+        .map(|c| (context.lang.pick(c.header, c.header_en), c.width))
+        .collect();
     write_table(
         sheet,
         &headers,

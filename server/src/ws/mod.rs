@@ -29,7 +29,7 @@ use axum::response::Response;
 pub use peers::Peers;
 pub use socket::server_peer_id;
 
-use crate::http::{Shared, token_from};
+use crate::state::{Shared, token_from};
 use socket::{Admitted, MAX_MESSAGE_BYTES};
 
 /// The read buffer a connection starts with (and reads at most per call):
@@ -38,6 +38,13 @@ use socket::{Admitted, MAX_MESSAGE_BYTES};
 pub const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// Accepts the upgrade and hands the socket to [`socket::serve`].
+/// The WebSocket door's route, `GET /v1/ws`.
+pub fn router(state: Shared) -> axum::Router {
+    axum::Router::new()
+        .route("/v1/ws", axum::routing::get(upgrade))
+        .with_state(state)
+}
+
 pub async fn upgrade(
     State(state): State<Shared>,
     headers: HeaderMap,

@@ -21,7 +21,7 @@ use fengqiao_protocol::repo::Ephemeral;
 use fengqiao_protocol::{DeviceId, DocumentId, PeerId, RepoMessage};
 use tokio::sync::{Notify, mpsc, watch};
 
-use crate::http::limit::{RateLimit, RateLimiter};
+use crate::limit::{RateLimit, RateLimiter};
 
 /// What the table holds for one connected peer.
 struct Entry {

@@ -36,11 +36,11 @@ use super::peers::Registration;
 use crate::auth::Identity;
 use crate::engine::hub::Missed;
 use crate::engine::{Caller, Engine};
-use crate::http::Shared;
 use crate::metrics::add;
+use crate::state::Shared;
 
 /// How often the server pings, and checks that the peer is still there,
-/// unless [`HttpLimits::ws_ping_interval`](crate::http::HttpLimits) says
+/// unless [`HttpLimits::ws_ping_interval`](crate::state::HttpLimits) says
 /// otherwise.
 pub const PING_INTERVAL: Duration = Duration::from_secs(5);
 

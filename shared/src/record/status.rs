@@ -51,7 +51,9 @@ pub struct CaseStatus {
     pub status: Status,
     /// The level of the escalation in effect, when `status` is escalated.
     pub escalation_level: Option<Level>,
-    /// The highest level the case was ever escalated to.
+    /// The highest level the case was escalated to and not returned from:
+    /// an escalation the level above sent back (`returned`) never took the
+    /// case beyond the level below, so it does not count.
     pub max_escalation_level: Option<Level>,
     /// The time of the event that made the case resolved, when it is
     /// resolved now.
@@ -137,6 +139,9 @@ impl CaseStatus {
             }
             EventKind::Returned if self.stage == Stage::Pending => {
                 self.levels.pop();
+                // The escalation sent back no longer counts; those accepted
+                // before it still do.
+                self.max_escalation_level = self.levels.iter().copied().max();
             }
             EventKind::Supervised if !self.stage.is_concluded() => {
                 self.supervision_due = event.due;
@@ -304,7 +309,32 @@ mod tests {
         assert_eq!(state.handling_level(), Level::Town);
         assert_eq!(state.status, Status::Mediating);
         assert_eq!(state.escalation_level, None);
-        assert_eq!(state.max_escalation_level, Some(Level::District));
+        // The district sent it back: the case never left the township.
+        assert_eq!(state.max_escalation_level, Some(Level::Town));
+    }
+
+    #[test]
+    fn a_returned_escalation_is_not_one_beyond_the_township() {
+        let events = [
+            event(1, "a", EventKind::Reported, 0),
+            escalated(2, Level::District, 1),
+            with(EventKind::Returned, 3, "d", 2),
+            event(4, "a", EventKind::Resolved, 3),
+        ];
+        let state = CaseStatus::fold(&events);
+        assert_eq!(state.status, Status::Resolved);
+        assert_eq!(state.max_escalation_level, None);
+        // Accepted, it counts, whatever follows.
+        let events = [
+            event(1, "a", EventKind::Reported, 0),
+            escalated(2, Level::District, 1),
+            with(EventKind::Accepted, 3, "d", 2),
+            event(4, "a", EventKind::Resolved, 3),
+        ];
+        assert_eq!(
+            CaseStatus::fold(&events).max_escalation_level,
+            Some(Level::District)
+        );
     }
 
     #[test]

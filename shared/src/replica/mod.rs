@@ -1,6 +1,7 @@
 //! The phone's local replica: every record the phone holds, usable offline.
 //!
-//! A [`Replica`] keeps, in one sled tree on the phone's storage:
+//! A [`Replica`] keeps, in its [`ReplicaStore`] (one sled tree on the
+//! native phone's storage; another shell brings its own):
 //!
 //! - each record's Automerge document (`d/` + id);
 //! - each record's sync state (`r/` + id): the heads the server last
@@ -15,14 +16,20 @@
 //! Every local edit is validated with the same rules the server applies
 //! before it is saved ([`crate::record::validate`]), so a server refusal
 //! only comes from a buggy or hostile client. Writes of one operation are
-//! one atomic sled batch, and an edit returns only after it is flushed.
+//! one atomic batch of the store, and an edit returns only after the store
+//! says it is durable.
 //!
 //! Syncing is done by [`sync::SyncClient`], a sans-IO state machine over
-//! the replica, with [`http::HttpTransport`] as its thin transport.
+//! the replica, carried by any [`transport::SyncTransport`]; the native
+//! phone's is [`http::HttpTransport`] (the `http` feature, on by default).
 
+#[cfg(feature = "http")]
 pub mod http;
+pub mod store;
 pub mod sync;
+pub mod transport;
 
+#[cfg(feature = "sled")]
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
@@ -36,12 +43,15 @@ use crate::access::new_native_actor;
 use crate::record::{self, Limits, Prefetched, Record};
 use crate::summary::{Millis, Summary};
 use crate::vocab::RecordKind;
+#[cfg(feature = "sled")]
+pub use store::SledStore;
+pub use store::{MemoryStore, ReplicaStore, StoreError, Write};
 
 /// Why a replica operation failed.
 #[derive(Debug, Error)]
 pub enum ReplicaError {
     #[error("the phone's local storage failed: {0}")]
-    Storage(#[from] sled::Error),
+    Storage(#[from] StoreError),
     #[error("local data is damaged ({what}); restore the app's data or sync it afresh")]
     Corrupt { what: String },
     #[error("no record {0} on this phone")]
@@ -124,41 +134,46 @@ pub struct RecordFilter {
 /// A set of writes applied atomically.
 #[derive(Default)]
 pub(crate) struct WriteSet {
-    batch: sled::Batch,
+    batch: Vec<Write>,
 }
 
 impl WriteSet {
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.batch.push(Write::Put(key, value));
+    }
+    fn delete(&mut self, key: Vec<u8>) {
+        self.batch.push(Write::Delete(key));
+    }
     pub(crate) fn put_doc(&mut self, id: &DocumentId, bytes: &[u8]) {
-        self.batch.insert(key(DOC, id), bytes);
+        self.put(key(DOC, id), bytes.to_vec());
     }
     pub(crate) fn put_state(&mut self, id: &DocumentId, state: &RecordState) {
-        self.batch.insert(key(STATE, id), to_cbor(state));
+        self.put(key(STATE, id), to_cbor(state));
     }
     pub(crate) fn set_dirty(&mut self, id: &DocumentId, dirty: bool) {
         if dirty {
-            self.batch.insert(key(DIRTY, id), &[][..]);
+            self.put(key(DIRTY, id), Vec::new());
         } else {
-            self.batch.remove(key(DIRTY, id));
+            self.delete(key(DIRTY, id));
         }
     }
     pub(crate) fn purge(&mut self, id: &DocumentId) {
-        self.batch.remove(key(DOC, id));
-        self.batch.remove(key(STATE, id));
-        self.batch.remove(key(DIRTY, id));
+        self.delete(key(DOC, id));
+        self.delete(key(STATE, id));
+        self.delete(key(DIRTY, id));
     }
     pub(crate) fn set_cursor(&mut self, cursor: &Cursor) {
-        self.batch.insert(KEY_CURSOR, cursor.as_bytes());
+        self.put(KEY_CURSOR.to_vec(), cursor.as_bytes().to_vec());
     }
     pub(crate) fn set_last_sync(&mut self, at: Millis) {
-        self.batch.insert(KEY_LAST_SYNC, &at.to_be_bytes()[..]);
+        self.put(KEY_LAST_SYNC.to_vec(), at.to_be_bytes().to_vec());
     }
 }
 
 /// The phone's store of records. Cheap to share by reference across threads;
 /// writes are serialised internally.
 pub struct Replica {
-    db: sled::Db,
-    tree: sled::Tree,
+    store: Box<dyn ReplicaStore>,
     device: DeviceId,
     actor: ActorId,
     limits: Limits,
@@ -178,54 +193,51 @@ fn system_now() -> Millis {
 }
 
 impl Replica {
-    /// Opens (or creates) the replica at `path` for `device`. The first open
-    /// chooses this install's Automerge actor: the device id followed by 4
-    /// random bytes.
+    /// Opens (or creates) the replica at `path` for `device`, in a sled
+    /// store there. The first open chooses this install's Automerge actor:
+    /// the device id followed by 4 random bytes.
+    #[cfg(feature = "sled")]
     pub fn open(path: impl AsRef<Path>, device: DeviceId) -> Result<Self, ReplicaError> {
-        let config = sled::Config::new()
-            .path(path)
-            .cache_capacity(16 * 1024 * 1024);
-        // An app that closed its replica a moment ago may find sled still
-        // releasing the directory lock.
-        let db = crate::sled_open::open(&config)?;
-        Self::with_db(db, device)
+        Self::with_store(Box::new(SledStore::open(path)?), device)
     }
 
     /// A replica that lives in memory only (for tests and simulations).
     pub fn in_memory(device: DeviceId) -> Result<Self, ReplicaError> {
-        let db = sled::Config::new().temporary(true).open()?;
-        Self::with_db(db, device)
+        Self::with_store(Box::new(MemoryStore::new()), device)
     }
 
-    fn with_db(db: sled::Db, device: DeviceId) -> Result<Self, ReplicaError> {
-        let tree = db.open_tree("replica")?;
-        match tree.get(KEY_DEVICE)? {
-            Some(stored) if stored.as_ref() != device.as_bytes() => {
+    /// The replica kept in `store` (a phone shell's own database), for
+    /// `device`. A store that holds another device's replica is refused.
+    pub fn with_store(
+        store: Box<dyn ReplicaStore>,
+        device: DeviceId,
+    ) -> Result<Self, ReplicaError> {
+        let mut first = Vec::new();
+        match store.get(KEY_DEVICE)? {
+            Some(stored) if stored.as_slice() != device.as_bytes() => {
                 return Err(corrupt(format!(
-                    "this replica belongs to another device ({:02x?}); use a separate data directory",
-                    stored.as_ref()
+                    "this replica belongs to another device ({stored:02x?}); use a separate data directory"
                 )));
             }
             Some(_) => {}
-            None => {
-                tree.insert(KEY_DEVICE, &device.as_bytes()[..])?;
-            }
+            None => first.push(Write::Put(KEY_DEVICE.to_vec(), device.as_bytes().to_vec())),
         }
-        let actor = match tree.get(KEY_ACTOR)? {
-            Some(bytes) => ActorId::from(bytes.as_ref()),
+        let actor = match store.get(KEY_ACTOR)? {
+            Some(bytes) => ActorId::from(bytes.as_slice()),
             None => {
                 let random = uuid::Uuid::new_v4();
                 let mut tail = [0u8; 4];
                 tail.copy_from_slice(&random.as_bytes()[..4]);
                 let actor = new_native_actor(device, tail);
-                tree.insert(KEY_ACTOR, actor.as_slice())?;
+                first.push(Write::Put(KEY_ACTOR.to_vec(), actor.to_vec()));
                 ActorId::from(actor)
             }
         };
-        db.flush()?;
+        if !first.is_empty() {
+            store.apply(first)?;
+        }
         Ok(Self {
-            db,
-            tree,
+            store,
             device,
             actor,
             limits: Limits::default(),
@@ -258,23 +270,18 @@ impl Replica {
     }
 
     pub(crate) fn apply(&self, writes: WriteSet) -> Result<(), ReplicaError> {
-        self.tree.apply_batch(writes.batch)?;
-        self.db.flush()?;
-        Ok(())
+        Ok(self.store.apply(writes.batch)?)
     }
 
     /// The record's stored bytes: a `save()`, or bytes the server sent
     /// that built it (both load the same way).
-    pub(crate) fn document_bytes(
-        &self,
-        id: &DocumentId,
-    ) -> Result<Option<sled::IVec>, ReplicaError> {
-        Ok(self.tree.get(key(DOC, id))?)
+    pub(crate) fn document_bytes(&self, id: &DocumentId) -> Result<Option<Vec<u8>>, ReplicaError> {
+        Ok(self.store.get(&key(DOC, id))?)
     }
 
     /// The record's document, with this install's actor set for editing.
     pub fn document(&self, id: &DocumentId) -> Result<Option<AutoCommit>, ReplicaError> {
-        let Some(bytes) = self.tree.get(key(DOC, id))? else {
+        let Some(bytes) = self.store.get(&key(DOC, id))? else {
             return Ok(None);
         };
         let doc = AutoCommit::load(&bytes)
@@ -293,7 +300,7 @@ impl Replica {
 
     /// The record's sync state.
     pub fn state(&self, id: &DocumentId) -> Result<RecordState, ReplicaError> {
-        match self.tree.get(key(STATE, id))? {
+        match self.store.get(&key(STATE, id))? {
             Some(bytes) => from_cbor(&bytes, "record state"),
             None => Ok(RecordState::default()),
         }
@@ -358,8 +365,7 @@ impl Replica {
     pub fn list(&self, filter: &RecordFilter) -> Result<Vec<Summary>, ReplicaError> {
         let needle = filter.text.as_ref().map(|t| t.to_lowercase());
         let mut out = Vec::new();
-        for entry in self.tree.scan_prefix(STATE) {
-            let (k, v) = entry?;
+        for (k, v) in self.store.scan_prefix(STATE)? {
             let state: RecordState = from_cbor(&v, "record state")?;
             let Some(summary) = state.summary else {
                 continue;
@@ -368,9 +374,7 @@ impl Replica {
                 continue;
             }
             if filter.unsynced_only
-                && !self
-                    .tree
-                    .contains_key(key(DIRTY, &id_from_key(STATE, &k)?))?
+                && !self.store.contains(&key(DIRTY, &id_from_key(STATE, &k)?))?
             {
                 continue;
             }
@@ -396,25 +400,26 @@ impl Replica {
 
     /// Ids of records with changes the server has not confirmed.
     pub fn dirty(&self) -> Result<Vec<DocumentId>, ReplicaError> {
-        self.tree
-            .scan_prefix(DIRTY)
-            .map(|entry| id_from_key(DIRTY, &entry?.0))
+        self.store
+            .keys_with_prefix(DIRTY)?
+            .iter()
+            .map(|k| id_from_key(DIRTY, k))
             .collect()
     }
 
     /// Ids of every record held.
     pub fn ids(&self) -> Result<Vec<DocumentId>, ReplicaError> {
-        self.tree
-            .scan_prefix(DOC)
-            .map(|entry| id_from_key(DOC, &entry?.0))
+        self.store
+            .keys_with_prefix(DOC)?
+            .iter()
+            .map(|k| id_from_key(DOC, k))
             .collect()
     }
 
     /// Records the server refused, with its reason.
     pub fn needing_attention(&self) -> Result<Vec<(DocumentId, ErrorBody)>, ReplicaError> {
         let mut out = Vec::new();
-        for entry in self.tree.scan_prefix(STATE) {
-            let (k, v) = entry?;
+        for (k, v) in self.store.scan_prefix(STATE)? {
             let state: RecordState = from_cbor(&v, "record state")?;
             if let Some(error) = state.attention {
                 out.push((id_from_key(STATE, &k)?, error));
@@ -448,9 +453,9 @@ impl Replica {
 
     /// The cursor of the last sync response applied.
     pub fn cursor(&self) -> Result<Option<Cursor>, ReplicaError> {
-        match self.tree.get(KEY_CURSOR)? {
+        match self.store.get(KEY_CURSOR)? {
             None => Ok(None),
-            Some(bytes) => Cursor::new(bytes.to_vec())
+            Some(bytes) => Cursor::new(bytes)
                 .map(Some)
                 .map_err(|e| corrupt(format!("cursor: {e}"))),
         }
@@ -458,9 +463,9 @@ impl Replica {
 
     /// When the last sync completed (ms since the epoch).
     pub fn last_sync(&self) -> Result<Option<Millis>, ReplicaError> {
-        match self.tree.get(KEY_LAST_SYNC)? {
+        match self.store.get(KEY_LAST_SYNC)? {
             None => Ok(None),
-            Some(bytes) => <[u8; 8]>::try_from(bytes.as_ref())
+            Some(bytes) => <[u8; 8]>::try_from(bytes.as_slice())
                 .map(|b| Some(Millis::from_be_bytes(b)))
                 .map_err(|_| corrupt("last sync time")),
         }

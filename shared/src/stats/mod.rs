@@ -487,8 +487,8 @@ pub const DEFINITIONS: &[(&str, &str, &str, &str, &str)] = &[
         "escalatedBeyondTownship",
         "上报镇外",
         "Escalated beyond the township",
-        "曾上报到区（县）或法院的纠纷件数，不论现在是否化解（其中已化解的见“镇外化解”）。受理纠纷 = 基层化解 + 仍在办理 + 调解失败 + 上报镇外。",
-        "Disputes escalated to the district or a court at any time, resolved there or not (those resolved are counted as resolved beyond the township). Received = resolved at the grassroots + still open + failed + escalated beyond the township.",
+        "曾上报到区（县）或法院的纠纷件数，不论现在是否化解（其中已化解的见“镇外化解”）；被上级退回的上报不计。受理纠纷 = 基层化解 + 仍在办理 + 调解失败 + 上报镇外。",
+        "Disputes escalated to the district or a court at any time, resolved there or not (those resolved are counted as resolved beyond the township); an escalation the level above returned does not count. Received = resolved at the grassroots + still open + failed + escalated beyond the township.",
     ),
     (
         "resolvedBeyondTownship",
@@ -515,8 +515,8 @@ pub const DEFINITIONS: &[(&str, &str, &str, &str, &str)] = &[
         "overdue",
         "超期未结",
         "Overdue",
-        "截至统计时点，登记已超过办结时限（默认 30 天）仍未化解的纠纷件数，不论登记于哪个统计期。",
-        "Disputes not resolved more than the time limit (30 days by default) after they were reported, as of the report's time, whatever the period.",
+        "截至统计时点，登记已超过办结时限（默认 30 天）仍未化解的纠纷件数，不论登记于哪个统计期。“超过办理时限的案件”列表另含受理、回访和督办期限已过的案件，逐件注明超期天数。",
+        "Disputes not resolved more than the time limit (30 days by default) after they were reported, as of the report's time, whatever the period. The list of cases past a time limit also holds those past their acceptance, follow-up or supervision deadline, each with its days overdue.",
     ),
     (
         "openHighRisk",

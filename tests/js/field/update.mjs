@@ -5,6 +5,7 @@
 // reload; after it, the new version runs, the unsent dispute is still there
 // and still unsent, and it is sent once the server can be reached again.
 
+import { createHash } from "node:crypto"
 import http from "node:http"
 import { DEVICES, SERVER, check, equal, log, newPhone, report, scenario, setOffline, until } from "./lib.mjs"
 import { createDispute, enrollByLink, id, rows, settings, syncNow, waitOfflineReady, waitRows, waitSynced } from "./app.mjs"
@@ -25,7 +26,12 @@ function startProxy() {
       return
     }
     const headers = { ...request.headers, host: upstream.host }
-    if (isSw && state.rewrite) delete headers["accept-encoding"]
+    if (isSw && state.rewrite) {
+      delete headers["accept-encoding"]
+      // The rewritten script is another version: the browser's validator
+      // (the server's ETag of the old bytes) no longer describes it.
+      delete headers["if-none-match"]
+    }
     const forward = http.request(
       { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers },
       answer => {
@@ -35,6 +41,8 @@ function startProxy() {
           answer.on("end", () => {
             const body = state.rewrite(Buffer.concat(chunks).toString("utf8"))
             const out = { ...answer.headers, "content-length": Buffer.byteLength(body) }
+            // Its own validator, as a server publishing it would give it.
+            out.etag = `W/"${createHash("sha256").update(body).digest("hex").slice(0, 32)}"`
             delete out["content-encoding"]
             delete out["transfer-encoding"]
             response.writeHead(200, out)

@@ -296,6 +296,12 @@ function Dispute({ data, canWrite }) {
   const events = timeline(r.events ?? r.timeline ?? []);
   const assignees = assigneeList(r.assignees ?? s.assignees);
   const parties = r.parties ?? (s.partyNames ?? []).map((name) => ({ name }));
+  // The 督办 in effect: its deadline, and the note of the supervision that set it.
+  const supervisionDue = r.supervisionDue ?? s.supervisionDue;
+  const supervisionNote =
+    supervisionDue != null
+      ? text(events.filter((e) => e.kind === 'supervised' && Number(e.due) === Number(supervisionDue)).at(-1)?.note)
+      : '';
   return (
     <>
       <section class="card">
@@ -306,8 +312,16 @@ function Dispute({ data, canWrite }) {
             [t('stage'), stageText(r.stage ?? s.stage, r.handlingLevel ?? s.handlingLevel), 'fact-stage'],
             [
               t('supervisionDue'),
-              (r.supervisionDue ?? s.supervisionDue) != null ? (
-                <span class={(r.supervisionDue ?? s.supervisionDue) < Date.now() ? 'late' : undefined}>{day(r.supervisionDue ?? s.supervisionDue)}</span>
+              supervisionDue != null ? (
+                <>
+                  <span class={supervisionDue < Date.now() ? 'late' : undefined}>{day(supervisionDue)}</span>
+                  {supervisionNote && (
+                    <span class="fact-note" data-testid="fact-supervision-note">
+                      {t('dot')}
+                      {supervisionNote}
+                    </span>
+                  )}
+                </>
               ) : null,
               'fact-supervision',
             ],

@@ -40,6 +40,19 @@ export function Records({ route }) {
   const [search, setSearch] = useState(f.q);
   const [limit, setLimit] = useState(PAGE);
   const timer = useRef(0);
+  const opened = useRef(route);
+
+  // Back, Forward, a link or an edited address bar brings a new query in
+  // the hash (#/records?q=…): apply it. (Filters changed here replace the
+  // address without a hashchange, so they do not come back this way.)
+  useEffect(() => {
+    if (route === opened.current) return;
+    opened.current = route;
+    const next = filtersOf(route.params);
+    clearTimeout(timer.current);
+    setSearch(next.q);
+    setF(next);
+  }, [route]);
 
   // The search box settles 200 ms after typing stops.
   useEffect(() => {

@@ -16,7 +16,7 @@
  * @typedef {object} CaseStatus
  * @property {string} status
  * @property {string|null} escalationLevel the level in effect when escalated
- * @property {string|null} maxEscalationLevel the highest level ever escalated to
+ * @property {string|null} maxEscalationLevel the highest level escalated to and not returned from
  * @property {number|null} resolvedAt when the case became resolved, if it is now
  * @property {string} stage the closed-loop stage
  * @property {number|null} stageSince when the case entered its stage
@@ -90,7 +90,7 @@ export type CaseStatus = {
      */
     escalationLevel: string | null;
     /**
-     * the highest level ever escalated to
+     * the highest level escalated to and not returned from
      */
     maxEscalationLevel: string | null;
     /**

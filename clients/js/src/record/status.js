@@ -34,7 +34,7 @@ import { compareStrings } from './value.js';
  * @typedef {object} CaseStatus
  * @property {string} status
  * @property {string|null} escalationLevel the level in effect when escalated
- * @property {string|null} maxEscalationLevel the highest level ever escalated to
+ * @property {string|null} maxEscalationLevel the highest level escalated to and not returned from
  * @property {number|null} resolvedAt when the case became resolved, if it is now
  * @property {string} stage the closed-loop stage
  * @property {number|null} stageSince when the case entered its stage
@@ -178,6 +178,8 @@ export function foldStatus(events) {
       if (event.level !== null) state.levels.push(event.level);
     } else if (event.kind === 'returned' && pending) {
       state.levels.pop();
+      // The escalation sent back no longer counts; those accepted before it still do.
+      state.maxEscalationLevel = state.levels.reduce((max, level) => higherLevel(max, level), null);
     } else if (event.kind === 'supervised' && !isConcluded(state.stage)) {
       state.supervisionDue = event.due;
     }

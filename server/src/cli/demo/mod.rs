@@ -7,11 +7,15 @@
 //! real replicas record disputes and household visits offline over
 //! simulated days and sync over HTTP when they "have signal", at different
 //! times; a town office computer follows cases over the automerge-repo
-//! WebSocket. Four cases are edited concurrently on two phones to show how
-//! conflicts merge. Finally it prints the town's numbers (read from the
+//! WebSocket. Every evening the towns' and the district's officials work
+//! the closed loop on what reached them — accept or return escalations,
+//! assign handlers, 督办 late cases, archive concluded ones — through the
+//! dashboard's own action path. Four cases are edited concurrently on two
+//! phones to show how conflicts merge. Finally it prints the town's numbers (read from the
 //! statistics API, as the dashboard shows them), explains each conflict,
 //! and keeps serving the dashboard until Ctrl-C.
 
+mod officials;
 mod places;
 mod script;
 
@@ -131,6 +135,7 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
     let stats = statistics(&url, &outcome.town_token, &outcome.town_code).await?;
     print_summary(&outcome, &stats);
     print_towns(&url, &outcome).await?;
+    print_loop(&url, &outcome).await?;
     print_conflicts(&outcome);
     let tokens = write_tokens(&args.data, &url, &outcome)?;
 
@@ -258,6 +263,70 @@ async fn print_towns(url: &str, outcome: &script::Outcome) -> Result<(), CliErro
         "{}",
         town_line(places::DISTRICT.1, places::DISTRICT.0, &district)
     );
+    Ok(())
+}
+
+/// The closed-loop stages a place's official works, in the order of the
+/// loop: `(stage, label)`; `pending` means escalated to the place's own
+/// level and not yet accepted.
+pub const LOOP_STAGES: [(&str, &str); 6] = [
+    ("pending", "待受理 pending"),
+    ("accepted", "已受理/待分派 accepted"),
+    ("handling", "调处中 handling"),
+    ("followup", "待回访 follow-up"),
+    ("resolved", "已化解 resolved"),
+    ("archived", "已归档 archived"),
+];
+
+/// How many disputes of `scope` stand at `stage`, from the record list
+/// (`/v1/records`) the dashboard's lists read; `pending` counts those
+/// escalated to the scope's own level.
+pub async fn loop_count(url: &str, token: &str, scope: &str, stage: &str) -> Result<u64, CliError> {
+    let level = if scope.len() == 9 { "town" } else { "district" };
+    let mut path =
+        format!("/v1/records?scope={scope}&kind=dispute&stage={stage}&page=1&per_page=1");
+    if stage == "pending" {
+        path.push_str(&format!("&level={level}"));
+    }
+    let (url, token) = (url.to_owned(), token.to_owned());
+    let page = tokio::task::spawn_blocking(move || super::HttpClient::new(&url, &token).get(&path))
+        .await
+        .map_err(|e| CliError::new(e.to_string()))??;
+    page["total"]
+        .as_u64()
+        .ok_or_else(|| CliError::new("the record list gave no total"))
+}
+
+/// One line of the closed-loop table.
+pub fn loop_line(name: &str, code: &str, counts: &[u64]) -> String {
+    let cells: Vec<String> = counts.iter().map(u64::to_string).collect();
+    format!("  {name} ({code}) | {}", cells.join(" | "))
+}
+
+/// Where every town's cases stand in the closed loop, and what the
+/// officials did.
+async fn print_loop(url: &str, outcome: &script::Outcome) -> Result<(), CliError> {
+    let a = &outcome.actions;
+    println!(
+        "
+The closed loop 闭环 — officials accepted {} escalations (受理), returned {} (退回), \
+         assigned {} handlers (分派), supervised {} cases (督办), archived {} (归档)",
+        a.accepted, a.returned, a.assigned, a.supervised, a.archived
+    );
+    let header: Vec<&str> = LOOP_STAGES.iter().map(|(_, label)| *label).collect();
+    println!("  镇街 town | {}", header.join(" | "));
+    let places = outcome
+        .towns
+        .iter()
+        .map(|(code, name)| (code.as_str(), name.as_str()))
+        .chain([places::DISTRICT]);
+    for (code, name) in places {
+        let mut counts = Vec::new();
+        for (stage, _) in LOOP_STAGES {
+            counts.push(loop_count(url, &outcome.district_token, code, stage).await?);
+        }
+        println!("{}", loop_line(name, code, &counts));
+    }
     Ok(())
 }
 

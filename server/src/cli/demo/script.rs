@@ -15,9 +15,10 @@ use fengqiao_shared::replica::http::{HttpTransport, sync_until_done};
 use fengqiao_shared::replica::sync::SyncClient;
 use fengqiao_shared::replica::{RecordFilter, Replica};
 use fengqiao_shared::vocab::{
-    Category, EventKind, Level, PartyRole, RecordKind, Risk, Sentiment, Status, Topic,
+    Category, EventKind, Level, PartyRole, RecordKind, Risk, Sentiment, Stage, Status, Topic,
 };
 
+use super::officials::{self, Officer, Tally};
 use super::places::{self, Town};
 use super::{Scale, State, bar};
 use crate::cli::CliError;
@@ -28,7 +29,7 @@ const DAY: Millis = 86_400_000;
 const HOUR: Millis = 3_600_000;
 
 /// SplitMix64: a tiny deterministic generator, enough for a simulation.
-struct Rng(u64);
+pub(super) struct Rng(u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -38,13 +39,13 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         if n == 0 { 0 } else { self.next() % n }
     }
-    fn chance(&mut self, p: f64) -> bool {
+    pub(super) fn chance(&mut self, p: f64) -> bool {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
     }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(super) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len() as u64) as usize]
     }
 }
@@ -94,6 +95,8 @@ pub struct Outcome {
     pub bytes_up: u64,
     pub bytes_down: u64,
     pub conflicts: Vec<Conflict>,
+    /// What the town and district officials did on their dashboards.
+    pub actions: Tally,
 }
 
 const TITLES: [(Category, &str); 14] = [
@@ -152,6 +155,19 @@ fn enroll(
     role: Role,
     scope: &str,
 ) -> Result<(DeviceId, String), CliError> {
+    enroll_with(state, person, name, role, scope, false)
+}
+
+/// [`enroll`], with the write grant a district official needs to act on
+/// cases.
+fn enroll_with(
+    state: &State,
+    person: &str,
+    name: &str,
+    role: Role,
+    scope: &str,
+    write: bool,
+) -> Result<(DeviceId, String), CliError> {
     let directory = state.engine.directory();
     let err = |e: crate::directory::DirectoryError| CliError::new(format!("enrolling {name}: {e}"));
     directory.add_person(person, name, None).map_err(err)?;
@@ -162,7 +178,7 @@ fn enroll(
             label: format!("{name}的手机"),
             role,
             scope,
-            write: false,
+            write,
         })
         .map_err(err)?;
     Ok((device.id, token.0))
@@ -282,21 +298,23 @@ fn work_cases(phone: &Phone, rng: &mut Rng, now: Millis) -> Result<(), CliError>
             }
             (RecordKind::Dispute, Some(Status::Mediating)) if age > 4 * DAY && rng.chance(0.4) => {
                 Some(match rng.below(20) {
-                    0..=12 => NewEvent::new(EventKind::Resolved)
+                    0..=11 => NewEvent::new(EventKind::Resolved)
                         .with_outcome("双方达成一致，签订调解协议"),
-                    13..=14 => NewEvent::new(EventKind::Agreement).with_outcome("达成口头协议"),
-                    15..=16 => NewEvent::new(EventKind::Failed).with_note("双方分歧较大，调解未果"),
-                    17..=18 => {
+                    12..=13 => NewEvent::new(EventKind::Agreement).with_outcome("达成口头协议"),
+                    14..=15 => NewEvent::new(EventKind::Failed).with_note("双方分歧较大，调解未果"),
+                    16..=18 => {
                         NewEvent::escalated(Level::Town).with_note("涉及多户，提请镇综治中心协调")
                     }
                     _ => NewEvent::escalated(Level::District)
                         .with_note("涉及跨镇土地权属，报市矛调中心处理"),
                 })
             }
-            // The town takes up what the village sent it: most are settled
-            // there, some go on to the district, a few fail.
+            // The town takes up what the village sent it once its official
+            // accepted the case and named a handler: most are settled there,
+            // some go on to the district, a few fail.
             (RecordKind::Dispute, Some(Status::Escalated))
                 if summary.escalation_level == Some(Level::Town)
+                    && summary.loop_stage() == Some(Stage::Handling)
                     && age > 8 * DAY
                     && rng.chance(0.25) =>
             {
@@ -311,6 +329,7 @@ fn work_cases(phone: &Phone, rng: &mut Rng, now: Millis) -> Result<(), CliError>
             }
             (RecordKind::Dispute, Some(Status::Escalated))
                 if summary.escalation_level == Some(Level::District)
+                    && summary.loop_stage() == Some(Stage::Handling)
                     && age > 15 * DAY
                     && rng.chance(0.1) =>
             {
@@ -364,6 +383,61 @@ fn risk_text(d: &record::Dispute) -> String {
         .map_or("—".into(), |r| format!("{r} {}", r.label_zh()))
 }
 
+/// The officials who work the closed loop: every town's 综治中心 (the
+/// focus town's is the one whose token the demo prints) with a mediator of
+/// its own, and the district's 矛调中心 with one.
+fn officers(
+    state: &State,
+    towns: &[Town],
+    town_token: &str,
+    district_token: &str,
+) -> Result<Vec<Officer>, CliError> {
+    let mut out = Vec::new();
+    for (i, town) in towns.iter().enumerate() {
+        let code = town.code.as_str();
+        let office = format!("{}综治中心", town.name);
+        let token = if i == 0 {
+            town_token.to_owned()
+        } else {
+            enroll(state, &format!("town-{code}"), &office, Role::Town, code)?.1
+        };
+        let mediator = format!("mediator-{code}");
+        enroll(
+            state,
+            &mediator,
+            &places::person_name(2000 + 37 * i),
+            Role::Town,
+            code,
+        )?;
+        out.push(Officer::new(
+            state,
+            &office,
+            &token,
+            code,
+            Level::Town,
+            vec![mediator],
+        )?);
+    }
+    let mediator = "mediator-district";
+    enroll_with(
+        state,
+        mediator,
+        &places::person_name(3001),
+        Role::District,
+        places::DISTRICT.0,
+        true,
+    )?;
+    out.push(Officer::new(
+        state,
+        "诸暨市矛调中心",
+        district_token,
+        places::DISTRICT.0,
+        Level::District,
+        vec![mediator.to_owned()],
+    )?);
+    Ok(out)
+}
+
 /// Morning of a simulated day, in China Standard Time.
 fn at(day_start: Millis, hour: i64) -> Millis {
     day_start + hour * HOUR
@@ -410,12 +484,13 @@ pub fn run(
         Role::Town,
         focus_town.code.as_str(),
     )?;
-    let (_, district_token) = enroll(
+    let (_, district_token) = enroll_with(
         state,
         "district-zhuji",
         "诸暨市矛调中心",
         Role::District,
         places::DISTRICT.0,
+        true,
     )?;
     let (_, supervisor_token) = enroll(
         state,
@@ -449,12 +524,14 @@ pub fn run(
         focus_village.as_str(),
     )?;
     enrolling.inc(5);
-    enrolling.finish_with_message(format!("{} devices", phones.len() + 6));
+    let mut officers = officers(state, &towns, &town_token, &district_token)?;
+    enrolling.finish_with_message(format!("{} devices", phones.len() + 6 + 2 * towns.len()));
 
     // Simulated days of field work.
     let today = crate::engine::now_millis().div_euclid(DAY) * DAY - 8 * HOUR;
     let start = today - days * DAY;
     let mut totals = Totals::default();
+    let mut actions = Tally::default();
     let working = bar(days as u64, "field work");
     for day in 0..days {
         let day_start = start + day * DAY;
@@ -474,6 +551,15 @@ pub fn run(
                 sync_phone(phone, url, &mut totals)?;
             }
         }
+        let closing = day >= days - 10;
+        officials::work_day(
+            state,
+            &mut officers,
+            &mut rng,
+            day_start,
+            closing,
+            &mut actions,
+        )?;
         working.set_message(format!(
             "{} records, {} syncs",
             totals.records, totals.syncs
@@ -482,7 +568,7 @@ pub fn run(
     }
     working.finish();
 
-    let conflicts = conflicts(
+    let (conflicts, escalated) = conflicts(
         state,
         url,
         handle,
@@ -491,6 +577,15 @@ pub fn run(
         &town_token,
         today - 3 * DAY,
         &mut totals,
+    )?;
+    // The town official reads the case escalated in the merge scenario
+    // yesterday evening and accepts it; its handler is named today.
+    officials::accept(
+        state,
+        &officers[0],
+        &escalated,
+        at(today - DAY, 19),
+        &mut actions,
     )?;
 
     let reconnecting = bar(phones.len() as u64, "reconnecting");
@@ -523,12 +618,13 @@ pub fn run(
         bytes_up: totals.bytes_up,
         bytes_down: totals.bytes_down,
         conflicts,
+        actions,
     })
 }
 
 /// Two phones of the same village edit the same four cases offline; a town
 /// office computer follows one case over WebSocket. Returns how each
-/// merged.
+/// merged, and the case that ended escalated to the town.
 #[allow(clippy::too_many_arguments)]
 fn conflicts(
     state: &State,
@@ -539,7 +635,7 @@ fn conflicts(
     town_token: &str,
     day_start: Millis,
     totals: &mut Totals,
-) -> Result<Vec<Conflict>, CliError> {
+) -> Result<(Vec<Conflict>, DocumentId), CliError> {
     let _ = state;
     let progress = bar(6, "conflicts");
     // Four different disputes, each between its own parties and of the
@@ -818,5 +914,6 @@ fn conflicts(
             lines,
         });
     }
-    Ok(out)
+    // The case one phone resolved and the other escalated to the town.
+    Ok((out, ids[2].clone()))
 }

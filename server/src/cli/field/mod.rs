@@ -12,6 +12,7 @@ mod lang;
 mod phone;
 mod records;
 mod sync;
+mod text;
 mod words;
 
 use std::path::PathBuf;
@@ -463,7 +464,7 @@ pub fn run(args: FieldArgs) -> Result<(), CliError> {
             let mut phone = Phone::open(&dir)?.speaking(lang);
             sync::sync(&mut phone, sync::patience(timeout, tries)?)
         }
-        FieldCommand::Status => sync::status(&Phone::open(&dir)?),
+        FieldCommand::Status => sync::status(&Phone::open(&dir)?.speaking(lang)),
         FieldCommand::Discard { id, yes } => sync::discard(&Phone::open(&dir)?, &id, yes),
     }
 }

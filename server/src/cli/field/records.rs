@@ -12,9 +12,10 @@ use fengqiao_shared::replica::RecordFilter;
 use fengqiao_shared::summary::Summary;
 use fengqiao_shared::vocab::{EventKind, Level, RecordKind, Stage, Status};
 
-use super::lang::Lang;
+use super::lang::{Lang, Names};
 use super::phone::Phone;
-use super::words::{Word, allowed, both, clip, count, format_date, table};
+use super::text::{self, Msg};
+use super::words::{Word, allowed, clip, count, format_date, table};
 use super::{
     EditDisputeArgs, EditVisitArgs, EventArgs, ListDisputeArgs, ListVisitArgs, NewDisputeArgs,
     NewVisitArgs,
@@ -78,16 +79,6 @@ pub fn status_text(status: Status, level: Option<Level>) -> String {
     }
 }
 
-/// `已上报（镇级）`, `调解中`.
-fn status_zh(status: Status, level: Option<Level>) -> String {
-    match (status, level) {
-        (Status::Escalated, Some(level)) => {
-            format!("{}（{}）", status.label_zh(), level.label_zh())
-        }
-        (status, _) => status.label_zh().to_owned(),
-    }
-}
-
 /// Every concurrent value of a word field, when phones disagree on it.
 fn disagreement(doc: &AutoCommit, obj: &ObjId, key: &str) -> Vec<String> {
     let mut values: Vec<String> = doc
@@ -107,21 +98,52 @@ fn disagreement(doc: &AutoCommit, obj: &ObjId, key: &str) -> Vec<String> {
     if values.len() > 1 { values } else { Vec::new() }
 }
 
-/// The sync state of a record, in words; `None` when it is all on the server.
-fn sync_state(phone: &Phone, id: &DocumentId) -> Result<Option<String>, CliError> {
+/// The sync state of a record, in words.
+fn sync_state(phone: &Phone, id: &DocumentId) -> Result<String, CliError> {
+    let lang = phone.lang;
     let state = phone.check(phone.replica.state(id))?;
     if let Some(error) = state.attention {
-        return Ok(Some(format!(
-            "NEEDS ATTENTION: the server refused this phone's changes ({}: {}); \
-             re-enter them as a new record, then `fengqiao field discard {id} --yes`",
-            error.code.as_str(),
-            error.message
-        )));
+        return Ok(lang.say(
+            text::SH_ATTENTION,
+            &[
+                ("code", error.code.as_str()),
+                ("message", &error.message),
+                ("id", &id.to_string()),
+            ],
+        ));
     }
     let dirty = phone.check(phone.replica.dirty())?;
-    Ok(dirty
-        .contains(id)
-        .then(|| "unsynced changes on this phone; `fengqiao field sync` sends them".to_owned()))
+    Ok(lang
+        .text(if dirty.contains(id) {
+            text::SH_UNSYNCED
+        } else {
+            text::SH_ON_SERVER
+        })
+        .to_owned())
+}
+
+/// A person by name: this phone's cadre, a person the server named, or
+/// "another phone"; never an id.
+fn person(phone: &Phone, names: &Names, id: &str) -> String {
+    match &phone.settings.person_name {
+        Some(name) if id == phone.settings.cadre && !name.trim().is_empty() => name.clone(),
+        _ => names.person(id, phone.lang),
+    }
+}
+
+/// Where phones disagreed on a word field, in the phone's language.
+fn disagreed<T: Word>(lang: Lang, values: Vec<String>, rule: Msg) -> String {
+    if values.is_empty() {
+        return String::new();
+    }
+    let words: Vec<String> = values
+        .iter()
+        .map(|v| match (lang, T::all().iter().find(|w| w.wire() == v)) {
+            (Lang::Zh, Some(word)) => word.zh().to_owned(),
+            _ => v.clone(),
+        })
+        .collect();
+    lang.say(rule, &[("values", &words.join(lang.pick("、", ", ")))])
 }
 
 // ---------------------------------------------------------------- disputes
@@ -399,138 +421,180 @@ pub fn show_dispute(phone: &Phone, text: &str) -> Result<(), CliError> {
     let id = phone.resolve(text)?;
     let d = dispute(phone, &id)?;
     let doc = phone.check(phone.replica.document(&id))?;
+    let lang = phone.lang;
+    let names = phone.names();
     let conflict = |key: &str| {
         doc.as_ref()
             .map(|doc| disagreement(doc, &ROOT, key))
             .unwrap_or_default()
     };
-    let disagreed = |values: Vec<String>, rule: &str| {
-        if values.is_empty() {
-            String::new()
-        } else {
-            format!("  (phones disagreed: {}; {rule})", values.join(", "))
-        }
-    };
+    let row = |label: Msg, value: &str| println!("{}", lang.row(label, value));
+    let nothing = lang.text(text::NOTHING);
 
     println!("{}", d.title);
-    println!("  id          {id}");
-    println!("  village     {}", d.header.village);
-    println!(
-        "  status      {}  {}",
-        status_text(d.status(), d.escalation_level()),
-        status_zh(d.status(), d.escalation_level())
+    row(text::SH_ID, &id.to_string());
+    row(text::SH_VILLAGE, &names.place(d.header.village.as_str()));
+    row(
+        text::SH_STATUS,
+        &lang.status(d.status(), d.escalation_level()),
     );
-    println!("  stage       {}", stage_line(&d));
+    row(text::SH_STAGE, &stage_line(&d, lang));
     if let Some(due) = d.case_status().supervision_due {
-        println!("  督办 due    {}", format_time(due));
+        let mut line = lang.say(text::SH_SUPERVISED_IS, &[("time", &format_time(due))]);
+        // The note of the 督办 in effect: the latest with this deadline.
+        if let Some(note) = d
+            .timeline()
+            .into_iter()
+            .filter(|e| e.kind == EventKind::Supervised && e.due == Some(due))
+            .filter_map(|e| e.note.clone())
+            .next_back()
+        {
+            line.push_str(&match lang {
+                Lang::Zh => format!("（{note}）"),
+                Lang::En => format!(" ({note})"),
+            });
+        }
+        row(text::SH_SUPERVISED, &line);
     }
-    println!(
-        "  category    {}{}",
-        d.category.map(both).unwrap_or_else(|| "(none)".into()),
-        disagreed(conflict(fields::CATEGORY), "the latest counts")
+    row(
+        text::SH_CATEGORY,
+        &format!(
+            "{}{}",
+            d.category.map_or(nothing, |c| lang.word(c)),
+            disagreed::<fengqiao_shared::vocab::Category>(
+                lang,
+                conflict(fields::CATEGORY),
+                text::DISAGREED_LATEST
+            )
+        ),
     );
-    println!(
-        "  risk        {}{}",
-        d.risk.map(both).unwrap_or_else(|| "(none)".into()),
-        disagreed(conflict(fields::RISK), "the highest counts")
+    row(
+        text::SH_RISK,
+        &format!(
+            "{}{}",
+            d.risk.map_or(nothing, |r| lang.word(r)),
+            disagreed::<fengqiao_shared::vocab::Risk>(
+                lang,
+                conflict(fields::RISK),
+                text::DISAGREED_HIGHEST
+            )
+        ),
     );
-    println!(
-        "  reported    {} by {}",
-        format_time(d.header.created_at),
-        d.header.created_by
+    row(
+        text::SH_REPORTED,
+        &lang.say(
+            text::SH_BY,
+            &[
+                ("time", &format_time(d.header.created_at)),
+                ("who", &person(phone, &names, &d.header.created_by)),
+            ],
+        ),
     );
     if d.parties.is_empty() {
-        println!("  parties     (none)");
+        row(text::SH_PARTIES, nothing);
     }
     for (index, party) in d.parties.iter().enumerate() {
-        let label = if index == 0 { "parties" } else { "" };
-        let mut line = format!("{}. {}  {}", index + 1, party.name, both(party.role));
+        let mut line = format!("{}. {}  {}", index + 1, party.name, lang.word(party.role));
         if let Some(phone) = &party.phone {
             line.push_str(&format!("  {phone}"));
         }
         if let Some(note) = &party.note {
-            line.push_str(&format!("  ({note})"));
+            line.push_str(&match lang {
+                Lang::Zh => format!("（{note}）"),
+                Lang::En => format!("  ({note})"),
+            });
         }
-        println!("  {label:<10}  {line}");
-    }
-    println!(
-        "  assignees   {}",
-        if d.assignees.is_empty() {
-            "(none)".to_owned()
+        if index == 0 {
+            row(text::SH_PARTIES, &line);
         } else {
-            d.assignees.iter().cloned().collect::<Vec<_>>().join(", ")
+            println!("              {line}");
         }
+    }
+    row(
+        text::SH_ASSIGNEES,
+        &if d.assignees.is_empty() {
+            nothing.to_owned()
+        } else {
+            d.assignees
+                .iter()
+                .map(|p| person(phone, &names, p))
+                .collect::<Vec<_>>()
+                .join(lang.pick("、", ", "))
+        },
     );
     if let Some(original) = &d.duplicate_of {
-        println!("  duplicate   of {original}");
+        row(
+            text::SH_DUPLICATE,
+            &lang.say(text::SH_DUPLICATE_OF, &[("id", &original.to_string())]),
+        );
     }
     if !d.description.trim().is_empty() {
-        println!("  description");
+        println!("  {}", lang.text(text::SH_DESCRIPTION));
         for line in d.description.lines() {
             println!("    {line}");
         }
     }
-    println!("  timeline ({})", d.events.len());
+    println!(
+        "{}",
+        lang.say(text::SH_TIMELINE, &[("n", &d.events.len().to_string())])
+    );
     for event in d.timeline() {
-        println!("    {}", event_line(event));
+        println!("    {}", event_line(phone, &names, event));
     }
-    match sync_state(phone, &id)? {
-        Some(state) => println!("  sync        {state}"),
-        None => println!("  sync        on the server"),
-    }
+    row(text::SH_SYNC, &sync_state(phone, &id)?);
     Ok(())
 }
 
-fn event_line(event: &Event) -> String {
-    let what = event_name(event.kind, event.level);
-    let zh = match event.level {
-        Some(level) => format!("{}（{}）", event.kind.label_zh(), level.label_zh()),
-        None => event.kind.label_zh().to_owned(),
+fn event_line(phone: &Phone, names: &Names, event: &Event) -> String {
+    let lang = phone.lang;
+    let what = match (event.level, lang) {
+        (Some(level), Lang::Zh) => format!("{}（{}）", event.kind.label_zh(), level.label_zh()),
+        (Some(level), Lang::En) => format!("{} ({level})", event.kind),
+        (None, lang) => lang.word(event.kind).to_owned(),
     };
-    let mut line = format!(
-        "{}  {}  {}  by {}",
+    let mut parts = vec![
         format_time(event.at),
         what,
-        zh,
-        event.by
-    );
+        lang.say(text::EV_BY, &[("who", &person(phone, names, &event.by))]),
+    ];
     if let Some(outcome) = &event.outcome {
-        line.push_str(&format!("  outcome: {outcome}"));
+        parts.push(lang.say(text::EV_OUTCOME, &[("text", outcome)]));
     }
     if let Some(note) = &event.note {
-        line.push_str(&format!("  note: {note}"));
+        parts.push(lang.say(text::EV_NOTE, &[("text", note)]));
     }
     if let Some(satisfied) = event.satisfied {
-        line.push_str(if satisfied {
-            "  parties satisfied"
-        } else {
-            "  parties NOT satisfied"
-        });
+        parts.push(
+            lang.text(if satisfied {
+                text::EV_SATISFIED
+            } else {
+                text::EV_NOT_SATISFIED
+            })
+            .to_owned(),
+        );
     }
-    if let Some(person) = &event.assignee {
-        line.push_str(&format!("  handler: {person}"));
+    if let Some(handler) = &event.assignee {
+        parts.push(lang.say(text::EV_HANDLER, &[("who", &person(phone, names, handler))]));
     }
     if let Some(due) = event.due {
-        line.push_str(&format!("  due: {}", format_time(due)));
+        parts.push(lang.say(text::EV_DUE, &[("time", &format_time(due))]));
     }
-    line
+    parts.join("  ")
 }
 
-/// `pending (town)  待受理（镇级）`, `handling  调处中`.
-fn stage_line(d: &Dispute) -> String {
-    let case = d.case_status();
+/// `待受理（镇级）` / `pending (town)`, `调处中` / `handling`.
+fn stage_line(d: &Dispute, lang: Lang) -> String {
     let stage = d.stage();
-    match stage {
-        Stage::Pending => {
-            let level = case.handling_level();
-            format!(
-                "{} ({level})  {}（{}）",
-                stage.as_str(),
-                stage.label_zh(),
-                level.label_zh()
-            )
+    match (stage, lang) {
+        (Stage::Pending, Lang::Zh) => format!(
+            "{}（{}）",
+            stage.label_zh(),
+            d.case_status().handling_level().label_zh()
+        ),
+        (Stage::Pending, Lang::En) => {
+            format!("{} ({})", stage.as_str(), d.case_status().handling_level())
         }
-        _ => format!("{}  {}", stage.as_str(), stage.label_zh()),
+        (stage, lang) => lang.word(stage).to_owned(),
     }
 }
 
@@ -715,60 +779,76 @@ pub fn show_visit(phone: &Phone, text: &str) -> Result<(), CliError> {
     let id = phone.resolve(text)?;
     let v = visit(phone, &id)?;
     let doc = phone.check(phone.replica.document(&id))?;
+    let lang = phone.lang;
+    let names = phone.names();
     let conflict = doc
         .as_ref()
         .map(|doc| disagreement(doc, &ROOT, fields::SENTIMENT))
         .unwrap_or_default();
-    println!("visit to {}", v.household);
-    println!("  id          {id}");
-    println!("  village     {}", v.header.village);
-    if let Some(group) = &v.group {
-        println!("  group       {group}");
-    }
+    let row = |label: Msg, value: &str| println!("{}", lang.row(label, value));
+    let nothing = lang.text(text::NOTHING);
     println!(
-        "  visited     {} by {}",
-        format_time(v.visited_at.unwrap_or(v.header.created_at)),
-        v.header.created_by
+        "{}",
+        lang.say(text::VISIT_TO, &[("household", &v.household)])
     );
-    let mut sentiment = v.sentiment.map(both).unwrap_or_else(|| "(none)".into());
-    if !conflict.is_empty() {
-        sentiment.push_str(&format!(
-            "  (phones disagreed: {}; the most severe counts)",
-            conflict.join(", ")
-        ));
+    row(text::SH_ID, &id.to_string());
+    row(text::SH_VILLAGE, &names.place(v.header.village.as_str()));
+    if let Some(group) = &v.group {
+        row(text::SH_GROUP, group);
     }
-    println!("  sentiment   {sentiment}");
-    println!(
-        "  topics      {}",
-        if v.topics.is_empty() {
-            "(none)".to_owned()
+    row(
+        text::SH_VISITED,
+        &lang.say(
+            text::SH_BY,
+            &[
+                (
+                    "time",
+                    &format_time(v.visited_at.unwrap_or(v.header.created_at)),
+                ),
+                ("who", &person(phone, &names, &v.header.created_by)),
+            ],
+        ),
+    );
+    row(
+        text::SH_SENTIMENT,
+        &format!(
+            "{}{}",
+            v.sentiment.map_or(nothing, |s| lang.word(s)),
+            disagreed::<fengqiao_shared::vocab::Sentiment>(
+                lang,
+                conflict,
+                text::DISAGREED_SEVEREST
+            )
+        ),
+    );
+    row(
+        text::SH_TOPICS,
+        &if v.topics.is_empty() {
+            nothing.to_owned()
         } else {
             v.topics
                 .iter()
-                .map(|t| format!("{} {}", t.wire(), t.zh()))
+                .map(|t| lang.word(*t))
                 .collect::<Vec<_>>()
-                .join(", ")
-        }
+                .join(lang.pick("、", ", "))
+        },
     );
     let follow_up = match (v.follow_up.needed, v.follow_up.done, v.follow_up.due_at) {
-        (true, true, _) => "done".to_owned(),
-        (true, false, Some(due)) => format!("owed, due {}", format_date(due)),
-        (true, false, None) => "owed".to_owned(),
-        (false, _, _) => "not needed".to_owned(),
+        (true, true, _) => lang.text(text::FU_DONE).to_owned(),
+        (true, false, Some(due)) => lang.say(text::FU_OWED_BY, &[("date", &format_date(due))]),
+        (true, false, None) => lang.text(text::FU_OWED).to_owned(),
+        (false, _, _) => lang.text(text::FU_NOT_NEEDED).to_owned(),
     };
-    println!("  follow-up   {follow_up}");
+    row(text::SH_FOLLOW_UP, &follow_up);
     if let Some(linked) = &v.linked_dispute {
-        println!("  dispute     {linked}");
+        row(text::SH_DISPUTE, &linked.to_string());
     }
     if !v.notes.trim().is_empty() {
-        println!("  notes");
+        println!("  {}", lang.text(text::SH_NOTES));
         for line in v.notes.lines() {
             println!("    {line}");
         }
     }
-    match sync_state(phone, &id)? {
-        Some(state) => println!("  sync        {state}"),
-        None => println!("  sync        on the server"),
-    }
+    row(text::SH_SYNC, &sync_state(phone, &id)?);
     Ok(())
 }

@@ -21,14 +21,12 @@ use fengqiao_shared::vocab::{EventKind, RecordKind};
 
 use super::lang::Lang;
 use super::phone::{Phone, SETTINGS, replica_error};
-use super::words::{bytes, clip, count};
+use super::text::{self, Msg};
+use super::words::{bytes, clip, count, format_date};
 use crate::cli::{CliError, format_time};
 
 /// A phone never syncs for ever: past this many rounds it stops and says so.
 const MAX_ROUNDS: usize = 1_000;
-
-const SAFE: &str =
-    "your changes are safe on this phone; run `fengqiao field sync` again when there is signal";
 
 /// The HTTP transport, noting how many records each request carries.
 struct Counting {
@@ -47,52 +45,77 @@ impl SyncTransport for Counting {
 }
 
 fn sync_error(phone: &Phone, error: SyncError) -> CliError {
-    let server = &phone.settings.server;
+    let lang = phone.lang;
+    let server = phone.settings.server.as_str();
+    let settings = phone.dir.join(SETTINGS).display().to_string();
+    let safe = lang.text(text::SAFE);
+    let meanwhile = lang.text(text::SAFE_MEANWHILE);
     let message = match error {
-        SyncError::Transport(TransportError::Network(e)) => {
-            format!("cannot reach the server at {server}: {e}\n{SAFE}")
-        }
-        SyncError::Transport(TransportError::Unanswered { tries, waited }) => format!(
-            "服务器没有回应：{server} 接受了连接，但 {:.0} 秒内试了 {tries} 次都没有回答。\n\
-             the server at {server} took the connection but did not answer \
-             ({tries} tries over {:.1} s): it may be down or overloaded, or the signal too \
-             weak\n{SAFE}",
-            waited.as_secs_f64(),
-            waited.as_secs_f64()
+        SyncError::Transport(TransportError::Network(e)) => lang.say(
+            text::E_NETWORK,
+            &[
+                ("server", server),
+                ("error", &e.to_string()),
+                ("safe", safe),
+            ],
         ),
-        SyncError::Transport(TransportError::Server { status: 401, body }) => format!(
-            "the server at {server} no longer accepts this phone's token ({}): the device may \
-             have been revoked, or its token rotated. Ask an administrator for a new token and \
-             put it into {} (token = \"…\"); your changes are safe on this phone meanwhile",
-            body.message,
-            phone.dir.join(SETTINGS).display()
+        SyncError::Transport(TransportError::Unanswered { tries, waited }) => lang.say(
+            text::E_UNANSWERED,
+            &[
+                ("server", server),
+                ("seconds", &format!("{:.1}", waited.as_secs_f64())),
+                ("tries", &tries.to_string()),
+                ("safe", safe),
+            ],
         ),
-        SyncError::Transport(TransportError::Server { status: 403, body }) => format!(
-            "the server at {server} refused this phone's sync ({}); ask an administrator to \
-             check the device's role and scope; your changes are safe on this phone meanwhile",
-            body.message
+        SyncError::Transport(TransportError::Server { status: 401, body }) => lang.say(
+            text::E_TOKEN,
+            &[
+                ("server", server),
+                ("message", &body.message),
+                ("settings", &settings),
+                ("safe", meanwhile),
+            ],
+        ),
+        SyncError::Transport(TransportError::Server { status: 403, body }) => lang.say(
+            text::E_FORBIDDEN,
+            &[
+                ("server", server),
+                ("message", &body.message),
+                ("safe", meanwhile),
+            ],
         ),
         SyncError::Transport(TransportError::Server { status, body }) => {
             let next = if body.code.is_retryable() || status >= 500 {
-                "the server is busy or unwell; try again in a minute"
+                text::E_BUSY
             } else {
-                "if it persists, tell the server's administrator"
+                text::E_PERSISTS
             };
-            format!(
-                "the server at {server} answered {status} {}: {}; {next}\n{SAFE}",
-                body.code.as_str(),
-                body.message
+            lang.say(
+                text::E_STATUS,
+                &[
+                    ("server", server),
+                    ("status", &status.to_string()),
+                    ("code", body.code.as_str()),
+                    ("message", &body.message),
+                    ("next", lang.text(next)),
+                    ("safe", safe),
+                ],
             )
         }
-        SyncError::Transport(TransportError::BadResponse(e)) => format!(
-            "the answer from {server} could not be read ({e}); is it a Fengqiao server? \
-             (check `server` in {})\n{SAFE}",
-            phone.dir.join(SETTINGS).display()
+        SyncError::Transport(TransportError::BadResponse(e)) => lang.say(
+            text::E_UNREADABLE,
+            &[
+                ("server", server),
+                ("error", &e.to_string()),
+                ("settings", &settings),
+                ("safe", safe),
+            ],
         ),
         SyncError::Replica(e) => return replica_error(&phone.dir, e),
-        SyncError::TooManyRounds(rounds) => format!(
-            "the sync was still going after {rounds} rounds, so it stopped; \
-             run `fengqiao field sync` again to continue\n{SAFE}"
+        SyncError::TooManyRounds(rounds) => lang.say(
+            text::E_TOO_MANY_ROUNDS,
+            &[("rounds", &rounds.to_string()), ("safe", safe)],
         ),
     };
     CliError::new(message)
@@ -135,28 +158,36 @@ pub fn patience(timeout: f64, tries: u32) -> Result<HttpOptions, CliError> {
 
 /// A line on stderr while the transport waits, so the phone is never
 /// silent.
-fn tell_waiting(waiting: &Waiting) {
-    match waiting {
+fn tell_waiting(lang: Lang, waiting: &Waiting) {
+    let line = match waiting {
         Waiting::Still {
             tried,
             tries,
             elapsed,
-        } => eprintln!(
-            "  等待服务器回应… waiting for the server: {:.0} s (try {tried} of {tries})",
-            elapsed.as_secs_f64()
+        } => lang.say(
+            text::WAITING,
+            &[
+                ("seconds", &format!("{:.0}", elapsed.as_secs_f64())),
+                ("tried", &tried.to_string()),
+                ("tries", &tries.to_string()),
+            ],
         ),
         Waiting::Retrying {
             tried,
             tries,
             error,
             pause,
-        } => eprintln!(
-            "  第 {tried} 次没有成功，{:.0} 秒后重试 / try {tried} of {tries} failed ({error}); \
-             trying again in {:.1} s",
-            pause.as_secs_f64(),
-            pause.as_secs_f64()
+        } => lang.say(
+            text::RETRYING,
+            &[
+                ("tried", &tried.to_string()),
+                ("tries", &tries.to_string()),
+                ("error", &error.to_string()),
+                ("seconds", &format!("{:.1}", pause.as_secs_f64())),
+            ],
         ),
-    }
+    };
+    eprintln!("{line}");
 }
 
 /// A dispute this phone edited, as it stood before a sync.
@@ -177,6 +208,17 @@ fn events_of(phone: &Phone, id: &DocumentId) -> Option<Vec<(Millis, String, Even
         Record::Visit(_) => None,
     }
 }
+
+/// The events that change a dispute's status.
+const STATUS_KINDS: &[EventKind] = &[
+    EventKind::Mediation,
+    EventKind::Agreement,
+    EventKind::Resolved,
+    EventKind::Failed,
+    EventKind::Escalated,
+    EventKind::Reopened,
+    EventKind::Returned,
+];
 
 /// The disputes this phone edited: those with changes still to send, and
 /// those its cadre reported or is assigned to.
@@ -227,66 +269,87 @@ fn changed_elsewhere(
         let Some(now) = phone.replica.state(id).ok().and_then(|s| s.summary) else {
             continue;
         };
-        // Who changed it: the latest event another person added.
-        let by = events_of(phone, id)
+        // Who changed it: the latest event another person added that
+        // makes such a change (the escalation for the status, the
+        // assignment for the handlers …).
+        let added: Vec<(Millis, String, EventKind)> = events_of(phone, id)
             .unwrap_or_default()
             .into_iter()
             .filter(|e| !was.events.contains(e) && &e.1 != cadre)
-            .max_by_key(|e| e.0)
-            .map(|e| e.1);
-        let who = |lines: &mut Vec<String>, what: String| {
-            lines.push(match (&by, lang) {
-                (Some(person), Lang::Zh) => {
-                    format!("{what}，{}修改", names.person(person, lang))
-                }
-                (Some(person), Lang::En) => {
-                    format!("{what}, changed by {}", names.person(person, lang))
-                }
-                (None, Lang::Zh) => format!("{what}（另一台手机修改）"),
-                (None, Lang::En) => format!("{what} (changed on another phone)"),
+            .collect();
+        let by = |kinds: &[EventKind]| {
+            added
+                .iter()
+                .filter(|e| kinds.is_empty() || kinds.contains(&e.2))
+                .max_by_key(|e| e.0)
+                .map(|e| e.1.clone())
+        };
+        let who = |lines: &mut Vec<String>, by: Option<String>, what: String| {
+            lines.push(match &by {
+                Some(person) => lang.say(
+                    text::CHANGED_BY,
+                    &[("what", &what), ("who", &names.person(person, lang))],
+                ),
+                None => lang.say(text::CHANGED_ON_ANOTHER, &[("what", &what)]),
             });
         };
+        let say = |msg: Msg, key: &str, value: &str| lang.say(msg, &[(key, value)]);
         let mut lines = Vec::new();
         let old = &was.summary;
-        if by.is_some()
+        let status_by = by(STATUS_KINDS).or_else(|| by(&[]));
+        if status_by.is_some()
             && (now.status, now.escalation_level) != (old.status, old.escalation_level)
             && let Some(status) = now.status
         {
-            let text = lang.status(status, now.escalation_level);
+            let status = lang.status(status, now.escalation_level);
             who(
                 &mut lines,
-                match lang {
-                    Lang::Zh => format!("状态现为 {text}"),
-                    Lang::En => format!("status is now {text}"),
-                },
+                status_by,
+                say(text::STATUS_NOW, "status", &status),
             );
         }
-        if by.is_some()
+        let stage_by = by(&[]);
+        if stage_by.is_some()
             && now.loop_stage() != old.loop_stage()
             && let Some(stage) = now.loop_stage()
         {
-            let text = lang.word(stage);
             who(
                 &mut lines,
-                match lang {
-                    Lang::Zh => format!("阶段现为 {text}"),
-                    Lang::En => format!("stage is now {text}"),
-                },
+                stage_by,
+                say(text::STAGE_NOW, "stage", lang.word(stage)),
+            );
+        }
+        let assigned_by = by(&[EventKind::Assigned]);
+        if assigned_by.is_some() && now.assignees != old.assignees && !now.assignees.is_empty() {
+            let people: Vec<String> = now
+                .assignees
+                .iter()
+                .map(|p| names.person(p, lang))
+                .collect();
+            let people = people.join(lang.pick("、", ", "));
+            who(
+                &mut lines,
+                assigned_by,
+                say(text::HANDLERS_NOW, "people", &people),
+            );
+        }
+        let supervised_by = by(&[EventKind::Supervised]);
+        if supervised_by.is_some()
+            && now.supervision_due != old.supervision_due
+            && let Some(due) = now.supervision_due
+        {
+            who(
+                &mut lines,
+                supervised_by,
+                say(text::SUPERVISED_NOW, "date", &format_date(due)),
             );
         }
         if now.risk != old.risk
             && let Some(risk) = now.risk
         {
-            let text = lang.word(risk);
-            let what = match lang {
-                Lang::Zh => format!("风险现为 {text}"),
-                Lang::En => format!("risk is now {text}"),
-            };
+            let what = say(text::RISK_NOW, "risk", lang.word(risk));
             // A risk is no event: who set it is not known.
-            lines.push(match lang {
-                Lang::Zh => format!("{what}（另一台手机修改）"),
-                Lang::En => format!("{what} (changed on another phone)"),
-            });
+            lines.push(lang.say(text::CHANGED_ON_ANOTHER, &[("what", &what)]));
         }
         if !lines.is_empty() {
             out.push((id.clone(), lines));
@@ -298,10 +361,16 @@ fn changed_elsewhere(
 pub fn sync(phone: &mut Phone, patience: HttpOptions) -> Result<(), CliError> {
     let before = edited_here(phone)?;
     let pending = phone.check(phone.replica.dirty())?.len();
+    let lang = phone.lang;
     eprintln!(
-        "syncing with {} ({} to send)",
-        phone.settings.server,
-        count(pending, "record", "records")
+        "{}",
+        lang.say(
+            text::SYNCING,
+            &[
+                ("server", &phone.settings.server),
+                ("records", &lang.records(pending))
+            ]
+        )
     );
     let sent = Rc::new(Cell::new(0));
     let mut transport = Counting {
@@ -310,7 +379,7 @@ pub fn sync(phone: &mut Phone, patience: HttpOptions) -> Result<(), CliError> {
             phone.settings.token.clone(),
             patience,
         )
-        .on_waiting(tell_waiting),
+        .on_waiting(move |waiting| tell_waiting(lang, waiting)),
         sent: sent.clone(),
     };
     let mut client = SyncClient::new(SyncOptions::default());
@@ -327,12 +396,18 @@ pub fn sync(phone: &mut Phone, patience: HttpOptions) -> Result<(), CliError> {
                 None => String::new(),
             };
             eprintln!(
-                "  round {}: sent {}, received {}; {} up, {} down{progress}",
-                report.rounds,
-                count(sent.get(), "record", "records"),
-                count(received, "record", "records"),
-                bytes(report.bytes.up - last.up),
-                bytes(report.bytes.down - last.down),
+                "{}",
+                lang.say(
+                    text::ROUND,
+                    &[
+                        ("round", &report.rounds.to_string()),
+                        ("sent", &lang.records(sent.get())),
+                        ("received", &lang.records(received)),
+                        ("up", &bytes(report.bytes.up - last.up)),
+                        ("down", &bytes(report.bytes.down - last.down)),
+                        ("progress", &progress),
+                    ]
+                )
             );
             last = report.bytes;
         },
@@ -357,37 +432,27 @@ pub fn sync(phone: &mut Phone, patience: HttpOptions) -> Result<(), CliError> {
         }
     }
 
+    let n = |msg: Msg, n: usize| lang.say(msg, &[("n", &n.to_string())]);
     println!(
-        "synced with {} in {}: {} up, {} down",
-        phone.settings.server,
-        count(report.rounds, "round", "rounds"),
-        bytes(report.bytes.up),
-        bytes(report.bytes.down)
+        "{}",
+        lang.say(
+            text::SYNCED,
+            &[
+                ("server", &phone.settings.server),
+                ("rounds", &lang.rounds(report.rounds)),
+                ("up", &bytes(report.bytes.up)),
+                ("down", &bytes(report.bytes.down)),
+            ]
+        )
     );
-    println!(
-        "  acknowledged  {}  (the server holds this phone's changes)",
-        report.acknowledged()
-    );
-    println!(
-        "  received      {}  (records with changes from other phones)",
-        report.received()
-    );
-    println!(
-        "  merged        {}  (edited here and elsewhere; both kept)",
-        merged.len()
-    );
+    println!("{}", n(text::ACKNOWLEDGED, report.acknowledged()));
+    println!("{}", n(text::RECEIVED, report.received()));
+    println!("{}", n(text::MERGED, merged.len()));
     for id in &merged {
         println!("                  {}", named(phone, id));
     }
     if !changes.is_empty() {
-        println!(
-            "  {}  {}",
-            phone.lang.pick(
-                "他人修改了本机办理的案件",
-                "changed elsewhere (cases this phone works on)"
-            ),
-            changes.len()
-        );
+        println!("{}", n(text::CHANGED, changes.len()));
         for (id, lines) in &changes {
             println!("                  {}", named(phone, id));
             for line in lines {
@@ -395,66 +460,117 @@ pub fn sync(phone: &mut Phone, patience: HttpOptions) -> Result<(), CliError> {
             }
         }
     }
-    println!("  rejected      {}", rejected.len());
+    println!("{}", n(text::REJECTED, rejected.len()));
     for (id, error) in &rejected {
-        println!(
-            "                  {}: {} ({})",
-            named(phone, id),
-            error.message,
-            error.code.as_str()
-        );
+        println!("                  {}", refusal(phone, id, error));
     }
-    println!(
-        "  purged        {}  (no longer this device's to hold)",
-        purged.len()
-    );
+    println!("{}", n(text::PURGED, purged.len()));
     for id in &purged {
         println!("                  {id}");
     }
     if !rejected.is_empty() {
         println!(
-            "\nthe server refused {}; they stay on this phone and are not sent again. \
-             Re-enter their data as new records, then `fengqiao field discard ID --yes`; \
-             `fengqiao field status` lists them.",
-            count(rejected.len(), "record", "records")
+            "{}",
+            lang.say(
+                text::REFUSED_HINT,
+                &[("records", &lang.records(rejected.len()))]
+            )
         );
     }
     let left = phone.check(phone.replica.dirty())?.len();
     if left > 0 && rejected.is_empty() {
         println!(
-            "\n{} still to send; run `fengqiao field sync` again",
-            count(left, "record", "records")
+            "{}",
+            lang.say(text::STILL_TO_SEND, &[("records", &lang.records(left))])
         );
     }
     Ok(())
 }
 
+/// A record the server refused, with the reason it gave.
+fn refusal(phone: &Phone, id: &DocumentId, error: &ErrorBody) -> String {
+    phone.lang.say(
+        text::REFUSAL,
+        &[
+            ("record", &named(phone, id)),
+            ("message", &error.message),
+            ("code", error.code.as_str()),
+        ],
+    )
+}
+
 pub fn status(phone: &Phone) -> Result<(), CliError> {
     let settings = &phone.settings;
-    println!("phone       {}", phone.dir.display());
-    println!("device      {}", settings.device);
-    match &settings.person_name {
-        Some(name) => println!("cadre       {} ({name})", settings.cadre),
-        None => println!("cadre       {}", settings.cadre),
-    }
+    let lang = phone.lang;
+    let names = phone.names();
+    println!(
+        "{}",
+        lang.row(text::ST_PHONE, &phone.dir.display().to_string())
+    );
+    println!(
+        "{}",
+        lang.row(text::ST_DEVICE, &settings.device.to_string())
+    );
+    let cadre = match (&settings.person_name, lang) {
+        (Some(name), Lang::Zh) => format!("{name}（{}）", settings.cadre),
+        (Some(name), Lang::En) => format!("{} ({name})", settings.cadre),
+        (None, _) => settings.cadre.clone(),
+    };
+    println!("{}", lang.row(text::ST_CADRE, &cadre));
     if let (Some(role), Some(scope)) = (&settings.role, &settings.scope) {
-        println!("access      {role} over {scope}");
+        let role = match (role.parse::<fengqiao_shared::access::Role>(), lang) {
+            (Ok(role), Lang::Zh) => role.label_zh().to_owned(),
+            _ => role.clone(),
+        };
+        let scope = match lang {
+            Lang::Zh => names.place(scope),
+            Lang::En => scope.clone(),
+        };
+        println!(
+            "{}",
+            lang.row(
+                text::ST_ACCESS,
+                &lang.say(text::ST_ACCESS_IS, &[("role", &role), ("scope", &scope)])
+            )
+        );
     }
     if settings.development {
-        println!("access      development token (every record; never use it in the field)");
+        println!(
+            "{}",
+            lang.row(text::ST_ACCESS, lang.text(text::ST_DEVELOPMENT))
+        );
     }
-    println!("server      {}", settings.server);
+    println!("{}", lang.row(text::ST_SERVER, &settings.server));
     match phone.check(phone.replica.last_sync())? {
-        Some(at) => println!("last sync   {}", format_time(at)),
-        None => println!("last sync   never; `fengqiao field sync` fetches this device's records"),
+        Some(at) => println!("{}", lang.row(text::ST_LAST_SYNC, &format_time(at))),
+        None => println!(
+            "{}",
+            lang.row(text::ST_LAST_SYNC, lang.text(text::ST_NEVER))
+        ),
     }
     let all = phone.check(phone.replica.list(&RecordFilter::default()))?;
     let disputes = all.iter().filter(|s| s.kind == RecordKind::Dispute).count();
+    let visits = all.len() - disputes;
+    let (disputes, visits) = match lang {
+        Lang::Zh => (disputes.to_string(), visits.to_string()),
+        Lang::En => (
+            count(disputes, "dispute", "disputes"),
+            count(visits, "visit", "visits"),
+        ),
+    };
     println!(
-        "records     {} held: {}, {}",
-        all.len(),
-        count(disputes, "dispute", "disputes"),
-        count(all.len() - disputes, "visit", "visits")
+        "{}",
+        lang.row(
+            text::ST_RECORDS,
+            &lang.say(
+                text::ST_HELD,
+                &[
+                    ("n", &all.len().to_string()),
+                    ("disputes", &disputes),
+                    ("visits", &visits)
+                ]
+            )
+        )
     );
 
     let attention = phone.check(phone.replica.needing_attention())?;
@@ -464,38 +580,45 @@ pub fn status(phone: &Phone) -> Result<(), CliError> {
         .filter(|id| !attention.iter().any(|(a, _)| a == id))
         .collect();
     if dirty.is_empty() {
-        println!("unsynced    none (nothing to sync)");
+        println!(
+            "{}",
+            lang.row(text::ST_UNSYNCED, lang.text(text::ST_NOTHING_UNSYNCED))
+        );
     } else {
         println!(
-            "unsynced    {}; `fengqiao field sync` sends them",
-            count(dirty.len(), "record", "records")
+            "{}",
+            lang.row(
+                text::ST_UNSYNCED,
+                &lang.say(
+                    text::ST_UNSYNCED_SOME,
+                    &[("records", &lang.records(dirty.len()))]
+                )
+            )
         );
         for id in &dirty {
             let title = phone.title(id);
             if title.is_empty() {
-                println!(
-                    "              {id}  (discarded here; the server's copy comes with the next sync)"
-                );
+                println!("              {id}  {}", lang.text(text::ST_DISCARDED));
             } else {
                 println!("              {}", named(phone, id));
             }
         }
     }
     if attention.is_empty() {
-        println!("attention   none");
+        println!("{}", lang.row(text::ST_ATTENTION, lang.text(text::NONE)));
     } else {
         println!(
-            "attention   {} the server refused; re-enter the data as a new record, \
-             then `fengqiao field discard ID --yes`",
-            count(attention.len(), "record", "records")
+            "{}",
+            lang.row(
+                text::ST_ATTENTION,
+                &lang.say(
+                    text::ST_ATTENTION_SOME,
+                    &[("records", &lang.records(attention.len()))]
+                )
+            )
         );
         for (id, error) in &attention {
-            println!(
-                "              {}: {} ({})",
-                named(phone, id),
-                error.message,
-                error.code.as_str()
-            );
+            println!("              {}", refusal(phone, id, error));
         }
     }
     Ok(())

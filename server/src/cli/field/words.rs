@@ -78,11 +78,6 @@ pub fn parse_word<T: Word>(text: &str) -> Result<T, String> {
         })
 }
 
-/// `word 中文`, for display.
-pub fn both<T: Word>(word: T) -> String {
-    format!("{} {}", word.wire(), word.zh())
-}
-
 /// Reads a time in China Standard Time: `YYYY-MM-DD` (the start of that
 /// day), `YYYY-MM-DD HH:MM` or `YYYY-MM-DDTHH:MM[:SS]`.
 pub fn parse_time(text: &str) -> Result<Millis, String> {
