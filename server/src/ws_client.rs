@@ -6,9 +6,10 @@
 //!   next message or the close in, within a time limit, and the bytes and
 //!   messages that crossed the socket, counted per binary frame. It splits
 //!   into a [`Sender`] and a [`Receiver`] for clients that write and read
-//!   at the same time. Every client of the protocol in this workspace (the
-//!   demo's [`RepoClient`], the comparison benchmark, the end-to-end tests)
-//!   is built on it and keeps only its own policy.
+//!   at the same time. Every protocol client written in this workspace (the
+//!   demo's [`RepoClient`], the comparison benchmark and its `ws_idle` and
+//!   `ws_oracle` tools, the end-to-end tests) is built on it and keeps only
+//!   its own policy; samod, used as a client in tests, brings its own.
 //! - [`RepoClient`]: per document the Automerge sync protocol until both
 //!   sides agree, used by `fengqiao demo` for devices that sync over
 //!   WebSocket (a town office's computer, for instance) and by tools that
