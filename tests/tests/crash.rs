@@ -38,9 +38,12 @@ use std::time::{Duration, Instant};
 use automerge::sync::{self, SyncDoc};
 use automerge::{AutoCommit, ChangeHash};
 use fengqiao_protocol::batch::{SyncRequest, SyncResponse};
-use fengqiao_protocol::repo::{DocSync, Join, PeerMetadata};
+use fengqiao_protocol::repo::PeerMetadata;
 use fengqiao_protocol::{DeviceId, DocumentId, PeerId, RepoMessage, VillageCode};
 use fengqiao_server::storage::{SledStorage, Storage, StorageConfig, VillageCounters};
+use fengqiao_server::ws_client::{
+    Connection, Received, join_message, request_message, sync_message,
+};
 use fengqiao_shared::Summary;
 use fengqiao_shared::record::{self, Author, NewEvent, Record, add_event, set_risk};
 use fengqiao_shared::replica::http::{
@@ -50,8 +53,6 @@ use fengqiao_shared::vocab::{EventKind, Risk};
 use fengqiao_tests::process::{DEV_TOKEN, ServerProcess};
 use fengqiao_tests::proxy::{SeededRng, seed_from_env};
 use fengqiao_tests::{Phone, T0, sample_dispute};
-use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::Message;
 
 const BATCH_PHONES: usize = 6;
 const WS_PEERS: usize = 2;
@@ -297,9 +298,6 @@ fn sync_until_acknowledged(index: usize, phone: &mut Phone, storm: &Storm, rng: 
 
 // ---------------------------------------------------------- WebSocket peers
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// Why a WebSocket session ended early; the peer reconnects.
 #[derive(Debug)]
 struct Dropped(String);
@@ -318,7 +316,7 @@ struct WsPeer {
 
 /// One connection of a peer: its socket and per-document sync states.
 struct Session {
-    socket: Socket,
+    connection: Connection,
     server: PeerId,
     states: HashMap<DocumentId, sync::State>,
 }
@@ -329,29 +327,19 @@ impl WsPeer {
             "{}/v1/ws?token={DEV_TOKEN}",
             url.replacen("http://", "ws://", 1)
         );
-        let (mut socket, _) =
-            tokio::time::timeout(WS_WAIT, tokio_tungstenite::connect_async(ws_url))
-                .await
-                .map_err(dropped)?
-                .map_err(dropped)?;
-        let join = RepoMessage::Join(Join {
-            sender_id: self.peer.clone(),
-            peer_metadata: Some(PeerMetadata::default()),
-            supported_protocol_versions: vec!["1".into()],
-        });
-        socket
-            .send(Message::Binary(join.encode().into()))
+        let mut connection = Connection::connect(ws_url, Some(WS_WAIT))
             .await
             .map_err(dropped)?;
-        let mut session = Session {
-            socket,
-            server: self.peer.clone(),
+        let join = join_message(self.peer.clone(), Some(PeerMetadata::default()));
+        let peer = connection
+            .join(join, Some(WS_WAIT))
+            .await
+            .map_err(dropped)?;
+        let session = Session {
+            connection,
+            server: peer.sender_id,
             states: HashMap::new(),
         };
-        match session.recv().await? {
-            RepoMessage::Peer(peer) => session.server = peer.sender_id,
-            other => return Err(dropped(format!("expected peer, got {other:?}"))),
-        }
         Ok(session)
     }
 
@@ -400,10 +388,11 @@ impl WsPeer {
         let doc = self.docs.entry(id.clone()).or_default();
         let state = session.states.entry(id.clone()).or_default();
         if let Some(message) = doc.sync().generate_sync_message(state) {
-            let mut message = sync_message(&self.peer, &session.server, id, message);
-            if requesting && let RepoMessage::Sync(m) = message {
-                message = RepoMessage::Request(m);
-            }
+            let message = if requesting {
+                request_message(&self.peer, &session.server, id, message)
+            } else {
+                sync_message(&self.peer, &session.server, id, message)
+            };
             session.send(&message).await?;
         }
         let deadline = tokio::time::Instant::now() + WS_WAIT * 2;
@@ -549,45 +538,17 @@ impl WsPeer {
 
 impl Session {
     async fn send(&mut self, message: &RepoMessage) -> Result<(), Dropped> {
-        tokio::time::timeout(
-            WS_WAIT,
-            self.socket.send(Message::Binary(message.encode().into())),
-        )
-        .await
-        .map_err(dropped)?
-        .map_err(dropped)
+        self.connection.send(message).await.map_err(dropped)
     }
 
     async fn recv(&mut self) -> Result<RepoMessage, Dropped> {
-        loop {
-            let frame = tokio::time::timeout(WS_WAIT, self.socket.next())
-                .await
-                .map_err(|_| dropped("no answer in time"))?;
-            match frame {
-                Some(Ok(Message::Binary(bytes))) => {
-                    return RepoMessage::decode(&bytes).map_err(dropped);
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
-                Some(Ok(other)) => return Err(dropped(format!("unexpected frame {other:?}"))),
-                Some(Err(e)) => return Err(dropped(e)),
-                None => return Err(dropped("closed")),
-            }
+        match self.connection.recv_within(WS_WAIT).await {
+            Ok(Some(Received::Message(message))) => Ok(message),
+            Ok(Some(Received::Closed(code))) => Err(dropped(format!("closed ({code:?})"))),
+            Ok(None) => Err(dropped("no answer in time")),
+            Err(e) => Err(dropped(e)),
         }
     }
-}
-
-fn sync_message(
-    from: &PeerId,
-    to: &PeerId,
-    id: &DocumentId,
-    message: sync::Message,
-) -> RepoMessage {
-    RepoMessage::Sync(DocSync {
-        sender_id: from.clone(),
-        target_id: to.clone(),
-        document_id: id.clone(),
-        data: message.encode(),
-    })
 }
 
 fn run_ws_peer(index: usize, storm: Arc<Storm>, rng: SeededRng) -> HashMap<DocumentId, AutoCommit> {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use automerge::sync::{self, SyncDoc};
 use automerge::{AutoCommit, ChangeHash as AmHash};
-use fengqiao_protocol::repo::{DocSync, Join};
+use fengqiao_protocol::repo::Join;
 use fengqiao_protocol::{DocumentId, ErrorCode, PeerId, RepoMessage, Scope, VillageCode};
 use fengqiao_server::directory::Directory;
 use fengqiao_server::engine::{Caller, Engine, EngineConfig};
@@ -25,6 +25,7 @@ use fengqiao_server::storage::{
     ValueFamily, VillageCounters,
 };
 use fengqiao_server::ws::connection::{Connection, Output};
+use fengqiao_server::ws_client::sync_message;
 use fengqiao_shared::Summary;
 use fengqiao_shared::record::{self, Author, Record};
 use fengqiao_shared::replica::http::{SyncError, TransportError};
@@ -477,15 +478,7 @@ fn the_websocket_door_never_advertises_a_change_it_could_not_store() {
             let Some(message) = doc.sync().generate_sync_message(state) else {
                 break;
             };
-            let out = connection.on_message(
-                &engine,
-                RepoMessage::Sync(DocSync {
-                    sender_id: peer.clone(),
-                    target_id: server.clone(),
-                    document_id: id.clone(),
-                    data: message.encode(),
-                }),
-            );
+            let out = connection.on_message(&engine, sync_message(&peer, &server, &id, message));
             for o in &out {
                 if let Output::Send(RepoMessage::Sync(m)) = o {
                     let reply = sync::Message::decode(&m.data).expect("valid");

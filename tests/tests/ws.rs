@@ -7,50 +7,46 @@ use std::time::Duration;
 use automerge::sync::{self, SyncDoc};
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ROOT};
-use fengqiao_protocol::repo::{DocSync, Join, Peer, PeerMetadata};
+use fengqiao_protocol::repo::{Join, Peer, PeerMetadata};
 use fengqiao_protocol::{DocumentId, PeerId, RepoMessage};
 use fengqiao_server::ws::socket::PING_INTERVAL;
+use fengqiao_server::ws_client::{
+    ClientError, Connection, Frame, Received, Traffic, join_message, request_message, sync_message,
+};
 use fengqiao_shared::access::Role;
 use fengqiao_shared::record::{self, Author, NewEvent, Record};
 use fengqiao_shared::vocab::{EventKind, Risk};
 use fengqiao_tests::{Phone, T0, TestServer, sample_dispute};
-use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 const VILLAGE: &str = "500110101001";
 
 /// Longest any single wait in these tests may take.
 const WAIT: Duration = Duration::from_secs(10);
 
-/// What arrived on the socket.
-#[derive(Debug)]
-enum Received {
-    Message(RepoMessage),
-    /// With the close code, if the server sent a close frame with one.
-    Closed(Option<u16>),
-}
-
-/// A protocol "1" client over tokio-tungstenite.
+/// A protocol "1" client for the tests: the shared [`Connection`] and the
+/// tests' own expectations (every wait bounded by [`WAIT`], every failure a
+/// test failure).
 struct WsClient {
-    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    connection: Connection,
     peer: PeerId,
     server: Option<PeerId>,
 }
 
 impl WsClient {
     async fn connect(url: &str, peer: &str) -> Self {
-        let (socket, response) = tokio::time::timeout(WAIT, connect_async(url))
+        let connection = Connection::connect(url, Some(WAIT))
             .await
-            .expect("connects in time")
-            .expect("upgrade accepted");
+            .expect("upgrade accepted in time");
         assert!(
-            response.headers().get("sec-websocket-protocol").is_none(),
+            connection
+                .response()
+                .headers()
+                .get("sec-websocket-protocol")
+                .is_none(),
             "the server must not pick a subprotocol"
         );
         Self {
-            socket,
+            connection,
             peer: PeerId::new(peer).unwrap(),
             server: None,
         }
@@ -59,11 +55,17 @@ impl WsClient {
     /// Connects and completes the join/peer handshake.
     async fn joined(url: &str, peer: &str) -> Self {
         let mut client = Self::connect(url, peer).await;
-        client.join(&["1"]).await;
-        match client.recv().await {
-            Received::Message(RepoMessage::Peer(peer)) => client.server = Some(peer.sender_id),
-            other => panic!("expected peer, got {other:?}"),
-        }
+        let join = Join {
+            sender_id: client.peer.clone(),
+            peer_metadata: Some(PeerMetadata::default()),
+            supported_protocol_versions: vec!["1".into()],
+        };
+        let peer = client
+            .connection
+            .join(join, Some(WAIT))
+            .await
+            .unwrap_or_else(|e| panic!("expected peer, got {e}"));
+        client.server = Some(peer.sender_id);
         client
     }
 
@@ -77,15 +79,14 @@ impl WsClient {
     }
 
     async fn send(&mut self, message: &RepoMessage) {
-        self.send_raw(Message::Binary(message.encode().into()))
-            .await;
+        self.connection.send(message).await.expect("sent in time");
     }
 
-    async fn send_raw(&mut self, frame: Message) {
-        tokio::time::timeout(WAIT, self.socket.send(frame))
+    async fn send_raw(&mut self, frame: Frame) {
+        self.connection
+            .send_frame(frame)
             .await
-            .expect("sends in time")
-            .expect("socket open");
+            .expect("sent in time");
     }
 
     /// The next protocol message, or the close. Fails the test after
@@ -96,21 +97,13 @@ impl WsClient {
             .unwrap_or_else(|| panic!("nothing received within {WAIT:?}"))
     }
 
+    /// The next protocol message or the close (a socket that fails counts
+    /// as closed without a code), or `None` after `wait`.
     async fn recv_within(&mut self, wait: Duration) -> Option<Received> {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let frame = tokio::time::timeout_at(deadline, self.socket.next())
-                .await
-                .ok()?;
-            return Some(match frame {
-                Some(Ok(Message::Binary(bytes))) => Received::Message(
-                    RepoMessage::decode(&bytes).expect("server sends valid messages"),
-                ),
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
-                Some(Ok(Message::Text(text))) => panic!("the server sent a text frame: {text}"),
-                Some(Ok(Message::Close(frame))) => Received::Closed(frame.map(|f| f.code.into())),
-                None | Some(Err(_)) => Received::Closed(None),
-            });
+        match self.connection.recv_within(wait).await {
+            Ok(received) => received,
+            Err(ClientError::Socket(_)) => Some(Received::Closed(None)),
+            Err(e) => panic!("the server sent something that is not a message: {e}"),
         }
     }
 
@@ -118,13 +111,8 @@ impl WsClient {
         self.server.clone().expect("joined")
     }
 
-    fn doc_message(&self, id: &DocumentId, message: sync::Message) -> DocSync {
-        DocSync {
-            sender_id: self.peer.clone(),
-            target_id: self.server(),
-            document_id: id.clone(),
-            data: message.encode(),
-        }
+    fn doc_message(&self, id: &DocumentId, message: sync::Message) -> RepoMessage {
+        sync_message(&self.peer, &self.server(), id, message)
     }
 
     async fn request(&mut self, id: &DocumentId, state: &mut sync::State) {
@@ -132,7 +120,7 @@ impl WsClient {
             .sync()
             .generate_sync_message(state)
             .expect("an empty document asks");
-        let request = RepoMessage::Request(self.doc_message(id, message));
+        let request = request_message(&self.peer, &self.server(), id, message);
         self.send(&request).await;
     }
 
@@ -143,7 +131,7 @@ impl WsClient {
         for _ in 0..20 {
             let sent = match doc.sync().generate_sync_message(state) {
                 Some(message) => {
-                    let sync = RepoMessage::Sync(self.doc_message(id, message));
+                    let sync = self.doc_message(id, message);
                     self.send(&sync).await;
                     true
                 }
@@ -265,6 +253,63 @@ fn handshake_and_request_for_an_unknown_document() {
     });
 }
 
+/// The connection counts what the comparison benchmark reports: per
+/// binary frame, the encoded message's bytes, both ways, carried over when
+/// it is split into its two halves.
+#[test]
+fn the_connection_counts_every_frame_both_ways() {
+    let server = TestServer::start();
+    server.runtime().block_on(async {
+        let mut connection = Connection::connect(server.ws_url(), Some(WAIT))
+            .await
+            .expect("connects");
+        let me = PeerId::new("peer-counted").unwrap();
+        let join = join_message(me.clone(), Some(PeerMetadata::default()));
+        let join_bytes = RepoMessage::Join(join.clone()).encode().len() as u64;
+        let peer = connection.join(join, Some(WAIT)).await.expect("peer");
+        let peer_bytes = RepoMessage::Peer(peer.clone()).encode().len() as u64;
+        assert_eq!(
+            connection.traffic(),
+            Traffic {
+                bytes_up: join_bytes,
+                bytes_down: peer_bytes,
+                messages_up: 1,
+                messages_down: 1,
+            }
+        );
+
+        let (mut sender, mut receiver) = connection.into_split();
+        let empty = AutoCommit::new()
+            .sync()
+            .generate_sync_message(&mut sync::State::new())
+            .expect("an empty document asks");
+        let request = request_message(&me, &peer.sender_id, &DocumentId::random(), empty);
+        sender.send(&request).await.expect("sent");
+        let answer = match receiver.recv_within(WAIT).await {
+            Ok(Some(Received::Message(m @ RepoMessage::DocUnavailable(_)))) => m,
+            other => panic!("expected doc-unavailable, got {other:?}"),
+        };
+        // Pings, pongs and the close are not counted.
+        sender.close().await;
+        assert_eq!(
+            sender.traffic(),
+            Traffic {
+                bytes_up: join_bytes + request.encode().len() as u64,
+                messages_up: 2,
+                ..Traffic::default()
+            }
+        );
+        assert_eq!(
+            receiver.traffic(),
+            Traffic {
+                bytes_down: peer_bytes + answer.encode().len() as u64,
+                messages_down: 2,
+                ..Traffic::default()
+            }
+        );
+    });
+}
+
 #[test]
 fn documents_flow_between_websocket_peers_and_batch_phones_live() {
     let server = TestServer::start();
@@ -334,7 +379,7 @@ fn documents_flow_between_websocket_peers_and_batch_phones_live() {
                         .receive_sync_message(&mut a_state, push)
                         .unwrap();
                     if let Some(reply) = a_doc.sync().generate_sync_message(&mut a_state) {
-                        let reply = RepoMessage::Sync(a.doc_message(&id, reply));
+                        let reply = a.doc_message(&id, reply);
                         a.send(&reply).await;
                     }
                 }
@@ -440,24 +485,12 @@ fn the_bearer_header_is_accepted_too() {
             "authorization",
             format!("Bearer {}", fengqiao_tests::TOKEN).parse().unwrap(),
         );
-        let (mut socket, _) = connect_async(request).await.expect("upgrade accepted");
-        let join = RepoMessage::Join(Join {
-            sender_id: PeerId::new("peer-header").unwrap(),
-            peer_metadata: None,
-            supported_protocol_versions: vec!["1".into()],
-        });
-        socket
-            .send(Message::Binary(join.encode().into()))
+        let mut connection = Connection::connect(request, Some(WAIT))
             .await
-            .unwrap();
-        let frame = tokio::time::timeout(WAIT, socket.next()).await.unwrap();
-        let Some(Ok(Message::Binary(bytes))) = frame else {
-            panic!("expected a binary frame, got {frame:?}");
-        };
-        assert!(matches!(
-            RepoMessage::decode(&bytes),
-            Ok(RepoMessage::Peer(_))
-        ));
+            .expect("upgrade accepted");
+        let join = join_message(PeerId::new("peer-header").unwrap(), None);
+        let peer = connection.join(join, Some(WAIT)).await;
+        assert!(peer.is_ok(), "expected peer, got {peer:?}");
     });
 }
 
@@ -469,7 +502,7 @@ fn protocol_violations_get_an_error_then_a_close() {
     rt.block_on(async {
         let mut client = WsClient::joined(&server.ws_url(), "peer-garbage").await;
         client
-            .send_raw(Message::Binary(vec![0xff, 0x00, 0x13].into()))
+            .send_raw(Frame::Binary(vec![0xff, 0x00, 0x13].into()))
             .await;
         assert!(matches!(
             client.recv().await,
@@ -524,7 +557,7 @@ fn an_invalid_record_is_not_stored_and_the_server_keeps_serving() {
         let mut refused = false;
         for _ in 0..10 {
             if let Some(message) = bad.sync().generate_sync_message(&mut state) {
-                let sync = RepoMessage::Sync(client.doc_message(&bad_id, message));
+                let sync = client.doc_message(&bad_id, message);
                 client.send(&sync).await;
             }
             match client.recv_within(WAIT).await {
@@ -858,9 +891,7 @@ fn changes_sent_without_their_dependencies_make_the_server_ask_for_everything() 
         ..both
     };
     rt.block_on(async {
-        client
-            .send(&RepoMessage::Sync(client.doc_message(&id, partial)))
-            .await;
+        client.send(&client.doc_message(&id, partial)).await;
         // The server cannot apply it, and keeps no queue to learn which
         // change is missing: asking for the second again would get
         // nothing (the client sent it). It says it holds nothing, so the
@@ -948,9 +979,7 @@ fn a_sync_for_a_document_out_of_scope_is_answered_as_for_a_missing_one() {
                 .sync()
                 .generate_sync_message(&mut sync::State::new())
                 .unwrap();
-            client
-                .send(&RepoMessage::Sync(client.doc_message(id, announce)))
-                .await;
+            client.send(&client.doc_message(id, announce)).await;
             answers.push(match client.recv().await {
                 Received::Message(RepoMessage::Sync(reply)) => {
                     assert_eq!(reply.document_id, *id);
@@ -1007,13 +1036,18 @@ fn a_malformed_request_gets_an_error_and_the_document_is_not_muted() {
     phone.sync(&server.url());
     rt.block_on(async {
         let mut client = WsClient::joined(&server.ws_url(), "peer-garbled").await;
-        let mut bad = client.doc_message(
+        let request = request_message(
+            &client.peer,
+            &client.server(),
             &id,
             AutoCommit::new()
                 .sync()
                 .generate_sync_message(&mut sync::State::new())
                 .unwrap(),
         );
+        let RepoMessage::Request(mut bad) = request else {
+            unreachable!("a request")
+        };
         bad.data = b"definitely not a sync message".to_vec();
         client.send(&RepoMessage::Request(bad)).await;
         match client.recv().await {
@@ -1071,9 +1105,7 @@ fn a_read_only_device_is_told_once_and_its_changes_are_counted_not_stored() {
             doc.commit();
             let changes = doc.save_after(&before);
             let message = sync_with_changes(&mut doc, changes);
-            client
-                .send(&RepoMessage::Sync(client.doc_message(&id, message)))
-                .await;
+            client.send(&client.doc_message(&id, message)).await;
         }
         // Whatever the server answers, no second notice and no close.
         while let Some(received) = client.recv_within(Duration::from_millis(500)).await {
@@ -1128,9 +1160,7 @@ fn refused_changes_are_quarantined_as_a_bounded_prefix() {
             let changes = doc.save();
             let message = sync_with_changes(&mut doc, changes);
             let id = DocumentId::random();
-            client
-                .send(&RepoMessage::Sync(client.doc_message(&id, message)))
-                .await;
+            client.send(&client.doc_message(&id, message)).await;
             match client.recv().await {
                 Received::Message(RepoMessage::DocUnavailable(u)) => assert_eq!(u.document_id, id),
                 other => panic!("expected doc-unavailable, got {other:?}"),

@@ -18,11 +18,9 @@
 use std::time::Duration;
 
 use clap::Parser;
-use fengqiao_protocol::repo::Join;
-use fengqiao_protocol::{PeerId, RepoMessage};
+use fengqiao_protocol::PeerId;
+use fengqiao_server::ws_client::{Connection, Received, join_message};
 use fengqiao_tests::process::{DEV_TOKEN, ServerProcess};
-use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Parser, Debug)]
 #[command(about, long_about)]
@@ -46,48 +44,31 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// Opens one connection, joins, and waits for the server's `peer`.
-async fn open_joined(url: &str, n: usize) -> Socket {
-    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+async fn open_joined(url: &str, n: usize) -> Connection {
+    let mut connection = Connection::connect(url, None)
         .await
         .expect("WebSocket connects");
-    let join = RepoMessage::Join(Join {
-        sender_id: PeerId::new(format!("idle-peer-{n}")).expect("a valid peer id"),
-        peer_metadata: None,
-        supported_protocol_versions: vec!["1".into()],
-    });
-    socket
-        .send(Message::Binary(join.encode().into()))
-        .await
-        .expect("join sent");
-    loop {
-        match socket.next().await {
-            Some(Ok(Message::Binary(bytes))) => match RepoMessage::decode(&bytes) {
-                Ok(RepoMessage::Peer(_)) => return socket,
-                other => panic!("expected peer, got {other:?}"),
-            },
-            Some(Ok(_)) => continue,
-            other => panic!("the socket ended before peer: {other:?}"),
-        }
+    let peer = PeerId::new(format!("idle-peer-{n}")).expect("a valid peer id");
+    if let Err(e) = connection.join(join_message(peer, None), None).await {
+        panic!("expected peer: {e}");
     }
+    connection
 }
 
-/// Keeps a socket open and idle (pongs are sent by the library while
+/// Keeps a connection open and idle (pongs are sent by the library while
 /// reading) until `stop` fires.
-async fn idle(mut socket: Socket, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn idle(mut connection: Connection, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
         tokio::select! {
-            frame = socket.next() => match frame {
-                Some(Ok(_)) => continue,
-                _ => panic!("the server closed an idle connection"),
+            received = connection.recv() => match received {
+                Ok(Received::Message(_)) => continue,
+                other => panic!("the server closed an idle connection: {other:?}"),
             },
             _ = stop.changed() => break,
         }
     }
-    let _ = socket.close(None).await;
+    connection.close().await;
 }
 
 fn main() {
@@ -106,8 +87,7 @@ fn main() {
     // what is allocated once per process is not counted per connection.
     runtime.block_on(async {
         for n in 0..8 {
-            let mut socket = open_joined(&url, 1_000_000 + n).await;
-            let _ = socket.close(None).await;
+            open_joined(&url, 1_000_000 + n).await.close().await;
         }
     });
     std::thread::sleep(Duration::from_millis(args.settle_ms));

@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 use automerge::AutoCommit;
 use automerge::sync::{self, SyncDoc};
 use clap::Parser;
-use fengqiao_protocol::repo::{DocSync, Join};
 use fengqiao_protocol::{DocumentId, PeerId, RepoMessage};
+use fengqiao_server::ws_client::{
+    Connection, Received, join_message, request_message, sync_message,
+};
 use fengqiao_shared::access::Role;
 use fengqiao_tests::{Phone, T0, TestServer};
-use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Parser, Debug)]
 #[command(about, long_about)]
@@ -34,27 +34,19 @@ struct Args {
     records: usize,
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 const ME: &str = "peer-oracle";
 
-async fn recv(socket: &mut Socket) -> RepoMessage {
-    loop {
-        match socket.next().await {
-            Some(Ok(Message::Binary(bytes))) => {
-                return RepoMessage::decode(&bytes).expect("the server's messages decode");
-            }
-            Some(Ok(_)) => continue,
-            other => panic!("the socket ended: {other:?}"),
-        }
+async fn recv(connection: &mut Connection) -> RepoMessage {
+    match connection.recv().await {
+        Ok(Received::Message(message)) => message,
+        other => panic!("the socket ended: {other:?}"),
     }
 }
 
 /// Sends one document message and times the answer; returns the kind of
 /// answer, its data (for `sync`) and the time.
 async fn ask(
-    socket: &mut Socket,
+    connection: &mut Connection,
     server: &PeerId,
     id: &DocumentId,
     request: bool,
@@ -63,23 +55,15 @@ async fn ask(
         .sync()
         .generate_sync_message(&mut sync::State::new())
         .expect("an empty document speaks first");
-    let body = DocSync {
-        sender_id: PeerId::new(ME).expect("a peer id"),
-        target_id: server.clone(),
-        document_id: id.clone(),
-        data: announce.encode(),
-    };
+    let me = PeerId::new(ME).expect("a peer id");
     let message = if request {
-        RepoMessage::Request(body)
+        request_message(&me, server, id, announce)
     } else {
-        RepoMessage::Sync(body)
+        sync_message(&me, server, id, announce)
     };
     let started = Instant::now();
-    socket
-        .send(Message::Binary(message.encode().into()))
-        .await
-        .expect("sent");
-    let answer = recv(socket).await;
+    connection.send(&message).await.expect("sent");
+    let answer = recv(connection).await;
     let elapsed = started.elapsed();
     match answer {
         RepoMessage::Sync(m) => ("sync".into(), m.data, elapsed),
@@ -107,21 +91,11 @@ fn main() {
     let url = format!("ws://{}/v1/ws?token={token}", server.addr);
 
     let rows = server.runtime().block_on(async {
-        let (mut socket, _) = tokio_tungstenite::connect_async(&url)
+        let mut socket = Connection::connect(url.as_str(), None)
             .await
             .expect("connects");
-        let join = RepoMessage::Join(Join {
-            sender_id: PeerId::new(ME).expect("a peer id"),
-            peer_metadata: None,
-            supported_protocol_versions: vec!["1".into()],
-        });
-        socket
-            .send(Message::Binary(join.encode().into()))
-            .await
-            .expect("join sent");
-        let RepoMessage::Peer(peer) = recv(&mut socket).await else {
-            panic!("expected peer");
-        };
+        let join = join_message(PeerId::new(ME).expect("a peer id"), None);
+        let peer = socket.join(join, None).await.expect("peer");
         let server_id = peer.sender_id;
         let mut rows = Vec::new();
         for request in [false, true] {

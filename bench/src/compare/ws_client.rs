@@ -3,12 +3,15 @@
 //!
 //! It is written here rather than taken from samod so that all three
 //! servers meet exactly the same client: same pipelining, same completion
-//! rule, and byte counts taken at the frame level. It speaks the protocol
-//! as the JavaScript client does: `join` (with a stable `storageId` and
-//! `isEphemeral: false`, as a client with storage sends) and, per
-//! document, `request` when it holds nothing of it and `sync` otherwise,
-//! answering every server message until Automerge's sync state machine has
-//! nothing more to say.
+//! rule, and byte counts taken at the frame level. The socket, the
+//! handshake and the counts are the workspace's one protocol connection,
+//! [`fengqiao_server::ws_client::Connection`]; this module keeps the
+//! benchmark's own policy: the window and the completion rule. It speaks
+//! the protocol as the JavaScript client does: `join` (with a stable
+//! `storageId` and `isEphemeral: false`, as a client with storage sends)
+//! and, per document, `request` when it holds nothing of it and `sync`
+//! otherwise, answering every server message until Automerge's sync state
+//! machine has nothing more to say.
 //!
 //! **Pipelining.** Up to `window` documents are in progress at once; a
 //! finished document makes room for the next. The JavaScript client starts
@@ -35,11 +38,12 @@ use std::time::{Duration, Instant};
 
 use automerge::sync::{self, SyncDoc};
 use automerge::{AutoCommit, ChangeHash};
-use fengqiao_protocol::repo::{DocSync, Join, PeerMetadata};
+use fengqiao_protocol::repo::PeerMetadata;
 use fengqiao_protocol::{DocumentId, PeerId, RepoMessage, StorageId};
-use futures_util::{SinkExt, StreamExt};
+use fengqiao_server::ws_client::{
+    ClientError, Connection, Frame, Received, Receiver, join_message, request_message, sync_message,
+};
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
 
 use super::measure::{Outcome, Traffic};
 
@@ -181,61 +185,48 @@ async fn exchange(
     completed: &mut usize,
 ) -> Result<Traffic, String> {
     let started = Instant::now();
-    // Small frames go out at once, as browsers and Node's `ws` send them.
-    let (socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+    // Small frames go out at once, as browsers and Node's `ws` send them
+    // (the connection sets `TCP_NODELAY`).
+    let mut connection = Connection::connect(url, None)
         .await
         .map_err(|e| format!("cannot connect to {url}: {e}"))?;
-    let (mut sink, mut stream) = socket.split();
-    let mut traffic = Traffic::default();
+    let metadata = PeerMetadata {
+        storage_id: Some(store.storage_id.clone()),
+        is_ephemeral: Some(false),
+    };
+    let server = match connection
+        .join(join_message(store.peer.clone(), Some(metadata)), None)
+        .await
+    {
+        Ok(peer) => peer.sender_id,
+        Err(ClientError::Refused(e)) => return Err(format!("server refused the join: {e}")),
+        Err(e) => return Err(e.to_string()),
+    };
+    let (mut sink, mut stream) = connection.into_split();
 
     // Frames go out through a writer task so that reading never waits on
-    // writing (and the reverse); it counts what it writes.
+    // writing (and the reverse); the sending half counts what it writes.
     let (outbox, mut frames) = mpsc::unbounded_channel::<Vec<u8>>();
     let writer = tokio::spawn(async move {
-        let mut up = (0u64, 0u64);
         while let Some(frame) = frames.recv().await {
-            up.0 += frame.len() as u64;
-            up.1 += 1;
-            if sink.send(Message::Binary(frame.into())).await.is_err() {
+            if sink.send_frame(Frame::Binary(frame.into())).await.is_err() {
                 break;
             }
         }
-        let _ = sink.send(Message::Close(None)).await;
-        up
+        sink.close().await;
+        sink.traffic()
     });
-    let send = |message: &RepoMessage| outbox.send(message.encode()).map_err(|e| e.to_string());
-
-    send(&RepoMessage::Join(Join {
-        sender_id: store.peer.clone(),
-        peer_metadata: Some(PeerMetadata {
-            storage_id: Some(store.storage_id.clone()),
-            is_ephemeral: Some(false),
-        }),
-        supported_protocol_versions: vec!["1".to_owned()],
-    }))?;
-    let server = loop {
-        match next_message(&mut stream, &mut traffic).await? {
-            RepoMessage::Peer(peer) => break peer.sender_id,
-            RepoMessage::Error(e) => return Err(format!("server refused the join: {}", e.message)),
-            _ => continue,
-        }
-    };
+    let send = |message: RepoMessage| outbox.send(message.encode()).map_err(|e| e.to_string());
 
     let total = targets.len();
     let mut pending: VecDeque<Target> = targets.into();
     let mut open: HashMap<DocumentId, Progress> = HashMap::new();
     let mut longest = 0u64;
     let doc_message = |id: &DocumentId, message: sync::Message, request: bool| {
-        let body = DocSync {
-            sender_id: store.peer.clone(),
-            target_id: server.clone(),
-            document_id: id.clone(),
-            data: message.encode(),
-        };
         if request {
-            RepoMessage::Request(body)
+            request_message(&store.peer, &server, id, message)
         } else {
-            RepoMessage::Sync(body)
+            sync_message(&store.peer, &server, id, message)
         }
     };
 
@@ -261,7 +252,7 @@ async fn exchange(
                 match entry.doc.sync().generate_sync_message(&mut entry.state) {
                     Some(message) => {
                         let first = progress.sent == 0;
-                        send(&doc_message(&target.id, message, request && first))?;
+                        send(doc_message(&target.id, message, request && first))?;
                         progress.sent += 1;
                     }
                     None => break,
@@ -278,7 +269,7 @@ async fn exchange(
             break;
         }
 
-        let (id, data) = match next_message(&mut stream, &mut traffic).await? {
+        let (id, data) = match next_message(&mut stream).await? {
             RepoMessage::Sync(m) | RepoMessage::Request(m) => (m.document_id, m.data),
             RepoMessage::DocUnavailable(m) => {
                 return Err(format!("the server has no document {}", m.document_id));
@@ -300,14 +291,14 @@ async fn exchange(
             // A late message about a finished document: answer it all the
             // same, as a real client would.
             if let Some(reply) = entry.doc.sync().generate_sync_message(&mut entry.state) {
-                send(&doc_message(&id, reply, false))?;
+                send(doc_message(&id, reply, false))?;
             }
             continue;
         };
         for _ in 0..MAX_REPLIES {
             match entry.doc.sync().generate_sync_message(&mut entry.state) {
                 Some(reply) => {
-                    send(&doc_message(&id, reply, false))?;
+                    send(doc_message(&id, reply, false))?;
                     progress.sent += 1;
                 }
                 None => break,
@@ -319,16 +310,21 @@ async fn exchange(
             *completed += 1;
         }
     }
-    traffic.wall = started.elapsed();
-    traffic.round_trips = longest;
+    let mut traffic = Traffic {
+        wall: started.elapsed(),
+        round_trips: longest,
+        ..Traffic::default()
+    };
     drop(outbox);
-    let (up_bytes, up_messages) = match tokio::time::timeout(Duration::from_secs(10), writer).await
-    {
+    let up = match tokio::time::timeout(Duration::from_secs(10), writer).await {
         Ok(Ok(up)) => up,
         _ => return Err("the writer did not finish".to_owned()),
     };
-    traffic.bytes_up = up_bytes;
-    traffic.messages_up = up_messages;
+    let down = stream.traffic();
+    traffic.bytes_up = up.bytes_up;
+    traffic.messages_up = up.messages_up;
+    traffic.bytes_down = down.bytes_down;
+    traffic.messages_down = down.messages_down;
     Ok(traffic)
 }
 
@@ -343,24 +339,12 @@ fn is_complete(entry: &mut ClientDoc, expected: &[ChangeHash]) -> bool {
             .is_some_and(|theirs| sorted(theirs.clone()) == expected)
 }
 
-type Stream = futures_util::stream::SplitStream<
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
->;
-
-async fn next_message(stream: &mut Stream, traffic: &mut Traffic) -> Result<RepoMessage, String> {
-    loop {
-        match stream.next().await {
-            Some(Ok(Message::Binary(bytes))) => {
-                traffic.bytes_down += bytes.len() as u64;
-                traffic.messages_down += 1;
-                return RepoMessage::decode(&bytes)
-                    .map_err(|e| format!("undecodable frame from the server: {e}"));
-            }
-            Some(Ok(Message::Close(_))) | None => {
-                return Err("the server closed the connection".to_owned());
-            }
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => return Err(format!("socket error: {e}")),
-        }
+/// The next message from the server; its close fails the workload.
+async fn next_message(stream: &mut Receiver) -> Result<RepoMessage, String> {
+    match stream.recv().await {
+        Ok(Received::Message(message)) => Ok(message),
+        Ok(Received::Closed(_)) => Err("the server closed the connection".to_owned()),
+        Err(ClientError::Protocol(e)) => Err(format!("undecodable frame from the server: {e}")),
+        Err(e) => Err(e.to_string()),
     }
 }
