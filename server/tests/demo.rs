@@ -319,9 +319,10 @@ fn the_demo_prints_what_the_statistics_api_says() {
             "no town has a case at stage {stage}: {loop_stages:?}\n{stdout}"
         );
     }
-    // Some escalations wait past the three days allowed for acceptance,
-    // and some 督办 deadlines passed with the case still open: the
-    // district's overdue list says so.
+    // Some escalations wait past the three days allowed for acceptance:
+    // the district's list of cases past a time limit says so. Cases are
+    // under 督办, and every open one whose 督办 deadline has passed is in
+    // that list (under its earliest missed deadline).
     let late: serde_json::Value = ureq::get(&format!(
         "{}/v1/records?scope=330681&kind=dispute&late=true&sort=deadline&limit=500",
         server.url
@@ -333,12 +334,46 @@ fn the_demo_prints_what_the_statistics_api_says() {
     .read_json()
     .expect("JSON");
     let late = late["items"].as_array().expect("items");
-    for kind in ["accept", "supervision"] {
-        assert!(
-            late.iter().any(|item| item["deadline"]["kind"] == kind
-                && item["deadline"]["daysLeft"].as_i64().is_some_and(|d| d < 0)),
-            "no case past its {kind} deadline: {late:?}"
-        );
+    assert!(
+        late.iter().any(|item| item["deadline"]["kind"] == "accept"
+            && item["deadline"]["daysLeft"].as_i64().is_some_and(|d| d < 0)),
+        "no case past its accept deadline: {late:?}"
+    );
+    let all: serde_json::Value = ureq::get(&format!(
+        "{}/v1/records?scope=330681&kind=dispute&status=unresolved&limit=500",
+        server.url
+    ))
+    .header("Authorization", &format!("Bearer {district_token}"))
+    .call()
+    .expect("the open cases answer")
+    .into_body()
+    .read_json()
+    .expect("JSON");
+    let open = all["items"].as_array().expect("items");
+    // A day's margin: the list and this check read the clock apart.
+    let as_of = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+        - 86_400_000;
+    let supervised: Vec<&serde_json::Value> = open
+        .iter()
+        .filter(|item| item["supervisionDue"].is_i64())
+        .collect();
+    assert!(
+        !supervised.is_empty(),
+        "no open case is under 督办: {open:?}"
+    );
+    for item in supervised {
+        if item["supervisionDue"]
+            .as_i64()
+            .is_some_and(|due| due < as_of)
+        {
+            assert!(
+                late.iter().any(|l| l["id"] == item["id"]),
+                "{} is past its 督办 deadline but not in the list: {late:?}",
+                item["id"]
+            );
+        }
     }
 
     // The tokens it printed are saved in its data directory, for the owner
