@@ -146,7 +146,7 @@
         if (response.status === 204) return null;
         return response.json().catch(function () { return {}; }).then(function (body) {
           if (!response.ok) {
-            if (response.status === 401) showLogin();
+            if (response.status === 401) sessionLost();
             throw new ApiFailure(response.status, body.code, body.message || response.statusText);
           }
           return body;
@@ -224,8 +224,28 @@
     $("token").focus();
   }
 
+  /*
+   * A request was refused for want of a session while the page was signed
+   * in. The server says why on the event stream (revoked, a new token,
+   * reassigned), which may arrive a moment after the refusal: wait for it
+   * briefly, then sign out with whatever reason is known.
+   */
+  function sessionLost() {
+    if (!state.me) {
+      showLogin();
+      return;
+    }
+    if (state.losing) return;
+    state.losing = setTimeout(function () {
+      state.losing = null;
+      if (state.me) signedOut("ended");
+    }, 3000);
+  }
+
   /* Signed out by the server: nothing of the scope stays on the page. */
   function signedOut(reason) {
+    clearTimeout(state.losing);
+    state.losing = null;
     var known = ["revoked", "rotated", "reassigned"];
     var key = "signout." + (known.indexOf(reason) >= 0 ? reason : "ended");
     state.data = null;
