@@ -357,11 +357,11 @@ fn the_demo_prints_what_the_statistics_api_says() {
         - 86_400_000;
     // The officials put cases under 督办 (the demo says how many); those
     // still open show it.
+    // The closed-loop line: "… supervised N cases (督办) …".
     let put_under = stdout
         .split("supervised ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse::<u64>().ok())
+        .filter_map(|rest| rest.split_once(" cases (督办)"))
+        .find_map(|(n, _)| n.parse::<u64>().ok())
         .unwrap_or(0);
     assert!(put_under > 0, "no case was put under 督办:\n{stdout}");
     let supervised = open.iter().filter(|item| item["supervisionDue"].is_i64());

@@ -43,16 +43,20 @@ pub fn artifacts(dir: &str) -> PathBuf {
     dir
 }
 
-/// Whether node, Chromium and playwright-core are here; if not, says why
-/// loudly (or fails under `FENGQIAO_REQUIRE_ALL=1`).
-pub fn ready(what: &str) -> bool {
-    let node = Command::new("node")
+/// Whether a `node` executable runs here (every JavaScript test needs one).
+pub fn node_available() -> bool {
+    Command::new("node")
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success());
-    let missing = if !node {
+        .is_ok_and(|s| s.success())
+}
+
+/// Whether node, Chromium and playwright-core are here; if not, says why
+/// loudly (or fails under `FENGQIAO_REQUIRE_ALL=1`).
+pub fn ready(what: &str) -> bool {
+    let missing = if !node_available() {
         Some("the `node` executable (Node.js 20 or later)")
     } else if !Path::new(CHROMIUM).exists() {
         Some("/usr/bin/chromium (Debian's `chromium` package)")

@@ -655,10 +655,7 @@ fn rust_verdict(case: &Case) -> BTreeSet<(String, String)> {
 fn the_javascript_validator_agrees_with_the_rust_one_on_every_document() {
     let root = repo_root();
     let cli = root.join("clients/js/test/parity-cli.mjs");
-    let ready = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+    let ready = fengqiao_tests::browser::node_available()
         && root.join("node_modules/@automerge/automerge").exists()
         && cli.exists();
     if !ready {

@@ -11,10 +11,7 @@ use fengqiao_tests::skip;
 #[test]
 fn the_client_library_passes_its_own_tests() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let node = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let node = fengqiao_tests::browser::node_available();
     if !node || !root.join("node_modules/@automerge/automerge").exists() {
         skip(
             "the JavaScript client library's tests",

@@ -13,7 +13,6 @@
 //! fail.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -24,25 +23,17 @@ use fengqiao_protocol::DocumentId;
 use fengqiao_protocol::ids::encode_head;
 use fengqiao_shared::record::{NewEvent, Record, add_event};
 use fengqiao_shared::vocab::{EventKind, Risk};
+use fengqiao_tests::browser::{self, js_dir};
 use fengqiao_tests::{Phone, T0, TestServer};
 use serde_json::{Value, json};
 
 /// Longest one step of a Node peer may take.
 const STEP: Duration = Duration::from_secs(30);
 
-fn js_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js")
-}
-
 /// Whether Node and the installed packages are here; if not, explains
 /// why the test does nothing, or fails when everything is required.
 fn node_ready() -> bool {
-    let node = Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let node = browser::node_available();
     let packages = js_dir()
         .join("node_modules/@automerge/automerge-repo-network-websocket")
         .is_dir();
