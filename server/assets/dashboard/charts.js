@@ -13,30 +13,42 @@
 
 window.FQCharts = (function () {
   var echarts = window.echarts;
-  /* One chart per box; disposed when its box shows a message instead. */
-  var charts = [];
+  /*
+   * Charts follow their boxes: the window turning, a phone rotating, and a
+   * view shown again (a chart drawn while its view was hidden, after a
+   * change of language for instance, had no width to draw in).
+   */
+  var observer = new ResizeObserver(function (entries) {
+    entries.forEach(function (entry) {
+      var chart = echarts.getInstanceByDom(entry.target);
+      if (chart && !chart.isDisposed() && entry.contentRect.width > 0) chart.resize();
+    });
+  });
+
+  function watch(host) {
+    observer.observe(host);
+  }
 
   function locale() {
     return (document.documentElement.lang || "").indexOf("zh") === 0 ? "ZH" : "EN";
   }
 
-  /* A class name such as "s-open" or "m-urgent" → the stylesheet's --open. */
-  function colour(cls) {
-    var name = "--" + String(cls || "").replace(/^[a-z]-/, "");
-    var value = window.getComputedStyle(document.documentElement).getPropertyValue(name);
+  /* The stylesheet's colour --name (ink, muted, line, open, …). */
+  function ink(name) {
+    var value = window.getComputedStyle(document.documentElement).getPropertyValue("--" + name);
     return (value || "").trim() || "#5b7a99";
   }
 
-  function ink(name) {
-    return colour("x-" + name);
+  /* A class name such as "s-open" or "m-urgent" → the stylesheet's --open. */
+  function colour(cls) {
+    return ink(String(cls || "").replace(/^[a-z]-/, ""));
   }
 
   function clear(host) {
     var existing = echarts.getInstanceByDom(host);
-    if (existing) {
-      existing.dispose();
-      charts = charts.filter(function (c) { return c !== existing; });
-    }
+    observer.unobserve(host);
+    /* One chart per box; disposed when its box shows a message instead. */
+    if (existing) existing.dispose();
     while (host.firstChild) host.removeChild(host.firstChild);
   }
 
@@ -63,7 +75,7 @@ window.FQCharts = (function () {
       host.style.height = height + "px";
       chart = echarts.init(host, null, { renderer: "canvas", locale: locale() });
       chart.__fqLocale = locale();
-      charts.push(chart);
+      watch(host);
     } else if (host.style.height !== height + "px") {
       host.style.height = height + "px";
       chart.resize();
@@ -234,16 +246,6 @@ window.FQCharts = (function () {
       }]
     });
   }
-
-  /* Charts follow their boxes: the window turning, a phone rotating. */
-  var pending = null;
-  window.addEventListener("resize", function () {
-    if (pending) window.clearTimeout(pending);
-    pending = window.setTimeout(function () {
-      pending = null;
-      charts.forEach(function (chart) { if (!chart.isDisposed()) chart.resize(); });
-    }, 100);
-  });
 
   return { stackedBars: stackedBars, columns: columns, bars: bars, donut: donut, empty: empty };
 })();

@@ -84,6 +84,15 @@ async function layoutProblems(page) {
         problems.push(`"${text.slice(0, 20)}" in ${cell.closest("table")?.id || "a table"} is ${lines} lines of one character`)
       }
     }
+    // Every chart fills its box (one drawn while its view was hidden must
+    // be redrawn at the box's width when the view shows).
+    for (const host of document.querySelectorAll(".chart.has-chart")) {
+      if (host.offsetParent === null) continue
+      const chart = window.echarts.getInstanceByDom(host)
+      if (chart && Math.abs(chart.getWidth() - host.clientWidth) > 2) {
+        problems.push(`the chart ${host.id} is ${chart.getWidth()} px wide in a ${host.clientWidth} px box`)
+      }
+    }
     return problems
   })
 }
@@ -264,10 +273,8 @@ await scenario("dashboard-screens", async browser => {
       for (const [name, hash, ready] of views) {
         await open(page, hash, ready)
         const where = `${name} (${lang}, ${size})`
-        if (size === "phone") {
-          const problems = await layoutProblems(page)
-          check(!problems.length, `${where}: ${problems.join("; ")}`)
-        }
+        const problems = (await layoutProblems(page)).filter(p => size === "phone" || p.startsWith("the chart"))
+        check(!problems.length, `${where}: ${problems.join("; ")}`)
         if (name === "overview") checkTicks(await chartTicks(page), where)
         if (lang === "zh") {
           const found = await englishOnChinesePage(page, english)
