@@ -4,7 +4,7 @@
 //
 // build.mjs replaces the two placeholders below with the version and file list.
 
-const VERSION = "2c196822eadc78a6";
+const VERSION = "bf2c3cb23b820cf4";
 const FILES = ["app.css","app.js","automerge.wasm","icon.svg","index.html","manifest.webmanifest"];
 const PREFIX = 'fengqiao-field-';
 const CACHE = PREFIX + VERSION;

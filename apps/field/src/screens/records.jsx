@@ -1,6 +1,6 @@
 // My records: search over title and party names, filters, sorted by last activity.
 
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { useApp, useData } from '../app.jsx';
 import { label, num, t, values } from '../i18n.js';
 import { replace } from '../router.js';
@@ -61,7 +61,10 @@ export function Records({ route }) {
     return () => clearTimeout(timer.current);
   }, [search]);
 
-  useEffect(() => {
+  // The address follows the filters in the same task as the render (a
+  // layout effect): a deferred write could land after a newer hash brought
+  // by Back or a link, and put the old query back.
+  useLayoutEffect(() => {
     replace('/records', f);
     setLimit(PAGE);
   }, [f.q, f.kind, f.status, f.category, f.risk, f.overdue, f.followup]);
