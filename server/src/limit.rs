@@ -5,9 +5,16 @@
 //! device's rate is read more slowly instead ([`RateLimiter::delay`]); the
 //! engine bounds what one device may put in quarantine the same way. One
 //! limiter for every door: the HTTP routes, the WebSocket and the engine.
+//!
+//! With several servers on one store, the HTTP and WebSocket limits come
+//! from buckets kept in the store ([`SharedBuckets`]): a device that sends
+//! to two servers gets its rate once ([`RateLimiter::admit`],
+//! [`RateLimiter::pace`]).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -46,9 +53,32 @@ struct Bucket {
     at: Instant,
 }
 
+/// Buckets every server on a shared store draws from (PostgreSQL:
+/// [`crate::storage::PgBackend`]), so that a device gets its rate once,
+/// not once per server.
+pub trait SharedBuckets: Send + Sync {
+    /// Takes `n` tokens from the bucket `key` (created full), refilled at
+    /// `limit` since it was last used. With `borrow`, the tokens are taken
+    /// even when the bucket has fewer (it goes below zero); without, none
+    /// are taken unless there are `n`. Returns whether they were taken and
+    /// the tokens left.
+    fn take(&self, key: Vec<u8>, limit: RateLimit, n: f64, borrow: bool) -> Taking;
+}
+
+/// What [`SharedBuckets::take`] answers: whether the tokens were taken, and
+/// those left.
+pub type Taking =
+    Pin<Box<dyn Future<Output = Result<(bool, f64), crate::storage::StorageError>> + Send>>;
+
+/// Messages a server takes from a shared bucket at once for one device's
+/// WebSocket reads (one database round trip per this many messages).
+const LEASE: f64 = 50.0;
+
 pub struct RateLimiter {
     limit: RateLimit,
     buckets: Mutex<HashMap<DeviceId, Bucket>>,
+    /// Shared buckets and this limiter's name among them.
+    shared: Option<(Arc<dyn SharedBuckets>, &'static str)>,
 }
 
 impl RateLimiter {
@@ -56,6 +86,87 @@ impl RateLimiter {
         Self {
             limit,
             buckets: Mutex::new(HashMap::new()),
+            shared: None,
+        }
+    }
+
+    /// A limiter whose buckets every server on the store shares; `name`
+    /// tells its buckets from other limiters'.
+    pub fn shared(limit: RateLimit, buckets: Arc<dyn SharedBuckets>, name: &'static str) -> Self {
+        Self {
+            shared: Some((buckets, name)),
+            ..Self::new(limit)
+        }
+    }
+
+    fn shared_key(name: &str, device: DeviceId) -> Vec<u8> {
+        let mut key = name.as_bytes().to_vec();
+        key.push(b'/');
+        key.extend_from_slice(device.as_bytes());
+        key
+    }
+
+    /// [`RateLimiter::allow`], from the shared buckets when there are: a
+    /// device's requests to every server count against one rate. If the
+    /// shared buckets cannot be reached, this server's own decide.
+    pub async fn admit(&self, device: DeviceId) -> bool {
+        let Some((shared, name)) = &self.shared else {
+            return self.allow(device);
+        };
+        match shared
+            .take(Self::shared_key(name, device), self.limit, 1.0, false)
+            .await
+        {
+            Ok((taken, _)) => taken,
+            Err(error) => {
+                tracing::warn!(%error, "shared rate limits unavailable; this server's own apply");
+                self.allow(device)
+            }
+        }
+    }
+
+    /// [`RateLimiter::delay`], from the shared buckets when there are: this
+    /// server takes [`LEASE`] messages at a time from the device's shared
+    /// bucket and waits as long as the bucket owes.
+    pub async fn pace(&self, device: DeviceId) -> Duration {
+        let Some((shared, name)) = &self.shared else {
+            return self.delay(device);
+        };
+        {
+            let mut leases = self.buckets();
+            if let Some(lease) = leases.get_mut(&device)
+                && lease.tokens >= 1.0
+            {
+                lease.tokens -= 1.0;
+                return Duration::ZERO;
+            }
+        }
+        match shared
+            .take(Self::shared_key(name, device), self.limit, LEASE, true)
+            .await
+        {
+            Ok((_, left)) => {
+                let mut leases = self.buckets();
+                if leases.len() > 100_000 {
+                    leases.retain(|_, b| b.at.elapsed().as_secs() < 60);
+                }
+                leases.insert(
+                    device,
+                    Bucket {
+                        tokens: LEASE - 1.0,
+                        at: Instant::now(),
+                    },
+                );
+                if left >= 0.0 {
+                    Duration::ZERO
+                } else {
+                    Duration::from_secs_f64(-left / self.limit.per_second)
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "shared rate limits unavailable; this server's own apply");
+                self.delay(device)
+            }
         }
     }
 

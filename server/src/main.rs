@@ -17,7 +17,7 @@ use fengqiao_server::cli::{self, CliError};
 #[command(version, about, long_about)]
 struct Cli {
     /// A TOML file of settings (keys: data, bind, public_url, cache_mb,
-    /// reports_mb, max_connections, idle_timeout_secs, ws_messages_per_second, admin_token, insecure_dev_token, server, token, log, field_dir).
+    /// reports_mb, store, store_schema, max_connections, idle_timeout_secs, ws_messages_per_second, admin_token, insecure_dev_token, server, token, log, field_dir).
     #[arg(long, global = true, env = "FENGQIAO_CONFIG")]
     config: Option<std::path::PathBuf>,
     #[command(subcommand)]
@@ -67,6 +67,11 @@ enum Command {
     ///
     /// Example: fengqiao restore fengqiao-2026-11-26.backup --data /var/lib/fengqiao-restored
     Restore(cli::backup::RestoreArgs),
+    /// Create or update a PostgreSQL store's tables (serve also does it
+    /// as it starts).
+    ///
+    /// Example: fengqiao migrate --store postgres://fengqiao@db.example/fengqiao
+    Migrate(cli::backup::MigrateArgs),
 }
 
 fn init_logging() {
@@ -95,6 +100,7 @@ fn run(command: Command) -> Result<(), CliError> {
         Command::Export(args) => cli::stats::run_export(args),
         Command::Backup(args) => cli::backup::run_backup(args),
         Command::Restore(args) => cli::backup::run_restore(args),
+        Command::Migrate(args) => cli::backup::run_migrate(args),
     }
 }
 

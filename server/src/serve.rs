@@ -15,11 +15,24 @@ use crate::engine::{Engine, EngineConfig};
 use crate::http::{self, AppState, HttpLimits};
 use crate::limit::{RateLimit, RateLimiter};
 use crate::report::{Reports, ResidentConfig};
-use crate::storage::{ServerValue, SledStorage, Storage, StorageConfig, StorageError};
+use crate::storage::{PgStorage, ServerValue, SledStorage, Storage, StorageConfig, StorageError};
+
+/// Where the records are kept.
+#[derive(Debug, Clone, Default)]
+pub enum StoreLocation {
+    /// `DATA/store`, on the embedded database (sled).
+    #[default]
+    Embedded,
+    /// A PostgreSQL database, which several servers may share.
+    Postgres(crate::storage::PgConfig),
+}
 
 /// Everything `fengqiao serve` needs.
 pub struct ServeConfig {
     pub data: PathBuf,
+    /// Where the records are kept (ignored when [`ServeConfig::storage`]
+    /// is given).
+    pub store: StoreLocation,
     pub bind: SocketAddr,
     /// A second address serving `/metrics` (without a token) and
     /// `/healthz`, for monitoring; on the main address `/metrics` needs the
@@ -57,6 +70,7 @@ impl ServeConfig {
     pub fn new(data: impl Into<PathBuf>, bind: SocketAddr) -> Self {
         Self {
             data: data.into(),
+            store: StoreLocation::Embedded,
             bind,
             metrics_bind: None,
             engine: EngineConfig::default(),
@@ -180,6 +194,13 @@ pub enum StartError {
         #[source]
         source: StorageError,
     },
+    #[error("cannot open the store on PostgreSQL at {store}: {source}")]
+    Database {
+        /// The address, without its password.
+        store: String,
+        #[source]
+        source: StorageError,
+    },
     #[error("cannot listen on {addr}: {source}; is another server using the port?")]
     Bind {
         addr: SocketAddr,
@@ -257,13 +278,33 @@ async fn start_inner(
     // the making: the server's user alone may read it.
     crate::storage::private::create_dir(&config.data)
         .map_err(|e| storage_error(StorageError::Io(e)))?;
+    // Rate limits every server on a shared store draws from.
+    let mut shared_buckets: Option<Arc<dyn crate::limit::SharedBuckets>> = None;
     let storage: Arc<dyn Storage> = match &config.storage {
         Some(storage) => storage.clone(),
-        None => {
-            let storage_config = StorageConfig::new(config.data.join("store"))
-                .with_cache_bytes(config.storage_cache_bytes);
-            Arc::new(SledStorage::open(&storage_config).map_err(storage_error)?)
-        }
+        None => match &config.store {
+            StoreLocation::Embedded => {
+                let storage_config = StorageConfig::new(config.data.join("store"))
+                    .with_cache_bytes(config.storage_cache_bytes);
+                Arc::new(SledStorage::open(&storage_config).map_err(storage_error)?)
+            }
+            StoreLocation::Postgres(pg) => {
+                let pg = pg.clone();
+                let store = crate::storage::postgres::redact(&pg.url);
+                tracing::info!(%store, schema = pg.schema.as_deref().unwrap_or("(default)"),
+                    "opening the store on PostgreSQL");
+                let database_error = |source| StartError::Database {
+                    store: store.clone(),
+                    source,
+                };
+                let opened = tokio::task::spawn_blocking(move || PgStorage::connect(&pg, true))
+                    .await
+                    .map_err(|e| database_error(StorageError::Io(std::io::Error::other(e))))?;
+                let opened = opened.map_err(database_error)?;
+                shared_buckets = Some(Arc::new(opened.backend().clone()));
+                Arc::new(opened)
+            }
+        },
     };
     let (cursors, storage_id) = identity(storage.as_ref()).map_err(storage_error)?;
     let directory = Arc::new(Directory::open(storage.clone()).map_err(storage_error)?);
@@ -271,6 +312,8 @@ async fn start_inner(
     let auth = auth(&directory);
     let engine = Arc::new(Engine::new(storage, directory, config.engine.clone()));
     let (stop, mut stopped) = watch::channel(false);
+    // With other servers on the same store: take in what they change.
+    crate::cluster::follow(engine.clone(), stop.subscribe());
     if let Some(webhook) = &config.webhook {
         let queue = Arc::new(crate::alerts::AlertQueue::new(
             webhook.queue,
@@ -299,8 +342,14 @@ async fn start_inner(
         shutdown: stop.subscribe(),
         admin_token: Some(admin),
         public_url: config.public_url.clone(),
-        rate: RateLimiter::new(config.rate),
-        ws_rate: RateLimiter::new(config.ws_rate),
+        rate: match &shared_buckets {
+            Some(buckets) => RateLimiter::shared(config.rate, buckets.clone(), "http"),
+            None => RateLimiter::new(config.rate),
+        },
+        ws_rate: match &shared_buckets {
+            Some(buckets) => RateLimiter::shared(config.ws_rate, buckets.clone(), "ws"),
+            None => RateLimiter::new(config.ws_rate),
+        },
         data_dir: config.data.clone(),
         bodies: http::limit::BodyBudget::new(config.http.max_body_bytes),
         time_limits: config.time_limits,
@@ -401,6 +450,18 @@ pub fn restore(
     crate::storage::private::create_dir(data).map_err(StorageError::Io)?;
     let report = SledStorage::restore_from(backup, &store)?;
     let storage = SledStorage::open(&StorageConfig::new(store))?;
+    renew_identity(&storage)?;
+    Ok(report)
+}
+
+/// Loads a backup into an empty PostgreSQL store and gives it a new
+/// history.
+pub fn restore_to_postgres(
+    backup: &std::path::Path,
+    config: &crate::storage::PgConfig,
+) -> Result<crate::storage::BackupReport, StorageError> {
+    let report = PgStorage::restore_from(backup, config)?;
+    let storage = PgStorage::connect(config, false)?;
     renew_identity(&storage)?;
     Ok(report)
 }

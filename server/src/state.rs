@@ -117,7 +117,7 @@ impl AppState {
     }
 
     /// Authenticates a request or fails with `unauthorized`.
-    pub fn identify(
+    pub async fn identify(
         &self,
         headers: &HeaderMap,
         query: Option<&str>,
@@ -128,21 +128,25 @@ impl AppState {
             .auth
             .authenticate(&token)
             .ok_or_else(|| ApiError::unauthorized(format))?;
-        self.admit(&identity, format)?;
+        self.admit(&identity, format).await?;
         Ok(identity)
     }
 
     /// Counts a request against its device's rate ([`crate::limit`]): the
     /// one check every authenticated HTTP request passes, whether it came
     /// with a token or a dashboard session.
-    pub fn admit(&self, identity: &Identity, format: Format) -> Result<(), ApiError> {
-        match identity.caller.device {
-            Some(device) if !self.rate.allow(device) => Err(ApiError::new(
+    pub async fn admit(&self, identity: &Identity, format: Format) -> Result<(), ApiError> {
+        let refused = match identity.caller.device {
+            Some(device) => !self.rate.admit(device).await,
+            None => false,
+        };
+        match refused {
+            true => Err(ApiError::new(
                 fengqiao_protocol::ErrorCode::RateLimited,
                 "too many requests from this device; wait a few seconds and retry",
                 format,
             )),
-            _ => Ok(()),
+            false => Ok(()),
         }
     }
 }

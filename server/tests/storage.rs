@@ -10,6 +10,8 @@
 //! tests then kill the crash-test backend at every point of a write
 //! transaction, and a real child process on sled.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -19,7 +21,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 
 use fengqiao_protocol::{DeviceId, DocumentId, ErrorCode, Scope, VillageCode};
-use fengqiao_server::storage::backend::{Backend, Durability, Space, WriteTxn, block_on};
+use fengqiao_server::storage::backend::{
+    Announcement, Backend, Durability, Space, WriteTxn, block_on,
+};
+use fengqiao_server::storage::postgres::{PgBackend, TestSchema};
 use fengqiao_server::storage::{
     BackupReport, CommitBatch, CrashBackend, CrashPoint, DocumentContent, FlushStats,
     HEADS_RETAINED, MemoryBackend, ProjectionKey, QuarantineBounds, QuarantineEntry, ServerValue,
@@ -220,6 +225,66 @@ impl Backing for CrashSled {
     }
 }
 
+/// PostgreSQL, in a schema of its own on the database named by
+/// `FENGQIAO_TEST_POSTGRES` (dropped after the test).
+struct Postgres {
+    schema: TestSchema,
+    /// Schemas restored into, dropped with this one.
+    restored: std::sync::Mutex<Vec<TestSchema>>,
+}
+
+impl Postgres {
+    /// `None` (with a loud notice, or a failure under
+    /// `FENGQIAO_REQUIRE_ALL=1`) when no database is named.
+    fn new() -> Option<Self> {
+        match TestSchema::new() {
+            Some(schema) => Some(Self {
+                schema,
+                restored: std::sync::Mutex::new(Vec::new()),
+            }),
+            None => {
+                common::skip(
+                    "the storage suite on PostgreSQL",
+                    "FENGQIAO_TEST_POSTGRES is not set (a postgres:// address of a database \
+                     the tests may create schemas in; .ci/run starts one)",
+                );
+                None
+            }
+        }
+    }
+
+    fn backend(&self) -> Result<PgBackend, StorageError> {
+        PgBackend::connect(&self.schema.config, true)
+    }
+}
+
+impl Backing for Postgres {
+    type Store = Store<PgBackend>;
+
+    fn try_open_with(&self, bounds: QuarantineBounds) -> Result<Self::Store, StorageError> {
+        Store::open_on(self.backend()?, bounds)
+    }
+
+    fn overwrite(&self, space: Space, key: &[u8], value: &[u8]) {
+        overwrite_in(&self.backend().unwrap(), space, key, value);
+    }
+
+    fn restore(&self, backup: &Path) -> (BackupReport, Self::Store) {
+        let other = self.schema.sibling().unwrap();
+        let backend = PgBackend::connect(&other.config, true).unwrap();
+        let report = block_on(Store::restore_into(&backend, backup)).unwrap();
+        drop(backend);
+        let store = Store::open_on(
+            PgBackend::connect(&other.config, true).unwrap(),
+            QuarantineBounds::default(),
+        )
+        .unwrap();
+        // The restored schema lives as long as the test's.
+        self.restored.lock().unwrap().push(other);
+        (report, store)
+    }
+}
+
 fn uuid_like() -> String {
     DocumentId::random().to_string()
 }
@@ -239,6 +304,13 @@ macro_rules! for_every_backend {
         }
         mod crash_sled_store {
             $( #[test] fn $test() { super::$test(&super::CrashSled(super::Sled::new())) } )*
+        }
+        mod postgres_store {
+            $( #[test] fn $test() {
+                if let Some(backing) = super::Postgres::new() {
+                    super::$test(&backing)
+                }
+            } )*
         }
     };
 }
@@ -1792,6 +1864,34 @@ fn a_crash_at_any_point_of_a_sled_transaction_loses_nothing_acknowledged() {
     }
 }
 
+#[test]
+fn a_crash_at_any_point_of_a_postgres_transaction_loses_nothing_acknowledged() {
+    let Some(backing) = Postgres::new() else {
+        return;
+    };
+    let ids = crash_ids();
+    for point in crash_points() {
+        for nth in [2, 11, 26] {
+            let schema = backing.schema.sibling().unwrap();
+            let backend = CrashBackend::new(PgBackend::connect(&schema.config, true).unwrap());
+            let store = Store::open_on(backend, QuarantineBounds::default()).unwrap();
+            store.backend().crash_at(nth, point);
+            let acked = crash_workload(&store, &ids, CRASH_STEPS);
+            assert!(
+                store.backend().crashed(),
+                "{point:?} at {nth}: never crashed"
+            );
+            drop(store);
+            let restarted = Store::open_on(
+                PgBackend::connect(&schema.config, true).unwrap(),
+                QuarantineBounds::default(),
+            )
+            .unwrap();
+            check_after_crash(&restarted, &ids, &acked);
+        }
+    }
+}
+
 /// Without a crash the workload runs to its end and the same checks hold:
 /// the checks are not satisfied by an empty store alone.
 #[test]
@@ -1863,4 +1963,171 @@ fn tasks_of_a_multi_threaded_runtime_commit_and_read_through_the_async_store() {
         .unwrap();
     assert_eq!(feed.entries.len(), 4);
     assert_counters_match_recount(store.as_ref());
+}
+
+// --- several servers on one PostgreSQL store ---------------------------------
+
+/// What one server's writes announce reaches the other servers on the same
+/// store, marked as theirs, and only once committed.
+#[test]
+fn postgres_commits_are_announced_to_every_server_on_the_store() {
+    let Some(backing) = Postgres::new() else {
+        return;
+    };
+    let a = backing.open();
+    let b = backing.open();
+    let mut heard_by_a = a.announcements().expect("a shared store announces");
+    let mut heard_by_b = b.announcements().expect("a shared store announces");
+    let id = DocumentId::random();
+    let seq = a
+        .commit(snapshot(
+            &dispute(&id, A1, Status::Open, Risk::Low),
+            b"doc",
+            1,
+        ))
+        .unwrap()
+        .seq;
+    // A refused commit announces nothing.
+    let mut stale = chunk(&dispute(&id, A1, Status::Open, Risk::Low), b"x", 2);
+    stale.expected_seq = Some(seq + 100);
+    assert!(a.commit(stale).is_err());
+    b.put_value(&ServerValue::Session("ab".into()), b"v")
+        .unwrap();
+    let next = |rx: &mut tokio::sync::broadcast::Receiver<Announcement>| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match rx.try_recv() {
+                Ok(found) => return found,
+                Err(tokio::sync::broadcast::error::TryRecvError::Empty)
+                    if std::time::Instant::now() < deadline =>
+                {
+                    thread::sleep(std::time::Duration::from_millis(5))
+                }
+                Err(e) => panic!("no announcement: {e:?}"),
+            }
+        }
+    };
+    let change = format!("c {id} {A1}");
+    assert_eq!(
+        next(&mut heard_by_b),
+        Announcement::Committed {
+            own: false,
+            seq,
+            text: change.clone()
+        }
+    );
+    assert_eq!(
+        next(&mut heard_by_a),
+        Announcement::Committed {
+            own: true,
+            seq,
+            text: change
+        }
+    );
+    assert_eq!(
+        next(&mut heard_by_a),
+        Announcement::Committed {
+            own: false,
+            seq: 0,
+            text: "v session/ab".into()
+        }
+    );
+    // The other server knows the sequence number reached.
+    assert_eq!(b.current_seq(), seq);
+}
+
+/// Rate limits drawn from the store hold across servers: two servers
+/// together grant a device its burst once.
+#[test]
+fn postgres_rate_buckets_are_shared_between_servers() {
+    use fengqiao_server::limit::{RateLimit, RateLimiter};
+    let Some(backing) = Postgres::new() else {
+        return;
+    };
+    let limit = RateLimit {
+        per_second: 0.001,
+        burst: 5.0,
+    };
+    // The buckets answer (a limiter falls back to its own when they fail).
+    {
+        use fengqiao_server::limit::SharedBuckets;
+        let buckets = backing.backend().unwrap();
+        let (taken, left) = block_on(buckets.take(b"probe".to_vec(), limit, 1.0, false)).unwrap();
+        assert!(taken && (left - 4.0).abs() < 0.01, "{taken} {left}");
+    }
+    let one = RateLimiter::shared(limit, Arc::new(backing.backend().unwrap()), "http");
+    let two = RateLimiter::shared(limit, Arc::new(backing.backend().unwrap()), "http");
+    let device = DeviceId::random();
+    let granted = block_on(async {
+        let mut granted = 0;
+        for n in 0..12 {
+            let limiter = if n % 2 == 0 { &one } else { &two };
+            if limiter.admit(device).await {
+                granted += 1;
+            }
+        }
+        granted
+    });
+    assert_eq!(granted, 5, "the burst is granted once across both servers");
+    assert!(
+        block_on(one.admit(DeviceId::random())),
+        "buckets are per device"
+    );
+    // WebSocket pacing borrows: past the burst, the wait grows on either
+    // server.
+    let ws = RateLimit {
+        per_second: 10.0,
+        burst: 60.0,
+    };
+    let one = RateLimiter::shared(ws, Arc::new(backing.backend().unwrap()), "ws");
+    let two = RateLimiter::shared(ws, Arc::new(backing.backend().unwrap()), "ws");
+    let device = DeviceId::random();
+    let (first, second) = block_on(async { (one.pace(device).await, two.pace(device).await) });
+    assert_eq!(first, std::time::Duration::ZERO, "within the burst");
+    // The second server's lease of 50 finds 10 left: it owes 40, 4 s.
+    assert!(
+        second > std::time::Duration::from_secs(3) && second <= std::time::Duration::from_secs(4),
+        "{second:?}"
+    );
+}
+
+/// A database migrated by a newer version is refused, not written to.
+#[test]
+fn postgres_refuses_a_schema_from_a_newer_version() {
+    let Some(backing) = Postgres::new() else {
+        return;
+    };
+    drop(backing.open());
+    let report = PgBackend::migrate(&backing.schema.config).unwrap();
+    assert!(report.applied.is_empty(), "already migrated: {report:?}");
+    let latest = fengqiao_server::storage::postgres::latest_migration();
+    // Record a migration this binary does not know.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let url = std::env::var("FENGQIAO_TEST_POSTGRES").unwrap();
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let schema = backing.schema.config.schema.clone().unwrap();
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO {schema}.fq_migrations (version, name) VALUES ($1, 'future')"
+                ),
+                &[&(latest + 1)],
+            )
+            .await
+            .unwrap();
+    });
+    match backing.try_open() {
+        Err(StorageError::IncompatibleSchema { found, supported }) => {
+            assert_eq!((found, supported), ((latest + 1) as u32, latest as u32));
+        }
+        other => panic!("a newer schema must be refused, got {other:?}"),
+    }
+    assert!(matches!(
+        PgBackend::migrate(&backing.schema.config),
+        Err(StorageError::IncompatibleSchema { .. })
+    ));
 }

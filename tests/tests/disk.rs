@@ -244,6 +244,10 @@ impl Storage for TroubledStorage {
         self.inner.values_in(family)
     }
 
+    fn delete_value(&self, value: &ServerValue) -> Result<(), StorageError> {
+        self.inner.delete_value(value)
+    }
+
     fn backup_to(&self, path: &Path) -> Result<BackupReport, StorageError> {
         self.inner.backup_to(path)
     }

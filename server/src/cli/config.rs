@@ -6,6 +6,7 @@
 //!
 //! ```toml
 //! data = "/var/lib/fengqiao"
+//! store = "postgres://fengqiao@db.example.gov.cn/fengqiao"   # optional
 //! bind = "0.0.0.0:8470"
 //! metrics_bind = "127.0.0.1:9470"
 //! public_url = "https://fengqiao.example.gov.cn"
@@ -24,8 +25,10 @@ use std::path::{Path, PathBuf};
 use super::CliError;
 
 /// The keys a configuration file may hold.
-pub const KEYS: [&str; 20] = [
+pub const KEYS: [&str; 22] = [
     "data",
+    "store",
+    "store_schema",
     "bind",
     "metrics_bind",
     "public_url",

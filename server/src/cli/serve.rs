@@ -8,13 +8,23 @@ use clap::Args;
 
 use super::CliError;
 use crate::limit::RateLimit;
-use crate::serve::{self, ServeConfig};
+use crate::serve::{self, ServeConfig, StoreLocation};
+use crate::storage::PgConfig;
 
 #[derive(Args)]
 pub struct ServeArgs {
     /// Directory holding the server's data; created if missing.
     #[arg(long, env = "FENGQIAO_DATA", default_value = "./fengqiao-data")]
     pub data: PathBuf,
+    /// Where the records are kept. Default: DATA/store, on the embedded
+    /// database. A PostgreSQL address (postgres://user:password@host/db)
+    /// keeps them there instead; several servers may then share it.
+    #[arg(long, env = "FENGQIAO_STORE", hide_env_values = true)]
+    pub store: Option<String>,
+    /// With a PostgreSQL store: the schema that holds its tables (default:
+    /// the connection's, usually public).
+    #[arg(long, env = "FENGQIAO_STORE_SCHEMA")]
+    pub store_schema: Option<String>,
     /// Address and port to listen on.
     #[arg(long, env = "FENGQIAO_BIND", default_value = "127.0.0.1:8470")]
     pub bind: SocketAddr,
@@ -98,9 +108,41 @@ pub struct ServeArgs {
     pub webhook_secret: Option<String>,
 }
 
+/// Refuses a `--store` that is not a PostgreSQL address (the embedded
+/// store is chosen by leaving it out).
+pub fn check_store(store: Option<&str>) -> Result<(), CliError> {
+    match store.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(store)
+            if !(crate::storage::postgres::is_postgres_url(store)
+                || store.contains("host=")
+                || store.contains("dbname=")) =>
+        {
+            Err(CliError::new(format!(
+                "--store {} is not a PostgreSQL address: write postgres://user:password@host/db, \
+                 or leave --store out to keep the records in DATA/store",
+                crate::storage::postgres::redact(store)
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Where `--store` says the records are kept.
+pub fn store_location(store: Option<&str>, schema: Option<&str>) -> StoreLocation {
+    match store.filter(|s| !s.trim().is_empty()) {
+        None => StoreLocation::Embedded,
+        Some(store) => {
+            let mut config = PgConfig::new(store.trim());
+            config.schema = schema.filter(|s| !s.is_empty()).map(str::to_owned);
+            StoreLocation::Postgres(config)
+        }
+    }
+}
+
 impl ServeArgs {
     pub fn config(&self) -> ServeConfig {
         let mut config = ServeConfig::new(&self.data, self.bind);
+        config.store = store_location(self.store.as_deref(), self.store_schema.as_deref());
         config.metrics_bind = self.metrics_bind;
         config.dev_token = self.insecure_dev_token.clone().filter(|t| !t.is_empty());
         config.admin_token = self.admin_token.clone().filter(|t| !t.is_empty());
@@ -126,6 +168,7 @@ impl ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), CliError> {
+    check_store(args.store.as_deref())?;
     let mut config = args.config();
     if let Some(url) = args.webhook.as_deref().filter(|u| !u.is_empty()) {
         crate::alerts::check_url(url).map_err(|e| CliError::new(e.to_string()))?;

@@ -629,6 +629,112 @@ impl DeviceDirectory for Directory {
     }
 }
 
+/// What another server on the same store changed.
+impl Directory {
+    /// Takes in a server value another server wrote (a person, a device,
+    /// the organisation); other values are not the directory's. A device
+    /// whose token, access or revocation changed is announced as revoked
+    /// here too, so that its open connections and sessions here end.
+    pub fn reload(&self, value: &ServerValue) -> Result<(), StorageError> {
+        match value {
+            ServerValue::Org => {
+                let org = match self.storage.get_value(&ServerValue::Org)? {
+                    Some(bytes) => decode(&bytes, "organisation")?,
+                    None => Org::default(),
+                };
+                self.write().org = org;
+            }
+            ServerValue::Person(id) => {
+                let person: Option<Person> = self
+                    .storage
+                    .get_value(value)?
+                    .map(|bytes| decode(&bytes, "person"))
+                    .transpose()?;
+                let mut state = self.write();
+                match person {
+                    Some(person) => state.people.people.insert(id.clone(), person),
+                    None => state.people.people.remove(id),
+                };
+            }
+            ServerValue::Device(id) => {
+                let device: Option<Device> = self
+                    .storage
+                    .get_value(value)?
+                    .map(|bytes| decode(&bytes, "device"))
+                    .transpose()?;
+                let changed = {
+                    let mut state = self.write();
+                    let old = match &device {
+                        Some(device) => state.people.devices.insert(*id, device.clone()),
+                        None => state.people.devices.remove(id),
+                    };
+                    if let Some(old) = &old {
+                        state.by_token.remove(&old.token_hash);
+                    }
+                    if let Some(device) = &device {
+                        state.by_token.insert(device.token_hash.clone(), device.id);
+                    }
+                    Self::access_changed(old.as_ref(), device.as_ref())
+                };
+                if changed {
+                    let _ = self.revocations.send(*id);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Reads every person and device and the organisation again (after
+    /// announcements were missed); devices that changed are announced as
+    /// in [`Directory::reload`].
+    pub fn reload_all(&self) -> Result<(), StorageError> {
+        let org: Org = match self.storage.get_value(&ServerValue::Org)? {
+            Some(bytes) => decode(&bytes, "organisation")?,
+            None => Org::default(),
+        };
+        let people = Self::load_people(self.storage.as_ref())?;
+        let changed: Vec<DeviceId> = {
+            let mut state = self.write();
+            let changed = state
+                .people
+                .devices
+                .keys()
+                .chain(people.devices.keys())
+                .filter(|id| {
+                    Self::access_changed(state.people.devices.get(id), people.devices.get(id))
+                })
+                .copied()
+                .collect();
+            state.by_token = people
+                .devices
+                .values()
+                .map(|d| (d.token_hash.clone(), d.id))
+                .collect();
+            state.people = people;
+            state.org = org;
+            changed
+        };
+        for id in changed {
+            let _ = self.revocations.send(id);
+        }
+        Ok(())
+    }
+
+    /// Whether a device's token, access or revocation differs.
+    fn access_changed(old: Option<&Device>, new: Option<&Device>) -> bool {
+        match (old, new) {
+            (Some(old), Some(new)) => {
+                old.token_hash != new.token_hash
+                    || old.access != new.access
+                    || old.revoked_at != new.revoked_at
+            }
+            (None, None) => false,
+            _ => true,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -653,7 +653,7 @@ pub fn may_read_audit(
 /// `GET /v1/me`: who a token belongs to, so a phone can set itself up from
 /// a server URL and a token alone.
 pub async fn me(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let identity = state.identify(&headers, None, Format::Json)?;
+    let identity = state.identify(&headers, None, Format::Json).await?;
     let directory = state.engine.directory();
     let device = identity.caller.device.and_then(|id| directory.device(&id));
     Ok(Json(match device {
@@ -678,7 +678,7 @@ pub async fn people(
     State(state): State<Shared>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let identity = state.identify(&headers, None, Format::Json)?;
+    let identity = state.identify(&headers, None, Format::Json).await?;
     let directory = state.engine.directory();
     let caller = identity
         .caller

@@ -52,7 +52,7 @@ use crate::report::params::Params;
 /// What the report routes share.
 pub struct ViewState {
     pub app: Shared,
-    pub sessions: Sessions,
+    pub sessions: Arc<Sessions>,
     pub reports: Arc<Reports>,
 }
 
@@ -63,9 +63,10 @@ pub type Views = Arc<ViewState>;
 pub fn routes(app: &Shared) -> Router<Shared> {
     let views = Arc::new(ViewState {
         app: app.clone(),
-        sessions: Sessions::new(SESSION_TTL),
+        sessions: Arc::new(Sessions::stored(SESSION_TTL, app.engine.storage().clone())),
         reports: app.reports.clone(),
     });
+    views.sessions.follow();
     warm_up(&views);
     Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
@@ -287,7 +288,10 @@ async fn login(
             Format::Json,
         ));
     }
-    let id = views.sessions.open(token)?;
+    let sessions = views.sessions.clone();
+    let id = tokio::task::spawn_blocking(move || sessions.open(token))
+        .await
+        .map_err(|_| ApiError::internal(Format::Json))??;
     tracing::info!(official = %identity.label, "dashboard session opened");
     // The page asks for the official's figures next: start reading the
     // scope's summaries now, so a large district is ready sooner.

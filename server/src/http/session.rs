@@ -33,7 +33,11 @@
 //! `401 unauthorized` otherwise.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
@@ -45,7 +49,8 @@ use fengqiao_shared::access::Role;
 use super::dashboard::Views;
 use super::{ApiError, Format};
 use crate::auth::{Identity, constant_time_eq};
-use crate::engine::Caller;
+use crate::engine::{Caller, now_millis};
+use crate::storage::{ServerValue, Storage, ValueFamily};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "fengqiao_session";
@@ -64,19 +69,121 @@ const MAX_SESSIONS_PER_TOKEN: usize = 16;
 struct Session {
     token: String,
     expires: Instant,
+    /// Its name in storage ([`stored_name`]).
+    stored: String,
 }
 
 /// Live dashboard sessions: session id → the token it was opened with.
+///
+/// Kept in memory and, when given a store, in it too, so that every
+/// server on a shared store knows every session and a session outlives a
+/// restart. The store holds neither the session id nor the token in the
+/// clear: the name is a hash of the id, and the token is sealed with a key
+/// derived from the id (XChaCha20-Poly1305), so what is stored opens no
+/// session and reveals no token. A session opened or ended by another
+/// server is taken in from the store when asked for, and dropped here when
+/// the store announces its end.
 pub struct Sessions {
     sessions: Mutex<HashMap<String, Session>>,
     ttl: Duration,
     max: usize,
     per_token: usize,
+    store: Option<Arc<dyn Storage>>,
+}
+
+/// The wall clock in milliseconds since the epoch (0 before it).
+fn now_ms() -> u64 {
+    u64::try_from(now_millis()).unwrap_or(0)
+}
+
+/// The name a session is stored under: a hash of its id.
+fn stored_name(id: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"fengqiao session name\0")
+        .chain_update(id.as_bytes())
+        .finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sealing_key(id: &str) -> chacha20poly1305::Key {
+    let digest = Sha256::new()
+        .chain_update(b"fengqiao session key\0")
+        .chain_update(id.as_bytes())
+        .finalize();
+    chacha20poly1305::Key::clone_from_slice(&digest)
+}
+
+/// `expires (ms, 8 bytes) ‖ nonce (24) ‖ sealed token`; the expiry is
+/// bound to the token (associated data).
+fn seal(id: &str, token: &str, expires_ms: u64) -> Option<Vec<u8>> {
+    let mut nonce = [0u8; 24];
+    getrandom::fill(&mut nonce).ok()?;
+    let cipher = XChaCha20Poly1305::new(&sealing_key(id));
+    let expires = expires_ms.to_be_bytes();
+    let sealed = cipher
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: token.as_bytes(),
+                aad: &expires,
+            },
+        )
+        .ok()?;
+    let mut out = Vec::with_capacity(32 + sealed.len());
+    out.extend_from_slice(&expires);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&sealed);
+    Some(out)
+}
+
+/// When a stored session ends (ms since the epoch), read without its key.
+fn stored_expiry(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?))
+}
+
+/// The token and expiry a stored session holds, when `id` opens it.
+fn unseal(id: &str, bytes: &[u8]) -> Option<(String, u64)> {
+    let expires = stored_expiry(bytes)?;
+    let nonce = bytes.get(8..32)?;
+    let sealed = bytes.get(32..)?;
+    let cipher = XChaCha20Poly1305::new(&sealing_key(id));
+    let token = cipher
+        .decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: sealed,
+                aad: &expires.to_be_bytes(),
+            },
+        )
+        .ok()?;
+    Some((String::from_utf8(token).ok()?, expires))
 }
 
 impl Sessions {
+    /// Sessions in memory only (they end when the server stops).
     pub fn new(ttl: Duration) -> Self {
         Self::with_limits(ttl, MAX_SESSIONS, MAX_SESSIONS_PER_TOKEN)
+    }
+
+    /// Sessions kept in `store` too; stored sessions that have ended are
+    /// removed now.
+    pub fn stored(ttl: Duration, store: Arc<dyn Storage>) -> Self {
+        let now = now_ms();
+        match store.values_in(ValueFamily::Session) {
+            Ok(stored) => {
+                for (name, bytes) in stored {
+                    if stored_expiry(&bytes).is_none_or(|ends| ends <= now)
+                        && let Err(e) = store.delete_value(&name)
+                    {
+                        tracing::warn!(error = %e, "could not remove an ended session");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not list the stored sessions"),
+        }
+        let mut sessions = Self::new(ttl);
+        sessions.store = Some(store);
+        sessions
     }
 
     /// Sessions of `ttl`, at most `max` in all and `per_token` for any one
@@ -87,6 +194,7 @@ impl Sessions {
             ttl,
             max,
             per_token: per_token.max(1),
+            store: None,
         }
     }
 
@@ -99,6 +207,7 @@ impl Sessions {
     }
 
     /// Opens a session for a token that authenticated; returns its id.
+    /// With a store, the session is stored (durably) before it is used.
     pub fn open(&self, token: String) -> Result<String, ApiError> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| {
@@ -106,6 +215,23 @@ impl Sessions {
             ApiError::internal(Format::Json)
         })?;
         let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let stored = stored_name(&id);
+        if let Some(store) = &self.store {
+            let expires_ms = now_ms().saturating_add(self.ttl.as_millis() as u64);
+            let sealed = seal(&id, &token, expires_ms).ok_or_else(|| {
+                tracing::error!("a session could not be sealed");
+                ApiError::internal(Format::Json)
+            })?;
+            store
+                .put_value(&ServerValue::Session(stored.clone()), &sealed)
+                .map_err(|e| {
+                    tracing::error!(error = %e, "a session could not be stored");
+                    ApiError {
+                        body: e.to_error_body(),
+                        format: Format::Json,
+                    }
+                })?;
+        }
         let now = Instant::now();
         let mut sessions = self.lock();
         sessions.retain(|_, session| session.expires > now);
@@ -132,20 +258,23 @@ impl Sessions {
         } else {
             None
         };
-        if let Some(oldest) = evict {
-            sessions.remove(&oldest);
+        if let Some(oldest) = evict
+            && let Some(ended) = sessions.remove(&oldest)
+        {
+            self.unstore(ended.stored);
         }
         sessions.insert(
             id.clone(),
             Session {
                 token,
                 expires: now + self.ttl,
+                stored,
             },
         );
         Ok(id)
     }
 
-    /// The token of a live session, and when it ends.
+    /// The token of a live session this server knows, and when it ends.
     pub fn token(&self, id: &str) -> Option<(String, Instant)> {
         let mut sessions = self.lock();
         match sessions.get(id) {
@@ -160,9 +289,102 @@ impl Sessions {
         }
     }
 
-    /// Ends a session.
+    /// The token of a live session, from memory or else from the store
+    /// (a session another server opened, or this one before a restart).
+    /// Reads storage: call from a blocking thread.
+    pub fn find(&self, id: &str) -> Option<(String, Instant)> {
+        if let Some(found) = self.token(id) {
+            return Some(found);
+        }
+        let store = self.store.as_ref()?;
+        let stored = stored_name(id);
+        let bytes = match store.get_value(&ServerValue::Session(stored.clone())) {
+            Ok(bytes) => bytes?,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read a stored session");
+                return None;
+            }
+        };
+        let (token, expires_ms) = unseal(id, &bytes)?;
+        let left = expires_ms.checked_sub(now_ms()).filter(|left| *left > 0)?;
+        let expires = Instant::now() + Duration::from_millis(left).min(self.ttl);
+        self.lock().insert(
+            id.to_owned(),
+            Session {
+                token: token.clone(),
+                expires,
+                stored,
+            },
+        );
+        Some((token, expires))
+    }
+
+    /// Ends a session, here and in the store.
     pub fn close(&self, id: &str) {
-        self.lock().remove(id);
+        let removed = self.lock().remove(id);
+        let stored = removed.map_or_else(|| stored_name(id), |s| s.stored);
+        self.unstore(stored);
+    }
+
+    /// Forgets the session stored as `stored` here, without touching the
+    /// store (another server ended it).
+    pub fn forget_stored(&self, stored: &str) {
+        self.lock().retain(|_, session| session.stored != stored);
+    }
+
+    /// Keeps this server's sessions in step with the other servers on the
+    /// store: a session another server ended (or whose end may have been
+    /// missed) is dropped here, and read from the store again if asked
+    /// for. Nothing to do when the store is this server's alone.
+    pub fn follow(self: &Arc<Self>) {
+        let Some(mut announcements) = self.store.as_ref().and_then(|s| s.announcements()) else {
+            return;
+        };
+        let sessions = Arc::downgrade(self);
+        let prefix = format!(
+            "{} {}",
+            crate::storage::store::VALUE,
+            ValueFamily::Session.prefix()
+        );
+        tokio::spawn(async move {
+            use crate::storage::backend::Announcement;
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                let received = announcements.recv().await;
+                let Some(sessions) = sessions.upgrade() else {
+                    return;
+                };
+                match received {
+                    Ok(Announcement::Committed {
+                        own: false, text, ..
+                    }) => {
+                        if let Some(stored) = text.strip_prefix(&prefix) {
+                            sessions.forget_stored(stored);
+                        }
+                    }
+                    Ok(Announcement::Committed { own: true, .. }) => {}
+                    Ok(Announcement::Missed) | Err(RecvError::Lagged(_)) => sessions.lock().clear(),
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
+    /// Removes a stored session; on an async task's thread, from a
+    /// blocking thread.
+    fn unstore(&self, stored: String) {
+        let Some(store) = self.store.clone() else {
+            return;
+        };
+        let remove = move || {
+            if let Err(e) = store.delete_value(&ServerValue::Session(stored)) {
+                tracing::warn!(error = %e, "could not remove an ended session from storage");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(remove)),
+            Err(_) => remove(),
+        }
     }
 }
 
@@ -283,19 +505,38 @@ impl FromRequestParts<Views> for Official {
 
     async fn from_request_parts(parts: &mut Parts, views: &Views) -> Result<Self, ApiError> {
         if parts.headers.contains_key(header::AUTHORIZATION) {
-            let identity = views.app.identify(&parts.headers, None, Format::Json)?;
+            let identity = views
+                .app
+                .identify(&parts.headers, None, Format::Json)
+                .await?;
             return Ok(Self {
                 identity,
                 session_ends: None,
                 session: None,
             });
         }
-        if let Some(id) = session_id(&parts.headers)
-            && let Some((token, ends)) = views.sessions.token(&id)
-        {
+        let found = match session_id(&parts.headers) {
+            Some(id) => match views.sessions.token(&id) {
+                Some(found) => Some((id, found)),
+                // Not known here: another server's, or from before a
+                // restart; read from the store on a blocking thread.
+                None => {
+                    let sessions = views.sessions.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let found = sessions.find(&id);
+                        found.map(|found| (id, found))
+                    })
+                    .await
+                    .ok()
+                    .flatten()
+                }
+            },
+            None => None,
+        };
+        if let Some((id, (token, ends))) = found {
             match views.app.auth.authenticate(&token) {
                 Some(identity) => {
-                    views.app.admit(&identity, Format::Json)?;
+                    views.app.admit(&identity, Format::Json).await?;
                     return Ok(Self {
                         identity,
                         session_ends: Some(ends),

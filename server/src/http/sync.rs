@@ -193,7 +193,7 @@ pub async fn batch_sync(
 /// read: the caller (nothing is read for a caller without a valid token),
 /// the encoding, a declared length within the limit, and the device's
 /// share of bodies arriving at once.
-fn admit(
+async fn admit(
     state: &Shared,
     headers: &HeaderMap,
 ) -> Result<
@@ -204,7 +204,7 @@ fn admit(
     ),
     ApiError,
 > {
-    let identity = state.identify(headers, None, Format::Cbor)?;
+    let identity = state.identify(headers, None, Format::Cbor).await?;
     let limit = state.limits.max_body_bytes;
     let encoding = content_encoding(headers)?;
     let declared = headers
@@ -256,7 +256,7 @@ fn discard(body: Body, limit: usize, within: std::time::Duration) {
 /// device's share, then decompresses and decodes it on a blocking thread.
 async fn answer(state: &Shared, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
     let limit = state.limits.max_body_bytes;
-    let (identity, encoding, permit) = match admit(state, headers) {
+    let (identity, encoding, permit) = match admit(state, headers).await {
         Ok(admitted) => admitted,
         Err(error) => {
             discard(body, limit, state.limits.body_grace);

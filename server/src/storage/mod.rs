@@ -86,6 +86,7 @@ pub mod error;
 pub mod feed;
 pub mod group_commit;
 mod keys;
+pub mod postgres;
 pub mod private;
 pub mod quarantine;
 pub mod sled_store;
@@ -105,6 +106,7 @@ pub use document::{CommitBatch, CommitReceipt, DocMeta, DocumentContent, StoredD
 pub use error::StorageError;
 pub use feed::{FeedEntry, FeedPage};
 pub use group_commit::FlushStats;
+pub use postgres::{PgBackend, PgConfig, PgStorage};
 pub use quarantine::{QuarantineBounds, QuarantineEntry, QuarantineIndex, Quarantined};
 pub use sled_store::{SledBackend, SledStorage};
 pub use store::Store;
@@ -265,6 +267,16 @@ pub trait Storage: Send + Sync {
 
     /// Every value of one family, in the order of their stored names.
     fn values_in(&self, family: ValueFamily) -> Result<Vec<(ServerValue, Vec<u8>)>, StorageError>;
+
+    /// Removes a server-wide value, durably (nothing when it is not set).
+    fn delete_value(&self, value: &ServerValue) -> Result<(), StorageError>;
+
+    /// What the writes of every server sharing this store announce, from
+    /// now on (see [`backend::Announcement`] and the texts in [`store`]);
+    /// `None` when this server is the store's only one.
+    fn announcements(&self) -> Option<tokio::sync::broadcast::Receiver<backend::Announcement>> {
+        None
+    }
 
     /// Writes a consistent copy of the whole store to the file `path`: every
     /// commit is in it entirely or not at all. Commits wait while it is

@@ -22,7 +22,8 @@ use fengqiao_protocol::{DocumentId, Scope, VillageCode};
 use fengqiao_shared::Summary;
 
 use super::backend::{
-    Backend, Consistency, Durability, Entry, KeyRange, ReadView, Space, WriteTxn, block_on,
+    Announcement, Backend, Consistency, Durability, Entry, KeyRange, ReadView, Space, WriteTxn,
+    block_on,
 };
 use super::backup::{BackupReader, BackupReport, BackupWriter, verify};
 use super::codec::{decode, decode_heads, decode_u64, encode, encode_heads};
@@ -33,6 +34,13 @@ use super::{
     ProjectionKey, QuarantineBounds, QuarantineEntry, QuarantineIndex, Quarantined, SCHEMA_VERSION,
     Storage, StorageError, StoreHealth, StoredDocument, VillageCounters,
 };
+
+/// What a store's transactions announce to other servers on the same
+/// store ([`WriteTxn::announce`]): `CHANGED id village` (a commit),
+/// `REMOVED id village`, `VALUE name` (a server value set or deleted).
+pub const CHANGED: &str = "c";
+pub const REMOVED: &str = "r";
+pub const VALUE: &str = "v";
 
 const SUMMARY_WHAT: &str = "projection summary";
 const COUNTERS_WHAT: &str = "village counters";
@@ -283,6 +291,10 @@ impl<B: Backend> Store<B> {
         commit.validate()?;
         let mut txn = self.backend.write().await?;
         let seq = txn.next_seq().await?;
+        txn.announce(format!(
+            "{} {} {}",
+            CHANGED, commit.id, commit.summary.village
+        ));
         Self::build_commit(&mut txn, commit, seq).await?;
         let seq = txn.commit(Durability::Flushed).await?.unwrap_or(seq);
         Ok(CommitReceipt { seq })
@@ -476,6 +488,7 @@ impl<B: Backend> Store<B> {
             keys::seq_key(seq),
             keys::feed_value(&old.village, id),
         );
+        txn.announce(format!("{REMOVED} {id} {}", old.village));
         if let Some(counters) = counters {
             let key = keys::counters_key(&old.village);
             if counters.is_empty() {
@@ -889,6 +902,23 @@ impl<B: Backend> Store<B> {
         if let Some(legacy) = value.legacy_name() {
             txn.delete(Space::Meta, legacy.as_bytes().to_vec());
         }
+        txn.announce(format!("{VALUE} {}", value.name()));
+        txn.commit(Durability::Flushed).await?;
+        Ok(())
+    }
+
+    pub async fn delete_value_async(&self, value: &ServerValue) -> Result<(), StorageError> {
+        if value.is_reserved() {
+            return Err(StorageError::Invalid {
+                reason: format!("{} is set by the storage itself", value.name()),
+            });
+        }
+        let mut txn = self.backend.write().await?;
+        txn.delete(Space::Meta, meta_name(value));
+        if let Some(legacy) = value.legacy_name() {
+            txn.delete(Space::Meta, legacy.as_bytes().to_vec());
+        }
+        txn.announce(format!("{VALUE} {}", value.name()));
         txn.commit(Durability::Flushed).await?;
         Ok(())
     }
@@ -1051,6 +1081,14 @@ impl<B: Backend> Storage for Store<B> {
 
     fn values_in(&self, family: ValueFamily) -> Result<Vec<(ServerValue, Vec<u8>)>, StorageError> {
         block_on(self.values_in_async(family))
+    }
+
+    fn delete_value(&self, value: &ServerValue) -> Result<(), StorageError> {
+        block_on(self.delete_value_async(value))
+    }
+
+    fn announcements(&self) -> Option<tokio::sync::broadcast::Receiver<Announcement>> {
+        self.backend.announcements()
     }
 
     fn backup_to(&self, path: &Path) -> Result<BackupReport, StorageError> {

@@ -40,6 +40,9 @@ pub enum ServerValue {
     Actor(Vec<u8>),
     /// A record an admin removed (CBOR).
     Removal(DocumentId),
+    /// A dashboard session, by a hash of its id (hex): when it ends and
+    /// its token, sealed with a key only the session id gives.
+    Session(String),
 }
 
 /// The families of values listed together.
@@ -49,6 +52,7 @@ pub enum ValueFamily {
     Device,
     Actor,
     Removal,
+    Session,
 }
 
 impl ValueFamily {
@@ -59,6 +63,7 @@ impl ValueFamily {
             ValueFamily::Device => "directory/device/",
             ValueFamily::Actor => "directory/actor/",
             ValueFamily::Removal => "removed/",
+            ValueFamily::Session => "session/",
         }
     }
 }
@@ -83,6 +88,7 @@ impl ServerValue {
                 name
             }
             ServerValue::Removal(id) => format!("{}{id}", ValueFamily::Removal.prefix()),
+            ServerValue::Session(key) => format!("{}{key}", ValueFamily::Session.prefix()),
         }
     }
 
@@ -139,6 +145,9 @@ impl ServerValue {
         if let Some(id) = name.strip_prefix(ValueFamily::Removal.prefix()) {
             return id.parse().map(ServerValue::Removal).map_err(|_| corrupt());
         }
+        if let Some(key) = name.strip_prefix(ValueFamily::Session.prefix()) {
+            return Ok(ServerValue::Session(key.to_owned()));
+        }
         Err(corrupt())
     }
 }
@@ -171,6 +180,10 @@ mod tests {
                 "directory/actor/ab01".to_owned(),
             ),
             (ServerValue::Removal(doc.clone()), format!("removed/{doc}")),
+            (
+                ServerValue::Session("ab12".into()),
+                "session/ab12".to_owned(),
+            ),
         ];
         for (value, name) in values {
             assert_eq!(value.name(), name);

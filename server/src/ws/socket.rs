@@ -366,7 +366,7 @@ impl Session {
         let Some(device) = admitted.identity.caller.device else {
             return;
         };
-        let wait = self.state.ws_rate.delay(device);
+        let wait = self.state.ws_rate.pace(device).await;
         if !wait.is_zero() {
             add(&self.state.metrics.ws_throttled, 1);
             tokio::time::sleep(wait).await;

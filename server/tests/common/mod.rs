@@ -97,3 +97,20 @@ pub fn import_org(url: &str) {
 pub fn fengqiao() -> Command {
     Command::new(env!("CARGO_BIN_EXE_fengqiao"))
 }
+
+/// A test that cannot run here (see `fengqiao_tests::skip`, which the
+/// end-to-end tests use): fails under `FENGQIAO_REQUIRE_ALL=1`, otherwise
+/// says so on the process's standard error, which the harness does not
+/// capture.
+pub fn skip(what: &str, why: &str) {
+    if std::env::var("FENGQIAO_REQUIRE_ALL").is_ok_and(|v| v == "1") {
+        panic!("FENGQIAO_REQUIRE_ALL=1 but {what} cannot run: {why}");
+    }
+    let bar = "!".repeat(72);
+    let notice = format!(
+        "\n{bar}\n!!! SKIPPED: {what} did NOT run: {why}\n\
+         !!! Set FENGQIAO_REQUIRE_ALL=1 to make this an error.\n{bar}\n"
+    );
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(notice.as_bytes());
+}

@@ -290,6 +290,13 @@ pub trait WriteTxn: ReadView {
     /// assigned, reserved at the first call (later calls return it again).
     fn next_seq(&mut self) -> impl Future<Output = Result<u64, StorageError>> + Send;
 
+    /// Text announced to every server on the same store when this
+    /// transaction commits, and only then (see [`Backend::announcements`]).
+    /// Backends that serve one server alone ignore it.
+    fn announce(&mut self, text: String) {
+        let _ = text;
+    }
+
     /// Applies everything atomically; returns the sequence number taken, if
     /// any, once the transaction is as durable as `durability` asks. On
     /// `Err` the transaction may or may not have been applied: it is not
@@ -325,6 +332,29 @@ pub trait Backend: Send + Sync + 'static {
     fn health(&self) -> StoreHealth {
         StoreHealth::Ok
     }
+
+    /// What the transactions of every server on this store announced
+    /// ([`WriteTxn::announce`]), from now on; `None` for a backend that
+    /// only one server uses.
+    fn announcements(&self) -> Option<tokio::sync::broadcast::Receiver<Announcement>> {
+        None
+    }
+}
+
+/// What a committed transaction announced to the servers sharing a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Announcement {
+    Committed {
+        /// Whether this server committed it.
+        own: bool,
+        /// The sequence number it took (0 when it took none).
+        seq: u64,
+        /// What it announced.
+        text: String,
+    },
+    /// Announcements may have been lost (the connection that receives them
+    /// was made again): whatever depends on them is read afresh.
+    Missed,
 }
 
 /// Runs a future to completion on this thread. Used by the synchronous
