@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod process;
 pub mod proxy;
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -234,6 +235,58 @@ impl Drop for TestServer {
         if let Some(running) = self.running.take() {
             let _ = self.runtime.block_on(running.shutdown());
         }
+    }
+}
+
+/// Two servers on one PostgreSQL store (a schema of its own on the
+/// database `FENGQIAO_TEST_POSTGRES` names, dropped afterwards), each with
+/// its own data directory, as two nodes behind a load balancer.
+pub struct TestCluster {
+    pub a: TestServer,
+    pub b: TestServer,
+    /// The store's address and schema, for a third server or a process.
+    pub store: fengqiao_server::storage::PgConfig,
+    // Dropped last: the servers close their connections first.
+    _schema: fengqiao_server::storage::postgres::TestSchema,
+}
+
+impl TestCluster {
+    /// Two servers on a new store; `None` (after [`skip`], which fails
+    /// under `FENGQIAO_REQUIRE_ALL=1`) when no database is named.
+    pub fn start(what: &str) -> Option<Self> {
+        Self::start_with(what, |_| {})
+    }
+
+    /// The same, with each server's configuration changed by `tune`.
+    pub fn start_with(what: &str, tune: impl Fn(&mut ServeConfig)) -> Option<Self> {
+        let Some(schema) = fengqiao_server::storage::postgres::TestSchema::new() else {
+            skip(
+                what,
+                "FENGQIAO_TEST_POSTGRES is not set (a postgres:// address of a database the \
+                 tests may create schemas in; .ci/run starts one)",
+            );
+            return None;
+        };
+        let node = |name: &str| {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let mut config = ServeConfig::new(
+                dir.path().join(name),
+                "127.0.0.1:0".parse().expect("address"),
+            );
+            config.store = serve::StoreLocation::Postgres(schema.config.clone());
+            tune(&mut config);
+            let mut server = TestServer::start_with(config);
+            server._dir = Some(dir);
+            server
+        };
+        let a = node("a");
+        let b = node("b");
+        Some(Self {
+            a,
+            b,
+            store: schema.config.clone(),
+            _schema: schema,
+        })
     }
 }
 

@@ -7,215 +7,23 @@ use std::time::Duration;
 use automerge::sync::{self, SyncDoc};
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ROOT};
-use fengqiao_protocol::repo::{Join, Peer, PeerMetadata};
+use fengqiao_protocol::repo::{Peer, PeerMetadata};
 use fengqiao_protocol::{DocumentId, PeerId, RepoMessage};
 use fengqiao_server::ws::socket::PING_INTERVAL;
 use fengqiao_server::ws_client::{
-    ClientError, Connection, Frame, Received, Traffic, join_message, request_message, sync_message,
+    Connection, Frame, Received, Traffic, join_message, request_message,
 };
 use fengqiao_shared::access::Role;
 use fengqiao_shared::record::{self, Author, NewEvent, Record};
 use fengqiao_shared::vocab::{EventKind, Risk};
-use fengqiao_tests::{Phone, T0, TestServer, sample_dispute};
-
-const VILLAGE: &str = "500110101001";
+use fengqiao_tests::ws::{VILLAGE, WAIT, WsClient, dispute, new_dispute};
+use fengqiao_tests::{Phone, T0, TestServer};
 
 /// Longest any single wait in these tests may take.
-const WAIT: Duration = Duration::from_secs(10);
 
 /// A protocol "1" client for the tests: the shared [`Connection`] and the
 /// tests' own expectations (every wait bounded by [`WAIT`], every failure a
 /// test failure).
-struct WsClient {
-    connection: Connection,
-    peer: PeerId,
-    server: Option<PeerId>,
-}
-
-impl WsClient {
-    async fn connect(url: &str, peer: &str) -> Self {
-        let connection = Connection::connect(url, Some(WAIT))
-            .await
-            .expect("upgrade accepted in time");
-        assert!(
-            connection
-                .response()
-                .headers()
-                .get("sec-websocket-protocol")
-                .is_none(),
-            "the server must not pick a subprotocol"
-        );
-        Self {
-            connection,
-            peer: PeerId::new(peer).unwrap(),
-            server: None,
-        }
-    }
-
-    /// Connects and completes the join/peer handshake.
-    async fn joined(url: &str, peer: &str) -> Self {
-        let mut client = Self::connect(url, peer).await;
-        let join = Join {
-            sender_id: client.peer.clone(),
-            peer_metadata: Some(PeerMetadata::default()),
-            supported_protocol_versions: vec!["1".into()],
-        };
-        let peer = client
-            .connection
-            .join(join, Some(WAIT))
-            .await
-            .unwrap_or_else(|e| panic!("expected peer, got {e}"));
-        client.server = Some(peer.sender_id);
-        client
-    }
-
-    async fn join(&mut self, versions: &[&str]) {
-        let join = RepoMessage::Join(Join {
-            sender_id: self.peer.clone(),
-            peer_metadata: Some(PeerMetadata::default()),
-            supported_protocol_versions: versions.iter().map(|v| v.to_string()).collect(),
-        });
-        self.send(&join).await;
-    }
-
-    async fn send(&mut self, message: &RepoMessage) {
-        self.connection.send(message).await.expect("sent in time");
-    }
-
-    async fn send_raw(&mut self, frame: Frame) {
-        self.connection
-            .send_frame(frame)
-            .await
-            .expect("sent in time");
-    }
-
-    /// The next protocol message, or the close. Fails the test after
-    /// [`WAIT`].
-    async fn recv(&mut self) -> Received {
-        self.recv_within(WAIT)
-            .await
-            .unwrap_or_else(|| panic!("nothing received within {WAIT:?}"))
-    }
-
-    /// The next protocol message or the close (a socket that fails counts
-    /// as closed without a code), or `None` after `wait`.
-    async fn recv_within(&mut self, wait: Duration) -> Option<Received> {
-        match self.connection.recv_within(wait).await {
-            Ok(received) => received,
-            Err(ClientError::Socket(_)) => Some(Received::Closed(None)),
-            Err(e) => panic!("the server sent something that is not a message: {e}"),
-        }
-    }
-
-    fn server(&self) -> PeerId {
-        self.server.clone().expect("joined")
-    }
-
-    fn doc_message(&self, id: &DocumentId, message: sync::Message) -> RepoMessage {
-        sync_message(&self.peer, &self.server(), id, message)
-    }
-
-    async fn request(&mut self, id: &DocumentId, state: &mut sync::State) {
-        let message = AutoCommit::new()
-            .sync()
-            .generate_sync_message(state)
-            .expect("an empty document asks");
-        let request = request_message(&self.peer, &self.server(), id, message);
-        self.send(&request).await;
-    }
-
-    /// Syncs `doc` with the server until both have the same heads and
-    /// neither has more to say. `request` starts with a `request` rather
-    /// than a `sync`, as a client that lacks the document does.
-    async fn sync_doc(&mut self, id: &DocumentId, doc: &mut AutoCommit, state: &mut sync::State) {
-        for _ in 0..20 {
-            let sent = match doc.sync().generate_sync_message(state) {
-                Some(message) => {
-                    let sync = self.doc_message(id, message);
-                    self.send(&sync).await;
-                    true
-                }
-                None => false,
-            };
-            let in_sync = state.their_heads.as_deref() == Some(&doc.get_heads()[..]);
-            let replies = match (in_sync, sent) {
-                (true, false) => return,
-                // The server answers only when it has something to say:
-                // whatever it says before the barrier is its answer.
-                (true, true) => {
-                    let said = self.barrier().await;
-                    if said.is_empty() {
-                        return;
-                    }
-                    said
-                }
-                (false, _) => vec![self.recv().await],
-            };
-            for reply in replies {
-                match reply {
-                    Received::Message(RepoMessage::Sync(reply)) if reply.document_id == *id => {
-                        assert_eq!(reply.sender_id, self.server());
-                        let reply = sync::Message::decode(&reply.data).expect("valid sync message");
-                        doc.sync()
-                            .receive_sync_message(state, reply)
-                            .expect("applies");
-                    }
-                    other => panic!("expected a sync for {id}, got {other:?}"),
-                }
-            }
-        }
-        panic!("sync of {id} did not settle");
-    }
-
-    /// Everything the server sends before it answers a request sent now:
-    /// asks for a document nobody has and collects what arrives until its
-    /// `doc-unavailable`. The server handles a socket's messages in order,
-    /// so anything it had to say before, it has said.
-    async fn barrier(&mut self) -> Vec<Received> {
-        let marker = DocumentId::random();
-        self.request(&marker, &mut sync::State::new()).await;
-        let mut before = Vec::new();
-        for _ in 0..100 {
-            match self.recv().await {
-                Received::Message(RepoMessage::DocUnavailable(m)) if m.document_id == marker => {
-                    return before;
-                }
-                closed @ Received::Closed(_) => panic!("closed before the barrier: {closed:?}"),
-                other => before.push(other),
-            }
-        }
-        panic!("no answer to the barrier request among 100 messages");
-    }
-
-    /// Waits for the server's close frame; returns its code.
-    async fn expect_closed(&mut self) -> Option<u16> {
-        for _ in 0..10 {
-            if let Received::Closed(code) = self.recv().await {
-                return code;
-            }
-        }
-        panic!("the server did not close the socket");
-    }
-}
-
-fn new_dispute(title: &str) -> AutoCommit {
-    let mut doc = AutoCommit::new();
-    record::create_dispute(
-        &mut doc,
-        &Author::new("cadre-ws", T0),
-        &sample_dispute(VILLAGE, title),
-    )
-    .expect("dispute created");
-    doc
-}
-
-fn dispute(doc: &AutoCommit) -> record::Dispute {
-    match Record::read(doc).expect("a record") {
-        Record::Dispute(d) => d,
-        other => panic!("expected a dispute, got {other:?}"),
-    }
-}
-
 #[test]
 fn handshake_and_request_for_an_unknown_document() {
     let server = TestServer::start();

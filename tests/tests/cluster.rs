@@ -1,0 +1,320 @@
+//! Two servers on one PostgreSQL store, as two nodes behind a load
+//! balancer: phones sync through node A, automerge-repo peers and
+//! dashboards are connected to node B, and each side sees the other's
+//! changes live; devices, sessions and rate limits are the same on both.
+//!
+//! Needs a PostgreSQL database (`FENGQIAO_TEST_POSTGRES`, which `.ci/run`
+//! sets); without one every test here says so loudly and passes, unless
+//! `FENGQIAO_REQUIRE_ALL=1`.
+
+use std::time::{Duration, Instant};
+
+use automerge::AutoCommit;
+use automerge::sync::{self, SyncDoc};
+use fengqiao_protocol::{DocumentId, RepoMessage};
+use fengqiao_server::limit::RateLimit;
+use fengqiao_server::ws_client::Received;
+use fengqiao_shared::access::Role;
+use fengqiao_shared::record::{self, NewEvent};
+use fengqiao_shared::vocab::{EventKind, Risk};
+use fengqiao_tests::ws::{VILLAGE, WAIT, WsClient, dispute, new_dispute};
+use fengqiao_tests::{Phone, T0, TestCluster};
+
+/// Receives pushed syncs of `id` until `done` holds for the peer's copy;
+/// answers each, as a peer that has the document open does.
+async fn receive_until(
+    peer: &mut WsClient,
+    id: &DocumentId,
+    doc: &mut AutoCommit,
+    state: &mut sync::State,
+    done: impl Fn(&mut AutoCommit) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !done(doc) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no live push within {WAIT:?}"
+        );
+        match peer.recv().await {
+            Received::Message(RepoMessage::Sync(push)) if push.document_id == *id => {
+                let push = sync::Message::decode(&push.data).expect("a sync message");
+                doc.sync()
+                    .receive_sync_message(state, push)
+                    .expect("applies");
+                if let Some(reply) = doc.sync().generate_sync_message(state) {
+                    let reply = peer.doc_message(id, reply);
+                    peer.send(&reply).await;
+                }
+            }
+            other => panic!("expected a pushed sync of {id}, got {other:?}"),
+        }
+    }
+}
+
+/// Retries `attempt` until it holds, for at most [`WAIT`]: what one node
+/// writes reaches the other as an announcement, a moment later.
+fn eventually(what: &str, mut attempt: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !attempt() {
+        assert!(Instant::now() < deadline, "{what}: not within {WAIT:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn phones_on_one_node_and_websocket_peers_on_the_other_see_each_others_changes_live() {
+    let Some(cluster) = TestCluster::start("two nodes: phones and WebSocket peers") else {
+        return;
+    };
+    let (a, b) = (&cluster.a, &cluster.b);
+    let rt = b.runtime();
+    let id = DocumentId::random();
+
+    // A peer on node B creates a dispute.
+    let mut peer_doc = new_dispute("宅基地边界纠纷");
+    let mut peer_state = sync::State::new();
+    let mut peer = rt.block_on(WsClient::joined(&b.ws_url(), "peer-on-b"));
+    rt.block_on(peer.sync_doc(&id, &mut peer_doc, &mut peer_state));
+
+    // A second peer, on node A, opens it too.
+    let mut watcher = rt.block_on(WsClient::joined(&a.ws_url(), "peer-on-a"));
+    let mut watcher_doc = AutoCommit::new();
+    let mut watcher_state = sync::State::new();
+    let created = peer_doc.get_heads();
+    rt.block_on(async {
+        watcher.request(&id, &mut watcher_state).await;
+        receive_until(
+            &mut watcher,
+            &id,
+            &mut watcher_doc,
+            &mut watcher_state,
+            |doc| doc.get_heads() == created,
+        )
+        .await;
+    });
+
+    // A phone syncing through node A receives it.
+    let mut phone = Phone::new("cadre-phone");
+    phone.sync(&a.url());
+    let on_phone = phone.replica.record(&id).expect("the phone has the record");
+    assert_eq!(
+        on_phone.as_dispute().expect("a dispute").title,
+        "宅基地边界纠纷"
+    );
+
+    // The phone edits offline and syncs through A: the peer on B, which
+    // has the record open, receives the change without asking.
+    let author = phone.author(T0 + 60_000);
+    phone
+        .replica
+        .edit(&id, |doc| {
+            record::set_risk(doc, &author, Risk::High)?;
+            record::add_event(doc, &author, &NewEvent::new(EventKind::Mediation))
+        })
+        .expect("phone edits");
+    phone.sync(&a.url());
+    rt.block_on(receive_until(
+        &mut peer,
+        &id,
+        &mut peer_doc,
+        &mut peer_state,
+        |doc| dispute(doc).risk == Some(Risk::High),
+    ));
+    let live = dispute(&peer_doc);
+    assert_eq!(live.events.len(), 2, "reported + mediation");
+    assert_eq!(live.events[1].by, "cadre-phone");
+
+    // The peer on B edits; the peer on A receives it live, and the phone
+    // gets it at its next sync through A.
+    let peer_author = record::Author::new("cadre-ws", T0 + 120_000);
+    record::add_event(
+        &mut peer_doc,
+        &peer_author,
+        &NewEvent::new(EventKind::Note).with_note("回访双方".to_owned()),
+    )
+    .expect("peer edits");
+    rt.block_on(peer.sync_doc(&id, &mut peer_doc, &mut peer_state));
+    rt.block_on(receive_until(
+        &mut watcher,
+        &id,
+        &mut watcher_doc,
+        &mut watcher_state,
+        |doc| dispute(doc).events.len() == 3,
+    ));
+    phone.sync(&a.url());
+    let on_phone = phone.replica.record(&id).expect("still there");
+    let events = &on_phone.as_dispute().expect("a dispute").events;
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[2].note.as_deref(), Some("回访双方"));
+}
+
+#[test]
+fn a_node_answers_from_the_store_never_from_a_stale_copy() {
+    let Some(cluster) = TestCluster::start("two nodes: no stale copies") else {
+        return;
+    };
+    let (a, b) = (&cluster.a, &cluster.b);
+    let mut writer = Phone::new("cadre-writer");
+    let id = writer.report(VILLAGE, "灌溉用水", T0);
+    writer.sync(&a.url());
+    // Node B loads the record (a reader syncs there), then node A takes
+    // change after change; a reader on B asks right after each.
+    let mut reader = Phone::new("cadre-reader");
+    reader.sync(&b.url());
+    for n in 1..=10 {
+        writer.add_event(&id, EventKind::Note, &format!("第{n}次"), T0 + n * 1000);
+        writer.sync(&a.url());
+        reader.sync(&b.url());
+        let events = reader
+            .replica
+            .record(&id)
+            .expect("the reader has it")
+            .as_dispute()
+            .expect("a dispute")
+            .events
+            .len();
+        assert_eq!(events, 1 + n as usize, "node B answered from a stale copy");
+    }
+}
+
+#[test]
+fn devices_enrolled_or_revoked_on_one_node_are_so_on_the_other() {
+    let Some(cluster) = TestCluster::start("two nodes: the directory") else {
+        return;
+    };
+    let (a, b) = (&cluster.a, &cluster.b);
+    let (device, token) = a.enroll("cadre-new", Role::Cadre, VILLAGE);
+    // The token made on A works on B.
+    let mut phone = Phone::enrolled("cadre-new", device, &token);
+    eventually("a device enrolled on A syncs on B", || {
+        phone.try_sync(&b.url()).is_ok()
+    });
+    // Its socket on B closes when A revokes it, and B refuses it.
+    let rt = b.runtime();
+    let url = format!("ws://{}/v1/ws?token={token}", b.addr);
+    let mut socket = rt.block_on(WsClient::joined(&url, "peer-revoked"));
+    a.directory().revoke(&device).expect("revoked on A");
+    let code = rt.block_on(socket.expect_closed());
+    assert!(code.is_some(), "the socket on B is closed with a code");
+    eventually("B refuses a device revoked on A", || {
+        phone.try_sync(&b.url()).is_err()
+    });
+}
+
+/// `POST path` with a JSON body, a bearer token or a cookie; the status and
+/// the `Set-Cookie` header.
+fn post_json(url: &str, bearer: Option<&str>, body: &str) -> (u16, Option<String>) {
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let mut call = agent
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header("Sec-Fetch-Site", "same-origin");
+    if let Some(token) = bearer {
+        call = call.header("Authorization", &format!("Bearer {token}"));
+    }
+    let response = call.send(body.as_bytes()).expect("the server answers");
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").to_owned());
+    (response.status().as_u16(), cookie)
+}
+
+fn get_status(url: &str, cookie: Option<&str>, bearer: Option<&str>) -> u16 {
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let mut call = agent.get(url);
+    if let Some(cookie) = cookie {
+        call = call.header("Cookie", cookie);
+    }
+    if let Some(token) = bearer {
+        call = call.header("Authorization", &format!("Bearer {token}"));
+    }
+    call.call().expect("the server answers").status().as_u16()
+}
+
+#[test]
+fn a_dashboard_session_opened_on_one_node_works_and_ends_on_both() {
+    let Some(cluster) = TestCluster::start("two nodes: dashboard sessions") else {
+        return;
+    };
+    let (a, b) = (&cluster.a, &cluster.b);
+    let (_, token) = a.enroll("town-official", Role::Town, &VILLAGE[..9]);
+    let (status, cookie) = post_json(
+        &format!("{}/dashboard/login", a.url()),
+        None,
+        &serde_json::json!({ "token": token }).to_string(),
+    );
+    assert_eq!(status, 200, "signed in on A");
+    let cookie = cookie.expect("a session cookie");
+    let stats = |server: &fengqiao_tests::TestServer| {
+        get_status(
+            &format!("{}/v1/stats/summary", server.url()),
+            Some(&cookie),
+            None,
+        )
+    };
+    assert_eq!(stats(a), 200);
+    assert_eq!(stats(b), 200, "the session opened on A works on B");
+    // Signing out on B ends it on A too.
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let status = agent
+        .post(&format!("{}/dashboard/logout", b.url()))
+        .header("Cookie", &cookie)
+        .header("Sec-Fetch-Site", "same-origin")
+        .send(&[][..])
+        .expect("the server answers")
+        .status()
+        .as_u16();
+    assert_eq!(status, 204);
+    eventually("a session ended on B is refused on A", || stats(a) == 401);
+    assert_eq!(stats(b), 401);
+}
+
+#[test]
+fn a_device_gets_its_rate_once_across_both_nodes() {
+    let burst = 6;
+    let Some(cluster) = TestCluster::start_with("two nodes: rate limits", |config| {
+        config.rate = RateLimit {
+            per_second: 0.001,
+            burst: burst as f64,
+        };
+    }) else {
+        return;
+    };
+    let (a, b) = (&cluster.a, &cluster.b);
+    let (_, token) = a.enroll("town-official", Role::Town, &VILLAGE[..9]);
+    eventually("the device is known on B", || {
+        get_status(&format!("{}/v1/stats/summary", b.url()), None, Some(&token)) == 200
+    });
+    // One request went to B already; alternate between the nodes.
+    let mut granted = 1;
+    for n in 0..(2 * burst) {
+        let node = if n % 2 == 0 { a } else { b };
+        match get_status(
+            &format!("{}/v1/stats/summary", node.url()),
+            None,
+            Some(&token),
+        ) {
+            200 => granted += 1,
+            429 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(
+        granted, burst,
+        "the device's burst is granted once across both nodes, not once per node"
+    );
+}
