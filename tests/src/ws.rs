@@ -20,7 +20,9 @@ pub const VILLAGE: &str = "500110101001";
 /// How long a test waits for the server.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// An automerge-repo peer over a real socket, for tests.
+/// A protocol "1" client for the tests: the shared [`Connection`] and the
+/// tests' own expectations (every wait bounded by [`WAIT`], every failure a
+/// test failure).
 pub struct WsClient {
     pub connection: Connection,
     pub peer: PeerId,

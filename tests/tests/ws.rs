@@ -19,11 +19,6 @@ use fengqiao_shared::vocab::{EventKind, Risk};
 use fengqiao_tests::ws::{VILLAGE, WAIT, WsClient, dispute, new_dispute};
 use fengqiao_tests::{Phone, T0, TestServer};
 
-/// Longest any single wait in these tests may take.
-
-/// A protocol "1" client for the tests: the shared [`Connection`] and the
-/// tests' own expectations (every wait bounded by [`WAIT`], every failure a
-/// test failure).
 #[test]
 fn handshake_and_request_for_an_unknown_document() {
     let server = TestServer::start();
