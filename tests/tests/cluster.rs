@@ -318,3 +318,150 @@ fn a_device_gets_its_rate_once_across_both_nodes() {
         "the device's burst is granted once across both nodes, not once per node"
     );
 }
+
+/// Two `fengqiao serve` processes on one store; phones sync through node A
+/// in a storm, and A is killed with SIGKILL in the middle of it. Every
+/// change A acknowledged is on node B at once (read by a phone that was
+/// never on A, before any phone touches B), and the phones then finish on
+/// B with nothing lost.
+#[test]
+fn killing_a_node_during_a_sync_storm_loses_nothing_acknowledged() {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use fengqiao_protocol::DeviceId;
+    use fengqiao_tests::process::{DEV_TOKEN, ServerProcess};
+
+    const PHONES: usize = 6;
+    const ROUNDS: i64 = 12;
+
+    let Some(schema) = fengqiao_server::storage::postgres::TestSchema::new() else {
+        fengqiao_tests::skip(
+            "two nodes: SIGKILL during a storm",
+            "FENGQIAO_TEST_POSTGRES is not set (.ci/run starts a PostgreSQL)",
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store_args = [
+        "--store",
+        schema.config.url.as_str(),
+        "--store-schema",
+        schema.config.schema.as_deref().expect("a schema"),
+    ];
+    let node_a = ServerProcess::start_with(&dir.path().join("a"), &store_args);
+    let node_b = ServerProcess::start_with(&dir.path().join("b"), &store_args);
+    node_a.import_test_org();
+    let (url_a, url_b) = (node_a.url(), node_b.url());
+
+    // What node A acknowledged: record → events in it when A said yes.
+    let acknowledged: Arc<Mutex<BTreeMap<DocumentId, usize>>> = Arc::default();
+    let killed = Arc::new(AtomicBool::new(false));
+    let may_go_on = Arc::new(AtomicBool::new(false));
+    let syncs_on_a = Arc::new(AtomicUsize::new(0));
+    let phones: Vec<_> = (0..PHONES)
+        .map(|n| {
+            let (acknowledged, killed, may_go_on, syncs_on_a) = (
+                acknowledged.clone(),
+                killed.clone(),
+                may_go_on.clone(),
+                syncs_on_a.clone(),
+            );
+            let (url_a, url_b) = (url_a.clone(), url_b.clone());
+            std::thread::spawn(move || {
+                let mut phone =
+                    Phone::enrolled(&format!("cadre-{n}"), DeviceId::random(), DEV_TOKEN);
+                let village = format!("5001101010{:02}", n + 1);
+                let id = phone.report(&village, &format!("纠纷{n}"), T0);
+                let mut on_b = false;
+                for round in 1..=ROUNDS {
+                    phone.add_event(&id, EventKind::Note, &format!("第{round}轮"), T0 + round);
+                    loop {
+                        let url = if on_b { &url_b } else { &url_a };
+                        match phone.try_sync(url) {
+                            Ok(_) => {
+                                if !on_b {
+                                    syncs_on_a.fetch_add(1, Ordering::SeqCst);
+                                    let events = phone
+                                        .replica
+                                        .record(&id)
+                                        .expect("own record")
+                                        .as_dispute()
+                                        .expect("a dispute")
+                                        .events
+                                        .len();
+                                    acknowledged.lock().unwrap().insert(id.clone(), events);
+                                }
+                                break;
+                            }
+                            Err(_) if !on_b => {
+                                // A is gone: wait until the check on B is
+                                // done, then go on there.
+                                let deadline = Instant::now() + Duration::from_secs(60);
+                                while !may_go_on.load(Ordering::SeqCst) {
+                                    assert!(Instant::now() < deadline, "never told to go on");
+                                    std::thread::sleep(Duration::from_millis(10));
+                                }
+                                assert!(killed.load(Ordering::SeqCst), "A failed unkilled");
+                                on_b = true;
+                            }
+                            Err(e) => panic!("sync through B failed: {e}"),
+                        }
+                    }
+                }
+                (id, phone)
+            })
+        })
+        .collect();
+
+    // Kill A once the storm is well under way.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while syncs_on_a.load(Ordering::SeqCst) < PHONES * 3 {
+        assert!(Instant::now() < deadline, "the storm did not get going");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    killed.store(true, Ordering::SeqCst);
+    node_a.kill();
+    let acked = acknowledged.lock().unwrap().clone();
+    assert!(!acked.is_empty());
+
+    // Before any phone reaches B: everything A acknowledged is there.
+    let mut checker = Phone::enrolled("checker", DeviceId::random(), DEV_TOKEN);
+    checker.sync(&url_b);
+    for (id, events) in &acked {
+        let found = checker
+            .replica
+            .record(id)
+            .unwrap_or_else(|_| panic!("{id}, acknowledged by A, is not on B"))
+            .as_dispute()
+            .expect("a dispute")
+            .events
+            .len();
+        assert!(
+            found >= *events,
+            "{id}: A acknowledged {events} events, B has {found}"
+        );
+    }
+    may_go_on.store(true, Ordering::SeqCst);
+
+    // The phones finish on B, and B holds all of every phone's work.
+    let phones: Vec<_> = phones
+        .into_iter()
+        .map(|handle| handle.join().expect("a phone finished"))
+        .collect();
+    checker.sync(&url_b);
+    for (id, _) in &phones {
+        let events = checker
+            .replica
+            .record(id)
+            .expect("on B")
+            .as_dispute()
+            .expect("a dispute")
+            .events
+            .len();
+        assert_eq!(events, 1 + ROUNDS as usize, "{id}: every round's event");
+    }
+    drop(node_b);
+    drop(schema);
+}
