@@ -2131,3 +2131,52 @@ fn postgres_refuses_a_schema_from_a_newer_version() {
         Err(StorageError::IncompatibleSchema { .. })
     ));
 }
+
+/// A backup of the embedded store loads into an empty PostgreSQL store
+/// (`fengqiao restore --store`), which then holds the same records under a
+/// new history; a store that already holds records is refused.
+#[test]
+fn a_backup_restores_into_an_empty_postgres_store_and_not_into_a_used_one() {
+    let Some(backing) = Postgres::new() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sled = open(&dir.path().join("store"));
+    let ids: Vec<DocumentId> = (0..5).map(|_| DocumentId::random()).collect();
+    for (n, id) in ids.iter().enumerate() {
+        let summary = dispute(id, [A1, A2, B1][n % 3], Status::Open, Risk::High);
+        sled.commit(snapshot(&summary, format!("doc {n}").as_bytes(), n as u8))
+            .unwrap();
+    }
+    sled.put_value(&ServerValue::Epoch, &7u64.to_be_bytes())
+        .unwrap();
+    let file = dir.path().join("store.backup");
+    let backed_up = sled.backup_to(&file).unwrap();
+
+    let report =
+        fengqiao_server::serve::restore_to_postgres(&file, &backing.schema.config).unwrap();
+    assert_eq!(report.records, backed_up.records);
+    let restored = backing.open();
+    for (n, id) in ids.iter().enumerate() {
+        let stored = restored.load_document(id).unwrap().expect("restored");
+        assert_eq!(stored.snapshot, format!("doc {n}").into_bytes());
+    }
+    assert_eq!(
+        restored.feed_after(0, None, 100).unwrap().entries.len(),
+        ids.len()
+    );
+    assert_eq!(
+        restored.counters_in_scope(&scope(DISTRICT)).unwrap(),
+        sled.counters_in_scope(&scope(DISTRICT)).unwrap()
+    );
+    assert_ne!(
+        restored.get_value(&ServerValue::Epoch).unwrap(),
+        Some(7u64.to_be_bytes().to_vec()),
+        "a restored store starts a new history"
+    );
+    drop(restored);
+    match fengqiao_server::serve::restore_to_postgres(&file, &backing.schema.config) {
+        Err(StorageError::Invalid { reason }) => assert!(reason.contains("already holds")),
+        other => panic!("a used store must be refused, got {other:?}"),
+    }
+}
