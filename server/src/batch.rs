@@ -319,7 +319,9 @@ pub fn handle(
         .budget
         .unwrap_or(DEFAULT_BUDGET)
         .clamp(1024, MAX_BUDGET);
-    let current = engine.storage().current_seq();
+    // Asked of the store: a cursor another server on it handed out a
+    // moment ago may be past what this one has heard of.
+    let current = engine.storage().latest_seq()?;
     // Only a cursor this server sealed for this device is believed.
     let opened = request
         .cursor

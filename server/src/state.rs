@@ -132,6 +132,27 @@ impl AppState {
         Ok(identity)
     }
 
+    /// The identity behind a token that was valid a moment ago (a dashboard
+    /// session's). With other servers on the store, a device this server
+    /// does not know (yet) may have been enrolled or given a new token by
+    /// another a moment ago: the directory is read again before the token
+    /// is refused, so a session is not ended for this server's lag.
+    pub async fn authenticate_fresh(&self, token: &str) -> Option<Identity> {
+        if let Some(identity) = self.auth.authenticate(token) {
+            return Some(identity);
+        }
+        self.engine.storage().announcements()?;
+        let engine = self.engine.clone();
+        match tokio::task::spawn_blocking(move || engine.directory().reload_all()).await {
+            Ok(Ok(())) => self.auth.authenticate(token),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "could not read the directory again");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
     /// Counts a request against its device's rate ([`crate::limit`]): the
     /// one check every authenticated HTTP request passes, whether it came
     /// with a token or a dashboard session.

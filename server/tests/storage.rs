@@ -1988,6 +1988,9 @@ fn postgres_commits_are_announced_to_every_server_on_the_store() {
         .unwrap()
         .seq;
     // A refused commit announces nothing.
+    // Asked of the store, the other server knows the commit at once, not
+    // only once the announcement arrives.
+    assert_eq!(b.latest_seq().unwrap(), seq);
     let mut stale = chunk(&dispute(&id, A1, Status::Open, Risk::Low), b"x", 2);
     stale.expected_seq = Some(seq + 100);
     assert!(a.commit(stale).is_err());

@@ -164,7 +164,15 @@ fn a_node_answers_from_the_store_never_from_a_stale_copy() {
     for n in 1..=10 {
         writer.add_event(&id, EventKind::Note, &format!("第{n}次"), T0 + n * 1000);
         writer.sync(&a.url());
-        reader.sync(&b.url());
+        // The reader's cursor came from the other node a moment ago: it
+        // is honoured, not taken for one of another history.
+        let report = reader.sync(&b.url());
+        assert!(
+            report.steps.iter().all(|step| !step.reset),
+            "node B reset a cursor node A handed out"
+        );
+        let report = reader.sync(&a.url());
+        assert!(report.steps.iter().all(|step| !step.reset));
         let events = reader
             .replica
             .record(&id)

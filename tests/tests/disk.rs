@@ -244,6 +244,10 @@ impl Storage for TroubledStorage {
         self.inner.values_in(family)
     }
 
+    fn latest_seq(&self) -> Result<u64, StorageError> {
+        self.inner.latest_seq()
+    }
+
     fn delete_value(&self, value: &ServerValue) -> Result<(), StorageError> {
         self.inner.delete_value(value)
     }

@@ -534,7 +534,7 @@ impl FromRequestParts<Views> for Official {
             None => None,
         };
         if let Some((id, (token, ends))) = found {
-            match views.app.auth.authenticate(&token) {
+            match views.app.authenticate_fresh(&token).await {
                 Some(identity) => {
                     views.app.admit(&identity, Format::Json).await?;
                     return Ok(Self {

@@ -279,7 +279,7 @@ impl Resident {
 
     /// Takes in every change committed since the copy was last caught up.
     fn catch_up(&self, storage: &dyn Storage, page: usize) -> Result<(), StorageError> {
-        let current = storage.current_seq();
+        let current = storage.latest_seq()?;
         if self.read().through_seq >= current {
             return Ok(());
         }
@@ -559,7 +559,7 @@ impl ResidentSummaries {
     /// Reads a scope's summaries from the projection index.
     fn load(&self, scope: &Scope) -> Result<Resident, StorageError> {
         let started = std::time::Instant::now();
-        let loaded_at = self.storage.current_seq();
+        let loaded_at = self.storage.latest_seq()?;
         let mut rows = ScopeRows {
             through_seq: loaded_at,
             ..ScopeRows::default()

@@ -185,8 +185,16 @@ pub trait Storage: Send + Sync {
     /// A document's metadata, once its last commit is durable.
     fn doc_meta(&self, id: &DocumentId) -> Result<Option<DocMeta>, StorageError>;
 
-    /// The last server sequence number that is durable.
+    /// The last server sequence number that is durable, as this server
+    /// knows it (cheap; with several servers on one store it may lag a
+    /// moment behind another server's commit).
     fn current_seq(&self) -> u64;
+
+    /// The last durable sequence number, asked of the store: what a cursor
+    /// handed out by any server on the store is checked against.
+    fn latest_seq(&self) -> Result<u64, StorageError> {
+        Ok(self.current_seq())
+    }
 
     /// Documents whose latest commit came after `after`, in sequence order,
     /// at most `limit`, only those in `scope` when one is given.

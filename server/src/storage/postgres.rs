@@ -177,7 +177,16 @@ fn pg(error: tokio_postgres::Error) -> StorageError {
                 None => error.to_string(),
             },
         },
-        None => StorageError::Io(std::io::Error::other(format!("PostgreSQL: {error}"))),
+        None => {
+            // The cause (refused, timed out, authentication) is in the chain.
+            let mut message = format!("PostgreSQL: {error}");
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            StorageError::Io(std::io::Error::other(message))
+        }
     }
 }
 
@@ -575,13 +584,26 @@ impl PgBackend {
         self.inner.saw_seq(seq);
         // The listener holds no reference to the backend: dropping the
         // backend shuts its runtime down, and the listener with it.
+        let (listening, ready) = tokio::sync::oneshot::channel();
         self.inner.rt.handle().spawn(listen(
             self.inner.config.clone(),
             channel(self.inner.schema.as_deref()),
             self.inner.node.clone(),
             Arc::clone(&self.inner.known_seq),
             self.inner.announced.clone(),
+            listening,
         ));
+        // Every commit after this returns is heard: wait for the LISTEN.
+        let waited = self
+            .inner
+            .run(async move { Ok(tokio::time::timeout(Duration::from_secs(10), ready).await) })
+            .await?;
+        if !matches!(waited, Ok(Ok(()))) {
+            tracing::warn!(
+                "not yet listening for other servers' commits; changes they make are \
+                 taken in once listening starts"
+            );
+        }
         Ok(())
     }
 
@@ -602,17 +624,6 @@ impl PgBackend {
             report
         })
     }
-
-    /// The last sequence number committed, read from the database.
-    pub async fn committed_seq(&self) -> Result<u64, StorageError> {
-        let view = self.read(Consistency::Latest).await?;
-        let seq = match view.get(Space::Seq, &[]).await? {
-            Some(bytes) => decode_seq(&bytes)?,
-            None => 0,
-        };
-        self.inner.saw_seq(seq);
-        Ok(seq)
-    }
 }
 
 /// Keeps a connection that listens on `channel`, made again when lost.
@@ -622,9 +633,12 @@ async fn listen(
     node: String,
     known_seq: Arc<AtomicU64>,
     announced: broadcast::Sender<Announcement>,
+    listening: tokio::sync::oneshot::Sender<()>,
 ) {
     let mut delay = Duration::from_millis(100);
-    let mut first = true;
+    // Told once the first LISTEN is in place; if the backend stopped
+    // waiting for that, what was announced before it counts as missed.
+    let mut listening = Some(listening);
     loop {
         match config.connect(NoTls).await {
             Ok((client, mut connection)) => {
@@ -647,10 +661,13 @@ async fn listen(
                 match client.batch_execute(&format!("LISTEN {channel}")).await {
                     Ok(()) => {
                         delay = Duration::from_millis(100);
-                        if !first {
+                        let first_in_time = match listening.take() {
+                            Some(ready) => ready.send(()).is_ok(),
+                            None => false,
+                        };
+                        if !first_in_time {
                             let _ = announced.send(Announcement::Missed);
                         }
-                        first = false;
                         while let Some(payload) = rx.recv().await {
                             let Some(announcement) = parse_payload(&node, &payload) else {
                                 tracing::debug!(%payload, "an announcement that does not parse");
@@ -1061,8 +1078,40 @@ impl Backend for PgBackend {
         self.inner.known_seq.load(Ordering::Relaxed)
     }
 
+    async fn latest_seq(&self) -> Result<u64, StorageError> {
+        let view = self.read(Consistency::Latest).await?;
+        let seq = match view.get(Space::Seq, &[]).await? {
+            Some(bytes) => decode_seq(&bytes)?,
+            None => 0,
+        };
+        self.inner.saw_seq(seq);
+        Ok(seq)
+    }
+
     fn announcements(&self) -> Option<broadcast::Receiver<Announcement>> {
         Some(self.inner.announced.subscribe())
+    }
+
+    fn health(&self) -> super::StoreHealth {
+        let pool = self.inner.pool.clone();
+        let checked = super::backend::block_on(self.inner.run(async move {
+            let check = async {
+                let client = pool.get().await.map_err(pool_error)?;
+                client.batch_execute("SELECT 1").await.map_err(pg)
+            };
+            match tokio::time::timeout(Duration::from_secs(5), check).await {
+                Ok(result) => result,
+                Err(_) => Err(StorageError::Io(std::io::Error::other(
+                    "the database did not answer within 5 s",
+                ))),
+            }
+        }));
+        match checked {
+            Ok(()) => super::StoreHealth::Ok,
+            Err(error) => super::StoreHealth::Failing {
+                reason: format!("the database cannot be reached: {error}"),
+            },
+        }
     }
 }
 

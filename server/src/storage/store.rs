@@ -1003,6 +1003,10 @@ impl<B: Backend> Storage for Store<B> {
         self.backend.durable_seq()
     }
 
+    fn latest_seq(&self) -> Result<u64, StorageError> {
+        block_on(self.backend.latest_seq())
+    }
+
     fn feed_after(
         &self,
         after: u64,

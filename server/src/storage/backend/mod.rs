@@ -328,6 +328,15 @@ pub trait Backend: Send + Sync + 'static {
     /// The last sequence number known to be durable.
     fn durable_seq(&self) -> u64;
 
+    /// The last sequence number committed by anyone, durable, asked of the
+    /// store now. For a backend shared by several servers,
+    /// [`Backend::durable_seq`] is what this server has heard of, which may
+    /// lag a moment behind another server's commit; this reads it.
+    fn latest_seq(&self) -> impl Future<Output = Result<u64, StorageError>> + Send {
+        let seq = self.durable_seq();
+        async move { Ok(seq) }
+    }
+
     /// Whether the backend takes writes now; asking may try to recover.
     fn health(&self) -> StoreHealth {
         StoreHealth::Ok
