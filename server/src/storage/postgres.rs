@@ -920,6 +920,11 @@ impl WriteTxn for PgTxn {
             .conn
             .inner
             .run(async move {
+                // Prepared once per connection; then every statement and the
+                // COMMIT go out together, one round trip in all. A failed
+                // statement fails the commit (the transaction is rolled back
+                // when the connection is dropped).
+                let mut statements = Vec::new();
                 for (space, (deleted, keys, values)) in by_space {
                     if !deleted.is_empty() {
                         let statement = client
@@ -929,7 +934,7 @@ impl WriteTxn for PgTxn {
                             ))
                             .await
                             .map_err(pg)?;
-                        client.execute(&statement, &[&deleted]).await.map_err(pg)?;
+                        statements.push((statement, vec![deleted]));
                     }
                     if !keys.is_empty() {
                         let statement = client
@@ -940,25 +945,52 @@ impl WriteTxn for PgTxn {
                             ))
                             .await
                             .map_err(pg)?;
-                        client
-                            .execute(&statement, &[&keys, &values])
-                            .await
-                            .map_err(pg)?;
+                        statements.push((statement, vec![keys, values]));
                     }
                 }
-                if let Some(payload) = announce {
-                    client
-                        .execute("SELECT pg_notify($1, $2)", &[&channel, &payload])
-                        .await
-                        .map_err(pg)?;
+                let notify = match &announce {
+                    Some(_) => Some(
+                        client
+                            .prepare_cached("SELECT pg_notify($1, $2)")
+                            .await
+                            .map_err(pg)?,
+                    ),
+                    None => None,
+                };
+                let mut flight: Vec<futures_util::future::BoxFuture<'_, Result<(), StorageError>>> =
+                    Vec::new();
+                for (statement, params) in &statements {
+                    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+                        .iter()
+                        .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+                        .collect();
+                    let client = &client;
+                    flight.push(Box::pin(async move {
+                        client.execute(statement, &params).await.map(drop).map_err(pg)
+                    }));
+                }
+                if let (Some(notify), Some(payload)) = (&notify, &announce) {
+                    let (client, channel) = (&client, &channel);
+                    flight.push(Box::pin(async move {
+                        client
+                            .execute(notify, &[channel, payload])
+                            .await
+                            .map(drop)
+                            .map_err(pg)
+                    }));
                 }
                 if durability == Durability::Lazy {
-                    client
-                        .batch_execute("SET LOCAL synchronous_commit = off")
-                        .await
-                        .map_err(pg)?;
+                    flight.push(Box::pin(async {
+                        client
+                            .batch_execute("SET LOCAL synchronous_commit = off")
+                            .await
+                            .map_err(pg)
+                    }));
                 }
-                client.batch_execute("COMMIT").await.map_err(pg)
+                flight.push(Box::pin(async {
+                    client.batch_execute("COMMIT").await.map_err(pg)
+                }));
+                futures_util::future::try_join_all(flight).await.map(drop)
             })
             .await;
         match result {
@@ -1045,12 +1077,21 @@ impl Backend for PgBackend {
         let last_seq = self
             .inner
             .run(async move {
-                client.batch_execute("BEGIN").await.map_err(pg)?;
-                client
-                    .execute("SELECT id FROM fq_writer FOR UPDATE", &[])
+                // The lock and the last sequence number in one statement,
+                // sent with the BEGIN: one round trip.
+                let lock = client
+                    .prepare_cached(&format!(
+                        "SELECT (SELECT v FROM {} WHERE k = ''::bytea) FROM fq_writer FOR UPDATE",
+                        table(Space::Seq)
+                    ))
                     .await
                     .map_err(pg)?;
-                match get_on(&client, Space::Seq, Vec::new()).await? {
+                let (_, row) = futures_util::future::try_join(
+                    async { client.batch_execute("BEGIN").await.map_err(pg) },
+                    async { client.query_one(&lock, &[]).await.map_err(pg) },
+                )
+                .await?;
+                match row.get::<_, Option<Vec<u8>>>(0) {
                     Some(bytes) => decode_seq(&bytes),
                     None => Ok(0),
                 }
