@@ -288,6 +288,9 @@ async fn login(
             Format::Json,
         ));
     }
+    // Signing in counts against the device's rate, like any request: each
+    // one writes a session to the store.
+    views.app.admit(&identity, Format::Json).await?;
     let sessions = views.sessions.clone();
     let id = tokio::task::spawn_blocking(move || sessions.open(token))
         .await

@@ -4,12 +4,13 @@
 //! An official opens the dashboard in a browser and pastes a device token
 //! once; `POST /dashboard/login` checks it and sets a session cookie. The
 //! cookie holds only a random session id (256 bits); the server keeps the
-//! token beside it in memory and checks it again with the
+//! token beside it, in memory and in the store (sealed, see [`Sessions`]),
+//! and checks it again with the
 //! [`Authenticator`](crate::auth::Authenticator) on **every** request, so a
 //! revoked device loses its sessions at once. Sessions end after
 //! [`SESSION_TTL`], however active (the cookie's `Max-Age` says the same,
-//! but the server does not rely on the browser), on logout, and when the
-//! server restarts.
+//! but the server does not rely on the browser), and on logout; they
+//! outlive a restart, and every server on a shared store knows them.
 //!
 //! The cookie is `HttpOnly` (scripts cannot read it), `SameSite=Strict`
 //! (other sites cannot make the browser send it, so no cross-site request
@@ -57,6 +58,9 @@ pub const SESSION_COOKIE: &str = "fengqiao_session";
 
 /// How long a session lasts: a working day.
 pub const SESSION_TTL: Duration = Duration::from_secs(8 * 60 * 60);
+
+/// How often ended sessions are removed from the store.
+const SWEEP_EVERY: Duration = Duration::from_secs(60 * 60);
 
 /// Sessions kept at most; the oldest ones end first beyond it.
 const MAX_SESSIONS: usize = 10_000;
@@ -166,8 +170,19 @@ impl Sessions {
     }
 
     /// Sessions kept in `store` too; stored sessions that have ended are
-    /// removed now.
+    /// removed now (and by [`Sessions::follow`] every hour).
     pub fn stored(ttl: Duration, store: Arc<dyn Storage>) -> Self {
+        let mut sessions = Self::new(ttl);
+        sessions.store = Some(store);
+        sessions.sweep();
+        sessions
+    }
+
+    /// Removes the stored sessions that have ended.
+    fn sweep(&self) {
+        let Some(store) = &self.store else {
+            return;
+        };
         let now = now_ms();
         match store.values_in(ValueFamily::Session) {
             Ok(stored) => {
@@ -181,9 +196,6 @@ impl Sessions {
             }
             Err(e) => tracing::warn!(error = %e, "could not list the stored sessions"),
         }
-        let mut sessions = Self::new(ttl);
-        sessions.store = Some(store);
-        sessions
     }
 
     /// Sessions of `ttl`, at most `max` in all and `per_token` for any one
@@ -337,6 +349,20 @@ impl Sessions {
     /// missed) is dropped here, and read from the store again if asked
     /// for. Nothing to do when the store is this server's alone.
     pub fn follow(self: &Arc<Self>) {
+        if self.store.is_some() {
+            let sessions = Arc::downgrade(self);
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(SWEEP_EVERY);
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    let Some(sessions) = sessions.upgrade() else {
+                        return;
+                    };
+                    let _ = tokio::task::spawn_blocking(move || sessions.sweep()).await;
+                }
+            });
+        }
         let Some(mut announcements) = self.store.as_ref().and_then(|s| s.announcements()) else {
             return;
         };
@@ -622,6 +648,56 @@ impl Official {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    fn memory_store() -> Arc<dyn Storage> {
+        Arc::new(
+            crate::storage::Store::open_on(
+                crate::storage::MemoryBackend::new(),
+                crate::storage::QuarantineBounds::default(),
+            )
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn stored_sessions_outlive_a_restart_and_reveal_neither_id_nor_token() {
+        let store = memory_store();
+        let token = "fq_secret-device-token".to_owned();
+        let first = Sessions::stored(Duration::from_secs(60), store.clone());
+        let id = first.open(token.clone()).unwrap();
+        let stored = store.values_in(ValueFamily::Session).unwrap();
+        assert_eq!(stored.len(), 1);
+        let (name, bytes) = &stored[0];
+        let text = format!("{name:?}{}", String::from_utf8_lossy(bytes));
+        assert!(!text.contains(&id) && !text.contains(&token), "{text}");
+        // Another server, or this one restarted, finds it from its id alone.
+        let second = Sessions::stored(Duration::from_secs(60), store.clone());
+        assert_eq!(second.token(&id), None, "not in memory there");
+        assert_eq!(second.find(&id).map(|(t, _)| t), Some(token.clone()));
+        // A wrong id, or an expiry moved forward, opens nothing.
+        let mut other = id.clone().into_bytes();
+        other[0] = if other[0] == b'0' { b'1' } else { b'0' };
+        assert_eq!(unseal(&String::from_utf8(other).unwrap(), bytes), None);
+        let mut extended = bytes.clone();
+        extended[7] = extended[7].wrapping_add(1);
+        assert_eq!(unseal(&id, &extended), None);
+        // Closing ends it for everyone.
+        second.close(&id);
+        assert!(store.values_in(ValueFamily::Session).unwrap().is_empty());
+        let third = Sessions::stored(Duration::from_secs(60), store);
+        assert_eq!(third.find(&id), None);
+    }
+
+    #[test]
+    fn ended_sessions_are_swept_from_the_store() {
+        let store = memory_store();
+        let sessions = Sessions::stored(Duration::from_millis(1), store.clone());
+        sessions.open("token".into()).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(store.values_in(ValueFamily::Session).unwrap().len(), 1);
+        drop(Sessions::stored(Duration::from_secs(60), store.clone()));
+        assert!(store.values_in(ValueFamily::Session).unwrap().is_empty());
+    }
 
     #[test]
     fn sessions_open_find_and_close() {
