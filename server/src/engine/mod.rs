@@ -40,6 +40,8 @@ pub mod cache;
 pub mod decide;
 pub mod hub;
 pub mod stored_sync;
+#[cfg(test)]
+mod tests;
 
 use std::sync::{Arc, MutexGuard};
 
@@ -403,12 +405,12 @@ impl Engine {
                     missing_dependencies: true,
                 }));
             }
-            let decision = self.judge(caller, id, slot, scratch, changes, taken, removed)?;
-            Ok(prepared(decision, |heads, changed| Applied {
+            let decision = self.judge(caller, id, slot, scratch, changes, taken, removed);
+            prepared(decision, changes, |heads, changed| Applied {
                 heads,
                 changed,
                 missing_dependencies: false,
-            }))
+            })
         })
     }
 
@@ -443,7 +445,7 @@ impl Engine {
 
     /// Decides on a scratch copy that holds new changes
     /// ([`decide::decide`]), with the engine's directory, storage, limits
-    /// and clock; a change refused for what it is is quarantined.
+    /// and clock.
     #[allow(clippy::too_many_arguments)]
     fn judge(
         &self,
@@ -454,7 +456,7 @@ impl Engine {
         received: &[u8],
         taken: Taken,
         removed: bool,
-    ) -> Result<Decision, DocError> {
+    ) -> Result<Decision, Refusal> {
         let cx = Context {
             directory: self.directory.as_ref(),
             summaries: self.storage.as_ref(),
@@ -470,12 +472,7 @@ impl Engine {
             taken,
             removed,
         };
-        decide::decide(proposal, &cx).map_err(|Refusal { error, quarantine }| {
-            if quarantine {
-                self.quarantine(caller, id, &error, received);
-            }
-            error
-        })
+        decide::decide(proposal, &cx)
     }
 
     /// Writes to a record, retrying when another writer's commit got
@@ -527,6 +524,10 @@ impl Engine {
         if taken == Taken::Hidden {
             return match prepare(&mut Slot::default(), false)? {
                 Prepared::Done(answer) => Ok(answer),
+                Prepared::Refused(error, received) => {
+                    self.quarantine(caller, id, &error, &received);
+                    Err(error)
+                }
                 // The decision refuses every write to a hidden record; this
                 // is the same answer should it not.
                 Prepared::Commit(commit, _) => {
@@ -544,6 +545,13 @@ impl Engine {
         drop(guard);
         let (commit, answer) = match outcome? {
             Prepared::Done(answer) => return Ok(answer),
+            Prepared::Refused(error, received) => {
+                // Kept apart once the slot is let go: quarantining waits
+                // for a flush.
+                drop(turn);
+                self.quarantine(caller, id, &error, &received);
+                return Err(error);
+            }
             Prepared::Commit(commit, answer) => (commit, answer),
         };
         let Commit {
@@ -817,14 +825,14 @@ impl Engine {
                 return Ok(Prepared::Done((received, attempt_state)));
             }
             let received = scratch.save_after(&before);
-            let decision = self.judge(caller, id, slot, scratch, &received, Taken::No, removed)?;
-            Ok(prepared(decision, |_, changed| {
+            let decision = self.judge(caller, id, slot, scratch, &received, Taken::No, removed);
+            prepared(decision, &received, |_, changed| {
                 let received = Received {
                     changed,
                     missing_dependencies,
                 };
                 (received, attempt_state)
-            }))
+            })
         });
         match result {
             Ok((received, new_state)) => {
@@ -898,17 +906,29 @@ enum Prepared<R> {
     Done(R),
     /// Store this, then give the answer.
     Commit(Box<Commit>, R),
+    /// Refused for what the changes (these bytes) are: quarantine them.
+    Refused(DocError, Vec<u8>),
 }
 
 /// The write a decision asks for, with the answer `answer` makes of the
-/// record's heads afterwards and whether anything new is stored.
-fn prepared<R>(decision: Decision, answer: impl FnOnce(Vec<ChangeHash>, bool) -> R) -> Prepared<R> {
+/// record's heads afterwards and whether anything new is stored; a change
+/// refused for what it is (sent as `received`) is to be quarantined.
+fn prepared<R>(
+    decision: Result<Decision, Refusal>,
+    received: &[u8],
+    answer: impl FnOnce(Vec<ChangeHash>, bool) -> R,
+) -> Result<Prepared<R>, DocError> {
     match decision {
-        Decision::Unchanged { heads } => Prepared::Done(answer(heads, false)),
-        Decision::Commit(commit) => {
+        Ok(Decision::Unchanged { heads }) => Ok(Prepared::Done(answer(heads, false))),
+        Ok(Decision::Commit(commit)) => {
             let answer = answer(commit.heads.clone(), true);
-            Prepared::Commit(commit, answer)
+            Ok(Prepared::Commit(commit, answer))
         }
+        Err(Refusal {
+            error,
+            quarantine: true,
+        }) => Ok(Prepared::Refused(error, received.to_vec())),
+        Err(Refusal { error, .. }) => Err(error),
     }
 }
 
@@ -984,12 +1004,12 @@ impl Engine {
             let before = scratch.get_heads();
             change(&mut scratch).map_err(DocError::Invalid)?;
             let received = scratch.save_after(&before);
-            let decision = self.judge(caller, id, slot, scratch, &received, Taken::No, removed)?;
-            Ok(prepared(decision, |heads, changed| Applied {
+            let decision = self.judge(caller, id, slot, scratch, &received, Taken::No, removed);
+            prepared(decision, &received, |heads, changed| Applied {
                 heads,
                 changed,
                 missing_dependencies: false,
-            }))
+            })
         })
     }
 }
