@@ -298,30 +298,36 @@ impl Engine {
         &self.cache
     }
 
-    /// Runs `f` on the record's slot, loading it first if needed.
+    /// Runs `f` on the record's slot, loading it first if needed. The
+    /// slot holds at least the record's last durable commit: a commit may
+    /// be durable before its writer installs it (the writer lets the mutex
+    /// go while storage flushes), and a reader must never answer from a
+    /// state older than the heads storage already advertises.
     fn with_slot<R>(
         &self,
         id: &DocumentId,
         f: impl FnOnce(&mut Slot) -> Result<R, DocError>,
     ) -> Result<R, DocError> {
+        let durable = self.storage.doc_meta(id)?.map_or(0, |meta| meta.seq);
         let cell = self.cache.slot(id);
-        let mut guard = self.loaded_slot(id, &cell)?;
+        let mut guard = self.loaded_slot(id, &cell, durable)?;
         let result = f(&mut guard);
         self.cache.reweigh(id, &guard);
         result
     }
 
-    /// The record's slot, locked, with the record loaded if it exists. The
-    /// record is read and loaded without the slot's mutex (reading waits
-    /// for a commit in flight to be durable); a newer copy installed
-    /// meanwhile is kept.
+    /// The record's slot, locked, with the record loaded if it exists, at
+    /// least as new as the commit `min_seq`. The record is read and loaded
+    /// without the slot's mutex (reading waits for a commit in flight to be
+    /// durable); a newer copy installed meanwhile is kept.
     fn loaded_slot<'a>(
         &self,
         id: &DocumentId,
         cell: &'a SlotCell,
+        min_seq: u64,
     ) -> Result<MutexGuard<'a, Slot>, DocError> {
         let guard = cell.lock();
-        if guard.loaded.is_some() {
+        if guard.loaded.as_ref().is_some_and(|l| l.seq >= min_seq) {
             return Ok(guard);
         }
         drop(guard);
@@ -538,7 +544,9 @@ impl Engine {
         let cell = self.cache.slot(id);
         let turn = cell.write_turn();
         let removed = self.removal(id)?.is_some();
-        let mut guard = self.loaded_slot(id, &cell)?;
+        // The write turn keeps other writers of this slot out; a commit
+        // made through another (evicted) slot makes this one's conflict.
+        let mut guard = self.loaded_slot(id, &cell, 0)?;
         let base = guard.loaded.as_ref().map_or(0, |l| l.seq);
         let outcome = prepare(&mut guard, removed);
         self.cache.reweigh(id, &guard);

@@ -30,16 +30,28 @@ struct Gated {
     inner: Arc<dyn Storage>,
     /// When set, the next commit says so here and waits for the receiver.
     gate: Mutex<Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>>,
+    /// Whether the gate holds a commit after it is durable (before it
+    /// returns) rather than before it is made.
+    after: std::sync::atomic::AtomicBool,
 }
 
 impl Storage for Gated {
     fn commit(&self, batch: CommitBatch) -> Result<CommitReceipt, StorageError> {
         let gate = self.gate.lock().unwrap().take();
-        if let Some((entered, release)) = gate {
+        let after = self.after.load(std::sync::atomic::Ordering::SeqCst);
+        let Some((entered, release)) = gate else {
+            return self.inner.commit(batch);
+        };
+        if after {
+            let receipt = self.inner.commit(batch);
             entered.send(()).unwrap();
             release.recv().unwrap();
+            receipt
+        } else {
+            entered.send(()).unwrap();
+            release.recv().unwrap();
+            self.inner.commit(batch)
         }
-        self.inner.commit(batch)
     }
     fn compact(
         &self,
@@ -136,6 +148,7 @@ fn engine() -> (Arc<Engine>, Arc<Gated>) {
     let gated = Arc::new(Gated {
         inner,
         gate: Mutex::new(None),
+        after: std::sync::atomic::AtomicBool::new(false),
     });
     let storage: Arc<dyn Storage> = gated.clone();
     let clock = SharedClock::fixed(NOW);
@@ -228,6 +241,47 @@ fn readers_go_on_while_a_commit_is_flushed_and_see_only_durable_heads() {
     let applied = writer.join().unwrap().unwrap();
     assert!(applied.changed);
     assert_eq!(applied.heads, doc.get_heads());
+    assert_eq!(engine.history(&caller, &id).unwrap().unwrap().len(), 2);
+}
+
+/// A commit is durable, and advertised by storage, a moment before its
+/// writer installs it in the slot: a reader in that moment answers from
+/// storage's state, never from the older one still in the slot.
+#[test]
+fn a_reader_never_answers_from_older_than_what_storage_advertises() {
+    let (engine, gated) = engine();
+    let caller = Caller::unrestricted();
+    let id = DocumentId::random();
+    let mut doc = dispute(VILLAGE, "p1");
+    engine.apply_changes(&caller, &id, &doc.save()).unwrap();
+    assert_eq!(engine.history(&caller, &id).unwrap().unwrap().len(), 1);
+    let old = doc.get_heads();
+    let base = doc.save();
+
+    set_title(&mut doc, &Author::new("p1", NOW), "宅基地边界纠纷").unwrap();
+    let edit = doc.save_after(&old);
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel();
+    gated.after.store(true, std::sync::atomic::Ordering::SeqCst);
+    *gated.gate.lock().unwrap() = Some((entered_tx, release_rx));
+    let writer = {
+        let (engine, caller, id) = (engine.clone(), caller.clone(), id.clone());
+        std::thread::spawn(move || engine.apply_changes(&caller, &id, &edit))
+    };
+    entered
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the commit is durable");
+
+    // A peer holding the old heads is sent the new change.
+    let (bytes, heads) = engine.changes_since(&caller, &id, &old).unwrap().unwrap();
+    assert_eq!(heads, doc.get_heads());
+    let mut peer = AutoCommit::load(&base).unwrap();
+    peer.load_incremental(&bytes).unwrap();
+    assert_eq!(peer.get_heads(), doc.get_heads());
+    assert_eq!(engine.history(&caller, &id).unwrap().unwrap().len(), 2);
+
+    release.send(()).unwrap();
+    assert!(writer.join().unwrap().unwrap().changed);
     assert_eq!(engine.history(&caller, &id).unwrap().unwrap().len(), 2);
 }
 
