@@ -17,6 +17,7 @@ pub mod alerts;
 pub mod auth;
 pub mod batch;
 pub mod cli;
+pub mod clock;
 pub mod cluster;
 pub mod directory;
 pub mod engine;

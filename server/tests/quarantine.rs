@@ -73,7 +73,7 @@ fn records_dated_beyond_the_clock_allowance_are_refused_by_the_servers_clock() {
         storage.clone(),
         directory,
         EngineConfig {
-            clock: || CLOCK,
+            clock: fengqiao_server::clock::SharedClock::fixed(CLOCK),
             ..EngineConfig::default()
         },
     );

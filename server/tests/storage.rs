@@ -24,6 +24,7 @@ use fengqiao_protocol::{DeviceId, DocumentId, ErrorCode, Scope, VillageCode};
 use fengqiao_server::storage::backend::{
     Announcement, Backend, Durability, Space, WriteTxn, block_on,
 };
+use fengqiao_server::storage::document::ActorBinding;
 use fengqiao_server::storage::postgres::{PgBackend, TestSchema};
 use fengqiao_server::storage::{
     BackupReport, CommitBatch, CrashBackend, CrashPoint, DocumentContent, FlushStats,
@@ -335,6 +336,7 @@ for_every_backend!(
     corrupt_stored_values_are_typed_errors_not_panics,
     a_store_of_another_schema_version_is_refused,
     the_quarantine_stays_within_its_bounds_per_device_and_in_all_across_reopens,
+    actor_bindings_land_with_their_commit_and_never_without_it,
 );
 
 fn dispute(id: &DocumentId, code: &str, status: Status, risk: Risk) -> Summary {
@@ -397,6 +399,7 @@ fn chunk(summary: &Summary, bytes: &[u8], n: u8) -> CommitBatch {
         summary: summary.clone(),
         at: 1_700_000_000_000 + i64::from(n),
         expected_seq: None,
+        bindings: Vec::new(),
     }
 }
 
@@ -773,6 +776,116 @@ fn a_refused_commit_leaves_nothing_behind<B: Backing>(b: &B) {
     // The refusals consumed no sequence number.
     stale.expected_seq = Some(1);
     assert_eq!(store.commit(stale).unwrap().seq, 2);
+}
+
+fn binding(actor: u8, device: u8) -> ActorBinding {
+    ActorBinding {
+        actor: vec![actor; 8],
+        device: DeviceId::from_bytes([device; 16]),
+    }
+}
+
+fn bound_to(store: &dyn Storage, actor: u8) -> Option<Vec<u8>> {
+    store
+        .get_value(&ServerValue::Actor(vec![actor; 8]))
+        .unwrap()
+}
+
+fn actor_bindings_land_with_their_commit_and_never_without_it<B: Backing>(b: &B) {
+    let store = b.open();
+    let summary = dispute(&DocumentId::random(), A1, Status::Open, Risk::Low);
+    let mut first = chunk(&summary, b"first", 1);
+    first.expected_seq = Some(0);
+    first.bindings = vec![binding(1, 1), binding(2, 1)];
+    let seq = store.commit(first).unwrap().seq;
+    assert_eq!(bound_to(&store, 1), Some(vec![1; 16]));
+    assert_eq!(bound_to(&store, 2), Some(vec![1; 16]));
+
+    // A commit refused for its expected sequence number binds nothing.
+    let mut stale = chunk(&summary, b"stale", 2);
+    stale.expected_seq = Some(0);
+    stale.bindings = vec![binding(3, 2)];
+    assert!(matches!(
+        store.commit(stale),
+        Err(StorageError::Conflict { .. })
+    ));
+    // Nor does an invalid one.
+    let mut invalid = chunk(&summary, b"", 2);
+    invalid.expected_seq = Some(seq);
+    invalid.bindings = vec![binding(3, 2)];
+    assert!(matches!(
+        store.commit(invalid),
+        Err(StorageError::Invalid { .. })
+    ));
+    assert_eq!(bound_to(&store, 3), None);
+
+    // An actor bound already keeps its device; a new one binds.
+    let mut next = chunk(&summary, b"next", 3);
+    next.expected_seq = Some(seq);
+    next.bindings = vec![binding(1, 2), binding(3, 2), binding(3, 3)];
+    let seq = store.commit(next).unwrap().seq;
+    assert_eq!(bound_to(&store, 1), Some(vec![1; 16]));
+    assert_eq!(bound_to(&store, 3), Some(vec![2; 16]));
+
+    // An id an admin removed takes no conditional commit, and binds nothing.
+    store
+        .put_value(&ServerValue::Removal(summary.id.clone()), b"removed")
+        .unwrap();
+    let mut late = chunk(&summary, b"late", 4);
+    late.expected_seq = Some(seq);
+    late.bindings = vec![binding(4, 1)];
+    assert!(matches!(
+        store.commit(late),
+        Err(StorageError::Conflict { .. })
+    ));
+    assert_eq!(bound_to(&store, 4), None);
+    assert_eq!(store.doc_meta(&summary.id).unwrap().unwrap().seq, seq);
+
+    drop(store);
+    let reopened = b.open();
+    assert_eq!(bound_to(&reopened, 1), Some(vec![1; 16]));
+    assert_eq!(bound_to(&reopened, 3), Some(vec![2; 16]));
+    assert_eq!(
+        reopened.values_in(ValueFamily::Actor).unwrap().len(),
+        3,
+        "actors 1, 2 and 3"
+    );
+}
+
+/// A crash anywhere in a commit that binds an actor leaves the binding
+/// exactly when it leaves the commit.
+#[test]
+fn a_crash_leaves_an_actor_binding_exactly_with_its_commit() {
+    let ids: Vec<DocumentId> = (0..12).map(|_| DocumentId::random()).collect();
+    for point in crash_points() {
+        for nth in [1, 2, 5, 9] {
+            let memory = MemoryBackend::new();
+            let backend = CrashBackend::new(memory.clone());
+            let store = Store::open_on(backend.clone(), QuarantineBounds::default()).unwrap();
+            backend.crash_at(nth, point);
+            let mut acked = Vec::new();
+            for (n, id) in ids.iter().enumerate() {
+                let summary = dispute(id, A1, Status::Open, Risk::Low);
+                let mut batch = chunk(&summary, b"bytes", n as u8);
+                batch.expected_seq = Some(0);
+                batch.bindings = vec![binding(n as u8, 9)];
+                if store.commit(batch).is_ok() {
+                    acked.push(n);
+                }
+            }
+            assert!(backend.crashed(), "{point:?} at {nth}: never crashed");
+            drop(store);
+            let restarted = Store::open_on(memory, QuarantineBounds::default()).unwrap();
+            for (n, id) in ids.iter().enumerate() {
+                let committed = restarted.doc_meta(id).unwrap().is_some();
+                let bound = bound_to(&restarted, n as u8).is_some();
+                assert_eq!(committed, bound, "{point:?} at {nth}: commit {n}");
+                if acked.contains(&n) {
+                    assert!(committed, "{point:?} at {nth}: acknowledged commit {n}");
+                }
+            }
+        }
+    }
 }
 
 fn a_commit_that_meets_a_corrupt_summary_writes_nothing<B: Backing>(b: &B) {

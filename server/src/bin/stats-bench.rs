@@ -209,6 +209,7 @@ fn generate(storage: &Arc<dyn Storage>, args: &Args) {
                         summary,
                         at: NOW,
                         expected_seq: None,
+                        bindings: Vec::new(),
                     };
                     storage.commit(batch).expect("commit");
                     done.fetch_add(1, Ordering::Relaxed);
@@ -369,6 +370,7 @@ fn main() {
                 summary,
                 at: NOW,
                 expected_seq: None,
+                bindings: Vec::new(),
             })
             .expect("commit");
     };

@@ -36,7 +36,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 use tokio::sync::broadcast;
 
-use crate::engine::now_millis;
+use crate::clock::SharedClock;
 use crate::storage::{ServerValue, Storage, StorageError, ValueFamily};
 pub use org::{ImportReport, Org, OrgError};
 
@@ -163,8 +163,13 @@ pub struct EnrollRequest {
 pub struct Directory {
     storage: Arc<dyn Storage>,
     state: RwLock<State>,
+    /// Actor bindings read from storage. Only bindings found are kept:
+    /// an actor bound by a commit ([`crate::storage::CommitBatch::bindings`])
+    /// was unbound when the engine looked, so no entry here contradicts it.
     bindings: RwLock<HashMap<Vec<u8>, DeviceId>>,
     revocations: broadcast::Sender<DeviceId>,
+    /// Stamps people and devices.
+    clock: SharedClock,
 }
 
 fn hash_token(token: &str) -> Vec<u8> {
@@ -195,8 +200,19 @@ fn decode<T: serde::de::DeserializeOwned>(
 }
 
 impl Directory {
-    /// Loads the organisation and the people and devices from storage.
+    /// Loads the organisation and the people and devices from storage,
+    /// on the system clock.
     pub fn open(storage: Arc<dyn Storage>) -> Result<Self, StorageError> {
+        Self::open_with_clock(storage, SharedClock::system())
+    }
+
+    /// Loads the organisation and the people and devices from storage;
+    /// `clock` stamps the people and devices added, tokens issued and
+    /// revocations.
+    pub fn open_with_clock(
+        storage: Arc<dyn Storage>,
+        clock: SharedClock,
+    ) -> Result<Self, StorageError> {
         let org = match storage.get_value(&ServerValue::Org)? {
             Some(bytes) => decode(&bytes, "organisation")?,
             None => Org::default(),
@@ -238,6 +254,7 @@ impl Directory {
                 org,
             }),
             bindings: RwLock::new(HashMap::new()),
+            clock,
             revocations,
         })
     }
@@ -374,7 +391,7 @@ impl Directory {
         }
         let mut state = self.write();
         let existing = state.people.people.get(id);
-        let created_at = existing.map_or_else(now_millis, |p| p.created_at);
+        let created_at = existing.map_or_else(|| self.clock.now(), |p| p.created_at);
         let scope = match scope {
             Some(scope) => {
                 if !state.org.has_scope(&scope) {
@@ -455,7 +472,7 @@ impl Directory {
             .cloned()
             .ok_or_else(|| DirectoryError::UnknownPerson(request.person.clone()))?;
         Self::check_within_person(&person, &access)?;
-        let now = now_millis();
+        let now = self.clock.now();
         let label = if request.label.trim().is_empty() {
             format!("{}的设备", person.name)
         } else {
@@ -486,7 +503,7 @@ impl Directory {
             )));
         }
         device.token_hash = hash_token(&token.0);
-        device.token_issued_at = now_millis();
+        device.token_issued_at = self.clock.now();
         self.save_device(&mut state, device)?;
         drop(state);
         // What the old token opened closes now.
@@ -501,7 +518,7 @@ impl Directory {
             let mut state = self.write();
             let mut device = Self::stored_device(&state, id)?;
             if device.revoked_at.is_none() {
-                device.revoked_at = Some(now_millis());
+                device.revoked_at = Some(self.clock.now());
             }
             self.save_device(&mut state, device.clone())?;
             device
@@ -557,20 +574,6 @@ impl Directory {
 
     fn actor_key(actor: &[u8]) -> ServerValue {
         ServerValue::Actor(actor.to_vec())
-    }
-
-    /// Binds a non-native actor to a device, unless it is bound already.
-    pub fn bind_actor(&self, actor: &[u8], device: DeviceId) -> Result<(), StorageError> {
-        if self.bound(actor)?.is_some() {
-            return Ok(());
-        }
-        self.storage
-            .put_value(&Self::actor_key(actor), device.as_bytes())?;
-        self.bindings
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(actor.to_vec(), device);
-        Ok(())
     }
 
     fn bound(&self, actor: &[u8]) -> Result<Option<DeviceId>, StorageError> {

@@ -6,16 +6,20 @@
 //! time). Server memory therefore does not grow with the number of stored
 //! records, only with the budget.
 //!
-//! Each document sits in a [`Slot`] behind its own mutex, so work on one
-//! document (applying an upload, generating a sync message) is serialised
-//! while different documents proceed in parallel. A slot evicted while
-//! someone still holds it stays valid for that holder; commits carry the
-//! sequence number they started from, so a stale slot can never overwrite
-//! newer data (storage refuses the commit and the engine reloads).
+//! Each document sits in a [`Slot`] behind its own mutex ([`SlotCell`]), so
+//! work on one document (deciding on an upload, generating a sync message)
+//! is serialised while different documents proceed in parallel. The mutex
+//! is never held while storage flushes: a writer takes the document's
+//! write turn, decides under the mutex, lets it go while its commit is
+//! made durable, then takes it again to install the result; readers meanwhile
+//! see the last durable state. A slot evicted while someone still holds it
+//! stays valid for that holder; commits carry the sequence number they
+//! started from, so a stale slot can never overwrite newer data (storage
+//! refuses the commit and the engine reloads).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use automerge::AutoCommit;
 use fengqiao_protocol::{DocumentId, VillageCode};
@@ -35,6 +39,50 @@ pub struct Loaded {
 #[derive(Default)]
 pub struct Slot {
     pub loaded: Option<Loaded>,
+    /// A writer holds the document's write turn ([`SlotCell::write_turn`]).
+    writing: bool,
+}
+
+/// A slot behind its mutex, and the write turn: one writer at a time
+/// decides, commits and installs its result, without holding the mutex
+/// while its commit is flushed; readers take the mutex only.
+#[derive(Default)]
+pub struct SlotCell {
+    slot: Mutex<Slot>,
+    turn_free: Condvar,
+}
+
+impl SlotCell {
+    /// The slot, locked.
+    pub fn lock(&self) -> MutexGuard<'_, Slot> {
+        lock(&self.slot)
+    }
+
+    /// Waits until no other writer holds the write turn, and takes it; it
+    /// is given back when the returned turn is dropped.
+    pub fn write_turn(&self) -> WriteTurn<'_> {
+        let mut guard = self.lock();
+        while guard.writing {
+            guard = self
+                .turn_free
+                .wait(guard)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        guard.writing = true;
+        WriteTurn { cell: self }
+    }
+}
+
+/// The write turn of one document, held by one writer.
+pub struct WriteTurn<'a> {
+    cell: &'a SlotCell,
+}
+
+impl Drop for WriteTurn<'_> {
+    fn drop(&mut self) {
+        self.cell.lock().writing = false;
+        self.cell.turn_free.notify_one();
+    }
 }
 
 impl Slot {
@@ -51,7 +99,7 @@ impl Slot {
 }
 
 struct Entry {
-    slot: Arc<Mutex<Slot>>,
+    slot: Arc<SlotCell>,
     weight: u64,
     tick: u64,
 }
@@ -93,7 +141,7 @@ impl DocCache {
     }
 
     /// The slot of `id`, created empty if the document is not cached.
-    pub fn slot(&self, id: &DocumentId) -> Arc<Mutex<Slot>> {
+    pub fn slot(&self, id: &DocumentId) -> Arc<SlotCell> {
         let mut inner = lock(&self.inner);
         inner.tick += 1;
         let tick = inner.tick;
@@ -106,7 +154,7 @@ impl DocCache {
             return slot;
         }
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
-        let slot = Arc::new(Mutex::new(Slot::default()));
+        let slot = Arc::new(SlotCell::default());
         inner.entries.insert(
             id.clone(),
             Entry {
@@ -179,7 +227,7 @@ mod tests {
         for _ in 0..1_000 {
             let id = DocumentId::random();
             let slot = cache.slot(&id);
-            let mut guard = slot.lock().unwrap();
+            let mut guard = slot.lock();
             guard.loaded = Some(Loaded {
                 doc: AutoCommit::new(),
                 seq: 1,
@@ -204,7 +252,7 @@ mod tests {
                 DocumentId::random()
             };
             let slot = cache.slot(&id);
-            let mut guard = slot.lock().unwrap();
+            let mut guard = slot.lock();
             if guard.loaded.is_none() {
                 guard.loaded = Some(Loaded {
                     doc: AutoCommit::new(),

@@ -25,32 +25,42 @@
 //! created by an upload is not kept loaded afterwards, so the cache holds
 //! the records being worked on, not everything recently written.
 //!
+//! The decision itself is [`decide::decide`]: a pure function of the
+//! stored record, the scratch copy, the caller, the directory, the limits
+//! and the time. The engine loads what it needs, decides under the
+//! record's slot mutex, lets the mutex go while the commit is flushed (the
+//! commit is conditional on the sequence number the decision was made
+//! on), then installs the result. The time and randomness come from the
+//! [`EngineConfig`]'s [`SharedClock`] and [`SharedRandom`].
+//!
 //! All methods block (Automerge work and disk flushes); async callers run
 //! them on blocking threads.
 
 pub mod cache;
+pub mod decide;
 pub mod hub;
 pub mod stored_sync;
+#[cfg(test)]
+mod tests;
 
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, MutexGuard};
 
 use automerge::sync::{self, SyncDoc};
 use automerge::{AutoCommit, ChangeHash};
 use fengqiao_protocol::{DeviceId, DocumentId, ErrorBody, ErrorCode, VillageCode};
 use fengqiao_shared::access::{self, DeviceAccess};
-use fengqiao_shared::record::{self, Limits, Prefetched, Record};
+use fengqiao_shared::record::{self, Limits};
 use fengqiao_shared::{Millis, Summary};
 use thiserror::Error;
 
+pub use crate::clock::now_millis;
+use crate::clock::{SharedClock, SharedRandom};
 use crate::directory::Directory;
 use crate::limit::{RateLimit, RateLimiter};
 use crate::metrics::{LogEvery, Metrics, add};
-use crate::storage::{
-    CommitBatch, DocumentContent, QuarantineBounds, QuarantineEntry, ServerValue, Storage,
-    StorageError,
-};
-use cache::{DocCache, Loaded, Slot};
+use crate::storage::{QuarantineBounds, QuarantineEntry, ServerValue, Storage, StorageError};
+use cache::{DocCache, Loaded, Slot, SlotCell};
+use decide::{Commit, Context, Decision, Proposal, Refusal, Taken};
 use hub::{DocChanged, Hub};
 use stored_sync::same_heads;
 
@@ -174,15 +184,6 @@ pub struct Applied {
     pub missing_dependencies: bool,
 }
 
-/// Whether an id is taken by a record the caller may not read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Taken {
-    /// Free, or a record the caller may read.
-    No,
-    /// A record outside the caller's scope: judged as if the id were free.
-    Hidden,
-}
-
 /// What a peer lacks of a record: Automerge bytes to `load_incremental`,
 /// and the record's heads.
 pub type Missing = (Vec<u8>, Vec<ChangeHash>);
@@ -195,8 +196,11 @@ pub struct EngineConfig {
     pub limits: Limits,
     /// The server's clock, against which recorded times are judged (no
     /// time may lie more than [`record::FUTURE_ALLOWANCE_MILLIS`] ahead of
-    /// it). Tests set a fixed one.
-    pub clock: fn() -> Millis,
+    /// it), and which stamps commits, removals, quarantined changes and
+    /// alerts. Tests set a fixed one.
+    pub clock: SharedClock,
+    /// Names alerts and the actors of server-side edits.
+    pub random: SharedRandom,
 }
 
 impl Default for EngineConfig {
@@ -204,7 +208,8 @@ impl Default for EngineConfig {
         Self {
             cache_bytes: 256 * 1024 * 1024,
             limits: Limits::default(),
-            clock: now_millis,
+            clock: SharedClock::system(),
+            random: SharedRandom::system(),
         }
     }
 }
@@ -215,7 +220,8 @@ pub struct Engine {
     cache: DocCache,
     hub: Hub,
     limits: Limits,
-    clock: fn() -> Millis,
+    clock: SharedClock,
+    random: SharedRandom,
     metrics: Arc<Metrics>,
     /// Quarantined changes per device: a device that keeps sending
     /// refused changes has the rest counted, not stored.
@@ -233,22 +239,6 @@ pub const QUARANTINE_RATE: RateLimit = RateLimit {
     burst: 30.0,
 };
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Milliseconds since the epoch, now.
-pub fn now_millis() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as Millis)
-        .unwrap_or(0)
-}
-
-fn heads_bytes(heads: &[ChangeHash]) -> Vec<[u8; 32]> {
-    heads.iter().map(|h| h.0).collect()
-}
-
 /// How many times a commit is retried after losing a race with another
 /// writer of the same record.
 const COMMIT_ATTEMPTS: usize = 3;
@@ -262,6 +252,7 @@ impl Engine {
             hub: Hub::new(4096),
             limits: config.limits,
             clock: config.clock,
+            random: config.random,
             metrics: Arc::new(Metrics::default()),
             quarantine_rate: RateLimiter::new(QUARANTINE_RATE),
             quarantine_log: LogEvery::new(std::time::Duration::from_secs(10)),
@@ -299,39 +290,6 @@ impl Engine {
         let _ = self.alert_queue.set(queue);
     }
 
-    /// The alert a change to `summary` raises, if any: the record is new or
-    /// was stored as not high-risk (not urgent) and now is. Read before the
-    /// commit; a summary that cannot be read raises none.
-    fn alert_for(
-        &self,
-        id: &DocumentId,
-        summary: &fengqiao_shared::Summary,
-        known: bool,
-    ) -> Option<Arc<crate::alerts::Alert>> {
-        if !crate::alerts::alerting(summary) {
-            return None;
-        }
-        let previous = if known {
-            Some(self.storage.summary(id).ok()??)
-        } else {
-            None
-        };
-        if !crate::alerts::detect(previous.as_ref(), summary) {
-            return None;
-        }
-        Some(Arc::new(crate::alerts::Alert {
-            alert_id: uuid::Uuid::new_v4().to_string(),
-            kind: summary.kind,
-            id: id.clone(),
-            title: summary.title.clone(),
-            village: summary.village.clone(),
-            village_name: self.directory.village_name(&summary.village),
-            risk: summary.risk,
-            sentiment: summary.sentiment,
-            at: now_millis(),
-        }))
-    }
-
     pub fn hub(&self) -> &Hub {
         &self.hub
     }
@@ -340,20 +298,47 @@ impl Engine {
         &self.cache
     }
 
-    /// Runs `f` on the record's slot, loading it first if needed.
+    /// Runs `f` on the record's slot, loading it first if needed. The
+    /// slot holds at least the record's last durable commit: a commit may
+    /// be durable before its writer installs it (the writer lets the mutex
+    /// go while storage flushes), and a reader must never answer from a
+    /// state older than the heads storage already advertises.
     fn with_slot<R>(
         &self,
         id: &DocumentId,
         f: impl FnOnce(&mut Slot) -> Result<R, DocError>,
     ) -> Result<R, DocError> {
-        let slot = self.cache.slot(id);
-        let mut guard = lock(&slot);
-        if guard.loaded.is_none() {
-            guard.loaded = self.load(id)?;
-        }
+        let durable = self.storage.doc_meta(id)?.map_or(0, |meta| meta.seq);
+        let cell = self.cache.slot(id);
+        let mut guard = self.loaded_slot(id, &cell, durable)?;
         let result = f(&mut guard);
         self.cache.reweigh(id, &guard);
         result
+    }
+
+    /// The record's slot, locked, with the record loaded if it exists, at
+    /// least as new as the commit `min_seq`. The record is read and loaded
+    /// without the slot's mutex (reading waits for a commit in flight to be
+    /// durable); a newer copy installed meanwhile is kept.
+    fn loaded_slot<'a>(
+        &self,
+        id: &DocumentId,
+        cell: &'a SlotCell,
+        min_seq: u64,
+    ) -> Result<MutexGuard<'a, Slot>, DocError> {
+        let guard = cell.lock();
+        if guard.loaded.as_ref().is_some_and(|l| l.seq >= min_seq) {
+            return Ok(guard);
+        }
+        drop(guard);
+        let loaded = self.load(id)?;
+        let mut guard = cell.lock();
+        if let Some(loaded) = loaded
+            && guard.loaded.as_ref().is_none_or(|l| l.seq < loaded.seq)
+        {
+            guard.loaded = Some(loaded);
+        }
+        Ok(guard)
     }
 
     fn load(&self, id: &DocumentId) -> Result<Option<Loaded>, DocError> {
@@ -409,43 +394,30 @@ impl Engine {
             self.quarantine(caller, id, &refusal, changes);
             return Err(refusal);
         }
-        for attempt in 1..=COMMIT_ATTEMPTS {
-            let apply = |slot: &mut Slot| {
-                let mut scratch = match &mut slot.loaded {
-                    Some(loaded) => loaded.doc.fork(),
-                    None => AutoCommit::new(),
-                };
-                if !changes.is_empty() {
-                    scratch
-                        .load_incremental(changes)
-                        .map_err(|e| DocError::BadAutomerge(e.to_string()))?;
-                }
-                if !scratch.get_missing_deps(&[]).is_empty() {
-                    let heads = current_heads(slot);
-                    return Ok(Applied {
-                        heads,
-                        changed: false,
-                        missing_dependencies: true,
-                    });
-                }
-                self.accept(caller, id, slot, scratch, changes, taken)
+        self.write(caller, id, taken, |slot, removed| {
+            let mut scratch = match &mut slot.loaded {
+                Some(loaded) => loaded.doc.fork(),
+                None => AutoCommit::new(),
             };
-            let result = match taken {
-                Taken::Hidden => apply(&mut Slot { loaded: None }),
-                Taken::No => self.with_slot(id, apply),
-            };
-            match result {
-                Err(DocError::Storage(StorageError::Conflict { .. }))
-                    if attempt < COMMIT_ATTEMPTS =>
-                {
-                    self.cache.forget(id);
-                }
-                other => return other,
+            if !changes.is_empty() {
+                scratch
+                    .load_incremental(changes)
+                    .map_err(|e| DocError::BadAutomerge(e.to_string()))?;
             }
-        }
-        Err(DocError::Storage(StorageError::Conflict {
-            reason: format!("record {id} kept changing during {COMMIT_ATTEMPTS} attempts"),
-        }))
+            if !scratch.get_missing_deps(&[]).is_empty() {
+                return Ok(Prepared::Done(Applied {
+                    heads: current_heads(slot),
+                    changed: false,
+                    missing_dependencies: true,
+                }));
+            }
+            let decision = self.judge(caller, id, slot, scratch, changes, taken, removed);
+            prepared(decision, changes, |heads, changed| Applied {
+                heads,
+                changed,
+                missing_dependencies: false,
+            })
+        })
     }
 
     /// Whether `id` names a record the caller may not read. Such a record
@@ -477,170 +449,157 @@ impl Engine {
             })
     }
 
-    /// Validates a scratch copy that holds new changes and, if it passes,
-    /// commits it and makes it the record. With [`Taken::Hidden`] the
-    /// slot is an empty stand-in for a record the caller may not see: the
-    /// upload is judged as a creation and refused where it would commit.
-    fn accept(
+    /// Decides on a scratch copy that holds new changes
+    /// ([`decide::decide`]), with the engine's directory, storage, limits
+    /// and clock.
+    #[allow(clippy::too_many_arguments)]
+    fn judge(
         &self,
         caller: &Caller,
         id: &DocumentId,
         slot: &mut Slot,
-        mut scratch: AutoCommit,
+        scratch: AutoCommit,
         received: &[u8],
         taken: Taken,
-    ) -> Result<Applied, DocError> {
-        // Under the record's lock: a removal that raced this change wins.
-        // (A hidden record is never written, whatever became of it.)
-        if taken == Taken::No {
-            self.not_removed(id)?;
-        }
-        let old_heads = current_heads(slot);
-        let new_heads = scratch.get_heads();
-        if new_heads == old_heads {
-            return Ok(Applied {
-                heads: new_heads,
-                changed: false,
-                missing_dependencies: false,
-            });
-        }
-        // A new record is stored as one snapshot; a known one gains a chunk
-        // of what it did not have. Either way the document is encoded once.
-        let content = match &slot.loaded {
-            Some(_) => DocumentContent::Chunk(scratch.save_after(&old_heads)),
-            None if is_document(received) => DocumentContent::Snapshot(received.to_vec()),
-            None => DocumentContent::Snapshot(scratch.save()),
+        removed: bool,
+    ) -> Result<Decision, Refusal> {
+        let cx = Context {
+            directory: self.directory.as_ref(),
+            summaries: self.storage.as_ref(),
+            limits: &self.limits,
+            now: self.clock.now(),
         };
-        let new_len = match &content {
-            DocumentContent::Chunk(bytes) | DocumentContent::Snapshot(bytes) => bytes.len(),
+        let proposal = Proposal {
+            id,
+            caller,
+            stored: slot.loaded.as_mut(),
+            scratch,
+            received,
+            taken,
+            removed,
         };
-        let stored = slot.loaded.as_ref().map_or(0, |l| l.stored_bytes);
-        let size = stored + new_len as u64;
-        let refused = |reason: DocError| {
-            self.quarantine(caller, id, &reason, received);
-            Err(reason)
-        };
-        if size > self.limits.max_document_bytes as u64 {
-            return refused(DocError::TooLarge {
-                bytes: size,
-                limit: self.limits.max_document_bytes as u64,
-            });
-        }
-        // What a device writes in its own name must be its holder's.
-        let sender_person = caller.device.and_then(|device| {
-            access::DeviceDirectory::person_of(self.directory.as_ref(), &device)
-        });
-        // Validation and the summary read every field: each object is read
-        // once, in one pass.
-        let (mut summary, new_links, authorship) = {
-            let view = Prefetched::new(&scratch);
-            let previous = slot.loaded.as_ref().map(|l| Prefetched::new(&l.doc));
-            if let Err(errors) = record::validate_at(
-                &view,
-                previous.as_ref(),
-                size as usize,
-                &self.limits,
-                (self.clock)(),
-            ) {
-                return refused(DocError::Invalid(errors.to_string()));
-            }
-            let authorship = sender_person.as_ref().and_then(|person| {
-                record::check_authorship(&view, previous.as_ref(), person).err()
-            });
-            let new_links = record::new_duplicate_links(&view, previous.as_ref());
-            match Record::read(&view) {
-                Ok(record) => (record.summary(id.clone()), new_links, authorship),
-                Err(e) => return refused(DocError::Invalid(e.to_string())),
-            }
-        };
-        // Scope before authorship: a record the caller may not write gets
-        // the same answer whoever it claims to be written by.
-        if !caller.can_write(&summary.village) {
-            return refused(DocError::Forbidden(summary.village.clone()));
-        }
-        if let Some(errors) = authorship {
-            return refused(DocError::Attribution(errors.to_string()));
-        }
-        if !self.directory.village_known(&summary.village) {
-            return refused(DocError::Invalid(format!(
-                "field \"village\": {} is not a village of the organisation",
-                summary.village
-            )));
-        }
-        // Enrolled devices link duplicates as on the dashboard; the
-        // development token is unrestricted.
-        if caller.access.is_some() {
-            if !new_links.is_empty()
-                && let Err(reason) = self.may_link(caller, id, &new_links)
-            {
-                return refused(reason);
-            }
-            // A link to a case that is not stored does not make this case a
-            // duplicate in the statistics.
-            if let Some(target) = &summary.duplicate_of
-                && !self.is_dispute(target)?
-            {
-                summary.duplicate_of = None;
-            }
-        }
-        let mut to_bind = Vec::new();
-        if let Some(uploader) = caller.device {
-            let mut actors: Vec<Vec<u8>> = scratch
-                .get_changes(&old_heads)
-                .iter()
-                .map(|c| c.actor_id().to_bytes().to_vec())
-                .collect();
-            actors.sort();
-            actors.dedup();
-            for actor in actors {
-                match access::authorize_change(
-                    self.directory.as_ref(),
-                    &actor,
-                    uploader,
-                    &summary.village,
-                ) {
-                    Ok(access::Attribution::BindToUploader) => to_bind.push(actor),
-                    Ok(_) => {}
-                    Err(denied) => return refused(DocError::Attribution(denied.to_string())),
+        decide::decide(proposal, &cx)
+    }
+
+    /// Writes to a record, retrying when another writer's commit got
+    /// there first (see [`Engine::write_once`]).
+    fn write<R>(
+        &self,
+        caller: &Caller,
+        id: &DocumentId,
+        taken: Taken,
+        mut prepare: impl FnMut(&mut Slot, bool) -> Result<Prepared<R>, DocError>,
+    ) -> Result<R, DocError> {
+        for attempt in 1..=COMMIT_ATTEMPTS {
+            match self.write_once(caller, id, taken, &mut prepare) {
+                Err(DocError::Storage(StorageError::Conflict { .. }))
+                    if attempt < COMMIT_ATTEMPTS =>
+                {
+                    self.cache.forget(id);
                 }
+                other => return other,
             }
         }
+        Err(DocError::Storage(StorageError::Conflict {
+            reason: format!("record {id} kept changing during {COMMIT_ATTEMPTS} attempts"),
+        }))
+    }
+
+    /// One write to a record: takes the record's write turn (one writer at
+    /// a time), reads whether an admin removed it, loads it, and runs
+    /// `prepare` under the slot's mutex, which decides (`prepare` is given
+    /// the slot and whether the record was removed). The mutex is let go
+    /// while the decided commit is made durable: the commit expects the
+    /// sequence number the decision was made on, so storage refuses it
+    /// ([`StorageError::Conflict`]) if anything else was written to the
+    /// record, or it was removed, meanwhile. Then the new document is
+    /// installed if the slot still holds the one the decision was made on
+    /// (otherwise the slot is dropped and the next use reloads), the
+    /// write turn is given back, and the change is announced. Readers go on
+    /// meanwhile, from the last durable state.
+    ///
+    /// With [`Taken::Hidden`], `prepare` gets an empty stand-in for a
+    /// record the caller may not see, which is never written.
+    fn write_once<R>(
+        &self,
+        caller: &Caller,
+        id: &DocumentId,
+        taken: Taken,
+        prepare: &mut impl FnMut(&mut Slot, bool) -> Result<Prepared<R>, DocError>,
+    ) -> Result<R, DocError> {
         if taken == Taken::Hidden {
-            // The id belongs to a record the caller may not see: the same
-            // answer as a creation outside its scope, whatever the record.
-            return refused(DocError::Forbidden(summary.village.clone()));
-        }
-        let expected_seq = Some(slot.loaded.as_ref().map_or(0, |l| l.seq));
-        let alert = self.alert_for(id, &summary, slot.loaded.is_some());
-        let receipt = self.storage.commit(CommitBatch {
-            id: id.clone(),
-            content,
-            heads: heads_bytes(&new_heads),
-            summary: summary.clone(),
-            at: now_millis(),
-            expected_seq,
-        })?;
-        if let Some(uploader) = caller.device {
-            for actor in to_bind {
-                // The commit is durable; a lost binding only means the actor
-                // binds to its next uploader, who must have write scope too.
-                if let Err(e) = self.directory.bind_actor(&actor, uploader) {
-                    tracing::warn!(error = %e, "could not store an actor binding");
+            return match prepare(&mut Slot::default(), false)? {
+                Prepared::Done(answer) => Ok(answer),
+                Prepared::Refused(error, received) => {
+                    self.quarantine(caller, id, &error, &received);
+                    Err(error)
                 }
-            }
+                // The decision refuses every write to a hidden record; this
+                // is the same answer should it not.
+                Prepared::Commit(commit, _) => {
+                    Err(DocError::Forbidden(commit.batch.summary.village))
+                }
+            };
         }
-        let village = summary.village.clone();
-        if slot.loaded.is_none() {
-            // A record created by an upload is not kept loaded: its creator
-            // holds it, and peers are answered from the stored heads and
-            // bytes. Thousands of new records then cost no memory.
+        let cell = self.cache.slot(id);
+        let turn = cell.write_turn();
+        let removed = self.removal(id)?.is_some();
+        // The write turn keeps other writers of this slot out; a commit
+        // made through another (evicted) slot makes this one's conflict.
+        let mut guard = self.loaded_slot(id, &cell, 0)?;
+        let base = guard.loaded.as_ref().map_or(0, |l| l.seq);
+        let outcome = prepare(&mut guard, removed);
+        self.cache.reweigh(id, &guard);
+        drop(guard);
+        let (commit, answer) = match outcome? {
+            Prepared::Done(answer) => return Ok(answer),
+            Prepared::Refused(error, received) => {
+                // Kept apart once the slot is let go: quarantining waits
+                // for a flush.
+                drop(turn);
+                self.quarantine(caller, id, &error, &received);
+                return Err(error);
+            }
+            Prepared::Commit(commit, answer) => (commit, answer),
+        };
+        let Commit {
+            batch,
+            doc,
+            stored_bytes,
+            alert,
+            ..
+        } = *commit;
+        let village = batch.summary.village.clone();
+        let receipt = self.storage.commit(batch)?;
+        let mut guard = cell.lock();
+        let now_at = guard.loaded.as_ref().map_or(0, |l| l.seq);
+        if now_at == base {
+            guard.loaded = Some(Loaded {
+                doc,
+                seq: receipt.seq,
+                village: village.clone(),
+                stored_bytes,
+            });
+            if base == 0 {
+                // A record created by an upload is not kept loaded: its
+                // creator holds it, and peers are answered from the stored
+                // heads and bytes. Thousands of new records then cost no
+                // memory. (Whoever holds the slot already sees it.)
+                self.cache.forget(id);
+            } else {
+                self.cache.reweigh(id, &guard);
+            }
+        } else if now_at != receipt.seq {
+            // The slot moved on without this writer (it was reloaded or
+            // dropped): it is not trusted; the next use reloads.
+            guard.loaded = None;
             self.cache.forget(id);
         }
-        slot.loaded = Some(Loaded {
-            doc: scratch,
-            seq: receipt.seq,
-            village: village.clone(),
-            stored_bytes: size,
+        drop(guard);
+        drop(turn);
+        let alert = alert.map(|mut alert| {
+            alert.alert_id = self.random.uuid().to_string();
+            Arc::new(alert)
         });
         self.hub.publish(DocChanged {
             id: id.clone(),
@@ -652,59 +611,7 @@ impl Engine {
         if let (Some(alert), Some(queue)) = (alert, self.alert_queue.get()) {
             queue.push((*alert).clone());
         }
-        Ok(Applied {
-            heads: new_heads,
-            changed: true,
-            missing_dependencies: false,
-        })
-    }
-
-    /// Whether the caller may mark a record as a duplicate of each of
-    /// `targets`: linking duplicates is a town (or district, with write)
-    /// decision, as on the dashboard, and only to a dispute the caller can
-    /// read. A target that does not exist and one out of the caller's
-    /// scope get the same answer.
-    fn may_link(
-        &self,
-        caller: &Caller,
-        id: &DocumentId,
-        targets: &[String],
-    ) -> Result<(), DocError> {
-        if let Some(access) = &caller.access
-            && !matches!(access.role, access::Role::Town | access::Role::District)
-        {
-            return Err(DocError::Attribution(
-                "field \"links.duplicateOf\": this device's role does not link duplicates; \
-                 a town official links them on the dashboard"
-                    .to_owned(),
-            ));
-        }
-        for target in targets {
-            let found = match DocumentId::parse(target) {
-                Ok(target) if &target != id => self
-                    .storage
-                    .summary(&target)?
-                    .filter(|s| s.kind == fengqiao_shared::vocab::RecordKind::Dispute)
-                    .filter(|s| caller.can_read(&s.village))
-                    .is_some(),
-                _ => false,
-            };
-            if !found {
-                return Err(DocError::Invalid(format!(
-                    "field \"links.duplicateOf\": {:?} is not a case this device can see",
-                    record::shorten_for_message(target)
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// Whether `id` is a stored dispute.
-    fn is_dispute(&self, id: &DocumentId) -> Result<bool, DocError> {
-        Ok(self
-            .storage
-            .summary(id)?
-            .is_some_and(|s| s.kind == fengqiao_shared::vocab::RecordKind::Dispute))
+        Ok(answer)
     }
 
     /// Keeps a refused change apart: its first bytes, within the
@@ -724,7 +631,7 @@ impl Engine {
         let entry = QuarantineEntry::new(
             id.clone(),
             caller.device,
-            now_millis(),
+            self.clock.now(),
             reason.to_string(),
             reason.code(),
             bytes,
@@ -868,75 +775,83 @@ impl Engine {
                 Err(back) => message = back,
             }
         }
-        for attempt in 1..=COMMIT_ATTEMPTS {
-            let mut attempt_state = state.clone();
+        if message.changes.is_empty() {
+            // Heads, needs and a bloom filter only update the peer's sync
+            // state; the document cannot change, so it is read in place
+            // rather than copied, and no write turn is taken.
+            let mut new_state = state.clone();
             let result = self.with_slot(id, |slot| {
-                if let Some(loaded) = &slot.loaded
-                    && !caller.can_read(&loaded.village)
-                {
-                    return Err(DocError::NotFound);
-                }
-                if message.changes.is_empty() {
-                    // Heads, needs and a bloom filter only update the
-                    // peer's sync state; the document cannot change, so it
-                    // is read in place rather than copied.
-                    let received = match &mut slot.loaded {
-                        Some(loaded) => loaded
-                            .doc
-                            .sync()
-                            .receive_sync_message(&mut attempt_state, message.clone()),
-                        None => AutoCommit::new()
-                            .sync()
-                            .receive_sync_message(&mut attempt_state, message.clone()),
-                    };
-                    received.map_err(|e| DocError::BadAutomerge(e.to_string()))?;
-                    return Ok(Received::default());
-                }
-                let mut scratch = match &mut slot.loaded {
-                    Some(loaded) => loaded.doc.fork(),
-                    None => AutoCommit::new(),
+                let received = match &mut slot.loaded {
+                    Some(loaded) if !caller.can_read(&loaded.village) => {
+                        return Err(DocError::NotFound);
+                    }
+                    Some(loaded) => loaded
+                        .doc
+                        .sync()
+                        .receive_sync_message(&mut new_state, message),
+                    None => AutoCommit::new()
+                        .sync()
+                        .receive_sync_message(&mut new_state, message),
                 };
-                let before = scratch.get_heads();
-                scratch
-                    .sync()
-                    .receive_sync_message(&mut attempt_state, message.clone())
-                    .map_err(|e| DocError::BadAutomerge(e.to_string()))?;
-                // Changes whose dependencies did not come wait in the
-                // scratch copy's queue, which is not kept.
-                let missing_dependencies = !scratch.get_missing_deps(&[]).is_empty();
-                if scratch.get_heads() == before {
-                    return Ok(Received {
-                        changed: false,
-                        missing_dependencies,
-                    });
-                }
-                let received = scratch.save_after(&before);
-                self.accept(caller, id, slot, scratch, &received, Taken::No)
-                    .map(|applied| Received {
-                        changed: applied.changed,
-                        missing_dependencies,
-                    })
+                received.map_err(|e| DocError::BadAutomerge(e.to_string()))
             });
-            match result {
-                Err(DocError::Storage(StorageError::Conflict { .. }))
-                    if attempt < COMMIT_ATTEMPTS =>
-                {
-                    self.cache.forget(id);
-                }
-                Ok(received) => {
-                    *state = attempt_state;
-                    return Ok(received);
+            return match result {
+                Ok(()) => {
+                    *state = new_state;
+                    Ok(Received::default())
                 }
                 Err(e) => {
                     *state = sync::State::new();
-                    return Err(e);
+                    Err(e)
                 }
+            };
+        }
+        let result = self.write(caller, id, Taken::No, |slot, removed| {
+            if let Some(loaded) = &slot.loaded
+                && !caller.can_read(&loaded.village)
+            {
+                return Err(DocError::NotFound);
+            }
+            let mut attempt_state = state.clone();
+            let mut scratch = match &mut slot.loaded {
+                Some(loaded) => loaded.doc.fork(),
+                None => AutoCommit::new(),
+            };
+            let before = scratch.get_heads();
+            scratch
+                .sync()
+                .receive_sync_message(&mut attempt_state, message.clone())
+                .map_err(|e| DocError::BadAutomerge(e.to_string()))?;
+            // Changes whose dependencies did not come wait in the scratch
+            // copy's queue, which is not kept.
+            let missing_dependencies = !scratch.get_missing_deps(&[]).is_empty();
+            if scratch.get_heads() == before {
+                let received = Received {
+                    changed: false,
+                    missing_dependencies,
+                };
+                return Ok(Prepared::Done((received, attempt_state)));
+            }
+            let received = scratch.save_after(&before);
+            let decision = self.judge(caller, id, slot, scratch, &received, Taken::No, removed);
+            prepared(decision, &received, |_, changed| {
+                let received = Received {
+                    changed,
+                    missing_dependencies,
+                };
+                (received, attempt_state)
+            })
+        });
+        match result {
+            Ok((received, new_state)) => {
+                *state = new_state;
+                Ok(received)
+            }
+            Err(e) => {
+                *state = sync::State::new();
+                Err(e)
             }
         }
-        *state = sync::State::new();
-        Err(DocError::Storage(StorageError::Conflict {
-            reason: format!("record {id} kept changing during {COMMIT_ATTEMPTS} attempts"),
-        }))
     }
 
     /// The next sync message for a peer, or `None` when in sync. Errors with
@@ -993,13 +908,36 @@ impl Engine {
     }
 }
 
-/// Whether `bytes` begin with an Automerge document chunk (the output of
-/// `save()`), as opposed to change chunks: such bytes, when they alone
-/// built a new record, are already its compact snapshot.
-fn is_document(bytes: &[u8]) -> bool {
-    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-    const DOCUMENT_CHUNK: u8 = 0;
-    bytes.len() > 8 && bytes[..4] == MAGIC && bytes[8] == DOCUMENT_CHUNK
+/// What one attempt at a write came to, under the slot's mutex.
+enum Prepared<R> {
+    /// Nothing to store; the answer.
+    Done(R),
+    /// Store this, then give the answer.
+    Commit(Box<Commit>, R),
+    /// Refused for what the changes (these bytes) are: quarantine them.
+    Refused(DocError, Vec<u8>),
+}
+
+/// The write a decision asks for, with the answer `answer` makes of the
+/// record's heads afterwards and whether anything new is stored; a change
+/// refused for what it is (sent as `received`) is to be quarantined.
+fn prepared<R>(
+    decision: Result<Decision, Refusal>,
+    received: &[u8],
+    answer: impl FnOnce(Vec<ChangeHash>, bool) -> R,
+) -> Result<Prepared<R>, DocError> {
+    match decision {
+        Ok(Decision::Unchanged { heads }) => Ok(Prepared::Done(answer(heads, false))),
+        Ok(Decision::Commit(commit)) => {
+            let answer = answer(commit.heads.clone(), true);
+            Ok(Prepared::Commit(commit, answer))
+        }
+        Err(Refusal {
+            error,
+            quarantine: true,
+        }) => Ok(Prepared::Refused(error, received.to_vec())),
+        Err(Refusal { error, .. }) => Err(error),
+    }
 }
 
 fn current_heads(slot: &mut Slot) -> Vec<ChangeHash> {
@@ -1044,45 +982,43 @@ impl Engine {
     /// Makes a change on the server on behalf of `caller` (e.g. a town
     /// official linking a duplicate from the dashboard). The change is
     /// attributed to the caller's device through a native actor id and goes
-    /// through the same validation and commit as a synced change.
+    /// through the same validation and commit as a synced change. `change`
+    /// is made again on the newer record if another write got there first.
     pub fn edit_as<T>(
         &self,
         caller: &Caller,
         id: &DocumentId,
-        change: impl FnOnce(&mut AutoCommit) -> Result<T, String>,
+        mut change: impl FnMut(&mut AutoCommit) -> Result<T, String>,
     ) -> Result<Applied, DocError> {
         if !caller.writes() {
             return Err(DocError::ReadOnly);
         }
         self.not_removed(id)?;
-        let slot = self.cache.slot(id);
-        let mut guard = lock(&slot);
-        if guard.loaded.is_none() {
-            guard.loaded = self.load(id)?;
-        }
-        let result = (|| {
-            let Some(loaded) = &mut guard.loaded else {
+        let device = caller
+            .device
+            .unwrap_or_else(|| DeviceId::from_bytes([0; 16]));
+        let mut tail = [0u8; 4];
+        tail.copy_from_slice(&self.random.bytes16()[..4]);
+        let actor = automerge::ActorId::from(access::new_native_actor(device, tail));
+        self.write(caller, id, Taken::No, |slot, removed| {
+            let Some(loaded) = &mut slot.loaded else {
                 return Err(DocError::NotFound);
             };
             if !caller.can_read(&loaded.village) {
                 return Err(DocError::NotFound);
             }
             let mut scratch = loaded.doc.fork();
-            let device = caller
-                .device
-                .unwrap_or_else(|| DeviceId::from_bytes([0; 16]));
-            let mut tail = [0u8; 4];
-            tail.copy_from_slice(&uuid::Uuid::new_v4().as_bytes()[..4]);
-            scratch.set_actor(automerge::ActorId::from(access::new_native_actor(
-                device, tail,
-            )));
+            scratch.set_actor(actor.clone());
             let before = scratch.get_heads();
             change(&mut scratch).map_err(DocError::Invalid)?;
             let received = scratch.save_after(&before);
-            self.accept(caller, id, &mut guard, scratch, &received, Taken::No)
-        })();
-        self.cache.reweigh(id, &guard);
-        result
+            let decision = self.judge(caller, id, slot, scratch, &received, Taken::No, removed);
+            prepared(decision, &received, |heads, changed| Applied {
+                heads,
+                changed,
+                missing_dependencies: false,
+            })
+        })
     }
 }
 
@@ -1138,8 +1074,11 @@ impl Engine {
         reason: &str,
         scope_ok: impl FnOnce(&VillageCode) -> bool,
     ) -> Result<Option<Removal>, DocError> {
-        let slot = self.cache.slot(id);
-        let mut guard = lock(&slot);
+        // The write turn, not the slot's mutex: readers go on while the
+        // removal is made durable, writers wait for it (and a writer that
+        // decided on a stale copy finds its commit refused by storage).
+        let cell = self.cache.slot(id);
+        let turn = cell.write_turn();
         let Some(meta) = self.storage.doc_meta(id)? else {
             return Ok(None);
         };
@@ -1149,7 +1088,7 @@ impl Engine {
         let mut removal = Removal {
             id: id.clone(),
             village: meta.village,
-            at: now_millis(),
+            at: self.clock.now(),
             by: by.to_owned(),
             reason: reason.to_owned(),
             seq: 0,
@@ -1168,8 +1107,8 @@ impl Engine {
         removal.seq = seq;
         self.storage
             .put_value(&removal_key(id), &encode(&removal)?)?;
-        guard.loaded = None;
-        drop(guard);
+        cell.lock().loaded = None;
+        drop(turn);
         self.cache.forget(id);
         tracing::warn!(%id, by, reason, "record removed by an admin");
         Ok(Some(removal))

@@ -706,6 +706,7 @@ pub(crate) mod tests {
                 summary: summary.clone(),
                 at: 1,
                 expected_seq: None,
+                bindings: Vec::new(),
             })
             .unwrap();
     }

@@ -7,7 +7,7 @@
 //! is the same as loading their concatenation. A background compaction
 //! folds the chunks into a new snapshot (see [`super::Storage::compact`]).
 
-use fengqiao_protocol::{DocumentId, VillageCode};
+use fengqiao_protocol::{DeviceId, DocumentId, VillageCode};
 use fengqiao_shared::Millis;
 use fengqiao_shared::Summary;
 use fengqiao_shared::vocab::RecordKind;
@@ -51,8 +51,24 @@ pub struct CommitBatch {
     /// last commit is `seq`, and `Some(0)` only if the document does not
     /// exist yet; otherwise the commit fails with
     /// [`StorageError::Conflict`] and writes nothing. `None` commits
-    /// unconditionally.
+    /// unconditionally. A document whose id an admin removed
+    /// ([`ServerValue::Removal`](super::ServerValue::Removal)) takes no
+    /// commit with `Some(_)`: it fails with [`StorageError::Conflict`] too.
     pub expected_seq: Option<u64>,
+    /// Actors this commit's changes bind to their uploading device, stored
+    /// in the same transaction as the commit (as
+    /// [`ServerValue::Actor`](super::ServerValue::Actor)): a binding lands
+    /// exactly when the changes that made it do. An actor already bound
+    /// keeps its device.
+    pub bindings: Vec<ActorBinding>,
+}
+
+/// A non-native Automerge actor bound to the device that first uploaded an
+/// accepted change by it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorBinding {
+    pub actor: Vec<u8>,
+    pub device: DeviceId,
 }
 
 impl CommitBatch {

@@ -321,6 +321,28 @@ impl<B: Backend> Store<B> {
                 });
             }
         }
+        // An id an admin removed takes no conditional commit: a writer that
+        // decided before the removal loses the race, whichever of the
+        // removal's writes it meets.
+        if commit.expected_seq.is_some()
+            && read_value(txn, &ServerValue::Removal(id.clone()))
+                .await?
+                .is_some()
+        {
+            return Err(StorageError::Conflict {
+                reason: format!("document {id} was removed"),
+            });
+        }
+        // Actor bindings: only those not bound yet (the first uploader
+        // keeps an actor).
+        let mut bindings = Vec::new();
+        for binding in &commit.bindings {
+            let name = ServerValue::Actor(binding.actor.clone());
+            if read_value(txn, &name).await?.is_none() && !bindings.iter().any(|(n, _)| n == &name)
+            {
+                bindings.push((name, binding.device.as_bytes().to_vec()));
+            }
+        }
 
         let village = commit.summary.village.clone();
         let mut meta = old.clone().unwrap_or_else(|| DocMeta {
@@ -446,6 +468,9 @@ impl<B: Backend> Store<B> {
         meta.seq = seq;
         meta.updated_at = commit.at;
         txn.put(Space::DocMeta, doc_key(id), meta.encode()?);
+        for (name, device) in bindings {
+            txn.put(Space::Meta, meta_name(&name), device);
+        }
         Ok(())
     }
 
