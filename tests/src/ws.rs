@@ -189,6 +189,38 @@ impl WsClient {
         panic!("no answer to the barrier request among 100 messages");
     }
 
+    /// Receives the server's pushed syncs of `id` until `done` holds for
+    /// the peer's copy, answering each as a peer that has the document open
+    /// does. Fails the test after [`WAIT`] or on anything else.
+    pub async fn receive_until(
+        &mut self,
+        id: &DocumentId,
+        doc: &mut AutoCommit,
+        state: &mut sync::State,
+        done: impl Fn(&mut AutoCommit) -> bool,
+    ) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !done(doc) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no live push within {WAIT:?}"
+            );
+            match self.recv().await {
+                Received::Message(RepoMessage::Sync(push)) if push.document_id == *id => {
+                    let push = sync::Message::decode(&push.data).expect("a sync message");
+                    doc.sync()
+                        .receive_sync_message(state, push)
+                        .expect("applies");
+                    if let Some(reply) = doc.sync().generate_sync_message(state) {
+                        let reply = self.doc_message(id, reply);
+                        self.send(&reply).await;
+                    }
+                }
+                other => panic!("expected a pushed sync of {id}, got {other:?}"),
+            }
+        }
+    }
+
     /// Waits for the server's close frame; returns its code.
     pub async fn expect_closed(&mut self) -> Option<u16> {
         for _ in 0..10 {

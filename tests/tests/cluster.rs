@@ -10,46 +10,14 @@
 use std::time::{Duration, Instant};
 
 use automerge::AutoCommit;
-use automerge::sync::{self, SyncDoc};
-use fengqiao_protocol::{DocumentId, RepoMessage};
+use automerge::sync;
+use fengqiao_protocol::DocumentId;
 use fengqiao_server::limit::RateLimit;
-use fengqiao_server::ws_client::Received;
 use fengqiao_shared::access::Role;
 use fengqiao_shared::record::{self, NewEvent};
 use fengqiao_shared::vocab::{EventKind, Risk};
 use fengqiao_tests::ws::{VILLAGE, WAIT, WsClient, dispute, new_dispute};
 use fengqiao_tests::{Phone, T0, TestCluster};
-
-/// Receives pushed syncs of `id` until `done` holds for the peer's copy;
-/// answers each, as a peer that has the document open does.
-async fn receive_until(
-    peer: &mut WsClient,
-    id: &DocumentId,
-    doc: &mut AutoCommit,
-    state: &mut sync::State,
-    done: impl Fn(&mut AutoCommit) -> bool,
-) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !done(doc) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no live push within {WAIT:?}"
-        );
-        match peer.recv().await {
-            Received::Message(RepoMessage::Sync(push)) if push.document_id == *id => {
-                let push = sync::Message::decode(&push.data).expect("a sync message");
-                doc.sync()
-                    .receive_sync_message(state, push)
-                    .expect("applies");
-                if let Some(reply) = doc.sync().generate_sync_message(state) {
-                    let reply = peer.doc_message(id, reply);
-                    peer.send(&reply).await;
-                }
-            }
-            other => panic!("expected a pushed sync of {id}, got {other:?}"),
-        }
-    }
-}
 
 /// Retries `attempt` until it holds, for at most [`WAIT`]: what one node
 /// writes reaches the other as an announcement, a moment later.
@@ -83,14 +51,11 @@ fn phones_on_one_node_and_websocket_peers_on_the_other_see_each_others_changes_l
     let created = peer_doc.get_heads();
     rt.block_on(async {
         watcher.request(&id, &mut watcher_state).await;
-        receive_until(
-            &mut watcher,
-            &id,
-            &mut watcher_doc,
-            &mut watcher_state,
-            |doc| doc.get_heads() == created,
-        )
-        .await;
+        watcher
+            .receive_until(&id, &mut watcher_doc, &mut watcher_state, |doc| {
+                doc.get_heads() == created
+            })
+            .await;
     });
 
     // A phone syncing through node A receives it.
@@ -113,13 +78,11 @@ fn phones_on_one_node_and_websocket_peers_on_the_other_see_each_others_changes_l
         })
         .expect("phone edits");
     phone.sync(&a.url());
-    rt.block_on(receive_until(
-        &mut peer,
-        &id,
-        &mut peer_doc,
-        &mut peer_state,
-        |doc| dispute(doc).risk == Some(Risk::High),
-    ));
+    rt.block_on(
+        peer.receive_until(&id, &mut peer_doc, &mut peer_state, |doc| {
+            dispute(doc).risk == Some(Risk::High)
+        }),
+    );
     let live = dispute(&peer_doc);
     assert_eq!(live.events.len(), 2, "reported + mediation");
     assert_eq!(live.events[1].by, "cadre-phone");
@@ -134,13 +97,11 @@ fn phones_on_one_node_and_websocket_peers_on_the_other_see_each_others_changes_l
     )
     .expect("peer edits");
     rt.block_on(peer.sync_doc(&id, &mut peer_doc, &mut peer_state));
-    rt.block_on(receive_until(
-        &mut watcher,
-        &id,
-        &mut watcher_doc,
-        &mut watcher_state,
-        |doc| dispute(doc).events.len() == 3,
-    ));
+    rt.block_on(
+        watcher.receive_until(&id, &mut watcher_doc, &mut watcher_state, |doc| {
+            dispute(doc).events.len() == 3
+        }),
+    );
     phone.sync(&a.url());
     let on_phone = phone.replica.record(&id).expect("still there");
     let events = &on_phone.as_dispute().expect("a dispute").events;

@@ -166,30 +166,9 @@ fn documents_flow_between_websocket_peers_and_batch_phones_live() {
         })
         .expect("phone edits");
     phone.sync(&server.url());
-    rt.block_on(async {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while dispute(&a_doc).risk != Some(Risk::High) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no live push within {WAIT:?}"
-            );
-            match a.recv().await {
-                Received::Message(RepoMessage::Sync(push)) => {
-                    assert_eq!(push.document_id, id);
-                    let push = sync::Message::decode(&push.data).unwrap();
-                    a_doc
-                        .sync()
-                        .receive_sync_message(&mut a_state, push)
-                        .unwrap();
-                    if let Some(reply) = a_doc.sync().generate_sync_message(&mut a_state) {
-                        let reply = a.doc_message(&id, reply);
-                        a.send(&reply).await;
-                    }
-                }
-                other => panic!("expected a pushed sync, got {other:?}"),
-            }
-        }
-    });
+    rt.block_on(a.receive_until(&id, &mut a_doc, &mut a_state, |doc| {
+        dispute(doc).risk == Some(Risk::High)
+    }));
     let live = dispute(&a_doc);
     assert_eq!(live.risk, Some(Risk::High));
     assert_eq!(live.events.len(), 2, "reported + mediation");

@@ -781,6 +781,22 @@ impl Conn {
     fn client(&self) -> Result<Arc<Object>, StorageError> {
         self.client.clone().ok_or(StorageError::Closing)
     }
+
+    async fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let client = self.client()?;
+        let key = key.to_vec();
+        self.inner
+            .run(async move { get_on(&client, space, key).await })
+            .await
+    }
+
+    async fn scan(&self, space: Space, range: &KeyRange) -> Result<Vec<Entry>, StorageError> {
+        let client = self.client()?;
+        let range = range.clone();
+        self.inner
+            .run(async move { scan_on(&client, space, range).await })
+            .await
+    }
 }
 
 impl Drop for Conn {
@@ -808,21 +824,11 @@ pub struct PgView {
 
 impl ReadView for PgView {
     async fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        let client = self.conn.client()?;
-        let key = key.to_vec();
-        self.conn
-            .inner
-            .run(async move { get_on(&client, space, key).await })
-            .await
+        self.conn.get(space, key).await
     }
 
     async fn scan(&self, space: Space, range: &KeyRange) -> Result<Vec<Entry>, StorageError> {
-        let client = self.conn.client()?;
-        let range = range.clone();
-        self.conn
-            .inner
-            .run(async move { scan_on(&client, space, range).await })
-            .await
+        self.conn.scan(space, range).await
     }
 }
 
@@ -842,21 +848,11 @@ pub struct PgTxn {
 
 impl ReadView for PgTxn {
     async fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        let client = self.conn.client()?;
-        let key = key.to_vec();
-        self.conn
-            .inner
-            .run(async move { get_on(&client, space, key).await })
-            .await
+        self.conn.get(space, key).await
     }
 
     async fn scan(&self, space: Space, range: &KeyRange) -> Result<Vec<Entry>, StorageError> {
-        let client = self.conn.client()?;
-        let range = range.clone();
-        self.conn
-            .inner
-            .run(async move { scan_on(&client, space, range).await })
-            .await
+        self.conn.scan(space, range).await
     }
 }
 
