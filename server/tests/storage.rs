@@ -1556,7 +1556,9 @@ fn counters_key(code: &str) -> Vec<u8> {
 /// Replaces one stored value, bypassing the storage layer (the store must be
 /// closed).
 fn overwrite(path: &Path, key: &[u8], value: &[u8]) {
-    let db = sled::open(path).unwrap();
+    // sled lets go of a closed store's lock from background threads: wait
+    // it out, as the server does when it opens a store.
+    let db = fengqiao_shared::sled_open::open(&sled::Config::new().path(path)).unwrap();
     let tree = db.open_tree("fengqiao").unwrap();
     assert!(
         tree.insert(key, value).unwrap().is_some(),
@@ -1709,7 +1711,7 @@ fn a_storage_id_under_its_older_name_is_read_and_renamed() {
     );
     drop(store);
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = fengqiao_shared::sled_open::open(&sled::Config::new().path(dir.path())).unwrap();
         let tree = db.open_tree("fengqiao").unwrap();
         assert_eq!(
             tree.get(Space::Meta.tagged(b"storage-id"))
