@@ -2298,3 +2298,61 @@ fn a_backup_restores_into_an_empty_postgres_store_and_not_into_a_used_one() {
         other => panic!("a used store must be refused, got {other:?}"),
     }
 }
+
+/// Two servers committing at once on one PostgreSQL store: every commit
+/// takes its own sequence number, each server's in the order it made them,
+/// and the feed, counters and documents hold all of them.
+#[test]
+fn postgres_servers_committing_at_once_never_share_a_sequence_number() {
+    const WRITERS: usize = 4;
+    const COMMITS: usize = 40;
+    let Some(backing) = Postgres::new() else {
+        return;
+    };
+    let servers = [Arc::new(backing.open()), Arc::new(backing.open())];
+    let writers: Vec<_> = (0..WRITERS * 2)
+        .map(|n| {
+            let store = Arc::clone(&servers[n % 2]);
+            let doc = dispute(
+                &DocumentId::random(),
+                [A1, A2, B1][n % 3],
+                Status::Open,
+                Risk::Low,
+            );
+            thread::spawn(move || {
+                let seqs: Vec<u64> = (0..COMMITS)
+                    .map(|c| {
+                        store
+                            .commit(chunk(&doc, &(c as u32).to_be_bytes(), c as u8))
+                            .unwrap()
+                            .seq
+                    })
+                    .collect();
+                (doc, seqs)
+            })
+        })
+        .collect();
+    let mut all = BTreeSet::new();
+    let mut docs = Vec::new();
+    for writer in writers {
+        let (doc, seqs) = writer.join().unwrap();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+        for seq in &seqs {
+            assert!(all.insert(*seq), "sequence number {seq} taken twice");
+        }
+        docs.push((doc, seqs));
+    }
+    assert_eq!(all.len(), WRITERS * 2 * COMMITS);
+    let reader = &servers[0];
+    assert_eq!(reader.latest_seq().unwrap(), *all.last().unwrap());
+    for (doc, seqs) in &docs {
+        let stored = reader.load_document(&doc.id).unwrap().unwrap();
+        assert_eq!(stored.chunks.len(), COMMITS);
+        assert_eq!(stored.seq, *seqs.last().unwrap());
+    }
+    assert_eq!(
+        reader.feed_after(0, None, 1000).unwrap().entries.len(),
+        WRITERS * 2
+    );
+    assert_counters_match_recount(reader.as_ref());
+}

@@ -48,7 +48,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use futures_util::StreamExt;
-use tokio::sync::{OwnedMutexGuard, broadcast};
+use tokio::sync::broadcast;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{AsyncMessage, NoTls};
 
@@ -158,6 +158,17 @@ pub fn redact(url: &str) -> String {
 /// Whether `store` names a PostgreSQL database rather than a directory.
 pub fn is_postgres_url(store: &str) -> bool {
     store.starts_with("postgres://") || store.starts_with("postgresql://")
+}
+
+/// Column `index` of a row, or `Corrupt` when it is not of the type the
+/// schema gives it (a table changed by hand).
+fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a tokio_postgres::Row,
+    index: usize,
+) -> Result<T, StorageError> {
+    row.try_get(index).map_err(|_| StorageError::Corrupt {
+        what: "database column",
+    })
 }
 
 fn pg(error: tokio_postgres::Error) -> StorageError {
@@ -311,11 +322,12 @@ async fn migrate_on(
     )
     .await
     .map_err(pg)?;
-    let from: i32 = txn
-        .query_one("SELECT coalesce(max(version), 0) FROM fq_migrations", &[])
-        .await
-        .map_err(pg)?
-        .get(0);
+    let from: i32 = column(
+        &txn.query_one("SELECT coalesce(max(version), 0) FROM fq_migrations", &[])
+            .await
+            .map_err(pg)?,
+        0,
+    )?;
     let latest = latest_migration();
     if from > latest {
         return Err(StorageError::IncompatibleSchema {
@@ -344,19 +356,23 @@ async fn migrate_on(
 
 /// The schema version of the database (0 when it has none).
 async fn version_on(client: &tokio_postgres::Client) -> Result<i32, StorageError> {
-    let exists: bool = client
-        .query_one("SELECT to_regclass('fq_migrations') IS NOT NULL", &[])
-        .await
-        .map_err(pg)?
-        .get(0);
+    let exists: bool = column(
+        &client
+            .query_one("SELECT to_regclass('fq_migrations') IS NOT NULL", &[])
+            .await
+            .map_err(pg)?,
+        0,
+    )?;
     if !exists {
         return Ok(0);
     }
-    Ok(client
-        .query_one("SELECT coalesce(max(version), 0) FROM fq_migrations", &[])
-        .await
-        .map_err(pg)?
-        .get(0))
+    column(
+        &client
+            .query_one("SELECT coalesce(max(version), 0) FROM fq_migrations", &[])
+            .await
+            .map_err(pg)?,
+        0,
+    )
 }
 
 fn pg_config(url: &str, schema: Option<&str>) -> Result<tokio_postgres::Config, StorageError> {
@@ -422,9 +438,12 @@ struct Inner {
     pool: Pool,
     config: tokio_postgres::Config,
     schema: Option<String>,
-    /// One writer per node waits for the database's lock; the others wait
-    /// here, without holding a connection.
-    writer: Arc<tokio::sync::Mutex<()>>,
+    /// This node's write transactions, one at a time, and the database
+    /// transaction they share until it is committed (see [`Group`]).
+    writer: Arc<tokio::sync::Mutex<Option<Group>>>,
+    /// Tells the committer a group has something to commit (or a
+    /// transaction left it).
+    commit_due: Arc<tokio::sync::Notify>,
     /// The highest sequence number this node knows is committed.
     known_seq: Arc<AtomicU64>,
     /// What the transactions of any node announced.
@@ -441,11 +460,7 @@ impl Inner {
         &self,
         work: impl Future<Output = Result<T, StorageError>> + Send + 'static,
     ) -> Result<T, StorageError> {
-        self.rt.handle().spawn(work).await.map_err(|e| {
-            StorageError::Io(std::io::Error::other(format!(
-                "a database task did not finish: {e}"
-            )))
-        })?
+        run_on(self.rt.handle(), work).await
     }
 
     async fn connection(self: &Arc<Self>) -> Result<Arc<Object>, StorageError> {
@@ -457,6 +472,18 @@ impl Inner {
     fn saw_seq(&self, seq: u64) {
         self.known_seq.fetch_max(seq, Ordering::Relaxed);
     }
+}
+
+/// Runs `work` on the backend's runtime `rt`.
+async fn run_on<T: Send + 'static>(
+    rt: &tokio::runtime::Handle,
+    work: impl Future<Output = Result<T, StorageError>> + Send + 'static,
+) -> Result<T, StorageError> {
+    rt.spawn(work).await.map_err(|e| {
+        StorageError::Io(std::io::Error::other(format!(
+            "a database task did not finish: {e}"
+        )))
+    })?
 }
 
 /// The PostgreSQL backend. Cheap to clone; clones share the pool.
@@ -539,7 +566,8 @@ impl PgBackend {
             pool,
             config: pg_config,
             schema: config.schema.clone(),
-            writer: Arc::new(tokio::sync::Mutex::new(())),
+            writer: Arc::new(tokio::sync::Mutex::new(None)),
+            commit_due: Arc::new(tokio::sync::Notify::new()),
             known_seq: Arc::new(AtomicU64::new(0)),
             announced,
             node: node_name(),
@@ -576,12 +604,16 @@ impl PgBackend {
                     .await
                     .map_err(pg)?;
                 match row {
-                    Some(row) => decode_seq(row.get::<_, &[u8]>(0)),
+                    Some(row) => decode_seq(column::<&[u8]>(&row, 0)?),
                     None => Ok(0),
                 }
             })
             .await?;
         self.inner.saw_seq(seq);
+        self.inner.rt.handle().spawn(committer(
+            Arc::clone(&self.inner.writer),
+            Arc::clone(&self.inner.commit_due),
+        ));
         // The listener holds no reference to the backend: dropping the
         // backend shuts its runtime down, and the listener with it.
         let (listening, ready) = tokio::sync::oneshot::channel();
@@ -738,11 +770,12 @@ async fn get_on(
         .prepare_cached(&format!("SELECT v FROM {} WHERE k = $1", table(space)))
         .await
         .map_err(pg)?;
-    Ok(client
+    client
         .query_opt(&statement, &[&key])
         .await
         .map_err(pg)?
-        .map(|row| row.get::<_, Vec<u8>>(0)))
+        .map(|row| column::<Vec<u8>>(&row, 0))
+        .transpose()
 }
 
 async fn scan_on(
@@ -759,20 +792,20 @@ async fn scan_on(
         .iter()
         .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
         .collect();
-    Ok(client
+    client
         .query(&statement, &params)
         .await
         .map_err(pg)?
         .into_iter()
-        .map(|row| (row.get::<_, Vec<u8>>(0), row.get::<_, Vec<u8>>(1)))
-        .collect())
+        .map(|row| Ok((column::<Vec<u8>>(&row, 0)?, column::<Vec<u8>>(&row, 1)?)))
+        .collect()
 }
 
 /// A connection that may be inside a transaction: when dropped before
 /// the transaction ended, the transaction is rolled back before the
 /// connection goes back to the pool.
 struct Conn {
-    inner: Arc<Inner>,
+    rt: tokio::runtime::Handle,
     client: Option<Arc<Object>>,
     in_transaction: bool,
 }
@@ -785,17 +818,17 @@ impl Conn {
     async fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         let client = self.client()?;
         let key = key.to_vec();
-        self.inner
-            .run(async move { get_on(&client, space, key).await })
-            .await
+        run_on(&self.rt, async move { get_on(&client, space, key).await }).await
     }
 
     async fn scan(&self, space: Space, range: &KeyRange) -> Result<Vec<Entry>, StorageError> {
         let client = self.client()?;
         let range = range.clone();
-        self.inner
-            .run(async move { scan_on(&client, space, range).await })
-            .await
+        run_on(
+            &self.rt,
+            async move { scan_on(&client, space, range).await },
+        )
+        .await
     }
 }
 
@@ -805,7 +838,7 @@ impl Drop for Conn {
             return;
         };
         if self.in_transaction {
-            self.inner.rt.handle().spawn(async move {
+            self.rt.spawn(async move {
                 if client.batch_execute("ROLLBACK").await.is_err()
                     && let Ok(object) = Arc::try_unwrap(client)
                 {
@@ -835,25 +868,139 @@ impl ReadView for PgView {
 /// One space's writes at commit: keys deleted, then keys and values put.
 type SpaceWrites = (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<Vec<u8>>);
 
-/// The write transaction: the writer row locked, writes kept until commit.
-pub struct PgTxn {
+/// What a joined transaction hears when its group commits.
+type Settled = tokio::sync::oneshot::Sender<Result<(), String>>;
+
+/// One database transaction that this node's write transactions share,
+/// one after another (group commit). The first opens it and takes the
+/// writer row; each one after reads what those before wrote and sends its
+/// own writes; none is acknowledged until the committer commits the group
+/// (one `COMMIT`, one WAL flush, for all of them). A transaction that
+/// joins while the previous group's `COMMIT` is flushing waits for the row
+/// and starts the next group. So one flush serves every commit that
+/// arrived during the last one, as sled's group commit does, and
+/// sequence numbers still become visible in the order they were taken.
+struct Group {
     conn: Conn,
-    _local: OwnedMutexGuard<()>,
+    /// The last sequence number taken in the group (or before it).
+    last_seq: u64,
+    /// The joined transactions, told the outcome of the group's commit.
+    waiters: Vec<Settled>,
+    /// Whether any joined transaction asked for [`Durability::Flushed`].
+    flushed: bool,
+}
+
+/// The write transaction: this node's turn in its [`Group`], writes kept
+/// until commit.
+pub struct PgTxn {
+    group: Option<tokio::sync::OwnedMutexGuard<Option<Group>>>,
+    rt: tokio::runtime::Handle,
+    commit_due: Arc<tokio::sync::Notify>,
+    known_seq: Arc<AtomicU64>,
+    node: String,
+    channel: String,
     last_seq: u64,
     seq: Option<u64>,
     /// The last write of each key: `None` deletes.
     writes: BTreeMap<(Space, Vec<u8>), Option<Vec<u8>>>,
     announce: Option<String>,
+    /// Whether it joined its group's commit.
+    joined: bool,
+}
+
+impl PgTxn {
+    fn conn(&self) -> Result<&Conn, StorageError> {
+        self.group
+            .as_ref()
+            .and_then(|group| group.as_ref())
+            .map(|group| &group.conn)
+            .ok_or(StorageError::Closing)
+    }
+}
+
+impl Drop for PgTxn {
+    fn drop(&mut self) {
+        if !self.joined {
+            // Left without committing: the group may have others waiting,
+            // and it holds the writer row; let the committer close it.
+            self.commit_due.notify_one();
+        }
+    }
 }
 
 impl ReadView for PgTxn {
     async fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.conn.get(space, key).await
+        self.conn()?.get(space, key).await
     }
 
     async fn scan(&self, space: Space, range: &KeyRange) -> Result<Vec<Entry>, StorageError> {
-        self.conn.scan(space, range).await
+        self.conn()?.scan(space, range).await
     }
+}
+
+/// Sends one transaction's writes (and its announcement) on `client`, in
+/// one round trip; statements are prepared once per connection.
+async fn send_writes(
+    client: Arc<Object>,
+    by_space: BTreeMap<Space, SpaceWrites>,
+    announce: Option<(String, String)>,
+) -> Result<(), StorageError> {
+    let mut statements = Vec::new();
+    for (space, (deleted, keys, values)) in by_space {
+        if !deleted.is_empty() {
+            let statement = client
+                .prepare_cached(&format!("DELETE FROM {} WHERE k = ANY($1)", table(space)))
+                .await
+                .map_err(pg)?;
+            statements.push((statement, vec![deleted]));
+        }
+        if !keys.is_empty() {
+            let statement = client
+                .prepare_cached(&format!(
+                    "INSERT INTO {} (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
+                     ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+                    table(space)
+                ))
+                .await
+                .map_err(pg)?;
+            statements.push((statement, vec![keys, values]));
+        }
+    }
+    let notify = match &announce {
+        Some(_) => Some(
+            client
+                .prepare_cached("SELECT pg_notify($1, $2)")
+                .await
+                .map_err(pg)?,
+        ),
+        None => None,
+    };
+    let mut flight: Vec<futures_util::future::BoxFuture<'_, Result<(), StorageError>>> = Vec::new();
+    for (statement, params) in &statements {
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+            .iter()
+            .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        let client = &client;
+        flight.push(Box::pin(async move {
+            client
+                .execute(statement, &params)
+                .await
+                .map(drop)
+                .map_err(pg)
+        }));
+    }
+    if let (Some(notify), Some((channel, payload))) = (&notify, &announce) {
+        let client = &client;
+        flight.push(Box::pin(async move {
+            client
+                .execute(notify, &[channel, payload])
+                .await
+                .map(drop)
+                .map_err(pg)
+        }));
+    }
+    futures_util::future::try_join_all(flight).await.map(drop)
 }
 
 impl WriteTxn for PgTxn {
@@ -881,7 +1028,6 @@ impl WriteTxn for PgTxn {
     }
 
     async fn commit(mut self, durability: Durability) -> Result<Option<u64>, StorageError> {
-        let client = self.conn.client()?;
         let seq = self.seq;
         if let Some(seq) = seq {
             self.writes
@@ -902,103 +1048,89 @@ impl WriteTxn for PgTxn {
         }
         // Every commit that takes a number is announced (other nodes learn
         // the last one), with its text when it has one.
-        let announce = match (seq, self.announce.take()) {
-            (seq, Some(text)) => Some(format!(
-                "{} {} {text}",
-                self.conn.inner.node,
-                seq.unwrap_or(0)
-            )),
-            (Some(seq), None) => Some(format!("{} {seq}", self.conn.inner.node)),
+        let payload = match (seq, self.announce.take()) {
+            (seq, Some(text)) => Some(format!("{} {} {text}", self.node, seq.unwrap_or(0))),
+            (Some(seq), None) => Some(format!("{} {seq}", self.node)),
             (None, None) => None,
         };
-        let channel = channel(self.conn.inner.schema.as_deref());
-        let result = self
-            .conn
-            .inner
-            .run(async move {
-                // Prepared once per connection; then every statement and the
-                // COMMIT go out together, one round trip in all. A failed
-                // statement fails the commit (the transaction is rolled back
-                // when the connection is dropped).
-                let mut statements = Vec::new();
-                for (space, (deleted, keys, values)) in by_space {
-                    if !deleted.is_empty() {
-                        let statement = client
-                            .prepare_cached(&format!(
-                                "DELETE FROM {} WHERE k = ANY($1)",
-                                table(space)
-                            ))
-                            .await
-                            .map_err(pg)?;
-                        statements.push((statement, vec![deleted]));
-                    }
-                    if !keys.is_empty() {
-                        let statement = client
-                            .prepare_cached(&format!(
-                                "INSERT INTO {} (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
-                                 ON CONFLICT (k) DO UPDATE SET v = excluded.v",
-                                table(space)
-                            ))
-                            .await
-                            .map_err(pg)?;
-                        statements.push((statement, vec![keys, values]));
-                    }
+        let announce = payload.map(|payload| (self.channel.clone(), payload));
+        let client = self.conn()?.client()?;
+        let sent = run_on(&self.rt, send_writes(client, by_space, announce)).await;
+        let mut guard = self.group.take().ok_or(StorageError::Closing)?;
+        if let Err(error) = sent {
+            // The database transaction is broken: nothing in the group
+            // commits. Dropping its connection rolls it back.
+            if let Some(group) = guard.take() {
+                for waiter in group.waiters {
+                    let _ = waiter.send(Err(error.to_string()));
                 }
-                let notify = match &announce {
-                    Some(_) => Some(
-                        client
-                            .prepare_cached("SELECT pg_notify($1, $2)")
-                            .await
-                            .map_err(pg)?,
-                    ),
-                    None => None,
-                };
-                let mut flight: Vec<futures_util::future::BoxFuture<'_, Result<(), StorageError>>> =
-                    Vec::new();
-                for (statement, params) in &statements {
-                    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
-                        .iter()
-                        .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
-                        .collect();
-                    let client = &client;
-                    flight.push(Box::pin(async move {
-                        client.execute(statement, &params).await.map(drop).map_err(pg)
-                    }));
-                }
-                if let (Some(notify), Some(payload)) = (&notify, &announce) {
-                    let (client, channel) = (&client, &channel);
-                    flight.push(Box::pin(async move {
-                        client
-                            .execute(notify, &[channel, payload])
-                            .await
-                            .map(drop)
-                            .map_err(pg)
-                    }));
-                }
-                if durability == Durability::Lazy {
-                    flight.push(Box::pin(async {
-                        client
-                            .batch_execute("SET LOCAL synchronous_commit = off")
-                            .await
-                            .map_err(pg)
-                    }));
-                }
-                flight.push(Box::pin(async {
-                    client.batch_execute("COMMIT").await.map_err(pg)
-                }));
-                futures_util::future::try_join_all(flight).await.map(drop)
-            })
-            .await;
-        match result {
-            Ok(()) => {
-                self.conn.in_transaction = false;
+            }
+            self.joined = true;
+            return Err(error);
+        }
+        let (settled, outcome) = tokio::sync::oneshot::channel();
+        let Some(group) = guard.as_mut() else {
+            return Err(StorageError::Closing);
+        };
+        if let Some(seq) = seq {
+            group.last_seq = seq;
+        }
+        group.flushed |= durability == Durability::Flushed;
+        group.waiters.push(settled);
+        self.joined = true;
+        // The next transaction may join now; the committer commits the
+        // group once no one is in it.
+        drop(guard);
+        self.commit_due.notify_one();
+        match outcome.await {
+            Ok(Ok(())) => {
                 if let Some(seq) = seq {
-                    self.conn.inner.saw_seq(seq);
+                    self.known_seq.fetch_max(seq, Ordering::Relaxed);
                 }
                 Ok(seq)
             }
-            // Dropping the connection rolls back whatever is left.
+            Ok(Err(message)) => Err(StorageError::Io(std::io::Error::other(message))),
+            Err(_) => Err(StorageError::Io(std::io::Error::other(
+                "the database transaction ended before it was committed",
+            ))),
+        }
+    }
+}
+
+/// Commits this node's groups: whenever told, takes the open group (once
+/// no transaction is in it) and commits it, telling every transaction in
+/// it. Holds no reference to the backend.
+async fn committer(writer: Arc<tokio::sync::Mutex<Option<Group>>>, due: Arc<tokio::sync::Notify>) {
+    loop {
+        due.notified().await;
+        let Some(group) = writer.lock().await.take() else {
+            continue;
+        };
+        let Group {
+            mut conn,
+            waiters,
+            flushed,
+            ..
+        } = group;
+        let committed = match conn.client() {
+            Ok(client) => {
+                let sql = if flushed {
+                    "COMMIT"
+                } else {
+                    // Only caches in it (sync states): no need to wait for
+                    // the flush.
+                    "SET LOCAL synchronous_commit = off; COMMIT"
+                };
+                client.batch_execute(sql).await.map_err(pg)
+            }
             Err(error) => Err(error),
+        };
+        if committed.is_ok() {
+            conn.in_transaction = false;
+        }
+        let outcome = committed.map_err(|e| e.to_string());
+        for waiter in waiters {
+            let _ = waiter.send(outcome.clone());
         }
     }
 }
@@ -1029,7 +1161,7 @@ impl crate::limit::SharedBuckets for PgBackend {
                         )
                         .await
                         .map_err(pg)?;
-                    Ok((row.get::<_, bool>(0), row.get::<_, f64>(1)))
+                    Ok((column::<bool>(&row, 0)?, column::<f64>(&row, 1)?))
                 })
                 .await
         })
@@ -1043,7 +1175,7 @@ impl Backend for PgBackend {
     async fn read(&self, consistency: Consistency) -> Result<PgView, StorageError> {
         let client = self.inner.connection().await?;
         let mut conn = Conn {
-            inner: Arc::clone(&self.inner),
+            rt: self.inner.rt.handle().clone(),
             client: Some(Arc::clone(&client)),
             in_transaction: false,
         };
@@ -1063,44 +1195,67 @@ impl Backend for PgBackend {
     }
 
     async fn write(&self) -> Result<PgTxn, StorageError> {
-        let local = Arc::clone(&self.inner.writer).lock_owned().await;
-        let client = self.inner.connection().await?;
-        let conn = Conn {
-            inner: Arc::clone(&self.inner),
-            client: Some(Arc::clone(&client)),
-            in_transaction: true,
-        };
-        let last_seq = self
-            .inner
-            .run(async move {
-                // The lock and the last sequence number in one statement,
-                // sent with the BEGIN: one round trip.
-                let lock = client
-                    .prepare_cached(&format!(
-                        "SELECT (SELECT v FROM {} WHERE k = ''::bytea) FROM fq_writer FOR UPDATE",
-                        table(Space::Seq)
-                    ))
-                    .await
-                    .map_err(pg)?;
-                let (_, row) = futures_util::future::try_join(
-                    async { client.batch_execute("BEGIN").await.map_err(pg) },
-                    async { client.query_one(&lock, &[]).await.map_err(pg) },
-                )
+        let mut group = Arc::clone(&self.inner.writer).lock_owned().await;
+        if group.is_none() {
+            let client = self.inner.connection().await?;
+            let conn = Conn {
+                rt: self.inner.rt.handle().clone(),
+                client: Some(Arc::clone(&client)),
+                in_transaction: true,
+            };
+            let last_seq = self
+                .inner
+                .run(async move {
+                    // BEGIN, the lock and the last sequence number go out
+                    // together: one round trip. The number is read by a
+                    // statement of its own, whose snapshot is taken once
+                    // the lock is held (a subquery of the locking statement
+                    // would read the snapshot from before the wait, and
+                    // miss the commit that held the lock).
+                    let lock = client
+                        .prepare_cached("SELECT id FROM fq_writer FOR UPDATE")
+                        .await
+                        .map_err(pg)?;
+                    let last = client
+                        .prepare_cached(&format!(
+                            "SELECT v FROM {} WHERE k = ''::bytea",
+                            table(Space::Seq)
+                        ))
+                        .await
+                        .map_err(pg)?;
+                    let (_, _, row) = futures_util::future::try_join3(
+                        async { client.batch_execute("BEGIN").await.map_err(pg) },
+                        async { client.execute(&lock, &[]).await.map_err(pg) },
+                        async { client.query_opt(&last, &[]).await.map_err(pg) },
+                    )
+                    .await?;
+                    match row {
+                        Some(row) => decode_seq(column::<&[u8]>(&row, 0)?),
+                        None => Ok(0),
+                    }
+                })
                 .await?;
-                match row.get::<_, Option<Vec<u8>>>(0) {
-                    Some(bytes) => decode_seq(&bytes),
-                    None => Ok(0),
-                }
-            })
-            .await?;
-        self.inner.saw_seq(last_seq);
+            self.inner.saw_seq(last_seq);
+            *group = Some(Group {
+                conn,
+                last_seq,
+                waiters: Vec::new(),
+                flushed: false,
+            });
+        }
+        let last_seq = group.as_ref().map_or(0, |g| g.last_seq);
         Ok(PgTxn {
-            conn,
-            _local: local,
+            group: Some(group),
+            rt: self.inner.rt.handle().clone(),
+            commit_due: Arc::clone(&self.inner.commit_due),
+            known_seq: Arc::clone(&self.inner.known_seq),
+            node: self.inner.node.clone(),
+            channel: channel(self.inner.schema.as_deref()),
             last_seq,
             seq: None,
             writes: BTreeMap::new(),
             announce: None,
+            joined: false,
         })
     }
 
