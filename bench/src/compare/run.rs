@@ -65,9 +65,19 @@ fn measured(
 ) -> Measurement {
     let load = super::process::load_average();
     server.reset_peak();
+    let on_postgres = server.on_postgres();
+    let database = || {
+        if on_postgres {
+            fengqiao_bench::pg::postgres_cpu_seconds().unwrap_or(f64::NAN)
+        } else {
+            f64::NAN
+        }
+    };
+    let db = database();
     let cpu = server.cpu_seconds();
     let result = work();
     let server_cpu = server.cpu_seconds() - cpu;
+    let db_cpu = database() - db;
     let server_peak_kib = server.peak_rss_kib();
     let data_bytes = server.data_bytes();
     let outcome = match (&result, server.alive()) {
@@ -79,6 +89,7 @@ fn measured(
         outcome,
         traffic: result.unwrap_or_default(),
         server_cpu,
+        db_cpu,
         server_peak_kib,
         data_bytes,
         load,
@@ -488,6 +499,7 @@ fn floor_measurement(traffic: Traffic) -> Measurement {
         outcome: Outcome::Done,
         traffic,
         server_cpu: f64::NAN,
+        db_cpu: f64::NAN,
         server_peak_kib: 0,
         data_bytes: 0,
         load: super::process::load_average(),
