@@ -113,7 +113,7 @@ impl Drop for Schema {
 }
 
 /// Counters of the database, from its statistics views.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct Counters {
     /// Transactions committed in the database (`pg_stat_database`), read
     /// only ones included.
@@ -124,26 +124,34 @@ pub struct Counters {
     pub wal_syncs: i64,
     /// WAL records written by the cluster.
     pub wal_records: i64,
+    /// Index scans on the schema's tables (`pg_stat_user_tables`): key
+    /// lookups and range reads of the store, one per statement that
+    /// reads through a table's primary key.
+    pub index_scans: i64,
 }
 
 impl Counters {
     /// The counters now. A backend reports its statistics when it ends and
     /// otherwise at most once a second (idle ones after 10 s), so read
     /// them after the connections of interest are closed.
-    pub fn read(url: &str) -> Result<Self, String> {
-        query(url, |client| async move {
+    pub fn read(schema: &Schema) -> Result<Self, String> {
+        let name = schema.name.clone();
+        query(&schema.url, |client| async move {
             let row = client
                 .query_one(
-                    "SELECT d.xact_commit, w.wal_sync, w.wal_records \
+                    "SELECT d.xact_commit, w.wal_sync, w.wal_records, \
+                     (SELECT coalesce(sum(idx_scan), 0)::bigint FROM pg_stat_user_tables \
+                      WHERE schemaname = $1) \
                      FROM pg_stat_database d, pg_stat_wal w \
                      WHERE d.datname = current_database()",
-                    &[],
+                    &[&name],
                 )
                 .await?;
             Ok(Self {
                 commits: row.get(0),
                 wal_syncs: row.get(1),
                 wal_records: row.get(2),
+                index_scans: row.get(3),
             })
         })
     }
@@ -154,6 +162,7 @@ impl Counters {
             commits: self.commits - earlier.commits,
             wal_syncs: self.wal_syncs - earlier.wal_syncs,
             wal_records: self.wal_records - earlier.wal_records,
+            index_scans: self.index_scans - earlier.index_scans,
         }
     }
 }

@@ -67,6 +67,11 @@ struct Args {
     /// directory inside it per run).
     #[arg(long)]
     scratch: Option<PathBuf>,
+    /// On PostgreSQL, also count the database's transactions, WAL flushes
+    /// and key lookups per workload; waits 11 s before and after each
+    /// workload (outside its clock) for the statistics to settle.
+    #[arg(long)]
+    db_counters: bool,
     /// Also write the report to this file.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -185,6 +190,7 @@ fn main() {
             records,
             timeout: Duration::from_secs(args.timeout_secs),
             window: args.window.max(1),
+            db_counters: args.db_counters,
         };
         let mut results = Results {
             records,

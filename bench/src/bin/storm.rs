@@ -676,7 +676,7 @@ fn storm(phones: usize, concurrency: usize, args: &Args, config: &Config) -> Sto
     let counters = || {
         schema
             .as_ref()
-            .and_then(|schema| pg::Counters::read(schema.url()).ok())
+            .and_then(|schema| pg::Counters::read(schema).ok())
     };
     let counters_before = counters();
     let cpu_before: Vec<f64> = nodes.iter().map(cpu).collect();
@@ -799,12 +799,16 @@ fn cpu_row(s: &Storm, label: &str) -> String {
             format!("{:.2}", n as f64 / s.tally.acknowledged as f64)
         }
     };
-    let (commits, flushes) = match s.db_counters {
-        Some(c) => (per_change(c.commits), per_change(c.wal_syncs)),
-        None => ("–".into(), "–".into()),
+    let (commits, flushes, lookups) = match s.db_counters {
+        Some(c) => (
+            per_change(c.commits),
+            per_change(c.wal_syncs),
+            per_change(c.index_scans),
+        ),
+        None => ("–".into(), "–".into(), "–".into()),
     };
     format!(
-        "| {label} | {:.2} s | {} | {nodes} | {per_node} | {} | {db} | {db_ms} | {idle} | {cores} | {commits} | {flushes} |",
+        "| {label} | {:.2} s | {} | {nodes} | {per_node} | {} | {db} | {db_ms} | {idle} | {cores} | {commits} | {flushes} | {lookups} |",
         s.wall.as_secs_f64(),
         s.tally.acknowledged,
         fixed(s.per_change_ms(s.nodes_cpu()), 3),
@@ -939,9 +943,10 @@ fn main() {
              node CPU ms per change (each) | node CPU ms per change (all) | \
              database CPU (s) | database CPU ms per change | database idle CPU \
              over the same wall time (s, estimate) | node cores per database core | \
-             database transactions per change | WAL flushes per change |"
+             database transactions per change | WAL flushes per change | \
+             index scans per change |"
         );
-        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         println!("{}", cpu_row(base, &format!("{} (baseline)", base.phones)));
         for s in storms {
             println!("{}", cpu_row(s, &s.phones.to_string()));
@@ -993,7 +998,9 @@ fn main() {
          wall time. Transactions \
          (`pg_stat_database.xact_commit`, read-only ones included) and WAL flushes \
          (`pg_stat_wal.wal_sync`, cluster-wide, the WAL writer's background flushes \
-         included) are counted from then to after the storm's nodes have exited.",
+         included) and index scans on the store's tables (`pg_stat_user_tables.idx_scan`: \
+         one per key lookup or range read) are counted from then to after the storm's \
+         nodes have exited.",
         load_average(),
         args.edits,
         args.concurrency

@@ -47,6 +47,9 @@ pub struct Measurement {
     /// CPU time of the PostgreSQL processes during the workload, seconds
     /// (see `fengqiao_bench::pg`); NaN for servers not on PostgreSQL.
     pub db_cpu: f64,
+    /// Transactions, WAL flushes and key lookups of the database during
+    /// the workload (PostgreSQL, with `--db-counters` only).
+    pub db_counters: Option<fengqiao_bench::pg::Counters>,
     /// Server peak resident set during the workload, KiB.
     pub server_peak_kib: u64,
     /// Server data directory after the workload, bytes.
@@ -62,6 +65,7 @@ impl Measurement {
             traffic: Traffic::default(),
             server_cpu: f64::NAN,
             db_cpu: f64::NAN,
+            db_counters: None,
             server_peak_kib: 0,
             data_bytes: 0,
             load: super::process::load_average(),

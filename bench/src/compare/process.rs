@@ -206,6 +206,11 @@ impl ServerProcess {
         }
     }
 
+    /// The database's counters now (PostgreSQL only).
+    pub fn db_counters(&self) -> Option<fengqiao_bench::pg::Counters> {
+        fengqiao_bench::pg::Counters::read(self.schema.as_ref()?).ok()
+    }
+
     /// Whether the records are on PostgreSQL.
     pub fn on_postgres(&self) -> bool {
         self.schema.is_some()

@@ -255,6 +255,7 @@ pub fn tables(results: &Results) -> String {
     }
     let _ = writeln!(out, "{row}\n");
     out.push_str(&postgres_ratios(results, &systems));
+    out.push_str(&database_counters(results, &systems));
     if let Some(saved) = results.saved(System::FengqiaoBatch) {
         let _ = writeln!(
             out,
@@ -323,6 +324,60 @@ fn postgres_ratios(results: &Results, systems: &[System]) -> String {
         let _ = writeln!(out, "{row}");
     }
     let _ = writeln!(out);
+    out
+}
+
+/// The database's counters per workload, when they were taken (the mean
+/// over repetitions).
+fn database_counters(results: &Results, systems: &[System]) -> String {
+    let n = results.records;
+    let mut rows = Vec::new();
+    for &system in systems {
+        for (w, name) in WORKLOADS.iter().enumerate() {
+            let counted: Vec<_> = results
+                .runs
+                .iter()
+                .filter(|(s, _)| *s == system)
+                .filter_map(|(_, m)| m.get(w)?.db_counters)
+                .collect();
+            if counted.is_empty() {
+                continue;
+            }
+            let k = counted.len() as f64;
+            let mean = |f: &dyn Fn(&fengqiao_bench::pg::Counters) -> i64| {
+                counted.iter().map(|c| f(c) as f64).sum::<f64>() / k
+            };
+            let (commits, flushes, lookups) = (
+                mean(&|c| c.commits),
+                mean(&|c| c.wal_syncs),
+                mean(&|c| c.index_scans),
+            );
+            rows.push(format!(
+                "| {} | {name} | {commits:.0} | {:.2} | {flushes:.0} | {:.2} | {lookups:.0} | {:.2} |",
+                system.label(),
+                commits / n as f64,
+                flushes / n as f64,
+                lookups / n as f64,
+            ));
+        }
+    }
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "#### Database work per workload, N = {n} (`--db-counters`)\n\n\
+         Transactions committed (`pg_stat_database.xact_commit`; a statement outside a \
+         transaction counts as one), WAL flushes (`pg_stat_wal.wal_sync`, the whole \
+         cluster) and index scans on the store's tables (`pg_stat_user_tables.idx_scan`: \
+         one per key lookup or range read), per workload and per record.\n\n\
+         | system | workload | transactions | per record | WAL flushes | per record | index scans | per record |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|\n"
+    );
+    for row in rows {
+        out.push_str(&row);
+        out.push('\n');
+    }
+    out.push('\n');
     out
 }
 
