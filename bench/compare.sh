@@ -6,6 +6,9 @@
 #   bench/compare.sh                                  # N = 1,000 and 10,000, 3 repetitions
 #   bench/compare.sh --records 1000 --repetitions 1   # a quick look
 #   bench/compare.sh --systems fengqiao-batch         # the batch door alone
+#   bench/compare.sh --postgres postgres://user@127.0.0.1/db \
+#       --systems fengqiao-batch,fengqiao-batch-pg    # the same door on PostgreSQL
+#                                                     # (or FENGQIAO_BENCH_POSTGRES=URL)
 #   bench/compare.sh --help                           # every option
 #
 # Builds the release binaries, installs the reference server's pinned npm

@@ -35,13 +35,16 @@ struct Args {
     #[arg(long, default_value_t = 3)]
     repetitions: usize,
     /// Systems to run, comma-separated: floor, reference, samod,
-    /// fengqiao-ws, fengqiao-batch.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "floor,reference,samod,fengqiao-ws,fengqiao-batch"
-    )]
-    systems: Vec<String>,
+    /// fengqiao-ws, fengqiao-batch, fengqiao-ws-pg, fengqiao-batch-pg.
+    /// Default: floor,reference,samod,fengqiao-ws,fengqiao-batch, and the
+    /// two PostgreSQL ones when a database is given.
+    #[arg(long, value_delimiter = ',')]
+    systems: Option<Vec<String>>,
+    /// A PostgreSQL database for fengqiao-ws-pg and fengqiao-batch-pg
+    /// (each run gets a fresh schema on it, dropped afterwards). Without
+    /// one, those systems are skipped.
+    #[arg(long, env = "FENGQIAO_BENCH_POSTGRES", hide_env_values = true)]
+    postgres: Option<String>,
     /// Longest one workload may take before it is reported as timed out.
     #[arg(long, default_value_t = 300)]
     timeout_secs: u64,
@@ -64,6 +67,11 @@ struct Args {
     /// directory inside it per run).
     #[arg(long)]
     scratch: Option<PathBuf>,
+    /// On PostgreSQL, also count the database's transactions, WAL flushes
+    /// and key lookups per workload; waits 11 s before and after each
+    /// workload (outside its clock) for the statistics to settle.
+    #[arg(long)]
+    db_counters: bool,
     /// Also write the report to this file.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -71,6 +79,15 @@ struct Args {
     #[arg(long)]
     json: Option<PathBuf>,
 }
+
+/// The systems run when `--systems` is not given (and no database is).
+const DEFAULT_SYSTEMS: [&str; 5] = [
+    "floor",
+    "reference",
+    "samod",
+    "fengqiao-ws",
+    "fengqiao-batch",
+];
 
 fn sibling(name: &str) -> PathBuf {
     std::env::current_exe()
@@ -81,19 +98,77 @@ fn sibling(name: &str) -> PathBuf {
 
 fn main() {
     let args = Args::parse();
-    let systems: Vec<System> = args
-        .systems
+    let names: Vec<String> = match &args.systems {
+        Some(names) => names.iter().map(|n| n.trim().to_owned()).collect(),
+        None => {
+            let mut names: Vec<String> = DEFAULT_SYSTEMS.iter().map(|s| s.to_string()).collect();
+            if args.postgres.is_some() {
+                names.extend(["fengqiao-ws-pg".to_owned(), "fengqiao-batch-pg".to_owned()]);
+            }
+            names
+        }
+    };
+    let requested: Vec<System> = names
         .iter()
         .map(|name| {
-            System::parse(name.trim()).unwrap_or_else(|| {
-                eprintln!("unknown system {name:?}; use floor, reference, samod, fengqiao-ws or fengqiao-batch");
+            System::parse(name).unwrap_or_else(|| {
+                let known: Vec<&str> = System::ALL.iter().map(|s| s.name()).collect();
+                eprintln!("unknown system {name:?}; use {}", known.join(", "));
                 std::process::exit(2);
             })
         })
         .collect();
+    // The PostgreSQL systems need a database; without one they are left
+    // out, and the report says so.
+    let mut notes = Vec::new();
+    let skipped: Vec<&str> = requested
+        .iter()
+        .filter(|s| s.on_postgres() && args.postgres.is_none())
+        .map(|s| s.name())
+        .collect();
+    if !skipped.is_empty() {
+        let note = format!(
+            "Skipped {}: no PostgreSQL database given (`--postgres URL` or \
+             `FENGQIAO_BENCH_POSTGRES`).",
+            skipped.join(", ")
+        );
+        eprintln!("{note}");
+        notes.push(note);
+    }
+    let systems: Vec<System> = requested
+        .into_iter()
+        .filter(|s| !s.on_postgres() || args.postgres.is_some())
+        .collect();
+    let fengqiao_binary = args.fengqiao.clone().unwrap_or_else(|| sibling("fengqiao"));
     let fengqiao = Launch::Fengqiao {
-        binary: args.fengqiao.clone().unwrap_or_else(|| sibling("fengqiao")),
+        binary: fengqiao_binary.clone(),
+        postgres: None,
     };
+    let fengqiao_pg = Launch::Fengqiao {
+        binary: fengqiao_binary,
+        postgres: args.postgres.clone(),
+    };
+    if let Some(url) = &args.postgres
+        && systems.iter().any(|s| s.on_postgres())
+    {
+        // The noise floor of the database's CPU figures: what it spends
+        // while none of ours runs.
+        let idle = fengqiao_bench::pg::postgres_idle_rate(Duration::from_secs(2));
+        let note = format!(
+            "PostgreSQL: `{}`, a fresh schema per run, dropped after it. Database CPU = \
+             utime + stime of every live `postgres` process plus cutime + cstime of the \
+             postmaster (backends that exited), from `/proc/PID/stat`, after the workload \
+             minus before; it counts every client of the cluster, so other users' queries \
+             on a shared machine land in it too. Measured idle before the runs: {} CPU-s \
+             per second.",
+            fengqiao_bench::pg::redact(url),
+            idle.map_or("n/a (no postgres process found)".to_owned(), |r| format!(
+                "{r:.3}"
+            )),
+        );
+        eprintln!("{note}");
+        notes.push(note);
+    }
     let samod = Launch::Samod {
         binary: args
             .samod_server
@@ -115,6 +190,7 @@ fn main() {
             records,
             timeout: Duration::from_secs(args.timeout_secs),
             window: args.window.max(1),
+            db_counters: args.db_counters,
         };
         let mut results = Results {
             records,
@@ -146,6 +222,12 @@ fn main() {
                     System::Samod => run::run_websocket(&samod, &settings, scratch.path()),
                     System::FengqiaoWs => run::run_websocket(&fengqiao, &settings, scratch.path()),
                     System::FengqiaoBatch => run::run_batch(&fengqiao, &settings, scratch.path()),
+                    System::FengqiaoWsPg => {
+                        run::run_websocket(&fengqiao_pg, &settings, scratch.path())
+                    }
+                    System::FengqiaoBatchPg => {
+                        run::run_batch(&fengqiao_pg, &settings, scratch.path())
+                    }
                 };
                 for (name, m) in WORKLOADS.iter().zip(&workloads) {
                     eprintln!("           {name}: {}", describe(m));
@@ -168,19 +250,29 @@ fn main() {
 
     let mut text = String::new();
     text.push_str(&format!(
-        "Command: `bench/compare.sh --records {} --repetitions {} --systems {} --timeout-secs {} --window {}`; machine: {} cores; {:.0} s in all.\n\n",
+        "Command: `bench/compare.sh --records {} --repetitions {} --systems {} --timeout-secs {} --window {}{}`; machine: {} cores; {:.0} s in all.\n\n",
         args.records
             .iter()
             .map(usize::to_string)
             .collect::<Vec<_>>()
             .join(","),
         args.repetitions,
-        args.systems.join(","),
+        names.join(","),
         args.timeout_secs,
         args.window,
+        args.postgres
+            .as_deref()
+            .map_or(String::new(), |url| format!(
+                " --postgres {}",
+                fengqiao_bench::pg::redact(url)
+            )),
         std::thread::available_parallelism().map_or(0, usize::from),
         started.elapsed().as_secs_f64(),
     ));
+    for note in &notes {
+        text.push_str(note);
+        text.push_str("\n\n");
+    }
     for results in &all {
         text.push_str(&report::tables(results));
     }
@@ -198,12 +290,17 @@ fn main() {
 fn describe(m: &Measurement) -> String {
     match &m.outcome {
         compare::measure::Outcome::Done => format!(
-            "{:.3} s, {} B up, {} B down, {} round trips, server {:.2} s CPU, {} MiB peak",
+            "{:.3} s, {} B up, {} B down, {} round trips, server {:.2} s CPU{}, {} MiB peak",
             m.traffic.wall.as_secs_f64(),
             m.traffic.bytes_up,
             m.traffic.bytes_down,
             m.traffic.round_trips,
             m.server_cpu,
+            if m.db_cpu.is_finite() {
+                format!(", database {:.2} s CPU", m.db_cpu)
+            } else {
+                String::new()
+            },
             m.server_peak_kib / 1024
         ),
         other => format!("{other:?}"),

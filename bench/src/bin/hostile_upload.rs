@@ -173,7 +173,10 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| sibling("fengqiao"));
     let scratch = tempfile::tempdir().expect("a scratch directory");
-    let launch = Launch::Fengqiao { binary };
+    let launch = Launch::Fengqiao {
+        binary,
+        postgres: None,
+    };
     let server = ServerProcess::start(&launch, scratch.path()).unwrap_or_else(|e| {
         eprintln!("{e}\nbuild it first: cargo build --release -p fengqiao-server --bin fengqiao");
         std::process::exit(2)

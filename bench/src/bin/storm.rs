@@ -28,6 +28,27 @@
 //! is also given as a ratio to it.
 //! The load generator shares the machine with the server; on a small
 //! machine the numbers are the two together.
+//!
+//! Stores and nodes: `--store` takes `embedded` (the default: sled in the
+//! server's data directory) or a PostgreSQL address, `--nodes` the number
+//! of `fengqiao serve` processes; both take comma-separated lists, and each
+//! combination is measured in turn (the embedded store serves one process,
+//! so it runs with one node only):
+//!
+//! ```text
+//! storm --phones 500 --edits 5 --store embedded,postgres://postgres@127.0.0.1/db --nodes 1,2
+//! ```
+//!
+//! On PostgreSQL each storm (and each baseline) gets a fresh schema, dropped
+//! afterwards. With N nodes, N processes share that schema and the admin
+//! token; the organisation and the devices are set up through node 1, the
+//! storm waits until every other node accepts the last device's token
+//! (`GET /v1/me`; nodes learn of new devices from the database's
+//! announcements), and the phones are spread round robin over the nodes.
+//! Also measured: the CPU time of each node process and of the database
+//! (every `postgres` process, exited backends included: see
+//! `fengqiao_bench::pg`) during the storm, per acknowledged change, and
+//! the peak resident memory of each node.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -35,6 +56,7 @@ use std::time::{Duration, Instant};
 
 use automerge::{ActorId, AutoCommit, ChangeHash as AmHash};
 use clap::Parser;
+use fengqiao_bench::pg;
 use fengqiao_protocol::batch::{ChangeHash, Cursor, DocUpload, SyncRequest, SyncResponse};
 use fengqiao_protocol::codec::DecodeLimits;
 use fengqiao_protocol::{DeviceId, DocumentId, VillageCode};
@@ -65,6 +87,35 @@ struct Args {
     /// Phones of the baseline, which do the same work one sync at a time.
     #[arg(long, default_value_t = 20)]
     baseline_phones: usize,
+    /// Where the records are kept, comma separated: `embedded` (sled in
+    /// the server's data directory) or a PostgreSQL address
+    /// (postgres://user@host:port/db; a fresh schema per storm).
+    #[arg(long, value_delimiter = ',', default_value = "embedded")]
+    store: Vec<String>,
+    /// Server processes sharing the store, comma separated (more than one
+    /// needs PostgreSQL).
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    nodes: Vec<usize>,
+}
+
+/// One store and node count to measure.
+#[derive(Clone, Debug)]
+struct Config {
+    /// The PostgreSQL address; `None`: the embedded store.
+    postgres: Option<String>,
+    nodes: usize,
+}
+
+impl Config {
+    fn name(&self) -> String {
+        let store = if self.postgres.is_some() {
+            "PostgreSQL"
+        } else {
+            "embedded (sled)"
+        };
+        let s = if self.nodes == 1 { "" } else { "s" };
+        format!("{store}, {} node{s}", self.nodes)
+    }
 }
 
 /// Attempts per sync before it counts as failed.
@@ -74,6 +125,10 @@ const ATTEMPTS: u32 = 8;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 const T0: i64 = 1_790_000_000_000;
+
+/// Longer than PostgreSQL's interval for idle sessions' statistics
+/// (`PGSTAT_IDLE_INTERVAL`, 10 s).
+const STATS_SETTLE: Duration = Duration::from_secs(11);
 
 // ------------------------------------------------------------------ HTTP
 
@@ -482,7 +537,20 @@ struct Storm {
     syncs: usize,
     wall: Duration,
     tally: Tally,
-    peak_rss_kib: Option<u64>,
+    /// Peak resident memory of each node.
+    peak_rss_kib: Vec<Option<u64>>,
+    /// CPU seconds of each node during the storm.
+    node_cpu: Vec<f64>,
+    /// CPU seconds of the database during the storm (PostgreSQL only).
+    db_cpu: Option<f64>,
+    /// The database's CPU seconds per second just before the storm, idle
+    /// (PostgreSQL only).
+    db_idle_rate: Option<f64>,
+    /// Transactions and WAL flushes during the storm (PostgreSQL only).
+    db_counters: Option<pg::Counters>,
+    /// How long after enrolling each node other than the first accepted
+    /// the last device.
+    known_after: Vec<Duration>,
     setup: Duration,
 }
 
@@ -500,23 +568,119 @@ impl Storm {
         let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
         sorted[index]
     }
+
+    /// CPU milliseconds per acknowledged change.
+    fn per_change_ms(&self, seconds: f64) -> f64 {
+        if self.tally.acknowledged == 0 {
+            return f64::NAN;
+        }
+        seconds * 1000.0 / self.tally.acknowledged as f64
+    }
+
+    fn nodes_cpu(&self) -> f64 {
+        self.node_cpu.iter().sum()
+    }
 }
 
-fn storm(phones: usize, concurrency: usize, args: &Args) -> Storm {
+/// Starts the nodes of `config` on a fresh store, each in its own data
+/// directory under `dir`.
+fn start_nodes(
+    config: &Config,
+    dir: &std::path::Path,
+) -> Result<(Vec<ServerProcess>, Option<pg::Schema>), String> {
+    let schema = match &config.postgres {
+        Some(url) => Some(pg::Schema::fresh(url, "storm")?),
+        None => None,
+    };
+    let extra: Vec<&str> = match &schema {
+        Some(schema) => vec!["--store", schema.url(), "--store-schema", schema.name()],
+        None => Vec::new(),
+    };
+    let mut nodes = Vec::with_capacity(config.nodes);
+    for n in 1..=config.nodes {
+        let node = ServerProcess::try_start(&dir.join(format!("node{n}")), &extra)
+            .map_err(|log| format!("node {n} did not start; its log:\n{log}"))?;
+        nodes.push(node);
+    }
+    Ok((nodes, schema))
+}
+
+/// Waits until `node` accepts `token`: it knows the device.
+fn wait_known(node: &ServerProcess, token: &str, limit: Duration) -> Result<Duration, String> {
+    let started = Instant::now();
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    loop {
+        let status = agent
+            .get(&format!("{}/v1/me", node.url()))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0);
+        if status == 200 {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > limit {
+            return Err(format!(
+                "node at {} still answers {status} to an enrolled device's token after {limit:?}",
+                node.url()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn storm(phones: usize, concurrency: usize, args: &Args, config: &Config) -> Storm {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let server = ServerProcess::start(&dir.path().join("data"));
-    server.import_test_org();
+    let (nodes, schema) = start_nodes(config, dir.path()).unwrap_or_else(|e| {
+        eprintln!("storm: {}: {e}", config.name());
+        std::process::exit(1);
+    });
+    nodes[0].import_test_org();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
     let setup_started = Instant::now();
-    let devices = runtime.block_on(enroll(server.addr, phones));
+    let devices = runtime.block_on(enroll(nodes[0].addr, phones));
+    let mut known_after = Vec::new();
+    if let Some(last) = devices.last() {
+        for node in &nodes[1..] {
+            match wait_known(node, &last.token, Duration::from_secs(30)) {
+                Ok(after) => known_after.push(after),
+                Err(e) => {
+                    eprintln!("storm: {}: {e}", config.name());
+                    std::process::exit(1);
+                }
+            }
+        }
+    }
     let setup = setup_started.elapsed();
+    // On PostgreSQL, wait until the sessions of the set-up have reported
+    // their statistics (an idle session does after 10 s), so that the
+    // storm's transaction and WAL counts are its own; meanwhile, measure
+    // what the database spends idle.
+    let db_idle_rate = schema
+        .as_ref()
+        .and_then(|_| pg::postgres_idle_rate(STATS_SETTLE));
 
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr).collect();
     let tally = Arc::new(Mutex::new(Tally::default()));
     let slots = Arc::new(Semaphore::new(concurrency.max(1)));
+    let cpu = |node: &ServerProcess| pg::process_cpu_seconds(node.pid()).unwrap_or(f64::NAN);
+    let db_cpu = || schema.as_ref().and_then(|_| pg::postgres_cpu_seconds());
+    let counters = || {
+        schema
+            .as_ref()
+            .and_then(|schema| pg::Counters::read(schema).ok())
+    };
+    let counters_before = counters();
+    let cpu_before: Vec<f64> = nodes.iter().map(cpu).collect();
+    let db_before = db_cpu();
     let started = Instant::now();
     runtime.block_on(async {
         let tasks: Vec<_> = devices
@@ -527,7 +691,7 @@ fn storm(phones: usize, concurrency: usize, args: &Args) -> Storm {
                 tokio::spawn(run_phone(
                     phone,
                     args.edits,
-                    server.addr,
+                    addrs[index % addrs.len()],
                     slots.clone(),
                     tally.clone(),
                 ))
@@ -538,8 +702,26 @@ fn storm(phones: usize, concurrency: usize, args: &Args) -> Storm {
         }
     });
     let wall = started.elapsed();
-    let peak_rss_kib = server.peak_rss_kib();
-    server.kill();
+    let node_cpu: Vec<f64> = nodes
+        .iter()
+        .zip(&cpu_before)
+        .map(|(node, before)| cpu(node) - before)
+        .collect();
+    let db_cpu = match (db_before, db_cpu()) {
+        (Some(before), Some(after)) => Some(after - before),
+        _ => None,
+    };
+    let peak_rss_kib = nodes.iter().map(ServerProcess::peak_rss_kib).collect();
+    for node in nodes {
+        node.kill();
+    }
+    // The nodes' database sessions report their statistics as they end.
+    let db_counters = counters_before.and_then(|before| {
+        std::thread::sleep(Duration::from_millis(500));
+        Some(counters()?.since(&before))
+    });
+    // After the nodes: they hold connections to it.
+    drop(schema);
     let tally = std::mem::take(&mut *tally.lock().unwrap_or_else(|e| e.into_inner()));
     Storm {
         phones,
@@ -548,6 +730,11 @@ fn storm(phones: usize, concurrency: usize, args: &Args) -> Storm {
         wall,
         tally,
         peak_rss_kib,
+        node_cpu,
+        db_cpu,
+        db_idle_rate,
+        db_counters,
+        known_after,
         setup,
     }
 }
@@ -566,6 +753,68 @@ fn mib(kib: Option<u64>) -> String {
     kib.map_or("n/a".into(), |k| format!("{:.0} MiB", k as f64 / 1024.0))
 }
 
+/// Peak memory of each node, ` / `-separated.
+fn mibs(kibs: &[Option<u64>]) -> String {
+    kibs.iter().map(|k| mib(*k)).collect::<Vec<_>>().join(" / ")
+}
+
+fn fixed(v: f64, digits: usize) -> String {
+    if v.is_finite() {
+        format!("{v:.digits$}")
+    } else {
+        "n/a".into()
+    }
+}
+
+/// The CPU row of a storm: each node's CPU seconds and milliseconds per
+/// acknowledged change, the database's, and how many node cores one
+/// database core keeps up with.
+fn cpu_row(s: &Storm, label: &str) -> String {
+    let nodes = s
+        .node_cpu
+        .iter()
+        .map(|c| fixed(*c, 2))
+        .collect::<Vec<_>>()
+        .join(" / ");
+    let per_node = s
+        .node_cpu
+        .iter()
+        .map(|c| fixed(s.per_change_ms(*c), 3))
+        .collect::<Vec<_>>()
+        .join(" / ");
+    let (db, db_ms, idle, cores) = match s.db_cpu {
+        Some(db) => (
+            fixed(db, 2),
+            fixed(s.per_change_ms(db), 3),
+            s.db_idle_rate
+                .map_or("n/a".into(), |r| format!("{:.2}", r * s.wall.as_secs_f64())),
+            fixed(s.nodes_cpu() / db, 2),
+        ),
+        None => ("–".into(), "–".into(), "–".into(), "–".into()),
+    };
+    let per_change = |n: i64| {
+        if s.tally.acknowledged == 0 {
+            "n/a".to_owned()
+        } else {
+            format!("{:.2}", n as f64 / s.tally.acknowledged as f64)
+        }
+    };
+    let (commits, flushes, lookups) = match s.db_counters {
+        Some(c) => (
+            per_change(c.commits),
+            per_change(c.wal_syncs),
+            per_change(c.index_scans),
+        ),
+        None => ("–".into(), "–".into(), "–".into()),
+    };
+    format!(
+        "| {label} | {:.2} s | {} | {nodes} | {per_node} | {} | {db} | {db_ms} | {idle} | {cores} | {commits} | {flushes} | {lookups} |",
+        s.wall.as_secs_f64(),
+        s.tally.acknowledged,
+        fixed(s.per_change_ms(s.nodes_cpu()), 3),
+    )
+}
+
 fn row(s: &Storm, base: &Storm) -> String {
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
     format!(
@@ -578,7 +827,7 @@ fn row(s: &Storm, base: &Storm) -> String {
         ms(s.percentile(0.99)),
         s.tally.failed_attempts,
         s.tally.failed_syncs,
-        mib(s.peak_rss_kib),
+        mibs(&s.peak_rss_kib),
         ratio(s.changes_per_second(), base.changes_per_second()),
         ratio(
             s.percentile(0.5).as_secs_f64(),
@@ -594,67 +843,175 @@ fn row(s: &Storm, base: &Storm) -> String {
 fn main() {
     let args = Args::parse();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mut configs = Vec::new();
+    let mut notes = Vec::new();
+    for store in &args.store {
+        let postgres = match store.as_str() {
+            "embedded" | "sled" => None,
+            url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Some(url.to_owned())
+            }
+            other => {
+                eprintln!("storm: --store {other:?}: use `embedded` or a postgres:// address");
+                std::process::exit(2);
+            }
+        };
+        for &nodes in &args.nodes {
+            if nodes == 0 {
+                eprintln!("storm: --nodes must be at least 1");
+                std::process::exit(2);
+            }
+            if postgres.is_none() && nodes > 1 {
+                notes.push(format!(
+                    "Not run: the embedded store with {nodes} nodes (it serves one process)."
+                ));
+                continue;
+            }
+            configs.push(Config {
+                postgres: postgres.clone(),
+                nodes,
+            });
+        }
+    }
     let load_before = load_average();
     eprintln!(
         "storm: {} edits per phone, at most {} syncs in flight; {cores} cores, load {load_before}",
         args.edits, args.concurrency
     );
+    for note in &notes {
+        eprintln!("{note}");
+    }
 
-    let base = storm(args.baseline_phones.max(1), 1, &args);
-    eprintln!(
-        "baseline, {} phones one sync at a time: {:.0} changes/s, p50 {}, p99 {}",
-        base.phones,
-        base.changes_per_second(),
-        ms(base.percentile(0.5)),
-        ms(base.percentile(0.99))
-    );
-    let mut storms = Vec::new();
-    for &phones in &args.phones {
-        let s = storm(phones, args.concurrency, &args);
+    let mut results: Vec<(Config, Storm, Vec<Storm>)> = Vec::new();
+    for config in &configs {
+        let name = config.name();
+        let base = storm(args.baseline_phones.max(1), 1, &args, config);
         eprintln!(
-            "{phones} phones: {:.0} changes/s, p50 {}, p99 {}, {} failed attempts, \
-             {} failed syncs, {} rounds, {} records received, {:.1} MB up, {:.1} MB down, \
-             peak RSS {} (enrolling took {:?}, the storm {:?})",
-            s.changes_per_second(),
-            ms(s.percentile(0.5)),
-            ms(s.percentile(0.99)),
-            s.tally.failed_attempts,
-            s.tally.failed_syncs,
-            s.tally.rounds,
-            s.tally.received,
-            s.tally.bytes_up as f64 / 1e6,
-            s.tally.bytes_down as f64 / 1e6,
-            mib(s.peak_rss_kib),
-            s.setup,
-            s.wall,
+            "{name}: baseline, {} phones one sync at a time: {:.0} changes/s, p50 {}, p99 {}",
+            base.phones,
+            base.changes_per_second(),
+            ms(base.percentile(0.5)),
+            ms(base.percentile(0.99))
         );
-        storms.push(s);
+        let mut storms = Vec::new();
+        for &phones in &args.phones {
+            let s = storm(phones, args.concurrency, &args, config);
+            eprintln!(
+                "{name}: {phones} phones: {:.0} changes/s, p50 {}, p99 {}, {} failed attempts, \
+                 {} failed syncs, {} rounds, {} records received, {:.1} MB up, {:.1} MB down, \
+                 peak RSS {}, node CPU {:.2} s, database CPU {} s (enrolling took {:?}, \
+                 other nodes knew the devices after {:?}, the storm {:?})",
+                s.changes_per_second(),
+                ms(s.percentile(0.5)),
+                ms(s.percentile(0.99)),
+                s.tally.failed_attempts,
+                s.tally.failed_syncs,
+                s.tally.rounds,
+                s.tally.received,
+                s.tally.bytes_up as f64 / 1e6,
+                s.tally.bytes_down as f64 / 1e6,
+                mibs(&s.peak_rss_kib),
+                s.nodes_cpu(),
+                s.db_cpu.map_or("n/a".into(), |c| format!("{c:.2}")),
+                s.setup,
+                s.known_after,
+                s.wall,
+            );
+            storms.push(s);
+        }
+        results.push((config.clone(), base, storms));
     }
 
-    println!(
-        "| phones | in flight ≤ | syncs | changes/s | p50 sync | p99 sync | \
-         failed attempts / syncs | server peak RSS | changes/s vs baseline | \
-         p50 vs baseline | p99 vs baseline |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    println!("{}", row(&base, &base));
-    for s in &storms {
-        println!("{}", row(s, &base));
+    for note in &notes {
+        println!("{note}\n");
     }
-    println!();
+    for (config, base, storms) in &results {
+        println!("#### {}\n", config.name());
+        println!(
+            "| phones | in flight ≤ | syncs | changes/s | p50 sync | p99 sync | \
+             failed attempts / syncs | peak RSS per node | changes/s vs baseline | \
+             p50 vs baseline | p99 vs baseline |"
+        );
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!("{}", row(base, base));
+        for s in storms {
+            println!("{}", row(s, base));
+        }
+        println!();
+        println!(
+            "| phones | storm wall | changes acknowledged | node CPU (s, each) | \
+             node CPU ms per change (each) | node CPU ms per change (all) | \
+             database CPU (s) | database CPU ms per change | database idle CPU \
+             over the same wall time (s, estimate) | node cores per database core | \
+             database transactions per change | WAL flushes per change | \
+             index scans per change |"
+        );
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!("{}", cpu_row(base, &format!("{} (baseline)", base.phones)));
+        for s in storms {
+            println!("{}", cpu_row(s, &s.phones.to_string()));
+        }
+        println!();
+    }
+    if results.len() > 1 {
+        let (first_config, _, first) = &results[0];
+        println!("#### Against {} (same phone count)\n", first_config.name());
+        println!(
+            "| phones | configuration | changes/s | vs first | p50 sync | p99 sync | \
+             node CPU ms per change (all) | vs first | database CPU ms per change | \
+             nodes + database CPU ms per change | vs first |"
+        );
+        println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+        for (config, _, storms) in &results {
+            for (s, f) in storms.iter().zip(first) {
+                let nodes_ms = s.per_change_ms(s.nodes_cpu());
+                let db_ms = s.db_cpu.map_or(f64::NAN, |c| s.per_change_ms(c));
+                let total_ms = nodes_ms + if db_ms.is_finite() { db_ms } else { 0.0 };
+                let first_total =
+                    f.per_change_ms(f.nodes_cpu()) + f.db_cpu.map_or(0.0, |c| f.per_change_ms(c));
+                println!(
+                    "| {} | {} | {:.0} | {:.2}× | {} | {} | {} | {:.2}× | {} | {} | {:.2}× |",
+                    s.phones,
+                    config.name(),
+                    s.changes_per_second(),
+                    ratio(s.changes_per_second(), f.changes_per_second()),
+                    ms(s.percentile(0.5)),
+                    ms(s.percentile(0.99)),
+                    fixed(nodes_ms, 3),
+                    ratio(nodes_ms, f.per_change_ms(f.nodes_cpu())),
+                    fixed(db_ms, 3),
+                    fixed(total_ms, 3),
+                    ratio(total_ms, first_total),
+                );
+            }
+        }
+        println!();
+    }
     println!(
         "{cores} cores; load average before {load_before}, after {}; {} edits per phone; \
-         at most {} syncs in flight",
+         at most {} syncs in flight. Database CPU: every `postgres` process on the \
+         machine (exited backends through the postmaster's cutime + cstime), after the \
+         storm minus before; it includes other users of the cluster: the database's \
+         idle rate, measured over the 11 s before each storm (while the set-up's \
+         sessions report their statistics), is given as an estimate over the storm's \
+         wall time. Transactions \
+         (`pg_stat_database.xact_commit`, read-only ones included) and WAL flushes \
+         (`pg_stat_wal.wal_sync`, cluster-wide, the WAL writer's background flushes \
+         included) and index scans on the store's tables (`pg_stat_user_tables.idx_scan`: \
+         one per key lookup or range read) are counted from then to after the storm's \
+         nodes have exited.",
         load_average(),
         args.edits,
         args.concurrency
     );
-    let failed: u64 = storms.iter().map(|s| s.tally.failed_syncs).sum();
+    let all: Vec<&Storm> = results.iter().flat_map(|(_, _, s)| s).collect();
+    let failed: u64 = all.iter().map(|s| s.tally.failed_syncs).sum();
     if failed > 0 {
         eprintln!("{failed} syncs failed for good");
         std::process::exit(1);
     }
-    let unacknowledged: Vec<_> = storms
+    let unacknowledged: Vec<_> = all
         .iter()
         .filter(|s| s.tally.acknowledged as usize != s.syncs)
         .map(|s| (s.phones, s.syncs - s.tally.acknowledged as usize))

@@ -44,6 +44,12 @@ pub struct Measurement {
     pub traffic: Traffic,
     /// Server CPU time during the workload (user + system), seconds.
     pub server_cpu: f64,
+    /// CPU time of the PostgreSQL processes during the workload, seconds
+    /// (see `fengqiao_bench::pg`); NaN for servers not on PostgreSQL.
+    pub db_cpu: f64,
+    /// Transactions, WAL flushes and key lookups of the database during
+    /// the workload (PostgreSQL, with `--db-counters` only).
+    pub db_counters: Option<fengqiao_bench::pg::Counters>,
     /// Server peak resident set during the workload, KiB.
     pub server_peak_kib: u64,
     /// Server data directory after the workload, bytes.
@@ -58,6 +64,8 @@ impl Measurement {
             outcome,
             traffic: Traffic::default(),
             server_cpu: f64::NAN,
+            db_cpu: f64::NAN,
+            db_counters: None,
             server_peak_kib: 0,
             data_bytes: 0,
             load: super::process::load_average(),
@@ -96,6 +104,7 @@ pub struct Summary {
     pub messages_down: f64,
     pub round_trips: f64,
     pub server_cpu: f64,
+    pub db_cpu: f64,
     pub server_peak_kib: f64,
     pub data_bytes: f64,
     pub load: f64,
@@ -122,6 +131,7 @@ impl Summary {
             messages_down: pick(&|m| m.traffic.messages_down as f64),
             round_trips: pick(&|m| m.traffic.round_trips as f64),
             server_cpu: pick(&|m| m.server_cpu),
+            db_cpu: pick(&|m| m.db_cpu),
             server_peak_kib: pick(&|m| m.server_peak_kib as f64),
             data_bytes: pick(&|m| m.data_bytes as f64),
             load: pick(&|m| m.load),
@@ -130,6 +140,16 @@ impl Summary {
 
     pub fn bytes(&self) -> f64 {
         self.bytes_up + self.bytes_down
+    }
+
+    /// Server and database CPU together (the server's alone when it has
+    /// no database).
+    pub fn total_cpu(&self) -> f64 {
+        if self.db_cpu.is_finite() {
+            self.server_cpu + self.db_cpu
+        } else {
+            self.server_cpu
+        }
     }
 }
 

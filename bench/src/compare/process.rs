@@ -10,7 +10,13 @@
 //!   each workload by writing `5` to `/proc/PID/clear_refs`, so each
 //!   workload reports its own peak;
 //! - data directory size: the blocks its files occupy, as `du` counts
-//!   them.
+//!   them; for a server on PostgreSQL, the size of its schema's tables
+//!   (`pg_total_relation_size`), the data directory holding only its
+//!   admin token.
+//!
+//! A Fengqiao server on PostgreSQL gets a fresh schema of its own
+//! (`--store URL --store-schema fq_bench_…`), dropped when the server
+//! process is.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -33,8 +39,12 @@ pub enum Launch {
     Reference { node: PathBuf, script: PathBuf },
     /// `samod_server --data DIR`.
     Samod { binary: PathBuf },
-    /// `fengqiao serve --data DIR`.
-    Fengqiao { binary: PathBuf },
+    /// `fengqiao serve --data DIR`, with `--store URL --store-schema NAME`
+    /// (a fresh schema per start) when `postgres` is set.
+    Fengqiao {
+        binary: PathBuf,
+        postgres: Option<String>,
+    },
 }
 
 /// A running server.
@@ -44,12 +54,15 @@ pub struct ServerProcess {
     /// The URL it printed: `ws://…/` or `http://…`.
     pub url: String,
     pub data: PathBuf,
+    /// The server's schema on PostgreSQL; dropped after the process.
+    schema: Option<fengqiao_bench::pg::Schema>,
 }
 
 impl ServerProcess {
     /// Starts a server on a fresh data directory `data` and waits until
     /// it announces its address.
     pub fn start(launch: &Launch, data: &Path) -> Result<Self, String> {
+        let mut schema = None;
         let mut command = match launch {
             Launch::Reference { node, script } => {
                 let mut c = Command::new(node);
@@ -64,7 +77,7 @@ impl ServerProcess {
                 c.arg("--data").arg(data).args(["--bind", "127.0.0.1:0"]);
                 c
             }
-            Launch::Fengqiao { binary } => {
+            Launch::Fengqiao { binary, postgres } => {
                 let mut c = Command::new(binary);
                 c.arg("serve")
                     .arg("--data")
@@ -73,6 +86,15 @@ impl ServerProcess {
                     .args(["--insecure-dev-token", FENGQIAO_TOKEN])
                     .env("FENGQIAO_ADMIN_TOKEN", FENGQIAO_ADMIN)
                     .env("FENGQIAO_LOG", "error");
+                if let Some(url) = postgres {
+                    let fresh = fengqiao_bench::pg::Schema::fresh(url, "compare")
+                        .map_err(|e| format!("PostgreSQL: {e}"))?;
+                    c.arg("--store")
+                        .arg(fresh.url())
+                        .arg("--store-schema")
+                        .arg(fresh.name());
+                    schema = Some(fresh);
+                }
                 c
             }
         };
@@ -112,6 +134,7 @@ impl ServerProcess {
             pid,
             url,
             data: data.to_owned(),
+            schema,
         };
         if let Launch::Fengqiao { .. } = launch {
             server.import_org()?;
@@ -174,9 +197,23 @@ impl ServerProcess {
         status_field(self.pid, "VmHWM:").unwrap_or(0)
     }
 
-    /// Bytes the data directory occupies on disk.
+    /// Bytes the records occupy: the data directory on disk, or the
+    /// schema's tables on PostgreSQL.
     pub fn data_bytes(&self) -> u64 {
-        disk_usage(&self.data)
+        match &self.schema {
+            Some(schema) => schema.bytes().unwrap_or(0),
+            None => disk_usage(&self.data),
+        }
+    }
+
+    /// The database's counters now (PostgreSQL only).
+    pub fn db_counters(&self) -> Option<fengqiao_bench::pg::Counters> {
+        fengqiao_bench::pg::Counters::read(self.schema.as_ref()?).ok()
+    }
+
+    /// Whether the records are on PostgreSQL.
+    pub fn on_postgres(&self) -> bool {
+        self.schema.is_some()
     }
 
     /// Whether the process is still running.

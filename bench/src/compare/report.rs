@@ -128,6 +128,7 @@ pub fn tables(results: &Results) -> String {
     let mut out = String::new();
     let n = results.records;
     let systems = results.systems();
+    let with_db = systems.iter().any(|s| s.on_postgres());
     let mut loads: Vec<f64> = results
         .runs
         .iter()
@@ -144,15 +145,25 @@ pub fn tables(results: &Results) -> String {
         let _ = writeln!(out, "#### {name}, N = {n}\n");
         let _ = writeln!(
             out,
-            "| system | time (s) | up (KiB) | down (KiB) | messages up / down | round trips | server CPU (s) | server peak RSS (MiB) | data dir (MiB) |"
+            "| system | time (s) | up (KiB) | down (KiB) | messages up / down | round trips | server CPU (s) |{} server peak RSS (MiB) | data dir (MiB) |",
+            if with_db { " database CPU (s) |" } else { "" }
         );
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            out,
+            "|---|---:|---:|---:|---:|---:|---:|{}---:|---:|",
+            if with_db { "---:|" } else { "" }
+        );
         for &system in &systems {
             match results.summary(system, w) {
                 Some(s) => {
+                    let db = if with_db {
+                        format!(" {} |", or_dash(s.db_cpu, |v| format!("{v:.2}")))
+                    } else {
+                        String::new()
+                    };
                     let _ = writeln!(
                         out,
-                        "| {} | {} | {} | {} | {:.0} / {:.0} | {:.0} | {} | {} | {} |",
+                        "| {} | {} | {} | {} | {:.0} / {:.0} | {:.0} | {} |{db} {} | {} |",
                         system.label(),
                         secs(s.wall),
                         kib(s.bytes_up),
@@ -176,9 +187,10 @@ pub fn tables(results: &Results) -> String {
                 None => {
                     let _ = writeln!(
                         out,
-                        "| {} | {} | | | | | | | |",
+                        "| {} | {} | | | | | |{} | |",
                         system.label(),
-                        results.status(system, w)
+                        results.status(system, w),
+                        if with_db { " |" } else { "" }
                     );
                 }
             }
@@ -193,6 +205,8 @@ pub fn tables(results: &Results) -> String {
         (System::FengqiaoBatch, System::Floor),
         (System::FengqiaoWs, System::Reference),
         (System::FengqiaoWs, System::Samod),
+        (System::FengqiaoBatchPg, System::FengqiaoBatch),
+        (System::FengqiaoWsPg, System::FengqiaoWs),
     ];
     let _ = writeln!(
         out,
@@ -240,6 +254,8 @@ pub fn tables(results: &Results) -> String {
         }
     }
     let _ = writeln!(out, "{row}\n");
+    out.push_str(&postgres_ratios(results, &systems));
+    out.push_str(&database_counters(results, &systems));
     if let Some(saved) = results.saved(System::FengqiaoBatch) {
         let _ = writeln!(
             out,
@@ -247,6 +263,121 @@ pub fn tables(results: &Results) -> String {
             kib(saved as f64)
         );
     }
+    out
+}
+
+/// The doors on PostgreSQL against the same doors on the embedded store:
+/// time, the server's CPU, and the server's plus the database's CPU.
+fn postgres_ratios(results: &Results, systems: &[System]) -> String {
+    let doors: Vec<(System, System)> = systems
+        .iter()
+        .filter_map(|&pg| Some((pg, pg.on_sled()?)))
+        .filter(|(_, sled)| systems.contains(sled))
+        .collect();
+    if doors.is_empty() {
+        return String::new();
+    }
+    let n = results.records;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "#### PostgreSQL / embedded store (sled), N = {n} (below 1 is better)\n"
+    );
+    let _ = writeln!(
+        out,
+        "CPU on PostgreSQL counts the server and the database processes together \
+         (the database's share in parentheses); on sled, the server alone.\n"
+    );
+    let mut header = "| workload |".to_owned();
+    let mut rule = "|---|".to_owned();
+    for (pg, sled) in &doors {
+        let _ = write!(
+            header,
+            " {} / {} time | server CPU | server + database CPU |",
+            pg.short(),
+            sled.short()
+        );
+        rule.push_str("---:|---:|---:|");
+    }
+    let _ = writeln!(out, "{header}\n{rule}");
+    for (w, name) in WORKLOADS.iter().enumerate() {
+        let mut row = format!("| {name} |");
+        for &(pg, sled) in &doors {
+            match (results.summary(pg, w), results.summary(sled, w)) {
+                (Some(p), Some(q)) => {
+                    let share = if p.total_cpu() > 0.0 && p.db_cpu.is_finite() {
+                        format!(" ({:.0}% database)", 100.0 * p.db_cpu / p.total_cpu())
+                    } else {
+                        String::new()
+                    };
+                    let _ = write!(
+                        row,
+                        " {} | {} | {}{share} |",
+                        ratio(p.wall, q.wall),
+                        ratio(p.server_cpu, q.server_cpu),
+                        ratio(p.total_cpu(), q.server_cpu),
+                    );
+                }
+                _ => row.push_str(" – | – | – |"),
+            }
+        }
+        let _ = writeln!(out, "{row}");
+    }
+    let _ = writeln!(out);
+    out
+}
+
+/// The database's counters per workload, when they were taken (the mean
+/// over repetitions).
+fn database_counters(results: &Results, systems: &[System]) -> String {
+    let n = results.records;
+    let mut rows = Vec::new();
+    for &system in systems {
+        for (w, name) in WORKLOADS.iter().enumerate() {
+            let counted: Vec<_> = results
+                .runs
+                .iter()
+                .filter(|(s, _)| *s == system)
+                .filter_map(|(_, m)| m.get(w)?.db_counters)
+                .collect();
+            if counted.is_empty() {
+                continue;
+            }
+            let k = counted.len() as f64;
+            let mean = |f: &dyn Fn(&fengqiao_bench::pg::Counters) -> i64| {
+                counted.iter().map(|c| f(c) as f64).sum::<f64>() / k
+            };
+            let (commits, flushes, lookups) = (
+                mean(&|c| c.commits),
+                mean(&|c| c.wal_syncs),
+                mean(&|c| c.index_scans),
+            );
+            rows.push(format!(
+                "| {} | {name} | {commits:.0} | {:.2} | {flushes:.0} | {:.2} | {lookups:.0} | {:.2} |",
+                system.label(),
+                commits / n as f64,
+                flushes / n as f64,
+                lookups / n as f64,
+            ));
+        }
+    }
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "#### Database work per workload, N = {n} (`--db-counters`)\n\n\
+         Transactions committed (`pg_stat_database.xact_commit`; a statement outside a \
+         transaction counts as one), WAL flushes (`pg_stat_wal.wal_sync`, the whole \
+         cluster) and index scans on the store's tables (`pg_stat_user_tables.idx_scan`: \
+         one per key lookup or range read), per workload and per record.\n\n\
+         | system | workload | transactions | per record | WAL flushes | per record | index scans | per record |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|\n"
+    );
+    for row in rows {
+        out.push_str(&row);
+        out.push('\n');
+    }
+    out.push('\n');
     out
 }
 
@@ -375,6 +506,32 @@ pub fn goals(all: &[Results]) -> String {
                             100.0 * f / r
                         ),
                     ));
+                }
+            }
+        }
+        for pg in [System::FengqiaoBatchPg, System::FengqiaoWsPg] {
+            let Some(sled) = pg.on_sled() else { continue };
+            for w in [1, 2] {
+                let text = format!(
+                    "N={n}: {} {} within 2× of the same door on sled",
+                    pg.label(),
+                    WORKLOADS[w]
+                );
+                match (get(pg, w), get(sled, w)) {
+                    (Some(p), Some(q)) => goals.push(goal(
+                        text,
+                        Some(p.wall <= 2.0 * q.wall),
+                        format!(
+                            "{:.3} s vs {:.3} s = {:.2}×",
+                            p.wall,
+                            q.wall,
+                            p.wall / q.wall
+                        ),
+                    )),
+                    (None, Some(_)) if results.runs.iter().any(|(s, _)| *s == pg) => {
+                        goals.push(goal(text, Some(false), results.status(pg, w)))
+                    }
+                    _ => {}
                 }
             }
         }

@@ -48,7 +48,15 @@ pub struct Settings {
     pub records: usize,
     pub timeout: Duration,
     pub window: usize,
+    /// On PostgreSQL, also count the database's transactions, WAL flushes
+    /// and key lookups per workload (waits for the statistics to settle
+    /// before and after each workload, outside its clock).
+    pub db_counters: bool,
 }
+
+/// Longer than PostgreSQL's interval for idle sessions' statistics
+/// (`PGSTAT_IDLE_INTERVAL`, 10 s).
+const STATS_SETTLE: Duration = Duration::from_secs(11);
 
 /// The result of one run: one measurement per workload, and the total
 /// saved size of the records synced (`save()` of each, summed).
@@ -61,13 +69,35 @@ pub struct RunResult {
 /// directory afterwards, the load when it started.
 fn measured(
     server: &mut ServerProcess,
+    settings: &Settings,
     work: impl FnOnce() -> Result<Traffic, Outcome>,
 ) -> Measurement {
+    let count = settings.db_counters && server.on_postgres();
+    let counters_before = if count {
+        std::thread::sleep(STATS_SETTLE);
+        server.db_counters()
+    } else {
+        None
+    };
     let load = super::process::load_average();
     server.reset_peak();
+    let on_postgres = server.on_postgres();
+    let database = || {
+        if on_postgres {
+            fengqiao_bench::pg::postgres_cpu_seconds().unwrap_or(f64::NAN)
+        } else {
+            f64::NAN
+        }
+    };
+    let db = database();
     let cpu = server.cpu_seconds();
     let result = work();
     let server_cpu = server.cpu_seconds() - cpu;
+    let db_cpu = database() - db;
+    let db_counters = counters_before.and_then(|before| {
+        std::thread::sleep(STATS_SETTLE);
+        Some(server.db_counters()?.since(&before))
+    });
     let server_peak_kib = server.peak_rss_kib();
     let data_bytes = server.data_bytes();
     let outcome = match (&result, server.alive()) {
@@ -79,6 +109,8 @@ fn measured(
         outcome,
         traffic: result.unwrap_or_default(),
         server_cpu,
+        db_cpu,
+        db_counters,
         server_peak_kib,
         data_bytes,
         load,
@@ -151,7 +183,7 @@ pub fn run_websocket(launch: &Launch, settings: &Settings, scratch: &Path) -> Ru
     let mut workloads = Vec::new();
 
     // W1: upload.
-    let w1 = measured(&mut server, || {
+    let w1 = measured(&mut server, settings, || {
         sync(&mut writer, targets(&expected, &order))
     });
     let ok = w1.done();
@@ -163,7 +195,7 @@ pub fn run_websocket(launch: &Launch, settings: &Settings, scratch: &Path) -> Ru
 
     // W2: bootstrap into empty storage.
     let mut reader = ClientStore::new("reader");
-    let w2 = measured(&mut server, || {
+    let w2 = measured(&mut server, settings, || {
         sync(&mut reader, targets(&expected, &order))
     });
     let ok = w2.done();
@@ -180,7 +212,7 @@ pub fn run_websocket(launch: &Launch, settings: &Settings, scratch: &Path) -> Ru
         server.stop();
         return finish(workloads, saved_bytes);
     };
-    let w3 = measured(&mut server, || {
+    let w3 = measured(&mut server, settings, || {
         sync(&mut reader, targets(&expected, &order))
     });
     let ok = w3.done();
@@ -214,7 +246,7 @@ pub fn run_websocket(launch: &Launch, settings: &Settings, scratch: &Path) -> Ru
         server.stop();
         return finish(workloads, saved_bytes);
     };
-    let w4 = measured(&mut server, || {
+    let w4 = measured(&mut server, settings, || {
         sync(&mut reader, targets(&expected, &order))
     });
     workloads.push(w4);
@@ -300,7 +332,7 @@ pub fn run_batch(launch: &Launch, settings: &Settings, scratch: &Path) -> RunRes
     }
 
     // W1: upload.
-    let w1 = measured(&mut server, || {
+    let w1 = measured(&mut server, settings, || {
         phone_sync(&writer, &url, settings.timeout).map(|(t, _)| t)
     });
     let ok = w1.done();
@@ -313,7 +345,7 @@ pub fn run_batch(launch: &Launch, settings: &Settings, scratch: &Path) -> RunRes
     // W2: bootstrap into an empty replica.
     let reader_dir = scratch.join("phone-b");
     let reader_device = DeviceId::random();
-    let w2 = measured(&mut server, || {
+    let w2 = measured(&mut server, settings, || {
         let reader = open_phone(&reader_dir, reader_device)?;
         let (traffic, _) = phone_sync(&reader, &url, settings.timeout)?;
         let held = reader.ids().map_err(|e| Outcome::Failed(e.to_string()))?;
@@ -334,7 +366,7 @@ pub fn run_batch(launch: &Launch, settings: &Settings, scratch: &Path) -> RunRes
 
     // W3: restart on storage (the replica is closed and opened again),
     // nothing changed. The clock includes opening the replica.
-    let w3 = measured(&mut server, || {
+    let w3 = measured(&mut server, settings, || {
         let reader = open_phone(&reader_dir, reader_device)?;
         let (traffic, report) = phone_sync(&reader, &url, settings.timeout)?;
         if report.received() != 0 {
@@ -372,7 +404,7 @@ pub fn run_batch(launch: &Launch, settings: &Settings, scratch: &Path) -> RunRes
         server.stop();
         return finish(workloads, saved_bytes);
     }
-    let w4 = measured(&mut server, || {
+    let w4 = measured(&mut server, settings, || {
         let reader = open_phone(&reader_dir, reader_device)?;
         let (traffic, report) = phone_sync(&reader, &url, settings.timeout)?;
         let expected = CHANGED_ELSEWHERE.min(n);
@@ -488,6 +520,8 @@ fn floor_measurement(traffic: Traffic) -> Measurement {
         outcome: Outcome::Done,
         traffic,
         server_cpu: f64::NAN,
+        db_cpu: f64::NAN,
+        db_counters: None,
         server_peak_kib: 0,
         data_bytes: 0,
         load: super::process::load_average(),

@@ -15,15 +15,21 @@ pub enum System {
     FengqiaoWs,
     /// Fengqiao's batch door, `POST /v1/sync`, with the phone replica.
     FengqiaoBatch,
+    /// Fengqiao's WebSocket door on a PostgreSQL store.
+    FengqiaoWsPg,
+    /// Fengqiao's batch door on a PostgreSQL store.
+    FengqiaoBatchPg,
 }
 
 impl System {
-    pub const ALL: [System; 5] = [
+    pub const ALL: [System; 7] = [
         System::Floor,
         System::Reference,
         System::Samod,
         System::FengqiaoWs,
         System::FengqiaoBatch,
+        System::FengqiaoWsPg,
+        System::FengqiaoBatchPg,
     ];
 
     /// The name used on the command line.
@@ -34,6 +40,8 @@ impl System {
             System::Samod => "samod",
             System::FengqiaoWs => "fengqiao-ws",
             System::FengqiaoBatch => "fengqiao-batch",
+            System::FengqiaoWsPg => "fengqiao-ws-pg",
+            System::FengqiaoBatchPg => "fengqiao-batch-pg",
         }
     }
 
@@ -49,6 +57,8 @@ impl System {
             System::Samod => "samod",
             System::FengqiaoWs => "Fengqiao WebSocket door",
             System::FengqiaoBatch => "Fengqiao batch door",
+            System::FengqiaoWsPg => "Fengqiao WebSocket door, PostgreSQL",
+            System::FengqiaoBatchPg => "Fengqiao batch door, PostgreSQL",
         }
     }
 
@@ -60,6 +70,22 @@ impl System {
             System::Samod => "samod",
             System::FengqiaoWs => "FQ-ws",
             System::FengqiaoBatch => "FQ-batch",
+            System::FengqiaoWsPg => "FQ-ws-pg",
+            System::FengqiaoBatchPg => "FQ-batch-pg",
+        }
+    }
+
+    /// Whether its server keeps the records on PostgreSQL.
+    pub fn on_postgres(self) -> bool {
+        matches!(self, System::FengqiaoWsPg | System::FengqiaoBatchPg)
+    }
+
+    /// The same door on the embedded store, for a PostgreSQL system.
+    pub fn on_sled(self) -> Option<Self> {
+        match self {
+            System::FengqiaoWsPg => Some(System::FengqiaoWs),
+            System::FengqiaoBatchPg => Some(System::FengqiaoBatch),
+            _ => None,
         }
     }
 
