@@ -58,6 +58,27 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// The alert a record's summary stands for, as another server on the
+    /// store raised it under `alert_id`.
+    pub fn of_summary(
+        alert_id: String,
+        summary: &Summary,
+        village_name: Option<String>,
+        at: Millis,
+    ) -> Self {
+        Self {
+            alert_id,
+            kind: summary.kind,
+            id: summary.id.clone(),
+            title: summary.title.clone(),
+            village: summary.village.clone(),
+            village_name,
+            risk: summary.risk,
+            sentiment: summary.sentiment,
+            at,
+        }
+    }
+
     /// The JSON both the dashboard and the webhook receive.
     pub fn to_json(&self) -> serde_json::Value {
         let kind = match self.kind {

@@ -31,7 +31,7 @@ use tokio::sync::{broadcast, watch};
 use crate::engine::Engine;
 use crate::engine::hub::DocChanged;
 use crate::storage::backend::Announcement;
-use crate::storage::store::{CHANGED, REMOVED, VALUE};
+use crate::storage::store::{ALERT, CHANGED, REMOVED, VALUE};
 use crate::storage::{ServerValue, StorageError};
 
 /// What one announcement asks of this server.
@@ -41,6 +41,8 @@ pub enum Learned {
         id: DocumentId,
         village: VillageCode,
         seq: u64,
+        /// The id of the alert the change raised there, if any.
+        alert: Option<String>,
     },
     Removed {
         id: DocumentId,
@@ -61,7 +63,16 @@ pub fn learn(seq: u64, text: &str) -> Learned {
     };
     match kind {
         CHANGED => match record(&mut parts) {
-            Some((id, village)) => Learned::Changed { id, village, seq },
+            Some((id, village)) => Learned::Changed {
+                id,
+                village,
+                seq,
+                alert: parts
+                    .next()
+                    .and_then(|word| word.strip_prefix(ALERT))
+                    .filter(|alert| !alert.is_empty() && alert.len() <= 64)
+                    .map(str::to_owned),
+            },
             None => Learned::Nothing,
         },
         REMOVED => match record(&mut parts) {
@@ -124,14 +135,41 @@ pub fn follow(
 
 async fn take_in(engine: &Arc<Engine>, learned: Learned) {
     match learned {
-        Learned::Changed { id, village, seq } => {
+        Learned::Changed {
+            id,
+            village,
+            seq,
+            alert,
+        } => {
             engine.cache().forget(&id);
+            // The alert is shown here too (the server that raised it posts
+            // it to the webhook): what it says is read from the summary.
+            let alert = match alert {
+                Some(alert_id) => {
+                    let engine = engine.clone();
+                    let id = id.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let summary = engine.storage().summary(&id).ok()??;
+                        let name = engine.directory().village_name(&summary.village);
+                        Some(Arc::new(crate::alerts::Alert::of_summary(
+                            alert_id,
+                            &summary,
+                            name,
+                            crate::clock::now_millis(),
+                        )))
+                    })
+                    .await
+                    .ok()
+                    .flatten()
+                }
+                None => None,
+            };
             engine.hub().publish(DocChanged {
                 id,
                 village,
                 seq,
                 origin: None,
-                alert: None,
+                alert,
             });
         }
         Learned::Removed { id } => engine.cache().forget(&id),
@@ -187,7 +225,17 @@ mod tests {
             Learned::Changed {
                 id: id.clone(),
                 village: village.clone(),
-                seq: 9
+                seq: 9,
+                alert: None,
+            }
+        );
+        assert_eq!(
+            learn(9, &format!("c {id} {village} alert:a-1")),
+            Learned::Changed {
+                id: id.clone(),
+                village: village.clone(),
+                seq: 9,
+                alert: Some("a-1".into()),
             }
         );
         assert_eq!(

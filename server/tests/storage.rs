@@ -400,6 +400,7 @@ fn chunk(summary: &Summary, bytes: &[u8], n: u8) -> CommitBatch {
         at: 1_700_000_000_000 + i64::from(n),
         expected_seq: None,
         bindings: Vec::new(),
+        alert: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! server on 127.0.0.1 with an ephemeral port, and phones talking to it.
 
 pub mod browser;
+pub mod events;
 pub mod process;
 pub mod proxy;
 pub mod ws;

@@ -3,7 +3,7 @@
 //! and no others — and an outbound webhook, signed, retried with backoff,
 //! without the sync that raised it waiting for the receiver.
 
-use std::io::{BufRead, BufReader, Lines, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,6 +13,7 @@ use fengqiao_server::serve::ServeConfig;
 use fengqiao_shared::access::Role;
 use fengqiao_shared::record::{NewVisit, create_dispute, create_visit, set_risk};
 use fengqiao_shared::vocab::{Risk, Sentiment};
+use fengqiao_tests::events::Events;
 use fengqiao_tests::{DAY, Phone, T0, TestServer, sample_dispute};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
@@ -308,63 +309,19 @@ fn a_high_risk_dispute_is_posted_signed_and_retried_without_delaying_the_sync() 
     server.stop();
 }
 
-/// An open `/v1/events` stream.
-struct Events {
-    lines: Lines<BufReader<Box<dyn Read + Send + Sync + 'static>>>,
-}
-
-impl Events {
-    fn open(server: &TestServer, token: &str) -> Self {
-        let agent = ureq::Agent::new_with_config(
-            ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .timeout_global(Some(Duration::from_secs(30)))
-                .build(),
-        );
-        let response = agent
-            .get(format!("{}/v1/events", server.url()))
-            .header("Authorization", format!("Bearer {token}"))
-            .call()
-            .expect("the event stream opens");
-        assert_eq!(response.status().as_u16(), 200);
-        let reader: Box<dyn Read + Send + Sync> = Box::new(response.into_body().into_reader());
-        let mut events = Self {
-            lines: BufReader::new(reader).lines(),
-        };
-        assert_eq!(events.next().0, "ready");
-        events
-    }
-
-    /// The next event's name and data.
-    fn next(&mut self) -> (String, Value) {
-        let (mut name, mut data) = (String::new(), String::new());
-        for line in self.lines.by_ref() {
-            let line = line.expect("a line of the stream, before the client's timeout");
-            if let Some(value) = line.strip_prefix("event: ") {
-                name = value.to_owned();
-            } else if let Some(value) = line.strip_prefix("data: ") {
-                data = value.to_owned();
-            } else if line.is_empty() && !name.is_empty() {
-                return (name, serde_json::from_str(&data).expect("JSON data"));
-            }
-        }
-        panic!("the stream ended");
-    }
-}
-
 #[test]
 fn alerts_reach_only_the_streams_of_their_scope() {
     let server = TestServer::start();
     let (_, town_1) = server.enroll("official-t1", Role::Town, "500110101");
     let (_, town_2) = server.enroll("official-t2", Role::Town, "500110102");
-    let mut first = Events::open(&server, &town_1);
-    let mut second = Events::open(&server, &town_2);
+    let mut first = Events::open(&server.url(), &town_1);
+    let mut second = Events::open(&server.url(), &town_2);
     let mut phone = Phone::new("cadre-a");
 
     // Town 1: a low-risk dispute changes; made high-risk, it alerts.
     let low = report_dispute(&phone, VILLAGE_A, "宅基地边界", Risk::Low);
     phone.sync(&server.url());
-    let (name, data) = first.next();
+    let (name, data) = first.next_event();
     assert_eq!(
         (name.as_str(), data["id"].as_str()),
         ("change", Some(low.as_str()))
@@ -376,8 +333,8 @@ fn alerts_reach_only_the_streams_of_their_scope() {
         .edit(&record, |doc| set_risk(doc, &author, Risk::High))
         .expect("risk raised");
     phone.sync(&server.url());
-    assert_eq!(first.next().0, "change");
-    let (name, alert) = first.next();
+    assert_eq!(first.next_event().0, "change");
+    let (name, alert) = first.next_event();
     assert_eq!(name, "alert");
     assert_eq!(alert["kind"], "highRiskDispute");
     assert_eq!(alert["id"], low.as_str());
@@ -392,7 +349,7 @@ fn alerts_reach_only_the_streams_of_their_scope() {
     phone.sync(&server.url());
     let urgent = record_visit(&phone, VILLAGE_B, "周家", Sentiment::Urgent);
     phone.sync(&server.url());
-    let seen: Vec<(String, Value)> = (0..3).map(|_| second.next()).collect();
+    let seen: Vec<(String, Value)> = (0..3).map(|_| second.next_event()).collect();
     assert_eq!(seen[0].0, "change");
     assert_eq!(seen[0].1["id"], concern.as_str());
     assert_eq!(seen[1].0, "change");
@@ -416,12 +373,12 @@ fn alerts_reach_only_the_streams_of_their_scope() {
     phone.sync(&server.url());
     let next = report_dispute(&phone, VILLAGE_A, "下一件", Risk::Medium);
     phone.sync(&server.url());
-    let (name, data) = first.next();
+    let (name, data) = first.next_event();
     assert_eq!(
         (name.as_str(), data["id"].as_str()),
         ("change", Some(low.as_str()))
     );
-    let (name, data) = first.next();
+    let (name, data) = first.next_event();
     assert_eq!(
         (name.as_str(), data["id"].as_str()),
         ("change", Some(next.as_str()))

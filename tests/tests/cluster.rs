@@ -434,3 +434,38 @@ fn killing_a_node_during_a_sync_storm_loses_nothing_acknowledged() {
     drop(node_b);
     drop(schema);
 }
+
+#[test]
+fn a_dashboard_on_one_node_sees_the_changes_and_alerts_of_the_other_live() {
+    use fengqiao_tests::events::Events;
+    let Some(cluster) = TestCluster::start("two nodes: dashboard events and alerts") else {
+        return;
+    };
+    let (a, b) = (&cluster.a, &cluster.b);
+    let (_, token) = a.enroll("town-official", Role::Town, &VILLAGE[..9]);
+    eventually("the official is known on B", || {
+        get_status(&format!("{}/v1/stats/summary", b.url()), None, Some(&token)) == 200
+    });
+    let mut events = Events::open(&b.url(), &token);
+    // A phone reports through node A a dispute at high risk.
+    let mut phone = Phone::new("cadre-a");
+    let id = phone.report(VILLAGE, "山林权属", T0);
+    let author = phone.author(T0 + 1000);
+    phone
+        .replica
+        .edit(&id, |doc| record::set_risk(doc, &author, Risk::High))
+        .expect("risk raised");
+    phone.sync(&a.url());
+    let (name, change) = events.next_event();
+    assert_eq!(
+        (name.as_str(), change["id"].as_str()),
+        ("change", Some(id.to_string().as_str()))
+    );
+    let (name, alert) = events.next_event();
+    assert_eq!(name, "alert", "the alert raised on A reaches B's dashboard");
+    assert_eq!(alert["kind"], "highRiskDispute");
+    assert_eq!(alert["id"], id.to_string());
+    assert_eq!(alert["title"], "山林权属");
+    assert_eq!(alert["village"]["code"], VILLAGE);
+    assert_eq!(alert["risk"], "high");
+}

@@ -210,6 +210,7 @@ fn generate(storage: &Arc<dyn Storage>, args: &Args) {
                         at: NOW,
                         expected_seq: None,
                         bindings: Vec::new(),
+                        alert: None,
                     };
                     storage.commit(batch).expect("commit");
                     done.fetch_add(1, Ordering::Relaxed);
@@ -371,6 +372,7 @@ fn main() {
                 at: NOW,
                 expected_seq: None,
                 bindings: Vec::new(),
+                alert: None,
             })
             .expect("commit");
     };

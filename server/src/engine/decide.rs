@@ -342,6 +342,7 @@ pub fn decide<D: DirectoryView, S: StoredSummaries + ?Sized>(
             at: cx.now,
             expected_seq,
             bindings,
+            alert: None,
         },
         heads: new_heads,
         doc: scratch,

@@ -563,12 +563,19 @@ impl Engine {
             Prepared::Commit(commit, answer) => (commit, answer),
         };
         let Commit {
-            batch,
+            mut batch,
             doc,
             stored_bytes,
             alert,
             ..
         } = *commit;
+        // Named now: other servers on a shared store learn it with the
+        // commit.
+        let alert = alert.map(|mut alert| {
+            alert.alert_id = self.random.uuid().to_string();
+            Arc::new(alert)
+        });
+        batch.alert = alert.as_ref().map(|alert| alert.alert_id.clone());
         let village = batch.summary.village.clone();
         let receipt = self.storage.commit(batch)?;
         let mut guard = cell.lock();
@@ -597,10 +604,6 @@ impl Engine {
         }
         drop(guard);
         drop(turn);
-        let alert = alert.map(|mut alert| {
-            alert.alert_id = self.random.uuid().to_string();
-            Arc::new(alert)
-        });
         self.hub.publish(DocChanged {
             id: id.clone(),
             village,

@@ -707,6 +707,7 @@ pub(crate) mod tests {
                 at: 1,
                 expected_seq: None,
                 bindings: Vec::new(),
+                alert: None,
             })
             .unwrap();
     }

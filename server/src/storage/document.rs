@@ -61,6 +61,10 @@ pub struct CommitBatch {
     /// exactly when the changes that made it do. An actor already bound
     /// keeps its device.
     pub bindings: Vec<ActorBinding>,
+    /// The alert this commit raised (its id), announced with the commit
+    /// to the other servers on a shared store, so that their dashboards
+    /// show it too. Not stored.
+    pub alert: Option<String>,
 }
 
 /// A non-native Automerge actor bound to the device that first uploaded an

@@ -41,6 +41,8 @@ use super::{
 pub const CHANGED: &str = "c";
 pub const REMOVED: &str = "r";
 pub const VALUE: &str = "v";
+/// Follows `CHANGED id village` when the commit raised an alert: its id.
+pub const ALERT: &str = "alert:";
 
 const SUMMARY_WHAT: &str = "projection summary";
 const COUNTERS_WHAT: &str = "village counters";
@@ -291,10 +293,13 @@ impl<B: Backend> Store<B> {
         commit.validate()?;
         let mut txn = self.backend.write().await?;
         let seq = txn.next_seq().await?;
-        txn.announce(format!(
-            "{} {} {}",
-            CHANGED, commit.id, commit.summary.village
-        ));
+        txn.announce(match &commit.alert {
+            Some(alert) => format!(
+                "{CHANGED} {} {} {ALERT}{alert}",
+                commit.id, commit.summary.village
+            ),
+            None => format!("{CHANGED} {} {}", commit.id, commit.summary.village),
+        });
         Self::build_commit(&mut txn, commit, seq).await?;
         let seq = txn.commit(Durability::Flushed).await?.unwrap_or(seq);
         Ok(CommitReceipt { seq })
