@@ -851,17 +851,46 @@ impl Drop for Conn {
 }
 
 /// A view: a snapshot transaction, or a connection for single reads.
-pub struct PgView {
-    conn: Conn,
+pub struct PgView(View);
+
+enum View {
+    /// A `REPEATABLE READ` transaction on a connection of its own.
+    Snapshot(Conn),
+    /// Each read on a pooled connection, taken for that read alone (in the
+    /// same task as the read: one hop to the backend's runtime).
+    Latest {
+        pool: Pool,
+        rt: tokio::runtime::Handle,
+    },
 }
 
 impl ReadView for PgView {
     async fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.conn.get(space, key).await
+        match &self.0 {
+            View::Snapshot(conn) => conn.get(space, key).await,
+            View::Latest { pool, rt } => {
+                let (pool, key) = (pool.clone(), key.to_vec());
+                run_on(rt, async move {
+                    let client = pool.get().await.map_err(pool_error)?;
+                    get_on(&client, space, key).await
+                })
+                .await
+            }
+        }
     }
 
     async fn scan(&self, space: Space, range: &KeyRange) -> Result<Vec<Entry>, StorageError> {
-        self.conn.scan(space, range).await
+        match &self.0 {
+            View::Snapshot(conn) => conn.scan(space, range).await,
+            View::Latest { pool, rt } => {
+                let (pool, range) = (pool.clone(), range.clone());
+                run_on(rt, async move {
+                    let client = pool.get().await.map_err(pool_error)?;
+                    scan_on(&client, space, range).await
+                })
+                .await
+            }
+        }
     }
 }
 
@@ -1173,25 +1202,30 @@ impl Backend for PgBackend {
     type Write = PgTxn;
 
     async fn read(&self, consistency: Consistency) -> Result<PgView, StorageError> {
-        let client = self.inner.connection().await?;
-        let mut conn = Conn {
-            rt: self.inner.rt.handle().clone(),
-            client: Some(Arc::clone(&client)),
-            in_transaction: false,
-        };
-        if consistency == Consistency::Snapshot {
-            conn.in_transaction = true;
-            self.inner
-                .run(async move {
-                    // The snapshot is taken at the first statement: now.
-                    client
-                        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1")
-                        .await
-                        .map_err(pg)
-                })
-                .await?;
+        if consistency == Consistency::Latest {
+            return Ok(PgView(View::Latest {
+                pool: self.inner.pool.clone(),
+                rt: self.inner.rt.handle().clone(),
+            }));
         }
-        Ok(PgView { conn })
+        let pool = self.inner.pool.clone();
+        let client = self
+            .inner
+            .run(async move {
+                let client = pool.get().await.map_err(pool_error)?;
+                // The snapshot is taken at the first statement: now.
+                client
+                    .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1")
+                    .await
+                    .map_err(pg)?;
+                Ok(Arc::new(client))
+            })
+            .await?;
+        Ok(PgView(View::Snapshot(Conn {
+            rt: self.inner.rt.handle().clone(),
+            client: Some(client),
+            in_transaction: true,
+        })))
     }
 
     async fn write(&self) -> Result<PgTxn, StorageError> {
