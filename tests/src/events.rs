@@ -15,6 +15,12 @@ impl Events {
     /// Opens the stream of the official whose token is `token`; waits for
     /// its `ready`.
     pub fn open(server_url: &str, token: &str) -> Self {
+        Self::open_with(server_url, ("Authorization", &format!("Bearer {token}")))
+    }
+
+    /// Opens the stream with one header that says who asks (`Authorization`
+    /// or a session `Cookie`); waits for its `ready`.
+    pub fn open_with(server_url: &str, auth: (&str, &str)) -> Self {
         let agent = ureq::Agent::new_with_config(
             ureq::Agent::config_builder()
                 .http_status_as_error(false)
@@ -23,7 +29,7 @@ impl Events {
         );
         let response = agent
             .get(format!("{server_url}/v1/events"))
-            .header("Authorization", format!("Bearer {token}"))
+            .header(auth.0, auth.1)
             .call()
             .expect("the event stream opens");
         assert_eq!(response.status().as_u16(), 200);
@@ -37,6 +43,11 @@ impl Events {
 
     /// The next event's name and data.
     pub fn next_event(&mut self) -> (String, Value) {
+        self.try_next_event().expect("the stream ended")
+    }
+
+    /// The next event's name and data; `None` when the stream ended.
+    pub fn try_next_event(&mut self) -> Option<(String, Value)> {
         let (mut name, mut data) = (String::new(), String::new());
         for line in self.lines.by_ref() {
             let line = line.expect("a line of the stream, before the client's timeout");
@@ -45,9 +56,9 @@ impl Events {
             } else if let Some(value) = line.strip_prefix("data: ") {
                 data = value.to_owned();
             } else if line.is_empty() && !name.is_empty() {
-                return (name, serde_json::from_str(&data).expect("JSON data"));
+                return Some((name, serde_json::from_str(&data).expect("JSON data")));
             }
         }
-        panic!("the stream ended");
+        None
     }
 }

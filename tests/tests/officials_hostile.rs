@@ -2,11 +2,11 @@
 //! notices say, cross-site requests with the dashboard cookie, and event
 //! streams of devices that are revoked or reassigned.
 
-use std::io::{BufRead, BufReader, Lines};
 use std::time::Duration;
 
 use fengqiao_server::serve::ServeConfig;
 use fengqiao_shared::access::{DeviceAccess, Role};
+use fengqiao_tests::events::Events;
 use fengqiao_tests::{Phone, T0, TOKEN, TestServer};
 use serde_json::Value;
 
@@ -93,48 +93,6 @@ fn sign_in(server: &TestServer, token: &str) -> String {
         .to_owned()
 }
 
-/// An open `/v1/events` stream.
-struct Events {
-    lines: Lines<BufReader<Box<dyn std::io::Read + Send + Sync + 'static>>>,
-}
-
-impl Events {
-    fn open(server: &TestServer, auth: (&str, &str)) -> Self {
-        let response = agent()
-            .get(format!("{}/v1/events", server.url()))
-            .header(auth.0, auth.1)
-            .call()
-            .expect("the event stream opens");
-        assert_eq!(response.status().as_u16(), 200);
-        let reader: Box<dyn std::io::Read + Send + Sync> =
-            Box::new(response.into_body().into_reader());
-        let mut events = Self {
-            lines: BufReader::new(reader).lines(),
-        };
-        assert_eq!(
-            events.next().map(|(name, _)| name).as_deref(),
-            Some("ready")
-        );
-        events
-    }
-
-    /// The next event's name and data; `None` when the stream ended.
-    fn next(&mut self) -> Option<(String, Value)> {
-        let (mut name, mut data) = (String::new(), String::new());
-        for line in self.lines.by_ref() {
-            let line = line.expect("a line of the stream, before the client's timeout");
-            if let Some(value) = line.strip_prefix("event: ") {
-                name = value.to_owned();
-            } else if let Some(value) = line.strip_prefix("data: ") {
-                data = value.to_owned();
-            } else if line.is_empty() && !name.is_empty() {
-                return Some((name, serde_json::from_str(&data).expect("JSON data")));
-            }
-        }
-        None
-    }
-}
-
 #[test]
 fn metrics_are_for_the_admin_token_or_the_metrics_address() {
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -182,7 +140,8 @@ fn metrics_are_for_the_admin_token_or_the_metrics_address() {
 fn live_notices_carry_no_server_wide_numbers() {
     let server = TestServer::start();
     let (_, cadre) = server.enroll("cadre", Role::Cadre, VILLAGE);
-    let mut events = Events::open(&server, ("Authorization", &format!("Bearer {cadre}")));
+    let mut events =
+        Events::open_with(&server.url(), ("Authorization", &format!("Bearer {cadre}")));
     // Activity elsewhere first, which a sequence number would count.
     let mut elsewhere = Phone::new("far");
     for n in 0..3 {
@@ -192,7 +151,7 @@ fn live_notices_carry_no_server_wide_numbers() {
     let mut phone = Phone::new("cadre");
     let id = phone.report(VILLAGE, "本村", T0);
     phone.sync(&server.url());
-    let (name, notice) = events.next().expect("a notice");
+    let (name, notice) = events.try_next_event().expect("a notice");
     assert_eq!(name, "change");
     let mut keys: Vec<&str> = notice
         .as_object()
@@ -289,14 +248,15 @@ fn revoking_or_reassigning_a_device_closes_its_event_streams() {
 
     let revoked_session = sign_in(&server, &revoked_token);
     let moved_session = sign_in(&server, &moved_token);
-    let mut revoked_events = Events::open(&server, ("Cookie", &revoked_session));
-    let mut moved_events = Events::open(&server, ("Cookie", &moved_session));
+    let mut revoked_events = Events::open_with(&server.url(), ("Cookie", &revoked_session));
+    let mut moved_events = Events::open_with(&server.url(), ("Cookie", &moved_session));
     let bearer_auth = format!("Bearer {bearer_token}");
-    let mut bearer_events = Events::open(&server, ("Authorization", &bearer_auth));
+    let mut bearer_events = Events::open_with(&server.url(), ("Authorization", &bearer_auth));
     let rotated_session = sign_in(&server, &rotated_token);
-    let mut rotated_events = Events::open(&server, ("Cookie", &rotated_session));
+    let mut rotated_events = Events::open_with(&server.url(), ("Cookie", &rotated_session));
     let rotated_auth = format!("Bearer {rotated_token}");
-    let mut rotated_bearer_events = Events::open(&server, ("Authorization", &rotated_auth));
+    let mut rotated_bearer_events =
+        Events::open_with(&server.url(), ("Authorization", &rotated_auth));
 
     // Another device's revocation changes nothing for these streams.
     directory.revoke(&other).expect("revoked");
@@ -311,7 +271,7 @@ fn revoking_or_reassigning_a_device_closes_its_event_streams() {
         &mut rotated_bearer_events,
     ] {
         assert_eq!(
-            events.next().map(|(name, _)| name).as_deref(),
+            events.try_next_event().map(|(name, _)| name).as_deref(),
             Some("change")
         );
     }
@@ -319,12 +279,15 @@ fn revoking_or_reassigning_a_device_closes_its_event_streams() {
     // Revoked: one last event says why, then the stream ends, and so
     // does the session.
     directory.revoke(&revoked).expect("revoked");
-    let (name, data) = revoked_events.next().expect("a last event");
+    let (name, data) = revoked_events.try_next_event().expect("a last event");
     assert_eq!(
         (name.as_str(), &data["reason"]),
         ("signout", &Value::from("revoked"))
     );
-    assert!(revoked_events.next().is_none(), "the stream ended");
+    assert!(
+        revoked_events.try_next_event().is_none(),
+        "the stream ended"
+    );
     let who = format!("{}/v1/session", server.url());
     assert_eq!(get(&who, &[("Cookie", &revoked_session)]).0, 401);
 
@@ -338,32 +301,32 @@ fn revoking_or_reassigning_a_device_closes_its_event_streams() {
             ),
         )
         .expect("reassigned");
-    let (name, data) = moved_events.next().expect("a last event");
+    let (name, data) = moved_events.try_next_event().expect("a last event");
     assert_eq!(
         (name.as_str(), &data["reason"]),
         ("signout", &Value::from("reassigned"))
     );
-    assert!(moved_events.next().is_none(), "the stream ended");
+    assert!(moved_events.try_next_event().is_none(), "the stream ended");
     assert_eq!(get(&who, &[("Cookie", &moved_session)]).0, 401);
 
     // A bearer token's stream ends too.
     directory.revoke(&bearer).expect("revoked");
-    let (name, data) = bearer_events.next().expect("a last event");
+    let (name, data) = bearer_events.try_next_event().expect("a last event");
     assert_eq!(
         (name.as_str(), &data["reason"]),
         ("signout", &Value::from("revoked"))
     );
-    assert!(bearer_events.next().is_none(), "the stream ended");
+    assert!(bearer_events.try_next_event().is_none(), "the stream ended");
 
     // A new token: what the old one opened ends, session and bearer alike.
     directory.rotate(&rotated).expect("rotated");
     for events in [&mut rotated_events, &mut rotated_bearer_events] {
-        let (name, data) = events.next().expect("a last event");
+        let (name, data) = events.try_next_event().expect("a last event");
         assert_eq!(
             (name.as_str(), &data["reason"]),
             ("signout", &Value::from("rotated"))
         );
-        assert!(events.next().is_none(), "the stream ended");
+        assert!(events.try_next_event().is_none(), "the stream ended");
     }
     assert_eq!(get(&who, &[("Cookie", &rotated_session)]).0, 401);
 }
