@@ -766,12 +766,17 @@ impl Engine {
             message.changes = sync::ChunkList::empty();
         }
         // Access first, from the stored metadata, as for batch uploads: a
-        // record the caller may not read is neither loaded nor merged.
-        if self.hidden_from(caller, id)? == Taken::Hidden {
+        // record the caller may not read is neither loaded nor merged. The
+        // metadata is read once for both questions.
+        let meta = self.storage.doc_meta(id)?;
+        if meta
+            .as_ref()
+            .is_some_and(|meta| !caller.can_read(&meta.village))
+        {
             return Err(DocError::NotFound);
         }
         if message.changes.is_empty()
-            && let Some((heads, _)) = self.readable_heads(caller, id)?
+            && let Some((heads, _)) = meta.map(sorted_heads)
         {
             match stored_sync::receive(&heads, state, message) {
                 Ok(()) => return Ok(Received::default()),
@@ -894,9 +899,7 @@ impl Engine {
         if !caller.can_read(&meta.village) {
             return Err(DocError::NotFound);
         }
-        let mut heads: Vec<ChangeHash> = meta.heads.into_iter().map(ChangeHash).collect();
-        heads.sort_unstable();
-        Ok(Some((heads, meta.seq)))
+        Ok(Some(sorted_heads(meta)))
     }
 
     /// The record's summary as stored in the projection index.
@@ -941,6 +944,14 @@ fn prepared<R>(
         }) => Ok(Prepared::Refused(error, received.to_vec())),
         Err(Refusal { error, .. }) => Err(error),
     }
+}
+
+/// A record's stored heads, sorted as Automerge sorts them, and the
+/// sequence number of the commit that left them.
+fn sorted_heads(meta: crate::storage::DocMeta) -> (Vec<ChangeHash>, u64) {
+    let mut heads: Vec<ChangeHash> = meta.heads.into_iter().map(ChangeHash).collect();
+    heads.sort_unstable();
+    (heads, meta.seq)
 }
 
 fn current_heads(slot: &mut Slot) -> Vec<ChangeHash> {

@@ -1318,6 +1318,12 @@ impl Backend for PgBackend {
         Some(self.inner.announced.subscribe())
     }
 
+    fn views_are_durable(&self) -> bool {
+        // A commit is visible once committed, and committed means on disk
+        // (synchronous_commit); lazy commits take no sequence number.
+        true
+    }
+
     fn health(&self) -> super::StoreHealth {
         let pool = self.inner.pool.clone();
         let checked = super::backend::block_on(self.inner.run(async move {

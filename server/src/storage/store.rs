@@ -658,7 +658,14 @@ impl<B: Backend> Store<B> {
     }
 
     pub async fn doc_meta_async(&self, id: &DocumentId) -> Result<Option<DocMeta>, StorageError> {
-        let view = self.backend.read(Consistency::Snapshot).await?;
+        // One key: where views show only durable commits, no snapshot is
+        // needed to wait for one.
+        let consistency = if self.backend.views_are_durable() {
+            Consistency::Latest
+        } else {
+            Consistency::Snapshot
+        };
+        let view = self.backend.read(consistency).await?;
         let meta = read_meta(&view, id).await?;
         if let Some(meta) = &meta {
             self.backend.wait_durable(meta.seq).await?;

@@ -201,6 +201,10 @@ impl<B: Backend> Backend for CrashBackend<B> {
         self.inner.durable_seq()
     }
 
+    fn views_are_durable(&self) -> bool {
+        self.inner.views_are_durable()
+    }
+
     fn health(&self) -> StoreHealth {
         if self.crashed() {
             return StoreHealth::Failing {

@@ -328,6 +328,14 @@ pub trait Backend: Send + Sync + 'static {
     /// The last sequence number known to be durable.
     fn durable_seq(&self) -> u64;
 
+    /// Whether every view shows only durable commits, so that a single
+    /// read needs no snapshot to wait for durability (PostgreSQL: a commit
+    /// is visible once it is durable). `false`: single reads that must be
+    /// durable take a snapshot view and wait ([`Backend::wait_durable`]).
+    fn views_are_durable(&self) -> bool {
+        false
+    }
+
     /// The last sequence number committed by anyone, durable, asked of the
     /// store now. For a backend shared by several servers,
     /// [`Backend::durable_seq`] is what this server has heard of, which may
