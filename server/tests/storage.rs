@@ -271,7 +271,7 @@ impl Backing for Postgres {
     }
 
     fn restore(&self, backup: &Path) -> (BackupReport, Self::Store) {
-        let other = self.schema.sibling().unwrap();
+        let other = TestSchema::new().unwrap();
         let backend = PgBackend::connect(&other.config, true).unwrap();
         let report = block_on(Store::restore_into(&backend, backup)).unwrap();
         drop(backend);
@@ -1982,13 +1982,13 @@ fn a_crash_at_any_point_of_a_sled_transaction_loses_nothing_acknowledged() {
 
 #[test]
 fn a_crash_at_any_point_of_a_postgres_transaction_loses_nothing_acknowledged() {
-    let Some(backing) = Postgres::new() else {
+    let Some(_backing) = Postgres::new() else {
         return;
     };
     let ids = crash_ids();
     for point in crash_points() {
         for nth in [2, 11, 26] {
-            let schema = backing.schema.sibling().unwrap();
+            let schema = TestSchema::new().unwrap();
             let backend = CrashBackend::new(PgBackend::connect(&schema.config, true).unwrap());
             let store = Store::open_on(backend, QuarantineBounds::default()).unwrap();
             store.backend().crash_at(nth, point);

@@ -192,6 +192,36 @@ fn dispute(village: &str, person: &str) -> AutoCommit {
     doc
 }
 
+/// Uploads `edit` on a thread of its own and holds its commit at the
+/// storage door (before it is durable, or with `after` once it is) until
+/// the returned sender is used; returns when the commit got there.
+fn held_commit(
+    engine: &Arc<Engine>,
+    gated: &Gated,
+    caller: &Caller,
+    id: &DocumentId,
+    edit: Vec<u8>,
+    after: bool,
+) -> (
+    mpsc::Sender<()>,
+    std::thread::JoinHandle<Result<super::Applied, DocError>>,
+) {
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel();
+    gated
+        .after
+        .store(after, std::sync::atomic::Ordering::SeqCst);
+    *gated.gate.lock().unwrap() = Some((entered_tx, release_rx));
+    let writer = {
+        let (engine, caller, id) = (engine.clone(), caller.clone(), id.clone());
+        std::thread::spawn(move || engine.apply_changes(&caller, &id, &edit))
+    };
+    entered
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the commit reached storage");
+    (release, writer)
+}
+
 #[test]
 fn readers_go_on_while_a_commit_is_flushed_and_see_only_durable_heads() {
     let (engine, gated) = engine();
@@ -206,16 +236,7 @@ fn readers_go_on_while_a_commit_is_flushed_and_see_only_durable_heads() {
     let before = doc.get_heads();
     set_title(&mut doc, &Author::new("p1", NOW), "宅基地边界纠纷").unwrap();
     let edit = doc.save_after(&before);
-    let (entered_tx, entered) = mpsc::channel();
-    let (release, release_rx) = mpsc::channel();
-    *gated.gate.lock().unwrap() = Some((entered_tx, release_rx));
-    let writer = {
-        let (engine, caller, id) = (engine.clone(), caller.clone(), id.clone());
-        std::thread::spawn(move || engine.apply_changes(&caller, &id, &edit))
-    };
-    entered
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the commit reached storage");
+    let (release, writer) = held_commit(&engine, &gated, &caller, &id, edit, false);
 
     // The commit waits at the door; readers of the same record answer,
     // from what is durable.
@@ -263,17 +284,7 @@ fn a_reader_never_answers_from_older_than_what_storage_advertises() {
 
     set_title(&mut doc, &Author::new("p1", NOW), "宅基地边界纠纷").unwrap();
     let edit = doc.save_after(&old);
-    let (entered_tx, entered) = mpsc::channel();
-    let (release, release_rx) = mpsc::channel();
-    gated.after.store(true, std::sync::atomic::Ordering::SeqCst);
-    *gated.gate.lock().unwrap() = Some((entered_tx, release_rx));
-    let writer = {
-        let (engine, caller, id) = (engine.clone(), caller.clone(), id.clone());
-        std::thread::spawn(move || engine.apply_changes(&caller, &id, &edit))
-    };
-    entered
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the commit is durable");
+    let (release, writer) = held_commit(&engine, &gated, &caller, &id, edit, true);
 
     // A peer holding the old heads is sent the new change.
     let (bytes, heads) = engine.changes_since(&caller, &id, &old).unwrap().unwrap();

@@ -1374,11 +1374,6 @@ impl TestSchema {
             config: PgConfig::new(url).in_schema(name),
         })
     }
-
-    /// Another schema on the same database.
-    pub fn sibling(&self) -> Option<Self> {
-        Self::new()
-    }
 }
 
 impl Drop for TestSchema {
