@@ -1577,7 +1577,8 @@ fn opening_waits_for_a_lock_released_a_moment_later() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store");
     drop(open(&path));
-    let held = sled::Config::new().path(&path).open().unwrap();
+    // Taking the lock here waits out the close just above, as the store does.
+    let held = fengqiao_shared::sled_open::open(&sled::Config::new().path(&path)).unwrap();
     let releaser = thread::spawn(move || {
         thread::sleep(std::time::Duration::from_millis(300));
         drop(held);
