@@ -53,6 +53,11 @@ const PER_RECORD_OVERHEAD: u64 = 96;
 /// How many feed entries are read from storage at a time.
 const FEED_PAGE: usize = 256;
 
+/// Records of the feed read ahead together (see [`Storage::prefetch`]).
+///
+/// [`Storage::prefetch`]: crate::storage::Storage::prefetch
+const READ_AHEAD: usize = 64;
+
 /// The first byte of a sealed cursor; cursors of earlier versions (the
 /// plain ones of version 2) do not open and are answered with `reset`.
 const CURSOR_VERSION: u8 = 3;
@@ -319,6 +324,9 @@ pub fn handle(
         .budget
         .unwrap_or(DEFAULT_BUDGET)
         .clamp(1024, MAX_BUDGET);
+    // Every read of this request reflects at least what any server on the
+    // store committed before it arrived.
+    let _fresh = engine.storage().fresh();
     // Asked of the store: a cursor another server on it handed out a
     // moment ago may be past what this one has heard of.
     let current = engine.storage().latest_seq()?;
@@ -386,7 +394,18 @@ pub fn handle(
     let mut passed = 0u64;
     'feed: loop {
         let page = engine.storage().feed_after(position, scope, FEED_PAGE)?;
-        for entry in &page.entries {
+        for (n, entry) in page.entries.iter().enumerate() {
+            if n % READ_AHEAD == 0 {
+                // The records about to be answered, in one read where
+                // reads are round trips.
+                let ahead: Vec<DocumentId> = page.entries[n..]
+                    .iter()
+                    .take(READ_AHEAD)
+                    .filter(|e| !answered.contains_key(&e.id))
+                    .map(|e| e.id.clone())
+                    .collect();
+                engine.storage().prefetch(&ahead, &ahead);
+            }
             if let Some(&(index, upload)) = answered.get(&entry.id) {
                 // The answer to this upload was computed before this feed
                 // read. If another device committed to the record in
@@ -406,7 +425,12 @@ pub fn handle(
                 passed += 1;
                 continue;
             }
-            let have = match engine.storage().heads_at(&entry.id, since)? {
+            // Nothing is held at 0: a bootstrap asks no heads.
+            let held = match since {
+                0 => None,
+                _ => engine.storage().heads_at(&entry.id, since)?,
+            };
+            let have = match held {
                 Some(heads) => heads.into_iter().map(ChangeHash).collect(),
                 None => Vec::new(),
             };

@@ -2156,6 +2156,60 @@ fn postgres_commits_are_announced_to_every_server_on_the_store() {
     assert_eq!(b.current_seq(), seq);
 }
 
+/// Within a fresh scope a server answers from its cache, and a fresh scope
+/// sees every commit that any server on the store made before it began:
+/// metadata, whole documents and server values cached before another
+/// server changed them, and the server's own writes.
+#[test]
+fn a_fresh_scope_sees_what_any_server_committed_before_it() {
+    let Some(backing) = Postgres::new() else {
+        return;
+    };
+    let (a, b) = (backing.open(), backing.open());
+    let id = DocumentId::random();
+    let summary = dispute(&id, A1, Status::Open, Risk::Low);
+    let value = ServerValue::Session("cd".into());
+    let first = a.commit(snapshot(&summary, b"doc", 1)).unwrap().seq;
+    b.put_value(&value, b"one").unwrap();
+    let read = |store: &dyn Storage| {
+        let _fresh = store.fresh();
+        (
+            store.doc_meta(&id).unwrap().map(|m| m.seq),
+            store.load_document(&id).unwrap().map(|d| d.concatenated()),
+            store.get_value(&value).unwrap(),
+        )
+    };
+    assert_eq!(
+        read(&b),
+        (Some(first), Some(b"doc".to_vec()), Some(b"one".to_vec()))
+    );
+    // The second time, from the cache.
+    let (hits, _, _) = b.read_cache_stats().expect("a cache");
+    assert_eq!(
+        read(&b),
+        (Some(first), Some(b"doc".to_vec()), Some(b"one".to_vec()))
+    );
+    let (more_hits, _, held) = b.read_cache_stats().expect("a cache");
+    assert!(more_hits >= hits + 3, "{hits} then {more_hits} hits");
+    assert!(held > 0);
+    // The other server changes all three: seen at once, however soon.
+    for round in 0..20u8 {
+        let seq = a.commit(chunk(&summary, &[round], 2 + round)).unwrap().seq;
+        a.put_value(&value, &[round]).unwrap();
+        let (meta, doc, got) = read(&b);
+        assert_eq!(meta, Some(seq), "round {round}");
+        assert_eq!(doc.map(|d| d.len()), Some(3 + usize::from(round) + 1));
+        assert_eq!(got, Some(vec![round]), "round {round}");
+        // And this server's own writes.
+        b.put_value(&value, b"mine").unwrap();
+        assert_eq!(read(&b).2, Some(b"mine".to_vec()));
+    }
+    // Outside a scope, reads ask the store and count no hit.
+    let (hits, _, _) = b.read_cache_stats().expect("a cache");
+    b.doc_meta(&id).unwrap();
+    assert_eq!(b.read_cache_stats().expect("a cache").0, hits);
+}
+
 /// Rate limits drawn from the store hold across servers: two servers
 /// together grant a device its burst once.
 #[test]

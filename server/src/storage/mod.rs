@@ -89,6 +89,7 @@ mod keys;
 pub mod postgres;
 pub mod private;
 pub mod quarantine;
+pub mod read_cache;
 pub mod sled_store;
 pub mod store;
 pub mod values;
@@ -286,6 +287,33 @@ pub trait Storage: Send + Sync {
         None
     }
 
+    /// Brings this server up to the store as it is now, for the reads this
+    /// thread makes while the returned scope lives: each of them reflects
+    /// at least every commit made, by any server, before this call, and may
+    /// be answered from this server's cache (see [`read_cache`]). Outside a
+    /// scope, reads ask the store. Cheap to call once per request (one
+    /// small read shared by the requests arriving together); a store only
+    /// this server writes needs nothing. If the store cannot be asked, the
+    /// scope is empty and the reads that follow report the trouble.
+    fn fresh(&self) -> FreshScope {
+        FreshScope::none()
+    }
+
+    /// Within a [`Storage::fresh`] scope, reads ahead, in one go, the
+    /// metadata of `ids` and the stored bytes of `whole` (usually some of
+    /// `ids`): a batch of records about to be answered one by one. Does
+    /// nothing where reads are cheap.
+    fn prefetch(&self, ids: &[DocumentId], whole: &[DocumentId]) {
+        let _ = (ids, whole);
+    }
+
+    /// Reads this server answered from its cache and reads it asked the
+    /// store, since it started, and the bytes its cache holds; `None`
+    /// without a cache.
+    fn read_cache_stats(&self) -> Option<(u64, u64, usize)> {
+        None
+    }
+
     /// Writes a consistent copy of the whole store to the file `path`: every
     /// commit is in it entirely or not at all. Commits wait while it is
     /// written; reads go on.
@@ -296,6 +324,41 @@ pub trait Storage: Send + Sync {
     /// would), so asking also heals.
     fn health(&self) -> StoreHealth {
         StoreHealth::Ok
+    }
+}
+
+/// While it lives, the reads of its thread are as fresh as
+/// [`Storage::fresh`] says. Not `Send`: it belongs to the thread that made
+/// it, and ends when dropped.
+#[must_use = "the scope ends when dropped"]
+pub struct FreshScope {
+    end: Option<Box<dyn FnOnce()>>,
+}
+
+impl FreshScope {
+    /// A scope that changes nothing.
+    pub fn none() -> Self {
+        Self { end: None }
+    }
+
+    /// A scope that runs `end` when it ends.
+    pub fn ending_with(end: impl FnOnce() + 'static) -> Self {
+        Self {
+            end: Some(Box::new(end)),
+        }
+    }
+
+    /// Whether it changed anything.
+    pub fn is_active(&self) -> bool {
+        self.end.is_some()
+    }
+}
+
+impl Drop for FreshScope {
+    fn drop(&mut self) {
+        if let Some(end) = self.end.take() {
+            end();
+        }
     }
 }
 

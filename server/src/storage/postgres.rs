@@ -38,7 +38,8 @@
 //! (through [`block_on`](super::backend::block_on)), an async task, or a
 //! test's main thread.
 
-use std::collections::BTreeMap;
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::ops::Bound;
 use std::str::FromStr;
@@ -53,10 +54,12 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::backend::{
-    Announcement, Backend, Consistency, Durability, Entry, KeyRange, ReadView, Space, WriteTxn,
+    Announcement, Backend, Consistency, Durability, Entry, Found, KeyRange, Read, ReadView, Space,
+    WriteTxn,
 };
+use super::read_cache::{Cached, ReadCache, Tag, Ticket};
 use super::store::Store;
-use super::{QuarantineBounds, StorageError};
+use super::{FreshScope, QuarantineBounds, StorageError};
 
 /// The store on PostgreSQL.
 pub type PgStorage = Store<PgBackend>;
@@ -88,6 +91,8 @@ pub struct PgConfig {
     /// database may hold several stores side by side. `None`: the
     /// connection's default (`public`).
     pub schema: Option<String>,
+    /// Bytes of reads this server keeps (see [`read_cache`](super::read_cache)).
+    pub cache_bytes: usize,
 }
 
 impl std::fmt::Debug for PgConfig {
@@ -108,6 +113,7 @@ impl PgConfig {
             wait: Duration::from_secs(10),
             quarantine: QuarantineBounds::default(),
             schema: None,
+            cache_bytes: 64 << 20,
         }
     }
 
@@ -258,7 +264,18 @@ const MIGRATIONS: &[Migration] = &[
         name: "shared rate limits",
         sql: rate_buckets,
     },
+    Migration {
+        version: 3,
+        name: "write versions",
+        sql: write_versions,
+    },
 ];
+
+fn write_versions() -> String {
+    // Every write transaction that changes what servers cache takes the
+    // next version and announces it (see `read_cache`).
+    "ALTER TABLE fq_writer ADD COLUMN version bigint NOT NULL DEFAULT 0;\n".to_owned()
+}
 
 /// One token bucket step, in one statement: refill for the time since the
 /// bucket was last used (at most to the burst), then take `n` if there
@@ -452,6 +469,97 @@ struct Inner {
     node: String,
     /// Calls to the shared rate buckets, to sweep idle ones now and then.
     bucket_calls: AtomicU64,
+    /// Reads kept, forgotten as any node's commits announce (see
+    /// [`read_cache`](super::read_cache)).
+    cache: Arc<ReadCache>,
+    /// Rounds of asking the store for its version, shared by the requests
+    /// that arrive together.
+    refresher: Refresher,
+}
+
+/// How long a request waits for this node to hear every commit the store
+/// has made, before it reads past the cache instead.
+const CATCH_UP: Duration = Duration::from_secs(2);
+
+thread_local! {
+    /// The cache (by address) this thread may answer from, and the last
+    /// sequence number when the thread's [`FreshScope`] began.
+    static FRESH: Cell<Option<(usize, u64)>> = const { Cell::new(None) };
+}
+
+/// The sequence number at the start of this thread's fresh scope on
+/// `cache`, if the thread is in one.
+fn fresh_here(cache: &Arc<ReadCache>) -> Option<u64> {
+    let id = Arc::as_ptr(cache) as usize;
+    FRESH.get().and_then(|(on, seq)| (on == id).then_some(seq))
+}
+
+/// Asks the store for its version and last sequence number, in rounds: a
+/// request waits for a round that began after it arrived, and every
+/// request waiting shares the next one.
+#[derive(Default)]
+struct Refresher {
+    state: std::sync::Mutex<Rounds>,
+    finished: tokio::sync::watch::Sender<u64>,
+}
+
+#[derive(Default)]
+struct Rounds {
+    started: u64,
+    running: bool,
+    finished: u64,
+    /// What the last finished round found: `(version, seq)`.
+    found: (u64, u64),
+}
+
+impl Refresher {
+    fn rounds(&self) -> std::sync::MutexGuard<'_, Rounds> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The store's `(version, seq)` as read by a round begun after this
+    /// call; `ask` reads them.
+    async fn current<F, Fut>(&self, ask: F) -> Result<(u64, u64), StorageError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<(u64, u64), StorageError>>,
+    {
+        let mut finished = self.finished.subscribe();
+        let need = self.rounds().started + 1;
+        loop {
+            let mine = {
+                let mut rounds = self.rounds();
+                if rounds.finished >= need {
+                    return Ok(rounds.found);
+                }
+                if rounds.running {
+                    None
+                } else {
+                    rounds.running = true;
+                    rounds.started += 1;
+                    Some(rounds.started)
+                }
+            };
+            let Some(round) = mine else {
+                if finished.changed().await.is_err() {
+                    return Err(StorageError::Closing);
+                }
+                continue;
+            };
+            let asked = ask().await;
+            let mut rounds = self.rounds();
+            rounds.running = false;
+            if let Ok(found) = asked {
+                rounds.finished = round;
+                rounds.found = found;
+            }
+            drop(rounds);
+            // Wakes those waiting, whether this round found or failed (then
+            // one of them asks again).
+            self.finished.send_modify(|n| *n = (*n).max(round));
+            asked?;
+        }
+    }
 }
 
 impl Inner {
@@ -471,6 +579,32 @@ impl Inner {
 
     fn saw_seq(&self, seq: u64) {
         self.known_seq.fetch_max(seq, Ordering::Relaxed);
+    }
+
+    /// The store's `(version, seq)`, read after this call.
+    async fn refresh(self: &Arc<Self>) -> Result<(u64, u64), StorageError> {
+        self.refresher
+            .current(|| {
+                let pool = self.pool.clone();
+                self.run(async move {
+                    let client = pool.get().await.map_err(pool_error)?;
+                    let statement = client
+                        .prepare_cached(&format!(
+                            "SELECT w.version, s.v FROM fq_writer w LEFT JOIN {} s ON s.k = ''::bytea",
+                            table(Space::Seq)
+                        ))
+                        .await
+                        .map_err(pg)?;
+                    let row = client.query_one(&statement, &[]).await.map_err(pg)?;
+                    let version = column::<i64>(&row, 0)?;
+                    let seq = match column::<Option<&[u8]>>(&row, 1)? {
+                        Some(bytes) => decode_seq(bytes)?,
+                        None => 0,
+                    };
+                    Ok((u64::try_from(version).unwrap_or(0), seq))
+                })
+            })
+            .await
     }
 }
 
@@ -509,15 +643,88 @@ fn node_name() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// An announcement's payload: `node seq text`.
-fn parse_payload(node: &str, payload: &str) -> Option<Announcement> {
-    let mut parts = payload.splitn(3, ' ');
+/// The spaces whose reads servers keep: the rest change with every commit
+/// (the sequence, the feed, the heads log) or are read inside write
+/// transactions only.
+fn cached_space(space: Space) -> bool {
+    matches!(
+        space,
+        Space::DocMeta | Space::Meta | Space::Snapshot | Space::Chunk | Space::Projection
+    )
+}
+
+/// Most bytes of listed keys in one announcement (a notification holds
+/// less than 8,000); a transaction that wrote more says `*`: forget all.
+const LISTED_KEYS: usize = 6_000;
+
+/// The keys a transaction wrote, as announced: `-` for none, `*` for too
+/// many to list, else `<space tag><base64 key>` joined by `,`.
+fn list_keys(keys: &[(Space, Vec<u8>)]) -> String {
+    use base64::Engine as _;
+    if keys.is_empty() {
+        return "-".to_owned();
+    }
+    let mut listed = String::new();
+    for (space, key) in keys {
+        if !listed.is_empty() {
+            listed.push(',');
+        }
+        listed.push(char::from(space.tag()));
+        listed.push_str(&base64::engine::general_purpose::STANDARD_NO_PAD.encode(key));
+        if listed.len() > LISTED_KEYS {
+            return "*".to_owned();
+        }
+    }
+    listed
+}
+
+/// Keys a transaction wrote, by space.
+type Written = Vec<(Space, Vec<u8>)>;
+
+/// The keys of [`list_keys`]: `Some(None)` for `*`, `None` if malformed.
+fn listed_keys(listed: &str) -> Option<Option<Written>> {
+    use base64::Engine as _;
+    match listed {
+        "-" => return Some(Some(Vec::new())),
+        "*" => return Some(None),
+        _ => {}
+    }
+    let mut keys = Vec::new();
+    for item in listed.split(',') {
+        let tag = *item.as_bytes().first()?;
+        let space = Space::of_tag(tag)?;
+        let key = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(item.get(1..)?)
+            .ok()?;
+        keys.push((space, key));
+    }
+    Some(Some(keys))
+}
+
+/// An announcement as heard: what it says, the version of the transaction
+/// and the keys it wrote (`None`: too many to list).
+#[derive(Debug, PartialEq, Eq)]
+struct Heard {
+    announcement: Announcement,
+    version: u64,
+    keys: Option<Vec<(Space, Vec<u8>)>>,
+}
+
+/// An announcement's payload: `node seq version keys text`.
+fn parse_payload(node: &str, payload: &str) -> Option<Heard> {
+    let mut parts = payload.splitn(5, ' ');
     let from = parts.next()?;
     let seq = parts.next()?.parse().ok()?;
-    Some(Announcement::Committed {
-        own: from == node,
-        seq,
-        text: parts.next().unwrap_or("").to_owned(),
+    let version = parts.next()?.parse().ok()?;
+    let keys = listed_keys(parts.next()?)?;
+    Some(Heard {
+        announcement: Announcement::Committed {
+            own: from == node,
+            seq,
+            text: parts.next().unwrap_or("").to_owned(),
+        },
+        version,
+        keys,
     })
 }
 
@@ -572,6 +779,8 @@ impl PgBackend {
             announced,
             node: node_name(),
             bucket_calls: AtomicU64::new(0),
+            cache: Arc::new(ReadCache::new(config.cache_bytes)),
+            refresher: Refresher::default(),
         });
         let backend = Self { inner };
         super::backend::block_on(backend.start(migrate))?;
@@ -623,6 +832,7 @@ impl PgBackend {
             self.inner.node.clone(),
             Arc::clone(&self.inner.known_seq),
             self.inner.announced.clone(),
+            Arc::clone(&self.inner.cache),
             listening,
         ));
         // Every commit after this returns is heard: wait for the LISTEN.
@@ -665,6 +875,7 @@ async fn listen(
     node: String,
     known_seq: Arc<AtomicU64>,
     announced: broadcast::Sender<Announcement>,
+    cache: Arc<ReadCache>,
     listening: tokio::sync::oneshot::Sender<()>,
 ) {
     let mut delay = Duration::from_millis(100);
@@ -690,8 +901,19 @@ async fn listen(
                         }
                     }
                 });
-                match client.batch_execute(&format!("LISTEN {channel}")).await {
-                    Ok(()) => {
+                let listened = async {
+                    client.batch_execute(&format!("LISTEN {channel}")).await?;
+                    // Whatever was committed before now may have gone
+                    // unheard: the cache starts again from the store's
+                    // version as it is once listening.
+                    let row = client
+                        .query_one("SELECT version FROM fq_writer", &[])
+                        .await?;
+                    Ok::<_, tokio_postgres::Error>(row.try_get::<_, i64>(0).unwrap_or(0))
+                };
+                match listened.await {
+                    Ok(version) => {
+                        cache.reset(u64::try_from(version).unwrap_or(0));
                         delay = Duration::from_millis(100);
                         let first_in_time = match listening.take() {
                             Some(ready) => ready.send(()).is_ok(),
@@ -701,14 +923,18 @@ async fn listen(
                             let _ = announced.send(Announcement::Missed);
                         }
                         while let Some(payload) = rx.recv().await {
-                            let Some(announcement) = parse_payload(&node, &payload) else {
-                                tracing::debug!(%payload, "an announcement that does not parse");
+                            let Some(heard) = parse_payload(&node, &payload) else {
+                                // Of another version of the server, or not
+                                // ours: nothing kept can be trusted.
+                                tracing::warn!(%payload, "an announcement that does not parse; forgetting every cached read");
+                                cache.reset(cache.applied());
                                 continue;
                             };
-                            if let Announcement::Committed { seq, .. } = &announcement {
+                            cache.heard(heard.version, heard.keys.as_deref());
+                            if let Announcement::Committed { seq, .. } = &heard.announcement {
                                 known_seq.fetch_max(*seq, Ordering::Relaxed);
                             }
-                            let _ = announced.send(announcement);
+                            let _ = announced.send(heard.announcement);
                         }
                         tracing::warn!(
                             "the database connection that listens for commits was lost; reconnecting"
@@ -730,8 +956,14 @@ async fn listen(
 }
 
 fn scan_sql(space: Space, range: &KeyRange) -> (String, Vec<Vec<u8>>) {
-    let mut sql = format!("SELECT k, v FROM {}", table(space));
     let mut params = Vec::new();
+    let sql = range_select(space, range, &mut params);
+    (sql, params)
+}
+
+/// The query of `range`, its bounds numbered after the `params` taken.
+fn range_select(space: Space, range: &KeyRange, params: &mut Vec<Vec<u8>>) -> String {
+    let mut sql = format!("SELECT k, v FROM {}", table(space));
     let mut clauses = Vec::new();
     let mut bound = |bound: &Bound<Vec<u8>>, inclusive: &str, exclusive: &str| match bound {
         Bound::Included(key) => {
@@ -758,7 +990,200 @@ fn scan_sql(space: Space, range: &KeyRange) -> (String, Vec<Vec<u8>>) {
     if range.limit < i64::MAX as usize {
         sql.push_str(&format!(" LIMIT {}", range.limit));
     }
-    (sql, params)
+    sql
+}
+
+/// One statement for several reads, so that they see one state of the
+/// store; each row carries the index of its read.
+fn many_sql(reads: &[Read]) -> (String, Vec<Vec<u8>>) {
+    let mut params = Vec::new();
+    let parts: Vec<String> = reads
+        .iter()
+        .enumerate()
+        .map(|(i, read)| match read {
+            Read::Get(space, key) => {
+                params.push(key.clone());
+                format!(
+                    "(SELECT {i} AS i, k, v FROM {} WHERE k = ${})",
+                    table(*space),
+                    params.len()
+                )
+            }
+            Read::Scan(space, range) => {
+                let inner = range_select(*space, range, &mut params);
+                format!("(SELECT {i} AS i, k, v FROM ({inner}) AS r{i})")
+            }
+        })
+        .collect();
+    (parts.join(" UNION ALL "), params)
+}
+
+fn as_params<T: tokio_postgres::types::ToSql + Sync>(
+    params: &[T],
+) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect()
+}
+
+async fn read_many_on(client: &Object, reads: &[Read]) -> Result<Vec<Found>, StorageError> {
+    let (sql, params) = many_sql(reads);
+    let statement = client.prepare_cached(&sql).await.map_err(pg)?;
+    let rows = client
+        .query(&statement, &as_params(&params))
+        .await
+        .map_err(pg)?;
+    let mut found: Vec<Found> = reads
+        .iter()
+        .map(|read| match read {
+            Read::Get(..) => Found::Value(None),
+            Read::Scan(..) => Found::Entries(Vec::new()),
+        })
+        .collect();
+    for row in rows {
+        let index = usize::try_from(column::<i32>(&row, 0)?).unwrap_or(usize::MAX);
+        let (key, value) = (column::<Vec<u8>>(&row, 1)?, column::<Vec<u8>>(&row, 2)?);
+        match found.get_mut(index) {
+            Some(Found::Value(slot)) => *slot = Some(value),
+            Some(Found::Entries(entries)) => entries.push((key, value)),
+            None => return Err(StorageError::Corrupt { what: "read" }),
+        }
+    }
+    for (read, found) in reads.iter().zip(&mut found) {
+        if let (Read::Scan(_, range), Found::Entries(entries)) = (read, found) {
+            // Each part keeps its order in practice; not promised.
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            if range.reverse {
+                entries.reverse();
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The cache's tag for a read, if its space is cached and it reads one key
+/// or one whole prefix.
+fn tag_of(read: &Read) -> Option<Tag> {
+    match read {
+        Read::Get(space, key) => cached_space(*space).then(|| Tag::Key(*space, key.clone())),
+        Read::Scan(space, range) => match &range.start {
+            Bound::Included(prefix)
+                if cached_space(*space) && *range == KeyRange::prefix(prefix) =>
+            {
+                Some(Tag::Prefix(*space, prefix.clone()))
+            }
+            _ => None,
+        },
+    }
+}
+
+/// Reads ahead what `tags` name, in one statement, into `cache`.
+async fn prefetch_on(
+    client: &Object,
+    cache: &ReadCache,
+    ticket: Ticket,
+    tags: Vec<Tag>,
+) -> Result<(), StorageError> {
+    let mut keys: BTreeMap<Space, Vec<Vec<u8>>> = BTreeMap::new();
+    let mut prefixes: BTreeMap<Space, Vec<Vec<u8>>> = BTreeMap::new();
+    for tag in tags {
+        match tag {
+            Tag::Key(space, key) => keys.entry(space).or_default().push(key),
+            Tag::Prefix(space, prefix) => prefixes.entry(space).or_default().push(prefix),
+        }
+    }
+    let mut params: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut parts = Vec::new();
+    let mut groups: Vec<(bool, Space, Vec<Vec<u8>>)> = Vec::new();
+    for (space, keys) in keys {
+        params.push(keys.clone());
+        parts.push(format!(
+            "(SELECT {} AS i, k, v FROM {} WHERE k = ANY(${}::bytea[]))",
+            groups.len(),
+            table(space),
+            params.len()
+        ));
+        groups.push((false, space, keys));
+    }
+    for (space, prefixes) in prefixes {
+        let (mut starts, mut ends) = (Vec::new(), Vec::new());
+        let mut kept = Vec::new();
+        for prefix in prefixes {
+            if let Some(end) = super::keys::prefix_end(&prefix) {
+                starts.push(prefix.clone());
+                ends.push(end);
+                kept.push(prefix);
+            }
+        }
+        params.push(starts);
+        params.push(ends);
+        parts.push(format!(
+            "(SELECT {} AS i, c.k, c.v FROM unnest(${}::bytea[], ${}::bytea[]) AS r(lo, hi) \
+             JOIN {} c ON c.k >= r.lo AND c.k < r.hi)",
+            groups.len(),
+            params.len() - 1,
+            params.len(),
+            table(space)
+        ));
+        groups.push((true, space, kept));
+    }
+    if parts.is_empty() {
+        return Ok(());
+    }
+    let statement = client
+        .prepare_cached(&parts.join(" UNION ALL "))
+        .await
+        .map_err(pg)?;
+    let rows = client
+        .query(&statement, &as_params(&params))
+        .await
+        .map_err(pg)?;
+    let mut values: Vec<HashMap<Vec<u8>, Vec<u8>>> = vec![HashMap::new(); groups.len()];
+    let mut under: Vec<HashMap<Vec<u8>, Vec<Entry>>> = groups
+        .iter()
+        .map(|(_, _, asked)| asked.iter().map(|p| (p.clone(), Vec::new())).collect())
+        .collect();
+    let lengths: Vec<Vec<usize>> = groups
+        .iter()
+        .map(|(_, _, asked)| {
+            let mut lengths: Vec<usize> = asked.iter().map(Vec::len).collect();
+            lengths.sort_unstable();
+            lengths.dedup();
+            lengths
+        })
+        .collect();
+    for row in rows {
+        let group = usize::try_from(column::<i32>(&row, 0)?).unwrap_or(usize::MAX);
+        let (key, value) = (column::<Vec<u8>>(&row, 1)?, column::<Vec<u8>>(&row, 2)?);
+        let Some((prefixed, _, _)) = groups.get(group) else {
+            return Err(StorageError::Corrupt { what: "read" });
+        };
+        if !prefixed {
+            values[group].insert(key, value);
+            continue;
+        }
+        for &len in &lengths[group] {
+            if let Some(entries) = key.get(..len).and_then(|p| under[group].get_mut(p)) {
+                entries.push((key.clone(), value.clone()));
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for (group, (prefixed, space, asked)) in groups.into_iter().enumerate() {
+        for key in asked {
+            if prefixed {
+                let mut entries = under[group].remove(&key).unwrap_or_default();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                found.push((Tag::Prefix(space, key), Cached::Entries(entries)));
+            } else {
+                let value = values[group].remove(&key);
+                found.push((Tag::Key(space, key), Cached::Value(value)));
+            }
+        }
+    }
+    cache.keep(ticket, found);
+    Ok(())
 }
 
 async fn get_on(
@@ -861,20 +1286,64 @@ enum View {
     Latest {
         pool: Pool,
         rt: tokio::runtime::Handle,
+        cache: Arc<ReadCache>,
     },
+}
+
+impl View {
+    /// Reads through the cache: answered from it on a thread in a fresh
+    /// scope when all of `reads` are there, else from the store in one
+    /// statement, and kept.
+    async fn read_cached(
+        pool: &Pool,
+        rt: &tokio::runtime::Handle,
+        cache: &Arc<ReadCache>,
+        reads: Vec<Read>,
+    ) -> Result<Vec<Found>, StorageError> {
+        let tags: Vec<Option<Tag>> = reads.iter().map(tag_of).collect();
+        if fresh_here(cache).is_some() && tags.iter().all(Option::is_some) {
+            let hits: Option<Vec<Found>> = tags.iter().flatten().map(|t| cache.get(t)).collect();
+            if let Some(hits) = hits {
+                return Ok(hits);
+            }
+        }
+        let ticket = cache.begin(tags.iter().flatten());
+        let pool = pool.clone();
+        let found = run_on(rt, async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            if let [Read::Scan(space, range)] = reads.as_slice() {
+                return Ok(vec![Found::Entries(
+                    scan_on(&client, *space, range.clone()).await?,
+                )]);
+            }
+            if let [Read::Get(space, key)] = reads.as_slice() {
+                return Ok(vec![Found::Value(
+                    get_on(&client, *space, key.clone()).await?,
+                )]);
+            }
+            read_many_on(&client, &reads).await
+        })
+        .await?;
+        cache.keep(
+            ticket,
+            tags.into_iter()
+                .zip(&found)
+                .filter_map(|(tag, found)| Some((tag?, found.clone()))),
+        );
+        Ok(found)
+    }
 }
 
 impl ReadView for PgView {
     async fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         match &self.0 {
             View::Snapshot(conn) => conn.get(space, key).await,
-            View::Latest { pool, rt } => {
-                let (pool, key) = (pool.clone(), key.to_vec());
-                run_on(rt, async move {
-                    let client = pool.get().await.map_err(pool_error)?;
-                    get_on(&client, space, key).await
-                })
-                .await
+            View::Latest { pool, rt, cache } => {
+                let reads = vec![Read::Get(space, key.to_vec())];
+                match View::read_cached(pool, rt, cache, reads).await?.pop() {
+                    Some(Found::Value(value)) => Ok(value),
+                    _ => Err(StorageError::Corrupt { what: "read" }),
+                }
             }
         }
     }
@@ -882,13 +1351,30 @@ impl ReadView for PgView {
     async fn scan(&self, space: Space, range: &KeyRange) -> Result<Vec<Entry>, StorageError> {
         match &self.0 {
             View::Snapshot(conn) => conn.scan(space, range).await,
-            View::Latest { pool, rt } => {
-                let (pool, range) = (pool.clone(), range.clone());
-                run_on(rt, async move {
-                    let client = pool.get().await.map_err(pool_error)?;
-                    scan_on(&client, space, range).await
-                })
-                .await
+            View::Latest { pool, rt, cache } => {
+                let reads = vec![Read::Scan(space, range.clone())];
+                match View::read_cached(pool, rt, cache, reads).await?.pop() {
+                    Some(Found::Entries(entries)) => Ok(entries),
+                    _ => Err(StorageError::Corrupt { what: "read" }),
+                }
+            }
+        }
+    }
+
+    async fn read_many(&self, reads: &[Read]) -> Result<Vec<Found>, StorageError> {
+        match &self.0 {
+            View::Snapshot(conn) => {
+                let mut found = Vec::with_capacity(reads.len());
+                for read in reads {
+                    found.push(match read {
+                        Read::Get(space, key) => Found::Value(conn.get(*space, key).await?),
+                        Read::Scan(space, range) => Found::Entries(conn.scan(*space, range).await?),
+                    });
+                }
+                Ok(found)
+            }
+            View::Latest { pool, rt, cache } => {
+                View::read_cached(pool, rt, cache, reads.to_vec()).await
             }
         }
     }
@@ -917,6 +1403,10 @@ struct Group {
     waiters: Vec<Settled>,
     /// Whether any joined transaction asked for [`Durability::Flushed`].
     flushed: bool,
+    /// The writer row's version when the group began, and the last one a
+    /// transaction in it took: written back before the group commits.
+    base_version: u64,
+    version: u64,
 }
 
 /// The write transaction: this node's turn in its [`Group`], writes kept
@@ -935,6 +1425,7 @@ pub struct PgTxn {
     announce: Option<String>,
     /// Whether it joined its group's commit.
     joined: bool,
+    cache: Arc<ReadCache>,
 }
 
 impl PgTxn {
@@ -967,69 +1458,76 @@ impl ReadView for PgTxn {
     }
 }
 
-/// Sends one transaction's writes (and its announcement) on `client`, in
-/// one round trip; statements are prepared once per connection.
+/// One statement for a transaction's writes and its announcement: a
+/// `DELETE` and an upsert per space as data-modifying `WITH` parts (each
+/// key is written once, so the parts touch different rows), the
+/// notification as the query. One statement costs the database one parse,
+/// plan and execution round instead of one per space.
+fn writes_sql(
+    by_space: &BTreeMap<Space, SpaceWrites>,
+    notify: bool,
+) -> (String, Vec<&(dyn tokio_postgres::types::ToSql + Sync)>) {
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = Vec::new();
+    let mut parts = Vec::new();
+    for (space, (deleted, keys, values)) in by_space {
+        if !deleted.is_empty() {
+            params.push(deleted);
+            parts.push(format!(
+                "d{} AS (DELETE FROM {} WHERE k = ANY(${}::bytea[]))",
+                parts.len(),
+                table(*space),
+                params.len()
+            ));
+        }
+        if !keys.is_empty() {
+            params.push(keys);
+            params.push(values);
+            parts.push(format!(
+                "u{} AS (INSERT INTO {} (k, v) SELECT * FROM unnest(${}::bytea[], ${}::bytea[]) \
+                 ON CONFLICT (k) DO UPDATE SET v = excluded.v)",
+                parts.len(),
+                table(*space),
+                params.len() - 1,
+                params.len()
+            ));
+        }
+    }
+    let mut sql = String::new();
+    if !parts.is_empty() {
+        sql.push_str("WITH ");
+        sql.push_str(&parts.join(", "));
+        sql.push(' ');
+    }
+    if notify {
+        sql.push_str(&format!(
+            "SELECT pg_notify(${}, ${})",
+            params.len() + 1,
+            params.len() + 2
+        ));
+    } else {
+        sql.push_str("SELECT 1");
+    }
+    (sql, params)
+}
+
+/// Sends one transaction's writes (and its announcement) on `client`: one
+/// statement, prepared once per connection and shape.
 async fn send_writes(
     client: Arc<Object>,
     by_space: BTreeMap<Space, SpaceWrites>,
     announce: Option<(String, String)>,
 ) -> Result<(), StorageError> {
-    let mut statements = Vec::new();
-    for (space, (deleted, keys, values)) in by_space {
-        if !deleted.is_empty() {
-            let statement = client
-                .prepare_cached(&format!("DELETE FROM {} WHERE k = ANY($1)", table(space)))
-                .await
-                .map_err(pg)?;
-            statements.push((statement, vec![deleted]));
-        }
-        if !keys.is_empty() {
-            let statement = client
-                .prepare_cached(&format!(
-                    "INSERT INTO {} (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
-                     ON CONFLICT (k) DO UPDATE SET v = excluded.v",
-                    table(space)
-                ))
-                .await
-                .map_err(pg)?;
-            statements.push((statement, vec![keys, values]));
-        }
+    if by_space.is_empty() && announce.is_none() {
+        return Ok(());
     }
-    let notify = match &announce {
-        Some(_) => Some(
-            client
-                .prepare_cached("SELECT pg_notify($1, $2)")
-                .await
-                .map_err(pg)?,
-        ),
-        None => None,
-    };
-    let mut flight: Vec<futures_util::future::BoxFuture<'_, Result<(), StorageError>>> = Vec::new();
-    for (statement, params) in &statements {
-        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
-            .iter()
-            .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
-            .collect();
-        let client = &client;
-        flight.push(Box::pin(async move {
-            client
-                .execute(statement, &params)
-                .await
-                .map(drop)
-                .map_err(pg)
-        }));
+    let (sql, mut params) = writes_sql(&by_space, announce.is_some());
+    if let Some((channel, payload)) = &announce {
+        params.push(channel);
+        params.push(payload);
     }
-    if let (Some(notify), Some((channel, payload))) = (&notify, &announce) {
-        let client = &client;
-        flight.push(Box::pin(async move {
-            client
-                .execute(notify, &[channel, payload])
-                .await
-                .map(drop)
-                .map_err(pg)
-        }));
-    }
-    futures_util::future::try_join_all(flight).await.map(drop)
+    let statement = client.prepare_cached(&sql).await.map_err(pg)?;
+    client.query(&statement, &params).await.map_err(pg)?;
+    Ok(())
 }
 
 impl WriteTxn for PgTxn {
@@ -1075,14 +1573,47 @@ impl WriteTxn for PgTxn {
                 None => deleted.push(key),
             }
         }
-        // Every commit that takes a number is announced (other nodes learn
-        // the last one), with its text when it has one.
-        let payload = match (seq, self.announce.take()) {
-            (seq, Some(text)) => Some(format!("{} {} {text}", self.node, seq.unwrap_or(0))),
-            (Some(seq), None) => Some(format!("{} {seq}", self.node)),
-            (None, None) => None,
+        // The keys every server may have cached, and what this one keeps
+        // of its own writes at once (small values: metadata, summaries,
+        // server values).
+        let cached: Vec<(Space, Vec<u8>)> = by_space
+            .iter()
+            .filter(|(space, _)| cached_space(**space))
+            .flat_map(|(space, (deleted, keys, _))| {
+                deleted.iter().chain(keys).map(|key| (*space, key.clone()))
+            })
+            .collect();
+        let kept: Vec<(Space, Vec<u8>, Option<Vec<u8>>)> = by_space
+            .iter()
+            .filter(|(space, _)| matches!(space, Space::DocMeta | Space::Meta | Space::Projection))
+            .flat_map(|(space, (deleted, keys, values))| {
+                let deleted = deleted.iter().map(|key| (*space, key.clone(), None));
+                let put = keys
+                    .iter()
+                    .zip(values)
+                    .map(|(key, value)| (*space, key.clone(), Some(value.clone())));
+                deleted.chain(put)
+            })
+            .collect();
+        // Every commit that takes a number or changes what servers cache is
+        // announced, under the next version (other nodes learn the last
+        // number and forget the keys), with its text when it has one.
+        let text = self.announce.take();
+        let version = match self.group.as_ref().and_then(|g| g.as_ref()) {
+            Some(group) if seq.is_some() || text.is_some() || !cached.is_empty() => {
+                Some(group.version + 1)
+            }
+            _ => None,
         };
-        let announce = payload.map(|payload| (self.channel.clone(), payload));
+        let listed = list_keys(&cached);
+        let announce = version.map(|version| {
+            let mut payload = format!("{} {} {version} {listed}", self.node, seq.unwrap_or(0));
+            if let Some(text) = &text {
+                payload.push(' ');
+                payload.push_str(text);
+            }
+            (self.channel.clone(), payload)
+        });
         let client = self.conn()?.client()?;
         let sent = run_on(&self.rt, send_writes(client, by_space, announce)).await;
         let mut guard = self.group.take().ok_or(StorageError::Closing)?;
@@ -1104,6 +1635,9 @@ impl WriteTxn for PgTxn {
         if let Some(seq) = seq {
             group.last_seq = seq;
         }
+        if let Some(version) = version {
+            group.version = version;
+        }
         group.flushed |= durability == Durability::Flushed;
         group.waiters.push(settled);
         self.joined = true;
@@ -1116,12 +1650,27 @@ impl WriteTxn for PgTxn {
                 if let Some(seq) = seq {
                     self.known_seq.fetch_max(seq, Ordering::Relaxed);
                 }
+                if let Some(version) = version {
+                    // At once: this node's next read must not find what it
+                    // cached before (its own announcement comes later).
+                    let keys = (listed != "*").then_some(cached.as_slice());
+                    self.cache.forget(version, keys);
+                    self.cache.wrote(version, kept);
+                }
                 Ok(seq)
             }
-            Ok(Err(message)) => Err(StorageError::Io(std::io::Error::other(message))),
-            Err(_) => Err(StorageError::Io(std::io::Error::other(
-                "the database transaction ended before it was committed",
-            ))),
+            outcome => {
+                // It may have committed all the same (the connection was
+                // lost during COMMIT): nothing cached of its keys is kept.
+                if let Some(version) = version {
+                    let keys = (listed != "*").then_some(cached.as_slice());
+                    self.cache.forget(version, keys);
+                }
+                Err(StorageError::Io(std::io::Error::other(match outcome {
+                    Ok(Err(message)) => message,
+                    _ => "the database transaction ended before it was committed".to_owned(),
+                })))
+            }
         }
     }
 }
@@ -1139,18 +1688,23 @@ async fn committer(writer: Arc<tokio::sync::Mutex<Option<Group>>>, due: Arc<toki
             mut conn,
             waiters,
             flushed,
+            base_version,
+            version,
             ..
         } = group;
         let committed = match conn.client() {
             Ok(client) => {
-                let sql = if flushed {
-                    "COMMIT"
-                } else {
+                let mut sql = String::new();
+                if version != base_version {
+                    sql.push_str(&format!("UPDATE fq_writer SET version = {version}; "));
+                }
+                if !flushed {
                     // Only caches in it (sync states): no need to wait for
                     // the flush.
-                    "SET LOCAL synchronous_commit = off; COMMIT"
-                };
-                client.batch_execute(sql).await.map_err(pg)
+                    sql.push_str("SET LOCAL synchronous_commit = off; ");
+                }
+                sql.push_str("COMMIT");
+                client.batch_execute(&sql).await.map_err(pg)
             }
             Err(error) => Err(error),
         };
@@ -1206,6 +1760,7 @@ impl Backend for PgBackend {
             return Ok(PgView(View::Latest {
                 pool: self.inner.pool.clone(),
                 rt: self.inner.rt.handle().clone(),
+                cache: Arc::clone(&self.inner.cache),
             }));
         }
         let pool = self.inner.pool.clone();
@@ -1247,7 +1802,7 @@ impl Backend for PgBackend {
                     // would read the snapshot from before the wait, and
                     // miss the commit that held the lock).
                     let lock = client
-                        .prepare_cached("SELECT id FROM fq_writer FOR UPDATE")
+                        .prepare_cached("SELECT version FROM fq_writer FOR UPDATE")
                         .await
                         .map_err(pg)?;
                     let last = client
@@ -1257,24 +1812,29 @@ impl Backend for PgBackend {
                         ))
                         .await
                         .map_err(pg)?;
-                    let (_, _, row) = futures_util::future::try_join3(
+                    let (_, locked, row) = futures_util::future::try_join3(
                         async { client.batch_execute("BEGIN").await.map_err(pg) },
-                        async { client.execute(&lock, &[]).await.map_err(pg) },
+                        async { client.query_one(&lock, &[]).await.map_err(pg) },
                         async { client.query_opt(&last, &[]).await.map_err(pg) },
                     )
                     .await?;
-                    match row {
-                        Some(row) => decode_seq(column::<&[u8]>(&row, 0)?),
-                        None => Ok(0),
-                    }
+                    let version = u64::try_from(column::<i64>(&locked, 0)?).unwrap_or(0);
+                    let seq = match row {
+                        Some(row) => decode_seq(column::<&[u8]>(&row, 0)?)?,
+                        None => 0,
+                    };
+                    Ok((seq, version))
                 })
                 .await?;
+            let (last_seq, version) = last_seq;
             self.inner.saw_seq(last_seq);
             *group = Some(Group {
                 conn,
                 last_seq,
                 waiters: Vec::new(),
                 flushed: false,
+                base_version: version,
+                version,
             });
         }
         let last_seq = group.as_ref().map_or(0, |g| g.last_seq);
@@ -1290,6 +1850,7 @@ impl Backend for PgBackend {
             writes: BTreeMap::new(),
             announce: None,
             joined: false,
+            cache: Arc::clone(&self.inner.cache),
         })
     }
 
@@ -1305,6 +1866,11 @@ impl Backend for PgBackend {
     }
 
     async fn latest_seq(&self) -> Result<u64, StorageError> {
+        // In a fresh scope: the store's as the scope began, which is what
+        // the request it serves may assume.
+        if let Some(seq) = fresh_here(&self.inner.cache) {
+            return Ok(seq);
+        }
         let view = self.read(Consistency::Latest).await?;
         let seq = match view.get(Space::Seq, &[]).await? {
             Some(bytes) => decode_seq(&bytes)?,
@@ -1322,6 +1888,67 @@ impl Backend for PgBackend {
         // A commit is visible once committed, and committed means on disk
         // (synchronous_commit); lazy commits take no sequence number.
         true
+    }
+
+    fn read_cache_stats(&self) -> Option<(u64, u64, usize)> {
+        let (hits, misses) = self.inner.cache.hits_and_misses();
+        Some((hits, misses, self.inner.cache.weight()))
+    }
+
+    fn fresh(&self) -> FreshScope {
+        let inner = Arc::clone(&self.inner);
+        let found = super::backend::block_on(async move {
+            let (version, seq) = inner.refresh().await?;
+            let cache = Arc::clone(&inner.cache);
+            let caught_up = inner
+                .run(async move { Ok(cache.caught_up(version, CATCH_UP).await) })
+                .await?;
+            Ok::<_, StorageError>((caught_up, seq))
+        });
+        match found {
+            Ok((true, seq)) => {
+                self.inner.saw_seq(seq);
+                let cache = Arc::as_ptr(&self.inner.cache) as usize;
+                let before = FRESH.replace(Some((cache, seq)));
+                FreshScope::ending_with(move || FRESH.set(before))
+            }
+            Ok((false, _)) => {
+                tracing::warn!(
+                    "this server has not heard every commit of the store within {CATCH_UP:?}; \
+                     reading past its cache"
+                );
+                FreshScope::none()
+            }
+            Err(error) => {
+                tracing::debug!(%error, "could not ask the store for its version");
+                FreshScope::none()
+            }
+        }
+    }
+
+    async fn prefetch(&self, tags: Vec<Tag>) {
+        let cache = &self.inner.cache;
+        if fresh_here(cache).is_none() {
+            return;
+        }
+        let mut tags: Vec<Tag> = tags.into_iter().filter(|tag| !cache.holds(tag)).collect();
+        tags.sort();
+        tags.dedup();
+        if tags.is_empty() {
+            return;
+        }
+        let ticket = cache.begin(&tags);
+        let (pool, cache) = (self.inner.pool.clone(), Arc::clone(cache));
+        let read = self
+            .inner
+            .run(async move {
+                let client = pool.get().await.map_err(pool_error)?;
+                prefetch_on(&client, &cache, ticket, tags).await
+            })
+            .await;
+        if let Err(error) = read {
+            tracing::debug!(%error, "could not read ahead");
+        }
     }
 
     fn health(&self) -> super::StoreHealth {
@@ -1471,25 +2098,110 @@ mod tests {
     }
 
     #[test]
-    fn announcements_say_whose_they_are() {
+    fn announcements_say_whose_they_are_and_what_they_wrote() {
+        let keys = vec![
+            (Space::DocMeta, b"\x02ab".to_vec()),
+            (Space::Chunk, vec![0, 255, 7]),
+        ];
+        let listed = list_keys(&keys);
         assert_eq!(
-            parse_payload("n1", "n1 7 c doc village"),
-            Some(Announcement::Committed {
-                own: true,
-                seq: 7,
-                text: "c doc village".into()
+            parse_payload("n1", &format!("n1 7 3 {listed} c doc village")),
+            Some(Heard {
+                announcement: Announcement::Committed {
+                    own: true,
+                    seq: 7,
+                    text: "c doc village".into()
+                },
+                version: 3,
+                keys: Some(keys),
             })
         );
         assert_eq!(
-            parse_payload("n1", "n2 8"),
-            Some(Announcement::Committed {
-                own: false,
-                seq: 8,
-                text: String::new()
+            parse_payload("n1", "n2 8 4 -"),
+            Some(Heard {
+                announcement: Announcement::Committed {
+                    own: false,
+                    seq: 8,
+                    text: String::new()
+                },
+                version: 4,
+                keys: Some(Vec::new()),
             })
         );
-        assert_eq!(parse_payload("n1", "n2 x"), None);
-        assert_eq!(parse_payload("n1", ""), None);
+        assert_eq!(
+            parse_payload("n1", "n2 0 5 * v name").map(|h| h.keys),
+            Some(None)
+        );
+        // Too many keys to list: all of them.
+        let many: Vec<(Space, Vec<u8>)> = (0..2_000u32)
+            .map(|n| (Space::Meta, n.to_be_bytes().to_vec()))
+            .collect();
+        assert_eq!(list_keys(&many), "*");
+        for bad in [
+            "n2 x",
+            "",
+            "n2 8",
+            "n2 8 x -",
+            "n2 8 1 Zabc",
+            "n2 8 1 d!!",
+            "n2 8 1",
+        ] {
+            assert_eq!(parse_payload("n1", bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_transaction_is_one_statement() {
+        let mut by_space: BTreeMap<Space, SpaceWrites> = BTreeMap::new();
+        by_space.insert(
+            Space::Feed,
+            (
+                vec![b"old".to_vec()],
+                vec![b"new".to_vec()],
+                vec![b"v".to_vec()],
+            ),
+        );
+        by_space.insert(
+            Space::DocMeta,
+            (Vec::new(), vec![b"d".to_vec()], vec![b"m".to_vec()]),
+        );
+        let (sql, params) = writes_sql(&by_space, true);
+        assert_eq!(
+            sql,
+            "WITH u0 AS (INSERT INTO fq_doc_meta (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
+             ON CONFLICT (k) DO UPDATE SET v = excluded.v), \
+             d1 AS (DELETE FROM fq_feed WHERE k = ANY($3::bytea[])), \
+             u2 AS (INSERT INTO fq_feed (k, v) SELECT * FROM unnest($4::bytea[], $5::bytea[]) \
+             ON CONFLICT (k) DO UPDATE SET v = excluded.v) \
+             SELECT pg_notify($6, $7)"
+        );
+        assert_eq!(params.len(), 5);
+        assert_eq!(writes_sql(&BTreeMap::new(), false).0, "SELECT 1");
+    }
+
+    #[test]
+    fn several_reads_become_one_statement() {
+        let (sql, params) = many_sql(&[
+            Read::Get(Space::DocMeta, b"a".to_vec()),
+            Read::Scan(Space::Chunk, KeyRange::prefix(b"a")),
+        ]);
+        assert_eq!(
+            sql,
+            "(SELECT 0 AS i, k, v FROM fq_doc_meta WHERE k = $1) UNION ALL \
+             (SELECT 1 AS i, k, v FROM (SELECT k, v FROM fq_chunk WHERE k >= $2 AND k < $3 \
+             ORDER BY k) AS r1)"
+        );
+        assert_eq!(params, vec![b"a".to_vec(), b"a".to_vec(), b"b".to_vec()]);
+        // Only whole prefixes of cached spaces are kept.
+        assert_eq!(
+            tag_of(&Read::Scan(Space::Chunk, KeyRange::prefix(b"a"))),
+            Some(Tag::Prefix(Space::Chunk, b"a".to_vec()))
+        );
+        assert_eq!(
+            tag_of(&Read::Scan(Space::Chunk, KeyRange::prefix(b"a").take(1))),
+            None
+        );
+        assert_eq!(tag_of(&Read::Get(Space::Feed, b"a".to_vec())), None);
     }
 
     #[test]

@@ -22,12 +22,13 @@ use fengqiao_protocol::{DocumentId, Scope, VillageCode};
 use fengqiao_shared::Summary;
 
 use super::backend::{
-    Announcement, Backend, Consistency, Durability, Entry, KeyRange, ReadView, Space, WriteTxn,
-    block_on,
+    Announcement, Backend, Consistency, Durability, Entry, Found, KeyRange, Read, ReadView, Space,
+    WriteTxn, block_on,
 };
 use super::backup::{BackupReader, BackupReport, BackupWriter, verify};
 use super::codec::{decode, decode_heads, decode_u64, encode, encode_heads};
 use super::keys::{self, doc_key, doc_seq_key};
+use super::read_cache::Tag;
 use super::values::{ServerValue, ValueFamily};
 use super::{
     CommitBatch, CommitReceipt, DocMeta, DocumentContent, FeedEntry, FeedPage, HEADS_RETAINED,
@@ -111,16 +112,24 @@ async fn read_snapshot<V: ReadView>(
 ) -> Result<Option<(u64, Vec<u8>)>, StorageError> {
     view.get(Space::Snapshot, &doc_key(id))
         .await?
-        .map(|value| {
-            if value.len() < 8 {
-                return Err(StorageError::Corrupt {
-                    what: SNAPSHOT_WHAT,
-                });
-            }
-            let (through, bytes) = value.split_at(8);
-            Ok((decode_u64(through, SNAPSHOT_WHAT)?, bytes.to_vec()))
-        })
+        .map(|value| split_snapshot(&value))
         .transpose()
+}
+
+/// A stored snapshot value: its `through_seq` and bytes.
+fn split_snapshot(value: &[u8]) -> Result<(u64, Vec<u8>), StorageError> {
+    if value.len() < 8 {
+        return Err(StorageError::Corrupt {
+            what: SNAPSHOT_WHAT,
+        });
+    }
+    let (through, bytes) = value.split_at(8);
+    Ok((decode_u64(through, SNAPSHOT_WHAT)?, bytes.to_vec()))
+}
+
+/// A stored snapshot value's bytes.
+fn snapshot_bytes(value: Vec<u8>) -> Result<Vec<u8>, StorageError> {
+    split_snapshot(&value).map(|(_, bytes)| bytes)
 }
 
 async fn read_last_seq<V: ReadView>(view: &V) -> Result<u64, StorageError> {
@@ -148,11 +157,25 @@ async fn scan_pages<V: ReadView>(
     view: &V,
     space: Space,
     range: KeyRange,
+    each: impl FnMut(Entry) -> Result<bool, StorageError>,
+) -> Result<(), StorageError> {
+    scan_pages_from(view, space, range, None, each).await
+}
+
+/// [`scan_pages`], its first page (of `range.take(PAGE)`) already read.
+async fn scan_pages_from<V: ReadView>(
+    view: &V,
+    space: Space,
+    range: KeyRange,
+    mut first: Option<Vec<Entry>>,
     mut each: impl FnMut(Entry) -> Result<bool, StorageError>,
 ) -> Result<(), StorageError> {
     let mut range = range.take(PAGE);
     loop {
-        let page = view.scan(space, &range).await?;
+        let page = match first.take() {
+            Some(page) => page,
+            None => view.scan(space, &range).await?,
+        };
         let full = page.len() == PAGE;
         let mut last = None;
         for entry in page {
@@ -631,18 +654,45 @@ impl<B: Backend> Store<B> {
         &self,
         id: &DocumentId,
     ) -> Result<Option<StoredDocument>, StorageError> {
-        let view = self.backend.read(Consistency::Snapshot).await?;
-        let Some(meta) = read_meta(&view, id).await? else {
-            return Ok(None);
+        let (meta, snapshot, chunks) = if self.backend.views_are_durable() {
+            // Metadata, snapshot and chunks in one read that sees one state
+            // of the store, durable as it is visible.
+            let view = self.backend.read(Consistency::Latest).await?;
+            let key = doc_key(id);
+            let reads = [
+                Read::Get(Space::DocMeta, key.clone()),
+                Read::Get(Space::Snapshot, key.clone()),
+                Read::Scan(Space::Chunk, KeyRange::prefix(&key)),
+            ];
+            let mut found = view.read_many(&reads).await?.into_iter();
+            let (
+                Some(Found::Value(meta)),
+                Some(Found::Value(snapshot)),
+                Some(Found::Entries(chunks)),
+            ) = (found.next(), found.next(), found.next())
+            else {
+                return Err(StorageError::Corrupt {
+                    what: "document read",
+                });
+            };
+            let Some(meta) = meta.map(|bytes| DocMeta::decode(&bytes)).transpose()? else {
+                return Ok(None);
+            };
+            self.backend.wait_durable(meta.seq).await?;
+            (meta, snapshot.map(snapshot_bytes).transpose()?, chunks)
+        } else {
+            let view = self.backend.read(Consistency::Snapshot).await?;
+            let Some(meta) = read_meta(&view, id).await? else {
+                return Ok(None);
+            };
+            self.backend.wait_durable(meta.seq).await?;
+            let snapshot = read_snapshot(&view, id).await?.map(|(_, bytes)| bytes);
+            let chunks = view
+                .scan(Space::Chunk, &KeyRange::prefix(&doc_key(id)))
+                .await?;
+            (meta, snapshot, chunks)
         };
-        self.backend.wait_durable(meta.seq).await?;
-        let snapshot = read_snapshot(&view, id).await?.map(|(_, bytes)| bytes);
-        let chunks: Vec<Vec<u8>> = view
-            .scan(Space::Chunk, &KeyRange::prefix(&doc_key(id)))
-            .await?
-            .into_iter()
-            .map(|(_, value)| value)
-            .collect();
+        let chunks: Vec<Vec<u8>> = chunks.into_iter().map(|(_, value)| value).collect();
         if chunks.len() != meta.chunk_count as usize
             || snapshot.as_ref().map_or(0, Vec::len) as u64 != meta.snapshot_len
         {
@@ -679,22 +729,49 @@ impl<B: Backend> Store<B> {
         scope: Option<&Scope>,
         limit: usize,
     ) -> Result<FeedPage, StorageError> {
-        let view = self.backend.read(Consistency::Snapshot).await?;
-        let last = read_last_seq(&view).await?;
-        // Entries a newer, not yet durable commit has moved must not be
-        // skipped, so wait until everything the view shows is durable.
-        self.backend.wait_durable(last).await?;
+        let (Some(start), true) = (after.checked_add(1), limit > 0) else {
+            return Ok(FeedPage {
+                entries: Vec::new(),
+                through_seq: after,
+            });
+        };
+        let range = KeyRange::inclusive(keys::seq_key(start), keys::seq_key(u64::MAX));
+        let (view, last, first) = if self.backend.views_are_durable() {
+            // The last number and the first page in one read. The pages
+            // after it are read as they are then: an entry a commit moves
+            // meanwhile goes past the last number read here, where the
+            // next read of the feed finds it.
+            let view = self.backend.read(Consistency::Latest).await?;
+            let reads = [
+                Read::Get(Space::Seq, Vec::new()),
+                Read::Scan(Space::Feed, range.clone().take(PAGE)),
+            ];
+            let mut found = view.read_many(&reads).await?.into_iter();
+            let (Some(Found::Value(last)), Some(Found::Entries(first))) =
+                (found.next(), found.next())
+            else {
+                return Err(StorageError::Corrupt { what: "feed read" });
+            };
+            let last = match last {
+                Some(bytes) => decode_u64(&bytes, "sequence number")?,
+                None => 0,
+            };
+            (view, last, Some(first))
+        } else {
+            let view = self.backend.read(Consistency::Snapshot).await?;
+            let last = read_last_seq(&view).await?;
+            // Entries a newer, not yet durable commit has moved must not
+            // be skipped, so wait until everything the view shows is
+            // durable.
+            self.backend.wait_durable(last).await?;
+            (view, last, None)
+        };
         let mut page = FeedPage {
             entries: Vec::new(),
             through_seq: after.max(last),
         };
-        let (Some(start), true) = (after.checked_add(1), limit > 0) else {
-            page.through_seq = after;
-            return Ok(page);
-        };
-        let range = KeyRange::inclusive(keys::seq_key(start), keys::seq_key(u64::MAX));
         let prefix = scope.map(|scope| scope.prefix().as_bytes().to_vec());
-        scan_pages(&view, Space::Feed, range, |(key, value)| {
+        scan_pages_from(&view, Space::Feed, range, first, |(key, value)| {
             // A value starts with its village's code: entries of other
             // villages are passed over before anything is decoded.
             if prefix.as_ref().is_some_and(|p| !value.starts_with(p)) {
@@ -1140,5 +1217,25 @@ impl<B: Backend> Storage for Store<B> {
 
     fn health(&self) -> StoreHealth {
         self.backend.health()
+    }
+
+    fn fresh(&self) -> super::FreshScope {
+        self.backend.fresh()
+    }
+
+    fn read_cache_stats(&self) -> Option<(u64, u64, usize)> {
+        self.backend.read_cache_stats()
+    }
+
+    fn prefetch(&self, ids: &[DocumentId], whole: &[DocumentId]) {
+        let mut tags = Vec::with_capacity(ids.len() + 2 * whole.len());
+        for id in ids {
+            tags.push(Tag::Key(Space::DocMeta, doc_key(id)));
+        }
+        for id in whole {
+            tags.push(Tag::Key(Space::Snapshot, doc_key(id)));
+            tags.push(Tag::Prefix(Space::Chunk, doc_key(id)));
+        }
+        block_on(self.backend.prefetch(tags));
     }
 }

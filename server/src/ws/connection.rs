@@ -451,6 +451,49 @@ impl Connection {
     }
 
     /// One message from the peer.
+    /// Answers messages in order, up to and including the first whose
+    /// outputs close the socket or refuse a change (what follows such a
+    /// message waits for its outputs to be carried out: a refusal slows
+    /// the device down); returns the outputs and the messages left.
+    pub fn on_messages(
+        &mut self,
+        docs: &dyn Documents,
+        messages: Vec<RepoMessage>,
+    ) -> (Vec<Output>, Vec<RepoMessage>) {
+        let mut outputs = Vec::new();
+        let mut messages = messages.into_iter();
+        for message in messages.by_ref() {
+            let answered = self.on_message(docs, message);
+            let stop = answered
+                .iter()
+                .any(|o| matches!(o, Output::Close(_) | Output::Refused(_)));
+            outputs.extend(answered);
+            if stop {
+                break;
+            }
+        }
+        (outputs, messages.collect())
+    }
+
+    /// The documents that `messages` ask about, and those of them asked
+    /// for by peers that hold nothing of them (a `request`): what a batch
+    /// of messages will read.
+    pub fn documents_asked(messages: &[RepoMessage]) -> (Vec<DocumentId>, Vec<DocumentId>) {
+        let mut asked = Vec::new();
+        let mut whole = Vec::new();
+        for message in messages {
+            match message {
+                RepoMessage::Request(m) => {
+                    asked.push(m.document_id.clone());
+                    whole.push(m.document_id.clone());
+                }
+                RepoMessage::Sync(m) => asked.push(m.document_id.clone()),
+                _ => {}
+            }
+        }
+        (asked, whole)
+    }
+
     pub fn on_message(&mut self, docs: &dyn Documents, message: RepoMessage) -> Vec<Output> {
         let joined = match &self.phase {
             Phase::Closed => return Vec::new(),

@@ -217,6 +217,40 @@ enum Step {
     End(Option<Close>),
 }
 
+/// Frames taken from the socket at once, at most, and answered together.
+const BATCH: usize = 64;
+
+/// Bytes of frames taken at once: no more frames are taken once this many
+/// have been (so at most this plus one largest message).
+const BATCH_BYTES: usize = 1 << 20;
+
+/// The frame read, and the frames already arrived behind it, up to
+/// [`BATCH`] frames or [`BATCH_BYTES`]; `None` when the stream ended.
+fn gather(
+    first: Option<Result<Message, axum::Error>>,
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+) -> Option<Vec<Result<Message, axum::Error>>> {
+    use futures_util::FutureExt as _;
+    let size = |frame: &Result<Message, axum::Error>| match frame {
+        Ok(Message::Binary(bytes)) => bytes.len(),
+        _ => 0,
+    };
+    let first = first?;
+    let mut bytes = size(&first);
+    let mut frames = vec![first];
+    while frames.len() < BATCH && bytes < BATCH_BYTES {
+        match stream.next().now_or_never() {
+            Some(Some(frame)) => {
+                bytes += size(&frame);
+                frames.push(frame);
+            }
+            // Nothing more yet, or the end (read again by the next turn).
+            _ => break,
+        }
+    }
+    Some(frames)
+}
+
 impl Session {
     /// Runs until the socket is done; returns the close reason to send.
     async fn run(
@@ -243,24 +277,12 @@ impl Session {
             let step = tokio::select! {
                 frame = stream.next() => {
                     alive = true;
-                    match frame {
-                        Some(Ok(Message::Binary(bytes))) => {
-                            add(&self.state.metrics.ws_messages_in, 1);
-                            self.throttle(&admitted).await;
-                            match RepoMessage::decode_with(&bytes, &limits) {
-                                Ok(message) => {
-                                    self.step(move |c, docs| c.on_message(docs, message)).await
-                                }
-                                Err(e) => self.step_here(|c| c.on_undecodable(&e)),
-                            }
-                        }
-                        Some(Ok(Message::Text(_))) => self.step_here(Connection::on_text),
-                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Outputs(Vec::new()),
-                        Some(Ok(Message::Close(_))) | None => Step::End(None),
-                        Some(Err(e)) => {
-                            tracing::debug!(connection = self.connection_id, error = %e, "WebSocket read failed");
-                            Step::End(None)
-                        }
+                    // Frames that have arrived behind it are taken too, so
+                    // that a peer syncing many documents at once is
+                    // answered in few steps.
+                    match gather(frame, &mut stream) {
+                        Some(frames) => self.on_frames(frames, &admitted, &limits).await,
+                        None => Step::End(None),
                     }
                 }
                 change = changes.next(), if hub_open => match change {
@@ -332,28 +354,121 @@ impl Session {
         close
     }
 
+    /// Frames read together, in order: messages are answered in batches,
+    /// each step's outputs carried out before the next step.
+    async fn on_frames(
+        &mut self,
+        frames: Vec<Result<Message, axum::Error>>,
+        admitted: &Admitted,
+        limits: &DecodeLimits,
+    ) -> Step {
+        let mut messages = Vec::new();
+        for frame in frames {
+            let step = match frame {
+                Ok(Message::Binary(bytes)) => {
+                    add(&self.state.metrics.ws_messages_in, 1);
+                    self.throttle(admitted).await;
+                    match RepoMessage::decode_with(&bytes, limits) {
+                        Ok(message) => {
+                            messages.push(message);
+                            continue;
+                        }
+                        Err(e) => {
+                            if let Err(close) = self.answer(std::mem::take(&mut messages)).await {
+                                return Step::End(close);
+                            }
+                            self.step_here(|c| c.on_undecodable(&e))
+                        }
+                    }
+                }
+                Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+                other => {
+                    if let Err(close) = self.answer(std::mem::take(&mut messages)).await {
+                        return Step::End(close);
+                    }
+                    match other {
+                        Ok(Message::Text(_)) => self.step_here(Connection::on_text),
+                        Err(e) => {
+                            tracing::debug!(connection = self.connection_id, error = %e, "WebSocket read failed");
+                            Step::End(None)
+                        }
+                        _ => Step::End(None),
+                    }
+                }
+            };
+            match step {
+                Step::Outputs(outputs) => {
+                    if let Err(close) = self.apply(outputs).await {
+                        return Step::End(close);
+                    }
+                }
+                Step::End(close) => return Step::End(close),
+            }
+        }
+        match self.answer(messages).await {
+            Ok(()) => Step::Outputs(Vec::new()),
+            Err(close) => Step::End(close),
+        }
+    }
+
+    /// Answers decoded messages in order, in as few steps as their outputs
+    /// allow (see [`Connection::on_messages`]), each in one fresh scope of
+    /// the store with what they will read read ahead.
+    async fn answer(&mut self, mut messages: Vec<RepoMessage>) -> Result<(), Option<Close>> {
+        while !messages.is_empty() {
+            let batch = std::mem::take(&mut messages);
+            let (outputs, rest) = self
+                .step_with(move |c, engine| {
+                    let storage = engine.storage();
+                    let _fresh = storage.fresh();
+                    let (asked, whole) = Connection::documents_asked(&batch);
+                    if asked.len() > 1 {
+                        storage.prefetch(&asked, &whole);
+                    }
+                    c.on_messages(engine, batch)
+                })
+                .await
+                .ok_or(None)?;
+            self.apply(outputs).await?;
+            messages = rest;
+        }
+        Ok(())
+    }
+
     /// Runs engine-backed protocol work on a blocking thread.
     async fn step<F>(&mut self, work: F) -> Step
     where
         F: FnOnce(&mut Connection, &Engine) -> Vec<Output> + Send + 'static,
     {
-        let Some(mut connection) = self.connection.take() else {
-            return Step::End(None);
-        };
+        match self.step_with(move |c, engine| (work(c, engine), ())).await {
+            Some((outputs, ())) => Step::Outputs(outputs),
+            None => Step::End(None),
+        }
+    }
+
+    /// Runs engine-backed protocol work on a blocking thread, returning
+    /// what it returns, with its outputs; `None` ends the connection.
+    async fn step_with<F, T>(&mut self, work: F) -> Option<(Vec<Output>, T)>
+    where
+        F: FnOnce(&mut Connection, &Engine) -> (Vec<Output>, T) + Send + 'static,
+        T: Send + 'static,
+    {
+        let connection = self.connection.take()?;
         let engine = self.state.engine.clone();
         let done = tokio::task::spawn_blocking(move || {
-            let outputs = work(&mut connection, &engine);
-            (connection, outputs)
+            let mut connection = connection;
+            let (outputs, more) = work(&mut connection, &engine);
+            (connection, outputs, more)
         })
         .await;
         match done {
-            Ok((connection, outputs)) => {
+            Ok((connection, outputs, more)) => {
                 self.connection = Some(connection);
-                Step::Outputs(outputs)
+                Some((outputs, more))
             }
             Err(e) => {
                 tracing::error!(connection = self.connection_id, error = %e, "WebSocket protocol work failed");
-                Step::End(None)
+                None
             }
         }
     }

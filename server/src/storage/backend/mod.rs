@@ -277,6 +277,43 @@ pub trait ReadView: Send + Sync {
         space: Space,
         range: &KeyRange,
     ) -> impl Future<Output = Result<Vec<Entry>, StorageError>> + Send;
+
+    /// Several reads at once, answered in order. On a
+    /// [`Consistency::Snapshot`] view they agree as every read of it does;
+    /// a backend whose latest views answer them from one state of the store
+    /// (PostgreSQL: one statement) says so in
+    /// [`Backend::views_are_durable`]'s sense, by overriding this.
+    fn read_many(
+        &self,
+        reads: &[Read],
+    ) -> impl Future<Output = Result<Vec<Found>, StorageError>> + Send {
+        async move {
+            let mut found = Vec::with_capacity(reads.len());
+            for read in reads {
+                found.push(match read {
+                    Read::Get(space, key) => Found::Value(self.get(*space, key).await?),
+                    Read::Scan(space, range) => Found::Entries(self.scan(*space, range).await?),
+                });
+            }
+            Ok(found)
+        }
+    }
+}
+
+/// One read of [`ReadView::read_many`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Read {
+    Get(Space, Vec<u8>),
+    Scan(Space, KeyRange),
+}
+
+/// What one read found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// The value of a key (`None`: not set).
+    Value(Option<Vec<u8>>),
+    /// The entries of a range, in its order.
+    Entries(Vec<Entry>),
 }
 
 /// The write transaction: reads (of the state before it), puts and
@@ -355,6 +392,26 @@ pub trait Backend: Send + Sync + 'static {
     /// only one server uses.
     fn announcements(&self) -> Option<tokio::sync::broadcast::Receiver<Announcement>> {
         None
+    }
+
+    /// See [`Storage::read_cache_stats`](super::Storage::read_cache_stats).
+    fn read_cache_stats(&self) -> Option<(u64, u64, usize)> {
+        None
+    }
+
+    /// See [`Storage::fresh`](super::Storage::fresh). Blocks: call it from
+    /// a blocking thread. A backend whose every read is of the store as it
+    /// is keeps the default, which does nothing.
+    fn fresh(&self) -> super::FreshScope {
+        super::FreshScope::none()
+    }
+
+    /// Reads `tags` ahead into this server's cache, in one go, when this
+    /// thread is in a [`FreshScope`](super::FreshScope); errors are for the
+    /// reads that follow to report. The default has no cache.
+    fn prefetch(&self, tags: Vec<super::read_cache::Tag>) -> impl Future<Output = ()> + Send {
+        let _ = tags;
+        async {}
     }
 }
 
