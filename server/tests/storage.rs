@@ -1,7 +1,8 @@
 //! The storage layer's guarantees, checked against every backend: commits
 //! are atomic and durable, the feed and the heads log answer the sync
-//! engine's questions, the counters always equal a recount, compaction and
-//! backup keep the bytes, and damaged stored bytes are typed errors.
+//! engine's questions, the projection index always holds exactly the
+//! summaries of the stored documents, compaction and backup keep the
+//! bytes, and damaged stored bytes are typed errors.
 //!
 //! Each test of the suite is a generic function over [`Backing`] (how to
 //! open a store, and open it again after a restart, on one kind of backend)
@@ -24,13 +25,13 @@ use fengqiao_protocol::{DeviceId, DocumentId, ErrorCode, Scope, VillageCode};
 use fengqiao_server::storage::backend::{
     Announcement, Backend, Durability, Space, WriteTxn, block_on,
 };
+use fengqiao_server::storage::backup::{BackupReader, BackupWriter};
 use fengqiao_server::storage::document::ActorBinding;
 use fengqiao_server::storage::postgres::{PgBackend, TestSchema};
 use fengqiao_server::storage::{
     BackupReport, CommitBatch, CrashBackend, CrashPoint, DocumentContent, FlushStats,
     HEADS_RETAINED, MemoryBackend, ProjectionKey, QuarantineBounds, QuarantineEntry, ServerValue,
     SledBackend, SledStorage, Storage, StorageConfig, StorageError, Store, ValueFamily,
-    VillageCounters,
 };
 use fengqiao_shared::Summary;
 use fengqiao_shared::vocab::{Category, RecordKind, Risk, Sentiment, Status};
@@ -322,11 +323,11 @@ for_every_backend!(
     the_feed_filters_by_scope_and_pages,
     heads_at_answers_for_any_cursor,
     the_heads_log_keeps_the_newest_entries_and_forgets_older_cursors,
-    counters_follow_status_changes_and_duplicate_links,
-    a_record_that_moves_village_moves_its_summary_and_counts,
+    the_projection_index_follows_status_changes_and_duplicate_links,
+    a_record_that_moves_village_moves_its_summary,
     summaries_page_through_a_scope_in_key_order,
     a_refused_commit_leaves_nothing_behind,
-    a_commit_that_meets_a_corrupt_summary_writes_nothing,
+    a_commit_replaces_a_corrupt_summary_without_reading_it,
     reopening_keeps_everything_and_the_sequence_continues,
     concurrent_commits_share_flushes_and_all_land,
     compaction_folds_chunks_into_the_snapshot,
@@ -425,25 +426,56 @@ fn all_summaries(store: &dyn Storage, scope: &Scope) -> Vec<Summary> {
     }
 }
 
-/// The counters of every village in the store equal a recount of its
-/// stored summaries, and each scope's sum equals the recount of the scope.
-fn assert_counters_match_recount(store: &dyn Storage) {
-    for code in [A1, A2, B1] {
-        let summaries = all_summaries(store, &scope(code));
-        assert_eq!(
-            store.village_counters(&village(code)).unwrap(),
-            VillageCounters::recount(&summaries),
-            "village {code}"
-        );
+/// The projection index holds exactly the summaries of the stored
+/// documents: every document of the change feed that is still stored has
+/// its summary, of its kind and in its village; a removed one has none; and
+/// each village, town and district lists the summaries of its stored
+/// documents, each once, and nothing else. Returns the stored summaries.
+fn assert_projection_matches_documents(store: &dyn Storage) -> BTreeMap<DocumentId, Summary> {
+    let mut stored = BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let page = store.feed_after(after, None, 3).unwrap();
+        for entry in &page.entries {
+            let meta = store.doc_meta(&entry.id).unwrap();
+            let summary = store.summary(&entry.id).unwrap();
+            match (meta, summary) {
+                (Some(meta), Some(summary)) => {
+                    assert_eq!(summary.id, entry.id);
+                    assert_eq!(summary.kind, meta.kind, "kind of {}", entry.id);
+                    assert_eq!(summary.village, meta.village, "village of {}", entry.id);
+                    assert_eq!(summary.village, entry.village, "feed of {}", entry.id);
+                    stored.insert(entry.id.clone(), summary);
+                }
+                (None, None) => {}
+                (meta, summary) => panic!(
+                    "document {}: metadata {meta:?} but summary {summary:?}",
+                    entry.id
+                ),
+            }
+        }
+        if page.entries.len() < 3 {
+            break;
+        }
+        after = page.through_seq;
     }
-    for code in [TOWN_A, TOWN_B, DISTRICT] {
-        let summaries = all_summaries(store, &scope(code));
-        assert_eq!(
-            store.counters_in_scope(&scope(code)).unwrap(),
-            VillageCounters::recount(&summaries),
-            "scope {code}"
-        );
+    for code in [A1, A2, B1, TOWN_A, TOWN_B, DISTRICT] {
+        let scope = scope(code);
+        let listed = all_summaries(store, &scope);
+        let expected: Vec<&Summary> = stored
+            .values()
+            .filter(|summary| scope.contains(&summary.village))
+            .collect();
+        assert_eq!(listed.len(), expected.len(), "summaries listed in {code}");
+        for summary in expected {
+            assert!(
+                listed.contains(summary),
+                "{code} does not list the summary of {}",
+                summary.id
+            );
+        }
     }
+    stored
 }
 
 fn snapshot_and_chunks_round_trip_with_their_metadata<B: Backing>(b: &B) {
@@ -629,7 +661,7 @@ fn the_heads_log_keeps_the_newest_entries_and_forgets_older_cursors<B: Backing>(
     );
 }
 
-fn counters_follow_status_changes_and_duplicate_links<B: Backing>(b: &B) {
+fn the_projection_index_follows_status_changes_and_duplicate_links<B: Backing>(b: &B) {
     let store = b.open();
 
     let d1 = dispute(&DocumentId::random(), A1, Status::Open, Risk::High);
@@ -641,12 +673,8 @@ fn counters_follow_status_changes_and_duplicate_links<B: Backing>(b: &B) {
     for (n, summary) in [&d1, &d2, &d3, &d4, &v1, &v2].into_iter().enumerate() {
         store.commit(chunk(summary, b"x", n as u8)).unwrap();
     }
-    let a1 = store.village_counters(&village(A1)).unwrap();
-    assert_eq!(a1.disputes, 2);
-    assert_eq!(a1.open_high_risk, 2);
-    assert_eq!(a1.visits, 1);
-    assert_eq!(a1.follow_ups_pending, 1);
-    assert_counters_match_recount(&store);
+    assert_eq!(all_summaries(&store, &scope(A1)).len(), 3);
+    assert_projection_matches_documents(&store);
 
     // d1 is resolved, d2 is linked as a duplicate of d1, v1's follow-up is done.
     let d1_resolved = Summary {
@@ -665,31 +693,27 @@ fn counters_follow_status_changes_and_duplicate_links<B: Backing>(b: &B) {
     store.commit(chunk(&d2_duplicate, b"y", 11)).unwrap();
     store.commit(chunk(&v1_done, b"y", 12)).unwrap();
 
-    let a1 = store.village_counters(&village(A1)).unwrap();
-    assert_eq!(a1.disputes, 1, "the duplicate counts nowhere");
-    assert_eq!(a1.linked_duplicates, 1);
-    assert_eq!(a1.open_high_risk, 0);
-    assert_eq!(a1.disputes_by_status.get(&Status::Resolved), Some(&1));
-    assert_eq!(a1.disputes_by_status.get(&Status::Mediating), None);
-    assert_eq!(a1.follow_ups_pending, 0);
-    assert_counters_match_recount(&store);
-
-    let town_a = store.counters_in_scope(&scope(TOWN_A)).unwrap();
-    assert_eq!(town_a.disputes, 2, "d1 and d3; d4 is in town B");
-    assert_eq!(town_a.visits, 1);
-    let town_b = store.counters_in_scope(&scope(TOWN_B)).unwrap();
-    assert_eq!((town_b.disputes, town_b.open_high_risk), (1, 1));
+    // Each record is indexed once, as its latest commit summarised it.
+    let stored = assert_projection_matches_documents(&store);
+    let latest = [&d1_resolved, &d2_duplicate, &d3, &d4, &v1_done, &v2];
+    assert_eq!(stored.len(), latest.len());
+    for summary in latest {
+        assert_eq!(stored.get(&summary.id), Some(summary));
+    }
+    let ids = |code: &str| -> BTreeSet<DocumentId> {
+        all_summaries(&store, &scope(code))
+            .into_iter()
+            .map(|summary| summary.id)
+            .collect()
+    };
     assert_eq!(
-        town_b.visits_by_sentiment.get(&Sentiment::Positive),
-        Some(&1)
+        ids(TOWN_A),
+        BTreeSet::from([d1.id.clone(), d2.id.clone(), d3.id.clone(), v1.id.clone()])
     );
-    let district = store.counters_in_scope(&scope(DISTRICT)).unwrap();
-    let mut sum = town_a.clone();
-    sum.absorb(&town_b);
-    assert_eq!(district, sum);
+    assert_eq!(ids(TOWN_B), BTreeSet::from([d4.id.clone(), v2.id.clone()]));
 }
 
-fn a_record_that_moves_village_moves_its_summary_and_counts<B: Backing>(b: &B) {
+fn a_record_that_moves_village_moves_its_summary<B: Backing>(b: &B) {
     let store = b.open();
     let id = DocumentId::random();
     store
@@ -700,12 +724,10 @@ fn a_record_that_moves_village_moves_its_summary_and_counts<B: Backing>(b: &B) {
         .unwrap();
     assert!(all_summaries(&store, &scope(A1)).is_empty());
     assert_eq!(all_summaries(&store, &scope(B1)).len(), 1);
-    assert!(store.village_counters(&village(A1)).unwrap().is_empty());
-    assert_eq!(store.village_counters(&village(B1)).unwrap().disputes, 1);
     let feed = store.feed_after(0, None, 10).unwrap();
     assert_eq!(feed.entries.len(), 1);
     assert_eq!(feed.entries[0].village, village(B1));
-    assert_counters_match_recount(&store);
+    assert_projection_matches_documents(&store);
 }
 
 fn summaries_page_through_a_scope_in_key_order<B: Backing>(b: &B) {
@@ -735,7 +757,7 @@ fn a_refused_commit_leaves_nothing_behind<B: Backing>(b: &B) {
     assert_eq!(store.commit(first).unwrap().seq, 1);
     let before_doc = store.load_document(&summary.id).unwrap();
     let before_meta = store.doc_meta(&summary.id).unwrap();
-    let before_counters = store.counters_in_scope(&scope(DISTRICT)).unwrap();
+    let before_summaries = all_summaries(&store, &scope(DISTRICT));
 
     // Expected at sequence 0 (new), but it exists.
     let mut stale = chunk(
@@ -767,10 +789,7 @@ fn a_refused_commit_leaves_nothing_behind<B: Backing>(b: &B) {
 
     assert_eq!(store.load_document(&summary.id).unwrap(), before_doc);
     assert_eq!(store.doc_meta(&summary.id).unwrap(), before_meta);
-    assert_eq!(
-        store.counters_in_scope(&scope(DISTRICT)).unwrap(),
-        before_counters
-    );
+    assert_eq!(all_summaries(&store, &scope(DISTRICT)), before_summaries);
     assert_eq!(store.feed_after(0, None, 10).unwrap().entries.len(), 1);
     assert_eq!(store.current_seq(), 1);
 
@@ -889,7 +908,10 @@ fn a_crash_leaves_an_actor_binding_exactly_with_its_commit() {
     }
 }
 
-fn a_commit_that_meets_a_corrupt_summary_writes_nothing<B: Backing>(b: &B) {
+/// A commit writes its summary whole and never reads the one it replaces
+/// (a commit costs no read of the projection index), so a damaged summary
+/// is replaced by the next commit of its record.
+fn a_commit_replaces_a_corrupt_summary_without_reading_it<B: Backing>(b: &B) {
     let summary = dispute(&DocumentId::random(), A1, Status::Open, Risk::High);
     {
         let store = b.open();
@@ -901,33 +923,29 @@ fn a_commit_that_meets_a_corrupt_summary_writes_nothing<B: Backing>(b: &B) {
         b"\xff\xfe not cbor",
     );
     let store = b.open();
-    let error = store
-        .commit(chunk(&summary, b"second", 2))
-        .expect_err("the old summary cannot be subtracted");
-    assert!(
-        matches!(
-            error,
-            StorageError::Corrupt {
-                what: "projection summary"
-            }
-        ),
-        "{error}"
-    );
-    assert_eq!(error.code(), ErrorCode::Internal);
-    // The commit got as far as staging its chunk, feed entry and heads: none of
-    // it is visible.
+    assert!(matches!(
+        store.summary(&summary.id),
+        Err(StorageError::Corrupt {
+            what: "projection summary"
+        })
+    ));
+    let resolved = Summary {
+        status: Some(Status::Resolved),
+        ..summary.clone()
+    };
+    assert_eq!(store.commit(chunk(&resolved, b"second", 2)).unwrap().seq, 2);
+    assert_eq!(store.summary(&summary.id).unwrap(), Some(resolved));
     let stored = store.load_document(&summary.id).unwrap().unwrap();
-    assert_eq!(stored.chunks, vec![b"first".to_vec()]);
-    assert_eq!(store.current_seq(), 1);
-    assert_eq!(store.feed_after(0, None, 10).unwrap().entries[0].seq, 1);
-    assert_eq!(store.heads_at(&summary.id, 100).unwrap(), Some(heads(1)));
+    assert_eq!(stored.chunks, vec![b"first".to_vec(), b"second".to_vec()]);
+    assert_eq!(store.feed_after(0, None, 10).unwrap().entries[0].seq, 2);
+    assert_projection_matches_documents(&store);
 }
 
 fn reopening_keeps_everything_and_the_sequence_continues<B: Backing>(b: &B) {
     let d = dispute(&DocumentId::random(), A1, Status::Open, Risk::High);
     let v = visit(&DocumentId::random(), B1, Sentiment::Urgent, true);
     let peer = b"peer-storage-id";
-    let (doc, meta, counters, feed, storage_id) = {
+    let (doc, meta, summaries, feed, storage_id) = {
         let store = b.open();
         store.commit(snapshot(&d, b"snap", 1)).unwrap();
         store.commit(chunk(&d, b"+1", 2)).unwrap();
@@ -937,7 +955,7 @@ fn reopening_keeps_everything_and_the_sequence_continues<B: Backing>(b: &B) {
         (
             store.load_document(&d.id).unwrap(),
             store.doc_meta(&d.id).unwrap(),
-            store.counters_in_scope(&scope(DISTRICT)).unwrap(),
+            all_summaries(&store, &scope(DISTRICT)),
             store.feed_after(0, None, 10).unwrap(),
             store.get_value(&ServerValue::StorageId).unwrap(),
         )
@@ -948,7 +966,7 @@ fn reopening_keeps_everything_and_the_sequence_continues<B: Backing>(b: &B) {
     assert_eq!(store.current_seq(), 3);
     assert_eq!(store.load_document(&d.id).unwrap(), doc);
     assert_eq!(store.doc_meta(&d.id).unwrap(), meta);
-    assert_eq!(store.counters_in_scope(&scope(DISTRICT)).unwrap(), counters);
+    assert_eq!(all_summaries(&store, &scope(DISTRICT)), summaries);
     assert_eq!(store.feed_after(0, None, 10).unwrap(), feed);
     assert_eq!(store.heads_at(&d.id, 2).unwrap(), Some(heads(2)));
     assert_eq!(store.summary(&v.id).unwrap(), Some(v.clone()));
@@ -1030,7 +1048,7 @@ fn concurrent_commits_share_flushes_and_all_land<B: Backing>(b: &B) {
         store.feed_after(0, None, 100).unwrap().entries.len(),
         WRITERS
     );
-    assert_counters_match_recount(store.as_ref());
+    assert_projection_matches_documents(store.as_ref());
 }
 
 fn compaction_folds_chunks_into_the_snapshot<B: Backing>(b: &B) {
@@ -1218,7 +1236,7 @@ fn a_backup_taken_while_committing_restores_a_consistent_store<B: Backing>(b: &B
             let mut n: u32 = 0;
             while !stop.load(Ordering::SeqCst) || n < 40 {
                 // Commit n goes to document n % 5 and carries n; statuses
-                // change so that the counters move too.
+                // change so that the summaries change too.
                 let base = &docs[n as usize % docs.len()];
                 let status = [Status::Open, Status::Mediating, Status::Resolved][n as usize % 3];
                 let summary = Summary {
@@ -1279,7 +1297,7 @@ fn a_backup_taken_while_committing_restores_a_consistent_store<B: Backing>(b: &B
     let feed = restored.feed_after(0, None, 100).unwrap();
     let feed_seqs: BTreeMap<_, _> = feed.entries.into_iter().map(|e| (e.id, e.seq)).collect();
     assert_eq!(feed_seqs, per_doc);
-    assert_counters_match_recount(&restored);
+    assert_projection_matches_documents(&restored);
 
     // The restored store takes new commits after the copied sequence.
     let next = restored.commit(chunk(&docs[0], b"after", 1)).unwrap();
@@ -1321,7 +1339,6 @@ fn corrupt_stored_values_are_typed_errors_not_panics<B: Backing>(b: &B) {
     }
     let garbage: &[u8] = b"\x9f\x9f\x9f";
     b.overwrite(Space::Projection, &projection_key(A1, &summary.id), garbage);
-    b.overwrite(Space::Counters, &counters_key(A1), garbage);
     b.overwrite(Space::Feed, &1u64.to_be_bytes(), b"not a village");
 
     let store = b.open();
@@ -1333,14 +1350,6 @@ fn corrupt_stored_values_are_typed_errors_not_panics<B: Backing>(b: &B) {
     corrupt(
         store.summaries_in_scope(&scope(A1), None, 10).map(drop),
         "projection summary",
-    );
-    corrupt(
-        store.village_counters(&village(A1)).map(drop),
-        "village counters",
-    );
-    corrupt(
-        store.counters_in_scope(&scope(TOWN_A)).map(drop),
-        "village counters",
     );
     corrupt(store.feed_after(0, None, 10).map(drop), "change feed entry");
     // What is not damaged still reads.
@@ -1482,7 +1491,7 @@ fn killing_the_process_mid_commit_loses_no_acknowledged_commit() {
         );
     }
     assert_eq!(store.current_seq(), u64::from(k));
-    assert_counters_match_recount(&store);
+    assert_projection_matches_documents(&store);
     let feed = store.feed_after(0, None, 100).unwrap();
     assert_eq!(feed.entries.len(), DOCS);
     let next = store.commit(chunk(&summary_of(k), b"after", 0)).unwrap();
@@ -1492,29 +1501,46 @@ fn killing_the_process_mid_commit_loses_no_acknowledged_commit() {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
-    /// Whatever sequence of record versions is committed, each village's
-    /// counters equal a recount of its stored summaries.
+    /// Whatever sequence of record versions is committed and records
+    /// removed, the projection index holds exactly the latest summary of
+    /// each stored record.
     #[test]
-    fn counters_always_equal_a_recount(
+    fn the_projection_index_always_matches_the_documents(
         steps in prop::collection::vec(
-            (0usize..4, 0usize..3, 0usize..5, 0usize..3, any::<bool>(), any::<bool>()),
+            (0usize..4, 0usize..3, 0usize..5, 0usize..3, any::<bool>(), any::<bool>(), 0u8..8),
             1..25,
         )
     ) {
-        counters_equal_a_recount_after(&Sled::new(), &steps);
-        counters_equal_a_recount_after(&Memory::new(), &steps);
+        projection_matches_documents_after(&Sled::new(), &steps);
+        projection_matches_documents_after(&Memory::new(), &steps);
     }
 }
 
-type Step = (usize, usize, usize, usize, bool, bool);
+/// Document, village, status, risk, duplicate or follow-up, visit, and
+/// (when 0) removal of the document instead of a commit.
+type Step = (usize, usize, usize, usize, bool, bool, u8);
 
-fn counters_equal_a_recount_after<B: Backing>(b: &B, steps: &[Step]) {
+fn projection_matches_documents_after<B: Backing>(b: &B, steps: &[Step]) {
     {
         let store = b.open();
         let ids: Vec<DocumentId> = (0..4).map(|_| DocumentId::random()).collect();
-        for (n, &(doc, place, status, risk, duplicate, is_visit)) in steps.iter().enumerate() {
+        let mut latest = BTreeMap::new();
+        let mut removed = BTreeSet::new();
+        for (n, &(doc, place, status, risk, duplicate, is_visit, remove)) in
+            steps.iter().enumerate()
+        {
             let code = [A1, A2, B1][place];
             let id = &ids[doc];
+            // A removed record stays removed, as the server keeps it.
+            if removed.contains(id) {
+                continue;
+            }
+            if remove == 0 {
+                let gone = store.remove_document(id).unwrap();
+                assert_eq!(gone.is_some(), latest.remove(id).is_some());
+                removed.insert(id.clone());
+                continue;
+            }
             // A document keeps its kind; its other fields change freely.
             let summary = if doc % 2 == 0 && is_visit {
                 visit(id, code, Sentiment::ALL[status % 4], duplicate)
@@ -1531,8 +1557,9 @@ fn counters_equal_a_recount_after<B: Backing>(b: &B, steps: &[Step]) {
                 summary
             };
             store.commit(chunk(&summary, b"x", n as u8)).unwrap();
+            latest.insert(id.clone(), summary);
         }
-        assert_counters_match_recount(&store);
+        assert_eq!(assert_projection_matches_documents(&store), latest);
     }
 }
 
@@ -1550,6 +1577,7 @@ fn projection_key(code: &str, id: &DocumentId) -> Vec<u8> {
     key
 }
 
+/// The key of a village's counters, as older versions kept them.
 fn counters_key(code: &str) -> Vec<u8> {
     code.as_bytes().to_vec()
 }
@@ -1677,7 +1705,7 @@ fn removing_a_document_takes_everything_of_it<B: Backing>(b: &B) {
         vec![kept.clone()],
         "only the kept record is indexed"
     );
-    assert_counters_match_recount(&store);
+    assert_projection_matches_documents(&store);
     assert!(
         store
             .documents_needing_compaction(1, 10)
@@ -1747,6 +1775,138 @@ fn a_storage_id_under_its_older_name_is_read_and_renamed() {
         names,
         vec![b"schema_version".to_vec(), b"storage-id".to_vec()]
     );
+}
+
+/// The per-village counter entries `backend` holds (as older versions kept
+/// them), read with the backend directly.
+fn counter_entries<B: Backend>(backend: &B) -> Vec<(Vec<u8>, Vec<u8>)> {
+    use fengqiao_server::storage::backend::{Consistency, KeyRange, ReadView};
+    block_on(async {
+        let view = backend.read(Consistency::Snapshot).await.unwrap();
+        view.scan(Space::Counters, &KeyRange::all()).await.unwrap()
+    })
+}
+
+/// Every record of a backup file, as `tag ‖ key` and value.
+fn backup_records(path: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut reader = BackupReader::open(path).unwrap();
+    let mut records = Vec::new();
+    while let Some(record) = reader.next_record().unwrap() {
+        records.push(record);
+    }
+    records
+}
+
+/// Stores written by older versions hold per-village counters (tag `n`)
+/// that every commit read and wrote back. They are ignored now: such a
+/// store opens, commits and removes records without reading or writing
+/// them, a backup of it leaves them out, and a backup an older version
+/// wrote, with them in, restores without them.
+#[test]
+fn counters_an_older_version_left_are_ignored_by_commits_backups_and_restores() {
+    // As an older version encoded them (CBOR): one dispute in A1, one
+    // visit in B1. A commit that still counted would find them wrong.
+    let old_counters: Vec<(Vec<u8>, Vec<u8>)> = vec![
+        (counters_key(A1), b"\xa1\x68disputes\x01".to_vec()),
+        (counters_key(B1), b"\xa1\x66visits\x01".to_vec()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let d = dispute(&DocumentId::random(), A1, Status::Open, Risk::High);
+    let v = visit(&DocumentId::random(), B1, Sentiment::Neutral, false);
+    let kept = visit(&DocumentId::random(), A2, Sentiment::Positive, true);
+    {
+        let store = open(&path);
+        store.commit(snapshot(&d, b"dispute", 1)).unwrap();
+        store.commit(snapshot(&v, b"visit", 2)).unwrap();
+        store.commit(snapshot(&kept, b"kept", 3)).unwrap();
+    }
+    {
+        let backend = SledBackend::open(&StorageConfig::new(&path)).unwrap();
+        block_on(async {
+            let mut txn = backend.write().await.unwrap();
+            for (key, value) in &old_counters {
+                txn.put(Space::Counters, key.clone(), value.clone());
+            }
+            txn.commit(Durability::Flushed).await.unwrap();
+        });
+    }
+
+    let store = open(&path);
+    let resolved = Summary {
+        status: Some(Status::Resolved),
+        ..d.clone()
+    };
+    assert_eq!(store.commit(chunk(&resolved, b"+", 4)).unwrap().seq, 4);
+    assert_eq!(store.remove_document(&v.id).unwrap(), Some(5));
+    assert_eq!(
+        counter_entries(store.backend()),
+        old_counters,
+        "commits and removals leave the old counters alone"
+    );
+    let indexed = assert_projection_matches_documents(&store);
+    assert_eq!(
+        indexed,
+        BTreeMap::from([(d.id.clone(), resolved), (kept.id.clone(), kept.clone())])
+    );
+
+    // A backup leaves them out.
+    let backup = dir.path().join("new.backup");
+    let report = store.backup_to(&backup).unwrap();
+    let records = backup_records(&backup);
+    assert_eq!(records.len() as u64, report.records);
+    assert!(
+        records
+            .iter()
+            .all(|(key, _)| key.first() != Some(&Space::Counters.tag())),
+        "a backup holds no counters"
+    );
+
+    // A backup as an older version wrote it: the counters before the
+    // projection index.
+    let older = dir.path().join("older.backup");
+    let mut writer = BackupWriter::create(&older).unwrap();
+    let mut counters_written = false;
+    for (key, value) in &records {
+        if !counters_written && key.first() == Some(&Space::Projection.tag()) {
+            for (counters, value) in &old_counters {
+                writer
+                    .record(&Space::Counters.tagged(counters), value)
+                    .unwrap();
+            }
+            counters_written = true;
+        }
+        writer.record(key, value).unwrap();
+    }
+    assert!(counters_written);
+    let older_report = writer.finish().unwrap();
+    assert_eq!(older_report.records, report.records + 2);
+
+    // Restored into sled and into memory, without the counters.
+    let into = dir.path().join("restored");
+    assert_eq!(
+        SledStorage::restore_from(&older, &into).unwrap().records,
+        older_report.records
+    );
+    let restored = open(&into);
+    assert!(counter_entries(restored.backend()).is_empty());
+    assert_eq!(assert_projection_matches_documents(&restored), indexed);
+    assert_eq!(
+        restored.load_document(&d.id).unwrap(),
+        store.load_document(&d.id).unwrap()
+    );
+    assert_eq!(restored.commit(chunk(&kept, b"+", 6)).unwrap().seq, 6);
+
+    let memory = MemoryBackend::new();
+    block_on(Store::restore_into(&memory, &older)).unwrap();
+    assert!(
+        memory
+            .entries()
+            .iter()
+            .all(|(space, _)| *space != Space::Counters)
+    );
+    let restored = Store::open_on(memory, QuarantineBounds::default()).unwrap();
+    assert_eq!(assert_projection_matches_documents(&restored), indexed);
 }
 
 // --- crash tests: the crash-test backend dies at every point -------------
@@ -1906,7 +2066,7 @@ fn check_after_crash(store: &dyn Storage, ids: &[DocumentId], acked: &Acknowledg
     assert!(feed.entries.windows(2).all(|w| w[0].seq < w[1].seq));
     assert!(feed.entries.iter().all(|e| e.seq <= current));
     assert_eq!(feed.entries.len(), ids.len().min(k as usize));
-    assert_counters_match_recount(store);
+    assert_projection_matches_documents(store);
     if let Some(value) = &acked.value {
         let stored = store.get_value(&ServerValue::Epoch).unwrap().unwrap();
         // The value acknowledged last, or one written after it.
@@ -2079,7 +2239,7 @@ fn tasks_of_a_multi_threaded_runtime_commit_and_read_through_the_async_store() {
         .block_on(store.feed_after_async(0, Some(&scope(TOWN_A)), 100))
         .unwrap();
     assert_eq!(feed.entries.len(), 4);
-    assert_counters_match_recount(store.as_ref());
+    assert_projection_matches_documents(store.as_ref());
 }
 
 // --- several servers on one PostgreSQL store ---------------------------------
@@ -2340,8 +2500,8 @@ fn a_backup_restores_into_an_empty_postgres_store_and_not_into_a_used_one() {
         ids.len()
     );
     assert_eq!(
-        restored.counters_in_scope(&scope(DISTRICT)).unwrap(),
-        sled.counters_in_scope(&scope(DISTRICT)).unwrap()
+        assert_projection_matches_documents(&restored),
+        assert_projection_matches_documents(&sled)
     );
     assert_ne!(
         restored.get_value(&ServerValue::Epoch).unwrap(),
@@ -2357,7 +2517,7 @@ fn a_backup_restores_into_an_empty_postgres_store_and_not_into_a_used_one() {
 
 /// Two servers committing at once on one PostgreSQL store: every commit
 /// takes its own sequence number, each server's in the order it made them,
-/// and the feed, counters and documents hold all of them.
+/// and the feed, projection index and documents hold all of them.
 #[test]
 fn postgres_servers_committing_at_once_never_share_a_sequence_number() {
     const WRITERS: usize = 4;
@@ -2410,5 +2570,5 @@ fn postgres_servers_committing_at_once_never_share_a_sequence_number() {
         reader.feed_after(0, None, 1000).unwrap().entries.len(),
         WRITERS * 2
     );
-    assert_counters_match_recount(reader.as_ref());
+    assert_projection_matches_documents(reader.as_ref());
 }

@@ -15,14 +15,14 @@ use std::time::Duration;
 use automerge::sync::{self, SyncDoc};
 use automerge::{AutoCommit, ChangeHash as AmHash};
 use fengqiao_protocol::repo::Join;
-use fengqiao_protocol::{DocumentId, ErrorCode, PeerId, RepoMessage, Scope, VillageCode};
+use fengqiao_protocol::{DocumentId, ErrorCode, PeerId, RepoMessage, Scope};
 use fengqiao_server::directory::Directory;
 use fengqiao_server::engine::{Caller, Engine, EngineConfig};
 use fengqiao_server::serve::ServeConfig;
 use fengqiao_server::storage::{
     BackupReport, CommitBatch, CommitReceipt, DocMeta, FeedPage, ProjectionKey, QuarantineEntry,
     Quarantined, ServerValue, SledStorage, Storage, StorageConfig, StorageError, StoredDocument,
-    ValueFamily, VillageCounters,
+    ValueFamily,
 };
 use fengqiao_server::ws::connection::{Connection, Output};
 use fengqiao_server::ws_client::sync_message;
@@ -197,14 +197,6 @@ impl Storage for TroubledStorage {
         limit: usize,
     ) -> Result<Vec<Summary>, StorageError> {
         self.inner.summaries_in_scope(scope, after, limit)
-    }
-
-    fn village_counters(&self, village: &VillageCode) -> Result<VillageCounters, StorageError> {
-        self.inner.village_counters(village)
-    }
-
-    fn counters_in_scope(&self, scope: &Scope) -> Result<VillageCounters, StorageError> {
-        self.inner.counters_in_scope(scope)
     }
 
     fn sync_state(&self, peer: &[u8], id: &DocumentId) -> Result<Option<Vec<u8>>, StorageError> {

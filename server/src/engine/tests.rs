@@ -18,7 +18,7 @@ use crate::clock::{CountingRandom, SharedClock, SharedRandom};
 use crate::directory::{EnrollRequest, Org};
 use crate::storage::{
     BackupReport, CommitBatch, CommitReceipt, DocMeta, FeedPage, MemoryBackend, QuarantineBounds,
-    Quarantined, Store, StoredDocument, ValueFamily, VillageCounters,
+    Quarantined, Store, StoredDocument, ValueFamily,
 };
 
 const NOW: fengqiao_shared::Millis = 1_750_000_000_000;
@@ -101,12 +101,6 @@ impl Storage for Gated {
         limit: usize,
     ) -> Result<Vec<Summary>, StorageError> {
         self.inner.summaries_in_scope(scope, after, limit)
-    }
-    fn village_counters(&self, village: &VillageCode) -> Result<VillageCounters, StorageError> {
-        self.inner.village_counters(village)
-    }
-    fn counters_in_scope(&self, scope: &Scope) -> Result<VillageCounters, StorageError> {
-        self.inner.counters_in_scope(scope)
     }
     fn sync_state(&self, peer: &[u8], id: &DocumentId) -> Result<Option<Vec<u8>>, StorageError> {
         self.inner.sync_state(peer, id)

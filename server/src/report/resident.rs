@@ -1,9 +1,10 @@
 //! Resident summaries: an in-memory copy of the projection index for the
 //! scopes officials are looking at.
 //!
-//! Township and district figures need every summary of the scope — medians,
-//! backlogs and duplicate candidates cannot be summed from per-village
-//! counters — and reading a million summaries out of storage takes seconds.
+//! Township and district figures are computed from every summary of the
+//! scope — storage keeps no running totals, and medians, backlogs and
+//! duplicate candidates could not be summed from totals anyway — and
+//! reading a million summaries out of storage takes seconds.
 //! So the first report on a scope loads its summaries once (one prefix
 //! range of the projection index, no document is loaded), and every later
 //! report catches up from the change feed: it reads only the summaries of

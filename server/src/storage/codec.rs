@@ -1,8 +1,8 @@
 //! CBOR encoding of stored values.
 //!
-//! Every structured value (document metadata, summaries, counters,
-//! quarantined changes) is stored as CBOR. Decoding never panics: bytes that
-//! do not decode become [`StorageError::Corrupt`] naming what was being read.
+//! Every structured value (document metadata, summaries, quarantined
+//! changes) is stored as CBOR. Decoding never panics: bytes that do not
+//! decode become [`StorageError::Corrupt`] naming what was being read.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

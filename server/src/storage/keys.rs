@@ -15,7 +15,7 @@
 //! | `Heads` (`h`) | len ‖ doc ‖ seq | heads after the commit `seq`, 32 bytes each |
 //! | `Feed` (`f`) | seq | change feed: village (12 ASCII digits) ‖ doc |
 //! | `Projection` (`p`) | village ‖ doc | projection summary (CBOR) |
-//! | `Counters` (`n`) | village | village counters (CBOR) |
+//! | `Counters` (`n`) | village | per-village counters of older versions, ignored |
 //! | `Compaction` (`x`) | chunk count u32 ‖ doc | compaction candidates |
 //! | `SyncState` (`y`) | peer len u16 ‖ peer ‖ doc | per-peer sync state |
 //! | `Quarantine` (`z`) | id u64 | quarantined change (CBOR) |
@@ -23,7 +23,7 @@
 //! On sled every key is stored as `tag ‖ key` in one tree (the layout of
 //! schema version 1, unchanged). Because village codes are 12 digits whose
 //! prefixes are towns and districts, a scope is one contiguous range of
-//! `Projection` and `Counters` keys.
+//! `Projection` keys.
 //!
 //! This layout is a persisted format: changing it needs a new schema version
 //! (see [`super::SCHEMA_VERSION`]).
@@ -79,13 +79,7 @@ pub fn projection_key(village: &VillageCode, id: &DocumentId) -> Vec<u8> {
     key
 }
 
-/// `village`.
-pub fn counters_key(village: &VillageCode) -> Vec<u8> {
-    village.as_str().as_bytes().to_vec()
-}
-
-/// The prefix of the projection or counter keys of every village in
-/// `scope`.
+/// The prefix of the projection keys of every village in `scope`.
 pub fn scope_prefix(scope: &Scope) -> Vec<u8> {
     scope.prefix().as_bytes().to_vec()
 }
@@ -193,7 +187,6 @@ mod tests {
         let prefix = scope_prefix(&town);
         assert!(projection_key(&ours, &id).starts_with(&prefix));
         assert!(!projection_key(&theirs, &id).starts_with(&prefix));
-        assert!(counters_key(&ours).starts_with(&prefix));
     }
 
     #[test]

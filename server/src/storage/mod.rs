@@ -1,5 +1,5 @@
-//! The server's storage: documents, the change feed, the projection index,
-//! per-village counters and the small state around them.
+//! The server's storage: documents, the change feed, the projection index
+//! and the small state around them.
 //!
 //! [`Storage`] is the boundary the sync engine programs against (synchronous,
 //! called from blocking threads). It is implemented once, by [`Store`],
@@ -27,8 +27,12 @@
 //!   makes [`Storage::heads_at`] answer `None`, and the engine falls back to
 //!   sending the whole document, which is always correct, only larger.
 //! - **The projection index**: each record's [`Summary`], keyed by village
-//!   code then document id, so a town or a district is one key range; and
-//!   [`VillageCounters`] per village, kept up to date by each commit.
+//!   code then document id, so a town or a district is one key range.
+//!   Statistics are computed from these summaries when asked for (the
+//!   reports keep the summaries of the scopes in use in memory, see
+//!   [`crate::report`]); a commit writes no running totals. Per-village
+//!   counters that older versions kept beside the index are ignored: not
+//!   read, not written, not exported, skipped when a backup is restored.
 //! - Per-peer sync states, quarantined changes ([`quarantine`]) and a few
 //!   server-wide values.
 //!
@@ -36,8 +40,8 @@
 //!
 //! [`Storage::commit`] writes everything one commit changes — the chunk or
 //! the new snapshot, the metadata, the feed entry (dropping the document's
-//! previous one), the heads log entry, the summary, the counters and the
-//! sequence number — all or nothing.
+//! previous one), the heads log entry, the summary and the sequence
+//! number — all or nothing.
 //!
 //! # Durability
 //!
@@ -56,8 +60,8 @@
 //! disk, [`Storage::feed_after`] waits until every applied commit is, and
 //! [`Storage::current_seq`] is the last sequence number on disk. So the
 //! engine never advertises heads or hands out a cursor that a crash could
-//! undo. The projection index and the counters may show a commit whose
-//! flush is still running; they feed statistics, not acknowledgements.
+//! undo. The projection index may show a commit whose flush is still
+//! running; it feeds statistics, not acknowledgements.
 //!
 //! Per-peer sync states are the exception: [`Storage::put_sync_state`] does
 //! not wait for a flush. A sync state is a cache of what a peer has; losing
@@ -80,7 +84,6 @@ pub mod backend;
 pub mod backup;
 mod codec;
 pub mod config;
-pub mod counters;
 pub mod document;
 pub mod error;
 pub mod feed;
@@ -102,7 +105,6 @@ use fengqiao_shared::Summary;
 pub use backend::{Backend, CrashBackend, CrashPoint, MemoryBackend};
 pub use backup::BackupReport;
 pub use config::StorageConfig;
-pub use counters::VillageCounters;
 pub use document::{CommitBatch, CommitReceipt, DocMeta, DocumentContent, StoredDocument};
 pub use error::StorageError;
 pub use feed::{FeedEntry, FeedPage};
@@ -162,7 +164,7 @@ pub trait Storage: Send + Sync {
     ) -> Result<(), StorageError>;
 
     /// Removes a document for good, atomically and durably: its snapshot,
-    /// chunks, heads, metadata, summary and counts. Its feed entry moves to
+    /// chunks, heads, metadata and summary. Its feed entry moves to
     /// a new sequence number (returned), so that readers of the feed notice
     /// it is gone. `None` when there is no such document. Storages that
     /// cannot remove refuse.
@@ -222,12 +224,6 @@ pub trait Storage: Send + Sync {
         after: Option<&ProjectionKey>,
         limit: usize,
     ) -> Result<Vec<Summary>, StorageError>;
-
-    /// The counters of one village (all zero when it has no records).
-    fn village_counters(&self, village: &VillageCode) -> Result<VillageCounters, StorageError>;
-
-    /// The counters of every village in `scope`, summed.
-    fn counters_in_scope(&self, scope: &Scope) -> Result<VillageCounters, StorageError>;
 
     /// What a peer's sync state for a document was last stored as.
     fn sync_state(&self, peer: &[u8], id: &DocumentId) -> Result<Option<Vec<u8>>, StorageError>;

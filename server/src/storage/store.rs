@@ -1,24 +1,29 @@
 //! [`Store`]: everything Fengqiao keeps, laid out on any [`Backend`].
 //!
 //! The store holds the logic every backend shares: documents as a snapshot
-//! plus chunks, the change feed, the heads log, the projection index and
-//! its counters, the quarantine, per-peer sync states, server-wide values
-//! and the export for backups. Each write is one backend transaction, so a
-//! commit's chunk, metadata, feed entry, heads, summary, counters and
-//! sequence number land together or not at all, and it is acknowledged
-//! only once the backend says it is durable.
+//! plus chunks, the change feed, the heads log, the projection index, the
+//! quarantine, per-peer sync states, server-wide values and the export for
+//! backups. Each write is one backend transaction, so a commit's chunk,
+//! metadata, feed entry, heads, summary and sequence number land together
+//! or not at all, and it is acknowledged only once the backend says it is
+//! durable.
+//!
+//! Statistics are not kept here: reports compute them from the summaries
+//! of the projection index (see [`crate::report`]). Stores written by older
+//! versions also hold per-village counters ([`Space::Counters`]); nothing
+//! reads them, commits no longer write them, backups leave them out and
+//! restoring an older backup skips them.
 //!
 //! The methods are async. [`Store`] also implements the synchronous
 //! [`Storage`] trait the engine calls from its blocking threads, by running
 //! each of them to completion on the calling thread.
 
-use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use fengqiao_protocol::{DocumentId, Scope, VillageCode};
+use fengqiao_protocol::{DocumentId, Scope};
 use fengqiao_shared::Summary;
 
 use super::backend::{
@@ -33,7 +38,7 @@ use super::values::{ServerValue, ValueFamily};
 use super::{
     CommitBatch, CommitReceipt, DocMeta, DocumentContent, FeedEntry, FeedPage, HEADS_RETAINED,
     ProjectionKey, QuarantineBounds, QuarantineEntry, QuarantineIndex, Quarantined, SCHEMA_VERSION,
-    Storage, StorageError, StoreHealth, StoredDocument, VillageCounters,
+    Storage, StorageError, StoreHealth, StoredDocument,
 };
 
 /// What a store's transactions announce to other servers on the same
@@ -46,7 +51,6 @@ pub const VALUE: &str = "v";
 pub const ALERT: &str = "alert:";
 
 const SUMMARY_WHAT: &str = "projection summary";
-const COUNTERS_WHAT: &str = "village counters";
 const SNAPSHOT_WHAT: &str = "document snapshot";
 const QUARANTINE_WHAT: &str = "quarantined change";
 
@@ -92,17 +96,10 @@ async fn read_meta<V: ReadView>(
         .transpose()
 }
 
-async fn read_counters<V: ReadView>(
-    view: &V,
-    village: &VillageCode,
-) -> Result<VillageCounters, StorageError> {
-    match view
-        .get(Space::Counters, &keys::counters_key(village))
-        .await?
-    {
-        Some(bytes) => decode(&bytes, COUNTERS_WHAT),
-        None => Ok(VillageCounters::default()),
-    }
+/// Whether the store keeps what `space` holds. Per-village counters were
+/// kept by older versions and are left out of backups and restores now.
+fn kept(space: Space) -> bool {
+    space != Space::Counters
 }
 
 /// The snapshot's `through_seq` and bytes.
@@ -235,7 +232,7 @@ impl<B: Backend> Store<B> {
                 false
             }
             None => {
-                for space in Space::ALL {
+                for space in Space::ALL.into_iter().filter(|space| kept(*space)) {
                     if !view.scan(space, &KeyRange::all().take(1)).await?.is_empty() {
                         return Err(StorageError::Corrupt {
                             what: "schema version",
@@ -282,7 +279,8 @@ impl<B: Backend> Store<B> {
     /// Copies the records of the backup file `backup` into `backend`, which
     /// should be empty. The whole file is checked before anything is
     /// written. The backend's own state (the sequence number it would
-    /// assign next) is only right once it is opened again.
+    /// assign next) is only right once it is opened again. Per-village
+    /// counters in a backup of an older version are skipped.
     pub async fn restore_into(backend: &B, backup: &Path) -> Result<BackupReport, StorageError> {
         verify(backup)?;
         let mut reader = BackupReader::open(backup)?;
@@ -295,6 +293,9 @@ impl<B: Backend> Store<B> {
                 .ok_or_else(|| StorageError::BadBackup {
                     reason: "a record of an unknown kind".into(),
                 })?;
+            if !kept(space) {
+                continue;
+            }
             txn.put(space, key.to_vec(), value);
             pending += 1;
             if pending == RESTORE_BATCH {
@@ -399,24 +400,6 @@ impl<B: Backend> Store<B> {
         let logged = txn
             .scan(Space::Heads, &KeyRange::prefix(&doc_key(id)))
             .await?;
-        let mut counters: BTreeMap<VillageCode, VillageCounters> = BTreeMap::new();
-        let mut old_projection = None;
-        if let Some(old) = &old {
-            let old_key = keys::projection_key(&old.village, id);
-            if let Some(bytes) = txn.get(Space::Projection, &old_key).await? {
-                let old_summary: Summary = decode(&bytes, SUMMARY_WHAT)?;
-                let mut village_counters = read_counters(txn, &old.village).await?;
-                village_counters.subtract(&old_summary)?;
-                counters.insert(old.village.clone(), village_counters);
-            }
-            old_projection = Some(old_key);
-        }
-        let mut village_counters = match counters.remove(&village) {
-            Some(staged) => staged,
-            None => read_counters(txn, &village).await?,
-        };
-        village_counters.add(&commit.summary)?;
-        counters.insert(village.clone(), village_counters);
         let summary = encode(&commit.summary, SUMMARY_WHAT)?;
 
         match commit.content {
@@ -441,10 +424,8 @@ impl<B: Backend> Store<B> {
             if old.chunk_count > 0 {
                 txn.delete(Space::Compaction, keys::compaction_key(old.chunk_count, id));
             }
-            if old.village != village
-                && let Some(old_key) = old_projection
-            {
-                txn.delete(Space::Projection, old_key);
+            if old.village != village {
+                txn.delete(Space::Projection, keys::projection_key(&old.village, id));
             }
         }
         txn.put(
@@ -471,19 +452,7 @@ impl<B: Backend> Store<B> {
             encode_heads(&commit.heads),
         );
 
-        // Projection and counters: the old summary out, the new one in.
-        for (village, village_counters) in &counters {
-            let key = keys::counters_key(village);
-            if village_counters.is_empty() {
-                txn.delete(Space::Counters, key);
-            } else {
-                txn.put(
-                    Space::Counters,
-                    key,
-                    encode(village_counters, COUNTERS_WHAT)?,
-                );
-            }
-        }
+        // Projection: the new summary replaces the old one.
         txn.put(
             Space::Projection,
             keys::projection_key(&village, id),
@@ -517,16 +486,6 @@ impl<B: Backend> Store<B> {
                 doomed.push((space, key));
             }
         }
-        let projection = keys::projection_key(&old.village, id);
-        let counters = match txn.get(Space::Projection, &projection).await? {
-            Some(bytes) => {
-                let summary: Summary = decode(&bytes, SUMMARY_WHAT)?;
-                let mut counters = read_counters(&txn, &old.village).await?;
-                counters.subtract(&summary)?;
-                Some(counters)
-            }
-            None => None,
-        };
         for (space, key) in doomed {
             txn.delete(space, key);
         }
@@ -542,15 +501,7 @@ impl<B: Backend> Store<B> {
             keys::feed_value(&old.village, id),
         );
         txn.announce(format!("{REMOVED} {id} {}", old.village));
-        if let Some(counters) = counters {
-            let key = keys::counters_key(&old.village);
-            if counters.is_empty() {
-                txn.delete(Space::Counters, key);
-            } else {
-                txn.put(Space::Counters, key, encode(&counters, COUNTERS_WHAT)?);
-            }
-            txn.delete(Space::Projection, projection);
-        }
+        txn.delete(Space::Projection, keys::projection_key(&old.village, id));
         let seq = txn.commit(Durability::Flushed).await?.unwrap_or(seq);
         Ok(Some(seq))
     }
@@ -841,30 +792,6 @@ impl<B: Backend> Store<B> {
             .collect()
     }
 
-    pub async fn village_counters_async(
-        &self,
-        village: &VillageCode,
-    ) -> Result<VillageCounters, StorageError> {
-        let view = self.backend.read(Consistency::Latest).await?;
-        read_counters(&view, village).await
-    }
-
-    pub async fn counters_in_scope_async(
-        &self,
-        scope: &Scope,
-    ) -> Result<VillageCounters, StorageError> {
-        let view = self.backend.read(Consistency::Latest).await?;
-        let mut total = VillageCounters::default();
-        let range = KeyRange::prefix(&keys::scope_prefix(scope));
-        scan_pages(&view, Space::Counters, range, |(_, value)| {
-            let counters: VillageCounters = decode(&value, COUNTERS_WHAT)?;
-            total.absorb(&counters);
-            Ok(true)
-        })
-        .await?;
-        Ok(total)
-    }
-
     pub async fn sync_state_async(
         &self,
         peer: &[u8],
@@ -1057,12 +984,13 @@ impl<B: Backend> Store<B> {
     /// Streams every stored record, as `tag ‖ key` and value, to `sink`,
     /// from one consistent view: each commit is in it entirely or not at
     /// all. Spaces come in the order of their tags, keys in order within.
+    /// Per-village counters an older version left are not exported.
     pub async fn export_async(
         &self,
         mut sink: impl FnMut(&[u8], &[u8]) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
         let view = self.backend.read(Consistency::Snapshot).await?;
-        for space in Space::ALL {
+        for space in Space::ALL.into_iter().filter(|space| kept(*space)) {
             scan_pages(&view, space, KeyRange::all(), |(key, value)| {
                 sink(&space.tagged(&key), &value)?;
                 Ok(true)
@@ -1145,14 +1073,6 @@ impl<B: Backend> Storage for Store<B> {
         limit: usize,
     ) -> Result<Vec<Summary>, StorageError> {
         block_on(self.summaries_in_scope_async(scope, after, limit))
-    }
-
-    fn village_counters(&self, village: &VillageCode) -> Result<VillageCounters, StorageError> {
-        block_on(self.village_counters_async(village))
-    }
-
-    fn counters_in_scope(&self, scope: &Scope) -> Result<VillageCounters, StorageError> {
-        block_on(self.counters_in_scope_async(scope))
     }
 
     fn sync_state(&self, peer: &[u8], id: &DocumentId) -> Result<Option<Vec<u8>>, StorageError> {
