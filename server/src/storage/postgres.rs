@@ -274,7 +274,11 @@ const MIGRATIONS: &[Migration] = &[
 fn write_versions() -> String {
     // Every write transaction that changes what servers cache takes the
     // next version and announces it (see `read_cache`).
-    "ALTER TABLE fq_writer ADD COLUMN version bigint NOT NULL DEFAULT 0;\n".to_owned()
+    // Per-village counters are no longer kept: the rows older versions
+    // left go (the table stays, as every key space has one).
+    "ALTER TABLE fq_writer ADD COLUMN version bigint NOT NULL DEFAULT 0;\n\
+     TRUNCATE fq_counters;\n"
+        .to_owned()
 }
 
 /// One token bucket step, in one statement: refill for the time since the

@@ -1,7 +1,7 @@
 //! The storage backend: the one interface a storage engine implements.
 //!
 //! Everything Fengqiao stores (documents, the feed, the heads log, the
-//! projection index, counters, quarantine, server values) is laid out by
+//! projection index, quarantine, server values) is laid out by
 //! the backend-neutral [`Store`](super::Store) on top of a few ordered key
 //! spaces. A backend only keeps bytes:
 //!
@@ -75,7 +75,8 @@ pub enum Space {
     Feed,
     /// Summaries by village and document.
     Projection,
-    /// Counters by village.
+    /// Per-village counters that older versions kept; nothing writes them
+    /// now, and the store leaves them out of backups and restores.
     Counters,
     /// Compaction candidates by chunk count and document.
     Compaction,
@@ -256,7 +257,7 @@ pub enum Consistency {
     Snapshot,
     /// Each read sees what is committed when it runs; two reads may see
     /// different commits. For reads of one key or one range that need not
-    /// agree with another read (a summary, counters, a server value); it
+    /// agree with another read (a summary, a server value); it
     /// never waits for a writer.
     Latest,
 }
