@@ -9,7 +9,6 @@ use axum::http::{HeaderMap, header};
 
 use crate::auth::{Authenticator, Identity};
 use crate::engine::Engine;
-use crate::http::{ApiError, Format};
 use crate::metrics::Metrics;
 
 /// Limits of the HTTP surface.
@@ -116,22 +115,6 @@ impl AppState {
         self.engine.directory().org().limit_table(self.time_limits)
     }
 
-    /// Authenticates a request or fails with `unauthorized`.
-    pub async fn identify(
-        &self,
-        headers: &HeaderMap,
-        query: Option<&str>,
-        format: Format,
-    ) -> Result<Identity, ApiError> {
-        let token = token_from(headers, query).ok_or_else(|| ApiError::unauthorized(format))?;
-        let identity = self
-            .auth
-            .authenticate(&token)
-            .ok_or_else(|| ApiError::unauthorized(format))?;
-        self.admit(&identity, format).await?;
-        Ok(identity)
-    }
-
     /// The identity behind a token that was valid a moment ago (a dashboard
     /// session's). With other servers on the store, a device this server
     /// does not know (yet) may have been enrolled or given a new token by
@@ -150,24 +133,6 @@ impl AppState {
                 None
             }
             Err(_) => None,
-        }
-    }
-
-    /// Counts a request against its device's rate ([`crate::limit`]): the
-    /// one check every authenticated HTTP request passes, whether it came
-    /// with a token or a dashboard session.
-    pub async fn admit(&self, identity: &Identity, format: Format) -> Result<(), ApiError> {
-        let refused = match identity.caller.device {
-            Some(device) => !self.rate.admit(device).await,
-            None => false,
-        };
-        match refused {
-            true => Err(ApiError::new(
-                fengqiao_protocol::ErrorCode::RateLimited,
-                "too many requests from this device; wait a few seconds and retry",
-                format,
-            )),
-            false => Ok(()),
         }
     }
 }

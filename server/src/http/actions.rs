@@ -28,8 +28,6 @@
 //! cadres are refused with `403 forbidden`. The answer is the case's new
 //! summary with its deadline.
 
-use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -44,19 +42,20 @@ use fengqiao_shared::{Millis, Summary};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::body::{LimitedBody, is_json};
 use super::dashboard::Views;
 use super::session::{Official, bad_request, forbidden};
-use super::stats::{blocking, doc_error, is_json, json, record_id};
+use super::stats::{blocking, doc_error, json, record_id};
 use super::{ApiError, AppState, Format};
 use crate::engine::now_millis;
 use crate::report::ReportError;
 use crate::report::calendar::{DayEdge, parse_instant};
 
-pub fn routes() -> Router<Views> {
-    Router::new()
-        .route("/v1/records/{id}/actions", post(act))
-        .route("/v1/records/{id}/assignable", get(assignable))
-}
+/// The closed loop's routes, for officials ([`Official`]).
+pub const ROUTES: super::Routes<Views> = &[
+    ("/v1/records/{id}/actions", || post(act)),
+    ("/v1/records/{id}/assignable", || get(assignable)),
+];
 
 /// The longest note accepted, in characters.
 const MAX_NOTE: usize = 2_000;
@@ -426,7 +425,7 @@ async fn act(
     official: Official,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: LimitedBody,
 ) -> Result<Response, ApiError> {
     let id = record_id(&id)?;
     if !is_json(&headers) {

@@ -3,8 +3,10 @@
 //!
 //! Guarded by the server's admin token (created at first start in
 //! `DATA/admin.token`, mode 0600, or taken from `FENGQIAO_ADMIN_TOKEN`),
-//! or by a device enrolled with the `admin` role. Record-holding roles are
-//! refused with `forbidden`.
+//! or by a device enrolled with the `admin` role: the admin door in front
+//! of every route of [`super::ADMIN_ROUTES`] ([`super::door`]) decides,
+//! and handlers take its answer as [`Admin`]. Record-holding roles are
+//! refused with `forbidden`. JSON bodies are [`super::body::JsonBody`]s.
 //!
 //! A scoped admin (a device with the `admin` role) sees and changes only
 //! what lies inside its scope: people whose place lies inside it, devices
@@ -23,12 +25,15 @@ use fengqiao_shared::access::{self, DeviceAccess, Role};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{ApiError, Format, Shared, token_from};
-use crate::auth::constant_time_eq;
+use super::body::JsonBody;
+use super::door::Caller;
+use super::{ApiError, Format, Shared};
 use crate::directory::{Device, DirectoryError, EnrollRequest, Org, Person};
 
-/// Who is administering.
-pub(super) enum Admin {
+/// Who is administering: put in the request by the admin door
+/// ([`super::door::admin_of`]), taken by handlers as an extractor.
+#[derive(Debug, Clone)]
+pub enum Admin {
     /// The server's admin token: everything.
     Server,
     /// A device with the admin role: people and devices within its scope.
@@ -114,40 +119,6 @@ fn not_yourself() -> ApiError {
 
 fn forbidden(message: &str) -> ApiError {
     ApiError::new(ErrorCode::Forbidden, message, Format::Json)
-}
-
-pub(super) fn admin_of(state: &Shared, headers: &HeaderMap) -> Result<Admin, ApiError> {
-    let token = token_from(headers, None).ok_or_else(|| ApiError::unauthorized(Format::Json))?;
-    if let Some(admin) = &state.admin_token
-        && constant_time_eq(token.as_bytes(), admin.as_bytes())
-    {
-        return Ok(Admin::Server);
-    }
-    let identity = state
-        .auth
-        .authenticate(&token)
-        .ok_or_else(|| ApiError::unauthorized(Format::Json))?;
-    let device = identity
-        .caller
-        .device
-        .and_then(|id| state.engine.directory().device(&id));
-    match (identity.caller.access, device) {
-        (
-            Some(DeviceAccess {
-                role: Role::Admin,
-                scope,
-                ..
-            }),
-            Some(device),
-        ) => Ok(Admin::Scoped {
-            device: device.id,
-            person: device.person,
-            scope,
-        }),
-        _ => Err(forbidden(
-            "this token may not administer the server; use the admin token",
-        )),
-    }
 }
 
 fn directory_error(error: DirectoryError) -> ApiError {
@@ -254,11 +225,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(directory_error)
 }
 
-pub async fn get_org(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-) -> Result<Json<Org>, ApiError> {
-    let admin = admin_of(&state, &headers)?;
+pub async fn get_org(State(state): State<Shared>, admin: Admin) -> Result<Json<Org>, ApiError> {
     let org = state.engine.directory().org();
     Ok(Json(match admin {
         Admin::Server => org,
@@ -308,10 +275,10 @@ pub struct OrgImport {
 
 pub async fn import_org(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    Json(body): Json<OrgImport>,
+    admin: Admin,
+    JsonBody(body): JsonBody<OrgImport>,
 ) -> Result<Json<Value>, ApiError> {
-    if !matches!(admin_of(&state, &headers)?, Admin::Server) {
+    if !matches!(admin, Admin::Server) {
         return Err(forbidden(
             "only the server's admin token may change the organisation",
         ));
@@ -335,9 +302,8 @@ pub async fn import_org(
 
 pub async fn list_people(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    admin: Admin,
 ) -> Result<Json<Vec<Person>>, ApiError> {
-    let admin = admin_of(&state, &headers)?;
     let people = state.engine.directory().people();
     Ok(Json(
         people
@@ -360,10 +326,9 @@ pub struct NewPerson {
 
 pub async fn add_person(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    Json(body): Json<NewPerson>,
+    admin: Admin,
+    JsonBody(body): JsonBody<NewPerson>,
 ) -> Result<Json<Person>, ApiError> {
-    let admin = admin_of(&state, &headers)?;
     if let Admin::Scoped { scope: own, .. } = &admin {
         match &body.scope {
             Some(scope) if own.covers(scope) => {}
@@ -404,9 +369,8 @@ pub async fn add_person(
 
 pub async fn list_devices(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    admin: Admin,
 ) -> Result<Json<Vec<DeviceView>>, ApiError> {
-    let admin = admin_of(&state, &headers)?;
     let devices = state
         .engine
         .directory()
@@ -420,10 +384,10 @@ pub async fn list_devices(
 
 pub async fn enroll(
     State(state): State<Shared>,
+    admin: Admin,
     headers: HeaderMap,
-    Json(request): Json<EnrollRequest>,
+    JsonBody(request): JsonBody<EnrollRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = admin_of(&state, &headers)?;
     if !admin.may_grant(request.role, &request.scope) {
         return Err(forbidden(
             "you may only enroll devices within your own scope, and admin devices only \
@@ -484,10 +448,10 @@ fn managed_device(state: &Shared, admin: &Admin, id: &str) -> Result<Device, Api
 
 pub async fn rotate(
     State(state): State<Shared>,
+    admin: Admin,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = admin_of(&state, &headers)?;
     let device = managed_device(&state, &admin, &id)?;
     let directory = state.engine.directory().clone();
     let token = blocking(move || directory.rotate(&device.id)).await?;
@@ -506,10 +470,9 @@ pub async fn rotate(
 
 pub async fn revoke(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    admin: Admin,
     Path(id): Path<String>,
 ) -> Result<Json<DeviceView>, ApiError> {
-    let admin = admin_of(&state, &headers)?;
     let device = managed_device(&state, &admin, &id)?;
     let directory = state.engine.directory().clone();
     let device = blocking(move || directory.revoke(&device.id)).await?;
@@ -527,11 +490,10 @@ pub struct AccessChange {
 
 pub async fn set_access(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    admin: Admin,
     Path(id): Path<String>,
-    Json(change): Json<AccessChange>,
+    JsonBody(change): JsonBody<AccessChange>,
 ) -> Result<Json<DeviceView>, ApiError> {
-    let admin = admin_of(&state, &headers)?;
     let device = managed_device(&state, &admin, &id)?;
     if !admin.may_grant(change.role, &change.scope) {
         return Err(forbidden(
@@ -566,10 +528,9 @@ pub struct QuarantineQuery {
 
 pub async fn quarantine(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    admin: Admin,
     Query(query): Query<QuarantineQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = admin_of(&state, &headers)?;
     let limit = query.limit.unwrap_or(100).min(10_000);
     let engine = state.engine.clone();
     // A scoped admin sees what its own devices sent, nothing else.
@@ -615,10 +576,10 @@ pub async fn quarantine(
 /// `/v1/records/{id}/history`.
 pub async fn record_history(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    admin: Admin,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<super::HistoryEntry>>, ApiError> {
-    if !matches!(admin_of(&state, &headers)?, Admin::Server) {
+    if !matches!(admin, Admin::Server) {
         return Err(forbidden(
             "admin devices do not read records; only the server's admin token reads any \
              record's audit trail",
@@ -652,8 +613,10 @@ pub fn may_read_audit(
 
 /// `GET /v1/me`: who a token belongs to, so a phone can set itself up from
 /// a server URL and a token alone.
-pub async fn me(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let identity = state.identify(&headers, None, Format::Json).await?;
+pub async fn me(
+    State(state): State<Shared>,
+    Caller(identity): Caller,
+) -> Result<Json<Value>, ApiError> {
     let directory = state.engine.directory();
     let device = identity.caller.device.and_then(|id| directory.device(&id));
     Ok(Json(match device {
@@ -676,9 +639,8 @@ pub async fn me(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<
 /// within the caller's scope or contains it. Ids and names only.
 pub async fn people(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    Caller(identity): Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let identity = state.identify(&headers, None, Format::Json).await?;
     let directory = state.engine.directory();
     let caller = identity
         .caller
@@ -711,9 +673,9 @@ pub async fn people(
 /// Restore it with `fengqiao restore FILE --data DIR`.
 pub async fn backup(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    admin: Admin,
 ) -> Result<axum::response::Response, ApiError> {
-    if !matches!(admin_of(&state, &headers)?, Admin::Server) {
+    if !matches!(admin, Admin::Server) {
         return Err(forbidden("only the server's admin token may take backups"));
     }
     let path = state

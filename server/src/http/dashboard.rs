@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -40,10 +39,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tower_http::compression::CompressionLayer;
 
+use super::body::{AppRef, LimitedBody};
 use super::session::{
     self, Official, SESSION_TTL, Sessions, bad_request, expired_cookie, session_cookie,
 };
-use super::{ApiError, Format, Shared, export, monthly, stats};
+use super::{ApiError, AppState, Format, Shared, export, monthly, stats};
 use crate::engine::hub::{Missed, Subscription};
 use crate::engine::now_millis;
 use crate::report::Reports;
@@ -58,6 +58,12 @@ pub struct ViewState {
 
 pub type Views = Arc<ViewState>;
 
+impl AppRef for Views {
+    fn app(&self) -> &AppState {
+        &self.app
+    }
+}
+
 /// The dashboard, the statistics API, the exports and the live events, as
 /// routes of the server.
 pub fn routes(app: &Shared) -> Router<Shared> {
@@ -68,20 +74,16 @@ pub fn routes(app: &Shared) -> Router<Shared> {
     });
     views.sessions.follow();
     warm_up(&views);
-    Router::new()
+    let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
         .route("/dashboard", get(page))
         .route("/dashboard/", get(|| async { Redirect::to("/dashboard") }))
         .route("/dashboard/assets/{file}", get(asset))
         .route("/dashboard/login", post(login))
-        .route("/dashboard/logout", post(logout))
-        .route("/v1/session", get(whoami))
-        .route("/v1/places", get(places))
-        .route("/v1/events", get(events))
-        .merge(stats::routes())
-        .merge(super::actions::routes())
-        .merge(export::routes())
-        .merge(monthly::routes())
+        .route("/dashboard/logout", post(logout));
+    OFFICIAL_ROUTES
+        .iter()
+        .fold(pages, |router, routes| router.merge(super::table(routes)))
         // Every state-changing request, login included, comes from the
         // dashboard's own page (login CSRF, see `session`).
         .layer(axum::middleware::from_fn_with_state(
@@ -95,6 +97,20 @@ pub fn routes(app: &Shared) -> Router<Shared> {
         .layer(CompressionLayer::new())
         .with_state(views)
 }
+
+/// Every route that takes an [`Official`] (a bearer token or a session),
+/// table by table.
+pub const OFFICIAL_ROUTES: &[super::Routes<Views>] = &[
+    &[
+        ("/v1/session", || get(whoami)),
+        ("/v1/places", || get(places)),
+        ("/v1/events", || get(events)),
+    ],
+    stats::ROUTES,
+    super::actions::ROUTES,
+    export::ROUTES,
+    monthly::ROUTES,
+];
 
 /// Gets the reports of every official's scope ready in the background,
 /// and stops loading when the server shuts down.
@@ -265,7 +281,7 @@ fn login_token(headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
 async fn login(
     State(views): State<Views>,
     headers: HeaderMap,
-    body: Bytes,
+    body: LimitedBody,
 ) -> Result<Response, ApiError> {
     let token = login_token(&headers, &body)?;
     let Some(identity) = views.app.auth.authenticate(&token) else {
@@ -290,7 +306,7 @@ async fn login(
     }
     // Signing in counts against the device's rate, like any request: each
     // one writes a session to the store.
-    views.app.admit(&identity, Format::Json).await?;
+    super::door::admit(&views.app, &identity, Format::Json).await?;
     let sessions = views.sessions.clone();
     let id = tokio::task::spawn_blocking(move || sessions.open(token))
         .await

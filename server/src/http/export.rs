@@ -8,7 +8,6 @@
 //! writers are [`crate::report::export`]'s, shared with `fengqiao export`.
 //! Exports carry the parties' names, so each one is logged with who asked.
 
-use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -29,9 +28,8 @@ use crate::report::people;
 /// Parameters an export accepts.
 const EXPORT_PARAMS: &[&str] = &["scope", "from", "to", "overdueDays", "asOf", "lang"];
 
-pub fn routes() -> Router<Views> {
-    Router::new().route("/v1/export/{file}", get(download))
-}
+/// The exports, for officials ([`Official`]).
+pub const ROUTES: super::Routes<Views> = &[("/v1/export/{file}", || get(download))];
 
 /// The kind and format a file name asks for.
 fn file_kind(file: &str) -> Option<(RecordKind, ExportFormat)> {

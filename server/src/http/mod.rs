@@ -4,11 +4,22 @@
 //! Handlers stay small: they extract, call the engine on a blocking thread,
 //! and map the outcome. Errors go through one type, [`ApiError`], which
 //! gives every failure an HTTP status and a stable code.
+//!
+//! What every request needs done is done once, declared where the routes
+//! are listed, never in a handler: who the caller is and whether its
+//! device's rate admits it ([`door`], for every route in [`ADMIN_ROUTES`],
+//! [`DEVICE_ROUTES`] and [`BATCH_ROUTES`]; the dashboard's [`Official`]
+//! extractor for the report routes, with the same steps), the request body
+//! ([`body`]: its size, the device's share, its decompression), and the
+//! counts for `/metrics` ([`metered`]). The minimum rate of request bodies
+//! is a layer over the whole server ([`limit::min_body_rate`]).
 
 mod actions;
 mod admin;
 mod audit_words;
+pub mod body;
 mod dashboard;
+pub mod door;
 mod embedded;
 mod error;
 mod export;
@@ -16,11 +27,15 @@ mod field;
 mod history;
 pub mod limit;
 pub mod listener;
+pub mod metered;
 mod monthly;
 mod remove;
 mod session;
 mod stats;
 mod sync;
+
+#[cfg(test)]
+mod tests;
 
 // People by name and role, for the pages.
 mod people;
@@ -29,13 +44,14 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
+use axum::routing::{MethodRouter, get, post, put};
 
 // The closed-loop actions, for the demo's officials as for the dashboard.
 pub use actions::{Action, perform as perform_action};
 pub use admin::SetupPayload;
+pub use door::{Caller, Guard};
 pub use error::{ApiError, Format};
 pub use history::{HistoryEntry, audit_trail};
 pub use session::Official;
@@ -43,29 +59,61 @@ pub use session::Official;
 pub use crate::state::{AppState, HttpLimits, Shared, token_from};
 use crate::storage::StoreHealth;
 
+/// A table of routes: each path and what answers it. Routes are listed in
+/// tables so that what guards them is applied to the whole table at once
+/// (and tests can go through every route of it).
+pub type Routes<S> = &'static [(&'static str, fn() -> MethodRouter<S>)];
+
+/// The admin API and the server-wide metrics, behind the admin door
+/// ([`door::Guard::Admin`]).
+pub const ADMIN_ROUTES: Routes<Shared> = &[
+    ("/v1/admin/org", || {
+        get(admin::get_org).post(admin::import_org)
+    }),
+    ("/v1/admin/people", || {
+        get(admin::list_people).post(admin::add_person)
+    }),
+    ("/v1/admin/devices", || {
+        get(admin::list_devices).post(admin::enroll)
+    }),
+    ("/v1/admin/devices/{id}/rotate", || post(admin::rotate)),
+    ("/v1/admin/devices/{id}/revoke", || post(admin::revoke)),
+    ("/v1/admin/devices/{id}/access", || put(admin::set_access)),
+    ("/v1/admin/quarantine", || get(admin::quarantine)),
+    ("/v1/admin/records/{id}/history", || {
+        get(admin::record_history)
+    }),
+    ("/v1/admin/records/{id}/remove", || post(remove::remove)),
+    ("/v1/admin/backup", || get(admin::backup)),
+    // Server-wide counts: the admin door, then the server's token only.
+    ("/metrics", || get(guarded_metrics)),
+];
+
+/// What phones use besides the batch door: who the device is, the names
+/// of the people beside it. Behind the device door, answering JSON.
+pub const DEVICE_ROUTES: Routes<Shared> = &[
+    ("/v1/me", || get(admin::me)),
+    ("/v1/people", || get(admin::people)),
+];
+
+/// The batch door, behind the device door answering CBOR, and counted
+/// ([`metered::BATCH`]).
+pub const BATCH_ROUTES: Routes<Shared> = &[("/v1/sync", || post(sync::batch_sync))];
+
+/// A router of `routes`.
+pub(super) fn table<S: Clone + Send + Sync + 'static>(routes: Routes<S>) -> Router<S> {
+    routes.iter().fold(Router::new(), |router, (path, method)| {
+        router.route(path, method())
+    })
+}
+
 /// Every HTTP route of the server (the WebSocket door, `/v1/ws`, is
 /// [`crate::ws::router`]).
 pub fn router(state: Shared) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/metrics", get(guarded_metrics))
-        .merge(device_routes())
-        .route("/v1/admin/org", get(admin::get_org).post(admin::import_org))
-        .route(
-            "/v1/admin/people",
-            get(admin::list_people).post(admin::add_person),
-        )
-        .route(
-            "/v1/admin/devices",
-            get(admin::list_devices).post(admin::enroll),
-        )
-        .route("/v1/admin/devices/{id}/rotate", post(admin::rotate))
-        .route("/v1/admin/devices/{id}/revoke", post(admin::revoke))
-        .route("/v1/admin/devices/{id}/access", put(admin::set_access))
-        .route("/v1/admin/quarantine", get(admin::quarantine))
-        .route("/v1/admin/records/{id}/history", get(admin::record_history))
-        .route("/v1/admin/records/{id}/remove", post(remove::remove))
-        .route("/v1/admin/backup", get(admin::backup))
+        .merge(device_routes(&state))
+        .merge(door::guarded(table(ADMIN_ROUTES), &state, Guard::Admin))
         .merge(dashboard::routes(&state))
         .merge(field::routes())
         .with_state(state)
@@ -76,7 +124,7 @@ pub fn router(state: Shared) -> Router {
 /// Capacitor shell, a township portal), so browsers may call these from
 /// anywhere: they take a bearer token, never a cookie, so another site's
 /// page learns nothing it was not given the token for.
-fn device_routes() -> Router<Shared> {
+fn device_routes(state: &Shared) -> Router<Shared> {
     use tower_http::cors::{Any, CorsLayer};
     let cors = CorsLayer::new()
         .allow_origin(Any)
@@ -87,10 +135,9 @@ fn device_routes() -> Router<Shared> {
             header::CONTENT_ENCODING,
         ])
         .max_age(std::time::Duration::from_secs(86_400));
-    Router::new()
-        .route("/v1/me", get(admin::me))
-        .route("/v1/people", get(admin::people))
-        .route("/v1/sync", post(sync::batch_sync))
+    let batch = door::guarded(table(BATCH_ROUTES), state, Guard::Device(Format::Cbor));
+    door::guarded(table(DEVICE_ROUTES), state, Guard::Device(Format::Json))
+        .merge(metered::metered(batch, &state.metrics, metered::BATCH))
         .layer(cors)
 }
 
@@ -137,14 +184,9 @@ pub fn metrics_router(state: Shared) -> Router {
 /// reads them there (devices, scoped admins included, never do).
 async fn guarded_metrics(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    admin: admin::Admin,
 ) -> Result<axum::response::Response, ApiError> {
-    let token = token_from(&headers, None).ok_or_else(|| ApiError::unauthorized(Format::Json))?;
-    let is_admin = state
-        .admin_token
-        .as_deref()
-        .is_some_and(|admin| crate::auth::constant_time_eq(token.as_bytes(), admin.as_bytes()));
-    if !is_admin {
+    if !matches!(admin, admin::Admin::Server) {
         return Err(ApiError::new(
             fengqiao_protocol::ErrorCode::Forbidden,
             "the metrics are for the server's admin token, or on the metrics address \

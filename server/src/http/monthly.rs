@@ -4,7 +4,6 @@
 //! (`YYYY-MM`, China Standard Time; the current month by default),
 //! `overdueDays` and `asOf`; see [`crate::report::monthly`].
 
-use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::get;
@@ -24,11 +23,11 @@ use crate::report::people;
 
 const PARAMS: &[&str] = &["scope", "month", "overdueDays", "asOf"];
 
-pub fn routes() -> Router<Views> {
-    Router::new()
-        .route("/v1/report/monthly", get(json))
-        .route("/v1/report/monthly.xlsx", get(xlsx))
-}
+/// The monthly report, for officials ([`Official`]).
+pub const ROUTES: super::Routes<Views> = &[
+    ("/v1/report/monthly", || get(json)),
+    ("/v1/report/monthly.xlsx", || get(xlsx)),
+];
 
 async fn report(
     views: Views,

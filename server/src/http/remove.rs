@@ -11,11 +11,11 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use fengqiao_protocol::{DocumentId, ErrorCode, Scope};
 use serde::Deserialize;
 
-use super::admin::{Admin, admin_of};
+use super::admin::Admin;
+use super::body::JsonBody;
 use super::{ApiError, Format, Shared};
 use crate::engine::Removal;
 
@@ -29,11 +29,10 @@ pub struct RemoveRequest {
 
 pub async fn remove(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    admin: Admin,
     Path(id): Path<String>,
-    Json(request): Json<RemoveRequest>,
+    JsonBody(request): JsonBody<RemoveRequest>,
 ) -> Result<Json<Removal>, ApiError> {
-    let admin = admin_of(&state, &headers)?;
     let not_found = || ApiError::new(ErrorCode::NotFound, "no such record here", Format::Json);
     let id = DocumentId::parse(&id).map_err(|_| not_found())?;
     let reason = request.reason.trim().to_owned();

@@ -48,7 +48,7 @@ use fengqiao_protocol::{ErrorCode, Scope, VillageCode};
 use fengqiao_shared::access::Role;
 
 use super::dashboard::Views;
-use super::{ApiError, Format};
+use super::{ApiError, Format, door};
 use crate::auth::{Identity, constant_time_eq};
 use crate::engine::{Caller, now_millis};
 use crate::storage::{ServerValue, Storage, ValueFamily};
@@ -529,12 +529,23 @@ pub struct Official {
 impl FromRequestParts<Views> for Official {
     type Rejection = ApiError;
 
+    /// A bearer token passes [`door::identify`], a session's token
+    /// [`door::admit`]: the steps of the doors of the other routes. The
+    /// caller goes into the request too, so a body it sends counts against
+    /// its device's share ([`super::body::LimitedBody`]).
     async fn from_request_parts(parts: &mut Parts, views: &Views) -> Result<Self, ApiError> {
+        let official = Self::admitted(parts, views).await?;
+        parts
+            .extensions
+            .insert(door::Caller(official.identity.clone()));
+        Ok(official)
+    }
+}
+
+impl Official {
+    async fn admitted(parts: &Parts, views: &Views) -> Result<Self, ApiError> {
         if parts.headers.contains_key(header::AUTHORIZATION) {
-            let identity = views
-                .app
-                .identify(&parts.headers, None, Format::Json)
-                .await?;
+            let identity = door::identify(&views.app, &parts.headers, Format::Json).await?;
             return Ok(Self {
                 identity,
                 session_ends: None,
@@ -562,7 +573,7 @@ impl FromRequestParts<Views> for Official {
         if let Some((id, (token, ends))) = found {
             match views.app.authenticate_fresh(&token).await {
                 Some(identity) => {
-                    views.app.admit(&identity, Format::Json).await?;
+                    door::admit(&views.app, &identity, Format::Json).await?;
                     return Ok(Self {
                         identity,
                         session_ends: Some(ends),

@@ -18,7 +18,6 @@
 //! computed over the resident summaries of the scope, never by loading
 //! documents ([`crate::report`]).
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, header};
@@ -29,6 +28,7 @@ use fengqiao_shared::record::set_duplicate_of;
 use fengqiao_shared::vocab::RecordKind;
 use serde::Serialize;
 
+use super::body::{LimitedBody, is_json};
 use super::dashboard::Views;
 use super::session::{Official, bad_request, forbidden};
 use super::{ApiError, Format, HistoryEntry, audit_trail};
@@ -38,23 +38,23 @@ use crate::report::listing::{self, LIST_PARAMS, ListRequest};
 use crate::report::params::{Params, STATS_PARAMS};
 use crate::report::{Figure, ReportError};
 
-pub fn routes() -> Router<Views> {
-    Router::new()
-        .route("/v1/stats/summary", get(summary))
-        .route("/v1/stats/by-village", get(by_village))
-        .route("/v1/stats/by-town", get(by_town))
-        .route("/v1/stats/compare", get(compare))
-        .route("/v1/stats/workload", get(workload))
-        .route("/v1/stats/by-category", get(by_category))
-        .route("/v1/stats/by-month", get(by_month))
-        .route("/v1/duplicates", get(duplicates))
-        .route("/v1/records", get(records))
-        .route("/v1/records/{id}", get(record))
-        .route("/v1/records/{id}/timeline", get(timeline))
-        .route("/v1/records/{id}/case", get(case))
-        .route("/v1/records/{id}/history", get(history))
-        .route("/v1/records/{id}/duplicate-of", post(link_duplicate))
-}
+/// The statistics, lists and case routes, for officials ([`Official`]).
+pub const ROUTES: super::Routes<Views> = &[
+    ("/v1/stats/summary", || get(summary)),
+    ("/v1/stats/by-village", || get(by_village)),
+    ("/v1/stats/by-town", || get(by_town)),
+    ("/v1/stats/compare", || get(compare)),
+    ("/v1/stats/workload", || get(workload)),
+    ("/v1/stats/by-category", || get(by_category)),
+    ("/v1/stats/by-month", || get(by_month)),
+    ("/v1/duplicates", || get(duplicates)),
+    ("/v1/records", || get(records)),
+    ("/v1/records/{id}", || get(record)),
+    ("/v1/records/{id}/timeline", || get(timeline)),
+    ("/v1/records/{id}/case", || get(case)),
+    ("/v1/records/{id}/history", || get(history)),
+    ("/v1/records/{id}/duplicate-of", || post(link_duplicate)),
+];
 
 impl From<ReportError> for ApiError {
     fn from(error: ReportError) -> Self {
@@ -449,19 +449,12 @@ struct Linked {
     summary: Option<fengqiao_shared::Summary>,
 }
 
-pub(super) fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("application/json"))
-}
-
 async fn link_duplicate(
     State(views): State<Views>,
     official: Official,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: LimitedBody,
 ) -> Result<Response, ApiError> {
     let id = record_id(&id)?;
     if !is_json(&headers) {
