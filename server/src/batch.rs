@@ -392,12 +392,15 @@ pub fn handle(
     let mut more = false;
     // Entries of the feed this response moves the cursor past.
     let mut passed = 0u64;
+    // What the phone held of the records read ahead, at its cursor.
+    let mut held: HashMap<DocumentId, Option<Vec<[u8; 32]>>> = HashMap::new();
     'feed: loop {
         let page = engine.storage().feed_after(position, scope, FEED_PAGE)?;
         for (n, entry) in page.entries.iter().enumerate() {
             if n % READ_AHEAD == 0 {
-                // The records about to be answered, in one read where
-                // reads are round trips.
+                // The records about to be answered, and what the phone
+                // held of them, each in one read where reads are round
+                // trips. (Nothing is held at 0: a bootstrap asks no heads.)
                 let ahead: Vec<DocumentId> = page.entries[n..]
                     .iter()
                     .take(READ_AHEAD)
@@ -405,6 +408,11 @@ pub fn handle(
                     .map(|e| e.id.clone())
                     .collect();
                 engine.storage().prefetch(&ahead, &ahead);
+                held.clear();
+                if since > 0 {
+                    let heads = engine.storage().heads_at_many(&ahead, since)?;
+                    held.extend(ahead.into_iter().zip(heads));
+                }
             }
             if let Some(&(index, upload)) = answered.get(&entry.id) {
                 // The answer to this upload was computed before this feed
@@ -425,12 +433,7 @@ pub fn handle(
                 passed += 1;
                 continue;
             }
-            // Nothing is held at 0: a bootstrap asks no heads.
-            let held = match since {
-                0 => None,
-                _ => engine.storage().heads_at(&entry.id, since)?,
-            };
-            let have = match held {
+            let have = match held.remove(&entry.id).flatten() {
                 Some(heads) => heads.into_iter().map(ChangeHash).collect(),
                 None => Vec::new(),
             };

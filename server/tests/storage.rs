@@ -27,7 +27,7 @@ use fengqiao_server::storage::backend::{
 };
 use fengqiao_server::storage::backup::{BackupReader, BackupWriter};
 use fengqiao_server::storage::document::ActorBinding;
-use fengqiao_server::storage::postgres::{PgBackend, TestSchema};
+use fengqiao_server::storage::postgres::{self, PgBackend, TestSchema};
 use fengqiao_server::storage::{
     BackupReport, CommitBatch, CrashBackend, CrashPoint, DocumentContent, FlushStats,
     HEADS_RETAINED, MemoryBackend, ProjectionKey, QuarantineBounds, QuarantineEntry, ServerValue,
@@ -2368,6 +2368,57 @@ fn a_fresh_scope_sees_what_any_server_committed_before_it() {
     let (hits, _, _) = b.read_cache_stats().expect("a cache");
     b.doc_meta(&id).unwrap();
     assert_eq!(b.read_cache_stats().expect("a cache").0, hits);
+}
+
+/// When the connection a server listens on is lost, commits announced
+/// meanwhile go unheard: the server forgets everything it cached as it
+/// listens again, and a fresh scope waits for that, so nothing stale is
+/// served.
+#[test]
+fn a_lost_listening_connection_leaves_nothing_stale_in_the_cache() {
+    let Some(backing) = Postgres::new() else {
+        return;
+    };
+    let (a, b) = (backing.open(), backing.open());
+    let value = ServerValue::Session("ef".into());
+    a.put_value(&value, b"before").unwrap();
+    let read = |store: &dyn Storage| {
+        let _fresh = store.fresh();
+        store.get_value(&value).unwrap()
+    };
+    assert_eq!(read(&b), Some(b"before".to_vec()));
+    assert_eq!(read(&b), Some(b"before".to_vec()));
+    // Every listening connection of the test's database is cut; a
+    // commit lands before they listen again.
+    let url = std::env::var(postgres::TEST_DATABASE_VAR).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let driver = tokio::spawn(connection);
+        let name = postgres::listener_name(&postgres::channel_of(&backing.schema.config));
+        let cut = client
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = $1",
+                &[&name],
+            )
+            .await
+            .unwrap();
+        assert!(cut >= 2, "two servers listen");
+        drop(client);
+        let _ = driver.await;
+    });
+    a.put_value(&value, b"after").unwrap();
+    // The scope waits for the server to listen again (not past its
+    // cache for lack of hearing), then reads afresh.
+    let fresh = b.fresh();
+    assert!(fresh.is_active(), "the server listens again");
+    assert_eq!(b.get_value(&value).unwrap(), Some(b"after".to_vec()));
 }
 
 /// Rate limits drawn from the store hold across servers: two servers

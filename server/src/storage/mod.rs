@@ -213,6 +213,15 @@ pub trait Storage: Send + Sync {
     /// [`HEADS_RETAINED`] kept.
     fn heads_at(&self, id: &DocumentId, seq: u64) -> Result<Option<Vec<[u8; 32]>>, StorageError>;
 
+    /// [`Storage::heads_at`] of several documents, in order, read together.
+    fn heads_at_many(
+        &self,
+        ids: &[DocumentId],
+        seq: u64,
+    ) -> Result<Vec<Option<Vec<[u8; 32]>>>, StorageError> {
+        ids.iter().map(|id| self.heads_at(id, seq)).collect()
+    }
+
     /// The stored summary of a document.
     fn summary(&self, id: &DocumentId) -> Result<Option<Summary>, StorageError>;
 

@@ -872,6 +872,16 @@ impl PgBackend {
     }
 }
 
+/// The `application_name` of the connection that listens on `channel`.
+pub fn listener_name(channel: &str) -> String {
+    format!("fengqiao listener {channel}")
+}
+
+/// The channel a store's commits are announced on.
+pub fn channel_of(config: &PgConfig) -> String {
+    channel(config.schema.as_deref())
+}
+
 /// Keeps a connection that listens on `channel`, made again when lost.
 async fn listen(
     config: tokio_postgres::Config,
@@ -882,6 +892,9 @@ async fn listen(
     cache: Arc<ReadCache>,
     listening: tokio::sync::oneshot::Sender<()>,
 ) {
+    // Named, so that operators see what it is (`pg_stat_activity`).
+    let mut config = config;
+    config.application_name(&listener_name(&channel));
     let mut delay = Duration::from_millis(100);
     // Told once the first LISTEN is in place; if the backend stopped
     // waiting for that, what was announced before it counts as missed.
@@ -1259,6 +1272,13 @@ impl Conn {
         )
         .await
     }
+
+    /// Several reads in one statement.
+    async fn read_many(&self, reads: &[Read]) -> Result<Vec<Found>, StorageError> {
+        let client = self.client()?;
+        let reads = reads.to_vec();
+        run_on(&self.rt, async move { read_many_on(&client, &reads).await }).await
+    }
 }
 
 impl Drop for Conn {
@@ -1367,16 +1387,7 @@ impl ReadView for PgView {
 
     async fn read_many(&self, reads: &[Read]) -> Result<Vec<Found>, StorageError> {
         match &self.0 {
-            View::Snapshot(conn) => {
-                let mut found = Vec::with_capacity(reads.len());
-                for read in reads {
-                    found.push(match read {
-                        Read::Get(space, key) => Found::Value(conn.get(*space, key).await?),
-                        Read::Scan(space, range) => Found::Entries(conn.scan(*space, range).await?),
-                    });
-                }
-                Ok(found)
-            }
+            View::Snapshot(conn) => conn.read_many(reads).await,
             View::Latest { pool, rt, cache } => {
                 View::read_cached(pool, rt, cache, reads.to_vec()).await
             }
@@ -1459,6 +1470,10 @@ impl ReadView for PgTxn {
 
     async fn scan(&self, space: Space, range: &KeyRange) -> Result<Vec<Entry>, StorageError> {
         self.conn()?.scan(space, range).await
+    }
+
+    async fn read_many(&self, reads: &[Read]) -> Result<Vec<Found>, StorageError> {
+        self.conn()?.read_many(reads).await
     }
 }
 

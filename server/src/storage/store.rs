@@ -336,7 +336,50 @@ impl<B: Backend> Store<B> {
         seq: u64,
     ) -> Result<(), StorageError> {
         let id = &commit.id;
-        let old = read_meta(txn, id).await?;
+        let snapshot = matches!(commit.content, DocumentContent::Snapshot(_));
+        // Everything is read before anything is written (a transaction's
+        // reads never see its own writes on some backends and always do on
+        // others), and in one go: one round trip where reads are.
+        let mut reads = vec![
+            Read::Get(Space::DocMeta, doc_key(id)),
+            Read::Get(Space::Meta, meta_name(&ServerValue::Removal(id.clone()))),
+            Read::Scan(Space::Heads, KeyRange::prefix(&doc_key(id))),
+        ];
+        if snapshot {
+            reads.push(Read::Scan(Space::Chunk, KeyRange::prefix(&doc_key(id))));
+        }
+        for binding in &commit.bindings {
+            let name = ServerValue::Actor(binding.actor.clone());
+            reads.push(Read::Get(Space::Meta, meta_name(&name)));
+        }
+        let mut found = txn.read_many(&reads).await?.into_iter();
+        let mut value = || match found.next() {
+            Some(Found::Value(value)) => Ok(value),
+            _ => Err(StorageError::Corrupt {
+                what: "commit read",
+            }),
+        };
+        let old = value()?.map(|bytes| DocMeta::decode(&bytes)).transpose()?;
+        let removed = value()?.is_some();
+        let mut entries = || match found.next() {
+            Some(Found::Entries(entries)) => Ok(entries),
+            _ => Err(StorageError::Corrupt {
+                what: "commit read",
+            }),
+        };
+        let logged = entries()?;
+        let old_chunks = if snapshot { entries()? } else { Vec::new() };
+        let mut bound = Vec::with_capacity(commit.bindings.len());
+        for _ in &commit.bindings {
+            bound.push(match found.next() {
+                Some(Found::Value(value)) => value.is_some(),
+                _ => {
+                    return Err(StorageError::Corrupt {
+                        what: "commit read",
+                    });
+                }
+            });
+        }
         match (commit.expected_seq, &old) {
             (None, _) => {}
             (Some(0), None) => {}
@@ -353,11 +396,7 @@ impl<B: Backend> Store<B> {
         // An id an admin removed takes no conditional commit: a writer that
         // decided before the removal loses the race, whichever of the
         // removal's writes it meets.
-        if commit.expected_seq.is_some()
-            && read_value(txn, &ServerValue::Removal(id.clone()))
-                .await?
-                .is_some()
-        {
+        if commit.expected_seq.is_some() && removed {
             return Err(StorageError::Conflict {
                 reason: format!("document {id} was removed"),
             });
@@ -365,10 +404,9 @@ impl<B: Backend> Store<B> {
         // Actor bindings: only those not bound yet (the first uploader
         // keeps an actor).
         let mut bindings = Vec::new();
-        for binding in &commit.bindings {
+        for (binding, bound) in commit.bindings.iter().zip(bound) {
             let name = ServerValue::Actor(binding.actor.clone());
-            if read_value(txn, &name).await?.is_none() && !bindings.iter().any(|(n, _)| n == &name)
-            {
+            if !bound && !bindings.iter().any(|(n, _)| n == &name) {
                 bindings.push((name, binding.device.as_bytes().to_vec()));
             }
         }
@@ -387,19 +425,6 @@ impl<B: Backend> Store<B> {
             chunk_count: 0,
         });
 
-        // Everything is read before anything is written: a transaction's
-        // reads never see its own writes on some backends and always do on
-        // others.
-        let old_chunks = match commit.content {
-            DocumentContent::Snapshot(_) => {
-                txn.scan(Space::Chunk, &KeyRange::prefix(&doc_key(id)))
-                    .await?
-            }
-            DocumentContent::Chunk(_) => Vec::new(),
-        };
-        let logged = txn
-            .scan(Space::Heads, &KeyRange::prefix(&doc_key(id)))
-            .await?;
         let summary = encode(&commit.summary, SUMMARY_WHAT)?;
 
         match commit.content {
@@ -756,6 +781,35 @@ impl<B: Backend> Store<B> {
         }
     }
 
+    pub async fn heads_at_many_async(
+        &self,
+        ids: &[DocumentId],
+        seq: u64,
+    ) -> Result<Vec<Option<Vec<[u8; 32]>>>, StorageError> {
+        let view = self.backend.read(Consistency::Latest).await?;
+        let reads: Vec<Read> = ids
+            .iter()
+            .map(|id| {
+                let range = KeyRange::inclusive(doc_seq_key(id, 0), doc_seq_key(id, seq))
+                    .rev()
+                    .take(1);
+                Read::Scan(Space::Heads, range)
+            })
+            .collect();
+        view.read_many(&reads)
+            .await?
+            .into_iter()
+            .map(|found| match found {
+                Found::Entries(entries) => entries
+                    .into_iter()
+                    .next()
+                    .map(|(_, value)| decode_heads(&value, "heads log"))
+                    .transpose(),
+                Found::Value(_) => Err(StorageError::Corrupt { what: "heads log" }),
+            })
+            .collect()
+    }
+
     pub async fn summary_async(&self, id: &DocumentId) -> Result<Option<Summary>, StorageError> {
         let view = self.backend.read(Consistency::Latest).await?;
         let Some(meta) = read_meta(&view, id).await? else {
@@ -1060,6 +1114,14 @@ impl<B: Backend> Storage for Store<B> {
 
     fn heads_at(&self, id: &DocumentId, seq: u64) -> Result<Option<Vec<[u8; 32]>>, StorageError> {
         block_on(self.heads_at_async(id, seq))
+    }
+
+    fn heads_at_many(
+        &self,
+        ids: &[DocumentId],
+        seq: u64,
+    ) -> Result<Vec<Option<Vec<[u8; 32]>>>, StorageError> {
+        block_on(self.heads_at_many_async(ids, seq))
     }
 
     fn summary(&self, id: &DocumentId) -> Result<Option<Summary>, StorageError> {
