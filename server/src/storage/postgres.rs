@@ -894,7 +894,7 @@ async fn listen(
 ) {
     // Named, so that operators see what it is (`pg_stat_activity`).
     let mut config = config;
-    config.application_name(&listener_name(&channel));
+    config.application_name(listener_name(&channel));
     let mut delay = Duration::from_millis(100);
     // Told once the first LISTEN is in place; if the backend stopped
     // waiting for that, what was announced before it counts as missed.
