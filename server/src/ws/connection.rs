@@ -475,6 +475,11 @@ impl Connection {
         (outputs, messages.collect())
     }
 
+    /// Who the peer is, with its access now.
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
     /// The documents that `messages` ask about, and those of them asked
     /// for by peers that hold nothing of them (a `request`): what a batch
     /// of messages will read.

@@ -25,13 +25,13 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use fengqiao_protocol::codec::DecodeLimits;
-use fengqiao_protocol::{ErrorCode, PeerId, RepoMessage};
+use fengqiao_protocol::{DocumentId, ErrorCode, PeerId, RepoMessage};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
-use super::connection::{self, Close, Connection, Output};
+use super::connection::{self, Close, Connection, Documents as _, Output};
 use super::peers::Registration;
 use crate::auth::Identity;
 use crate::engine::hub::Missed;
@@ -423,7 +423,17 @@ impl Session {
                     let _fresh = storage.fresh();
                     let (asked, whole) = Connection::documents_asked(&batch);
                     if asked.len() > 1 {
-                        storage.prefetch(&asked, &whole);
+                        // Metadata first: only documents the peer may read
+                        // are read whole (a request costs no more than its
+                        // answer).
+                        storage.prefetch(&asked, &[]);
+                        let whole: Vec<DocumentId> = whole
+                            .into_iter()
+                            .filter(|id| matches!(engine.readable(c.caller(), id), Ok(Some(true))))
+                            .collect();
+                        if !whole.is_empty() {
+                            storage.prefetch(&[], &whole);
+                        }
                     }
                     c.on_messages(engine, batch)
                 })
