@@ -17,7 +17,7 @@ use fengqiao_server::cli::{self, CliError};
 #[command(version, about, long_about)]
 struct Cli {
     /// A TOML file of settings (keys: data, bind, public_url, cache_mb,
-    /// reports_mb, store, store_schema, max_connections, idle_timeout_secs, ws_messages_per_second, admin_token, insecure_dev_token, server, token, log, field_dir).
+    /// reports_mb, store, store_schema, store_cache_mb, max_connections, idle_timeout_secs, ws_messages_per_second, admin_token, insecure_dev_token, server, token, log, field_dir).
     #[arg(long, global = true, env = "FENGQIAO_CONFIG")]
     config: Option<std::path::PathBuf>,
     #[command(subcommand)]

@@ -144,6 +144,14 @@ fn a_node_answers_from_the_store_never_from_a_stale_copy() {
             .len();
         assert_eq!(events, 1 + n as usize, "node B answered from a stale copy");
     }
+    // And it did answer from its cache, where nothing had changed.
+    let metrics = b.metrics();
+    let hits: f64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("fengqiao_store_cache_hits "))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("node B reports its store cache");
+    assert!(hits > 0.0, "node B never answered from its cache");
 }
 
 #[test]

@@ -25,10 +25,11 @@ use std::path::{Path, PathBuf};
 use super::CliError;
 
 /// The keys a configuration file may hold.
-pub const KEYS: [&str; 22] = [
+pub const KEYS: [&str; 23] = [
     "data",
     "store",
     "store_schema",
+    "store_cache_mb",
     "bind",
     "metrics_bind",
     "public_url",

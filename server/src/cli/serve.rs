@@ -25,6 +25,11 @@ pub struct ServeArgs {
     /// the connection's, usually public).
     #[arg(long, env = "FENGQIAO_STORE_SCHEMA")]
     pub store_schema: Option<String>,
+    /// With a PostgreSQL store: memory for the store reads this server
+    /// keeps (metadata, server values, recent records), in MiB; 0 reads
+    /// everything from the database.
+    #[arg(long, env = "FENGQIAO_STORE_CACHE_MB", default_value_t = 64)]
+    pub store_cache_mb: u64,
     /// Address and port to listen on.
     #[arg(long, env = "FENGQIAO_BIND", default_value = "127.0.0.1:8470")]
     pub bind: SocketAddr,
@@ -143,6 +148,10 @@ impl ServeArgs {
     pub fn config(&self) -> ServeConfig {
         let mut config = ServeConfig::new(&self.data, self.bind);
         config.store = store_location(self.store.as_deref(), self.store_schema.as_deref());
+        if let StoreLocation::Postgres(pg) = &mut config.store {
+            pg.cache_bytes = usize::try_from(self.store_cache_mb.saturating_mul(1024 * 1024))
+                .unwrap_or(usize::MAX);
+        }
         config.metrics_bind = self.metrics_bind;
         config.dev_token = self.insecure_dev_token.clone().filter(|t| !t.is_empty());
         config.admin_token = self.admin_token.clone().filter(|t| !t.is_empty());

@@ -213,7 +213,7 @@ fn metrics(state: &AppState) -> impl IntoResponse + use<> {
     };
     let seq = state.engine.storage().current_seq() as f64;
     let (report_bytes, report_records) = state.reports.resident().usage();
-    let body = state.metrics.render(&[
+    let mut extra = vec![
         (
             "fengqiao_cache_bytes",
             "Estimated memory of loaded documents.",
@@ -244,7 +244,28 @@ fn metrics(state: &AppState) -> impl IntoResponse + use<> {
             "Server sequence number of the latest commit.",
             seq,
         ),
-    ]);
+    ];
+    // A store shared by several servers (PostgreSQL) keeps reads in a cache.
+    if let Some((hits, misses, bytes)) = state.engine.storage().read_cache_stats() {
+        extra.extend([
+            (
+                "fengqiao_store_cache_hits",
+                "Store reads answered from this server's cache since it started.",
+                hits as f64,
+            ),
+            (
+                "fengqiao_store_cache_misses",
+                "Store reads in a fresh scope that asked the store since it started.",
+                misses as f64,
+            ),
+            (
+                "fengqiao_store_cache_bytes",
+                "Estimated memory of the reads this server keeps.",
+                bytes as f64,
+            ),
+        ]);
+    }
+    let body = state.metrics.render(&extra);
     (
         [
             (header::CONTENT_TYPE, "text/plain; version=0.0.4"),
