@@ -2414,11 +2414,27 @@ fn a_lost_listening_connection_leaves_nothing_stale_in_the_cache() {
         let _ = driver.await;
     });
     a.put_value(&value, b"after").unwrap();
-    // The scope waits for the server to listen again (not past its
-    // cache for lack of hearing), then reads afresh.
+    // Read at once, and until the server listens again and answers from
+    // its cache once more: never the value from before.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let fresh = b.fresh();
+        assert_eq!(b.get_value(&value).unwrap(), Some(b"after".to_vec()));
+        if fresh.is_active() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server does not listen again"
+        );
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // From the cache now.
+    let (hits, _, _) = b.read_cache_stats().expect("a cache");
     let fresh = b.fresh();
-    assert!(fresh.is_active(), "the server listens again");
     assert_eq!(b.get_value(&value).unwrap(), Some(b"after".to_vec()));
+    drop(fresh);
+    assert!(b.read_cache_stats().expect("a cache").0 > hits);
 }
 
 /// Rate limits drawn from the store hold across servers: two servers

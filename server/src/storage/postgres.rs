@@ -479,6 +479,9 @@ struct Inner {
     /// Rounds of asking the store for its version, shared by the requests
     /// that arrive together.
     refresher: Refresher,
+    /// Whether the listening connection is up: while it is not, requests
+    /// read past the cache at once rather than wait to catch up.
+    listening: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// How long a request waits for this node to hear every commit the store
@@ -785,6 +788,7 @@ impl PgBackend {
             bucket_calls: AtomicU64::new(0),
             cache: Arc::new(ReadCache::new(config.cache_bytes)),
             refresher: Refresher::default(),
+            listening: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         });
         let backend = Self { inner };
         super::backend::block_on(backend.start(migrate))?;
@@ -834,9 +838,12 @@ impl PgBackend {
             self.inner.config.clone(),
             channel(self.inner.schema.as_deref()),
             self.inner.node.clone(),
-            Arc::clone(&self.inner.known_seq),
-            self.inner.announced.clone(),
-            Arc::clone(&self.inner.cache),
+            Hearing {
+                known_seq: Arc::clone(&self.inner.known_seq),
+                announced: self.inner.announced.clone(),
+                cache: Arc::clone(&self.inner.cache),
+                up: Arc::clone(&self.inner.listening),
+            },
             listening,
         ));
         // Every commit after this returns is heard: wait for the LISTEN.
@@ -882,16 +889,29 @@ pub fn channel_of(config: &PgConfig) -> String {
     channel(config.schema.as_deref())
 }
 
+/// What the listener keeps up to date.
+struct Hearing {
+    known_seq: Arc<AtomicU64>,
+    announced: broadcast::Sender<Announcement>,
+    cache: Arc<ReadCache>,
+    /// Whether it listens now.
+    up: Arc<std::sync::atomic::AtomicBool>,
+}
+
 /// Keeps a connection that listens on `channel`, made again when lost.
 async fn listen(
     config: tokio_postgres::Config,
     channel: String,
     node: String,
-    known_seq: Arc<AtomicU64>,
-    announced: broadcast::Sender<Announcement>,
-    cache: Arc<ReadCache>,
+    hearing: Hearing,
     listening: tokio::sync::oneshot::Sender<()>,
 ) {
+    let Hearing {
+        known_seq,
+        announced,
+        cache,
+        up,
+    } = hearing;
     // Named, so that operators see what it is (`pg_stat_activity`).
     let mut config = config;
     config.application_name(listener_name(&channel));
@@ -931,6 +951,7 @@ async fn listen(
                 match listened.await {
                     Ok(version) => {
                         cache.reset(u64::try_from(version).unwrap_or(0));
+                        up.store(true, Ordering::Release);
                         delay = Duration::from_millis(100);
                         let first_in_time = match listening.take() {
                             Some(ready) => ready.send(()).is_ok(),
@@ -953,6 +974,7 @@ async fn listen(
                             }
                             let _ = announced.send(heard.announcement);
                         }
+                        up.store(false, Ordering::Release);
                         tracing::warn!(
                             "the database connection that listens for commits was lost; reconnecting"
                         );
@@ -1915,6 +1937,10 @@ impl Backend for PgBackend {
     }
 
     fn fresh(&self) -> FreshScope {
+        if !self.inner.listening.load(Ordering::Acquire) {
+            // Nothing is heard: every read goes to the store.
+            return FreshScope::none();
+        }
         let inner = Arc::clone(&self.inner);
         let found = super::backend::block_on(async move {
             let (version, seq) = inner.refresh().await?;
