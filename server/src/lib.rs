@@ -23,6 +23,7 @@ pub mod directory;
 pub mod engine;
 pub mod http;
 pub mod limit;
+pub mod lru;
 pub mod metrics;
 pub mod report;
 pub mod serve;

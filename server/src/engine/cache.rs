@@ -17,12 +17,13 @@
 //! started from, so a stale slot can never overwrite newer data (storage
 //! refuses the commit and the engine reloads).
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use automerge::AutoCommit;
 use fengqiao_protocol::{DocumentId, VillageCode};
+
+use crate::lru::WeightedLru;
 
 /// A loaded document and what the engine knows about it.
 pub struct Loaded {
@@ -98,18 +99,9 @@ impl Slot {
     }
 }
 
-struct Entry {
-    slot: Arc<SlotCell>,
-    weight: u64,
-    tick: u64,
-}
-
 #[derive(Default)]
 struct Inner {
-    entries: HashMap<DocumentId, Entry>,
-    by_age: BTreeMap<u64, DocumentId>,
-    total: u64,
-    tick: u64,
+    slots: WeightedLru<DocumentId, Arc<SlotCell>>,
 }
 
 /// Hit and miss counts, for `/metrics`.
@@ -143,77 +135,36 @@ impl DocCache {
     /// The slot of `id`, created empty if the document is not cached.
     pub fn slot(&self, id: &DocumentId) -> Arc<SlotCell> {
         let mut inner = lock(&self.inner);
-        inner.tick += 1;
-        let tick = inner.tick;
-        if let Some(entry) = inner.entries.get_mut(id) {
-            let old = std::mem::replace(&mut entry.tick, tick);
-            let slot = entry.slot.clone();
-            inner.by_age.remove(&old);
-            inner.by_age.insert(tick, id.clone());
+        if let Some(slot) = inner.slots.get(id) {
             self.stats.hits.fetch_add(1, Ordering::Relaxed);
-            return slot;
+            return slot.clone();
         }
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
         let slot = Arc::new(SlotCell::default());
-        inner.entries.insert(
-            id.clone(),
-            Entry {
-                slot: slot.clone(),
-                weight: 256,
-                tick,
-            },
-        );
-        inner.by_age.insert(tick, id.clone());
-        inner.total += 256;
+        inner.slots.insert(id.clone(), slot.clone(), 256);
         slot
     }
 
     /// Records the slot's new weight after it was loaded or changed, and
-    /// evicts the least recently used documents beyond the budget.
+    /// evicts the least recently used documents beyond the budget (never
+    /// the document just used).
     pub fn reweigh(&self, id: &DocumentId, slot: &Slot) {
         let weight = slot.weight();
         let mut inner = lock(&self.inner);
-        if let Some(entry) = inner.entries.get_mut(id) {
-            let old = std::mem::replace(&mut entry.weight, weight);
-            inner.total = inner.total - old + weight;
-        }
-        while inner.total > self.budget && inner.entries.len() > 1 {
-            let Some((&tick, _)) = inner.by_age.iter().next() else {
-                break;
-            };
-            let Some(victim) = inner.by_age.remove(&tick) else {
-                break;
-            };
-            if &victim == id {
-                // Never evict the document just used; put it back as newest.
-                inner.tick += 1;
-                let t = inner.tick;
-                inner.by_age.insert(t, victim.clone());
-                if let Some(e) = inner.entries.get_mut(&victim) {
-                    e.tick = t;
-                }
-                continue;
-            }
-            if let Some(entry) = inner.entries.remove(&victim) {
-                inner.total -= entry.weight;
-            }
-        }
+        inner.slots.reweigh(id, weight);
+        inner.slots.evict_to(self.budget, Some(id));
     }
 
     /// Drops a document from the cache (after a failed commit, so that the
     /// next use reloads it from storage).
     pub fn forget(&self, id: &DocumentId) {
-        let mut inner = lock(&self.inner);
-        if let Some(entry) = inner.entries.remove(id) {
-            inner.total -= entry.weight;
-            inner.by_age.remove(&entry.tick);
-        }
+        lock(&self.inner).slots.remove(id);
     }
 
     /// Estimated bytes held and number of documents cached.
     pub fn usage(&self) -> (u64, usize) {
         let inner = lock(&self.inner);
-        (inner.total, inner.entries.len())
+        (inner.slots.weight(), inner.slots.len())
     }
 }
 

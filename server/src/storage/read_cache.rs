@@ -29,7 +29,7 @@
 //! Entries are whole values of one key, or every entry under a prefix; the
 //! cache holds at most its byte budget, dropping the least recently used.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -38,6 +38,7 @@ use tokio::sync::watch;
 
 pub use super::backend::Found as Cached;
 use super::backend::Space;
+use crate::lru::WeightedLru;
 
 /// Tombstones kept of keys forgotten recently.
 pub const TOMBSTONES: usize = 16_384;
@@ -78,19 +79,9 @@ pub struct Ticket {
     generation: u64,
 }
 
-struct Held {
-    value: Cached,
-    weight: usize,
-    tick: u64,
-}
-
 #[derive(Default)]
 struct State {
-    entries: HashMap<Tag, Held>,
-    /// Least recently used first.
-    order: BTreeMap<u64, Tag>,
-    tick: u64,
-    weight: usize,
+    entries: WeightedLru<Tag, Cached>,
     tombstones: HashMap<Tag, u64>,
     tombstone_order: VecDeque<(Tag, u64)>,
     /// Reads that began at a version below this are not kept.
@@ -104,15 +95,8 @@ struct State {
 }
 
 impl State {
-    fn remove(&mut self, tag: &Tag) {
-        if let Some(held) = self.entries.remove(tag) {
-            self.order.remove(&held.tick);
-            self.weight -= held.weight;
-        }
-    }
-
     fn bury(&mut self, tag: Tag, version: u64) {
-        self.remove(&tag);
+        self.entries.remove(&tag);
         let kept = self.tombstones.entry(tag.clone()).or_insert(0);
         *kept = (*kept).max(version);
         self.tombstone_order.push_back((tag, version));
@@ -152,33 +136,12 @@ impl State {
     /// Holds `value` for `tag`, dropping the least recently used beyond
     /// `budget`.
     fn install(&mut self, tag: Tag, value: Cached, weight: usize, budget: usize) {
-        self.remove(&tag);
-        self.tick += 1;
-        let tick = self.tick;
-        self.order.insert(tick, tag.clone());
-        self.weight += weight;
-        self.entries.insert(
-            tag,
-            Held {
-                value,
-                weight,
-                tick,
-            },
-        );
-        while self.weight > budget {
-            let Some((_, oldest)) = self.order.pop_first() else {
-                break;
-            };
-            if let Some(held) = self.entries.remove(&oldest) {
-                self.weight -= held.weight;
-            }
-        }
+        self.entries.insert(tag, value, weight as u64);
+        self.entries.evict_to(budget as u64, None);
     }
 
     fn forget_all(&mut self, version: u64) {
         self.entries.clear();
-        self.order.clear();
-        self.weight = 0;
         self.floor = self.floor.max(version);
     }
 }
@@ -220,29 +183,13 @@ impl ReadCache {
 
     /// The cached answer for `tag`.
     pub fn get(&self, tag: &Tag) -> Option<Cached> {
-        let mut state = self.state();
-        state.tick += 1;
-        let tick = state.tick;
-        let old = match state.entries.get_mut(tag) {
-            Some(held) => {
-                let old = held.tick;
-                held.tick = tick;
-                Some((old, held.value.clone()))
-            }
-            None => None,
+        let found = self.state().entries.get(tag).cloned();
+        let counter = match found {
+            Some(_) => &self.hits,
+            None => &self.misses,
         };
-        match old {
-            Some((old, value)) => {
-                state.order.remove(&old);
-                state.order.insert(tick, tag.clone());
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                Some(value)
-            }
-            None => {
-                self.misses.fetch_add(1, Ordering::Relaxed);
-                None
-            }
-        }
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
     }
 
     /// Before reading `tags` from the store: what the answers will be kept
@@ -323,7 +270,7 @@ impl ReadCache {
 
     /// Whether `tag` is cached (without counting a hit or touching it).
     pub fn holds(&self, tag: &Tag) -> bool {
-        self.state().entries.contains_key(tag)
+        self.state().entries.contains(tag)
     }
 
     /// An announcement heard: forgets its keys (all of them when `keys` is
@@ -386,7 +333,7 @@ impl ReadCache {
 
     /// Bytes held.
     pub fn weight(&self) -> usize {
-        self.state().weight
+        usize::try_from(self.state().entries.weight()).unwrap_or(usize::MAX)
     }
 }
 
