@@ -2388,31 +2388,14 @@ fn a_lost_listening_connection_leaves_nothing_stale_in_the_cache() {
     };
     assert_eq!(read(&b), Some(b"before".to_vec()));
     assert_eq!(read(&b), Some(b"before".to_vec()));
-    // Every listening connection of the test's database is cut; a
-    // commit lands before they listen again.
-    let url = std::env::var(postgres::TEST_DATABASE_VAR).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        let driver = tokio::spawn(connection);
-        let name = postgres::listener_name(&postgres::channel_of(&backing.schema.config));
-        let cut = client
-            .execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                 WHERE application_name = $1",
-                &[&name],
-            )
-            .await
-            .unwrap();
-        assert!(cut >= 2, "two servers listen");
-        drop(client);
-        let _ = driver.await;
-    });
+    // This store's listening connections are cut; a commit lands before
+    // they listen again.
+    let name = postgres::listener_name(&postgres::channel_of(&backing.schema.config));
+    let cut = execute_on_test_database(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+        &[&name],
+    );
+    assert!(cut >= 2, "two servers listen");
     a.put_value(&value, b"after").unwrap();
     // Read at once, and until the server listens again and answers from
     // its cache once more: never the value from before.
@@ -2435,6 +2418,64 @@ fn a_lost_listening_connection_leaves_nothing_stale_in_the_cache() {
     assert_eq!(b.get_value(&value).unwrap(), Some(b"after".to_vec()));
     drop(fresh);
     assert!(b.read_cache_stats().expect("a cache").0 > hits);
+}
+
+/// Runs one statement on the test database, as its own client; the rows
+/// it returned or changed.
+fn execute_on_test_database(
+    statement: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> u64 {
+    let url = std::env::var(postgres::TEST_DATABASE_VAR).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let driver = tokio::spawn(connection);
+        let rows = client.execute(statement, params).await.unwrap();
+        drop(client);
+        let _ = driver.await;
+        rows
+    })
+}
+
+/// An announcement a server cannot read (of another version, or not
+/// Fengqiao's) may hide a write it should have forgotten: it forgets
+/// everything it cached.
+#[test]
+fn an_announcement_that_does_not_parse_empties_the_cache() {
+    let Some(backing) = Postgres::new() else {
+        return;
+    };
+    let store = backing.open();
+    let value = ServerValue::Session("gh".into());
+    store.put_value(&value, b"v").unwrap();
+    let read = || {
+        let _fresh = store.fresh();
+        assert_eq!(store.get_value(&value).unwrap(), Some(b"v".to_vec()));
+        store.read_cache_stats().expect("a cache")
+    };
+    read();
+    let (hits, misses, _) = read();
+    assert!(hits > 0);
+    let channel = postgres::channel_of(&backing.schema.config);
+    execute_on_test_database("SELECT pg_notify($1, 'garbage')", &[&channel]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, now_missed, _) = read();
+        if now_missed > misses {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cache kept its reads after an announcement it could not read"
+        );
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// Rate limits drawn from the store hold across servers: two servers

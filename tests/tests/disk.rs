@@ -715,6 +715,52 @@ fn a_really_full_disk_never_acknowledges_and_the_server_recovers() {
 /// `snap.*.generating` behind, which every later start read as a corrupt
 /// store, space or not.) A snapshot left unfinished by an earlier start is
 /// removed before opening.
+/// A store a full disk broke heals by itself once space returns, even if
+/// nothing writes to it: a phone that only downloads is answered again.
+/// (Writes and the health check reopen a broken store; a read of a commit
+/// whose flush failed cannot, as it holds the store open.)
+#[test]
+fn a_store_broken_by_a_full_disk_heals_without_a_write() {
+    let Some(disk) = SmallDisk::mount("24m") else {
+        return;
+    };
+    let server = TestServer::start_in(&disk.mount.join("data"));
+    let mut writer = Phone::new("cadre-a");
+    writer.report(VILLAGE, "满盘之前", T0);
+    writer.sync(&server.url());
+    let filler = disk.fill();
+    for n in 0..6 {
+        let id = writer.report(VILLAGE, &format!("满盘之时 {n}"), T0 + 10 + n);
+        note(
+            &writer,
+            &id,
+            &"磁盘已满时的长记录。".repeat(200),
+            T0 + 20 + n,
+        );
+        let _ = writer.try_sync(&server.url());
+    }
+    std::fs::remove_file(filler).expect("space returns");
+    // From now on only reads: a phone with nothing to upload.
+    let mut reader = Phone::new("cadre-b");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        match reader.try_sync(&server.url()) {
+            Ok(_) => break,
+            Err(SyncError::Transport(TransportError::Server { status: 503, .. })) => {}
+            Err(e) => panic!("after space returned: {e}"),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the broken store did not heal without a write"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert!(
+        reader.replica.ids().expect("ids").len() > 1,
+        "the reader got the records"
+    );
+}
+
 #[test]
 fn a_start_on_a_full_disk_leaves_the_store_as_it_was() {
     use fengqiao_tests::process::{DEV_TOKEN, ServerProcess};

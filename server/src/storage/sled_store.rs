@@ -354,6 +354,28 @@ impl SledBackend {
                 });
             })
             .map_err(StorageError::from_io)?;
+        // A failed flush leaves the store broken until it is reopened. Writes
+        // and the health check reopen it, but a request that fails on a read
+        // first (a record whose last commit was never flushed) never gets to
+        // its write: so while the store is broken, a thread of its own tries
+        // every second, holding no view. It ends once the store is dropped.
+        let healer_inner = Arc::downgrade(&inner);
+        thread::Builder::new()
+            .name("storage-healer".into())
+            .spawn(move || {
+                loop {
+                    thread::sleep(REOPEN_EVERY);
+                    let Some(inner) = healer_inner.upgrade() else {
+                        return;
+                    };
+                    if inner.broken.load(Ordering::Relaxed)
+                        && let Err(error) = inner.reopen_if_broken()
+                    {
+                        tracing::debug!(%error, "reopening the store failed; trying again");
+                    }
+                }
+            })
+            .map_err(StorageError::from_io)?;
         Ok(Self {
             inner,
             flusher: Some(flusher),
