@@ -389,6 +389,8 @@ struct Tally {
     latencies: Vec<Duration>,
     acknowledged: u64,
     failed_attempts: u64,
+    /// Failed attempts by what went wrong (the error, numbers left out).
+    failure_causes: std::collections::BTreeMap<String, u64>,
     failed_syncs: u64,
     rounds: u64,
     received: u64,
@@ -424,6 +426,31 @@ async fn sync_once(phone: &mut StormPhone, link: &mut Link) -> Result<Synced, St
     }
 }
 
+/// What an attempt's error says, without the numbers that differ from one
+/// attempt to the next (ports, byte counts), so that alike failures count
+/// together.
+fn cause_of(error: &str) -> String {
+    // Runs of four digits or more (ports, sizes) become `#`; statuses and
+    // error numbers stay.
+    let mut cause = String::with_capacity(error.len());
+    let mut digits = String::new();
+    for c in error.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        if digits.len() >= 4 {
+            cause.push('#');
+        } else {
+            cause.push_str(&digits);
+        }
+        digits.clear();
+        cause.push(c);
+    }
+    cause.pop();
+    cause
+}
+
 async fn run_phone(
     mut phone: StormPhone,
     edits: usize,
@@ -437,10 +464,12 @@ async fn run_phone(
         let mut link = Link::new(addr);
         let started = Instant::now();
         let mut failures = 0;
+        let mut causes = Vec::new();
         let outcome = loop {
             match sync_once(&mut phone, &mut link).await {
                 Ok(synced) => break Some(synced),
-                Err(_) if failures + 1 < ATTEMPTS => {
+                Err(e) if failures + 1 < ATTEMPTS => {
+                    causes.push(cause_of(&e));
                     failures += 1;
                     tokio::time::sleep(Duration::from_millis(20 << failures)).await;
                 }
@@ -453,6 +482,9 @@ async fn run_phone(
         let elapsed = started.elapsed();
         let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
         tally.failed_attempts += u64::from(failures);
+        for cause in causes {
+            *tally.failure_causes.entry(cause).or_default() += 1;
+        }
         match outcome {
             Some(synced) => {
                 tally.latencies.push(elapsed);
@@ -952,6 +984,22 @@ fn main() {
             println!("{}", cpu_row(s, &s.phones.to_string()));
         }
         println!();
+        for s in std::iter::once(base).chain(storms) {
+            if s.tally.failure_causes.is_empty() {
+                continue;
+            }
+            let causes: Vec<String> = s
+                .tally
+                .failure_causes
+                .iter()
+                .map(|(cause, n)| format!("{n} × {cause}"))
+                .collect();
+            println!(
+                "Failed attempts with {} phones, by cause: {}.\n",
+                s.phones,
+                causes.join("; ")
+            );
+        }
     }
     if results.len() > 1 {
         let (first_config, _, first) = &results[0];
