@@ -1069,3 +1069,21 @@ fn main() {
         std::process::exit(1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::cause_of;
+
+    #[test]
+    fn alike_failures_count_together() {
+        assert_eq!(
+            cause_of("Connection reset by peer (os error 104)"),
+            "Connection reset by peer (os error 104)"
+        );
+        assert_eq!(cause_of("HTTP 503"), "HTTP 503");
+        assert_eq!(
+            cause_of("cannot connect to 127.0.0.1:41234: refused after 20000 bytes"),
+            cause_of("cannot connect to 127.0.0.1:39871: refused after 1234 bytes")
+        );
+    }
+}
