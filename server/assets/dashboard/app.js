@@ -20,6 +20,9 @@
 
   var state = {
     me: null,
+    /* Raised whenever the page returns to the sign-in form: answers to
+       requests made before are dropped. */
+    session: 0,
     lang: readLang(),
     root: null, /* the scope the official oversees (or typed in, for development) */
     scope: null, /* the scope on screen */
@@ -141,10 +144,14 @@
   }
 
   function api(path, options) {
+    var session = state.session;
     return fetch(path, Object.assign({ credentials: "same-origin", headers: { Accept: "application/json" } }, options || {}))
       .then(function (response) {
-        if (response.status === 204) return null;
         return response.json().catch(function () { return {}; }).then(function (body) {
+          // An answer to a request made before the page signed out is
+          // dropped, as a refusal: nothing of the scope comes back.
+          if (session !== state.session) throw new ApiFailure(401, "unauthorized", "signed out");
+          if (response.status === 204) return null;
           if (!response.ok) {
             if (response.status === 401) sessionLost();
             throw new ApiFailure(response.status, body.code, body.message || response.statusText);
@@ -214,6 +221,7 @@
 
   function showLogin() {
     stopEvents();
+    state.session += 1;
     state.me = null;
     show("overview-view", false);
     show("case-view", false);
