@@ -636,6 +636,23 @@ fn heads_at_answers_for_any_cursor<B: Backing>(b: &B) {
         None,
         "an unknown document has no heads"
     );
+    // Several at once answer as one by one, in order.
+    let ids = [doc.id.clone(), DocumentId::random(), other.id.clone()];
+    for seq in [1, 3, 4, 500] {
+        let one_by_one: Vec<_> = ids
+            .iter()
+            .map(|id| store.heads_at(id, seq).unwrap())
+            .collect();
+        assert_eq!(
+            store.heads_at_many(&ids, seq).unwrap(),
+            one_by_one,
+            "at {seq}"
+        );
+    }
+    assert_eq!(
+        store.heads_at_many(&ids, 3).unwrap(),
+        vec![Some(heads(10)), None, Some(heads(2))]
+    );
 }
 
 fn the_heads_log_keeps_the_newest_entries_and_forgets_older_cursors<B: Backing>(b: &B) {

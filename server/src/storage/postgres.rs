@@ -1066,13 +1066,70 @@ fn as_params<T: tokio_postgres::types::ToSql + Sync>(
         .collect()
 }
 
+/// Scans of one space that differ only in their bounds (the heads each
+/// of a batch's records had at a cursor, say) as one statement over arrays
+/// of bounds: one text whatever their number, where [`many_sql`] would give
+/// each number of reads a statement (and a cached plan) of its own.
+fn alike_scans_sql(reads: &[Read]) -> Option<(String, Vec<Vec<Vec<u8>>>)> {
+    let Some(Read::Scan(space, first)) = reads.first() else {
+        return None;
+    };
+    let inclusive = matches!(first.end, Bound::Included(_));
+    let (mut starts, mut ends) = (Vec::new(), Vec::new());
+    for read in reads {
+        let Read::Scan(other, range) = read else {
+            return None;
+        };
+        if other != space || range.reverse != first.reverse || range.limit != first.limit {
+            return None;
+        }
+        match (&range.start, &range.end) {
+            (Bound::Included(start), Bound::Included(end)) if inclusive => {
+                starts.push(start.clone());
+                ends.push(end.clone());
+            }
+            (Bound::Included(start), Bound::Excluded(end)) if !inclusive => {
+                starts.push(start.clone());
+                ends.push(end.clone());
+            }
+            _ => return None,
+        }
+    }
+    let mut inner = format!(
+        "SELECT k, v FROM {} WHERE k >= r.lo AND k {} r.hi ORDER BY k{}",
+        table(*space),
+        if inclusive { "<=" } else { "<" },
+        if first.reverse { " DESC" } else { "" }
+    );
+    if first.limit < i64::MAX as usize {
+        inner.push_str(&format!(" LIMIT {}", first.limit));
+    }
+    let sql = format!(
+        "SELECT (r.i - 1)::int4 AS i, s.k, s.v \
+         FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS r(lo, hi, i) \
+         JOIN LATERAL ({inner}) AS s ON true"
+    );
+    Some((sql, vec![starts, ends]))
+}
+
 async fn read_many_on(client: &Object, reads: &[Read]) -> Result<Vec<Found>, StorageError> {
-    let (sql, params) = many_sql(reads);
-    let statement = client.prepare_cached(&sql).await.map_err(pg)?;
-    let rows = client
-        .query(&statement, &as_params(&params))
-        .await
-        .map_err(pg)?;
+    let rows = match alike_scans_sql(reads).filter(|_| reads.len() > 1) {
+        Some((sql, bounds)) => {
+            let statement = client.prepare_cached(&sql).await.map_err(pg)?;
+            client
+                .query(&statement, &as_params(&bounds))
+                .await
+                .map_err(pg)?
+        }
+        None => {
+            let (sql, params) = many_sql(reads);
+            let statement = client.prepare_cached(&sql).await.map_err(pg)?;
+            client
+                .query(&statement, &as_params(&params))
+                .await
+                .map_err(pg)?
+        }
+    };
     let mut found: Vec<Found> = reads
         .iter()
         .map(|read| match read {
@@ -2222,6 +2279,36 @@ mod tests {
         );
         assert_eq!(params.len(), 5);
         assert_eq!(writes_sql(&BTreeMap::new(), false).0, "SELECT 1");
+    }
+
+    #[test]
+    fn alike_scans_are_one_statement_whatever_their_number() {
+        let heads = |n: u8| {
+            Read::Scan(
+                Space::Heads,
+                KeyRange::inclusive(vec![n, 0], vec![n, 9]).rev().take(1),
+            )
+        };
+        let (two, bounds) = alike_scans_sql(&[heads(1), heads(2)]).expect("alike");
+        let (three, _) = alike_scans_sql(&[heads(1), heads(2), heads(3)]).expect("alike");
+        assert_eq!(two, three);
+        assert_eq!(
+            two,
+            "SELECT (r.i - 1)::int4 AS i, s.k, s.v \
+             FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS r(lo, hi, i) \
+             JOIN LATERAL (SELECT k, v FROM fq_heads WHERE k >= r.lo AND k <= r.hi \
+             ORDER BY k DESC LIMIT 1) AS s ON true"
+        );
+        assert_eq!(
+            bounds,
+            vec![vec![vec![1, 0], vec![2, 0]], vec![vec![1, 9], vec![2, 9]]]
+        );
+        // Anything else goes as parts of its own.
+        assert!(alike_scans_sql(&[heads(1), Read::Get(Space::Heads, vec![1])]).is_none());
+        assert!(
+            alike_scans_sql(&[heads(1), Read::Scan(Space::Heads, KeyRange::prefix(&[2]))])
+                .is_none()
+        );
     }
 
     #[test]

@@ -90,6 +90,8 @@ struct Inner {
     last_reopen: Mutex<Option<Instant>>,
     /// What last made the store unable to write, for `/healthz`.
     last_failure: Mutex<Option<String>>,
+    /// Whether the thread that reopens a broken store runs.
+    healing: AtomicBool,
 }
 
 impl Inner {
@@ -106,7 +108,7 @@ impl Inner {
     }
 
     /// Notes a failed write or flush: the next write reopens the store.
-    fn failed<T>(&self, result: Result<T, StorageError>) -> Result<T, StorageError> {
+    fn failed<T>(self: &Arc<Self>, result: Result<T, StorageError>) -> Result<T, StorageError> {
         if let Err(error) = &result
             && matches!(
                 error,
@@ -117,9 +119,50 @@ impl Inner {
                 .last_failure
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
-            self.broken.store(true, Ordering::Relaxed);
+            self.broken.store(true, Ordering::Release);
+            self.heal();
         }
         result
+    }
+
+    /// Starts, unless it runs, the thread that reopens the broken store
+    /// every [`REOPEN_EVERY`] until it is whole again. Writes and the health
+    /// check reopen it too, but a request that fails on a read first (a
+    /// record whose last commit was never flushed) never reaches its write;
+    /// the thread holds no view, so it is not in its own way. It ends once
+    /// the store is whole, or dropped.
+    fn heal(self: &Arc<Self>) {
+        if self.healing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let store = Arc::downgrade(self);
+        let spawned = thread::Builder::new()
+            .name("storage-healer".into())
+            .spawn(move || {
+                loop {
+                    thread::sleep(REOPEN_EVERY);
+                    let Some(inner) = store.upgrade() else {
+                        return;
+                    };
+                    if let Err(error) = inner.reopen_if_broken() {
+                        tracing::debug!(%error, "reopening the store failed; trying again");
+                    }
+                    if !inner.broken.load(Ordering::Acquire) {
+                        inner.healing.store(false, Ordering::Release);
+                        // A failure in between found the thread still
+                        // running and started none: go on for it.
+                        if !inner.broken.load(Ordering::Acquire)
+                            || inner.healing.swap(true, Ordering::AcqRel)
+                        {
+                            return;
+                        }
+                    }
+                }
+            });
+        if spawned.is_err() {
+            // Writes and the health check still reopen it.
+            self.healing.store(false, Ordering::Release);
+        }
     }
 
     /// The open database; when there is none (reopening failed), tries to
@@ -340,6 +383,7 @@ impl SledBackend {
             broken: AtomicBool::new(false),
             last_reopen: Mutex::new(None),
             last_failure: Mutex::new(None),
+            healing: AtomicBool::new(false),
         });
         let flusher_inner = Arc::clone(&inner);
         let flusher = thread::Builder::new()
@@ -352,28 +396,6 @@ impl SledBackend {
                         .and_then(|handle| handle.db.flush().map(drop).map_err(backend));
                     inner.failed(flushed)
                 });
-            })
-            .map_err(StorageError::from_io)?;
-        // A failed flush leaves the store broken until it is reopened. Writes
-        // and the health check reopen it, but a request that fails on a read
-        // first (a record whose last commit was never flushed) never gets to
-        // its write: so while the store is broken, a thread of its own tries
-        // every second, holding no view. It ends once the store is dropped.
-        let healer_inner = Arc::downgrade(&inner);
-        thread::Builder::new()
-            .name("storage-healer".into())
-            .spawn(move || {
-                loop {
-                    thread::sleep(REOPEN_EVERY);
-                    let Some(inner) = healer_inner.upgrade() else {
-                        return;
-                    };
-                    if inner.broken.load(Ordering::Relaxed)
-                        && let Err(error) = inner.reopen_if_broken()
-                    {
-                        tracing::debug!(%error, "reopening the store failed; trying again");
-                    }
-                }
             })
             .map_err(StorageError::from_io)?;
         Ok(Self {

@@ -771,14 +771,11 @@ impl<B: Backend> Store<B> {
         id: &DocumentId,
         seq: u64,
     ) -> Result<Option<Vec<[u8; 32]>>, StorageError> {
-        let view = self.backend.read(Consistency::Latest).await?;
-        let range = KeyRange::inclusive(doc_seq_key(id, 0), doc_seq_key(id, seq))
-            .rev()
-            .take(1);
-        match view.scan(Space::Heads, &range).await?.into_iter().next() {
-            Some((_, value)) => Ok(Some(decode_heads(&value, "heads log")?)),
-            None => Ok(None),
-        }
+        Ok(self
+            .heads_at_many_async(std::slice::from_ref(id), seq)
+            .await?
+            .pop()
+            .flatten())
     }
 
     pub async fn heads_at_many_async(
