@@ -407,11 +407,12 @@ pub fn handle(
                     .filter(|e| !answered.contains_key(&e.id))
                     .map(|e| e.id.clone())
                     .collect();
-                engine.storage().prefetch(&ahead, &ahead);
                 held.clear();
                 if since > 0 {
-                    let heads = engine.storage().heads_at_many(&ahead, since)?;
+                    let heads = engine.storage().read_ahead(&ahead, &ahead, since)?;
                     held.extend(ahead.into_iter().zip(heads));
+                } else {
+                    engine.storage().prefetch(&ahead, &ahead);
                 }
             }
             if let Some(&(index, upload)) = answered.get(&entry.id) {

@@ -648,6 +648,24 @@ fn heads_at_answers_for_any_cursor<B: Backing>(b: &B) {
             one_by_one,
             "at {seq}"
         );
+        // And together with the reads ahead of a sync, in a fresh scope
+        // (one statement on PostgreSQL) and outside one.
+        for fresh in [true, false] {
+            let _fresh = fresh.then(|| store.fresh());
+            assert_eq!(
+                store.read_ahead(&ids, &ids[..2], seq).unwrap(),
+                one_by_one,
+                "at {seq}, fresh {fresh}"
+            );
+            assert_eq!(
+                store
+                    .load_document(&doc.id)
+                    .unwrap()
+                    .map(|d| d.concatenated()),
+                Some(b"dd".to_vec()),
+                "what was read ahead is the document"
+            );
+        }
     }
     assert_eq!(
         store.heads_at_many(&ids, 3).unwrap(),
@@ -2696,4 +2714,155 @@ fn postgres_servers_committing_at_once_never_share_a_sequence_number() {
         WRITERS * 2
     );
     assert_projection_matches_documents(reader.as_ref());
+}
+
+/// A server copies the newest entries of the feed from what every
+/// server's commits announce, and a sync in a fresh scope reads the feed
+/// from that copy: the same pages the store gives, the other server's
+/// commits and its own included at once, moved and removed records too.
+/// A commit too large to list what it wrote, an announcement that does
+/// not parse and a lost listening connection start the copy again.
+#[test]
+fn the_feed_is_read_from_a_copy_that_is_never_behind() {
+    let Some(backing) = Postgres::new() else {
+        return;
+    };
+    let (a, b) = (backing.open(), backing.open());
+    let start = a.latest_seq().unwrap();
+    let town_a = scope(TOWN_A);
+    let mut ids = Vec::new();
+    // Pages read in a fresh scope on `b`, with whether they came from
+    // its memory, against the store's own answer.
+    let check = |after: u64, round: &str, from_copy: bool| {
+        for scope in [None, Some(&town_a)] {
+            for limit in [1, 3, 100] {
+                let (hits, _, _) = b.read_cache_stats().expect("a cache");
+                let page = {
+                    let _fresh = b.fresh();
+                    b.feed_after(after, scope, limit).unwrap()
+                };
+                let (more_hits, _, _) = b.read_cache_stats().expect("a cache");
+                assert_eq!(
+                    page,
+                    b.feed_after(after, scope, limit).unwrap(),
+                    "{round}: after {after}, limit {limit}"
+                );
+                assert_eq!(
+                    more_hits > hits,
+                    from_copy,
+                    "{round}: whether the feed was read from the copy"
+                );
+            }
+        }
+    };
+    for round in 0..12u8 {
+        let (code, by) = match round % 3 {
+            0 => (A1, &a),
+            1 => (B1, &b),
+            _ => (A2, &a),
+        };
+        let id = DocumentId::random();
+        by.commit(snapshot(
+            &visit(&id, code, Sentiment::Positive, false),
+            &[round],
+            1,
+        ))
+        .unwrap();
+        ids.push((id, code));
+        // A record committed again moves to the end of the feed.
+        if round % 4 == 3 {
+            let (id, code) = &ids[usize::from(round) / 2];
+            let summary = visit(id, code, Sentiment::Neutral, false);
+            b.commit(chunk(&summary, &[round], 2 + round)).unwrap();
+        }
+        if round == 7 {
+            a.remove_document(&ids[0].0).unwrap();
+        }
+        // Within one scope (a sync: uploads, then the feed), what this
+        // server just committed is in the feed it reads.
+        {
+            let _fresh = b.fresh();
+            let id = DocumentId::random();
+            let seq = b
+                .commit(snapshot(
+                    &visit(&id, A1, Sentiment::Positive, false),
+                    &[round],
+                    1,
+                ))
+                .unwrap()
+                .seq;
+            let page = b.feed_after(seq - 1, None, 10).unwrap();
+            let got: Vec<_> = page.entries.iter().map(|e| (e.seq, e.id.clone())).collect();
+            assert_eq!(got, vec![(seq, id)], "round {round}: its own commit");
+        }
+        check(start, &format!("round {round}"), true);
+        check(start + u64::from(round), &format!("round {round}"), true);
+    }
+    // A commit too large to list what it wrote (here: it deletes the
+    // last entry of the feed, behind the servers' backs): the copy starts
+    // again from the store, and is right.
+    let channel = postgres::channel_of(&backing.schema.config);
+    let schema = backing.schema.config.schema.clone().expect("a schema");
+    let last = b.feed_after(start, None, 1000).unwrap().through_seq;
+    let unlisted = execute_on_test_database(
+        &format!(
+            "WITH d AS (DELETE FROM {schema}.fq_feed WHERE k = $2), \
+             w AS (UPDATE {schema}.fq_writer SET version = version + 1 RETURNING version) \
+             SELECT pg_notify($1, 'other 0 ' || w.version || ' *') FROM w"
+        ),
+        &[&channel, &last.to_be_bytes().to_vec()],
+    );
+    assert_eq!(unlisted, 1);
+    // (The copy starts again above it: the store answers.)
+    check(start, "after a commit too large to list", false);
+    let id = DocumentId::random();
+    let seq = a
+        .commit(snapshot(
+            &visit(&id, A2, Sentiment::Positive, false),
+            b"y",
+            1,
+        ))
+        .unwrap()
+        .seq;
+    check(start, "and a commit after it", false);
+    check(seq - 1, "and a commit after it", true);
+    // An announcement that does not parse: the same.
+    for payload in ["garbage"] {
+        execute_on_test_database("SELECT pg_notify($1, $2)", &[&channel, &payload]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let id = DocumentId::random();
+            let seq = a
+                .commit(snapshot(
+                    &visit(&id, A1, Sentiment::Positive, false),
+                    b"x",
+                    1,
+                ))
+                .unwrap()
+                .seq;
+            let (hits, _, _) = b.read_cache_stats().expect("a cache");
+            let page = {
+                let _fresh = b.fresh();
+                b.feed_after(seq - 1, None, 10).unwrap()
+            };
+            assert_eq!(page.entries.len(), 1, "{payload}");
+            assert_eq!(page.entries[0].id, id, "{payload}");
+            if b.read_cache_stats().expect("a cache").0 > hits {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{payload}: the copy of the feed did not start again"
+            );
+            thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    // A cursor from before the copy began is answered by the store.
+    let (hits, _, _) = b.read_cache_stats().expect("a cache");
+    let page = {
+        let _fresh = b.fresh();
+        b.feed_after(0, None, 1000).unwrap()
+    };
+    assert_eq!(page, b.feed_after(0, None, 1000).unwrap());
+    assert_eq!(b.read_cache_stats().expect("a cache").0, hits);
 }

@@ -87,6 +87,7 @@ pub mod config;
 pub mod document;
 pub mod error;
 pub mod feed;
+pub mod feed_tail;
 pub mod group_commit;
 mod keys;
 pub mod postgres;
@@ -310,6 +311,18 @@ pub trait Storage: Send + Sync {
     /// nothing where reads are cheap.
     fn prefetch(&self, ids: &[DocumentId], whole: &[DocumentId]) {
         let _ = (ids, whole);
+    }
+
+    /// [`Storage::prefetch`], and [`Storage::heads_at_many`] of `ids` at
+    /// `seq`, in one read where reads are round trips.
+    fn read_ahead(
+        &self,
+        ids: &[DocumentId],
+        whole: &[DocumentId],
+        seq: u64,
+    ) -> Result<Vec<Option<Vec<[u8; 32]>>>, StorageError> {
+        self.prefetch(ids, whole);
+        self.heads_at_many(ids, seq)
     }
 
     /// Reads this server answered from its cache and reads it asked the

@@ -57,6 +57,7 @@ use super::backend::{
     Announcement, Backend, Consistency, Durability, Entry, Found, KeyRange, Read, ReadView, Space,
     WriteTxn,
 };
+use super::feed_tail::{Answer, FeedTail, TailWrites};
 use super::read_cache::{Cached, ReadCache, Tag, Ticket};
 use super::store::Store;
 use super::{FreshScope, QuarantineBounds, StorageError};
@@ -476,6 +477,10 @@ struct Inner {
     /// Reads kept, forgotten as any node's commits announce (see
     /// [`read_cache`](super::read_cache)).
     cache: Arc<ReadCache>,
+    /// The newest entries of the feed, copied from what commits announce.
+    tail: Arc<FeedTail>,
+    /// The version of this node's last commit: a read after it must see it.
+    own_version: Arc<AtomicU64>,
     /// Rounds of asking the store for its version, shared by the requests
     /// that arrive together.
     refresher: Refresher,
@@ -595,20 +600,9 @@ impl Inner {
                 let pool = self.pool.clone();
                 self.run(async move {
                     let client = pool.get().await.map_err(pool_error)?;
-                    let statement = client
-                        .prepare_cached(&format!(
-                            "SELECT w.version, s.v FROM fq_writer w LEFT JOIN {} s ON s.k = ''::bytea",
-                            table(Space::Seq)
-                        ))
-                        .await
-                        .map_err(pg)?;
+                    let statement = client.prepare_cached(&where_now_sql()).await.map_err(pg)?;
                     let row = client.query_one(&statement, &[]).await.map_err(pg)?;
-                    let version = column::<i64>(&row, 0)?;
-                    let seq = match column::<Option<&[u8]>>(&row, 1)? {
-                        Some(bytes) => decode_seq(bytes)?,
-                        None => 0,
-                    };
-                    Ok((u64::try_from(version).unwrap_or(0), seq))
+                    version_and_seq(&row)
                 })
             })
             .await
@@ -665,19 +659,32 @@ fn cached_space(space: Space) -> bool {
 const LISTED_KEYS: usize = 6_000;
 
 /// The keys a transaction wrote, as announced: `-` for none, `*` for too
-/// many to list, else `<space tag><base64 key>` joined by `,`.
-fn list_keys(keys: &[(Space, Vec<u8>)]) -> String {
+/// many to list, else items joined by `,`: `<space tag><base64 key>` for a
+/// key servers may have cached (forget it) or a feed entry deleted, and
+/// `<space tag><base64 key>=<base64 value>` for a feed entry put or the
+/// last sequence number stored (the tail of the feed every server copies,
+/// see [`feed_tail`](super::feed_tail)).
+fn list_keys(keys: &[(Space, Vec<u8>)], tail: &[KeyWrite]) -> String {
     use base64::Engine as _;
-    if keys.is_empty() {
+    let b64 = &base64::engine::general_purpose::STANDARD_NO_PAD;
+    if keys.is_empty() && tail.is_empty() {
         return "-".to_owned();
     }
     let mut listed = String::new();
-    for (space, key) in keys {
+    let items = keys.iter().map(|(space, key)| (*space, key, None)).chain(
+        tail.iter()
+            .map(|(space, key, value)| (*space, key, value.as_ref())),
+    );
+    for (space, key, value) in items {
         if !listed.is_empty() {
             listed.push(',');
         }
         listed.push(char::from(space.tag()));
-        listed.push_str(&base64::engine::general_purpose::STANDARD_NO_PAD.encode(key));
+        listed.push_str(&b64.encode(key));
+        if let Some(value) = value {
+            listed.push('=');
+            listed.push_str(&b64.encode(value));
+        }
         if listed.len() > LISTED_KEYS {
             return "*".to_owned();
         }
@@ -688,33 +695,46 @@ fn list_keys(keys: &[(Space, Vec<u8>)]) -> String {
 /// Keys a transaction wrote, by space.
 type Written = Vec<(Space, Vec<u8>)>;
 
-/// The keys of [`list_keys`]: `Some(None)` for `*`, `None` if malformed.
-fn listed_keys(listed: &str) -> Option<Option<Written>> {
+/// A key a transaction put (`Some` value) or deleted.
+type KeyWrite = (Space, Vec<u8>, Option<Vec<u8>>);
+
+/// The writes of [`list_keys`]: the cached keys to forget and what the
+/// feed's tail applies; `Some(None)` for `*`, `None` if malformed.
+fn listed_keys(listed: &str) -> Option<Option<(Written, TailWrites)>> {
     use base64::Engine as _;
+    let b64 = &base64::engine::general_purpose::STANDARD_NO_PAD;
     match listed {
-        "-" => return Some(Some(Vec::new())),
+        "-" => return Some(Some(Default::default())),
         "*" => return Some(None),
         _ => {}
     }
     let mut keys = Vec::new();
+    let mut tail = TailWrites::default();
     for item in listed.split(',') {
         let tag = *item.as_bytes().first()?;
         let space = Space::of_tag(tag)?;
-        let key = base64::engine::general_purpose::STANDARD_NO_PAD
-            .decode(item.get(1..)?)
-            .ok()?;
-        keys.push((space, key));
+        let (key, value) = match item.get(1..)?.split_once('=') {
+            Some((key, value)) => (key, Some(b64.decode(value).ok()?)),
+            None => (item.get(1..)?, None),
+        };
+        let key = b64.decode(key).ok()?;
+        match (space, value) {
+            (Space::Seq, Some(value)) if key.is_empty() => tail.seq = Some(value),
+            (Space::Feed, value) => tail.feed.push((key, value)),
+            (space, None) if cached_space(space) => keys.push((space, key)),
+            _ => return None,
+        }
     }
-    Some(Some(keys))
+    Some(Some((keys, tail)))
 }
 
 /// An announcement as heard: what it says, the version of the transaction
-/// and the keys it wrote (`None`: too many to list).
+/// and what it wrote (`None`: too much to list).
 #[derive(Debug, PartialEq, Eq)]
 struct Heard {
     announcement: Announcement,
     version: u64,
-    keys: Option<Vec<(Space, Vec<u8>)>>,
+    writes: Option<(Written, TailWrites)>,
 }
 
 /// An announcement's payload: `node seq version keys text`.
@@ -723,7 +743,7 @@ fn parse_payload(node: &str, payload: &str) -> Option<Heard> {
     let from = parts.next()?;
     let seq = parts.next()?.parse().ok()?;
     let version = parts.next()?.parse().ok()?;
-    let keys = listed_keys(parts.next()?)?;
+    let writes = listed_keys(parts.next()?)?;
     Some(Heard {
         announcement: Announcement::Committed {
             own: from == node,
@@ -731,7 +751,7 @@ fn parse_payload(node: &str, payload: &str) -> Option<Heard> {
             text: parts.next().unwrap_or("").to_owned(),
         },
         version,
-        keys,
+        writes,
     })
 }
 
@@ -787,6 +807,10 @@ impl PgBackend {
             node: node_name(),
             bucket_calls: AtomicU64::new(0),
             cache: Arc::new(ReadCache::new(config.cache_bytes)),
+            // A quarter of the cache's bytes: 16 MiB by default, about
+            // 150,000 entries.
+            tail: Arc::new(FeedTail::new(config.cache_bytes / 4)),
+            own_version: Arc::new(AtomicU64::new(0)),
             refresher: Refresher::default(),
             listening: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         });
@@ -842,6 +866,7 @@ impl PgBackend {
                 known_seq: Arc::clone(&self.inner.known_seq),
                 announced: self.inner.announced.clone(),
                 cache: Arc::clone(&self.inner.cache),
+                tail: Arc::clone(&self.inner.tail),
                 up: Arc::clone(&self.inner.listening),
             },
             listening,
@@ -894,6 +919,7 @@ struct Hearing {
     known_seq: Arc<AtomicU64>,
     announced: broadcast::Sender<Announcement>,
     cache: Arc<ReadCache>,
+    tail: Arc<FeedTail>,
     /// Whether it listens now.
     up: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -910,6 +936,7 @@ async fn listen(
         known_seq,
         announced,
         cache,
+        tail,
         up,
     } = hearing;
     // Named, so that operators see what it is (`pg_stat_activity`).
@@ -939,18 +966,19 @@ async fn listen(
                     }
                 });
                 let listened = async {
-                    client.batch_execute(&format!("LISTEN {channel}")).await?;
+                    client
+                        .batch_execute(&format!("LISTEN {channel}"))
+                        .await
+                        .map_err(pg)?;
                     // Whatever was committed before now may have gone
-                    // unheard: the cache starts again from the store's
-                    // version as it is once listening.
-                    let row = client
-                        .query_one("SELECT version FROM fq_writer", &[])
-                        .await?;
-                    Ok::<_, tokio_postgres::Error>(row.try_get::<_, i64>(0).unwrap_or(0))
+                    // unheard: the cache and the feed's tail start again
+                    // from the store as it is once listening.
+                    where_now(&client).await
                 };
                 match listened.await {
-                    Ok(version) => {
-                        cache.reset(u64::try_from(version).unwrap_or(0));
+                    Ok((version, seq)) => {
+                        cache.reset(version);
+                        tail.restart(version, seq);
                         up.store(true, Ordering::Release);
                         delay = Duration::from_millis(100);
                         let first_in_time = match listening.take() {
@@ -965,16 +993,34 @@ async fn listen(
                                 // Of another version of the server, or not
                                 // ours: nothing kept can be trusted.
                                 tracing::warn!(%payload, "an announcement that does not parse; forgetting every cached read");
+                                tail.stop();
                                 cache.reset(cache.applied());
+                                restart_tail(&client, &tail).await;
                                 continue;
                             };
-                            cache.heard(heard.version, heard.keys.as_deref());
+                            // The tail first: a reader the cache lets in
+                            // finds it at least as far along.
+                            match &heard.writes {
+                                Some((_, writes)) => tail.apply(heard.version, writes),
+                                None => {
+                                    // Too much to list: the tail starts
+                                    // again from the store as it is now
+                                    // (later announcements wait in `rx`).
+                                    tail.stop();
+                                    restart_tail(&client, &tail).await;
+                                }
+                            }
+                            cache.heard(
+                                heard.version,
+                                heard.writes.as_ref().map(|(keys, _)| keys.as_slice()),
+                            );
                             if let Announcement::Committed { seq, .. } = &heard.announcement {
                                 known_seq.fetch_max(*seq, Ordering::Relaxed);
                             }
                             let _ = announced.send(heard.announcement);
                         }
                         up.store(false, Ordering::Release);
+                        tail.stop();
                         tracing::warn!(
                             "the database connection that listens for commits was lost; reconnecting"
                         );
@@ -991,6 +1037,40 @@ async fn listen(
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Reads the store's version and last sequence number together (one
+/// statement: one snapshot).
+fn where_now_sql() -> String {
+    format!(
+        "SELECT w.version, s.v FROM fq_writer w LEFT JOIN {} s ON s.k = ''::bytea",
+        table(Space::Seq)
+    )
+}
+
+/// The store's version and last sequence number, read together.
+async fn where_now(client: &tokio_postgres::Client) -> Result<(u64, u64), StorageError> {
+    let row = client.query_one(&where_now_sql(), &[]).await.map_err(pg)?;
+    version_and_seq(&row)
+}
+
+/// The answer of [`where_now_sql`].
+fn version_and_seq(row: &tokio_postgres::Row) -> Result<(u64, u64), StorageError> {
+    let version = u64::try_from(column::<i64>(row, 0)?).unwrap_or(0);
+    let seq = match column::<Option<&[u8]>>(row, 1)? {
+        Some(bytes) => decode_seq(bytes)?,
+        None => 0,
+    };
+    Ok((version, seq))
+}
+
+/// Starts the feed's tail again from the store as it is now; if that
+/// cannot be read, it stays stopped until the listener connects again.
+async fn restart_tail(client: &tokio_postgres::Client, tail: &FeedTail) {
+    match where_now(client).await {
+        Ok((version, seq)) => tail.restart(version, seq),
+        Err(error) => tracing::warn!(%error, "could not read where the feed ends"),
     }
 }
 
@@ -1071,6 +1151,17 @@ fn as_params<T: tokio_postgres::types::ToSql + Sync>(
 /// of bounds: one text whatever their number, where [`many_sql`] would give
 /// each number of reads a statement (and a cached plan) of its own.
 fn alike_scans_sql(reads: &[Read]) -> Option<(String, Vec<Vec<Vec<u8>>>)> {
+    alike_scans_part(reads, 1, 0)
+}
+
+/// [`alike_scans_sql`] as a part of a larger statement: its two arrays of
+/// bounds are parameters `param` and `param + 1`, and its rows are
+/// numbered from `group`.
+fn alike_scans_part(
+    reads: &[Read],
+    param: usize,
+    group: usize,
+) -> Option<(String, Vec<Vec<Vec<u8>>>)> {
     let Some(Read::Scan(space, first)) = reads.first() else {
         return None;
     };
@@ -1105,9 +1196,10 @@ fn alike_scans_sql(reads: &[Read]) -> Option<(String, Vec<Vec<Vec<u8>>>)> {
         inner.push_str(&format!(" LIMIT {}", first.limit));
     }
     let sql = format!(
-        "SELECT (r.i - 1)::int4 AS i, s.k, s.v \
-         FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS r(lo, hi, i) \
-         JOIN LATERAL ({inner}) AS s ON true"
+        "SELECT (r.i - 1 + {group})::int4 AS i, s.k, s.v \
+         FROM unnest(${param}::bytea[], ${}::bytea[]) WITH ORDINALITY AS r(lo, hi, i) \
+         JOIN LATERAL ({inner}) AS s ON true",
+        param + 1
     );
     Some((sql, vec![starts, ends]))
 }
@@ -1130,6 +1222,24 @@ async fn read_many_on(client: &Object, reads: &[Read]) -> Result<Vec<Found>, Sto
                 .map_err(pg)?
         }
     };
+    let mut answers = Vec::with_capacity(rows.len());
+    for row in rows {
+        let index = usize::try_from(column::<i32>(&row, 0)?).unwrap_or(usize::MAX);
+        answers.push((
+            index,
+            column::<Vec<u8>>(&row, 1)?,
+            column::<Vec<u8>>(&row, 2)?,
+        ));
+    }
+    found_of(reads, answers)
+}
+
+/// What `reads` found, from the rows `(read's index, key, value)` of their
+/// statement.
+fn found_of(
+    reads: &[Read],
+    rows: Vec<(usize, Vec<u8>, Vec<u8>)>,
+) -> Result<Vec<Found>, StorageError> {
     let mut found: Vec<Found> = reads
         .iter()
         .map(|read| match read {
@@ -1137,9 +1247,7 @@ async fn read_many_on(client: &Object, reads: &[Read]) -> Result<Vec<Found>, Sto
             Read::Scan(..) => Found::Entries(Vec::new()),
         })
         .collect();
-    for row in rows {
-        let index = usize::try_from(column::<i32>(&row, 0)?).unwrap_or(usize::MAX);
-        let (key, value) = (column::<Vec<u8>>(&row, 1)?, column::<Vec<u8>>(&row, 2)?);
+    for (index, key, value) in rows {
         match found.get_mut(index) {
             Some(Found::Value(slot)) => *slot = Some(value),
             Some(Found::Entries(entries)) => entries.push((key, value)),
@@ -1175,12 +1283,16 @@ fn tag_of(read: &Read) -> Option<Tag> {
 }
 
 /// Reads ahead what `tags` name, in one statement, into `cache`.
+/// Reads `tags` into `cache`, and `also` (scans of one space alike but for
+/// their bounds, see [`alike_scans_part`]) for the caller, in one
+/// statement.
 async fn prefetch_on(
     client: &Object,
     cache: &ReadCache,
     ticket: Ticket,
     tags: Vec<Tag>,
-) -> Result<(), StorageError> {
+    also: &[Read],
+) -> Result<Vec<Found>, StorageError> {
     let mut keys: BTreeMap<Space, Vec<Vec<u8>>> = BTreeMap::new();
     let mut prefixes: BTreeMap<Space, Vec<Vec<u8>>> = BTreeMap::new();
     for tag in tags {
@@ -1224,8 +1336,17 @@ async fn prefetch_on(
         ));
         groups.push((true, space, kept));
     }
+    if !also.is_empty() {
+        let (part, bounds) = alike_scans_part(also, params.len() + 1, groups.len()).ok_or(
+            StorageError::Invalid {
+                reason: "reads ahead that are not alike scans".to_owned(),
+            },
+        )?;
+        parts.push(format!("({part})"));
+        params.extend(bounds);
+    }
     if parts.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let statement = client
         .prepare_cached(&parts.join(" UNION ALL "))
@@ -1249,9 +1370,14 @@ async fn prefetch_on(
             lengths
         })
         .collect();
+    let mut asked = Vec::new();
     for row in rows {
         let group = usize::try_from(column::<i32>(&row, 0)?).unwrap_or(usize::MAX);
         let (key, value) = (column::<Vec<u8>>(&row, 1)?, column::<Vec<u8>>(&row, 2)?);
+        if let Some(index) = group.checked_sub(groups.len()) {
+            asked.push((index, key, value));
+            continue;
+        }
         let Some((prefixed, _, _)) = groups.get(group) else {
             return Err(StorageError::Corrupt { what: "read" });
         };
@@ -1279,7 +1405,7 @@ async fn prefetch_on(
         }
     }
     cache.keep(ticket, found);
-    Ok(())
+    found_of(also, asked)
 }
 
 async fn get_on(
@@ -1386,23 +1512,53 @@ enum View {
     Snapshot(Conn),
     /// Each read on a pooled connection, taken for that read alone (in the
     /// same task as the read: one hop to the backend's runtime).
-    Latest {
-        pool: Pool,
-        rt: tokio::runtime::Handle,
-        cache: Arc<ReadCache>,
-    },
+    Latest(Latest),
 }
 
-impl View {
-    /// Reads through the cache: answered from it on a thread in a fresh
-    /// scope when all of `reads` are there, else from the store in one
-    /// statement, and kept.
-    async fn read_cached(
-        pool: &Pool,
-        rt: &tokio::runtime::Handle,
-        cache: &Arc<ReadCache>,
-        reads: Vec<Read>,
-    ) -> Result<Vec<Found>, StorageError> {
+/// What reads of the latest state use.
+struct Latest {
+    pool: Pool,
+    rt: tokio::runtime::Handle,
+    cache: Arc<ReadCache>,
+    tail: Arc<FeedTail>,
+    own_version: Arc<AtomicU64>,
+}
+
+/// How long a read of the feed waits for this node to hear its own last
+/// commit before it asks the store instead.
+const OWN_COMMIT_HEARD: Duration = Duration::from_millis(100);
+
+impl Latest {
+    /// Reads through the cache: answered from it (or from the feed's
+    /// tail) on a thread in a fresh scope when all of `reads` are there,
+    /// else from the store in one statement, and kept.
+    async fn read_cached(&self, reads: Vec<Read>) -> Result<Vec<Found>, StorageError> {
+        let Self {
+            pool,
+            rt,
+            cache,
+            tail,
+            own_version,
+        } = self;
+        if fresh_here(cache).is_some() {
+            // As far along as what the scope waited for, and as this
+            // node's own commits.
+            let need = cache.applied().max(own_version.load(Ordering::Relaxed));
+            let mut answer = tail.answer(&reads, need);
+            if answer == Answer::Behind {
+                let tail = Arc::clone(tail);
+                let reads = reads.clone();
+                answer = run_on(rt, async move {
+                    tail.applied(need, OWN_COMMIT_HEARD).await;
+                    Ok(tail.answer(&reads, need))
+                })
+                .await?;
+            }
+            if let Answer::Found(found) = answer {
+                cache.count_hit();
+                return Ok(found);
+            }
+        }
         let tags: Vec<Option<Tag>> = reads.iter().map(tag_of).collect();
         if fresh_here(cache).is_some() && tags.iter().all(Option::is_some) {
             let hits: Option<Vec<Found>> = tags.iter().flatten().map(|t| cache.get(t)).collect();
@@ -1441,9 +1597,9 @@ impl ReadView for PgView {
     async fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         match &self.0 {
             View::Snapshot(conn) => conn.get(space, key).await,
-            View::Latest { pool, rt, cache } => {
+            View::Latest(latest) => {
                 let reads = vec![Read::Get(space, key.to_vec())];
-                match View::read_cached(pool, rt, cache, reads).await?.pop() {
+                match latest.read_cached(reads).await?.pop() {
                     Some(Found::Value(value)) => Ok(value),
                     _ => Err(StorageError::Corrupt { what: "read" }),
                 }
@@ -1454,9 +1610,9 @@ impl ReadView for PgView {
     async fn scan(&self, space: Space, range: &KeyRange) -> Result<Vec<Entry>, StorageError> {
         match &self.0 {
             View::Snapshot(conn) => conn.scan(space, range).await,
-            View::Latest { pool, rt, cache } => {
+            View::Latest(latest) => {
                 let reads = vec![Read::Scan(space, range.clone())];
-                match View::read_cached(pool, rt, cache, reads).await?.pop() {
+                match latest.read_cached(reads).await?.pop() {
                     Some(Found::Entries(entries)) => Ok(entries),
                     _ => Err(StorageError::Corrupt { what: "read" }),
                 }
@@ -1467,9 +1623,7 @@ impl ReadView for PgView {
     async fn read_many(&self, reads: &[Read]) -> Result<Vec<Found>, StorageError> {
         match &self.0 {
             View::Snapshot(conn) => conn.read_many(reads).await,
-            View::Latest { pool, rt, cache } => {
-                View::read_cached(pool, rt, cache, reads.to_vec()).await
-            }
+            View::Latest(latest) => latest.read_cached(reads.to_vec()).await,
         }
     }
 }
@@ -1520,6 +1674,7 @@ pub struct PgTxn {
     /// Whether it joined its group's commit.
     joined: bool,
     cache: Arc<ReadCache>,
+    own_version: Arc<AtomicU64>,
 }
 
 impl PgTxn {
@@ -1608,6 +1763,25 @@ fn writes_sql(
     (sql, params)
 }
 
+/// The writes to the spaces `which` picks: `None` deletes.
+fn writes_in(
+    by_space: &BTreeMap<Space, SpaceWrites>,
+    which: impl Fn(Space) -> bool,
+) -> Vec<KeyWrite> {
+    by_space
+        .iter()
+        .filter(|(space, _)| which(**space))
+        .flat_map(|(space, (deleted, keys, values))| {
+            let deleted = deleted.iter().map(|key| (*space, key.clone(), None));
+            let put = keys
+                .iter()
+                .zip(values)
+                .map(|(key, value)| (*space, key.clone(), Some(value.clone())));
+            deleted.chain(put)
+        })
+        .collect()
+}
+
 /// Sends one transaction's writes (and its announcement) on `client`: one
 /// statement, prepared once per connection and shape.
 async fn send_writes(
@@ -1681,29 +1855,26 @@ impl WriteTxn for PgTxn {
                 deleted.iter().chain(keys).map(|key| (*space, key.clone()))
             })
             .collect();
-        let kept: Vec<(Space, Vec<u8>, Option<Vec<u8>>)> = by_space
-            .iter()
-            .filter(|(space, _)| matches!(space, Space::DocMeta | Space::Meta | Space::Projection))
-            .flat_map(|(space, (deleted, keys, values))| {
-                let deleted = deleted.iter().map(|key| (*space, key.clone(), None));
-                let put = keys
-                    .iter()
-                    .zip(values)
-                    .map(|(key, value)| (*space, key.clone(), Some(value.clone())));
-                deleted.chain(put)
-            })
-            .collect();
-        // Every commit that takes a number or changes what servers cache is
-        // announced, under the next version (other nodes learn the last
-        // number and forget the keys), with its text when it has one.
+        let kept = writes_in(&by_space, |space| {
+            matches!(space, Space::DocMeta | Space::Meta | Space::Projection)
+        });
+        // What every server's copy of the feed's tail applies: the last
+        // number stored and the feed entries put and deleted.
+        let tail = writes_in(&by_space, |space| matches!(space, Space::Seq | Space::Feed));
+        // Every commit that takes a number, moves the feed or changes what
+        // servers cache is announced, under the next version (other nodes
+        // learn the last number, copy the feed's tail and forget the keys),
+        // with its text when it has one.
         let text = self.announce.take();
         let version = match self.group.as_ref().and_then(|g| g.as_ref()) {
-            Some(group) if seq.is_some() || text.is_some() || !cached.is_empty() => {
+            Some(group)
+                if seq.is_some() || text.is_some() || !cached.is_empty() || !tail.is_empty() =>
+            {
                 Some(group.version + 1)
             }
             _ => None,
         };
-        let listed = list_keys(&cached);
+        let listed = list_keys(&cached, &tail);
         let announce = version.map(|version| {
             let mut payload = format!("{} {} {version} {listed}", self.node, seq.unwrap_or(0));
             if let Some(text) = &text {
@@ -1749,6 +1920,7 @@ impl WriteTxn for PgTxn {
                     self.known_seq.fetch_max(seq, Ordering::Relaxed);
                 }
                 if let Some(version) = version {
+                    self.own_version.fetch_max(version, Ordering::Relaxed);
                     // At once: this node's next read must not find what it
                     // cached before (its own announcement comes later).
                     let keys = (listed != "*").then_some(cached.as_slice());
@@ -1849,17 +2021,50 @@ impl crate::limit::SharedBuckets for PgBackend {
     }
 }
 
+impl PgBackend {
+    /// Of `tags`, those to read ahead: none outside a fresh scope, and
+    /// none the cache holds.
+    fn to_read_ahead(&self, tags: Vec<Tag>) -> Vec<Tag> {
+        let cache = &self.inner.cache;
+        if fresh_here(cache).is_none() {
+            return Vec::new();
+        }
+        let mut tags: Vec<Tag> = tags.into_iter().filter(|tag| !cache.holds(tag)).collect();
+        tags.sort();
+        tags.dedup();
+        tags
+    }
+
+    /// Reads `tags` into the cache and answers `reads`, in one statement.
+    async fn read_ahead(
+        &self,
+        tags: Vec<Tag>,
+        reads: Vec<Read>,
+    ) -> Result<Vec<Found>, StorageError> {
+        let ticket = self.inner.cache.begin(&tags);
+        let (pool, cache) = (self.inner.pool.clone(), Arc::clone(&self.inner.cache));
+        self.inner
+            .run(async move {
+                let client = pool.get().await.map_err(pool_error)?;
+                prefetch_on(&client, &cache, ticket, tags, &reads).await
+            })
+            .await
+    }
+}
+
 impl Backend for PgBackend {
     type Read = PgView;
     type Write = PgTxn;
 
     async fn read(&self, consistency: Consistency) -> Result<PgView, StorageError> {
         if consistency == Consistency::Latest {
-            return Ok(PgView(View::Latest {
+            return Ok(PgView(View::Latest(Latest {
                 pool: self.inner.pool.clone(),
                 rt: self.inner.rt.handle().clone(),
                 cache: Arc::clone(&self.inner.cache),
-            }));
+                tail: Arc::clone(&self.inner.tail),
+                own_version: Arc::clone(&self.inner.own_version),
+            })));
         }
         let pool = self.inner.pool.clone();
         let client = self
@@ -1949,6 +2154,7 @@ impl Backend for PgBackend {
             announce: None,
             joined: false,
             cache: Arc::clone(&self.inner.cache),
+            own_version: Arc::clone(&self.inner.own_version),
         })
     }
 
@@ -2029,28 +2235,34 @@ impl Backend for PgBackend {
     }
 
     async fn prefetch(&self, tags: Vec<Tag>) {
-        let cache = &self.inner.cache;
-        if fresh_here(cache).is_none() {
-            return;
-        }
-        let mut tags: Vec<Tag> = tags.into_iter().filter(|tag| !cache.holds(tag)).collect();
-        tags.sort();
-        tags.dedup();
+        let tags = self.to_read_ahead(tags);
         if tags.is_empty() {
             return;
         }
-        let ticket = cache.begin(&tags);
-        let (pool, cache) = (self.inner.pool.clone(), Arc::clone(cache));
-        let read = self
-            .inner
-            .run(async move {
-                let client = pool.get().await.map_err(pool_error)?;
-                prefetch_on(&client, &cache, ticket, tags).await
-            })
-            .await;
-        if let Err(error) = read {
+        if let Err(error) = self.read_ahead(tags, Vec::new()).await {
             tracing::debug!(%error, "could not read ahead");
         }
+    }
+
+    async fn prefetch_and_read(
+        &self,
+        tags: Vec<Tag>,
+        reads: Vec<Read>,
+    ) -> Result<Vec<Found>, StorageError> {
+        let tags = self.to_read_ahead(tags);
+        // Together where the reads make one part of the statement.
+        if !tags.is_empty() && (reads.is_empty() || alike_scans_sql(&reads).is_some()) {
+            return self.read_ahead(tags, reads).await;
+        }
+        if !tags.is_empty()
+            && let Err(error) = self.read_ahead(tags, Vec::new()).await
+        {
+            tracing::debug!(%error, "could not read ahead");
+        }
+        self.read(Consistency::Latest)
+            .await?
+            .read_many(&reads)
+            .await
     }
 
     fn health(&self) -> super::StoreHealth {
@@ -2205,7 +2417,17 @@ mod tests {
             (Space::DocMeta, b"\x02ab".to_vec()),
             (Space::Chunk, vec![0, 255, 7]),
         ];
-        let listed = list_keys(&keys);
+        // The feed entry put and the one deleted, and the last number.
+        let tail = vec![
+            (Space::Feed, 3u64.to_be_bytes().to_vec(), None),
+            (
+                Space::Feed,
+                7u64.to_be_bytes().to_vec(),
+                Some(b"v\x00id".to_vec()),
+            ),
+            (Space::Seq, Vec::new(), Some(7u64.to_be_bytes().to_vec())),
+        ];
+        let listed = list_keys(&keys, &tail);
         assert_eq!(
             parse_payload("n1", &format!("n1 7 3 {listed} c doc village")),
             Some(Heard {
@@ -2215,7 +2437,16 @@ mod tests {
                     text: "c doc village".into()
                 },
                 version: 3,
-                keys: Some(keys),
+                writes: Some((
+                    keys,
+                    TailWrites {
+                        seq: Some(7u64.to_be_bytes().to_vec()),
+                        feed: vec![
+                            (3u64.to_be_bytes().to_vec(), None),
+                            (7u64.to_be_bytes().to_vec(), Some(b"v\x00id".to_vec())),
+                        ],
+                    }
+                )),
             })
         );
         assert_eq!(
@@ -2227,18 +2458,19 @@ mod tests {
                     text: String::new()
                 },
                 version: 4,
-                keys: Some(Vec::new()),
+                writes: Some(Default::default()),
             })
         );
         assert_eq!(
-            parse_payload("n1", "n2 0 5 * v name").map(|h| h.keys),
+            parse_payload("n1", "n2 0 5 * v name").map(|h| h.writes),
             Some(None)
         );
         // Too many keys to list: all of them.
         let many: Vec<(Space, Vec<u8>)> = (0..2_000u32)
             .map(|n| (Space::Meta, n.to_be_bytes().to_vec()))
             .collect();
-        assert_eq!(list_keys(&many), "*");
+        assert_eq!(list_keys(&many, &[]), "*");
+        assert_eq!(list_keys(&[], &[]), "-");
         for bad in [
             "n2 x",
             "",
@@ -2247,6 +2479,12 @@ mod tests {
             "n2 8 1 Zabc",
             "n2 8 1 d!!",
             "n2 8 1",
+            // A value only for the feed and the last number; the last
+            // number only with one, at the empty key.
+            "n2 8 1 dAA=AA",
+            "n2 8 1 Q",
+            "n2 8 1 QAA=AA",
+            "n2 8 1 fAA=!!",
         ] {
             assert_eq!(parse_payload("n1", bad), None, "{bad:?}");
         }
@@ -2294,7 +2532,7 @@ mod tests {
         assert_eq!(two, three);
         assert_eq!(
             two,
-            "SELECT (r.i - 1)::int4 AS i, s.k, s.v \
+            "SELECT (r.i - 1 + 0)::int4 AS i, s.k, s.v \
              FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS r(lo, hi, i) \
              JOIN LATERAL (SELECT k, v FROM fq_heads WHERE k >= r.lo AND k <= r.hi \
              ORDER BY k DESC LIMIT 1) AS s ON true"

@@ -323,6 +323,12 @@ impl ReadCache {
             .is_ok_and(|seen| seen.is_ok())
     }
 
+    /// Counts a read answered from this server's memory elsewhere (the
+    /// feed's tail).
+    pub fn count_hit(&self) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Answers from the cache and reads from the store, since it was made.
     pub fn hits_and_misses(&self) -> (u64, u64) {
         (

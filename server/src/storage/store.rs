@@ -784,27 +784,22 @@ impl<B: Backend> Store<B> {
         seq: u64,
     ) -> Result<Vec<Option<Vec<[u8; 32]>>>, StorageError> {
         let view = self.backend.read(Consistency::Latest).await?;
-        let reads: Vec<Read> = ids
-            .iter()
-            .map(|id| {
-                let range = KeyRange::inclusive(doc_seq_key(id, 0), doc_seq_key(id, seq))
-                    .rev()
-                    .take(1);
-                Read::Scan(Space::Heads, range)
-            })
-            .collect();
-        view.read_many(&reads)
-            .await?
-            .into_iter()
-            .map(|found| match found {
-                Found::Entries(entries) => entries
-                    .into_iter()
-                    .next()
-                    .map(|(_, value)| decode_heads(&value, "heads log"))
-                    .transpose(),
-                Found::Value(_) => Err(StorageError::Corrupt { what: "heads log" }),
-            })
-            .collect()
+        decode_heads_at(view.read_many(&heads_at_reads(ids, seq)).await?)
+    }
+
+    /// [`Storage::read_ahead`]: the cache's reads ahead and the heads of
+    /// `ids` at `seq` in one go.
+    pub async fn read_ahead_async(
+        &self,
+        ids: &[DocumentId],
+        whole: &[DocumentId],
+        seq: u64,
+    ) -> Result<Vec<Option<Vec<[u8; 32]>>>, StorageError> {
+        let found = self
+            .backend
+            .prefetch_and_read(prefetch_tags(ids, whole), heads_at_reads(ids, seq))
+            .await?;
+        decode_heads_at(found)
     }
 
     pub async fn summary_async(&self, id: &DocumentId) -> Result<Option<Summary>, StorageError> {
@@ -1207,14 +1202,57 @@ impl<B: Backend> Storage for Store<B> {
     }
 
     fn prefetch(&self, ids: &[DocumentId], whole: &[DocumentId]) {
-        let mut tags = Vec::with_capacity(ids.len() + 2 * whole.len());
-        for id in ids {
-            tags.push(Tag::Key(Space::DocMeta, doc_key(id)));
-        }
-        for id in whole {
-            tags.push(Tag::Key(Space::Snapshot, doc_key(id)));
-            tags.push(Tag::Prefix(Space::Chunk, doc_key(id)));
-        }
-        block_on(self.backend.prefetch(tags));
+        block_on(self.backend.prefetch(prefetch_tags(ids, whole)));
     }
+
+    fn read_ahead(
+        &self,
+        ids: &[DocumentId],
+        whole: &[DocumentId],
+        seq: u64,
+    ) -> Result<Vec<Option<Vec<[u8; 32]>>>, StorageError> {
+        block_on(self.read_ahead_async(ids, whole, seq))
+    }
+}
+
+/// What [`Storage::prefetch`] reads ahead: the metadata of `ids` and the
+/// stored bytes of `whole`.
+fn prefetch_tags(ids: &[DocumentId], whole: &[DocumentId]) -> Vec<Tag> {
+    let mut tags = Vec::with_capacity(ids.len() + 2 * whole.len());
+    for id in ids {
+        tags.push(Tag::Key(Space::DocMeta, doc_key(id)));
+    }
+    for id in whole {
+        tags.push(Tag::Key(Space::Snapshot, doc_key(id)));
+        tags.push(Tag::Prefix(Space::Chunk, doc_key(id)));
+    }
+    tags
+}
+
+/// The reads of the heads each of `ids` had at `seq`: its last heads-log
+/// entry at or before it.
+fn heads_at_reads(ids: &[DocumentId], seq: u64) -> Vec<Read> {
+    ids.iter()
+        .map(|id| {
+            let range = KeyRange::inclusive(doc_seq_key(id, 0), doc_seq_key(id, seq))
+                .rev()
+                .take(1);
+            Read::Scan(Space::Heads, range)
+        })
+        .collect()
+}
+
+/// The answers to [`heads_at_reads`].
+fn decode_heads_at(found: Vec<Found>) -> Result<Vec<Option<Vec<[u8; 32]>>>, StorageError> {
+    found
+        .into_iter()
+        .map(|found| match found {
+            Found::Entries(entries) => entries
+                .into_iter()
+                .next()
+                .map(|(_, value)| decode_heads(&value, "heads log"))
+                .transpose(),
+            Found::Value(_) => Err(StorageError::Corrupt { what: "heads log" }),
+        })
+        .collect()
 }

@@ -414,6 +414,22 @@ pub trait Backend: Send + Sync + 'static {
         let _ = tags;
         async {}
     }
+
+    /// [`Backend::prefetch`] of `tags`, then `reads` of the latest state:
+    /// in one go where the backend can.
+    fn prefetch_and_read(
+        &self,
+        tags: Vec<super::read_cache::Tag>,
+        reads: Vec<Read>,
+    ) -> impl Future<Output = Result<Vec<Found>, StorageError>> + Send {
+        async move {
+            self.prefetch(tags).await;
+            self.read(Consistency::Latest)
+                .await?
+                .read_many(&reads)
+                .await
+        }
+    }
 }
 
 /// What a committed transaction announced to the servers sharing a store.
