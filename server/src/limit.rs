@@ -10,6 +10,27 @@
 //! from buckets kept in the store ([`SharedBuckets`]): a device that sends
 //! to two servers gets its rate once ([`RateLimiter::admit`],
 //! [`RateLimiter::pace`]).
+//!
+//! A server does not ask the store for every HTTP request: it takes a few
+//! tokens at once from the device's shared bucket (a *lease*) and spends
+//! them itself until they run out or [`LEASE_TTL`] passes (WebSocket reads
+//! lease [`LEASE`] messages the same way, borrowing). What this costs in
+//! exactness for HTTP requests, and why it is bounded:
+//!
+//! - Across any number of servers, a device is never granted more
+//!   requests than the tokens taken from its one shared bucket: a lease is
+//!   taken out of the bucket before any of it is spent, and each token of
+//!   it is spent once, by the server that holds it.
+//! - A server holds at most L − 1 tokens of a device at a time, L =
+//!   [`RateLimiter::lease_size`] (burst / 12, from 1 to 10: 10 for the
+//!   default burst of 120). Tokens held while the bucket refills are the
+//!   only way past the burst: within any stretch of time a device gets at
+//!   most its burst, plus its rate over that time, plus L − 1 requests per
+//!   server. Held tokens expire [`LEASE_TTL`] after they were taken
+//!   (they were debited already: an expired token is lost, never given
+//!   back), so the excess is only ever tokens taken in the last 10 s.
+//! - With a burst under 24, L is 1 and the limit is exact, as without
+//!   leases.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -57,28 +78,78 @@ struct Bucket {
 /// [`crate::storage::PgBackend`]), so that a device gets its rate once,
 /// not once per server.
 pub trait SharedBuckets: Send + Sync {
-    /// Takes `n` tokens from the bucket `key` (created full), refilled at
-    /// `limit` since it was last used. With `borrow`, the tokens are taken
-    /// even when the bucket has fewer (it goes below zero); without, none
-    /// are taken unless there are `n`. Returns whether they were taken and
-    /// the tokens left.
-    fn take(&self, key: Vec<u8>, limit: RateLimit, n: f64, borrow: bool) -> Taking;
+    /// Takes tokens from the bucket `key` (created full), refilled at
+    /// `limit` since it was last used: as many whole tokens as it holds, at
+    /// most `most`, and none unless it holds `least` (`least` ≤ `most`).
+    /// With `borrow`, takes `most` even when the bucket holds fewer (it
+    /// goes below zero). One step, whatever other servers take at the same
+    /// time. Returns the tokens taken and those left.
+    fn take(&self, key: Vec<u8>, limit: RateLimit, least: f64, most: f64, borrow: bool) -> Taking;
 }
 
-/// What [`SharedBuckets::take`] answers: whether the tokens were taken, and
-/// those left.
+/// What [`SharedBuckets::take`] answers: the tokens taken, and those left.
 pub type Taking =
-    Pin<Box<dyn Future<Output = Result<(bool, f64), crate::storage::StorageError>> + Send>>;
+    Pin<Box<dyn Future<Output = Result<(f64, f64), crate::storage::StorageError>> + Send>>;
 
 /// Messages a server takes from a shared bucket at once for one device's
 /// WebSocket reads (one database round trip per this many messages).
 const LEASE: f64 = 50.0;
 
+/// How long tokens taken from a shared bucket may be spent by the server
+/// that took them; then they are dropped (see the module's notes).
+pub const LEASE_TTL: Duration = Duration::from_secs(10);
+
+/// Above this many devices, buckets idle and leases taken a minute ago
+/// are forgotten rather than kept without bound.
+const REMEMBERED: usize = 100_000;
+
+/// Which door a lease was taken for: a limiter serving both never spends
+/// the WebSocket's borrowed messages on HTTP requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Door {
+    Http,
+    WebSocket,
+}
+
+impl Door {
+    /// How long a lease may be spent. WebSocket leases are borrowed (the
+    /// wait for them is paid when they are taken) and are kept until
+    /// spent: a quiet peer under a small rate would otherwise pay for a
+    /// whole lease per message.
+    fn ttl(self) -> Option<Duration> {
+        match self {
+            Door::Http => Some(LEASE_TTL),
+            Door::WebSocket => None,
+        }
+    }
+}
+
+/// Tokens this server took from a device's shared bucket and has not spent.
+struct Lease {
+    tokens: f64,
+    /// When the oldest of them were taken.
+    taken: Instant,
+}
+
+impl Lease {
+    fn expired(&self, door: Door, now: Instant) -> bool {
+        door.ttl()
+            .is_some_and(|ttl| now.duration_since(self.taken) >= ttl)
+    }
+}
+
 pub struct RateLimiter {
     limit: RateLimit,
+    /// This server's own buckets: the limit without shared buckets, or
+    /// while they cannot be reached.
     buckets: Mutex<HashMap<DeviceId, Bucket>>,
+    /// Leases from the shared buckets.
+    leases: Mutex<HashMap<(Door, DeviceId), Lease>>,
     /// Shared buckets and this limiter's name among them.
     shared: Option<(Arc<dyn SharedBuckets>, &'static str)>,
+    /// How far a test moved the leases' clock past the real one.
+    #[cfg(test)]
+    skew: Mutex<Duration>,
 }
 
 impl RateLimiter {
@@ -86,7 +157,10 @@ impl RateLimiter {
         Self {
             limit,
             buckets: Mutex::new(HashMap::new()),
+            leases: Mutex::new(HashMap::new()),
             shared: None,
+            #[cfg(test)]
+            skew: Mutex::new(Duration::ZERO),
         }
     }
 
@@ -106,18 +180,109 @@ impl RateLimiter {
         key
     }
 
+    /// Requests [`RateLimiter::admit`] takes from a shared bucket at once,
+    /// L: a twelfth of the burst, from 1 to 10. Small enough that the L − 1
+    /// a server may hold are little next to the burst; a tiny burst stays
+    /// exact.
+    pub fn lease_size(&self) -> f64 {
+        let size = (self.limit.burst / 12.0).floor();
+        if size.is_nan() {
+            1.0
+        } else {
+            size.clamp(1.0, 10.0)
+        }
+    }
+
+    /// The time leases are judged by.
+    fn now(&self) -> Instant {
+        Instant::now() + self.skew()
+    }
+
+    #[cfg(test)]
+    fn skew(&self) -> Duration {
+        *self.skew.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    #[cfg(not(test))]
+    fn skew(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    /// Spends one token of the device's lease for `door`, if it holds one
+    /// that has not expired.
+    fn spend_lease(&self, door: Door, device: DeviceId) -> bool {
+        let mut leases = self.leases();
+        let key = (door, device);
+        let Some(lease) = leases.get_mut(&key) else {
+            return false;
+        };
+        if lease.expired(door, self.now()) || lease.tokens < 1.0 {
+            leases.remove(&key);
+            return false;
+        }
+        lease.tokens -= 1.0;
+        if lease.tokens < 1.0 {
+            leases.remove(&key);
+        }
+        true
+    }
+
+    /// Keeps `tokens` just taken from the device's shared bucket as its
+    /// lease for `door`, with what is left of one taken meanwhile (by a
+    /// request that raced this one), holding at most `cap`.
+    fn keep_lease(&self, door: Door, device: DeviceId, tokens: f64, cap: f64) {
+        if tokens < 1.0 {
+            return;
+        }
+        let now = self.now();
+        let mut leases = self.leases();
+        if leases.len() > REMEMBERED {
+            leases.retain(|&(door, _), lease| {
+                !lease.expired(door, now) && now.duration_since(lease.taken).as_secs() < 60
+            });
+        }
+        let fresh = Lease {
+            tokens: 0.0,
+            taken: now,
+        };
+        let lease = leases.entry((door, device)).or_insert(fresh);
+        if lease.expired(door, now) {
+            *lease = Lease {
+                tokens: 0.0,
+                taken: now,
+            };
+        }
+        // The older time stays: no token outlives its own expiry.
+        lease.tokens = (lease.tokens + tokens).min(cap);
+        if lease.tokens < 1.0 {
+            leases.remove(&(door, device));
+        }
+    }
+
     /// [`RateLimiter::allow`], from the shared buckets when there are: a
-    /// device's requests to every server count against one rate. If the
-    /// shared buckets cannot be reached, this server's own decide.
+    /// device's requests to every server count against one rate. This
+    /// server takes up to [`RateLimiter::lease_size`] requests at once from
+    /// the device's shared bucket and grants the next ones from what it
+    /// holds, for [`LEASE_TTL`] at most (see the module's notes for the
+    /// bound). If the shared buckets cannot be reached, this server's own
+    /// decide.
     pub async fn admit(&self, device: DeviceId) -> bool {
         let Some((shared, name)) = &self.shared else {
             return self.allow(device);
         };
+        if self.spend_lease(Door::Http, device) {
+            return true;
+        }
+        let most = self.lease_size();
         match shared
-            .take(Self::shared_key(name, device), self.limit, 1.0, false)
+            .take(Self::shared_key(name, device), self.limit, 1.0, most, false)
             .await
         {
-            Ok((taken, _)) => taken,
+            Ok((taken, _)) if taken >= 1.0 => {
+                self.keep_lease(Door::Http, device, taken - 1.0, most - 1.0);
+                true
+            }
+            Ok(_) => false,
             Err(error) => {
                 tracing::warn!(%error, "shared rate limits unavailable; this server's own apply");
                 self.allow(device)
@@ -132,31 +297,21 @@ impl RateLimiter {
         let Some((shared, name)) = &self.shared else {
             return self.delay(device);
         };
-        {
-            let mut leases = self.buckets();
-            if let Some(lease) = leases.get_mut(&device)
-                && lease.tokens >= 1.0
-            {
-                lease.tokens -= 1.0;
-                return Duration::ZERO;
-            }
+        if self.spend_lease(Door::WebSocket, device) {
+            return Duration::ZERO;
         }
         match shared
-            .take(Self::shared_key(name, device), self.limit, LEASE, true)
+            .take(
+                Self::shared_key(name, device),
+                self.limit,
+                LEASE,
+                LEASE,
+                true,
+            )
             .await
         {
-            Ok((_, left)) => {
-                let mut leases = self.buckets();
-                if leases.len() > 100_000 {
-                    leases.retain(|_, b| b.at.elapsed().as_secs() < 60);
-                }
-                leases.insert(
-                    device,
-                    Bucket {
-                        tokens: LEASE - 1.0,
-                        at: Instant::now(),
-                    },
-                );
+            Ok((taken, left)) => {
+                self.keep_lease(Door::WebSocket, device, taken - 1.0, LEASE - 1.0);
                 if left >= 0.0 {
                     Duration::ZERO
                 } else {
@@ -201,6 +356,10 @@ impl RateLimiter {
         self.buckets.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn leases(&self) -> MutexGuard<'_, HashMap<(Door, DeviceId), Lease>> {
+        self.leases.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The device's bucket, refilled for the time since it was last used.
     fn refilled<'a>(
         &self,
@@ -208,7 +367,7 @@ impl RateLimiter {
         device: DeviceId,
     ) -> &'a mut Bucket {
         let now = Instant::now();
-        if buckets.len() > 100_000 {
+        if buckets.len() > REMEMBERED {
             // Forget idle buckets rather than grow without bound.
             buckets.retain(|_, b| now.duration_since(b.at).as_secs() < 60);
         }
@@ -225,7 +384,240 @@ impl RateLimiter {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
     use super::*;
+
+    /// Shared buckets in memory, as [`crate::storage::PgBackend`] keeps
+    /// them, counting the round trips a database would make.
+    #[derive(Default)]
+    struct Buckets {
+        buckets: Mutex<HashMap<Vec<u8>, Bucket>>,
+        calls: AtomicUsize,
+        down: AtomicBool,
+    }
+
+    impl Buckets {
+        fn calls(&self) -> usize {
+            self.calls.load(Ordering::SeqCst)
+        }
+    }
+
+    impl SharedBuckets for Buckets {
+        fn take(
+            &self,
+            key: Vec<u8>,
+            limit: RateLimit,
+            least: f64,
+            most: f64,
+            borrow: bool,
+        ) -> Taking {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.down.load(Ordering::SeqCst) {
+                return Box::pin(async {
+                    Err(crate::storage::StorageError::Backend {
+                        message: "the database is down".into(),
+                    })
+                });
+            }
+            let now = Instant::now();
+            let mut buckets = self.buckets.lock().unwrap();
+            let bucket = buckets.entry(key).or_insert(Bucket {
+                tokens: limit.burst,
+                at: now,
+            });
+            let held = (bucket.tokens
+                + now.duration_since(bucket.at).as_secs_f64() * limit.per_second)
+                .min(limit.burst);
+            let taken = if borrow {
+                most
+            } else if held >= least {
+                held.floor().min(most).max(least)
+            } else {
+                0.0
+            };
+            bucket.tokens = held - taken;
+            bucket.at = now;
+            let answer = (taken, bucket.tokens);
+            Box::pin(async move { Ok(answer) })
+        }
+    }
+
+    /// Almost no refill: what a test spends is gone.
+    fn slow(burst: f64) -> RateLimit {
+        RateLimit {
+            per_second: 1e-9,
+            burst,
+        }
+    }
+
+    /// `count` requests of `device` through `limiter`; how many were granted.
+    async fn granted(limiter: &RateLimiter, device: DeviceId, count: usize) -> usize {
+        let mut granted = 0;
+        for _ in 0..count {
+            if limiter.admit(device).await {
+                granted += 1;
+            }
+        }
+        granted
+    }
+
+    #[test]
+    fn a_lease_is_a_twelfth_of_the_burst_from_one_to_ten() {
+        let size = |burst| RateLimiter::new(slow(burst)).lease_size();
+        assert_eq!(size(120.0), 10.0);
+        assert_eq!(size(1_000.0), 10.0);
+        assert_eq!(size(60.0), 5.0);
+        assert_eq!(size(23.0), 1.0);
+        assert_eq!(size(6.0), 1.0);
+        assert_eq!(size(0.5), 1.0);
+        assert_eq!(size(f64::NAN), 1.0);
+    }
+
+    #[tokio::test]
+    async fn requests_on_one_server_spend_a_lease_without_asking_the_store() {
+        let buckets = Arc::new(Buckets::default());
+        let limiter = RateLimiter::shared(slow(120.0), buckets.clone(), "http");
+        let device = DeviceId::random();
+        assert_eq!(granted(&limiter, device, 20).await, 20);
+        assert_eq!(buckets.calls(), 2, "two leases of 10, not 20 round trips");
+        // The store debited exactly what was granted.
+        let (_, left) = buckets
+            .take(
+                RateLimiter::shared_key("http", device),
+                slow(120.0),
+                1.0,
+                1.0,
+                false,
+            )
+            .await
+            .unwrap();
+        assert!((left - 99.0).abs() < 0.01, "{left}");
+    }
+
+    /// Tokens `limiter` holds of the device's HTTP requests.
+    fn held(limiter: &RateLimiter, device: DeviceId) -> f64 {
+        limiter
+            .leases()
+            .get(&(Door::Http, device))
+            .map_or(0.0, |lease| lease.tokens)
+    }
+
+    #[tokio::test]
+    async fn two_servers_grant_a_burst_once_however_requests_alternate() {
+        // Orders of requests over two servers: alternating, two to one,
+        // first one then the other, and a scattered one.
+        let orders: [&dyn Fn(usize) -> bool; 4] =
+            [&|n| n % 2 == 0, &|n| n % 3 != 2, &|n| n < 7, &|n| {
+                (n * 7 + 3) % 5 < 2
+            }];
+        // A burst of 6 takes one at a time: exact. 27 takes leases of 2
+        // (and a last 1), 119 leases of 9 (and a last 2): what a server
+        // still holds when the other has taken the rest is not granted.
+        for burst in [6.0, 27.0, 119.0] {
+            for (which, on_one) in orders.iter().enumerate() {
+                let buckets = Arc::new(Buckets::default());
+                let one = RateLimiter::shared(slow(burst), buckets.clone(), "http");
+                let two = RateLimiter::shared(slow(burst), buckets.clone(), "http");
+                let device = DeviceId::random();
+                let mut granted = 0;
+                for n in 0..(3 * burst as usize) {
+                    let limiter = if on_one(n) { &one } else { &two };
+                    if limiter.admit(device).await {
+                        granted += 1;
+                    }
+                }
+                let held = held(&one, device) + held(&two, device);
+                let context = format!("burst {burst}, order {which}");
+                assert!(held <= 2.0 * (one.lease_size() - 1.0), "{context}");
+                assert_eq!(
+                    granted as f64 + held,
+                    burst,
+                    "{context}: granted once across both servers"
+                );
+                if burst == 6.0 {
+                    assert_eq!(granted, 6, "{context}");
+                }
+            }
+        }
+    }
+
+    impl RateLimiter {
+        /// Moves the leases' clock on by `by`.
+        fn advance(&self, by: Duration) {
+            *self.skew.lock().unwrap() += by;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lease_expires_after_its_time() {
+        let buckets = Arc::new(Buckets::default());
+        // Burst 24: leases of 2.
+        let one = RateLimiter::shared(slow(24.0), buckets.clone(), "http");
+        let two = RateLimiter::shared(slow(24.0), buckets.clone(), "http");
+        let (kept, expired) = (DeviceId::random(), DeviceId::random());
+        for device in [kept, expired] {
+            // The first server holds one token; the second takes the rest.
+            assert!(one.admit(device).await);
+            assert_eq!(granted(&two, device, 30).await, 22);
+        }
+        one.advance(LEASE_TTL - Duration::from_secs(1));
+        assert!(one.admit(kept).await, "a lease within its time is spent");
+        one.advance(Duration::from_secs(1));
+        let calls = buckets.calls();
+        assert!(!one.admit(expired).await, "an expired lease is not spent");
+        assert_eq!(buckets.calls(), calls + 1, "the store was asked instead");
+    }
+
+    #[tokio::test]
+    async fn leases_of_different_devices_do_not_mix() {
+        let buckets = Arc::new(Buckets::default());
+        let one = RateLimiter::shared(slow(24.0), buckets.clone(), "http");
+        let two = RateLimiter::shared(slow(24.0), buckets.clone(), "http");
+        let (holder, spent) = (DeviceId::random(), DeviceId::random());
+        // The first server holds a token of `holder`; `spent` used its whole
+        // burst on the second.
+        assert!(one.admit(holder).await);
+        assert_eq!(granted(&two, spent, 30).await, 24);
+        assert!(
+            !one.admit(spent).await,
+            "another device's lease is not spent"
+        );
+        let calls = buckets.calls();
+        assert!(one.admit(holder).await, "the holder's lease is still there");
+        assert_eq!(buckets.calls(), calls, "from the lease");
+    }
+
+    #[tokio::test]
+    async fn websocket_leases_are_not_spent_on_requests() {
+        // One limiter serving both doors: the 49 messages the WebSocket
+        // borrowed are not requests granted.
+        let buckets = Arc::new(Buckets::default());
+        let limiter = RateLimiter::shared(slow(24.0), buckets.clone(), "both");
+        let device = DeviceId::random();
+        assert!(limiter.pace(device).await > Duration::ZERO, "26 owed");
+        assert!(!limiter.admit(device).await, "the bucket owes");
+        assert_eq!(limiter.pace(device).await, Duration::ZERO, "from the lease");
+    }
+
+    #[tokio::test]
+    async fn without_the_store_each_server_limits_by_its_own_buckets() {
+        let buckets = Arc::new(Buckets::default());
+        buckets.down.store(true, Ordering::SeqCst);
+        let limiter = RateLimiter::shared(slow(3.0), buckets.clone(), "http");
+        let device = DeviceId::random();
+        assert_eq!(granted(&limiter, device, 5).await, 3);
+        assert_eq!(buckets.calls(), 5, "the store is tried each time");
+        // A lease taken before the store went down is spent first.
+        let device = DeviceId::random();
+        let leased = RateLimiter::shared(slow(24.0), buckets.clone(), "http");
+        buckets.down.store(false, Ordering::SeqCst);
+        assert!(leased.admit(device).await);
+        buckets.down.store(true, Ordering::SeqCst);
+        let calls = buckets.calls();
+        assert!(leased.admit(device).await);
+        assert_eq!(buckets.calls(), calls, "from the lease");
+    }
 
     #[test]
     fn a_burst_is_allowed_then_refused() {

@@ -2529,8 +2529,9 @@ fn postgres_rate_buckets_are_shared_between_servers() {
     {
         use fengqiao_server::limit::SharedBuckets;
         let buckets = backing.backend().unwrap();
-        let (taken, left) = block_on(buckets.take(b"probe".to_vec(), limit, 1.0, false)).unwrap();
-        assert!(taken && (left - 4.0).abs() < 0.01, "{taken} {left}");
+        let (taken, left) =
+            block_on(buckets.take(b"probe".to_vec(), limit, 1.0, 1.0, false)).unwrap();
+        assert!(taken == 1.0 && (left - 4.0).abs() < 0.01, "{taken} {left}");
     }
     let one = RateLimiter::shared(limit, Arc::new(backing.backend().unwrap()), "http");
     let two = RateLimiter::shared(limit, Arc::new(backing.backend().unwrap()), "http");
@@ -2566,6 +2567,149 @@ fn postgres_rate_buckets_are_shared_between_servers() {
         second > std::time::Duration::from_secs(3) && second <= std::time::Duration::from_secs(4),
         "{second:?}"
     );
+}
+
+/// One statement takes up to a lease from a shared bucket: as many whole
+/// tokens as it holds, at most the lease, none when it holds less than
+/// asked; borrowing takes the whole lease whatever it holds. Servers
+/// taking at once from one bucket take its tokens exactly once.
+#[test]
+fn postgres_rate_buckets_lease_up_to_what_they_hold() {
+    use fengqiao_server::limit::{RateLimit, SharedBuckets};
+    let Some(backing) = Postgres::new() else {
+        return;
+    };
+    let buckets = backing.backend().unwrap();
+    let take = |key: &[u8], burst: f64, least: f64, most: f64, borrow: bool| {
+        let limit = RateLimit {
+            per_second: 1e-6,
+            burst,
+        };
+        block_on(buckets.take(key.to_vec(), limit, least, most, borrow)).unwrap()
+    };
+    let near = |(taken, left): (f64, f64), want: (f64, f64)| {
+        assert!(
+            taken == want.0 && (left - want.1).abs() < 0.001,
+            "took {taken}, left {left}; wanted {want:?}"
+        );
+    };
+    // A new bucket holding more than the lease gives the lease.
+    near(take(b"more", 30.0, 1.0, 10.0, false), (10.0, 20.0));
+    near(take(b"more", 30.0, 1.0, 10.0, false), (10.0, 10.0));
+    // Holding fewer than the lease: its whole tokens, the fraction stays.
+    near(take(b"fewer", 2.5, 1.0, 10.0, false), (2.0, 0.5));
+    // Holding less than asked: nothing is taken.
+    near(take(b"fewer", 2.5, 1.0, 10.0, false), (0.0, 0.5));
+    near(take(b"more", 30.0, 1.0, 10.0, false), (10.0, 0.0));
+    near(take(b"more", 30.0, 1.0, 10.0, false), (0.0, 0.0));
+    // Borrowing (WebSocket pacing) takes the lease and goes below zero.
+    near(take(b"ws", 60.0, 50.0, 50.0, true), (50.0, 10.0));
+    near(take(b"ws", 60.0, 50.0, 50.0, true), (50.0, -40.0));
+    near(take(b"ws", 60.0, 50.0, 50.0, true), (50.0, -90.0));
+    // Four servers, each taking eight at a time, from one new bucket: its
+    // 200 tokens are taken once, however the takes interleave.
+    let limit = RateLimit {
+        per_second: 1e-6,
+        burst: 200.0,
+    };
+    let taken: f64 = thread::scope(|scope| {
+        let servers: Vec<_> = (0..4)
+            .map(|_| {
+                let buckets = backing.backend().unwrap();
+                scope.spawn(move || {
+                    let mut taken = 0.0;
+                    for _ in 0..12 {
+                        let takes =
+                            (0..8).map(|_| buckets.take(b"race".to_vec(), limit, 1.0, 3.0, false));
+                        for (took, left) in
+                            block_on(futures_util::future::try_join_all(takes)).unwrap()
+                        {
+                            assert!(
+                                left >= -0.001 && (0.0..=3.0).contains(&took),
+                                "{took} {left}"
+                            );
+                            taken += took;
+                        }
+                    }
+                    taken
+                })
+            })
+            .collect();
+        servers.into_iter().map(|s| s.join().unwrap()).sum()
+    });
+    assert_eq!(taken, 200.0, "the bucket's tokens are taken once");
+}
+
+/// A server taking from a bucket another server is creating at that
+/// moment takes from what the other left, not from a second full bucket.
+#[test]
+fn postgres_rate_bucket_created_by_two_servers_at_once_is_filled_once() {
+    use fengqiao_server::limit::{RateLimit, SharedBuckets};
+    let Some(backing) = Postgres::new() else {
+        return;
+    };
+    let buckets = backing.backend().unwrap();
+    let schema = backing.schema.config.schema.clone().unwrap();
+    let url = std::env::var(postgres::TEST_DATABASE_VAR).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (client, driver) = runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let driver = tokio::spawn(connection);
+        // The other server's first take: the bucket inserted with 5 left,
+        // not committed yet.
+        client
+            .batch_execute(&format!(
+                "SET search_path TO {schema}; BEGIN; \
+                 INSERT INTO fq_rate VALUES ('\\x72616365'::bytea, 5, true, clock_timestamp())"
+            ))
+            .await
+            .unwrap();
+        (client, driver)
+    });
+    let limit = RateLimit {
+        per_second: 1e-6,
+        burst: 30.0,
+    };
+    thread::scope(|scope| {
+        let taking =
+            scope.spawn(|| block_on(buckets.take(b"race".to_vec(), limit, 1.0, 3.0, false)));
+        // Commit once this server's take waits for the other's row.
+        runtime.block_on(async {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            loop {
+                let waiting: i64 = client
+                    .query_one(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' \
+                         AND NOT granted AND transactionid = pg_current_xact_id()::xid",
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                    .get(0);
+                if waiting > 0 {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the take never waited"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            client.batch_execute("COMMIT").await.unwrap();
+        });
+        let (taken, left) = taking.join().unwrap().unwrap();
+        assert!(
+            taken == 3.0 && (left - 2.0).abs() < 0.001,
+            "took {taken}, left {left}: from the other server's bucket"
+        );
+    });
+    drop(client);
+    let _ = runtime.block_on(driver);
 }
 
 /// A database migrated by a newer version is refused, not written to.

@@ -282,22 +282,48 @@ fn write_versions() -> String {
         .to_owned()
 }
 
-/// One token bucket step, in one statement: refill for the time since the
-/// bucket was last used (at most to the burst), then take `n` if there
-/// are `n` or when borrowing. `$1` key, `$2` burst, `$3` per second,
-/// `$4` n, `$5` borrow.
+/// One token bucket step, in one statement: lock the bucket, refill it for
+/// the time since it was last used (at most to the burst), then take as
+/// many whole tokens as it holds, at most `most` and none unless it holds
+/// `least`; when borrowing, take `most` whatever it holds (it may go below
+/// zero). Answers the tokens taken and left. `$1` key, `$2` burst, `$3`
+/// per second, `$4` least, `$5` most, `$6` borrow.
+///
+/// The upsert cannot return what the row held before (`RETURNING` sees the
+/// new row), so the bucket is read first, `FOR UPDATE`: under READ
+/// COMMITTED that waits for another server's take and reads its result,
+/// and no one changes the row between the read and the write. The time
+/// may be read before that wait: the bucket's time never goes back. A
+/// bucket no one has used is inserted full; if another server inserts it
+/// at the same moment, the conflict leaves that row alone and the
+/// statement answers no row (the caller runs it again, and then finds the
+/// row).
 const TAKE_TOKENS: &str = "\
-    INSERT INTO fq_rate AS b (k, tokens, granted, at) \
-    VALUES ($1::bytea, $2::float8 - $4::float8, $2::float8 >= $4::float8 OR $5::bool, clock_timestamp()) \
-    ON CONFLICT (k) DO UPDATE SET \
-        granted = least($2::float8, b.tokens + extract(epoch FROM clock_timestamp() - b.at)::float8 * $3::float8) \
-            >= $4::float8 OR $5::bool, \
-        tokens = least($2::float8, b.tokens + extract(epoch FROM clock_timestamp() - b.at)::float8 * $3::float8) \
-            - CASE WHEN least($2::float8, b.tokens + extract(epoch FROM clock_timestamp() - b.at)::float8 * $3::float8) \
-                >= $4::float8 OR $5::bool \
-              THEN $4::float8 ELSE 0 END, \
-        at = clock_timestamp() \
-    RETURNING granted, tokens";
+    WITH old AS (\
+        SELECT tokens, at FROM fq_rate WHERE k = $1::bytea FOR UPDATE\
+    ), held AS (\
+        SELECT EXISTS (SELECT FROM old) AS found, \
+            coalesce((\
+                SELECT least($2::float8, old.tokens \
+                    + extract(epoch FROM greatest(now.at, old.at) - old.at)::float8 * $3::float8) \
+                FROM old), $2::float8) AS tokens, \
+            coalesce((SELECT greatest(now.at, old.at) FROM old), now.at) AS at \
+        FROM (SELECT clock_timestamp() AS at) AS now\
+    ), step AS (\
+        SELECT found, tokens, at, CASE \
+            WHEN $6::bool THEN $5::float8 \
+            WHEN tokens >= $4::float8 THEN greatest($4::float8, least($5::float8, floor(tokens))) \
+            ELSE 0 END AS taken \
+        FROM held\
+    ), put AS (\
+        INSERT INTO fq_rate AS b (k, tokens, granted, at) \
+        SELECT $1::bytea, tokens - taken, taken > 0, at FROM step \
+        ON CONFLICT (k) DO UPDATE SET \
+            tokens = excluded.tokens, granted = excluded.granted, at = excluded.at \
+            WHERE (SELECT found FROM step) \
+        RETURNING tokens\
+    ) \
+    SELECT step.taken, put.tokens FROM step, put";
 
 /// Buckets unused this long are removed (they would be full again).
 const BUCKET_IDLE: &str =
@@ -1993,7 +2019,8 @@ impl crate::limit::SharedBuckets for PgBackend {
         &self,
         key: Vec<u8>,
         limit: crate::limit::RateLimit,
-        n: f64,
+        least: f64,
+        most: f64,
         borrow: bool,
     ) -> crate::limit::Taking {
         let inner = Arc::clone(&self.inner);
@@ -2007,14 +2034,30 @@ impl crate::limit::SharedBuckets for PgBackend {
                         client.execute(BUCKET_IDLE, &[]).await.map_err(pg)?;
                     }
                     let statement = client.prepare_cached(TAKE_TOKENS).await.map_err(pg)?;
-                    let row = client
-                        .query_one(
-                            &statement,
-                            &[&key, &limit.burst, &limit.per_second, &n, &borrow],
-                        )
-                        .await
-                        .map_err(pg)?;
-                    Ok((column::<bool>(&row, 0)?, column::<f64>(&row, 1)?))
+                    let parameters: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
+                        &key,
+                        &limit.burst,
+                        &limit.per_second,
+                        &least,
+                        &most,
+                        &borrow,
+                    ];
+                    // No row: another server created the bucket at the same
+                    // moment; it is there for the next try.
+                    for _ in 0..3 {
+                        let row = client
+                            .query_opt(&statement, &parameters)
+                            .await
+                            .map_err(pg)?;
+                        if let Some(row) = row {
+                            return Ok((column::<f64>(&row, 0)?, column::<f64>(&row, 1)?));
+                        }
+                    }
+                    Err(StorageError::Backend {
+                        message: "another server was creating the same rate bucket on each \
+                                  of three tries"
+                            .into(),
+                    })
                 })
                 .await
         })
