@@ -145,6 +145,10 @@ pub struct RateLimiter {
     buckets: Mutex<HashMap<DeviceId, Bucket>>,
     /// Leases from the shared buckets.
     leases: Mutex<HashMap<(Door, DeviceId), Lease>>,
+    /// Devices the shared bucket refused, until it can hold a token again:
+    /// a device that keeps asking past its rate is refused here, without
+    /// a round trip per request.
+    refused: Mutex<HashMap<DeviceId, Instant>>,
     /// Shared buckets and this limiter's name among them.
     shared: Option<(Arc<dyn SharedBuckets>, &'static str)>,
     /// How far a test moved the leases' clock past the real one.
@@ -158,6 +162,7 @@ impl RateLimiter {
             limit,
             buckets: Mutex::new(HashMap::new()),
             leases: Mutex::new(HashMap::new()),
+            refused: Mutex::new(HashMap::new()),
             shared: None,
             #[cfg(test)]
             skew: Mutex::new(Duration::ZERO),
@@ -227,6 +232,37 @@ impl RateLimiter {
         true
     }
 
+    /// Whether the device's shared bucket refused it and cannot have
+    /// refilled a token since.
+    fn still_refused(&self, device: DeviceId) -> bool {
+        let now = self.now();
+        let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        match refused.get(&device) {
+            Some(until) if now < *until => true,
+            Some(_) => {
+                refused.remove(&device);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Remembers that the device's shared bucket refused it holding `left`
+    /// tokens: no server can take one from it before it refills to one, so
+    /// refusing meanwhile without asking is exact.
+    fn refuse(&self, device: DeviceId, left: f64) {
+        let wait = (1.0 - left) / self.limit.per_second;
+        let Ok(wait) = Duration::try_from_secs_f64(wait) else {
+            return;
+        };
+        let now = self.now();
+        let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        if refused.len() > REMEMBERED {
+            refused.retain(|_, until| now < *until);
+        }
+        refused.insert(device, now + wait.min(Duration::from_secs(3600)));
+    }
+
     /// Keeps `tokens` just taken from the device's shared bucket as its
     /// lease for `door`, with what is left of one taken meanwhile (by a
     /// request that raced this one), holding at most `cap`.
@@ -273,6 +309,9 @@ impl RateLimiter {
         if self.spend_lease(Door::Http, device) {
             return true;
         }
+        if self.still_refused(device) {
+            return false;
+        }
         let most = self.lease_size();
         match shared
             .take(Self::shared_key(name, device), self.limit, 1.0, most, false)
@@ -282,7 +321,10 @@ impl RateLimiter {
                 self.keep_lease(Door::Http, device, taken - 1.0, most - 1.0);
                 true
             }
-            Ok(_) => false,
+            Ok((_, left)) => {
+                self.refuse(device, left);
+                false
+            }
             Err(error) => {
                 tracing::warn!(%error, "shared rate limits unavailable; this server's own apply");
                 self.allow(device)
@@ -567,6 +609,32 @@ mod tests {
         let calls = buckets.calls();
         assert!(!one.admit(expired).await, "an expired lease is not spent");
         assert_eq!(buckets.calls(), calls + 1, "the store was asked instead");
+    }
+
+    #[tokio::test]
+    async fn a_refused_device_is_refused_here_until_its_bucket_can_refill() {
+        let buckets = Arc::new(Buckets::default());
+        // A token a second, two at most: leases of one.
+        let limit = RateLimit {
+            per_second: 1.0,
+            burst: 2.0,
+        };
+        let limiter = RateLimiter::shared(limit, buckets.clone(), "http");
+        let (device, other) = (DeviceId::random(), DeviceId::random());
+        assert_eq!(granted(&limiter, device, 2).await, 2);
+        let calls = buckets.calls();
+        assert!(!limiter.admit(device).await);
+        assert_eq!(buckets.calls(), calls + 1, "the store refused it");
+        // Asking again and again within the second costs no round trip.
+        assert_eq!(granted(&limiter, device, 50).await, 0);
+        assert_eq!(buckets.calls(), calls + 1);
+        // Other devices are asked for as before.
+        assert!(limiter.admit(other).await);
+        assert_eq!(buckets.calls(), calls + 2);
+        // Once a token can have refilled, the store is asked again.
+        limiter.advance(Duration::from_secs(1));
+        limiter.admit(device).await;
+        assert_eq!(buckets.calls(), calls + 3);
     }
 
     #[tokio::test]

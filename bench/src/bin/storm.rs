@@ -96,6 +96,12 @@ struct Args {
     /// needs PostgreSQL).
     #[arg(long, value_delimiter = ',', default_value = "1")]
     nodes: Vec<usize>,
+    /// Phones that each report once, as many at a time as the storm's
+    /// syncs in flight, before anything is measured: the servers open
+    /// their database connections and prepare their statements as a
+    /// server that has been running does. Not counted in any figure.
+    #[arg(long, default_value_t = 0)]
+    warm_up: usize,
 }
 
 /// One store and node count to measure.
@@ -678,7 +684,10 @@ fn storm(phones: usize, concurrency: usize, args: &Args, config: &Config) -> Sto
         .build()
         .expect("runtime");
     let setup_started = Instant::now();
-    let devices = runtime.block_on(enroll(nodes[0].addr, phones));
+    // The storm's own phones, and the warm-up's (not with the baseline).
+    let warm_up = if concurrency > 1 { args.warm_up } else { 0 };
+    let mut devices = runtime.block_on(enroll(nodes[0].addr, phones + warm_up));
+    let warming: Vec<Device> = devices.split_off(phones);
     let mut known_after = Vec::new();
     if let Some(last) = devices.last() {
         for node in &nodes[1..] {
@@ -691,6 +700,31 @@ fn storm(phones: usize, concurrency: usize, args: &Args, config: &Config) -> Sto
             }
         }
     }
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr).collect();
+    let slots = Arc::new(Semaphore::new(concurrency.max(1)));
+    if !warming.is_empty() {
+        // Counted apart, and dropped.
+        let tally = Arc::new(Mutex::new(Tally::default()));
+        runtime.block_on(async {
+            let tasks: Vec<_> = warming
+                .into_iter()
+                .enumerate()
+                .map(|(index, device)| {
+                    let phone = StormPhone::new(device, phones + index, args.budget);
+                    tokio::spawn(run_phone(
+                        phone,
+                        0,
+                        addrs[index % addrs.len()],
+                        slots.clone(),
+                        tally.clone(),
+                    ))
+                })
+                .collect();
+            for task in tasks {
+                task.await.expect("a warm-up phone task");
+            }
+        });
+    }
     let setup = setup_started.elapsed();
     // On PostgreSQL, wait until the sessions of the set-up have reported
     // their statistics (an idle session does after 10 s), so that the
@@ -700,9 +734,7 @@ fn storm(phones: usize, concurrency: usize, args: &Args, config: &Config) -> Sto
         .as_ref()
         .and_then(|_| pg::postgres_idle_rate(STATS_SETTLE));
 
-    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr).collect();
     let tally = Arc::new(Mutex::new(Tally::default()));
-    let slots = Arc::new(Semaphore::new(concurrency.max(1)));
     let cpu = |node: &ServerProcess| pg::process_cpu_seconds(node.pid()).unwrap_or(f64::NAN);
     let db_cpu = || schema.as_ref().and_then(|_| pg::postgres_cpu_seconds());
     let counters = || {
