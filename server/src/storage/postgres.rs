@@ -763,6 +763,18 @@ struct Heard {
     writes: Option<(Written, TailWrites)>,
 }
 
+impl Heard {
+    /// What the feed's tail applies of it: `None` when the transaction
+    /// wrote too much to list, or took a sequence number without listing
+    /// the last number stored (a server of an earlier version, which does
+    /// not announce what it writes to the feed).
+    fn tail_writes(&self) -> Option<&TailWrites> {
+        let (_, writes) = self.writes.as_ref()?;
+        let took_seq = matches!(self.announcement, Announcement::Committed { seq, .. } if seq > 0);
+        (!took_seq || writes.seq.is_some()).then_some(writes)
+    }
+}
+
 /// An announcement's payload: `node seq version keys text`.
 fn parse_payload(node: &str, payload: &str) -> Option<Heard> {
     let mut parts = payload.splitn(5, ' ');
@@ -1026,12 +1038,14 @@ async fn listen(
                             };
                             // The tail first: a reader the cache lets in
                             // finds it at least as far along.
-                            match &heard.writes {
-                                Some((_, writes)) => tail.apply(heard.version, writes),
+                            match heard.tail_writes() {
+                                Some(writes) => tail.apply(heard.version, writes),
                                 None => {
-                                    // Too much to list: the tail starts
-                                    // again from the store as it is now
-                                    // (later announcements wait in `rx`).
+                                    // Too much to list, or from a server
+                                    // that does not list it: the tail
+                                    // starts again from the store as it is
+                                    // now (later announcements wait in
+                                    // `rx`).
                                     tail.stop();
                                     restart_tail(&client, &tail).await;
                                 }
@@ -2481,7 +2495,7 @@ mod tests {
                 },
                 version: 3,
                 writes: Some((
-                    keys,
+                    keys.clone(),
                     TailWrites {
                         seq: Some(7u64.to_be_bytes().to_vec()),
                         feed: vec![
@@ -2508,6 +2522,19 @@ mod tests {
             parse_payload("n1", "n2 0 5 * v name").map(|h| h.writes),
             Some(None)
         );
+        // What the feed's tail applies: not a commit too large to list,
+        // nor one that took a number without saying what it stored (a
+        // server that does not announce its feed writes).
+        let tail_of = |payload: &str| {
+            parse_payload("n1", payload)
+                .expect("parses")
+                .tail_writes()
+                .cloned()
+        };
+        assert_eq!(tail_of("n2 0 5 * v name"), None);
+        assert_eq!(tail_of(&format!("n2 9 5 {}", list_keys(&keys, &[]))), None);
+        assert_eq!(tail_of("n2 0 5 -"), Some(TailWrites::default()));
+        assert!(tail_of(&format!("n1 7 3 {listed}")).is_some());
         // Too many keys to list: all of them.
         let many: Vec<(Space, Vec<u8>)> = (0..2_000u32)
             .map(|n| (Space::Meta, n.to_be_bytes().to_vec()))
