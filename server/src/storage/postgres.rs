@@ -1685,6 +1685,13 @@ type Settled = tokio::sync::oneshot::Sender<Result<(), String>>;
 /// sequence numbers still become visible in the order they were taken.
 struct Group {
     conn: Conn,
+    /// Writes of joined transactions not sent yet (see [`Pending`]).
+    pending: std::sync::Mutex<Pending>,
+    /// Why the database transaction failed, if writes sent with a later
+    /// statement did: nothing in the group commits.
+    broken: std::sync::Mutex<Option<String>>,
+    /// The channel its announcements go on.
+    channel: String,
     /// The last sequence number taken in the group (or before it).
     last_seq: u64,
     /// The joined transactions, told the outcome of the group's commit.
@@ -1705,7 +1712,6 @@ pub struct PgTxn {
     commit_due: Arc<tokio::sync::Notify>,
     known_seq: Arc<AtomicU64>,
     node: String,
-    channel: String,
     last_seq: u64,
     seq: Option<u64>,
     /// The last write of each key: `None` deletes.
@@ -1718,13 +1724,37 @@ pub struct PgTxn {
 }
 
 impl PgTxn {
-    fn conn(&self) -> Result<&Conn, StorageError> {
+    fn group(&self) -> Result<&Group, StorageError> {
         self.group
             .as_ref()
             .and_then(|group| group.as_ref())
-            .map(|group| &group.conn)
             .ok_or(StorageError::Closing)
     }
+
+    /// Reads in the group's database transaction, behind the writes of
+    /// the transactions before this one that are not sent yet.
+    async fn read_many_in_group(&self, reads: Vec<Read>) -> Result<Vec<Found>, StorageError> {
+        let group = self.group()?;
+        let pending = std::mem::take(&mut *lock(&group.pending));
+        if pending.is_empty() {
+            return group.conn.read_many(&reads).await;
+        }
+        let client = group.conn.client()?;
+        let channel = group.channel.clone();
+        let (written, read) = run_on(&self.rt, async move {
+            Ok(after_pending(&client, pending, &channel, read_many_on(&client, &reads)).await)
+        })
+        .await?;
+        if let Err(error) = written {
+            lock(&group.broken).get_or_insert_with(|| error.to_string());
+            return Err(error);
+        }
+        read
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Drop for PgTxn {
@@ -1739,19 +1769,37 @@ impl Drop for PgTxn {
 
 impl ReadView for PgTxn {
     async fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.conn()?.get(space, key).await
+        match self
+            .read_many_in_group(vec![Read::Get(space, key.to_vec())])
+            .await?
+            .pop()
+        {
+            Some(Found::Value(value)) => Ok(value),
+            _ => Err(StorageError::Corrupt { what: "read" }),
+        }
     }
 
     async fn scan(&self, space: Space, range: &KeyRange) -> Result<Vec<Entry>, StorageError> {
-        self.conn()?.scan(space, range).await
+        if range.limit == 0 || range.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self
+            .read_many_in_group(vec![Read::Scan(space, range.clone())])
+            .await?
+            .pop()
+        {
+            Some(Found::Entries(entries)) => Ok(entries),
+            _ => Err(StorageError::Corrupt { what: "read" }),
+        }
     }
 
     async fn read_many(&self, reads: &[Read]) -> Result<Vec<Found>, StorageError> {
-        self.conn()?.read_many(reads).await
+        self.read_many_in_group(reads.to_vec()).await
     }
 }
 
-/// One statement for a transaction's writes and its announcement: a
+/// One statement for the writes of the transactions in a group not yet
+/// sent, and their announcements: a
 /// `DELETE` and an upsert per space as data-modifying `WITH` parts (each
 /// key is written once, so the parts touch different rows), the
 /// notification as the query. One statement costs the database one parse,
@@ -1792,8 +1840,11 @@ fn writes_sql(
         sql.push(' ');
     }
     if notify {
+        // In the order given (volatile outputs are computed after the
+        // sort): every server applies them in that order.
         sql.push_str(&format!(
-            "SELECT pg_notify(${}, ${})",
+            "SELECT pg_notify(${}, t.p) FROM unnest(${}::text[]) WITH ORDINALITY AS t(p, i) \
+             ORDER BY t.i",
             params.len() + 1,
             params.len() + 2
         ));
@@ -1822,24 +1873,78 @@ fn writes_in(
         .collect()
 }
 
-/// Sends one transaction's writes (and its announcement) on `client`: one
-/// statement, prepared once per connection and shape.
-async fn send_writes(
-    client: Arc<Object>,
-    by_space: BTreeMap<Space, SpaceWrites>,
-    announce: Option<(String, String)>,
-) -> Result<(), StorageError> {
-    if by_space.is_empty() && announce.is_none() {
-        return Ok(());
+/// The writes of a group's transactions that are not sent yet, and their
+/// announcements: sent as one statement, together with the next statement
+/// on the group's connection (a later transaction's reads, or the
+/// `COMMIT`), so that a transaction's writes cost no round trip of their
+/// own.
+#[derive(Default)]
+struct Pending {
+    /// The last write of each key: `None` deletes.
+    writes: BTreeMap<(Space, Vec<u8>), Option<Vec<u8>>>,
+    /// The announcements, in commit order.
+    notices: Vec<String>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.writes.is_empty() && self.notices.is_empty()
     }
-    let (sql, mut params) = writes_sql(&by_space, announce.is_some());
-    if let Some((channel, payload)) = &announce {
-        params.push(channel);
-        params.push(payload);
+}
+
+/// Per space: the keys deleted, and the keys and values put.
+fn by_space(writes: BTreeMap<(Space, Vec<u8>), Option<Vec<u8>>>) -> BTreeMap<Space, SpaceWrites> {
+    let mut by_space: BTreeMap<Space, SpaceWrites> = BTreeMap::new();
+    for ((space, key), value) in writes {
+        let (deleted, keys, values) = by_space.entry(space).or_default();
+        match value {
+            Some(value) => {
+                keys.push(key);
+                values.push(value);
+            }
+            None => deleted.push(key),
+        }
     }
-    let statement = client.prepare_cached(&sql).await.map_err(pg)?;
-    client.query(&statement, &params).await.map_err(pg)?;
-    Ok(())
+    by_space
+}
+
+/// Runs `then` on `client` right behind `pending` (announced on
+/// `channel`): both go out together, in that order, and the connection
+/// answers both in one round trip. The error of the writes comes first:
+/// after it, the transaction is aborted and `then` fails too.
+async fn after_pending<T>(
+    client: &Object,
+    pending: Pending,
+    channel: &str,
+    then: impl Future<Output = Result<T, StorageError>>,
+) -> (Result<(), StorageError>, Result<T, StorageError>) {
+    if pending.is_empty() {
+        return (Ok(()), then.await);
+    }
+    let notify = !pending.notices.is_empty();
+    let by_space = by_space(pending.writes);
+    let (sql, mut params) = writes_sql(&by_space, notify);
+    let channel = channel.to_owned();
+    if notify {
+        params.push(&channel);
+        params.push(&pending.notices);
+    }
+    let statement = match client.prepare_cached(&sql).await.map_err(pg) {
+        Ok(statement) => statement,
+        Err(error) => {
+            let failed = StorageError::Io(std::io::Error::other(error.to_string()));
+            return (Err(error), Err(failed));
+        }
+    };
+    // Polled in order: the writes are queued on the connection before
+    // anything of `then` is (a prepared statement is sent at its first
+    // poll).
+    let (written, then) = futures_util::future::join(
+        async { client.query(&statement, &params).await.map_err(pg) },
+        then,
+    )
+    .await;
+    (written.map(|_| ()), then)
 }
 
 impl WriteTxn for PgTxn {
@@ -1872,19 +1977,8 @@ impl WriteTxn for PgTxn {
             self.writes
                 .insert((Space::Seq, Vec::new()), Some(seq.to_be_bytes().to_vec()));
         }
-        // Per space: one DELETE of every deleted key, one upsert of every
-        // written one.
-        let mut by_space: BTreeMap<Space, SpaceWrites> = BTreeMap::new();
-        for ((space, key), value) in std::mem::take(&mut self.writes) {
-            let (deleted, keys, values) = by_space.entry(space).or_default();
-            match value {
-                Some(value) => {
-                    keys.push(key);
-                    values.push(value);
-                }
-                None => deleted.push(key),
-            }
-        }
+        let writes = std::mem::take(&mut self.writes);
+        let by_space = by_space(writes.clone());
         // The keys every server may have cached, and what this one keeps
         // of its own writes at once (small values: metadata, summaries,
         // server values).
@@ -1921,26 +2015,21 @@ impl WriteTxn for PgTxn {
                 payload.push(' ');
                 payload.push_str(text);
             }
-            (self.channel.clone(), payload)
+            payload
         });
-        let client = self.conn()?.client()?;
-        let sent = run_on(&self.rt, send_writes(client, by_space, announce)).await;
         let mut guard = self.group.take().ok_or(StorageError::Closing)?;
-        if let Err(error) = sent {
-            // The database transaction is broken: nothing in the group
-            // commits. Dropping its connection rolls it back.
-            if let Some(group) = guard.take() {
-                for waiter in group.waiters {
-                    let _ = waiter.send(Err(error.to_string()));
-                }
-            }
-            self.joined = true;
-            return Err(error);
-        }
         let (settled, outcome) = tokio::sync::oneshot::channel();
         let Some(group) = guard.as_mut() else {
             return Err(StorageError::Closing);
         };
+        // Not sent now: with the next statement on the connection (see
+        // `Pending`). A failure fails the whole group, this transaction
+        // with it.
+        {
+            let mut pending = lock(&group.pending);
+            pending.writes.extend(writes);
+            pending.notices.extend(announce);
+        }
         if let Some(seq) = seq {
             group.last_seq = seq;
         }
@@ -1996,14 +2085,23 @@ async fn committer(writer: Arc<tokio::sync::Mutex<Option<Group>>>, due: Arc<toki
         };
         let Group {
             mut conn,
+            pending,
+            broken,
+            channel,
             waiters,
             flushed,
             base_version,
             version,
             ..
         } = group;
-        let committed = match conn.client() {
-            Ok(client) => {
+        let pending = pending.into_inner().unwrap_or_else(|e| e.into_inner());
+        let broken = broken.into_inner().unwrap_or_else(|e| e.into_inner());
+        let committed = match (broken, conn.client()) {
+            // Writes sent earlier failed: dropping the connection's
+            // transaction rolls everything back.
+            (Some(error), _) => Err(error),
+            (None, Err(error)) => Err(error.to_string()),
+            (None, Ok(client)) => {
                 let mut sql = String::new();
                 if version != base_version {
                     sql.push_str(&format!("UPDATE fq_writer SET version = {version}; "));
@@ -2014,14 +2112,19 @@ async fn committer(writer: Arc<tokio::sync::Mutex<Option<Group>>>, due: Arc<toki
                     sql.push_str("SET LOCAL synchronous_commit = off; ");
                 }
                 sql.push_str("COMMIT");
-                client.batch_execute(&sql).await.map_err(pg)
+                // The last writes and the COMMIT go out together.
+                let (written, committed) = after_pending(&client, pending, &channel, async {
+                    client.batch_execute(&sql).await.map_err(pg)
+                })
+                .await;
+                if committed.is_ok() {
+                    // Ended, committed or (after failed writes) rolled back.
+                    conn.in_transaction = false;
+                }
+                written.and(committed).map_err(|e| e.to_string())
             }
-            Err(error) => Err(error),
         };
-        if committed.is_ok() {
-            conn.in_transaction = false;
-        }
-        let outcome = committed.map_err(|e| e.to_string());
+        let outcome = committed;
         for waiter in waiters {
             let _ = waiter.send(outcome.clone());
         }
@@ -2190,6 +2293,9 @@ impl Backend for PgBackend {
             self.inner.saw_seq(last_seq);
             *group = Some(Group {
                 conn,
+                pending: Default::default(),
+                broken: Default::default(),
+                channel: channel(self.inner.schema.as_deref()),
                 last_seq,
                 waiters: Vec::new(),
                 flushed: false,
@@ -2204,7 +2310,6 @@ impl Backend for PgBackend {
             commit_due: Arc::clone(&self.inner.commit_due),
             known_seq: Arc::clone(&self.inner.known_seq),
             node: self.inner.node.clone(),
-            channel: channel(self.inner.schema.as_deref()),
             last_seq,
             seq: None,
             writes: BTreeMap::new(),
@@ -2561,7 +2666,7 @@ mod tests {
     }
 
     #[test]
-    fn a_transaction_is_one_statement() {
+    fn a_group_s_writes_are_one_statement() {
         let mut by_space: BTreeMap<Space, SpaceWrites> = BTreeMap::new();
         by_space.insert(
             Space::Feed,
@@ -2583,7 +2688,8 @@ mod tests {
              d1 AS (DELETE FROM fq_feed WHERE k = ANY($3::bytea[])), \
              u2 AS (INSERT INTO fq_feed (k, v) SELECT * FROM unnest($4::bytea[], $5::bytea[]) \
              ON CONFLICT (k) DO UPDATE SET v = excluded.v) \
-             SELECT pg_notify($6, $7)"
+             SELECT pg_notify($6, t.p) FROM unnest($7::text[]) WITH ORDINALITY AS t(p, i) \
+             ORDER BY t.i"
         );
         assert_eq!(params.len(), 5);
         assert_eq!(writes_sql(&BTreeMap::new(), false).0, "SELECT 1");
