@@ -1,12 +1,21 @@
-//! Phones sync through the real server over HTTP (batch door).
+//! Phones sync through the real server over HTTP (batch door), on the
+//! deployment the including test binary names (`super::NODES`): phones
+//! sync through node A; where a case has a second phone, it syncs through
+//! node B, so on two nodes what one phone sends reaches the other across
+//! nodes.
 
 use fengqiao_protocol::batch::{DocUpload, SyncRequest, SyncResponse};
 use fengqiao_protocol::codec::DecodeLimits;
 use fengqiao_protocol::{DocumentId, ErrorBody, ErrorCode};
-use fengqiao_server::serve::ServeConfig;
 use fengqiao_shared::record::{NewEvent, Record, add_event, set_risk};
 use fengqiao_shared::vocab::{EventKind, Risk};
-use fengqiao_tests::{DAY, Phone, T0, TOKEN, TestServer};
+use fengqiao_tests::{DAY, Deployment, Phone, T0, TOKEN};
+
+/// The deployment of the including binary; `None` when it cannot run here
+/// (said loudly by [`fengqiao_tests::skip`]).
+fn deploy(what: &str) -> Option<Deployment> {
+    Deployment::start(super::NODES, what)
+}
 
 const VILLAGE: &str = "500110101001";
 
@@ -26,15 +35,19 @@ fn events_of(phone: &Phone, id: &DocumentId) -> usize {
 
 #[test]
 fn phones_converge_through_the_server() {
-    let server = TestServer::start();
+    let Some(d) = deploy("phones_converge_through_the_server") else {
+        return;
+    };
+    // Phone a syncs through node A, phone b through node B.
+    let (url_a, url_b) = (d.url(), d.b().url());
     let mut a = Phone::new("cadre-a");
     let mut b = Phone::new("cadre-b");
     let ids: Vec<_> = (0..5)
         .map(|i| a.report(VILLAGE, &format!("纠纷 {i}"), T0 + i))
         .collect();
-    let report = a.sync(&server.url());
+    let report = a.sync(&url_a);
     assert_eq!(report.acknowledged(), 5);
-    let report = b.sync(&server.url());
+    let report = b.sync(&url_b);
     assert_eq!(report.received(), 5);
 
     // Both phones offline, editing the same case.
@@ -56,10 +69,10 @@ fn phones_converge_through_the_server() {
             add_event(doc, &author_b, &NewEvent::new(EventKind::Mediation))
         })
         .unwrap();
-    a.sync(&server.url());
-    let report = b.sync(&server.url());
+    a.sync(&url_a);
+    let report = b.sync(&url_b);
     assert_eq!(report.merged(), 1);
-    a.sync(&server.url());
+    a.sync(&url_a);
     for phone in [&a, &b] {
         assert_eq!(risk_of(phone, case), Some(Risk::High));
         assert_eq!(events_of(phone, case), 3);
@@ -77,17 +90,21 @@ fn phones_converge_through_the_server() {
 fn a_reconnect_transfers_bytes_in_proportion_to_what_changed() {
     const N: usize = 2_000;
     const K: usize = 10;
-    let server = TestServer::start();
+    let Some(d) = deploy("a_reconnect_transfers_bytes_in_proportion_to_what_changed") else {
+        return;
+    };
+    // The writer syncs through node A, the reader through node B.
+    let (url_a, url_b) = (d.url(), d.b().url());
     let mut writer = Phone::new("cadre-a");
     let ids: Vec<_> = (0..N)
         .map(|i| writer.report(VILLAGE, &format!("纠纷 {i}"), T0 + i as i64))
         .collect();
-    writer.sync(&server.url());
+    writer.sync(&url_a);
     let mut reader = Phone::new("cadre-b");
-    let bootstrap = reader.sync(&server.url());
+    let bootstrap = reader.sync(&url_b);
     assert_eq!(reader.replica.ids().unwrap().len(), N);
 
-    let idle = reader.sync(&server.url());
+    let idle = reader.sync(&url_b);
     assert_eq!(idle.rounds, 1, "an idle reconnect is one round trip");
     assert!(idle.bytes.up + idle.bytes.down < 256, "{:?}", idle.bytes);
 
@@ -98,8 +115,8 @@ fn a_reconnect_transfers_bytes_in_proportion_to_what_changed() {
             .edit(id, |doc| set_risk(doc, &author, Risk::High))
             .unwrap();
     }
-    writer.sync(&server.url());
-    let reconnect = reader.sync(&server.url());
+    writer.sync(&url_a);
+    let reconnect = reader.sync(&url_b);
     assert_eq!(reconnect.received(), K);
     let total = reconnect.bytes.up + reconnect.bytes.down;
     assert!(
@@ -112,9 +129,9 @@ fn a_reconnect_transfers_bytes_in_proportion_to_what_changed() {
     }
 }
 
-fn post(server: &TestServer, body: Vec<u8>, token: Option<&str>) -> (u16, Vec<u8>) {
+fn post(d: &Deployment, body: Vec<u8>, token: Option<&str>) -> (u16, Vec<u8>) {
     let headers = [("Content-Type", "application/cbor")];
-    server.post("/v1/sync", token, &headers, &body)
+    d.post("/v1/sync", token, &headers, &body)
 }
 
 fn error_of(bytes: &[u8]) -> ErrorBody {
@@ -123,37 +140,40 @@ fn error_of(bytes: &[u8]) -> ErrorBody {
 
 #[test]
 fn bad_input_gets_its_error_code_and_the_server_keeps_serving() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = ServeConfig::new(dir.path(), "127.0.0.1:0".parse().unwrap());
-    config.http.max_body_bytes = 256 * 1024;
-    let server = TestServer::start_with(config);
+    let Some(d) = Deployment::start_with(
+        super::NODES,
+        "bad_input_gets_its_error_code_and_the_server_keeps_serving",
+        |config| config.http.max_body_bytes = 256 * 1024,
+    ) else {
+        return;
+    };
     let mut phone = Phone::new("cadre-a");
     let good = phone.report(VILLAGE, "好的记录", T0);
-    phone.sync(&server.url());
+    phone.sync(&d.url());
 
-    let (status, body) = post(&server, SyncRequest::new(None).encode(), None);
+    let (status, body) = post(&d, SyncRequest::new(None).encode(), None);
     assert_eq!(
         (status, error_of(&body).code),
         (401, ErrorCode::Unauthorized)
     );
-    let (status, body) = post(&server, SyncRequest::new(None).encode(), Some("wrong"));
+    let (status, body) = post(&d, SyncRequest::new(None).encode(), Some("wrong"));
     assert_eq!(
         (status, error_of(&body).code),
         (401, ErrorCode::Unauthorized)
     );
 
-    let (status, body) = post(&server, vec![0xa1, 0x61], Some(TOKEN));
+    let (status, body) = post(&d, vec![0xa1, 0x61], Some(TOKEN));
     assert_eq!((status, error_of(&body).code), (400, ErrorCode::BadRequest));
 
     let mut v2 = Vec::new();
     ciborium::into_writer(&ciborium::Value::Map(vec![("v".into(), 2.into())]), &mut v2).unwrap();
-    let (status, body) = post(&server, v2, Some(TOKEN));
+    let (status, body) = post(&d, v2, Some(TOKEN));
     assert_eq!(
         (status, error_of(&body).code),
         (400, ErrorCode::UnsupportedVersion)
     );
 
-    let (status, body) = post(&server, vec![0u8; 300 * 1024], Some(TOKEN));
+    let (status, body) = post(&d, vec![0u8; 300 * 1024], Some(TOKEN));
     assert_eq!((status, error_of(&body).code), (413, ErrorCode::TooLarge));
 
     // One bad record in a batch: bad Automerge bytes, and a valid document
@@ -179,7 +199,7 @@ fn bad_input_gets_its_error_code_and_the_server_keeps_serving() {
             changes: invalid.save(),
         },
     ];
-    let (status, body) = post(&server, request.encode(), Some(TOKEN));
+    let (status, body) = post(&d, request.encode(), Some(TOKEN));
     assert_eq!(status, 200);
     let response = SyncResponse::decode(&body, &DecodeLimits::DEFAULT).unwrap();
     let error = |id: &DocumentId| {
@@ -200,24 +220,21 @@ fn bad_input_gets_its_error_code_and_the_server_keeps_serving() {
         "the rest of the batch proceeds"
     );
 
-    // Nothing partial was stored: a fresh phone gets only the good record.
+    // Nothing partial was stored: a fresh phone gets only the good record,
+    // through node B.
     let mut fresh = Phone::new("cadre-c");
-    fresh.sync(&server.url());
+    fresh.sync(&d.b().url());
     assert_eq!(fresh.replica.ids().unwrap(), vec![good]);
-    let quarantined = server
-        .running()
-        .state
-        .engine
-        .storage()
-        .list_quarantine(10)
-        .unwrap();
+    let quarantined = d.storage().list_quarantine(10).unwrap();
     assert!(quarantined.iter().any(|q| q.entry.doc == invalid_id));
 }
 
 #[test]
 fn compressed_bodies_are_accepted() {
     use std::io::Write;
-    let server = TestServer::start();
+    let Some(d) = deploy("compressed_bodies_are_accepted") else {
+        return;
+    };
     let phone = Phone::new("cadre-a");
     let id = phone.report(VILLAGE, "压缩", T0);
     let mut doc = phone.replica.document(&id).unwrap().unwrap();
@@ -238,7 +255,7 @@ fn compressed_bodies_are_accepted() {
             }
             _ => zstd::bulk::compress(&plain, 3).unwrap(),
         };
-        let (status, bytes) = server.post(
+        let (status, bytes) = d.post(
             "/v1/sync",
             Some(TOKEN),
             &[("Content-Encoding", encoding)],
@@ -256,7 +273,7 @@ fn compressed_bodies_are_accepted() {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     e.write_all(&vec![0u8; 40 * 1024 * 1024]).unwrap();
     let bomb = e.finish().unwrap();
-    let (status, body) = server.post(
+    let (status, body) = d.post(
         "/v1/sync",
         Some(TOKEN),
         &[("Content-Encoding", "gzip")],
@@ -267,18 +284,23 @@ fn compressed_bodies_are_accepted() {
 
 #[test]
 fn health_and_metrics_answer() {
-    let server = TestServer::start();
+    let Some(d) = deploy("health_and_metrics_answer") else {
+        return;
+    };
     let mut phone = Phone::new("cadre-a");
     phone.report(VILLAGE, "指标", T0);
-    phone.sync(&server.url());
-    let health = ureq::get(&format!("{}/healthz", server.url()))
-        .call()
-        .unwrap()
-        .into_body()
-        .read_to_string()
-        .unwrap();
-    assert_eq!(health, "ok\n");
-    let metrics = server.metrics();
+    phone.sync(&d.url());
+    for server in d.servers() {
+        let health = ureq::get(&format!("{}/healthz", server.url()))
+            .call()
+            .unwrap()
+            .into_body()
+            .read_to_string()
+            .unwrap();
+        assert_eq!(health, "ok\n");
+    }
+    // Node A's counters: the phone synced there.
+    let metrics = d.a().metrics();
     assert!(
         metrics.contains("fengqiao_batch_syncs_total 1"),
         "{metrics}"
@@ -289,34 +311,43 @@ fn health_and_metrics_answer() {
 
 #[test]
 fn records_created_by_uploads_are_not_kept_loaded() {
-    let server = TestServer::start();
+    let Some(d) = deploy("records_created_by_uploads_are_not_kept_loaded") else {
+        return;
+    };
     let mut phone = Phone::new("cadre-a");
     for n in 0..5 {
         phone.report(VILLAGE, &format!("新建 {n}"), T0 + n);
     }
-    phone.sync(&server.url());
-    let cache = server.running().state.engine.cache();
-    assert_eq!(
-        cache.usage(),
-        (0, 0),
-        "the creator holds them; peers get the stored bytes"
-    );
-    // A second phone's bootstrap is answered from storage too.
+    phone.sync(&d.url());
+    for server in d.servers() {
+        assert_eq!(
+            server.running().state.engine.cache().usage(),
+            (0, 0),
+            "the creator holds them; peers get the stored bytes"
+        );
+    }
+    // A second phone's bootstrap, through node B, is answered from
+    // storage too.
     let mut other = Phone::new("cadre-b");
-    other.sync(&server.url());
+    other.sync(&d.b().url());
     assert_eq!(other.replica.ids().expect("ids").len(), 5);
-    assert_eq!(cache.usage(), (0, 0));
+    for server in d.servers() {
+        assert_eq!(server.running().state.engine.cache().usage(), (0, 0));
+    }
 }
 
 #[test]
 fn a_bootstrap_cut_by_its_budget_says_how_many_records_remain() {
     const N: usize = 40;
-    let server = TestServer::start();
+    let Some(d) = deploy("a_bootstrap_cut_by_its_budget_says_how_many_records_remain") else {
+        return;
+    };
+    // The download goes through node A; the source syncs through node B.
     let mut source = Phone::new("cadre-source");
     for i in 0..N {
         source.report(VILLAGE, &format!("存量纠纷 {i}"), T0 + i as i64);
     }
-    source.sync(&server.url());
+    source.sync(&d.b().url());
 
     let mut cursor = None;
     let mut received = 0u64;
@@ -324,7 +355,7 @@ fn a_bootstrap_cut_by_its_budget_says_how_many_records_remain() {
     loop {
         let mut request = SyncRequest::new(cursor.take());
         request.budget = Some(1024);
-        let (status, body) = post(&server, request.encode(), Some(TOKEN));
+        let (status, body) = post(&d, request.encode(), Some(TOKEN));
         assert_eq!(status, 200);
         let response = SyncResponse::decode(&body, &DecodeLimits::default()).unwrap();
         received += response.docs.len() as u64;
@@ -343,7 +374,7 @@ fn a_bootstrap_cut_by_its_budget_says_how_many_records_remain() {
         );
         if cut == 1 {
             source.report(VILLAGE, "下载途中新报的纠纷", T0 + N as i64);
-            source.sync(&server.url());
+            source.sync(&d.b().url());
         }
         cursor = Some(response.cursor);
     }

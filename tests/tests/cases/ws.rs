@@ -1,6 +1,10 @@
 //! The automerge-repo WebSocket door (`GET /v1/ws`) end to end: a Rust
 //! client speaking protocol "1" over a real socket, side by side with
-//! batch-syncing phones on the same server.
+//! batch-syncing phones, on the deployment the including test binary names
+//! (`super::NODES`). Peers connect to node B and phones sync through node
+//! A; where a case has a second peer that writes, it connects to node A.
+//! On two nodes every change that passes from one to the other crosses
+//! nodes, and so do the directory's changes, made on node A.
 
 use std::time::Duration;
 
@@ -17,13 +21,21 @@ use fengqiao_shared::access::Role;
 use fengqiao_shared::record::{self, Author, NewEvent, Record};
 use fengqiao_shared::vocab::{EventKind, Risk};
 use fengqiao_tests::ws::{VILLAGE, WAIT, WsClient, dispute, new_dispute};
-use fengqiao_tests::{Phone, T0, TestServer};
+use fengqiao_tests::{Deployment, Nodes, Phone, T0};
+
+/// The deployment of the including binary; `None` when it cannot run here
+/// (said loudly by [`fengqiao_tests::skip`]).
+fn deploy(what: &str) -> Option<Deployment> {
+    Deployment::start(super::NODES, what)
+}
 
 #[test]
 fn handshake_and_request_for_an_unknown_document() {
-    let server = TestServer::start();
-    server.runtime().block_on(async {
-        let mut client = WsClient::connect(&server.ws_url(), "peer-rust-a").await;
+    let Some(d) = deploy("handshake_and_request_for_an_unknown_document") else {
+        return;
+    };
+    d.runtime().block_on(async {
+        let mut client = WsClient::connect(&d.ws_url(), "peer-rust-a").await;
         client.join(&["1"]).await;
         let Received::Message(RepoMessage::Peer(Peer {
             sender_id,
@@ -39,7 +51,10 @@ fn handshake_and_request_for_an_unknown_document() {
         assert!(sender_id.as_str().starts_with("fengqiao-"));
         let metadata = peer_metadata.expect("peer metadata");
         let storage_id = metadata.storage_id.expect("a storage id");
-        assert_eq!(storage_id.as_str(), server.running().state.storage_id);
+        // Every node names the one store it serves.
+        for server in d.servers() {
+            assert_eq!(storage_id.as_str(), server.running().state.storage_id);
+        }
         assert_eq!(metadata.is_ephemeral, Some(false));
         client.server = Some(sender_id.clone());
 
@@ -61,9 +76,11 @@ fn handshake_and_request_for_an_unknown_document() {
 /// it is split into its two halves.
 #[test]
 fn the_connection_counts_every_frame_both_ways() {
-    let server = TestServer::start();
-    server.runtime().block_on(async {
-        let mut connection = Connection::connect(server.ws_url(), Some(WAIT))
+    let Some(d) = deploy("the_connection_counts_every_frame_both_ways") else {
+        return;
+    };
+    d.runtime().block_on(async {
+        let mut connection = Connection::connect(d.ws_url(), Some(WAIT))
             .await
             .expect("connects");
         let me = PeerId::new("peer-counted").unwrap();
@@ -115,18 +132,20 @@ fn the_connection_counts_every_frame_both_ways() {
 
 #[test]
 fn documents_flow_between_websocket_peers_and_batch_phones_live() {
-    let server = TestServer::start();
-    let rt = server.runtime();
+    let Some(d) = deploy("documents_flow_between_websocket_peers_and_batch_phones_live") else {
+        return;
+    };
+    let rt = d.runtime();
     let id = DocumentId::random();
 
-    // A creates the dispute over the WebSocket.
+    // A creates the dispute over the WebSocket, on node B.
     let mut a_doc = new_dispute("宅基地边界纠纷");
     let mut a_state = sync::State::new();
-    let mut a = rt.block_on(WsClient::joined(&server.ws_url(), "peer-rust-a"));
+    let mut a = rt.block_on(WsClient::joined(&d.ws_url(), "peer-rust-a"));
     rt.block_on(a.sync_doc(&id, &mut a_doc, &mut a_state));
 
-    // B asks for it by id and receives it.
-    let mut b = rt.block_on(WsClient::joined(&server.ws_url(), "peer-rust-b"));
+    // B, on node A, asks for it by id and receives it.
+    let mut b = rt.block_on(WsClient::joined(&d.a().ws_url(), "peer-rust-b"));
     let mut b_doc = AutoCommit::new();
     let mut b_state = sync::State::new();
     rt.block_on(async {
@@ -146,17 +165,17 @@ fn documents_flow_between_websocket_peers_and_batch_phones_live() {
     assert_eq!(b_doc.get_heads(), a_doc.get_heads());
     assert_eq!(dispute(&b_doc).title, "宅基地边界纠纷");
 
-    // A phone syncing through the batch door sees it.
+    // A phone syncing through the batch door (node A) sees it.
     let mut phone = Phone::new("cadre-phone");
-    phone.sync(&server.url());
+    phone.sync(&d.url());
     let on_phone = phone.replica.record(&id).expect("the phone has the record");
     assert_eq!(
         on_phone.as_dispute().expect("a dispute").title,
         "宅基地边界纠纷"
     );
 
-    // The phone edits offline and syncs; A, which has it open, receives the
-    // change without asking again.
+    // The phone edits offline and syncs; A, which has it open on node B,
+    // receives the change without asking again.
     let author = phone.author(T0 + 60_000);
     phone
         .replica
@@ -165,7 +184,7 @@ fn documents_flow_between_websocket_peers_and_batch_phones_live() {
             record::add_event(doc, &author, &NewEvent::new(EventKind::Mediation))
         })
         .expect("phone edits");
-    phone.sync(&server.url());
+    phone.sync(&d.url());
     rt.block_on(a.receive_until(&id, &mut a_doc, &mut a_state, |doc| {
         dispute(doc).risk == Some(Risk::High)
     }));
@@ -177,10 +196,12 @@ fn documents_flow_between_websocket_peers_and_batch_phones_live() {
 
 #[test]
 fn a_request_waits_for_a_document_that_arrives_later() {
-    let server = TestServer::start();
-    let rt = server.runtime();
+    let Some(d) = deploy("a_request_waits_for_a_document_that_arrives_later") else {
+        return;
+    };
+    let rt = d.runtime();
     let id = DocumentId::random();
-    let mut b = rt.block_on(WsClient::joined(&server.ws_url(), "peer-rust-b"));
+    let mut b = rt.block_on(WsClient::joined(&d.ws_url(), "peer-rust-b"));
     let mut b_state = sync::State::new();
     rt.block_on(async {
         b.request(&id, &mut b_state).await;
@@ -189,9 +210,9 @@ fn a_request_waits_for_a_document_that_arrives_later() {
             Received::Message(RepoMessage::DocUnavailable(_))
         ));
     });
-    // The document then arrives from another WebSocket peer.
+    // The document then arrives from another WebSocket peer, on node A.
     let mut a_doc = new_dispute("山林权属争议");
-    let mut a = rt.block_on(WsClient::joined(&server.ws_url(), "peer-rust-a"));
+    let mut a = rt.block_on(WsClient::joined(&d.a().ws_url(), "peer-rust-a"));
     rt.block_on(a.sync_doc(&id, &mut a_doc, &mut sync::State::new()));
     // B is told without asking again.
     let mut b_doc = AutoCommit::new();
@@ -213,14 +234,17 @@ fn a_request_waits_for_a_document_that_arrives_later() {
 
 #[test]
 fn a_document_outside_the_device_scope_is_unavailable() {
-    let server = TestServer::start();
-    let rt = server.runtime();
+    let Some(d) = deploy("a_document_outside_the_device_scope_is_unavailable") else {
+        return;
+    };
+    let rt = d.runtime();
     let id = DocumentId::random();
-    let mut a = rt.block_on(WsClient::joined(&server.ws_url(), "peer-rust-a"));
+    // Written on node A, asked for on node B.
+    let mut a = rt.block_on(WsClient::joined(&d.a().ws_url(), "peer-rust-a"));
     rt.block_on(a.sync_doc(&id, &mut new_dispute("邻里噪音"), &mut sync::State::new()));
 
-    let (_, token) = server.enroll("cadre-elsewhere", Role::Cadre, "500110102001");
-    let url = format!("ws://{}/v1/ws?token={token}", server.addr);
+    let (_, token) = d.enroll("cadre-elsewhere", Role::Cadre, "500110102001");
+    let url = d.ws_url_with(&token);
     let mut other = rt.block_on(WsClient::joined(&url, "peer-rust-elsewhere"));
     rt.block_on(async {
         other.request(&id, &mut sync::State::new()).await;
@@ -233,11 +257,13 @@ fn a_document_outside_the_device_scope_is_unavailable() {
 
 #[test]
 fn a_connection_without_a_valid_token_gets_an_error_then_a_close() {
-    let server = TestServer::start();
-    let rt = server.runtime();
+    let Some(d) = deploy("a_connection_without_a_valid_token_gets_an_error_then_a_close") else {
+        return;
+    };
+    let rt = d.runtime();
     for url in [
-        format!("ws://{}/v1/ws", server.addr),
-        format!("ws://{}/v1/ws?token=not-a-token", server.addr),
+        format!("ws://{}/v1/ws", d.b().addr),
+        d.ws_url_with("not-a-token"),
     ] {
         rt.block_on(async {
             let mut client = WsClient::connect(&url, "peer-anonymous").await;
@@ -258,9 +284,11 @@ fn a_connection_without_a_valid_token_gets_an_error_then_a_close() {
 #[test]
 fn the_bearer_header_is_accepted_too() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let server = TestServer::start();
-    server.runtime().block_on(async {
-        let mut request = format!("ws://{}/v1/ws", server.addr)
+    let Some(d) = deploy("the_bearer_header_is_accepted_too") else {
+        return;
+    };
+    d.runtime().block_on(async {
+        let mut request = format!("ws://{}/v1/ws", d.b().addr)
             .into_client_request()
             .unwrap();
         request.headers_mut().insert(
@@ -278,11 +306,13 @@ fn the_bearer_header_is_accepted_too() {
 
 #[test]
 fn protocol_violations_get_an_error_then_a_close() {
-    let server = TestServer::start();
-    let rt = server.runtime();
+    let Some(d) = deploy("protocol_violations_get_an_error_then_a_close") else {
+        return;
+    };
+    let rt = d.runtime();
     // Bytes that are not CBOR at all.
     rt.block_on(async {
-        let mut client = WsClient::joined(&server.ws_url(), "peer-garbage").await;
+        let mut client = WsClient::joined(&d.ws_url(), "peer-garbage").await;
         client
             .send_raw(Frame::Binary(vec![0xff, 0x00, 0x13].into()))
             .await;
@@ -294,7 +324,7 @@ fn protocol_violations_get_an_error_then_a_close() {
     });
     // A join offering only a version the server does not speak.
     rt.block_on(async {
-        let mut client = WsClient::connect(&server.ws_url(), "peer-future").await;
+        let mut client = WsClient::connect(&d.ws_url(), "peer-future").await;
         client.join(&["2"]).await;
         match client.recv().await {
             Received::Message(RepoMessage::Error(e)) => {
@@ -310,7 +340,7 @@ fn protocol_violations_get_an_error_then_a_close() {
     });
     // A document message before join.
     rt.block_on(async {
-        let mut client = WsClient::connect(&server.ws_url(), "peer-hasty").await;
+        let mut client = WsClient::connect(&d.ws_url(), "peer-hasty").await;
         client.server = Some(PeerId::new("anyone").unwrap());
         client
             .request(&DocumentId::random(), &mut sync::State::new())
@@ -322,19 +352,21 @@ fn protocol_violations_get_an_error_then_a_close() {
         client.expect_closed().await;
     });
     // The server keeps serving.
-    rt.block_on(WsClient::joined(&server.ws_url(), "peer-after"));
+    rt.block_on(WsClient::joined(&d.ws_url(), "peer-after"));
 }
 
 #[test]
 fn an_invalid_record_is_not_stored_and_the_server_keeps_serving() {
-    let server = TestServer::start();
-    let rt = server.runtime();
+    let Some(d) = deploy("an_invalid_record_is_not_stored_and_the_server_keeps_serving") else {
+        return;
+    };
+    let rt = d.runtime();
     let bad_id = DocumentId::random();
     let mut bad = new_dispute("风险等级写错");
     bad.put(ROOT, "risk", "severe").unwrap();
     bad.commit();
     rt.block_on(async {
-        let mut client = WsClient::joined(&server.ws_url(), "peer-buggy").await;
+        let mut client = WsClient::joined(&d.ws_url(), "peer-buggy").await;
         let mut state = sync::State::new();
         let mut refused = false;
         for _ in 0..10 {
@@ -369,7 +401,7 @@ fn an_invalid_record_is_not_stored_and_the_server_keeps_serving() {
     });
 
     let mut phone = Phone::new("cadre-phone");
-    phone.sync(&server.url());
+    phone.sync(&d.url());
     assert!(
         phone.replica.record(&bad_id).is_err(),
         "the refused record reached a phone"
@@ -383,10 +415,12 @@ fn an_invalid_record_is_not_stored_and_the_server_keeps_serving() {
 
 #[test]
 fn a_rejoin_of_the_same_peer_replaces_the_older_socket() {
-    let server = TestServer::start();
-    let rt = server.runtime();
-    let mut old = rt.block_on(WsClient::joined(&server.ws_url(), "peer-tab"));
-    let mut new = rt.block_on(WsClient::joined(&server.ws_url(), "peer-tab"));
+    let Some(d) = deploy("a_rejoin_of_the_same_peer_replaces_the_older_socket") else {
+        return;
+    };
+    let rt = d.runtime();
+    let mut old = rt.block_on(WsClient::joined(&d.ws_url(), "peer-tab"));
+    let mut new = rt.block_on(WsClient::joined(&d.ws_url(), "peer-tab"));
     assert_eq!(rt.block_on(old.expect_closed()), Some(1000));
     // The newer socket is the one that serves the peer.
     rt.block_on(async {
@@ -401,31 +435,37 @@ fn a_rejoin_of_the_same_peer_replaces_the_older_socket() {
 
 #[test]
 fn graceful_shutdown_closes_open_sockets() {
-    let server = TestServer::start();
+    let Some(d) = deploy("graceful_shutdown_closes_open_sockets") else {
+        return;
+    };
     // The client runs on its own runtime, so it outlives the server's.
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
-    let mut client = client_rt.block_on(WsClient::joined(&server.ws_url(), "peer-rust-a"));
-    server.stop();
+    let mut client = client_rt.block_on(WsClient::joined(&d.ws_url(), "peer-rust-a"));
+    d.stop();
     assert_eq!(client_rt.block_on(client.expect_closed()), Some(1001));
 }
 
 #[test]
 fn ephemeral_messages_reach_the_other_peers_of_the_document_only() {
     use fengqiao_protocol::repo::Ephemeral;
-    let server = TestServer::start();
-    let rt = server.runtime();
+    let Some(d) = deploy("ephemeral_messages_reach_the_other_peers_of_the_document_only") else {
+        return;
+    };
+    let rt = d.runtime();
     let id = DocumentId::random();
-    let mut a = rt.block_on(WsClient::joined(&server.ws_url(), "peer-rust-a"));
+    // All three on node B: a node relays ephemeral messages among its own
+    // peers only (they are not announced to other nodes).
+    let mut a = rt.block_on(WsClient::joined(&d.ws_url(), "peer-rust-a"));
     let mut a_doc = new_dispute("调解进行中");
     rt.block_on(a.sync_doc(&id, &mut a_doc, &mut sync::State::new()));
-    let mut b = rt.block_on(WsClient::joined(&server.ws_url(), "peer-rust-b"));
+    let mut b = rt.block_on(WsClient::joined(&d.ws_url(), "peer-rust-b"));
     rt.block_on(b.sync_doc(&id, &mut AutoCommit::new(), &mut sync::State::new()));
     // C is connected but does not have the document open.
-    let mut c = rt.block_on(WsClient::joined(&server.ws_url(), "peer-rust-c"));
+    let mut c = rt.block_on(WsClient::joined(&d.ws_url(), "peer-rust-c"));
 
     let presence = Ephemeral {
         sender_id: a.peer.clone(),
@@ -468,11 +508,14 @@ fn ephemeral_messages_reach_the_other_peers_of_the_document_only() {
 
 #[test]
 fn a_peer_that_stops_answering_pings_is_dropped() {
-    let server = TestServer::start();
-    let rt = server.runtime();
-    let mut silent = rt.block_on(WsClient::joined(&server.ws_url(), "peer-silent"));
-    let mut lively = rt.block_on(WsClient::joined(&server.ws_url(), "peer-lively"));
-    let metrics = server.running().state.metrics.clone();
+    let Some(d) = deploy("a_peer_that_stops_answering_pings_is_dropped") else {
+        return;
+    };
+    let rt = d.runtime();
+    let mut silent = rt.block_on(WsClient::joined(&d.ws_url(), "peer-silent"));
+    let mut lively = rt.block_on(WsClient::joined(&d.ws_url(), "peer-lively"));
+    // Node B's count of open sockets: both peers are there.
+    let metrics = d.b().running().state.metrics.clone();
     let open = || metrics.ws_open.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(open(), 2);
     rt.block_on(async {
@@ -501,26 +544,25 @@ fn a_peer_that_stops_answering_pings_is_dropped() {
     });
 }
 
-/// A server that never pings within a test's time, so that what a client
-/// is told can only come from an announcement.
-fn server_without_pings() -> (TestServer, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let mut config = fengqiao_server::serve::ServeConfig::new(
-        dir.path(),
-        "127.0.0.1:0".parse().expect("address"),
-    );
-    config.http.ws_ping_interval = Duration::from_secs(3600);
-    (TestServer::start_with(config), dir)
+/// A deployment whose servers never ping within a test's time, so that
+/// what a client is told can only come from an announcement.
+fn deploy_without_pings(what: &str) -> Option<Deployment> {
+    Deployment::start_with(super::NODES, what, |config| {
+        config.http.ws_ping_interval = Duration::from_secs(3600);
+    })
 }
 
 #[test]
 fn revoking_a_device_closes_its_open_socket_at_once() {
-    let (server, _dir) = server_without_pings();
-    let rt = server.runtime();
-    let (device, token) = server.enroll("cadre-revoked", Role::Cadre, VILLAGE);
-    let url = format!("ws://{}/v1/ws?token={token}", server.addr);
+    let Some(d) = deploy_without_pings("revoking_a_device_closes_its_open_socket_at_once") else {
+        return;
+    };
+    let rt = d.runtime();
+    let (device, token) = d.enroll("cadre-revoked", Role::Cadre, VILLAGE);
+    let url = d.ws_url_with(&token);
     let mut client = rt.block_on(WsClient::joined(&url, "peer-revoked"));
-    server.directory().revoke(&device).expect("revoked");
+    // Revoked on node A; the socket is on node B.
+    d.directory().revoke(&device).expect("revoked");
     rt.block_on(async {
         // Closed on the announcement: this server never pings, so nothing
         // else could tell it.
@@ -549,21 +591,25 @@ fn revoking_a_device_closes_its_open_socket_at_once() {
 fn moving_a_device_to_another_village_closes_its_open_documents_at_once() {
     use fengqiao_protocol::VillageCode;
     use fengqiao_shared::access::DeviceAccess;
-    let (server, _dir) = server_without_pings();
-    let rt = server.runtime();
+    let Some(d) = deploy_without_pings(
+        "moving_a_device_to_another_village_closes_its_open_documents_at_once",
+    ) else {
+        return;
+    };
+    let rt = d.runtime();
     let mut phone = Phone::new("cadre-a");
     let id = phone.report(VILLAGE, "调走之前的纠纷", T0);
-    phone.sync(&server.url());
-    let (device, token) = server.enroll("cadre-moved", Role::Cadre, VILLAGE);
-    let url = format!("ws://{}/v1/ws?token={token}", server.addr);
+    phone.sync(&d.url());
+    let (device, token) = d.enroll("cadre-moved", Role::Cadre, VILLAGE);
+    let url = d.ws_url_with(&token);
     let mut client = rt.block_on(WsClient::joined(&url, "peer-moved"));
     let mut doc = AutoCommit::new();
     rt.block_on(client.sync_doc(&id, &mut doc, &mut sync::State::new()));
     assert!(!doc.get_heads().is_empty(), "the record arrived");
 
+    // Moved on node A; the socket is on node B.
     let elsewhere = VillageCode::new("500110101002").expect("village code");
-    server
-        .directory()
+    d.directory()
         .set_access(&device, DeviceAccess::new(Role::Cadre, elsewhere))
         .expect("moved");
     rt.block_on(async {
@@ -582,7 +628,9 @@ fn moving_a_device_to_another_village_closes_its_open_documents_at_once() {
     let mut edited = edit.fork();
     let mut state = sync::State::new();
     rt.block_on(async {
-        let mut writer = WsClient::joined(&server.ws_url(), "peer-writer").await;
+        // The writer is on the moved client's node, so that its barrier
+        // orders what that node sends.
+        let mut writer = WsClient::joined(&d.ws_url(), "peer-writer").await;
         writer.sync_doc(&id, &mut edited, &mut state).await;
         // The writer's barrier: the server has committed and announced the
         // change; the moved client's barrier: it has been sent nothing.
@@ -595,18 +643,24 @@ fn moving_a_device_to_another_village_closes_its_open_documents_at_once() {
 #[test]
 fn a_device_sending_faster_than_its_rate_is_read_slowly_not_refused() {
     use fengqiao_server::limit::RateLimit;
-    use fengqiao_server::serve::ServeConfig;
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let mut config = ServeConfig::new(dir.path(), "127.0.0.1:0".parse().expect("address"));
-    config.ws_rate = RateLimit {
+    const RATE: RateLimit = RateLimit {
         per_second: 20.0,
         burst: 5.0,
     };
-    let server = TestServer::start_with(config);
-    let (_, token) = server.enroll("cadre-hasty", Role::Cadre, VILLAGE);
-    let url = format!("ws://{}/v1/ws?token={token}", server.addr);
-    let asked: Vec<DocumentId> = (0..30).map(|_| DocumentId::random()).collect();
-    server.runtime().block_on(async {
+    const ASKED: usize = 30;
+    let Some(d) = Deployment::start_with(
+        super::NODES,
+        "a_device_sending_faster_than_its_rate_is_read_slowly_not_refused",
+        |config| config.ws_rate = RATE,
+    ) else {
+        return;
+    };
+    let (_, token) = d.enroll("cadre-hasty", Role::Cadre, VILLAGE);
+    let url = d.ws_url_with(&token);
+    let asked: Vec<DocumentId> = (0..ASKED).map(|_| DocumentId::random()).collect();
+    // From before the device's first message: its bucket starts full then.
+    let began = std::time::Instant::now();
+    d.runtime().block_on(async {
         let mut client = WsClient::joined(&url, "peer-hasty").await;
         for id in &asked {
             client.request(id, &mut sync::State::new()).await;
@@ -620,26 +674,48 @@ fn a_device_sending_faster_than_its_rate_is_read_slowly_not_refused() {
         }
         assert_eq!(answered, asked, "all answered, in order");
     });
-    let metrics = server.metrics();
+    // Past the burst, the device is read at its rate: the last request is
+    // handled no sooner than its debt is paid back.
+    let took = began.elapsed();
+    let least = Duration::from_secs_f64((ASKED as f64 - RATE.burst) / RATE.per_second);
+    assert!(
+        took >= least.mul_f64(0.96),
+        "{ASKED} requests past a burst of {} at {}/s took {took:?}",
+        RATE.burst,
+        RATE.per_second
+    );
+    // Node B's counter: the peer is there. One server holds back every
+    // message past the burst; servers on a shared store take a device's
+    // messages from the store's bucket 50 at a time, and only the message
+    // that takes them waits (for all of them).
+    let metrics = d.b().metrics();
     let throttled: u64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("fengqiao_ws_throttled_total "))
         .and_then(|v| v.trim().parse().ok())
         .expect("the throttle counter");
+    let held_back = match d.nodes() {
+        Nodes::One => 20,
+        Nodes::Two => 1,
+    };
     assert!(
-        throttled >= 20,
+        throttled >= held_back,
         "past the burst of 5, messages wait: {throttled}"
     );
 }
 
 #[test]
 fn changes_sent_without_their_dependencies_make_the_server_ask_for_everything() {
-    let server = TestServer::start();
-    let rt = server.runtime();
+    let Some(d) =
+        deploy("changes_sent_without_their_dependencies_make_the_server_ask_for_everything")
+    else {
+        return;
+    };
+    let rt = d.runtime();
     let mut phone = Phone::new("cadre-a");
     let id = phone.report(VILLAGE, "依赖缺失的修改", T0);
-    phone.sync(&server.url());
-    let mut client = rt.block_on(WsClient::joined(&server.ws_url(), "peer-gap"));
+    phone.sync(&d.url());
+    let mut client = rt.block_on(WsClient::joined(&d.ws_url(), "peer-gap"));
     let mut doc = AutoCommit::new();
     let mut state = sync::State::new();
     rt.block_on(client.sync_doc(&id, &mut doc, &mut state));
@@ -691,14 +767,7 @@ fn changes_sent_without_their_dependencies_make_the_server_ask_for_everything() 
         // ... and sends everything, which settles.
         client.sync_doc(&id, &mut doc, &mut state).await;
     });
-    let stored = server
-        .running()
-        .state
-        .engine
-        .storage()
-        .doc_meta(&id)
-        .expect("reads")
-        .expect("stored");
+    let stored = d.storage().doc_meta(&id).expect("reads").expect("stored");
     let mut ours: Vec<[u8; 32]> = doc.get_heads().iter().map(|h| h.0).collect();
     let mut theirs = stored.heads;
     ours.sort();
@@ -708,29 +777,32 @@ fn changes_sent_without_their_dependencies_make_the_server_ask_for_everything() 
 
 #[test]
 fn a_record_created_over_websocket_is_not_kept_loaded() {
-    let server = TestServer::start();
-    let rt = server.runtime();
+    let Some(d) = deploy("a_record_created_over_websocket_is_not_kept_loaded") else {
+        return;
+    };
+    let rt = d.runtime();
     let id = DocumentId::random();
     let mut doc = new_dispute("网页端新建");
     rt.block_on(async {
-        let mut client = WsClient::joined(&server.ws_url(), "peer-creator").await;
+        let mut client = WsClient::joined(&d.ws_url(), "peer-creator").await;
         client
             .sync_doc(&id, &mut doc, &mut sync::State::new())
             .await;
     });
-    let engine = &server.running().state.engine;
-    assert!(engine.storage().doc_meta(&id).expect("reads").is_some());
-    assert_eq!(
-        engine.cache().usage(),
-        (0, 0),
-        "the creator holds it; the sync went on from the stored heads"
-    );
+    assert!(d.storage().doc_meta(&id).expect("reads").is_some());
+    for server in d.servers() {
+        assert_eq!(
+            server.running().state.engine.cache().usage(),
+            (0, 0),
+            "the creator holds it; the sync went on from the stored heads"
+        );
+    }
 }
 
-/// The URL of a device enrolled as `role` over `scope`.
-fn enrolled_url(server: &TestServer, person: &str, role: Role, scope: &str) -> String {
-    let (_, token) = server.enroll(person, role, scope);
-    format!("ws://{}/v1/ws?token={token}", server.addr)
+/// The URL on node B of a device enrolled as `role` over `scope`.
+fn enrolled_url(d: &Deployment, person: &str, role: Role, scope: &str) -> String {
+    let (_, token) = d.enroll(person, role, scope);
+    d.ws_url_with(&token)
 }
 
 /// A `sync` carrying `changes` as they are (whatever the sync state says).
@@ -746,13 +818,16 @@ fn sync_with_changes(doc: &mut AutoCommit, changes: Vec<u8>) -> sync::Message {
 
 #[test]
 fn a_sync_for_a_document_out_of_scope_is_answered_as_for_a_missing_one() {
-    let server = TestServer::start();
-    let rt = server.runtime();
+    let Some(d) = deploy("a_sync_for_a_document_out_of_scope_is_answered_as_for_a_missing_one")
+    else {
+        return;
+    };
+    let rt = d.runtime();
     let mut phone = Phone::new("cadre-a");
     let hidden = phone.report(VILLAGE, "别镇看不到的纠纷", T0);
-    phone.sync(&server.url());
+    phone.sync(&d.url());
     let missing = DocumentId::random();
-    let url = enrolled_url(&server, "cadre-elsewhere", Role::Cadre, "500110102001");
+    let url = enrolled_url(&d, "cadre-elsewhere", Role::Cadre, "500110102001");
     let answers = rt.block_on(async {
         let mut client = WsClient::joined(&url, "peer-curious").await;
         let mut answers = Vec::new();
@@ -779,10 +854,12 @@ fn a_sync_for_a_document_out_of_scope_is_answered_as_for_a_missing_one() {
 
 #[test]
 fn another_device_joining_under_the_same_peer_id_closes_no_socket() {
-    let server = TestServer::start();
-    let rt = server.runtime();
-    let victim_url = enrolled_url(&server, "cadre-victim", Role::Cadre, VILLAGE);
-    let thief_url = enrolled_url(&server, "cadre-thief", Role::Cadre, "500110102001");
+    let Some(d) = deploy("another_device_joining_under_the_same_peer_id_closes_no_socket") else {
+        return;
+    };
+    let rt = d.runtime();
+    let victim_url = enrolled_url(&d, "cadre-victim", Role::Cadre, VILLAGE);
+    let thief_url = enrolled_url(&d, "cadre-thief", Role::Cadre, "500110102001");
     rt.block_on(async {
         let mut victim = WsClient::joined(&victim_url, "peer-victim").await;
         let mut thief = WsClient::joined(&thief_url, "peer-victim").await;
@@ -811,13 +888,15 @@ fn another_device_joining_under_the_same_peer_id_closes_no_socket() {
 
 #[test]
 fn a_malformed_request_gets_an_error_and_the_document_is_not_muted() {
-    let server = TestServer::start();
-    let rt = server.runtime();
+    let Some(d) = deploy("a_malformed_request_gets_an_error_and_the_document_is_not_muted") else {
+        return;
+    };
+    let rt = d.runtime();
     let mut phone = Phone::new("cadre-a");
     let id = phone.report(VILLAGE, "请求数据坏了", T0);
-    phone.sync(&server.url());
+    phone.sync(&d.url());
     rt.block_on(async {
-        let mut client = WsClient::joined(&server.ws_url(), "peer-garbled").await;
+        let mut client = WsClient::joined(&d.ws_url(), "peer-garbled").await;
         let request = request_message(
             &client.peer,
             &client.server(),
@@ -840,7 +919,7 @@ fn a_malformed_request_gets_an_error_and_the_document_is_not_muted() {
         }
         assert_eq!(client.expect_closed().await, Some(1002));
         // Reconnected, the same document is answered.
-        let mut client = WsClient::joined(&server.ws_url(), "peer-garbled").await;
+        let mut client = WsClient::joined(&d.ws_url(), "peer-garbled").await;
         let mut doc = AutoCommit::new();
         client
             .sync_doc(&id, &mut doc, &mut sync::State::new())
@@ -852,13 +931,17 @@ fn a_malformed_request_gets_an_error_and_the_document_is_not_muted() {
 #[test]
 fn a_read_only_device_is_told_once_and_its_changes_are_counted_not_stored() {
     use std::sync::atomic::Ordering;
-    let server = TestServer::start();
-    let rt = server.runtime();
+    let Some(d) = deploy("a_read_only_device_is_told_once_and_its_changes_are_counted_not_stored")
+    else {
+        return;
+    };
+    let rt = d.runtime();
     let mut phone = Phone::new("cadre-a");
     let id = phone.report(VILLAGE, "督导看的纠纷", T0);
-    phone.sync(&server.url());
-    let url = enrolled_url(&server, "supervisor", Role::Supervisor, VILLAGE);
-    let metrics = server.running().state.metrics.clone();
+    phone.sync(&d.url());
+    let url = enrolled_url(&d, "supervisor", Role::Supervisor, VILLAGE);
+    // Node B's counters: the supervisor's peer is there.
+    let metrics = d.b().running().state.metrics.clone();
     let notices = rt.block_on(async {
         let mut client = WsClient::joined(&url, "peer-supervisor").await;
         let mut doc = AutoCommit::new();
@@ -906,12 +989,12 @@ fn a_read_only_device_is_told_once_and_its_changes_are_counted_not_stored() {
         2,
         "both ignored changes counted"
     );
-    let storage = server.running().state.engine.storage().clone();
+    let storage = d.storage().clone();
     assert!(
         storage.list_quarantine(10).unwrap().is_empty(),
         "nothing kept"
     );
-    phone.sync(&server.url());
+    phone.sync(&d.url());
     match phone.replica.record(&id).unwrap() {
         Record::Dispute(d) => assert_eq!(d.title, "督导看的纠纷", "unchanged"),
         other => panic!("expected a dispute, got {other:?}"),
@@ -920,10 +1003,12 @@ fn a_read_only_device_is_told_once_and_its_changes_are_counted_not_stored() {
 
 #[test]
 fn refused_changes_are_quarantined_as_a_bounded_prefix() {
-    let server = TestServer::start();
-    let rt = server.runtime();
+    let Some(d) = deploy("refused_changes_are_quarantined_as_a_bounded_prefix") else {
+        return;
+    };
+    let rt = d.runtime();
     rt.block_on(async {
-        let mut client = WsClient::joined(&server.ws_url(), "peer-flooder").await;
+        let mut client = WsClient::joined(&d.ws_url(), "peer-flooder").await;
         for n in 0..4 {
             // A megabyte of content without a record type: refused.
             let mut doc = AutoCommit::new();
@@ -949,13 +1034,7 @@ fn refused_changes_are_quarantined_as_a_bounded_prefix() {
             }
         }
     });
-    let quarantined = server
-        .running()
-        .state
-        .engine
-        .storage()
-        .list_quarantine(10)
-        .unwrap();
+    let quarantined = d.storage().list_quarantine(10).unwrap();
     assert_eq!(quarantined.len(), 4);
     for q in quarantined {
         assert!(q.entry.bytes.len() <= 64 * 1024, "{}", q.entry.bytes.len());
