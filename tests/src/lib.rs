@@ -291,6 +291,172 @@ impl TestCluster {
     }
 }
 
+/// How many servers a [`Deployment`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nodes {
+    /// One server on a sled store of its own ([`TestServer`]).
+    One,
+    /// Two servers on one PostgreSQL store ([`TestCluster`]); needs
+    /// `FENGQIAO_TEST_POSTGRES`.
+    Two,
+}
+
+/// Where a test's phones and automerge-repo peers meet: one server, or
+/// two nodes on one PostgreSQL store. Phones sync through node A's batch
+/// door ([`Deployment::url`]) and peers connect to node B
+/// ([`Deployment::ws_url`]), so on two nodes every case that mixes them
+/// proves delivery from one node to the other. On one node A and B are the
+/// same server, and every method does what the [`TestServer`] does.
+pub struct Deployment {
+    a: TestServer,
+    /// Node B when it is another server.
+    b: Option<TestServer>,
+    // Dropped last: the servers close their connections first.
+    _schema: Option<fengqiao_server::storage::postgres::TestSchema>,
+}
+
+impl Deployment {
+    /// A deployment of `nodes` with the usual configuration; `None` (after
+    /// [`skip`] naming `what`, which fails under `FENGQIAO_REQUIRE_ALL=1`)
+    /// when two nodes are asked for and no database is named.
+    pub fn start(nodes: Nodes, what: &str) -> Option<Self> {
+        Self::start_with(nodes, what, |_| {})
+    }
+
+    /// The same, with every server's configuration changed by `tune`.
+    pub fn start_with(nodes: Nodes, what: &str, tune: impl Fn(&mut ServeConfig)) -> Option<Self> {
+        match nodes {
+            Nodes::One => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let mut config =
+                    ServeConfig::new(dir.path(), "127.0.0.1:0".parse().expect("address"));
+                tune(&mut config);
+                let mut server = TestServer::start_with(config);
+                server._dir = Some(dir);
+                Some(Self {
+                    a: server,
+                    b: None,
+                    _schema: None,
+                })
+            }
+            Nodes::Two => {
+                let what = format!("{what} (two nodes on PostgreSQL)");
+                let TestCluster { a, b, _schema, .. } = TestCluster::start_with(&what, tune)?;
+                Some(Self {
+                    a,
+                    b: Some(b),
+                    _schema: Some(_schema),
+                })
+            }
+        }
+    }
+
+    /// How many servers run.
+    pub fn nodes(&self) -> Nodes {
+        match self.b {
+            None => Nodes::One,
+            Some(_) => Nodes::Two,
+        }
+    }
+
+    /// Node A, the phones' server.
+    pub fn a(&self) -> &TestServer {
+        &self.a
+    }
+
+    /// Node B, the WebSocket peers' server (node A on one node).
+    pub fn b(&self) -> &TestServer {
+        self.b.as_ref().unwrap_or(&self.a)
+    }
+
+    /// Every server, each once: A, then B if it is another one.
+    pub fn servers(&self) -> Vec<&TestServer> {
+        std::iter::once(&self.a).chain(&self.b).collect()
+    }
+
+    /// Node A's address, where phones sync.
+    pub fn url(&self) -> String {
+        self.a().url()
+    }
+
+    /// Node B's WebSocket door with the development token, where peers
+    /// connect.
+    pub fn ws_url(&self) -> String {
+        self.b().ws_url()
+    }
+
+    /// Node B's WebSocket door with `token`.
+    pub fn ws_url_with(&self, token: &str) -> String {
+        format!("ws://{}/v1/ws?token={token}", self.b().addr)
+    }
+
+    /// The runtime the peers' futures run on (node B's).
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.b().runtime()
+    }
+
+    /// [`TestServer::post`] to node A.
+    pub fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, Vec<u8>) {
+        self.a().post(path, token, headers, body)
+    }
+
+    /// The directory of node A: what changes there reaches node B as an
+    /// announcement.
+    pub fn directory(&self) -> &Arc<Directory> {
+        self.a().directory()
+    }
+
+    /// The store, shared by every server (read through node A).
+    pub fn storage(&self) -> &Arc<dyn fengqiao_server::storage::Storage> {
+        self.a().running().state.engine.storage()
+    }
+
+    /// [`TestServer::enroll`] on node A; returns once every server takes
+    /// the new token (node B hears of it a moment later), or fails the
+    /// test after [`ws::WAIT`].
+    pub fn enroll(&self, person: &str, role: Role, scope: &str) -> (DeviceId, String) {
+        let (device, token) = self.a().enroll(person, role, scope);
+        for server in self.servers() {
+            eventually("every server knows the enrolled device", || {
+                server
+                    .directory()
+                    .device_by_token(&token)
+                    .is_some_and(|known| known.id == device)
+            });
+        }
+        (device, token)
+    }
+
+    /// Stops every server gracefully.
+    pub fn stop(self) {
+        let Self { a, b, _schema } = self;
+        a.stop();
+        if let Some(b) = b {
+            b.stop();
+        }
+    }
+}
+
+/// Retries `attempt` until it holds, for at most [`ws::WAIT`]: what one
+/// node writes reaches the other as an announcement, a moment later.
+fn eventually(what: &str, mut attempt: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + ws::WAIT;
+    while !attempt() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {:?}",
+            ws::WAIT
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// A phone: a replica in memory and a sync client.
 pub struct Phone {
     pub replica: Replica,
