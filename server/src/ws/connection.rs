@@ -10,7 +10,7 @@
 //! [`super::socket`] only moves bytes.
 //!
 //! The wire format is in `docs/protocol.md`. The rules follow what the
-//! JavaScript client needs, as the end-to-end tests in `tests/tests/ws.rs`
+//! JavaScript client needs, as the end-to-end tests in `tests/tests/cases/ws.rs`
 //! and `tests/tests/js_interop.rs` check:
 //!
 //! - `join` is answered with `peer` at once; nothing else is accepted
