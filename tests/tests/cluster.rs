@@ -9,14 +9,12 @@
 
 use std::time::{Duration, Instant};
 
-use automerge::AutoCommit;
-use automerge::sync;
 use fengqiao_protocol::DocumentId;
 use fengqiao_server::limit::RateLimit;
 use fengqiao_shared::access::Role;
-use fengqiao_shared::record::{self, NewEvent};
+use fengqiao_shared::record;
 use fengqiao_shared::vocab::{EventKind, Risk};
-use fengqiao_tests::ws::{VILLAGE, WAIT, WsClient, dispute, new_dispute};
+use fengqiao_tests::ws::{VILLAGE, WAIT, WsClient};
 use fengqiao_tests::{Phone, T0, TestCluster};
 
 /// Retries `attempt` until it holds, for at most [`WAIT`]: what one node
@@ -29,85 +27,9 @@ fn eventually(what: &str, mut attempt: impl FnMut() -> bool) {
     }
 }
 
-#[test]
-fn phones_on_one_node_and_websocket_peers_on_the_other_see_each_others_changes_live() {
-    let Some(cluster) = TestCluster::start("two nodes: phones and WebSocket peers") else {
-        return;
-    };
-    let (a, b) = (&cluster.a, &cluster.b);
-    let rt = b.runtime();
-    let id = DocumentId::random();
-
-    // A peer on node B creates a dispute.
-    let mut peer_doc = new_dispute("宅基地边界纠纷");
-    let mut peer_state = sync::State::new();
-    let mut peer = rt.block_on(WsClient::joined(&b.ws_url(), "peer-on-b"));
-    rt.block_on(peer.sync_doc(&id, &mut peer_doc, &mut peer_state));
-
-    // A second peer, on node A, opens it too.
-    let mut watcher = rt.block_on(WsClient::joined(&a.ws_url(), "peer-on-a"));
-    let mut watcher_doc = AutoCommit::new();
-    let mut watcher_state = sync::State::new();
-    let created = peer_doc.get_heads();
-    rt.block_on(async {
-        watcher.request(&id, &mut watcher_state).await;
-        watcher
-            .receive_until(&id, &mut watcher_doc, &mut watcher_state, |doc| {
-                doc.get_heads() == created
-            })
-            .await;
-    });
-
-    // A phone syncing through node A receives it.
-    let mut phone = Phone::new("cadre-phone");
-    phone.sync(&a.url());
-    let on_phone = phone.replica.record(&id).expect("the phone has the record");
-    assert_eq!(
-        on_phone.as_dispute().expect("a dispute").title,
-        "宅基地边界纠纷"
-    );
-
-    // The phone edits offline and syncs through A: the peer on B, which
-    // has the record open, receives the change without asking.
-    let author = phone.author(T0 + 60_000);
-    phone
-        .replica
-        .edit(&id, |doc| {
-            record::set_risk(doc, &author, Risk::High)?;
-            record::add_event(doc, &author, &NewEvent::new(EventKind::Mediation))
-        })
-        .expect("phone edits");
-    phone.sync(&a.url());
-    rt.block_on(
-        peer.receive_until(&id, &mut peer_doc, &mut peer_state, |doc| {
-            dispute(doc).risk == Some(Risk::High)
-        }),
-    );
-    let live = dispute(&peer_doc);
-    assert_eq!(live.events.len(), 2, "reported + mediation");
-    assert_eq!(live.events[1].by, "cadre-phone");
-
-    // The peer on B edits; the peer on A receives it live, and the phone
-    // gets it at its next sync through A.
-    let peer_author = record::Author::new("cadre-ws", T0 + 120_000);
-    record::add_event(
-        &mut peer_doc,
-        &peer_author,
-        &NewEvent::new(EventKind::Note).with_note("回访双方".to_owned()),
-    )
-    .expect("peer edits");
-    rt.block_on(peer.sync_doc(&id, &mut peer_doc, &mut peer_state));
-    rt.block_on(
-        watcher.receive_until(&id, &mut watcher_doc, &mut watcher_state, |doc| {
-            dispute(doc).events.len() == 3
-        }),
-    );
-    phone.sync(&a.url());
-    let on_phone = phone.replica.record(&id).expect("still there");
-    let events = &on_phone.as_dispute().expect("a dispute").events;
-    assert_eq!(events.len(), 3);
-    assert_eq!(events[2].note.as_deref(), Some("回访双方"));
-}
+// Phones on one node and automerge-repo peers on the other, seeing each
+// other's changes live: `ws_two_nodes` and `batch_sync_two_nodes` run every
+// case of `tests/tests/cases/` that way.
 
 #[test]
 fn a_node_answers_from_the_store_never_from_a_stale_copy() {

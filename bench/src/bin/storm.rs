@@ -671,6 +671,40 @@ fn wait_known(node: &ServerProcess, token: &str, limit: Duration) -> Result<Dura
     }
 }
 
+/// Phones syncing at once, spread over the nodes in turn.
+struct Phase<'a> {
+    /// The index of the first phone (phones are named by index).
+    first: usize,
+    edits: usize,
+    budget: u64,
+    addrs: &'a [SocketAddr],
+    slots: &'a Arc<Semaphore>,
+    tally: &'a Arc<Mutex<Tally>>,
+}
+
+impl Phase<'_> {
+    /// Runs a phone per device until every one has finished.
+    async fn run(&self, devices: Vec<Device>) {
+        let tasks: Vec<_> = devices
+            .into_iter()
+            .enumerate()
+            .map(|(index, device)| {
+                let phone = StormPhone::new(device, self.first + index, self.budget);
+                tokio::spawn(run_phone(
+                    phone,
+                    self.edits,
+                    self.addrs[index % self.addrs.len()],
+                    self.slots.clone(),
+                    self.tally.clone(),
+                ))
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("a phone task");
+        }
+    }
+}
+
 fn storm(phones: usize, concurrency: usize, args: &Args, config: &Config) -> Storm {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (nodes, schema) = start_nodes(config, dir.path()).unwrap_or_else(|e| {
@@ -705,25 +739,15 @@ fn storm(phones: usize, concurrency: usize, args: &Args, config: &Config) -> Sto
     if !warming.is_empty() {
         // Counted apart, and dropped.
         let tally = Arc::new(Mutex::new(Tally::default()));
-        runtime.block_on(async {
-            let tasks: Vec<_> = warming
-                .into_iter()
-                .enumerate()
-                .map(|(index, device)| {
-                    let phone = StormPhone::new(device, phones + index, args.budget);
-                    tokio::spawn(run_phone(
-                        phone,
-                        0,
-                        addrs[index % addrs.len()],
-                        slots.clone(),
-                        tally.clone(),
-                    ))
-                })
-                .collect();
-            for task in tasks {
-                task.await.expect("a warm-up phone task");
-            }
-        });
+        let phase = Phase {
+            first: phones,
+            edits: 0,
+            budget: args.budget,
+            addrs: &addrs,
+            slots: &slots,
+            tally: &tally,
+        };
+        runtime.block_on(phase.run(warming));
     }
     let setup = setup_started.elapsed();
     // On PostgreSQL, wait until the sessions of the set-up have reported
@@ -746,25 +770,15 @@ fn storm(phones: usize, concurrency: usize, args: &Args, config: &Config) -> Sto
     let cpu_before: Vec<f64> = nodes.iter().map(cpu).collect();
     let db_before = db_cpu();
     let started = Instant::now();
-    runtime.block_on(async {
-        let tasks: Vec<_> = devices
-            .into_iter()
-            .enumerate()
-            .map(|(index, device)| {
-                let phone = StormPhone::new(device, index, args.budget);
-                tokio::spawn(run_phone(
-                    phone,
-                    args.edits,
-                    addrs[index % addrs.len()],
-                    slots.clone(),
-                    tally.clone(),
-                ))
-            })
-            .collect();
-        for task in tasks {
-            task.await.expect("a phone task");
-        }
-    });
+    let phase = Phase {
+        first: 0,
+        edits: args.edits,
+        budget: args.budget,
+        addrs: &addrs,
+        slots: &slots,
+        tally: &tally,
+    };
+    runtime.block_on(phase.run(devices));
     let wall = started.elapsed();
     let node_cpu: Vec<f64> = nodes
         .iter()
