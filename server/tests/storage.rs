@@ -2462,7 +2462,26 @@ fn a_lost_listening_connection_leaves_nothing_stale_in_the_cache() {
     };
     assert_eq!(read(&b), Some(b"before".to_vec()));
     assert_eq!(read(&b), Some(b"before".to_vec()));
-    // This store's listening connections are cut; a commit lands before
+    // The feed, read from the copy of its tail.
+    let id = DocumentId::random();
+    let seq = a
+        .commit(snapshot(
+            &visit(&id, A1, Sentiment::Positive, false),
+            b"v",
+            1,
+        ))
+        .unwrap()
+        .seq;
+    let feed = |store: &dyn Storage| {
+        let _fresh = store.fresh();
+        let page = store.feed_after(0, None, 100).unwrap();
+        page.entries
+            .into_iter()
+            .map(|e| (e.seq, e.id))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(feed(&b), vec![(seq, id.clone())]);
+    // This store's listening connections are cut; commits land before
     // they listen again.
     let name = postgres::listener_name(&postgres::channel_of(&backing.schema.config));
     let cut = execute_on_test_database(
@@ -2471,6 +2490,12 @@ fn a_lost_listening_connection_leaves_nothing_stale_in_the_cache() {
     );
     assert!(cut >= 2, "two servers listen");
     a.put_value(&value, b"after").unwrap();
+    let moved = a
+        .commit(chunk(&visit(&id, A1, Sentiment::Neutral, false), b"w", 2))
+        .unwrap()
+        .seq;
+    // The feed is never read from a copy that missed the move.
+    assert_eq!(feed(&b), vec![(moved, id.clone())]);
     // Read at once, and until the server listens again and answers from
     // its cache once more: never the value from before.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);

@@ -26,8 +26,9 @@ pub struct ServeArgs {
     #[arg(long, env = "FENGQIAO_STORE_SCHEMA")]
     pub store_schema: Option<String>,
     /// With a PostgreSQL store: memory for the store reads this server
-    /// keeps (metadata, server values, recent records), in MiB; 0 reads
-    /// everything from the database.
+    /// keeps (metadata, server values, recent records; a quarter of it for
+    /// the change feed's newest entries), in MiB; 0 reads everything from
+    /// the database.
     #[arg(long, env = "FENGQIAO_STORE_CACHE_MB", default_value_t = 64)]
     pub store_cache_mb: u64,
     /// Address and port to listen on.

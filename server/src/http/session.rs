@@ -59,6 +59,10 @@ pub const SESSION_COOKIE: &str = "fengqiao_session";
 /// How long a session lasts: a working day.
 pub const SESSION_TTL: Duration = Duration::from_secs(8 * 60 * 60);
 
+/// How long a server remembers that it ended a session: far longer than
+/// removing it from the store takes.
+const ENDED_KEPT: Duration = Duration::from_secs(60);
+
 /// How often ended sessions are removed from the store.
 const SWEEP_EVERY: Duration = Duration::from_secs(60 * 60);
 
@@ -89,6 +93,10 @@ struct Session {
 /// the store announces its end.
 pub struct Sessions {
     sessions: Mutex<HashMap<String, Session>>,
+    /// Sessions this server ended lately, by stored name: their removal
+    /// from the store runs on its own, and until it has, the store would
+    /// give them back to [`Sessions::find`].
+    ended: Mutex<HashMap<String, Instant>>,
     ttl: Duration,
     max: usize,
     per_token: usize,
@@ -203,6 +211,7 @@ impl Sessions {
     fn with_limits(ttl: Duration, max: usize, per_token: usize) -> Self {
         Self {
             sessions: Mutex::new(HashMap::new()),
+            ended: Mutex::new(HashMap::new()),
             ttl,
             max,
             per_token: per_token.max(1),
@@ -310,6 +319,9 @@ impl Sessions {
         }
         let store = self.store.as_ref()?;
         let stored = stored_name(id);
+        if self.ended_here(&stored) {
+            return None;
+        }
         let bytes = match store.get_value(&ServerValue::Session(stored.clone())) {
             Ok(bytes) => bytes?,
             Err(e) => {
@@ -320,7 +332,12 @@ impl Sessions {
         let (token, expires_ms) = unseal(id, &bytes)?;
         let left = expires_ms.checked_sub(now_ms()).filter(|left| *left > 0)?;
         let expires = Instant::now() + Duration::from_millis(left).min(self.ttl);
-        self.lock().insert(
+        let mut sessions = self.lock();
+        // Ended while it was being read.
+        if self.ended_here(&stored) {
+            return None;
+        }
+        sessions.insert(
             id.to_owned(),
             Session {
                 token: token.clone(),
@@ -333,9 +350,27 @@ impl Sessions {
 
     /// Ends a session, here and in the store.
     pub fn close(&self, id: &str) {
-        let removed = self.lock().remove(id);
+        let mut sessions = self.lock();
+        let removed = sessions.remove(id);
         let stored = removed.map_or_else(|| stored_name(id), |s| s.stored);
+        if self.store.is_some() {
+            let now = Instant::now();
+            let mut ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+            if ended.len() >= self.max {
+                ended.retain(|_, at| now.duration_since(*at) < ENDED_KEPT);
+            }
+            ended.insert(stored.clone(), now);
+        }
+        drop(sessions);
         self.unstore(stored);
+    }
+
+    /// Whether this server ended the session stored as `stored` lately.
+    fn ended_here(&self, stored: &str) -> bool {
+        let ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+        ended
+            .get(stored)
+            .is_some_and(|at| at.elapsed() < ENDED_KEPT)
     }
 
     /// Forgets the session stored as `stored` here, without touching the
@@ -697,6 +732,21 @@ mod tests {
         assert!(store.values_in(ValueFamily::Session).unwrap().is_empty());
         let third = Sessions::stored(Duration::from_secs(60), store);
         assert_eq!(third.find(&id), None);
+    }
+
+    #[test]
+    fn a_session_ended_here_is_not_found_again_while_the_store_still_holds_it() {
+        let store = memory_store();
+        let sessions = Sessions::stored(Duration::from_secs(60), store.clone());
+        let id = sessions.open("token".into()).unwrap();
+        let (name, bytes) = store.values_in(ValueFamily::Session).unwrap().remove(0);
+        sessions.close(&id);
+        // The store's removal runs on its own: as if it had not yet.
+        store.put_value(&name, &bytes).unwrap();
+        assert_eq!(sessions.find(&id), None, "a signed-out session came back");
+        // Another server, which did not end it, still reads the store.
+        let other = Sessions::stored(Duration::from_secs(60), store);
+        assert!(other.find(&id).is_some());
     }
 
     #[test]

@@ -122,11 +122,20 @@ impl FeedTail {
     }
 
     /// Applies the commit of `version`, heard in commit order. Commits from
-    /// before the copy started are passed over.
-    pub fn apply(&self, version: u64, writes: &TailWrites) {
+    /// before the copy started are passed over. Versions are taken one
+    /// after another by the commits that announce: a version that is not
+    /// the next one means something went unheard, and the copy stops
+    /// (false) until it is started again.
+    pub fn apply(&self, version: u64, writes: &TailWrites) -> bool {
         let mut state = self.state();
         if !state.live || version <= state.version {
-            return;
+            return true;
+        }
+        if version != state.version + 1 {
+            state.live = false;
+            state.entries.clear();
+            state.bytes = 0;
+            return false;
         }
         state.version = version;
         if let Some(seq) = &writes.seq {
@@ -153,6 +162,7 @@ impl FeedTail {
         }
         drop(state);
         self.applied.send_modify(|v| *v = (*v).max(version));
+        true
     }
 
     /// Waits (at most `wait`) until the copy has applied `version`.
@@ -385,6 +395,17 @@ mod tests {
             None,
             "what came before is the store's"
         );
+    }
+
+    #[test]
+    fn a_version_skipped_stops_the_copy() {
+        let tail = FeedTail::new(1 << 20);
+        tail.restart(4, 10);
+        assert!(tail.apply(5, &commit(11, b"a", None)));
+        // Version 6 went unheard.
+        assert!(!tail.apply(7, &commit(13, b"c", None)));
+        assert!(!tail.live());
+        assert_eq!(feed_after(&tail, 10, 0), None);
     }
 
     #[test]

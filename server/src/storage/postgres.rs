@@ -1038,17 +1038,17 @@ async fn listen(
                             };
                             // The tail first: a reader the cache lets in
                             // finds it at least as far along.
-                            match heard.tail_writes() {
-                                Some(writes) => tail.apply(heard.version, writes),
-                                None => {
-                                    // Too much to list, or from a server
-                                    // that does not list it: the tail
-                                    // starts again from the store as it is
-                                    // now (later announcements wait in
-                                    // `rx`).
-                                    tail.stop();
-                                    restart_tail(&client, &tail).await;
-                                }
+                            // Too much to list, from a server that does
+                            // not list it, or after a version went
+                            // unheard: the tail starts again from the
+                            // store as it is now (later announcements
+                            // wait in `rx`).
+                            let applied = heard
+                                .tail_writes()
+                                .is_some_and(|writes| tail.apply(heard.version, writes));
+                            if !applied {
+                                tail.stop();
+                                restart_tail(&client, &tail).await;
                             }
                             cache.heard(
                                 heard.version,
