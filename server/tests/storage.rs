@@ -3074,3 +3074,47 @@ fn the_feed_is_read_from_a_copy_that_is_never_behind() {
     assert_eq!(page, b.feed_after(0, None, 1000).unwrap());
     assert_eq!(b.read_cache_stats().expect("a cache").0, hits);
 }
+
+/// A commit whose writes the database refuses is not acknowledged, and
+/// leaves nothing: its writes travel with the group's `COMMIT`, and a
+/// `COMMIT` after a failed statement only rolls back, without an error of
+/// its own.
+#[test]
+fn a_commit_the_database_refuses_is_never_acknowledged() {
+    let Some(backing) = Postgres::new() else {
+        return;
+    };
+    let store = backing.open();
+    let id = DocumentId::random();
+    let first = store
+        .commit(snapshot(
+            &visit(&id, A1, Sentiment::Positive, false),
+            b"v",
+            1,
+        ))
+        .unwrap()
+        .seq;
+    // Every later write of a summary fails (as a full disk or a lost
+    // privilege would make it).
+    let schema = backing.schema.config.schema.clone().expect("a schema");
+    execute_on_test_database(
+        &format!(
+            "ALTER TABLE {schema}.fq_projection ADD CONSTRAINT refuse_all CHECK (length(k) < 0) NOT VALID"
+        ),
+        &[],
+    );
+    let refused = store.commit(chunk(&visit(&id, A1, Sentiment::Neutral, false), b"w", 2));
+    assert!(refused.is_err(), "acknowledged: {refused:?}");
+    assert_eq!(store.latest_seq().unwrap(), first, "nothing of it was kept");
+    assert_eq!(store.doc_meta(&id).unwrap().map(|m| m.seq), Some(first));
+    // Once the database takes writes again, so does the store.
+    execute_on_test_database(
+        &format!("ALTER TABLE {schema}.fq_projection DROP CONSTRAINT refuse_all"),
+        &[],
+    );
+    let again = store
+        .commit(chunk(&visit(&id, A1, Sentiment::Neutral, false), b"w", 2))
+        .unwrap()
+        .seq;
+    assert!(again > first);
+}
