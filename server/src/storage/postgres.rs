@@ -1742,7 +1742,14 @@ impl PgTxn {
         let client = group.conn.client()?;
         let channel = group.channel.clone();
         let (written, read) = run_on(&self.rt, async move {
-            Ok(after_pending(&client, pending, &channel, read_many_on(&client, &reads)).await)
+            Ok(after_pending(
+                &client,
+                pending,
+                &channel,
+                None,
+                read_many_on(&client, &reads),
+            )
+            .await)
         })
         .await?;
         if let Err(error) = written {
@@ -1804,10 +1811,11 @@ impl ReadView for PgTxn {
 /// key is written once, so the parts touch different rows), the
 /// notification as the query. One statement costs the database one parse,
 /// plan and execution round instead of one per space.
-fn writes_sql(
-    by_space: &BTreeMap<Space, SpaceWrites>,
+fn writes_sql<'a>(
+    by_space: &'a BTreeMap<Space, SpaceWrites>,
     notify: bool,
-) -> (String, Vec<&(dyn tokio_postgres::types::ToSql + Sync)>) {
+    version: Option<&'a i64>,
+) -> (String, Vec<&'a (dyn tokio_postgres::types::ToSql + Sync)>) {
     let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = Vec::new();
     let mut parts = Vec::new();
     for (space, (deleted, keys, values)) in by_space {
@@ -1832,6 +1840,16 @@ fn writes_sql(
                 params.len()
             ));
         }
+    }
+    if let Some(version) = version {
+        // The writer row's version, when these are the group's last
+        // writes (one statement fewer than an `UPDATE` of its own).
+        params.push(version);
+        parts.push(format!(
+            "w{} AS (UPDATE fq_writer SET version = ${})",
+            parts.len(),
+            params.len()
+        ));
     }
     let mut sql = String::new();
     if !parts.is_empty() {
@@ -1916,6 +1934,7 @@ async fn after_pending<T>(
     client: &Object,
     pending: Pending,
     channel: &str,
+    version: Option<i64>,
     then: impl Future<Output = Result<T, StorageError>>,
 ) -> (Result<(), StorageError>, Result<T, StorageError>) {
     if pending.is_empty() {
@@ -1923,7 +1942,7 @@ async fn after_pending<T>(
     }
     let notify = !pending.notices.is_empty();
     let by_space = by_space(pending.writes);
-    let (sql, mut params) = writes_sql(&by_space, notify);
+    let (sql, mut params) = writes_sql(&by_space, notify, version.as_ref());
     let channel = channel.to_owned();
     if notify {
         params.push(&channel);
@@ -2103,9 +2122,17 @@ async fn committer(writer: Arc<tokio::sync::Mutex<Option<Group>>>, due: Arc<toki
             (None, Err(error)) => Err(error.to_string()),
             (None, Ok(client)) => {
                 let mut sql = String::new();
-                if version != base_version {
-                    sql.push_str(&format!("UPDATE fq_writer SET version = {version}; "));
-                }
+                // The new version goes with the last writes when there are
+                // some, else in an `UPDATE` of its own.
+                let version = (version != base_version).then_some(version);
+                let with_writes = match version.map(|v| (v, i64::try_from(v))) {
+                    Some((_, Ok(version))) if !pending.is_empty() => Some(version),
+                    Some((version, _)) => {
+                        sql.push_str(&format!("UPDATE fq_writer SET version = {version}; "));
+                        None
+                    }
+                    None => None,
+                };
                 if !flushed {
                     // Only caches in it (sync states): no need to wait for
                     // the flush.
@@ -2113,10 +2140,13 @@ async fn committer(writer: Arc<tokio::sync::Mutex<Option<Group>>>, due: Arc<toki
                 }
                 sql.push_str("COMMIT");
                 // The last writes and the COMMIT go out together.
-                let (written, committed) = after_pending(&client, pending, &channel, async {
-                    client.batch_execute(&sql).await.map_err(pg)
-                })
-                .await;
+                // A COMMIT after failed writes only rolls back, without an
+                // error: the writes' own answer decides.
+                let (written, committed) =
+                    after_pending(&client, pending, &channel, with_writes, async {
+                        client.batch_execute(&sql).await.map_err(pg)
+                    })
+                    .await;
                 if committed.is_ok() {
                     // Ended, committed or (after failed writes) rolled back.
                     conn.in_transaction = false;
@@ -2680,7 +2710,7 @@ mod tests {
             Space::DocMeta,
             (Vec::new(), vec![b"d".to_vec()], vec![b"m".to_vec()]),
         );
-        let (sql, params) = writes_sql(&by_space, true);
+        let (sql, params) = writes_sql(&by_space, true, None);
         assert_eq!(
             sql,
             "WITH u0 AS (INSERT INTO fq_doc_meta (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
@@ -2692,7 +2722,16 @@ mod tests {
              ORDER BY t.i"
         );
         assert_eq!(params.len(), 5);
-        assert_eq!(writes_sql(&BTreeMap::new(), false).0, "SELECT 1");
+        assert_eq!(writes_sql(&BTreeMap::new(), false, None).0, "SELECT 1");
+        let (version, none) = (7i64, BTreeMap::new());
+        let (sql, params) = writes_sql(&none, true, Some(&version));
+        assert_eq!(
+            sql,
+            "WITH w0 AS (UPDATE fq_writer SET version = $1) \
+             SELECT pg_notify($2, t.p) FROM unnest($3::text[]) WITH ORDINALITY AS t(p, i) \
+             ORDER BY t.i"
+        );
+        assert_eq!(params.len(), 1);
     }
 
     #[test]
