@@ -177,13 +177,19 @@ impl FeedTail {
     /// every one of them is the last sequence number or a range of the
     /// feed above the floor, and the copy has applied `version`.
     pub fn answer(&self, reads: &[Read], version: u64) -> Answer {
+        // Most reads are of other spaces: told apart without the lock.
+        let ours =
+            |read: &Read| matches!(read, Read::Get(Space::Seq, _) | Read::Scan(Space::Feed, _));
+        if reads.is_empty() || !reads.iter().all(ours) {
+            return Answer::Cannot;
+        }
         let state = self.state();
         let servable = |read: &Read| match read {
             Read::Get(Space::Seq, key) => key.is_empty(),
             Read::Scan(Space::Feed, range) => above_floor(&state, range),
             _ => false,
         };
-        if !state.live || reads.is_empty() || !reads.iter().all(servable) {
+        if !state.live || !reads.iter().all(servable) {
             return Answer::Cannot;
         }
         if state.version < version {

@@ -1872,22 +1872,16 @@ fn writes_sql<'a>(
     (sql, params)
 }
 
-/// The writes to the spaces `which` picks: `None` deletes.
+/// The writes to the spaces `which` picks (a copy of those only: the
+/// documents' bytes are not copied): `None` deletes.
 fn writes_in(
-    by_space: &BTreeMap<Space, SpaceWrites>,
+    writes: &BTreeMap<(Space, Vec<u8>), Option<Vec<u8>>>,
     which: impl Fn(Space) -> bool,
 ) -> Vec<KeyWrite> {
-    by_space
+    writes
         .iter()
-        .filter(|(space, _)| which(**space))
-        .flat_map(|(space, (deleted, keys, values))| {
-            let deleted = deleted.iter().map(|key| (*space, key.clone(), None));
-            let put = keys
-                .iter()
-                .zip(values)
-                .map(|(key, value)| (*space, key.clone(), Some(value.clone())));
-            deleted.chain(put)
-        })
+        .filter(|((space, _), _)| which(*space))
+        .map(|((space, key), value)| (*space, key.clone(), value.clone()))
         .collect()
 }
 
@@ -1997,23 +1991,20 @@ impl WriteTxn for PgTxn {
                 .insert((Space::Seq, Vec::new()), Some(seq.to_be_bytes().to_vec()));
         }
         let writes = std::mem::take(&mut self.writes);
-        let by_space = by_space(writes.clone());
         // The keys every server may have cached, and what this one keeps
         // of its own writes at once (small values: metadata, summaries,
         // server values).
-        let cached: Vec<(Space, Vec<u8>)> = by_space
-            .iter()
-            .filter(|(space, _)| cached_space(**space))
-            .flat_map(|(space, (deleted, keys, _))| {
-                deleted.iter().chain(keys).map(|key| (*space, key.clone()))
-            })
+        let cached: Vec<(Space, Vec<u8>)> = writes
+            .keys()
+            .filter(|(space, _)| cached_space(*space))
+            .cloned()
             .collect();
-        let kept = writes_in(&by_space, |space| {
+        let kept = writes_in(&writes, |space| {
             matches!(space, Space::DocMeta | Space::Meta | Space::Projection)
         });
         // What every server's copy of the feed's tail applies: the last
         // number stored and the feed entries put and deleted.
-        let tail = writes_in(&by_space, |space| matches!(space, Space::Seq | Space::Feed));
+        let tail = writes_in(&writes, |space| matches!(space, Space::Seq | Space::Feed));
         // Every commit that takes a number, moves the feed or changes what
         // servers cache is announced, under the next version (other nodes
         // learn the last number, copy the feed's tail and forget the keys),
