@@ -42,7 +42,7 @@ use fengqiao_protocol::{DeviceId, DocumentId, Scope};
 use fengqiao_shared::Millis;
 
 use crate::engine::{Caller, DocError, Engine, now_millis};
-use crate::storage::{ProjectionKey, StorageError};
+use crate::storage::{ProjectionKey, SharedFresh, StorageError};
 
 /// The most a client may ask for in one response.
 pub const MAX_BUDGET: u64 = 8 * 1024 * 1024;
@@ -326,7 +326,7 @@ pub fn handle(
         .clamp(1024, MAX_BUDGET);
     // Every read of this request reflects at least what any server on the
     // store committed before it arrived.
-    let _fresh = engine.storage().fresh();
+    let fresh = engine.storage().fresh();
     // Asked of the store: a cursor another server on it handed out a
     // moment ago may be past what this one has heard of.
     let current = engine.storage().latest_seq()?;
@@ -364,7 +364,13 @@ pub fn handle(
     let mut answered: HashMap<DocumentId, (usize, &DocUpload)> = HashMap::new();
     let mut used = 0u64;
 
-    let answers = answer_uploads(engine, caller, &request.docs);
+    // What the uploads read first (their metadata, removal markers and
+    // stored bytes), in one read where reads are round trips.
+    if !request.docs.is_empty() {
+        let ids: Vec<DocumentId> = request.docs.iter().map(|d| d.id.clone()).collect();
+        engine.storage().prefetch(&ids, &ids);
+    }
+    let answers = answer_uploads(engine, caller, &request.docs, fresh.shared());
     for (upload, result) in request.docs.iter().zip(answers) {
         stats.uploads += 1;
         answered.insert(upload.id.clone(), (docs.len(), upload));
@@ -547,6 +553,7 @@ fn answer_uploads(
     engine: &Engine,
     caller: &Caller,
     uploads: &[DocUpload],
+    fresh: Option<SharedFresh>,
 ) -> Vec<Result<DocResult, DocError>> {
     if uploads.len() <= 1 {
         return uploads
@@ -560,6 +567,8 @@ fn answer_uploads(
     std::thread::scope(|scope| {
         for _ in 0..UPLOAD_WORKERS.min(uploads.len()) {
             scope.spawn(|| {
+                // As fresh as the request's own thread.
+                let _fresh = fresh.as_ref().map(SharedFresh::enter);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(u) = uploads.get(i) else { break };

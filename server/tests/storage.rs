@@ -29,9 +29,10 @@ use fengqiao_server::storage::backup::{BackupReader, BackupWriter};
 use fengqiao_server::storage::document::ActorBinding;
 use fengqiao_server::storage::postgres::{self, PgBackend, TestSchema};
 use fengqiao_server::storage::{
-    BackupReport, CommitBatch, CrashBackend, CrashPoint, DocumentContent, FlushStats,
-    HEADS_RETAINED, MemoryBackend, ProjectionKey, QuarantineBounds, QuarantineEntry, ServerValue,
-    SledBackend, SledStorage, Storage, StorageConfig, StorageError, Store, ValueFamily,
+    BackupReport, CommitBatch, CrashBackend, CrashPoint, DocMeta, DocumentContent, FlushStats,
+    HEADS_RETAINED, HEADS_SLACK, MemoryBackend, ProjectionKey, QuarantineBounds, QuarantineEntry,
+    ServerValue, SledBackend, SledStorage, Storage, StorageConfig, StorageError, Store,
+    ValueFamily,
 };
 use fengqiao_shared::Summary;
 use fengqiao_shared::vocab::{Category, RecordKind, Risk, Sentiment, Status};
@@ -323,6 +324,7 @@ for_every_backend!(
     the_feed_filters_by_scope_and_pages,
     heads_at_answers_for_any_cursor,
     the_heads_log_keeps_the_newest_entries_and_forgets_older_cursors,
+    a_heads_log_of_unknown_length_is_read_and_trimmed,
     the_projection_index_follows_status_changes_and_duplicate_links,
     a_record_that_moves_village_moves_its_summary,
     summaries_page_through_a_scope_in_key_order,
@@ -677,11 +679,13 @@ fn heads_at_answers_for_any_cursor<B: Backing>(b: &B) {
 fn the_heads_log_keeps_the_newest_entries_and_forgets_older_cursors<B: Backing>(b: &B) {
     let store = b.open();
     let doc = visit(&DocumentId::random(), A1, Sentiment::Concern, true);
-    let total = HEADS_RETAINED + 6;
+    // Past the slack once: the log was trimmed to HEADS_RETAINED by the
+    // commit that would have made it longer, and has grown by 5 since.
+    let total = HEADS_RETAINED + HEADS_SLACK + 6;
     let seqs: Vec<u64> = (0..total)
         .map(|n| store.commit(chunk(&doc, b"c", n as u8)).unwrap().seq)
         .collect();
-    let oldest_kept = total - HEADS_RETAINED;
+    let oldest_kept = total - (HEADS_RETAINED + 5);
     // A cursor older than what is kept: the engine will send the whole document.
     assert_eq!(
         store.heads_at(&doc.id, seqs[oldest_kept - 1]).unwrap(),
@@ -695,6 +699,48 @@ fn the_heads_log_keeps_the_newest_entries_and_forgets_older_cursors<B: Backing>(
         store.heads_at(&doc.id, seqs[total - 1]).unwrap(),
         Some(heads((total - 1) as u8))
     );
+    let meta = store.doc_meta(&doc.id).unwrap().unwrap();
+    assert_eq!(meta.heads_logged, Some((HEADS_RETAINED + 5) as u32));
+}
+
+fn a_heads_log_of_unknown_length_is_read_and_trimmed<B: Backing>(b: &B) {
+    let doc = visit(&DocumentId::random(), A1, Sentiment::Concern, true);
+    let total = HEADS_RETAINED + 10;
+    let mut seqs: Vec<u64> = {
+        let store = b.open();
+        (0..total)
+            .map(|n| store.commit(chunk(&doc, b"c", n as u8)).unwrap().seq)
+            .collect()
+    };
+    // Within the slack: nothing trimmed yet.
+    let store = b.open();
+    assert_eq!(store.heads_at(&doc.id, seqs[0]).unwrap(), Some(heads(0)));
+    // Metadata as earlier versions wrote it: the log's length unknown.
+    let meta = store.doc_meta(&doc.id).unwrap().unwrap();
+    assert_eq!(meta.heads_logged, Some(total as u32));
+    drop(store);
+    let earlier = DocMeta {
+        heads_logged: None,
+        ..meta
+    };
+    b.overwrite(
+        Space::DocMeta,
+        &doc_key(&doc.id),
+        &earlier.encode().unwrap(),
+    );
+    let store = b.open();
+    seqs.push(store.commit(chunk(&doc, b"c", total as u8)).unwrap().seq);
+    let oldest_kept = seqs.len() - HEADS_RETAINED;
+    assert_eq!(
+        store.heads_at(&doc.id, seqs[oldest_kept - 1]).unwrap(),
+        None
+    );
+    assert_eq!(
+        store.heads_at(&doc.id, seqs[oldest_kept]).unwrap(),
+        Some(heads(oldest_kept as u8))
+    );
+    let meta = store.doc_meta(&doc.id).unwrap().unwrap();
+    assert_eq!(meta.heads_logged, Some(HEADS_RETAINED as u32));
 }
 
 fn the_projection_index_follows_status_changes_and_duplicate_links<B: Backing>(b: &B) {
@@ -2444,6 +2490,60 @@ fn a_fresh_scope_sees_what_any_server_committed_before_it() {
     assert_eq!(b.read_cache_stats().expect("a cache").0, hits);
 }
 
+/// Pooled connections plan each statement once, for any parameters,
+/// unless the store's address says otherwise.
+#[test]
+fn pooled_connections_plan_their_statements_once() {
+    let Some(backing) = Postgres::new() else {
+        return;
+    };
+    let backend = backing.backend().unwrap();
+    assert_eq!(backend.plan_cache_mode().unwrap(), "force_generic_plan");
+    drop(backend);
+    let mut config = backing.schema.config.clone();
+    let separator = if config.url.contains('?') { '&' } else { '?' };
+    config.url = format!(
+        "{}{separator}options=-c%20plan_cache_mode%3Dauto",
+        config.url
+    );
+    let backend = PgBackend::connect(&config, true).unwrap();
+    assert_eq!(backend.plan_cache_mode().unwrap(), "auto");
+}
+
+/// A fresh scope shared with another thread (the workers that apply a
+/// request's uploads) makes that thread's reads as fresh, answered from
+/// the cache; a thread not given it asks the store.
+#[test]
+fn a_fresh_scope_shared_with_another_thread_reads_from_the_cache_there() {
+    let Some(backing) = Postgres::new() else {
+        return;
+    };
+    let (a, b) = (backing.open(), backing.open());
+    let id = DocumentId::random();
+    let seq = a
+        .commit(chunk(&dispute(&id, A1, Status::Open, Risk::Low), b"1", 1))
+        .unwrap()
+        .seq;
+    let fresh = b.fresh();
+    assert_eq!(b.doc_meta(&id).unwrap().map(|m| m.seq), Some(seq));
+    let shared = fresh.shared().expect("a scope to share");
+    let hits = || b.read_cache_stats().expect("a cache").0;
+    let before = hits();
+    thread::scope(|s| {
+        s.spawn(|| {
+            let _fresh = shared.enter();
+            assert_eq!(b.doc_meta(&id).unwrap().map(|m| m.seq), Some(seq));
+        });
+    });
+    assert!(hits() > before, "read from the cache on the other thread");
+    let before = hits();
+    thread::scope(|s| {
+        s.spawn(|| assert_eq!(b.doc_meta(&id).unwrap().map(|m| m.seq), Some(seq)));
+    });
+    assert_eq!(hits(), before, "a thread without the scope asks the store");
+    drop(fresh);
+}
+
 /// When the connection a server listens on is lost, commits announced
 /// meanwhile go unheard: the server forgets everything it cached as it
 /// listens again, and a fresh scope waits for that, so nothing stale is
@@ -2517,6 +2617,61 @@ fn a_lost_listening_connection_leaves_nothing_stale_in_the_cache() {
     assert_eq!(b.get_value(&value).unwrap(), Some(b"after".to_vec()));
     drop(fresh);
     assert!(b.read_cache_stats().expect("a cache").0 > hits);
+}
+
+/// A server's write transaction answers its reads from the server's cache
+/// only when that cache has heard every commit before the transaction's:
+/// here the server stops hearing (its listening connection is cut), the
+/// other server commits to a document it cached, and it commits to the
+/// same document at once, building on the other's commit, not on what it
+/// cached.
+#[test]
+fn a_commit_never_builds_on_what_its_server_cached_before_another_server_committed() {
+    let Some(backing) = Postgres::new() else {
+        return;
+    };
+    let (a, b) = (backing.open(), backing.open());
+    let id = DocumentId::random();
+    let summary = dispute(&id, A1, Status::Open, Risk::Low);
+    let first = b.commit(chunk(&summary, b"1", 1)).unwrap().seq;
+    for _ in 0..2 {
+        let _fresh = a.fresh();
+        assert_eq!(a.doc_meta(&id).unwrap().map(|m| m.seq), Some(first));
+    }
+    // A commit of its own to another record: the writer's row and its
+    // group's reads are warm.
+    a.commit(chunk(
+        &dispute(&DocumentId::random(), A1, Status::Open, Risk::Low),
+        b"x",
+        9,
+    ))
+    .unwrap();
+    let name = postgres::listener_name(&postgres::channel_of(&backing.schema.config));
+    let cut = execute_on_test_database(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+        &[&name],
+    );
+    assert!(cut >= 2, "two servers listen");
+    let second = b.commit(chunk(&summary, b"2", 2)).unwrap().seq;
+    let third = a.commit(chunk(&summary, b"3", 3)).unwrap().seq;
+    assert!(first < second && second < third);
+    let meta = a.doc_meta(&id).unwrap().unwrap();
+    assert_eq!((meta.seq, meta.chunk_count), (third, 3));
+    assert_eq!(meta.heads_logged, Some(3));
+    let feed: Vec<u64> = b
+        .feed_after(0, None, 100)
+        .unwrap()
+        .entries
+        .into_iter()
+        .filter(|e| e.id == id)
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(feed, vec![third], "one feed entry, at the last commit");
+    assert_eq!(
+        a.heads_at(&id, second).unwrap(),
+        Some(heads(2)),
+        "the other server's commit is in the heads log"
+    );
 }
 
 /// Runs one statement on the test database, as its own client; the rows

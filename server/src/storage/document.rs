@@ -147,6 +147,10 @@ pub struct DocMeta {
     pub chunks_len: u64,
     /// Number of chunks since the snapshot.
     pub chunk_count: u32,
+    /// Entries in the document's heads log, when known (metadata written
+    /// by earlier versions does not say): a commit that keeps the log
+    /// within bounds then needs not read it.
+    pub heads_logged: Option<u32>,
 }
 
 /// The stored form of [`DocMeta`]: heads as one byte string rather than an
@@ -164,6 +168,8 @@ pub(crate) struct StoredMeta {
     snapshot_len: u64,
     chunks_len: u64,
     chunk_count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    heads_logged: Option<u32>,
 }
 
 const META_WHAT: &str = "document metadata";
@@ -181,6 +187,7 @@ impl From<&DocMeta> for StoredMeta {
             snapshot_len: meta.snapshot_len,
             chunks_len: meta.chunks_len,
             chunk_count: meta.chunk_count,
+            heads_logged: meta.heads_logged,
         }
     }
 }
@@ -200,12 +207,14 @@ impl TryFrom<StoredMeta> for DocMeta {
             snapshot_len: stored.snapshot_len,
             chunks_len: stored.chunks_len,
             chunk_count: stored.chunk_count,
+            heads_logged: stored.heads_logged,
         })
     }
 }
 
 impl DocMeta {
-    pub(crate) fn encode(&self) -> Result<Vec<u8>, StorageError> {
+    /// The stored form.
+    pub fn encode(&self) -> Result<Vec<u8>, StorageError> {
         super::codec::encode(&StoredMeta::from(self), META_WHAT)
     }
 
@@ -231,9 +240,18 @@ mod tests {
             snapshot_len: 1000,
             chunks_len: 300,
             chunk_count: 3,
+            heads_logged: Some(5),
         };
         let bytes = meta.encode().unwrap();
         assert_eq!(DocMeta::decode(&bytes).unwrap(), meta);
+        // As earlier versions wrote it: the log's length is not known.
+        let earlier = DocMeta {
+            heads_logged: None,
+            ..meta.clone()
+        };
+        let bytes_before = earlier.encode().unwrap();
+        assert!(bytes_before.len() < bytes.len());
+        assert_eq!(DocMeta::decode(&bytes_before).unwrap(), earlier);
         assert!(matches!(
             DocMeta::decode(&bytes[..bytes.len() / 2]),
             Err(StorageError::Corrupt { .. })

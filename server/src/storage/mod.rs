@@ -22,7 +22,8 @@
 //!   sequence numbers quarantined changes, so the feed's numbers have gaps;
 //!   only their order matters.
 //! - **A heads log** per document: its heads after each of its last
-//!   [`HEADS_RETAINED`] commits, so a device's cursor (a sequence number) can
+//!   [`HEADS_RETAINED`] commits at least (and at most [`HEADS_SLACK`] more),
+//!   so a device's cursor (a sequence number) can
 //!   be turned into "the heads it already has". A cursor older than that
 //!   makes [`Storage::heads_at`] answer `None`, and the engine falls back to
 //!   sending the whole document, which is always correct, only larger.
@@ -125,6 +126,12 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// Heads log entries kept per document (at least).
 pub const HEADS_RETAINED: usize = 64;
 
+/// Heads log entries a document may hold beyond [`HEADS_RETAINED`]: the
+/// log is trimmed back to [`HEADS_RETAINED`] once it would hold more, so
+/// that only one commit in this many reads it (a commit knows the log's
+/// length from the document's metadata).
+pub const HEADS_SLACK: usize = 32;
+
 /// Where a page of summaries starts: after this village and document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectionKey {
@@ -211,7 +218,7 @@ pub trait Storage: Send + Sync {
 
     /// The document's heads after its latest commit at or before `seq`, or
     /// `None` if it had none then, or if that commit is older than the
-    /// [`HEADS_RETAINED`] kept.
+    /// entries kept (at least [`HEADS_RETAINED`]).
     fn heads_at(&self, id: &DocumentId, seq: u64) -> Result<Option<Vec<[u8; 32]>>, StorageError>;
 
     /// [`Storage::heads_at`] of several documents, in order, read together.
@@ -306,8 +313,9 @@ pub trait Storage: Send + Sync {
     }
 
     /// Within a [`Storage::fresh`] scope, reads ahead, in one go, the
-    /// metadata of `ids` and the stored bytes of `whole` (usually some of
-    /// `ids`): a batch of records about to be answered one by one. Does
+    /// metadata and removal markers of `ids` and the stored bytes of
+    /// `whole` (usually some of `ids`): a batch of records about to be
+    /// answered one by one. Does
     /// nothing where reads are cheap.
     fn prefetch(&self, ids: &[DocumentId], whole: &[DocumentId]) {
         let _ = (ids, whole);
@@ -351,24 +359,51 @@ pub trait Storage: Send + Sync {
 #[must_use = "the scope ends when dropped"]
 pub struct FreshScope {
     end: Option<Box<dyn FnOnce()>>,
+    share: Option<SharedFresh>,
+}
+
+/// The same freshness, for other threads working on the same request (see
+/// [`FreshScope::shared`]).
+#[derive(Clone)]
+pub struct SharedFresh(std::sync::Arc<dyn Fn() -> FreshScope + Send + Sync>);
+
+impl SharedFresh {
+    /// Enters the scope on this thread, until the returned scope ends.
+    pub fn enter(&self) -> FreshScope {
+        (self.0)()
+    }
 }
 
 impl FreshScope {
     /// A scope that changes nothing.
     pub fn none() -> Self {
-        Self { end: None }
+        Self {
+            end: None,
+            share: None,
+        }
     }
 
-    /// A scope that runs `end` when it ends.
-    pub fn ending_with(end: impl FnOnce() + 'static) -> Self {
+    /// A scope that runs `end` when it ends; `enter` enters the same scope
+    /// on another thread.
+    pub fn ending_with(
+        end: impl FnOnce() + 'static,
+        enter: impl Fn() -> FreshScope + Send + Sync + 'static,
+    ) -> Self {
         Self {
             end: Some(Box::new(end)),
+            share: Some(SharedFresh(std::sync::Arc::new(enter))),
         }
     }
 
     /// Whether it changed anything.
     pub fn is_active(&self) -> bool {
         self.end.is_some()
+    }
+
+    /// This scope, for threads the request hands work to: their reads are
+    /// as fresh as this thread's. `None` when the scope changes nothing.
+    pub fn shared(&self) -> Option<SharedFresh> {
+        self.share.clone()
     }
 }
 

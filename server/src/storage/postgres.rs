@@ -39,7 +39,7 @@
 //! test's main thread.
 
 use std::cell::Cell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::ops::Bound;
 use std::str::FromStr;
@@ -47,7 +47,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    Hook, HookError, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
+};
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
 use tokio_postgres::error::SqlState;
@@ -329,6 +331,17 @@ const TAKE_TOKENS: &str = "\
 const BUCKET_IDLE: &str =
     "DELETE FROM fq_rate WHERE at < clock_timestamp() - interval '10 minutes'";
 
+/// Every pooled connection plans its prepared statements once, for any
+/// parameters: each statement here reads or writes rows by their primary
+/// key (one key, a list of keys, or a key range), where the generic plan
+/// is the plan. Left to itself, PostgreSQL keeps planning statements whose
+/// parameters are arrays anew at every execution; that planning was about
+/// a third of the database's CPU in a sync storm (`storm`, see
+/// `docs/BENCHMARKS.md`). Servers without the setting (before
+/// PostgreSQL 12) are left as they are.
+const GENERIC_PLANS: &str = "SELECT set_config(name, 'force_generic_plan', false) \
+     FROM pg_settings WHERE name = 'plan_cache_mode'";
+
 /// The schema version this binary migrates to.
 pub fn latest_migration() -> i32 {
     MIGRATIONS.last().map_or(0, |m| m.version)
@@ -530,6 +543,12 @@ thread_local! {
 fn fresh_here(cache: &Arc<ReadCache>) -> Option<u64> {
     let id = Arc::as_ptr(cache) as usize;
     FRESH.get().and_then(|(on, seq)| (on == id).then_some(seq))
+}
+
+/// Enters, on this thread, the fresh scope of `cache` that began at `seq`.
+fn fresh_scope(cache: usize, seq: u64) -> FreshScope {
+    let before = FRESH.replace(Some((cache, seq)));
+    FreshScope::ending_with(move || FRESH.set(before), move || fresh_scope(cache, seq))
 }
 
 /// Asks the store for its version and last sequence number, in rounds: a
@@ -820,9 +839,24 @@ impl PgBackend {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
+        // Unless the address sets it: where the server has the setting.
+        let generic_plans = !pg_config
+            .get_options()
+            .is_some_and(|options| options.contains("plan_cache_mode"));
         let pool = {
             let _entered = runtime.enter();
-            Pool::builder(manager)
+            let mut builder = Pool::builder(manager);
+            if generic_plans {
+                builder = builder.post_create(Hook::async_fn(|client, _| {
+                    Box::pin(async move {
+                        client
+                            .batch_execute(GENERIC_PLANS)
+                            .await
+                            .map_err(HookError::Backend)
+                    })
+                }));
+            }
+            builder
                 .max_size(config.max_connections.max(2))
                 .wait_timeout(Some(config.wait))
                 .create_timeout(Some(config.wait))
@@ -892,6 +926,8 @@ impl PgBackend {
         self.inner.rt.handle().spawn(committer(
             Arc::clone(&self.inner.writer),
             Arc::clone(&self.inner.commit_due),
+            Arc::clone(&self.inner.cache),
+            Arc::clone(&self.inner.own_version),
         ));
         // The listener holds no reference to the backend: dropping the
         // backend shuts its runtime down, and the listener with it.
@@ -1702,6 +1738,33 @@ struct Group {
     /// transaction in it took: written back before the group commits.
     base_version: u64,
     version: u64,
+    /// The keys of cached spaces its transactions wrote: reads of them
+    /// (and of prefixes over them) go to the database, behind the writes.
+    touched: std::sync::Mutex<BTreeSet<(Space, Vec<u8>)>>,
+    /// What each transaction that took a version leaves in the cache once
+    /// the group's outcome is known, in commit order.
+    settles: Vec<Settle>,
+}
+
+/// What a transaction of a group changes in this node's cache once the
+/// group's outcome is known: its keys are forgotten at its version (all of
+/// them when `keys` is `None`: too many to list); if the group committed,
+/// `kept` are held as their keys' values.
+struct Settle {
+    version: u64,
+    keys: Option<Vec<(Space, Vec<u8>)>>,
+    kept: Vec<KeyWrite>,
+}
+
+/// Whether a read of `tag` would see a key in `touched`.
+fn touches(touched: &BTreeSet<(Space, Vec<u8>)>, tag: &Tag) -> bool {
+    match tag {
+        Tag::Key(space, key) => touched.contains(&(*space, key.clone())),
+        Tag::Prefix(space, prefix) => touched
+            .range((*space, prefix.clone())..)
+            .next()
+            .is_some_and(|(at, key)| at == space && key.starts_with(prefix)),
+    }
 }
 
 /// The write transaction: this node's turn in its [`Group`], writes kept
@@ -1720,7 +1783,6 @@ pub struct PgTxn {
     /// Whether it joined its group's commit.
     joined: bool,
     cache: Arc<ReadCache>,
-    own_version: Arc<AtomicU64>,
 }
 
 impl PgTxn {
@@ -1732,8 +1794,59 @@ impl PgTxn {
     }
 
     /// Reads in the group's database transaction, behind the writes of
-    /// the transactions before this one that are not sent yet.
+    /// the transactions before this one that are not sent yet; or from
+    /// this node's cache.
+    ///
+    /// The group holds the writer row: no other transaction commits until
+    /// it does. So once this node has applied every commit up to the
+    /// group's first version, what its cache holds of a key no
+    /// transaction of the group wrote is what the database holds, and is
+    /// answered from memory.
     async fn read_many_in_group(&self, reads: Vec<Read>) -> Result<Vec<Found>, StorageError> {
+        let group = self.group()?;
+        let tags: Vec<Option<Tag>> = {
+            let touched = lock(&group.touched);
+            reads
+                .iter()
+                .map(|read| tag_of(read).filter(|tag| !touches(&touched, tag)))
+                .collect()
+        };
+        let mut hits: Vec<Option<Found>> = vec![None; reads.len()];
+        if self.cache.applied() >= group.base_version {
+            for (hit, tag) in hits.iter_mut().zip(&tags) {
+                if let Some(tag) = tag {
+                    *hit = self.cache.get(tag);
+                }
+            }
+        }
+        if hits.iter().all(Option::is_some) {
+            return Ok(hits.into_iter().flatten().collect());
+        }
+        let misses: Vec<usize> = (0..reads.len()).filter(|&i| hits[i].is_none()).collect();
+        let asked: Vec<Read> = misses.iter().map(|&i| reads[i].clone()).collect();
+        // Untouched keys read from the database are as committed: kept.
+        let kept_tags: Vec<Option<Tag>> = misses.iter().map(|&i| tags[i].clone()).collect();
+        let ticket = self.cache.begin(kept_tags.iter().flatten());
+        let found = self.read_from_group(asked).await?;
+        self.cache.keep(
+            ticket,
+            kept_tags
+                .into_iter()
+                .zip(&found)
+                .filter_map(|(tag, found)| Some((tag?, found.clone()))),
+        );
+        let mut found = found.into_iter();
+        for &i in &misses {
+            hits[i] = found.next();
+        }
+        hits.into_iter()
+            .map(|hit| hit.ok_or(StorageError::Corrupt { what: "read" }))
+            .collect()
+    }
+
+    /// Reads in the group's database transaction, behind the writes of
+    /// the transactions before this one that are not sent yet.
+    async fn read_from_group(&self, reads: Vec<Read>) -> Result<Vec<Found>, StorageError> {
         let group = self.group()?;
         let pending = std::mem::take(&mut *lock(&group.pending));
         if pending.is_empty() {
@@ -2045,6 +2158,12 @@ impl WriteTxn for PgTxn {
         }
         if let Some(version) = version {
             group.version = version;
+            lock(&group.touched).extend(cached.iter().cloned());
+            group.settles.push(Settle {
+                version,
+                keys: (listed != "*").then_some(cached),
+                kept,
+            });
         }
         group.flushed |= durability == Durability::Flushed;
         group.waiters.push(settled);
@@ -2053,33 +2172,18 @@ impl WriteTxn for PgTxn {
         // group once no one is in it.
         drop(guard);
         self.commit_due.notify_one();
+        // The committer settles the cache (see `Settle`).
         match outcome.await {
             Ok(Ok(())) => {
                 if let Some(seq) = seq {
                     self.known_seq.fetch_max(seq, Ordering::Relaxed);
                 }
-                if let Some(version) = version {
-                    self.own_version.fetch_max(version, Ordering::Relaxed);
-                    // At once: this node's next read must not find what it
-                    // cached before (its own announcement comes later).
-                    let keys = (listed != "*").then_some(cached.as_slice());
-                    self.cache.forget(version, keys);
-                    self.cache.wrote(version, kept);
-                }
                 Ok(seq)
             }
-            outcome => {
-                // It may have committed all the same (the connection was
-                // lost during COMMIT): nothing cached of its keys is kept.
-                if let Some(version) = version {
-                    let keys = (listed != "*").then_some(cached.as_slice());
-                    self.cache.forget(version, keys);
-                }
-                Err(StorageError::Io(std::io::Error::other(match outcome {
-                    Ok(Err(message)) => message,
-                    _ => "the database transaction ended before it was committed".to_owned(),
-                })))
-            }
+            outcome => Err(StorageError::Io(std::io::Error::other(match outcome {
+                Ok(Err(message)) => message,
+                _ => "the database transaction ended before it was committed".to_owned(),
+            }))),
         }
     }
 }
@@ -2087,7 +2191,12 @@ impl WriteTxn for PgTxn {
 /// Commits this node's groups: whenever told, takes the open group (once
 /// no transaction is in it) and commits it, telling every transaction in
 /// it. Holds no reference to the backend.
-async fn committer(writer: Arc<tokio::sync::Mutex<Option<Group>>>, due: Arc<tokio::sync::Notify>) {
+async fn committer(
+    writer: Arc<tokio::sync::Mutex<Option<Group>>>,
+    due: Arc<tokio::sync::Notify>,
+    cache: Arc<ReadCache>,
+    own_version: Arc<AtomicU64>,
+) {
     loop {
         due.notified().await;
         let Some(group) = writer.lock().await.take() else {
@@ -2102,6 +2211,7 @@ async fn committer(writer: Arc<tokio::sync::Mutex<Option<Group>>>, due: Arc<toki
             flushed,
             base_version,
             version,
+            settles,
             ..
         } = group;
         let pending = pending.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -2146,9 +2256,47 @@ async fn committer(writer: Arc<tokio::sync::Mutex<Option<Group>>>, due: Arc<toki
             }
         };
         let outcome = committed;
+        // Before anyone hears the outcome: this node's next read must not
+        // find what it cached before (its own announcements come later).
+        // If the group may have committed all the same (the connection was
+        // lost during COMMIT), nothing cached of its keys is kept either.
+        for Settle {
+            version: at,
+            keys,
+            kept,
+        } in settles
+        {
+            cache.forget(at, keys.as_deref());
+            if outcome.is_ok() {
+                cache.wrote(at, kept);
+            }
+        }
+        if outcome.is_ok() && version != base_version {
+            own_version.fetch_max(version, Ordering::Relaxed);
+            // Every version of the group is its own (it held the writer
+            // row) and forgotten here: if this node had applied every one
+            // before, it has now applied these.
+            cache.applied_own(base_version, version);
+        }
         for waiter in waiters {
             let _ = waiter.send(outcome.clone());
         }
+    }
+}
+
+impl PgBackend {
+    /// How a pooled connection plans its statements (PostgreSQL's
+    /// `plan_cache_mode`; see [`GENERIC_PLANS`]).
+    pub fn plan_cache_mode(&self) -> Result<String, StorageError> {
+        let pool = self.inner.pool.clone();
+        super::backend::block_on(self.inner.run(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let row = client
+                .query_one("SELECT current_setting('plan_cache_mode')", &[])
+                .await
+                .map_err(pg)?;
+            Ok(column::<String>(&row, 0)?)
+        }))
     }
 }
 
@@ -2322,6 +2470,8 @@ impl Backend for PgBackend {
                 flushed: false,
                 base_version: version,
                 version,
+                touched: Default::default(),
+                settles: Vec::new(),
             });
         }
         let last_seq = group.as_ref().map_or(0, |g| g.last_seq);
@@ -2337,7 +2487,6 @@ impl Backend for PgBackend {
             announce: None,
             joined: false,
             cache: Arc::clone(&self.inner.cache),
-            own_version: Arc::clone(&self.inner.own_version),
         })
     }
 
@@ -2400,8 +2549,7 @@ impl Backend for PgBackend {
             Ok((true, seq)) => {
                 self.inner.saw_seq(seq);
                 let cache = Arc::as_ptr(&self.inner.cache) as usize;
-                let before = FRESH.replace(Some((cache, seq)));
-                FreshScope::ending_with(move || FRESH.set(before))
+                fresh_scope(cache, seq)
             }
             Ok((false, _)) => {
                 tracing::warn!(

@@ -291,6 +291,25 @@ impl ReadCache {
         });
     }
 
+    /// This server's own transactions took every version after `base` up
+    /// to `version` (one after another, while no other server could
+    /// commit), and their keys are forgotten here: if every version up to
+    /// `base` is applied, so are these, before their announcements come
+    /// back.
+    pub fn applied_own(&self, base: u64, version: u64) {
+        let mut state = self.state();
+        if state.applied < base || state.applied >= version {
+            return;
+        }
+        state.applied = version;
+        drop(state);
+        self.applied.send_if_modified(|seen| {
+            let moved = *seen < version;
+            *seen = (*seen).max(version);
+            moved
+        });
+    }
+
     /// Announcements may have been lost; `version` is the store's now.
     /// Everything is forgotten, reads in flight are not kept, and `version`
     /// counts as applied.
@@ -454,6 +473,24 @@ mod tests {
         cache.keep(in_flight, [(key(b"b"), value(b"1"))]);
         assert_eq!(cache.get(&key(b"b")), None);
         assert_eq!(cache.applied(), 7);
+    }
+
+    #[test]
+    fn own_versions_count_as_applied_only_after_every_earlier_one() {
+        let cache = ReadCache::new(1 << 20);
+        cache.heard(3, Some(&[(Space::DocMeta, b"a".to_vec())]));
+        // Version 4 (another server's) is not heard yet: 5 and 6, this
+        // server's, do not count.
+        cache.applied_own(4, 6);
+        assert_eq!(cache.applied(), 3);
+        cache.heard(4, Some(&[(Space::DocMeta, b"a".to_vec())]));
+        cache.applied_own(4, 6);
+        assert_eq!(cache.applied(), 6);
+        // Their announcements, heard later, change nothing; an older group
+        // does not move it back.
+        cache.heard(5, None);
+        cache.applied_own(2, 5);
+        assert_eq!(cache.applied(), 6);
     }
 
     #[test]

@@ -37,8 +37,8 @@ use super::read_cache::Tag;
 use super::values::{ServerValue, ValueFamily};
 use super::{
     CommitBatch, CommitReceipt, DocMeta, DocumentContent, FeedEntry, FeedPage, HEADS_RETAINED,
-    ProjectionKey, QuarantineBounds, QuarantineEntry, QuarantineIndex, Quarantined, SCHEMA_VERSION,
-    Storage, StorageError, StoreHealth, StoredDocument,
+    HEADS_SLACK, ProjectionKey, QuarantineBounds, QuarantineEntry, QuarantineIndex, Quarantined,
+    SCHEMA_VERSION, Storage, StorageError, StoreHealth, StoredDocument,
 };
 
 /// What a store's transactions announce to other servers on the same
@@ -340,10 +340,11 @@ impl<B: Backend> Store<B> {
         // Everything is read before anything is written (a transaction's
         // reads never see its own writes on some backends and always do on
         // others), and in one go: one round trip where reads are.
+        // The heads log is read only when the metadata says it must be
+        // trimmed (or does not say how long it is), after it.
         let mut reads = vec![
             Read::Get(Space::DocMeta, doc_key(id)),
             Read::Get(Space::Meta, meta_name(&ServerValue::Removal(id.clone()))),
-            Read::Scan(Space::Heads, KeyRange::prefix(&doc_key(id))),
         ];
         if snapshot {
             reads.push(Read::Scan(Space::Chunk, KeyRange::prefix(&doc_key(id))));
@@ -367,7 +368,6 @@ impl<B: Backend> Store<B> {
                 what: "commit read",
             }),
         };
-        let logged = entries()?;
         let old_chunks = if snapshot { entries()? } else { Vec::new() };
         let mut bound = Vec::with_capacity(commit.bindings.len());
         for _ in &commit.bindings {
@@ -401,6 +401,27 @@ impl<B: Backend> Store<B> {
                 reason: format!("document {id} was removed"),
             });
         }
+        // Heads log: add this commit's entry; once it would hold more than
+        // HEADS_RETAINED + HEADS_SLACK, read it (before anything is
+        // written) and keep the newest HEADS_RETAINED. A document never
+        // committed has no log (a removal deletes it with the metadata).
+        let mut trimmed = Vec::new();
+        let logged = match &old {
+            None => 0,
+            Some(DocMeta {
+                heads_logged: Some(logged),
+                ..
+            }) if (*logged as usize) < HEADS_RETAINED + HEADS_SLACK => *logged as usize,
+            Some(_) => {
+                let logged = txn
+                    .scan(Space::Heads, &KeyRange::prefix(&doc_key(id)))
+                    .await?;
+                let excess = (logged.len() + 1).saturating_sub(HEADS_RETAINED);
+                let kept = logged.len() - excess.min(logged.len());
+                trimmed.extend(logged.into_iter().take(excess).map(|(key, _)| key));
+                kept
+            }
+        };
         // Actor bindings: only those not bound yet (the first uploader
         // keeps an actor).
         let mut bindings = Vec::new();
@@ -423,6 +444,7 @@ impl<B: Backend> Store<B> {
             snapshot_len: 0,
             chunks_len: 0,
             chunk_count: 0,
+            heads_logged: Some(0),
         });
 
         let summary = encode(&commit.summary, SUMMARY_WHAT)?;
@@ -466,11 +488,10 @@ impl<B: Backend> Store<B> {
             );
         }
 
-        // Heads log: add this commit's entry, keep the newest HEADS_RETAINED.
-        let excess = (logged.len() + 1).saturating_sub(HEADS_RETAINED);
-        for (key, _) in logged.into_iter().take(excess) {
+        for key in trimmed {
             txn.delete(Space::Heads, key);
         }
+        meta.heads_logged = Some(u32::try_from(logged + 1).unwrap_or(u32::MAX));
         txn.put(
             Space::Heads,
             doc_seq_key(id, seq),
@@ -1215,12 +1236,16 @@ impl<B: Backend> Storage for Store<B> {
     }
 }
 
-/// What [`Storage::prefetch`] reads ahead: the metadata of `ids` and the
-/// stored bytes of `whole`.
+/// What [`Storage::prefetch`] reads ahead: the metadata and removal
+/// markers of `ids` and the stored bytes of `whole`.
 fn prefetch_tags(ids: &[DocumentId], whole: &[DocumentId]) -> Vec<Tag> {
-    let mut tags = Vec::with_capacity(ids.len() + 2 * whole.len());
+    let mut tags = Vec::with_capacity(2 * ids.len() + 2 * whole.len());
     for id in ids {
         tags.push(Tag::Key(Space::DocMeta, doc_key(id)));
+        tags.push(Tag::Key(
+            Space::Meta,
+            meta_name(&ServerValue::Removal(id.clone())),
+        ));
     }
     for id in whole {
         tags.push(Tag::Key(Space::Snapshot, doc_key(id)));
