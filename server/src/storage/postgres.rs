@@ -2295,7 +2295,7 @@ impl PgBackend {
                 .query_one("SELECT current_setting('plan_cache_mode')", &[])
                 .await
                 .map_err(pg)?;
-            Ok(column::<String>(&row, 0)?)
+            column::<String>(&row, 0)
         }))
     }
 }
