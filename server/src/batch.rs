@@ -364,11 +364,18 @@ pub fn handle(
     let mut answered: HashMap<DocumentId, (usize, &DocUpload)> = HashMap::new();
     let mut used = 0u64;
 
-    // What the uploads read first (their metadata, removal markers and
-    // stored bytes), in one read where reads are round trips.
+    // What the first uploads read first (their metadata and removal
+    // markers, and the stored bytes of those that carry changes), in one
+    // read where reads are round trips.
     if !request.docs.is_empty() {
-        let ids: Vec<DocumentId> = request.docs.iter().map(|d| d.id.clone()).collect();
-        engine.storage().prefetch(&ids, &ids);
+        let first = &request.docs[..request.docs.len().min(READ_AHEAD)];
+        let ids: Vec<DocumentId> = first.iter().map(|d| d.id.clone()).collect();
+        let changed: Vec<DocumentId> = first
+            .iter()
+            .filter(|d| !d.changes.is_empty())
+            .map(|d| d.id.clone())
+            .collect();
+        engine.storage().prefetch(&ids, &changed);
     }
     let answers = answer_uploads(engine, caller, &request.docs, fresh.shared());
     for (upload, result) in request.docs.iter().zip(answers) {
