@@ -2583,12 +2583,7 @@ fn a_lost_listening_connection_leaves_nothing_stale_in_the_cache() {
     assert_eq!(feed(&b), vec![(seq, id.clone())]);
     // This store's listening connections are cut; commits land before
     // they listen again.
-    let name = postgres::listener_name(&postgres::channel_of(&backing.schema.config));
-    let cut = execute_on_test_database(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-        &[&name],
-    );
-    assert!(cut >= 2, "two servers listen");
+    cut_listening_connections(&backing);
     a.put_value(&value, b"after").unwrap();
     let moved = a
         .commit(chunk(&visit(&id, A1, Sentiment::Neutral, false), b"w", 2))
@@ -2646,12 +2641,7 @@ fn a_commit_never_builds_on_what_its_server_cached_before_another_server_committ
         9,
     ))
     .unwrap();
-    let name = postgres::listener_name(&postgres::channel_of(&backing.schema.config));
-    let cut = execute_on_test_database(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-        &[&name],
-    );
-    assert!(cut >= 2, "two servers listen");
+    cut_listening_connections(&backing);
     let second = b.commit(chunk(&summary, b"2", 2)).unwrap().seq;
     let third = a.commit(chunk(&summary, b"3", 3)).unwrap().seq;
     assert!(first < second && second < third);
@@ -2672,6 +2662,17 @@ fn a_commit_never_builds_on_what_its_server_cached_before_another_server_committ
         Some(heads(2)),
         "the other server's commit is in the heads log"
     );
+}
+
+/// Cuts the listening connections of the servers on `backing`'s store
+/// (there are two).
+fn cut_listening_connections(backing: &Postgres) {
+    let name = postgres::listener_name(&postgres::channel_of(&backing.schema.config));
+    let cut = execute_on_test_database(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+        &[&name],
+    );
+    assert!(cut >= 2, "two servers listen");
 }
 
 /// Runs one statement on the test database, as its own client; the rows
