@@ -364,18 +364,27 @@ pub fn handle(
     let mut answered: HashMap<DocumentId, (usize, &DocUpload)> = HashMap::new();
     let mut used = 0u64;
 
-    // What the first uploads read first (their metadata and removal
-    // markers, and the stored bytes of those that carry changes), in one
-    // read where reads are round trips.
+    // What the first uploads read first, each in one read where reads are
+    // round trips: their metadata and removal markers, then the stored
+    // bytes of those that carry changes the caller may make (a device
+    // naming others' records has nothing of theirs read ahead).
     if !request.docs.is_empty() {
         let first = &request.docs[..request.docs.len().min(READ_AHEAD)];
         let ids: Vec<DocumentId> = first.iter().map(|d| d.id.clone()).collect();
-        let changed: Vec<DocumentId> = first
+        engine.storage().prefetch(&ids, &[]);
+        let writable: Vec<DocumentId> = first
             .iter()
-            .filter(|d| !d.changes.is_empty())
+            .filter(|d| caller.writes() && !d.changes.is_empty())
+            .filter(|d| match engine.storage().doc_meta(&d.id) {
+                Ok(Some(meta)) => caller.can_read(&meta.village),
+                Ok(None) => true,
+                Err(_) => false,
+            })
             .map(|d| d.id.clone())
             .collect();
-        engine.storage().prefetch(&ids, &changed);
+        if !writable.is_empty() {
+            engine.storage().prefetch(&[], &writable);
+        }
     }
     let answers = answer_uploads(engine, caller, &request.docs, fresh.shared());
     for (upload, result) in request.docs.iter().zip(answers) {

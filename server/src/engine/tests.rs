@@ -33,6 +33,9 @@ struct Gated {
     /// Whether the gate holds a commit after it is durable (before it
     /// returns) rather than before it is made.
     after: std::sync::atomic::AtomicBool,
+    /// What was read ahead: the records whose metadata, and those whose
+    /// bytes.
+    prefetched: Mutex<Vec<(Vec<DocumentId>, Vec<DocumentId>)>>,
 }
 
 impl Storage for Gated {
@@ -137,6 +140,13 @@ impl Storage for Gated {
     fn backup_to(&self, path: &Path) -> Result<BackupReport, StorageError> {
         self.inner.backup_to(path)
     }
+    fn prefetch(&self, ids: &[DocumentId], whole: &[DocumentId]) {
+        self.prefetched
+            .lock()
+            .unwrap()
+            .push((ids.to_vec(), whole.to_vec()));
+        self.inner.prefetch(ids, whole)
+    }
 }
 
 fn engine() -> (Arc<Engine>, Arc<Gated>) {
@@ -146,12 +156,13 @@ fn engine() -> (Arc<Engine>, Arc<Gated>) {
         inner,
         gate: Mutex::new(None),
         after: std::sync::atomic::AtomicBool::new(false),
+        prefetched: Mutex::new(Vec::new()),
     });
     let storage: Arc<dyn Storage> = gated.clone();
     let clock = SharedClock::fixed(NOW);
     let directory = Directory::open_with_clock(storage.clone(), clock.clone()).unwrap();
     let org = Org::parse_csv(&format!(
-        "code,name\n500110,区\n500110101,镇\n{VILLAGE},村\n"
+        "code,name\n500110,区\n500110101,镇\n{VILLAGE},村\n500110101002,二村\n"
     ))
     .unwrap();
     directory.import_org(org).unwrap();
@@ -339,4 +350,77 @@ fn an_actor_is_bound_by_the_commit_that_accepts_its_change_only() {
         access::DeviceDirectory::bound_device(engine.directory().as_ref(), &actor),
         Some(device.id)
     );
+}
+
+/// A batch sync reads ahead the metadata of the records it uploads to, and
+/// the stored bytes only of those the device may change: naming another
+/// village's record (with changes that will be refused) reads nothing of
+/// its bytes.
+#[test]
+fn a_sync_reads_ahead_the_bytes_only_of_records_the_device_may_change() {
+    let (engine, gated) = engine();
+    let directory = engine.directory();
+    directory.add_person("p1", "张三", None).unwrap();
+    let (device, _) = directory
+        .enroll(EnrollRequest {
+            person: "p1".into(),
+            label: String::new(),
+            role: Role::Cadre,
+            scope: Scope::parse(VILLAGE).unwrap(),
+            write: true,
+        })
+        .unwrap();
+    let caller = Caller {
+        device: Some(device.id),
+        access: Some(device.access.clone()),
+        connection: None,
+    };
+    let mut theirs = dispute("500110101002", "p2");
+    let theirs_id = DocumentId::random();
+    engine
+        .apply_changes(&Caller::unrestricted(), &theirs_id, &theirs.save())
+        .unwrap();
+    let mut ours = dispute(VILLAGE, "p1");
+    let ours_id = DocumentId::random();
+    engine
+        .apply_changes(&caller, &ours_id, &ours.save())
+        .unwrap();
+    let new_id = DocumentId::random();
+    let upload = |id: &DocumentId, changes: Vec<u8>| fengqiao_protocol::batch::DocUpload {
+        id: id.clone(),
+        heads: Vec::new(),
+        changes,
+    };
+    let request = fengqiao_protocol::batch::SyncRequest {
+        v: fengqiao_protocol::batch::BATCH_VERSION,
+        cursor: None,
+        budget: None,
+        docs: vec![
+            upload(&theirs_id, theirs.save()),
+            upload(&ours_id, ours.save()),
+            upload(&new_id, dispute(VILLAGE, "p1").save()),
+            upload(&DocumentId::random(), Vec::new()),
+        ],
+    };
+    gated.prefetched.lock().unwrap().clear();
+    let cursors = crate::batch::Cursors::new(1, &[3; 32]);
+    let scope = Scope::parse(VILLAGE).unwrap();
+    crate::batch::handle(&engine, &caller, Some(&scope), &cursors, request).unwrap();
+    // The uploads' read-ahead comes first (the feed's follows).
+    let prefetched = gated.prefetched.lock().unwrap().clone();
+    let [(metadata, none), (no_metadata, bytes), ..] = prefetched.as_slice() else {
+        panic!("the uploads are read ahead in two steps: {prefetched:?}");
+    };
+    assert!(none.is_empty() && no_metadata.is_empty());
+    assert_eq!(metadata.len(), 4);
+    assert!(metadata.contains(&theirs_id) && metadata.contains(&new_id));
+    assert!(
+        bytes.contains(&ours_id) && bytes.contains(&new_id),
+        "{bytes:?}"
+    );
+    assert!(
+        !bytes.contains(&theirs_id),
+        "another village's bytes read ahead"
+    );
+    assert_eq!(bytes.len(), 2, "an upload without changes needs no bytes");
 }
