@@ -304,18 +304,18 @@ fn a_reader_never_answers_from_older_than_what_storage_advertises() {
     assert_eq!(engine.history(&caller, &id).unwrap().unwrap().len(), 2);
 }
 
-#[test]
-fn an_actor_is_bound_by_the_commit_that_accepts_its_change_only() {
-    let (engine, _) = engine();
+/// A cadre of [`VILLAGE`], enrolled as `person` (added first), and the
+/// caller their device is.
+fn village_cadre(engine: &Engine, person: &str, write: bool) -> (Caller, DeviceId) {
     let directory = engine.directory();
-    directory.add_person("p1", "张三", None).unwrap();
+    directory.add_person(person, "张三", None).unwrap();
     let (device, _) = directory
         .enroll(EnrollRequest {
-            person: "p1".into(),
+            person: person.into(),
             label: String::new(),
             role: Role::Cadre,
             scope: Scope::parse(VILLAGE).unwrap(),
-            write: false,
+            write,
         })
         .unwrap();
     let caller = Caller {
@@ -323,6 +323,13 @@ fn an_actor_is_bound_by_the_commit_that_accepts_its_change_only() {
         access: Some(device.access.clone()),
         connection: None,
     };
+    (caller, device.id)
+}
+
+#[test]
+fn an_actor_is_bound_by_the_commit_that_accepts_its_change_only() {
+    let (engine, _) = engine();
+    let (caller, device) = village_cadre(&engine, "p1", false);
 
     // Refused (another village): no binding.
     let mut refused = dispute("500110101002", "p1");
@@ -345,10 +352,10 @@ fn an_actor_is_bound_by_the_commit_that_accepts_its_change_only() {
     engine
         .apply_changes(&caller, &DocumentId::random(), &doc.save())
         .unwrap();
-    assert_eq!(bound(&actor), Some(device.id.as_bytes().to_vec()));
+    assert_eq!(bound(&actor), Some(device.as_bytes().to_vec()));
     assert_eq!(
         access::DeviceDirectory::bound_device(engine.directory().as_ref(), &actor),
-        Some(device.id)
+        Some(device)
     );
 }
 
@@ -359,22 +366,7 @@ fn an_actor_is_bound_by_the_commit_that_accepts_its_change_only() {
 #[test]
 fn a_sync_reads_ahead_the_bytes_only_of_records_the_device_may_change() {
     let (engine, gated) = engine();
-    let directory = engine.directory();
-    directory.add_person("p1", "张三", None).unwrap();
-    let (device, _) = directory
-        .enroll(EnrollRequest {
-            person: "p1".into(),
-            label: String::new(),
-            role: Role::Cadre,
-            scope: Scope::parse(VILLAGE).unwrap(),
-            write: true,
-        })
-        .unwrap();
-    let caller = Caller {
-        device: Some(device.id),
-        access: Some(device.access.clone()),
-        connection: None,
-    };
+    let (caller, _) = village_cadre(&engine, "p1", true);
     let mut theirs = dispute("500110101002", "p2");
     let theirs_id = DocumentId::random();
     engine
