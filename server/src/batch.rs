@@ -371,7 +371,7 @@ pub fn handle(
     if !request.docs.is_empty() {
         let first = &request.docs[..request.docs.len().min(READ_AHEAD)];
         let ids: Vec<DocumentId> = first.iter().map(|d| d.id.clone()).collect();
-        engine.storage().prefetch(&ids, &[]);
+        engine.storage().prefetch_for_writes(&ids);
         let writable: Vec<DocumentId> = first
             .iter()
             .filter(|d| caller.writes() && !d.changes.is_empty())

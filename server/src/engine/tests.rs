@@ -147,6 +147,13 @@ impl Storage for Gated {
             .push((ids.to_vec(), whole.to_vec()));
         self.inner.prefetch(ids, whole)
     }
+    fn prefetch_for_writes(&self, ids: &[DocumentId]) {
+        self.prefetched
+            .lock()
+            .unwrap()
+            .push((ids.to_vec(), Vec::new()));
+        self.inner.prefetch_for_writes(ids)
+    }
 }
 
 fn engine() -> (Arc<Engine>, Arc<Gated>) {

@@ -313,12 +313,18 @@ pub trait Storage: Send + Sync {
     }
 
     /// Within a [`Storage::fresh`] scope, reads ahead, in one go, the
-    /// metadata and removal markers of `ids` and the stored bytes of
-    /// `whole` (usually some of `ids`): a batch of records about to be
-    /// answered one by one. Does
+    /// metadata of `ids` and the stored bytes of `whole` (usually some of
+    /// `ids`): a batch of records about to be answered one by one. Does
     /// nothing where reads are cheap.
     fn prefetch(&self, ids: &[DocumentId], whole: &[DocumentId]) {
         let _ = (ids, whole);
+    }
+
+    /// Like [`Storage::prefetch`] without bytes, for records about to be
+    /// written: their metadata and removal markers (what a write checks
+    /// first).
+    fn prefetch_for_writes(&self, ids: &[DocumentId]) {
+        let _ = ids;
     }
 
     /// [`Storage::prefetch`], and [`Storage::heads_at_many`] of `ids` at

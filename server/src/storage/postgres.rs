@@ -1740,7 +1740,7 @@ struct Group {
     version: u64,
     /// The keys of cached spaces its transactions wrote: reads of them
     /// (and of prefixes over them) go to the database, behind the writes.
-    touched: std::sync::Mutex<BTreeSet<(Space, Vec<u8>)>>,
+    touched: BTreeSet<(Space, Vec<u8>)>,
     /// What each transaction that took a version leaves in the cache once
     /// the group's outcome is known, in commit order.
     settles: Vec<Settle>,
@@ -1804,13 +1804,10 @@ impl PgTxn {
     /// answered from memory.
     async fn read_many_in_group(&self, reads: Vec<Read>) -> Result<Vec<Found>, StorageError> {
         let group = self.group()?;
-        let tags: Vec<Option<Tag>> = {
-            let touched = lock(&group.touched);
-            reads
-                .iter()
-                .map(|read| tag_of(read).filter(|tag| !touches(&touched, tag)))
-                .collect()
-        };
+        let tags: Vec<Option<Tag>> = reads
+            .iter()
+            .map(|read| tag_of(read).filter(|tag| !touches(&group.touched, tag)))
+            .collect();
         let mut hits: Vec<Option<Found>> = vec![None; reads.len()];
         if self.cache.applied() >= group.base_version {
             for (hit, tag) in hits.iter_mut().zip(&tags) {
@@ -2158,7 +2155,7 @@ impl WriteTxn for PgTxn {
         }
         if let Some(version) = version {
             group.version = version;
-            lock(&group.touched).extend(cached.iter().cloned());
+            group.touched.extend(cached.iter().cloned());
             group.settles.push(Settle {
                 version,
                 keys: (listed != "*").then_some(cached),

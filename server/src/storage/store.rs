@@ -1226,6 +1226,15 @@ impl<B: Backend> Storage for Store<B> {
         block_on(self.backend.prefetch(prefetch_tags(ids, whole)));
     }
 
+    fn prefetch_for_writes(&self, ids: &[DocumentId]) {
+        let mut tags = prefetch_tags(ids, &[]);
+        tags.extend(
+            ids.iter()
+                .map(|id| Tag::Key(Space::Meta, meta_name(&ServerValue::Removal(id.clone())))),
+        );
+        block_on(self.backend.prefetch(tags));
+    }
+
     fn read_ahead(
         &self,
         ids: &[DocumentId],
@@ -1236,16 +1245,12 @@ impl<B: Backend> Storage for Store<B> {
     }
 }
 
-/// What [`Storage::prefetch`] reads ahead: the metadata and removal
-/// markers of `ids` and the stored bytes of `whole`.
+/// What [`Storage::prefetch`] reads ahead: the metadata of `ids` and the
+/// stored bytes of `whole`.
 fn prefetch_tags(ids: &[DocumentId], whole: &[DocumentId]) -> Vec<Tag> {
-    let mut tags = Vec::with_capacity(2 * ids.len() + 2 * whole.len());
+    let mut tags = Vec::with_capacity(ids.len() + 2 * whole.len());
     for id in ids {
         tags.push(Tag::Key(Space::DocMeta, doc_key(id)));
-        tags.push(Tag::Key(
-            Space::Meta,
-            meta_name(&ServerValue::Removal(id.clone())),
-        ));
     }
     for id in whole {
         tags.push(Tag::Key(Space::Snapshot, doc_key(id)));
